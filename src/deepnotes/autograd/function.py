@@ -1,0 +1,227 @@
+"""The differentiable-operation protocol and the backward pass.
+
+A :class:`Function` has no state of its own between calls (seed 001: a Function defines ``forward`` and
+``backward``; a Module holds parameters).  ``Function.apply`` creates a fresh context object per call,
+runs ``forward`` on plain NumPy arrays and, when gradients are needed, records the context on the output
+tensor.  ``backward`` receives the gradient of the output and returns one gradient per tensor input.
+
+The backward sweep is iterative (an explicit stack, no recursion), so graphs of any depth work, and
+gradients of a node used several times (``x * x``, diamonds) are summed before they flow further.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+
+import numpy as np
+
+
+class _GradState(threading.local):
+    # a class attribute gives every thread the default without a failing attribute lookup
+    enabled = True
+
+
+_state = _GradState()
+
+# ``Tensor`` and ``as_tensor`` live in deepnotes.tensor, which imports this module; tensor.py fills
+# this slot once at import time so ``apply`` needs no import statement per call.
+_tensor_api = [None, None]
+
+
+def is_grad_enabled() -> bool:
+    """True when operations record the graph (outside ``no_grad``)."""
+    return _state.enabled
+
+
+class _GradMode:
+    """Sets gradient recording on or off for a ``with`` block or a decorated function."""
+
+    __slots__ = ("enabled", "prev")
+
+    def __init__(self, enabled: bool):
+        self.enabled = bool(enabled)
+        self.prev = None
+
+    def __enter__(self):
+        self.prev = _state.enabled
+        _state.enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+        return False
+
+    def __call__(self, func):
+        enabled = self.enabled
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with _GradMode(enabled):
+                return func(*args, **kwargs)
+        return wrapper
+
+
+def no_grad(func=None):
+    """Disable graph building: ``with no_grad():``, ``@no_grad`` or ``@no_grad()``."""
+    if callable(func):
+        return _GradMode(False)(func)
+    return _GradMode(False)
+
+
+def enable_grad(func=None):
+    """Re-enable graph building inside a ``no_grad`` region: ``with enable_grad():`` or a decorator."""
+    if callable(func):
+        return _GradMode(True)(func)
+    return _GradMode(True)
+
+
+class set_grad_enabled(_GradMode):
+    """``set_grad_enabled(mode)`` switches recording at once; as a context manager it restores the
+    previous mode on exit (torch's semantics)."""
+
+    __slots__ = ()
+
+    def __init__(self, mode: bool):
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"set_grad_enabled: expected a bool, got {type(mode).__name__}")
+        super().__init__(mode)
+        self.prev = _state.enabled
+        _state.enabled = self.enabled
+
+    def __enter__(self):
+        return self
+
+
+class Function:
+    """Base class of every differentiable primitive.
+
+    Subclasses implement ``forward(self, *arrays, **kwargs) -> ndarray`` and
+    ``backward(self, grad) -> ndarray | tuple``; values needed by ``backward`` are stored on ``self``.
+    ``self.needs_input_grad`` (a tuple of bools, one per input, all False under ``no_grad``) lets
+    ``forward`` skip saving and ``backward`` skip work.  ``backward`` may return ``None`` for an input
+    that needs no gradient.
+    """
+
+    __slots__ = ("parents", "needs_input_grad", "__dict__")
+
+    @classmethod
+    def apply(cls, *inputs, **kwargs):
+        Tensor = _tensor_api[0]
+        for t in inputs:
+            if not isinstance(t, Tensor):
+                as_tensor = _tensor_api[1]
+                inputs = tuple(t if isinstance(t, Tensor) else as_tensor(t) for t in inputs)
+                break
+        ctx = object.__new__(cls)
+        record = False
+        if _state.enabled:
+            needs = tuple([t.requires_grad for t in inputs])
+            record = True in needs
+        else:
+            needs = (False,) * len(inputs)
+        ctx.needs_input_grad = needs
+        out = ctx.forward(*[t.data for t in inputs], **kwargs)
+        if record:
+            ctx.parents = inputs
+            return Tensor._from_op(out, ctx)
+        return Tensor._from_op(out, None)
+
+    def forward(self, *arrays, **kwargs):  # pragma: no cover - interface
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def backward(self, grad):  # pragma: no cover - interface
+        raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
+
+
+def _topological_order(root):
+    """Nodes reachable from ``root`` through recorded operations, parents before children.
+
+    Iterative depth-first search with an explicit stack, so graphs of any depth need no recursion.
+    """
+    order, visited = [], set()
+    stack = [(root, False)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, expanded = pop()
+        if expanded:
+            order.append(node)
+            continue
+        key = id(node)
+        if key in visited:
+            continue
+        visited.add(key)
+        push((node, True))
+        ctx = node._ctx
+        if ctx is not None:
+            for parent in ctx.parents:
+                if parent.requires_grad and id(parent) not in visited:
+                    push((parent, False))
+    return order
+
+
+def run_backward(root, grad):
+    """Reverse-mode sweep from ``root`` seeded with ``grad``; leaf gradients accumulate into ``.grad``.
+
+    Every node is processed once, after all of its consumers, so a tensor used several times receives
+    the sum of its gradients.  The graph is kept (as with ``retain_graph=True`` in torch): it is freed
+    when its tensors are.
+    """
+    order = _topological_order(root)
+    grads = {id(root): grad}
+    for node in reversed(order):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        ctx = node._ctx
+        if ctx is None:
+            if node.requires_grad:
+                data = node.data
+                if g.dtype != data.dtype:
+                    g = g.astype(data.dtype)
+                if g.shape != data.shape:
+                    g = np.broadcast_to(g, data.shape)
+                node.grad = np.array(g) if node.grad is None else node.grad + g
+            continue
+        if node._retains_grad:
+            node.grad = np.array(g) if node.grad is None else node.grad + g
+        in_grads = ctx.backward(g)
+        parents = ctx.parents
+        if type(in_grads) is not tuple:
+            in_grads = (in_grads,)
+        if len(in_grads) != len(parents):
+            raise RuntimeError(
+                f"{type(ctx).__name__}.backward returned {len(in_grads)} gradients for "
+                f"{len(parents)} inputs"
+            )
+        for parent, pg in zip(parents, in_grads):
+            if pg is None or not parent.requires_grad:
+                continue
+            data = parent.data
+            if pg.shape != data.shape:
+                raise RuntimeError(
+                    f"{type(ctx).__name__}.backward produced a gradient of shape {pg.shape} "
+                    f"for an input of shape {data.shape}"
+                )
+            if pg.dtype != data.dtype:
+                pg = pg.astype(data.dtype)
+            key = id(parent)
+            prev = grads.get(key)
+            grads[key] = pg if prev is None else prev + pg
+
+
+@functools.lru_cache(maxsize=4096)
+def _reduced_axes(grad_shape, shape):
+    lead = len(grad_shape) - len(shape)
+    return tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and grad_shape[i + lead] != 1
+    )
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` down to ``shape``: the gradient of NumPy broadcasting."""
+    if grad.shape == shape:
+        return grad
+    axes = _reduced_axes(grad.shape, tuple(shape))
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)

@@ -1,0 +1,95 @@
+"""2-D convolution as cross-correlation by im2col + GEMM (the Caffe formulation of seed 002).
+
+Every output pixel is a dot product between one kernel and one input patch.  im2col lays the patches
+out as the columns of a matrix ``cols`` of shape (C/g * kh * kw, N * Ho * Wo); the whole layer is then
+one matrix product per group, ``W (g, O/g, C/g*kh*kw) @ cols (g, C/g*kh*kw, N*Ho*Wo)``.  The backward
+pass reuses ``cols`` for the weight gradient and scatters the column gradient back with col2im, one
+vectorised add per kernel offset.
+"""
+import numpy as np
+
+from ..autograd.function import Function
+
+
+def conv_output_size(size, kernel, stride=1, padding=0, dilation=1):
+    """floor((size + 2p - d(k - 1) - 1) / s) + 1, the output-size formula of seeds 001/003."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def patches(xp, kh, kw, Ho, Wo, stride, dilation):
+    """A read-only strided view (N, C, kh, kw, Ho, Wo) of the kernel windows of a padded input."""
+    sN, sC, sH, sW = xp.strides
+    (s0, s1), (d0, d1) = stride, dilation
+    N, C = xp.shape[:2]
+    return np.lib.stride_tricks.as_strided(
+        xp, shape=(N, C, kh, kw, Ho, Wo),
+        strides=(sN, sC, sH * d0, sW * d1, sH * s0, sW * s1), writeable=False)
+
+
+def pad_input(x, pads, value=0.0):
+    """Pad the two spatial axes by ((top, bottom), (left, right)); no copy when there is no padding."""
+    (t, b), (l, r) = pads
+    if t == b == l == r == 0:
+        return x
+    N, C, H, W = x.shape
+    out = np.full((N, C, H + t + b, W + l + r), value, dtype=x.dtype)
+    out[:, :, t:t + H, l:l + W] = x
+    return out
+
+
+def col2im_add(dxp, dpatches, Ho, Wo, stride, dilation):
+    """Scatter-add window gradients (C, kh, kw, N, Ho, Wo) into a padded (C, N, Hp, Wp) gradient."""
+    _, kh, kw = dpatches.shape[:3]
+    (s0, s1), (d0, d1) = stride, dilation
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i * d0:i * d0 + s0 * (Ho - 1) + 1:s0,
+                j * d1:j * d1 + s1 * (Wo - 1) + 1:s1] += dpatches[:, i, j]
+
+
+class Conv2dFn(Function):
+    """y[n, o] = sum_c sum_ij W[o, c, i, j] x_pad[n, c, s*h + d*i, s*w + d*j] + b[o]."""
+
+    def forward(self, x, w, b=None, *, stride, pads, dilation, groups):
+        N, C, H, W = x.shape
+        O, Cg, kh, kw = w.shape
+        xp = pad_input(x, pads)
+        Hp, Wp = xp.shape[2:]
+        Ho = (Hp - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+        Wo = (Wp - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+        if Ho <= 0 or Wo <= 0:
+            raise ValueError(f"conv2d: input of spatial size {H}x{W} (padded {Hp}x{Wp}) is smaller than "
+                             f"the dilated kernel {dilation[0] * (kh - 1) + 1}x{dilation[1] * (kw - 1) + 1}")
+        g = groups
+        view = patches(xp, kh, kw, Ho, Wo, stride, dilation)            # N C kh kw Ho Wo
+        cols = np.ascontiguousarray(view.transpose(1, 2, 3, 0, 4, 5))   # C kh kw N Ho Wo
+        cols = cols.reshape(g, Cg * kh * kw, N * Ho * Wo)
+        wm = w.reshape(g, O // g, Cg * kh * kw)
+        out = np.matmul(wm, cols).reshape(O, N, Ho, Wo)
+        if b is not None:
+            out += b.reshape(O, 1, 1, 1)
+        self.cols, self.w, self.xshape, self.xpshape = cols, w, x.shape, xp.shape
+        self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
+        self.has_bias = b is not None
+        return out.transpose(1, 0, 2, 3)
+
+    def backward(self, grad):
+        w, g = self.w, self.groups
+        O, Cg, kh, kw = w.shape
+        N, C, H, W = self.xshape
+        Ho, Wo = grad.shape[2:]
+        gm = np.ascontiguousarray(grad.transpose(1, 0, 2, 3)).reshape(g, O // g, N * Ho * Wo)
+        gx = gw = gb = None
+        if self.needs_input_grad[1]:
+            gw = np.matmul(gm, self.cols.transpose(0, 2, 1)).reshape(w.shape)
+        if self.has_bias and self.needs_input_grad[2]:
+            gb = gm.reshape(O, -1).sum(axis=1)
+        if self.needs_input_grad[0]:
+            wm = w.reshape(g, O // g, Cg * kh * kw)
+            dcols = np.matmul(wm.transpose(0, 2, 1), gm).reshape(C, kh, kw, N, Ho, Wo)
+            Hp, Wp = self.xpshape[2:]
+            dxp = np.zeros((C, N, Hp, Wp), dtype=grad.dtype)
+            col2im_add(dxp, dcols, Ho, Wo, self.stride, self.dilation)
+            (t, _), (l, _) = self.pads
+            gx = dxp[:, :, t:t + H, l:l + W].transpose(1, 0, 2, 3)
+        return (gx, gw, gb) if self.has_bias else (gx, gw)

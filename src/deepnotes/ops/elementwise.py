@@ -1,0 +1,187 @@
+"""Elementwise primitives: exp, log, sqrt, abs, clamp, maximum/minimum, where and the activations."""
+import numpy as np
+
+from ..autograd.function import Function, unbroadcast
+
+
+class Exp(Function):
+    def forward(self, a):
+        self.out = np.exp(a)
+        return self.out
+
+    def backward(self, g):
+        return g * self.out
+
+
+class Log(Function):
+    def forward(self, a):
+        self.a = a
+        return np.log(a)
+
+    def backward(self, g):
+        return g / self.a
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        self.out = np.sqrt(a)
+        return self.out
+
+    def backward(self, g):
+        return g / (2 * self.out)
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.a = a
+        return np.abs(a)
+
+    def backward(self, g):
+        return g * np.sign(self.a)
+
+
+class Sin(Function):
+    def forward(self, a):
+        self.a = a
+        return np.sin(a)
+
+    def backward(self, g):
+        return g * np.cos(self.a)
+
+
+class Cos(Function):
+    def forward(self, a):
+        self.a = a
+        return np.cos(a)
+
+    def backward(self, g):
+        return -g * np.sin(self.a)
+
+
+class Atan(Function):
+    def forward(self, a):
+        self.a = a
+        return np.arctan(a)
+
+    def backward(self, g):
+        return g / (1 + self.a * self.a)
+
+
+class Clamp(Function):
+    """Clamp to [min, max]; the gradient passes where min <= a <= max (boundaries included, as torch)."""
+
+    def forward(self, a, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        self.mask = np.ones(a.shape, dtype=bool)
+        out = a
+        if min is not None:
+            self.mask &= a >= min
+            out = np.maximum(out, np.asarray(min, dtype=a.dtype))
+        if max is not None:
+            self.mask &= a <= max
+            out = np.minimum(out, np.asarray(max, dtype=a.dtype))
+        return out
+
+    def backward(self, g):
+        return g * self.mask
+
+
+class Maximum(Function):
+    """Elementwise maximum; on ties the gradient is shared equally (torch's rule)."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return np.maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        wa = (a > b) + 0.5 * (a == b)
+        ga = unbroadcast(g * wa, a.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(g * (1 - wa), b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Minimum(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return np.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        wa = (a < b) + 0.5 * (a == b)
+        ga = unbroadcast(g * wa, a.shape) if self.needs_input_grad[0] else None
+        gb = unbroadcast(g * (1 - wa), b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Where(Function):
+    def forward(self, cond, a, b):
+        self.cond = cond.astype(bool)
+        self.shapes = (a.shape, b.shape)
+        return np.where(self.cond, a, b)
+
+    def backward(self, g):
+        sa, sb = self.shapes
+        zero = np.zeros((), dtype=g.dtype)
+        ga = unbroadcast(np.where(self.cond, g, zero), sa) if self.needs_input_grad[1] else None
+        gb = unbroadcast(np.where(self.cond, zero, g), sb) if self.needs_input_grad[2] else None
+        return None, ga, gb
+
+
+class ReLU(Function):
+    def forward(self, a):
+        self.mask = a > 0
+        return np.where(self.mask, a, np.zeros((), dtype=a.dtype))
+
+    def backward(self, g):
+        return g * self.mask
+
+
+class Sigmoid(Function):
+    """sigma(x) = 1 / (1 + e^-x), evaluated as e^x / (1 + e^x) for x < 0 so it never overflows."""
+
+    def forward(self, a):
+        e = np.exp(-np.abs(a))
+        self.out = np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+        return self.out
+
+    def backward(self, g):
+        return g * self.out * (1 - self.out)
+
+
+class Tanh(Function):
+    def forward(self, a):
+        self.out = np.tanh(a)
+        return self.out
+
+    def backward(self, g):
+        return g * (1 - self.out * self.out)
+
+
+class Softmax(Function):
+    """softmax(x)_i = e^(x_i - max x) / sum_j e^(x_j - max x): the shift keeps every exponent <= 0."""
+
+    def forward(self, a, dim):
+        z = a - a.max(axis=dim, keepdims=True)
+        e = np.exp(z)
+        self.out = e / e.sum(axis=dim, keepdims=True)
+        self.dim = dim
+        return self.out
+
+    def backward(self, g):
+        y = self.out
+        return y * (g - (g * y).sum(axis=self.dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """log_softmax(x) = (x - max) - log sum e^(x - max), exact for logits of any magnitude."""
+
+    def forward(self, a, dim):
+        z = a - a.max(axis=dim, keepdims=True)
+        out = z - np.log(np.exp(z).sum(axis=dim, keepdims=True))
+        self.out, self.dim = out, dim
+        return out
+
+    def backward(self, g):
+        return g - np.exp(self.out) * g.sum(axis=self.dim, keepdims=True)

@@ -1,0 +1,117 @@
+"""Max and average pooling over strided window views.
+
+Max pooling sends the gradient only to the arg-max of each window; average pooling splits it evenly
+over the window (seed 001).  Both loop over the kh*kw kernel offsets, never over pixels.
+"""
+import numpy as np
+
+from ..autograd.function import Function
+from .conv import col2im_add, pad_input, patches
+
+
+def pool_output_size(size, kernel, stride, padding, dilation=1, ceil_mode=False):
+    """torch's pooling output size: floor (or ceil) division, and with ceil_mode the last window must
+    start inside the input or the left padding."""
+    eff = dilation * (kernel - 1) + 1
+    num = size + 2 * padding - eff
+    out = (-(-num // stride) if ceil_mode else num // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _geometry(shape, kernel, stride, padding, dilation, ceil_mode):
+    H, W = shape[2:]
+    Ho = pool_output_size(H, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
+    Wo = pool_output_size(W, kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
+    if Ho <= 0 or Wo <= 0:
+        raise ValueError(f"pool2d: input of spatial size {H}x{W} is too small for kernel {kernel} "
+                         f"with padding {padding}")
+    # extra bottom/right padding so the last (ceil-mode) window lies inside the padded array
+    need_h = (Ho - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1
+    need_w = (Wo - 1) * stride[1] + dilation[1] * (kernel[1] - 1) + 1
+    pads = ((padding[0], max(need_h - H - padding[0], padding[0])),
+            (padding[1], max(need_w - W - padding[1], padding[1])))
+    return Ho, Wo, pads
+
+
+class MaxPool2dFn(Function):
+    def forward(self, x, kernel, stride, padding, dilation, ceil_mode):
+        Ho, Wo, pads = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        xp = pad_input(x, pads, fill)
+        kh, kw = kernel
+        view = patches(xp, kh, kw, Ho, Wo, stride, dilation)           # N C kh kw Ho Wo
+        N, C = x.shape[:2]
+        flat = view.reshape(N, C, kh * kw, Ho, Wo)
+        arg = flat.argmax(axis=2)
+        out = np.take_along_axis(flat, arg[:, :, None], axis=2)[:, :, 0]
+        self.arg, self.xshape, self.xpshape, self.pads = arg, x.shape, xp.shape, pads
+        self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        return out
+
+    def indices(self):
+        """Flat indices into each input plane (H*W), as torch's return_indices gives them."""
+        kh, kw = self.kernel
+        Ho, Wo = self.arg.shape[2:]
+        i, j = np.divmod(self.arg, kw)
+        rows = np.arange(Ho)[:, None] * self.stride[0] + i * self.dilation[0] - self.pads[0][0]
+        cols = np.arange(Wo)[None, :] * self.stride[1] + j * self.dilation[1] - self.pads[1][0]
+        return (rows * self.xshape[3] + cols).astype(np.int64)
+
+    def backward(self, grad):
+        N, C, H, W = self.xshape
+        kh, kw = self.kernel
+        Ho, Wo = grad.shape[2:]
+        gt = grad.transpose(1, 0, 2, 3)
+        argt = self.arg.transpose(1, 0, 2, 3)
+        dp = np.zeros((C, kh, kw, N, Ho, Wo), dtype=grad.dtype)
+        for k in range(kh * kw):
+            dp[:, k // kw, k % kw] = np.where(argt == k, gt, 0)
+        dxp = np.zeros((C, N) + self.xpshape[2:], dtype=grad.dtype)
+        col2im_add(dxp, dp, Ho, Wo, self.stride, self.dilation)
+        (t, _), (l, _) = self.pads
+        return dxp[:, :, t:t + H, l:l + W].transpose(1, 0, 2, 3)
+
+
+def _avg_divisor(size, kernel, stride, pad, out, count_include_pad):
+    """Per-output window length along one axis, following torch's avg_pool2d: windows are clipped to
+    the padded extent, and to the real input unless padding counts."""
+    start = np.arange(out) * stride - pad
+    end = np.minimum(start + kernel, size + pad)
+    length = end - start
+    if not count_include_pad:
+        length = np.minimum(end, size) - np.maximum(start, 0)
+    return length
+
+
+class AvgPool2dFn(Function):
+    def forward(self, x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override):
+        dil = (1, 1)
+        Ho, Wo, pads = _geometry(x.shape, kernel, stride, padding, dil, ceil_mode)
+        xp = pad_input(x, pads)
+        kh, kw = kernel
+        view = patches(xp, kh, kw, Ho, Wo, stride, dil)
+        total = view.sum(axis=(2, 3))
+        H, W = x.shape[2:]
+        if divisor_override:
+            div = np.full((Ho, Wo), float(divisor_override))
+        else:
+            dh = _avg_divisor(H, kh, stride[0], padding[0], Ho, count_include_pad)
+            dw = _avg_divisor(W, kw, stride[1], padding[1], Wo, count_include_pad)
+            div = np.outer(dh, dw).astype(np.float64)
+        self.div = div.astype(x.dtype)
+        self.xshape, self.xpshape, self.pads = x.shape, xp.shape, pads
+        self.kernel, self.stride = kernel, stride
+        return total / self.div
+
+    def backward(self, grad):
+        N, C, H, W = self.xshape
+        kh, kw = self.kernel
+        Ho, Wo = grad.shape[2:]
+        gt = (grad / self.div).transpose(1, 0, 2, 3)
+        dp = np.broadcast_to(gt[:, None, None], (C, kh, kw, N, Ho, Wo))
+        dxp = np.zeros((C, N) + self.xpshape[2:], dtype=grad.dtype)
+        col2im_add(dxp, dp, Ho, Wo, self.stride, (1, 1))
+        (t, _), (l, _) = self.pads
+        return dxp[:, :, t:t + H, l:l + W].transpose(1, 0, 2, 3)

@@ -1,0 +1,93 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from deepnotes import io
+from deepnotes.cli import build_parser, main
+
+
+def test_help_everywhere(capsys):
+    for argv in (["--help"], ["train", "--help"]):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 0
+    out = capsys.readouterr().out
+    for opt in ("--model", "--epochs", "--batch-size", "--lr", "--optimizer", "--scheduler", "--seed", "--out",
+                "--resume"):
+        assert opt in out
+
+
+def test_unknown_option_is_a_clear_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--epoch", "2", "--bogus"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --bogus" in err or "--bogus" in err
+
+
+def test_misspelt_option_gets_a_hint(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--batchsize", "8"])
+    assert "did you mean --batch-size" in capsys.readouterr().err
+
+
+def test_bad_values_are_rejected(capsys):
+    for argv, text in ((["train", "--epochs", "0"], "--epochs must be positive"),
+                       (["train", "--lr", "abc"], "--lr must be a number"),
+                       (["train", "--optimizer", "lion"], "invalid choice")):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert text in capsys.readouterr().err
+
+
+def test_unknown_model_suggests(tmp_path, capsys):
+    rc = main(["train", "--model", "lenet", "--epochs", "1", "--out", str(tmp_path), "--no-progress"])
+    assert rc == 1
+    assert "did you mean lenet5" in capsys.readouterr().err
+
+
+def test_missing_resume_checkpoint(tmp_path, capsys):
+    rc = main(["train", "--epochs", "1", "--out", str(tmp_path), "--resume", str(tmp_path / "none.safetensors"),
+               "--no-progress"])
+    assert rc == 1
+    assert "no file at" in capsys.readouterr().err
+
+
+def test_train_resume_matches_straight_run(tmp_path, capsys):
+    """1 epoch, then --resume to 2 epochs, gives the weights of a straight 2-epoch run."""
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    common = ["--no-progress", "--seed", "3", "--scheduler", "none"]
+    assert main(["train", "--epochs", "2", "--out", str(a)] + common) == 0
+    assert main(["train", "--epochs", "1", "--out", str(b)] + common) == 0
+    assert main(["train", "--epochs", "2", "--out", str(c), "--resume", str(b / "checkpoint.safetensors")]
+                + common) == 0
+    hist = json.loads((c / "history.json").read_text())
+    assert [h["epoch"] for h in hist] == [1, 2]
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "test accuracy" in out
+    wa = io.load_weights(a / "model.safetensors")
+    wc = io.load_weights(c / "model.safetensors")
+    assert list(wa) == list(wc)
+    for k in wa:
+        assert np.array_equal(wa[k], wc[k]), k
+
+
+def test_main_job_reaches_97_percent_and_is_repeatable(tmp_path):
+    """`deepnotes train` with its defaults: >= 97% test accuracy; the same seed twice, identical weights."""
+    outs = []
+    for name in ("r1", "r2"):
+        proc = subprocess.run([sys.executable, "-m", "deepnotes", "train", "--out", str(tmp_path / name),
+                               "--no-progress"], capture_output=True, text=True, timeout=600,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        assert proc.returncode == 0, proc.stderr
+        outs.append(proc.stdout)
+    acc = float(outs[0].split("test accuracy ")[1].split()[0])
+    assert acc >= 0.97, outs[0]
+    w1 = io.load_weights(tmp_path / "r1" / "model.safetensors")
+    w2 = io.load_weights(tmp_path / "r2" / "model.safetensors")
+    for k in w1:
+        assert np.array_equal(w1[k], w2[k]), k

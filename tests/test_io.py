@@ -1,0 +1,82 @@
+import os
+
+import numpy as np
+import pytest
+
+import deepnotes as dn
+from deepnotes import io, nn
+
+
+def test_weights_round_trip_and_no_pickle(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    path = tmp_path / "w.safetensors"
+    io.save_weights(model.state_dict(), path)
+    loaded = io.load_weights(path)
+    assert list(loaded) == list(model.state_dict())
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(loaded[k], v.data)
+        assert loaded[k].dtype == v.data.dtype
+    # the file is safetensors: an 8-byte little-endian header length then JSON
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    assert raw[8:9] == b"{" and n < len(raw)
+
+
+def test_checkpoint_round_trip_nested(tmp_path):
+    state = {"epoch": 3, "model": {"w": np.arange(6.0).reshape(2, 3)},
+             "opt": {"state": {0: {"step": np.array(5.0), "buf": np.ones(2, np.float32)}},
+                     "param_groups": [{"lr": 0.1, "betas": (0.9, 0.999), "params": [0]}]},
+             "history": [{"loss": 1.5}], "none": None, "flag": True}
+    path = tmp_path / "c.safetensors"
+    io.save_checkpoint(state, path)
+    out = io.load_checkpoint(path)
+    assert out["epoch"] == 3 and out["flag"] is True and out["none"] is None
+    np.testing.assert_array_equal(out["model"]["w"], state["model"]["w"])
+    assert list(out["opt"]["state"].keys()) == [0]
+    assert out["opt"]["param_groups"][0]["betas"] == (0.9, 0.999)
+    assert out["opt"]["state"][0]["buf"].dtype == np.float32
+
+
+def test_missing_and_corrupt_checkpoint(tmp_path):
+    with pytest.raises(FileNotFoundError, match="load_checkpoint: no file at"):
+        io.load_checkpoint(tmp_path / "nope.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all!garbage")
+    with pytest.raises(ValueError, match="not a valid safetensors file"):
+        io.load_checkpoint(bad)
+    # a valid safetensors file that is not a checkpoint
+    io.save_weights({"a": np.zeros(2)}, tmp_path / "w.safetensors")
+    with pytest.raises(ValueError, match="not a deepnotes checkpoint"):
+        io.load_checkpoint(tmp_path / "w.safetensors")
+
+
+def test_interrupted_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "c.safetensors"
+    io.save_checkpoint({"epoch": 1, "w": np.ones(1000)}, path)
+    before = path.read_bytes()
+
+    def broken(f, payload):
+        f.write(payload[: len(payload) // 2])
+        raise KeyboardInterrupt("simulated crash mid-write")
+
+    monkeypatch.setattr(io, "_write_all", broken)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"epoch": 2, "w": np.zeros(1000)}, path)
+    assert path.read_bytes() == before
+    assert io.load_checkpoint(path)["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["c.safetensors"]  # no temp file left behind
+
+
+def test_unsupported_value_is_named(tmp_path):
+    with pytest.raises(TypeError, match=r"cannot store object at \.x"):
+        io.save_checkpoint({"x": object()}, tmp_path / "c.safetensors")
+
+
+def test_torch_state_dict_loads_through_safetensors(tmp_path):
+    torch = pytest.importorskip("torch")
+    tm = torch.nn.Linear(3, 2).double()
+    io.save_weights({k: v for k, v in tm.state_dict().items()}, tmp_path / "t.safetensors")
+    m = nn.Linear(3, 2, dtype=np.float64)
+    m.load_state_dict(io.load_weights(tmp_path / "t.safetensors"))
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    np.testing.assert_allclose(m(dn.tensor(x)).data, tm(torch.tensor(x)).detach().numpy(), rtol=1e-12)
