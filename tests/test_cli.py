@@ -38,7 +38,7 @@ def test_misspelt_option_gets_a_hint(capsys):
 def test_bad_values_are_rejected(capsys):
     for argv, text in ((["train", "--epochs", "0"], "--epochs must be positive"),
                        (["train", "--lr", "abc"], "--lr must be a number"),
-                       (["train", "--optimizer", "lion"], "invalid choice")):
+                       (["train", "--dataset", "imagenet"], "invalid choice")):
         with pytest.raises(SystemExit):
             main(argv)
         assert text in capsys.readouterr().err
@@ -48,6 +48,58 @@ def test_unknown_model_suggests(tmp_path, capsys):
     rc = main(["train", "--model", "lenet", "--epochs", "1", "--out", str(tmp_path), "--no-progress"])
     assert rc == 1
     assert "did you mean lenet5" in capsys.readouterr().err
+
+
+def test_unknown_optimizer_and_scheduler_suggest(tmp_path, capsys):
+    assert main(["train", "--optimizer", "adm", "--out", str(tmp_path), "--no-progress"]) == 1
+    assert "unknown optimizer 'adm'; did you mean adam" in capsys.readouterr().err
+    assert main(["train", "--scheduler", "cosin", "--out", str(tmp_path), "--no-progress"]) == 1
+    assert "did you mean cosine" in capsys.readouterr().err
+
+
+def test_local_dataset_needs_a_folder(tmp_path, capsys):
+    assert main(["train", "--dataset", "mnist", "--out", str(tmp_path), "--no-progress"]) == 1
+    assert "--dataset mnist needs --data DIR" in capsys.readouterr().err
+    assert main(["train", "--dataset", "mnist", "--data", str(tmp_path), "--out", str(tmp_path),
+                 "--no-progress"]) == 1
+    assert "train-images-idx3-ubyte" in capsys.readouterr().err
+
+
+def test_train_on_local_mnist_files(tmp_path, capsys):
+    """--dataset mnist --data DIR reads IDX files (written here) and pads 28x28 to LeNet's 32x32."""
+    import struct
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 64), ("t10k", 32)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = np.zeros((n, 28, 28), np.uint8)
+        for i, c in enumerate(labels):   # a learnable pattern: a bright bar whose row encodes the class
+            images[i, 2 + 2 * c:4 + 2 * c, 4:24] = 255
+        (tmp_path / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, n, 28, 28)
+                                                               + images.tobytes())
+        (tmp_path / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, n) + labels.tobytes())
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist", "--data", str(tmp_path), "--epochs", "8", "--batch-size", "16",
+                 "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "32 test images" in text
+    assert float(text.split("test accuracy ")[1].split()[0]) >= 0.5   # chance is 0.1
+
+
+def test_training_options_run(tmp_path, capsys):
+    rc = main(["train", "--epochs", "2", "--optimizer", "sgd", "--scheduler", "onecycle", "--accumulate", "2",
+               "--clip-grad-norm", "5", "--early-stopping", "3", "--out", str(tmp_path), "--no-progress"])
+    assert rc == 0
+    rows = (tmp_path / "history.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,train_loss,train_acc,lr,val_loss,val_acc") and len(rows) == 3
+
+
+def test_lr_find_command(tmp_path, capsys):
+    png = tmp_path / "lr.png"
+    assert main(["lr-find", "--num-iter", "30", "--no-progress", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    lr = float(out.split("suggested learning rate ")[1].split()[0])
+    assert 1e-6 < lr < 10
+    assert png.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_missing_resume_checkpoint(tmp_path, capsys):

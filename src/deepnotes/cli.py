@@ -2,17 +2,17 @@
 
     deepnotes train                       # LeNet-5 on the bundled digits, prints test accuracy
     deepnotes train --epochs 20 --optimizer sgd --lr 0.05 --scheduler step
+    deepnotes lr-find                     # learning-rate range test
     deepnotes coco-eval GT.json DT.json   # COCO bbox evaluation, pycocotools' 12 numbers
 """
 import argparse
 import difflib
+import importlib
 import json
 import os
 import sys
 
-OPTIMIZERS = ("adam", "sgd")
-SCHEDULERS = ("none", "step", "cosine")
-DATASETS = ("digits",)
+DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -20,7 +20,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         if "unrecognized arguments:" in message:
-            known = [o for a in self._actions for o in a.option_strings]
+            known = _option_strings(self)
             hints = []
             for bad in message.split("unrecognized arguments:")[1].split():
                 if bad.startswith("-"):
@@ -30,6 +30,17 @@ class _Parser(argparse.ArgumentParser):
             if hints:
                 message += " (" + "; ".join(hints) + ")"
         super().error(message)
+
+
+def _option_strings(parser):
+    """Every option string of ``parser`` and of its sub-commands."""
+    found = []
+    for action in parser._actions:
+        found += action.option_strings
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _option_strings(sub)
+    return sorted(set(found))
 
 
 def _positive_int(name):
@@ -59,6 +70,7 @@ def _positive_float(name):
 def build_parser():
     parser = _Parser(prog="deepnotes", description="Deep-learning interview notes as verified software.")
     from . import __version__
+    from .train.factory import SCHEDULERS
     parser.add_argument("--version", action="version", version=f"deepnotes {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -66,77 +78,149 @@ def build_parser():
     t = sub.add_parser("train", help="train a model on bundled or local data",
                        description="Train a model (default: LeNet-5 on the bundled 8x8 digits upsampled to "
                                    "32x32) and print the test accuracy.")
-    from .models import list_models
-    t.add_argument("--model", default="lenet5", help=f"architecture ({', '.join(list_models())}; default lenet5)")
-    t.add_argument("--dataset", default="digits", choices=DATASETS, help="data set (default digits)")
+    _add_training_args(t)
     t.add_argument("--epochs", type=_positive_int("--epochs"), default=10, help="epochs (default 10)")
-    t.add_argument("--batch-size", type=_positive_int("--batch-size"), default=32, help="batch size (default 32)")
-    t.add_argument("--lr", type=_positive_float("--lr"), default=None,
-                   help="learning rate (default 0.002 for adam, 0.05 for sgd)")
-    t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS, help="optimizer (default adam)")
-    t.add_argument("--scheduler", default="cosine", choices=SCHEDULERS,
-                   help="per-epoch learning-rate schedule (default cosine)")
-    t.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical weights")
-    t.add_argument("--out", default="runs/train", help="folder for checkpoint.safetensors, model.safetensors "
-                                                       "and history.json (default runs/train)")
+    t.add_argument("--scheduler", default="cosine", help=f"learning-rate schedule: {', '.join(SCHEDULERS)} "
+                                                         "(default cosine)")
+    t.add_argument("--accumulate", type=_positive_int("--accumulate"), default=1, metavar="K",
+                   help="accumulate gradients over K batches per optimizer step")
+    t.add_argument("--clip-grad-norm", type=_positive_float("--clip-grad-norm"), default=None, metavar="MAX",
+                   help="clip the global gradient norm to MAX before each step")
+    t.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
+                   help="stop when the test loss has not improved for PATIENCE epochs")
+    t.add_argument("--amp", action="store_true", help="mixed precision: float16 compute, float32 master "
+                                                      "weights, dynamic loss scaling")
+    t.add_argument("--out", default="runs/train", help="folder for checkpoint.safetensors, model.safetensors, "
+                                                       "history.json/.csv and curves.png (default runs/train)")
     t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue from a checkpoint file")
-    t.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    t.add_argument("--plot", action="store_true", help="draw loss/accuracy curves to OUT/curves.png "
+                                                       "(needs matplotlib)")
     t.set_defaults(func=cmd_train)
 
-    try:
-        from .detection import cli as detection_cli
-    except ImportError:  # pragma: no cover - the detection toolkit is part of the package
-        detection_cli = None
-    if detection_cli is not None and hasattr(detection_cli, "register"):
-        detection_cli.register(sub)
+    f = sub.add_parser("lr-find", help="learning-rate range test",
+                       description="Sweep the learning rate exponentially over a few hundred batches, record "
+                                   "the loss and suggest a rate (the model is left untouched).")
+    _add_training_args(f)
+    f.add_argument("--start-lr", type=_positive_float("--start-lr"), default=1e-6)
+    f.add_argument("--end-lr", type=_positive_float("--end-lr"), default=10.0)
+    f.add_argument("--num-iter", type=_positive_int("--num-iter"), default=100)
+    f.add_argument("--plot", default=None, metavar="PNG", help="save the loss-vs-rate curve (needs matplotlib)")
+    f.set_defaults(func=cmd_lr_find)
+
+    for module in ("detection", "analysis"):
+        try:
+            mod = importlib.import_module(f"deepnotes.{module}.cli")
+        except ImportError:
+            continue
+        if hasattr(mod, "register"):
+            mod.register(sub)
     return parser
 
 
+def _add_training_args(p):
+    from .models import list_models
+    from .train.factory import OPTIMIZERS
+    p.add_argument("--model", default="lenet5", help=f"architecture ({', '.join(list_models())}; default lenet5)")
+    p.add_argument("--dataset", default="digits", choices=DATASETS, help="data set (default digits, bundled)")
+    p.add_argument("--data", default=None, metavar="DIR", help="folder with the files of a local data set "
+                                                               "(MNIST/Fashion-MNIST IDX, CIFAR-10 binary)")
+    p.add_argument("--batch-size", type=_positive_int("--batch-size"), default=32, help="batch size (default 32)")
+    p.add_argument("--lr", type=_positive_float("--lr"), default=None,
+                   help="learning rate (default depends on the optimizer: 0.002 for adam, 0.05 for sgd)")
+    p.add_argument("--optimizer", default="adam", help=f"optimizer: {', '.join(OPTIMIZERS)} (default adam)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical weights")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _pad_to_32(image):
+    import numpy as np
+    return np.pad(image, ((0, 0), (2, 2), (2, 2)))
+
+
+def _datasets(args):
+    """(train set, test set, input channels) for ``--dataset``/``--data``."""
+    from .data import datasets as D
+    if args.dataset == "digits":
+        if args.data:
+            raise ValueError("--data is not used with the bundled digits; pick --dataset mnist, fashion-mnist "
+                             "or cifar10 for local files")
+        return D.Digits(train=True, size=32), D.Digits(train=False, size=32), 1
+    if not args.data:
+        raise ValueError(f"--dataset {args.dataset} needs --data DIR, the folder with its files (nothing is "
+                         "downloaded)")
+    if args.dataset == "cifar10":
+        return D.CIFAR10(args.data, train=True), D.CIFAR10(args.data, train=False), 3
+    cls = D.MNIST if args.dataset == "mnist" else D.FashionMNIST
+    # LeNet-5 takes 32x32 inputs: pad the 28x28 images by 2 pixels, as LeCun et al. did
+    return (cls(args.data, train=True, transform=_pad_to_32), cls(args.data, train=False, transform=_pad_to_32),
+            1)
+
+
 def _build_training(args):
-    from . import data, manual_seed, models, nn, optim
-    from .data.datasets import Digits
+    from . import manual_seed, models
+    from .data import DataLoader
+    from .train import build_optimizer
 
     manual_seed(args.seed)
-    train_set = Digits(train=True, size=32)
-    test_set = Digits(train=False, size=32)
-    model = models.get_model(args.model, num_classes=10, in_channels=1)
-    lr = args.lr if args.lr is not None else (0.002 if args.optimizer == "adam" else 0.05)
-    if args.optimizer == "adam":
-        opt = optim.Adam(model.parameters(), lr=lr)
-    else:
-        opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
-    sched = None
-    if args.scheduler == "step":
-        sched = optim.lr_scheduler.StepLR(opt, step_size=max(1, args.epochs // 3), gamma=0.1)
-    elif args.scheduler == "cosine":
-        sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
-    train_loader = data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
-    test_loader = data.DataLoader(test_set, batch_size=256)
-    return model, opt, sched, train_loader, test_loader, nn
+    train_set, test_set, channels = _datasets(args)
+    model = models.get_model(args.model, num_classes=10, in_channels=channels)
+    opt = build_optimizer(args.optimizer, model.parameters(), lr=args.lr)
+    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.workers)
+    test_loader = DataLoader(test_set, batch_size=256, num_workers=args.workers)
+    return model, opt, train_loader, test_loader
 
 
 def cmd_train(args):
-    from .train import Trainer
+    from .io import save_weights
+    from .train import EarlyStopping, Trainer, build_scheduler
 
-    model, opt, sched, train_loader, test_loader, _ = _build_training(args)
+    model, opt, train_loader, test_loader = _build_training(args)
+    sched, interval = build_scheduler(args.scheduler, opt, args.epochs, steps_per_epoch=len(train_loader))
     os.makedirs(args.out, exist_ok=True)
-    ckpt = os.path.join(args.out, "checkpoint.safetensors")
-    trainer = Trainer(model, opt, train_loader, val_loader=test_loader, scheduler=sched, checkpoint_path=ckpt,
+    stopper = EarlyStopping(patience=args.early_stopping) if args.early_stopping is not None else None
+    trainer = Trainer(model, opt, train_loader, val_loader=test_loader, scheduler=sched,
+                      scheduler_interval=interval, accumulation_steps=args.accumulate,
+                      clip_grad_norm=args.clip_grad_norm, early_stopping=stopper, amp=args.amp,
+                      checkpoint_path=os.path.join(args.out, "checkpoint.safetensors"),
+                      history_path=os.path.join(args.out, "history.csv"),
+                      plot_path=os.path.join(args.out, "curves.png") if args.plot else None,
                       progress=not args.no_progress)
     if args.resume:
         trainer.load_checkpoint(args.resume)
         print(f"resumed from {args.resume} at epoch {trainer.epoch}")
     print(f"training {args.model} on {args.dataset}: {len(train_loader.dataset)} train / "
-          f"{len(test_loader.dataset)} test images, {args.epochs} epochs, {args.optimizer}, seed {args.seed}")
+          f"{len(test_loader.dataset)} test images, {args.epochs} epochs, {args.optimizer}, seed {args.seed}"
+          + (", mixed precision" if args.amp else ""))
     trainer.fit(args.epochs)
     loss, acc = trainer.evaluate(test_loader)
-    from .io import save_weights
     save_weights(model.state_dict(), os.path.join(args.out, "model.safetensors"))
     with open(os.path.join(args.out, "history.json"), "w") as f:
         json.dump(trainer.history, f, indent=1)
     print(f"test loss {loss:.4f}")
     print(f"test accuracy {acc:.4f} ({acc * 100:.2f}%)")
     print(f"weights: {os.path.join(args.out, 'model.safetensors')}")
+    return 0
+
+
+def cmd_lr_find(args):
+    from .optim.lr_finder import lr_finder
+
+    model, opt, train_loader, _ = _build_training(args)
+    result = lr_finder(model, opt, train_loader, start_lr=args.start_lr, end_lr=args.end_lr,
+                       num_iter=args.num_iter)
+    print(f"{'lr':>12} {'loss':>10} {'smoothed':>10}")
+    for i in range(0, len(result.lrs), max(1, len(result.lrs) // 20)):
+        print(f"{result.lrs[i]:12.3e} {result.losses[i]:10.4f} {result.smoothed[i]:10.4f}")
+    if result.diverged:
+        print(f"the loss diverged at lr {result.lrs[-1]:.3e}")
+    if result.suggestion is None:
+        print("no suggestion: too few steps were recorded")
+    else:
+        print(f"suggested learning rate {result.suggestion:.3e}")
+    if args.plot:
+        result.plot(args.plot)
+        print(f"plot: {args.plot}")
     return 0
 
 

@@ -6,6 +6,9 @@ floating); zero-dimensional tensors and Python scalars only raise the category, 
 """
 from __future__ import annotations
 
+import builtins as _builtins
+import operator as _operator
+
 import numpy as np
 
 from .autograd import function as _function
@@ -51,8 +54,10 @@ def _to_array(data, dtype=None, name="tensor"):
         arr = data.data
     elif isinstance(data, np.ndarray):
         arr = data
+    elif isinstance(data, np.generic):
+        arr = np.asarray(data)  # a NumPy scalar keeps its dtype, as torch.tensor(np.float64(1)) does
     else:
-        if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
+        if isinstance(data, (list, tuple)) and _builtins.any(isinstance(d, Tensor) for d in data):
             data = [d.data if isinstance(d, Tensor) else d for d in data]
         try:
             arr = np.asarray(data)
@@ -111,6 +116,9 @@ def _result_dtype(a, b):
     return dim if _CATEGORY[dim.kind] >= _CATEGORY[zero.kind] else zero
 
 
+_new_tensor = object.__new__
+
+
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
@@ -130,10 +138,11 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _from_op(cls, data, ctx):
-        t = object.__new__(Tensor)
-        t.data = data if type(data) is np.ndarray or isinstance(data, np.ndarray) else np.asarray(data)
+    @staticmethod
+    def _from_op(data, ctx):
+        """A tensor made by an operation: ``ctx`` is its recorded Function (None outside the graph)."""
+        t = _new_tensor(Tensor)
+        t.data = data if isinstance(data, np.ndarray) else np.asarray(data)
         t.grad = None
         t._ctx = ctx
         t._retains_grad = False
@@ -531,9 +540,13 @@ class Tensor:
         return Tensor._from_op(op(a.data, b.data), None)
 
     def __eq__(self, other):
+        if other is None:
+            return False
         return self._compare(np.equal, other)
 
     def __ne__(self, other):
+        if other is None:
+            return True
         return self._compare(np.not_equal, other)
 
     def __lt__(self, other):
@@ -778,12 +791,14 @@ class Tensor:
         return Tensor._from_op(np.asarray(self.data.any(axis=dim, keepdims=keepdim)), None)
 
     def prod(self, dim=None, keepdim=False):
-        """Product, composed as exp(sum(log|x|)) would lose signs, so it is computed exactly: the
-        gradient of prod over an axis is prod / x where x != 0 (no gradient support for zeros)."""
-        out = Tensor._from_op(np.asarray(self.data.prod(axis=dim, keepdims=keepdim)), None)
-        if self._requires_grad and is_grad_enabled():
-            raise NotImplementedError("prod: gradients are not supported")
-        return out
+        """Product of the elements (over one ``dim``, or all when None); exact gradients with zeros."""
+        if dim is None:
+            out = R.Prod.apply(self.reshape(-1), axis=0, keepdim=False)
+            return out.reshape((1,) * self.ndim) if keepdim else out
+        if self.ndim == 0:
+            R.normalize_axes(dim, 0, "prod")
+            return self
+        return R.Prod.apply(self, axis=R.normalize_axes(dim, self.ndim, "prod")[0], keepdim=keepdim)
 
     def norm(self, p=2, dim=None, keepdim=False):
         """Vector p-norm over ``dim`` (all elements when None): (sum |x|^p)^(1/p)."""
@@ -837,15 +852,21 @@ class Tensor:
         return S.Permute.apply(self, dims=norm)
 
     def transpose(self, dim0, dim1):
-        nd = self.ndim
+        """Swap two dimensions (a view)."""
+        nd = self.data.ndim
         if nd == 0:
             R.normalize_axes(dim0, 0, "transpose"), R.normalize_axes(dim1, 0, "transpose")
             return self
-        d0 = R.normalize_axes(dim0, nd, "transpose")[0]
-        d1 = R.normalize_axes(dim1, nd, "transpose")[0]
+        d0 = dim0 + nd if dim0 < 0 else dim0
+        d1 = dim1 + nd if dim1 < 0 else dim1
+        if not (0 <= d0 < nd and 0 <= d1 < nd):
+            raise IndexError(f"transpose: dims ({dim0}, {dim1}) are out of range for a tensor with {nd} "
+                             f"dimensions (expected [{-nd}, {nd - 1}])")
+        if d0 == d1:
+            return self
         dims = list(range(nd))
-        dims[d0], dims[d1] = dims[d1], dims[d0]
-        return self.permute(*dims)
+        dims[d0], dims[d1] = d1, d0
+        return S.Permute.apply(self, dims=tuple(dims))
 
     swapaxes = transpose
 
@@ -874,10 +895,11 @@ class Tensor:
         lead = len(shape) - self.ndim
         if lead < 0:
             raise ValueError(f"expand: target {shape} has fewer dimensions than the tensor {self.shape}")
-        if any(n == -1 for n in shape[:lead]):
+        if _builtins.any(n == -1 for n in shape[:lead]):
             raise ValueError(f"expand: -1 is not allowed for the new leading dimensions, got {shape}")
         full = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
-        if any(m != n and m != 1 for m, n in zip(self.shape, full[lead:])) or min(full, default=0) < 0:
+        bad = _builtins.any(m != n and m != 1 for m, n in zip(self.shape, full[lead:]))
+        if bad or _builtins.min(full, default=0) < 0:
             raise ValueError(f"expand: cannot expand shape {self.shape} to {shape}: only size-1 "
                              "dimensions can be expanded")
         if full == self.shape:
@@ -914,11 +936,12 @@ class Tensor:
             step = int(split_size_or_sections)
             if step <= 0:
                 raise ValueError(f"split: split_size must be positive, got {step}")
-            sizes = [min(step, n - s) for s in range(0, n, step)] or [0]
+            sizes = [_builtins.min(step, n - s) for s in range(0, n, step)] or [0]
         else:
             sizes = [int(s) for s in split_size_or_sections]
-            if sum(sizes) != n:
-                raise ValueError(f"split: sections {sizes} sum to {sum(sizes)}, expected the size {n} of "
+            total = _builtins.sum(sizes)
+            if total != n:
+                raise ValueError(f"split: sections {sizes} sum to {total}, expected the size {n} of "
                                  f"dim {dim}")
         out, start = [], 0
         pre = (slice(None),) * d
@@ -930,7 +953,7 @@ class Tensor:
     def chunk(self, chunks, dim=0):
         d = R.normalize_axes(dim, self.ndim, "chunk")[0]
         step = -(-self.shape[d] // int(chunks)) if self.shape[d] else 1
-        return self.split(max(step, 1), d)
+        return self.split(_builtins.max(step, 1), d)
 
     def unbind(self, dim=0):
         d = R.normalize_axes(dim, self.ndim, "unbind")[0]
@@ -999,11 +1022,12 @@ _function._tensor_api[:] = [Tensor, None]  # as_tensor is filled in below, once 
 
 
 def _shape_arg(shape, name="shape"):
+    """``f(2, 3)``, ``f((2, 3))`` or ``f([2, 3])`` as a tuple of ints (floats are rejected)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
+        shape = shape[0]
     try:
-        return tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
+        return tuple(map(_operator.index, shape))
+    except TypeError:
         raise TypeError(f"{name}: expected a sequence of ints, got {shape!r}") from None
 
 
@@ -1073,7 +1097,7 @@ def _dt(dtype, name="tensor"):
 
 def _size(shape, name):
     shape = _shape_arg(shape, name)
-    if any(n < 0 for n in shape):
+    if _builtins.any(n < 0 for n in shape):
         raise ValueError(f"{name}: negative dimension in size {shape}")
     return shape
 
@@ -1117,7 +1141,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     if step == 0:
         raise ValueError("arange: step must be nonzero")
     if dtype is None:
-        is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        is_int = _builtins.all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = np.int64 if is_int else get_default_dtype()
     return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
 
@@ -1266,7 +1290,7 @@ def pad(input, pad, mode="constant", value=0.0):
                              f"dimension {axis} (input shape {x.shape})")
         if mode == "replicate" and n == 0 and (before or after):
             raise ValueError(f"pad: cannot replicate-pad dimension {axis} of size 0")
-    if all(b == 0 and a == 0 for b, a in width):
+    if _builtins.all(b == 0 and a == 0 for b, a in width):
         return x
     return S.Pad.apply(x, pad_width=tuple(width), mode=mode, value=value)
 
@@ -1300,7 +1324,7 @@ for _name in ["exp", "log", "sqrt", "abs", "sin", "cos", "atan", "sigmoid", "tan
               "permute", "transpose", "squeeze", "unsqueeze", "softmax", "log_softmax", "square",
               "gather", "sign", "neg", "expand", "flip", "split", "chunk", "unbind", "masked_fill",
               "norm", "rsqrt", "reciprocal", "floor", "ceil", "round", "isnan", "isinf", "isfinite",
-              "all", "any", "prod", "clone", "detach", "numel"]:
+              "all", "any", "prod", "clone", "detach"]:
     globals()[_name] = _unary(_name)
 
 

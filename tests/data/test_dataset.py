@@ -169,5 +169,5 @@ def test_random_split_errors():
         random_split(range(10), [])
     with pytest.raises(TypeError, match="random_split: generator"):
         random_split(range(10), [5, 5], generator=torch.Generator())
-    with pytest.warns(UserWarning, match="length of split at index 1 is 0"):
+    with pytest.warns(UserWarning, match="is 0; this split will be empty"):
         random_split(range(2), [0.9, 0.05, 0.05])

@@ -91,6 +91,10 @@ class set_grad_enabled(_GradMode):
     def __enter__(self):
         return self
 
+    def __call__(self, func):
+        _state.enabled = self.prev  # used as a decorator: the mode applies only inside the call
+        return _GradMode(self.enabled)(func)
+
 
 class Function:
     """Base class of every differentiable primitive.
@@ -99,26 +103,54 @@ class Function:
     ``backward(self, grad) -> ndarray | tuple``; values needed by ``backward`` are stored on ``self``.
     ``self.needs_input_grad`` (a tuple of bools, one per input, all False under ``no_grad``) lets
     ``forward`` skip saving and ``backward`` skip work.  ``backward`` may return ``None`` for an input
-    that needs no gradient.
+    that needs no gradient.  ``backward`` must not modify ``grad`` in place: it may be shared with
+    other inputs or be a read-only broadcast view.
     """
 
     __slots__ = ("parents", "needs_input_grad", "__dict__")
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
+        """Run ``forward`` on the inputs' arrays and, when any input requires grad (and grad mode is
+        on), record this call on the output tensor.  Non-tensor inputs are converted with as_tensor."""
         Tensor = _tensor_api[0]
+        ctx = object.__new__(cls)
+        n = len(inputs)
+        # one- and two-input calls (almost all of them) avoid building intermediate sequences
+        if n == 1:
+            a = inputs[0]
+            if not isinstance(a, Tensor):
+                a = _tensor_api[1](a)
+                inputs = (a,)
+            if _state.enabled and a._requires_grad:
+                ctx.needs_input_grad = (True,)
+                ctx.parents = inputs
+                return Tensor._from_op(ctx.forward(a.data, **kwargs), ctx)
+            ctx.needs_input_grad = (False,)
+            return Tensor._from_op(ctx.forward(a.data, **kwargs), None)
+        if n == 2:
+            a, b = inputs
+            if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+                a, b = inputs = tuple(t if isinstance(t, Tensor) else _tensor_api[1](t) for t in inputs)
+            if _state.enabled:
+                needs = (a._requires_grad, b._requires_grad)
+                ctx.needs_input_grad = needs
+                if needs[0] or needs[1]:
+                    ctx.parents = inputs
+                    return Tensor._from_op(ctx.forward(a.data, b.data, **kwargs), ctx)
+            else:
+                ctx.needs_input_grad = (False, False)
+            return Tensor._from_op(ctx.forward(a.data, b.data, **kwargs), None)
         for t in inputs:
             if not isinstance(t, Tensor):
-                as_tensor = _tensor_api[1]
-                inputs = tuple(t if isinstance(t, Tensor) else as_tensor(t) for t in inputs)
+                inputs = tuple(t if isinstance(t, Tensor) else _tensor_api[1](t) for t in inputs)
                 break
-        ctx = object.__new__(cls)
         record = False
         if _state.enabled:
-            needs = tuple([t.requires_grad for t in inputs])
+            needs = tuple([t._requires_grad for t in inputs])
             record = True in needs
         else:
-            needs = (False,) * len(inputs)
+            needs = (False,) * n
         ctx.needs_input_grad = needs
         out = ctx.forward(*[t.data for t in inputs], **kwargs)
         if record:

@@ -2,34 +2,38 @@
 import numpy as np
 
 
-def _numerical_jacobian_vector(fn, inputs, i, cotangent, eps):
-    """d <cotangent, fn(inputs)> / d inputs[i], by central differences on every element."""
-    x = inputs[i].data
-    grad = np.zeros(x.shape, dtype=np.float64)
-    flat = x.reshape(-1)
-    gflat = grad.reshape(-1)
-    for k in range(flat.size):
-        orig = flat[k]
-        flat[k] = orig + eps
-        plus = float(np.sum(cotangent * _as_array(fn(*inputs))))
-        flat[k] = orig - eps
-        minus = float(np.sum(cotangent * _as_array(fn(*inputs))))
-        flat[k] = orig
-        gflat[k] = (plus - minus) / (2 * eps)
-    return grad
-
-
 def _as_array(out):
     from ..tensor import Tensor
     return out.data if isinstance(out, Tensor) else np.asarray(out)
 
 
+def _numerical_vjp(fn, inputs, i, cotangent, eps):
+    """d <cotangent, fn(inputs)> / d inputs[i] by central differences, one element at a time.
+
+    Elements are perturbed in place through multi-indices, so non-contiguous inputs work too.
+    """
+    x = inputs[i].data
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for idx in np.ndindex(*x.shape):
+        orig = x[idx]
+        x[idx] = orig + eps
+        plus = float(np.sum(cotangent * _as_array(fn(*inputs))))
+        x[idx] = orig - eps
+        minus = float(np.sum(cotangent * _as_array(fn(*inputs))))
+        x[idx] = orig
+        grad[idx] = (plus - minus) / (2 * eps)
+    return grad
+
+
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
     """Compare the analytic gradients of ``fn`` at ``inputs`` with central differences.
 
-    ``inputs`` are float64 Tensors; those with ``requires_grad`` are checked.  A random cotangent turns
-    a tensor output into a scalar so every output element contributes.  Returns True, or raises
-    ``AssertionError`` naming the input and the worst element when ``raise_exception``.
+    ``inputs`` are float64 Tensors; those with ``requires_grad`` are checked.  A random cotangent v turns
+    a tensor output y into the scalar <v, y>, so every output element contributes:
+    analytic = backward(v), numeric_k = (<v, f(x + eps e_k)> - <v, f(x - eps e_k)>) / (2 eps).
+    Passes when |analytic - numeric| <= atol + rtol |numeric| everywhere.  Returns True, or raises
+    ``AssertionError`` naming the input and the worst element (returns False when
+    ``raise_exception=False``).
     """
     from ..tensor import Tensor
 
@@ -37,24 +41,28 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     for i, t in enumerate(inputs):
         if isinstance(t, Tensor) and t.requires_grad and t.data.dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} has dtype {t.data.dtype}; use float64 inputs")
+    if not any(isinstance(t, Tensor) and t.requires_grad for t in inputs):
+        raise ValueError("gradcheck: no input requires grad; expected at least one float64 tensor with "
+                         "requires_grad=True")
     out = fn(*inputs)
-    rng = np.random.default_rng(seed)
-    cot = rng.standard_normal(_as_array(out).shape)
+    if not isinstance(out, Tensor) or not out.requires_grad:
+        raise ValueError("gradcheck: fn must return a Tensor that depends on an input requiring grad")
+    cot = np.random.default_rng(seed).standard_normal(out.shape)
     for t in inputs:
         if isinstance(t, Tensor):
             t.grad = None
-    out.backward(Tensor(cot.astype(out.data.dtype)))
+    out.backward(Tensor(np.asarray(cot, dtype=out.data.dtype)))
     for i, t in enumerate(inputs):
         if not (isinstance(t, Tensor) and t.requires_grad):
             continue
         analytic = np.zeros(t.shape) if t.grad is None else t.grad.astype(np.float64)
-        numeric = _numerical_jacobian_vector(fn, inputs, i, cot, eps)
+        numeric = _numerical_vjp(fn, inputs, i, cot, eps)
         if not np.allclose(analytic, numeric, atol=atol, rtol=rtol):
             if not raise_exception:
                 return False
             err = np.abs(analytic - numeric)
-            k = np.unravel_index(np.argmax(err), err.shape)
+            k = tuple(int(j) for j in np.unravel_index(np.argmax(err), err.shape))
             raise AssertionError(
-                f"gradcheck: input {i} gradient mismatch at {k}: analytic {analytic[k]!r} vs "
-                f"numeric {numeric[k]!r} (max abs error {err.max():.3g})")
+                f"gradcheck: input {i} gradient mismatch at {k}: analytic {float(analytic[k]):.6g} vs "
+                f"numeric {float(numeric[k]):.6g} (max abs error {err.max():.3g})")
     return True

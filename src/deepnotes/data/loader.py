@@ -62,7 +62,7 @@ def default_collate(batch):
       * a Tensor or numeric ``numpy.ndarray`` of shape S -> one Tensor of shape (B, *S);
       * a NumPy scalar -> a Tensor of shape (B,) of its dtype;
       * a Python float -> float64 Tensor (B,); int -> int64 Tensor (B,); bool -> bool Tensor (B,);
-      * a str or bytes -> the list of samples unchanged;
+      * a str or bytes -> the samples unchanged (the list or tuple given);
       * a Mapping -> the same kind of mapping, each key collated over the batch;
       * a namedtuple -> the same namedtuple, each field collated;
       * any other sequence -> the elements collated position by position (a tuple becomes a list,
@@ -452,7 +452,10 @@ class _MultiProcessIter:
             q.close()
 
     def __del__(self):
-        self._shutdown_workers()
+        try:
+            self._shutdown_workers()
+        except Exception:  # interpreter teardown: multiprocessing ends daemon workers itself
+            pass
 
 
 # --------------------------------------------------------------------------- the loader

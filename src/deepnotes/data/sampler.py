@@ -146,8 +146,15 @@ class WeightedRandomSampler(Sampler):
 
     def __iter__(self):
         gen = _check_generator("WeightedRandomSampler", self.generator)
-        p = self.weights / self.weights.sum()
-        return iter(gen.choice(p.size, size=self.num_samples, replace=self.replacement, p=p).tolist())
+        w = self.weights
+        if self.replacement:
+            p = w / w.max()  # rescaled first so the sum cannot overflow
+            return iter(gen.choice(w.size, size=self.num_samples, p=p / p.sum()).tolist())
+        # Exponential race: item i finishes at E_i / w_i with E_i ~ Exp(1); the finishing order is
+        # successive sampling without replacement. Logs keep tiny (even subnormal) weights in the race.
+        with np.errstate(divide="ignore"):
+            keys = np.log(gen.exponential(size=w.size)) - np.log(w)
+        return iter(np.argsort(keys, kind="stable")[: self.num_samples].tolist())
 
     def __len__(self):
         return self.num_samples

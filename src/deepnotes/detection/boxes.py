@@ -20,8 +20,11 @@ import math
 
 import numpy as np
 
-from .. import tensor as _tm
-from ..tensor import Tensor
+from ..tensor import Tensor, get_default_dtype
+from ..tensor import maximum as _t_maximum
+from ..tensor import minimum as _t_minimum
+from ..tensor import stack as _t_stack
+from ..tensor import where as _t_where
 
 __all__ = ["box_convert", "box_area", "box_iou", "generalized_box_iou", "distance_box_iou",
            "complete_box_iou", "clip_boxes_to_image", "remove_small_boxes"]
@@ -40,13 +43,13 @@ def _raw(x):
 
 def _maximum(a, b):
     if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return _tm.maximum(a, b)
+        return _t_maximum(a, b)
     return np.maximum(a, b)
 
 
 def _minimum(a, b):
     if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return _tm.minimum(a, b)
+        return _t_minimum(a, b)
     return np.minimum(a, b)
 
 
@@ -60,13 +63,13 @@ def _atan(x):
 
 def _stack(items, axis):
     if any(isinstance(t, Tensor) for t in items):
-        return _tm.stack(items, dim=axis)
+        return _t_stack(items, dim=axis)
     return np.stack(items, axis=axis)
 
 
 def _where(cond, a, b):
     if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return _tm.where(cond, a, b)
+        return _t_where(cond, a, b)
     return np.where(cond, a, b)
 
 
@@ -142,7 +145,7 @@ def _upcast_float(boxes):
     if arr.dtype.kind == "f":
         return boxes
     if isinstance(boxes, Tensor):
-        return boxes.to(_tm.get_default_dtype())
+        return boxes.to(get_default_dtype())
     return arr.astype(np.float64)
 
 

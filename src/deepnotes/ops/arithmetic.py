@@ -38,19 +38,24 @@ class Mul(Function):
 
 
 class Div(Function):
+    """``a / b``; d/da = 1/b, d/db = -a/b^2 = -(1/b) * (a/b)."""
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return a / b
 
     def backward(self, g):
         a, b = self.a, self.b
-        ga = unbroadcast(g / b, a.shape) if self.needs_input_grad[0] else None
-        gb = unbroadcast(-g * a / (b * b), b.shape) if self.needs_input_grad[1] else None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g_over_b = g / b
+            ga = unbroadcast(g_over_b, a.shape) if self.needs_input_grad[0] else None
+            gb = unbroadcast(-g_over_b * (a / b), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 
 class Pow(Function):
-    """``a ** b``; d/da = b a^(b-1), d/db = a^b log a (taken as 0 where a == 0, as torch does)."""
+    """``a ** b``; d/da = b a^(b-1) (0 where b == 0), d/db = a^b log a (0 where a == 0 and b >= 0), the
+    conventions torch uses at those points."""
 
     def forward(self, a, b):
         self.a, self.b = a, b
@@ -60,12 +65,14 @@ class Pow(Function):
     def backward(self, g):
         a, b = self.a, self.b
         ga = gb = None
-        if self.needs_input_grad[0]:
-            ga = unbroadcast(g * b * np.power(a, b - 1), a.shape)
-        if self.needs_input_grad[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                logs = np.where(a > 0, np.log(np.where(a > 0, a, 1)), np.where(a == 0, 0.0, np.nan))
-            gb = unbroadcast(g * self.out * logs, b.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.needs_input_grad[0]:
+                ga = np.where(b == 0, np.zeros((), dtype=g.dtype), g * b * np.power(a, b - 1))
+                ga = unbroadcast(ga, a.shape)
+            if self.needs_input_grad[1]:
+                zero = (a == 0) & (b >= 0)
+                gb = np.where(zero, np.zeros((), dtype=g.dtype), g * self.out * np.log(a))
+                gb = unbroadcast(gb, b.shape)
         return ga, gb
 
 
@@ -77,12 +84,10 @@ class Neg(Function):
         return -g
 
 
-def _as2d(shape_a, shape_b):
-    return len(shape_a) == 1, len(shape_b) == 1
-
-
 class MatMul(Function):
-    """``a @ b`` with NumPy's rules: 1-D operands are promoted and the added axis removed again."""
+    """``a @ b`` with NumPy's (and torch's) rules: 1-D operands are promoted to matrices and the added
+    axis removed again; leading (batch) axes broadcast.  dA = dC B^T, dB = A^T dC, summed over any
+    broadcast batch axes."""
 
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
@@ -92,27 +97,44 @@ class MatMul(Function):
         kb = b.shape[-2] if b.ndim >= 2 else b.shape[0]
         if ka != kb:
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
-                             f"(inner dimensions {ka} and {kb} differ)")
+                             f"(inner dimensions {ka} and {kb} differ; expected a (..., n, k) @ "
+                             "(..., k, m))")
+        try:
+            out = np.matmul(a, b)
+        except ValueError:
+            raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} do not "
+                             "broadcast") from None
         self.a, self.b = a, b
-        return a @ b
+        return out
 
     def backward(self, g):
         a, b = self.a, self.b
-        a1, b1 = _as2d(a.shape, b.shape)
+        a1, b1 = a.ndim == 1, b.ndim == 1
         A = a[None, :] if a1 else a
         B = b[:, None] if b1 else b
-        G = g
         if a1 and b1:
             G = np.reshape(g, (1, 1))
         elif a1:
             G = np.expand_dims(g, -2)
         elif b1:
             G = np.expand_dims(g, -1)
+        else:
+            G = g
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = G @ np.swapaxes(B, -1, -2)
-            ga = unbroadcast(ga, A.shape).reshape(a.shape)
+            if B.ndim == 2:
+                ga = G @ B.T
+            else:
+                ga = unbroadcast(G @ np.swapaxes(B, -1, -2), A.shape)
+            ga = ga.reshape(a.shape)
         if self.needs_input_grad[1]:
-            gb = np.swapaxes(A, -1, -2) @ G
-            gb = unbroadcast(gb, B.shape).reshape(b.shape)
+            if B.ndim == 2 and A.ndim > 2:
+                # (batch..., n, k) with a shared (k, m): fold the batch into one GEMM
+                rows = A.size // A.shape[-1] if A.shape[-1] else int(np.prod(A.shape[:-1]))
+                gb = A.reshape(rows, A.shape[-1]).T @ G.reshape(rows, G.shape[-1])
+            elif A.ndim == 2:
+                gb = unbroadcast(A.T @ G, B.shape)
+            else:
+                gb = unbroadcast(np.swapaxes(A, -1, -2) @ G, B.shape)
+            gb = gb.reshape(b.shape)
         return ga, gb

@@ -68,23 +68,31 @@ class Atan(Function):
 
 
 class Clamp(Function):
-    """Clamp to [min, max]; the gradient passes where min <= a <= max (boundaries included, as torch)."""
+    """Clamp to [min, max] (numbers); the gradient passes where min <= a <= max, boundaries included,
+    as in torch.  With min > max every element becomes max."""
 
     def forward(self, a, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
-        self.mask = np.ones(a.shape, dtype=bool)
-        out = a
-        if min is not None:
-            self.mask &= a >= min
-            out = np.maximum(out, np.asarray(min, dtype=a.dtype))
-        if max is not None:
-            self.mask &= a <= max
-            out = np.minimum(out, np.asarray(max, dtype=a.dtype))
-        return out
+        self.a, self.min, self.max = a, min, max
+        return np.clip(a, min, max).astype(a.dtype, copy=False)
 
     def backward(self, g):
-        return g * self.mask
+        a = self.a
+        if self.min is not None and self.max is not None:
+            mask = (a >= self.min) & (a <= self.max)
+        elif self.min is not None:
+            mask = a >= self.min
+        else:
+            mask = a <= self.max
+        return g * mask
+
+
+def _tie_weights(wins, ties, dtype):
+    """1 where the first operand is selected, 0.5 on ties, 0 elsewhere, in the gradient's dtype."""
+    w = wins.astype(dtype)
+    w += dtype.type(0.5) * ties
+    return w
 
 
 class Maximum(Function):
@@ -96,20 +104,22 @@ class Maximum(Function):
 
     def backward(self, g):
         a, b = self.a, self.b
-        wa = (a > b) + 0.5 * (a == b)
+        wa = _tie_weights(a > b, a == b, g.dtype)
         ga = unbroadcast(g * wa, a.shape) if self.needs_input_grad[0] else None
         gb = unbroadcast(g * (1 - wa), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 
 class Minimum(Function):
+    """Elementwise minimum; on ties the gradient is shared equally (torch's rule)."""
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return np.minimum(a, b)
 
     def backward(self, g):
         a, b = self.a, self.b
-        wa = (a < b) + 0.5 * (a == b)
+        wa = _tie_weights(a < b, a == b, g.dtype)
         ga = unbroadcast(g * wa, a.shape) if self.needs_input_grad[0] else None
         gb = unbroadcast(g * (1 - wa), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
@@ -130,12 +140,16 @@ class Where(Function):
 
 
 class ReLU(Function):
+    """max(x, 0); the gradient passes where x > 0 (0 at x == 0, as torch)."""
+
     def forward(self, a):
-        self.mask = a > 0
-        return np.where(self.mask, a, np.zeros((), dtype=a.dtype))
+        out = np.maximum(a, a.dtype.type(0))
+        if self.needs_input_grad[0]:
+            self.out = out
+        return out
 
     def backward(self, g):
-        return g * self.mask
+        return g * (self.out > 0)
 
 
 class Sigmoid(Function):

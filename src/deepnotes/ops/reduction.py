@@ -63,35 +63,51 @@ class Mean(Function):
 
     def forward(self, a, axes, keepdim):
         self.shape, self.axes, self.keepdim = a.shape, axes, keepdim
-        self.count = _count(a.shape, axes)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray(a.mean(axis=axes, keepdims=keepdim))
+        self.count = n = _count(a.shape, axes)
+        if n == 0 or a.dtype.kind not in "f" or a.dtype == np.float16:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.asarray(a.mean(axis=axes, keepdims=keepdim))
+        # a sum and one scaling: the same pairwise summation as ndarray.mean, without its overhead
+        out = np.add.reduce(a, axis=axes, keepdims=keepdim)
+        if isinstance(out, np.ndarray):
+            out *= a.dtype.type(1.0 / n)
+            return out
+        return np.asarray(out * a.dtype.type(1.0 / n))
 
     def backward(self, g):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            g = g / g.dtype.type(self.count)
+        if self.count == 0:
+            g = g * g.dtype.type(np.nan)
+        else:
+            g = g * g.dtype.type(1.0 / self.count)
         return _expand_back(g, self.shape, self.axes, self.keepdim)
 
 
 class Var(Function):
     """var = sum_i (x_i - mean)^2 / (N - correction); d var / d x_i = 2 (x_i - mean) / (N - correction)
-    (the mean's own dependence on x_i cancels because the deviations sum to zero)."""
+    (the mean's own dependence on x_i cancels because the deviations sum to zero).  N - correction <= 0
+    gives inf or nan, as in torch."""
 
     def forward(self, a, axes, correction, keepdim):
         self.shape, self.axes, self.keepdim = a.shape, axes, keepdim
         n = _count(a.shape, axes)
         self.denom = a.dtype.type(max(n - correction, 0))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = a - a.mean(axis=axes, keepdims=True)
-            out = np.asarray(np.square(c).sum(axis=axes, keepdims=keepdim) / self.denom)
+        if n == 0 or self.denom == 0:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                c = a - a.mean(axis=axes, keepdims=True)
+                out = np.asarray(np.square(c).sum(axis=axes, keepdims=keepdim) / self.denom)
+        else:
+            c = a - np.add.reduce(a, axis=axes, keepdims=True) * a.dtype.type(1.0 / n)
+            out = np.asarray(np.add.reduce(c * c, axis=axes, keepdims=keepdim) / self.denom)
         self.centred = c
         return out
 
     def backward(self, g):
         if not self.keepdim and self.axes:
             g = np.expand_dims(g, self.axes)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (g * (2 / self.denom)) * self.centred
+        if self.denom == 0:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return (g * (g.dtype.type(2) / self.denom)) * self.centred
+        return (g * (g.dtype.type(2) / self.denom)) * self.centred
 
 
 class Prod(Function):

@@ -1,4 +1,4 @@
-"""Shape primitives: reshape, permute, expand, indexing, cat, stack and pad."""
+"""Shape primitives: reshape, permute, expand, indexing, cat, stack, pad and clone."""
 import numpy as np
 
 from ..autograd.function import Function, unbroadcast
@@ -11,7 +11,8 @@ class Reshape(Function):
             return a.reshape(shape)
         except ValueError:
             raise ValueError(f"reshape: cannot view a tensor of shape {a.shape} ({a.size} elements) "
-                             f"as shape {tuple(shape)}") from None
+                             f"as shape {tuple(shape)}; the number of elements must stay the same "
+                             "(at most one -1)") from None
 
     def backward(self, g):
         return g.reshape(self.shape)
@@ -19,14 +20,19 @@ class Reshape(Function):
 
 class Permute(Function):
     def forward(self, a, dims):
-        self.inverse = tuple(np.argsort(dims))
+        self.dims = dims
         return a.transpose(dims)
 
     def backward(self, g):
-        return g.transpose(self.inverse)
+        inverse = [0] * len(self.dims)
+        for i, d in enumerate(self.dims):
+            inverse[d] = i
+        return g.transpose(inverse)
 
 
 class Expand(Function):
+    """Broadcast to a larger shape without copying; the gradient sums over the broadcast axes."""
+
     def forward(self, a, shape):
         self.shape = a.shape
         return np.broadcast_to(a, shape)
@@ -35,26 +41,94 @@ class Expand(Function):
         return unbroadcast(g, self.shape)
 
 
-def _is_advanced(index):
+class Clone(Function):
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        return g
+
+
+def _has_int_array(index):
     items = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(i, (list, np.ndarray)) for i in items)
+    return any(isinstance(i, (list, np.ndarray)) and np.asarray(i).dtype != np.bool_ for i in items)
+
+
+def _leading_rows(index):
+    """The integer array when ``index`` selects whole rows along axis 0 (``x[idx]``, ``x[idx, :]``)."""
+    if isinstance(index, np.ndarray):
+        return index
+    if isinstance(index, tuple) and index and isinstance(index[0], np.ndarray) and \
+            all(isinstance(i, slice) and i == slice(None) for i in index[1:]):
+        return index[0]
+    return None
+
+
+def _scatter_add_rows(shape, idx, g):
+    """out[idx[k]] += g[k] for whole rows along axis 0, vectorised without np.add.at.
+
+    The indices are sorted; the k-th occurrence of every index forms a "level" with no repeats, so each
+    level is one fancy-indexed addition.  Heavily repeated indices (many levels) use one reduceat over
+    the sorted runs instead.
+    """
+    n = shape[0]
+    idx = idx.ravel()
+    if idx.size and idx.min() < 0:
+        idx = np.where(idx < 0, idx + n, idx)
+    rows = g.reshape((idx.size,) + tuple(shape[1:]))
+    if len(shape) == 1:
+        return np.bincount(idx, weights=rows, minlength=n).astype(g.dtype, copy=False)
+    out = np.zeros(shape, dtype=g.dtype)
+    m = idx.size
+    if m == 0:
+        return out
+    order = np.argsort(idx, kind="stable")
+    s = idx[order]
+    new = np.empty(m, dtype=bool)
+    new[0] = True
+    np.not_equal(s[1:], s[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    if starts.size == m:  # no repeats: a plain scatter
+        out[idx] = rows
+        return out
+    rank = np.arange(m) - starts[np.cumsum(new) - 1]
+    top = int(rank.max())
+    if top < 16:
+        for r in range(top + 1):
+            sel = order[rank == r]
+            out[idx[sel]] += rows[sel]
+        return out
+    flat = np.ascontiguousarray(rows[order].reshape(m, -1).T)
+    out[s[starts]] = np.add.reduceat(flat, starts, axis=1).T.reshape((starts.size,) + tuple(shape[1:]))
+    return out
 
 
 class GetItem(Function):
-    """``a[index]``: basic slicing scatters the gradient back by view; integer arrays accumulate with
-    ``np.add.at`` so that repeated indices add up."""
+    """``a[index]``.  Basic indexing (ints, slices, None, Ellipsis) and bool masks select each element
+    at most once, so the gradient is written back by assignment; integer-array indices may repeat, so
+    the gradient is accumulated (sorted run sums for whole rows, ``np.add.at`` otherwise)."""
 
-    def forward(self, a, index):
-        self.shape, self.dtype, self.index = a.shape, a.dtype, index
-        self.advanced = _is_advanced(index)
-        return a[index]
+    def forward(self, a, index, advanced=None):
+        try:
+            out = a[index]
+        except IndexError as exc:
+            raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {a.shape}: "
+                             f"{exc}") from None
+        if self.needs_input_grad[0]:
+            self.shape, self.index = a.shape, index
+            self.advanced = _has_int_array(index) if advanced is None else advanced
+        return out
 
     def backward(self, g):
-        out = np.zeros(self.shape, dtype=g.dtype)
         if self.advanced:
+            rows = _leading_rows(self.index)
+            if rows is not None and g.dtype.kind == "f":
+                return _scatter_add_rows(self.shape, rows, g)
+            out = np.zeros(self.shape, dtype=g.dtype)
             np.add.at(out, self.index, g)
-        else:
-            out[self.index] = g
+            return out
+        out = np.zeros(self.shape, dtype=g.dtype)
+        out[self.index] = g
         return out
 
 
@@ -81,23 +155,52 @@ class Stack(Function):
 
 
 class Pad(Function):
-    """Constant, reflect, replicate or circular padding; ``pad`` lists (before, after) per axis."""
+    """Padding with ``pad_width`` = ((before, after), ...) per axis, validated by ``deepnotes.tensor.pad``.
+
+    constant: a new array filled with ``value`` (negative amounts crop); reflect: x[-1], x[-2], ...
+    mirrored about the edge element (NumPy 'reflect'); replicate: the edge element repeated (NumPy
+    'edge'); circular: wrap around (NumPy 'wrap').  The backward pass folds each padded border back onto
+    the input positions it copied, axis by axis, with slices (no index arrays).
+    """
 
     def forward(self, a, pad_width, mode="constant", value=0.0):
-        self.pad_width = pad_width
-        self.shape = a.shape
-        self.mode = mode
+        self.pad_width, self.mode = pad_width, mode
         if mode == "constant":
-            return np.pad(a, pad_width, mode="constant", constant_values=value)
+            crop = tuple(slice(max(-b, 0), n - max(-e, 0)) for (b, e), n in zip(pad_width, a.shape))
+            src = a[crop]
+            shape = tuple(n + max(b, 0) + max(e, 0) for (b, e), n in zip(pad_width, src.shape))
+            out = np.full(shape, value, dtype=a.dtype)
+            inner = tuple(slice(max(b, 0), max(b, 0) + n) for (b, _), n in zip(pad_width, src.shape))
+            out[inner] = src
+            self.crop, self.inner, self.shape = crop, inner, a.shape
+            return out
         np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
-        if mode != "constant":
-            self.index = np.pad(np.arange(a.size).reshape(a.shape), pad_width, mode=np_mode)
+        self.shape = a.shape
         return np.pad(a, pad_width, mode=np_mode)
 
     def backward(self, g):
         if self.mode == "constant":
-            sl = tuple(slice(b, b + n) for (b, _), n in zip(self.pad_width, self.shape))
-            return g[sl]
-        out = np.zeros(int(np.prod(self.shape)), dtype=g.dtype)
-        np.add.at(out, self.index.ravel(), g.ravel())
-        return out.reshape(self.shape)
+            out = np.zeros(self.shape, dtype=g.dtype)
+            out[self.crop] = g[self.inner]
+            return out
+        for axis in range(g.ndim - 1, -1, -1):
+            b, e = self.pad_width[axis]
+            if b == 0 and e == 0:
+                continue
+            n = self.shape[axis]
+            g = np.moveaxis(g, axis, 0)
+            core = g[b:b + n].copy()
+            left, right = g[:b], g[b + n:]
+            if self.mode == "reflect":
+                # padded position j < b copies x[b - j]; position b + n + j copies x[n - 2 - j]
+                core[1:b + 1] += left[::-1]
+                core[n - 1 - e:n - 1] += right[::-1]
+            elif self.mode == "replicate":
+                core[0] += left.sum(axis=0)
+                core[n - 1] += right.sum(axis=0)
+            else:
+                # circular: position j < b copies x[n - b + j]; position b + n + j copies x[j]
+                core[n - b:] += left
+                core[:e] += right
+            g = np.moveaxis(core, 0, axis)
+        return np.ascontiguousarray(g)

@@ -551,7 +551,8 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
-        _check_int(T_max, "T_max", "CosineAnnealingLR", 1)
+        if not _is_number(T_max) or T_max <= 0:
+            raise ValueError(f"CosineAnnealingLR: expected a positive T_max, but got {T_max!r}")
         if not _is_number(eta_min):
             raise TypeError(f"CosineAnnealingLR: eta_min must be a real number, got {eta_min!r}")
         self.T_max = T_max

@@ -9,7 +9,7 @@ An optimizer holds
 
 Updates are written into ``p.data`` in place.  Element-wise updates are applied block by block
 (``_BLOCK_BYTES`` per operand) through reusable scratch buffers, so one step allocates nothing and
-the temporaries of a block stay in the CPU cache.
+the temporaries of a block stay in the CPU caches.
 
 ``state_dict()`` returns ``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``
 exactly as torch does (indices count parameters in group order); arrays in it are copies, so the
@@ -41,9 +41,11 @@ class _RequiredParameter:
 
 required = _RequiredParameter()
 
-# Bytes per operand processed per block by the element-wise kernels: the 4-7 operands of one block
-# (parameter, gradient, state buffers, two or three scratch buffers) stay inside a 512 KiB L2 cache.
-_BLOCK_BYTES = 1 << 15
+# Bytes per operand processed per block by the element-wise kernels.  Large tensors are updated in
+# blocks so that the 4-7 operands of a block (parameter, gradient, state buffers, scratch) stay in
+# the CPU caches while the kernel's ~10 ufuncs pass over them; smaller blocks pay more per-call
+# overhead than they save (measured with benchmarks/bench_optim.py).
+_BLOCK_BYTES = 1 << 19
 
 
 class _Workspace:

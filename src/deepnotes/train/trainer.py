@@ -35,34 +35,93 @@ class Trainer:
     Parameters
     ----------
     loss_fn: callable(output, target) -> scalar Tensor (default: cross entropy on logits).
-    scheduler: stepped once per epoch when given.
-    checkpoint_path: when set, a checkpoint (model, optimizer, scheduler, epoch, history and the
-        random-generator state) is written atomically after every epoch.
+    scheduler: a learning-rate schedule; ``scheduler_interval`` says whether it steps once per epoch
+        (default) or after every optimizer step.  ReduceLROnPlateau is stepped with the validation loss.
+    accumulation_steps: add the gradients of this many batches before each optimizer step (the loss of
+        each batch is divided by it, so the step sees the mean over the larger effective batch).
+    clip_grad_norm / clip_grad_value: clip gradients before each step (torch.nn.utils semantics).
+    early_stopping: an :class:`EarlyStopping`, checked after every epoch.
+    amp: mixed precision: forward under ``deepnotes.amp.autocast`` (float16 matmul/conv with float32
+        master weights) and a dynamic ``GradScaler`` (pass ``scaler=`` to configure it).
+    checkpoint_path: write a checkpoint (model, optimizer, scheduler, scaler, epoch, history and the
+        random-generator state) atomically after every epoch.
+    history_path: also write the history after every epoch, as JSON or CSV by the file suffix.
+    plot_path: draw loss and accuracy curves to this PNG at the end of ``fit`` (needs matplotlib).
     progress: show tqdm progress bars.
     """
 
     def __init__(self, model, optimizer, train_loader, val_loader=None, loss_fn=None, scheduler=None,
-                 checkpoint_path=None, progress=True, log=print):
+                 scheduler_interval="epoch", accumulation_steps=1, clip_grad_norm=None, clip_grad_value=None,
+                 early_stopping=None, amp=False, scaler=None, checkpoint_path=None, history_path=None,
+                 plot_path=None, progress=True, log=print):
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        if int(accumulation_steps) < 1:
+            raise ValueError(f"Trainer: accumulation_steps must be >= 1, got {accumulation_steps}")
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.scheduler_interval = scheduler_interval
         self.train_loader, self.val_loader = train_loader, val_loader
         self.loss_fn = loss_fn or F.cross_entropy
-        self.checkpoint_path = checkpoint_path
+        self.accumulation_steps = int(accumulation_steps)
+        self.clip_grad_norm, self.clip_grad_value = clip_grad_norm, clip_grad_value
+        self.early_stopping = early_stopping
+        self.amp = bool(amp)
+        if self.amp and scaler is None:
+            from ..amp import GradScaler
+            scaler = GradScaler()
+        self.scaler = scaler
+        self.checkpoint_path, self.history_path, self.plot_path = checkpoint_path, history_path, plot_path
         self.progress = progress
         self.log = log or (lambda *a, **k: None)
         self.epoch = 0
         self.history = []
+        self.stopped_early = False
 
     # ------------------------------------------------------------------ one epoch
+    def _forward(self, inputs):
+        if self.amp:
+            from ..amp import autocast
+            with autocast():
+                return self.model(inputs)
+        return self.model(inputs)
+
+    def _optimizer_step(self):
+        from ..nn.utils import clip_grad_norm_, clip_grad_value_
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        if self.clip_grad_norm is not None:
+            clip_grad_norm_(params, self.clip_grad_norm)
+        if self.clip_grad_value is not None:
+            clip_grad_value_(params, self.clip_grad_value)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad()
+        if self.scheduler is not None and self.scheduler_interval == "step":
+            self.scheduler.step()
+
     def train_one_epoch(self):
         self.model.train()
         total_loss, correct, seen = 0.0, 0, 0
+        k = self.accumulation_steps
+        n_batches = len(self.train_loader) if hasattr(self.train_loader, "__len__") else None
         bar = _progress(self.train_loader, self.progress, desc=f"epoch {self.epoch + 1}")
-        for inputs, target in bar:
-            self.optimizer.zero_grad()
-            output = self.model(inputs)
-            loss = self.loss_fn(output, target)
-            loss.backward()
-            self.optimizer.step()
+        self.optimizer.zero_grad()
+        pending = 0
+        for i, (inputs, target) in enumerate(bar):
+            output = self._forward(inputs)
+            loss = self.loss_fn(output.float() if self.amp else output, target)
+            scaled = loss / k if k > 1 else loss
+            if self.scaler is not None:
+                scaled = self.scaler.scale(scaled)
+            scaled.backward()
+            pending += 1
+            if pending == k or (n_batches is not None and i + 1 == n_batches):
+                self._optimizer_step()
+                pending = 0
             n = output.shape[0]
             total_loss += loss.item() * n
             c, _ = _accuracy_counts(output, target)
@@ -70,6 +129,8 @@ class Trainer:
             seen += n
             if self.progress:
                 bar.set_postfix(loss=f"{loss.item():.4f}")
+        if pending:
+            self._optimizer_step()
         return total_loss / max(seen, 1), correct / max(seen, 1)
 
     @no_grad()
@@ -90,22 +151,37 @@ class Trainer:
         return total_loss / max(seen, 1), correct / max(seen, 1)
 
     def fit(self, epochs):
-        """Train until ``epochs`` epochs in total have run (a resumed run continues where it stopped)."""
+        """Train until ``epochs`` epochs in total have run (a resumed run continues where it stopped),
+        or until early stopping says so."""
         if epochs < 0:
             raise ValueError(f"Trainer.fit: epochs must be >= 0, got {epochs}")
-        while self.epoch < epochs:
+        while self.epoch < epochs and not self.stopped_early:
+            lr = float(self.optimizer.param_groups[0]["lr"])
             train_loss, train_acc = self.train_one_epoch()
-            record = {"epoch": self.epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
-                      "lr": float(self.optimizer.param_groups[0]["lr"])}
+            record = {"epoch": self.epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "lr": lr}
             if self.val_loader is not None:
                 record["val_loss"], record["val_acc"] = self.evaluate()
-            if self.scheduler is not None:
-                self.scheduler.step()
+            if self.scheduler is not None and self.scheduler_interval == "epoch":
+                if _is_plateau(self.scheduler):
+                    self.scheduler.step(record.get("val_loss", train_loss))
+                else:
+                    self.scheduler.step()
             self.epoch += 1
             self.history.append(record)
             self.log(_format_record(record))
+            if self.early_stopping is not None and self.early_stopping.step(record, self.model):
+                self.stopped_early = True
+                es = self.early_stopping
+                self.log(f"early stopping: {es.monitor} has not improved for {es.bad_epochs} epochs "
+                         f"(best {es.best:.4f} at epoch {es.best_epoch})")
+                if es.restore_best_weights and es.best_state is not None:
+                    self.model.load_state_dict(es.best_state)
+            if self.history_path:
+                write_history(self.history, self.history_path)
             if self.checkpoint_path:
                 self.save_checkpoint(self.checkpoint_path)
+        if self.plot_path:
+            plot_history(self.history, self.plot_path)
         return self.history
 
     # ------------------------------------------------------------------ checkpoints
@@ -116,6 +192,9 @@ class Trainer:
             "model": dict(self.model.state_dict()),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "early_stopping": self.early_stopping.state_dict() if self.early_stopping is not None else None,
+            "stopped_early": self.stopped_early,
             "history": self.history,
             "rng": _generator_state(),
         }
@@ -128,6 +207,11 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state.get("scaler") is not None:
+            self.scaler.load_state_dict(state["scaler"])
+        if self.early_stopping is not None and state.get("early_stopping") is not None:
+            self.early_stopping.load_state_dict(state["early_stopping"])
+        self.stopped_early = bool(state.get("stopped_early", False))
         self.epoch = int(state["epoch"])
         self.history = [dict(r) for r in state["history"]]
         _set_generator_state(state["rng"])
@@ -147,6 +231,54 @@ def _generator_state():
 def _set_generator_state(state):
     import json
     default_generator().bit_generator.state = json.loads(state)
+
+
+def _is_plateau(scheduler):
+    return type(scheduler).__name__ == "ReduceLROnPlateau"
+
+
+def write_history(history, path):
+    """Write the per-epoch records as JSON (``.json``) or CSV (any other suffix), atomically."""
+    import csv
+    import io as _io
+    import json
+    path = str(path)
+    if path.endswith(".json"):
+        payload = json.dumps(history, indent=1).encode()
+    else:
+        keys = []
+        for r in history:
+            keys += [k for k in r if k not in keys]
+        buf = _io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(history)
+        payload = buf.getvalue().encode()
+    io.atomic_write_bytes(path, payload)
+
+
+def plot_history(history, path):
+    """Loss and accuracy per epoch as a two-panel PNG; needs matplotlib (the ``plot`` extra)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise ImportError("plot_history needs matplotlib: pip install 'deepnotes[plot]'") from e
+    epochs = [r["epoch"] for r in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for key, ax in (("loss", ax_loss), ("acc", ax_acc)):
+        for split in ("train", "val"):
+            name = f"{split}_{key}"
+            if history and name in history[0]:
+                ax.plot(epochs, [r[name] for r in history], marker="o", label=split)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss" if key == "loss" else "accuracy")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def _format_record(r):

@@ -55,23 +55,48 @@ class Module:
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name, value):
-        if "_parameters" not in self.__dict__:
-            raise AttributeError(f"cannot assign {name!r} before Module.__init__() has run; call "
-                                 f"super().__init__() first in {type(self).__name__}.__init__")
-        params, buffers, modules = self._parameters, self._buffers, self._modules
-        for store in (params, buffers, modules):
-            if name in store and not (store is buffers and isinstance(value, Tensor)):
-                del store[name]
+        # torch's rules: Parameters and Modules register themselves; a registered parameter, sub-module
+        # or buffer can only be replaced by one of its kind or by None; anything else is a plain attribute
+        d = self.__dict__
+        params = d.get("_parameters")
         if isinstance(value, Parameter):
-            self.__dict__.pop(name, None)
+            if params is None:
+                raise AttributeError(f"cannot assign parameter {name!r} before Module.__init__() has run; call "
+                                     f"super().__init__() first in {type(self).__name__}.__init__")
+            self._remove_name(name, params)
             params[name] = value
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as parameter "
+                                f"{name!r} (deepnotes.nn.Parameter or None expected)")
+            params[name] = None
         elif isinstance(value, Module):
-            self.__dict__.pop(name, None)
+            modules = d.get("_modules")
+            if modules is None:
+                raise AttributeError(f"cannot assign module {name!r} before Module.__init__() has run; call "
+                                     f"super().__init__() first in {type(self).__name__}.__init__")
+            self._remove_name(name, modules)
             modules[name] = value
-        elif name in buffers:
-            buffers[name] = value
+        elif "_modules" in d and name in d["_modules"]:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as child module "
+                                f"{name!r} (Module or None expected)")
+            d["_modules"][name] = None
+        elif "_buffers" in d and name in d["_buffers"]:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as buffer "
+                                f"{name!r} (Tensor or None expected)")
+            d["_buffers"][name] = value
         else:
             object.__setattr__(self, name, value)
+
+    def _remove_name(self, name, keep):
+        self.__dict__.pop(name, None)
+        for store in (self._parameters, self._buffers, self._modules):
+            if store is not keep:
+                store.pop(name, None)
+        if keep is not self._buffers:
+            self._non_persistent.discard(name)
 
     def __getattr__(self, name):
         d = self.__dict__
@@ -87,17 +112,33 @@ class Module:
                 return
         object.__delattr__(self, name)
 
+    def _check_name(self, name, kind):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot register {kind} {name!r} before Module.__init__() has run")
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name must be a str, got {type(name).__name__}")
+        if name == "" or "." in name:
+            raise KeyError(f"{kind} name must be a non-empty string without '.', got {name!r}")
+        known = self._parameters.keys() | self._buffers.keys() | self._modules.keys()
+        if name not in known and hasattr(self, name):
+            raise KeyError(f"attribute {name!r} already exists on {type(self).__name__}; cannot register it "
+                           f"as a {kind}")
+
     def register_parameter(self, name, param):
+        """Register ``param`` (a Parameter, or None for an absent optional parameter) under ``name``."""
+        self._check_name(name, "parameter")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got "
                             f"{type(param).__name__}")
-        self.__dict__.pop(name, None)
+        self._remove_name(name, self._parameters)
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
+        """Register a non-learnable state tensor; persistent buffers appear in ``state_dict``."""
+        self._check_name(name, "buffer")
         if tensor is not None and not isinstance(tensor, Tensor):
-            tensor = Tensor(np.asarray(tensor))
-        self.__dict__.pop(name, None)
+            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got {type(tensor).__name__}")
+        self._remove_name(name, self._buffers)
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent.discard(name)
@@ -105,9 +146,11 @@ class Module:
             self._non_persistent.add(name)
 
     def add_module(self, name, module):
+        """Register a sub-module (or None) under ``name``."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
-        self.__dict__.pop(name, None)
+        self._check_name(name, "module")
+        self._remove_name(name, self._modules)
         self._modules[name] = module
 
     register_module = add_module
@@ -199,10 +242,12 @@ class Module:
 
     # ------------------------------------------------------------------ modes and utilities
     def train(self, mode=True):
+        """Set training mode on this module and (through their own ``train``) on all sub-modules."""
         if not isinstance(mode, bool):
             raise TypeError(f"train: mode must be a bool, got {type(mode).__name__}")
-        for m in self.modules():
-            object.__setattr__(m, "training", mode)
+        self.training = mode
+        for m in self.children():
+            m.train(mode)
         return self
 
     def eval(self):
@@ -272,35 +317,36 @@ class Module:
         Accepts deepnotes Tensors, NumPy arrays or torch tensors.  Shapes must match; with ``strict``
         the key sets must be equal.  All problems are reported together in one ``StateDictError``.
         """
+        if not hasattr(state_dict, "items") or not hasattr(state_dict, "keys"):
+            raise TypeError(f"load_state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        mismatched = []
+        errors = []
         arrays = {}
         for k, target in own.items():
             if k not in state_dict:
                 continue
             arr = _to_numpy(state_dict[k])
+            tdt = target.data.dtype
             if arr.shape != target.data.shape:
-                mismatched.append(f"{k}: checkpoint shape {arr.shape}, model shape {target.data.shape}")
+                errors.append(f"size mismatch for {k}: copying a param with shape {arr.shape} from checkpoint, "
+                              f"the shape in current model is {target.data.shape}.")
+            elif arr.dtype.kind not in "biuf" or (tdt.kind in "biu" and arr.dtype.kind == "f"):
+                errors.append(f"dtype mismatch for {k}: copying an array of dtype {arr.dtype} into one of "
+                              f"dtype {tdt}.")
             else:
                 arrays[k] = arr
-        problems = []
-        if mismatched:
-            problems.append("size mismatch for " + "; ".join(mismatched))
-        if strict and missing:
-            problems.append("missing keys: " + ", ".join(missing))
-        if strict and unexpected:
-            problems.append("unexpected keys: " + ", ".join(unexpected))
-        if problems:
-            raise StateDictError(f"load_state_dict for {type(self).__name__}: " + " | ".join(problems))
+        if strict:
+            if unexpected:
+                errors.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+        if errors:
+            raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" +
+                                 "\n\t".join(errors))
         for k, arr in arrays.items():
-            target = own[k]
-            if not np.can_cast(arr.dtype, target.data.dtype, casting="same_kind") and \
-                    not (arr.dtype.kind in "iu" and target.data.dtype.kind in "iuf"):
-                raise StateDictError(f"load_state_dict for {type(self).__name__}: {k} has dtype "
-                                     f"{arr.dtype}, expected {target.data.dtype}")
-            target.data[...] = arr
+            own[k].data[...] = arr
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ printing

@@ -1,0 +1,84 @@
+"""Optimizers and learning-rate schedules by name, with defaults sized to a training run.
+
+``build_scheduler`` returns the scheduler and whether it steps per batch ("step") or per epoch
+("epoch"): OneCycleLR and CyclicLR change the rate every batch, the others once per epoch.
+"""
+import difflib
+import math
+
+from .. import optim
+from ..optim import lr_scheduler as S
+
+OPTIMIZERS = {
+    "sgd": (optim.SGD, {"momentum": 0.9, "weight_decay": 5e-4}, 0.05),
+    "nesterov": (optim.SGD, {"momentum": 0.9, "nesterov": True, "weight_decay": 5e-4}, 0.05),
+    "adam": (optim.Adam, {}, 2e-3),
+    "adamw": (optim.AdamW, {}, 2e-3),
+    "adamax": (optim.Adamax, {}, 2e-3),
+    "nadam": (optim.NAdam, {}, 2e-3),
+    "rmsprop": (optim.RMSprop, {}, 1e-3),
+    "adagrad": (optim.Adagrad, {}, 1e-2),
+    "adadelta": (optim.Adadelta, {}, 1.0),
+}
+
+SCHEDULERS = ("none", "step", "multistep", "exponential", "natural-exp", "poly", "cosine", "cosine-restarts",
+              "warmup-cosine", "onecycle", "cyclic", "plateau")
+
+
+def _unknown(kind, name, known):
+    near = difflib.get_close_matches(name, list(known), n=3, cutoff=0.4)
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    return ValueError(f"unknown {kind} {name!r}{hint} (known: {', '.join(known)})")
+
+
+def default_lr(name):
+    if name not in OPTIMIZERS:
+        raise _unknown("optimizer", name, OPTIMIZERS)
+    return OPTIMIZERS[name][2]
+
+
+def build_optimizer(name, params, lr=None, **overrides):
+    """An optimizer by name (``sgd``, ``nesterov``, ``adam``, ``adamw``, ...) with sensible defaults."""
+    key = name.lower()
+    if key not in OPTIMIZERS:
+        raise _unknown("optimizer", name, OPTIMIZERS)
+    cls, defaults, lr0 = OPTIMIZERS[key]
+    return cls(params, lr=lr if lr is not None else lr0, **{**defaults, **overrides})
+
+
+def build_scheduler(name, optimizer, epochs, steps_per_epoch=1, warmup_epochs=1):
+    """A learning-rate schedule by name for a run of ``epochs`` epochs; returns (scheduler, interval)."""
+    key = name.lower()
+    if key not in SCHEDULERS:
+        raise _unknown("scheduler", name, SCHEDULERS)
+    if key == "none":
+        return None, "epoch"
+    lr = optimizer.param_groups[0]["lr"]
+    if key == "step":
+        return S.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1), "epoch"
+    if key == "multistep":
+        return S.MultiStepLR(optimizer, milestones=[int(epochs * 0.5), int(epochs * 0.75)], gamma=0.1), "epoch"
+    if key == "exponential":
+        return S.ExponentialLR(optimizer, gamma=0.01 ** (1 / max(epochs, 1))), "epoch"
+    if key == "natural-exp":
+        return S.NaturalExpLR(optimizer, gamma=math.log(100) / max(epochs, 1)), "epoch"
+    if key == "poly":
+        return S.PolynomialLR(optimizer, total_iters=epochs, power=2.0), "epoch"
+    if key == "cosine":
+        return S.CosineAnnealingLR(optimizer, T_max=epochs), "epoch"
+    if key == "cosine-restarts":
+        return S.CosineAnnealingWarmRestarts(optimizer, T_0=max(1, epochs // 3)), "epoch"
+    if key == "warmup-cosine":
+        w = min(warmup_epochs, max(epochs - 1, 1))
+        warm = S.LinearLR(optimizer, start_factor=0.1, total_iters=w)
+        cos = S.CosineAnnealingLR(optimizer, T_max=max(epochs - w, 1))
+        return S.SequentialLR(optimizer, [warm, cos], milestones=[w]), "epoch"
+    if key == "onecycle":
+        momentum = "betas" in optimizer.defaults or optimizer.defaults.get("momentum", 0) > 0
+        return S.OneCycleLR(optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                            cycle_momentum=momentum), "step"
+    if key == "cyclic":
+        momentum = "betas" in optimizer.defaults or optimizer.defaults.get("momentum", 0) > 0
+        return S.CyclicLR(optimizer, base_lr=lr / 10, max_lr=lr, step_size_up=max(1, 2 * steps_per_epoch),
+                          cycle_momentum=momentum), "step"
+    return S.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=2), "epoch"

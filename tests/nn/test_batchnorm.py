@@ -1,0 +1,165 @@
+"""BatchNorm1d/2d against torch over several training steps then evaluation: outputs, gradients
+(input, weight, bias), running statistics, num_batches_tracked, state_dict layout, and the options
+momentum=None, affine=False, bias=False, track_running_stats=False; gradcheck of the fused primitive."""
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import deepnotes as dn
+import deepnotes.nn.functional as F
+from deepnotes import nn
+from deepnotes.autograd import gradcheck
+
+RTOL, ATOL = 1e-6, 1e-9
+
+CASES = [(nn.BatchNorm1d, torch.nn.BatchNorm1d, (6, 4)), (nn.BatchNorm1d, torch.nn.BatchNorm1d, (5, 4, 3)),
+         (nn.BatchNorm2d, torch.nn.BatchNorm2d, (3, 4, 5, 2))]
+
+
+def _step(m, tm, shape, rng, scale=2.0, shift=1.0):
+    x = rng.standard_normal(shape) * scale + shift
+    X, Xt = dn.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, yt = m(X), tm(Xt)
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=RTOL, atol=ATOL)
+    cot = rng.standard_normal(shape)
+    (y * dn.Tensor(cot)).sum().backward()
+    (yt * torch.tensor(cot)).sum().backward()
+    np.testing.assert_allclose(X.grad, Xt.grad.numpy(), rtol=RTOL, atol=ATOL)
+    for name in ("weight", "bias"):
+        p, pt = getattr(m, name), getattr(tm, name)
+        assert (p is None) == (pt is None)
+        if p is not None:
+            np.testing.assert_allclose(p.grad, pt.grad.numpy(), rtol=RTOL, atol=ATOL)
+
+
+def _same_state(m, tm):
+    sd, sdt = m.state_dict(), tm.state_dict()
+    assert list(sd) == list(sdt)
+    for k in sd:
+        assert sd[k].shape == tuple(sdt[k].shape), k
+        assert sd[k].data.dtype == sdt[k].numpy().dtype, k
+        np.testing.assert_allclose(sd[k].data, sdt[k].numpy(), rtol=RTOL, atol=ATOL, err_msg=k)
+
+
+@pytest.mark.parametrize("cls,tcls,shape", CASES)
+@pytest.mark.parametrize("momentum,affine,bias,track", [c for c in itertools.product(
+    [0.1, None, 0.5], [True, False], [True, False], [True, False]) if c[1] or c[2]])
+def test_batchnorm_matches_torch_over_steps(cls, tcls, shape, momentum, affine, bias, track):
+    rng = np.random.default_rng(0)
+    C = shape[1]
+    tm = tcls(C, momentum=momentum, affine=affine, track_running_stats=track, bias=bias).double()
+    m = cls(C, momentum=momentum, affine=affine, track_running_stats=track, bias=bias, dtype=np.float64)
+    assert repr(m) == repr(tm)
+    if affine:  # non-trivial affine parameters, copied across with load_state_dict
+        with torch.no_grad():
+            tm.weight.copy_(torch.tensor(rng.standard_normal(C)))
+            if bias:
+                tm.bias.copy_(torch.tensor(rng.standard_normal(C)))
+    m.load_state_dict(tm.state_dict())
+    for _ in range(4):
+        _step(m, tm, shape, rng)
+        for p in (m.weight, m.bias, tm.weight, tm.bias):
+            if p is not None:
+                p.grad = None
+    _same_state(m, tm)
+    if track:
+        assert int(m.num_batches_tracked.data) == 4
+    m.eval(), tm.eval()
+    _step(m, tm, shape, rng)
+    _same_state(m, tm)        # evaluation changes nothing
+    m.train(), tm.train()
+    _step(m, tm, shape, rng)
+    _same_state(m, tm)
+
+
+def test_batchnorm_float32_default_module():
+    rng = np.random.default_rng(1)
+    m, tm = nn.BatchNorm2d(8), torch.nn.BatchNorm2d(8)
+    for _ in range(3):
+        x = (rng.standard_normal((4, 8, 6, 6)) * 3 + 2).astype(np.float32)
+        y, yt = m(dn.Tensor(x)), tm(torch.tensor(x))
+        assert y.data.dtype == np.float32
+        np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-4, atol=1e-4)
+    for k in ("running_mean", "running_var"):
+        np.testing.assert_allclose(m.state_dict()[k].data, tm.state_dict()[k].numpy(), rtol=1e-4, atol=1e-6)
+    assert m.state_dict()["num_batches_tracked"].data.dtype == np.int64
+
+
+def test_batchnorm_loads_a_torch_checkpoint_and_evaluates_like_torch():
+    rng = np.random.default_rng(2)
+    tm = torch.nn.BatchNorm2d(3).double()
+    with torch.no_grad():
+        tm.running_mean.copy_(torch.tensor(rng.standard_normal(3)))
+        tm.running_var.copy_(torch.tensor(rng.random(3) + 0.5))
+        tm.weight.copy_(torch.tensor(rng.standard_normal(3)))
+        tm.bias.copy_(torch.tensor(rng.standard_normal(3)))
+        tm.num_batches_tracked.fill_(17)
+    m = nn.BatchNorm2d(3, dtype=np.float64)
+    m.load_state_dict(tm.state_dict())
+    assert int(m.num_batches_tracked.data) == 17
+    m.eval(), tm.eval()
+    _step(m, tm, (2, 3, 4, 4), rng)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("with_affine", [True, False])
+def test_batch_norm_functional_matches_torch(training, with_affine):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 3, 5))
+    rm, rv = rng.standard_normal(3), rng.random(3) + 0.5
+    w, b = rng.standard_normal(3), rng.standard_normal(3)
+    rm_t, rv_t = torch.tensor(rm), torch.tensor(rv)
+    X, Xt = dn.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    args = (dn.Tensor(w), dn.Tensor(b)) if with_affine else (None, None)
+    targs = (torch.tensor(w), torch.tensor(b)) if with_affine else (None, None)
+    y = F.batch_norm(X, rm, rv, *args, training=training, momentum=0.3, eps=1e-3)
+    yt = TF.batch_norm(Xt, rm_t, rv_t, *targs, training=training, momentum=0.3, eps=1e-3)
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(rm, rm_t.numpy(), rtol=RTOL, atol=ATOL)   # updated in place
+    np.testing.assert_allclose(rv, rv_t.numpy(), rtol=RTOL, atol=ATOL)
+    cot = rng.standard_normal(x.shape)
+    (y * dn.Tensor(cot)).sum().backward()
+    (yt * torch.tensor(cot)).sum().backward()
+    np.testing.assert_allclose(X.grad, Xt.grad.numpy(), rtol=RTOL, atol=ATOL)
+
+
+def test_batch_norm_weight_without_bias_and_no_running_stats():
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((5, 2, 3)), rng.standard_normal(2)
+    X, W = dn.Tensor(x, requires_grad=True), dn.Tensor(w, requires_grad=True)
+    Xt, Wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    y = F.batch_norm(X, None, None, W, None, training=True)
+    yt = TF.batch_norm(Xt, None, None, Wt, None, training=True)
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=RTOL, atol=ATOL)
+    (y * y).sum().backward()
+    (yt * yt).sum().backward()
+    np.testing.assert_allclose(X.grad, Xt.grad.numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(W.grad, Wt.grad.numpy(), rtol=RTOL, atol=ATOL)
+
+
+def test_batchnorm_needs_more_than_one_value_per_channel_in_training():
+    m = nn.BatchNorm1d(3)
+    with pytest.raises(ValueError, match=r"BatchNorm1d\(3\).*more than 1 value per channel"):
+        m(dn.randn(1, 3))
+    m.eval()
+    assert m(dn.randn(1, 3)).shape == (1, 3)     # fine in evaluation, as torch
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_gradcheck(training, affine):
+    rng = np.random.default_rng(5)
+    x = dn.Tensor(rng.standard_normal((4, 3, 2, 2)), requires_grad=True)
+    ins = [x]
+    if affine:
+        ins += [dn.Tensor(rng.standard_normal(3), requires_grad=True),
+                dn.Tensor(rng.standard_normal(3), requires_grad=True)]
+    rm, rv = rng.standard_normal(3), rng.random(3) + 0.5
+
+    def fn(x, w=None, b=None):
+        # fresh copies so the running-stat updates of repeated evaluations do not accumulate
+        return F.batch_norm(x, rm.copy(), rv.copy(), w, b, training=training, eps=1e-3)
+    assert gradcheck(fn, ins)

@@ -1,0 +1,386 @@
+"""The autograd engine: numerical gradient checks of every primitive, graph traversal (deep chains,
+reused nodes), grad modes, accumulation and the Function protocol; torch is the oracle where it has one."""
+import gc
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import deepnotes as dn
+from deepnotes.autograd import Function, gradcheck
+from deepnotes.ops import arithmetic as A
+from deepnotes.ops import elementwise as E
+from deepnotes.ops import reduction as R
+from deepnotes.ops import shape as S
+from deepnotes.tensor import pad as dn_pad
+
+
+def t64(*shape, seed=0, low=None, requires_grad=True):
+    r = np.random.default_rng(seed)
+    x = r.standard_normal(shape) if low is None else r.uniform(low, low + 1.5, shape)
+    return dn.tensor(np.asarray(x, dtype=np.float64), requires_grad=requires_grad)
+
+
+def separated(*shape, seed=0):
+    """Values at least 0.1 apart, so max/min/clamp/abs kinks are farther than eps from every element."""
+    n = int(np.prod(shape))
+    vals = (np.random.default_rng(seed).permutation(n) - n / 2 + 0.37) * 0.1
+    return dn.tensor(vals.reshape(shape), requires_grad=True)
+
+
+# ----------------------------------------------------------------------------- gradcheck of every primitive
+PRIMITIVES = {
+    "Add": (lambda a, b: A.Add.apply(a, b), [t64(3, 1), t64(4, seed=1)]),
+    "Sub": (lambda a, b: A.Sub.apply(a, b), [t64(3, 4), t64(4, seed=1)]),
+    "Mul": (lambda a, b: A.Mul.apply(a, b), [t64(2, 1, 3), t64(4, 1, seed=1)]),
+    "Div": (lambda a, b: A.Div.apply(a, b), [t64(3, 4), t64(4, seed=1, low=0.5)]),
+    "Pow": (lambda a, b: A.Pow.apply(a, b), [t64(3, 4, low=0.5), t64(4, seed=1)]),
+    "Neg": (lambda a: A.Neg.apply(a), [t64(3, 2)]),
+    "MatMul-2d": (lambda a, b: A.MatMul.apply(a, b), [t64(3, 4), t64(4, 2, seed=1)]),
+    "MatMul-batched": (lambda a, b: A.MatMul.apply(a, b), [t64(2, 1, 3, 4), t64(3, 4, 2, seed=1)]),
+    "MatMul-shared-rhs": (lambda a, b: A.MatMul.apply(a, b), [t64(2, 3, 4), t64(4, 2, seed=1)]),
+    "MatMul-1d": (lambda a, b: A.MatMul.apply(a, b), [t64(4), t64(2, 4, 3, seed=1)]),
+    "MatMul-vv": (lambda a, b: A.MatMul.apply(a, b), [t64(4), t64(4, seed=1)]),
+    "Exp": (lambda a: E.Exp.apply(a), [t64(3, 4)]),
+    "Log": (lambda a: E.Log.apply(a), [t64(3, 4, low=0.5)]),
+    "Sqrt": (lambda a: E.Sqrt.apply(a), [t64(3, 4, low=0.5)]),
+    "Abs": (lambda a: E.Abs.apply(a), [separated(3, 4)]),
+    "Sin": (lambda a: E.Sin.apply(a), [t64(5)]),
+    "Cos": (lambda a: E.Cos.apply(a), [t64(5)]),
+    "Atan": (lambda a: E.Atan.apply(a), [t64(5)]),
+    "Clamp": (lambda a: E.Clamp.apply(a, min=-0.33, max=0.41), [separated(4, 5)]),
+    "Maximum": (lambda a, b: E.Maximum.apply(a, b), [separated(3, 4), separated(4, seed=1)]),
+    "Minimum": (lambda a, b: E.Minimum.apply(a, b), [separated(3, 4), separated(4, seed=1)]),
+    "Where": (lambda a, b: E.Where.apply(dn.tensor(np.array([True, False, True])), a, b),
+              [t64(2, 3), t64(3, seed=1)]),
+    "ReLU": (lambda a: E.ReLU.apply(a), [separated(3, 4)]),
+    "Sigmoid": (lambda a: E.Sigmoid.apply(a), [t64(3, 4) * 3]),
+    "Tanh": (lambda a: E.Tanh.apply(a), [t64(3, 4)]),
+    "Softmax": (lambda a: E.Softmax.apply(a, dim=1), [t64(3, 4)]),
+    "LogSoftmax": (lambda a: E.LogSoftmax.apply(a, dim=0), [t64(3, 4)]),
+    "Sum": (lambda a: R.Sum.apply(a, axes=(0, 2), keepdim=False), [t64(2, 3, 4)]),
+    "Mean": (lambda a: R.Mean.apply(a, axes=(1,), keepdim=True), [t64(2, 3, 4)]),
+    "Var": (lambda a: R.Var.apply(a, axes=(0, 2), correction=1, keepdim=False), [t64(2, 3, 4)]),
+    "Prod": (lambda a: R.Prod.apply(a, axis=1, keepdim=False), [t64(3, 4)]),
+    "AMax": (lambda a: R.AMax.apply(a, axes=(1,), keepdim=False), [separated(3, 4)]),
+    "AMin": (lambda a: R.AMin.apply(a, axes=(0, 1), keepdim=True), [separated(3, 4)]),
+    "SelectDim": (lambda a: a.max(1)[0], [separated(3, 4)]),
+    "MaxDim": (lambda a: R.MaxDim.apply(a, dim=0, keepdim=False), [separated(3, 4)]),
+    "MinDim": (lambda a: R.MinDim.apply(a, dim=1, keepdim=True), [separated(3, 4)]),
+    "Reshape": (lambda a: S.Reshape.apply(a, shape=(4, 3)), [t64(2, 6)]),
+    "Permute": (lambda a: S.Permute.apply(a, dims=(2, 0, 1)), [t64(2, 3, 4)]),
+    "Expand": (lambda a: S.Expand.apply(a, shape=(2, 3, 4)), [t64(3, 1)]),
+    "Clone": (lambda a: S.Clone.apply(a), [t64(3)]),
+    "GetItem-basic": (lambda a: a[1:, None, ::2, -1], [t64(3, 4, 2)]),
+    "GetItem-int-array": (lambda a: a[[0, 2, 0, 0], 1:], [t64(3, 4)]),
+    "GetItem-bool": (lambda a: a[a.data > 0], [t64(3, 4)]),
+    "Cat": (lambda a, b: S.Cat.apply(a, b, dim=1), [t64(2, 3), t64(2, 1, seed=1)]),
+    "Stack": (lambda a, b: S.Stack.apply(a, b, dim=2), [t64(2, 3), t64(2, 3, seed=1)]),
+    "Pad-constant": (lambda a: dn_pad(a, (1, -1, 2, 0), value=3.0), [t64(2, 3, 4)]),
+    "Pad-reflect": (lambda a: dn_pad(a, (2, 1, 1, 2), mode="reflect"), [t64(2, 3, 4)]),
+    "Pad-replicate": (lambda a: dn_pad(a, (2, 3, 1, 0), mode="replicate"), [t64(2, 3, 4)]),
+    "Pad-circular": (lambda a: dn_pad(a, (4, 2, 3, 1), mode="circular"), [t64(2, 3, 4)]),
+    "Cast": (lambda a: a.to(np.float32).to(np.float64) * 1.0, [t64(3)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRIMITIVES))
+def test_gradcheck_every_primitive(name):
+    fn, inputs = PRIMITIVES[name]
+    inputs = [x.detach().requires_grad_() for x in inputs]
+    if name == "Cast":  # float32 round trip: only first-order accuracy in the numeric difference
+        assert gradcheck(fn, inputs, eps=1e-3, atol=1e-4)
+    else:
+        assert gradcheck(fn, inputs)
+
+
+def test_gradcheck_catches_a_wrong_backward():
+    class BadSquare(Function):
+        def forward(self, a):
+            self.a = a
+            return a * a
+
+        def backward(self, g):
+            return g * self.a  # should be 2 a g
+
+    x = t64(3)
+    with pytest.raises(AssertionError, match="gradcheck: input 0 gradient mismatch"):
+        gradcheck(BadSquare.apply, [x])
+    assert gradcheck(BadSquare.apply, [x], raise_exception=False) is False
+
+
+def test_gradcheck_requires_float64_and_handles_noncontiguous_inputs():
+    with pytest.raises(TypeError, match="gradcheck: input 0 has dtype float32"):
+        gradcheck(lambda a: a * 2, [dn.randn(3, requires_grad=True)])
+    base = np.random.default_rng(0).standard_normal((4, 3)).T  # Fortran-ordered view
+    x = dn.Tensor(base, requires_grad=True)
+    assert gradcheck(lambda a: (a * a).sum(1), [x])
+
+
+# ----------------------------------------------------------------------------- graph traversal
+def test_deep_chain_has_no_recursion_limit():
+    n = 3 * sys.getrecursionlimit() + 7000
+    x = dn.tensor(np.array([0.5]), requires_grad=True)
+    y = x
+    for _ in range(n):
+        y = y * 1.0001 + 0.0
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, [1.0001 ** n], rtol=1e-9)
+    del y
+    gc.collect()
+
+
+def test_reused_nodes_x_times_x_and_diamond_vs_torch():
+    xv = np.array([0.3, -1.2, 2.0])
+
+    def graph(x):
+        a = x * x              # x used twice in one op
+        b = a.exp()
+        c = a * 3.0
+        d = b + c              # diamond through a
+        e = d * a + x          # a and x reused again
+        return (e + e).sum()   # same tensor on both sides
+
+    x = dn.tensor(xv, requires_grad=True)
+    t = torch.tensor(xv, requires_grad=True)
+    graph(x).backward()
+    graph(t).backward()
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-12)
+
+
+def test_same_tensor_used_many_times():
+    x = dn.tensor(np.array([1.5, -2.0]), requires_grad=True)
+    total = x
+    for k in range(1, 200):
+        total = total + x * float(k)
+    total.sum().backward()
+    np.testing.assert_allclose(x.grad, np.full(2, 1 + sum(range(1, 200))))
+
+
+def test_wide_fan_in_and_shared_subgraph():
+    xv = np.random.default_rng(0).standard_normal((4, 3))
+    x, t = dn.tensor(xv, requires_grad=True), torch.tensor(xv, requires_grad=True)
+
+    def f(z, lib):
+        h = (z * 2).tanh()
+        return lib.stack([h[i] * h[(i + 1) % 4] for i in range(4)] + [h.sum(0)]).sum()
+
+    f(x, dn).backward()
+    f(t, torch).backward()
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-12)
+
+
+def test_gradients_accumulate_across_backward_calls_like_torch():
+    xv = np.array([1.0, 2.0, 3.0])
+    x, t = dn.tensor(xv, requires_grad=True), torch.tensor(xv, requires_grad=True)
+    for _ in range(3):
+        (x * x).sum().backward()
+        (t * t).sum().backward()
+    np.testing.assert_allclose(x.grad, t.grad.numpy())
+    y = (x * 3).sum()
+    y.backward()
+    y.backward()  # the graph is kept, so a second sweep adds again
+    np.testing.assert_allclose(x.grad, t.grad.numpy() + 6)
+
+
+def test_backward_with_explicit_gradient_and_leaf_root():
+    x = dn.tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
+    y = x * x
+    y.backward(dn.tensor(np.array([[1.0, 0.0], [0.5, 2.0]])))
+    np.testing.assert_allclose(x.grad, [[2.0, 0.0], [3.0, 16.0]])
+    z = dn.tensor(np.array([2.0]), requires_grad=True)
+    z.backward()
+    np.testing.assert_allclose(z.grad, [1.0])
+
+
+def test_only_requires_grad_leaves_receive_gradients():
+    a = dn.randn(3, requires_grad=True)
+    b = dn.randn(3)
+    (a * b).sum().backward()
+    assert a.grad is not None and b.grad is None
+    np.testing.assert_allclose(a.grad, b.data)
+
+
+def test_retain_grad_and_leaf_flags():
+    x = dn.randn(3, dtype=np.float64, requires_grad=True)
+    h = x * 2
+    h.retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad, 2 * h.data)
+    assert x.is_leaf and not h.is_leaf and h.grad_fn is not None and x.grad_fn is None
+    d = h.detach()
+    assert d.is_leaf and not d.requires_grad and np.shares_memory(d.data, h.data)
+
+
+def test_grad_dtype_follows_the_leaf():
+    x = dn.randn(4, 3, requires_grad=True)  # float32
+    w = dn.tensor(np.ones((3, 2)), requires_grad=True)  # float64: x @ w promotes to float64
+    (x @ w).sum().backward()
+    assert x.grad.dtype == np.float32 and w.grad.dtype == np.float64
+    y = dn.randn(5, requires_grad=True)
+    (y.maximum(y * 0.5) + y.amax() + y.clamp(-0.1, 0.1)).sum().backward()
+    assert y.grad.dtype == np.float32
+
+
+def test_detached_branch_blocks_gradient_like_torch():
+    xv = np.array([1.0, -2.0])
+    x, t = dn.tensor(xv, requires_grad=True), torch.tensor(xv, requires_grad=True)
+    (x * x.detach() + x).sum().backward()
+    (t * t.detach() + t).sum().backward()
+    np.testing.assert_allclose(x.grad, t.grad.numpy())
+
+
+# ----------------------------------------------------------------------------- grad modes
+def test_no_grad_context_manager():
+    x = dn.randn(3, requires_grad=True)
+    with dn.no_grad():
+        y = x * 2
+        assert not dn.is_grad_enabled()
+    assert dn.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+    assert (x * 2).requires_grad
+
+
+def test_no_grad_decorator_forms_and_exceptions_restore_mode():
+    x = dn.randn(3, requires_grad=True)
+
+    @dn.no_grad
+    def f(t):
+        return t * 2
+
+    @dn.no_grad()
+    def g(t):
+        return t * 3
+
+    assert not f(x).requires_grad and not g(x).requires_grad
+    assert f.__name__ == "f"
+    assert dn.is_grad_enabled()
+
+    @dn.no_grad()
+    def boom():
+        raise KeyError("x")
+
+    with pytest.raises(KeyError):
+        boom()
+    assert dn.is_grad_enabled()
+
+
+def test_enable_grad_and_set_grad_enabled():
+    x = dn.randn(3, requires_grad=True)
+    with dn.no_grad():
+        with dn.enable_grad():
+            assert (x * 2).requires_grad
+        assert not (x * 2).requires_grad
+    dn.set_grad_enabled(False)
+    try:
+        assert not (x * 2).requires_grad
+    finally:
+        dn.set_grad_enabled(True)
+    with dn.set_grad_enabled(False):
+        assert not dn.is_grad_enabled()
+    assert dn.is_grad_enabled()
+
+    @dn.set_grad_enabled(False)
+    def h(t):
+        return t * 2
+
+    assert dn.is_grad_enabled()  # decorating does not switch the mode
+    assert not h(x).requires_grad
+    with pytest.raises(TypeError, match="set_grad_enabled: expected a bool"):
+        dn.set_grad_enabled("no")
+
+
+def test_needs_input_grad_is_all_false_under_no_grad():
+    seen = []
+
+    class Probe(Function):
+        def forward(self, a, b):
+            seen.append(self.needs_input_grad)
+            return a + b
+
+        def backward(self, g):
+            return g, g
+
+    x, y = dn.randn(2, requires_grad=True), dn.randn(2)
+    Probe.apply(x, y)
+    with dn.no_grad():
+        Probe.apply(x, y)
+    assert seen == [(True, False), (False, False)]
+
+
+def test_in_place_ops_on_leaves_need_no_grad():
+    w = dn.randn(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="add_: in-place operation on a tensor that requires grad"):
+        w += 1
+    with dn.no_grad():
+        before = w.data.copy()
+        w -= 0.5
+        w.mul_(2.0)
+        w.add_(dn.ones(3), alpha=0.25)
+    np.testing.assert_allclose(w.data, (before - 0.5) * 2 + 0.25, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- the Function protocol
+def test_custom_function_matches_torch_autograd_function():
+    class Cube(Function):
+        def forward(self, a):
+            self.a = a
+            return a ** 3
+
+        def backward(self, g):
+            return 3 * self.a ** 2 * g
+
+    class TCube(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a ** 3
+
+        @staticmethod
+        def backward(ctx, g):
+            (a,) = ctx.saved_tensors
+            return 3 * a ** 2 * g
+
+    xv = np.array([0.5, -1.0, 2.0])
+    x, t = dn.tensor(xv, requires_grad=True), torch.tensor(xv, requires_grad=True)
+    Cube.apply(x * 2).sum().backward()
+    TCube.apply(t * 2).sum().backward()
+    np.testing.assert_allclose(x.grad, t.grad.numpy())
+    assert gradcheck(Cube.apply, [t64(4)])
+
+
+def test_backward_contract_violations_are_reported():
+    class WrongShape(Function):
+        def forward(self, a):
+            return a.sum()
+
+        def backward(self, g):
+            return np.ones(7)
+
+    class WrongCount(Function):
+        def forward(self, a):
+            return a * 1
+
+        def backward(self, g):
+            return g, g
+
+    x = dn.randn(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"WrongShape.backward produced a gradient of shape \(7,\) "
+                                           r"for an input of shape \(3,\)"):
+        WrongShape.apply(x).backward()
+    with pytest.raises(RuntimeError, match="WrongCount.backward returned 2 gradients for 1 inputs"):
+        WrongCount.apply(x).sum().backward()
+
+
+def test_backward_errors():
+    x = dn.randn(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"backward: gradient can be implicitly created only for scalar "
+                                           r"outputs, got shape \(2, 3\)"):
+        (x * 2).backward()
+    with pytest.raises(RuntimeError, match="backward: this tensor does not require grad"):
+        dn.randn(3).sum().backward()
+    with pytest.raises(ValueError, match=r"backward: gradient has shape \(3,\), expected \(2, 3\)"):
+        (x * 2).backward(dn.ones(3))
+    with pytest.raises(NotImplementedError, match="create_graph"):
+        (x * 2).sum().backward(create_graph=True)
