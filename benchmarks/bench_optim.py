@@ -2,8 +2,9 @@
 
 The parameter set has the 62 tensor shapes of torchvision's ``resnet18`` (11,689,512 float32
 values).  Both libraries start from the same values and use the same gradients; one timed run is
-one ``optimizer.step()``; the two libraries' runs alternate and each reports its median.  NumPy's element-wise ufuncs run on one thread, so torch is limited to the
-same number of threads (``--threads``, default 1).
+one ``optimizer.step()`` (torch's single-tensor ``foreach=False`` path, its CPU default); the two
+libraries' runs alternate and each reports its median.  NumPy's element-wise ufuncs run on one
+thread, so torch is limited to the same number of threads (``--threads``, default 1).
 
 Run: ``PYTHONPATH=src python benchmarks/bench_optim.py [--repeat 11] [--threads 1]``
 Prints one line per case: median milliseconds for each library and the ratio deepnotes / torch.

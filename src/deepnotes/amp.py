@@ -184,11 +184,13 @@ class _ScaleFn(Function):
 
     @staticmethod
     def _mul(a, s):
-        if a.dtype == np.float16:
-            return (a.astype(np.float32) * s).astype(np.float16)
-        if a.dtype.kind in "fc":
-            return a * s.astype(a.real.dtype)
-        return a.astype(np.float32) * s
+        # overflow to inf is expected here: it is what the scaler detects and backs off from
+        with np.errstate(over="ignore", invalid="ignore"):
+            if a.dtype == np.float16:
+                return (a.astype(np.float32) * s).astype(np.float16)
+            if a.dtype.kind in "fc":
+                return a * s.astype(a.real.dtype)
+            return a.astype(np.float32) * s
 
     def forward(self, a, scale):
         self.s = scale

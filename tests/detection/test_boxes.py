@@ -252,3 +252,17 @@ def test_rejects_bad_shapes_formats_and_types():
         remove_small_boxes(np.zeros((2, 1, 4)), 1.0)
     with pytest.raises(TypeError, match="clip_boxes_to_image: size must be"):
         clip_boxes_to_image(np.zeros((1, 4)), 5)
+
+
+def test_tensor_inputs_give_tensors_and_area_gradient(rng):
+    b = random_boxes(rng, 4)
+    x = dn.tensor(b, requires_grad=True)
+    area = box_area(x)
+    assert isinstance(area, dn.Tensor) and not isinstance(box_area(b), dn.Tensor)
+    area.sum().backward()
+    t = T(b).requires_grad_(True)
+    tvb.box_area(t).sum().backward()
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-15)
+    keep = remove_small_boxes(dn.tensor(b), 10.0)
+    assert isinstance(keep, dn.Tensor)
+    np.testing.assert_array_equal(keep.data, remove_small_boxes(b, 10.0))

@@ -244,7 +244,7 @@ class BoxCoder:
         half_h = 0.5 * ph
         out = _stack([pcx - half_w, pcy - half_h, pcx + half_w, pcy + half_h], 2)
         n = _raw(rel).shape[0]
-        return out.reshape(n, -1) if isinstance(out, Tensor) else out.reshape(n, -1)
+        return out.reshape(n, -1)
 
     def decode(self, rel_codes, boxes):
         """Arrays: :meth:`decode_single`.  A list/tuple of per-image reference boxes: torchvision's

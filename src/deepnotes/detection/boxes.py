@@ -24,7 +24,6 @@ from ..tensor import Tensor, get_default_dtype
 from ..tensor import maximum as _t_maximum
 from ..tensor import minimum as _t_minimum
 from ..tensor import stack as _t_stack
-from ..tensor import where as _t_where
 
 __all__ = ["box_convert", "box_area", "box_iou", "generalized_box_iou", "distance_box_iou",
            "complete_box_iou", "clip_boxes_to_image", "remove_small_boxes"]
@@ -33,10 +32,6 @@ _FORMATS = ("xyxy", "xywh", "cxcywh")
 
 
 # --------------------------------------------------------------------------- array/Tensor helpers
-def _is_tensor(x):
-    return isinstance(x, Tensor)
-
-
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
 
@@ -65,12 +60,6 @@ def _stack(items, axis):
     if any(isinstance(t, Tensor) for t in items):
         return _t_stack(items, dim=axis)
     return np.stack(items, axis=axis)
-
-
-def _where(cond, a, b):
-    if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return _t_where(cond, a, b)
-    return np.where(cond, a, b)
 
 
 def _detach(x):

@@ -20,7 +20,9 @@ moved to 0, one at or past ``H - 1`` reads row ``H - 1`` only.
 Implementation: bilinear weights factor into a row part and a column part, so for each RoI the samples
 form two small dense matrices ``A_y`` ``(out_h, R)`` and ``A_x`` ``(out_w, R_x)`` over the rows/columns the
 RoI touches, and ``out = A_y @ crop @ A_x^T`` per channel -- batched matrix products over RoIs, no loops
-over pixels or bins.  The backward pass is the transpose, scattered back with a sort + ``reduceat``.
+over pixels or bins.  RoIs are processed in groups of similar size (bounded memory, little padding);
+the backward pass is the transpose, accumulated into the feature map with ``np.bincount``.
+Arithmetic follows the input dtype (float32 in, float32 sampling), like the C++ kernels.
 """
 from __future__ import annotations
 
@@ -96,19 +98,36 @@ def _feature(input, fn):
     return x
 
 
-def _chunks(k, per_roi):
-    step = max(1, _CHUNK_ELEMS // max(int(per_roi), 1))
-    return [(s, min(k, s + step)) for s in range(0, k, step)]
+def _size_chunks(sizes, per_unit, max_k=64):
+    """Groups of RoI indices, sorted by ``sizes``, each within the element budget.
+
+    Sorting first means a group pads every RoI only up to similar RoIs, not to the largest one.
+    """
+    order = np.argsort(sizes, kind="stable")
+    ss = np.maximum(sizes[order], 1) * max(int(per_unit), 1)
+    groups, s, K = [], 0, len(order)
+    while s < K:
+        # largest e with (e - s) * ss[e - 1] <= budget; ss is non-decreasing, so search on e
+        cap = min(K, s + max_k)
+        e = s + 1
+        lo, hi = s + 1, cap
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            if (mid - s) * ss[mid - 1] <= _CHUNK_ELEMS:
+                e, lo = mid, mid + 1
+            else:
+                hi = mid - 1
+        groups.append(order[s:e])
+        s = e
+    return groups
 
 
-def _scatter_add(dest, idx, vals):
-    """``dest[idx[i]] += vals[i]`` with repeated indices accumulated (rows of a 2-D ``dest``)."""
-    if idx.size == 0:
-        return
-    order = np.argsort(idx, kind="stable")
-    s = idx[order]
-    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
-    dest[s[starts]] += np.add.reduceat(vals[order], starts, axis=0)
+def _accumulate_rows(acc, flat, vals):
+    """``acc[c, flat[i]] += vals[i, c]`` for every channel (repeated indices add up)."""
+    vt = np.ascontiguousarray(vals.T)
+    n = acc.shape[1]
+    for c in range(vt.shape[0]):
+        acc[c] += np.bincount(flat, weights=vt[c], minlength=n)
 
 
 # --------------------------------------------------------------------------- RoI Align
@@ -136,52 +155,27 @@ def _axis_weights(start, bin_size, grid, pooled, size, dtype):
     scale = np.where(valid, dtype(1) / gr, dtype(0))
     idx = np.stack([low, high], axis=-1)
     w = np.stack([hw * scale, lw * scale], axis=-1)
-    return idx, w.astype(np.float64)
+    return idx, w
 
 
-def _window_matrix(idx, w, pooled):
-    """Dense ``(K, pooled, R)`` weights over the rows ``first + arange(R)`` each RoI touches."""
+def _span(idx, w):
+    """First and last cell each RoI reads along one axis (0, 0 for a RoI that reads nothing)."""
     K = idx.shape[0]
-    used = w != 0
-    big = np.iinfo(np.int64).max
-    first = np.where(used, idx, big).reshape(K, -1).min(axis=1)
-    last = np.where(used, idx, -1).reshape(K, -1).max(axis=1)
+    used = (w != 0).reshape(K, -1)
+    flat = idx.reshape(K, -1)
+    first = np.where(used, flat, np.iinfo(np.int64).max).min(axis=1, initial=np.iinfo(np.int64).max)
+    last = np.where(used, flat, -1).max(axis=1, initial=-1)
     empty = last < 0
-    first = np.where(empty, 0, first)
-    last = np.where(empty, 0, last)
-    R = int((last - first).max()) + 1 if K else 1
-    rel = np.where(used, idx - first[:, None, None, None], 0)
-    flat = (np.arange(K)[:, None, None, None] * pooled + np.arange(pooled)[None, :, None, None]) * R + rel
-    A = np.bincount(flat.ravel(), weights=w.ravel(), minlength=K * pooled * R).reshape(K, pooled, R)
-    return A, first, R
+    return np.where(empty, 0, first), np.where(empty, 0, last)
 
 
-def _align_plan(rois, shape, dtype, output_size, spatial_scale, sampling_ratio, aligned):
-    N, C, H, W = shape
-    PH, PW = output_size
-    T = np.dtype(dtype).type
-    scale = T(spatial_scale)
-    off = T(0.5) if aligned else T(0)
-    r = rois.astype(T)
-    sw, sh = r[:, 1] * scale - off, r[:, 2] * scale - off
-    ew, eh = r[:, 3] * scale - off, r[:, 4] * scale - off
-    rw, rh = ew - sw, eh - sh
-    if not aligned:
-        rw, rh = np.maximum(rw, T(1)), np.maximum(rh, T(1))
-    bh, bw = rh / T(PH), rw / T(PW)
-    if sampling_ratio > 0:
-        gh = np.full(len(r), int(sampling_ratio), dtype=np.int64)
-        gw = gh.copy()
-    else:
-        gh = np.ceil(rh / T(PH)).astype(np.int64)
-        gw = np.ceil(rw / T(PW)).astype(np.int64)
-    yi, wy = _axis_weights(sh, bh, gh, PH, H, T)
-    xi, wx = _axis_weights(sw, bw, gw, PW, W, T)
-    Ay, y0, R = _window_matrix(yi, wy, PH)
-    Ax, x0, Rx = _window_matrix(xi, wx, PW)
-    rows = np.minimum(y0[:, None] + np.arange(R)[None, :], H - 1)
-    cols = np.minimum(x0[:, None] + np.arange(Rx)[None, :], W - 1)
-    return rois[:, 0].astype(np.int64), Ay, Ax, rows, cols
+def _window_matrix(idx, w, first, R):
+    """Dense ``(k, pooled, R)`` weights over the cells ``first + arange(R)`` of each RoI."""
+    k, pooled = idx.shape[:2]
+    rel = np.where(w != 0, idx - first[:, None, None, None], 0)
+    flat = (np.arange(k)[:, None, None, None] * pooled + np.arange(pooled)[None, :, None, None]) * R + rel
+    A = np.bincount(flat.ravel(), weights=w.ravel().astype(np.float64), minlength=k * pooled * R)
+    return A.reshape(k, pooled, R).astype(w.dtype)
 
 
 def _align_forward(x, rois, output_size, spatial_scale, sampling_ratio, aligned):
@@ -192,34 +186,55 @@ def _align_forward(x, rois, output_size, spatial_scale, sampling_ratio, aligned)
     plans = []
     if K == 0:
         return out, plans
-    nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-    # a first cheap pass bounds the crop size used to pick the chunk length
-    est = (np.ceil((rois[:, 4] - rois[:, 2]) * spatial_scale).max() + 3) * \
-          (np.ceil((rois[:, 3] - rois[:, 1]) * spatial_scale).max() + 3)
-    for s, e in _chunks(K, min(est, H * W + 0.0) * C):
-        b, Ay, Ax, rows, cols = _align_plan(rois[s:e], x.shape, x.dtype, output_size, spatial_scale,
-                                            sampling_ratio, aligned)
-        k, R, Rx = Ay.shape[0], Ay.shape[2], Ax.shape[2]
-        crop = nhwc[b[:, None, None], rows[:, :, None], cols[:, None, :]]       # (k, R, Rx, C)
-        tmp = (Ay @ crop.reshape(k, R, Rx * C).astype(np.float64)).reshape(k, PH, Rx, C)
-        res = Ax[:, None, :, :] @ tmp                                            # (k, PH, PW, C)
-        out[s:e] = res.transpose(0, 3, 1, 2)
-        plans.append((s, e, b, Ay, Ax, rows, cols))
+    T = x.dtype.type
+    scale = T(spatial_scale)
+    off = T(0.5) if aligned else T(0)
+    r = rois.astype(T)
+    sw, sh = r[:, 1] * scale - off, r[:, 2] * scale - off
+    rw, rh = (r[:, 3] * scale - off) - sw, (r[:, 4] * scale - off) - sh
+    if not aligned:
+        rw, rh = np.maximum(rw, T(1)), np.maximum(rh, T(1))
+    if sampling_ratio > 0:
+        gh = np.full(K, int(sampling_ratio), dtype=np.int64)
+        gw = gh.copy()
+    else:
+        gh = np.ceil(rh / T(PH)).astype(np.int64)
+        gw = np.ceil(rw / T(PW)).astype(np.int64)
+    yi, wy = _axis_weights(sh, rh / T(PH), gh, PH, H, T)
+    xi, wx = _axis_weights(sw, rw / T(PW), gw, PW, W, T)
+    y0, y1 = _span(yi, wy)
+    x0, x1 = _span(xi, wx)
+    b = rois[:, 0].astype(np.int64)
+    flat_x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(N * H * W, C)
+    side = np.maximum(y1 - y0, x1 - x0) + 1
+    for sel in _size_chunks(side * side, C):
+        k = sel.size
+        R = int((y1[sel] - y0[sel]).max()) + 1
+        Rx = int((x1[sel] - x0[sel]).max()) + 1
+        Ay = _window_matrix(yi[sel], wy[sel], y0[sel], R)                     # (k, PH, R)
+        Ax = _window_matrix(xi[sel], wx[sel], x0[sel], Rx)                    # (k, PW, Rx)
+        rows = np.minimum(y0[sel, None] + np.arange(R), H - 1)
+        cols = np.minimum(x0[sel, None] + np.arange(Rx), W - 1)
+        flat = ((b[sel, None, None] * H + rows[:, :, None]) * W + cols[:, None, :]).ravel()
+        crop = np.take(flat_x, flat, axis=0).reshape(k, R, Rx * C)
+        tmp = (Ay @ crop).reshape(k, PH, Rx, C)
+        res = Ax[:, None, :, :] @ tmp                                         # (k, PH, PW, C)
+        out[sel] = res.transpose(0, 3, 1, 2)
+        plans.append((sel, Ay, Ax, flat))
     return out, plans
 
 
 def _align_backward(g, shape, plans):
     N, C, H, W = shape
-    dx = np.zeros((N * H * W, C), dtype=np.float64)
-    for s, e, b, Ay, Ax, rows, cols in plans:
+    acc = np.zeros((C, N * H * W), dtype=np.float64)
+    for sel, Ay, Ax, flat in plans:
         k, PH, R = Ay.shape
         Rx = Ax.shape[2]
-        gk = g[s:e].transpose(0, 2, 3, 1).astype(np.float64)                    # (k, PH, PW, C)
-        t = np.swapaxes(Ax, 1, 2)[:, None] @ gk                                  # (k, PH, Rx, C)
-        dcrop = np.swapaxes(Ay, 1, 2) @ t.reshape(k, PH, Rx * C)                 # (k, R, Rx*C)
-        flat = (b[:, None, None] * H + rows[:, :, None]) * W + cols[:, None, :]
-        _scatter_add(dx, flat.ravel(), dcrop.reshape(k * R * Rx, C))
-    return dx.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+        gk = g[sel].transpose(0, 2, 3, 1).astype(Ay.dtype, copy=False)         # (k, PH, PW, C)
+        t = np.swapaxes(Ax, 1, 2)[:, None] @ gk                                 # (k, PH, Rx, C)
+        dcrop = np.swapaxes(Ay, 1, 2) @ t.reshape(k, PH, Rx * C)                # (k, R, Rx*C)
+        _accumulate_rows(acc, flat, dcrop.reshape(k * R * Rx, C))
+    return acc.reshape(C, N, H, W).transpose(1, 0, 2, 3)
 
 
 class _RoIAlignFn(Function):
@@ -229,7 +244,7 @@ class _RoIAlignFn(Function):
         return out
 
     def backward(self, g):
-        return _align_backward(g, self.shape, self.plans).astype(self.dtype)
+        return np.ascontiguousarray(_align_backward(g, self.shape, self.plans), dtype=self.dtype)
 
 
 def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
@@ -239,7 +254,7 @@ def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, a
     ``output_size``: int or ``(h, w)``; ``spatial_scale`` maps box coordinates onto the feature map;
     ``sampling_ratio`` samples per bin side (``<= 0``: adaptive ``ceil(roi_size / out_size)``);
     ``aligned=True`` shifts the box by -0.5 cell so that pixel centres line up.  Differentiable in
-    ``input`` when it is a Tensor.
+    ``input`` when it is a Tensor.  Arithmetic is done in the input's dtype, as the C++ kernel does.
     """
     fn = "roi_align"
     x = _feature(input, fn)
@@ -290,32 +305,32 @@ def _pool_forward(x, rois, output_size, spatial_scale):
         return out, arg
     hs, he, ws, we = _pool_bins(rois, x.shape, x.dtype, output_size, spatial_scale)
     b = rois[:, 0].astype(np.int64)
-    nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-    Hb = max(int((he - hs).max()), 1)
-    Wb = max(int((we - ws).max()), 1)
-    for s, e in _chunks(K, PH * PW * Hb * Wb * C):
-        k = e - s
-        dh = np.arange(Hb)
-        dw = np.arange(Wb)
-        hh = hs[s:e, :, None] + dh                                               # (k, PH, Hb)
-        ww = ws[s:e, :, None] + dw                                               # (k, PW, Wb)
-        vh = hh < he[s:e, :, None]
-        vw = ww < we[s:e, :, None]
-        hh = np.minimum(hh, H - 1)
-        ww = np.minimum(ww, W - 1)
-        bb = b[s:e, None, None, None, None]
-        vals = nhwc[bb, hh[:, :, None, :, None], ww[:, None, :, None, :]]        # (k,PH,PW,Hb,Wb,C)
-        valid = (vh[:, :, None, :, None] & vw[:, None, :, None, :])[..., None]
-        vals = np.where(valid, vals, -np.inf).reshape(k, PH, PW, Hb * Wb, C)
-        j = np.argmax(vals, axis=3)                                              # (k, PH, PW, C)
-        best = np.take_along_axis(vals, j[:, :, :, None, :], axis=3)[:, :, :, 0, :]
-        empty = ~(vh.any(-1)[:, :, None] & vw.any(-1)[:, None, :])               # (k, PH, PW)
+    # one extra row of -inf: padded bin cells read it and never win the max
+    padded = np.concatenate([x.transpose(0, 2, 3, 1).reshape(N * H * W, C),
+                             np.full((1, C), -np.inf, dtype=x.dtype)])
+    bin_h = np.maximum((he - hs).max(axis=1), 1)
+    bin_w = np.maximum((we - ws).max(axis=1), 1)
+    side = np.maximum(bin_h, bin_w)
+    for sel in _size_chunks(side * side, PH * PW * C):
+        k = sel.size
+        Hb, Wb = int(bin_h[sel].max()), int(bin_w[sel].max())
+        hh = hs[sel, :, None] + np.arange(Hb)                                   # (k, PH, Hb)
+        ww = ws[sel, :, None] + np.arange(Wb)                                   # (k, PW, Wb)
+        vh = hh < he[sel, :, None]
+        vw = ww < we[sel, :, None]
+        valid = vh[:, :, None, :, None] & vw[:, None, :, None, :]                # (k,PH,PW,Hb,Wb)
+        cells = (np.minimum(hh, H - 1)[:, :, None, :, None] * W
+                 + np.minimum(ww, W - 1)[:, None, :, None, :])
+        flat = np.where(valid, b[sel, None, None, None, None] * (H * W) + cells, N * H * W).ravel()
+        vals = np.take(padded, flat, axis=0).reshape(k, PH, PW, Hb * Wb, C)
+        vals = np.ascontiguousarray(vals.transpose(0, 1, 2, 4, 3))              # cells last
+        j = np.argmax(vals, axis=4)                                             # (k, PH, PW, C)
+        best = np.take_along_axis(vals, j[..., None], axis=4)[..., 0]
+        empty = ~(vh.any(-1)[:, :, None] & vw.any(-1)[:, None, :])              # (k, PH, PW)
         nonempty = np.broadcast_to(~empty[..., None], best.shape)
-        rr = hs[s:e, :, None, None] + j // Wb
-        cc = ws[s:e, None, :, None] + j % Wb
-        flat = rr * W + cc
-        out[s:e] = np.where(nonempty, best, 0).transpose(0, 3, 1, 2)
-        arg[s:e] = np.where(nonempty, flat, -1).transpose(0, 3, 1, 2)
+        where = (hs[sel, :, None, None] + j // Wb) * W + (ws[sel, None, :, None] + j % Wb)
+        out[sel] = np.where(nonempty, best, 0).transpose(0, 3, 1, 2)
+        arg[sel] = np.where(nonempty, where, -1).transpose(0, 3, 1, 2)
     return out, arg
 
 
@@ -327,13 +342,12 @@ class _RoIPoolFn(Function):
 
     def backward(self, g):
         N, C, H, W = self.shape
-        K = self.arg.shape[0]
         b = self.rois[:, 0].astype(np.int64)
         ok = self.arg >= 0
         chan = np.arange(C)[None, :, None, None]
         flat = ((b[:, None, None, None] * C + chan) * (H * W) + self.arg)[ok]
         grad = np.bincount(flat, weights=g[ok].astype(np.float64), minlength=N * C * H * W)
-        return grad.reshape(self.shape).astype(self.dtype) if K else np.zeros(self.shape, self.dtype)
+        return grad.reshape(self.shape).astype(self.dtype)
 
 
 def roi_pool(input, boxes, output_size, spatial_scale=1.0):

@@ -340,14 +340,23 @@ class COCOeval:
         # candidate (detection, ground truth) pairs of the same image/category, by rank then pair
         g_lo = np.searchsorted(gpair, dpair, side="left")
         g_n = np.searchsorted(gpair, dpair, side="right") - g_lo
+        # candidate (detection, ground truth) pairs of the same image/category.  Detections are ordered
+        # by (rank, number of candidate ground truths): one greedy round handles every detection of a
+        # given rank at once (they live in different images/categories), and detections with the same
+        # number c of candidates form contiguous (n, c) blocks that reduce along an axis.
         cand = np.flatnonzero(g_n > 0)
-        cand = cand[np.argsort(drank[cand], kind="stable")]
+        cand = cand[np.lexsort((g_n[cand], drank[cand]))]
         cnt = g_n[cand]
         n_e = int(cnt.sum())
         e_dt = np.repeat(cand, cnt)
         e_gt = np.repeat(g_lo[cand] - (np.cumsum(cnt) - cnt), cnt) + np.arange(n_e)
         e_crowd = gcrowd[e_gt]
         e_iou = box_iou_crowd(dbox[e_dt], gbox[e_gt], e_crowd)
+        c_rank, c_cnt = drank[cand], cnt
+        c_start = np.cumsum(cnt) - cnt                      # first entry of each candidate detection
+        block = np.flatnonzero(np.r_[True, (c_rank[1:] != c_rank[:-1]) | (c_cnt[1:] != c_cnt[:-1])]
+                               if cand.size else np.zeros(0, dtype=bool))
+        block_end = np.r_[block[1:], cand.size]
 
         # greedy matching, all lanes (area range a, threshold t) -> lane a*T + t at once
         thr_l = np.tile(thr, A)
@@ -356,34 +365,25 @@ class COCOeval:
         g_by = np.full((gkeep.size, L), -1, dtype=np.int32)  # detection that took each gt (last one)
         d_gt = np.full((L, D), -1, dtype=np.int32)           # gt taken by each detection
         d_gig = np.zeros((L, D), dtype=bool)                  # ... and whether that gt is ignored
-        e_rank = drank[e_dt]
-        bounds = np.searchsorted(e_rank, np.arange(max_det + 1))
-        bounds = np.append(bounds, n_e)
-        for r in range(max_det):
-            a0, a1 = bounds[r], bounds[r + 1]
-            if a0 == a1:
-                if a0 == n_e:
-                    break
-                continue
-            eg = e_gt[a0:a1]
-            ed = e_dt[a0:a1]
-            m = a1 - a0
-            starts = np.flatnonzero(np.r_[True, ed[1:] != ed[:-1]])
-            seg = np.cumsum(np.r_[True, ed[1:] != ed[:-1]]) - 1
-            iou = e_iou[a0:a1]
-            free = ~g_taken[eg] | e_crowd[a0:a1, None]
-            elig = free & (iou[:, None] >= thr_l[None, :])
+        for b0, b1 in zip(block.tolist(), block_end.tolist()):
+            c = int(c_cnt[b0])
+            n_b = b1 - b0
+            e0 = int(c_start[b0])
+            e1 = e0 + n_b * c
+            eg = e_gt[e0:e1].reshape(n_b, c)
+            iou = e_iou[e0:e1].reshape(n_b, c, 1)
+            free = ~g_taken[eg] | e_crowd[e0:e1].reshape(n_b, c, 1)          # (n_b, c, L)
+            elig = free & (iou >= thr_l)
             regular = elig & ~gign_l[eg]
-            has_regular = np.logical_or.reduceat(regular, starts, axis=0)
-            elig = np.where(has_regular[seg], regular, elig)
-            val = np.where(elig, iou[:, None], -1.0)
-            best = np.maximum.reduceat(val, starts, axis=0)
-            hit = elig & (val == best[seg])
-            pick = np.maximum.reduceat(np.where(hit, np.arange(m)[:, None], -1), starts, axis=0)
-            rows, lanes = np.nonzero(pick >= 0)
+            # non-ignored ground truths first; among the candidates the largest IoU, ties -> the later
+            elig = np.where(regular.any(axis=1, keepdims=True), regular, elig)
+            val = np.where(elig, iou, -1.0)
+            hit = elig & (val == val.max(axis=1, keepdims=True))
+            rows, lanes = np.nonzero(hit.any(axis=1))
             if rows.size:
-                gsel = eg[pick[rows, lanes]]
-                dsel = ed[starts[rows]]
+                last = c - 1 - np.argmax(hit[:, ::-1, :], axis=1)               # (n_b, L)
+                gsel = eg[rows, last[rows, lanes]]
+                dsel = cand[b0 + rows]
                 g_taken[gsel, lanes] = True
                 g_by[gsel, lanes] = dsel
                 d_gt[lanes, dsel] = gsel
