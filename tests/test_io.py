@@ -80,3 +80,23 @@ def test_torch_state_dict_loads_through_safetensors(tmp_path):
     m.load_state_dict(io.load_weights(tmp_path / "t.safetensors"))
     x = np.random.default_rng(0).standard_normal((4, 3))
     np.testing.assert_allclose(m(dn.tensor(x)).data, tm(torch.tensor(x)).detach().numpy(), rtol=1e-12)
+
+
+def test_torch_pt_file_loads_without_pickle_code(tmp_path):
+    torch = pytest.importorskip("torch")
+    tm = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.BatchNorm2d(3))
+    torch.save({"state_dict": tm.state_dict(), "epoch": 3}, tmp_path / "m.pt")
+    sd = io.load_torch_state_dict(tmp_path / "m.pt")
+    m = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3))
+    m.load_state_dict(sd)
+    for k, v in tm.state_dict().items():
+        np.testing.assert_array_equal(m.state_dict()[k].data, v.numpy())
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+    torch.save({"w": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="cannot read .* as a weights-only torch file"):
+        io.load_torch_state_dict(tmp_path / "evil.pt")
+    with pytest.raises(FileNotFoundError, match="no file at"):
+        io.load_torch_state_dict(tmp_path / "missing.pt")

@@ -101,6 +101,43 @@ def load_weights(path):
     return OrderedDict((k, arrays[k]) for k in order)
 
 
+def load_torch_state_dict(path):
+    """A torch checkpoint's state_dict as NumPy arrays, ready for ``Module.load_state_dict``.
+
+    ``.safetensors`` files load without torch.  ``.pt``/``.pth``/``.bin`` files need torch and are read
+    with ``torch.load(weights_only=True)``, which refuses pickled code.  A checkpoint that wraps its
+    weights (``{"state_dict": ...}`` or ``{"model": ...}``) is unwrapped.
+    """
+    path = os.fspath(path)
+    if path.endswith(".safetensors"):
+        return load_weights(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"load_torch_state_dict: no file at {path!r}")
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(f"load_torch_state_dict: reading {path!r} needs torch; convert it to .safetensors "
+                          "to load it without torch") from None
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"load_torch_state_dict: cannot read {path!r} as a weights-only torch file "
+                         f"({type(e).__name__}: {e})") from None
+    for key in ("state_dict", "model"):
+        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
+            obj = obj[key]
+    if not isinstance(obj, dict):
+        raise ValueError(f"load_torch_state_dict: {path!r} holds a {type(obj).__name__}, expected a state_dict")
+    out = OrderedDict()
+    for k, v in obj.items():
+        arr = _array(v)
+        if arr is None:
+            raise ValueError(f"load_torch_state_dict: entry {k!r} of {path!r} is a {type(v).__name__}, "
+                             "expected a tensor")
+        out[k] = arr
+    return out
+
+
 # ------------------------------------------------------------------------------------ checkpoints
 def _encode(obj, arrays, path):
     arr = _array(obj)

@@ -5,8 +5,10 @@ The numbers are those of pycocotools, bit for bit: the same IoU arithmetic (crow
 recall-threshold sampling.  Only the way they are computed differs:
 
 * ``evaluate`` sorts every detection once by (image, category, -score) and runs the greedy matching
-  for all images, categories, area ranges and IoU thresholds at once, one "round" per detection rank
-  (at most ``maxDets[-1]`` rounds) instead of one Python call per (image, category, area);
+  for all images, categories, area ranges and IoU thresholds at once: round r handles the r-th
+  detection of every (image, category) pair together (at most ``maxDets[-1]`` rounds), in blocks of
+  detections with the same number of candidate ground truths so that every step is an axis reduction,
+  instead of one Python call per (image, category, area range) and one loop step per detection;
 * ``accumulate`` sorts all detections by (category, -score) once and computes the cumulative TP/FP
   counts, the precision envelope and the recall-threshold look-ups for every category and IoU threshold
   with whole-array operations.
@@ -23,7 +25,7 @@ Definitions (T IoU thresholds, R recall thresholds, K categories, A area ranges,
                      ignored (neither TP nor FP).
     precision[t, r, k, a, m] = max_{i >= i_r} TP_i / (TP_i + FP_i + eps), i_r = first i with
                      recall_i >= recThrs[r] (0 when the curve never reaches it), over the detections of
-                     category k (top m per image) sorted by score;
+                     category k (the m best of each image) sorted by score;
     recall[t, k, a, m]       = TP / (number of non-ignored g), -1 where there is no non-ignored g.
 """
 from __future__ import annotations
