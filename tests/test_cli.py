@@ -143,3 +143,15 @@ def test_main_job_reaches_97_percent_and_is_repeatable(tmp_path):
     w2 = io.load_weights(tmp_path / "r2" / "model.safetensors")
     for k in w1:
         assert np.array_equal(w1[k], w2[k]), k
+
+
+def test_every_subcommand_is_wired(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for cmd in ("train", "lr-find", "coco-eval", "summary", "bench"):
+        assert cmd in out
+    assert main(["summary", "lenet5"]) == 0
+    assert "Total params: 61,706" in capsys.readouterr().out
+    assert main(["summary", "lenett5"]) != 0
+    assert "did you mean lenet5" in capsys.readouterr().err

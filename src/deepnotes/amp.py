@@ -75,7 +75,7 @@ def is_autocast_enabled():
 def _autocast(*tensors):
     """The operands of an autocast-eligible operation, cast to the autocast dtype when it is active.
 
-    Returns a tuple with one entry per argument.  Cast are floating-point Tensors other than float64
+    Returns a tuple with one entry per argument.  Floating-point Tensors other than float64 are cast
     (torch's eligibility rule: double tensors are never autocast); everything else (``None``, integer
     tensors, non-tensors) is returned unchanged.  The cast goes through ``Tensor.to``, which records a
     differentiable cast when the tensor requires grad, so gradients reach float32 master weights in
@@ -259,7 +259,8 @@ class GradScaler:
         if not isinstance(device, str) or device.split(":")[0] != "cpu":
             raise ValueError(f"{name}: deepnotes runs on the CPU only, expected device 'cpu', got {device!r}")
         if not isinstance(enabled, (bool, np.bool_)):
-            raise TypeError(f"{name}: enabled must be a bool, got {enabled!r} of type {type(enabled).__name__}")
+            raise TypeError(f"{name}: enabled must be a bool, got {enabled!r} of type "
+                            f"{type(enabled).__name__}")
         self._device = "cpu"
         self._enabled = bool(enabled)
         self._init_scale = _check_scale_value(init_scale, name, "init_scale")
@@ -387,7 +388,8 @@ class GradScaler:
         if not self._enabled:
             return optimizer.step(*args, **kwargs)
         if "closure" in kwargs:
-            raise RuntimeError("GradScaler.step: closure use is not supported while the GradScaler is enabled")
+            raise RuntimeError("GradScaler.step: closure use is not supported while the GradScaler is "
+                               "enabled")
         self._require_initialised("step")
         state = self._per_optimizer_states[id(optimizer)]
         if state["stage"] is OptState.STEPPED:
@@ -420,7 +422,8 @@ class GradScaler:
         if new_scale is not None:
             self._scale = np.float32(self._new_scale_value(new_scale))
         else:
-            found = [s["found_inf"] for s in self._per_optimizer_states.values() if s["found_inf"] is not None]
+            found = [s["found_inf"] for s in self._per_optimizer_states.values()
+                     if s["found_inf"] is not None]
             if not found:
                 raise RuntimeError("GradScaler.update: no inf checks were recorded prior to update(); call "
                                    "step(optimizer) or unscale_(optimizer) first")

@@ -142,16 +142,19 @@ def check_rf(dn_model, t_model, input_size, names, interior=True):
     return rows
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 def test_chain_with_stride_padding_dilation_and_pooling():
     spec = [("conv", 1, 2, 3, 1, 1, 1, 1, True), ("relu",), ("conv", 2, 2, 5, 2, 1, 1, 1, True),
             ("maxpool", 3, 2, 1), ("conv", 2, 3, 3, 1, 2, 2, 1, True), ("avgpool", 2, 2),
-            ("conv", 3, 2, (3, 1), 1, (0, 1), (1, 2), 1, False)]
+            ("conv", 3, 2, (3, 1), 1, (0, 1), (1, 2), 1, False), ("conv", 2, 2, 4, 1, "same", 1, 1, True),
+            ("conv", 2, 2, 3, 1, "valid", 2, 1, True)]
     t_spec = [("avgpool", *a) if k == "maxpool" else (k, *a) for k, *a in spec]
     names = [str(i) for i in range(len(spec))]
-    rows = check_rf(build(nn, spec), build(torch.nn, t_spec), (1, 90, 80), names)
+    rows = check_rf(build(nn, spec), build(torch.nn, t_spec), (1, 160, 150), names)
     assert rows["6"].size[0] != rows["6"].size[1]                  # per-axis fields
     chain = receptive_field_chain([(3, 1, 1), (5, 2, 1), (3, 2, 1), (3, 1, 2, 2), (2, 2), (3, 1, 0)])
     assert rows["6"].size[0] == chain[-1][0] and rows["6"].start[0] == chain[-1][2]
+    assert rows["7"].size[0] == rows["6"].size[0] + 3 * rows["6"].jump[0]     # 'same' with an even kernel
 
 
 def test_vgg16_receptive_fields_212_and_196():

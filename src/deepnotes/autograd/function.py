@@ -23,6 +23,21 @@ class _GradState(threading.local):
 
 _state = _GradState()
 
+# Tracing hook (used by deepnotes.onnx.export).  None almost always, so ``Function.apply`` pays one
+# global lookup for it.  When set, ``apply`` first calls ``_trace_hook(cls, inputs, kwargs)``: the hook
+# may run the call itself (re-entering ``apply``; it then returns None for that inner call) and return
+# the output tensor, or return None to let ``apply`` proceed untraced (other threads, nested calls).
+_trace_hook = None
+
+
+def set_trace_hook(hook):
+    """Install ``hook`` (or None to remove it) as the tracer of ``Function.apply``; returns the previous
+    one so tracers can be restored in a ``finally`` block."""
+    global _trace_hook
+    previous, _trace_hook = _trace_hook, hook
+    return previous
+
+
 # ``Tensor`` and ``as_tensor`` live in deepnotes.tensor, which imports this module; tensor.py fills
 # this slot once at import time so ``apply`` needs no import statement per call.
 _tensor_api = [None, None]
@@ -113,6 +128,10 @@ class Function:
     def apply(cls, *inputs, **kwargs):
         """Run ``forward`` on the inputs' arrays and, when any input requires grad (and grad mode is
         on), record this call on the output tensor.  Non-tensor inputs are converted with as_tensor."""
+        if _trace_hook is not None:  # tracing (ONNX export): the hook records and runs the call
+            out = _trace_hook(cls, inputs, kwargs)
+            if out is not None:
+                return out
         Tensor = _tensor_api[0]
         ctx = object.__new__(cls)
         n = len(inputs)

@@ -36,16 +36,28 @@ def _geometry(shape, kernel, stride, padding, dilation, ceil_mode):
 
 
 class MaxPool2dFn(Function):
+    """Running maximum over the kh*kw kernel offsets of strided window views (no window copies).
+
+    A later offset replaces the current maximum when it is strictly larger or NaN (torch's rule, so
+    ties keep the first offset and NaN propagates); ``arg`` records the winning offset per output.
+    """
+
     def forward(self, x, kernel, stride, padding, dilation, ceil_mode):
         Ho, Wo, pads = _geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         xp = pad_input(x, pads, fill)
         kh, kw = kernel
         view = patches(xp, kh, kw, Ho, Wo, stride, dilation)           # N C kh kw Ho Wo
-        N, C = x.shape[:2]
-        flat = view.reshape(N, C, kh * kw, Ho, Wo)
-        arg = flat.argmax(axis=2)
-        out = np.take_along_axis(flat, arg[:, :, None], axis=2)[:, :, 0]
+        out = view[:, :, 0, 0].copy()
+        arg = np.zeros(out.shape, dtype=np.int16 if kh * kw < 2 ** 15 else np.int64)
+        check_nan = x.dtype.kind == "f"
+        for k in range(1, kh * kw):
+            v = view[:, :, k // kw, k % kw]
+            better = v > out
+            if check_nan:
+                better |= np.isnan(v)
+            np.copyto(out, v, where=better)
+            arg[better] = k
         self.arg, self.xshape, self.xpshape, self.pads = arg, x.shape, xp.shape, pads
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
         return out
@@ -63,15 +75,15 @@ class MaxPool2dFn(Function):
         N, C, H, W = self.xshape
         kh, kw = self.kernel
         Ho, Wo = grad.shape[2:]
-        gt = grad.transpose(1, 0, 2, 3)
-        argt = self.arg.transpose(1, 0, 2, 3)
-        dp = np.zeros((C, kh, kw, N, Ho, Wo), dtype=grad.dtype)
+        (s0, s1), (d0, d1) = self.stride, self.dilation
+        dxp = np.zeros(self.xpshape, dtype=grad.dtype)
+        zero = np.zeros((), dtype=grad.dtype)
         for k in range(kh * kw):
-            dp[:, k // kw, k % kw] = np.where(argt == k, gt, 0)
-        dxp = np.zeros((C, N) + self.xpshape[2:], dtype=grad.dtype)
-        col2im_add(dxp, dp, Ho, Wo, self.stride, self.dilation)
+            i, j = divmod(k, kw)
+            dxp[:, :, i * d0:i * d0 + s0 * (Ho - 1) + 1:s0,
+                j * d1:j * d1 + s1 * (Wo - 1) + 1:s1] += np.where(self.arg == k, grad, zero)
         (t, _), (l, _) = self.pads
-        return dxp[:, :, t:t + H, l:l + W].transpose(1, 0, 2, 3)
+        return dxp[:, :, t:t + H, l:l + W]
 
 
 def _avg_divisor(size, kernel, stride, pad, out, count_include_pad):
