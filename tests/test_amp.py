@@ -557,3 +557,64 @@ def test_autocast_helper_gradients_reach_float32_master_weights_like_torch():
     for d, t in [(dx, tx), (dw, tw_), (db, tb)]:
         assert d.grad.dtype == np.float32 and t.grad.dtype == torch.float32
         np.testing.assert_allclose(d.grad, t.grad.numpy(), rtol=5e-3, atol=5e-3)
+# ---------------------------------------------------------------- wired autocast (functional/tensor)
+def _copy_linear(lin):
+    tl = torch.nn.Linear(lin.in_features, lin.out_features)
+    with torch.no_grad():
+        tl.weight.copy_(torch.from_numpy(lin.weight.data))
+        tl.bias.copy_(torch.from_numpy(lin.bias.data))
+    return tl
+
+
+def test_linear_under_autocast_float16_out_float32_grads_like_torch():
+    rng = np.random.default_rng(13)
+    lin = dn.nn.Linear(6, 3)
+    tl = _copy_linear(lin)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    g = rng.standard_normal((4, 3)).astype(np.float16)
+    with amp.autocast():
+        y = lin(dn.tensor(x))
+    with torch.autocast("cpu", dtype=torch.float16):
+        ty = tl(torch.from_numpy(x))
+    assert y.dtype == np.float16 and ty.dtype == torch.float16
+    np.testing.assert_allclose(y.data.astype(np.float64), ty.detach().double().numpy(), rtol=2e-3, atol=2e-3)
+    y.backward(dn.tensor(g))
+    ty.backward(torch.from_numpy(g))
+    for p, tp in [(lin.weight, tl.weight), (lin.bias, tl.bias)]:
+        assert p.data.dtype == np.float32 and p.grad.dtype == np.float32
+        np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=5e-3, atol=5e-3)
+    with amp.autocast():
+        assert (dn.tensor(x) @ lin.weight.T).dtype == np.float16
+        with amp.autocast(enabled=False):
+            assert lin(dn.tensor(x)).dtype == np.float32
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning", "ignore:invalid value encountered:RuntimeWarning")
+def test_mixed_precision_training_loop_matches_torch():
+    """autocast forward + GradScaler + SGD on float32 master weights, vs torch; init_scale 2**16 makes
+    the float16 backward overflow at first, so the first steps are skipped and the scale backs off."""
+    rng = np.random.default_rng(14)
+    lin = dn.nn.Linear(8, 4)
+    tl = _copy_linear(lin)
+    opt, topt = dopt.SGD(lin.parameters(), lr=0.05), torch.optim.SGD(tl.parameters(), lr=0.05)
+    ds = amp.GradScaler(init_scale=2.0 ** 16, growth_interval=2)
+    ts = torch.amp.GradScaler("cpu", init_scale=2.0 ** 16, growth_interval=2)
+    skipped = []
+    for _ in range(12):
+        x = rng.standard_normal((16, 8)).astype(np.float32)
+        c = rng.standard_normal((16, 4)).astype(np.float32)
+        opt.zero_grad()
+        topt.zero_grad()
+        with amp.autocast():
+            loss = (lin(dn.tensor(x)).float() * dn.tensor(c)).sum()
+        with torch.autocast("cpu", dtype=torch.float16):
+            tloss = (tl(torch.from_numpy(x)).float() * torch.from_numpy(c)).sum()
+        ds.scale(loss).backward()
+        ts.scale(tloss).backward()
+        skipped.append(ds.step(opt, lambda: 0) is None)
+        assert skipped[-1] == (ts.step(topt, lambda: 0) is None)
+        ds.update()
+        ts.update()
+        assert ds.get_scale() == ts.get_scale()
+        np.testing.assert_allclose(lin.weight.data, tl.weight.detach().numpy(), rtol=1e-2, atol=1e-3)
+    assert skipped[0] and not all(skipped)

@@ -12,6 +12,7 @@ import operator as _operator
 import numpy as np
 
 from .autograd import function as _function
+from .amp import _autocast
 from .autograd.function import Function, is_grad_enabled, run_backward
 from .ops import arithmetic as A
 from .ops import elementwise as E
@@ -462,11 +463,11 @@ class Tensor:
         return E.Abs.apply(self)
 
     def __matmul__(self, other):
-        return A.MatMul.apply(*self._promote(other))
+        return A.MatMul.apply(*_autocast(*self._promote(other)))
 
     def __rmatmul__(self, other):
         b, a = self._promote(other)
-        return A.MatMul.apply(a, b)
+        return A.MatMul.apply(*_autocast(a, b))
 
     def __floordiv__(self, other):
         a, b = self._promote(other)

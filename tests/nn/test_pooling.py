@@ -209,3 +209,26 @@ def test_pooling_gradcheck(fn):
     # distinct values keep max pooling away from ties, where it is not differentiable
     x = dn.Tensor(rng.permutation(2 * 2 * 5 * 6).reshape(2, 2, 5, 6) / 7.0, requires_grad=True)
     assert gradcheck(fn, [x])
+
+
+def test_max_pool2d_nan_propagates_with_torch_indices():
+    x = np.array([[[[1.0, np.nan, 3.0, np.nan, 0.5, 0.1],
+                    [np.nan, 5.0, 2.0, 9.0, 0.2, 0.3],
+                    [0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+                    [6.0, 7.0, 8.0, 9.0, 1.0, 2.0]]]])
+    X, Xt = dn.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, i = F.max_pool2d(X, 2, return_indices=True)
+    yt, it = TF.max_pool2d(Xt, 2, return_indices=True)
+    np.testing.assert_array_equal(y.data, yt.detach().numpy())      # NaN positions included
+    np.testing.assert_array_equal(i.data, it.numpy())
+    g, gt = _backward_both(X, Xt, y, yt, np.random.default_rng(12))
+    np.testing.assert_array_equal(g, gt)
+
+
+def test_max_pool2d_integer_input_like_torch():
+    x = np.random.default_rng(13).integers(-50, 50, (2, 3, 6, 5))
+    y, i = F.max_pool2d(dn.Tensor(x), 3, 2, 1, return_indices=True)
+    yt, it = TF.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)
+    assert y.data.dtype == np.int64
+    np.testing.assert_array_equal(y.data, yt.numpy())
+    np.testing.assert_array_equal(i.data, it.numpy())

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from ..amp import _autocast
 from ..autograd.function import Function
 from ..ops.conv import Conv2dFn
 from ..ops.elementwise import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
@@ -110,11 +111,11 @@ def _linear(input, weight, bias, name):
         raise ValueError(f"{name}: expected input of shape (*, {weight.shape[1]}) (in_features="
                          f"{weight.shape[1]}), got shape {x.shape}")
     if bias is None:
-        return LinearFn.apply(x, weight)
+        return LinearFn.apply(*_autocast(x, weight))
     bias = _tensor(bias, name)
     if bias.shape != (weight.shape[0],):
         raise ValueError(f"{name}: expected a bias of shape ({weight.shape[0]},), got {bias.shape}")
-    return LinearFn.apply(x, weight, bias)
+    return LinearFn.apply(*_autocast(x, weight, bias))
 
 
 def _conv_pads(padding, kernel, dilation, stride, name):
@@ -177,11 +178,11 @@ def _conv2d(input, weight, bias, stride, padding, dilation, groups, name):
         raise ValueError(f"{name}: input of spatial size {H}x{W} (padded {H + sum(pads[0])}x{W + sum(pads[1])}) "
                          f"is smaller than the dilated kernel {eh}x{ew}")
     if bias is None:
-        return Conv2dFn.apply(x, weight, stride=stride, pads=pads, dilation=dilation, groups=groups)
+        return Conv2dFn.apply(*_autocast(x, weight), stride=stride, pads=pads, dilation=dilation, groups=groups)
     bias = _tensor(bias, name)
     if bias.shape != (O,):
         raise ValueError(f"{name}: expected a bias of shape ({O},), got {bias.shape}")
-    return Conv2dFn.apply(x, weight, bias, stride=stride, pads=pads, dilation=dilation, groups=groups)
+    return Conv2dFn.apply(*_autocast(x, weight, bias), stride=stride, pads=pads, dilation=dilation, groups=groups)
 
 
 # ------------------------------------------------------------------------------------- pooling

@@ -68,7 +68,9 @@ class Conv2dFn(Function):
         out = np.matmul(wm, cols).reshape(O, N, Ho, Wo)
         if b is not None:
             out += b.reshape(O, 1, 1, 1)
-        self.cols, self.w, self.xshape, self.xpshape = cols, w, x.shape, xp.shape
+        # the patches are only needed for the weight gradient; do not keep them alive otherwise
+        self.cols = cols if self.needs_input_grad[1] else None
+        self.w, self.xshape, self.xpshape = w, x.shape, xp.shape
         self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
         self.has_bias = b is not None
         return out.transpose(1, 0, 2, 3)

@@ -6,7 +6,7 @@ over the window (seed 001).  Both loop over the kh*kw kernel offsets, never over
 import numpy as np
 
 from ..autograd.function import Function
-from .conv import col2im_add, pad_input, patches
+from .conv import pad_input, patches
 
 
 def pool_output_size(size, kernel, stride, padding, dilation=1, ceil_mode=False):
@@ -50,14 +50,19 @@ class MaxPool2dFn(Function):
         view = patches(xp, kh, kw, Ho, Wo, stride, dilation)           # N C kh kw Ho Wo
         out = view[:, :, 0, 0].copy()
         arg = np.zeros(out.shape, dtype=np.int16 if kh * kw < 2 ** 15 else np.int64)
-        check_nan = x.dtype.kind == "f"
+        check_nan = x.dtype.kind == "f" and bool(np.isnan(x).any())
+        better = np.empty(out.shape, dtype=bool)
+        step = np.empty(out.shape, dtype=arg.dtype)
+        # masked assignments (copyto/where with a random mask) are ~30x slower than these dense passes
         for k in range(1, kh * kw):
             v = view[:, :, k // kw, k % kw]
-            better = v > out
+            np.greater(v, out, out=better)
             if check_nan:
                 better |= np.isnan(v)
-            np.copyto(out, v, where=better)
-            arg[better] = k
+            np.maximum(out, v, out=out)               # NaN propagates, as in torch
+            np.subtract(arg.dtype.type(k), arg, out=step)
+            step *= better
+            arg += step
         self.arg, self.xshape, self.xpshape, self.pads = arg, x.shape, xp.shape, pads
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
         return out
@@ -78,10 +83,12 @@ class MaxPool2dFn(Function):
         (s0, s1), (d0, d1) = self.stride, self.dilation
         dxp = np.zeros(self.xpshape, dtype=grad.dtype)
         zero = np.zeros((), dtype=grad.dtype)
+        finite = bool(np.isfinite(grad).all())       # then grad * mask is exact and much faster than where
         for k in range(kh * kw):
             i, j = divmod(k, kw)
+            hit = self.arg == k
             dxp[:, :, i * d0:i * d0 + s0 * (Ho - 1) + 1:s0,
-                j * d1:j * d1 + s1 * (Wo - 1) + 1:s1] += np.where(self.arg == k, grad, zero)
+                j * d1:j * d1 + s1 * (Wo - 1) + 1:s1] += grad * hit if finite else np.where(hit, grad, zero)
         (t, _), (l, _) = self.pads
         return dxp[:, :, t:t + H, l:l + W]
 
@@ -98,13 +105,18 @@ def _avg_divisor(size, kernel, stride, pad, out, count_include_pad):
 
 
 class AvgPool2dFn(Function):
+    """Window sums as kh*kw dense slice additions (a strided ``sum`` over window views is ~5x slower),
+    divided by torch's per-window divisor; the backward pass spreads grad / divisor over each window."""
+
     def forward(self, x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override):
         dil = (1, 1)
         Ho, Wo, pads = _geometry(x.shape, kernel, stride, padding, dil, ceil_mode)
         xp = pad_input(x, pads)
         kh, kw = kernel
         view = patches(xp, kh, kw, Ho, Wo, stride, dil)
-        total = view.sum(axis=(2, 3))
+        total = view[:, :, 0, 0].copy()
+        for k in range(1, kh * kw):
+            total += view[:, :, k // kw, k % kw]
         H, W = x.shape[2:]
         if divisor_override:
             div = np.full((Ho, Wo), float(divisor_override))
@@ -115,15 +127,18 @@ class AvgPool2dFn(Function):
         self.div = div.astype(x.dtype)
         self.xshape, self.xpshape, self.pads = x.shape, xp.shape, pads
         self.kernel, self.stride = kernel, stride
-        return total / self.div
+        total /= self.div
+        return total
 
     def backward(self, grad):
         N, C, H, W = self.xshape
         kh, kw = self.kernel
         Ho, Wo = grad.shape[2:]
-        gt = (grad / self.div).transpose(1, 0, 2, 3)
-        dp = np.broadcast_to(gt[:, None, None], (C, kh, kw, N, Ho, Wo))
-        dxp = np.zeros((C, N) + self.xpshape[2:], dtype=grad.dtype)
-        col2im_add(dxp, dp, Ho, Wo, self.stride, (1, 1))
+        s0, s1 = self.stride
+        g = grad / self.div
+        dxp = np.zeros(self.xpshape, dtype=grad.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                dxp[:, :, i:i + s0 * (Ho - 1) + 1:s0, j:j + s1 * (Wo - 1) + 1:s1] += g
         (t, _), (l, _) = self.pads
-        return dxp[:, :, t:t + H, l:l + W].transpose(1, 0, 2, 3)
+        return dxp[:, :, t:t + H, l:l + W]

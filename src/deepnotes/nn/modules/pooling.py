@@ -4,6 +4,10 @@ from .module import Module
 
 
 class MaxPool2d(Module):
+    """Max over (dilated) kh x kw windows: (N, C, H, W) -> (N, C, Ho, Wo),
+    Ho = floor_or_ceil((H + 2p - d(k - 1) - 1) / s) + 1; stride defaults to kernel_size.  The gradient
+    flows to each window's arg-max only; ``return_indices`` also returns it (flat index per plane)."""
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
         self.kernel_size = kernel_size
@@ -21,6 +25,9 @@ class MaxPool2d(Module):
 
 
 class AvgPool2d(Module):
+    """Mean over kh x kw windows; the divisor counts the zero padding unless ``count_include_pad=False``
+    (or is ``divisor_override``).  The gradient is split evenly over each window."""
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
         super().__init__()
@@ -38,6 +45,9 @@ class AvgPool2d(Module):
 
 
 class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed (oh, ow): bin i spans [floor(i H / oh), ceil((i + 1) H / oh)).
+    ``AdaptiveAvgPool2d(1)`` is global average pooling."""
+
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
