@@ -4,6 +4,8 @@ The oracle is onnxruntime executing the exported standard graph, compared with d
 pass (itself verified against torch elsewhere) on the same input; every model is exported at batch 1
 and run at batch 3 to prove the batch dimension is dynamic.
 """
+import os
+
 import numpy as np
 import pytest
 
@@ -165,9 +167,13 @@ class Ops(nn.Module):
         m = dn.maximum(z, y).minimum(z.sigmoid()) / (z.sin() * z.cos() + 3) + z.atan()
         w = z.reshape(n, 2, 12).softmax(dim=-1).reshape(n, -1)
         k = (z @ z.transpose(1, 2)).softmax(dim=2)          # batched matmul
-        v = self.scale.reshape(1, 6).expand(n, 6) * g         # expand of a parameter to the batch
+        v = (self.scale.reshape(1, 1, 6).expand(n, 4, 6) * z).sum(dim=1)   # expand a parameter to the batch
+        picks = self.lin.weight[np.array([0, 2, 5]), np.array([1, 1, 4])]     # GatherND on a parameter
+        masked = z[:, :, np.array([True, False, True, True, False, True])] * picks.sum()
+        p1, p2 = z.split([2, 4], dim=2)
+        u = (p1.sum(dim=2) - p2.amin(dim=2)).unsqueeze(-1).squeeze(2)
         return dn.cat([e.flatten(1), f.flatten(1), g, h.flatten(1), m.flatten(1), w, k.flatten(1),
-                       v, z.mean(dim=(1, 2), keepdim=False).unsqueeze(1)], dim=1)
+                       v, z.mean(dim=(1, 2), keepdim=False).unsqueeze(1), masked.flatten(1), u], dim=1)
 
 
 @pytest.mark.parametrize("opset", [13, 17, 18, onnx.defs.onnx_opset_version()])
@@ -236,7 +242,7 @@ def test_training_flags_restored_and_weights_untouched(tmp_path, rng):
     model = _randomise(CNN(), rng)
     model.train()
     model.features[1].eval()
-    before = {k: v.copy() for k, v in model.state_dict().items()}
+    before = {k: np.array(np.asarray(v)) for k, v in model.state_dict().items()}
     export(model, rng.standard_normal((1, 3, 16, 16)).astype(np.float32), tmp_path / "c.onnx")
     assert model.training and model.classifier.training and not model.features[1].training
     after = model.state_dict()
@@ -307,6 +313,10 @@ def test_non_module_and_bad_arguments(tmp_path, rng):
         export(MLP(), x, tmp_path / "f.onnx", output_names=("a", "b"))
     with pytest.raises(TypeError, match="path"):
         export(MLP(), x, 3)
+    with pytest.raises(ValueError, match="must not share"):
+        export(MLP(), x, tmp_path / "f.onnx", input_names=("x",), output_names=("x",))
+    with pytest.raises(ValueError, match="input_names"):
+        export(MLP(), x, tmp_path / "f.onnx", input_names=("a", "b"))
     assert not (tmp_path / "f.onnx").exists()
 
 
@@ -315,8 +325,18 @@ def test_data_dependent_constant_is_reported(tmp_path, rng):
         def forward(self, x):
             return x * (x > 0)          # the comparison is not a traced primitive
 
-    with pytest.raises(NotImplementedError, match="computed from the model input outside"):
-        export(Masked(), rng.standard_normal((1, 4)).astype(np.float32), tmp_path / "d.onnx")
+    x = rng.standard_normal((1, 4)).astype(np.float32)
+    for dynamic in (True, False):
+        with pytest.raises(NotImplementedError, match="computed from the model input outside"):
+            export(Masked(), x, tmp_path / "d.onnx", dynamic_batch=dynamic)
+
+
+def test_filled_constant_following_the_batch(tmp_path, rng):
+    class Zeros(nn.Module):
+        def forward(self, x):
+            return dn.cat([x, dn.zeros(x.shape[0], 2) + 0.5], dim=1)
+
+    _roundtrip(Zeros(), tmp_path, (1, 3), rng)
 
 
 def test_batch_dependent_control_flow_is_reported(tmp_path, rng):
@@ -358,12 +378,19 @@ def test_in_place_update_is_reported(tmp_path, rng):
 
 # ------------------------------------------------------------------------------------- the model zoo
 def _zoo():
-    from deepnotes.models import list_models
+    try:
+        from deepnotes.models import list_models
+    except ImportError as exc:  # reported by the test below instead of breaking collection
+        return [pytest.param(None, marks=pytest.mark.xfail(reason=f"deepnotes.models: {exc}", run=False))]
     return list_models()
 
 
-# input (channels, side): the smallest sizes each network accepts
-_ZOO_INPUT = {"lenet5": (1, 32), "inception_v3": (3, 75), "googlenet": (3, 64), "alexnet": (3, 64)}
+# input (channels, side): small sizes each network accepts
+_ZOO_INPUT = {"lenet5": (1, 32), "lenet5_classic": (1, 32), "inception_v3": (3, 75), "alexnet": (3, 64)}
+# deeper/wider variants of a tested family (same blocks, 40M-130M parameters, 5-20 s each): run them
+# with DEEPNOTES_FULL_ZOO=1
+_HEAVY = {"vgg11", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "resnet101", "resnet152",
+          "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"}
 
 
 def _build(name):
@@ -379,6 +406,8 @@ def _build(name):
 
 @pytest.mark.parametrize("name", _zoo())
 def test_model_zoo(tmp_path, name):
+    if name in _HEAVY and os.environ.get("DEEPNOTES_FULL_ZOO") != "1":
+        pytest.skip(f"{name}: a larger variant of a tested family; set DEEPNOTES_FULL_ZOO=1 to run it")
     rng = np.random.default_rng(0)
     model = _randomise(_build(name), rng)
     c, side = _ZOO_INPUT.get(name, (3, 32))
@@ -387,5 +416,72 @@ def test_model_zoo(tmp_path, name):
     xr = rng.standard_normal((2, c, side, side)).astype(np.float32)
     got = _run(tmp_path / f"{name}.onnx", xr)[0]
     ref = _reference(model, xr)[0]
-    scale = max(1.0, float(np.abs(ref).max()))
-    np.testing.assert_allclose(got, ref, rtol=RTOL, atol=ATOL * scale)
+    assert got.shape == ref.shape == (2, 10)
+    scale = float(np.abs(ref).max())
+    assert scale > 0
+    np.testing.assert_allclose(got, ref, rtol=RTOL, atol=ATOL * max(1.0, scale))
+
+
+def test_index_from_an_integer_input_and_from_a_traced_result(tmp_path, rng):
+    class Lookup(nn.Module):
+        """An embedding-style lookup: rows of a table picked by the (integer) model input."""
+
+        def __init__(self):
+            super().__init__()
+            self.table = nn.Parameter(rng.standard_normal((7, 3)).astype(np.float32))
+
+        def forward(self, ids):                       # ids (N, 4) int64
+            return self.table[ids]
+
+    model = Lookup()
+    ids = np.array([[0, 6, 2, 2]])
+    export(model, ids, tmp_path / "l.onnx")
+    ids3 = rng.integers(0, 7, size=(3, 4))
+    np.testing.assert_array_equal(_run(tmp_path / "l.onnx", ids3)[0], model.table.data[ids3])
+
+
+def test_tracer_removed_after_a_failing_forward(tmp_path, rng):
+    from deepnotes.autograd import function
+
+    class Fails(nn.Module):
+        def forward(self, x):
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        export(Fails(), rng.standard_normal((1, 2)).astype(np.float32), tmp_path / "x.onnx")
+    assert function._trace_hook is None
+
+
+def _fake_primitive(name, **defaults):
+    """A deepnotes-module Function named like a primitive other parts of the library may add; the
+    translations picked by name must match torch's definitions (the oracle below)."""
+    def forward(self, a, **kwargs):
+        return a.copy()     # the values are irrelevant: only the exported graph is checked
+    return type(name, (Function,), {"forward": forward, "__module__": "deepnotes.ops.activations_test"})
+
+
+@pytest.mark.parametrize("name,kwargs,reference", [
+    ("Hardswish", {}, lambda t, F: F.hardswish(t)),
+    ("Hardsigmoid", {}, lambda t, F: F.hardsigmoid(t)),
+    ("ReLU6", {}, lambda t, F: F.relu6(t)),
+    ("SiLU", {}, lambda t, F: F.silu(t)),
+    ("LeakyReLU", {"negative_slope": 0.2}, lambda t, F: F.leaky_relu(t, 0.2)),
+    ("ELU", {"alpha": 0.7}, lambda t, F: F.elu(t, 0.7)),
+    ("Softplus", {"beta": 2.0, "threshold": 3.0}, lambda t, F: F.softplus(t, 2.0, 3.0)),
+    ("GELU", {"approximate": "none"}, lambda t, F: F.gelu(t)),
+    ("GELU", {"approximate": "tanh"}, lambda t, F: F.gelu(t, approximate="tanh")),
+])
+@pytest.mark.parametrize("opset", [13, onnx.defs.onnx_opset_version()])
+def test_activations_translated_by_name_match_torch(tmp_path, rng, name, kwargs, reference, opset):
+    torch = pytest.importorskip("torch")
+    fn = _fake_primitive(name)
+
+    class Act(nn.Module):
+        def forward(self, x):
+            return fn.apply(x, **kwargs)
+
+    x = (rng.standard_normal((2, 50)) * 4).astype(np.float32)
+    export(Act(), x, tmp_path / "a.onnx", opset_version=opset)
+    got = _run(tmp_path / "a.onnx", x)[0]
+    want = reference(torch.from_numpy(x), torch.nn.functional).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

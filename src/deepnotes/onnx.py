@@ -113,6 +113,10 @@ def _trace(model, inputs):
             raise NotImplementedError(
                 f"export: the model modifies an intermediate tensor in place ({exc}); in-place updates "
                 "cannot be traced, use out-of-place operations") from exc
+        if "numpy()" in str(exc):
+            raise NotImplementedError(
+                f"export: the model converts an intermediate tensor to NumPy ({exc}); values computed "
+                "outside deepnotes' primitives cannot be traced") from exc
         raise
     finally:
         _function.set_trace_hook(previous)
@@ -175,22 +179,24 @@ def _where(rec):
 class _Graph:
     """Collects nodes and initializers and names the traced tensors."""
 
-    def __init__(self, onnx, opset, recs_a, recs_b, srcs_a, inputs_a, batch, named):
+    def __init__(self, onnx, opset, recs_b, batch, named, sized, traced_a, traced_b):
         self.onnx, self.helper, self.nph = onnx, onnx.helper, onnx.numpy_helper
         self.opset = opset
         self.nodes, self.initializers = [], []
         self.names = {}            # id(tensor) -> value name
         self.const_keys = {}       # dedupe key -> initializer name
         self.keep = []             # keep arrays alive so ids stay unique
-        self.recs_b = recs_b
-        self.srcs = srcs_a
+        self.recs_b = recs_b       # the second trace, aligned with the first (g.position)
+        self.position = 0          # index of the record being translated
+        self.scope = ""            # module path of that record, for node names
         self.batch = batch         # (batch size in trace A, in trace B) or None
         self.named = named         # id(array) -> parameter/buffer name
+        self.sized = sized         # id(tensor) -> shape in trace B, for filled constants following the batch
+        self.traced_a, self.traced_b = traced_a, traced_b   # id(array) -> traced tensor (inputs, results)
         self.used_names = set()
         self.counter = 0
         self.batch_value = None
         self.input_names = []
-        self.inputs_a = inputs_a
 
     # ------------------------------------------------------------------ names
     def unique(self, base):
@@ -205,9 +211,7 @@ class _Graph:
     def const(self, array, hint="const"):
         """An initializer holding ``array``: deduplicated by identity, and by value when small."""
         arr = np.asarray(array)
-        if arr.dtype == np.float16 or arr.dtype.kind in "fiub":
-            pass
-        else:
+        if arr.dtype.kind not in "fiub":
             raise TypeError(f"export: cannot store a constant of dtype {arr.dtype} in ONNX")
         key = ("id", id(array), arr.dtype.str) if isinstance(array, np.ndarray) and arr.size > 16 \
             else ("val", arr.dtype.str, arr.shape, arr.tobytes())
@@ -229,7 +233,13 @@ class _Graph:
         """The value name of an input tensor of a recorded call (an initializer for constants)."""
         name = self.names.get(id(t))
         if name is None:
-            name = self.const(t.data, "const")
+            shape_b = self.sized.get(id(t))
+            if shape_b is None:
+                name = self.const(t.data, "const")
+            else:
+                fill = self.const(np.asarray(t.data.flat[0], dtype=t.data.dtype).reshape((1,) * t.ndim), "fill")
+                name = self.node("Expand", [fill, self.shape_tensor(t.shape, shape_b, "a filled constant")],
+                                 hint="filled")
             self.names[id(t)] = name
         return name
 
@@ -244,8 +254,6 @@ class _Graph:
         self.nodes.append(self.helper.make_node(op_type, list(inputs), outputs, name=node_name,
                                                 **{k: v for k, v in attrs.items() if v is not None}))
         return outputs[0] if len(outputs) == 1 else outputs
-
-    scope = ""
 
     # ------------------------------------------------------------------ batch-dependent shapes
     def batch_size(self):
@@ -298,7 +306,8 @@ class _Graph:
 
 # ============================================================================ translations
 _TRANSLATORS = {}        # Function subclass -> translator
-_BY_NAME = {}            # class name -> translator, for primitives defined elsewhere in deepnotes
+_BY_NAME = {}            # class name -> translator registered by users (any module)
+_BUILTIN_NAMES = {}      # class name -> translator for deepnotes primitives added after this module
 _VARYING_OK = {}         # translator -> kwargs it may see change between the traces
 
 
@@ -638,12 +647,56 @@ def _pad(g, rec, out):
     g.node("Pad", ins, out, mode=onnx_mode)
 
 
-@register_op(_S.GetItem)
+def _index_items(index):
+    items = list(index) if isinstance(index, tuple) else [index]
+    return [np.asarray(i) if isinstance(i, list) else i for i in items]
+
+
+def _check_index(g, rec):
+    """The index of a GetItem call may change between the traces only where it is the array of a
+    traced tensor (x[idx] with idx a model input or computed by traced operations); returns the set
+    of positions holding such arrays."""
+    rb = g.recs_b[g.position]
+    ia, ib = _index_items(rec.kwargs["index"]), _index_items(rb.kwargs["index"])
+    dynamic = set()
+    same = len(ia) == len(ib)
+    for k, (a, b) in enumerate(zip(ia, ib)):
+        if isinstance(a, np.ndarray) and id(a) in g.traced_a and isinstance(b, np.ndarray) and id(b) in g.traced_b:
+            dynamic.add(k)
+        elif not _same(a, b):
+            same = False
+    if not same:
+        raise NotImplementedError(
+            f"export: the index of {_where(rec)} changes with the input ({rec.kwargs['index']!r} vs "
+            f"{rb.kwargs['index']!r}): it is computed outside deepnotes' traced primitives (or follows the "
+            "batch size) and would be frozen into the graph")
+    return dynamic
+
+
+@register_op(_S.GetItem, varying_kwargs=("index",))
 def _getitem(g, rec, out):
     x = rec.inputs[0]
     index = rec.kwargs["index"]
-    items = list(index) if isinstance(index, tuple) else [index]
-    items = [np.asarray(i) if isinstance(i, list) else i for i in items]
+    dynamic = _check_index(g, rec)
+    if dynamic:
+        items = _index_items(index)
+        k = min(dynamic)
+        arr = items[k]
+        rest = items[:k] + items[k + 1:]
+        if len(dynamic) > 1 or arr.dtype == np.bool_ or any(
+                isinstance(i, np.ndarray) or i is None or i is Ellipsis or isinstance(i, (int, np.integer))
+                for i in rest) or len(items) > x.ndim:
+            raise NotImplementedError(f"export: {_where(rec)}: indexing with a traced tensor is exported only "
+                                      "as x[..slices.., idx, ..slices..] with one integer index tensor")
+        sliced = _basic_index(g, g.value(x), x.shape, [slice(None) if j == k else i for j, i in
+                                                         enumerate(items + [slice(None)] * (x.ndim - len(items)))],
+                              None)
+        idx = g.value(g.traced_a[id(arr)])
+        if arr.dtype not in (np.int32, np.int64):
+            idx = g.node("Cast", [idx], to=g.helper.np_dtype_to_tensor_dtype(np.dtype(np.int64)))
+        g.node("Gather", [sliced, idx], out, axis=k)
+        return
+    items = _index_items(index)
     n_consume = sum(1 for i in items if i is not None and i is not Ellipsis
                     and not (isinstance(i, np.ndarray) and i.dtype == np.bool_))
     n_consume += sum(i.ndim for i in items if isinstance(i, np.ndarray) and i.dtype == np.bool_)
@@ -720,7 +773,7 @@ def _basic_index(g, xv, shape, items, out):
     last = [bool(steps_needed), bool(squeeze), bool(unsqueeze)]
     final = max((k for k, f in enumerate(last) if f), default=-1)
     if final == -1:
-        return g.node("Identity", [v], out)
+        return v if out is None else g.node("Identity", [v], out)
     if steps_needed:
         v = g.node("Slice", [v, g.ints(starts, "starts"), g.ints(ends, "ends"), g.ints(axes, "axes"),
                              g.ints(steps, "steps")], out if final == 0 else None)
@@ -815,13 +868,14 @@ for _names, _tr in ((("Hardswish", "HardSwish", "HardSwishFn", "HardswishFn"), _
                     (("Softplus", "SoftplusFn"), _softplus),
                     (("GELU", "Gelu", "GELUFn"), _gelu)):
     for _n in _names:
-        register_op(_n, _tr)
+        _BUILTIN_NAMES[_n] = _tr
+        _VARYING_OK[_tr] = frozenset()
 
 
 def _translator(cls):
-    fn = _TRANSLATORS.get(cls)
+    fn = _TRANSLATORS.get(cls) or _BY_NAME.get(cls.__name__)
     if fn is None and cls.__module__.startswith("deepnotes."):
-        fn = _BY_NAME.get(cls.__name__)
+        fn = _BUILTIN_NAMES.get(cls.__name__)
     return fn
 
 
@@ -920,8 +974,19 @@ def _as_inputs(arrays):
     return tensors
 
 
+def _kwarg_arrays(value):
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _kwarg_arrays(v)
+
+
 def _reachable(records, outputs):
+    """Indices of the records the outputs depend on (through inputs, and through index arrays that are
+    the data of a traced result)."""
     made = {id(r.out): i for i, r in enumerate(records)}
+    made_data = {id(r.out.data): i for i, r in enumerate(records)}
     need = set()
     stack = [made[id(o)] for o in outputs if id(o) in made]
     while stack:
@@ -929,16 +994,16 @@ def _reachable(records, outputs):
         if i in need:
             continue
         need.add(i)
-        for t in records[i].inputs:
-            j = made.get(id(t))
-            if j is not None and j not in need:
-                stack.append(j)
+        deps = [made.get(id(t)) for t in records[i].inputs]
+        deps += [made_data.get(id(a)) for v in records[i].kwargs.values() for a in _kwarg_arrays(v)]
+        stack.extend(j for j in deps if j is not None and j not in need and j < i)
     return need
 
 
 def _compare_traces(recs_a, recs_b, srcs_a, srcs_b, need, dynamic_batch):
     """Check that the second trace repeats the first; report what depends on the input."""
     hint = "; export with dynamic_batch=False" if dynamic_batch else ""
+    sized = {}
     if not _same_structure(recs_a, recs_b):
         raise ValueError(f"export: the model runs different operations for different inputs"
                          f"{' (other values and another batch size)' if dynamic_batch else ''}: "
@@ -963,15 +1028,18 @@ def _compare_traces(recs_a, recs_b, srcs_a, srcs_b, need, dynamic_batch):
                 if sa[1] is sb[1]:
                     continue
                 da, db = sa[1].data, sb[1].data
-                if da.shape != db.shape:
-                    raise ValueError(f"export: input {j} of {_where(a)} is a constant whose shape follows the "
-                                     f"input ({da.shape} vs {db.shape}); make it from the input with traced "
-                                     f"operations{hint}")
-                if da.dtype != db.dtype or not np.array_equal(da, db, equal_nan=da.dtype.kind == "f"):
+                if da.shape != db.shape and da.ndim == db.ndim and da.dtype == db.dtype and da.size and \
+                        db.size and (da == da.flat[0]).all() and (db == da.flat[0]).all():
+                    # a filled tensor whose shape follows the batch (zeros(n, ...)): Expand of a scalar
+                    sized[id(sa[1])] = db.shape
+                    continue
+                if da.shape != db.shape or da.dtype != db.dtype or \
+                        not np.array_equal(da, db, equal_nan=da.dtype.kind == "f"):
                     raise NotImplementedError(
                         f"export: input {j} of {_where(a)} is computed from the model input outside "
                         "deepnotes' traced primitives (a comparison, argmax, floor/round, a NumPy round trip "
                         "or a tensor built from .data); it would be frozen into the graph as a constant")
+    return sized
 
 
 def export(model, example_input, path, input_names=("input",), output_names=("output",), opset_version=17,
@@ -1036,13 +1104,22 @@ def export(model, example_input, path, input_names=("input",), output_names=("ou
         for m, mode in modes:
             m.training = mode
     output_names = _names_arg(output_names, len(outs_a), "output_names", "output")
+    if set(output_names) & set(input_names):
+        raise ValueError(f"export: input_names {input_names} and output_names {output_names} must not share a "
+                         "name")
     if len(outs_b) != len(outs_a):
         raise ValueError("export: the model returns a different number of outputs for different inputs")
 
     srcs_a, made_a, ins_a = _sources(recs_a, inputs_a)
     srcs_b, made_b, ins_b = _sources(recs_b, inputs_b)
     need = _reachable(recs_a, outs_a)
-    _compare_traces(recs_a, recs_b, srcs_a, srcs_b, need, bool(dynamic_batch))
+    for i in sorted(need):
+        rec = recs_a[i]
+        if _translator(rec.cls) is None:
+            raise NotImplementedError(
+                f"export: the primitive {rec.cls.__module__}.{rec.cls.__qualname__} has no ONNX translation "
+                f"(called in module {rec.module or '<root>'}); register one with deepnotes.onnx.register_op")
+    sized = _compare_traces(recs_a, recs_b, srcs_a, srcs_b, need, bool(dynamic_batch))
     for k, (oa, ob) in enumerate(zip(outs_a, outs_b)):
         ka = ("op", made_a[id(oa)]) if id(oa) in made_a else ("in", ins_a[id(oa)]) if id(oa) in ins_a \
             else ("const", None)
@@ -1058,7 +1135,10 @@ def export(model, example_input, path, input_names=("input",), output_names=("ou
     for name, p in list(model.named_parameters()) + list(model.named_buffers()):
         named.setdefault(id(p.data if isinstance(p, Tensor) else p), name)
     batch = (arrays[0].shape[0], arrays[0].shape[0] + 1) if dynamic_batch else None
-    g = _Graph(onnx, opset, recs_a, recs_b, srcs_a, inputs_a, batch, named)
+    # arrays of traced tensors (inputs and results), for indices taken from them (x[idx])
+    traced_a = {id(t.data): t for t in list(inputs_a) + [r.out for r in recs_a]}
+    traced_b = {id(t.data): t for t in list(inputs_b) + [r.out for r in recs_b]}
+    g = _Graph(onnx, opset, recs_b, batch, named, sized, traced_a, traced_b)
     helper = onnx.helper
 
     graph_inputs = []
@@ -1082,10 +1162,6 @@ def export(model, example_input, path, input_names=("input",), output_names=("ou
         if i not in need:
             continue
         fn = _translator(rec.cls)
-        if fn is None:
-            raise NotImplementedError(
-                f"export: the primitive {rec.cls.__module__}.{rec.cls.__qualname__} has no ONNX translation "
-                f"(called in module {rec.module or '<root>'}); register one with deepnotes.onnx.register_op")
         g.position = i
         g.scope = (rec.module or "<root>").split(" ")[0]
         out_name = direct.get(id(rec.out)) or g.unique(f"{g.scope}/{rec.cls.__name__}_{i}")
@@ -1107,6 +1183,10 @@ def export(model, example_input, path, input_names=("input",), output_names=("ou
     opset_ids = [helper.make_opsetid("", opset)]
     proto = helper.make_model(graph, opset_imports=opset_ids, producer_name="deepnotes",
                               ir_version=max(helper.find_min_ir_version_for(opset_ids), 7))
-    onnx.checker.check_model(proto)
-    atomic_write_bytes(path, proto.SerializeToString())
+    if proto.ByteSize() > 2 ** 31 - 1:
+        raise ValueError(f"export: the model needs {proto.ByteSize() / 2 ** 30:.1f} GiB, more than the 2 GiB a "
+                         "single ONNX protobuf can hold")
+    payload = proto.SerializeToString()
+    onnx.checker.check_model(payload)
+    atomic_write_bytes(path, payload)
     return proto

@@ -61,6 +61,10 @@ def test_conv2d_grid_matches_torch(stride, padding, dilation, groups):
 @pytest.mark.parametrize("name,x_shape,w_shape,kw", [
     ("depthwise", (2, 6, 8, 8), (6, 1, 3, 3), dict(groups=6, padding=1)),
     ("depthwise_multiplier", (1, 3, 6, 7), (6, 1, 3, 3), dict(groups=3, stride=2)),
+    ("depthwise_strided", (2, 5, 9, 8), (5, 1, 3, 3), dict(groups=5, stride=2, padding=1)),
+    ("depthwise_dilated_asymmetric", (2, 4, 9, 10), (4, 1, 2, 3), dict(groups=4, dilation=(2, 3), padding=(1, 2))),
+    ("depthwise_stride_2_1_same_size", (1, 3, 7, 7), (3, 1, 5, 5), dict(groups=3, stride=(2, 1), padding=2)),
+    ("depthwise_same", (2, 3, 5, 6), (3, 1, 4, 3), dict(groups=3, padding="same")),
     ("pointwise", (3, 5, 4, 6), (7, 5, 1, 1), {}),
     ("large_kernel_same", (1, 2, 9, 8), (3, 2, 5, 4), dict(padding="same", dilation=2)),
     ("kernel_equals_input", (2, 3, 5, 5), (4, 3, 5, 5), {}),
@@ -201,6 +205,29 @@ def test_conv2d_gradcheck(stride, padding, dilation, groups, bias):
     def fn(*a):
         return F.conv2d(a[0], a[1], a[2] if bias else None, stride, padding, dilation, groups)
     assert gradcheck(fn, ins)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise_gradients_for_a_subset_of_inputs(stride):
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((3, 1, 3, 3))
+    for x_grad, w_grad in ((True, False), (False, True)):
+        X, W = dn.Tensor(x, requires_grad=x_grad), dn.Tensor(w, requires_grad=w_grad)
+        Xt, Wt = torch.tensor(x, requires_grad=x_grad), torch.tensor(w, requires_grad=w_grad)
+        (F.conv2d(X, W, stride=stride, padding=1, groups=3) ** 2).sum().backward()
+        (TF.conv2d(Xt, Wt, stride=stride, padding=1, groups=3) ** 2).sum().backward()
+        for a, b, on in ((X, Xt, x_grad), (W, Wt, w_grad)):
+            if on:
+                np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=RTOL64, atol=ATOL64)
+            else:
+                assert a.grad is None
+
+
+def test_depthwise_gradcheck_strided_dilated():
+    rng = np.random.default_rng(8)
+    ins = [dn.Tensor(rng.standard_normal(s), requires_grad=True) for s in ((2, 3, 7, 6), (3, 1, 2, 3), (3,))]
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, (2, 1), 1, (2, 1), 3), ins)
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, 1, (0, 2), (1, 2), 3), ins)
 
 
 def test_conv2d_gradient_only_for_requested_inputs():

@@ -24,7 +24,8 @@ def test_integer_input_where_floats_are_needed():
         (lambda: nn.Linear(4, 2)(ints), r"Linear\(in_features=4.*floating-point.*int64"),
         (lambda: nn.Conv2d(2, 2, 1)(ints), r"Conv2d\(2, 2.*floating-point.*int64"),
         (lambda: nn.BatchNorm2d(2)(ints), r"BatchNorm2d\(2\).*floating-point.*int64"),
-        (lambda: F.conv2d(ints, dn.zeros(2, 2, 1, 1)), r"conv2d: expected a floating-point input, got dtype int64"),
+        (lambda: F.conv2d(ints, dn.zeros(2, 2, 1, 1)),
+         r"conv2d: expected a floating-point input, got dtype int64"),
         (lambda: F.avg_pool2d(ints, 2), r"avg_pool2d: expected a floating-point.*int64"),
         (lambda: F.softmax(ints, dim=1), r"softmax: expected a floating-point.*int64"),
         (lambda: F.cross_entropy(dn.Tensor(np.arange(6).reshape(2, 3)), np.array([0, 1])),
@@ -118,7 +119,8 @@ def test_pooling_errors():
         F.max_pool2d(dn.zeros(1, 1, 5, 5), 2, padding=2)
     with pytest.raises(ValueError, match=r"avg_pool2d: expected a 3-D \(C, H, W\) or 4-D.*got shape \(5, 5\)"):
         F.avg_pool2d(dn.zeros(5, 5), 2)
-    with pytest.raises(ValueError, match=r"max_pool2d: input of spatial size 2x2 is too small for kernel \(3, 3\)"):
+    with pytest.raises(ValueError, match=r"max_pool2d: input of spatial size 2x2 is too small for kernel "
+                                         r"\(3, 3\)"):
         F.max_pool2d(dn.zeros(1, 1, 2, 2), 3)
     with pytest.raises(ValueError, match=r"adaptive_avg_pool2d: output_size must be positive"):
         F.adaptive_avg_pool2d(dn.zeros(1, 1, 4, 4), 0)

@@ -155,6 +155,9 @@ def test_load_state_dict_non_strict_returns_keys_but_still_rejects_shapes():
     tres = torch.nn.Linear(3, 2).load_state_dict({"weight": torch.tensor(w), "other": torch.ones(2)}, strict=False)
     assert res.missing_keys == tres.missing_keys == ["bias"]
     assert res.unexpected_keys == tres.unexpected_keys == ["other"]
+    assert repr(res) == repr(tres)
+    assert repr(m.load_state_dict(m.state_dict())) == repr(torch.nn.Linear(3, 2).load_state_dict(
+        torch.nn.Linear(3, 2).state_dict())) == "<All keys matched successfully>"
     np.testing.assert_array_equal(m.weight.data, w)
     with pytest.raises(StateDictError, match="size mismatch for weight"):
         m.load_state_dict({"weight": np.ones((3, 3))}, strict=False)
@@ -319,6 +322,9 @@ def test_double_and_float_casts():
     assert m.state_dict()["1.num_batches_tracked"].data.dtype == np.int64
     m.float()
     assert m[0].weight.data.dtype == np.float32
+    assert m.to("cpu", dtype=np.float64) is m and m[1].running_var.data.dtype == np.float64
+    with pytest.raises(ValueError, match="cpu"):
+        m.to("cuda")
 
 
 def test_forward_hooks_and_get_submodule():

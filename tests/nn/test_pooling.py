@@ -80,8 +80,8 @@ def test_max_pool2d_unbatched_and_float32_and_module():
     assert y.data.dtype == np.float32 and y.shape == (3, 5, 6)
     np.testing.assert_array_equal(y.data, yt.numpy())
     np.testing.assert_array_equal(i.data, it.numpy())
-    m, tm = nn.MaxPool2d(3, 2, 1, return_indices=True, ceil_mode=True), torch.nn.MaxPool2d(3, 2, 1, return_indices=True,
-                                                                                             ceil_mode=True)
+    m = nn.MaxPool2d(3, 2, 1, return_indices=True, ceil_mode=True)
+    tm = torch.nn.MaxPool2d(3, 2, 1, return_indices=True, ceil_mode=True)
     assert repr(m) == repr(tm)
     xb = rng.standard_normal((2, 3, 8, 9))
     (y, i), (yt, it) = m(dn.Tensor(xb)), tm(torch.tensor(xb))

@@ -36,12 +36,12 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Fill ``tensor`` with N(mean, std^2) samples restricted to [a, b] (absolute bounds, as torch's
     ``nn.init.trunc_normal_``), by redrawing the out-of-range samples; vectorised."""
     g = generator or default_generator()
-    out = g.normal(mean, std, size=tensor.shape)
-    bad = (out < a) | (out > b)
+    nn.init.normal_(tensor, mean, std, generator=g)
+    out = tensor.data
+    bad = ~((out >= a) & (out <= b))
     while bad.any():
         out[bad] = g.normal(mean, std, size=int(bad.sum()))
-        bad = (out < a) | (out > b)
-    tensor.data[...] = out
+        bad = ~((out >= a) & (out <= b))
     return tensor
 
 

@@ -213,7 +213,8 @@ def _pool_size_check(x, k, s, p, d, ceil_mode, name):
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
-    """Max over each (dilated) window; the gradient goes to the arg-max only (the first one on ties).
+    """Max over each (dilated) window; the gradient goes to the arg-max only (the first one on ties;
+    a NaN in the window wins and propagates, as in torch).
 
     input (N, C, H, W) or (C, H, W) -> (N, C, Ho, Wo); stride defaults to kernel_size; padding pads
     with -inf.  With ``return_indices`` also returns the arg-max as a flat index into each H*W plane.

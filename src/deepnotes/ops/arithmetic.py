@@ -84,6 +84,14 @@ class Neg(Function):
         return -g
 
 
+def mm(a, b):
+    """``a @ b``.  Half-precision operands are multiplied with float32 accumulation and the product is
+    rounded back to float16, as mixed-precision hardware does; NumPy has no fast float16 GEMM."""
+    if a.dtype == np.float16 and b.dtype == np.float16:
+        return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
+    return np.matmul(a, b)
+
+
 class MatMul(Function):
     """``a @ b`` with NumPy's (and torch's) rules: 1-D operands are promoted to matrices and the added
     axis removed again; leading (batch) axes broadcast.  dA = dC B^T, dB = A^T dC, summed over any
@@ -100,7 +108,7 @@ class MatMul(Function):
                              f"(inner dimensions {ka} and {kb} differ; expected a (..., n, k) @ "
                              "(..., k, m))")
         try:
-            out = np.matmul(a, b)
+            out = mm(a, b)
         except ValueError:
             raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} do not "
                              "broadcast") from None
@@ -123,18 +131,18 @@ class MatMul(Function):
         ga = gb = None
         if self.needs_input_grad[0]:
             if B.ndim == 2:
-                ga = G @ B.T
+                ga = mm(G, B.T)
             else:
-                ga = unbroadcast(G @ np.swapaxes(B, -1, -2), A.shape)
+                ga = unbroadcast(mm(G, np.swapaxes(B, -1, -2)), A.shape)
             ga = ga.reshape(a.shape)
         if self.needs_input_grad[1]:
             if B.ndim == 2 and A.ndim > 2:
                 # (batch..., n, k) with a shared (k, m): fold the batch into one GEMM
                 rows = A.size // A.shape[-1] if A.shape[-1] else int(np.prod(A.shape[:-1]))
-                gb = A.reshape(rows, A.shape[-1]).T @ G.reshape(rows, G.shape[-1])
+                gb = mm(A.reshape(rows, A.shape[-1]).T, G.reshape(rows, G.shape[-1]))
             elif A.ndim == 2:
-                gb = unbroadcast(A.T @ G, B.shape)
+                gb = unbroadcast(mm(A.T, G), B.shape)
             else:
-                gb = unbroadcast(np.swapaxes(A, -1, -2) @ G, B.shape)
+                gb = unbroadcast(mm(np.swapaxes(A, -1, -2), G), B.shape)
             gb = gb.reshape(b.shape)
         return ga, gb

@@ -4,11 +4,13 @@ Every output pixel is a dot product between one kernel and one input patch.  im2
 out as the columns of a matrix ``cols`` of shape (C/g * kh * kw, N * Ho * Wo); the whole layer is then
 one matrix product per group, ``W (g, O/g, C/g*kh*kw) @ cols (g, C/g*kh*kw, N*Ho*Wo)``.  The backward
 pass reuses ``cols`` for the weight gradient and scatters the column gradient back with col2im, one
-vectorised add per kernel offset.
+vectorised add per kernel offset.  Depthwise convolutions with stride 1 (groups == channels) skip
+im2col: kh*kw shifted multiply-adds over the flattened padded planes.
 """
 import numpy as np
 
 from ..autograd.function import Function
+from .arithmetic import mm
 
 
 def conv_output_size(size, kernel, stride=1, padding=0, dilation=1):
@@ -62,20 +64,86 @@ class Conv2dFn(Function):
                              f"the dilated kernel {dilation[0] * (kh - 1) + 1}x{dilation[1] * (kw - 1) + 1}")
         g = groups
         view = patches(xp, kh, kw, Ho, Wo, stride, dilation)            # N C kh kw Ho Wo
+        self.w, self.xshape, self.xpshape = w, x.shape, xp.shape
+        self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
+        self.has_bias = b is not None
+        # measured: the shifted-slice path wins for stride 1 only; strided depthwise stays on im2col
+        self.depthwise = g == C == O and Cg == 1 and stride == (1, 1)
+        if self.depthwise:
+            return self._depthwise_forward(view, w, b, xp)
         cols = np.ascontiguousarray(view.transpose(1, 2, 3, 0, 4, 5))   # C kh kw N Ho Wo
         cols = cols.reshape(g, Cg * kh * kw, N * Ho * Wo)
         wm = w.reshape(g, O // g, Cg * kh * kw)
-        out = np.matmul(wm, cols).reshape(O, N, Ho, Wo)
+        out = mm(wm, cols).reshape(O, N, Ho, Wo)
         if b is not None:
             out += b.reshape(O, 1, 1, 1)
         # the patches are only needed for the weight gradient; do not keep them alive otherwise
         self.cols = cols if self.needs_input_grad[1] else None
-        self.w, self.xshape, self.xpshape = w, x.shape, xp.shape
-        self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
-        self.has_bias = b is not None
         return out.transpose(1, 0, 2, 3)
 
+    # ------------------------------------------------------------------ depthwise (groups == channels)
+    # One kh x kw filter per channel (MobileNet's depthwise step) with stride 1: kh*kw broadcast
+    # multiply-adds on the flattened padded planes replace im2col and the batched tiny GEMMs.  Output
+    # pixel p = h*Wp + w reads input pixel p + i*d0*Wp + j*d1, so every pass is one long contiguous
+    # slice; the Wp - Wo columns computed past each row's end are dropped.
+
+    def _depthwise_forward(self, view, w, b, xp):
+        C, _, kh, kw = w.shape
+        N, _, Hp, Wp = xp.shape
+        Ho, Wo = view.shape[4:]
+        wk = w.reshape(C, kh * kw, 1)
+        self.xp = xp if self.needs_input_grad[1] else None
+        xf = xp.reshape(N, C, Hp * Wp)
+        L = (Ho - 1) * Wp + Wo
+        acc = np.empty((N, C, Ho * Wp), dtype=np.result_type(xp, w))
+        out, tmp = acc[:, :, :L], np.empty((N, C, L), dtype=acc.dtype)
+        for k in range(kh * kw):
+            off = (k // kw) * self.dilation[0] * Wp + (k % kw) * self.dilation[1]
+            if k == 0:
+                np.multiply(xf[:, :, off:off + L], wk[:, 0], out=out)
+            else:
+                out += np.multiply(xf[:, :, off:off + L], wk[:, k], out=tmp)
+        y = acc.reshape(N, C, Ho, Wp)[:, :, :, :Wo]
+        if b is not None:
+            y += b.reshape(C, 1, 1)
+        return y
+
+    def _depthwise_backward(self, grad):
+        w = self.w
+        C, _, kh, kw = w.shape
+        N, _, H, W = self.xshape
+        Hp, Wp = self.xpshape[2:]
+        Ho, Wo = grad.shape[2:]
+        d0, d1 = self.dilation
+        need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
+        gx = gw = gb = None
+        if self.has_bias and self.needs_input_grad[2]:
+            gb = grad.sum(axis=(0, 2, 3))
+        L = (Ho - 1) * Wp + Wo
+        gpad = np.zeros((N, C, Ho * Wp), dtype=grad.dtype)    # grad on the padded row pitch, 0 past Wo
+        gpad.reshape(N, C, Ho, Wp)[:, :, :, :Wo] = grad
+        gf = gpad[:, :, :L]
+        wk = w.reshape(C, kh * kw, 1)
+        xf = self.xp.reshape(N, C, Hp * Wp) if need_w else None
+        dxf = np.zeros((N, C, Hp * Wp), dtype=grad.dtype) if need_x else None
+        if need_w:
+            gw = np.empty((C, kh * kw), dtype=grad.dtype)
+        for k in range(kh * kw):
+            off = (k // kw) * d0 * Wp + (k % kw) * d1
+            if need_w:
+                gw[:, k] = np.einsum("ncl,ncl->c", gf, xf[:, :, off:off + L])
+            if need_x:
+                dxf[:, :, off:off + L] += gf * wk[:, k]
+        if need_w:
+            gw = gw.reshape(w.shape)
+        if need_x:
+            (t, _), (l, _) = self.pads
+            gx = dxf.reshape(N, C, Hp, Wp)[:, :, t:t + H, l:l + W]
+        return (gx, gw, gb) if self.has_bias else (gx, gw)
+
     def backward(self, grad):
+        if self.depthwise:
+            return self._depthwise_backward(grad)
         w, g = self.w, self.groups
         O, Cg, kh, kw = w.shape
         N, C, H, W = self.xshape
@@ -84,12 +152,12 @@ class Conv2dFn(Function):
         gx = gw = gb = None
         if self.needs_input_grad[1]:
             # cols @ gm^T (long inner dimension N*Ho*Wo) is markedly faster in OpenBLAS than gm @ cols^T
-            gw = np.matmul(self.cols, gm.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)
+            gw = mm(self.cols, gm.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)
         if self.has_bias and self.needs_input_grad[2]:
             gb = gm.reshape(O, -1).sum(axis=1)
         if self.needs_input_grad[0]:
             wm = w.reshape(g, O // g, Cg * kh * kw)
-            dcols = np.matmul(wm.transpose(0, 2, 1), gm).reshape(C, kh, kw, N, Ho, Wo)
+            dcols = mm(wm.transpose(0, 2, 1), gm).reshape(C, kh, kw, N, Ho, Wo)
             Hp, Wp = self.xpshape[2:]
             dxp = np.zeros((C, N, Hp, Wp), dtype=grad.dtype)
             col2im_add(dxp, dcols, Ho, Wo, self.stride, self.dilation)

@@ -53,7 +53,7 @@ class RNNLayerFn(Function):
     Output: the packed array P (T + 1 + [1 for LSTM], B, H).  With processing from t = 0
     (``reverse=False``) P[0] = h0, P[t + 1] = h_t, so the output sequence is P[1:T+1] and h_n = P[T];
     with ``reverse=True`` P[t] = h_t, P[T] = h0, so the output sequence is P[0:T] and h_n = P[0].
-    For LSTM P[T + 1] = c_n.  Gradients reaching the h0 slot are ignored (h0 is not an output).
+    For LSTM P[T + 1] = c_n.  (The h0 slot is a copy of h0; a gradient reaching it flows to h0.)
     """
 
     def forward(self, x, h0, *rest, mode, reverse=False, has_bias=True):
@@ -221,7 +221,7 @@ class RNNLayerFn(Function):
         if need[0]:
             out[0] = (dGx.reshape(T * B, G * H) @ w_ih).reshape(T, B, I)
         if need[1]:
-            out[1] = rec
+            out[1] = rec + grad[T if reverse else 0]         # the h0 slot of P is a copy of h0
         if lstm and need[2]:
             out[2] = dc0
         perm = self.perm

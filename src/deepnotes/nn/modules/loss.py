@@ -9,7 +9,8 @@ class _Loss(Module):
         super().__init__()
         reduction = F._legacy_reduction(size_average, reduce, reduction)
         if reduction not in ("none", "mean", "sum"):
-            raise ValueError(f"{type(self).__name__}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+            raise ValueError(f"{type(self).__name__}: reduction must be 'none', 'mean' or 'sum', got "
+                             f"{reduction!r}")
         self.reduction = reduction
 
 

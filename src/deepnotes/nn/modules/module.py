@@ -28,6 +28,11 @@ class _IncompatibleKeys(tuple):
     def unexpected_keys(self):
         return self[1]
 
+    def __repr__(self):
+        if not self[0] and not self[1]:
+            return "<All keys matched successfully>"
+        return f"_IncompatibleKeys(missing_keys={self[0]}, unexpected_keys={self[1]})"
+
 
 def _to_numpy(value):
     if isinstance(value, Tensor):
@@ -272,11 +277,26 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype=None):
-        """Cast floating parameters and buffers to ``dtype`` in place (devices do not exist here)."""
-        if dtype is None or isinstance(dtype, str) and dtype in ("cpu",):
+    def to(self, *args, dtype=None, device=None):
+        """Cast floating parameters and buffers to ``dtype`` in place: ``to(np.float64)``,
+        ``to(dtype=...)``; a device argument must be 'cpu' (the only device deepnotes has)."""
+        for a in args:
+            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "mps", "meta"):
+                device = a
+            elif dtype is None:
+                dtype = a
+            else:
+                raise TypeError(f"to: unexpected argument {a!r}")
+        if device is not None and str(device) != "cpu":
+            raise ValueError(f"to: only the 'cpu' device exists in deepnotes, got {device!r}")
+        if dtype is None:
             return self
-        dtype = np.dtype(dtype)
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"to: expected a NumPy floating dtype, got {dtype!r}") from None
+        if dtype.kind != "f":
+            raise TypeError(f"to: expected a floating dtype, got {dtype}")
         for m in self.modules():
             for store in (m._parameters, m._buffers):
                 for v in store.values():
@@ -318,7 +338,8 @@ class Module:
         the key sets must be equal.  All problems are reported together in one ``StateDictError``.
         """
         if not hasattr(state_dict, "items") or not hasattr(state_dict, "keys"):
-            raise TypeError(f"load_state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}")
+            raise TypeError(f"load_state_dict: expected a mapping of names to arrays, got "
+                            f"{type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -339,7 +360,8 @@ class Module:
                 arrays[k] = arr
         if strict:
             if unexpected:
-                errors.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+                errors.insert(0, "Unexpected key(s) in state_dict: " +
+                              ", ".join(f'"{k}"' for k in unexpected) + ".")
             if missing:
                 errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
         if errors:

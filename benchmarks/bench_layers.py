@@ -1,0 +1,100 @@
+"""Layer forward + backward time, deepnotes vs torch, on identical inputs and weights.
+
+Each case is a function ``case_*(rng) -> (label, run_deepnotes, run_torch)`` listed in ``CASES``; the
+two callables each run one forward and backward pass.  Runs alternate between the libraries (so load
+changes hit both), after warm-up; each library reports its median.  Both libraries get the same number
+of threads: torch's intra-op pool and NumPy's BLAS pool (through threadpoolctl) are set to
+``--threads`` (default 1).
+
+Run: ``PYTHONPATH=src python benchmarks/bench_layers.py [--repeat 15] [--threads 1] [--cases LSTM]``
+Prints one line per case: median milliseconds for each library and the ratio deepnotes / torch.
+"""
+import argparse
+import contextlib
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import deepnotes as dn
+from deepnotes.nn.modules.rnn import LSTM
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    threadpool_limits = None
+
+
+def _copy_module(ours, theirs):
+    ours.load_state_dict(theirs.state_dict())
+    return ours
+
+
+def case_lstm(rng, T=50, N=32, I=64, H=128):
+    """One-layer LSTM, float32, sequence 50, batch 32, input 64, hidden 128: forward, then backward of
+    output.sum() into the input and all weights."""
+    tm = torch.nn.LSTM(I, H)
+    m = _copy_module(LSTM(I, H), tm)
+    x = rng.standard_normal((T, N, I)).astype(np.float32)
+    xd = dn.Tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    params_d, params_t = list(m.parameters()), list(tm.parameters())
+
+    def run_deepnotes():
+        for p in params_d + [xd]:
+            p.grad = None
+        y, _ = m(xd)
+        y.sum().backward()
+
+    def run_torch():
+        for p in params_t + [xt]:
+            p.grad = None
+        y, _ = tm(xt)
+        y.sum().backward()
+
+    return f"LSTM fwd+bwd T={T} N={N} in={I} hidden={H} float32", run_deepnotes, run_torch
+
+
+CASES = [case_lstm]
+
+
+def timed_pair(fn_a, fn_b, repeat, warmup=3):
+    """Median seconds of ``fn_a`` and ``fn_b``, run alternately."""
+    for _ in range(warmup):
+        fn_a()
+        fn_b()
+    times_a, times_b = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn_a()
+        t1 = time.perf_counter()
+        fn_b()
+        t2 = time.perf_counter()
+        times_a.append(t1 - t0)
+        times_b.append(t2 - t1)
+    return statistics.median(times_a), statistics.median(times_b)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op and NumPy BLAS threads")
+    parser.add_argument("--cases", nargs="*", default=None, help="substrings of case labels to run")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    limit = threadpool_limits(args.threads) if threadpool_limits is not None else contextlib.nullcontext()
+    with limit:
+        print(f"bench_layers: threads = {args.threads} (torch {torch.__version__}, numpy {np.__version__}"
+              f"{'' if threadpool_limits else ', BLAS threads not limited: threadpoolctl missing'})")
+        for make in CASES:
+            label, run_d, run_t = make(np.random.default_rng(0))
+            if args.cases and not any(c.lower() in label.lower() for c in args.cases):
+                continue
+            td, tt = timed_pair(run_d, run_t, args.repeat)
+            print(f"{label}: deepnotes {td * 1e3:.2f} ms, torch {tt * 1e3:.2f} ms, ratio {td / tt:.2f}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
