@@ -13,6 +13,21 @@ argument that depends on the input is reported instead of being silently frozen 
 static arguments that follow the batch size (reshape targets, expand shapes) become expressions of the
 input's batch dimension.
 
+Translated primitives: Add/Sub/Mul/Div/Pow/Neg, MatMul, Linear (Gemm, or MatMul + Add beyond 2-D),
+Conv2d (strides, asymmetric pads, dilation, groups; Conv1d through it), ConvTranspose2d, BatchNorm
+(running statistics -> BatchNormalization; batch statistics -> reductions), LayerNorm
+(LayerNormalization from opset 17), GroupNorm/InstanceNorm, MaxPool/AvgPool (padding, dilation,
+ceil_mode, count_include_pad, divisor_override), adaptive max pooling, the reductions (sum, mean ->
+GlobalAveragePool over H, W, var/std, prod, amax/amin, max/min along a dim), exp/log/sqrt/abs/sin/cos/
+atan, clamp (Clip), maximum/minimum, where, the activations (ReLU, Sigmoid, Tanh, Softmax, LogSoftmax,
+LeakyReLU, PReLU, ELU/SELU/CELU, Hardtanh/ReLU6, Hardsigmoid, Hardswish, SiLU/Swish, GELU, Softplus),
+reshape/flatten/squeeze/unsqueeze, permute/transpose, expand, cat/stack, pad (constant, reflect,
+replicate; circular from opset 19), indexing (Slice, Squeeze, Unsqueeze, Gather, GatherND; also
+``table[ids]`` with ``ids`` a model input), Embedding, interpolation (every ``interpolate`` mode but
+'area', as Gather/Mul/Add with the exact taps), dtype casts, the fused recurrent layers (LSTM, GRU, RNN)
+and attention's softmax.  Adaptive average pooling, SPP, Maxout and nearest upsampling are compositions
+of these.
+
 Only the ONNX *graph-building* package ``onnx`` is needed (imported lazily); the result is checked with
 ``onnx.checker.check_model`` and runs in any ONNX runtime.  New primitives get a translation with
 :func:`register_op`.
@@ -784,7 +799,21 @@ def _basic_index(g, xv, shape, items, out):
     return v
 
 
-# ---------------------------------------------------------------------------- primitives by name
+# ---------------------------------------------------------------------------- activations (by name)
+def _param(g, rec, names, position, default):
+    """A scalar parameter of an activation: a keyword argument, or a constant positional input (the
+    ``position``-th input tensor); a traced tensor there cannot become an attribute."""
+    for n in names:
+        if n in rec.kwargs:
+            return rec.kwargs[n]
+    if len(rec.inputs) > position:
+        t = rec.inputs[position]
+        if id(t) in g.names or t.data.size != 1:
+            raise NotImplementedError(f"export: {_where(rec)}: parameter {names[0]!r} must be a constant number")
+        return t.data.reshape(()).item()
+    return default
+
+
 def _hardswish(g, rec, out):
     x = g.value(rec.inputs[0])
     if g.opset >= 14:
@@ -793,10 +822,22 @@ def _hardswish(g, rec, out):
         g.node("Mul", [x, g.node("HardSigmoid", [x], alpha=1.0 / 6, beta=0.5)], out)
 
 
-def _relu6(g, rec, out):
+def _hardsigmoid(g, rec, out):
+    g.node("HardSigmoid", [g.value(rec.inputs[0])], out, alpha=1.0 / 6, beta=0.5)
+
+
+def _clip(g, rec, out, lo, hi):
     x = rec.inputs[0]
     dt = x.data.dtype
-    g.node("Clip", [g.value(x), g.scalar(0, dt, "zero"), g.scalar(6, dt, "six")], out)
+    g.node("Clip", [g.value(x), g.scalar(lo, dt, "min"), g.scalar(hi, dt, "max")], out)
+
+
+def _relu6(g, rec, out):
+    _clip(g, rec, out, 0.0, 6.0)
+
+
+def _hardtanh(g, rec, out):
+    _clip(g, rec, out, float(_param(g, rec, ("min_val",), 1, -1.0)), float(_param(g, rec, ("max_val",), 2, 1.0)))
 
 
 def _silu(g, rec, out):
@@ -804,25 +845,54 @@ def _silu(g, rec, out):
     g.node("Mul", [x, g.node("Sigmoid", [x])], out)
 
 
-def _kwarg(rec, names, default):
-    for n in names:
-        if n in rec.kwargs:
-            return rec.kwargs[n]
-    return default
+def _swish(g, rec, out):
+    # x sigma(beta x); beta is a (learnable) tensor input or a keyword number
+    x = rec.inputs[0]
+    xv = g.value(x)
+    if len(rec.inputs) > 1:
+        beta = g.value(rec.inputs[1])
+    else:
+        beta = g.scalar(rec.kwargs.get("beta", 1.0), x.data.dtype, "beta")
+    g.node("Mul", [xv, g.node("Sigmoid", [g.node("Mul", [beta, xv])])], out)
 
 
 def _leaky_relu(g, rec, out):
-    g.node("LeakyRelu", [g.value(rec.inputs[0])], out,
-           alpha=float(_kwarg(rec, ("negative_slope", "slope", "alpha"), 0.01)))
+    slope = _param(g, rec, ("negative_slope", "slope", "alpha"), 1, 0.01)
+    g.node("LeakyRelu", [g.value(rec.inputs[0])], out, alpha=float(slope))
+
+
+def _prelu(g, rec, out):
+    # slopes per channel (axis 1): reshaped to (C, 1, ...) so they broadcast against (N, C, ...)
+    x, w = rec.inputs[0], rec.inputs[1]
+    wv = g.value(w)
+    if x.ndim >= 2:
+        wv = g.node("Reshape", [wv, g.ints([w.data.size] + [1] * (x.ndim - 2), "slope_shape")])
+    else:
+        wv = g.node("Reshape", [wv, g.ints([1] if x.ndim else [], "slope_shape")])
+    g.node("PRelu", [g.value(x), wv], out)
 
 
 def _elu(g, rec, out):
-    g.node("Elu", [g.value(rec.inputs[0])], out, alpha=float(_kwarg(rec, ("alpha",), 1.0)))
+    # scale * (x if x > 0 else alpha (exp(input_scale x) - 1)): ELU, and SELU/CELU through the scales
+    alpha = float(_param(g, rec, ("alpha",), 1, 1.0))
+    scale = float(_param(g, rec, ("scale",), 2, 1.0))
+    input_scale = float(_param(g, rec, ("input_scale",), 3, 1.0))
+    x = rec.inputs[0]
+    xv = g.value(x)
+    if scale == 1.0 and input_scale == 1.0:
+        g.node("Elu", [xv], out, alpha=alpha)
+        return
+    dt = x.data.dtype
+    neg = g.node("Mul", [g.node("Min", [xv, g.scalar(0, dt, "zero")]), g.scalar(input_scale, dt, "input_scale")])
+    neg = g.node("Mul", [g.node("Sub", [g.node("Exp", [neg]), g.scalar(1, dt, "one")]),
+                         g.scalar(alpha * scale, dt, "alpha_scale")])
+    pos = g.node("Mul", [xv, g.scalar(scale, dt, "scale")])
+    g.node("Where", [g.node("Greater", [xv, g.scalar(0, dt, "zero")]), pos, neg], out)
 
 
 def _softplus(g, rec, out):
-    beta = float(_kwarg(rec, ("beta",), 1.0))
-    threshold = float(_kwarg(rec, ("threshold",), 20.0))
+    beta = float(_param(g, rec, ("beta",), 1, 1.0))
+    threshold = float(_param(g, rec, ("threshold",), 2, 20.0))
     x = rec.inputs[0]
     dt = x.data.dtype
     xv = g.value(x)
@@ -836,7 +906,7 @@ def _softplus(g, rec, out):
 
 
 def _gelu(g, rec, out):
-    approximate = _kwarg(rec, ("approximate",), "none")
+    approximate = rec.kwargs.get("approximate", "none")
     x = rec.inputs[0]
     dt = x.data.dtype
     xv = g.value(x)
@@ -855,21 +925,210 @@ def _gelu(g, rec, out):
     g.node("Mul", [g.node("Mul", [xv, half]), g.node("Add", [one, t])], out)
 
 
-def _hardsigmoid(g, rec, out):
-    g.node("HardSigmoid", [g.value(rec.inputs[0])], out, alpha=1.0 / 6, beta=0.5)
+# ---------------------------------------------------------------------------- newer primitives (by name)
+def _conv_transpose(g, rec, out):
+    kw = rec.kwargs
+    w = rec.inputs[1]
+    (p0, p1), (q0, q1) = kw["padding"], kw["output_padding"]
+    g.node("ConvTranspose", [g.value(t) for t in rec.inputs], out, kernel_shape=list(w.shape[2:]),
+           strides=list(kw["stride"]), pads=[int(p0), int(p1), int(p0), int(p1)],
+           output_padding=[int(q0), int(q1)], dilations=list(kw["dilation"]), group=int(kw["groups"]))
 
 
-for _names, _tr in ((("Hardswish", "HardSwish", "HardSwishFn", "HardswishFn"), _hardswish),
-                    (("Hardsigmoid", "HardSigmoid", "HardSigmoidFn", "HardsigmoidFn"), _hardsigmoid),
+def _interp1d(g, rec, out):
+    # y = sum_k w_k * x[idx_k] along one axis (every interpolate mode but 'area'): Gather, Mul, Add
+    x = rec.inputs[0]
+    axis = int(rec.kwargs["axis"])
+    xv = g.value(x)
+    bshape = [1] * x.ndim
+    bshape[axis] = -1
+    terms = []
+    for idx, w in rec.kwargs["taps"]:
+        v = g.node("Gather", [xv, g.const(np.asarray(idx, dtype=np.int64), "taps")], axis=axis)
+        if w is not None:
+            v = g.node("Mul", [v, g.const(np.asarray(w, dtype=x.data.dtype).reshape(bshape), "tap_weights")])
+        terms.append(v)
+    while len(terms) > 1:
+        terms = [g.node("Add", terms[:2])] + terms[2:]
+    g.node("Identity", terms, out)
+
+
+def _normalise(g, xv, axes, eps, dtype):
+    """(x - mean) / sqrt(biased var + eps) over ``axes`` (kept)."""
+    mean = g.reduce("ReduceMean", xv, axes, True)
+    centred = g.node("Sub", [xv, mean])
+    var = g.reduce("ReduceMean", g.node("Mul", [centred, centred]), axes, True)
+    return g.node("Div", [centred, g.node("Sqrt", [g.node("Add", [var, g.scalar(eps, dtype, "eps")])])])
+
+
+def _layer_norm(g, rec, out):
+    kw = rec.kwargs
+    x = rec.inputs[0]
+    dt = x.data.dtype
+    m = int(kw["m"])
+    weight = rec.inputs[1] if kw["has_weight"] else None
+    bias = rec.inputs[-1] if kw["has_bias"] else None
+    if weight is not None:
+        k = weight.ndim
+    else:       # the fewest trailing dimensions holding m elements
+        k, n = 0, 1
+        while k < x.ndim and n != m:
+            k += 1
+            n *= x.shape[x.ndim - k]
+    norm_shape = x.shape[x.ndim - k:]
+    xv = g.value(x)
+    if g.opset >= 17:
+        scale = g.value(weight) if weight is not None else g.const(np.ones(norm_shape, dt), "ln_ones")
+        ins = [xv, scale] + ([g.value(bias)] if bias is not None else [])
+        g.node("LayerNormalization", ins, out, axis=-k if k else -1, epsilon=float(kw["eps"]))
+        return
+    y = _normalise(g, xv, list(range(x.ndim - k, x.ndim)), float(kw["eps"]), dt)
+    if weight is not None:
+        y = g.node("Mul", [y, g.value(weight)])
+    if bias is not None:
+        y = g.node("Add", [y, g.value(bias)])
+    g.node("Identity", [y], out)
+
+
+def _group_norm(g, rec, out):
+    # statistics per (sample, group of C / G channels): reshape to (N, G, rest), normalise, reshape back
+    kw = rec.kwargs
+    x = rec.inputs[0]
+    dt = x.data.dtype
+    C = x.shape[1]
+    xv = g.value(x)
+    grouped = g.node("Reshape", [xv, g.ints([0, int(kw["groups"]), -1], "group_shape")])
+    y = g.node("Reshape", [_normalise(g, grouped, [2], float(kw["eps"]), dt), g.node("Shape", [xv])])
+    cshape = g.ints(_channel_shape(x.ndim, C), "channel_shape")
+    if kw["has_weight"]:
+        y = g.node("Mul", [y, g.node("Reshape", [g.value(rec.inputs[1]), cshape])])
+    if kw["has_bias"]:
+        y = g.node("Add", [y, g.node("Reshape", [g.value(rec.inputs[-1]), cshape])])
+    g.node("Identity", [y], out)
+
+
+def _adaptive_max_pool(g, rec, out):
+    # torch's bins [floor(i H / oh), ceil((i + 1) H / oh)), shorter bins padded by repeating their last
+    # row/column (harmless for a maximum): gather rows and columns, then ReduceMax over each bin
+    x = rec.inputs[0]
+    oh, ow = rec.kwargs["output_size"]
+    xv = g.value(x)
+    dims = []
+    for axis, (size, n) in enumerate(((x.shape[2], oh), (x.shape[3], ow)), start=2):
+        i = np.arange(n)
+        start, end = (i * size) // n, -(-((i + 1) * size) // n)
+        k = int((end - start).max())
+        idx = np.minimum(start[:, None] + np.arange(k), end[:, None] - 1)
+        xv = g.node("Gather", [xv, g.const(idx.reshape(-1).astype(np.int64), "bins")], axis=axis)
+        dims += [int(n), k]
+    grouped = g.node("Reshape", [xv, g.ints([0, 0] + dims, "bin_shape")])
+    g.reduce("ReduceMax", grouped, [3, 5], False, out)
+
+
+def _embedding(g, rec, out):
+    # weight[indices]: the indices are a keyword array, taken from the graph when they are the data of
+    # a traced tensor (the model input), else a constant
+    weight = rec.inputs[0]
+    idx = _array_kwarg(g, rec, "indices")
+    g.node("Gather", [g.value(weight), idx], out, axis=0)
+
+
+def _array_kwarg(g, rec, name):
+    """The value name of an array keyword argument: the traced tensor it belongs to, or a constant when
+    both traces agree on it."""
+    a, b = rec.kwargs[name], g.recs_b[g.position].kwargs[name]
+    if isinstance(a, np.ndarray) and id(a) in g.traced_a and isinstance(b, np.ndarray) and id(b) in g.traced_b:
+        v = g.value(g.traced_a[id(a)])
+        if a.dtype not in (np.int32, np.int64):
+            v = g.node("Cast", [v], to=g.helper.np_dtype_to_tensor_dtype(np.dtype(np.int64)))
+        return v
+    if _same(a, b):
+        return g.const(np.asarray(a), name)
+    raise NotImplementedError(f"export: the argument {name!r} of {_where(rec)} changes with the input but is not "
+                              "a traced tensor (it is computed outside deepnotes' primitives)")
+
+
+# ONNX gate order from deepnotes'/torch's: LSTM (i, f, g, o) -> (i, o, f, c); GRU (r, z, n) -> (z, r, h)
+_RNN_GATE_ORDER = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2), "rnn_tanh": (0,), "rnn_relu": (0,)}
+
+
+def _rnn_layer(g, rec, out):
+    """deepnotes.ops.rnn.RNNLayerFn (one layer, one direction) as an ONNX LSTM/GRU/RNN node, with the
+    packed output rebuilt: forward P = [h0, y_1..y_T, (c_T)], reverse P = [y_1..y_T, h0, (c_T)]."""
+    kw = rec.kwargs
+    mode, reverse, has_bias = kw["mode"], kw.get("reverse", False), kw.get("has_bias", True)
+    lstm = mode == "lstm"
+    ins = list(rec.inputs)
+    x, h0 = ins[0], ins[1]
+    c0 = ins[2] if lstm else None
+    rest = ins[3:] if lstm else ins[2:]
+    w_ih, w_hh = rest[0], rest[1]
+    H = w_hh.shape[1]
+    rows = np.concatenate([np.arange(k * H, (k + 1) * H) for k in _RNN_GATE_ORDER[mode]])
+    perm = g.ints(rows, "gate_order")
+
+    def weight(t):     # (G H, ...) -> gates reordered, with a leading num_directions axis of 1
+        return g.unsqueeze(g.node("Gather", [g.value(t), perm], axis=0), [0])
+
+    inputs = [g.value(x), weight(w_ih), weight(w_hh)]
+    if has_bias:
+        b = g.node("Concat", [g.node("Gather", [g.value(t), perm], axis=0) for t in rest[2:4]], axis=0)
+        inputs.append(g.unsqueeze(b, [0]))
+    else:
+        inputs.append("")
+    inputs += ["", g.unsqueeze(g.value(h0), [0])]
+    if lstm:
+        inputs.append(g.unsqueeze(g.value(c0), [0]))
+    op_type = {"lstm": "LSTM", "gru": "GRU"}.get(mode, "RNN")
+    attrs = {"hidden_size": int(H), "direction": "reverse" if reverse else "forward"}
+    if mode == "gru":
+        attrs["linear_before_reset"] = 1
+    if mode in ("rnn_tanh", "rnn_relu"):
+        attrs["activations"] = ["Tanh" if mode == "rnn_tanh" else "Relu"]
+    results = g.node(op_type, inputs, n_out=3 if lstm else 2, **attrs)
+    y = g.squeeze(results[0], [1])                          # (T, 1, B, H) -> (T, B, H)
+    first = g.unsqueeze(g.value(h0), [0])
+    parts = [y, first] if reverse else [first, y]
+    if lstm:
+        parts.append(results[2])                            # Y_c (1, B, H)
+    g.node("Concat", parts, out, axis=0)
+
+
+def _attn_softmax(g, rec, out):
+    # softmax over the last axis; with safe=True a row whose scores are all -inf gives zeros
+    x = rec.inputs[0]
+    xv = g.value(x)
+    axis = x.ndim - 1
+    if not rec.kwargs.get("safe", True):
+        g.node("Softmax", [xv], out, axis=axis)
+        return
+    y = g.node("Softmax", [xv], axis=axis)
+    dead = g.node("IsInf", [g.reduce("ReduceMax", xv, [axis], True)], detect_positive=0)
+    g.node("Where", [dead, g.scalar(0, x.data.dtype, "zero"), y], out)
+
+
+for _names, _tr in ((("_AttnSoftmax",), _attn_softmax),
+                    (("RNNLayerFn",), _rnn_layer),
+                    (("AdaptiveMaxPool2dFn",), _adaptive_max_pool),
+                    (("_EmbeddingFn",), _embedding),
+                    (("ConvTranspose2dFn",), _conv_transpose),
+                    (("Interp1dFn",), _interp1d),
+                    (("LayerNormFn",), _layer_norm),
+                    (("GroupNormFn",), _group_norm),
+                    (("HardswishFn", "Hardswish", "HardSwish", "HardSwishFn"), _hardswish),
+                    (("HardsigmoidFn", "Hardsigmoid", "HardSigmoid", "HardSigmoidFn"), _hardsigmoid),
                     (("ReLU6", "Relu6", "ReLU6Fn"), _relu6),
-                    (("SiLU", "Silu", "Swish", "SiLUFn"), _silu),
-                    (("LeakyReLU", "LeakyRelu", "LeakyReLUFn"), _leaky_relu),
-                    (("ELU", "Elu", "ELUFn"), _elu),
-                    (("Softplus", "SoftplusFn"), _softplus),
-                    (("GELU", "Gelu", "GELUFn"), _gelu)):
+                    (("HardtanhFn", "Hardtanh"), _hardtanh),
+                    (("SiLUFn", "SiLU", "Silu"), _silu),
+                    (("SwishFn", "Swish"), _swish),
+                    (("LeakyReLUFn", "LeakyReLU", "LeakyRelu"), _leaky_relu),
+                    (("PReLUFn", "PReLU"), _prelu),
+                    (("ELUFn", "ELU", "Elu"), _elu),
+                    (("SoftplusFn", "Softplus"), _softplus),
+                    (("GELUFn", "GELU", "Gelu"), _gelu)):
     for _n in _names:
         _BUILTIN_NAMES[_n] = _tr
-        _VARYING_OK[_tr] = frozenset()
+        _VARYING_OK[_tr] = frozenset({"indices"} if _tr is _embedding else ())
 
 
 def _translator(cls):
@@ -1083,8 +1342,13 @@ def export(model, example_input, path, input_names=("input",), output_names=("ou
                          f"{[a.shape[0] for a in arrays]}")
 
     modes = [(m, m.training) for m in model.modules()]
+    # parameters stop requiring grad while tracing: only the input's path records a graph, so layers
+    # keep no weight-gradient buffers (im2col patches) alive; both flags are restored afterwards
+    flags = [(p, p.requires_grad) for p in model.parameters()]
     model.eval()
     try:
+        for p, _ in flags:
+            p.requires_grad_(False)
         inputs_a, recs_a, outs_a, inputs_b, recs_b, outs_b = _two_traces(model, arrays, dynamic_batch)
         if dynamic_batch and arrays[0].shape[0] == 1 and not _same_structure(recs_a, recs_b):
             # Tensor methods skip no-op calls (an expand or reshape to the shape a batch of one already
@@ -1103,6 +1367,8 @@ def export(model, example_input, path, input_names=("input",), output_names=("ou
     finally:
         for m, mode in modes:
             m.training = mode
+        for p, flag in flags:
+            p.requires_grad_(flag)
     output_names = _names_arg(output_names, len(outs_a), "output_names", "output")
     if set(output_names) & set(input_names):
         raise ValueError(f"export: input_names {input_names} and output_names {output_names} must not share a "

@@ -125,8 +125,8 @@ def test_mobilenet_v1_matches_paper_twin(zoo, alpha):
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
     renamed = _Renamed(ref, ours)
-    zoo.compare_eval(ours, renamed, (2, 3, 64, 64))
-    zoo.compare_train(ours, renamed, (2, 3, 64, 64), grads=alpha == 0.5)
+    zoo.compare_eval(ours, renamed, (2, 3, 48, 48))
+    zoo.compare_train(ours, renamed, (2, 3, 32, 32), grads=alpha == 0.5)
 
 
 class _Renamed(torch.nn.Module):

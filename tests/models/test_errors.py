@@ -106,3 +106,19 @@ def test_connection_table_validation():
     table[:, 1] = False
     with pytest.raises(ValueError, match="every output map needs at least one input map"):
         models.ConnectionTableConv2d(2, 3, 3, table)
+
+
+def test_failed_forward_leaves_the_random_generator_as_a_plain_call(zoo):
+    """Dropout inside the dense layers draws random numbers before the failure; the locating replay must
+    not draw any more than the failed call itself."""
+    from deepnotes import nn
+    model = zoo.fast_build("densenet121", num_classes=10, drop_rate=0.5).train()
+    x = dn.tensor(zoo.image((2, 3, 16, 16)))
+    dn.manual_seed(7)
+    with pytest.raises(ValueError, match="avg_pool2d"):
+        nn.Module.__call__(model, x)  # the raw failure, no locating
+    plain = dn.random.default_generator().bit_generator.state
+    dn.manual_seed(7)
+    with pytest.raises(ValueError, match=r"features\.transition3\.pool"):
+        model(x)
+    assert dn.random.default_generator().bit_generator.state == plain

@@ -1,9 +1,11 @@
 """Weight initialisers with torch's formulas; each fills a tensor in place and returns it.
 
 Xavier (Glorot): Var(w) = gain^2 * 2 / (fan_in + fan_out).  Kaiming (He): Var(w) = gain^2 / fan_mode,
-with gain = sqrt(2 / (1 + a^2)) for (leaky) ReLU.  The generator is the library's seeded one.
+with gain = sqrt(2 / (1 + a^2)) for (leaky) ReLU.  Also a truncated normal and (semi-)orthogonal
+matrices.  The generator is the library's seeded one unless ``generator`` is given.
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -104,3 +106,73 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     return normal_(tensor, 0.0, std, generator)
+
+
+def _std_normal_cdf(z):
+    from ..ops.activation import erfc
+    return 0.5 * float(erfc(np.array(-z / math.sqrt(2.0))))
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """Fill with samples of N(mean, std^2) conditioned on a <= x <= b (``a``, ``b`` are absolute
+    bounds, not multiples of std: ``trunc_normal_(w, std=0.02)`` is practically untruncated).
+
+    Exact sampling by rejection: normal proposals when the interval holds more than 30 % of the mass,
+    otherwise uniform proposals on [a, b] accepted with probability exp(-(x - mean)^2 / (2 std^2))
+    relative to the density's peak on the interval, so tails far from the mean stay fast.
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"trunc_normal_: expected a Tensor, got {type(tensor).__name__}")
+    if not std > 0:
+        raise ValueError(f"trunc_normal_: std must be positive, got {std!r}")
+    if not a < b:
+        raise ValueError(f"trunc_normal_: expected a < b, got a={a!r}, b={b!r}")
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("trunc_normal_: mean is more than 2 std from [a, b]; the distribution of values may be "
+                      "incorrect", stacklevel=2)
+    g = generator or default_generator()
+    n = int(np.prod(tensor.shape))
+    mass = _std_normal_cdf((b - mean) / std) - _std_normal_cdf((a - mean) / std)
+    if mass > 0.3:
+        out = g.normal(mean, std, size=n)
+        bad = np.flatnonzero((out < a) | (out > b))
+        while bad.size:
+            out[bad] = g.normal(mean, std, size=bad.size)
+            bad = bad[(out[bad] < a) | (out[bad] > b)]
+    else:
+        peak = min(max(mean, a), b)
+        log_peak = -0.5 * ((peak - mean) / std) ** 2
+        out = np.empty(n)
+        todo = np.arange(n)
+        while todo.size:
+            cand = g.uniform(a, b, size=todo.size)
+            log_ratio = -0.5 * ((cand - mean) / std) ** 2 - log_peak
+            ok = np.log(g.random(todo.size)) <= log_ratio
+            out[todo[ok]] = cand[ok]
+            todo = todo[~ok]
+    dt = tensor.data.dtype.type
+    return _fill(tensor, np.clip(out.astype(tensor.data.dtype), dt(a), dt(b)).reshape(tensor.shape))
+
+
+def orthogonal_(tensor, gain=1, generator=None):
+    """Fill with a (semi-)orthogonal matrix times ``gain`` (Saxe et al. 2013): rows x (product of the
+    other dims); the Q factor of a Gaussian matrix with the signs of R's diagonal folded in, so Q is
+    Haar-distributed.  W W^T = gain^2 I (rows <= cols) or W^T W = gain^2 I (rows >= cols)."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"orthogonal_: expected a Tensor, got {type(tensor).__name__}")
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape "
+                         f"{tensor.shape}")
+    if tensor.numel() == 0:
+        return tensor
+    g = generator or default_generator()
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    flat = np.asarray(g.normal(0.0, 1.0, size=(rows, cols)), dtype=np.float64)
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, (q * gain).reshape(tensor.shape))

@@ -65,16 +65,54 @@ class MaxPool2dFn(Function):
             arg += step
         self.arg, self.xshape, self.xpshape, self.pads = arg, x.shape, xp.shape, pads
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        self.outside = None
+        # a padding tap can only have won where the maximum is the fill value itself
+        if (pads[0][0] or pads[1][0]) and (out == fill).any():
+            self._first_inside_tap()
         return out
+
+    def _taps(self, arg):
+        """Input (row, col) of kernel tap ``arg`` of each output window (negative inside the padding)."""
+        Ho, Wo = self.arg.shape[2:]
+        i, j = np.divmod(arg, self.kernel[1])
+        rows = np.arange(Ho)[:, None] * self.stride[0] + i * self.dilation[0] - self.pads[0][0]
+        cols = np.arange(Wo)[None, :] * self.stride[1] + j * self.dilation[1] - self.pads[1][0]
+        return rows, cols
+
+    def _first_inside_tap(self):
+        """torch starts each window's arg-max at its first tap inside the input and moves it only to a
+        strictly larger (or NaN) value, so a window whose input taps are all -inf (or the integer
+        minimum) reports that first inside tap, not the padding tap that won the running maximum here.
+        Move ``arg`` there.  A window with no tap inside the input (dilation) keeps no gradient and
+        reports torch's index of the would-be first tap (``outside``)."""
+        rows, cols = self._taps(self.arg)
+        H, W = self.xshape[2:]
+        padded = (rows < 0) | (cols < 0)
+        if not padded.any():
+            return
+        Ho, Wo = self.arg.shape[2:]
+        first = []
+        for n, s, d, p in zip((Ho, Wo), self.stride, self.dilation, (self.pads[0][0], self.pads[1][0])):
+            start = np.arange(n) * s - p
+            m = np.maximum(0, -(start // d))            # taps skipped before the input begins
+            first.append((m, start + m * d))
+        (mh, rh), (mw, rw) = first
+        tap = mh[:, None] * self.kernel[1] + mw[None, :]
+        inside = ((mh < self.kernel[0])[:, None] & (mw < self.kernel[1])[None, :]) & (rh < H)[:, None] & \
+            (rw < W)[None, :]
+        fix = padded & inside
+        self.arg = np.where(fix, tap.astype(self.arg.dtype), self.arg)
+        if (padded & ~inside).any():
+            self.outside = (padded & ~inside, rh[:, None] * W + rw[None, :])
 
     def indices(self):
         """Flat indices into each input plane (H*W), as torch's return_indices gives them."""
-        kh, kw = self.kernel
-        Ho, Wo = self.arg.shape[2:]
-        i, j = np.divmod(self.arg, kw)
-        rows = np.arange(Ho)[:, None] * self.stride[0] + i * self.dilation[0] - self.pads[0][0]
-        cols = np.arange(Wo)[None, :] * self.stride[1] + j * self.dilation[1] - self.pads[1][0]
-        return (rows * self.xshape[3] + cols).astype(np.int64)
+        rows, cols = self._taps(self.arg)
+        idx = (rows * self.xshape[3] + cols).astype(np.int64)
+        if self.outside is not None:
+            mask, torch_index = self.outside
+            idx = np.where(mask, torch_index, idx)
+        return idx
 
     def backward(self, grad):
         N, C, H, W = self.xshape
@@ -142,3 +180,57 @@ class AvgPool2dFn(Function):
                 dxp[:, :, i:i + s0 * (Ho - 1) + 1:s0, j:j + s1 * (Wo - 1) + 1:s1] += g
         (t, _), (l, _) = self.pads
         return dxp[:, :, t:t + H, l:l + W]
+
+
+def adaptive_bins(size, out):
+    """torch's adaptive bins along one axis: bin i covers [floor(i size / out), ceil((i + 1) size / out))."""
+    i = np.arange(out)
+    return (i * size) // out, -(-((i + 1) * size) // out)
+
+
+def _bin_index(size, out):
+    """(out, kmax) input positions of each bin, the shorter bins padded by repeating their last
+    position (a repeat never changes a maximum nor the first position that attains it)."""
+    start, end = adaptive_bins(size, out)
+    kmax = int((end - start).max())
+    return np.minimum(start[:, None] + np.arange(kmax), end[:, None] - 1)
+
+
+class AdaptiveMaxPool2dFn(Function):
+    """Maximum over torch's adaptive bins (adjacent bins may overlap by one pixel).
+
+    All bins are gathered at once into a (N, C, oh, ow, kh_max * kw_max) array whose window elements
+    run in row-major order; the first maximum wins, a NaN wins and the last NaN is kept (torch's CPU
+    rule ``val > max || isnan(val)``).  ``arg`` holds the flat input index (h * W + w) of each
+    maximum; the backward pass adds each output gradient at its index (bins that share a maximum add).
+    """
+
+    def forward(self, x, output_size):
+        N, C, H, W = x.shape
+        oh, ow = output_size
+        rows, cols = _bin_index(H, oh), _bin_index(W, ow)              # (oh, kh), (ow, kw)
+        kh, kw = rows.shape[1], cols.shape[1]
+        win = x[:, :, rows[:, None, :, None], cols[None, :, None, :]]   # N C oh ow kh kw
+        win = win.reshape(N, C, oh, ow, kh * kw)
+        k = win.argmax(axis=-1)                                         # first maximum (or first NaN)
+        if x.dtype.kind == "f":
+            nan = np.isnan(win)
+            if nan.any():
+                last = kh * kw - 1 - nan[..., ::-1].argmax(axis=-1)
+                k = np.where(nan.any(axis=-1), last, k)
+        out = np.take_along_axis(win, k[..., None], axis=-1)[..., 0]
+        flat = rows[:, None, :, None] * W + cols[None, :, None, :]     # oh ow kh kw
+        flat = flat.reshape(oh, ow, kh * kw)
+        self.arg = np.take_along_axis(np.broadcast_to(flat, k.shape + (kh * kw,)), k[..., None], axis=-1)[..., 0]
+        self.xshape = x.shape
+        return out
+
+    def indices(self):
+        """Flat indices into each input plane (H*W), as torch's return_indices gives them."""
+        return self.arg.astype(np.int64)
+
+    def backward(self, grad):
+        N, C, H, W = self.xshape
+        plane = (np.arange(N * C) * (H * W)).reshape(N, C, 1, 1)
+        total = np.bincount((self.arg + plane).ravel(), weights=grad.ravel(), minlength=N * C * H * W)
+        return total.astype(grad.dtype, copy=False).reshape(self.xshape)

@@ -1,4 +1,5 @@
-"""Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d."""
+"""Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, GlobalAvgPool2d
+(SpatialPyramidPooling lives in spp.py)."""
 from .. import functional as F
 from .module import Module
 
@@ -57,3 +58,36 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(Module):
+    """Max pooling to a fixed (oh, ow) over adaptive bins [floor(i H / oh), ceil((i + 1) H / oh)); the
+    gradient goes to each bin's arg-max.  ``return_indices`` also returns it (flat index per plane)."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, input):
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class GlobalAvgPool2d(Module):
+    """Global average pooling (Network in Network, GoogLeNet, ResNet heads): the mean of each feature
+    map, (N, C, H, W) -> (N, C, 1, 1), or (N, C) with ``flatten=True``; the same as
+    AdaptiveAvgPool2d(1) (followed by flatten(1)).  Replaces fully connected heads without adding
+    parameters and accepts any input size."""
+
+    def __init__(self, flatten=False):
+        super().__init__()
+        self.flatten = bool(flatten)
+
+    def forward(self, input):
+        out = F.adaptive_avg_pool2d(input, 1)
+        return out.flatten(out.ndim - 3) if self.flatten else out
+
+    def extra_repr(self):
+        return f"flatten={self.flatten}"
