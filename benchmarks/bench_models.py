@@ -22,7 +22,8 @@ def _args():
     p.add_argument("--models", nargs="*", default=["resnet18", "mobilenet_v2", "vgg11"])
     p.add_argument("--batches", nargs="+", type=int, default=[1, 16])
     p.add_argument("--size", type=int, default=224)
-    p.add_argument("--profile", default="resnet18:16", help="MODEL:BATCH to profile with cProfile ('' for none)")
+    p.add_argument("--profile", nargs="*", default=["resnet18:16"],
+                   help="MODEL:BATCH cases to profile with cProfile (none: no profile)")
     p.add_argument("--top", type=int, default=15, help="cProfile entries to print")
     p.add_argument("--no-onnx", action="store_true", help="skip the onnxruntime column")
     return p.parse_args()
@@ -127,7 +128,9 @@ def bench_model(name, args, dn, torch):
             with dn.no_grad():
                 return ours(xd)
 
-        err = float(np.abs(run_dn().data - run_torch().numpy()).max())
+        expected = run_torch().numpy()
+        scale = float(np.abs(expected).max()) or 1.0
+        err = float(np.abs(run_dn().data - expected).max()) / scale  # relative to the largest output
         reps = args.repeat if batch < 8 else max(3, args.repeat // 2)
         t_dn = _timeit(run_dn, reps, args.warmup)
         t_torch = _timeit(run_torch, reps, args.warmup)
@@ -141,12 +144,12 @@ def bench_model(name, args, dn, torch):
             if sess is not None:
                 feed = {sess.get_inputs()[0].name: x}
                 out = sess.run(None, feed)[0]
-                ort_err = float(np.abs(out - run_torch().numpy()).max())
+                ort_err = float(np.abs(out - expected).max()) / scale
                 t_ort = _timeit(lambda: sess.run(None, feed), reps, args.warmup)
                 ort_text = (f"  onnxruntime {t_ort * 1e3:9.1f} ms (deepnotes/ort {t_dn / t_ort:5.2f}, "
-                            f"max|diff| {ort_err:.1e})")
+                            f"rel. diff {ort_err:.1e})")
         print(f"{name:14s} batch {batch:3d}: deepnotes {t_dn * 1e3:9.1f} ms  torch {t_torch * 1e3:8.1f} ms  "
-              f"ratio {t_dn / t_torch:6.2f}  max|diff| {err:.1e}{ort_text}", flush=True)
+              f"ratio {t_dn / t_torch:6.2f}  rel. diff {err:.1e}{ort_text}", flush=True)
 
 
 def profile(spec, args, dn):
@@ -186,8 +189,8 @@ def main(args):
           f"median of {args.repeat} runs after {args.warmup} warm-up; ratio = deepnotes / torch")
     for name in args.models:
         bench_model(name, args, dn, torch)
-    if args.profile:
-        profile(args.profile, args, dn)
+    for spec in args.profile:
+        profile(spec, args, dn)
 
 
 if __name__ == "__main__":

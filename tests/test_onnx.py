@@ -10,8 +10,8 @@ import os
 import numpy as np
 import pytest
 
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
+import onnx
+import onnxruntime as ort
 
 import deepnotes as dn  # noqa: E402
 from deepnotes import nn  # noqa: E402
@@ -389,11 +389,6 @@ def _zoo():
 
 # input (channels, side): small sizes each network accepts
 _ZOO_INPUT = {"lenet5": (1, 32), "lenet5_classic": (1, 32), "inception_v3": (3, 75), "alexnet": (3, 64)}
-# deeper/wider variants of a tested family (the same blocks repeated; 5-45 s each on two busy cores):
-# run them with DEEPNOTES_FULL_ZOO=1
-_HEAVY = {"vgg11", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "resnet101", "resnet152",
-          "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "densenet161",
-          "densenet169", "densenet201"}
 
 
 def _build(name):
@@ -409,8 +404,6 @@ def _build(name):
 
 @pytest.mark.parametrize("name", _zoo())
 def test_model_zoo(tmp_path, name):
-    if name in _HEAVY and os.environ.get("DEEPNOTES_FULL_ZOO") != "1":
-        pytest.skip(f"{name}: a larger variant of a tested family; set DEEPNOTES_FULL_ZOO=1 to run it")
     rng = np.random.default_rng(0)
     model = _randomise(_build(name), rng)
     c, side = _ZOO_INPUT.get(name, (3, 32))

@@ -30,6 +30,23 @@ def _row_dots(a2, b2):
     return np.matmul(a2[:, None, :], b2[:, :, None]).reshape(a2.shape[0])
 
 
+def _row_mean_var(x2):
+    """Per-row mean and biased variance without a centred copy: var = E[x^2] - mean^2 from two BLAS
+    passes.  That difference cancels when mean^2 is large against var, so rows with mean^2 > var are
+    recomputed with the exact two-pass formula (typical activations never need it)."""
+    rows, m = x2.shape
+    t = x2.dtype.type
+    if m == 0:
+        return np.zeros(rows, dtype=x2.dtype), np.zeros(rows, dtype=x2.dtype)
+    mean = _row_sums(x2) * t(1.0 / m)
+    var = _row_dots(x2, x2) * t(1.0 / m) - mean * mean
+    unsafe = np.flatnonzero(~(mean * mean <= var))        # also catches NaN
+    if unsafe.size:
+        xc = x2[unsafe] - mean[unsafe, None]
+        var[unsafe] = _row_dots(xc, xc) * t(1.0 / m)
+    return mean, var
+
+
 def _row_moments(x2, eps):
     """Per-row mean, centred rows and 1 / sqrt(var + eps) of a 2-D array (two-pass, exact for offsets)."""
     m = x2.shape[1]
@@ -97,18 +114,21 @@ class GroupNormFn(Function):
         s = x.size // (n * c) if n * c else int(np.prod(x.shape[2:]))
         cg = c // groups
         m = cg * s
-        mean, xc, var, invstd = _row_moments(x.reshape(n * groups, m), eps)
+        t = x.dtype.type
+        mean, var = _row_mean_var(x.reshape(n * groups, m))
+        invstd = (1.0 / np.sqrt(var + t(eps))).astype(x.dtype, copy=False)
         if running_mean is not None or running_var is not None:
             self._update_running(mean, var, n, c, s, running_mean, running_var, momentum)
         weight = affine[0] if has_weight else None
         bias = affine[-1] if has_bias else None
-        # per (n, g, channel-in-group): y = xc * scale + bias
-        inv = invstd.reshape(n, groups, 1)
-        scale = inv * weight.reshape(groups, cg) if weight is not None else np.broadcast_to(inv, (n, groups, cg))
-        out = xc.reshape(n, groups, cg, s)
-        out *= scale[..., None]
+        # per (n, g, channel-in-group) one multiply-add: y = x * a + b, a = invstd w, b = bias - mean a
+        a = invstd.reshape(n, groups, 1) * (weight.reshape(groups, cg) if weight is not None else t(1))
+        a = np.broadcast_to(a, (n, groups, cg))
+        b = -mean.reshape(n, groups, 1) * a
         if bias is not None:
-            out += bias.reshape(groups, cg, 1)
+            b += bias.reshape(groups, cg)
+        out = x.reshape(n, groups, cg, s) * a[..., None]
+        out += b[..., None]
         if any(self.needs_input_grad):
             self.x, self.mean, self.invstd, self.weight = x, mean.reshape(n, groups), invstd.reshape(n, groups), weight
             self.dims = (n, groups, cg, s)
