@@ -83,7 +83,8 @@ def test_failed_forward_leaves_running_stats_as_torchvision_does(zoo):
 
 
 def test_errors_outside_sub_layers_are_not_rewritten():
-    with pytest.raises(ValueError, match=r"^LeNet5Classic: expected input of shape \(N, C, 32, 32\), got \(2, 1, 28, 28\)"):
+    with pytest.raises(ValueError,
+                       match=r"^LeNet5Classic: expected input of shape \(N, C, 32, 32\), got \(2, 1, 28, 28\)"):
         models.lenet5_classic()(dn.zeros(2, 1, 28, 28))
 
 

@@ -59,11 +59,14 @@ def get_model(name, **kwargs):
 
 
 __all__ = [
-    "get_model", "list_models",
-    # classes and blocks
-    "LeNet5", "LeNet5Classic", "LENET5_C3_TABLE", "ConnectionTableConv2d", "Subsampling", "ScaledTanh",
-    "EuclideanRBF", "AlexNet", "VGG", "GoogLeNet", "GoogLeNetOutputs", "Inception3", "InceptionOutputs",
-    "ResNet", "BasicBlock", "Bottleneck", "DenseNet", "MobileNetV1", "DepthwiseSeparableConv", "MobileNetV2",
-    "InvertedResidual", "MobileNetV3", "InvertedResidualV3", "InvertedResidualConfig", "Conv2dNormActivation",
-    "SqueezeExcitation", "FeaturePyramidNetwork", "ExtraFPNBlock", "LastLevelMaxPool", "LastLevelP6P7",
-] + [f.__name__ for f in _CONSTRUCTORS]
+    "get_model", "list_models", "LeNet5", "LeNet5Classic", "LENET5_C3_TABLE", "ConnectionTableConv2d",
+    "Subsampling", "ScaledTanh", "EuclideanRBF", "AlexNet", "VGG", "GoogLeNet", "GoogLeNetOutputs",
+    "Inception3", "InceptionOutputs", "ResNet", "BasicBlock", "Bottleneck", "DenseNet", "MobileNetV1",
+    "DepthwiseSeparableConv", "MobileNetV2", "InvertedResidual", "MobileNetV3", "InvertedResidualV3",
+    "InvertedResidualConfig", "Conv2dNormActivation", "SqueezeExcitation", "FeaturePyramidNetwork",
+    "ExtraFPNBlock", "LastLevelMaxPool", "LastLevelP6P7", "lenet5", "lenet5_classic", "alexnet", "vgg11",
+    "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "googlenet", "inception_v3",
+    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d",
+    "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "densenet121", "densenet161", "densenet169",
+    "densenet201", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
+]

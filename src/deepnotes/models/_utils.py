@@ -2,8 +2,6 @@
 
 Nothing here is a public layer; the public blocks live in ``misc.py`` and the architecture files.
 """
-import math
-
 import numpy as np
 
 from .. import nn

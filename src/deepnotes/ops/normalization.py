@@ -99,6 +99,11 @@ class LayerNormFn(Function):
         return tuple(grads) if len(grads) > 1 else grads[0]
 
 
+# Group norm works through the input in chunks of whole groups of about this many bytes, so that the
+# several elementwise passes of each chunk hit the cache instead of main memory.
+_CHUNK_BYTES = 1 << 22
+
+
 class GroupNormFn(Function):
     """Inputs: x (N, C, *), then ``weight`` (C,) if ``has_weight`` and ``bias`` (C,) if ``has_bias``.
 
@@ -113,25 +118,34 @@ class GroupNormFn(Function):
         n, c = x.shape[0], x.shape[1]
         s = x.size // (n * c) if n * c else int(np.prod(x.shape[2:]))
         cg = c // groups
-        m = cg * s
+        rows = n * groups
         t = x.dtype.type
-        mean, var = _row_mean_var(x.reshape(n * groups, m))
+        x3 = np.ascontiguousarray(x).reshape(rows, cg, s)
+        # per (group, channel-in-group) parameters, repeated over the batch by index
+        w2 = affine[0].reshape(groups, cg) if has_weight else np.ones((groups, cg), dtype=x.dtype)
+        b2 = affine[-1].reshape(groups, cg) if has_bias else np.zeros((groups, cg), dtype=x.dtype)
+        mean = np.empty(rows, dtype=x.dtype)
+        var = np.empty(rows, dtype=x.dtype)
+        out = np.empty_like(x3)
+        step = max(1, _CHUNK_BYTES // max(1, cg * s * x.itemsize))
+        for lo in range(0, rows, step):
+            hi = min(lo + step, rows)
+            xs = x3[lo:hi]
+            mu, v = _row_mean_var(xs.reshape(hi - lo, cg * s))
+            mean[lo:hi], var[lo:hi] = mu, v
+            # one multiply-add per channel: y = x * a + b, a = w invstd, b = bias - mean a
+            gidx = np.arange(lo, hi) % groups
+            a = (1.0 / np.sqrt(v + t(eps))).astype(x.dtype, copy=False)[:, None] * w2[gidx]
+            b = b2[gidx] - mu[:, None] * a
+            o = out[lo:hi]
+            np.multiply(xs, a[..., None], out=o)
+            o += b[..., None]
         invstd = (1.0 / np.sqrt(var + t(eps))).astype(x.dtype, copy=False)
         if running_mean is not None or running_var is not None:
             self._update_running(mean, var, n, c, s, running_mean, running_var, momentum)
-        weight = affine[0] if has_weight else None
-        bias = affine[-1] if has_bias else None
-        # per (n, g, channel-in-group) one multiply-add: y = x * a + b, a = invstd w, b = bias - mean a
-        a = invstd.reshape(n, groups, 1) * (weight.reshape(groups, cg) if weight is not None else t(1))
-        a = np.broadcast_to(a, (n, groups, cg))
-        b = -mean.reshape(n, groups, 1) * a
-        if bias is not None:
-            b += bias.reshape(groups, cg)
-        out = x.reshape(n, groups, cg, s) * a[..., None]
-        out += b[..., None]
         if any(self.needs_input_grad):
-            self.x, self.mean, self.invstd, self.weight = x, mean.reshape(n, groups), invstd.reshape(n, groups), weight
-            self.dims = (n, groups, cg, s)
+            self.x3, self.mean, self.invstd, self.w2 = x3, mean, invstd, w2
+            self.dims, self.shape = (n, groups, cg, s), x.shape
             self.has_weight, self.has_bias = has_weight, has_bias
         return out.reshape(x.shape)
 
@@ -149,37 +163,47 @@ class GroupNormFn(Function):
 
     def backward(self, g):
         n, groups, cg, s = self.dims
-        x4 = self.x.reshape(n, groups, cg, s)
-        g4 = g.reshape(n, groups, cg, s)
-        mean, invstd = self.mean, self.invstd
+        rows = n * groups
+        x3, mean, invstd, w2 = self.x3, self.mean, self.invstd, self.w2
+        g3 = np.ascontiguousarray(g).reshape(rows, cg, s)
         needs = self.needs_input_grad
-        rows = n * groups * cg
-        gs = _row_sums(g4.reshape(rows, s)).reshape(n, groups, cg)                   # sum over space of dy
-        gx = _row_dots(g4.reshape(rows, s), x4.reshape(rows, s)).reshape(n, groups, cg)   # of dy * x
-        gxhat = invstd[..., None] * (gx - mean[..., None] * gs)   # sum of dy * x_hat
-        grads = [None]
-        if self.has_weight:
-            grads.append(gxhat.sum(axis=0).reshape(-1) if needs[1] else None)
-        if self.has_bias:
-            grads.append(gs.sum(axis=0).reshape(-1) if needs[-1] else None)
-        if needs[0]:
-            w = self.weight.reshape(groups, cg) if self.weight is not None else None
-            m = cg * s
-            inv_m = g.dtype.type(1.0 / m)
-            s1 = ((gs * w) if w is not None else gs).sum(axis=2) * inv_m        # (n, g)
-            s2 = ((gxhat * w) if w is not None else gxhat).sum(axis=2) * inv_m
-            c1 = invstd[..., None] * w if w is not None else np.broadcast_to(invstd[..., None], (n, groups, cg))
-            c2 = -invstd * invstd * s2
-            c3 = -c2 * mean - invstd * s1
-            # dx = c1 dy + c2 x + c3, evaluated as c1 (dy + (c2 / c1) x + c3 / c1): one array, no temporary
-            if np.all(c1 != 0):
-                dx = x4 * (c2[..., None] / c1)[..., None]
-                dx += (c3[..., None] / c1)[..., None]
-                dx += g4
-                dx *= c1[..., None]
+        inv_m = g.dtype.type(1.0 / (cg * s)) if cg * s else g.dtype.type(0)
+        gs = np.empty((rows, cg), dtype=g.dtype)       # sum over space of dy, per channel
+        gxh = np.empty((rows, cg), dtype=g.dtype)      # sum over space of dy * x_hat
+        dx = np.empty_like(g3) if needs[0] else None
+        step = max(1, _CHUNK_BYTES // max(1, cg * s * g.itemsize))
+        for lo in range(0, rows, step):
+            hi = min(lo + step, rows)
+            k = (hi - lo) * cg
+            gc, xc = g3[lo:hi], x3[lo:hi]
+            sums = _row_sums(gc.reshape(k, s)).reshape(hi - lo, cg)
+            dots = _row_dots(gc.reshape(k, s), xc.reshape(k, s)).reshape(hi - lo, cg)
+            mu, inv = mean[lo:hi, None], invstd[lo:hi, None]
+            gs[lo:hi] = sums
+            gxh[lo:hi] = inv * (dots - mu * sums)
+            if dx is None:
+                continue
+            # dx = c1 dy + c2 x + c3 with c1 = invstd w, c2 = -invstd^2 s2, c3 = -c2 mean - invstd s1, where
+            # s1, s2 are the group means of w dy and w dy x_hat
+            w = w2[np.arange(lo, hi) % groups]
+            s1 = (sums * w).sum(axis=1, keepdims=True) * inv_m
+            s2 = (gxh[lo:hi] * w).sum(axis=1, keepdims=True) * inv_m
+            c1 = inv * w
+            c2 = -inv * inv * s2
+            c3 = -c2 * mu - inv * s1
+            d = dx[lo:hi]
+            if np.all(c1 != 0):         # c1 (dy + (c2 / c1) x + c3 / c1): three passes, no temporary
+                np.multiply(xc, (c2 / c1)[..., None], out=d)
+                d += (c3 / c1)[..., None]
+                d += gc
+                d *= c1[..., None]
             else:
-                dx = g4 * c1[..., None]
-                dx += x4 * c2[..., None, None]
-                dx += c3[..., None, None]
-            grads[0] = dx.reshape(self.x.shape)
+                np.multiply(gc, c1[..., None], out=d)
+                d += xc * c2[..., None]
+                d += c3[..., None]
+        grads = [dx.reshape(self.shape) if dx is not None else None]
+        if self.has_weight:
+            grads.append(gxh.reshape(n, groups * cg).sum(axis=0) if needs[1] else None)
+        if self.has_bias:
+            grads.append(gs.reshape(n, groups * cg).sum(axis=0) if needs[-1] else None)
         return tuple(grads) if len(grads) > 1 else grads[0]
