@@ -6,7 +6,6 @@ line per case with the ratio deepnotes time / torch time (lower is better; the t
     python benchmarks/bench_core.py [--repeat 20]
 """
 import argparse
-import os
 import statistics
 import time
 
@@ -98,6 +97,7 @@ def case_linear(dn, torch, rng):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op and NumPy BLAS threads (same for both)")
     args = parser.parse_args()
     import torch
 
@@ -105,13 +105,13 @@ def main():
     import deepnotes.nn  # noqa: F401
     import deepnotes.optim  # noqa: F401
 
-    threads = os.cpu_count() or 1
-    torch.set_num_threads(threads)
+    torch.set_num_threads(args.threads)
     try:
-        from threadpoolctl import threadpool_info
+        from threadpoolctl import threadpool_info, threadpool_limits
+        threadpool_limits(args.threads)
         blas = ", ".join(f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info())
     except ImportError:
-        blas = "threadpoolctl not installed"
+        blas = "threadpoolctl not installed: BLAS threads not limited"
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads); numpy {np.__version__} ({blas})")
     rng = np.random.default_rng(0)
     dn.manual_seed(0)

@@ -1,6 +1,10 @@
 """deepnotes: deep-learning interview notes turned into verified, runnable software.
 
-The top level mirrors ``torch``: tensors, creation functions, grad mode and seeding.
+The top level mirrors ``torch``: tensors, creation functions, grad mode and seeding, with ``nn``,
+``optim``, ``data`` and ``amp`` as attributes.  ``deepnotes.models`` (architectures),
+``deepnotes.detection`` (boxes, NMS, RoI ops, COCO/VOC evaluation), ``deepnotes.analysis`` (parameters,
+MACs, receptive fields, latency), ``deepnotes.train`` (the Trainer), ``deepnotes.io`` (safe weight
+files) and ``deepnotes.onnx`` (export) are imported on demand, like ``torchvision``.
 """
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .random import (bernoulli, manual_seed, normal, rand, rand_like, randint, randint_like, randn,
@@ -16,5 +20,8 @@ from .tensor import (abs, add, all, amax, amin, any, argmax, argmin, atan, bmm, 
                      permute, pow, prod, reciprocal, relu, reshape, round, rsqrt, sigmoid, sign, sin,
                      softmax, split, sqrt, square, squeeze, std, sub, sum, tanh, transpose, unbind,
                      unsqueeze, var)
+
+# sub-packages reachable as attributes, as torch.nn / torch.optim are after ``import torch``
+from . import amp, autograd, data, nn, optim  # noqa: E402
 
 __version__ = "0.1.0"

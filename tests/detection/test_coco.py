@@ -4,6 +4,7 @@ Every comparison runs the three evaluators on the same ground truth and results 
 summary numbers and the full ``precision`` (T x R x K x A x M), ``recall`` (T x K x A x M) and
 ``scores`` arrays to 1e-12, plus pycocotools' per-image ``evalImgs`` records.
 """
+import importlib
 import argparse
 import contextlib
 import copy
@@ -15,10 +16,10 @@ import pytest
 
 from deepnotes.detection.coco import COCO, COCOeval, box_iou_crowd
 
-pc_coco = pytest.importorskip("pycocotools.coco")
-pc_eval = pytest.importorskip("pycocotools.cocoeval")
-pc_mask = pytest.importorskip("pycocotools.mask")
-fce = pytest.importorskip("faster_coco_eval")
+pc_coco = importlib.import_module("pycocotools.coco")
+pc_eval = importlib.import_module("pycocotools.cocoeval")
+pc_mask = importlib.import_module("pycocotools.mask")
+fce = importlib.import_module("faster_coco_eval")
 
 TOL = 1e-12
 

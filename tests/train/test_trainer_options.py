@@ -1,4 +1,5 @@
 """Trainer options of issue 4: accumulation, clipping, early stopping, per-step schedules, history."""
+import importlib
 import csv
 import json
 
@@ -123,7 +124,7 @@ def test_factories_by_name_and_errors():
 
 
 def test_history_files_and_plot(tmp_path):
-    pytest.importorskip("matplotlib")
+    importlib.import_module("matplotlib")
     m = _model()
     t = Trainer(m, optim.SGD(m.parameters(), lr=0.1), data.DataLoader(_data(), batch_size=16),
                 val_loader=data.DataLoader(_data(seed=3), batch_size=64), history_path=tmp_path / "h.csv",

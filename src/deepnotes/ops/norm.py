@@ -4,63 +4,108 @@ Training: x_hat = (x - mu_B) / sqrt(var_B + eps) with the biased batch variance;
 variance is updated with the unbiased one (torch's semantics).  Evaluation uses the running estimates.
 Backward in training mode (per channel, n values):
 dx = invstd / n * (n * dx_hat - sum(dx_hat) - x_hat * sum(dx_hat * x_hat)), dx_hat = dy * weight.
+
+The input is viewed as (N, C, S) rows of S contiguous values.  Per-row sums and dot products are BLAS
+matrix-vector products (sum(x), sum(x^2) forward; sum(dy), sum(dy x) backward), summed over N per
+channel; the output and the input gradient are then one multiply-add per channel,
+y = x a_c + b_c and dx = c1_c dy + c2_c x + c3_c, so no normalised copy of x is kept.
 """
 import numpy as np
 
 from ..autograd.function import Function
+from .normalization import _row_dots, _row_sums
+
+
+def _channel_sums(a3, b3=None):
+    """Per-channel sum of a (N, C, S), or of a * b, over N and S.  Long rows: BLAS matrix-vector
+    products per (n, c) row; short rows (S < 32, e.g. BatchNorm1d on (N, C)): one einsum over N."""
+    n, c, s = a3.shape
+    if s < 32:
+        return np.einsum("ncs->c", a3) if b3 is None else np.einsum("ncs,ncs->c", a3, b3)
+    rows = a3.reshape(n * c, s)
+    per_row = _row_sums(rows) if b3 is None else _row_dots(rows, b3.reshape(n * c, s))
+    return per_row.reshape(n, c).sum(axis=0)
+
+
+def _channel_mean_var(x3):
+    """Per-channel mean and biased variance of x (N, C, S) over N and S.  E[x^2] - mean^2 from the
+    channel sums; channels where that difference would cancel (mean^2 > var) use the exact two-pass
+    form."""
+    n, c, s = x3.shape
+    t = x3.dtype.type
+    count = n * s
+    mean = _channel_sums(x3) * t(1.0 / count)
+    var = _channel_sums(x3, x3) * t(1.0 / count) - mean * mean
+    unsafe = np.flatnonzero(~(mean * mean <= var))        # also catches NaN
+    if unsafe.size:
+        xc = x3[:, unsafe, :] - mean[unsafe, None]
+        var[unsafe] = np.einsum("ncs,ncs->c", xc, xc) * t(1.0 / count)
+    return mean, var
 
 
 class BatchNormFn(Function):
     """Inputs: x (N, C, *), then ``weight`` (C,) if ``has_weight`` and ``bias`` (C,) if ``has_bias``."""
 
     def forward(self, x, *affine, has_weight, has_bias, running_mean, running_var, training, momentum, eps):
+        n, c = x.shape[0], x.shape[1]
+        s = x.size // (n * c) if n * c else int(np.prod(x.shape[2:]))
+        t = x.dtype.type
+        x3 = np.ascontiguousarray(x).reshape(n, c, s)
         weight = affine[0] if has_weight else None
         bias = affine[-1] if has_bias else None
-        axes = (0,) + tuple(range(2, x.ndim))
-        shape = [1] * x.ndim
-        shape[1] = x.shape[1]
         if training:
-            n = x.size // x.shape[1]
-            mean = x.mean(axis=axes)
-            centred = x - mean.reshape(shape)
-            var = np.mean(centred * centred, axis=axes)
+            mean, var = _channel_mean_var(x3)
+            count = n * s
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
             if running_var is not None:
                 running_var *= 1 - momentum
-                running_var += momentum * var * (n / (n - 1))
+                running_var += momentum * var * (count / (count - 1))
         else:
-            mean, var = running_mean, running_var
-            centred = x - mean.astype(x.dtype, copy=False).reshape(shape)
-        invstd = (1.0 / np.sqrt(var.astype(x.dtype, copy=False) + x.dtype.type(eps))).astype(x.dtype)
-        xhat = centred * invstd.reshape(shape)
-        out = xhat
-        if weight is not None:
-            out = out * weight.reshape(shape)
+            mean = running_mean.astype(x.dtype, copy=False)
+            var = running_var.astype(x.dtype, copy=False)
+        invstd = (1.0 / np.sqrt(var + t(eps))).astype(x.dtype, copy=False)
+        # one multiply-add per channel: y = x a + b, a = invstd weight, b = bias - mean a
+        a = invstd * weight if weight is not None else invstd
+        b = -mean * a
         if bias is not None:
-            out = out + bias.reshape(shape)
-        self.xhat, self.invstd, self.weight, self.training = xhat, invstd, weight, training
-        self.has_weight, self.has_bias = has_weight, has_bias
-        self.axes, self.shape = axes, shape
-        return out
+            b += bias
+        out = x3 * a[:, None]
+        out += b[:, None]
+        if any(self.needs_input_grad):
+            self.x3, self.mean, self.invstd, self.weight, self.training = x3, mean, invstd, weight, training
+            self.has_weight, self.has_bias, self.shape = has_weight, has_bias, x.shape
+        return out.reshape(x.shape)
 
     def backward(self, g):
-        xhat, shape, axes = self.xhat, self.shape, self.axes
+        x3, mean, invstd = self.x3, self.mean, self.invstd
+        n, c, s = x3.shape
+        g3 = np.ascontiguousarray(g).reshape(n, c, s)
         needs = self.needs_input_grad
+        sum_g = _channel_sums(g3)                                                 # sum(dy) per channel
+        sum_gxhat = invstd * (_channel_sums(g3, x3) - mean * sum_g)               # sum(dy x_hat)
         grads = [None]
         if self.has_weight:
-            grads.append((g * xhat).sum(axis=axes) if needs[1] else None)
+            grads.append(sum_gxhat if needs[1] else None)
         if self.has_bias:
-            grads.append(g.sum(axis=axes) if needs[-1] else None)
+            grads.append(sum_g if needs[-1] else None)
         if needs[0]:
-            gxhat = g * self.weight.reshape(shape) if self.weight is not None else g
-            invstd = self.invstd.reshape(shape)
-            if self.training:
-                n = g.size // g.shape[1]
-                s1 = gxhat.sum(axis=axes).reshape(shape)
-                s2 = (gxhat * xhat).sum(axis=axes).reshape(shape)
-                grads[0] = (invstd / n) * (n * gxhat - s1 - xhat * s2)
+            c1 = invstd * self.weight if self.weight is not None else invstd
+            if not self.training:
+                grads[0] = (g3 * c1[:, None]).reshape(self.shape)
             else:
-                grads[0] = gxhat * invstd
+                inv_count = g.dtype.type(1.0 / (n * s))
+                c2 = -c1 * invstd * sum_gxhat * inv_count
+                c3 = -c2 * mean - c1 * sum_g * inv_count
+                if np.all(c1 != 0):         # c1 (dy + (c2 / c1) x + c3 / c1): three passes, no temporary
+                    dx = x3 * (c2 / c1)[:, None]
+                    dx += (c3 / c1)[:, None]
+                    dx += g3
+                    dx *= c1[:, None]
+                else:
+                    dx = g3 * c1[:, None]
+                    dx += x3 * c2[:, None]
+                    dx += c3[:, None]
+                grads[0] = dx.reshape(self.shape)
         return tuple(grads) if len(grads) > 1 else grads[0]
