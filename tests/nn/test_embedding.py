@@ -81,7 +81,8 @@ def test_module_matches_torch_and_initialises_like_it():
     assert abs(big.weight.data.mean()) < 0.01 and abs(big.weight.data.std() - 1) < 0.01
 
 
-@pytest.mark.parametrize("kwargs", [dict(max_norm=1.5), dict(norm_type=1.0, max_norm=2.0), dict(scale_grad_by_freq=True),
+@pytest.mark.parametrize("kwargs", [dict(max_norm=1.5), dict(norm_type=1.0, max_norm=2.0),
+                                    dict(scale_grad_by_freq=True),
                                     dict(padding_idx=0)])
 def test_module_repr_matches_torch(kwargs):
     assert repr(nn.Embedding(4, 2, **kwargs)) == repr(torch.nn.Embedding(4, 2, **kwargs))
@@ -117,3 +118,13 @@ def test_from_pretrained_freezes_and_copies():
 def test_bad_arguments_raise(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_gradcheck_embedding():
+    """The plain lookup's gradient is the true derivative (padding_idx and scale_grad_by_freq alter it on
+    purpose, so they are compared with torch above instead)."""
+    from deepnotes.autograd import gradcheck
+    rng = np.random.default_rng(3)
+    idx = dn.Tensor(np.array([[0, 2, 2], [3, 0, 1]]))
+    w = dn.Tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    assert gradcheck(lambda t: F.embedding(idx, t), [w])

@@ -142,7 +142,8 @@ def test_group_norm_hypothesis(n, cg, groups, h, w, affine, seed):
 
 
 @settings(max_examples=30, deadline=None)
-@given(lead=st.lists(st.integers(0, 3), min_size=0, max_size=2), norm=st.lists(st.integers(1, 4), min_size=1, max_size=2),
+@given(lead=st.lists(st.integers(0, 3), min_size=0, max_size=2),
+       norm=st.lists(st.integers(1, 4), min_size=1, max_size=2),
        affine=st.booleans(), seed=st.integers(0, 2**31 - 1))
 def test_layer_norm_hypothesis(lead, norm, affine, seed):
     rng = np.random.default_rng(seed)

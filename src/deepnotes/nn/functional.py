@@ -1475,8 +1475,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     factor itself maps coordinates, unless ``recompute_scale_factor=True``).  Modes: 'nearest'
     (src = floor(dst * in / out), torch's legacy rule), 'nearest-exact' (floor((dst + 1/2) in / out)),
     'linear' (3-D), 'bilinear' and 'bicubic' (4-D), 'trilinear' (5-D), 'area' (adaptive average
-    pooling); indices and weights are computed in the input's precision, as torch does.  With ``align_corners=True`` the corner pixels of input and output are aligned,
-    src = dst (in - 1) / (out - 1); otherwise pixel centres are, src = (dst + 1/2) in / out - 1/2.
+    pooling); indices and weights are computed in the input's precision, as torch does.  With
+    ``align_corners=True`` the corner pixels of input and output are aligned, src = dst (in - 1) /
+    (out - 1); otherwise pixel centres are, src = (dst + 1/2) in / out - 1/2.
     """
     name = "interpolate"
     x = _check_float(input, name)

@@ -47,15 +47,11 @@ def _row_mean_var(x2):
     return mean, var
 
 
-def _row_moments(x2, eps):
-    """Per-row mean, centred rows and 1 / sqrt(var + eps) of a 2-D array (two-pass, exact for offsets)."""
-    m = x2.shape[1]
-    t = x2.dtype.type
-    mean = _row_sums(x2) * t(1.0 / m) if m else np.zeros(x2.shape[0], dtype=x2.dtype)
-    xc = x2 - mean[:, None]
-    var = _row_dots(xc, xc) * t(1.0 / m) if m else np.zeros(x2.shape[0], dtype=x2.dtype)
-    invstd = (1.0 / np.sqrt(var + t(eps))).astype(x2.dtype, copy=False)
-    return mean, xc, var, invstd
+def _col_sums(a2):
+    """Sums of the columns of a 2-D array (a BLAS vector-matrix product)."""
+    if a2.dtype == np.float16 or a2.shape[0] == 0:
+        return a2.sum(axis=0)
+    return np.ones(a2.shape[0], dtype=a2.dtype) @ a2
 
 
 class LayerNormFn(Function):
@@ -65,8 +61,11 @@ class LayerNormFn(Function):
     def forward(self, x, *affine, m, has_weight, has_bias, eps):
         rows = x.size // m if m else 0
         x2 = x.reshape(rows, m)
-        _, xhat, _, invstd = _row_moments(x2, eps)
-        xhat *= invstd[:, None]
+        t = x.dtype.type
+        mean, var = _row_mean_var(x2)
+        invstd = (1.0 / np.sqrt(var + t(eps))).astype(x.dtype, copy=False)
+        xhat = x2 * invstd[:, None]                 # x_hat = x invstd - mean invstd
+        xhat -= (mean * invstd)[:, None]
         weight = affine[0].reshape(m) if has_weight else None
         bias = affine[-1].reshape(m) if has_bias else None
         out = xhat * weight if weight is not None else xhat.copy()
@@ -84,23 +83,24 @@ class LayerNormFn(Function):
         needs = self.needs_input_grad
         grads = [None]
         if self.has_weight:
-            grads.append(np.einsum("ij,ij->j", g2, xhat).reshape(self.pshape) if needs[1] else None)
+            grads.append(_col_sums(g2 * xhat).reshape(self.pshape) if needs[1] else None)
         if self.has_bias:
-            grads.append(g2.sum(axis=0).reshape(self.pshape) if needs[-1] else None)
+            grads.append(_col_sums(g2).reshape(self.pshape) if needs[-1] else None)
         if needs[0]:
-            gxhat = g2 * weight if weight is not None else g2.copy()
+            # dx = invstd (dx_hat - mean(dx_hat) - x_hat mean(dx_hat x_hat)), dx_hat = dy * weight
+            gxhat = g2 * weight if weight is not None else g2
             inv_m = g.dtype.type(1.0 / m)
-            s1 = gxhat.sum(axis=1) * inv_m
-            s2 = np.einsum("ij,ij->i", gxhat, xhat) * inv_m
-            gxhat -= xhat * s2[:, None]
-            gxhat -= s1[:, None]
-            gxhat *= invstd[:, None]
-            grads[0] = gxhat.reshape(self.shape)
+            s1 = _row_sums(gxhat) * inv_m
+            s2 = _row_dots(gxhat, xhat) * inv_m
+            dx = xhat * (-s2 * invstd)[:, None]
+            dx += gxhat * invstd[:, None] if weight is not None else g2 * invstd[:, None]
+            dx -= (s1 * invstd)[:, None]
+            grads[0] = dx.reshape(self.shape)
         return tuple(grads) if len(grads) > 1 else grads[0]
 
 
-# Group norm works through the input in chunks of whole groups of about this many bytes, so that the
-# several elementwise passes of each chunk hit the cache instead of main memory.
+# Group norm works through the input in chunks of whole groups of about this many bytes: each chunk's
+# passes stay in the last-level cache and temporaries (the exact-variance fallback) stay small.
 _CHUNK_BYTES = 1 << 22
 
 
