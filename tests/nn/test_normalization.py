@@ -155,13 +155,14 @@ def test_layer_norm_hypothesis(lead, norm, affine, seed):
 
 
 # ------------------------------------------------------------------------------------- InstanceNorm
-@pytest.mark.parametrize("cls,shape", [("InstanceNorm1d", (3, 4, 6)), ("InstanceNorm1d", (4, 6)),
-                                       ("InstanceNorm2d", (2, 4, 3, 5)), ("InstanceNorm2d", (4, 3, 5)),
-                                       ("InstanceNorm2d", (1, 4, 1, 2)), ("InstanceNorm2d", (0, 4, 2, 2))])
-@pytest.mark.parametrize("affine", [True, False])
+_IN_SHAPES = [("InstanceNorm1d", (3, 4, 6)), ("InstanceNorm1d", (4, 6)), ("InstanceNorm2d", (2, 4, 3, 5)),
+              ("InstanceNorm2d", (4, 3, 5)), ("InstanceNorm2d", (1, 4, 1, 2)), ("InstanceNorm2d", (0, 4, 2, 2))]
+
+
+# torch rejects an empty batch with affine parameters (internal IndexError): that pair has no oracle
+@pytest.mark.parametrize("cls,shape,affine", [(c, s, a) for c, s in _IN_SHAPES for a in (True, False)
+                                              if not (s[0] == 0 and a)])
 def test_instance_norm_matches_torch(cls, shape, affine):
-    if shape[0] == 0 and affine:
-        pytest.skip("torch rejects an empty batch with affine parameters (internal IndexError)")
     rng = np.random.default_rng(6)
     m = getattr(nn, cls)(4, affine=affine, dtype=np.float64)
     tm = getattr(torch.nn, cls)(4, affine=affine, dtype=torch.float64)
