@@ -78,10 +78,8 @@ class Adam(Optimizer):
 
     def _validate_group(self, group):
         super()._validate_group(group)
-        self._check(group["eps"], "epsilon value", lambda v: v >= 0, "eps >= 0")
+        self._check_non_negative(group, "eps", "weight_decay")
         self._check_betas(group["betas"])
-        self._check(group["weight_decay"], "weight_decay value", lambda v: v >= 0,
-                    "weight_decay >= 0")
 
     def step(self, closure=None):
         """Perform one Adam step; returns the closure's loss if a closure is given."""

@@ -241,6 +241,12 @@ class Optimizer:
         if not ok(value):
             raise ValueError(f"{name}: Invalid {what}: {value} (expected {expected})")
 
+    def _check_non_negative(self, group, *keys):
+        """Each named hyper-parameter of ``group`` must be a number >= 0 (eps, weight_decay, ...)."""
+        for key in keys:
+            self._check(group[key], "epsilon value" if key == "eps" else f"{key} value", lambda v: v >= 0,
+                        f"{key} >= 0")
+
     def _check_betas(self, betas):
         name = type(self).__name__
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:

@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from ...tensor import Tensor
-from ..dataset import Dataset
+from .local import LocalDataset
 from .mnist import _to_unit_float
 
 __all__ = ["CIFAR10", "read_cifar10_batch"]
@@ -46,7 +46,7 @@ def read_cifar10_batch(path, who="read_cifar10_batch"):
     return images, labels
 
 
-class CIFAR10(Dataset):
+class CIFAR10(LocalDataset):
     """CIFAR-10 read from ``data_batch_1.bin`` .. ``data_batch_5.bin`` (train) or ``test_batch.bin``.
 
     The files are looked for in ``root`` and in ``root/cifar-10-batches-bin``. Sample i is
@@ -65,18 +65,11 @@ class CIFAR10(Dataset):
     train_list = [f"data_batch_{i}.bin" for i in range(1, 6)]
     test_list = ["test_batch.bin"]
 
+    files_described = "binary batches"
+
     def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
+        super().__init__(root, train, transform, target_transform, download)
         who = type(self).__name__
-        if download:
-            raise ValueError(f"{who}: download=True is not supported (deepnotes never uses the network); "
-                             f"place the binary batches under {root!r}")
-        for name, fn in (("transform", transform), ("target_transform", target_transform)):
-            if fn is not None and not callable(fn):
-                raise TypeError(f"{who}: {name} should be callable or None, got {type(fn).__name__}")
-        self.root = os.fspath(root)
-        self.train = bool(train)
-        self.transform = transform
-        self.target_transform = target_transform
         parts = [read_cifar10_batch(self._find(name), who=who)
                  for name in (self.train_list if self.train else self.test_list)]
         self.data = np.concatenate([p[0] for p in parts])

@@ -14,7 +14,7 @@ import zlib
 import numpy as np
 
 from ...tensor import Tensor
-from ..dataset import Dataset
+from .local import LocalDataset
 
 __all__ = ["read_idx", "MNIST", "FashionMNIST"]
 
@@ -86,7 +86,7 @@ def _to_unit_float(u8):
     return u8.astype(np.float32) / np.float32(255.0)
 
 
-class MNIST(Dataset):
+class MNIST(LocalDataset):
     """MNIST digits read from the four IDX files in a local folder.
 
     Looks for ``train-images-idx3-ubyte`` / ``train-labels-idx1-ubyte`` (train) or
@@ -109,18 +109,11 @@ class MNIST(Dataset):
     _files = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
               False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
+    files_described = "IDX files"
+
     def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
+        super().__init__(root, train, transform, target_transform, download)
         who = type(self).__name__
-        if download:
-            raise ValueError(f"{who}: download=True is not supported (deepnotes never uses the network); "
-                             f"place the IDX files under {root!r}")
-        for name, fn in (("transform", transform), ("target_transform", target_transform)):
-            if fn is not None and not callable(fn):
-                raise TypeError(f"{who}: {name} should be callable or None, got {type(fn).__name__}")
-        self.root = os.fspath(root)
-        self.train = bool(train)
-        self.transform = transform
-        self.target_transform = target_transform
         image_name, label_name = self._files[self.train]
         image_path, label_path = self._find(image_name), self._find(label_name)
         images = read_idx(image_path, expected_magic=0x00000803, who=who)
