@@ -6,21 +6,9 @@ line per case with the ratio deepnotes time / torch time (lower is better; the t
     python benchmarks/bench_core.py [--repeat 20]
 """
 import argparse
-import statistics
-import time
 
 import numpy as np
-
-
-def _timeit(fn, repeat, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from _timing import timed_pair
 
 
 def case_conv(dn, torch, rng):
@@ -118,8 +106,7 @@ def main():
     torch.manual_seed(0)
     for case in (case_conv, case_lenet, case_linear):
         name, run_d, run_t = case(dn, torch, rng)
-        td = _timeit(run_d, args.repeat)
-        tt = _timeit(run_t, args.repeat)
+        td, tt = timed_pair(run_d, run_t, args.repeat)
         print(f"{name:<42} deepnotes {td * 1e3:8.2f} ms  torch {tt * 1e3:8.2f} ms  ratio {td / tt:5.2f}")
 
 

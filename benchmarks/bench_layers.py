@@ -11,10 +11,9 @@ Prints one line per case: median milliseconds for each library and the ratio dee
 """
 import argparse
 import contextlib
-import statistics
-import time
 
 import numpy as np
+from _timing import timed_pair
 import torch
 
 import deepnotes as dn
@@ -120,23 +119,6 @@ def case_batch_norm(rng, N=32, C=64, H=32, W=32):
 
 
 CASES += [case_group_norm, case_batch_norm]
-
-
-def timed_pair(fn_a, fn_b, repeat, warmup=3):
-    """Median seconds of ``fn_a`` and ``fn_b``, run alternately."""
-    for _ in range(warmup):
-        fn_a()
-        fn_b()
-    times_a, times_b = [], []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn_a()
-        t1 = time.perf_counter()
-        fn_b()
-        t2 = time.perf_counter()
-        times_a.append(t1 - t0)
-        times_b.append(t2 - t1)
-    return statistics.median(times_a), statistics.median(times_b)
 
 
 def main():

@@ -10,10 +10,9 @@ Run: ``PYTHONPATH=src python benchmarks/bench_optim.py [--repeat 11] [--threads 
 Prints one line per case: median milliseconds for each library and the ratio deepnotes / torch.
 """
 import argparse
-import statistics
-import time
 
 import numpy as np
+from _timing import timed_pair
 import torch
 
 import deepnotes.optim as dopt
@@ -43,23 +42,6 @@ CASES = [
     ("AdamW wd=1e-2", "AdamW", dict(lr=1e-3, weight_decay=1e-2)),
     ("Adam amsgrad", "Adam", dict(lr=1e-3, amsgrad=True)),
 ]
-
-
-def timed_pair(fn_a, fn_b, repeat, warmup=2):
-    """Median seconds of ``fn_a`` and ``fn_b``, run alternately so that load changes hit both."""
-    for _ in range(warmup):
-        fn_a()
-        fn_b()
-    times_a, times_b = [], []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn_a()
-        t1 = time.perf_counter()
-        fn_b()
-        t2 = time.perf_counter()
-        times_a.append(t1 - t0)
-        times_b.append(t2 - t1)
-    return statistics.median(times_a), statistics.median(times_b)
 
 
 def main():

@@ -1,5 +1,8 @@
 """Small helpers shared by the layer modules: device arguments and input validation."""
+import numpy as np
+
 from ...tensor import Tensor, as_tensor
+from ..parameter import Parameter
 
 
 def check_device(device, name):
@@ -19,3 +22,18 @@ def layer_input(input, name, floating=True):
         raise TypeError(f"{name}: expected a floating-point input, got dtype {input.data.dtype} "
                         f"(convert it with .float() or .double())")
     return input
+
+
+def init_affine(module, shape, affine, bias, dtype):
+    """Register a normalisation layer's per-feature ``weight`` (ones) and ``bias`` (zeros), or None
+    slots for the ones it does not learn, so state_dict keys match torch's either way."""
+    module.register_parameter("weight", Parameter(np.ones(shape, dtype=dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(np.zeros(shape, dtype=dtype)) if affine and bias else None)
+
+
+def reset_affine(module):
+    """Weight back to ones and bias back to zeros (whichever of them exist)."""
+    if module.weight is not None:
+        module.weight.data[...] = 1
+    if module.bias is not None:
+        module.bias.data[...] = 0

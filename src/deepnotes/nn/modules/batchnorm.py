@@ -3,8 +3,7 @@ import numpy as np
 
 from ...tensor import Tensor, get_default_dtype
 from .. import functional as F
-from ..parameter import Parameter
-from ._utils import check_device, layer_input
+from ._utils import check_device, init_affine, layer_input, reset_affine
 from .module import Module
 
 
@@ -28,15 +27,7 @@ class _BatchNorm(Module):
         dtype = dtype or get_default_dtype()
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dtype=dtype))
-            if bias:
-                self.bias = Parameter(np.zeros(num_features, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        init_affine(self, num_features, affine, bias, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dtype)))
             self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dtype)))
@@ -54,10 +45,7 @@ class _BatchNorm(Module):
 
     def reset_parameters(self):
         self.reset_running_stats()
-        if self.affine:
-            self.weight.data[...] = 1
-            if self.bias is not None:
-                self.bias.data[...] = 0
+        reset_affine(self)
 
     def _check_input_dim(self, x):
         if x.ndim not in self._expected_dims:

@@ -14,8 +14,7 @@ import numpy as np
 
 from ...tensor import get_default_dtype
 from .. import functional as F
-from ..parameter import Parameter
-from ._utils import check_device, layer_input
+from ._utils import check_device, init_affine, layer_input, reset_affine
 from .batchnorm import _BatchNorm
 from .module import Module
 
@@ -39,21 +38,10 @@ class LayerNorm(Module):
             raise ValueError(f"LayerNorm: normalized_shape must be non-empty with positive sizes, got {shape}")
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
         dtype = dtype or get_default_dtype()
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(shape, dtype=dtype))
-            if bias:
-                self.bias = Parameter(np.zeros(shape, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        init_affine(self, shape, elementwise_affine, bias, dtype)
 
     def reset_parameters(self):
-        if self.weight is not None:
-            self.weight.data[...] = 1
-        if self.bias is not None:
-            self.bias.data[...] = 0
+        reset_affine(self)
 
     def forward(self, input):
         return F.layer_norm(layer_input(input, "LayerNorm"), self.normalized_shape, self.weight, self.bias,
@@ -81,21 +69,10 @@ class GroupNorm(Module):
                              f"({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = int(num_groups), int(num_channels), eps, affine
         dtype = dtype or get_default_dtype()
-        if affine:
-            self.weight = Parameter(np.ones(num_channels, dtype=dtype))
-            if bias:
-                self.bias = Parameter(np.zeros(num_channels, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        init_affine(self, num_channels, affine, bias, dtype)
 
     def reset_parameters(self):
-        if self.weight is not None:
-            self.weight.data[...] = 1
-        if self.bias is not None:
-            self.bias.data[...] = 0
+        reset_affine(self)
 
     def forward(self, input):
         name = repr(self)
