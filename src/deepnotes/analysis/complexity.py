@@ -43,6 +43,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..nn.modules.module import Module
 from ..tensor import Tensor, get_default_dtype
+from . import _rules
 from .receptive_field import INPUT_RF, collapse, propagate
 
 __all__ = ["LayerCost", "LayerProfile", "ParameterRow", "ParameterTable", "Profile", "count_parameters",
@@ -191,20 +192,12 @@ def register_cost_rule(*keys):
     names.  ``inputs`` is the tuple of positional arguments of the call.  Lookup walks the class
     hierarchy (a subclass inherits its parent's rule); a module with a rule is counted as one unit and
     its children are not visited."""
-    def deco(rule):
-        for key in keys:
-            _COST_RULES[key] = rule
-        return rule
-    return deco
+    return _rules.register(_COST_RULES, keys)
 
 
 def cost_rule_for(module):
     """The cost rule for ``module`` (by class, then class name, along the MRO), or None."""
-    for cls in type(module).__mro__:
-        rule = _COST_RULES.get(cls) or _COST_RULES.get(cls.__name__)
-        if rule is not None:
-            return rule
-    return None
+    return _rules.lookup(_COST_RULES, module)
 
 
 def _tensors(obj):

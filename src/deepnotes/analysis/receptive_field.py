@@ -33,6 +33,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..ops.conv import conv_output_size
+from . import _rules
 from ..ops.pool import pool_output_size
 
 __all__ = ["conv_output_size", "pool_output_size", "RFInfo", "ReceptiveFieldRow", "receptive_field",
@@ -112,20 +113,12 @@ def register_rf_rule(*keys):
     ``info`` is the RFInfo of the layer's input (spatial: jump is a pair); shapes are tuples.
     Lookup walks the module's class hierarchy, so subclasses inherit their parent's rule.
     """
-    def deco(rule):
-        for key in keys:
-            _RF_RULES[key] = rule
-        return rule
-    return deco
+    return _rules.register(_RF_RULES, keys)
 
 
 def rf_rule_for(module):
     """The receptive-field rule for ``module`` (by class, then class name, along the MRO), or None."""
-    for cls in type(module).__mro__:
-        rule = _RF_RULES.get(cls) or _RF_RULES.get(cls.__name__)
-        if rule is not None:
-            return rule
-    return None
+    return _rules.lookup(_RF_RULES, module)
 
 
 def _spatial(shape):
