@@ -55,34 +55,6 @@ def case_lstm(rng, T=50, N=32, I=64, H=128):
     return f"LSTM fwd+bwd T={T} N={N} in={I} hidden={H} float32", run_deepnotes, run_torch
 
 
-def case_depthwise_conv(rng, N=32, C=256, H=32, W=32):
-    """Depthwise 3x3 convolution (groups = channels = 256, stride 1, padding 1, bias), float32,
-    32x256x32x32: forward, then backward of a fixed random cotangent into the input, weight and bias."""
-    tm = torch.nn.Conv2d(C, C, 3, padding=1, groups=C)
-    m = _copy_module(dn.nn.Conv2d(C, C, 3, padding=1, groups=C), tm)
-    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
-    cot = rng.standard_normal((N, C, H, W)).astype(np.float32)
-    xd, cd = dn.Tensor(x, requires_grad=True), dn.Tensor(cot)
-    xt, ct = torch.tensor(x, requires_grad=True), torch.tensor(cot)
-    params_d, params_t = list(m.parameters()), list(tm.parameters())
-
-    def run_deepnotes():
-        for p in params_d + [xd]:
-            p.grad = None
-        m(xd).backward(cd)
-
-    def run_torch():
-        for p in params_t + [xt]:
-            p.grad = None
-        tm(xt).backward(ct)
-
-    return f"depthwise Conv2d 3x3 fwd+bwd N={N} C={C} {H}x{W} groups={C} float32", run_deepnotes, run_torch
-
-
-CASES = [case_lstm]
-CASES.append(case_depthwise_conv)
-
-
 def _layer_case(rng, ours, theirs, shape):
     """Forward, then backward of a fixed random float32 cotangent into the input and all parameters."""
     m = _copy_module(ours, theirs)
@@ -105,6 +77,14 @@ def _layer_case(rng, ours, theirs, shape):
     return run_deepnotes, run_torch
 
 
+def case_depthwise_conv(rng, N=32, C=256, H=32, W=32):
+    """Depthwise 3x3 convolution (groups = channels = 256, stride 1, padding 1, bias), float32,
+    32x256x32x32: forward, then backward of a fixed random cotangent into the input, weight and bias."""
+    run_deepnotes, run_torch = _layer_case(rng, dn.nn.Conv2d(C, C, 3, padding=1, groups=C),
+                                           torch.nn.Conv2d(C, C, 3, padding=1, groups=C), (N, C, H, W))
+    return f"depthwise Conv2d 3x3 fwd+bwd N={N} C={C} {H}x{W} groups={C} float32", run_deepnotes, run_torch
+
+
 def case_group_norm(rng, N=32, C=64, H=32, W=32, G=32):
     """GroupNorm(32 groups, 64 channels, affine), float32, 32x64x32x32, training-mode forward + backward."""
     runs = _layer_case(rng, dn.nn.GroupNorm(G, C), torch.nn.GroupNorm(G, C), (N, C, H, W))
@@ -118,7 +98,7 @@ def case_batch_norm(rng, N=32, C=64, H=32, W=32):
     return (f"BatchNorm2d fwd+bwd N={N} C={C} {H}x{W} float32",) + runs
 
 
-CASES += [case_group_norm, case_batch_norm]
+CASES = [case_lstm, case_depthwise_conv, case_group_norm, case_batch_norm]
 
 
 def main():
