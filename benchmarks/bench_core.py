@@ -34,11 +34,11 @@ def case_conv(dn, torch, rng):
 
 
 def case_lenet(dn, torch, rng):
-    from deepnotes.models import LeNet5
+    from deepnotes.models import lenet5_modern
     x = rng.standard_normal((64, 1, 32, 32)).astype(np.float32)
     y = rng.integers(0, 10, 64)
-    md = LeNet5()
-    mt = torch.nn.Sequential(
+    md = lenet5_modern()                                 # LeNet5: ReLU, max pooling, full C3
+    mt = torch.nn.Sequential(                            # the same network in torch
         torch.nn.Conv2d(1, 6, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
         torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(),
@@ -57,7 +57,7 @@ def case_lenet(dn, torch, rng):
         ot.zero_grad()
         torch.nn.functional.cross_entropy(mt(xt), yt).backward()
         ot.step()
-    return "LeNet-5 training step, batch 64", run_d, run_t
+    return "LeNet-5 (modern) training step, batch 64", run_d, run_t
 
 
 def case_linear(dn, torch, rng):

@@ -1,12 +1,15 @@
 """Forward latency of zoo models at 224x224: deepnotes vs torchvision (and onnxruntime on deepnotes' ONNX
 export), same process, same weights, same inputs, same thread count.
 
-For each model and batch size: warm-up, then the median of several runs of an evaluation-mode forward
-without gradient tracking.  One line per case with the ratio deepnotes / torch (lower is better) and,
-when ``deepnotes.onnx`` and onnxruntime are available, the onnxruntime time of the exported model.
+For each model and batch size: warm-up, then the median of several alternating runs (deepnotes, torch,
+deepnotes, ...) of an evaluation-mode forward without gradient tracking.  One line per case with the
+ratio deepnotes / torch (lower is better) and, when ``deepnotes.onnx`` and onnxruntime are available,
+the onnxruntime time of the exported model.  Default: 1 thread for everything (as the other benchmark
+scripts); ``--threads 2`` uses both cores, where torch also parallelises its element-wise kernels and
+NumPy only its BLAS calls.
 ``--profile`` adds cProfile's top entries for one deepnotes forward (resnet18, batch 16 by default).
 
-    python benchmarks/bench_models.py [--threads 2] [--repeat 5] [--models resnet18 mobilenet_v2 vgg11]
+    python benchmarks/bench_models.py [--threads 1] [--repeat 5] [--models resnet18 mobilenet_v2 vgg11]
                                       [--batches 1 16] [--profile resnet18:16] [--no-onnx]
 """
 import argparse
@@ -16,7 +19,7 @@ import sys
 
 def _args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--threads", type=int, default=2, help="threads for NumPy's BLAS, torch and onnxruntime")
+    p.add_argument("--threads", type=int, default=1, help="threads for NumPy's BLAS, torch and onnxruntime")
     p.add_argument("--repeat", type=int, default=5, help="timed runs per case (median reported)")
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--models", nargs="*", default=["resnet18", "mobilenet_v2", "vgg11"])
@@ -42,6 +45,8 @@ import warnings  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import timed_pair  # noqa: E402
 
 
 def _bare_torchvision():
@@ -132,8 +137,7 @@ def bench_model(name, args, dn, torch):
         scale = float(np.abs(expected).max()) or 1.0
         err = float(np.abs(run_dn().data - expected).max()) / scale  # relative to the largest output
         reps = args.repeat if batch < 8 else max(3, args.repeat // 2)
-        t_dn = _timeit(run_dn, reps, args.warmup)
-        t_torch = _timeit(run_torch, reps, args.warmup)
+        t_dn, t_torch = timed_pair(run_dn, run_torch, reps, args.warmup)
         ort_text = ""
         if not args.no_onnx:
             if sess is None:

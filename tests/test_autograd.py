@@ -384,3 +384,62 @@ def test_backward_errors():
         (x * 2).backward(dn.ones(3))
     with pytest.raises(NotImplementedError, match="create_graph"):
         (x * 2).sum().backward(create_graph=True)
+
+
+# ------------------------------------------------------------------ leaf gradients: adopted or copied
+class _FreshGrad(Function):
+    """Backward returns a new array; ``made`` keeps weak references to the arrays it returned."""
+    made = []
+
+    def forward(self, a, keep=False, view=False):
+        self.keep, self.view = keep, view
+        return a * 2.0
+
+    def backward(self, g):
+        out = g * 2.0
+        if self.keep:
+            self.saved = out            # still referenced by the context: must not be adopted
+        if self.view:
+            out = (g.reshape(-1) * 2.0).reshape(g.shape)   # a view whose owner nobody else holds
+        _FreshGrad.made.append(__import__("weakref").ref(out))
+        return out
+
+
+def test_exclusively_owned_leaf_gradient_is_adopted_without_copy():
+    for view in (False, True):
+        _FreshGrad.made.clear()
+        x = dn.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+        _FreshGrad.apply(x, view=view).sum().backward()
+        assert _FreshGrad.made[0]() is x.grad        # the very array the backward returned
+        np.testing.assert_array_equal(x.grad, np.full((2, 3), 2.0))
+
+
+def test_shared_gradient_arrays_are_copied_into_leaves():
+    # a gradient the context still references
+    _FreshGrad.made.clear()
+    x = dn.Tensor(np.ones(3), requires_grad=True)
+    _FreshGrad.apply(x, keep=True).sum().backward()
+    assert _FreshGrad.made[0]() is not x.grad
+    # Add hands the same incoming array to both inputs: two leaves must get independent arrays
+    a, b = dn.Tensor(np.ones(3), requires_grad=True), dn.Tensor(np.ones(3), requires_grad=True)
+    (a + b).backward(dn.Tensor(np.array([1.0, 2.0, 3.0])))
+    assert not np.shares_memory(a.grad, b.grad)
+    a.grad += 10.0
+    np.testing.assert_array_equal(b.grad, [1.0, 2.0, 3.0])
+    # the caller's explicit gradient reaches a leaf root and a leaf through identity-like steps
+    seed = np.array([1.0, 2.0, 3.0])
+    c = dn.Tensor(np.ones(3), requires_grad=True)
+    c.backward(dn.Tensor(seed))
+    d = dn.Tensor(np.ones(3), requires_grad=True)
+    (d + 0.0).backward(dn.Tensor(seed))
+    for leaf in (c, d):
+        assert not np.shares_memory(leaf.grad, seed)
+    seed[:] = 0.0
+    np.testing.assert_array_equal(c.grad, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(d.grad, [1.0, 2.0, 3.0])
+    # a reshape's gradient is a view of the incoming one: adopted only when its owner is unshared
+    e = dn.Tensor(np.ones((2, 3)), requires_grad=True)
+    g = dn.Tensor(np.arange(6.0))
+    e.reshape(6).backward(g)
+    assert not np.shares_memory(e.grad, g.data)
+    np.testing.assert_array_equal(e.grad, np.arange(6.0).reshape(2, 3))

@@ -137,7 +137,7 @@ def _run_main_job(out, *extra):
 
 
 def test_main_job_reaches_97_percent_and_is_repeatable(tmp_path):
-    """`deepnotes train` with its defaults: >= 97% test accuracy; the same seed twice, identical weights;
+    """`deepnotes train` with its defaults (the classic LeNet-5): >= 97% test accuracy; the same seed twice, identical weights;
     with --amp (float16 compute, float32 master weights, loss scaling) within 1 point of float32."""
     acc = _run_main_job(tmp_path / "r1")
     assert acc >= 0.97
@@ -148,7 +148,7 @@ def test_main_job_reaches_97_percent_and_is_repeatable(tmp_path):
         assert np.array_equal(w1[k], w2[k]), k
     acc_amp = _run_main_job(tmp_path / "amp", "--amp")
     assert abs(acc_amp - acc) <= 0.01, (acc, acc_amp)
-    assert io.load_weights(tmp_path / "amp" / "model.safetensors")["features.0.weight"].dtype == np.float32
+    assert io.load_weights(tmp_path / "amp" / "model.safetensors")["c1.weight"].dtype == np.float32
 
 
 def test_every_subcommand_is_wired(capsys):
@@ -157,7 +157,9 @@ def test_every_subcommand_is_wired(capsys):
     out = capsys.readouterr().out
     for cmd in ("train", "lr-find", "coco-eval", "summary", "bench"):
         assert cmd in out
-    assert main(["summary", "lenet5"]) == 0
-    assert "Total params: 61,706" in capsys.readouterr().out
+    assert main(["summary", "lenet5"]) == 0          # the classic 1998 LeNet-5
+    # seed 002's parameters per layer: C1, S2, C3 (partial table), S4, C5, F6, RBF output
+    classic = [156, 12, 1516, 32, 48120, 10164, 840]
+    assert f"Total params: {sum(classic):,}" in capsys.readouterr().out
     assert main(["summary", "lenett5"]) != 0
     assert "did you mean lenet5" in capsys.readouterr().err

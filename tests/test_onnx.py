@@ -389,7 +389,13 @@ def _zoo():
 
 
 # input (channels, side): small sizes each network accepts
-_ZOO_INPUT = {"lenet5": (1, 32), "lenet5_classic": (1, 32), "inception_v3": (3, 75), "alexnet": (3, 64)}
+_ZOO_INPUT = {"lenet5": (1, 32), "lenet5_modern": (1, 32), "inception_v3": (3, 75), "alexnet": (3, 64)}
+
+
+def test_zoo_input_names_are_registered_models():
+    """A renamed model must not leave a stale entry here (both LeNet-5s are exported and checked)."""
+    from deepnotes.models import list_models
+    assert set(_ZOO_INPUT) <= set(list_models())
 
 
 def _build(name):

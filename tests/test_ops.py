@@ -554,3 +554,27 @@ def test_composite_expression_float32():
 
     check(lambda x, y, z: f(x, y, z, dn), lambda x, y, z: f(x, y, z, torch), a, b, c,
           rtol=RTOL32, atol=ATOL32)
+
+
+def test_row_broadcasts_lowers_the_ufunc_buffer_only_inside_and_restores_it():
+    from deepnotes.ops._rowwise import row_broadcasts
+    previous = np.setbufsize(4096)
+    try:
+        x = np.random.default_rng(0).standard_normal((6, 1024)).astype(np.float32)
+        col = np.random.default_rng(1).standard_normal((6, 1)).astype(np.float32)
+        expected = x * col + col
+        with row_broadcasts(1024):
+            assert np.getbufsize() < 1024            # rows longer than the buffer: no column expansion
+            got = x * col
+            got += col
+        np.testing.assert_array_equal(got, expected)    # only the iteration changes, not the values
+        assert np.getbufsize() == 4096
+        for short_or_long in (100, 8192, 100_000):
+            with row_broadcasts(short_or_long):
+                assert np.getbufsize() == 4096
+        with pytest.raises(RuntimeError):
+            with row_broadcasts(2048):
+                raise RuntimeError("inside")
+        assert np.getbufsize() == 4096
+    finally:
+        np.setbufsize(previous)

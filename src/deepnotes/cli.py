@@ -1,6 +1,6 @@
 """The ``deepnotes`` command.  Thin: it parses arguments and calls the library.
 
-    deepnotes train                       # LeNet-5 on the bundled digits, prints test accuracy
+    deepnotes train                       # classic LeNet-5 on the bundled digits, prints test accuracy
     deepnotes train --epochs 20 --optimizer sgd --lr 0.05 --scheduler step
     deepnotes lr-find                     # learning-rate range test
     deepnotes coco-eval GT.json DT.json   # COCO bbox evaluation, pycocotools' 12 numbers
@@ -76,8 +76,9 @@ def build_parser():
     sub.required = True
 
     t = sub.add_parser("train", help="train a model on bundled or local data",
-                       description="Train a model (default: LeNet-5 on the bundled 8x8 digits upsampled to "
-                                   "32x32) and print the test accuracy.")
+                       description="Train a model (default: lenet5, the classic 1998 LeNet-5 of the notes, on the "
+                                   "bundled 8x8 digits upsampled to 32x32; lenet5_modern is the ReLU/max-pool "
+                                   "variant) and print the test accuracy.")
     _add_training_args(t)
     t.add_argument("--epochs", type=_positive_int("--epochs"), default=10, help="epochs (default 10)")
     t.add_argument("--scheduler", default="cosine", help=f"learning-rate schedule: {', '.join(SCHEDULERS)} "
@@ -120,7 +121,10 @@ def build_parser():
 def _add_training_args(p):
     from .models import list_models
     from .train.factory import OPTIMIZERS
-    p.add_argument("--model", default="lenet5", help=f"architecture ({', '.join(list_models())}; default lenet5)")
+    p.add_argument("--model", default="lenet5",
+                   help=f"architecture ({', '.join(list_models())}; default lenet5, the classic LeNet-5 of the "
+                        "notes: C3 connection table, trainable subsampling, RBF output; lenet5_modern is the "
+                        "ReLU/max-pool variant)")
     p.add_argument("--dataset", default="digits", choices=DATASETS, help="data set (default digits, bundled)")
     p.add_argument("--data", default=None, metavar="DIR", help="folder with the files of a local data set "
                                                                "(MNIST/Fashion-MNIST IDX, CIFAR-10 binary)")

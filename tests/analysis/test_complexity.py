@@ -314,6 +314,26 @@ def test_lenet5_against_torch_twin():
     assert prof[""].macs == prof.macs and prof[""].params == prof.params
 
 
+def test_classic_lenet5_connections_as_in_seed002():
+    """Seed 002 counts LeNet-5's "connections" per layer (inputs read plus the bias, per output unit):
+    C1 6*(5*5+1)*28*28, S2 6*5*14*14, C3 151,600, S4 16*(25*4+25), C5 120*(25*16+1), F6 84*(120+1).
+    Our MACs plus the bias additions give exactly these, and the parameters match the notes."""
+    from deepnotes.models import lenet5
+    prof = profile(lenet5(), (1, 32, 32))
+    connections = {"c1": 6 * (5 * 5 + 1) * 28 * 28, "s2": 6 * 5 * 14 * 14, "c3": 151_600,
+                   "s4": 16 * (25 * 4 + 25), "c5": 120 * (25 * 16 + 1), "f6": 84 * (120 + 1)}
+    params = {"c1": 6 * (5 * 5 + 1), "s2": 2 * 6, "c3": 1_516, "s4": 32, "c5": 48_120, "f6": 10_164}
+    for name, expected in connections.items():
+        row = prof[name]
+        assert row.macs + (row.flops - row.flops_no_bias) == expected, name
+        assert row.params == params[name], name
+    assert prof["output"].macs == 84 * 10 and prof["output"].params == 840
+    assert not prof.uncounted_types
+    # receptive fields: C1 5, S2 6, C3 14, S4 16, C5 sees the whole 32x32 input (seed 001's recursion)
+    assert [prof[n].receptive_field for n in ("c1", "s2", "c3", "s4", "c5")] == \
+        [(5, 5), (6, 6), (14, 14), (16, 16), (32, 32)]
+
+
 def vgg_spec(cfg, cin=3, classes=10):
     spec = []
     for v in cfg:

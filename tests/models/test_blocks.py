@@ -63,7 +63,8 @@ class TorchClassicLeNet(torch.nn.Module):
 @pytest.mark.parametrize("output", ["rbf", "linear"])
 def test_classic_lenet5_matches_torch_twin_with_gradients(zoo, output):
     dn.manual_seed(0)
-    ours = models.lenet5_classic(output=output).double()
+    ours = models.lenet5(output=output).double()
+    assert isinstance(ours, models.LeNet5Classic)
     # make the subsampling coefficients non-trivial
     ours.s2.weight.data[...] = np.linspace(0.5, 1.5, 6)
     ours.s4.bias.data[...] = np.linspace(-0.2, 0.2, 16)
@@ -89,7 +90,7 @@ def test_classic_lenet5_matches_torch_twin_with_gradients(zoo, output):
 
 
 def test_classic_lenet5_sigmoid_variant(zoo):
-    m = models.lenet5_classic(activation="sigmoid", output="linear", num_classes=4)
+    m = models.lenet5(activation="sigmoid", output="linear", num_classes=4)
     out = m(dn.tensor(zoo.image((2, 1, 32, 32))))
     assert out.shape == (2, 4)
     assert isinstance(m.act, nn.Sigmoid)

@@ -69,9 +69,12 @@ def test_failed_forward_leaves_running_stats_as_torchvision_does(zoo):
     replay that locates the failing layer is undone."""
     ref = zoo.tv_build("densenet121", num_classes=10).double().train()
     ours = zoo.load_from(zoo.fast_build("densenet121", num_classes=10), ref, np.float64).train()
-    x = zoo.image((2, 3, 16, 16), np.float64)
+    # batch 8: at 1x1 spatial size block 3 normalises over N values per channel; with N = 2 training
+    # batch norm is ill-conditioned (x_hat = +-1 or ~ (x - mean) / sqrt(eps)) and float64 rounding
+    # differences between two correct implementations grow to ~1e-3 relative over its 24 layers
+    x = zoo.image((8, 3, 16, 16), np.float64)
     with pytest.raises(ValueError, match=r"DenseNet: forward failed at layer 'features\.transition3\.pool' "
-                                         r"\(AvgPool2d\) which receives shape \(2, 512, 1, 1\)"):
+                                         r"\(AvgPool2d\) which receives shape \(8, 512, 1, 1\)"):
         ours(dn.tensor(x))
     with pytest.raises(RuntimeError):
         ref(torch.from_numpy(x))
@@ -85,7 +88,7 @@ def test_failed_forward_leaves_running_stats_as_torchvision_does(zoo):
 def test_errors_outside_sub_layers_are_not_rewritten():
     with pytest.raises(ValueError,
                        match=r"^LeNet5Classic: expected input of shape \(N, C, 32, 32\), got \(2, 1, 28, 28\)"):
-        models.lenet5_classic()(dn.zeros(2, 1, 28, 28))
+        models.lenet5()(dn.zeros(2, 1, 28, 28))
 
 
 def test_fpn_bad_inputs():

@@ -77,7 +77,8 @@ def test_torchvision_state_dict_loads_unchanged(zoo):
 
 # ------------------------------------------------------------------------------------ LeNet-5 and MobileNet v1
 def test_classic_lenet5_parameters_per_layer_match_the_notes():
-    m = models.lenet5_classic()
+    m = models.get_model("lenet5")
+    assert isinstance(m, models.LeNet5Classic)
     per_layer = {name: _count(child) for name, child in m.named_children()}
     # seed 002: C1 6*(5*5+1), S2 2*6, C3 1516, S4 32, C5 120*(25*16+1), F6 84*(120+1); RBF 84 per class
     assert per_layer == {"c1": 156, "s2": 12, "c3": 1516, "s4": 32, "c5": 48120, "f6": 10164, "act": 0,
@@ -86,13 +87,19 @@ def test_classic_lenet5_parameters_per_layer_match_the_notes():
     fan_in = models.LENET5_C3_TABLE.sum(axis=0)
     assert sorted(fan_in.tolist()) == [3] * 6 + [4] * 9 + [6]
     assert m.c3.weight.shape == (60, 5, 5)
-    assert _count(models.lenet5_classic(output="linear")) == 156 + 12 + 1516 + 32 + 48120 + 10164 + 850
+    assert _count(models.lenet5(output="linear")) == 156 + 12 + 1516 + 32 + 48120 + 10164 + 850
 
 
-def test_modern_lenet5_is_the_training_model():
-    m = models.get_model("lenet5", num_classes=10, in_channels=3)
-    assert isinstance(m, models.LeNet5)
-    assert m(dn.zeros(2, 3, 32, 32)).shape == (2, 10)
+def test_lenet5_is_the_classic_network_and_lenet5_modern_the_relu_variant():
+    classic = models.get_model("lenet5", num_classes=10, in_channels=3)
+    assert type(classic) is models.LeNet5Classic
+    assert classic(dn.zeros(2, 3, 32, 32)).shape == (2, 10)
+    modern = models.get_model("lenet5_modern", num_classes=10, in_channels=3)
+    assert type(modern) is models.LeNet5
+    assert modern(dn.zeros(2, 3, 32, 32)).shape == (2, 10)
+    # the modern reading: full C3 (16 * (6 * 25 + 1)), max pooling (no parameters), linear C5/F6/output
+    assert _count(models.lenet5_modern()) == 156 + 2416 + 48120 + 10164 + 850
+    assert not hasattr(models, "lenet5_classic") and "lenet5_classic" not in models.list_models()
 
 
 @pytest.mark.parametrize("alpha,millions", [(1.0, 4.2), (0.75, 2.6), (0.5, 1.3), (0.25, 0.5)])
@@ -106,7 +113,7 @@ def test_mobilenet_v1_parameters_match_the_paper(alpha, millions):
 def test_registry_lists_every_constructor():
     names = models.list_models()
     assert names == sorted(names)
-    for name in TORCHVISION_MODELS + ["lenet5", "lenet5_classic", "mobilenet_v1"]:
+    for name in TORCHVISION_MODELS + ["lenet5", "lenet5_modern", "mobilenet_v1"]:
         assert name in names
         assert getattr(models, name).__name__ == name
 
@@ -133,7 +140,7 @@ def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match="groups is fixed to 32"):
         models.resnext50_32x4d(groups=8)
     with pytest.raises(ValueError, match="LeNet5Classic: activation"):
-        models.lenet5_classic(activation="relu")
+        models.lenet5(activation="relu")
     with pytest.raises(ValueError, match="MobileNetV1: width_mult"):
         models.mobilenet_v1(width_mult=0)
 

@@ -163,3 +163,33 @@ def test_batch_norm_gradcheck(training, affine):
         # fresh copies so the running-stat updates of repeated evaluations do not accumulate
         return F.batch_norm(x, rm.copy(), rv.copy(), w, b, training=training, eps=1e-3)
     assert gradcheck(fn, ins)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_on_a_channel_major_input_matches_torch(training):
+    """The im2col convolution returns NCHW views of (C, N, H, W) memory; batch norm works on that
+    layout without a copy: values, running statistics and gradients as for a contiguous input."""
+    rng = np.random.default_rng(6)
+    x_cm = rng.standard_normal((3, 4, 5, 2)) * 2 + 1            # memory (C, N, H, W)
+    rm, rv = rng.standard_normal(3), rng.random(3) + 0.5
+    w, b = rng.standard_normal(3), rng.standard_normal(3)
+    rm_t, rv_t = torch.tensor(rm), torch.tensor(rv)
+    Xl = dn.Tensor(x_cm, requires_grad=True)
+    X = Xl.transpose(0, 1)                                      # (N, C, H, W) view, channel-major memory
+    assert not X.data.flags.c_contiguous and X.data.swapaxes(0, 1).flags.c_contiguous
+    Xt = torch.tensor(x_cm, requires_grad=True)
+    y = F.batch_norm(X, rm, rv, dn.Tensor(w), dn.Tensor(b), training=training, momentum=0.3, eps=1e-3)
+    yt = TF.batch_norm(Xt.transpose(0, 1), rm_t, rv_t, torch.tensor(w), torch.tensor(b),
+                       training=training, momentum=0.3, eps=1e-3)
+    assert y.shape == (4, 3, 5, 2)
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(rm, rm_t.numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(rv, rv_t.numpy(), rtol=RTOL, atol=ATOL)
+    for cot in (rng.standard_normal((4, 3, 5, 2)), rng.standard_normal((3, 4, 5, 2)).swapaxes(0, 1)):
+        Xl.grad, Xt.grad = None, None
+        y = F.batch_norm(X, rm.copy(), rv.copy(), dn.Tensor(w), dn.Tensor(b), training=training, eps=1e-3)
+        yt = TF.batch_norm(Xt.transpose(0, 1), torch.tensor(rm), torch.tensor(rv), torch.tensor(w),
+                           torch.tensor(b), training=training, eps=1e-3)
+        (y * dn.Tensor(cot)).sum().backward()
+        (yt * torch.tensor(np.ascontiguousarray(cot))).sum().backward()
+        np.testing.assert_allclose(Xl.grad, Xt.grad.numpy(), rtol=RTOL, atol=ATOL)

@@ -65,6 +65,8 @@ def test_conv2d_grid_matches_torch(stride, padding, dilation, groups):
     ("depthwise_dilated_asymmetric", (2, 4, 9, 10), (4, 1, 2, 3), dict(groups=4, dilation=(2, 3), padding=(1, 2))),
     ("depthwise_stride_2_1_same_size", (1, 3, 7, 7), (3, 1, 5, 5), dict(groups=3, stride=(2, 1), padding=2)),
     ("depthwise_same", (2, 3, 5, 6), (3, 1, 4, 3), dict(groups=3, padding="same")),
+    ("depthwise_stride3_dilated", (2, 4, 11, 12), (4, 1, 3, 3), dict(groups=4, stride=(3, 2), dilation=2, padding=2)),
+    ("depthwise_stride_exceeds_kernel", (1, 2, 9, 9), (2, 1, 2, 2), dict(groups=2, stride=4, padding=(0, 1))),
     ("pointwise", (3, 5, 4, 6), (7, 5, 1, 1), {}),
     ("large_kernel_same", (1, 2, 9, 8), (3, 2, 5, 4), dict(padding="same", dilation=2)),
     ("kernel_equals_input", (2, 3, 5, 5), (4, 3, 5, 5), {}),

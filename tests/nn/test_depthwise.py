@@ -1,7 +1,8 @@
 """Depthwise (groups == channels) and grouped convolution against torch: the blocked shifted-slice path
-taken for stride-1 depthwise layers (values and gradients of input, weight and bias; padding, dilation,
-even kernels, 'same'; batch 0 and 1, 1x1 maps; several plane blocks), strided depthwise and channel
-multipliers on im2col, grouped layers, hypothesis-drawn geometries and a numerical gradient check."""
+taken for depthwise layers (values and gradients of input, weight and bias; padding, dilation, even
+kernels, 'same'; strides through the phase split; batch 0 and 1, 1x1 maps; several plane blocks),
+channel multipliers and grouped layers on im2col, hypothesis-drawn geometries and a numerical
+gradient check."""
 import numpy as np
 import pytest
 import torch
@@ -62,6 +63,22 @@ def test_depthwise_stride1_fast_path_matches_torch(x_shape, k, kw):
     assert y.grad_fn.depthwise                        # the shifted-slice path, not im2col
 
 
+@pytest.mark.parametrize("x_shape,k,kw", [
+    ((2, 5, 9, 8), (3, 3), dict(stride=2, padding=1)),                  # MobileNet's strided step
+    ((2, 4, 10, 11), (3, 3), dict(stride=2)),                           # even map, no padding
+    ((1, 3, 11, 12), (3, 3), dict(stride=(3, 2), dilation=2, padding=2)),
+    ((2, 2, 9, 9), (2, 2), dict(stride=4, padding=(0, 1))),             # stride larger than the kernel
+    ((1, 3, 7, 7), (5, 5), dict(stride=(2, 1), padding=2)),
+    ((2, 3, 1, 1), (3, 3), dict(stride=2, padding=1)),                  # 1x1 map
+    ((0, 3, 6, 6), (3, 3), dict(stride=2, padding=1)),                  # empty batch
+])
+def test_strided_depthwise_phase_path_matches_torch(x_shape, k, kw):
+    rng = np.random.default_rng(sum(x_shape) + 7)
+    C = x_shape[1]
+    y = _compare(rng, x_shape, (C, 1) + k, groups=C, **kw)
+    assert y.grad_fn.depthwise                        # the phase-split shifted-slice path, not im2col
+
+
 def test_depthwise_fast_path_over_many_blocks(monkeypatch):
     """Tiny plane blocks: the block loop, its remainder block and per-plane weights line up with torch."""
     monkeypatch.setattr(Conv2dFn, "_DW_BLOCK", 60)    # 36-element planes: 1 plane per block
@@ -69,6 +86,7 @@ def test_depthwise_fast_path_over_many_blocks(monkeypatch):
     _compare(rng, (3, 5, 4, 4), (5, 1, 3, 3), groups=5, padding=1)
     monkeypatch.setattr(Conv2dFn, "_DW_BLOCK", 36 * 4)   # 4 planes per block, 15 planes: remainder 3
     _compare(rng, (3, 5, 4, 4), (5, 1, 3, 3), groups=5, padding=1)
+    _compare(rng, (3, 5, 4, 4), (5, 1, 3, 3), groups=5, padding=1, stride=2)   # phases, blocked
 
 
 @pytest.mark.parametrize("need", [(True, False, False), (False, True, True), (True, True, False)])
@@ -85,13 +103,12 @@ def test_depthwise_float32_and_noncontiguous_input():
 
 
 @pytest.mark.parametrize("x_shape,w_shape,kw", [
-    ((2, 5, 9, 8), (5, 1, 3, 3), dict(groups=5, stride=2, padding=1)),         # strided depthwise
     ((1, 3, 6, 7), (6, 1, 3, 3), dict(groups=3, stride=2)),                    # channel multiplier 2
     ((2, 3, 7, 7), (6, 1, 3, 3), dict(groups=3, padding=1)),                   # multiplier, stride 1
     ((2, 8, 6, 6), (8, 2, 3, 3), dict(groups=4, padding=1)),                   # grouped
     ((2, 6, 5, 7), (9, 2, 2, 3), dict(groups=3, stride=(1, 2), dilation=(2, 1))),
 ])
-def test_strided_depthwise_multiplier_and_grouped_match_torch(x_shape, w_shape, kw):
+def test_depthwise_multiplier_and_grouped_match_torch(x_shape, w_shape, kw):
     rng = np.random.default_rng(sum(x_shape))
     y = _compare(rng, x_shape, w_shape, **kw)
     assert not y.grad_fn.depthwise

@@ -5,8 +5,9 @@
 
 MODEL is a name known to :func:`deepnotes.models.get_model` (an unknown name lists the nearest ones).
 Without ``--input`` the model's ``default_input_size`` attribute is used when it has one, else a
-size known for the model (LeNet-5: 1x32x32), else 3x224x224.  The main ``deepnotes`` command wires
-these in with :func:`register`.  Exit codes: 0 ok, 2 bad input (unknown model, input too small).
+size known for the model (lenet5 and lenet5_modern: 1x32x32), else 3x224x224.  The main
+``deepnotes`` command wires these in with :func:`register`.  Exit codes: 0 ok, 2 bad input (unknown
+model, input too small).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from .complexity import parse_input_size
 __all__ = ["register", "run_summary", "run_bench", "DEFAULT_INPUT_SIZE"]
 
 DEFAULT_INPUT_SIZE = (3, 224, 224)
-_KNOWN_INPUT_SIZES = {"lenet5": (1, 32, 32)}
+_KNOWN_INPUT_SIZES = {"lenet5": (1, 32, 32), "lenet5_modern": (1, 32, 32)}
 
 
 def _input_arg(text):

@@ -23,7 +23,11 @@ Counting rules for the other layers (conventions; none of them count as MACs):
                          pooling uses each bin's own size
     batch norm (eval)    2 per element (running statistics folded into one scale and one shift)
     group/layer/instance norm   6 per element (+2 with an affine transform): statistics and scaling
-    activations          1 per element (ReLU, sigmoid, tanh, ReLU6, h-swish, SiLU, ...)
+    activations          1 per element (ReLU, sigmoid, tanh, ReLU6, h-swish, SiLU, LeNet's scaled tanh, ...)
+    LeNet-5's layers     C3 (connection table) as a convolution over its connections only;
+                         subsampling as the equivalent depthwise k x k convolution; the RBF output
+                         I MACs and 3I - 1 FLOPs per unit.  MACs + bias additions = the notes'
+                         "connections" (C1 122,304; S2 5,880; C3 151,600; S4 2,000)
     softmax, log-softmax 3 per element (exponential, sum, division)
     flatten, identity, dropout (evaluation)   0
 
@@ -248,6 +252,37 @@ def _linear_cost(m, inputs, output):
     return LayerCost(out * n, out * max(2 * n - 1, 0) + bias, bias)
 
 
+@register_cost_rule("ConnectionTableConv2d")
+def _table_conv_cost(m, inputs, output):
+    """LeNet-5's C3: output map o sums only its fan_in(o) connected input maps, so MACs = P * sum_o
+    fan_in(o) * kh * kw = P * connections * kh * kw for P outputs per map; FLOPs as a convolution."""
+    out = _numel(_first(output))
+    per_map = out // m.out_channels
+    kh, kw = m.kernel_size
+    macs = per_map * int(m.connection_table.sum()) * kh * kw
+    bias = out if _has_bias(m) else 0
+    return LayerCost(macs, 2 * macs - out + bias, bias)
+
+
+@register_cost_rule("Subsampling")
+def _subsampling_cost(m, inputs, output):
+    """LeNet-5's S2/S4, y = w_c * (sum of a k x k window) + b_c, counted as the equivalent depthwise
+    k x k convolution whose kernel is w_c everywhere: k^2 MACs per output, plus the bias.  MACs + bias
+    additions is then the notes' connection count (S2: 6 * 5 * 14 * 14 = 5,880)."""
+    out = _numel(_first(output))
+    n = m.kernel_size * m.kernel_size
+    return LayerCost(out * n, out * (2 * n - 1) + out, out)
+
+
+@register_cost_rule("EuclideanRBF")
+def _rbf_cost(m, inputs, output):
+    """y_i = sum_j (x_j - w_ij)^2: per output, I subtractions and I multiply-accumulates, so
+    MACs = outputs * I and FLOPs = outputs * (3I - 1)."""
+    out = _numel(_first(output))
+    n = m.in_features
+    return LayerCost(out * n, out * max(3 * n - 1, 0), 0)
+
+
 @register_cost_rule("ConvTranspose2d", "ConvTranspose1d")
 def _conv_transpose_cost(m, inputs, output):
     """Every input element is scattered through C_o/g * prod(kernel) weights: MACs = inputs * that;
@@ -310,7 +345,7 @@ def _runtime_norm_cost(m, inputs, output):
 
 _ELEMENTWISE = ("ReLU", "Sigmoid", "Tanh", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU",
                 "SiLU", "Swish", "Mish", "Hardswish", "Hardsigmoid", "HardSwish", "HardSigmoid", "Hardtanh",
-                "Softplus", "Softsign", "Threshold", "LogSigmoid")
+                "Softplus", "Softsign", "Threshold", "LogSigmoid", "ScaledTanh")
 
 
 @register_cost_rule(*_ELEMENTWISE)

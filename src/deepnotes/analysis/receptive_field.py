@@ -147,6 +147,19 @@ def _pool_rf(m, info, in_shape, out_shape):
     return _step(info, k, s, p, d)
 
 
+@register_rf_rule("ConnectionTableConv2d")
+def _table_conv_rf(m, info, in_shape, out_shape):
+    """LeNet-5's C3: a kh x kw convolution, stride 1, no padding."""
+    return _step(info, tuple(m.kernel_size), (1, 1), (0, 0), (1, 1))
+
+
+@register_rf_rule("Subsampling")
+def _subsampling_rf(m, info, in_shape, out_shape):
+    """LeNet-5's S2/S4: non-overlapping k x k windows (kernel k, stride k)."""
+    k = m.kernel_size
+    return _step(info, (k, k), (k, k), (0, 0), (1, 1))
+
+
 @register_rf_rule("AdaptiveAvgPool2d", "AdaptiveMaxPool2d")
 def _adaptive_rf(m, info, in_shape, out_shape):
     """Bin i covers [floor(i H / o), ceil((i + 1) H / o)): kernel = the widest bin, jump = j H / o,

@@ -11,6 +11,7 @@ gradients of a node used several times (``x * x``, diamonds) are summed before t
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 
 import numpy as np
@@ -210,6 +211,46 @@ def _topological_order(root):
     return order
 
 
+# ------------------------------------------------------------------ adopting leaf gradients
+# A leaf's first gradient is stored in ``.grad``.  A backward function may return an array it shares
+# (Add returns the incoming gradient for both inputs, a reshape returns a view of it), so the safe default
+# is a copy.  When nothing but the backward sweep references the array's memory, though, the copy only
+# costs time (a whole pass over an input-sized gradient): such an array is adopted as it is.  Python's
+# reference counts decide it; the expected counts are measured once, on arrays passed the same way.
+
+def _ref_counts(a):
+    """(references to ``a``, references to the array owning its memory or 0 when ``a`` owns it)."""
+    base = a.base
+    return sys.getrefcount(a), (0 if base is None else sys.getrefcount(base))
+
+
+def _probe_ref_counts():
+    """The counts :func:`_ref_counts` gives for arrays held by one local variable and nothing else."""
+    owner = np.empty(2)
+    counts = _ref_counts(owner)     # called as run_backward calls it (operands pending on the stack count)
+    owner_refs = counts[0]
+    view = np.empty(2).reshape(1, 2)
+    counts = _ref_counts(view)
+    return owner_refs, counts[1]
+
+
+_OWNER_REFS, _BASE_REFS = _probe_ref_counts()
+
+
+def _adoptable(a, counts):
+    """True when ``a`` may become a leaf's ``.grad`` without a copy: writeable, C-contiguous, and neither
+    it nor the array owning its memory (which it must cover whole) is referenced from anywhere but the
+    caller's one local variable.  ``counts`` is ``_ref_counts(a)`` taken in the caller's frame."""
+    refs, base_refs = counts
+    if refs > _OWNER_REFS or not (a.flags.writeable and a.flags.c_contiguous):
+        return False
+    base = a.base
+    if base is None:
+        return True
+    return (type(base) is np.ndarray and base.base is None and base_refs <= _BASE_REFS
+            and base.size == a.size)
+
+
 def run_backward(root, grad):
     """Reverse-mode sweep from ``root`` seeded with ``grad``; leaf gradients accumulate into ``.grad``.
 
@@ -231,7 +272,11 @@ def run_backward(root, grad):
                     g = g.astype(data.dtype)
                 if g.shape != data.shape:
                     g = np.broadcast_to(g, data.shape)
-                node.grad = np.array(g) if node.grad is None else node.grad + g
+                if node.grad is None:
+                    counts = _ref_counts(g)     # a statement of its own: see _probe_ref_counts
+                    node.grad = g if _adoptable(g, counts) else np.array(g)
+                else:
+                    node.grad = node.grad + g
             continue
         if node._retains_grad:
             node.grad = np.array(g) if node.grad is None else node.grad + g
@@ -258,6 +303,8 @@ def run_backward(root, grad):
             key = id(parent)
             prev = grads.get(key)
             grads[key] = pg if prev is None else prev + pg
+        # drop this step's references, so the gradient arrays are held by ``grads`` alone
+        in_grads = pg = prev = g = None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -17,7 +17,7 @@ from .fpn import ExtraFPNBlock, FeaturePyramidNetwork, LastLevelMaxPool, LastLev
 from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet
 from .inception import Inception3, InceptionOutputs, inception_v3
 from .lenet import (LENET5_C3_TABLE, ConnectionTableConv2d, EuclideanRBF, LeNet5, LeNet5Classic, ScaledTanh,
-                    Subsampling, lenet5, lenet5_classic)
+                    Subsampling, lenet5, lenet5_modern)
 from .misc import Conv2dNormActivation, SqueezeExcitation
 from .mobilenet_v1 import DepthwiseSeparableConv, MobileNetV1, mobilenet_v1
 from .mobilenet_v2 import InvertedResidual, MobileNetV2, mobilenet_v2
@@ -28,7 +28,7 @@ from .resnet import (BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet5
 from .vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 
 _CONSTRUCTORS = [
-    lenet5, lenet5_classic, alexnet,
+    lenet5, lenet5_modern, alexnet,
     vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn,
     googlenet, inception_v3,
     resnet18, resnet34, resnet50, resnet101, resnet152,
@@ -64,7 +64,7 @@ __all__ = [
     "Inception3", "InceptionOutputs", "ResNet", "BasicBlock", "Bottleneck", "DenseNet", "MobileNetV1",
     "DepthwiseSeparableConv", "MobileNetV2", "InvertedResidual", "MobileNetV3", "InvertedResidualV3",
     "InvertedResidualConfig", "Conv2dNormActivation", "SqueezeExcitation", "FeaturePyramidNetwork",
-    "ExtraFPNBlock", "LastLevelMaxPool", "LastLevelP6P7", "lenet5", "lenet5_classic", "alexnet", "vgg11",
+    "ExtraFPNBlock", "LastLevelMaxPool", "LastLevelP6P7", "lenet5", "lenet5_modern", "alexnet", "vgg11",
     "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "googlenet", "inception_v3",
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d",
     "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "densenet121", "densenet161", "densenet169",

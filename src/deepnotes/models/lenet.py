@@ -1,11 +1,13 @@
 """LeNet-5 (LeCun et al., 1998), the network of seed 002: conv-pool-conv-pool-fc-fc-fc on 32x32 inputs.
 
-``LeNet5`` is the modern reading used for training here: ReLU activations, max pooling and a full
-C3 layer.  Layer sizes: C1 6@28x28, S2 6@14x14, C3 16@10x10, S4 16@5x5, C5 120, F6 84, output 10.
+``lenet5()`` builds ``LeNet5Classic``, the 1998 network as seed 002 describes it and the default model
+of ``deepnotes train``: trainable subsampling layers, the partial S2 -> C3 connection table (C1 156
+parameters, S2 12, C3 1,516, S4 32, C5 48,120, F6 10,164, RBF output 840; 60,840 in all), squashing after
+every layer and Euclidean RBF output units.
 
-``LeNet5Classic`` is the 1998 network as seed 002 describes it: trainable subsampling layers, the
-partial S2 -> C3 connection table (C3 1,516 parameters, C5 48,120, F6 10,164), squashing after every
-layer and Euclidean RBF output units.
+``lenet5_modern()`` builds ``LeNet5``, the modern reading: ReLU activations, max pooling and a full C3
+layer (61,706 parameters).  Layer sizes: C1 6@28x28, S2 6@14x14, C3 16@10x10, S4 16@5x5, C5 120, F6 84,
+output 10.
 """
 import numpy as np
 
@@ -209,16 +211,19 @@ class LeNet5Classic(_LocatedModel):
 
 
 def lenet5(*, weights=None, progress=True, **kwargs):
-    """The modern LeNet-5 (``LeNet5``: ReLU, max pooling, full C3) used by ``deepnotes train``."""
+    """The classic 1998 LeNet-5 (``LeNet5Classic``) on 32x32 inputs, the default of ``deepnotes train``:
+    C3 partial connection table, trainable subsampling, scaled-tanh squashing, Euclidean RBF output
+    (60,840 parameters).  ``kwargs`` go to ``LeNet5Classic`` (num_classes, in_channels, activation, output)."""
     _no_weights(weights, "lenet5")
-    return LeNet5(**kwargs)
-
-
-def lenet5_classic(*, weights=None, progress=True, **kwargs):
-    """The 1998 LeNet-5 (``LeNet5Classic``): C3 connection table, trainable subsampling, RBF output."""
-    _no_weights(weights, "lenet5_classic")
     return LeNet5Classic(**kwargs)
 
 
+def lenet5_modern(*, weights=None, progress=True, **kwargs):
+    """The modern LeNet-5 (``LeNet5``): ReLU, max pooling, full C3, linear output (61,706 parameters).
+    ``kwargs`` go to ``LeNet5`` (num_classes, in_channels)."""
+    _no_weights(weights, "lenet5_modern")
+    return LeNet5(**kwargs)
+
+
 __all__ = ["LeNet5", "LeNet5Classic", "LENET5_C3_TABLE", "ConnectionTableConv2d", "Subsampling", "ScaledTanh",
-           "EuclideanRBF", "lenet5", "lenet5_classic"]
+           "EuclideanRBF", "lenet5", "lenet5_modern"]

@@ -175,11 +175,17 @@ class HardtanhFn(Function):
 
     def forward(self, a, min_val, max_val):
         t = a.dtype.type
-        self.inside = (a > min_val) & (a < max_val)
-        return np.minimum(np.maximum(a, t(min_val)), t(max_val))
+        out = np.maximum(a, t(min_val))
+        np.minimum(out, t(max_val), out=out)
+        if self.needs_input_grad[0]:   # lo < out < hi exactly where lo < x < hi: the mask waits for backward
+            self.out, self.bounds = out, (t(min_val), t(max_val))
+        return out
 
     def backward(self, g):
-        return g * self.inside
+        lo, hi = self.bounds
+        inside = self.out > lo
+        inside &= self.out < hi
+        return g * inside
 
 
 class HardsigmoidFn(Function):

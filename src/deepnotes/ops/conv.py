@@ -10,6 +10,7 @@ im2col: kh*kw shifted multiply-adds over the flattened padded planes.
 import numpy as np
 
 from ..autograd.function import Function
+from ._rowwise import row_broadcasts
 from .arithmetic import mm
 
 
@@ -72,21 +73,21 @@ class Conv2dFn(Function):
     def forward(self, x, w, b=None, *, stride, pads, dilation, groups):
         N, C, H, W = x.shape
         O, Cg, kh, kw = w.shape
-        xp = pad_input(x, pads)
-        Hp, Wp = xp.shape[2:]
+        (pt, pb), (pl, pr) = pads
+        Hp, Wp = H + pt + pb, W + pl + pr
         Ho = (Hp - dilation[0] * (kh - 1) - 1) // stride[0] + 1
         Wo = (Wp - dilation[1] * (kw - 1) - 1) // stride[1] + 1
         if Ho <= 0 or Wo <= 0:
             raise ValueError(f"conv2d: input of spatial size {H}x{W} (padded {Hp}x{Wp}) is smaller than "
                              f"the dilated kernel {dilation[0] * (kh - 1) + 1}x{dilation[1] * (kw - 1) + 1}")
         g = groups
-        self.w, self.xshape, self.xpshape = w, x.shape, xp.shape
+        self.w, self.xshape, self.xpshape = w, x.shape, (N, C, Hp, Wp)
         self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
         self.has_bias = b is not None
-        # measured: the shifted-slice path wins for stride 1 only; strided depthwise stays on im2col
-        self.depthwise = g == C == O and Cg == 1 and stride == (1, 1)
+        self.depthwise = g == C == O and Cg == 1
         if self.depthwise:
-            return self._depthwise_forward(w, b, xp, Ho, Wo)
+            return self._depthwise_forward(x, w, b, Ho, Wo)
+        xp = pad_input(x, pads)
         cols = im2col(xp, kh, kw, Ho, Wo, stride, dilation, g)
         wm = w.reshape(g, O // g, Cg * kh * kw)
         out = mm(wm, cols).reshape(O, N, Ho, Wo)
@@ -97,74 +98,111 @@ class Conv2dFn(Function):
         return out.transpose(1, 0, 2, 3)
 
     # ------------------------------------------------------------------ depthwise (groups == channels)
-    # One kh x kw filter per channel (MobileNet's depthwise step) with stride 1: kh*kw broadcast
-    # multiply-adds on the flattened padded planes replace im2col and the batched tiny GEMMs.  Output
-    # pixel p = h*Wp + w reads input pixel p + i*d0*Wp + j*d1, so every pass is one long contiguous
-    # slice; the Wp - Wo columns computed past each row's end are dropped.  The N*C planes are processed
-    # in blocks of about _DW_BLOCK elements, so the kh*kw passes over a block run in cache (measured
-    # 1.8x faster than whole-array passes at 32x256x32x32).
+    # One kh x kw filter per channel (MobileNet's depthwise step): kh*kw broadcast multiply-adds on
+    # flattened planes replace im2col and its batched tiny GEMMs.  With stride s the padded input is
+    # split into s0*s1 phase planes (rows a::s0, columns b::s1, each Hq x Wq); tap (i, j) reads phase
+    # (i*d0 % s0, j*d1 % s1) shifted by (i*d0 // s0, j*d1 // s1), a stride-1 access.  On a plane
+    # flattened with row pitch Wq, output pixel p = h*Wq + w reads phase pixel p + shift, so every
+    # pass is one long contiguous slice; the Wq - Wo columns computed past each row's end are dropped.
+    # Planes are kept in channel-major order (c, n), the layout of the im2col path's output, so a
+    # network mixing both paths (MobileNet) never converts between layouts.  They are processed in
+    # blocks of about _DW_BLOCK elements so the kh*kw passes over a block run in cache (measured 1.8x
+    # faster than whole-array passes at 32x256x32x32).
 
     _DW_BLOCK = 1 << 17
 
-    def _dw_geometry(self, C, kh, kw, N, Hp, Wp, Ho, Wo):
-        L = (Ho - 1) * Wp + Wo
-        offsets = [(k // kw) * self.dilation[0] * Wp + (k % kw) * self.dilation[1] for k in range(kh * kw)]
+    def _dw_geometry(self, Ho, Wo):
+        """(L, taps, block starts, block): L output values per flattened plane, one (phase, shift) per
+        kernel tap, and the plane blocks."""
+        C, _, kh, kw = self.w.shape
+        N, _, Hp, Wp = self.xpshape
+        (s0, s1), (d0, d1) = self.stride, self.dilation
+        Hq, Wq = -(-Hp // s0), -(-Wp // s1)
+        L = (Ho - 1) * Wq + Wo
+        taps = []
+        for k in range(kh * kw):
+            r, c = (k // kw) * d0, (k % kw) * d1
+            taps.append(((r % s0) * s1 + c % s1, (r // s0) * Wq + c // s1))
         block = max(1, self._DW_BLOCK // max(Hp * Wp, 1))
-        return L, offsets, range(0, N * C, block), block
+        return L, taps, range(0, N * C, block), block
 
-    def _depthwise_forward(self, w, b, xp, Ho, Wo):
+    def _dw_plane_weights(self, N):
+        """(C*N, kh*kw): plane c*N + n uses channel c's filter."""
+        C, _, kh, kw = self.w.shape
+        return np.broadcast_to(self.w.reshape(C, 1, kh * kw), (C, N, kh * kw)).reshape(C * N, kh * kw)
+
+    def _dw_phase_shape(self):
+        (s0, s1), (Hp, Wp) = self.stride, self.xpshape[2:]
+        return s0, s1, -(-Hp // s0), -(-Wp // s1)
+
+    def _depthwise_forward(self, x, w, b, Ho, Wo):
         C, _, kh, kw = w.shape
-        N, _, Hp, Wp = xp.shape
-        L, offsets, starts, block = self._dw_geometry(C, kh, kw, N, Hp, Wp, Ho, Wo)
-        xf = np.ascontiguousarray(xp).reshape(N * C, Hp * Wp)
-        self.xf = xf if self.needs_input_grad[1] else None
-        # per-plane weights (N*C, kh*kw): plane n*C + c uses channel c's filter
-        wk = np.broadcast_to(w.reshape(1, C, kh * kw), (N, C, kh * kw)).reshape(N * C, kh * kw)
-        acc = np.empty((N * C, Ho * Wp), dtype=np.result_type(xp, w))
+        N, _, H, W = x.shape
+        (t, _), (l, _) = self.pads
+        s0, s1, Hq, Wq = self._dw_phase_shape()
+        L, taps, starts, block = self._dw_geometry(Ho, Wo)
+        # zero-padded planes, channel-major, rounded up to whole phases, then split into the phases
+        xpad = np.zeros((C, N, Hq * s0, Wq * s1), dtype=x.dtype)
+        xpad[:, :, t:t + H, l:l + W] = x.transpose(1, 0, 2, 3)
+        if s0 == s1 == 1:
+            xph = xpad.reshape(1, C * N, Hq * Wq)
+        else:
+            xph = np.ascontiguousarray(xpad.reshape(C, N, Hq, s0, Wq, s1).transpose(3, 5, 0, 1, 2, 4))
+            xph = xph.reshape(s0 * s1, C * N, Hq * Wq)
+        self.xph = xph if self.needs_input_grad[1] else None
+        wk = self._dw_plane_weights(N)
+        acc = np.empty((C * N, Ho * Wq), dtype=np.result_type(x, w))
         tmp = np.empty((min(block, N * C), L), dtype=acc.dtype)
-        for a in starts:
-            z = min(a + block, N * C)
-            out, t, wb, xb = acc[a:z, :L], tmp[:z - a], wk[a:z], xf[a:z]
-            for k, off in enumerate(offsets):
-                if k == 0:
-                    np.multiply(xb[:, off:off + L], wb[:, :1], out=out)
-                else:
-                    out += np.multiply(xb[:, off:off + L], wb[:, k:k + 1], out=t)
-        y = acc.reshape(N, C, Ho, Wp)[:, :, :, :Wo]
+        with row_broadcasts(L):
+            for a in starts:
+                z = min(a + block, N * C)
+                out, tb, wb = acc[a:z, :L], tmp[:z - a], wk[a:z]
+                for k, (ph, off) in enumerate(taps):
+                    if k == 0:
+                        np.multiply(xph[ph, a:z, off:off + L], wb[:, :1], out=out)
+                    else:
+                        out += np.multiply(xph[ph, a:z, off:off + L], wb[:, k:k + 1], out=tb)
+        # drop the columns past each row's end into a compact (C, N, Ho, Wo) array, adding the bias
+        valid = acc.reshape(C, N, Ho, Wq)[:, :, :, :Wo]
+        y = np.empty((C, N, Ho, Wo), dtype=acc.dtype)
         if b is not None:
-            y += b.reshape(C, 1, 1)
-        return y
+            np.add(valid, b.reshape(C, 1, 1, 1), out=y)
+        else:
+            y[...] = valid
+        return y.transpose(1, 0, 2, 3)
 
     def _depthwise_backward(self, grad):
         w = self.w
         C, _, kh, kw = w.shape
         N, _, H, W = self.xshape
-        Hp, Wp = self.xpshape[2:]
         Ho, Wo = grad.shape[2:]
-        L, offsets, starts, block = self._dw_geometry(C, kh, kw, N, Hp, Wp, Ho, Wo)
+        s0, s1, Hq, Wq = self._dw_phase_shape()
+        L, taps, starts, block = self._dw_geometry(Ho, Wo)
         need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
         gx = gw = gb = None
         if self.has_bias and self.needs_input_grad[2]:
             gb = grad.sum(axis=(0, 2, 3))
-        gpad = np.zeros((N * C, Ho * Wp), dtype=grad.dtype)     # grad on the padded row pitch, 0 past Wo
-        gpad.reshape(N, C, Ho, Wp)[:, :, :, :Wo] = grad
-        wk = np.broadcast_to(w.reshape(1, C, kh * kw), (N, C, kh * kw)).reshape(N * C, kh * kw)
-        dxf = np.zeros((N * C, Hp * Wp), dtype=grad.dtype) if need_x else None
-        gwp = np.empty((N * C, kh * kw), dtype=grad.dtype) if need_w else None
+        gpad = np.zeros((C * N, Ho * Wq), dtype=grad.dtype)     # grad on the phase row pitch, 0 past Wo
+        gpad.reshape(C, N, Ho, Wq)[:, :, :, :Wo] = grad.transpose(1, 0, 2, 3)
+        wk = self._dw_plane_weights(N)
+        dxph = np.zeros((s0 * s1, C * N, Hq * Wq), dtype=grad.dtype) if need_x else None
+        gwp = np.empty((C * N, kh * kw), dtype=grad.dtype) if need_w else None
         tmp = np.empty((min(block, N * C), L), dtype=grad.dtype)
-        for a in starts:
-            z = min(a + block, N * C)
-            gblock, scratch = gpad[a:z, :L], tmp[:z - a]
-            for k, off in enumerate(offsets):
-                if need_w:
-                    gwp[a:z, k] = np.einsum("pl,pl->p", gblock, self.xf[a:z, off:off + L])
-                if need_x:
-                    dxf[a:z, off:off + L] += np.multiply(gblock, wk[a:z, k:k + 1], out=scratch)
+        with row_broadcasts(L):
+            for a in starts:
+                z = min(a + block, N * C)
+                gblock, scratch = gpad[a:z, :L], tmp[:z - a]
+                for k, (ph, off) in enumerate(taps):
+                    if need_w:
+                        gwp[a:z, k] = np.einsum("pl,pl->p", gblock, self.xph[ph, a:z, off:off + L])
+                    if need_x:
+                        dxph[ph, a:z, off:off + L] += np.multiply(gblock, wk[a:z, k:k + 1], out=scratch)
         if need_w:
-            gw = gwp.reshape(N, C, kh * kw).sum(axis=0).reshape(w.shape)
+            gw = gwp.reshape(C, N, kh * kw).sum(axis=1).reshape(w.shape)
         if need_x:
             (t, _), (l, _) = self.pads
-            gx = dxf.reshape(N, C, Hp, Wp)[:, :, t:t + H, l:l + W]
+            dxpad = dxph.reshape(s0, s1, C, N, Hq, Wq).transpose(2, 3, 4, 0, 5, 1).reshape(C, N, Hq * s0, Wq * s1)
+            gx = dxpad[:, :, t:t + H, l:l + W].transpose(1, 0, 2, 3)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
     def backward(self, grad):

@@ -13,6 +13,7 @@ y = x a_c + b_c and dx = c1_c dy + c2_c x + c3_c, so no normalised copy of x is 
 import numpy as np
 
 from ..autograd.function import Function
+from ._rowwise import row_broadcasts
 from .normalization import _row_dots, _row_sums
 
 
@@ -50,7 +51,11 @@ class BatchNormFn(Function):
         n, c = x.shape[0], x.shape[1]
         s = x.size // (n * c) if n * c else int(np.prod(x.shape[2:]))
         t = x.dtype.type
-        x3 = np.ascontiguousarray(x).reshape(n, c, s)
+        # channel-major input (the im2col convolution's output, memory (C, N, *)): work on it in place
+        # as one (1, C, N*S) block rather than copying it to NCHW; the output keeps the same layout
+        self.xshape = x.shape
+        self.channel_major = not x.flags.c_contiguous and x.ndim > 2 and x.swapaxes(0, 1).flags.c_contiguous
+        x3 = self._as3(x)
         weight = affine[0] if has_weight else None
         bias = affine[-1] if has_bias else None
         if training:
@@ -71,17 +76,33 @@ class BatchNormFn(Function):
         b = -mean * a
         if bias is not None:
             b += bias
-        out = x3 * a[:, None]
-        out += b[:, None]
+        with row_broadcasts(x3.shape[2]):
+            out = x3 * a[:, None]
+            out += b[:, None]
         if any(self.needs_input_grad):
             self.x3, self.mean, self.invstd, self.weight, self.training = x3, mean, invstd, weight, training
-            self.has_weight, self.has_bias, self.shape = has_weight, has_bias, x.shape
-        return out.reshape(x.shape)
+            self.has_weight, self.has_bias = has_weight, has_bias
+        return self._from3(out)
+
+    def _as3(self, a):
+        """``a`` (N, C, *) as a C-contiguous (N, C, S) array, or (1, C, N*S) in channel-major mode."""
+        n, c = self.xshape[:2]
+        s = int(np.prod(self.xshape[2:], dtype=np.int64))
+        if self.channel_major:
+            return np.ascontiguousarray(a.swapaxes(0, 1)).reshape(1, c, n * s)
+        return np.ascontiguousarray(a).reshape(n, c, s)
+
+    def _from3(self, a3):
+        """The inverse of :meth:`_as3`: an array laid out like ``x3`` back to the input's (N, C, *)."""
+        shape = self.xshape
+        if self.channel_major:
+            return a3.reshape((shape[1], shape[0]) + shape[2:]).swapaxes(0, 1)
+        return a3.reshape(shape)
 
     def backward(self, g):
         x3, mean, invstd = self.x3, self.mean, self.invstd
         n, c, s = x3.shape
-        g3 = np.ascontiguousarray(g).reshape(n, c, s)
+        g3 = self._as3(g)
         needs = self.needs_input_grad
         sum_g = _channel_sums(g3)                                                 # sum(dy) per channel
         sum_gxhat = invstd * (_channel_sums(g3, x3) - mean * sum_g)               # sum(dy x_hat)
@@ -91,21 +112,25 @@ class BatchNormFn(Function):
         if self.has_bias:
             grads.append(sum_g if needs[-1] else None)
         if needs[0]:
-            c1 = invstd * self.weight if self.weight is not None else invstd
-            if not self.training:
-                grads[0] = (g3 * c1[:, None]).reshape(self.shape)
-            else:
-                inv_count = g.dtype.type(1.0 / (n * s))
-                c2 = -c1 * invstd * sum_gxhat * inv_count
-                c3 = -c2 * mean - c1 * sum_g * inv_count
-                if np.all(c1 != 0):         # c1 (dy + (c2 / c1) x + c3 / c1): three passes, no temporary
-                    dx = x3 * (c2 / c1)[:, None]
-                    dx += (c3 / c1)[:, None]
-                    dx += g3
-                    dx *= c1[:, None]
-                else:
-                    dx = g3 * c1[:, None]
-                    dx += x3 * c2[:, None]
-                    dx += c3[:, None]
-                grads[0] = dx.reshape(self.shape)
+            with row_broadcasts(s):
+                grads[0] = self._input_grad(g, g3, x3, mean, invstd, sum_g, sum_gxhat, n, s)
         return tuple(grads) if len(grads) > 1 else grads[0]
+
+    def _input_grad(self, g, g3, x3, mean, invstd, sum_g, sum_gxhat, n, s):
+        """dx from the channel sums: c1 dy in evaluation, c1 dy + c2 x + c3 in training."""
+        c1 = invstd * self.weight if self.weight is not None else invstd
+        if not self.training:
+            return self._from3(g3 * c1[:, None])
+        inv_count = g.dtype.type(1.0 / (n * s))
+        c2 = -c1 * invstd * sum_gxhat * inv_count
+        c3 = -c2 * mean - c1 * sum_g * inv_count
+        if np.all(c1 != 0):         # c1 (dy + (c2 / c1) x + c3 / c1): three passes, no temporary
+            dx = x3 * (c2 / c1)[:, None]
+            dx += (c3 / c1)[:, None]
+            dx += g3
+            dx *= c1[:, None]
+        else:
+            dx = g3 * c1[:, None]
+            dx += x3 * c2[:, None]
+            dx += c3[:, None]
+        return self._from3(dx)

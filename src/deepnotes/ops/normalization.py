@@ -14,6 +14,7 @@ dx = invstd / M * (M * dx_hat - sum(dx_hat) - x_hat * sum(dx_hat * x_hat)),   dx
 import numpy as np
 
 from ..autograd.function import Function
+from ._rowwise import row_broadcasts
 
 
 def _row_sums(a2):
@@ -64,13 +65,14 @@ class LayerNormFn(Function):
         t = x.dtype.type
         mean, var = _row_mean_var(x2)
         invstd = (1.0 / np.sqrt(var + t(eps))).astype(x.dtype, copy=False)
-        xhat = x2 * invstd[:, None]                 # x_hat = x invstd - mean invstd
-        xhat -= (mean * invstd)[:, None]
         weight = affine[0].reshape(m) if has_weight else None
         bias = affine[-1].reshape(m) if has_bias else None
-        out = xhat * weight if weight is not None else xhat.copy()
-        if bias is not None:
-            out += bias
+        with row_broadcasts(m):
+            xhat = x2 * invstd[:, None]                 # x_hat = x invstd - mean invstd
+            xhat -= (mean * invstd)[:, None]
+            out = xhat * weight if weight is not None else xhat.copy()
+            if bias is not None:
+                out += bias
         self.xhat, self.invstd, self.weight = xhat, invstd, weight
         self.has_weight, self.has_bias, self.shape = has_weight, has_bias, x.shape
         self.pshape = affine[0].shape if affine else None
@@ -92,16 +94,24 @@ class LayerNormFn(Function):
             inv_m = g.dtype.type(1.0 / m)
             s1 = _row_sums(gxhat) * inv_m
             s2 = _row_dots(gxhat, xhat) * inv_m
-            dx = xhat * (-s2 * invstd)[:, None]
-            dx += gxhat * invstd[:, None] if weight is not None else g2 * invstd[:, None]
-            dx -= (s1 * invstd)[:, None]
+            with row_broadcasts(m):
+                dx = xhat * (-s2 * invstd)[:, None]
+                dx += gxhat * invstd[:, None] if weight is not None else g2 * invstd[:, None]
+                dx -= (s1 * invstd)[:, None]
             grads[0] = dx.reshape(self.shape)
         return tuple(grads) if len(grads) > 1 else grads[0]
 
 
-# Group norm works through the input in chunks of whole groups of about this many bytes: each chunk's
-# passes stay in the last-level cache and temporaries (the exact-variance fallback) stay small.
-_CHUNK_BYTES = 1 << 22
+# Group norm computes its per-(sample, group) statistics with whole-array BLAS passes, then applies the
+# per-channel multiply-adds chunk by chunk, about this many bytes at a time: the second and later passes
+# over a chunk find it in cache, and each chunk costs only 2 (forward) or 4 (backward) NumPy calls
+# (measured at 32x64x32x32: 1 MiB chunks beat whole-array passes and smaller chunks).
+_CHUNK_BYTES = 1 << 20
+
+
+def _chunks(n_rows, row_bytes):
+    step = max(1, _CHUNK_BYTES // max(1, row_bytes))
+    return [(lo, min(lo + step, n_rows)) for lo in range(0, n_rows, step)]
 
 
 class GroupNormFn(Function):
@@ -111,6 +121,10 @@ class GroupNormFn(Function):
     arrays (instance norm with tracked statistics, groups == C) they are updated in place:
     r <- (1 - momentum) r + momentum * stat, where stat is the per-instance mean (variance: unbiased,
     S / (S - 1)) averaged over the batch, as torch does.
+
+    The input is viewed as rows of S values, one per (sample, channel); every pass is a per-row
+    multiply-add, y = x a + b forward and dx = c1 (dy + k2 x + k3) backward, with per-row coefficients
+    from the group statistics, so no normalised copy of x is kept.
     """
 
     def forward(self, x, *affine, groups, has_weight, has_bias, eps, running_mean=None, running_var=None,
@@ -120,31 +134,27 @@ class GroupNormFn(Function):
         cg = c // groups
         rows = n * groups
         t = x.dtype.type
-        x3 = np.ascontiguousarray(x).reshape(rows, cg, s)
-        # per (group, channel-in-group) parameters, repeated over the batch by index
-        w2 = affine[0].reshape(groups, cg) if has_weight else np.ones((groups, cg), dtype=x.dtype)
-        b2 = affine[-1].reshape(groups, cg) if has_bias else np.zeros((groups, cg), dtype=x.dtype)
-        mean = np.empty(rows, dtype=x.dtype)
-        var = np.empty(rows, dtype=x.dtype)
-        out = np.empty_like(x3)
-        step = max(1, _CHUNK_BYTES // max(1, cg * s * x.itemsize))
-        for lo in range(0, rows, step):
-            hi = min(lo + step, rows)
-            xs = x3[lo:hi]
-            mu, v = _row_mean_var(xs.reshape(hi - lo, cg * s))
-            mean[lo:hi], var[lo:hi] = mu, v
-            # one multiply-add per channel: y = x * a + b, a = w invstd, b = bias - mean a
-            gidx = np.arange(lo, hi) % groups
-            a = (1.0 / np.sqrt(v + t(eps))).astype(x.dtype, copy=False)[:, None] * w2[gidx]
-            b = b2[gidx] - mu[:, None] * a
-            o = out[lo:hi]
-            np.multiply(xs, a[..., None], out=o)
-            o += b[..., None]
+        xr = np.ascontiguousarray(x).reshape(rows * cg, s)         # one row per (sample, channel)
+        mean, var = _row_mean_var(xr.reshape(rows, cg * s))
         invstd = (1.0 / np.sqrt(var + t(eps))).astype(x.dtype, copy=False)
+        # per-row coefficients of y = x a + b: a = invstd w, b = bias - mean a (w, bias repeat per sample)
+        w2 = affine[0].reshape(groups, cg) if has_weight else None
+        a = np.tile(w2, (n, 1)) if has_weight else np.ones((rows, cg), dtype=x.dtype)
+        a *= invstd[:, None]
+        b = a * -mean[:, None]
+        if has_bias:
+            b += np.tile(affine[-1].reshape(groups, cg), (n, 1))
+        a, b = a.reshape(-1, 1), b.reshape(-1, 1)
+        out = np.empty_like(xr)
+        with row_broadcasts(s):
+            for lo, hi in _chunks(rows * cg, s * x.itemsize):
+                o = out[lo:hi]
+                np.multiply(xr[lo:hi], a[lo:hi], out=o)
+                o += b[lo:hi]
         if running_mean is not None or running_var is not None:
             self._update_running(mean, var, n, c, s, running_mean, running_var, momentum)
         if any(self.needs_input_grad):
-            self.x3, self.mean, self.invstd, self.w2 = x3, mean, invstd, w2
+            self.xr, self.mean, self.invstd, self.w2 = xr, mean, invstd, w2
             self.dims, self.shape = (n, groups, cg, s), x.shape
             self.has_weight, self.has_bias = has_weight, has_bias
         return out.reshape(x.shape)
@@ -164,43 +174,44 @@ class GroupNormFn(Function):
     def backward(self, g):
         n, groups, cg, s = self.dims
         rows = n * groups
-        x3, mean, invstd, w2 = self.x3, self.mean, self.invstd, self.w2
-        g3 = np.ascontiguousarray(g).reshape(rows, cg, s)
+        xr, mean, invstd = self.xr, self.mean, self.invstd
+        gr = np.ascontiguousarray(g).reshape(rows * cg, s)
         needs = self.needs_input_grad
-        inv_m = g.dtype.type(1.0 / (cg * s)) if cg * s else g.dtype.type(0)
-        gs = np.empty((rows, cg), dtype=g.dtype)       # sum over space of dy, per channel
-        gxh = np.empty((rows, cg), dtype=g.dtype)      # sum over space of dy * x_hat
-        dx = np.empty_like(g3) if needs[0] else None
-        step = max(1, _CHUNK_BYTES // max(1, cg * s * g.itemsize))
-        for lo in range(0, rows, step):
-            hi = min(lo + step, rows)
-            k = (hi - lo) * cg
-            gc, xc = g3[lo:hi], x3[lo:hi]
-            sums = _row_sums(gc.reshape(k, s)).reshape(hi - lo, cg)
-            dots = _row_dots(gc.reshape(k, s), xc.reshape(k, s)).reshape(hi - lo, cg)
-            mu, inv = mean[lo:hi, None], invstd[lo:hi, None]
-            gs[lo:hi] = sums
-            gxh[lo:hi] = inv * (dots - mu * sums)
-            if dx is None:
-                continue
+        t = g.dtype.type
+        inv_m = t(1.0 / (cg * s)) if cg * s else t(0)
+        gs = _row_sums(gr).reshape(rows, cg)              # per (sample, channel): sum of dy over space
+        gxh = _row_dots(gr, xr).reshape(rows, cg)         # and sum of dy x_hat = invstd (sum dy x - mean sum dy)
+        gxh -= mean[:, None] * gs
+        gxh *= invstd[:, None]
+        dx = None
+        if needs[0]:
             # dx = c1 dy + c2 x + c3 with c1 = invstd w, c2 = -invstd^2 s2, c3 = -c2 mean - invstd s1, where
             # s1, s2 are the group means of w dy and w dy x_hat
-            w = w2[np.arange(lo, hi) % groups]
-            s1 = (sums * w).sum(axis=1, keepdims=True) * inv_m
-            s2 = (gxh[lo:hi] * w).sum(axis=1, keepdims=True) * inv_m
+            w = np.tile(self.w2, (n, 1)) if self.w2 is not None else np.ones((rows, cg), dtype=g.dtype)
+            inv = invstd[:, None]
+            s1 = (gs * w).sum(axis=1, keepdims=True) * inv_m
+            s2 = (gxh * w).sum(axis=1, keepdims=True) * inv_m
             c1 = inv * w
-            c2 = -inv * inv * s2
-            c3 = -c2 * mu - inv * s1
-            d = dx[lo:hi]
-            if np.all(c1 != 0):         # c1 (dy + (c2 / c1) x + c3 / c1): three passes, no temporary
-                np.multiply(xc, (c2 / c1)[..., None], out=d)
-                d += (c3 / c1)[..., None]
-                d += gc
-                d *= c1[..., None]
-            else:
-                np.multiply(gc, c1[..., None], out=d)
-                d += xc * c2[..., None]
-                d += c3[..., None]
+            c2 = np.broadcast_to(-inv * inv * s2, (rows, cg))
+            c3 = np.broadcast_to(-c2 * mean[:, None] - inv * s1, (rows, cg))
+            dx = np.empty_like(gr)
+            chunks = _chunks(rows * cg, s * g.itemsize)
+            with row_broadcasts(s):
+                if np.all(c1 != 0):     # c1 (dy + (c2 / c1) x + c3 / c1): four calls per chunk, no temporary
+                    k2, k3, c1 = (c2 / c1).reshape(-1, 1), (c3 / c1).reshape(-1, 1), c1.reshape(-1, 1)
+                    for lo, hi in chunks:
+                        d = dx[lo:hi]
+                        np.multiply(xr[lo:hi], k2[lo:hi], out=d)
+                        d += k3[lo:hi]
+                        d += gr[lo:hi]
+                        d *= c1[lo:hi]
+                else:
+                    c1, c2, c3 = (v.reshape(-1, 1) for v in (c1, c2, c3))
+                    for lo, hi in chunks:
+                        d = dx[lo:hi]
+                        np.multiply(gr[lo:hi], c1[lo:hi], out=d)
+                        d += xr[lo:hi] * c2[lo:hi]
+                        d += c3[lo:hi]
         grads = [dx.reshape(self.shape) if dx is not None else None]
         if self.has_weight:
             grads.append(gxh.reshape(n, groups * cg).sum(axis=0) if needs[1] else None)
