@@ -67,6 +67,18 @@ def col2im(cols, shape, kernel, out_size, stride, dilation):
     return out
 
 
+def _phase_spans(pad, size, stride):
+    """For each phase a of a padded axis (padded index p = stride * i + a, input index p - pad): the
+    first phase index i0 holding input, the input index h0 it holds and how many input indices (h0,
+    h0 + stride, ...) the phase holds."""
+    spans = []
+    for a in range(stride):
+        i0 = max(0, -(-(pad - a) // stride))
+        h0 = stride * i0 + a - pad
+        spans.append((i0, h0, max(0, (size - 1 - h0) // stride + 1) if h0 < size else 0))
+    return spans
+
+
 class Conv2dFn(Function):
     """y[n, o] = sum_c sum_ij W[o, c, i, j] x_pad[n, c, s*h + d*i, s*w + d*j] + b[o]."""
 
@@ -141,14 +153,14 @@ class Conv2dFn(Function):
         (t, _), (l, _) = self.pads
         s0, s1, Hq, Wq = self._dw_phase_shape()
         L, taps, starts, block = self._dw_geometry(Ho, Wo)
-        # zero-padded planes, channel-major, rounded up to whole phases, then split into the phases
-        xpad = np.zeros((C, N, Hq * s0, Wq * s1), dtype=x.dtype)
-        xpad[:, :, t:t + H, l:l + W] = x.transpose(1, 0, 2, 3)
-        if s0 == s1 == 1:
-            xph = xpad.reshape(1, C * N, Hq * Wq)
-        else:
-            xph = np.ascontiguousarray(xpad.reshape(C, N, Hq, s0, Wq, s1).transpose(3, 5, 0, 1, 2, 4))
-            xph = xph.reshape(s0 * s1, C * N, Hq * Wq)
+        # the zero-padded input split into its phases, channel-major, filled straight from x
+        xph = np.zeros((s0, s1, C, N, Hq, Wq), dtype=x.dtype)
+        xc = x.transpose(1, 0, 2, 3)
+        for row_phase, (i0, h0, ni) in enumerate(_phase_spans(t, H, s0)):
+            for col_phase, (j0, w0, nj) in enumerate(_phase_spans(l, W, s1)):
+                if ni and nj:
+                    xph[row_phase, col_phase, :, :, i0:i0 + ni, j0:j0 + nj] = xc[:, :, h0::s0, w0::s1]
+        xph = xph.reshape(s0 * s1, C * N, Hq * Wq)
         self.xph = xph if self.needs_input_grad[1] else None
         wk = self._dw_plane_weights(N)
         acc = np.empty((C * N, Ho * Wq), dtype=np.result_type(x, w))

@@ -10,6 +10,8 @@ matrix-vector products (sum(x), sum(x^2) forward; sum(dy), sum(dy x) backward), 
 channel; the output and the input gradient are then one multiply-add per channel,
 y = x a_c + b_c and dx = c1_c dy + c2_c x + c3_c, so no normalised copy of x is kept.
 """
+import math
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -49,7 +51,7 @@ class BatchNormFn(Function):
 
     def forward(self, x, *affine, has_weight, has_bias, running_mean, running_var, training, momentum, eps):
         n, c = x.shape[0], x.shape[1]
-        s = x.size // (n * c) if n * c else int(np.prod(x.shape[2:]))
+        s = math.prod(x.shape[2:])
         t = x.dtype.type
         # channel-major input (the im2col convolution's output, memory (C, N, *)): work on it in place
         # as one (1, C, N*S) block rather than copying it to NCHW; the output keeps the same layout
@@ -70,12 +72,16 @@ class BatchNormFn(Function):
         else:
             mean = running_mean.astype(x.dtype, copy=False)
             var = running_var.astype(x.dtype, copy=False)
-        invstd = (1.0 / np.sqrt(var + t(eps))).astype(x.dtype, copy=False)
+        invstd = var + t(eps)              # 1 / sqrt(var + eps), in place on the (C,) temporaries
+        np.sqrt(invstd, out=invstd)
+        np.divide(t(1), invstd, out=invstd)
         # one multiply-add per channel: y = x a + b, a = invstd weight, b = bias - mean a
         a = invstd * weight if weight is not None else invstd
-        b = -mean * a
+        b = mean * a
         if bias is not None:
-            b += bias
+            np.subtract(bias, b, out=b)
+        else:
+            np.negative(b, out=b)
         with row_broadcasts(x3.shape[2]):
             out = x3 * a[:, None]
             out += b[:, None]
@@ -87,7 +93,7 @@ class BatchNormFn(Function):
     def _as3(self, a):
         """``a`` (N, C, *) as a C-contiguous (N, C, S) array, or (1, C, N*S) in channel-major mode."""
         n, c = self.xshape[:2]
-        s = int(np.prod(self.xshape[2:], dtype=np.int64))
+        s = math.prod(self.xshape[2:])
         if self.channel_major:
             return np.ascontiguousarray(a.swapaxes(0, 1)).reshape(1, c, n * s)
         return np.ascontiguousarray(a).reshape(n, c, s)
