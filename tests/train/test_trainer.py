@@ -13,7 +13,7 @@ def _toy(seed=0, n=96):
     return data.TensorDataset(x, y)
 
 
-def _setup(seed, epochs_sched=4, checkpoint_path=None):
+def _setup(seed, epochs_sched=4, checkpoint_path=None, progress=False):
     dn.manual_seed(seed)
     model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
@@ -21,7 +21,7 @@ def _setup(seed, epochs_sched=4, checkpoint_path=None):
     loader = data.DataLoader(_toy(), batch_size=16, shuffle=True)
     val = data.DataLoader(_toy(1), batch_size=32)
     return Trainer(model, opt, loader, val_loader=val, scheduler=sched, checkpoint_path=checkpoint_path,
-                   progress=False, log=None)
+                   progress=progress, log=None)
 
 
 def _weights(trainer):
@@ -48,6 +48,17 @@ def test_same_seed_gives_bit_identical_weights():
     c = _setup(8)
     c.fit(3)
     assert not all(np.array_equal(wa[k], v) for k, v in _weights(c).items())
+
+
+def test_progress_bars_do_not_change_the_result(capsys):
+    """The bar must not create a second loader iterator (tqdm.auto's does when it wraps an iterable),
+    which would draw another shuffle from the global generator."""
+    quiet = _setup(3)
+    quiet.fit(2)
+    shown = _setup(3, progress=True)
+    shown.fit(2)
+    for k, v in _weights(quiet).items():
+        assert np.array_equal(v, _weights(shown)[k]), k
 
 
 def test_resume_continues_exactly(tmp_path):

@@ -108,7 +108,11 @@ class Trainer:
         total_loss, correct, seen = 0.0, 0, 0
         k = self.accumulation_steps
         n_batches = len(self.train_loader) if hasattr(self.train_loader, "__len__") else None
-        bar = _progress(self.train_loader, self.progress, desc=f"epoch {self.epoch + 1}")
+        # one iterator for the epoch, made here: tqdm.auto's bar calls iter() on what it wraps when it is
+        # built and again when iterated, and every DataLoader iterator draws a seed (and a shuffle) from
+        # the random generator, so wrapping the loader itself would make results depend on the bar
+        batches = iter(self.train_loader)
+        bar = _progress(batches, self.progress, desc=f"epoch {self.epoch + 1}", total=n_batches)
         self.optimizer.zero_grad()
         pending = 0
         for i, (inputs, target) in enumerate(bar):
