@@ -7,7 +7,8 @@ themselves; measured on this project's machine, ``x * a`` and ``x += a`` then ru
 than with a buffer smaller than a row.  :func:`row_broadcasts` lowers the buffer size for such rows
 for the duration of a block (NumPy keeps it in a context variable, so other threads are unaffected);
 results are identical, only the iteration changes.  Rows shorter than 512 keep the default, which
-is faster for them.
+is faster for them, and so do row-vector operands (``x (R, S) * w (S,)``), which the small buffer slows
+down: wrap only the per-row column operations.
 """
 import contextlib
 

@@ -67,12 +67,12 @@ class LayerNormFn(Function):
         invstd = (1.0 / np.sqrt(var + t(eps))).astype(x.dtype, copy=False)
         weight = affine[0].reshape(m) if has_weight else None
         bias = affine[-1].reshape(m) if has_bias else None
-        with row_broadcasts(m):
+        with row_broadcasts(m):                         # per-row columns only (see _rowwise)
             xhat = x2 * invstd[:, None]                 # x_hat = x invstd - mean invstd
             xhat -= (mean * invstd)[:, None]
-            out = xhat * weight if weight is not None else xhat.copy()
-            if bias is not None:
-                out += bias
+        out = xhat * weight if weight is not None else xhat.copy()
+        if bias is not None:
+            out += bias
         self.xhat, self.invstd, self.weight = xhat, invstd, weight
         self.has_weight, self.has_bias, self.shape = has_weight, has_bias, x.shape
         self.pshape = affine[0].shape if affine else None
