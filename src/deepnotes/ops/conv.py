@@ -4,8 +4,10 @@ Every output pixel is a dot product between one kernel and one input patch.  im2
 out as the columns of a matrix ``cols`` of shape (C/g * kh * kw, N * Ho * Wo); the whole layer is then
 one matrix product per group, ``W (g, O/g, C/g*kh*kw) @ cols (g, C/g*kh*kw, N*Ho*Wo)``.  The backward
 pass reuses ``cols`` for the weight gradient and scatters the column gradient back with col2im, one
-vectorised add per kernel offset.  Depthwise convolutions with stride 1 (groups == channels) skip
-im2col: kh*kw shifted multiply-adds over the flattened padded planes.
+vectorised add per kernel offset.  Depthwise convolutions (groups == channels == out channels) skip
+im2col: kh*kw shifted multiply-adds over the flattened padded planes, strided ones after splitting
+the input into stride phases.  The GEMM path returns NCHW views of channel-major (C, N, H, W) memory,
+and the depthwise path keeps that layout, so consecutive layers (and batch norm) need no transposes.
 """
 import numpy as np
 
