@@ -98,7 +98,13 @@ def case_batch_norm(rng, N=32, C=64, H=32, W=32):
     return (f"BatchNorm2d fwd+bwd N={N} C={C} {H}x{W} float32",) + runs
 
 
-CASES = [case_lstm, case_depthwise_conv, case_group_norm, case_batch_norm]
+def case_layer_norm(rng, N=64, T=128, D=512):
+    """LayerNorm(512), float32, 64x128x512 (a transformer's activations): forward + backward."""
+    runs = _layer_case(rng, dn.nn.LayerNorm(D), torch.nn.LayerNorm(D), (N, T, D))
+    return (f"LayerNorm fwd+bwd N={N} T={T} D={D} float32",) + runs
+
+
+CASES = [case_lstm, case_depthwise_conv, case_group_norm, case_batch_norm, case_layer_norm]
 
 
 def main():

@@ -55,6 +55,22 @@ def test_layer_norm_matches_torch(shape, normalized, affine, bias):
     _compare(m, tm, rng.standard_normal(shape) * 3 + 1, rng)
 
 
+@pytest.mark.parametrize("affine,bias", [(True, True), (True, False), (False, False)])
+def test_layer_and_group_norm_over_many_row_blocks(monkeypatch, affine, bias):
+    """Blocks of 3 rows (the last one shorter) for layer norm, 2 (sample, channel) rows for group norm."""
+    import deepnotes.ops.normalization as norm_ops
+    monkeypatch.setattr(norm_ops, "_CHUNK_BYTES", 3 * 6 * 8)
+    rng = np.random.default_rng(5)
+    m = nn.LayerNorm(6, elementwise_affine=affine, bias=bias, dtype=np.float64)
+    tm = torch.nn.LayerNorm(6, elementwise_affine=affine, bias=bias, dtype=torch.float64)
+    _randomise(m, tm, rng)
+    _compare(m, tm, rng.standard_normal((2, 5, 6)) * 2 - 1, rng)      # 10 rows: blocks 3, 3, 3, 1
+    g = nn.GroupNorm(2, 4, affine=affine, dtype=np.float64)
+    tg = torch.nn.GroupNorm(2, 4, affine=affine, dtype=torch.float64)
+    _randomise(g, tg, rng)
+    _compare(g, tg, rng.standard_normal((3, 4, 3, 3)) + 0.5, rng)
+
+
 def test_layer_norm_float32_and_large_offset():
     rng = np.random.default_rng(1)
     m, tm = nn.LayerNorm(8), torch.nn.LayerNorm(8)
