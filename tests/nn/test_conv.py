@@ -241,3 +241,14 @@ def test_conv2d_gradient_only_for_requested_inputs():
     wt = torch.tensor(w.data, requires_grad=True)
     TF.conv2d(torch.tensor(x.data), wt).sum().backward()
     np.testing.assert_allclose(w.grad, wt.grad.numpy(), rtol=RTOL64, atol=ATOL64)
+
+
+def test_layer_name_in_errors_follows_attribute_changes():
+    conv = nn.Conv2d(3, 4, 3)
+    conv(dn.zeros(1, 3, 5, 5))
+    with pytest.raises(ValueError, match=r"^Conv2d\(3, 4, kernel_size=\(3, 3\), stride=\(1, 1\)\): expected input with 3"):
+        conv(dn.zeros(1, 2, 5, 5))
+    conv.bias = None
+    conv.stride = (2, 2)
+    with pytest.raises(ValueError, match=r"^Conv2d\(3, 4, kernel_size=\(3, 3\), stride=\(2, 2\), bias=False\): "):
+        conv(dn.zeros(1, 2, 5, 5))
