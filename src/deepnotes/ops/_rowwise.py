@@ -17,17 +17,18 @@ import numpy as np
 _MIN_ROW = 512
 _MAX_ROW = 8192
 _SMALL_BUFFER = 256
+_setbufsize = getattr(np, "setbufsize", None)   # a NumPy without it: a plain no-op (speed only)
 
 
 @contextlib.contextmanager
 def row_broadcasts(row_length):
     """Run the block with NumPy's ufunc buffer below ``row_length`` when that makes per-row
     broadcasting faster (``_MIN_ROW <= row_length < _MAX_ROW``); otherwise change nothing."""
-    if not _MIN_ROW <= row_length < _MAX_ROW:
+    if _setbufsize is None or not _MIN_ROW <= row_length < _MAX_ROW:
         yield
         return
-    previous = np.setbufsize(_SMALL_BUFFER)
+    previous = _setbufsize(_SMALL_BUFFER)
     try:
         yield
     finally:
-        np.setbufsize(previous)
+        _setbufsize(previous)
