@@ -104,7 +104,29 @@ def case_layer_norm(rng, N=64, T=128, D=512):
     return (f"LayerNorm fwd+bwd N={N} T={T} D={D} float32",) + runs
 
 
-CASES = [case_lstm, case_depthwise_conv, case_group_norm, case_batch_norm, case_layer_norm]
+def case_upsample_bilinear(rng, N=16, C=64, H=32, W=32):
+    """Upsample(scale_factor=2, bilinear), float32, 16x64x32x32 -> 64x64 (an FPN/decoder step):
+    forward + backward."""
+    ours = dn.nn.Upsample(scale_factor=2, mode="bilinear")
+    theirs = torch.nn.Upsample(scale_factor=2, mode="bilinear")
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    cot = rng.standard_normal((N, C, 2 * H, 2 * W)).astype(np.float32)
+    xd, cd = dn.Tensor(x, requires_grad=True), dn.Tensor(cot)
+    xt, ct = torch.tensor(x, requires_grad=True), torch.tensor(cot)
+
+    def run_deepnotes():
+        xd.grad = None
+        ours(xd).backward(cd)
+
+    def run_torch():
+        xt.grad = None
+        theirs(xt).backward(ct)
+
+    return f"Upsample bilinear x2 fwd+bwd N={N} C={C} {H}x{W} float32", run_deepnotes, run_torch
+
+
+CASES = [case_lstm, case_depthwise_conv, case_group_norm, case_batch_norm, case_layer_norm,
+         case_upsample_bilinear]
 
 
 def main():

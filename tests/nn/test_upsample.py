@@ -49,6 +49,20 @@ def test_interpolate_4d_matches_torch(mode, align, kwargs):
     _compare(x, rng, mode=mode, align_corners=align, **kwargs)
 
 
+@pytest.mark.parametrize("dense_max", [0, 6])   # 0: the gather/reduceat path on both axes; 6: H dense, W not
+@pytest.mark.parametrize("mode,align", [(m, a) for m, a in MODES_4D if m != "area"])
+@pytest.mark.parametrize("kwargs", [dict(size=(7, 9)), dict(scale_factor=2), dict(scale_factor=(1.5, 0.7))])
+def test_interpolate_4d_gather_and_matrix_paths_match_torch(monkeypatch, dense_max, mode, align, kwargs):
+    """Inputs longer than _DENSE_MAX along an axis resample by gathers (backward: reduceat) instead of
+    a matrix product; both paths, also mixed between the two axes, equal torch."""
+    import deepnotes.ops.upsample as ups
+    monkeypatch.setattr(ups, "_DENSE_MAX", dense_max)
+    rng = np.random.default_rng(2)
+    _compare(rng.standard_normal((2, 3, 5, 8)), rng, mode=mode, align_corners=align, **kwargs)
+    _compare(rng.standard_normal((2, 3, 5, 8)).astype(np.float32), rng, rtol=1e-5, atol=1e-5, mode=mode,
+             align_corners=align, **kwargs)
+
+
 @pytest.mark.parametrize("mode,align", [("nearest", None), ("nearest-exact", None), ("linear", False),
                                         ("linear", True), ("area", None)])
 @pytest.mark.parametrize("kwargs", [dict(size=11), dict(size=3), dict(scale_factor=2.5), dict(scale_factor=0.4),

@@ -4,7 +4,8 @@ Every mode of ``interpolate`` except 'area' is separable: along each spatial axi
 reads a few input positions idx_k[j] with weights w_k[j] (nearest: one tap of weight 1; linear: two;
 cubic: four), y[j] = sum_k w_k[j] x[idx_k[j]].  The backward pass sends w_k[j] g[j] back to
 idx_k[j].  Each idx_k is non-decreasing in j, so that scatter-add is one ``np.add.reduceat`` over runs
-of equal indices per tap (no ``np.add.at``).
+of equal indices per tap (no ``np.add.at``).  Along the last two axes, when the input side is short
+(<= 128), both passes are instead one matrix product with the dense interpolation matrix.
 
 The index and weight formulas follow torch's (ATen ``UpSample.h``) so results agree elementwise:
 scale = (in - 1) / (out - 1) with ``align_corners`` (0 when out == 1), else 1 / scale_factor when a
@@ -90,10 +91,34 @@ def cubic_taps(in_size, out_size, align_corners, scale_factor, dtype):
                  for k, w in enumerate(weights))
 
 
+# Along one of the last two axes, when the input side is at most this long, the resampling runs as a
+# matrix product with the dense (out, in) interpolation matrix M (y = x M^T or M x, and M^T for the
+# gradient): at most _DENSE_MAX multiply-adds per output in BLAS beat NumPy's gathers and, above all,
+# the reduceat scatter of the backward pass (measured 2x upsampling of 16x64x32x32: ~3x faster).
+_DENSE_MAX = 128
+
+
+def _dense_matrix(taps, n_out, n_in, dtype):
+    m = np.zeros((n_out, n_in), dtype=dtype)
+    rows = np.arange(n_out)
+    for idx, w in taps:
+        np.add.at(m, (rows, idx), 1 if w is None else w)
+    return m
+
+
 class Interp1dFn(Function):
     """y = sum_k w_k * x[idx_k] along ``axis``; ``taps`` is a tuple of (idx, weight or None)."""
 
     def forward(self, a, axis, taps):
+        n_out = taps[0][0].size
+        self.axis, self.taps, self.shape = axis, taps, a.shape
+        self.dense = None
+        if (axis >= a.ndim - 2 and 0 < a.shape[axis] <= _DENSE_MAX and a.size
+                and a.dtype in (np.float32, np.float64)):       # BLAS dtypes (NumPy's float16 matmul is slow)
+            self.dense = _dense_matrix(taps, n_out, a.shape[axis], a.dtype)
+            if axis == a.ndim - 1:
+                return a @ self.dense.T
+            return np.matmul(self.dense, a)
         bshape = [1] * a.ndim
         bshape[axis] = -1
         out = None
@@ -105,10 +130,14 @@ class Interp1dFn(Function):
                 out = v
             else:
                 out += v
-        self.axis, self.taps, self.shape, self.bshape = axis, taps, a.shape, bshape
+        self.bshape = bshape
         return out
 
     def backward(self, g):
+        if self.dense is not None:
+            if self.axis == g.ndim - 1:
+                return g @ self.dense
+            return np.matmul(self.dense.T, g)
         axis, bshape = self.axis, self.bshape
         out = np.zeros(self.shape, dtype=g.dtype)
         lead = (slice(None),) * axis
