@@ -10,7 +10,6 @@ import os
 
 import numpy as np
 
-from ...tensor import Tensor
 from .local import LocalDataset
 from .mnist import _to_unit_float
 
@@ -82,24 +81,11 @@ class CIFAR10(LocalDataset):
                 return path
         raise FileNotFoundError(f"{type(self).__name__}: cannot find {name}; looked for: " + ", ".join(tried))
 
-    def __len__(self):
-        return self.targets.shape[0]
+    def _image(self, index):
+        return np.ascontiguousarray(_to_unit_float(self.data[index]).transpose(2, 0, 1))
 
-    def __getitem__(self, index):
-        image = np.ascontiguousarray(_to_unit_float(self.data[index]).transpose(2, 0, 1))
-        target = int(self.targets[index])
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
-
-    def _collated_batch(self, indices):
-        if self.transform is not None or self.target_transform is not None:
-            return NotImplemented
-        idx = np.asarray(indices, dtype=np.intp)
-        return [Tensor(np.ascontiguousarray(_to_unit_float(self.data[idx]).transpose(0, 3, 1, 2))),
-                Tensor(self.targets[idx])]
+    def _images(self, idx):
+        return np.ascontiguousarray(_to_unit_float(self.data[idx]).transpose(0, 3, 1, 2))
 
     def __repr__(self):
         return f"CIFAR10(root={self.root!r}, split={'train' if self.train else 'test'}, n={len(self)})"

@@ -10,8 +10,7 @@ import os
 
 import numpy as np
 
-from ...tensor import Tensor
-from ..dataset import Dataset
+from ._labelled import LabelledImages
 
 __all__ = ["Digits", "load_digits_arrays", "DigitsArrays"]
 
@@ -78,7 +77,7 @@ def resize_bilinear(images, size):
     return np.einsum("oh,nhw,pw->nop", wy, images, wx, optimize=True)
 
 
-class Digits(Dataset):
+class Digits(LabelledImages):
     """The bundled 8x8 digits, scaled to [0, 1] and resized to ``size x size``.
 
     Sample i is ``(image, label)``: ``image`` a float32 array (1, size, size) equal to the pixel
@@ -102,15 +101,11 @@ class Digits(Dataset):
             raise TypeError(f"Digits: train should be a bool, got {type(train).__name__}")
         if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size <= 0:
             raise ValueError(f"Digits: size should be a positive int (output side in pixels), got {size!r}")
-        for name, fn in (("transform", transform), ("target_transform", target_transform)):
-            if fn is not None and not callable(fn):
-                raise TypeError(f"Digits: {name} should be callable or None, got {type(fn).__name__}")
+        self._set_transforms(transform, target_transform)
         arrays = _arrays()
         idx = arrays.train_indices if train else arrays.test_indices
         self.train = bool(train)
         self.size = int(size)
-        self.transform = transform
-        self.target_transform = target_transform
         self.data = arrays.images[idx].copy()
         self.targets = arrays.labels[idx].astype(np.int64)
         scaled = self.data.astype(np.float64) / 16.0
@@ -118,23 +113,11 @@ class Digits(Dataset):
             scaled = resize_bilinear(scaled, self.size)
         self.images = scaled.astype(np.float32)[:, None]
 
-    def __len__(self):
-        return self.targets.shape[0]
+    def _image(self, index):
+        return self.images[index].copy()
 
-    def __getitem__(self, index):
-        image = self.images[index].copy()
-        target = int(self.targets[index])
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
-
-    def _collated_batch(self, indices):
-        if self.transform is not None or self.target_transform is not None:
-            return NotImplemented
-        idx = np.asarray(indices, dtype=np.intp)
-        return [Tensor(self.images[idx]), Tensor(self.targets[idx])]
+    def _images(self, idx):
+        return self.images[idx]
 
     def __repr__(self):
         return (f"Digits(split={'train' if self.train else 'test'}, n={len(self)}, size={self.size}, "

@@ -4,10 +4,10 @@ Nothing is ever downloaded: the files must already be under ``root``.
 """
 import os
 
-from ..dataset import Dataset
+from ._labelled import LabelledImages
 
 
-class LocalDataset(Dataset):
+class LocalDataset(LabelledImages):
     """Checks and stores the arguments every local reader shares, like torchvision's datasets."""
 
     files_described = "files"   # what the error for download=True tells the user to place under root
@@ -17,10 +17,6 @@ class LocalDataset(Dataset):
         if download:
             raise ValueError(f"{who}: download=True is not supported (deepnotes never uses the network); "
                              f"place the {self.files_described} under {root!r}")
-        for name, fn in (("transform", transform), ("target_transform", target_transform)):
-            if fn is not None and not callable(fn):
-                raise TypeError(f"{who}: {name} should be callable or None, got {type(fn).__name__}")
+        self._set_transforms(transform, target_transform)
         self.root = os.fspath(root)
         self.train = bool(train)
-        self.transform = transform
-        self.target_transform = target_transform

@@ -13,7 +13,6 @@ import zlib
 
 import numpy as np
 
-from ...tensor import Tensor
 from .local import LocalDataset
 
 __all__ = ["read_idx", "MNIST", "FashionMNIST"]
@@ -141,23 +140,11 @@ class MNIST(LocalDataset):
                     tried.append(path)
         raise FileNotFoundError(f"{who}: cannot find {name}[.gz]; looked for: " + ", ".join(tried))
 
-    def __len__(self):
-        return self.targets.shape[0]
+    def _image(self, index):
+        return _to_unit_float(self.data[index])[None]
 
-    def __getitem__(self, index):
-        image = _to_unit_float(self.data[index])[None]
-        target = int(self.targets[index])
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
-
-    def _collated_batch(self, indices):
-        if self.transform is not None or self.target_transform is not None:
-            return NotImplemented
-        idx = np.asarray(indices, dtype=np.intp)
-        return [Tensor(_to_unit_float(self.data[idx])[:, None]), Tensor(self.targets[idx])]
+    def _images(self, idx):
+        return _to_unit_float(self.data[idx])[:, None]
 
     def __repr__(self):
         return f"{type(self).__name__}(root={self.root!r}, split={'train' if self.train else 'test'}, n={len(self)})"
