@@ -130,8 +130,8 @@ class Conv2dFn(Function):
         kernel tap, and the plane blocks."""
         C, _, kh, kw = self.w.shape
         N, _, Hp, Wp = self.xpshape
-        (s0, s1), (d0, d1) = self.stride, self.dilation
-        Hq, Wq = -(-Hp // s0), -(-Wp // s1)
+        s0, s1, _, Wq = self._dw_phase_shape()
+        d0, d1 = self.dilation
         L = (Ho - 1) * Wq + Wo
         taps = []
         for k in range(kh * kw):

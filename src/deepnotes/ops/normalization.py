@@ -90,24 +90,24 @@ class LayerNormFn(Function):
         weight = affine[0].reshape(m) if has_weight else None
         bias = affine[-1].reshape(m) if has_bias else None
         xhat = np.empty_like(x2)
-        out = np.empty_like(x2) if weight is not None or bias is not None else xhat
+        out = np.empty_like(x2)                         # its own array even without an affine step
         for lo, hi in _chunks(rows, m * x.itemsize):
-            h = xhat[lo:hi]
+            h, o = xhat[lo:hi], out[lo:hi]
             with row_broadcasts(m):                     # per-row columns only (see _rowwise)
                 np.multiply(x2[lo:hi], scale[lo:hi], out=h)
                 h += shift[lo:hi]
-            if out is not xhat:
-                o = out[lo:hi]
-                if weight is not None:
-                    np.multiply(h, weight, out=o)
-                    if bias is not None:
-                        o += bias
-                else:
-                    np.add(h, bias, out=o)
+            if weight is not None:
+                np.multiply(h, weight, out=o)
+                if bias is not None:
+                    o += bias
+            elif bias is not None:
+                np.add(h, bias, out=o)
+            else:
+                o[...] = h
         self.xhat, self.invstd, self.weight = xhat, invstd, weight
         self.has_weight, self.has_bias, self.shape = has_weight, has_bias, x.shape
         self.pshape = affine[0].shape if affine else None
-        return (out if out is not xhat else xhat.copy()).reshape(x.shape)
+        return out.reshape(x.shape)
 
     def backward(self, g):
         xhat, invstd, weight = self.xhat, self.invstd, self.weight
@@ -121,7 +121,7 @@ class LayerNormFn(Function):
         dx = np.empty_like(g2) if needs[0] else None
         inv_m = t(1.0 / m) if m else t(0)
         chunks = _chunks(rows, m * g.itemsize) if (need_w or dx is not None) else []
-        prod = np.empty((min(chunks[0][1] - chunks[0][0], rows), m), dtype=g.dtype) if chunks else None
+        prod = np.empty((chunks[0][1] - chunks[0][0], m), dtype=g.dtype) if chunks else None
         for lo, hi in chunks:
             gc, hc, p = g2[lo:hi], xhat[lo:hi], prod[:hi - lo]
             np.multiply(gc, hc, out=p)                  # dy x_hat
