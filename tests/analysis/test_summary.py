@@ -1,5 +1,7 @@
 """The torchinfo-style summary: rows, totals and size estimates, checked against a torch twin of
 LeNet-5 (parameter counts, output shapes, FlopCounterMode)."""
+import builtins
+import sys
 from collections import OrderedDict
 
 import numpy as np
@@ -80,6 +82,22 @@ def test_summary_depth_frozen_float64_and_no_rf():
     assert s.input_size_mb == pytest.approx(8 * 1024 / 1e6)
     with pytest.raises(ValueError, match="summary: depth"):
         summary(m, (1, 32, 32), depth=-1)
+
+
+def test_summary_shows_the_table_once_at_an_interactive_prompt(capsys, monkeypatch):
+    monkeypatch.setattr(builtins, "_", None, raising=False)     # the display hook stores its value there
+    # `>>> summary(model, size)` at a prompt: the call runs, then the prompt hands its value to the
+    # display hook, which writes repr(value)
+    s = summary(LeNet5(), (1, 32, 32))
+    sys.__displayhook__(s)
+    out = capsys.readouterr().out
+    assert out.count(s.text) == 1 and out.count("Total params:") == 1
+    assert out.rstrip().endswith(repr(s)) and "\n" not in repr(s)
+    assert f"total_params={s.total_params:,}" in repr(s) and f"total_mult_adds={s.total_mult_adds:,}" in repr(s)
+    assert str(s) == s.text                     # print(s) shows the table on request
+    quiet = summary(LeNet5(), (1, 32, 32), verbose=False)
+    sys.__displayhook__(quiet)
+    assert capsys.readouterr().out.count("Total params:") == 0
 
 
 def test_summary_receptive_field_column():
