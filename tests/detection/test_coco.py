@@ -207,6 +207,11 @@ def test_eval_imgs_identical_to_pycocotools(seed):
     gt, dets = make_set(seed, n_img=15)
     ours = run_deepnotes(gt, dets)
     ref = run_pycocotools(gt, dets, summarize=False)
+    assert assert_same_eval_imgs(ours, ref) > 50
+
+
+def assert_same_eval_imgs(ours, ref):
+    """pycocotools' evalImgs, entry by entry (None where it has None); returns the number of dicts."""
     assert len(ours.evalImgs) == len(ref.evalImgs)
     n_checked = 0
     for a, b in zip(ours.evalImgs, ref.evalImgs):
@@ -218,11 +223,51 @@ def test_eval_imgs_identical_to_pycocotools(seed):
         assert list(a["aRng"]) == list(b["aRng"]) and a["maxDet"] == b["maxDet"]
         assert a["dtIds"] == b["dtIds"] and a["gtIds"] == b["gtIds"]
         np.testing.assert_array_equal(a["dtScores"], b["dtScores"])
-        np.testing.assert_array_equal(a["dtMatches"], b["dtMatches"])
-        np.testing.assert_array_equal(a["gtMatches"], b["gtMatches"])
-        np.testing.assert_array_equal(a["gtIgnore"], b["gtIgnore"])
-        np.testing.assert_array_equal(a["dtIgnore"], b["dtIgnore"])
-    assert n_checked > 50
+        for key in ("dtMatches", "gtMatches", "gtIgnore", "dtIgnore"):
+            assert np.shape(a[key]) == np.shape(b[key]), (key, np.shape(a[key]), np.shape(b[key]))
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    return n_checked
+
+
+def _small_pair():
+    """Three images, two categories: image 1 has a gt of category 1, image 2 one of category 2,
+    image 3 none."""
+    gt = {"images": [{"id": 1}, {"id": 2}, {"id": 3}], "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100, "iscrowd": 0},
+                          {"id": 2, "image_id": 2, "category_id": 2, "bbox": [0, 0, 50, 50], "area": 2500,
+                           "iscrowd": 0}]}
+    d_hit = {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 9], "score": 0.9}
+    d_on_empty = {"image_id": 3, "category_id": 2, "bbox": [0, 0, 10, 10], "score": 0.5}
+    d_wrong_cat = {"image_id": 2, "category_id": 1, "bbox": [0, 0, 50, 50], "score": 0.7}
+    return gt, d_hit, d_on_empty, d_wrong_cat
+
+
+@pytest.mark.parametrize("use_cats", [1, 0])
+@pytest.mark.parametrize("case", ["no_gt_at_all", "dets_only_where_no_gt", "gts_without_dets",
+                                  "selected_images_without_dets", "mixed"])
+def test_eval_imgs_with_images_lacking_detections_or_ground_truth(case, use_cats):
+    gt, d_hit, d_on_empty, d_wrong_cat = _small_pair()
+    dets = [d_hit, d_on_empty, d_wrong_cat]
+    img_ids = None
+    if case == "no_gt_at_all":
+        gt["annotations"] = []
+    elif case == "dets_only_where_no_gt":
+        dets = [d_on_empty]
+    elif case == "gts_without_dets":
+        dets = [d_on_empty]
+        img_ids = [1, 2]
+    elif case == "selected_images_without_dets":
+        dets = [d_hit]
+        img_ids = [2, 3]
+
+    def setup(p):
+        p.useCats = use_cats
+        if img_ids is not None:
+            p.imgIds = img_ids
+    ours = run_deepnotes(gt, dets, setup)
+    ref = run_pycocotools(gt, dets, setup)
+    assert_same_eval(ours, ref)
+    assert assert_same_eval_imgs(ours, ref) > 0
 
 
 def test_crowd_iou_matches_mask_api():
