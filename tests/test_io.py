@@ -101,3 +101,38 @@ def test_torch_pt_file_loads_without_pickle_code(tmp_path):
         io.load_torch_state_dict(tmp_path / "evil.pt")
     with pytest.raises(FileNotFoundError, match="no file at"):
         io.load_torch_state_dict(tmp_path / "missing.pt")
+
+
+# ------------------------------------------------------------------------------------ JSON headers
+def _crafted_safetensors(path, metadata):
+    from safetensors.numpy import save_file
+    save_file({"t0": np.zeros(2, np.float32)}, str(path), metadata=metadata)
+
+
+@pytest.mark.parametrize("depth", [100_000, 500])
+def test_deeply_nested_checkpoint_header_is_a_clear_value_error(tmp_path, depth):
+    path = tmp_path / "deep.safetensors"
+    tree = "[" * depth + "]" * depth
+    _crafted_safetensors(path, {"deepnotes": '{"format": "deepnotes-checkpoint-1", "tree": ' + tree + "}"})
+    with pytest.raises(ValueError, match=r"load_checkpoint: the checkpoint header of '.*deep.safetensors' is not a "
+                                         r"valid JSON file \(lists/objects nested more than 100 levels deep\)"):
+        io.load_checkpoint(path)
+    _crafted_safetensors(path, {"deepnotes.keys": tree})
+    with pytest.raises(ValueError, match=r"load_weights: the key order stored in '.*deep.safetensors' is not a "
+                                         r"valid JSON file \(lists/objects nested"):
+        io.load_weights(path)
+
+
+def test_read_and_parse_json_errors_name_the_source(tmp_path):
+    p = tmp_path / "x.json"
+    p.write_bytes(b'{"a": [1, 2}')
+    with pytest.raises(ValueError, match=r"^where: '.*x.json' is not a valid JSON file \(Expecting"):
+        io.read_json(p, "where")
+    p.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ValueError, match=r"^where: '.*x.json' is not a valid JSON file"):
+        io.read_json(p, "where")
+    p.write_text('{"a": [[1]]}')
+    assert io.read_json(p, "where") == {"a": [[1]]}
+    assert io.parse_json("[[[]]]", "w", "s", max_depth=3) == [[[]]]
+    with pytest.raises(ValueError, match=r"^w: s is not a valid JSON file \(lists/objects nested more than 2"):
+        io.parse_json("[[[]]]", "w", "s", max_depth=2)

@@ -36,6 +36,51 @@ def _array(value):
     return None
 
 
+# ------------------------------------------------------------------------------------ JSON
+JSON_MAX_DEPTH = 100
+
+
+def _too_deep(obj, limit):
+    """Whether lists/dicts nest more than ``limit`` levels (an explicit stack: no recursion)."""
+    stack = [(obj, 1)] if isinstance(obj, (list, dict)) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in (node.values() if isinstance(node, dict) else node):
+            if isinstance(child, (list, dict)):
+                stack.append((child, depth + 1))
+    return False
+
+
+def parse_json(text, where, source, max_depth=JSON_MAX_DEPTH):
+    """Parse JSON ``text`` (str or bytes); every way it can be unreadable becomes one ``ValueError``.
+
+    Malformed text, bad UTF-8 and nesting deeper than ``max_depth`` levels (which would otherwise end in
+    a ``RecursionError`` in the parser or in whatever walks the result later) are reported as
+    ``"{where}: {source} is not a valid JSON file (...)"``.  Real COCO files and deepnotes checkpoint
+    headers nest fewer than 20 levels.
+    """
+    try:
+        obj = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"{where}: {source} is not a valid JSON file (lists/objects nested more than "
+                         f"{max_depth} levels deep)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{where}: {source} is not a valid JSON file ({err})") from None
+    if _too_deep(obj, max_depth):
+        raise ValueError(f"{where}: {source} is not a valid JSON file (lists/objects nested more than "
+                         f"{max_depth} levels deep)")
+    return obj
+
+
+def read_json(path, where, max_depth=JSON_MAX_DEPTH):
+    """Read and parse the JSON file at ``path`` with :func:`parse_json` (errors name the file)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return parse_json(data, where, repr(os.fspath(path)), max_depth)
+
+
 def atomic_write_bytes(path, payload):
     """Write ``payload`` to ``path`` through a temporary file and an atomic rename."""
     path = os.fspath(path)
@@ -95,8 +140,11 @@ def save_weights(state_dict, path, metadata=None):
 def load_weights(path):
     """Load a safetensors file into an ``OrderedDict`` of NumPy arrays (no code is ever executed)."""
     arrays, meta = _read(path, "load_weights")
-    order = json.loads(meta[_ORDER_KEY]) if _ORDER_KEY in meta else []
-    if sorted(order) != sorted(arrays):
+    order = []
+    if _ORDER_KEY in meta:
+        order = parse_json(meta[_ORDER_KEY], "load_weights", f"the key order stored in {os.fspath(path)!r}")
+    if not isinstance(order, list) or not all(isinstance(k, str) for k in order) \
+            or sorted(order) != sorted(arrays):
         order = list(arrays)
     return OrderedDict((k, arrays[k]) for k in order)
 
@@ -190,8 +238,11 @@ def save_checkpoint(state, path):
 def load_checkpoint(path):
     """Load what :func:`save_checkpoint` wrote; a missing or corrupt file gives a clear error."""
     arrays, meta = _read(path, "load_checkpoint")
+    if _META_KEY not in meta:
+        raise ValueError(f"load_checkpoint: {os.fspath(path)!r} is not a deepnotes checkpoint (no "
+                         f"{_META_KEY!r} metadata)")
+    info = parse_json(meta[_META_KEY], "load_checkpoint", f"the checkpoint header of {os.fspath(path)!r}")
     try:
-        info = json.loads(meta[_META_KEY])
         if info.get("format") != _FORMAT:
             raise ValueError(f"unknown format {info.get('format')!r}")
         return _decode(info["tree"], arrays)

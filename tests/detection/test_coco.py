@@ -10,6 +10,7 @@ import contextlib
 import copy
 import io
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -329,10 +330,53 @@ def test_empty_results_evaluate_like_faster_coco_eval():
     """pycocotools' loadRes raises IndexError on []; faster-coco-eval is the oracle.  A result whose
     category is not evaluated is equivalent for pycocotools."""
     gt, _ = make_set(9)
-    ours = run_deepnotes(gt, [])
+    with pytest.warns(UserWarning, match=r"COCO.loadRes: the result list is empty; every AP and AR will be 0"):
+        ours = run_deepnotes(gt, [])
     assert_same_eval(ours, run_faster(gt, []))
     stray = [{"image_id": gt["images"][0]["id"], "category_id": 999, "bbox": [1.0, 1.0, 5.0, 5.0], "score": 0.5}]
+    with pytest.warns(UserWarning, match=r"1 of 1 results have category ids absent from the ground truth \(999\)"):
+        run_deepnotes(gt, stray)
     assert_same_eval(ours, run_pycocotools(gt, stray))
+    with pytest.warns(UserWarning, match="result list is empty"):
+        COCO(copy.deepcopy(gt)).loadRes(np.zeros((0, 7)))
+
+
+@pytest.mark.parametrize("use_cats", [1, 0])
+def test_unknown_result_categories_warn_and_score_as_pycocotools(use_cats):
+    gt, dets = make_set(11, n_img=12)
+    stray = [dict(d, category_id=c) for d, c in zip(dets[:7], [100, 100, 101, 7000, 100, 101, 5])]
+    mixed = dets + stray
+
+    def setup(p):
+        p.useCats = use_cats
+    with pytest.warns(UserWarning, match=r"COCO.loadRes: 6 of \d+ results have category ids absent from the "
+                                         r"ground truth \(100, 101, 7000\); they are never evaluated"):
+        ours = run_deepnotes(gt, mixed, setup)
+    assert_same_eval(ours, run_pycocotools(gt, mixed, setup))
+
+
+def test_usable_results_do_not_warn():
+    gt, dets = make_set(12, n_img=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run_deepnotes(gt, dets)
+
+
+def test_deeply_nested_json_files_are_a_clear_value_error(tmp_path):
+    gt = _gt()
+    deep = tmp_path / "deep.json"
+    for depth in (100_000, 500):
+        deep.write_text("[" * depth + "]" * depth)
+        with pytest.raises(ValueError, match=r"COCO.loadRes: '.*deep.json' is not a valid JSON file \(lists/objects "
+                                             r"nested more than 100 levels deep\)"):
+            COCO(gt).loadRes(str(deep))
+        gt_path = tmp_path / "gt.json"
+        gt_path.write_text(json.dumps(gt)[:-1] + ', "info": {"x": ' + "[" * depth + "]" * depth + "}}")
+        with pytest.raises(ValueError, match=r"COCO: '.*gt.json' is not a valid JSON file \(lists/objects nested"):
+            COCO(str(gt_path))
+    shallow = tmp_path / "ok.json"
+    shallow.write_text(json.dumps(dict(gt, info={"x": json.loads("[" * 90 + "]" * 90)})))
+    assert len(COCO(str(shallow)).getImgIds()) == len(gt["images"])
 
 
 def test_numpy_and_json_file_results(tmp_path):
@@ -581,3 +625,15 @@ def test_cli_coco_eval(tmp_path, capsys):
     args = parser.parse_args(["coco-eval", str(gt_path), str(bad)])
     assert args.func(args) == 2
     assert "not a valid JSON file" in capsys.readouterr().err
+
+    bad.write_text("[" * 100_000 + "]" * 100_000)
+    args = parser.parse_args(["coco-eval", str(gt_path), str(bad)])
+    assert args.func(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a valid JSON file (lists/objects nested more than 100" in err
+
+    bad.write_text("[]")
+    args = parser.parse_args(["coco-eval", str(gt_path), str(bad)])
+    assert args.func(args) == 0
+    err = capsys.readouterr().err
+    assert err == "deepnotes coco-eval: warning: COCO.loadRes: the result list is empty; every AP and AR will be 0\n"
