@@ -1,5 +1,10 @@
 import importlib
 import os
+import signal
+import stat
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -101,6 +106,80 @@ def test_torch_pt_file_loads_without_pickle_code(tmp_path):
         io.load_torch_state_dict(tmp_path / "evil.pt")
     with pytest.raises(FileNotFoundError, match="no file at"):
         io.load_torch_state_dict(tmp_path / "missing.pt")
+
+
+# ------------------------------------------------------------------------------------ temporary files
+def _parts(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
+
+
+@pytest.mark.parametrize("stage", ["write", "fsync", "replace"])
+@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
+def test_failed_write_removes_its_temporary_file(tmp_path, monkeypatch, stage, exc):
+    path = tmp_path / "w.safetensors"
+    io.save_weights({"a": np.ones(3)}, path)
+    before = path.read_bytes()
+
+    def fail(*args, **kwargs):
+        raise exc(f"simulated failure in {stage}")
+    target = {"write": (io, "_write_all"), "fsync": (io.os, "fsync"), "replace": (io.os, "replace")}[stage]
+    monkeypatch.setattr(*target, fail)
+    with pytest.raises(exc):
+        io.save_weights({"a": np.zeros(3)}, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert _parts(tmp_path) == []
+
+
+def test_part_files_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
+    """A writer killed with SIGKILL mid-write leaves its .part file; the next write of the same target
+    removes it once it is stale, and leaves other targets' and live writers' files alone."""
+    path = tmp_path / "c.safetensors"
+    code = ("import os, signal, sys, numpy as np\n"
+            "from deepnotes import io\n"
+            "def killed(f, payload):\n"
+            "    f.write(payload[:100]); f.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
+            "io._write_all = killed\n"
+            "io.save_checkpoint({'w': np.ones(1000)}, sys.argv[1])\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], env={**os.environ,
+                          "PYTHONPATH": os.pathsep.join(sys.path)}, capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    left = _parts(tmp_path)
+    assert len(left) == 1 and left[0].startswith(".c.safetensors.tmp-")
+    old = time.time() - io.STALE_PART_SECONDS - 5
+    os.utime(tmp_path / left[0], (old, old))
+    live = tmp_path / ".c.safetensors.tmp-live0000.part"            # a writer still at work
+    live.write_bytes(b"x")
+    others = [tmp_path / ".d.safetensors.tmp-abcd1234.part",         # another target's
+              tmp_path / ".c.safetensors.tmp-x.tmp-abcd1234.part",   # target "c.safetensors.tmp-x"
+              tmp_path / ".tmp-abcd1234.part"]                        # unattributable
+    for p in others:
+        p.write_bytes(b"x")
+        os.utime(p, (old, old))
+    io.save_checkpoint({"w": np.zeros(3)}, path)
+    assert _parts(tmp_path) == sorted(p.name for p in [live, *others])
+    np.testing.assert_array_equal(io.load_checkpoint(path)["w"], np.zeros(3))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002, 0o027])
+def test_written_files_honour_the_umask(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        io.save_weights({"a": np.ones(2)}, tmp_path / "w.safetensors")
+        io.save_checkpoint({"a": 1}, tmp_path / "sub" / "c.safetensors")
+        io.atomic_write_bytes(tmp_path / "raw.bin", b"abc")
+    finally:
+        os.umask(previous)
+    for p in (tmp_path / "w.safetensors", tmp_path / "sub" / "c.safetensors", tmp_path / "raw.bin"):
+        assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~umask, (p, oct(p.stat().st_mode))
+
+
+def test_rewrite_keeps_the_permissions_of_the_replaced_file(tmp_path):
+    path = tmp_path / "w.safetensors"
+    io.save_weights({"a": np.ones(2)}, path)
+    os.chmod(path, 0o640)
+    io.save_weights({"a": np.zeros(2)}, path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
 # ------------------------------------------------------------------------------------ JSON headers

@@ -2,11 +2,15 @@
 
 Files are safetensors: raw arrays plus a JSON header, so loading can never execute code (unlike
 pickle).  Writes are atomic: the bytes go to a temporary file in the same folder, are flushed to disk,
-and only then replace the target, so an interrupted write leaves the previous file intact.
+and only then replace the target, so an interrupted write leaves the previous file intact (see
+:func:`atomic_write_bytes` for the clean-up of temporary files and the permissions of the result).
 """
+import hashlib
 import json
 import os
+import stat
 import tempfile
+import time
 from collections import OrderedDict
 
 import numpy as np
@@ -81,24 +85,105 @@ def read_json(path, where, max_depth=JSON_MAX_DEPTH):
     return parse_json(data, where, repr(os.fspath(path)), max_depth)
 
 
+#: a temporary ``.part`` file of the same target untouched for this long before a write starts is
+#: taken as left by a killed writer and removed once that write succeeds (a live writer keeps
+#: touching its file).
+STALE_PART_SECONDS = 60.0
+
+_PART_SUFFIX = ".part"
+_RANDOM_LEN = 8                       # tempfile's random names: 8 of [a-z0-9_]
+_RANDOM_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _part_prefix(path):
+    """``.<name>.tmp-``: the temporary files of a target are recognisable from its name (long names
+    are shortened with a hash so that the temporary name stays within the file-system's limit)."""
+    name = os.path.basename(path)
+    if len(name) > 120:
+        name = name[:100] + "~" + hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return f".{name}.tmp-"
+
+
+def _is_part_of(entry_name, prefix):
+    middle = entry_name[len(prefix):-len(_PART_SUFFIX)]
+    return (entry_name.startswith(prefix) and entry_name.endswith(_PART_SUFFIX)
+            and len(middle) == _RANDOM_LEN and set(middle) <= _RANDOM_CHARS)
+
+
+def _current_umask():
+    """The process umask, read without changing it where /proc allows (``os.umask`` is set-and-get,
+    which would briefly change it for every thread)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _new_file_mode(path):
+    """The mode ``open(path, "wb")`` would leave: an existing file keeps its permissions, a new one
+    gets ``0o666`` less the umask (``mkstemp`` alone would give ``0o600`` whatever the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_current_umask()
+
+
+def _remove_stale_parts(folder, prefix, started, keep):
+    """Remove the ``.part`` files of this target that were left by killed writers: untouched for
+    :data:`STALE_PART_SECONDS` before ``started``; ``keep`` (ours) is never touched."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name == keep or not _is_part_of(entry.name, prefix):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_mtime < started - STALE_PART_SECONDS:
+                os.unlink(entry.path)
+        except OSError:
+            pass                                    # gone already, or not ours to remove
+
+
 def atomic_write_bytes(path, payload):
-    """Write ``payload`` to ``path`` through a temporary file and an atomic rename."""
+    """Write ``payload`` to ``path`` through a temporary file and an atomic rename.
+
+    The temporary file ``.<name>.tmp-XXXXXXXX.part`` sits beside the target; it is removed on any
+    exception (``KeyboardInterrupt`` included).  A process killed mid-write cannot clean up, so the
+    next successful write of the same target removes that target's ``.part`` files untouched for
+    :data:`STALE_PART_SECONDS` (those of another live writer keep changing and are left alone).
+    The file gets the permissions ``open()`` would give it: those of the file it replaces, or
+    ``0o666`` less the umask for a new file.
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
+    prefix = _part_prefix(path)
+    started = time.time()
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=_PART_SUFFIX, dir=folder)
+    done = False
     try:
         with os.fdopen(fd, "wb") as f:
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), _new_file_mode(path))
             _write_all(f, payload)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        done = True
+    finally:
+        if not done:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+    _remove_stale_parts(folder, prefix, started, os.path.basename(tmp))
 
 
 def _write_all(f, payload):
