@@ -5,6 +5,7 @@ import stat
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -215,3 +216,56 @@ def test_read_and_parse_json_errors_name_the_source(tmp_path):
     assert io.parse_json("[[[]]]", "w", "s", max_depth=3) == [[[]]]
     with pytest.raises(ValueError, match=r"^w: s is not a valid JSON file \(lists/objects nested more than 2"):
         io.parse_json("[[[]]]", "w", "s", max_depth=2)
+
+
+# ------------------------------------------------------------------------------------ torch dtypes
+def test_bfloat16_pt_file_loads_as_exact_float32(tmp_path):
+    torch = importlib.import_module("torch")
+    torch.manual_seed(0)
+    tm = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4)).to(torch.bfloat16)
+    torch.save(tm.state_dict(), tmp_path / "bf16.pt")
+    sd = io.load_torch_state_dict(tmp_path / "bf16.pt")
+    for k, v in tm.state_dict().items():
+        expect = v.to(torch.float32).numpy() if v.dtype == torch.bfloat16 else v.numpy()
+        assert sd[k].dtype == expect.dtype, k
+        np.testing.assert_array_equal(sd[k], expect)
+        if v.dtype == torch.bfloat16:                    # the round trip back to bfloat16 is exact
+            assert torch.equal(torch.from_numpy(sd[k]).to(torch.bfloat16), v)
+    m = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4)).eval()
+    m.load_state_dict(sd)
+    x = np.random.default_rng(0).standard_normal((3, 5)).astype(np.float32)
+    ref = tm.float().eval()(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(m(dn.tensor(x)).data, ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("make, dtype_name", [
+    (lambda torch: torch.zeros(3).to(torch.float8_e4m3fn), "torch.float8_e4m3fn"),
+    (lambda torch: torch.zeros(3, dtype=torch.complex64).to(torch.complex32), "torch.complex32"),
+    (lambda torch: torch.quantize_per_tensor(torch.zeros(3), 0.1, 0, torch.qint8), "torch.qint8"),
+])
+def test_unsupported_torch_dtypes_are_named(tmp_path, make, dtype_name):
+    torch = importlib.import_module("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.save({"fine": torch.ones(2), "odd.weight": make(torch)}, tmp_path / "odd.pt")
+    with warnings.catch_warnings(), pytest.raises(
+            ValueError, match=rf"load_torch_state_dict: '.*odd.pt': entry 'odd.weight' has dtype {dtype_name}, "
+                              "which NumPy cannot hold"):
+        warnings.simplefilter("ignore")                  # torch's own deprecation notes on quantized storage
+        io.load_torch_state_dict(tmp_path / "odd.pt")
+
+
+def test_sparse_torch_tensor_is_named(tmp_path):
+    torch = importlib.import_module("torch")
+    torch.save({"s": torch.eye(3).to_sparse()}, tmp_path / "sp.pt")
+    with pytest.raises(ValueError, match=r"entry 's' is a torch.sparse_coo tensor; expected a dense"):
+        io.load_torch_state_dict(tmp_path / "sp.pt")
+
+
+def test_save_weights_of_a_bfloat16_torch_state_dict(tmp_path):
+    torch = importlib.import_module("torch")
+    w = torch.randn(4, 3).to(torch.bfloat16)
+    io.save_weights({"w": w}, tmp_path / "w.safetensors")
+    got = io.load_weights(tmp_path / "w.safetensors")["w"]
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, w.float().numpy())

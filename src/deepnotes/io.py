@@ -30,14 +30,34 @@ def _safetensors():
     return st
 
 
-def _array(value):
+def _array(value, where="deepnotes.io", key=None):
+    """``value`` as a NumPy array (deepnotes Tensor, ndarray or torch tensor), or ``None``."""
     if isinstance(value, Tensor):
         return value.data
     if isinstance(value, np.ndarray):
         return value
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
-        return value.detach().cpu().numpy()
+        return _torch_to_numpy(value, where, key)
     return None
+
+
+def _torch_to_numpy(t, where, key):
+    """A dense CPU torch tensor as NumPy.  bfloat16 becomes float32: NumPy has no bfloat16, and every
+    bfloat16 value is exactly a float32 (the same exponent, a mantissa cut to 7 bits), so nothing is
+    lost; the weights then load into float32 layers.  Other dtypes NumPy lacks raise ``ValueError``."""
+    import torch
+    name = "a tensor" if key is None else f"entry {key!r}"
+    if t.layout != torch.strided:
+        raise ValueError(f"{where}: {name} is a {t.layout} tensor; expected a dense (strided) tensor "
+                         "(call .to_dense() before saving)")
+    t = t.detach().cpu()
+    if t.dtype == torch.bfloat16:
+        t = t.to(torch.float32)
+    try:
+        return t.numpy()
+    except (TypeError, RuntimeError):
+        raise ValueError(f"{where}: {name} has dtype {t.dtype}, which NumPy cannot hold; expected a "
+                         "float (bfloat16 is read as float32), integer, bool or complex64/128 tensor") from None
 
 
 # ------------------------------------------------------------------------------------ JSON
@@ -213,7 +233,7 @@ def save_weights(state_dict, path, metadata=None):
         state_dict = state_dict.state_dict()
     tensors = {}
     for k, v in state_dict.items():
-        arr = _array(v)
+        arr = _array(v, "save_weights", k)
         if arr is None:
             raise TypeError(f"save_weights: value for {k!r} is a {type(v).__name__}, expected an array")
         tensors[k] = np.ascontiguousarray(arr)
@@ -240,6 +260,11 @@ def load_torch_state_dict(path):
     ``.safetensors`` files load without torch.  ``.pt``/``.pth``/``.bin`` files need torch and are read
     with ``torch.load(weights_only=True)``, which refuses pickled code.  A checkpoint that wraps its
     weights (``{"state_dict": ...}`` or ``{"model": ...}``) is unwrapped.
+
+    NumPy has no bfloat16: bfloat16 tensors come back as float32 arrays holding exactly the same values
+    (widening bfloat16 to float32 is lossless), ready for float32 layers.  A tensor of a dtype NumPy
+    cannot hold (float8, complex32, quantized) or a sparse tensor raises ``ValueError`` naming its key
+    and dtype.
     """
     path = os.fspath(path)
     if path.endswith(".safetensors"):
@@ -262,8 +287,9 @@ def load_torch_state_dict(path):
     if not isinstance(obj, dict):
         raise ValueError(f"load_torch_state_dict: {path!r} holds a {type(obj).__name__}, expected a state_dict")
     out = OrderedDict()
+    where = f"load_torch_state_dict: {path!r}"
     for k, v in obj.items():
-        arr = _array(v)
+        arr = _array(v, where, k)
         if arr is None:
             raise ValueError(f"load_torch_state_dict: entry {k!r} of {path!r} is a {type(v).__name__}, "
                              "expected a tensor")
@@ -273,7 +299,7 @@ def load_torch_state_dict(path):
 
 # ------------------------------------------------------------------------------------ checkpoints
 def _encode(obj, arrays, path):
-    arr = _array(obj)
+    arr = _array(obj, "save_checkpoint", path or "top level")
     if arr is not None:
         key = f"t{len(arrays)}"
         arrays[key] = np.ascontiguousarray(arr)
