@@ -269,3 +269,29 @@ def test_save_weights_of_a_bfloat16_torch_state_dict(tmp_path):
     got = io.load_weights(tmp_path / "w.safetensors")["w"]
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, w.float().numpy())
+
+
+def test_bfloat16_safetensors_file_loads_as_exact_float32(tmp_path):
+    torch = importlib.import_module("torch")
+    from safetensors.torch import save_file
+    torch.manual_seed(1)
+    tensors = {"w": torch.randn(4, 3).to(torch.bfloat16), "b": torch.randn(4), "n": torch.arange(3),
+               "e": torch.zeros(0, 2, dtype=torch.bfloat16),
+               "special": torch.tensor([float("inf"), -0.0, float("nan"), 1e-40, -3e38]).to(torch.bfloat16)}
+    save_file(tensors, str(tmp_path / "m.safetensors"))
+    for sd in (io.load_weights(tmp_path / "m.safetensors"), io.load_torch_state_dict(tmp_path / "m.safetensors")):
+        assert set(sd) == set(tensors)
+        for k, v in tensors.items():
+            expect = v.float().numpy() if v.dtype == torch.bfloat16 else v.numpy()
+            assert sd[k].dtype == expect.dtype and sd[k].shape == expect.shape, k
+            np.testing.assert_array_equal(sd[k], expect)
+            assert np.array_equal(np.signbit(sd[k]), np.signbit(expect))
+
+
+def test_float8_safetensors_entry_is_named(tmp_path):
+    torch = importlib.import_module("torch")
+    from safetensors.torch import save_file
+    save_file({"ok": torch.ones(2), "q": torch.zeros(3).to(torch.float8_e4m3fn)}, str(tmp_path / "f8.safetensors"))
+    with pytest.raises(ValueError, match=r"load_weights: '.*f8.safetensors': entry 'q' has dtype F8_E4M3, which "
+                                         r"NumPy cannot hold"):
+        io.load_weights(tmp_path / "f8.safetensors")

@@ -218,12 +218,33 @@ def _read(path, what):
         data = f.read()
     st = _safetensors()
     try:
-        arrays = st.load(data)
+        views = st.deserialize(data)          # checks the header and the offsets; raw bytes per tensor
         header_len = int.from_bytes(data[:8], "little")
         header = json.loads(data[8:8 + header_len])
     except Exception as e:  # safetensors raises its own error types
         raise ValueError(f"{what}: {path!r} is not a valid safetensors file ({type(e).__name__}: {e})") from None
+    arrays = {k: _from_safetensors_view(k, v, f"{what}: {path!r}") for k, v in views}
     return arrays, header.get("__metadata__") or {}
+
+
+# safetensors dtype names -> little-endian NumPy dtypes; "BF16" is widened to float32 (see below)
+_SAFETENSORS_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "U64": "<u8", "I32": "<i4",
+                       "U32": "<u4", "I16": "<i2", "U16": "<u2", "I8": "i1", "U8": "u1", "BOOL": "?",
+                       "C64": "<c8"}
+
+
+def _from_safetensors_view(key, view, where):
+    """One tensor of a safetensors file as NumPy.  bfloat16 is the upper half of a float32, so its
+    bits shifted left by 16 are that float32 exactly: BF16 tensors load as float32 without loss."""
+    dtype, shape, raw = view["dtype"], view["shape"], view["data"]
+    if dtype == "BF16":
+        bits = np.frombuffer(raw, dtype="<u2").astype("<u4") << 16
+        return bits.view("<f4").astype(np.float32, copy=False).reshape(shape)
+    if dtype not in _SAFETENSORS_DTYPES:
+        raise ValueError(f"{where}: entry {key!r} has dtype {dtype}, which NumPy cannot hold; expected one "
+                         f"of {sorted(_SAFETENSORS_DTYPES)} or BF16 (read as float32)")
+    arr = np.frombuffer(raw, dtype=_SAFETENSORS_DTYPES[dtype]).reshape(shape)
+    return arr.astype(arr.dtype.newbyteorder("="), copy=False)
 
 
 # ------------------------------------------------------------------------------------ weights
@@ -243,7 +264,10 @@ def save_weights(state_dict, path, metadata=None):
 
 
 def load_weights(path):
-    """Load a safetensors file into an ``OrderedDict`` of NumPy arrays (no code is ever executed)."""
+    """Load a safetensors file into an ``OrderedDict`` of NumPy arrays (no code is ever executed).
+
+    BF16 tensors load as float32 (exactly; NumPy has no bfloat16); a dtype NumPy cannot hold (float8
+    ...) raises ``ValueError`` naming the entry and its dtype."""
     arrays, meta = _read(path, "load_weights")
     order = []
     if _ORDER_KEY in meta:
@@ -261,8 +285,9 @@ def load_torch_state_dict(path):
     with ``torch.load(weights_only=True)``, which refuses pickled code.  A checkpoint that wraps its
     weights (``{"state_dict": ...}`` or ``{"model": ...}``) is unwrapped.
 
-    NumPy has no bfloat16: bfloat16 tensors come back as float32 arrays holding exactly the same values
-    (widening bfloat16 to float32 is lossless), ready for float32 layers.  A tensor of a dtype NumPy
+    NumPy has no bfloat16: bfloat16 tensors (in ``.pt`` and ``.safetensors`` files alike) come back as
+    float32 arrays holding exactly the same values (widening bfloat16 to float32 is lossless), ready for
+    float32 layers.  A tensor of a dtype NumPy
     cannot hold (float8, complex32, quantized) or a sparse tensor raises ``ValueError`` naming its key
     and dtype.
     """
