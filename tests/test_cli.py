@@ -184,8 +184,9 @@ def test_coco_eval_deeply_nested_json_prints_one_line_and_exits_2(tmp_path, caps
 def test_train_resume_from_crafted_deep_checkpoint_is_one_line_error(tmp_path, capsys):
     from safetensors.numpy import save_file
     ck = tmp_path / "crafted.safetensors"
+    deep = "[" * 100_000 + "]" * 100_000
     save_file({"t0": np.zeros(1, np.float32)}, str(ck),
-              metadata={"deepnotes": '{"format": "deepnotes-checkpoint-1", "tree": ' + "[" * 100_000 + "]" * 100_000 + "}"})
+              metadata={"deepnotes": '{"format": "deepnotes-checkpoint-1", "tree": ' + deep + "}"})
     rc = main(["train", "--epochs", "1", "--out", str(tmp_path / "o"), "--resume", str(ck), "--no-progress"])
     assert rc == 1
     err = capsys.readouterr().err

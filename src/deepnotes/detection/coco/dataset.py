@@ -227,10 +227,11 @@ class COCO:
     Differences from pycocotools (all stricter or more forgiving where pycocotools fails):
         * a malformed file or record raises ``ValueError`` naming the record index and field
           (missing keys, wrong types, non-finite numbers, a box with negative width/height,
-          duplicate ids, a file that is not JSON);
+          duplicate ids, a file that is not JSON or nests lists/objects more than 100 levels deep);
         * ``iscrowd`` defaults to 0 and ``area`` to ``w * h`` when absent (pycocotools' evaluator
           raises ``KeyError``);
-        * ``loadRes`` accepts an empty result list (pycocotools raises ``IndexError``), rejects NaN or
+        * ``loadRes`` accepts an empty result list with a warning (pycocotools raises ``IndexError``),
+          warns about results whose category is not in the ground truth, rejects NaN or
           infinite scores, does not modify the caller's dicts and does not invent polygon
           ``segmentation`` fields.
     """
