@@ -163,3 +163,31 @@ def test_every_subcommand_is_wired(capsys):
     assert f"Total params: {sum(classic):,}" in capsys.readouterr().out
     assert main(["summary", "lenett5"]) != 0
     assert "did you mean lenet5" in capsys.readouterr().err
+
+
+def test_coco_eval_deeply_nested_json_prints_one_line_and_exits_2(tmp_path, capsys):
+    gt = {"images": [{"id": 1}], "categories": [{"id": 1, "name": "a"}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "area": 25, "iscrowd": 0}]}
+    gt_path, dt_path = tmp_path / "gt.json", tmp_path / "dt.json"
+    gt_path.write_text(json.dumps(gt))
+    dt_path.write_text("[" * 200_000 + "]" * 200_000)
+    assert main(["coco-eval", str(gt_path), str(dt_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("deepnotes coco-eval: error: COCO.loadRes: ") and "is not a valid JSON file" in err
+    gt_path.write_text("{" + '"a": {' * 200_000 + "}" * 200_001)
+    assert main(["coco-eval", str(gt_path), str(dt_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("deepnotes coco-eval: error: COCO: ")
+
+
+def test_train_resume_from_crafted_deep_checkpoint_is_one_line_error(tmp_path, capsys):
+    from safetensors.numpy import save_file
+    ck = tmp_path / "crafted.safetensors"
+    deep = "[" * 100_000 + "]" * 100_000
+    save_file({"t0": np.zeros(1, np.float32)}, str(ck),
+              metadata={"deepnotes": '{"format": "deepnotes-checkpoint-1", "tree": ' + deep + "}"})
+    rc = main(["train", "--epochs", "1", "--out", str(tmp_path / "o"), "--resume", str(ck), "--no-progress"])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a valid JSON file (lists/objects nested more than 100" in err

@@ -1,5 +1,11 @@
 import importlib
 import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+import warnings
 
 import numpy as np
 import pytest
@@ -101,3 +107,191 @@ def test_torch_pt_file_loads_without_pickle_code(tmp_path):
         io.load_torch_state_dict(tmp_path / "evil.pt")
     with pytest.raises(FileNotFoundError, match="no file at"):
         io.load_torch_state_dict(tmp_path / "missing.pt")
+
+
+# ------------------------------------------------------------------------------------ temporary files
+def _parts(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
+
+
+@pytest.mark.parametrize("stage", ["write", "fsync", "replace"])
+@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
+def test_failed_write_removes_its_temporary_file(tmp_path, monkeypatch, stage, exc):
+    path = tmp_path / "w.safetensors"
+    io.save_weights({"a": np.ones(3)}, path)
+    before = path.read_bytes()
+
+    def fail(*args, **kwargs):
+        raise exc(f"simulated failure in {stage}")
+    target = {"write": (io, "_write_all"), "fsync": (io.os, "fsync"), "replace": (io.os, "replace")}[stage]
+    monkeypatch.setattr(*target, fail)
+    with pytest.raises(exc):
+        io.save_weights({"a": np.zeros(3)}, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert _parts(tmp_path) == []
+
+
+def test_part_files_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
+    """A writer killed with SIGKILL mid-write leaves its .part file; the next write of the same target
+    removes it once it is stale, and leaves other targets' and live writers' files alone."""
+    path = tmp_path / "c.safetensors"
+    code = ("import os, signal, sys, numpy as np\n"
+            "from deepnotes import io\n"
+            "def killed(f, payload):\n"
+            "    f.write(payload[:100]); f.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
+            "io._write_all = killed\n"
+            "io.save_checkpoint({'w': np.ones(1000)}, sys.argv[1])\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], env={**os.environ,
+                          "PYTHONPATH": os.pathsep.join(sys.path)}, capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    left = _parts(tmp_path)
+    assert len(left) == 1 and left[0].startswith(".c.safetensors.tmp-")
+    old = time.time() - io.STALE_PART_SECONDS - 5
+    os.utime(tmp_path / left[0], (old, old))
+    live = tmp_path / ".c.safetensors.tmp-live0000.part"            # a writer still at work
+    live.write_bytes(b"x")
+    others = [tmp_path / ".d.safetensors.tmp-abcd1234.part",         # another target's
+              tmp_path / ".c.safetensors.tmp-x.tmp-abcd1234.part",   # target "c.safetensors.tmp-x"
+              tmp_path / ".tmp-abcd1234.part"]                        # unattributable
+    for p in others:
+        p.write_bytes(b"x")
+        os.utime(p, (old, old))
+    io.save_checkpoint({"w": np.zeros(3)}, path)
+    assert _parts(tmp_path) == sorted(p.name for p in [live, *others])
+    np.testing.assert_array_equal(io.load_checkpoint(path)["w"], np.zeros(3))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002, 0o027])
+def test_written_files_honour_the_umask(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        io.save_weights({"a": np.ones(2)}, tmp_path / "w.safetensors")
+        io.save_checkpoint({"a": 1}, tmp_path / "sub" / "c.safetensors")
+        io.atomic_write_bytes(tmp_path / "raw.bin", b"abc")
+    finally:
+        os.umask(previous)
+    for p in (tmp_path / "w.safetensors", tmp_path / "sub" / "c.safetensors", tmp_path / "raw.bin"):
+        assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~umask, (p, oct(p.stat().st_mode))
+
+
+def test_rewrite_keeps_the_permissions_of_the_replaced_file(tmp_path):
+    path = tmp_path / "w.safetensors"
+    io.save_weights({"a": np.ones(2)}, path)
+    os.chmod(path, 0o640)
+    io.save_weights({"a": np.zeros(2)}, path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+# ------------------------------------------------------------------------------------ JSON headers
+def _crafted_safetensors(path, metadata):
+    from safetensors.numpy import save_file
+    save_file({"t0": np.zeros(2, np.float32)}, str(path), metadata=metadata)
+
+
+@pytest.mark.parametrize("depth", [100_000, 500])
+def test_deeply_nested_checkpoint_header_is_a_clear_value_error(tmp_path, depth):
+    path = tmp_path / "deep.safetensors"
+    tree = "[" * depth + "]" * depth
+    _crafted_safetensors(path, {"deepnotes": '{"format": "deepnotes-checkpoint-1", "tree": ' + tree + "}"})
+    with pytest.raises(ValueError, match=r"load_checkpoint: the checkpoint header of '.*deep.safetensors' is not a "
+                                         r"valid JSON file \(lists/objects nested more than 100 levels deep\)"):
+        io.load_checkpoint(path)
+    _crafted_safetensors(path, {"deepnotes.keys": tree})
+    with pytest.raises(ValueError, match=r"load_weights: the key order stored in '.*deep.safetensors' is not a "
+                                         r"valid JSON file \(lists/objects nested"):
+        io.load_weights(path)
+
+
+def test_read_and_parse_json_errors_name_the_source(tmp_path):
+    p = tmp_path / "x.json"
+    p.write_bytes(b'{"a": [1, 2}')
+    with pytest.raises(ValueError, match=r"^where: '.*x.json' is not a valid JSON file \(Expecting"):
+        io.read_json(p, "where")
+    p.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ValueError, match=r"^where: '.*x.json' is not a valid JSON file"):
+        io.read_json(p, "where")
+    p.write_text('{"a": [[1]]}')
+    assert io.read_json(p, "where") == {"a": [[1]]}
+    assert io.parse_json("[[[]]]", "w", "s", max_depth=3) == [[[]]]
+    with pytest.raises(ValueError, match=r"^w: s is not a valid JSON file \(lists/objects nested more than 2"):
+        io.parse_json("[[[]]]", "w", "s", max_depth=2)
+
+
+# ------------------------------------------------------------------------------------ torch dtypes
+def test_bfloat16_pt_file_loads_as_exact_float32(tmp_path):
+    torch = importlib.import_module("torch")
+    torch.manual_seed(0)
+    tm = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4)).to(torch.bfloat16)
+    torch.save(tm.state_dict(), tmp_path / "bf16.pt")
+    sd = io.load_torch_state_dict(tmp_path / "bf16.pt")
+    for k, v in tm.state_dict().items():
+        expect = v.to(torch.float32).numpy() if v.dtype == torch.bfloat16 else v.numpy()
+        assert sd[k].dtype == expect.dtype, k
+        np.testing.assert_array_equal(sd[k], expect)
+        if v.dtype == torch.bfloat16:                    # the round trip back to bfloat16 is exact
+            assert torch.equal(torch.from_numpy(sd[k]).to(torch.bfloat16), v)
+    m = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4)).eval()
+    m.load_state_dict(sd)
+    x = np.random.default_rng(0).standard_normal((3, 5)).astype(np.float32)
+    ref = tm.float().eval()(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(m(dn.tensor(x)).data, ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("make, dtype_name", [
+    (lambda torch: torch.zeros(3).to(torch.float8_e4m3fn), "torch.float8_e4m3fn"),
+    (lambda torch: torch.zeros(3, dtype=torch.complex64).to(torch.complex32), "torch.complex32"),
+    (lambda torch: torch.quantize_per_tensor(torch.zeros(3), 0.1, 0, torch.qint8), "torch.qint8"),
+])
+def test_unsupported_torch_dtypes_are_named(tmp_path, make, dtype_name):
+    torch = importlib.import_module("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.save({"fine": torch.ones(2), "odd.weight": make(torch)}, tmp_path / "odd.pt")
+    with warnings.catch_warnings(), pytest.raises(
+            ValueError, match=rf"load_torch_state_dict: '.*odd.pt': entry 'odd.weight' has dtype {dtype_name}, "
+                              "which NumPy cannot hold"):
+        warnings.simplefilter("ignore")                  # torch's own deprecation notes on quantized storage
+        io.load_torch_state_dict(tmp_path / "odd.pt")
+
+
+def test_sparse_torch_tensor_is_named(tmp_path):
+    torch = importlib.import_module("torch")
+    torch.save({"s": torch.eye(3).to_sparse()}, tmp_path / "sp.pt")
+    with pytest.raises(ValueError, match=r"entry 's' is a torch.sparse_coo tensor; expected a dense"):
+        io.load_torch_state_dict(tmp_path / "sp.pt")
+
+
+def test_save_weights_of_a_bfloat16_torch_state_dict(tmp_path):
+    torch = importlib.import_module("torch")
+    w = torch.randn(4, 3).to(torch.bfloat16)
+    io.save_weights({"w": w}, tmp_path / "w.safetensors")
+    got = io.load_weights(tmp_path / "w.safetensors")["w"]
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, w.float().numpy())
+
+
+def test_bfloat16_safetensors_file_loads_as_exact_float32(tmp_path):
+    torch = importlib.import_module("torch")
+    from safetensors.torch import save_file
+    torch.manual_seed(1)
+    tensors = {"w": torch.randn(4, 3).to(torch.bfloat16), "b": torch.randn(4), "n": torch.arange(3),
+               "e": torch.zeros(0, 2, dtype=torch.bfloat16),
+               "special": torch.tensor([float("inf"), -0.0, float("nan"), 1e-40, -3e38]).to(torch.bfloat16)}
+    save_file(tensors, str(tmp_path / "m.safetensors"))
+    for sd in (io.load_weights(tmp_path / "m.safetensors"), io.load_torch_state_dict(tmp_path / "m.safetensors")):
+        assert set(sd) == set(tensors)
+        for k, v in tensors.items():
+            expect = v.float().numpy() if v.dtype == torch.bfloat16 else v.numpy()
+            assert sd[k].dtype == expect.dtype and sd[k].shape == expect.shape, k
+            np.testing.assert_array_equal(sd[k], expect)
+            assert np.array_equal(np.signbit(sd[k]), np.signbit(expect))
+
+
+def test_float8_safetensors_entry_is_named(tmp_path):
+    torch = importlib.import_module("torch")
+    from safetensors.torch import save_file
+    save_file({"ok": torch.ones(2), "q": torch.zeros(3).to(torch.float8_e4m3fn)}, str(tmp_path / "f8.safetensors"))
+    with pytest.raises(ValueError, match=r"load_weights: '.*f8.safetensors': entry 'q' has dtype F8_E4M3, which "
+                                         r"NumPy cannot hold"):
+        io.load_weights(tmp_path / "f8.safetensors")

@@ -5,7 +5,10 @@ and the published record layout, written here byte by byte with ``struct``, for 
 """
 import gzip
 import os
+import re
 import struct
+import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
@@ -153,6 +156,80 @@ def test_read_idx_rejects_non_idx(tmp_path):
         read_idx(str(path))
 
 
+# ------------------------------------------------------------------------- gzip bombs and absurd headers
+def gzip_bomb(prefix, zeros_mib, crc=0):
+    """Bytes of a gzip file that inflates to ``prefix`` followed by ``zeros_mib`` MiB of zeros, at about
+    1000:1.  Built without compressing the zeros: after a full flush the deflate block of 1 MiB of zeros
+    does not depend on what came before, so it is compressed once and repeated."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = c.compress(prefix) + c.flush(zlib.Z_FULL_FLUSH)
+    block = c.compress(b"\0" * (1 << 20)) + c.flush(zlib.Z_FULL_FLUSH)
+    size = len(prefix) + (zeros_mib << 20)
+    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + body + block * zeros_mib + c.flush()
+            + struct.pack("<II", crc, size & 0xFFFFFFFF))
+
+
+def _peak_bytes(fn):
+    """Peak traced allocation while ``fn()`` runs (it must raise ValueError); returns (peak, error)."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError) as err:
+            fn()
+        return tracemalloc.get_traced_memory()[1], str(err.value)
+    finally:
+        tracemalloc.stop()
+
+
+def idx_header(shape, type_code=0x08):
+    return struct.pack(">BBBB", 0, 0, type_code, len(shape)) + b"".join(struct.pack(">I", d) for d in shape)
+
+
+def test_gzip_bomb_is_not_inflated_past_the_declared_size(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip_bomb(idx_header((10, 28, 28)) + b"\1" * 7840, zeros_mib=256))
+    assert path.stat().st_size < 400_000
+    peak, msg = _peak_bytes(lambda: read_idx(str(path)))
+    assert "is longer than its header says: more than 7856 bytes, expected 7856" in msg
+    assert peak < 8 << 20                          # the old reader inflated all 256 MiB first
+
+
+def test_absurd_idx_headers_are_refused_before_reading(tmp_path):
+    path = tmp_path / "x.gz"
+    path.write_bytes(gzip_bomb(idx_header((1 << 31, 28, 28)), zeros_mib=64))
+    peak, msg = _peak_bytes(lambda: read_idx(str(path), who="MNIST"))
+    assert re.search(r"MNIST: .*x.gz declares shape \(2147483648, 28, 28\) of 1-byte values, "
+                     r"1,683,627,180,032 bytes; at most max_bytes=2,147,483,648 are accepted", msg)
+    assert peak < 1 << 20
+    # 255 dimensions of 2**32 - 1: the byte count is computed exactly (no int64 overflow)
+    path.write_bytes(gzip.compress(idx_header((0xFFFFFFFF,) * 255, type_code=0x0E)))
+    assert "declares shape (4294967295, 4294967295," in _peak_bytes(lambda: read_idx(str(path)))[1]
+    # within max_bytes, but more than any deflate stream of this size can hold
+    path.write_bytes(gzip.compress(idx_header((60000, 28, 28)) + b"\0" * 1000))
+    peak, msg = _peak_bytes(lambda: read_idx(str(path)))
+    assert re.search(r"x.gz is truncated: a gzip file of \d+ bytes cannot hold the 47040016 bytes its header "
+                     r"declares", msg)
+    assert peak < 1 << 20
+    # a plain file is checked against its size before its values are read
+    plain = tmp_path / "plain"
+    plain.write_bytes(idx_header((3, 4)) + b"\0" * 13)
+    assert "longer than its header says: 25 bytes, expected 24" in _peak_bytes(lambda: read_idx(str(plain)))[1]
+
+
+def test_max_bytes_bounds_and_allows(tmp_path):
+    array = np.arange(600, dtype=np.uint8).reshape(20, 30) % 7
+    path = write_idx(str(tmp_path / "a.gz"), array, compress=True)
+    with pytest.raises(ValueError, match=r"600 bytes; at most max_bytes=599 are accepted"):
+        read_idx(path, max_bytes=599)
+    np.testing.assert_array_equal(read_idx(path, max_bytes=600), array)
+    # a genuine stream that inflates to exactly what its header declares, at ~1000:1, is read
+    bomb = tmp_path / "zeros.gz"
+    zeros = 4 << 20
+    bomb.write_bytes(gzip_bomb(idx_header((zeros,)), zeros_mib=4,
+                               crc=zlib.crc32(b"\0" * zeros, zlib.crc32(idx_header((zeros,))))))
+    out = read_idx(str(bomb))
+    assert out.shape == (zeros,) and not out.any()
+
+
 def write_cifar_batch(path, images_hwc, labels):
     """Records written one by one from the format description: label byte, then R, G, B planes."""
     with open(path, "wb") as f:
@@ -217,3 +294,12 @@ def test_cifar10_errors(tmp_path, rng):
         read_cifar10_batch(path)
     with pytest.raises(ValueError, match="CIFAR10: download=True is not supported"):
         CIFAR10(folder, download=True)
+
+
+def test_cifar10_size_is_checked_before_reading(tmp_path):
+    path = tmp_path / "data_batch_1.bin"
+    with open(path, "wb") as f:
+        f.truncate(3073 * 40_000 + 1)              # sparse: 123 MB on paper, nothing on disk
+    peak, msg = _peak_bytes(lambda: read_cifar10_batch(str(path)))
+    assert "has 122920001 bytes; expected a positive multiple of 3073" in msg
+    assert peak < 1 << 20

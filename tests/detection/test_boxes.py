@@ -241,7 +241,7 @@ def test_rejects_inverted_boxes_naming_function_and_row():
 def test_rejects_bad_shapes_formats_and_types():
     with pytest.raises(ValueError, match=r"box_area: expected boxes of shape \(\.\.\., 4\), got shape \(3, 5\)"):
         box_area(np.zeros((3, 5)))
-    with pytest.raises(ValueError, match="box_iou: expected boxes1 .* got shapes"):
+    with pytest.raises(ValueError, match=r"box_iou: expected boxes1 of shape \(N, 4\), got shape \(4,\)"):
         box_iou(np.zeros(4), np.zeros((2, 4)))
     with pytest.raises(ValueError, match="box_convert: unknown box format in_fmt='xyhw'"):
         box_convert(np.zeros((1, 4)), "xyhw", "xyxy")
@@ -267,3 +267,113 @@ def test_tensor_inputs_give_tensors_and_area_gradient(rng):
     keep = remove_small_boxes(dn.tensor(b), 10.0)
     assert isinstance(keep, dn.Tensor)
     np.testing.assert_array_equal(keep.data, remove_small_boxes(b, 10.0))
+
+
+# --------------------------------------------------------------------------- single boxes (4,)
+def _public_box_functions():
+    from deepnotes.detection import (batched_nms, complete_box_iou_loss, diou_nms, distance_box_iou_loss,
+                                     generalized_box_iou_loss, merge_nms, nms, soft_nms,
+                                     weighted_box_voting)
+    one = np.ones(1)
+    return {
+        "box_convert": (lambda b: box_convert(b, "xyxy", "cxcywh"), False),
+        "box_area": (box_area, False),
+        "clip_boxes_to_image": (lambda b: clip_boxes_to_image(b, (4, 4)), False),
+        "generalized_box_iou_loss": (lambda b: generalized_box_iou_loss(b, b), False),
+        "distance_box_iou_loss": (lambda b: distance_box_iou_loss(b, b), False),
+        "complete_box_iou_loss": (lambda b: complete_box_iou_loss(b, b), False),
+        "box_iou": (lambda b: box_iou(b, b), True),
+        "generalized_box_iou": (lambda b: generalized_box_iou(b, b), True),
+        "distance_box_iou": (lambda b: distance_box_iou(b, b), True),
+        "complete_box_iou": (lambda b: complete_box_iou(b, b), True),
+        "remove_small_boxes": (lambda b: remove_small_boxes(b, 0.1), True),
+        "nms": (lambda b: nms(b, one, 0.5), True),
+        "batched_nms": (lambda b: batched_nms(b, one, np.zeros(1, np.int64), 0.5), True),
+        "diou_nms": (lambda b: diou_nms(b, one, 0.5), True),
+        "soft_nms": (lambda b: soft_nms(b, one), True),
+        "weighted_box_voting": (lambda b: weighted_box_voting(b, one, np.zeros(1, np.int64)), True),
+        "merge_nms": (lambda b: merge_nms(b, one, 0.5), True),
+    }
+
+
+@pytest.mark.parametrize("name", list(_public_box_functions()))
+@pytest.mark.parametrize("box", [[2.0, 0, 1, 1], [0.0, 0, 1, np.nan], [0.0, 3, 1, 1]])
+def test_single_malformed_box_gives_value_error_naming_function_and_shape(name, box):
+    fn, _ = _public_box_functions()[name]
+    with pytest.raises(ValueError, match=rf"^{name}: .*\(4,\)"):
+        fn(np.array(box))
+
+
+@pytest.mark.parametrize("name", list(_public_box_functions()))
+def test_single_valid_box_follows_the_documented_shape(name):
+    """(..., 4) functions take one box (as torchvision's box_convert, clip and losses do); the
+    pairwise/NMS ones say that (N, 4) is expected."""
+    fn, batched = _public_box_functions()[name]
+    box = np.array([0.0, 0, 2, 1])
+    if batched:
+        with pytest.raises(ValueError, match=rf"^{name}: expected boxes1? of shape \(N, 4\), got shape \(4,\)"):
+            fn(box)
+    else:
+        np.testing.assert_array_equal(np.asarray(fn(box)), np.asarray(fn(box[None]))[0])
+
+
+# --------------------------------------------------------------------------- narrow dtypes (upcast)
+@pytest.mark.parametrize("dtype", [np.float16, np.int8, np.uint8, np.int16, np.int32, np.int64])
+def test_box_area_upcasts_narrow_dtypes_like_torchvision(rng, dtype):
+    hi = {np.int8: 120, np.uint8: 250}.get(dtype, 1000)
+    xy = rng.integers(0, hi // 4, (12, 2))
+    b = np.concatenate([xy, xy + rng.integers(hi // 2, hi - hi // 4, (12, 2))], 1).astype(dtype)
+    ours = box_area(b)
+    ref = tvb.box_area(torch.from_numpy(b)).numpy()
+    assert ours.dtype == ref.dtype
+    np.testing.assert_array_equal(ours, ref)
+    assert (ours > 0).all() and np.isfinite(ours).all()
+    t = box_area(dn.tensor(b))
+    assert t.data.dtype == ref.dtype
+    np.testing.assert_array_equal(t.data, ref)
+
+
+def test_int16_box_area_does_not_wrap():
+    area = box_area(np.array([[0, 0, 200, 200]], dtype=np.int16))
+    assert area.dtype == np.int32 and area[0] == 40000
+
+
+@pytest.mark.parametrize("ours,ref", PAIRWISE)
+def test_float16_iou_family_over_256_px_is_finite_and_float32(rng, ours, ref):
+    b1 = random_boxes(rng, 6, scale=400.0).astype(np.float16)
+    b2 = random_boxes(rng, 5, scale=400.0).astype(np.float16)
+    # torchvision gives float32 for float16 input; it subtracts in float16 before its upcast, we upcast
+    # first, so the exact oracle is torchvision on the same (exactly representable) values in float32.
+    tv16 = ref(torch.from_numpy(b1), torch.from_numpy(b2)).numpy()
+    expect = ref(torch.from_numpy(b1.astype(np.float32)), torch.from_numpy(b2.astype(np.float32))).numpy()
+    got = ours(b1, b2)
+    assert got.dtype == tv16.dtype == np.float32
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, expect, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got, tv16, rtol=0, atol=2e-3)
+    got_t = ours(dn.tensor(b1), dn.tensor(b2))
+    assert got_t.data.dtype == np.float32
+    np.testing.assert_allclose(got_t.data, expect, rtol=1e-5, atol=1e-6)
+
+
+def test_float16_box_losses_match_torchvision(rng):
+    from deepnotes.detection import complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss
+    b1 = random_boxes(rng, 7, scale=400.0).astype(np.float16)
+    b2 = random_boxes(rng, 7, scale=400.0).astype(np.float16)
+    for ours, short, name in zip((generalized_box_iou_loss, distance_box_iou_loss, complete_box_iou_loss),
+                                 ("giou", "diou", "ciou"), ("generalized", "distance", "complete")):
+        tv = getattr(importlib.import_module(f"torchvision.ops.{short}_loss"), f"{name}_box_iou_loss")
+        assert tv(torch.from_numpy(b1), torch.from_numpy(b2)).dtype == torch.float32
+        ref = tv(torch.from_numpy(b1.astype(np.float32)), torch.from_numpy(b2.astype(np.float32))).numpy()
+        got = ours(b1, b2)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_float16_tensor_area_gradient_flows_back_in_float16():
+    x = dn.tensor(np.array([[0, 0, 300, 300]], dtype=np.float16), requires_grad=True)
+    a = box_area(x)
+    assert a.data.dtype == np.float32 and a.data[0] == 90000
+    a.sum().backward()
+    assert x.grad.dtype == np.float16
+    np.testing.assert_array_equal(x.grad, [[-300, -300, 300, 300]])

@@ -10,6 +10,7 @@ import contextlib
 import copy
 import io
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -207,6 +208,11 @@ def test_eval_imgs_identical_to_pycocotools(seed):
     gt, dets = make_set(seed, n_img=15)
     ours = run_deepnotes(gt, dets)
     ref = run_pycocotools(gt, dets, summarize=False)
+    assert assert_same_eval_imgs(ours, ref) > 50
+
+
+def assert_same_eval_imgs(ours, ref):
+    """pycocotools' evalImgs, entry by entry (None where it has None); returns the number of dicts."""
     assert len(ours.evalImgs) == len(ref.evalImgs)
     n_checked = 0
     for a, b in zip(ours.evalImgs, ref.evalImgs):
@@ -218,11 +224,51 @@ def test_eval_imgs_identical_to_pycocotools(seed):
         assert list(a["aRng"]) == list(b["aRng"]) and a["maxDet"] == b["maxDet"]
         assert a["dtIds"] == b["dtIds"] and a["gtIds"] == b["gtIds"]
         np.testing.assert_array_equal(a["dtScores"], b["dtScores"])
-        np.testing.assert_array_equal(a["dtMatches"], b["dtMatches"])
-        np.testing.assert_array_equal(a["gtMatches"], b["gtMatches"])
-        np.testing.assert_array_equal(a["gtIgnore"], b["gtIgnore"])
-        np.testing.assert_array_equal(a["dtIgnore"], b["dtIgnore"])
-    assert n_checked > 50
+        for key in ("dtMatches", "gtMatches", "gtIgnore", "dtIgnore"):
+            assert np.shape(a[key]) == np.shape(b[key]), (key, np.shape(a[key]), np.shape(b[key]))
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    return n_checked
+
+
+def _small_pair():
+    """Three images, two categories: image 1 has a gt of category 1, image 2 one of category 2,
+    image 3 none."""
+    gt = {"images": [{"id": 1}, {"id": 2}, {"id": 3}], "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100, "iscrowd": 0},
+                          {"id": 2, "image_id": 2, "category_id": 2, "bbox": [0, 0, 50, 50], "area": 2500,
+                           "iscrowd": 0}]}
+    d_hit = {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 9], "score": 0.9}
+    d_on_empty = {"image_id": 3, "category_id": 2, "bbox": [0, 0, 10, 10], "score": 0.5}
+    d_wrong_cat = {"image_id": 2, "category_id": 1, "bbox": [0, 0, 50, 50], "score": 0.7}
+    return gt, d_hit, d_on_empty, d_wrong_cat
+
+
+@pytest.mark.parametrize("use_cats", [1, 0])
+@pytest.mark.parametrize("case", ["no_gt_at_all", "dets_only_where_no_gt", "gts_without_dets",
+                                  "selected_images_without_dets", "mixed"])
+def test_eval_imgs_with_images_lacking_detections_or_ground_truth(case, use_cats):
+    gt, d_hit, d_on_empty, d_wrong_cat = _small_pair()
+    dets = [d_hit, d_on_empty, d_wrong_cat]
+    img_ids = None
+    if case == "no_gt_at_all":
+        gt["annotations"] = []
+    elif case == "dets_only_where_no_gt":
+        dets = [d_on_empty]
+    elif case == "gts_without_dets":
+        dets = [d_on_empty]
+        img_ids = [1, 2]
+    elif case == "selected_images_without_dets":
+        dets = [d_hit]
+        img_ids = [2, 3]
+
+    def setup(p):
+        p.useCats = use_cats
+        if img_ids is not None:
+            p.imgIds = img_ids
+    ours = run_deepnotes(gt, dets, setup)
+    ref = run_pycocotools(gt, dets, setup)
+    assert_same_eval(ours, ref)
+    assert assert_same_eval_imgs(ours, ref) > 0
 
 
 def test_crowd_iou_matches_mask_api():
@@ -284,10 +330,53 @@ def test_empty_results_evaluate_like_faster_coco_eval():
     """pycocotools' loadRes raises IndexError on []; faster-coco-eval is the oracle.  A result whose
     category is not evaluated is equivalent for pycocotools."""
     gt, _ = make_set(9)
-    ours = run_deepnotes(gt, [])
+    with pytest.warns(UserWarning, match=r"COCO.loadRes: the result list is empty; every AP and AR will be 0"):
+        ours = run_deepnotes(gt, [])
     assert_same_eval(ours, run_faster(gt, []))
     stray = [{"image_id": gt["images"][0]["id"], "category_id": 999, "bbox": [1.0, 1.0, 5.0, 5.0], "score": 0.5}]
+    with pytest.warns(UserWarning, match=r"1 of 1 results have category ids absent from the ground truth \(999\)"):
+        run_deepnotes(gt, stray)
     assert_same_eval(ours, run_pycocotools(gt, stray))
+    with pytest.warns(UserWarning, match="result list is empty"):
+        COCO(copy.deepcopy(gt)).loadRes(np.zeros((0, 7)))
+
+
+@pytest.mark.parametrize("use_cats", [1, 0])
+def test_unknown_result_categories_warn_and_score_as_pycocotools(use_cats):
+    gt, dets = make_set(11, n_img=12)
+    stray = [dict(d, category_id=c) for d, c in zip(dets[:7], [100, 100, 101, 7000, 100, 101, 5])]
+    mixed = dets + stray
+
+    def setup(p):
+        p.useCats = use_cats
+    with pytest.warns(UserWarning, match=r"COCO.loadRes: 6 of \d+ results have category ids absent from the "
+                                         r"ground truth \(100, 101, 7000\); they are never evaluated"):
+        ours = run_deepnotes(gt, mixed, setup)
+    assert_same_eval(ours, run_pycocotools(gt, mixed, setup))
+
+
+def test_usable_results_do_not_warn():
+    gt, dets = make_set(12, n_img=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run_deepnotes(gt, dets)
+
+
+def test_deeply_nested_json_files_are_a_clear_value_error(tmp_path):
+    gt = _gt()
+    deep = tmp_path / "deep.json"
+    for depth in (100_000, 500):
+        deep.write_text("[" * depth + "]" * depth)
+        with pytest.raises(ValueError, match=r"COCO.loadRes: '.*deep.json' is not a valid JSON file \(lists/objects "
+                                             r"nested more than 100 levels deep\)"):
+            COCO(gt).loadRes(str(deep))
+        gt_path = tmp_path / "gt.json"
+        gt_path.write_text(json.dumps(gt)[:-1] + ', "info": {"x": ' + "[" * depth + "]" * depth + "}}")
+        with pytest.raises(ValueError, match=r"COCO: '.*gt.json' is not a valid JSON file \(lists/objects nested"):
+            COCO(str(gt_path))
+    shallow = tmp_path / "ok.json"
+    shallow.write_text(json.dumps(dict(gt, info={"x": json.loads("[" * 90 + "]" * 90)})))
+    assert len(COCO(str(shallow)).getImgIds()) == len(gt["images"])
 
 
 def test_numpy_and_json_file_results(tmp_path):
@@ -536,3 +625,15 @@ def test_cli_coco_eval(tmp_path, capsys):
     args = parser.parse_args(["coco-eval", str(gt_path), str(bad)])
     assert args.func(args) == 2
     assert "not a valid JSON file" in capsys.readouterr().err
+
+    bad.write_text("[" * 100_000 + "]" * 100_000)
+    args = parser.parse_args(["coco-eval", str(gt_path), str(bad)])
+    assert args.func(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a valid JSON file (lists/objects nested more than 100" in err
+
+    bad.write_text("[]")
+    args = parser.parse_args(["coco-eval", str(gt_path), str(bad)])
+    assert args.func(args) == 0
+    err = capsys.readouterr().err
+    assert err == "deepnotes coco-eval: warning: COCO.loadRes: the result list is empty; every AP and AR will be 0\n"

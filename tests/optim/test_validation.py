@@ -103,3 +103,68 @@ def test_gradient_shape_mismatch():
     with pytest.raises(ValueError, match=r"Adam.step: gradient has shape \(4,\), but its parameter "
                                          r"has shape \(3,\)"):
         opt.step()
+
+
+# --------------------------------------------------------------------------- load_state_dict
+NAN = float("nan")
+LOAD_BAD = [
+    ("SGD", dict(momentum=0.9), [("lr", -1), ("lr", NAN), ("momentum", -0.5), ("weight_decay", -1e-4),
+                                 ("dampening", NAN)]),
+    ("SGD", dict(momentum=0.9, nesterov=True), [("dampening", 0.1), ("momentum", 0)]),
+    ("Adam", {}, [("lr", -1), ("lr", NAN), ("betas", (1.0, 0.999)), ("betas", (0.9, -0.1)),
+                  ("betas", (NAN, 0.9)), ("eps", -1e-8), ("weight_decay", -1)]),
+    ("AdamW", {}, [("lr", NAN), ("betas", (0.9, 1.5)), ("eps", -1.0), ("weight_decay", NAN)]),
+    ("Adamax", {}, [("lr", -1), ("betas", (-0.1, 0.9)), ("eps", -1.0), ("weight_decay", -1)]),
+    ("NAdam", {}, [("lr", NAN), ("betas", (0.9, 1.0)), ("eps", -1.0), ("momentum_decay", -1)]),
+    ("Adagrad", {}, [("lr", -1), ("lr_decay", -0.1), ("eps", NAN), ("weight_decay", -1),
+                     ("initial_accumulator_value", -1)]),
+    ("Adadelta", {}, [("lr", NAN), ("rho", 1.1), ("eps", -1), ("weight_decay", -1)]),
+    ("RMSprop", {}, [("lr", -1), ("alpha", -0.1), ("eps", -1), ("momentum", NAN), ("weight_decay", -1)]),
+    ("LBFGS", {}, [("lr", NAN), ("max_iter", 0), ("history_size", -3), ("line_search_fn", "armijo")]),
+]
+LOAD_CASES = [(n, kw, key, bad) for n, kw, cases in LOAD_BAD for key, bad in cases]
+
+
+@pytest.mark.parametrize("name,kwargs,key,bad", LOAD_CASES,
+                         ids=[f"{n}-{k}={b}" for n, _, k, b in LOAD_CASES])
+def test_load_state_dict_applies_the_constructor_checks(name, kwargs, key, bad):
+    cls = getattr(dopt, name)
+    with pytest.raises(ValueError) as ctor:
+        cls([p()], **{**kwargs, key: bad})
+    expected = str(ctor.value).removeprefix(f"{name}: ")
+    param = p()
+    opt = cls([param], **kwargs)
+    param.grad = np.full(3, 0.5)
+    if name == "LBFGS":
+        opt.step(lambda: deepnotes.tensor(float((param.data ** 2).sum())))
+    else:
+        opt.step()
+    sd = opt.state_dict()
+    before = opt.state_dict()
+    sd["param_groups"][0][key] = bad
+    with pytest.raises(ValueError) as load:
+        opt.load_state_dict(sd)
+    assert str(load.value) == f"{name}.load_state_dict: param_groups[0]: {expected}"
+    # nothing was loaded: the optimizer keeps its hyper-parameters and its state
+    assert opt.param_groups[0][key] == before["param_groups"][0][key]
+    after = opt.state_dict()
+    assert after["state"].keys() == before["state"].keys()
+
+
+def test_load_state_dict_checks_every_group_and_types():
+    a, b = p(), p()
+    opt = dopt.Adam([{"params": [a]}, {"params": [b], "lr": 0.1}])
+    sd = opt.state_dict()
+    sd["param_groups"][1]["betas"] = (0.9, 1.0)
+    with pytest.raises(ValueError, match=r"^Adam.load_state_dict: param_groups\[1\]: Invalid beta parameter "
+                                         r"at index 1: 1.0 \(expected 0 <= beta < 1\)$"):
+        opt.load_state_dict(sd)
+    sd = opt.state_dict()
+    sd["param_groups"][0]["lr"] = "0.1"
+    with pytest.raises(TypeError, match=r"^Adam.load_state_dict: param_groups\[0\]: learning rate must be a "
+                                        r"real number, got '0.1'"):
+        opt.load_state_dict(sd)
+    good = opt.state_dict()
+    good["param_groups"][0]["lr"] = 0.5
+    opt.load_state_dict(good)
+    assert opt.param_groups[0]["lr"] == 0.5

@@ -5,6 +5,10 @@ returns a Tensor built from differentiable Tensor operations, so gradients flow 
 Names, arguments and formulas follow ``torchvision.ops``; unlike torchvision, malformed boxes
 (``x2 < x1`` or ``y2 < y1``, negative widths/heights, NaN coordinates) raise a ``ValueError`` that names
 the function and the first bad row.  Boxes of shape ``(0, 4)`` are valid and give empty results.
+Functions documented for ``(..., 4)`` also take a single box ``(4,)``; the pairwise ones and NMS need
+``(N, 4)`` and refuse a single box with a ``ValueError`` naming the shape.  Products of coordinates are
+computed after torchvision's upcast (float16 -> float32, narrow integers -> int32), so they never
+overflow or wrap around.
 
 Formats (``fmt``):
 
@@ -70,8 +74,12 @@ def _unbind(boxes):
     return boxes[..., 0], boxes[..., 1], boxes[..., 2], boxes[..., 3]
 
 
-def _as_boxes(boxes, fn, name="boxes"):
-    """``boxes`` as a Tensor or a numeric ndarray of shape ``(..., 4)``; raise otherwise."""
+def _as_boxes(boxes, fn, name="boxes", batched=False):
+    """``boxes`` as a Tensor or a numeric ndarray of shape ``(..., 4)``; raise otherwise.
+
+    ``batched=True`` is for functions that need at least one box axis, ``(N, 4)`` (or ``(..., N, 4)``):
+    a single box of shape ``(4,)`` is then refused with a ``ValueError`` naming the shape.
+    """
     if isinstance(boxes, Tensor):
         arr = boxes.data
     else:
@@ -86,6 +94,9 @@ def _as_boxes(boxes, fn, name="boxes"):
         boxes = arr
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{fn}: expected {name} with a numeric dtype, got {arr.dtype}")
+    if batched and (arr.ndim < 2 or arr.shape[-1] != 4):
+        raise ValueError(f"{fn}: expected {name} of shape (N, 4), got shape {arr.shape}"
+                         + (" (a single box: use boxes[None] for N = 1)" if arr.shape == (4,) else ""))
     if arr.ndim == 0 or arr.shape[-1] != 4:
         raise ValueError(f"{fn}: expected {name} of shape (..., 4), got shape {arr.shape}")
     return boxes
@@ -97,8 +108,14 @@ def _check_fmt(fmt, fn, arg="fmt"):
 
 
 def _first_bad(mask):
+    """Index of the first True entry of a per-box mask (``()`` for the mask of a single box)."""
     idx = np.argwhere(mask)[0]
-    return tuple(int(i) for i in idx) if idx.size > 1 else int(idx[0])
+    return tuple(int(i) for i in idx) if idx.size != 1 else int(idx[0])
+
+
+def _box_label(name, k, shape):
+    """``boxes[3]``, ``boxes[(0, 2)]``, or ``boxes (a single box of shape (4,))``."""
+    return f"{name}[{k}]" if k != () else f"{name} (a single box of shape {shape})"
 
 
 def _validate(boxes, fn, name="boxes", fmt="xyxy"):
@@ -110,7 +127,7 @@ def _validate(boxes, fn, name="boxes", fmt="xyxy"):
         nan = np.isnan(arr).any(axis=-1)
         if nan.any():
             k = _first_bad(nan)
-            raise ValueError(f"{fn}: {name}[{k}] = {arr[k].tolist()} contains NaN")
+            raise ValueError(f"{fn}: {_box_label(name, k, arr.shape)} = {arr[k].tolist()} contains NaN")
     if fmt == "xyxy":
         bad = (arr[..., 2] < arr[..., 0]) | (arr[..., 3] < arr[..., 1])
         what = "x2 < x1 or y2 < y1; expected (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2"
@@ -119,20 +136,43 @@ def _validate(boxes, fn, name="boxes", fmt="xyxy"):
         what = f"a negative width or height; expected {fmt} boxes with w >= 0 and h >= 0"
     if bad.any():
         k = _first_bad(bad)
-        raise ValueError(f"{fn}: {name}[{k}] = {arr[k].tolist()} has {what}")
+        raise ValueError(f"{fn}: {_box_label(name, k, arr.shape)} = {arr[k].tolist()} has {what}")
 
 
-def _prepare(boxes, fn, name="boxes", fmt="xyxy"):
-    boxes = _as_boxes(boxes, fn, name)
+def _prepare(boxes, fn, name="boxes", fmt="xyxy", batched=False):
+    """The shared box check: type, dtype and shape (``(..., 4)``, or ``(N, 4)`` when ``batched``),
+    then no NaN and no negative extent."""
+    boxes = _as_boxes(boxes, fn, name, batched)
     _validate(boxes, fn, name, fmt)
     return boxes
 
 
+def _cast(boxes, dtype):
+    if _raw(boxes).dtype == dtype:
+        return boxes
+    return boxes.to(dtype) if isinstance(boxes, Tensor) else boxes.astype(dtype)
+
+
+def _upcast(boxes):
+    """Widen before coordinates are multiplied, as torchvision's ``_upcast``: float16 -> float32
+    (a 256 x 256 box already overflows float16's 65504) and integers narrower than 32 bits -> int32
+    (an int16 200 x 200 box would wrap to -25536); uint32 -> int64, since int32 cannot hold it."""
+    dt = _raw(boxes).dtype
+    if dt == np.float16:
+        return _cast(boxes, np.float32)
+    if dt.kind in "iu" and dt.itemsize < 4:
+        return _cast(boxes, np.int32)
+    if dt == np.uint32:
+        return _cast(boxes, np.int64)
+    return boxes
+
+
 def _upcast_float(boxes):
-    """Integer boxes become float64 arrays / default-float tensors (quotients need a float dtype)."""
+    """Boxes in a float dtype safe for products and quotients: float16 -> float32 (torchvision's
+    ``_upcast``), integers -> float64 arrays / default-float tensors, float32/float64 unchanged."""
     arr = _raw(boxes)
     if arr.dtype.kind == "f":
-        return boxes
+        return _cast(boxes, np.float32) if arr.dtype == np.float16 else boxes
     if isinstance(boxes, Tensor):
         return boxes.to(get_default_dtype())
     return arr.astype(np.float64)
@@ -172,11 +212,15 @@ def box_convert(boxes, in_fmt, out_fmt):
 
 # --------------------------------------------------------------------------- area and IoU family
 def box_area(boxes, fmt="xyxy"):
-    """Areas of ``boxes`` ``(..., 4)`` -> ``(...)``: ``(x2 - x1) * (y2 - y1)``, or ``w * h``."""
+    """Areas of ``boxes`` ``(..., 4)`` -> ``(...)``: ``(x2 - x1) * (y2 - y1)``, or ``w * h``.
+
+    As in torchvision, float16 boxes give float32 areas and integer boxes narrower than 32 bits give
+    int32 areas (uint32: int64), so products of large coordinates neither overflow nor wrap around.
+    """
     fn = "box_area"
     _check_fmt(fmt, fn)
     boxes = _prepare(boxes, fn, fmt=fmt)
-    return _area(boxes, fmt)
+    return _area(_upcast(boxes), fmt)
 
 
 def _area(boxes, fmt="xyxy"):
@@ -198,12 +242,9 @@ def _inter_union(b1, b2):
 
 
 def _pair_prepare(boxes1, boxes2, fn, fmt="xyxy"):
-    boxes1 = _prepare(boxes1, fn, "boxes1", fmt)
-    boxes2 = _prepare(boxes2, fn, "boxes2", fmt)
+    boxes1 = _prepare(boxes1, fn, "boxes1", fmt, batched=True)
+    boxes2 = _prepare(boxes2, fn, "boxes2", fmt, batched=True)
     b1, b2 = _raw(boxes1), _raw(boxes2)
-    if b1.ndim < 2 or b2.ndim < 2:
-        raise ValueError(f"{fn}: expected boxes1 (..., N, 4) and boxes2 (..., M, 4), got shapes "
-                         f"{b1.shape} and {b2.shape}")
     try:
         np.broadcast_shapes(b1.shape[:-2], b2.shape[:-2])
     except ValueError:
@@ -317,7 +358,7 @@ def clip_boxes_to_image(boxes, size):
 def remove_small_boxes(boxes, min_size):
     """Indices (int64, ascending) of the xyxy boxes whose width and height are both ``>= min_size``."""
     fn = "remove_small_boxes"
-    boxes = _prepare(boxes, fn)
+    boxes = _prepare(boxes, fn, batched=True)
     arr = _raw(boxes)
     if arr.ndim != 2:
         raise ValueError(f"remove_small_boxes: expected boxes of shape (N, 4), got shape {arr.shape}")

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+import warnings
 
 __all__ = ["register", "run_coco_eval", "STAT_NAMES"]
 
@@ -43,11 +44,15 @@ def run_coco_eval(args):
     from .coco import COCO, COCOeval
 
     try:
-        gt = COCO(args.gt)
-        dt = gt.loadRes(args.dt)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gt = COCO(args.gt)
+            dt = gt.loadRes(args.dt)
     except (ValueError, TypeError, OSError) as err:
         print(f"deepnotes coco-eval: error: {err}", file=sys.stderr)
         return 2
+    for w in caught:
+        print(f"deepnotes coco-eval: warning: {w.message}", file=sys.stderr)
     E = COCOeval(gt, dt, "bbox")
     E.evaluate()
     E.accumulate()

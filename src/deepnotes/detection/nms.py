@@ -32,7 +32,7 @@ __all__ = ["nms", "batched_nms", "diou_nms", "soft_nms", "weighted_box_voting", 
 
 # --------------------------------------------------------------------------- input handling
 def _nms_inputs(boxes, scores, fn, idxs=None):
-    boxes = _raw(_prepare(boxes, fn))
+    boxes = _raw(_prepare(boxes, fn, batched=True))
     if boxes.ndim != 2:
         raise ValueError(f"{fn}: expected boxes of shape (N, 4), got shape {boxes.shape}")
     n = boxes.shape[0]
@@ -300,6 +300,7 @@ def merge_nms(boxes, scores, iou_threshold, idxs=None):
 
     Returns ``(keep, merged_boxes)``.
     """
+    _nms_inputs(boxes, scores, "merge_nms", idxs)      # so that bad input is reported as merge_nms's
     keep = nms(boxes, scores, iou_threshold) if idxs is None else batched_nms(boxes, scores, idxs,
                                                                              iou_threshold)
     return keep, weighted_box_voting(boxes, scores, keep, iou_threshold, idxs)

@@ -143,14 +143,9 @@ class LBFGS(Optimizer):
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7,
                  tolerance_change=1e-9, history_size=100, line_search_fn=None):
         self._check(lr, "learning rate", lambda v: v >= 0, "lr >= 0")
-        for name, value in (("max_iter", max_iter), ("history_size", history_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"LBFGS: Invalid {name}: {value!r} (expected an integer >= 1)")
+        self._check_counts_and_search(max_iter, history_size, line_search_fn)
         if max_eval is None:
             max_eval = max_iter * 5 // 4
-        if line_search_fn not in (None, "strong_wolfe"):
-            raise ValueError(f"LBFGS: only 'strong_wolfe' is supported as line_search_fn, got "
-                             f"{line_search_fn!r}")
         defaults = dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
                         tolerance_change=tolerance_change, history_size=history_size,
                         line_search_fn=line_search_fn)
@@ -158,6 +153,19 @@ class LBFGS(Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         self._params = self.param_groups[0]["params"]
+
+    @staticmethod
+    def _check_counts_and_search(max_iter, history_size, line_search_fn):
+        for name, value in (("max_iter", max_iter), ("history_size", history_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"LBFGS: Invalid {name}: {value!r} (expected an integer >= 1)")
+        if line_search_fn not in (None, "strong_wolfe"):
+            raise ValueError(f"LBFGS: only 'strong_wolfe' is supported as line_search_fn, got "
+                             f"{line_search_fn!r}")
+
+    def _validate_group(self, group):
+        super()._validate_group(group)
+        self._check_counts_and_search(group["max_iter"], group["history_size"], group["line_search_fn"])
 
     def add_param_group(self, param_group):
         if getattr(self, "param_groups", None):

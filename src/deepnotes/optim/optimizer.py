@@ -229,7 +229,8 @@ class Optimizer:
         self.param_groups.append(param_group)
 
     def _validate_group(self, group):
-        """Check a group's hyper-parameters (subclasses override; called by add_param_group)."""
+        """Check a group's hyper-parameters (subclasses extend it; called by add_param_group, so by the
+        constructor for every group, and by load_state_dict for every saved group)."""
         if "lr" in group:
             self._check(group["lr"], "learning rate", lambda v: v >= 0, "lr >= 0")
 
@@ -238,7 +239,7 @@ class Optimizer:
         if not _is_number(value):
             raise TypeError(f"{name}: {what} must be a real number, got {value!r} "
                             f"({type(value).__name__})")
-        if not ok(value):
+        if value != value or not ok(value):                   # NaN is never a valid hyper-parameter
             raise ValueError(f"{name}: Invalid {what}: {value} (expected {expected})")
 
     def _check_non_negative(self, group, *keys):
@@ -348,7 +349,10 @@ class Optimizer:
         """Load a dict produced by ``state_dict()`` (of an optimizer of the same kind and layout).
 
         Raises ``ValueError`` when the number of groups, the group sizes, the hyper-parameter keys,
-        the parameter indices or the shapes of per-parameter buffers do not match.
+        the parameter indices or the shapes of per-parameter buffers do not match, and ``ValueError``
+        / ``TypeError`` when a saved hyper-parameter fails the checks the constructor applies (a NaN
+        or negative learning rate, betas outside ``[0, 1)``, a negative ``eps`` ...); nothing is
+        loaded then.
         """
         name = type(self).__name__
         where = f"{name}.load_state_dict"
@@ -373,6 +377,13 @@ class Optimizer:
             if missing:
                 raise ValueError(f"{where}: param_groups[{i}] lacks hyper-parameters {missing} of "
                                  f"{name}; was the state dict saved by another optimizer?")
+            # the checks of the constructor and add_param_group: a NaN or negative lr, betas outside
+            # [0, 1) ... would otherwise load silently and poison the weights at the next step
+            try:
+                self._validate_group(sg)
+            except (TypeError, ValueError) as err:
+                msg = str(err).removeprefix(f"{name}: ")
+                raise type(err)(f"{where}: param_groups[{i}]: {msg}") from None
         id_map = dict(zip(chain.from_iterable(g["params"] for g in saved_groups),
                           chain.from_iterable(g["params"] for g in groups)))
         state = defaultdict(dict)

@@ -67,9 +67,7 @@ class SGD(Optimizer):
         self._check(momentum, "momentum value", lambda v: v >= 0, "momentum >= 0")
         self._check(dampening, "dampening value", lambda v: True, "a real number")
         self._check(weight_decay, "weight_decay value", lambda v: v >= 0, "weight_decay >= 0")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError(f"SGD: Nesterov momentum requires a momentum and zero dampening, got "
-                             f"momentum={momentum}, dampening={dampening}")
+        self._check_nesterov(nesterov, momentum, dampening)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
@@ -79,6 +77,13 @@ class SGD(Optimizer):
         self._check(group["momentum"], "momentum value", lambda v: v >= 0, "momentum >= 0")
         self._check(group["weight_decay"], "weight_decay value", lambda v: v >= 0,
                     "weight_decay >= 0")
+        self._check(group["dampening"], "dampening value", lambda v: True, "a real number")
+        self._check_nesterov(group["nesterov"], group["momentum"], group["dampening"])
+
+    def _check_nesterov(self, nesterov, momentum, dampening):
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(f"SGD: Nesterov momentum requires a momentum and zero dampening, got "
+                             f"momentum={momentum}, dampening={dampening}")
 
     def step(self, closure=None):
         """Perform one SGD step; returns the closure's loss if a closure is given."""

@@ -233,8 +233,8 @@ def _generator_state():
 
 
 def _set_generator_state(state):
-    import json
-    default_generator().bit_generator.state = json.loads(state)
+    default_generator().bit_generator.state = io.parse_json(state, "Trainer.load_state_dict",
+                                                            "the stored random-generator state")
 
 
 def _is_plateau(scheduler):

@@ -24,17 +24,22 @@ def read_cifar10_batch(path, who="read_cifar10_batch"):
     Returns:
         (images, labels): uint8 (N, 32, 32, 3) in HWC order, as torchvision's ``data``, and int64 (N,).
 
+    The file is not compressed, so its size on disk is its size: it is checked before any byte is read.
+
     Raises:
         ValueError naming the file when its size is not a positive multiple of 3,073 bytes or a label
         byte is not in 0..9.
     """
     path = os.fspath(path)
     with open(path, "rb") as f:
-        raw = f.read()
-    if len(raw) == 0 or len(raw) % _RECORD:
-        raise ValueError(f"{who}: {path} has {len(raw)} bytes; expected a positive multiple of {_RECORD} "
-                         "(1 label byte + 3x32x32 pixel bytes per record): the file is truncated or not a "
-                         "CIFAR-10 binary batch")
+        size = os.fstat(f.fileno()).st_size             # checked before anything is read
+        if size == 0 or size % _RECORD:
+            raise ValueError(f"{who}: {path} has {size} bytes; expected a positive multiple of {_RECORD} "
+                             "(1 label byte + 3x32x32 pixel bytes per record): the file is truncated or not "
+                             "a CIFAR-10 binary batch")
+        raw = f.read(size)
+    if len(raw) != size:
+        raise ValueError(f"{who}: {path} changed while it was read ({len(raw)} of {size} bytes)")
     records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, _RECORD)
     labels = records[:, 0].astype(np.int64)
     bad = np.flatnonzero(labels > 9)

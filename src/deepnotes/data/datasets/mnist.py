@@ -8,6 +8,7 @@ labels type 0x08 with 1 dimension (magic 0x00000801 = 2049).
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 
@@ -15,62 +16,121 @@ import numpy as np
 
 from .local import LocalDataset
 
-__all__ = ["read_idx", "MNIST", "FashionMNIST"]
+__all__ = ["read_idx", "IDX_MAX_BYTES", "MNIST", "FashionMNIST"]
 
 _IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
-def _read_bytes(path, who):
-    with open(path, "rb") as f:
-        raw = f.read()
-    if raw[:2] == b"\x1f\x8b":
+#: the largest payload :func:`read_idx` accepts by default (EMNIST ByClass, the largest IDX set in use,
+#: is 0.55 GB); pass ``max_bytes`` to read a larger file.
+IDX_MAX_BYTES = 1 << 31
+
+# deflate cannot expand data by more than about 1032:1, so a gzip file of n bytes holds at most this
+# many times n bytes: a header that declares more cannot be honest and is refused before inflating.
+_DEFLATE_MAX_RATIO = 1032
+
+
+class _Source:
+    """The bytes of an IDX file, inflated on the fly when the file is gzipped; reads are bounded by the
+    caller, so a gzip bomb is never inflated past what the header declares."""
+
+    def __init__(self, path, who):
+        self.path, self.who = path, who
+        self.size = os.path.getsize(path)
+        self._file = open(path, "rb")
+        self.gzipped = self._file.read(2) == b"\x1f\x8b"
+        self._file.seek(0)
+        self._stream = gzip.GzipFile(fileobj=self._file, mode="rb") if self.gzipped else self._file
+        self.consumed = 0
+
+    def read(self, n):
+        """Up to ``n`` bytes (fewer only at the end of the data)."""
         try:
-            raw = gzip.decompress(raw)
+            data = self._stream.read(n)
         except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(f"{who}: {path} is a damaged or truncated gzip file ({exc})") from None
-    return raw
+            raise ValueError(f"{self.who}: {self.path} is a damaged or truncated gzip file ({exc})") from None
+        self.consumed += len(data)
+        return data
+
+    def close(self):
+        if self.gzipped:
+            self._stream.close()
+        self._file.close()
 
 
-def read_idx(path, expected_magic=None, who="read_idx"):
+def read_idx(path, expected_magic=None, who="read_idx", max_bytes=IDX_MAX_BYTES):
     """Read one IDX file (gzipped or not) into a NumPy array of its stored shape and type.
+
+    The header is read first and fixes how many bytes may follow: exactly that many are read (inflated)
+    and one byte more is tried, so neither a short or padded file nor a gzip bomb (a small file that
+    inflates to gigabytes) gets further than the declared size.  An uncompressed file's size is checked
+    before its values are read; a gzip file whose header declares more than deflate could possibly have
+    packed into its size is refused before anything is inflated.
 
     Args:
         path: file path; gzip compression is detected from the content.
         expected_magic: if given, the 4-byte magic number the file must start with (e.g. 2051 for
             MNIST images, 2049 for labels).
+        max_bytes: the largest number of value bytes the header may declare (default
+            :data:`IDX_MAX_BYTES`, 2 GiB).
 
     Returns:
         ndarray with the file's shape; multi-byte types are converted to native byte order.
 
     Raises:
-        ValueError naming the file when the magic number is wrong, the type is unknown, or the file
-        is shorter or longer than its header says.
+        ValueError naming the file when the magic number is wrong, the type is unknown, the header
+        declares more than ``max_bytes``, or the file is shorter or longer than its header says.
     """
     path = os.fspath(path)
-    raw = _read_bytes(path, who)
-    if len(raw) < 4:
-        raise ValueError(f"{who}: {path} is truncated: {len(raw)} bytes, expected at least a 4-byte IDX "
+    src = _Source(path, who)
+    try:
+        return _read_idx(src, path, expected_magic, who, max_bytes)
+    finally:
+        src.close()
+
+
+def _read_idx(src, path, expected_magic, who, max_bytes):
+    head = src.read(4)
+    if len(head) < 4:
+        raise ValueError(f"{who}: {path} is truncated: {len(head)} bytes, expected at least a 4-byte IDX "
                          "magic number")
-    magic = int.from_bytes(raw[:4], "big")
+    magic = int.from_bytes(head, "big")
     if expected_magic is not None and magic != expected_magic:
         raise ValueError(f"{who}: {path} has magic number 0x{magic:08X}; expected 0x{expected_magic:08X} "
                          f"({_describe_magic(expected_magic)})")
-    if raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+    if head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES:
         raise ValueError(f"{who}: {path} is not an IDX file: magic number 0x{magic:08X}; expected two zero "
                          "bytes, a type byte in {0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E} and a dimension count")
-    dtype, ndim = _IDX_TYPES[raw[2]], raw[3]
+    dtype, ndim = _IDX_TYPES[head[2]], head[3]
     header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"{who}: {path} is truncated: {len(raw)} bytes, expected a header of {header} bytes "
-                         f"for {ndim} dimensions")
-    shape = tuple(int(v) for v in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(raw) != expected:
-        state = "truncated" if len(raw) < expected else "longer than its header says"
-        raise ValueError(f"{who}: {path} is {state}: {len(raw)} bytes, expected {expected} (header "
+    dims = src.read(4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise ValueError(f"{who}: {path} is truncated: {4 + len(dims)} bytes, expected a header of {header} "
+                         f"bytes for {ndim} dimensions")
+    shape = tuple(int.from_bytes(dims[4 * i:4 * i + 4], "big") for i in range(ndim))
+    payload = math.prod(shape) * dtype.itemsize                 # Python ints: no overflow
+    expected = header + payload
+    if payload > max_bytes:
+        raise ValueError(f"{who}: {path} declares shape {shape} of {dtype.itemsize}-byte values, "
+                         f"{payload:,} bytes; at most max_bytes={max_bytes:,} are accepted (pass a larger "
+                         "max_bytes if the file is genuine)")
+    if not src.gzipped and src.size != expected:
+        state = "truncated" if src.size < expected else "longer than its header says"
+        raise ValueError(f"{who}: {path} is {state}: {src.size} bytes, expected {expected} (header "
                          f"{header} + shape {shape} x {dtype.itemsize} byte(s))")
-    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    if src.gzipped and expected > _DEFLATE_MAX_RATIO * src.size:
+        raise ValueError(f"{who}: {path} is truncated: a gzip file of {src.size} bytes cannot hold the "
+                         f"{expected} bytes its header declares (header {header} + shape {shape} x "
+                         f"{dtype.itemsize} byte(s))")
+    raw = src.read(payload)
+    if len(raw) < payload:
+        raise ValueError(f"{who}: {path} is truncated: {header + len(raw)} bytes, expected {expected} "
+                         f"(header {header} + shape {shape} x {dtype.itemsize} byte(s))")
+    if src.read(1):
+        raise ValueError(f"{who}: {path} is longer than its header says: more than {expected} bytes, "
+                         f"expected {expected} (header {header} + shape {shape} x {dtype.itemsize} byte(s))")
+    data = np.frombuffer(raw, dtype=dtype).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import numbers
 import os
+import warnings
 from collections import defaultdict
 
 import numpy as np
+
+from ...io import read_json
 
 __all__ = ["COCO", "AnnotationTable"]
 
@@ -225,10 +227,11 @@ class COCO:
     Differences from pycocotools (all stricter or more forgiving where pycocotools fails):
         * a malformed file or record raises ``ValueError`` naming the record index and field
           (missing keys, wrong types, non-finite numbers, a box with negative width/height,
-          duplicate ids, a file that is not JSON);
+          duplicate ids, a file that is not JSON or nests lists/objects more than 100 levels deep);
         * ``iscrowd`` defaults to 0 and ``area`` to ``w * h`` when absent (pycocotools' evaluator
           raises ``KeyError``);
-        * ``loadRes`` accepts an empty result list (pycocotools raises ``IndexError``), rejects NaN or
+        * ``loadRes`` accepts an empty result list with a warning (pycocotools raises ``IndexError``),
+          warns about results whose category is not in the ground truth, rejects NaN or
           infinite scores, does not modify the caller's dicts and does not invent polygon
           ``segmentation`` fields.
     """
@@ -242,7 +245,7 @@ class COCO:
         if isinstance(annotation_file, dict):
             dataset = annotation_file
         elif isinstance(annotation_file, (str, bytes, os.PathLike)):
-            dataset = _read_json(annotation_file, "COCO")
+            dataset = read_json(annotation_file, "COCO")
             if not isinstance(dataset, dict):
                 raise ValueError(f"COCO: {os.fspath(annotation_file)!r} holds a JSON {type(dataset).__name__}; "
                                  f"expected an object with 'images', 'annotations' and 'categories'")
@@ -375,7 +378,10 @@ class COCO:
 
         Each result gets ``id = index + 1``, ``area = w * h`` and ``iscrowd = 0`` (in new dicts; the
         caller's dicts are not modified).  An empty list gives an object with no annotations, which
-        evaluates to zero precision and recall (pycocotools raises ``IndexError``).
+        evaluates to zero precision and recall (pycocotools raises ``IndexError``, faster-coco-eval
+        gives the same zeros); a ``UserWarning`` says so.  Results whose ``category_id`` is not a
+        category of the ground truth are kept, as pycocotools keeps them, but can never match or count
+        (``COCOeval`` only evaluates the ground truth's categories); a ``UserWarning`` names those ids.
 
         Raises:
             ValueError: a result references an image id absent from this data set, lacks a field,
@@ -383,7 +389,7 @@ class COCO:
         """
         where = "COCO.loadRes"
         if isinstance(resFile, (str, bytes, os.PathLike)):
-            anns = _read_json(resFile, where)
+            anns = read_json(resFile, where)
             areas = None
         elif isinstance(resFile, np.ndarray):
             anns, areas = _numpy_results(resFile, where)
@@ -400,9 +406,10 @@ class COCO:
             i = int(np.argmax(unknown))
             raise ValueError(f"{where}: result {i} has image_id {int(img_ids[i])}, which is not an image "
                              f"of the ground-truth set")
-        _int_column(where, "result", anns, "category_id")
+        cat_ids = _int_column(where, "result", anns, "category_id")
         boxes = _bbox_column(where, "result", anns)
         _float_column(where, "result", anns, "score")
+        _warn_unusable_results(where, cat_ids, self.cats)
         if areas is None:
             areas = (boxes[:, 2] * boxes[:, 3]).tolist()
         new_anns = []
@@ -426,6 +433,27 @@ class COCO:
         return _numpy_results(data, "COCO.loadNumpyAnnotations")[0]
 
 
+def _warn_unusable_results(where, cat_ids, known_cats):
+    """Warn when results cannot score: none at all, or categories absent from the ground truth."""
+    if cat_ids.size == 0:
+        warnings.warn(f"{where}: the result list is empty; every AP and AR will be 0", UserWarning,
+                      stacklevel=3)
+        return
+    known = np.fromiter(known_cats.keys(), dtype=np.int64, count=len(known_cats))
+    unknown = ~np.isin(cat_ids, known)
+    if unknown.any():
+        ids = np.unique(cat_ids[unknown])
+        shown = ", ".join(str(int(c)) for c in ids[:10]) + (", ..." if ids.size > 10 else "")
+        warnings.warn(f"{where}: {int(unknown.sum())} of {cat_ids.size} results have category ids absent "
+                      f"from the ground truth ({shown}); they are never evaluated (known ids: "
+                      f"{_short_list(known)})", UserWarning, stacklevel=3)
+
+
+def _short_list(ids):
+    ids = np.sort(ids)
+    return ", ".join(str(int(c)) for c in ids[:10]) + (", ..." if ids.size > 10 else "") if ids.size else "none"
+
+
 def _area_of(ann):
     if "area" in ann:
         return ann["area"]
@@ -433,12 +461,6 @@ def _area_of(ann):
     return bb[2] * bb[3]
 
 
-def _read_json(path, where):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{where}: {os.fspath(path)!r} is not a valid JSON file ({err})") from None
 
 
 def _numpy_results(data, where):

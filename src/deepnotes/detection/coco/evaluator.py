@@ -222,6 +222,15 @@ def _precision_table(tp, kept, ks, score, npig, rec_thrs):
     return q.transpose(0, 2, 1), s.transpose(0, 2, 1), recall, seg_k
 
 
+def _ids_or_zero(pos, ids):
+    """``ids[pos]`` as float64 where ``pos >= 0``, 0 elsewhere (pycocotools' "no match"); safe when
+    ``ids`` is empty, as it is when no ground truth or no detection was selected at all."""
+    out = np.zeros(pos.shape, dtype=np.float64)
+    hit = pos >= 0
+    out[hit] = ids[pos[hit]]
+    return out
+
+
 class _Evaluated:
     """Everything ``evaluate`` leaves for ``accumulate`` and ``evalImgs`` (arrays over kept detections)."""
 
@@ -635,10 +644,8 @@ class COCOeval:
                     ds = np.arange(d_lo[pr], d_hi[pr])
                     gs = gs[np.argsort(ev.g_ign[gs, a], kind="stable")]
                     lanes = slice(a * T, (a + 1) * T)
-                    dg = ev.d_gt[a][:, ds]                          # (T, D) gt index or -1
-                    dtm = np.where(dg >= 0, ev.g_ids[np.maximum(dg, 0)], 0).astype(np.float64)
-                    gb = ev.g_by[gs, lanes].T
-                    gtm = np.where(gb >= 0, ev.d_ids[np.maximum(gb, 0)], 0).astype(np.float64)
+                    dtm = _ids_or_zero(ev.d_gt[a][:, ds], ev.g_ids)     # (T, D) matched gt ids
+                    gtm = _ids_or_zero(ev.g_by[gs, lanes].T, ev.d_ids)    # (T, G) matched dt ids
                     out.append({
                         "image_id": int(ev.img_ids[i]),
                         "category_id": int(cat_ids[k]),
