@@ -515,7 +515,8 @@ def test_grad_is_a_tensor_outside_the_graph_like_torch():
     assert isinstance(x.grad, dn.Tensor) and not x.grad.requires_grad
     with pytest.raises(RuntimeError, match="attempting to assign a gradient of size"):
         t.grad = torch.ones(3, dtype=torch.float64)
-    with pytest.raises(ValueError, match=r"grad: attempting to assign a gradient of size \(3,\) to a tensor of size \(2, 2\)"):
+    with pytest.raises(ValueError, match=r"grad: attempting to assign a gradient of size \(3,\) to a "
+                                         r"tensor of size \(2, 2\)"):
         x.grad = dn.ones(3)
     with pytest.raises(TypeError, match="grad: expected a Tensor, a numpy.ndarray or None, got list"):
         x.grad = [1.0, 2.0]
