@@ -160,7 +160,7 @@ def test_save_load_nesting_types_and_safety(tmp_path):
     n = int.from_bytes(raw[:8], "little")
     assert raw[8:9] == b"{" and b"deepnotes" in raw[8:8 + n]
     assert not list(tmp_path.glob(".tmp-*"))          # the atomic writer left no temporary file
-    with pytest.raises(TypeError, match="cannot store object at .nested"):
+    with pytest.raises(TypeError, match="save: cannot store object at .nested"):
         dn.save({"nested": [object()]}, tmp_path / "bad.safetensors")
     assert not (tmp_path / "bad.safetensors").exists()
     with pytest.raises(FileNotFoundError, match="load: no file"):

@@ -169,7 +169,7 @@ def _encode(obj, arrays, path):
         return float(obj)
     if obj is None or isinstance(obj, str):
         return obj
-    raise TypeError(f"save_checkpoint: cannot store {type(obj).__name__} at {path or 'top level'}; "
+    raise TypeError(f"cannot store {type(obj).__name__} at {path or 'top level'}; "
                     "expected arrays, numbers, strings, lists, tuples or dicts")
 
 
@@ -192,10 +192,13 @@ def _decode(obj, arrays, tensors=False):
     return obj
 
 
-def save_checkpoint(state, path):
+def save_checkpoint(state, path, _name="save_checkpoint"):
     """Save a nested checkpoint (dicts, lists, numbers, strings and arrays) atomically as safetensors."""
     arrays = {}
-    tree = _encode(state, arrays, "")
+    try:
+        tree = _encode(state, arrays, "")
+    except TypeError as e:
+        raise TypeError(f"{_name}: {e}") from None
     meta = {_META_KEY: json.dumps({"format": _FORMAT, "tree": tree})}
     atomic_write_bytes(path, _safetensors().save(arrays, metadata=meta))
 
@@ -224,10 +227,7 @@ def save(obj, f):
     if not isinstance(f, (str, bytes, os.PathLike)):
         raise TypeError(f"save: expected a file path, got {type(f).__name__} (file objects are not "
                         "supported: pass the path)")
-    arrays = {}
-    tree = _encode(obj, arrays, "")
-    meta = {_META_KEY: json.dumps({"format": _FORMAT, "tree": tree})}
-    atomic_write_bytes(f, _safetensors().save(arrays, metadata=meta))
+    save_checkpoint(obj, f, _name="save")
 
 
 def load(f, map_location=None, weights_only=True, **kwargs):
