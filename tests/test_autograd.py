@@ -178,10 +178,53 @@ def test_gradients_accumulate_across_backward_calls_like_torch():
         (x * x).sum().backward()
         (t * t).sum().backward()
     np.testing.assert_allclose(x.grad, t.grad.numpy())
-    y = (x * 3).sum()
+    y, ty = (x * x).sum(), (t * t).sum()
+    y.backward(retain_graph=True)
+    ty.backward(retain_graph=True)
+    y.backward()  # the graph was kept, so a second sweep adds again
+    ty.backward()
+    np.testing.assert_allclose(x.grad, t.grad.numpy())
+
+
+def test_second_backward_without_retain_graph_raises_like_torch():
+    xv = np.array([1.0, 2.0, 3.0])
+    x, t = dn.tensor(xv, requires_grad=True), torch.tensor(xv, requires_grad=True)
+    y, ty = (x * x).sum(), (t * t).sum()
     y.backward()
-    y.backward()  # the graph is kept, so a second sweep adds again
-    np.testing.assert_allclose(x.grad, t.grad.numpy() + 6)
+    ty.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        ty.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time.*retain_graph=True"):
+        y.backward()
+    np.testing.assert_allclose(x.grad, t.grad.numpy())  # the refused sweep added nothing
+    # a shared sub-graph is freed by the first sweep through it, as in torch
+    h = x * x
+    a, b = (h * 2).sum(), (h * 3).sum()
+    a.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        b.backward()
+    # nodes that saved no values (additions, sums, reshapes, transposes) can be swept again, as in torch
+    x.grad, t.grad = None, None
+    y, ty = (x.reshape(3, 1).t() + 1.0).sum(), (t.reshape(3, 1).t() + 1.0).sum()
+    for _ in range(2):
+        y.backward()
+        ty.backward()
+    np.testing.assert_array_equal(x.grad.data, t.grad.numpy())
+    # the leaf itself is reusable in new graphs
+    x.grad = None
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad, 2 * xv)
+
+
+def test_backward_frees_the_saved_values_unless_retain_graph():
+    x = dn.tensor(np.arange(4.0), requires_grad=True)
+    y = x.exp()
+    ctx = y.grad_fn
+    y.sum().backward(retain_graph=True)
+    assert ctx.__dict__  # the saved output is still there
+    y.sum().backward()
+    assert not any(isinstance(v, np.ndarray) for v in vars(ctx).values())
+    np.testing.assert_allclose(x.grad, 2 * np.exp(np.arange(4.0)))
 
 
 def test_backward_with_explicit_gradient_and_leaf_root():
@@ -410,16 +453,16 @@ def test_exclusively_owned_leaf_gradient_is_adopted_without_copy():
         _FreshGrad.made.clear()
         x = dn.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
         _FreshGrad.apply(x, view=view).sum().backward()
-        assert _FreshGrad.made[0]() is x.grad        # the very array the backward returned
+        assert _FreshGrad.made[0]() is x.grad.data   # the very array the backward returned
         np.testing.assert_array_equal(x.grad, np.full((2, 3), 2.0))
 
 
 def test_shared_gradient_arrays_are_copied_into_leaves():
-    # a gradient the context still references
+    # a gradient the context still references (a retained graph keeps the context's values)
     _FreshGrad.made.clear()
     x = dn.Tensor(np.ones(3), requires_grad=True)
-    _FreshGrad.apply(x, keep=True).sum().backward()
-    assert _FreshGrad.made[0]() is not x.grad
+    _FreshGrad.apply(x, keep=True).sum().backward(retain_graph=True)
+    assert _FreshGrad.made[0]() is not x.grad.data
     # Add hands the same incoming array to both inputs: two leaves must get independent arrays
     a, b = dn.Tensor(np.ones(3), requires_grad=True), dn.Tensor(np.ones(3), requires_grad=True)
     (a + b).backward(dn.Tensor(np.array([1.0, 2.0, 3.0])))
@@ -443,3 +486,77 @@ def test_shared_gradient_arrays_are_copied_into_leaves():
     e.reshape(6).backward(g)
     assert not np.shares_memory(e.grad, g.data)
     np.testing.assert_array_equal(e.grad, np.arange(6.0).reshape(2, 3))
+
+
+# ------------------------------------------------------------------ .grad is a Tensor, as in torch
+def test_grad_is_a_tensor_outside_the_graph_like_torch():
+    xv = np.array([[1.0, -2.0], [3.0, 0.5]])
+    x, t = dn.tensor(xv, requires_grad=True), torch.tensor(xv, requires_grad=True)
+    (x * x).sum().backward()
+    (t * t).sum().backward()
+    assert isinstance(x.grad, dn.Tensor) and isinstance(t.grad, torch.Tensor)
+    assert x.grad.requires_grad is t.grad.requires_grad is False
+    assert x.grad.dtype == np.float64 and x.grad.shape == tuple(t.grad.shape)
+    np.testing.assert_allclose(x.grad.norm().item(), t.grad.norm().item(), rtol=1e-15)
+    g = x.grad
+    x.grad.zero_()
+    t.grad.zero_()
+    (x * 3.0).sum().backward()  # accumulates into the same Tensor object, as torch does
+    (t * 3.0).sum().backward()
+    assert x.grad is g
+    np.testing.assert_array_equal(x.grad.data, t.grad.numpy())
+    # assignment: None, a Tensor (kept as given), a NumPy array (wrapped); a wrong shape is refused
+    x.grad = None
+    assert x.grad is None
+    new = dn.ones(2, 2, dtype=np.float64)
+    x.grad = new
+    assert x.grad is new
+    x.grad = np.zeros((2, 2))
+    assert isinstance(x.grad, dn.Tensor) and not x.grad.requires_grad
+    with pytest.raises(RuntimeError, match="attempting to assign a gradient of size"):
+        t.grad = torch.ones(3, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"grad: attempting to assign a gradient of size \(3,\) to a "
+                                         r"tensor of size \(2, 2\)"):
+        x.grad = dn.ones(3)
+    with pytest.raises(TypeError, match="grad: expected a Tensor, a numpy.ndarray or None, got list"):
+        x.grad = [1.0, 2.0]
+
+
+def test_optimizers_and_module_zero_grad_work_with_tensor_grads():
+    lin = dn.nn.Linear(3, 2)
+    opt = dn.optim.SGD(lin.parameters(), lr=0.1, momentum=0.9)
+    before = lin.weight.data.copy()
+    lin(dn.ones(4, 3)).sum().backward()
+    dn.nn.utils.clip_grad_norm_(lin.parameters(), 0.5)
+    total = np.sqrt(sum(float((p.grad * p.grad).sum().item()) for p in lin.parameters()))
+    np.testing.assert_allclose(total, 0.5, rtol=1e-5)
+    opt.step()
+    np.testing.assert_allclose(lin.weight.data, before - 0.1 * lin.weight.grad.data, rtol=1e-6)
+    lin.zero_grad(set_to_none=False)
+    assert all(isinstance(p.grad, dn.Tensor) and not p.grad.data.any() for p in lin.parameters())
+    opt.zero_grad()
+    assert all(p.grad is None for p in lin.parameters())
+
+
+def test_inference_mode_switches_off_graph_building_like_no_grad():
+    x = dn.ones(2, requires_grad=True)
+    with dn.inference_mode():
+        assert not dn.is_grad_enabled() and not (x * 2).requires_grad
+    assert dn.is_grad_enabled()
+    with dn.inference_mode(False):
+        assert (x * 2).requires_grad
+    with dn.no_grad(), dn.inference_mode(False):
+        assert not dn.is_grad_enabled()  # mode=False leaves the current mode alone
+
+    @dn.inference_mode
+    def bare(t):
+        return t * 2
+
+    @dn.inference_mode()
+    def called(t):
+        return t * 2
+
+    assert not bare(x).requires_grad and not called(x).requires_grad
+    assert dn.is_grad_enabled()
+    with torch.inference_mode():
+        assert not (torch.ones(2, requires_grad=True) * 2).requires_grad

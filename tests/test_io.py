@@ -295,3 +295,87 @@ def test_float8_safetensors_entry_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"load_weights: '.*f8.safetensors': entry 'q' has dtype F8_E4M3, which "
                                          r"NumPy cannot hold"):
         io.load_weights(tmp_path / "f8.safetensors")
+
+# ------------------------------------------------------------------------------------ deepnotes.save / load
+def _train(model, opt, steps, seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        x = dn.tensor(rng.standard_normal((8, 3)).astype(np.float32))
+        y = dn.tensor(rng.standard_normal((8, 2)).astype(np.float32))
+        opt.zero_grad()
+        dn.nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+
+
+@pytest.mark.parametrize("opt_name", ["SGD", "Adam"])
+def test_save_load_round_trip_resumes_training_exactly(tmp_path, opt_name):
+    def make():
+        dn.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+        kw = dict(lr=0.05, momentum=0.9) if opt_name == "SGD" else dict(lr=0.01, betas=(0.8, 0.95))
+        return model, getattr(dn.optim, opt_name)(model.parameters(), **kw)
+
+    ref_model, ref_opt = make()
+    _train(ref_model, ref_opt, 3, seed=1)
+    _train(ref_model, ref_opt, 3, seed=2)          # uninterrupted
+
+    model, opt = make()
+    _train(model, opt, 3, seed=1)
+    path = tmp_path / "ckpt.safetensors"
+    dn.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3, "note": "mid"}, path)
+    model2, opt2 = make()                          # a fresh process would start like this
+    ckpt = dn.load(path, weights_only=True)
+    assert ckpt["epoch"] == 3 and ckpt["note"] == "mid"
+    assert all(isinstance(v, dn.Tensor) for v in ckpt["model"].values())
+    model2.load_state_dict(ckpt["model"])
+    opt2.load_state_dict(ckpt["optimizer"])
+    _train(model2, opt2, 3, seed=2)
+    for a, b in zip(model2.parameters(), ref_model.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_save_load_nesting_types_and_safety(tmp_path):
+    obj = {"t": dn.tensor([[1.0, 2.0]], requires_grad=True), "a": np.arange(3, dtype=np.int16),
+           "nested": [1, 2.5, "s", None, True, (dn.zeros(0, 2), {7: dn.tensor(3)})],
+           "empty": {}, "scalar": dn.tensor(1.5)}
+    path = tmp_path / "obj.safetensors"
+    dn.save(obj, path)
+    back = dn.load(path)
+    assert back["t"].requires_grad and back["t"].dtype == np.float32
+    np.testing.assert_array_equal(back["t"].data, [[1.0, 2.0]])
+    assert isinstance(back["a"], np.ndarray) and back["a"].dtype == np.int16
+    nested = back["nested"]
+    assert nested[:5] == [1, 2.5, "s", None, True] and isinstance(nested[5], tuple)
+    assert nested[5][0].shape == (0, 2) and nested[5][1][7].item() == 3 and nested[5][1][7].dtype == np.int64
+    assert back["empty"] == {} and back["scalar"].shape == ()
+    # safetensors on disk: the header is JSON, nothing is pickled
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    assert raw[8:9] == b"{" and b"deepnotes" in raw[8:8 + n]
+    assert not list(tmp_path.glob(".tmp-*"))          # the atomic writer left no temporary file
+    with pytest.raises(TypeError, match="save: cannot store object at .nested"):
+        dn.save({"nested": [object()]}, tmp_path / "bad.safetensors")
+    assert not (tmp_path / "bad.safetensors").exists()
+    with pytest.raises(FileNotFoundError, match="load: no file"):
+        dn.load(tmp_path / "missing.safetensors")
+
+
+def test_load_refuses_torch_files_with_a_pointer(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "model.pt"
+    torch.save({"w": torch.ones(2)}, path)
+    with pytest.raises(ValueError, match=r"torch .*deepnotes\.io\.load_torch_state_dict"):
+        dn.load(path)
+    renamed = tmp_path / "model.weights"
+    renamed.write_bytes(path.read_bytes())
+    with pytest.raises(ValueError, match="load_torch_state_dict"):
+        dn.load(renamed)
+    np.testing.assert_array_equal(io.load_torch_state_dict(path)["w"], np.ones(2))
+
+
+def test_zero_dimensional_arrays_keep_their_shape(tmp_path):
+    bn = nn.BatchNorm1d(3)
+    io.save_weights(bn, tmp_path / "bn.safetensors")
+    assert io.load_weights(tmp_path / "bn.safetensors")["num_batches_tracked"].shape == ()
+    io.save_checkpoint({"step": np.array(2.0)}, tmp_path / "c.safetensors")
+    assert io.load_checkpoint(tmp_path / "c.safetensors")["step"].shape == ()

@@ -360,3 +360,219 @@ def test_in_place_and_setitem():
     with dn.no_grad():
         w[0] = 2.0
     np.testing.assert_array_equal(w.data, [2, 1])
+
+
+# ----------------------------------------------------------------------------- torch habits (issue 11)
+def _both(values, **kw):
+    return dn.tensor(np.array(values), **kw), torch.tensor(np.array(values), **kw)
+
+
+@pytest.mark.parametrize("op", ["sign", "floor", "ceil", "round"])
+def test_piecewise_constant_ops_backpropagate_zeros_like_torch(op):
+    v = np.array([-1.5, -0.2, 0.0, 0.7, 2.5])
+    x, t = dn.tensor(v, requires_grad=True), torch.tensor(v, requires_grad=True)
+    y, ty = getattr(x, op)(), getattr(t, op)()
+    assert y.requires_grad and ty.requires_grad
+    (y * 3.0).sum().backward()
+    (ty * 3.0).sum().backward()
+    np.testing.assert_array_equal(getattr(x, op)().data, getattr(t, op)().detach().numpy())
+    np.testing.assert_array_equal(x.grad.data, t.grad.numpy())
+
+
+@pytest.mark.parametrize("bounds", [dict(min=0.5), dict(max=2.5), dict(min=0.5, max=2.5), dict(min=1, max=2),
+                                    dict(max=2), dict(min=-1.5)])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "float32", "float64"])
+def test_clamp_result_dtype_and_values_like_torch(bounds, dtype):
+    v = np.array([0, 1, 2, 3]).astype(dtype)
+    out, ref = dn.tensor(v).clamp(**bounds), torch.tensor(v).clamp(**bounds)
+    assert same_dtype(out, ref)
+    np.testing.assert_array_equal(out.data, ref.numpy())
+    np.testing.assert_array_equal(dn.clamp(dn.tensor(v), **bounds).data, ref.numpy())
+
+
+@pytest.mark.parametrize("op", ["floordiv", "mod"])
+def test_integer_division_by_zero_raises_like_torch(op):
+    fn = {"floordiv": lambda a, b: a // b, "mod": lambda a, b: a % b}[op]
+    a, ta = dn.tensor([3, 4, 5]), torch.tensor([3, 4, 5])
+    for divisor in (0, dn.tensor([1, 0, 2])):
+        tdiv = divisor if isinstance(divisor, int) else torch.tensor(divisor.data)
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            fn(ta, tdiv)
+        with pytest.raises(ZeroDivisionError, match="integer division by zero"):
+            fn(a, divisor)
+        with pytest.raises(RuntimeError):  # also a RuntimeError, as torch's
+            fn(a, divisor)
+    with pytest.raises(ZeroDivisionError):
+        fn(7, dn.tensor([1, 0]))
+    # floating operands give inf / nan, as in torch; nonzero integer divisors work
+    f, tf = dn.tensor([3.0, -4.0]), torch.tensor([3.0, -4.0])
+    np.testing.assert_array_equal(fn(f, 0).data, fn(tf, 0).numpy())
+    np.testing.assert_array_equal(fn(a, 2).data, fn(ta, 2).numpy())
+
+
+def test_view_of_non_contiguous_tensor_raises_like_torch_and_reshape_copies():
+    x, t = dn.arange(6.0).reshape(2, 3), torch.arange(6.0).reshape(2, 3)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        t.t().view(6)
+    with pytest.raises(RuntimeError, match=r"view: a tensor of shape \(3, 2\).*use \.reshape"):
+        x.t().view(6)
+    np.testing.assert_array_equal(x.t().reshape(6).data, t.t().reshape(6).numpy())
+    np.testing.assert_array_equal(x.t().contiguous().view(6).data, t.t().contiguous().view(6).numpy())
+    assert x.is_contiguous() and not x.t().is_contiguous() and x.t().contiguous().is_contiguous()
+    assert x.contiguous() is x
+    # views that need no copy share memory: writes through them reach the original
+    v = x.view(3, 2)
+    v.data[0, 0] = 100.0
+    assert x.data[0, 0] == 100.0
+    assert np.shares_memory(x.t().view(3, 2).data, x.data)  # same shape: the transposed tensor itself
+    col = x[:, 1:]  # merging a non-contiguous column block is refused too
+    with pytest.raises(RuntimeError, match="view"):
+        col.view(4)
+    tv = t[:, 1:]
+    with pytest.raises(RuntimeError, match="view size"):
+        tv.view(4)
+    with pytest.raises(ValueError, match="number of elements"):
+        x.view(7)
+    # gradients flow through view as through reshape
+    a = dn.tensor(np.arange(6.0), requires_grad=True)
+    (a.view(2, 3) * dn.tensor(np.arange(6.0).reshape(2, 3))).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, np.arange(6.0))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_softmax_of_zero_dim_tensor_like_torch(name, dim):
+    x, t = dn.tensor(2.5, requires_grad=True), torch.tensor(2.5, requires_grad=True)
+    out, ref = getattr(x, name)(dim), getattr(t, name)(dim)
+    assert out.shape == ()
+    np.testing.assert_allclose(out.data, ref.detach().numpy())
+    np.testing.assert_allclose(getattr(dn, name)(x, dim).data, ref.detach().numpy())
+    out.backward()
+    ref.backward()
+    np.testing.assert_allclose(x.grad.data, t.grad.numpy())
+    with pytest.raises(IndexError):
+        getattr(t, name)(1)
+    with pytest.raises(IndexError, match=name):
+        getattr(x, name)(1)
+
+
+def test_tensor_class_constructor_gives_the_default_float_dtype_like_torch():
+    for data in ([1, 2], [[1, 2], [3, 4]], [True, False], (3, 4)):
+        t, tt = dn.Tensor(data), torch.Tensor(data)
+        assert same_dtype(t, tt)
+        np.testing.assert_array_equal(t.data, tt.numpy())
+    assert dn.tensor([1, 2]).dtype == np.int64 and dn.as_tensor([1, 2]).dtype == np.int64
+    dn.set_default_dtype(np.float64)
+    try:
+        assert dn.Tensor([1, 2]).dtype == np.float64
+    finally:
+        dn.set_default_dtype(np.float32)
+
+
+@pytest.mark.parametrize("shape,dim", [((7,), 0), ((4, 9), -1), ((4, 9), 0), ((3, 5, 6), 1)])
+@pytest.mark.parametrize("largest", [True, False])
+@pytest.mark.parametrize("k", [0, 1, 3])
+def test_topk_values_indices_and_gradients_like_torch(shape, dim, largest, k, rng):
+    v = rng.permutation(int(np.prod(shape))).reshape(shape).astype(np.float64)  # no ties
+    x, t = dn.tensor(v, requires_grad=True), torch.tensor(v, requires_grad=True)
+    vals, idx = x.topk(k, dim=dim, largest=largest)
+    tv, ti = t.topk(k, dim=dim, largest=largest, sorted=True)
+    np.testing.assert_array_equal(vals.data, tv.detach().numpy())
+    np.testing.assert_array_equal(idx.data, ti.numpy())
+    assert idx.dtype == np.int64
+    fvals, fidx = dn.topk(x, k, dim, largest)
+    assert fvals.equal(vals) and fidx.equal(idx)
+    w = rng.standard_normal(tv.shape)
+    (vals * dn.tensor(w)).sum().backward()
+    (tv * torch.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, t.grad.numpy())
+
+
+def test_topk_named_fields_ties_and_errors():
+    x, t = dn.tensor([1.0, 3.0, 3.0, 2.0]), torch.tensor([1.0, 3.0, 3.0, 2.0])
+    res = x.topk(2)
+    np.testing.assert_array_equal(res.values.data, t.topk(2).values.numpy())
+    np.testing.assert_array_equal(res.indices.data, [1, 2])  # equal values keep their index order
+    np.testing.assert_array_equal(dn.tensor([[3, 1, 2]]).topk(2, dim=1).values.data, [[3, 2]])
+    assert dn.tensor(5.0).topk(1).values.shape == ()
+    with pytest.raises(RuntimeError):
+        t.topk(5)
+    with pytest.raises(ValueError, match=r"topk: k=5 is out of range.*size 4"):
+        x.topk(5)
+    with pytest.raises(TypeError, match="topk: k must be an int"):
+        x.topk(1.5)
+
+
+@pytest.mark.parametrize("eq,shapes", [
+    ("ij,jk->ik", [(3, 4), (4, 5)]),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("i,i->", [(5,), (5,)]),
+    ("i,j->ij", [(3,), (4,)]),
+    ("ii->i", [(4, 4)]),
+    ("ii", [(4, 4)]),
+    ("ij->j", [(3, 4)]),
+    ("ij", [(3, 4)]),
+    ("ij,jk", [(3, 4), (4, 2)]),
+    ("ba", [(3, 4)]),
+    ("...ij,...jk->...ik", [(2, 3, 4), (4, 5)]),
+    ("bn...,bn...->b", [(2, 3, 4, 5), (2, 3, 4, 5)]),
+    ("i...->...", [(3, 2, 4)]),
+    ("...i,...i", [(1, 3, 4), (2, 1, 4)]),
+    ("iij,jk,k->i", [(3, 3, 4), (4, 2), (2,)]),
+    ("bhqd,bhkd->bhqk", [(2, 2, 3, 4), (2, 2, 5, 4)]),
+])
+def test_einsum_values_and_gradients_like_torch(eq, shapes, rng):
+    arrays = [rng.standard_normal(s) for s in shapes]
+    xs = [dn.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, ref = dn.einsum(eq, *xs), torch.einsum(eq, *ts)
+    assert out.shape == tuple(ref.shape)
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+    w = rng.standard_normal(tuple(ref.shape))
+    (out * dn.tensor(w)).sum().backward()
+    (ref * torch.tensor(w)).sum().backward()
+    for x, t in zip(xs, ts):
+        np.testing.assert_allclose(x.grad.data, t.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert dn.autograd.gradcheck(lambda *a: dn.einsum(eq, *a), xs)
+
+
+def test_einsum_list_form_dtypes_and_errors():
+    a, b = dn.ones(2, 3), dn.ones(3, 4, dtype=np.float64)
+    out = dn.einsum("ij,jk->ik", [a, b])
+    assert out.dtype == np.float64 and np.all(out.data == 3.0)
+    assert dn.einsum("ij->", dn.tensor([[1, 2], [3, 4]])).item() == 10
+    with pytest.raises(ValueError, match="einsum: the equation 'ij,jk->ik' has 2 operand"):
+        dn.einsum("ij,jk->ik", a)
+    with pytest.raises(ValueError, match="einsum: subscripts 'ijk' do not fit an operand of shape"):
+        dn.einsum("ijk", a)
+    with pytest.raises(ValueError, match="einsum: subscript 'j' stands for sizes 3 and 4"):
+        dn.einsum("ij,jk->ik", a, dn.ones(4, 4))
+    with pytest.raises(ValueError, match="einsum: output subscript 'z'"):
+        dn.einsum("ij->z", a)
+
+
+def test_device_handling_is_cpu_only_like_torch_without_cuda():
+    x = dn.ones(2, 3)
+    assert x.device == dn.device("cpu") and str(x.device) == "cpu" and x.device.type == "cpu"
+    assert repr(x.device) == repr(torch.device("cpu"))
+    assert x.cpu() is x and x.to("cpu") is x and x.to(dn.device("cpu")) is x
+    assert x.to(dn.float64).dtype == np.float64 and x.to("cpu", dn.float64).dtype == np.float64
+    assert x.to(device="cpu", dtype=dn.int64).dtype == np.int64
+    assert dn.device("cuda:1").index == 1 and dn.device("cuda", 0) == dn.device("cuda:0")
+    for bad in (lambda: x.cuda(), lambda: x.to("cuda"), lambda: x.to("cuda:0", dn.float64),
+                lambda: x.to(dn.device("mps"))):
+        with pytest.raises(RuntimeError, match="CPU only"):
+            bad()
+    for make in (dn.zeros, dn.ones, dn.empty, dn.randn, dn.rand):
+        assert make(2, device="cpu").shape == (2,)
+        with pytest.raises(RuntimeError, match=f"{make.__name__}: only device='cpu'.*got 'cuda'"):
+            make(2, device="cuda")
+    assert dn.tensor([1.0], device="cpu").device == "cpu"
+    assert dn.full((2,), 1.0, device=dn.device("cpu")).shape == (2,)
+    assert dn.arange(3, device="cpu").shape == (3,) and dn.zeros_like(x, device="cpu").shape == (2, 3)
+    with pytest.raises(RuntimeError, match="CPU only"):
+        dn.tensor([1.0], device="cuda")
+    with pytest.raises(ValueError, match="unknown device type 'gpu'"):
+        dn.device("gpu")
+    assert dn.cuda.is_available() is torch.cuda.is_available() is False
+    assert dn.cuda.device_count() == 0

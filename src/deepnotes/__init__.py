@@ -4,9 +4,13 @@ The top level mirrors ``torch``: tensors, creation functions, grad mode and seed
 ``optim``, ``data`` and ``amp`` as attributes.  ``deepnotes.models`` (architectures),
 ``deepnotes.detection`` (boxes, NMS, RoI ops, COCO/VOC evaluation), ``deepnotes.analysis`` (parameters,
 MACs, receptive fields, latency), ``deepnotes.train`` (the Trainer), ``deepnotes.io`` (safe weight
-files) and ``deepnotes.onnx`` (export) are imported on demand, like ``torchvision``.
+files) and ``deepnotes.onnx`` (export) load on first use: ``deepnotes.models.resnet18()`` works right
+after ``import deepnotes``, and ``import deepnotes`` stays cheap.
 """
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+import importlib as _importlib
+
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .devices import device
 from .random import (bernoulli, manual_seed, normal, rand, rand_like, randint, randint_like, randn,
                      randn_like, randperm)
 from .tensor import (Tensor, arange, as_tensor, bool_, cat, clamp, clip, concat, concatenate, empty,
@@ -15,13 +19,55 @@ from .tensor import (Tensor, arange, as_tensor, bool_, cat, clamp, clip, concat,
                      minimum, ones, ones_like, set_default_dtype, stack, tensor, uint8, where, zeros,
                      zeros_like)
 from .tensor import (abs, add, all, amax, amin, any, argmax, argmin, atan, bmm, ceil, chunk,  # noqa: A004
-                     clone, cos, detach, div, exp, expand, flatten, flip, floor, gather, isfinite, isinf,
-                     isnan, log, log_softmax, masked_fill, max, mean, min, mm, mul, neg, norm, numel,
-                     permute, pow, prod, reciprocal, relu, reshape, round, rsqrt, sigmoid, sign, sin,
-                     softmax, split, sqrt, square, squeeze, std, sub, sum, tanh, transpose, unbind,
-                     unsqueeze, var)
+                     clone, cos, detach, div, einsum, exp, expand, flatten, flip, floor, gather, isfinite,
+                     isinf, isnan, log, log_softmax, masked_fill, max, mean, min, mm, mul, neg, norm,
+                     numel, permute, pow, prod, reciprocal, relu, reshape, round, rsqrt, sigmoid, sign,
+                     sin, softmax, split, sqrt, square, squeeze, std, sub, sum, tanh, topk, transpose,
+                     unbind, unsqueeze, var)
 
 # sub-packages reachable as attributes, as torch.nn / torch.optim are after ``import torch``
-from . import amp, autograd, data, nn, optim  # noqa: E402
+from . import amp, autograd, cuda, data, nn, optim  # noqa: E402
+
+# torch's dtype aliases (they shadow the builtins only inside this module's namespace)
+float, double, half = float32, float64, float16  # noqa: A001
+long, int, short = int64, int32, int16  # noqa: A001
+bool = bool_  # noqa: A001
 
 __version__ = "0.1.0"
+
+# Loaded on first attribute access (module __getattr__, PEP 562), so ``import deepnotes`` does not pay
+# for them.  A name maps to (sub-module, attribute in it or None for the module itself); adding one
+# lazy name is one line here.
+_LAZY = {
+    "models": ("models", None),
+    "analysis": ("analysis", None),
+    "detection": ("detection", None),
+    "io": ("io", None),
+    "train": ("train", None),
+    "onnx": ("onnx", None),
+    "notes": ("notes", None),
+    "save": ("io", "save"),
+    "load": ("io", "load"),
+}
+
+
+def __getattr__(name):
+    spec = _LAZY.get(name)
+    if spec is None:
+        raise AttributeError(f"module 'deepnotes' has no attribute {name!r}; the lazily loaded names are "
+                             f"{', '.join(sorted(_LAZY))}")
+    module_name, attr = spec
+    try:
+        module = _importlib.import_module(f"{__name__}.{module_name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{module_name}":
+            raise
+        raise AttributeError(f"module 'deepnotes' has no attribute {name!r}: deepnotes.{module_name} is "
+                             "not part of this installation") from None
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -170,6 +170,10 @@ def _remove_stale_parts(folder, prefix, started, keep):
         except OSError:
             pass                                    # gone already, or not ours to remove
 
+def _contiguous(arr):
+    """``arr`` C-contiguous with its shape kept (np.ascontiguousarray turns a 0-d array into 1-d)."""
+    return np.ascontiguousarray(arr).reshape(arr.shape)
+
 
 def atomic_write_bytes(path, payload):
     """Write ``payload`` to ``path`` through a temporary file and an atomic rename.
@@ -257,7 +261,7 @@ def save_weights(state_dict, path, metadata=None):
         arr = _array(v, "save_weights", k)
         if arr is None:
             raise TypeError(f"save_weights: value for {k!r} is a {type(v).__name__}, expected an array")
-        tensors[k] = np.ascontiguousarray(arr)
+        tensors[k] = _contiguous(arr)
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     meta[_ORDER_KEY] = json.dumps(list(tensors))  # safetensors reorders keys; keep the module's order
     atomic_write_bytes(path, _safetensors().save(tensors, metadata=meta))
@@ -327,7 +331,9 @@ def _encode(obj, arrays, path):
     arr = _array(obj, "save_checkpoint", path or "top level")
     if arr is not None:
         key = f"t{len(arrays)}"
-        arrays[key] = np.ascontiguousarray(arr)
+        arrays[key] = _contiguous(arr)
+        if isinstance(obj, Tensor):  # a deepnotes Tensor comes back as one from load()
+            return {"__array__": key, "tensor": True, "requires_grad": bool(obj.requires_grad)}
         return {"__array__": key}
     if isinstance(obj, dict):
         if all(isinstance(k, str) for k in obj):
@@ -346,41 +352,85 @@ def _encode(obj, arrays, path):
         return float(obj)
     if obj is None or isinstance(obj, str):
         return obj
-    raise TypeError(f"save_checkpoint: cannot store {type(obj).__name__} at {path or 'top level'}; "
+    raise TypeError(f"cannot store {type(obj).__name__} at {path or 'top level'}; "
                     "expected arrays, numbers, strings, lists, tuples or dicts")
 
 
-def _decode(obj, arrays):
+def _decode(obj, arrays, tensors=False):
+    """The object :func:`_encode` described; with ``tensors`` the leaves saved from Tensors are Tensors
+    again (else every leaf is an array)."""
     if isinstance(obj, list):
-        return [_decode(v, arrays) for v in obj]
+        return [_decode(v, arrays, tensors) for v in obj]
     if isinstance(obj, dict):
         if "__array__" in obj:
-            return arrays[obj["__array__"]]
+            arr = arrays[obj["__array__"]]
+            if tensors and obj.get("tensor"):
+                return Tensor(arr, requires_grad=bool(obj.get("requires_grad")))
+            return arr
         if "__tuple__" in obj:
-            return tuple(_decode(v, arrays) for v in obj["__tuple__"])
+            return tuple(_decode(v, arrays, tensors) for v in obj["__tuple__"])
         if "__dict__" in obj:
-            return OrderedDict((_decode(k, arrays), _decode(v, arrays)) for k, v in obj["__dict__"])
+            return OrderedDict((_decode(k, arrays, tensors), _decode(v, arrays, tensors))
+                               for k, v in obj["__dict__"])
     return obj
 
 
-def save_checkpoint(state, path):
+def save_checkpoint(state, path, _name="save_checkpoint"):
     """Save a nested checkpoint (dicts, lists, numbers, strings and arrays) atomically as safetensors."""
     arrays = {}
-    tree = _encode(state, arrays, "")
+    try:
+        tree = _encode(state, arrays, "")
+    except TypeError as e:
+        raise TypeError(f"{_name}: {e}") from None
     meta = {_META_KEY: json.dumps({"format": _FORMAT, "tree": tree})}
     atomic_write_bytes(path, _safetensors().save(arrays, metadata=meta))
 
 
-def load_checkpoint(path):
+def load_checkpoint(path, _tensors=False, _name="load_checkpoint"):
     """Load what :func:`save_checkpoint` wrote; a missing or corrupt file gives a clear error."""
-    arrays, meta = _read(path, "load_checkpoint")
+    arrays, meta = _read(path, _name)
     if _META_KEY not in meta:
-        raise ValueError(f"load_checkpoint: {os.fspath(path)!r} is not a deepnotes checkpoint (no "
+        raise ValueError(f"{_name}: {os.fspath(path)!r} is not a deepnotes checkpoint (no "
                          f"{_META_KEY!r} metadata)")
-    info = parse_json(meta[_META_KEY], "load_checkpoint", f"the checkpoint header of {os.fspath(path)!r}")
+    info = parse_json(meta[_META_KEY], _name, f"the checkpoint header of {os.fspath(path)!r}")
     try:
         if info.get("format") != _FORMAT:
             raise ValueError(f"unknown format {info.get('format')!r}")
-        return _decode(info["tree"], arrays)
+        return _decode(info["tree"], arrays, _tensors)
     except (KeyError, ValueError, TypeError) as e:
-        raise ValueError(f"load_checkpoint: {os.fspath(path)!r} is not a deepnotes checkpoint ({e})") from None
+        raise ValueError(f"{_name}: {os.fspath(path)!r} is not a deepnotes checkpoint ({e})") from None
+
+
+# ------------------------------------------------------------------------------------ torch-style save / load
+_TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".tar")
+
+
+def save(obj, f):
+    """``torch.save`` for deepnotes: nested dicts, lists and tuples of Tensors, arrays, numbers,
+    strings and None (a model's or an optimizer's ``state_dict()``, a training checkpoint) written to
+    the path ``f`` atomically as safetensors.  The arrays form the payload; the nesting and the plain
+    values are JSON in its metadata.  Nothing is pickled, so loading can never run code."""
+    if not isinstance(f, (str, bytes, os.PathLike)):
+        raise TypeError(f"save: expected a file path, got {type(f).__name__} (file objects are not "
+                        "supported: pass the path)")
+    save_checkpoint(obj, f, _name="save")
+
+
+def load(f, map_location=None, weights_only=True, **kwargs):
+    """Read what :func:`save` wrote: the same nesting, with Tensors where Tensors were saved.
+
+    ``map_location`` (CPU only) and ``weights_only`` are accepted for torch compatibility; loading is
+    always weights-only, as safetensors cannot hold code.  A torch ``.pt``/``.pth`` file is refused
+    with a pointer to :func:`load_torch_state_dict`."""
+    if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
+        from .devices import check_device
+        check_device(map_location, "load")
+    path = os.fspath(f)
+    if os.path.exists(path):
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+        if path.lower().endswith(_TORCH_SUFFIXES) or head[:2] == b"PK" or head[:1] == b"\x80":
+            raise ValueError(f"load: {path!r} looks like a torch (pickle/zip) file; deepnotes.load reads "
+                             "only files written by deepnotes.save.  Use "
+                             "deepnotes.io.load_torch_state_dict(path) to read a torch state_dict")
+    return load_checkpoint(path, _tensors=True, _name="load")

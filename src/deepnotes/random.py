@@ -3,6 +3,8 @@ import random as _pyrandom
 
 import numpy as np
 
+from .devices import check_device
+
 _generator = [np.random.default_rng()]
 
 
@@ -66,24 +68,27 @@ def _sample(method, size, dt, gen):
     return method(gen)(size, dtype=np.float32).astype(dt)
 
 
-def rand(*size, dtype=None, generator=None, requires_grad=False):
+def rand(*size, dtype=None, generator=None, device=None, requires_grad=False):
     """Uniform samples on [0, 1) of the given size (default float dtype)."""
+    check_device(device, "rand")
     from .tensor import Tensor
     dt = _float_dtype(dtype, "rand")
     data = _sample(lambda g: g.random, _size(size, "rand"), dt, _gen(generator, "rand"))
     return Tensor(data, requires_grad=requires_grad)
 
 
-def randn(*size, dtype=None, generator=None, requires_grad=False):
+def randn(*size, dtype=None, generator=None, device=None, requires_grad=False):
     """Standard normal samples of the given size (default float dtype)."""
+    check_device(device, "randn")
     from .tensor import Tensor
     dt = _float_dtype(dtype, "randn")
     data = _sample(lambda g: g.standard_normal, _size(size, "randn"), dt, _gen(generator, "randn"))
     return Tensor(data, requires_grad=requires_grad)
 
 
-def randint(*args, size=None, dtype=np.int64, generator=None, low=None, high=None):
+def randint(*args, size=None, dtype=np.int64, generator=None, device=None, low=None, high=None):
     """Integers uniform on [low, high): ``randint(high, size)`` or ``randint(low, high, size)`` as torch."""
+    check_device(device, "randint")
     from .tensor import Tensor
     args = list(args)
     if size is None and args and isinstance(args[-1], (tuple, list)):
@@ -110,8 +115,9 @@ def randint(*args, size=None, dtype=np.int64, generator=None, low=None, high=Non
     return Tensor(data.astype(dtype, copy=False))
 
 
-def randperm(n, dtype=np.int64, generator=None):
+def randperm(n, dtype=np.int64, generator=None, device=None):
     """A random permutation of 0 .. n-1."""
+    check_device(device, "randperm")
     from .tensor import Tensor
     n = int(n)
     if n < 0:
@@ -130,25 +136,29 @@ def _like_dtype(input, dtype):
     return dt if dt.kind == "f" else None
 
 
-def rand_like(input, dtype=None, generator=None, requires_grad=False):
+def rand_like(input, dtype=None, generator=None, device=None, requires_grad=False):
+    check_device(device, "rand_like")
     return rand(_like_shape(input), dtype=_like_dtype(input, dtype), generator=generator,
                 requires_grad=requires_grad)
 
 
-def randn_like(input, dtype=None, generator=None, requires_grad=False):
+def randn_like(input, dtype=None, generator=None, device=None, requires_grad=False):
+    check_device(device, "randn_like")
     return randn(_like_shape(input), dtype=_like_dtype(input, dtype), generator=generator,
                  requires_grad=requires_grad)
 
 
-def randint_like(input, low=0, high=None, dtype=None, generator=None):
+def randint_like(input, low=0, high=None, dtype=None, generator=None, device=None):
+    check_device(device, "randint_like")
     if high is None:
         low, high = 0, low
     dt = dtype if dtype is not None else np.dtype(getattr(input, "dtype", np.int64))
     return randint(low, high, tuple(_like_shape(input)), dtype=dt, generator=generator)
 
 
-def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None):
+def normal(mean=0.0, std=1.0, size=None, generator=None, device=None, dtype=None):
     """Gaussian samples with the given mean and standard deviation (numbers) and ``size``."""
+    check_device(device, "normal")
     if size is None:
         raise TypeError("normal: size is required")
     t = randn(size, dtype=dtype, generator=generator)

@@ -11,6 +11,7 @@ import operator as _operator
 
 import numpy as np
 
+from . import devices as _device
 from .autograd import function as _function
 from .amp import _autocast
 from .autograd.function import Function, is_grad_enabled, run_backward
@@ -117,6 +118,20 @@ def _result_dtype(a, b):
     return dim if _CATEGORY[dim.kind] >= _CATEGORY[zero.kind] else zero
 
 
+class IntegerDivisionByZero(ZeroDivisionError, RuntimeError):
+    """Integer ``//`` or ``%`` by zero: a ZeroDivisionError, and a RuntimeError as torch raises."""
+
+
+def _integer_safe(op, a, b, name):
+    """``op(a, b)`` for floor division / remainder; integer operands may not divide by zero (NumPy
+    would return 0 with a warning, torch raises)."""
+    if a.dtype.kind in "iub" and b.dtype.kind in "iub" and not b.all():
+        raise IntegerDivisionByZero(f"{name}: integer division by zero (the divisor holds a 0); "
+                                    "convert to a floating dtype for inf/nan results")
+    with np.errstate(divide="ignore", invalid="ignore"):  # floating: inf / nan, silently as torch
+        return op(a, b)
+
+
 _new_tensor = object.__new__
 
 
@@ -127,12 +142,14 @@ class Tensor:
     after ``backward()``; ``requires_grad`` marks tensors whose gradient is wanted (floating only).
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "_grad", "_requires_grad", "_ctx", "_retains_grad", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, data, dtype=None, requires_grad=False):
+        if dtype is None and isinstance(data, (list, tuple)):
+            dtype = get_default_dtype()  # torch.Tensor([1, 2]) holds floats; deepnotes.tensor keeps ints
         self.data = _to_array(data, dtype)
-        self.grad = None
+        self._grad = None
         self._ctx = None
         self._retains_grad = False
         self._requires_grad = False
@@ -144,7 +161,7 @@ class Tensor:
         """A tensor made by an operation: ``ctx`` is its recorded Function (None outside the graph)."""
         t = _new_tensor(Tensor)
         t.data = data if isinstance(data, np.ndarray) else np.asarray(data)
-        t.grad = None
+        t._grad = None
         t._ctx = ctx
         t._retains_grad = False
         t._requires_grad = ctx is not None
@@ -173,7 +190,12 @@ class Tensor:
 
     @property
     def device(self):
-        return "cpu"
+        """Always ``deepnotes.device("cpu")``: tensors live in NumPy memory."""
+        return _device.CPU
+
+    @property
+    def is_cuda(self):
+        return False
 
     @property
     def is_leaf(self):
@@ -249,6 +271,24 @@ class Tensor:
         return self.data if dtype is None else self.data.astype(dtype)
 
     # ----------------------------------------------------------------- autograd
+    @property
+    def grad(self):
+        """The accumulated gradient: a Tensor of this tensor's shape outside the graph, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                if not isinstance(value, np.ndarray):
+                    raise TypeError(f"grad: expected a Tensor, a numpy.ndarray or None, got "
+                                    f"{type(value).__name__}")
+                value = Tensor._from_op(value, None)
+            if value.data.shape != self.data.shape:
+                raise ValueError(f"grad: attempting to assign a gradient of size {value.data.shape} to a "
+                                 f"tensor of size {self.data.shape}; they must be the same")
+        self._grad = value
+
     def requires_grad_(self, requires_grad=True):
         if requires_grad and self.data.dtype.kind not in "fc":
             raise TypeError(f"requires_grad: only floating-point tensors can require gradients, got "
@@ -272,8 +312,9 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires gradients.
 
         ``gradient`` (same shape as self) seeds the sweep; it may be omitted for one-element tensors.
-        The graph is always kept (``retain_graph`` is accepted for torch compatibility); higher-order
-        gradients (``create_graph=True``) are not supported.
+        As in torch, the values the graph saved for backward are freed afterwards, so a second
+        ``backward`` through it raises, unless this call passes ``retain_graph=True`` (which defaults
+        to ``create_graph``).  Higher-order gradients (``create_graph=True``) are not supported.
         """
         if create_graph:
             raise NotImplementedError("backward: create_graph=True (higher-order gradients) is not "
@@ -289,7 +330,7 @@ class Tensor:
             g = _to_array(gradient, self.data.dtype, "backward")
             if g.shape != self.data.shape:
                 raise ValueError(f"backward: gradient has shape {g.shape}, expected {self.shape}")
-        run_backward(self, g)
+        run_backward(self, g, bool(create_graph if retain_graph is None else retain_graph))
 
     def detach(self):
         """The same data, cut from the graph (shares memory)."""
@@ -330,10 +371,21 @@ class Tensor:
         return S.Clone.apply(self)
 
     def contiguous(self):
-        return self
+        """This tensor when its memory is already in row-major order, else a row-major copy (in the
+        graph), so ``.contiguous().view(...)`` works as in torch."""
+        if self.data.flags.c_contiguous:
+            return self
+        return S.Clone.apply(self)
+
+    def is_contiguous(self):
+        return bool(self.data.flags.c_contiguous)
 
     def cpu(self):
         return self
+
+    def cuda(self, device=None, non_blocking=False):
+        raise _device.DeviceError("cuda: deepnotes runs on the CPU only, so tensors cannot move to a GPU; "
+                                  "keep them on 'cpu' (deepnotes.cuda.is_available() is False)")
 
     # ----------------------------------------------------------------- dtype conversions
     def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
@@ -341,12 +393,12 @@ class Tensor:
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.data.dtype
-            elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "mps", "meta"):
+            elif isinstance(a, (str, _device.device)):
                 device = a
             else:
                 dtype = a
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise ValueError(f"to: deepnotes runs on the CPU only, got device {device!r}")
+        if device is not None:
+            _device.check_device(device, "to")
         if dtype is None:
             return Tensor._from_op(self.data.copy(), None) if copy and not self._requires_grad else self
         dt = _np_dtype(dtype, "to")
@@ -471,19 +523,19 @@ class Tensor:
 
     def __floordiv__(self, other):
         a, b = self._promote(other)
-        return Tensor._from_op(np.floor_divide(a.data, b.data), None)
+        return Tensor._from_op(_integer_safe(np.floor_divide, a.data, b.data, "floor_divide"), None)
 
     def __rfloordiv__(self, other):
         b, a = self._promote(other)
-        return Tensor._from_op(np.floor_divide(a.data, b.data), None)
+        return Tensor._from_op(_integer_safe(np.floor_divide, a.data, b.data, "floor_divide"), None)
 
     def __mod__(self, other):
         a, b = self._promote(other)
-        return Tensor._from_op(np.mod(a.data, b.data), None)
+        return Tensor._from_op(_integer_safe(np.mod, a.data, b.data, "remainder"), None)
 
     def __rmod__(self, other):
         b, a = self._promote(other)
-        return Tensor._from_op(np.mod(a.data, b.data), None)
+        return Tensor._from_op(_integer_safe(np.mod, a.data, b.data, "remainder"), None)
 
     add = __add__
     sub = subtract = __sub__
@@ -645,16 +697,16 @@ class Tensor:
         return 1 / self
 
     def sign(self):
-        return Tensor._from_op(np.sign(self.data), None)
+        return E.PiecewiseConstant.apply(self, op=np.sign)
 
     def floor(self):
-        return Tensor._from_op(np.floor(self.data), None)
+        return E.PiecewiseConstant.apply(self, op=np.floor)
 
     def ceil(self):
-        return Tensor._from_op(np.ceil(self.data), None)
+        return E.PiecewiseConstant.apply(self, op=np.ceil)
 
     def round(self):
-        return Tensor._from_op(np.round(self.data), None)
+        return E.PiecewiseConstant.apply(self, op=np.round)
 
     def clamp(self, min=None, max=None):
         """Clamp into [min, max]; bounds may be numbers or tensors (which then receive gradients where
@@ -670,7 +722,13 @@ class Tensor:
                 a, hi = out._promote(max)
                 out = where(a.data <= hi.data, a, hi)
             return out
-        return E.Clamp.apply(self, min=min, max=max)
+        x = self
+        for bound in (min, max):  # an int tensor with a float bound gives a float result, as in torch
+            if bound is not None:
+                dt = _result_dtype(x.data, _scalar_like(bound, x.data))
+                if dt != x.data.dtype:
+                    x = x.to(dt)
+        return E.Clamp.apply(x, min=min, max=max)
 
     clip = clamp
 
@@ -693,9 +751,15 @@ class Tensor:
         return E.Minimum.apply(*self._promote(other))
 
     def softmax(self, dim):
+        if self.data.ndim == 0:  # a single element: dim 0 or -1 allowed, as in torch
+            R.normalize_axes(dim, 1, "softmax")
+            return E.Softmax.apply(self.reshape(1), dim=0).reshape(())
         return E.Softmax.apply(self, dim=R.normalize_axes(dim, self.ndim, "softmax")[0])
 
     def log_softmax(self, dim):
+        if self.data.ndim == 0:
+            R.normalize_axes(dim, 1, "log_softmax")
+            return E.LogSoftmax.apply(self.reshape(1), dim=0).reshape(())
         return E.LogSoftmax.apply(self, dim=R.normalize_axes(dim, self.ndim, "log_softmax")[0])
 
     # ----------------------------------------------------------------- reductions
@@ -763,6 +827,30 @@ class Tensor:
         values = R.SelectDim.apply(self, dim=d, index=idx, keepdim=keepdim)
         return MinMaxResult(values, Tensor._from_op(idx if keepdim else np.squeeze(idx, axis=d), None))
 
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """The ``k`` largest (or smallest) elements along ``dim`` as ``(values, indices)``, best first;
+        equal values keep their index order.  The gradient flows to the selected elements."""
+        name = "topk"
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"{name}: k must be an int, got {k!r}")
+        x = self.reshape(1) if self.data.ndim == 0 else self
+        d = R.normalize_axes(dim, x.ndim, name)[0]
+        n = x.shape[d]
+        if not 0 <= k <= n:
+            raise ValueError(f"{name}: k={k} is out of range for dimension {dim} of size {n} (shape "
+                             f"{self.shape}); expected 0 <= k <= {n}")
+        data = x.data
+        if largest:  # a stable ascending sort of the reversed axis, read backwards: ties keep index order
+            order = np.flip(np.argsort(np.flip(data, axis=d), axis=d, kind="stable"), axis=d)
+            order = (n - 1) - order
+        else:
+            order = np.argsort(data, axis=d, kind="stable")
+        idx = np.ascontiguousarray(np.take(order, np.arange(k), axis=d)).astype(np.int64, copy=False)
+        values = x.gather(d, idx)
+        if self.data.ndim == 0:
+            return MinMaxResult(values.reshape(()), Tensor._from_op(idx.reshape(()), None))
+        return MinMaxResult(values, Tensor._from_op(idx, None))
+
     def max(self, dim=None, keepdim=False):
         """Without ``dim``: the largest element (ties share the gradient).  With ``dim``: a
         ``(values, indices)`` pair; the gradient goes to the returned index.  With a tensor: maximum."""
@@ -818,12 +906,30 @@ class Tensor:
             return self
         return S.Reshape.apply(self, shape=shape)
 
-    view = reshape
+    def view(self, *shape):
+        """The same memory seen with another shape; unlike :meth:`reshape` it never copies, so writes
+        through the result reach this tensor.  Raises when the strides allow no such view (e.g. after
+        a transpose): use reshape() or contiguous().view() there."""
+        shape = _shape_arg(shape, "view")
+        if shape == self.data.shape:
+            return self
+        try:
+            out = self.data.reshape(shape)  # a view when the strides allow one, else a copy
+        except (ValueError, TypeError):  # a bad shape: Reshape raises its own message
+            return S.Reshape.apply(self, shape=shape)
+        if out.size and not np.may_share_memory(out, self.data):
+            raise RuntimeError(f"view: a tensor of shape {self.shape} with strides "
+                               f"{tuple(s // self.data.itemsize for s in self.data.strides)} (elements) "
+                               f"cannot be viewed as {shape} without copying, because its elements are "
+                               "not laid out contiguously along the merged dimensions; use .reshape(...) "
+                               "(which copies) instead")
+        return S.Reshape.apply(self, shape=shape)
 
     def view_as(self, other):
-        return self.reshape(other.shape)
+        return self.view(other.shape)
 
-    reshape_as = view_as
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
@@ -996,7 +1102,7 @@ class Tensor:
 
 
 class MinMaxResult(tuple):
-    """``(values, indices)`` as returned by ``max(dim)``/``min(dim)``."""
+    """``(values, indices)`` as returned by ``max(dim)``/``min(dim)``/``topk``."""
 
     def __new__(cls, values, indices):
         return super().__new__(cls, (values, indices))
@@ -1065,19 +1171,21 @@ def _index_arg(index, shape=None):
 
 
 # --------------------------------------------------------------------------- construction helpers
-def as_tensor(data, dtype=None):
+def as_tensor(data, dtype=None, device=None):
     """``data`` as a Tensor, sharing memory where possible (no copy for a Tensor or ndarray)."""
+    _device.check_device(device, "as_tensor")
     if isinstance(data, Tensor) and (dtype is None or np.dtype(dtype) == data.data.dtype):
         return data
-    return Tensor(data, dtype=dtype)
+    return Tensor(_to_array(data, dtype, "as_tensor"))
 
 
 _function._tensor_api[1] = as_tensor
 
 
-def tensor(data, dtype=None, requires_grad=False):
+def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new leaf tensor holding a copy of ``data``.  Python floats give the default dtype (float32),
     Python ints int64, bools bool; a NumPy array keeps its dtype."""
+    _device.check_device(device, "tensor")
     arr = _to_array(data, dtype)
     src = data.data if isinstance(data, Tensor) else data
     if isinstance(src, np.ndarray) and np.shares_memory(arr, src):
@@ -1103,11 +1211,13 @@ def _size(shape, name):
     return shape
 
 
-def zeros(*size, dtype=None, requires_grad=False):
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    _device.check_device(device, "zeros")
     return Tensor(np.zeros(_size(size, "zeros"), dtype=_dt(dtype)), requires_grad=requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad=False):
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    _device.check_device(device, "ones")
     return Tensor(np.ones(_size(size, "ones"), dtype=_dt(dtype)), requires_grad=requires_grad)
 
 
@@ -1119,24 +1229,28 @@ def _fill_dtype(fill_value):
     return get_default_dtype()
 
 
-def full(size, fill_value, dtype=None, requires_grad=False):
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     """A tensor of ``size`` filled with ``fill_value`` (int64 for an int, bool for a bool, else the
     default float dtype, as torch.full)."""
+    _device.check_device(device, "full")
     size = _size((size,) if isinstance(size, (int, np.integer)) else (tuple(size),), "full")
     dtype = _fill_dtype(fill_value) if dtype is None else dtype
     return Tensor(np.full(size, fill_value, dtype=dtype), requires_grad=requires_grad)
 
 
-def empty(*size, dtype=None, requires_grad=False):
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    _device.check_device(device, "empty")
     return Tensor(np.empty(_size(size, "empty"), dtype=_dt(dtype)), requires_grad=requires_grad)
 
 
-def eye(n, m=None, dtype=None, requires_grad=False):
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    _device.check_device(device, "eye")
     return Tensor(np.eye(n, m, dtype=_dt(dtype)), requires_grad=requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
     """Values from ``start`` (inclusive) to ``end`` (exclusive) by ``step``; int64 when all are ints."""
+    _device.check_device(device, "arange")
     if end is None:
         start, end = 0, start
     if step == 0:
@@ -1147,7 +1261,8 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
 
 
-def linspace(start, end, steps, dtype=None, requires_grad=False):
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    _device.check_device(device, "linspace")
     return Tensor(np.linspace(start, end, steps, dtype=_dt(dtype)), requires_grad=requires_grad)
 
 
@@ -1156,22 +1271,26 @@ def _like(t, dtype):
     return arr.shape, (arr.dtype if dtype is None else _np_dtype(dtype, "like"))
 
 
-def zeros_like(input, dtype=None, requires_grad=False):
+def zeros_like(input, dtype=None, device=None, requires_grad=False):
+    _device.check_device(device, "zeros_like")
     shape, dt = _like(input, dtype)
     return Tensor(np.zeros(shape, dtype=dt), requires_grad=requires_grad)
 
 
-def ones_like(input, dtype=None, requires_grad=False):
+def ones_like(input, dtype=None, device=None, requires_grad=False):
+    _device.check_device(device, "ones_like")
     shape, dt = _like(input, dtype)
     return Tensor(np.ones(shape, dtype=dt), requires_grad=requires_grad)
 
 
-def empty_like(input, dtype=None, requires_grad=False):
+def empty_like(input, dtype=None, device=None, requires_grad=False):
+    _device.check_device(device, "empty_like")
     shape, dt = _like(input, dtype)
     return Tensor(np.empty(shape, dtype=dt), requires_grad=requires_grad)
 
 
-def full_like(input, fill_value, dtype=None, requires_grad=False):
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+    _device.check_device(device, "full_like")
     shape, dt = _like(input, dtype)
     return Tensor(np.full(shape, fill_value, dtype=dt), requires_grad=requires_grad)
 
@@ -1361,6 +1480,23 @@ def mm(input, mat2):
 
 def bmm(input, mat2):
     return _t(input).bmm(mat2)
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    """Functional form of :meth:`Tensor.topk`: ``(values, indices)`` of the ``k`` best along ``dim``."""
+    return _t(input).topk(k, dim, largest, sorted)
+
+
+def einsum(equation, *operands):
+    """Einstein summation, e.g. ``einsum("bij,bjk->bik", a, b)``; ``...`` and the implicit output
+    (letters used once, sorted) follow torch/NumPy.  Differentiable in every operand."""
+    from .ops.einsum import Einsum
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise ValueError("einsum: expected at least one operand")
+    tensors = _common_dtype([_t(t) for t in operands])
+    return Einsum.apply(*tensors, equation=equation)
 
 
 def is_tensor(obj):

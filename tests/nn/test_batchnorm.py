@@ -193,3 +193,28 @@ def test_batch_norm_on_a_channel_major_input_matches_torch(training):
         (y * dn.Tensor(cot)).sum().backward()
         (yt * torch.tensor(np.ascontiguousarray(cot))).sum().backward()
         np.testing.assert_allclose(Xl.grad, Xt.grad.numpy(), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_negative_eps_is_rejected(training):
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    if training:  # torch refuses it in training mode
+        with pytest.raises(ValueError, match="eps must be positive"):
+            TF.batch_norm(torch.tensor(x), None, None, training=True, eps=-1.0)
+    with pytest.raises(ValueError, match=r"batch_norm: eps must be a non-negative number.*-1\.0"):
+        F.batch_norm(dn.tensor(x), dn.zeros(3, dtype=np.float64), dn.ones(3, dtype=np.float64),
+                     training=training, eps=-1.0)
+    for cls in (nn.BatchNorm1d, nn.BatchNorm2d):
+        with pytest.raises(ValueError, match=rf"{cls.__name__}: eps must be a non-negative number"):
+            cls(3, eps=-1e-5)
+    if training:
+        with pytest.raises(ValueError, match="eps must be positive during training"):
+            TF.batch_norm(torch.tensor(x), None, None, training=True, eps=0.0)
+        with pytest.raises(ValueError, match=r"batch_norm: eps must be positive during training, got 0\.0"):
+            F.batch_norm(dn.tensor(x), None, None, training=True, eps=0.0)
+    else:
+        rm, rv = np.zeros(3), np.full(3, 2.0)
+        np.testing.assert_allclose(
+            F.batch_norm(dn.tensor(x), dn.tensor(rm), dn.tensor(rv), eps=0.0).data,
+            TF.batch_norm(torch.tensor(x), torch.tensor(rm), torch.tensor(rv), eps=0.0).numpy(),
+            rtol=1e-12, atol=1e-12)

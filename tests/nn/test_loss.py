@@ -191,3 +191,31 @@ def test_nll_loss_gradcheck():
     x = dn.Tensor(rng.standard_normal((5, 4)), requires_grad=True)
     t = np.array([0, 3, 3, -100, 1])
     assert gradcheck(lambda x: F.nll_loss(x, t, weight=np.array([1.0, 2.0, 0.5, 3.0])), [x])
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (3, 4, 2, 3), (5,)])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing,weighted", [(0.0, False), (0.2, True)])
+def test_cross_entropy_probability_target_gradient_like_torch(shape, reduction, smoothing, weighted, rng):
+    """A probability target that requires grad receives d loss / d q = -w logp, as in torch."""
+    C = shape[0] if len(shape) == 1 else shape[1]
+    xv = rng.standard_normal(shape)
+    qv = rng.dirichlet(np.ones(C), size=int(np.prod(shape)) // C)
+    qv = np.moveaxis(qv.reshape((shape[0],) + shape[2:] + (C,)) if len(shape) > 1 else qv.reshape(C),
+                     -1, min(1, len(shape) - 1))
+    wv = rng.uniform(0.5, 2.0, C) if weighted else None
+    x, q = dn.tensor(xv, requires_grad=True), dn.tensor(qv, requires_grad=True)
+    xt, qt = torch.tensor(xv, requires_grad=True), torch.tensor(qv, requires_grad=True)
+    kw = dict(reduction=reduction, label_smoothing=smoothing)
+    out = F.cross_entropy(x, q, weight=None if wv is None else dn.tensor(wv), **kw)
+    ref = TF.cross_entropy(xt, qt, weight=None if wv is None else torch.tensor(wv), **kw)
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=RTOL, atol=ATOL)
+    g = rng.standard_normal(tuple(ref.shape))
+    out.backward(dn.tensor(g))
+    ref.backward(torch.tensor(g))
+    np.testing.assert_allclose(q.grad.data, qt.grad.numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=RTOL, atol=ATOL)
+    # the module form too, and the target's dtype follows the input's
+    q32 = dn.tensor(qv.astype(np.float32), requires_grad=True)
+    nn.CrossEntropyLoss(**kw)(x, q32).sum().backward()
+    assert q32.grad is not None and q32.grad.dtype == np.float32

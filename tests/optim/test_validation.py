@@ -99,7 +99,10 @@ def test_bad_params():
 def test_gradient_shape_mismatch():
     x = p()
     opt = dopt.Adam([x])
-    x.grad = np.ones(4)
+    with pytest.raises(ValueError, match=r"grad: attempting to assign a gradient of size \(4,\)"):
+        x.grad = np.ones(4)
+    x.grad = np.ones(3)
+    x.grad.data = np.ones(4)  # replaced behind the setter's back: the optimizer still checks
     with pytest.raises(ValueError, match=r"Adam.step: gradient has shape \(4,\), but its parameter "
                                          r"has shape \(3,\)"):
         opt.step()

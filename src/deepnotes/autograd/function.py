@@ -54,13 +54,14 @@ class _GradMode:
 
     __slots__ = ("enabled", "prev")
 
-    def __init__(self, enabled: bool):
-        self.enabled = bool(enabled)
+    def __init__(self, enabled):
+        self.enabled = None if enabled is None else bool(enabled)  # None: keep the current mode
         self.prev = None
 
     def __enter__(self):
         self.prev = _state.enabled
-        _state.enabled = self.enabled
+        if self.enabled is not None:
+            _state.enabled = self.enabled
         return self
 
     def __exit__(self, *exc):
@@ -69,6 +70,9 @@ class _GradMode:
 
     def __call__(self, func):
         enabled = self.enabled
+
+        if enabled is None:
+            return func
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
@@ -89,6 +93,15 @@ def enable_grad(func=None):
     if callable(func):
         return _GradMode(True)(func)
     return _GradMode(True)
+
+
+def inference_mode(mode=True):
+    """Like :func:`no_grad` for inference: ``with inference_mode():``, ``@inference_mode`` or
+    ``@inference_mode()``.  ``inference_mode(False)`` leaves the grad mode as it is (torch's meaning).
+    deepnotes has no separate inference tensors, so this is graph building switched off."""
+    if callable(mode):
+        return _GradMode(False)(mode)
+    return _GradMode(False if mode else None)
 
 
 class set_grad_enabled(_GradMode):
@@ -124,6 +137,7 @@ class Function:
     """
 
     __slots__ = ("parents", "needs_input_grad", "__dict__")
+    _released = False  # set on the instance once a backward without retain_graph freed its saved state
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
@@ -205,6 +219,12 @@ def _topological_order(root):
         push((node, True))
         ctx = node._ctx
         if ctx is not None:
+            if ctx._released:
+                raise RuntimeError(
+                    f"backward: trying to backward through the graph a second time: the values saved by "
+                    f"{type(ctx).__name__} were freed by the first backward(); call the first "
+                    "backward(retain_graph=True) to backward through the same graph again, or rebuild "
+                    "the graph (run the forward pass again)")
             for parent in ctx.parents:
                 if parent.requires_grad and id(parent) not in visited:
                     push((parent, False))
@@ -251,12 +271,41 @@ def _adoptable(a, counts):
             and base.size == a.size)
 
 
-def run_backward(root, grad):
+def _grad_tensor(array):
+    """``array`` as the value of a ``.grad``: a Tensor outside the graph, sharing the memory."""
+    return _tensor_api[0]._from_op(array, None)
+
+
+_PLAIN = (bool, int, float, str, type(None), np.generic, np.dtype, type)
+
+
+def _plain(value):
+    """True for configuration (numbers, strings, dtypes, shapes: tuples of those), not saved data."""
+    if isinstance(value, _PLAIN):
+        return True
+    return type(value) in (tuple, list) and all(_plain(v) for v in value)
+
+
+def _release(ctx):
+    """Free what ``ctx`` saved for its backward (arrays and anything else that is not a plain number,
+    string or tuple of them: the configuration, like a stride, stays readable).  A node that lost
+    something is marked, so a later sweep through it raises; one that saved only configuration
+    (a reshape, a transpose, an addition) stays usable, as in torch."""
+    saved = ctx.__dict__
+    freed = [k for k, v in saved.items() if not _plain(v)]
+    for key in freed:
+        del saved[key]
+    if freed:
+        ctx._released = True
+
+
+def run_backward(root, grad, retain_graph=False):
     """Reverse-mode sweep from ``root`` seeded with ``grad``; leaf gradients accumulate into ``.grad``.
 
     Every node is processed once, after all of its consumers, so a tensor used several times receives
-    the sum of its gradients.  The graph is kept (as with ``retain_graph=True`` in torch): it is freed
-    when its tensors are.
+    the sum of its gradients.  Unless ``retain_graph``, each node's saved arrays are freed once its
+    backward has run (torch's semantics): the memory goes back at once, and a second sweep through
+    such a node raises instead of silently adding the gradients again.
     """
     order = _topological_order(root)
     grads = {id(root): grad}
@@ -266,22 +315,29 @@ def run_backward(root, grad):
             continue
         ctx = node._ctx
         if ctx is None:
-            if node.requires_grad:
+            if node._requires_grad:
                 data = node.data
                 if g.dtype != data.dtype:
                     g = g.astype(data.dtype)
                 if g.shape != data.shape:
                     g = np.broadcast_to(g, data.shape)
-                if node.grad is None:
+                held = node._grad
+                if held is None:
                     counts = _ref_counts(g)     # a statement of its own: see _probe_ref_counts
-                    node.grad = g if _adoptable(g, counts) else np.array(g)
+                    node._grad = _grad_tensor(g if _adoptable(g, counts) else np.array(g))
                 else:
-                    node.grad = node.grad + g
+                    held.data = held.data + g
             continue
         if node._retains_grad:
-            node.grad = np.array(g) if node.grad is None else node.grad + g
+            held = node._grad
+            if held is None:
+                node._grad = _grad_tensor(np.array(g))
+            else:
+                held.data = held.data + g
         in_grads = ctx.backward(g)
         parents = ctx.parents
+        if not retain_graph:
+            _release(ctx)
         if type(in_grads) is not tuple:
             in_grads = (in_grads,)
         if len(in_grads) != len(parents):
@@ -290,7 +346,7 @@ def run_backward(root, grad):
                 f"{len(parents)} inputs"
             )
         for parent, pg in zip(parents, in_grads):
-            if pg is None or not parent.requires_grad:
+            if pg is None or not parent._requires_grad:
                 continue
             data = parent.data
             if pg.shape != data.shape:

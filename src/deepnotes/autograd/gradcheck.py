@@ -55,7 +55,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
     for i, t in enumerate(inputs):
         if not (isinstance(t, Tensor) and t.requires_grad):
             continue
-        analytic = np.zeros(t.shape) if t.grad is None else t.grad.astype(np.float64)
+        analytic = np.zeros(t.shape) if t.grad is None else t.grad.data.astype(np.float64)
         numeric = _numerical_vjp(fn, inputs, i, cot, eps)
         if not np.allclose(analytic, numeric, atol=atol, rtol=rtol):
             if not raise_exception:

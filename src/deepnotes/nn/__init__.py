@@ -1,5 +1,5 @@
 """Neural-network building blocks: Module, Parameter, layers, losses, functional ops and init."""
-from . import functional, init
+from . import functional, init, utils
 from .modules import *  # noqa: F401,F403
 from .modules import __dict__ as _mods
 from .parameter import Parameter

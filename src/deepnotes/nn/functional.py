@@ -565,6 +565,11 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
     x = _check_float(input, name)
     if x.ndim < 2:
         raise ValueError(f"{name}: expected an input of at least 2 dimensions (N, C, *), got shape {x.shape}")
+    if not eps >= 0:
+        raise ValueError(f"{name}: eps must be a non-negative number (it keeps sqrt(var + eps) away from "
+                         f"zero), got {eps!r}")
+    if training and not eps > 0:  # torch's rule: a batch of equal values would divide by zero
+        raise ValueError(f"{name}: eps must be positive during training, got {eps!r}")
     C = x.shape[1]
     rm = None if running_mean is None else _array(running_mean)
     rv = None if running_var is None else _array(running_var)
@@ -740,12 +745,15 @@ def _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothi
         if t.shape != x.shape:
             raise ValueError(f"{name}: probability targets must have the input's shape {x.shape}, got "
                              f"{t.shape}")
-        q = t.astype(x.data.dtype)
+        # a target tensor stays in the graph: its gradient -w_c logp_c flows back, as in torch
+        q = target if isinstance(target, Tensor) else Tensor(t)
+        if q.data.dtype != x.data.dtype:
+            q = q.to(x.data.dtype)
         if label_smoothing:
             q = q * (1 - label_smoothing) + label_smoothing / C
         if w is not None:
-            q = q * w.reshape(wshape)
-        loss = -(logp * Tensor(q)).sum(dim=cdim)
+            q = q * Tensor(w.reshape(wshape))
+        loss = -(logp * q).sum(dim=cdim)
         if reduction == "mean":  # torch divides by the number of samples, numel / C
             with np.errstate(invalid="ignore", divide="ignore"):
                 return loss.sum() / Tensor(np.asarray(x.data.size // max(C, 1), dtype=x.data.dtype))

@@ -1,14 +1,9 @@
 """Small helpers shared by the layer modules: device arguments and input validation."""
 import numpy as np
 
+from ...devices import check_device  # noqa: F401 - deepnotes runs on the CPU only
 from ...tensor import Tensor, as_tensor
 from ..parameter import Parameter
-
-
-def check_device(device, name):
-    """deepnotes runs on the CPU only; accept torch's ``device`` argument when it says so."""
-    if device is not None and str(device) != "cpu":
-        raise ValueError(f"{name}: only device='cpu' (or None) is supported, got {device!r}")
 
 
 def layer_input(input, name, floating=True):

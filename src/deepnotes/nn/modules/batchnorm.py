@@ -24,6 +24,9 @@ class _BatchNorm(Module):
         check_device(device, type(self).__name__)
         if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) or num_features < 1:
             raise ValueError(f"{type(self).__name__}: num_features must be a positive int, got {num_features!r}")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)) or \
+                not eps >= 0:
+            raise ValueError(f"{type(self).__name__}: eps must be a non-negative number, got {eps!r}")
         dtype = dtype or get_default_dtype()
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats

@@ -7,6 +7,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ...devices import DeviceError, check_device, device as _device_type
 from ...tensor import Tensor
 from ..parameter import Parameter
 
@@ -268,7 +269,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad[...] = 0
+                p.grad.data[...] = 0
 
     def apply(self, fn):
         """Call ``fn`` on every sub-module (children first) and on self: ``model.apply(weights_init)``."""
@@ -279,16 +280,19 @@ class Module:
 
     def to(self, *args, dtype=None, device=None):
         """Cast floating parameters and buffers to ``dtype`` in place: ``to(np.float64)``,
-        ``to(dtype=...)``; a device argument must be 'cpu' (the only device deepnotes has)."""
+        ``to(dtype=...)``, ``to("cpu", dtype)``; a device must be the CPU (the only device deepnotes
+        has): anything else raises DeviceError."""
         for a in args:
-            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "mps", "meta"):
+            if isinstance(a, (str, _device_type)):
                 device = a
+            elif isinstance(a, Tensor):
+                dtype = a.data.dtype
             elif dtype is None:
                 dtype = a
             else:
                 raise TypeError(f"to: unexpected argument {a!r}")
-        if device is not None and str(device) != "cpu":
-            raise ValueError(f"to: only the 'cpu' device exists in deepnotes, got {device!r}")
+        if device is not None:
+            check_device(device, f"{type(self).__name__}.to")
         if dtype is None:
             return self
         try:
@@ -303,8 +307,15 @@ class Module:
                     if v is not None and v.data.dtype.kind == "f":
                         v.data = v.data.astype(dtype)
                         if v.grad is not None:
-                            v.grad = v.grad.astype(dtype)
+                            v.grad.data = v.grad.data.astype(dtype)
         return self
+
+    def cpu(self):
+        return self
+
+    def cuda(self, device=None):
+        raise DeviceError(f"{type(self).__name__}.cuda: deepnotes runs on the CPU only, so modules cannot "
+                          "move to a GPU; keep them on 'cpu' (deepnotes.cuda.is_available() is False)")
 
     def float(self):
         return self.to(np.float32)
