@@ -11,6 +11,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .errors import FileFormatError
 from .tensor import Tensor
 
 _META_KEY = "deepnotes"
@@ -48,12 +49,21 @@ def atomic_write_bytes(path, payload):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+    except OSError as e:
+        _discard(tmp)
+        if e.filename is None:   # say which file could not be written (a full disk names none)
+            e.filename = path
         raise
+    except BaseException:
+        _discard(tmp)
+        raise
+
+
+def _discard(tmp):
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
 
 
 def _write_all(f, payload):
@@ -72,7 +82,8 @@ def _read(path, what):
         header_len = int.from_bytes(data[:8], "little")
         header = json.loads(data[8:8 + header_len])
     except Exception as e:  # safetensors raises its own error types
-        raise ValueError(f"{what}: {path!r} is not a valid safetensors file ({type(e).__name__}: {e})") from None
+        raise FileFormatError(f"{what}: {path!r} is not a valid safetensors file ({type(e).__name__}: {e})") \
+            from None
     return arrays, header.get("__metadata__") or {}
 
 
@@ -196,4 +207,4 @@ def load_checkpoint(path):
             raise ValueError(f"unknown format {info.get('format')!r}")
         return _decode(info["tree"], arrays)
     except (KeyError, ValueError, TypeError) as e:
-        raise ValueError(f"load_checkpoint: {os.fspath(path)!r} is not a deepnotes checkpoint ({e})") from None
+        raise FileFormatError(f"load_checkpoint: {os.fspath(path)!r} is not a deepnotes checkpoint ({e})") from None

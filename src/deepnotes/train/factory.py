@@ -5,8 +5,10 @@
 """
 import difflib
 import math
+import warnings
 
 from .. import optim
+from ..errors import UnknownNameError
 from ..optim import lr_scheduler as S
 
 OPTIMIZERS = {
@@ -28,7 +30,7 @@ SCHEDULERS = ("none", "step", "multistep", "exponential", "natural-exp", "poly",
 def _unknown(kind, name, known):
     near = difflib.get_close_matches(name, list(known), n=3, cutoff=0.4)
     hint = f"; did you mean {', '.join(near)}?" if near else ""
-    return ValueError(f"unknown {kind} {name!r}{hint} (known: {', '.join(known)})")
+    return UnknownNameError(f"unknown {kind} {name!r}{hint} (known: {', '.join(known)})")
 
 
 def default_lr(name):
@@ -82,3 +84,27 @@ def build_scheduler(name, optimizer, epochs, steps_per_epoch=1, warmup_epochs=1)
         return S.CyclicLR(optimizer, base_lr=lr / 10, max_lr=lr, step_size_up=max(1, 2 * steps_per_epoch),
                           cycle_momentum=momentum), "step"
     return S.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=2), "epoch"
+
+
+def resume_scheduler(name, optimizer, epochs, done_epochs, base_lr, steps_per_epoch=1, warmup_epochs=1):
+    """The schedule ``name`` of a run of ``epochs`` epochs, advanced past its first ``done_epochs``.
+
+    For resuming with another total than the checkpoint's run was planned for: the rate then follows
+    the schedule a straight ``epochs``-epoch run would have from epoch ``done_epochs + 1`` on (a
+    cosine planned for 10 epochs and resumed with 20 continues from the middle of a 20-epoch cosine,
+    instead of rising again from its lr of 0).  ``base_lr`` is the run's starting (or peak) rate; the
+    groups' rates are reset to it before the schedule is built and replayed.  Returns
+    ``(scheduler, interval)`` like :func:`build_scheduler`.
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = base_lr
+        group.pop("initial_lr", None)
+    sched, interval = build_scheduler(name, optimizer, epochs, steps_per_epoch=steps_per_epoch,
+                                      warmup_epochs=warmup_epochs)
+    if sched is not None and type(sched).__name__ != "ReduceLROnPlateau":
+        steps = done_epochs * (steps_per_epoch if interval == "step" else 1)
+        with warnings.catch_warnings():   # replaying the schedule without optimizer steps is intended
+            warnings.simplefilter("ignore")
+            for _ in range(steps):
+                sched.step()
+    return sched, interval
