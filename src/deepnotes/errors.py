@@ -7,11 +7,15 @@ the built-in type a Python caller would catch (``ValueError``, ``ImportError``, 
 """
 import importlib
 
-__all__ = ["UserError", "UnknownNameError", "FileFormatError", "MissingDependencyError", "require"]
+__all__ = ["UserError", "OptionError", "UnknownNameError", "FileFormatError", "MissingDependencyError", "require"]
 
 
 class UserError(Exception):
     """A problem with the user's input or environment, reported in one line by the CLI."""
+
+
+class OptionError(UserError, ValueError):
+    """A setting whose value is out of its range (or does not fit the data it applies to)."""
 
 
 class UnknownNameError(UserError, ValueError):

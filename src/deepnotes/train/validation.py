@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from ..data import random_split
-from ..errors import UserError
+from ..errors import OptionError
 
 __all__ = ["validation_count", "split_validation"]
 
@@ -27,7 +27,7 @@ def validation_count(n, val_size):
     else:
         count = -1
     if not 0 <= count < n:
-        raise UserError(f"{where}: val_size {val_size!r} does not leave a training set: expected a fraction "
+        raise OptionError(f"{where}: val_size {val_size!r} does not leave a training set: expected a fraction "
                         f"in [0, 1) or a count in [0, {n}) of the {n} training samples")
     return count
 
