@@ -10,6 +10,7 @@ import pytest
 from deepnotes import io
 from deepnotes.cli import build_parser, main
 from deepnotes.train import default_lr
+from deepnotes.train.factory import OPTIMIZERS
 
 
 def test_help_everywhere(capsys):
@@ -288,3 +289,24 @@ def test_lr_find_says_when_the_curve_is_flat(capsys):
     assert "no suggestion: no clear descent" in out and "suggested learning rate" not in out
     assert main(["lr-find", "--start-lr", "1", "--end-lr", "0.1"]) == 2
     assert "--start-lr 1 must be below --end-lr 0.1" in _one_line_error(capsys)
+
+
+def _accuracy(out):
+    return float(out.split("test accuracy ")[1].split()[0])
+
+
+@pytest.mark.parametrize("optimizer, scheduler", [(name, "cosine") for name in OPTIMIZERS] + [("nesterov", "onecycle")])
+def test_every_optimizers_default_lr_trains_the_default_model(optimizer, scheduler, tmp_path, capsys):
+    """Each optimizer's default rate trains the default model well above chance (10%); 3 epochs keep it short
+    (the defaults were chosen on the full 10-epoch run; see train/factory.py)."""
+    assert main(["train", "--optimizer", optimizer, "--scheduler", scheduler, "--epochs", "3",
+                 "--out", str(tmp_path)]) == 0
+    assert _accuracy(capsys.readouterr().out) > 0.8
+
+
+def test_lr_find_suggestion_trains_the_default_model(tmp_path, capsys):
+    assert main(["lr-find"]) == 0
+    out = capsys.readouterr().out
+    lr = float(out.split("suggested learning rate ")[1].split()[0])
+    assert main(["train", "--lr", repr(lr), "--epochs", "3", "--out", str(tmp_path)]) == 0
+    assert _accuracy(capsys.readouterr().out) > 0.8

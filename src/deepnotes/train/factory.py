@@ -11,9 +11,14 @@ from .. import optim
 from ..errors import UnknownNameError
 from ..optim import lr_scheduler as S
 
+# The default rates train the default run (lenet5 on the bundled digits, batch 32, 10 epochs, cosine, 10%
+# held out for validation) to 96-98% test accuracy with every optimizer (measured: sgd 3e-4 97.2%, 1e-4
+# 96.9%, 1e-3 16%; nesterov 3e-4 97.2%, 1e-3 13%; adam 98.1%; adamw 98.1%; adamax 96.4%; nadam 97.2%;
+# rmsprop 97.8%; adagrad 96.4%; adadelta 98.3%).  The classic LeNet-5's RBF output gives losses near 7
+# and large gradients at the start, so plain and Nesterov momentum SGD need small rates.
 OPTIMIZERS = {
-    "sgd": (optim.SGD, {"momentum": 0.9, "weight_decay": 5e-4}, 0.05),
-    "nesterov": (optim.SGD, {"momentum": 0.9, "nesterov": True, "weight_decay": 5e-4}, 0.05),
+    "sgd": (optim.SGD, {"momentum": 0.9, "weight_decay": 5e-4}, 3e-4),
+    "nesterov": (optim.SGD, {"momentum": 0.9, "nesterov": True, "weight_decay": 5e-4}, 3e-4),
     "adam": (optim.Adam, {}, 2e-3),
     "adamw": (optim.AdamW, {}, 2e-3),
     "adamax": (optim.Adamax, {}, 2e-3),
