@@ -286,7 +286,8 @@ def test_genuine_bugs_keep_their_traceback(tmp_path, monkeypatch):
 def test_lr_find_says_when_the_curve_is_flat(capsys):
     assert main(["lr-find", "--start-lr", "1e-9", "--end-lr", "1e-8", "--num-iter", "20"]) == 0
     out = capsys.readouterr().out
-    assert "no suggestion: no clear descent" in out and "suggested learning rate" not in out
+    assert "no suggestion: no clear descent" in out
+    assert "suggested learning rate" not in out and "lowest smoothed loss" not in out
     assert main(["lr-find", "--start-lr", "1", "--end-lr", "0.1"]) == 2
     assert "--start-lr 1 must be below --end-lr 0.1" in _one_line_error(capsys)
 

@@ -343,11 +343,10 @@ def cmd_lr_find(args):
         print(f"{result.lrs[i]:12.3e} {result.losses[i]:10.4f} {result.smoothed[i]:10.4f}")
     if result.diverged:
         print(f"the loss diverged at lr {result.lrs[-1]:.3e}")
-    if result.min_loss_lr is not None:
-        print(f"lowest smoothed loss at lr {result.min_loss_lr:.3e}")
     if result.suggestion is None:
         print(f"no suggestion: {result.note}")
     else:
+        print(f"lowest smoothed loss at lr {result.min_loss_lr:.3e}")
         print(f"suggested learning rate {result.suggestion:.3e} (a tenth of the rate at the lowest smoothed loss)")
         if result.note:
             print(f"note: {result.note}")
