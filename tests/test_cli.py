@@ -236,6 +236,10 @@ def test_resume_errors_are_one_line(one_epoch_run, tmp_path, capsys):
     ckpt = str(one_epoch_run / "checkpoint.safetensors")
     assert main(["train", "--resume", ckpt, "--model", "lenet5_modern", "--out", str(tmp_path)]) == 2
     assert "holds a LeNet5Classic model, but this Trainer trains a LeNet5" in _one_line_error(capsys)
+    assert main(["train", "--resume", ckpt, "--optimizer", "sgd", "--out", str(tmp_path)]) == 2
+    assert "trained with the optimizer Adam, but this Trainer uses SGD" in _one_line_error(capsys)
+    assert main(["train", "--resume", ckpt, "--scheduler", "step", "--out", str(tmp_path)]) == 2
+    assert "the scheduler CosineAnnealingLR, but this Trainer uses StepLR" in _one_line_error(capsys)
     assert main(["train", "--resume", str(one_epoch_run / "model.safetensors"), "--out", str(tmp_path)]) == 2
     assert "is not a deepnotes checkpoint" in _one_line_error(capsys)
     state = io.load_checkpoint(ckpt)

@@ -303,6 +303,8 @@ class Trainer:
             "planned_epochs": self.planned_epochs,
             "skipped_steps": self.skipped_steps,
             "model_class": type(self.model).__name__,
+            "optimizer_class": type(self.optimizer).__name__,
+            "scheduler_class": type(self.scheduler).__name__ if self.scheduler is not None else None,
         }
 
     def _write_history_files(self):
@@ -325,6 +327,11 @@ class Trainer:
         if saved_class is not None and saved_class != this_class:
             raise CheckpointMismatchError(f"Trainer: the checkpoint holds a {saved_class} model, but this "
                                           f"Trainer trains a {this_class}")
+        for what, obj in (("optimizer", self.optimizer), ("scheduler", self.scheduler)):
+            saved = state.get(f"{what}_class")
+            if saved is not None and obj is not None and saved != type(obj).__name__:
+                raise CheckpointMismatchError(f"Trainer: the checkpoint was trained with the {what} {saved}, "
+                                              f"but this Trainer uses {type(obj).__name__}")
         from ..nn import StateDictError
         try:
             self.model.load_state_dict(state["model"])
@@ -332,7 +339,11 @@ class Trainer:
             lines = [ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()]
             raise CheckpointMismatchError(f"Trainer: the checkpoint's weights do not fit this "
                                           f"{this_class}: {'; '.join(lines)[:300]}") from e
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError) as e:
+            raise CheckpointMismatchError(f"Trainer: the checkpoint's optimizer state does not fit this "
+                                          f"{type(self.optimizer).__name__}: {e}") from e
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler") is not None:
