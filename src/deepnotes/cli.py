@@ -1,16 +1,28 @@
 """The ``deepnotes`` command.  Thin: it parses arguments and calls the library.
 
     deepnotes train                       # classic LeNet-5 on the bundled digits, prints test accuracy
-    deepnotes train --epochs 20 --optimizer sgd --lr 0.05 --scheduler step
+    deepnotes train --epochs 20 --optimizer sgd --scheduler step
+    deepnotes train --early-stopping 3 --val-size 0.2
+    deepnotes train --resume runs/train/checkpoint.safetensors --epochs 15
     deepnotes lr-find                     # learning-rate range test
     deepnotes coco-eval GT.json DT.json   # COCO bbox evaluation, pycocotools' 12 numbers
+
+``train`` holds a validation set out of the training set (``--val-size``); early stopping, the
+plateau schedule and the restored best weights look only at it, and the test set is scored once, at
+the end.  Exit status: 0 on success; 2 for a problem the user can fix (a bad option, file, data set
+or checkpoint, a missing optional package, a full disk, a training run whose loss became NaN or
+infinite), reported on one line; 130 when interrupted.  Anything else is a bug and keeps its
+traceback.
 """
 import argparse
 import difflib
+import errno
 import importlib
 import json
 import os
 import sys
+
+from .errors import FileFormatError, UserError, require
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
 
@@ -67,6 +79,33 @@ def _positive_float(name):
     return parse
 
 
+def _non_negative_int(name):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be >= 0, got {value}")
+        return value
+    return parse
+
+
+def _fraction_or_count(text):
+    try:
+        value = int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--val-size must be a fraction or a count, got {text!r}") from None
+        if not 0 <= value < 1:
+            raise argparse.ArgumentTypeError(f"--val-size must be a fraction in [0, 1) or a count, got {text}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--val-size must be >= 0, got {value}")
+    return value
+
+
 def build_parser():
     parser = _Parser(prog="deepnotes", description="Deep-learning interview notes as verified software.")
     from . import __version__
@@ -87,13 +126,26 @@ def build_parser():
                    help="accumulate gradients over K batches per optimizer step")
     t.add_argument("--clip-grad-norm", type=_positive_float("--clip-grad-norm"), default=None, metavar="MAX",
                    help="clip the global gradient norm to MAX before each step")
-    t.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
-                   help="stop when the test loss has not improved for PATIENCE epochs")
+    t.add_argument("--early-stopping", type=_positive_int("--early-stopping"), default=None, metavar="PATIENCE",
+                   help="stop after PATIENCE epochs in a row without a lower validation loss and keep the "
+                        "weights of the best epoch")
+    t.add_argument("--val-size", type=_fraction_or_count, default=0.1, metavar="N",
+                   help="validation set held out of the training set, a fraction (default 0.1) or a count; "
+                        "early stopping, the plateau schedule and the best weights use it, never the test set; "
+                        "0 holds out nothing")
+    t.add_argument("--val-seed", type=int, default=0, help="seed of the validation split (default 0, "
+                                                           "independent of --seed)")
+    t.add_argument("--skip-nonfinite", action="store_true",
+                   help="skip optimizer steps whose loss or gradients are NaN/inf (counted and reported; "
+                        "10 in a row stop the run) instead of stopping at the first one")
     t.add_argument("--amp", action="store_true", help="mixed precision: float16 compute, float32 master "
                                                       "weights, dynamic loss scaling")
     t.add_argument("--out", default="runs/train", help="folder for checkpoint.safetensors, model.safetensors, "
-                                                       "history.json/.csv and curves.png (default runs/train)")
-    t.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue from a checkpoint file")
+                                                       "history.json/.csv, results.json and curves.png "
+                                                       "(default runs/train)")
+    t.add_argument("--resume", default=None, metavar="CHECKPOINT",
+                   help="continue from a checkpoint file up to --epochs epochs in total; with another --epochs "
+                        "than the run was planned for, the schedule is rebuilt for the new total")
     t.add_argument("--plot", action="store_true", help="draw loss/accuracy curves to OUT/curves.png "
                                                        "(needs matplotlib)")
     t.set_defaults(func=cmd_train)
@@ -104,7 +156,8 @@ def build_parser():
     _add_training_args(f)
     f.add_argument("--start-lr", type=_positive_float("--start-lr"), default=1e-6)
     f.add_argument("--end-lr", type=_positive_float("--end-lr"), default=10.0)
-    f.add_argument("--num-iter", type=_positive_int("--num-iter"), default=100)
+    f.add_argument("--num-iter", type=_positive_int("--num-iter"), default=100,
+                   help="steps of the sweep (default 100, at least 5)")
     f.add_argument("--plot", default=None, metavar="PNG", help="save the loss-vs-rate curve (needs matplotlib)")
     f.set_defaults(func=cmd_lr_find)
 
@@ -120,7 +173,7 @@ def build_parser():
 
 def _add_training_args(p):
     from .models import list_models
-    from .train.factory import OPTIMIZERS
+    from .train.factory import OPTIMIZERS, default_lr
     p.add_argument("--model", default="lenet5",
                    help=f"architecture ({', '.join(list_models())}; default lenet5, the classic LeNet-5 of the "
                         "notes: C3 connection table, trainable subsampling, RBF output; lenet5_modern is the "
@@ -130,11 +183,17 @@ def _add_training_args(p):
                                                                "(MNIST/Fashion-MNIST IDX, CIFAR-10 binary)")
     p.add_argument("--batch-size", type=_positive_int("--batch-size"), default=32, help="batch size (default 32)")
     p.add_argument("--lr", type=_positive_float("--lr"), default=None,
-                   help="learning rate (default depends on the optimizer: 0.002 for adam, 0.05 for sgd)")
+                   help="learning rate (default depends on the optimizer: "
+                        + ", ".join(f"{k} {default_lr(k):g}" for k in OPTIMIZERS) + ")")
     p.add_argument("--optimizer", default="adam", help=f"optimizer: {', '.join(OPTIMIZERS)} (default adam)")
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical weights")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--workers", type=_non_negative_int("--workers"), default=0,
+                   help="DataLoader worker processes (default 0)")
+    bars = p.add_mutually_exclusive_group()
+    bars.add_argument("--progress", dest="progress", action="store_const", const=True, default=None,
+                      help="show progress bars even when stderr is not a terminal (default: only on a terminal)")
+    bars.add_argument("--no-progress", dest="progress", action="store_const", const=False,
+                      help="hide progress bars")
 
 
 def _pad_to_32(image):
@@ -147,12 +206,22 @@ def _datasets(args):
     from .data import datasets as D
     if args.dataset == "digits":
         if args.data:
-            raise ValueError("--data is not used with the bundled digits; pick --dataset mnist, fashion-mnist "
-                             "or cifar10 for local files")
+            raise UserError("--data is not used with the bundled digits; pick --dataset mnist, fashion-mnist "
+                            "or cifar10 for local files")
         return D.Digits(train=True, size=32), D.Digits(train=False, size=32), 1
     if not args.data:
-        raise ValueError(f"--dataset {args.dataset} needs --data DIR, the folder with its files (nothing is "
-                         "downloaded)")
+        raise UserError(f"--dataset {args.dataset} needs --data DIR, the folder with its files (nothing is "
+                        "downloaded)")
+    if not os.path.isdir(args.data):
+        raise UserError(f"--data {args.data}: no such folder")
+    try:
+        return _local_datasets(args)
+    except ValueError as e:   # the readers' messages name the file and what is wrong with it
+        raise FileFormatError(str(e)) from e
+
+
+def _local_datasets(args):
+    from .data import datasets as D
     if args.dataset == "cifar10":
         return D.CIFAR10(args.data, train=True), D.CIFAR10(args.data, train=False), 3
     cls = D.MNIST if args.dataset == "mnist" else D.FashionMNIST
@@ -164,53 +233,109 @@ def _datasets(args):
 def _build_training(args):
     from . import manual_seed, models
     from .data import DataLoader
-    from .train import build_optimizer
+    from .train import build_optimizer, split_validation
 
     manual_seed(args.seed)
     train_set, test_set, channels = _datasets(args)
     model = models.get_model(args.model, num_classes=10, in_channels=channels)
     opt = build_optimizer(args.optimizer, model.parameters(), lr=args.lr)
+    train_set, val_set = split_validation(train_set, getattr(args, "val_size", 0), getattr(args, "val_seed", 0))
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.workers)
+    val_loader = DataLoader(val_set, batch_size=256, num_workers=args.workers) if val_set is not None else None
     test_loader = DataLoader(test_set, batch_size=256, num_workers=args.workers)
-    return model, opt, train_loader, test_loader
+    return model, opt, train_loader, val_loader, test_loader
+
+
+def _out_folder(path):
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"--out {path} is a file; expected a folder (it is created if missing)")
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 def cmd_train(args):
-    from .io import save_weights
-    from .train import EarlyStopping, Trainer, build_scheduler
+    from .io import atomic_write_bytes, save_weights
+    from .train import EarlyStopping, NonFiniteLossError, Trainer, build_scheduler, plot_history
 
-    model, opt, train_loader, test_loader = _build_training(args)
+    if args.plot:   # optional packages are checked before any work, not after it
+        require("matplotlib", "--plot", "plot")
+    out = _out_folder(args.out)
+    model, opt, train_loader, val_loader, test_loader = _build_training(args)
+    if args.early_stopping is not None and val_loader is None:
+        raise UserError("--early-stopping needs a validation set, and --val-size 0 holds out none")
     sched, interval = build_scheduler(args.scheduler, opt, args.epochs, steps_per_epoch=len(train_loader))
-    os.makedirs(args.out, exist_ok=True)
     stopper = EarlyStopping(patience=args.early_stopping) if args.early_stopping is not None else None
-    trainer = Trainer(model, opt, train_loader, val_loader=test_loader, scheduler=sched,
+    checkpoint = os.path.join(out, "checkpoint.safetensors")
+    trainer = Trainer(model, opt, train_loader, val_loader=val_loader, test_loader=test_loader, scheduler=sched,
                       scheduler_interval=interval, accumulation_steps=args.accumulate,
                       clip_grad_norm=args.clip_grad_norm, early_stopping=stopper, amp=args.amp,
-                      checkpoint_path=os.path.join(args.out, "checkpoint.safetensors"),
-                      history_path=os.path.join(args.out, "history.csv"),
-                      plot_path=os.path.join(args.out, "curves.png") if args.plot else None,
-                      progress=not args.no_progress)
+                      checkpoint_path=checkpoint,
+                      history_path=[os.path.join(out, "history.csv"), os.path.join(out, "history.json")],
+                      progress=args.progress, nonfinite="skip" if args.skip_nonfinite else "raise")
     if args.resume:
-        trainer.load_checkpoint(args.resume)
-        print(f"resumed from {args.resume} at epoch {trainer.epoch}")
-    print(f"training {args.model} on {args.dataset}: {len(train_loader.dataset)} train / "
+        _resume(trainer, args, len(train_loader))
+    n_val = len(val_loader.dataset) if val_loader is not None else 0
+    print(f"training {args.model} on {args.dataset}: {len(train_loader.dataset)} train / {n_val} validation / "
           f"{len(test_loader.dataset)} test images, {args.epochs} epochs, {args.optimizer}, seed {args.seed}"
           + (", mixed precision" if args.amp else ""))
-    trainer.fit(args.epochs)
-    loss, acc = trainer.evaluate(test_loader)
-    save_weights(model.state_dict(), os.path.join(args.out, "model.safetensors"))
-    with open(os.path.join(args.out, "history.json"), "w") as f:
-        json.dump(trainer.history, f, indent=1)
+    try:
+        trainer.fit(args.epochs)
+    except NonFiniteLossError as e:
+        kept = (f"{checkpoint} keeps epoch {trainer.epoch}" if trainer.epoch else "no epoch finished, so no "
+                "checkpoint was written")
+        raise NonFiniteLossError(f"{e} ({kept}); lower --lr, clip with --clip-grad-norm, or pass "
+                                 "--skip-nonfinite", e.epoch, e.batch) from None
+    loss, acc = trainer.test()
+    # the artefacts first; the optional plot last, so nothing optional can lose them
+    save_weights(model.state_dict(), os.path.join(out, "model.safetensors"))
+    results = {"test_loss": loss, "test_acc": acc, "epochs": trainer.epoch, "stopped_early": trainer.stopped_early,
+               "skipped_steps": trainer.skipped_steps}
+    if stopper is not None and stopper.best_epoch is not None:
+        results["best_epoch"] = stopper.best_epoch
+    atomic_write_bytes(os.path.join(out, "results.json"), json.dumps(results, indent=1).encode())
+    if args.skip_nonfinite:
+        print(f"skipped {trainer.skipped_steps} optimizer steps with a non-finite loss or gradients")
     print(f"test loss {loss:.4f}")
     print(f"test accuracy {acc:.4f} ({acc * 100:.2f}%)")
-    print(f"weights: {os.path.join(args.out, 'model.safetensors')}")
+    print(f"weights: {os.path.join(out, 'model.safetensors')}")
+    if args.plot:
+        plot_history(trainer.history, os.path.join(out, "curves.png"))
+        print(f"curves: {os.path.join(out, 'curves.png')}")
     return 0
+
+
+def _resume(trainer, args, steps_per_epoch):
+    """Load ``--resume`` into ``trainer`` and say what happens to the schedule and the epochs."""
+    from .train import default_lr, resume_scheduler
+
+    trainer.load_checkpoint(args.resume)
+    planned, done = trainer.planned_epochs, trainer.epoch
+    print(f"resumed from {args.resume} at epoch {done}")
+    if trainer.stopped_early:
+        print(f"note: that run stopped early at epoch {done}; there is nothing more to train")
+    elif done >= args.epochs:
+        print(f"note: that run has already trained {done} epochs (--epochs {args.epochs}); nothing more to train")
+    elif planned is not None and planned != args.epochs and args.scheduler not in ("none", "plateau"):
+        base = args.lr if args.lr is not None else default_lr(args.optimizer)
+        trainer.scheduler, trainer.scheduler_interval = resume_scheduler(
+            args.scheduler, trainer.optimizer, args.epochs, done, base, steps_per_epoch=steps_per_epoch)
+        lr = trainer.optimizer.param_groups[0]["lr"]
+        print(f"note: that run was planned for {planned} epochs; the {args.scheduler} schedule is rebuilt for "
+              f"{args.epochs} epochs and goes on from epoch {done + 1} at lr {lr:.3g}, as a straight "
+              f"{args.epochs}-epoch run would")
+    trainer.planned_epochs = args.epochs
 
 
 def cmd_lr_find(args):
     from .optim.lr_finder import lr_finder
 
-    model, opt, train_loader, _ = _build_training(args)
+    if args.plot:
+        require("matplotlib", "--plot", "plot")
+    if args.start_lr >= args.end_lr:
+        raise UserError(f"--start-lr {args.start_lr:g} must be below --end-lr {args.end_lr:g}")
+    if args.num_iter < 5:
+        raise UserError(f"--num-iter must be at least 5, got {args.num_iter}")
+    model, opt, train_loader, _, _ = _build_training(args)
     result = lr_finder(model, opt, train_loader, start_lr=args.start_lr, end_lr=args.end_lr,
                        num_iter=args.num_iter)
     print(f"{'lr':>12} {'loss':>10} {'smoothed':>10}")
@@ -219,13 +344,28 @@ def cmd_lr_find(args):
     if result.diverged:
         print(f"the loss diverged at lr {result.lrs[-1]:.3e}")
     if result.suggestion is None:
-        print("no suggestion: too few steps were recorded")
+        print(f"no suggestion: {result.note}")
     else:
-        print(f"suggested learning rate {result.suggestion:.3e}")
+        print(f"lowest smoothed loss at lr {result.min_loss_lr:.3e}")
+        print(f"suggested learning rate {result.suggestion:.3e} (a tenth of the rate at the lowest smoothed loss)")
+        if result.note:
+            print(f"note: {result.note}")
     if args.plot:
         result.plot(args.plot)
         print(f"plot: {args.plot}")
     return 0
+
+
+def _describe_os_error(e):
+    """One line for an OSError: what failed and on which file, without the Python repr."""
+    code = e.errno if e.errno is not None else (e.args[0] if len(e.args) == 1 and isinstance(e.args[0], int)
+                                                  else None)
+    reason = e.strerror or (os.strerror(code) if code is not None else str(e))
+    if code == errno.ENOSPC:
+        reason += " (the disk is full)"
+    if e.filename is not None:
+        reason = f"{e.filename}: {reason}"
+    return reason
 
 
 def main(argv=None):
@@ -233,9 +373,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
-    except (FileNotFoundError, ValueError, TypeError) as e:
+    except UserError as e:
         print(f"deepnotes {args.command}: error: {e}", file=sys.stderr)
-        return 1
+        return 2
+    except OSError as e:   # files, folders, disks: the environment, not a bug
+        print(f"deepnotes {args.command}: error: {_describe_os_error(e)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -15,6 +15,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .errors import FileFormatError
 from .tensor import Tensor
 
 _META_KEY = "deepnotes"
@@ -88,12 +89,12 @@ def parse_json(text, where, source, max_depth=JSON_MAX_DEPTH):
     try:
         obj = json.loads(text)
     except RecursionError:
-        raise ValueError(f"{where}: {source} is not a valid JSON file (lists/objects nested more than "
+        raise FileFormatError(f"{where}: {source} is not a valid JSON file (lists/objects nested more than "
                          f"{max_depth} levels deep)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{where}: {source} is not a valid JSON file ({err})") from None
+        raise FileFormatError(f"{where}: {source} is not a valid JSON file ({err})") from None
     if _too_deep(obj, max_depth):
-        raise ValueError(f"{where}: {source} is not a valid JSON file (lists/objects nested more than "
+        raise FileFormatError(f"{where}: {source} is not a valid JSON file (lists/objects nested more than "
                          f"{max_depth} levels deep)")
     return obj
 
@@ -201,6 +202,10 @@ def atomic_write_bytes(path, payload):
             os.fsync(f.fileno())
         os.replace(tmp, path)
         done = True
+    except OSError as e:
+        if e.filename is None:   # say which file could not be written (a full disk names none)
+            e.filename = path
+        raise
     finally:
         if not done:
             try:
@@ -226,7 +231,7 @@ def _read(path, what):
         header_len = int.from_bytes(data[:8], "little")
         header = json.loads(data[8:8 + header_len])
     except Exception as e:  # safetensors raises its own error types
-        raise ValueError(f"{what}: {path!r} is not a valid safetensors file ({type(e).__name__}: {e})") from None
+        raise FileFormatError(f"{what}: {path!r} is not a valid safetensors file ({type(e).__name__}: {e})") from None
     arrays = {k: _from_safetensors_view(k, v, f"{what}: {path!r}") for k, v in views}
     return arrays, header.get("__metadata__") or {}
 
@@ -390,7 +395,7 @@ def load_checkpoint(path, _tensors=False, _name="load_checkpoint"):
     """Load what :func:`save_checkpoint` wrote; a missing or corrupt file gives a clear error."""
     arrays, meta = _read(path, _name)
     if _META_KEY not in meta:
-        raise ValueError(f"{_name}: {os.fspath(path)!r} is not a deepnotes checkpoint (no "
+        raise FileFormatError(f"{_name}: {os.fspath(path)!r} is not a deepnotes checkpoint (no "
                          f"{_META_KEY!r} metadata)")
     info = parse_json(meta[_META_KEY], _name, f"the checkpoint header of {os.fspath(path)!r}")
     try:
@@ -398,7 +403,7 @@ def load_checkpoint(path, _tensors=False, _name="load_checkpoint"):
             raise ValueError(f"unknown format {info.get('format')!r}")
         return _decode(info["tree"], arrays, _tensors)
     except (KeyError, ValueError, TypeError) as e:
-        raise ValueError(f"{_name}: {os.fspath(path)!r} is not a deepnotes checkpoint ({e})") from None
+        raise FileFormatError(f"{_name}: {os.fspath(path)!r} is not a deepnotes checkpoint ({e})") from None
 
 
 # ------------------------------------------------------------------------------------ torch-style save / load
@@ -430,7 +435,7 @@ def load(f, map_location=None, weights_only=True, **kwargs):
         with open(path, "rb") as fh:
             head = fh.read(8)
         if path.lower().endswith(_TORCH_SUFFIXES) or head[:2] == b"PK" or head[:1] == b"\x80":
-            raise ValueError(f"load: {path!r} looks like a torch (pickle/zip) file; deepnotes.load reads "
+            raise FileFormatError(f"load: {path!r} looks like a torch (pickle/zip) file; deepnotes.load reads "
                              "only files written by deepnotes.save.  Use "
                              "deepnotes.io.load_torch_state_dict(path) to read a torch state_dict")
     return load_checkpoint(path, _tensors=True, _name="load")

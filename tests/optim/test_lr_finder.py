@@ -37,3 +37,22 @@ def test_bad_arguments():
         lr_finder(model, opt, loader, start_lr=1.0, end_lr=0.1)
     with pytest.raises(ValueError, match="no batches"):
         lr_finder(model, opt, [], num_iter=10)
+
+
+def test_suggestion_rule_on_synthetic_curves():
+    """minimum/10 on a clear curve; no suggestion on a flat one; a caveat when still falling at the end."""
+    from deepnotes.optim.lr_finder import analyse_curve
+    lrs = np.logspace(-6, 1, 50)
+    x = np.log10(lrs)
+    valley = 2 - 1.5 / (1 + np.exp(-3 * (x + 3))) + np.where(x > -1, 20 * (x + 1) ** 2, 0)
+    suggestion, min_lr, steepest, note = analyse_curve(lrs, valley, diverged=True)
+    assert min_lr == lrs[np.argmin(valley)] and suggestion == pytest.approx(min_lr / 10)
+    assert note is None and abs(np.log10(steepest) + 3) < 0.2
+    flat = 2.3 + 0.01 * np.sin(x)
+    suggestion, _, _, note = analyse_curve(lrs, flat, diverged=False)
+    assert suggestion is None and note.startswith("no clear descent")
+    falling = 2 - 0.2 * (x + 6)
+    suggestion, min_lr, _, note = analyse_curve(lrs, falling, diverged=False)
+    assert min_lr == lrs[-1] and suggestion == pytest.approx(lrs[-1] / 10) and "still falling" in note
+    suggestion, _, _, note = analyse_curve(lrs[:3], valley[:3], diverged=True)
+    assert suggestion is None and "too few steps" in note

@@ -65,7 +65,7 @@ def test_gradient_clipping_in_the_loop_matches_torch():
 
 
 def test_early_stopping_stops_and_restores_best():
-    es = EarlyStopping(monitor="val_loss", patience=1)
+    es = EarlyStopping(monitor="val_loss", patience=2)
     records = [{"epoch": 1, "val_loss": 1.0}, {"epoch": 2, "val_loss": 0.5}, {"epoch": 3, "val_loss": 0.6},
                {"epoch": 4, "val_loss": 0.7}]
     assert [es.step(r) for r in records] == [False, False, False, True]

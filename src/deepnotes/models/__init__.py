@@ -54,7 +54,8 @@ def get_model(name, **kwargs):
         import difflib
         near = difflib.get_close_matches(key, list(_REGISTRY), n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(near)}?" if near else ""
-        raise ValueError(f"get_model: unknown model {name!r}{hint} (known: {', '.join(list_models())})")
+        from ..errors import UnknownNameError
+        raise UnknownNameError(f"get_model: unknown model {name!r}{hint} (known: {', '.join(list_models())})")
     return _REGISTRY[key](**kwargs)
 
 

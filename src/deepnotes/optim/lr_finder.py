@@ -2,7 +2,12 @@
 
 Train for a few iterations while the learning rate grows from ``start_lr`` to ``end_lr``
 (geometrically or linearly), record the loss at each rate and stop once the smoothed loss
-diverges.  A good learning rate lies where the smoothed loss falls fastest, well before its minimum.
+diverges.  The suggested rate is a tenth of the rate at the smoothed loss's minimum (fastai's
+"minimum/10" rule): the minimum sits at the edge of divergence, and a tenth of it is still on the
+descent.  The rate of steepest descent is reported too, but on a model whose loss starts very high
+it sits at the first drop, far below a rate that trains well.  A sweep whose loss hardly falls (less
+than ``min_drop`` of its starting value) has no clear minimum: no rate is suggested and ``note``
+says why.
 
 * :func:`lr_range_test` works with any ``train_step()`` closure (loss + gradients);
 * :func:`lr_finder` runs it on a model and a data loader (``deepnotes lr-find`` uses it);
@@ -21,7 +26,7 @@ import numpy as np
 from .lr_scheduler import LRScheduler
 from .optimizer import Optimizer
 
-__all__ = ["RangeTestLR", "LRFinderResult", "lr_range_test", "lr_finder", "suggest_lr"]
+__all__ = ["RangeTestLR", "LRFinderResult", "lr_range_test", "lr_finder", "suggest_lr", "analyse_curve"]
 
 
 class RangeTestLR(LRScheduler):
@@ -65,10 +70,14 @@ class LRFinderResult:
         losses: the raw losses.
         smoothed: bias-corrected exponential moving average of the losses,
             ``avg_i = beta * avg_{i-1} + (1 - beta) * loss_i``, ``smoothed_i = avg_i / (1 - beta**(i+1))``.
-        suggestion: the rate where ``smoothed`` falls fastest against ``log(lr)`` (``None`` when
-            too few iterations were recorded).
-        min_loss_lr: the rate of the lowest smoothed loss (a common rule takes a tenth of it).
+        suggestion: a tenth of ``min_loss_lr`` (``None`` when the curve has no clear descent or too
+            few iterations were recorded; ``note`` then says which).
+        min_loss_lr: the rate of the lowest smoothed loss.
         diverged: whether the test stopped early because the loss exploded.
+        steepest_lr: the rate where ``smoothed`` falls fastest against ``log(lr)`` before its minimum
+            (:func:`suggest_lr`), or ``None``.
+        note: why there is no suggestion, or a caveat about it (the loss was still falling at the end
+            of the range); ``None`` when the curve has a clear descent and minimum.
     """
 
     lrs: np.ndarray
@@ -77,6 +86,8 @@ class LRFinderResult:
     suggestion: float | None
     min_loss_lr: float | None
     diverged: bool
+    steepest_lr: float | None = None
+    note: str | None = None
 
     def plot(self, path=None, ax=None):
         """Draw smoothed loss against learning rate (log axis); save to ``path`` if given."""
@@ -118,9 +129,38 @@ def suggest_lr(lrs, losses, skip_start=5, skip_end=2):
     return float(window_l[int(np.argmin(slope))])
 
 
+def analyse_curve(lrs, smoothed, diverged, skip_start=5, skip_end=2, min_drop=0.1):
+    """(suggestion, min_loss_lr, steepest_lr, note) for a range test's smoothed loss curve.
+
+    The suggestion is ``min_loss_lr / 10``.  None is given when fewer than 3 finite points remain
+    after ``skip_start``, or when the smoothed loss never falls below ``(1 - min_drop)`` times its
+    value at ``skip_start`` (a flat curve: the range is too narrow or too low).
+    """
+    lrs, smoothed = np.asarray(lrs, dtype=np.float64), np.asarray(smoothed, dtype=np.float64)
+    finite = np.flatnonzero(np.isfinite(smoothed))
+    finite = finite[finite >= min(skip_start, len(smoothed) - 1)] if len(finite) else finite
+    if len(finite) < 3:
+        return None, None, None, (f"too few steps were recorded ({len(smoothed)}) to read the curve; "
+                                  "raise the number of iterations or lower the start rate")
+    best = int(finite[np.argmin(smoothed[finite])])
+    min_loss_lr = float(lrs[best])
+    first = smoothed[finite[0]]
+    drop = (first - smoothed[best]) / abs(first) if first != 0 else 0.0
+    steepest = suggest_lr(lrs[:best + 1], smoothed[:best + 1], skip_start, 0)
+    if drop < min_drop:
+        return None, min_loss_lr, steepest, (
+            f"no clear descent: the smoothed loss fell by only {100 * max(drop, 0):.1f}% between "
+            f"{lrs[finite[0]]:.3g} and {lrs[finite[-1]]:.3g}; widen the range (a higher end rate)")
+    note = None
+    if best >= len(smoothed) - 1 - skip_end and not diverged:
+        note = ("the loss was still falling at the end of the range, so the minimum may lie beyond it; "
+                "a higher end rate would tell")
+    return min_loss_lr / 10, min_loss_lr, steepest, note
+
+
 def lr_range_test(optimizer, train_step, start_lr=1e-7, end_lr=10.0, num_iter=100, mode="exp",
                   beta=0.98, diverge_th=5.0, skip_start=5, skip_end=2, restore=True,
-                  restore_fns=()):
+                  restore_fns=(), min_drop=0.1):
     """Run an LR range test with a ``train_step`` closure.
 
     Args:
@@ -133,7 +173,9 @@ def lr_range_test(optimizer, train_step, start_lr=1e-7, end_lr=10.0, num_iter=10
         beta (float): weight of the past in the moving average of the loss, in [0, 1).
         diverge_th (float): stop once the smoothed loss exceeds ``diverge_th`` times its minimum so
             far (or is not finite).
-        skip_start, skip_end (int): points ignored at each end when picking the suggestion.
+        skip_start, skip_end (int): points ignored at each end when reading the curve.
+        min_drop (float): the smallest relative fall of the smoothed loss that counts as a descent
+            (see :func:`analyse_curve`).
         restore (bool): put the parameters, the optimizer state and the groups' hyper-parameters
             back as they were before the test.
         restore_fns: extra callables run at the end when ``restore`` (used by :func:`lr_finder`).
@@ -198,11 +240,9 @@ def lr_range_test(optimizer, train_step, start_lr=1e-7, end_lr=10.0, num_iter=10
                 fn()
 
     lrs, losses, smoothed = np.array(lrs), np.array(losses), np.array(smoothed)
-    finite = np.isfinite(smoothed)
-    min_loss_lr = float(lrs[np.flatnonzero(finite)[np.argmin(smoothed[finite])]]) \
-        if finite.any() else None
-    return LRFinderResult(lrs, losses, smoothed, suggest_lr(lrs, smoothed, skip_start, skip_end),
-                          min_loss_lr, diverged)
+    suggestion, min_loss_lr, steepest, note = analyse_curve(lrs, smoothed, diverged, skip_start, skip_end,
+                                                            min_drop)
+    return LRFinderResult(lrs, losses, smoothed, suggestion, min_loss_lr, diverged, steepest, note)
 
 
 def lr_finder(model, optimizer, train_loader, loss_fn=None, start_lr=1e-7, end_lr=10.0,

@@ -8,8 +8,10 @@ class EarlyStopping:
     """Track a metric per epoch and say when to stop.
 
     ``mode='min'`` (losses) or ``'max'`` (accuracies); an epoch improves when it beats the best value
-    by more than ``min_delta``.  With ``restore_best_weights`` the Trainer reloads the best epoch's
-    weights when it stops.
+    by more than ``min_delta``.  Training stops at the end of the ``patience``-th consecutive epoch
+    without improvement (Keras' and Lightning's rule: with patience 2 and best at epoch 3, the stop
+    comes after epoch 5; patience 0 acts as 1).  With ``restore_best_weights`` the Trainer reloads the
+    best epoch's weights when it stops.
     """
 
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="min", restore_best_weights=True):
@@ -44,7 +46,7 @@ class EarlyStopping:
                 self.best_state = {k: np.array(v.data, copy=True) for k, v in model.state_dict().items()}
         else:
             self.bad_epochs += 1
-        self.stopped = self.bad_epochs > self.patience
+            self.stopped = self.bad_epochs >= self.patience
         return self.stopped
 
     def state_dict(self):

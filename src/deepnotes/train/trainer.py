@@ -4,11 +4,17 @@ Per epoch: for each batch, forward, loss, backward, optimizer step; then the sch
 After each epoch the model is scored on the validation loader and a checkpoint may be written.  The
 same flow written by hand is a dozen lines (see the README); ``Trainer`` adds progress bars, history,
 checkpoint save/resume and exact reproducibility under ``deepnotes.manual_seed``.
+
+Model selection (early stopping, ReduceLROnPlateau, the best weights) only ever sees the validation
+loader; the test loader is scored once, by :meth:`Trainer.test`, after training.
 """
+import math
+
 import numpy as np
 
 from .. import io
 from ..autograd import no_grad
+from ..errors import UserError, require
 from ..nn import functional as F
 from ..random import default_generator
 from ..tensor import Tensor
@@ -16,11 +22,33 @@ from ..tensor import Tensor
 CHECKPOINT_VERSION = 1
 
 
+class NonFiniteLossError(UserError, FloatingPointError):
+    """The loss, the gradients or the weights stopped being finite numbers (NaN or infinity).
+
+    ``epoch`` and ``batch`` (1-based) say where; ``batch`` is None when the weights were found
+    non-finite at the end of an epoch.
+    """
+
+    def __init__(self, message, epoch=None, batch=None):
+        super().__init__(message)
+        self.epoch, self.batch = epoch, batch
+
+
+class CheckpointMismatchError(UserError, ValueError):
+    """A checkpoint that does not fit this Trainer (another model, or entries missing)."""
+
+
 def _progress(iterable, enabled, **kwargs):
-    if not enabled:
+    """tqdm bar over ``iterable``: ``enabled`` True/False forces it on/off, None shows it only when
+    stderr is a terminal (so redirected logs get no carriage-return updates)."""
+    if enabled is False:
         return iterable
     from tqdm.auto import tqdm
-    return tqdm(iterable, leave=False, dynamic_ncols=True, **kwargs)
+    return tqdm(iterable, leave=False, dynamic_ncols=True, disable=None if enabled is None else False, **kwargs)
+
+
+def _all_finite(arrays):
+    return all(np.isfinite(a).all() for a in arrays)
 
 
 def _accuracy_counts(logits, target):
@@ -45,22 +73,42 @@ class Trainer:
         master weights) and a dynamic ``GradScaler`` (pass ``scaler=`` to configure it).
     checkpoint_path: write a checkpoint (model, optimizer, scheduler, scaler, epoch, history and the
         random-generator state) atomically after every epoch.
-    history_path: also write the history after every epoch, as JSON or CSV by the file suffix.
-    plot_path: draw loss and accuracy curves to this PNG at the end of ``fit`` (needs matplotlib).
-    progress: show tqdm progress bars.
+    history_path: also write the history after every epoch, as JSON or CSV by the file suffix (a
+        path or a list of paths).  The checkpoint is written first and the history second, both
+        atomically, so after a crash the history is never ahead of the checkpoint; resuming rewrites
+        the history files from the checkpoint.
+    plot_path: draw loss and accuracy curves to this PNG at the end of ``fit`` (needs matplotlib,
+        checked here, before any training).
+    progress: show tqdm progress bars: True, False, or None (default) for "only when stderr is a
+        terminal".
+    test_loader: the held-out test set, scored once by :meth:`test`; never used while training.
+    nonfinite: what to do when a batch's loss or gradients are NaN/inf: ``'raise'`` (default) raises
+        :class:`NonFiniteLossError` naming the epoch and batch, before anything is saved; ``'skip'``
+        drops that optimizer step (the schedule still advances), counts it in the epoch record
+        (``skipped_steps``) and raises only after ``max_consecutive_skips`` bad steps in a row.
+        Weights that are not finite at the end of an epoch always raise, so a checkpoint never holds
+        them.
     """
 
     def __init__(self, model, optimizer, train_loader, val_loader=None, loss_fn=None, scheduler=None,
                  scheduler_interval="epoch", accumulation_steps=1, clip_grad_norm=None, clip_grad_value=None,
                  early_stopping=None, amp=False, scaler=None, checkpoint_path=None, history_path=None,
-                 plot_path=None, progress=True, log=print):
+                 plot_path=None, progress=None, log=print, test_loader=None, nonfinite="raise",
+                 max_consecutive_skips=10):
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
         if int(accumulation_steps) < 1:
             raise ValueError(f"Trainer: accumulation_steps must be >= 1, got {accumulation_steps}")
+        if nonfinite not in ("raise", "skip"):
+            raise ValueError(f"Trainer: nonfinite must be 'raise' or 'skip', got {nonfinite!r}")
+        if int(max_consecutive_skips) < 1:
+            raise ValueError(f"Trainer: max_consecutive_skips must be >= 1, got {max_consecutive_skips}")
+        if plot_path is not None:
+            require("matplotlib", "Trainer(plot_path=...)", "plot")
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.scheduler_interval = scheduler_interval
-        self.train_loader, self.val_loader = train_loader, val_loader
+        self.train_loader, self.val_loader, self.test_loader = train_loader, val_loader, test_loader
+        self.nonfinite, self.max_consecutive_skips = nonfinite, int(max_consecutive_skips)
         self.loss_fn = loss_fn or F.cross_entropy
         self.accumulation_steps = int(accumulation_steps)
         self.clip_grad_norm, self.clip_grad_value = clip_grad_norm, clip_grad_value
@@ -76,6 +124,9 @@ class Trainer:
         self.epoch = 0
         self.history = []
         self.stopped_early = False
+        self.planned_epochs = None   # the ``epochs`` of the first fit (saved in checkpoints)
+        self.skipped_steps = 0
+        self._consecutive_skips = 0
 
     # ------------------------------------------------------------------ one epoch
     def _forward(self, inputs):
@@ -85,9 +136,33 @@ class Trainer:
                 return self.model(inputs)
         return self.model(inputs)
 
-    def _optimizer_step(self):
+    def _params(self):
+        return [p for g in self.optimizer.param_groups for p in g["params"]]
+
+    def _bad_step(self, reason, batch, n_batches):
+        """Apply the non-finite policy to an optimizer step whose loss or gradients are not finite."""
+        where = f"epoch {self.epoch + 1}, batch {batch}" + (f" of {n_batches}" if n_batches else "")
+        if self.nonfinite == "raise":
+            raise NonFiniteLossError(f"Trainer: {reason} at {where}; training stopped before the optimizer "
+                                     "step, nothing from this epoch was saved", self.epoch + 1, batch)
+        self.skipped_steps += 1
+        self._consecutive_skips += 1
+        if self._consecutive_skips >= self.max_consecutive_skips:
+            raise NonFiniteLossError(f"Trainer: {self._consecutive_skips} optimizer steps in a row had "
+                                     f"{reason}, the last at {where}; giving up", self.epoch + 1, batch)
+        self.optimizer.zero_grad()
+        if self.scheduler is not None and self.scheduler_interval == "step":
+            self.scheduler.step()
+
+    def _optimizer_step(self, bad=None, batch=None, n_batches=None):
         from ..nn.utils import clip_grad_norm_, clip_grad_value_
-        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        params = self._params()
+        if bad is None and self.scaler is None and not _all_finite(p.grad.data for p in params
+                                                                   if p.grad is not None):
+            bad = "non-finite gradients"   # with a GradScaler, skipping such steps is the scaler's job
+        if bad is not None:
+            return self._bad_step(bad, batch, n_batches)
+        self._consecutive_skips = 0
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
         if self.clip_grad_norm is not None:
@@ -114,27 +189,33 @@ class Trainer:
         batches = iter(self.train_loader)
         bar = _progress(batches, self.progress, desc=f"epoch {self.epoch + 1}", total=n_batches)
         self.optimizer.zero_grad()
-        pending = 0
+        pending, bad, i = 0, None, -1
+        skipped_before = self.skipped_steps
         for i, (inputs, target) in enumerate(bar):
             output = self._forward(inputs)
             loss = self.loss_fn(output.float() if self.amp else output, target)
-            scaled = loss / k if k > 1 else loss
-            if self.scaler is not None:
-                scaled = self.scaler.scale(scaled)
-            scaled.backward()
+            value = loss.item()
+            if math.isfinite(value):
+                scaled = loss / k if k > 1 else loss
+                if self.scaler is not None:
+                    scaled = self.scaler.scale(scaled)
+                scaled.backward()
+                n = output.shape[0]
+                total_loss += value * n
+                c, _ = _accuracy_counts(output, target)
+                correct += c
+                seen += n
+            elif bad is None:
+                bad = f"a non-finite loss ({value})"
             pending += 1
             if pending == k or (n_batches is not None and i + 1 == n_batches):
-                self._optimizer_step()
-                pending = 0
-            n = output.shape[0]
-            total_loss += loss.item() * n
-            c, _ = _accuracy_counts(output, target)
-            correct += c
-            seen += n
-            if self.progress:
-                bar.set_postfix(loss=f"{loss.item():.4f}")
+                self._optimizer_step(bad, i + 1, n_batches)
+                pending, bad = 0, None
+            if self.progress is not False:
+                bar.set_postfix(loss=f"{value:.4f}")
         if pending:
-            self._optimizer_step()
+            self._optimizer_step(bad, i + 1, n_batches)
+        self._last_epoch_skips = self.skipped_steps - skipped_before
         return total_loss / max(seen, 1), correct / max(seen, 1)
 
     @no_grad()
@@ -154,15 +235,32 @@ class Trainer:
             seen += n
         return total_loss / max(seen, 1), correct / max(seen, 1)
 
+    def test(self, loader=None):
+        """Score the model once on the test set (``loader`` or ``test_loader``): (loss, accuracy), also
+        kept as ``self.test_result``.  Call it after training; nothing in ``fit`` looks at it."""
+        loader = loader if loader is not None else self.test_loader
+        if loader is None:
+            raise ValueError("Trainer.test: no loader given and no test_loader set")
+        loss, acc = self.evaluate(loader)
+        self.test_result = {"test_loss": loss, "test_acc": acc}
+        return loss, acc
+
     def fit(self, epochs):
         """Train until ``epochs`` epochs in total have run (a resumed run continues where it stopped),
         or until early stopping says so."""
         if epochs < 0:
             raise ValueError(f"Trainer.fit: epochs must be >= 0, got {epochs}")
+        if self.planned_epochs is None:
+            self.planned_epochs = int(epochs)
         while self.epoch < epochs and not self.stopped_early:
             lr = float(self.optimizer.param_groups[0]["lr"])
             train_loss, train_acc = self.train_one_epoch()
+            if not _all_finite(v.data for v in self.model.state_dict().values()):
+                raise NonFiniteLossError(f"Trainer: the weights are not finite after epoch {self.epoch + 1} "
+                                         "(an update overflowed); this epoch was not saved", self.epoch + 1)
             record = {"epoch": self.epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "lr": lr}
+            if self.nonfinite == "skip":
+                record["skipped_steps"] = self._last_epoch_skips
             if self.val_loader is not None:
                 record["val_loss"], record["val_acc"] = self.evaluate()
             if self.scheduler is not None and self.scheduler_interval == "epoch":
@@ -180,10 +278,11 @@ class Trainer:
                          f"(best {es.best:.4f} at epoch {es.best_epoch})")
                 if es.restore_best_weights and es.best_state is not None:
                     self.model.load_state_dict(es.best_state)
-            if self.history_path:
-                write_history(self.history, self.history_path)
+            # checkpoint first, history second: a crash in between leaves the history one epoch
+            # behind the checkpoint, never ahead, and resuming rewrites it from the checkpoint
             if self.checkpoint_path:
                 self.save_checkpoint(self.checkpoint_path)
+            self._write_history_files()
         if self.plot_path:
             plot_history(self.history, self.plot_path)
         return self.history
@@ -201,14 +300,50 @@ class Trainer:
             "stopped_early": self.stopped_early,
             "history": self.history,
             "rng": _generator_state(),
+            "planned_epochs": self.planned_epochs,
+            "skipped_steps": self.skipped_steps,
+            "model_class": type(self.model).__name__,
+            "optimizer_class": type(self.optimizer).__name__,
+            "scheduler_class": type(self.scheduler).__name__ if self.scheduler is not None else None,
         }
+
+    def _write_history_files(self):
+        paths = self.history_path
+        if not paths:
+            return
+        for path in ([paths] if isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__") else paths):
+            write_history(self.history, path)
 
     def load_state_dict(self, state):
         if state.get("version") != CHECKPOINT_VERSION:
-            raise ValueError(f"Trainer: checkpoint version {state.get('version')!r} is not supported "
-                             f"(expected {CHECKPOINT_VERSION})")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+            raise CheckpointMismatchError(f"Trainer: checkpoint version {state.get('version')!r} is not "
+                                          f"supported (expected {CHECKPOINT_VERSION})")
+        missing = [k for k in ("model", "optimizer", "epoch", "history", "rng") if k not in state]
+        if missing:
+            raise CheckpointMismatchError(f"Trainer: the checkpoint has no {', '.join(map(repr, missing))} "
+                                          "entr" + ("y" if len(missing) == 1 else "ies") +
+                                          " (is it a weights-only file? those load with load_weights)")
+        saved_class, this_class = state.get("model_class"), type(self.model).__name__
+        if saved_class is not None and saved_class != this_class:
+            raise CheckpointMismatchError(f"Trainer: the checkpoint holds a {saved_class} model, but this "
+                                          f"Trainer trains a {this_class}")
+        for what, obj in (("optimizer", self.optimizer), ("scheduler", self.scheduler)):
+            saved = state.get(f"{what}_class")
+            if saved is not None and obj is not None and saved != type(obj).__name__:
+                raise CheckpointMismatchError(f"Trainer: the checkpoint was trained with the {what} {saved}, "
+                                              f"but this Trainer uses {type(obj).__name__}")
+        from ..nn import StateDictError
+        try:
+            self.model.load_state_dict(state["model"])
+        except StateDictError as e:
+            lines = [ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()]
+            raise CheckpointMismatchError(f"Trainer: the checkpoint's weights do not fit this "
+                                          f"{this_class}: {'; '.join(lines)[:300]}") from e
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError) as e:
+            raise CheckpointMismatchError(f"Trainer: the checkpoint's optimizer state does not fit this "
+                                          f"{type(self.optimizer).__name__}: {e}") from e
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler") is not None:
@@ -218,13 +353,18 @@ class Trainer:
         self.stopped_early = bool(state.get("stopped_early", False))
         self.epoch = int(state["epoch"])
         self.history = [dict(r) for r in state["history"]]
+        self.planned_epochs = state.get("planned_epochs")
+        self.skipped_steps = int(state.get("skipped_steps") or 0)
         _set_generator_state(state["rng"])
+
+    def load_checkpoint(self, path):
+        """Resume from ``path``; the history files are rewritten from the checkpoint, so a history
+        left ahead or behind by a crash agrees with the weights again."""
+        self.load_state_dict(io.load_checkpoint(path))
+        self._write_history_files()
 
     def save_checkpoint(self, path):
         io.save_checkpoint(self.state_dict(), path)
-
-    def load_checkpoint(self, path):
-        self.load_state_dict(io.load_checkpoint(path))
 
 
 def _generator_state():
@@ -263,12 +403,9 @@ def write_history(history, path):
 
 def plot_history(history, path):
     """Loss and accuracy per epoch as a two-panel PNG; needs matplotlib (the ``plot`` extra)."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise ImportError("plot_history needs matplotlib: pip install 'deepnotes[plot]'") from e
+    matplotlib = require("matplotlib", "plot_history", "plot")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     epochs = [r["epoch"] for r in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
     for key, ax in (("loss", ax_loss), ("acc", ax_acc)):
