@@ -494,13 +494,17 @@ class Tensor:
     matmul = __matmul__
 
     def mm(self, other):
-        if self.ndim != 2 or _t(other).ndim != 2:
-            raise ValueError(f"mm: expected two 2-D tensors, got shapes {self.shape} and {_t(other).shape}")
+        o = _t(other)
+        if self.ndim != 2 or o.ndim != 2 or self.shape[1] != o.shape[0]:
+            raise ValueError(f"mm: expected matrices of shapes (n, k) and (k, m), got {self.shape} and "
+                             f"{o.shape}")
         return self @ other
 
     def bmm(self, other):
-        if self.ndim != 3 or _t(other).ndim != 3:
-            raise ValueError(f"bmm: expected two 3-D tensors, got shapes {self.shape} and {_t(other).shape}")
+        o = _t(other)
+        if self.ndim != 3 or o.ndim != 3 or self.shape[0] != o.shape[0] or self.shape[2] != o.shape[1]:
+            raise ValueError(f"bmm: expected batches of matrices of shapes (b, n, k) and (b, k, m), got "
+                             f"{self.shape} and {o.shape}")
         return self @ other
 
     # in-place arithmetic: only on tensors outside the graph (parameter updates under no_grad)
@@ -636,7 +640,8 @@ class Tensor:
         return E.ReLU.apply(self)
 
     def square(self):
-        return self * self
+        t = self.to(np.int64) if self.data.dtype == np.bool_ else self    # torch: bool squares to int64
+        return t * t
 
     def rsqrt(self):
         return 1 / self.sqrt()
@@ -693,10 +698,11 @@ class Tensor:
         return E.Minimum.apply(*self._promote(other))
 
     def softmax(self, dim):
-        return E.Softmax.apply(self, dim=R.normalize_axes(dim, self.ndim, "softmax")[0])
+        return E.Softmax.apply(self._floating("softmax"), dim=R.normalize_axes(dim, self.ndim, "softmax")[0])
 
     def log_softmax(self, dim):
-        return E.LogSoftmax.apply(self, dim=R.normalize_axes(dim, self.ndim, "log_softmax")[0])
+        return E.LogSoftmax.apply(self._floating("log_softmax"),
+                                  dim=R.normalize_axes(dim, self.ndim, "log_softmax")[0])
 
     # ----------------------------------------------------------------- reductions
     def sum(self, dim=None, keepdim=False, dtype=None):
@@ -734,6 +740,8 @@ class Tensor:
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         """Standard deviation: sqrt of :meth:`var` with the same arguments."""
+        if self.data.dtype.kind not in "fc":
+            raise TypeError(f"std: expected a floating tensor, got dtype {self.data.dtype}")
         if isinstance(dim, (bool, np.bool_)):
             dim, unbiased = None, dim
         return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
@@ -803,6 +811,7 @@ class Tensor:
 
     def norm(self, p=2, dim=None, keepdim=False):
         """Vector p-norm over ``dim`` (all elements when None): (sum |x|^p)^(1/p)."""
+        R.normalize_axes(dim, self.ndim, "norm")        # an out-of-range dim is reported as norm's
         if p == 2:
             return (self * self).sum(dim, keepdim).sqrt()
         if p == 1:
@@ -981,6 +990,12 @@ class Tensor:
             raise ValueError(f"gather: index has {idx.ndim} dimensions, expected {self.ndim} like the "
                              "input")
         d = R.normalize_axes(dim, self.ndim, "gather")[0]
+        if [a for a, (i, n) in enumerate(zip(idx.shape, self.shape)) if a != d and i > n]:
+            raise ValueError(f"gather: index shape {idx.shape} must not exceed the input shape "
+                             f"{self.shape} outside dim {d}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.shape[d]):
+            raise ValueError(f"gather: index values must lie in [0, {self.shape[d]}) "
+                             f"along dim {d}, got values from {idx.min()} to {idx.max()}")
         grids = list(np.ogrid[tuple(slice(n) for n in idx.shape)])
         grids[d] = idx
         return S.GetItem.apply(self, index=tuple(grids), advanced=True)
@@ -989,6 +1004,13 @@ class Tensor:
         m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
         if m.dtype != np.bool_:
             raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
+        try:
+            fits = np.broadcast_shapes(m.shape, self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"masked_fill: a mask of shape {m.shape} does not broadcast to the input shape "
+                             f"{self.shape}")
         fill = value if isinstance(value, Tensor) else Tensor._from_op(_scalar_like(value, self.data), None)
         if fill.data.dtype != self.data.dtype:
             fill = fill.to(self.data.dtype)

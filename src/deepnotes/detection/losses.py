@@ -152,10 +152,14 @@ class _BCEWithLogits(Function):
         return gx, gt
 
 
-def _float_pair(inputs, targets, fn):
+def _float_pair(inputs, targets, fn, same_shape=False):
+    """``same_shape``: the targets must have the inputs' shape (torch's BCE-with-logits rule); otherwise
+    they only need to broadcast (torch's smooth L1)."""
     (x, t), any_tensor = _tensorize(inputs, targets)
     if x.data.dtype.kind != "f":
         raise TypeError(f"{fn}: expected floating inputs, got dtype {x.data.dtype}")
+    if same_shape and x.shape != t.shape:
+        raise ValueError(f"{fn}: expected targets of the inputs' shape {x.shape}, got {t.shape}")
     try:
         np.broadcast_shapes(x.shape, t.shape)
     except ValueError:
@@ -169,7 +173,7 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     """``max(x, 0) - x t + log(1 + exp(-|x|))``, exact for logits of any magnitude."""
     fn = "binary_cross_entropy_with_logits"
     _check_reduction(reduction, fn)
-    x, t, any_tensor = _float_pair(input, target, fn)
+    x, t, any_tensor = _float_pair(input, target, fn, same_shape=True)
     loss = _BCEWithLogits.apply(x, t)
     with np.errstate(invalid="ignore", divide="ignore"):
         loss = loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
@@ -186,7 +190,7 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
     if not (0 <= alpha <= 1) and alpha != -1:
         raise ValueError(f"{fn}: alpha must be in [0, 1] or -1 (no weighting), got {alpha!r}")
     _check_reduction(reduction, fn)
-    x, t, any_tensor = _float_pair(inputs, targets, fn)
+    x, t, any_tensor = _float_pair(inputs, targets, fn, same_shape=True)
     p = x.sigmoid()
     ce = _BCEWithLogits.apply(x, t)
     p_t = p * t + (1 - p) * (1 - t)
