@@ -786,12 +786,14 @@ class Tensor:
     def argmax(self, dim=None, keepdim=False):
         if dim is None:
             return Tensor._from_op(np.asarray(np.argmax(self.data)), None)
-        return Tensor._from_op(np.argmax(self.data, axis=dim, keepdims=keepdim), None)
+        axis = R.normalize_axes(dim, self.ndim, "argmax")[0]
+        return Tensor._from_op(np.argmax(self.data, axis=axis, keepdims=keepdim), None)
 
     def argmin(self, dim=None, keepdim=False):
         if dim is None:
             return Tensor._from_op(np.asarray(np.argmin(self.data)), None)
-        return Tensor._from_op(np.argmin(self.data, axis=dim, keepdims=keepdim), None)
+        axis = R.normalize_axes(dim, self.ndim, "argmin")[0]
+        return Tensor._from_op(np.argmin(self.data, axis=axis, keepdims=keepdim), None)
 
     def all(self, dim=None, keepdim=False):
         return Tensor._from_op(np.asarray(self.data.all(axis=dim, keepdims=keepdim)), None)

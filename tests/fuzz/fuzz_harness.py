@@ -265,7 +265,7 @@ def assert_same(entry, got, want, what, kinds=True):
         np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=f"{tag}: NaN pattern")
         np.testing.assert_array_equal(np.isposinf(a), np.isposinf(b), err_msg=f"{tag}: +inf pattern")
         np.testing.assert_array_equal(np.isneginf(a), np.isneginf(b), err_msg=f"{tag}: -inf pattern")
-        low = min(np.finfo(a.dtype).eps, np.finfo(b.dtype).eps) if a.size else 0
+        low = max(np.finfo(a.dtype).eps, np.finfo(b.dtype).eps) if a.size else 0
         rtol, atol = (entry.rtol, entry.atol) if low < 1e-10 else (2e-5, 1e-6)
         fin = np.isfinite(a) & np.isfinite(b)
         np.testing.assert_allclose(a[fin], b[fin], rtol=rtol, atol=atol, err_msg=tag)

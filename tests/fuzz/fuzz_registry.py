@@ -463,7 +463,8 @@ def rowwise(tv_loss):
 E("det.generalized_box_iou_loss", box_pairs, ref=rowwise(tv_giou.generalized_box_iou_loss), floats=(0, 1),
   **_BOXES)
 E("det.distance_box_iou_loss", box_pairs, ref=rowwise(tv_diou.distance_box_iou_loss), floats=(0, 1), **_BOXES)
-E("det.complete_box_iou_loss", box_pairs, ref=rowwise(tv_ciou.complete_box_iou_loss), floats=(0, 1), **_BOXES)
+E("det.complete_box_iou_loss", box_pairs, ref=rowwise(tv_ciou.complete_box_iou_loss), floats=(0, 1), rtol=1e-8,
+  **_BOXES)
 E("det.sigmoid_focal_loss", _focal, ref=tv_focal.sigmoid_focal_loss, floats=(0, 1), id="det.sigmoid_focal_loss")
 E("det.binary_cross_entropy_with_logits",
   lambda g: (lambda s: ([g.arr(*s), g.arr(*s, lo=0, hi=1)], {"reduction": red(g)}))(shape(g)),
@@ -601,7 +602,23 @@ def _dn_coder():
     return BoxCoder(_WEIGHTS)
 
 
-_tv_coder = tv_det_utils.BoxCoder(_WEIGHTS)
+class _FloatCoder(tv_det_utils.BoxCoder):
+    """torchvision's BoxCoder computes integer boxes in integer arithmetic (its weights become int64, so
+    0.5 truncates to 0); deepnotes promotes integer boxes to float64, as its other box ops do.  The
+    oracle is torchvision's on the promoted boxes."""
+
+    def encode_single(self, reference_boxes, proposals):
+        return super().encode_single(_floated(reference_boxes), _floated(proposals))
+
+    def decode_single(self, rel_codes, boxes):
+        return super().decode_single(_floated(rel_codes), _floated(boxes))
+
+
+def _floated(t):
+    return t if t.dtype.is_floating_point or t.dtype == torch.bool else t.double()
+
+
+_tv_coder = _FloatCoder(_WEIGHTS)
 E("det.BoxCoder.encode_single", lambda g: (lambda n: ([g.boxes(n), g.boxes(n)], {}))(g.batch()),
   fn=lambda a, b: _dn_coder().encode_single(a, b), ref=_tv_coder.encode_single, name="encode_single",
   floats=(0, 1), nonfinite="match_or_error")

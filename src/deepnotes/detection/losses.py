@@ -134,11 +134,12 @@ def complete_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
 
 # --------------------------------------------------------------------------- classification losses
 class _BCEWithLogits(Function):
-    """``max(x, 0) - x t + log(1 + exp(-|x|))``; d/dx = sigmoid(x) - t, d/dt = -x (torch's rules)."""
+    """``(1 - t) x - min(x, 0) + log(1 + exp(-|x|))`` (= ``(1 - t) x - log sigmoid(x)``, grouped as torch
+    groups it, so infinite logits or targets give torch's inf/NaN); d/dx = sigmoid(x) - t, d/dt = -x."""
 
     def forward(self, x, t):
         self.x, self.t = x, t
-        return np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+        return (1 - t) * x - np.minimum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
     def backward(self, g):
         x, t = self.x, self.t

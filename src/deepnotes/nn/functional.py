@@ -929,7 +929,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     loss = bce.apply(x, t)
     pw = _broadcast_weight(pos_weight, x.shape, name, "pos_weight")
     if pw is not None:
-        softplus_neg = bce.apply(x, Tensor(np.ones((), dtype=x.data.dtype)))      # log(1 + e^-x)
+        softplus_neg = _act.SoftplusFn.apply(-x, beta=1.0, threshold=np.inf)      # log(1 + e^-x), exact
         loss = loss + (pw - 1) * t * softplus_neg
     w = _broadcast_weight(weight, x.shape, name, "weight")
     return _reduce(loss if w is None else loss * w, reduction, name)
