@@ -160,7 +160,8 @@ def _float_pair(inputs, targets, fn, same_shape=False):
     if x.data.dtype.kind != "f":
         raise TypeError(f"{fn}: expected floating inputs, got dtype {x.data.dtype}")
     if same_shape and x.shape != t.shape:
-        raise ValueError(f"{fn}: expected targets of the inputs' shape {x.shape}, got {t.shape}")
+        raise ValueError(f"{fn}: inputs {x.shape} and targets {t.shape} do not have the same shape "
+                         "(expected targets of the inputs' shape)")
     try:
         np.broadcast_shapes(x.shape, t.shape)
     except ValueError:
