@@ -653,13 +653,13 @@ class Tensor:
         return Tensor._from_op(np.sign(self.data), None)
 
     def floor(self):
-        return Tensor._from_op(np.floor(self.data), None)
+        return E.Stepwise.apply(self, op=np.floor)
 
     def ceil(self):
-        return Tensor._from_op(np.ceil(self.data), None)
+        return E.Stepwise.apply(self, op=np.ceil)
 
     def round(self):
-        return Tensor._from_op(np.round(self.data), None)
+        return E.Stepwise.apply(self, op=np.round)
 
     def clamp(self, min=None, max=None):
         """Clamp into [min, max]; bounds may be numbers or tensors (which then receive gradients where
@@ -1175,34 +1175,41 @@ def linspace(start, end, steps, dtype=None, requires_grad=False):
     return Tensor(np.linspace(start, end, steps, dtype=_dt(dtype)), requires_grad=requires_grad)
 
 
-def _like(t, dtype):
-    arr = _to_array(t)
-    return arr.shape, (arr.dtype if dtype is None else _np_dtype(dtype, "like"))
+def _like(t, dtype, name):
+    arr = _to_array(t, None, name)
+    return arr.shape, (arr.dtype if dtype is None else _np_dtype(dtype, name))
 
 
 def zeros_like(input, dtype=None, requires_grad=False):
-    shape, dt = _like(input, dtype)
+    shape, dt = _like(input, dtype, "zeros_like")
     return Tensor(np.zeros(shape, dtype=dt), requires_grad=requires_grad)
 
 
 def ones_like(input, dtype=None, requires_grad=False):
-    shape, dt = _like(input, dtype)
+    shape, dt = _like(input, dtype, "ones_like")
     return Tensor(np.ones(shape, dtype=dt), requires_grad=requires_grad)
 
 
 def empty_like(input, dtype=None, requires_grad=False):
-    shape, dt = _like(input, dtype)
+    shape, dt = _like(input, dtype, "empty_like")
     return Tensor(np.empty(shape, dtype=dt), requires_grad=requires_grad)
 
 
 def full_like(input, fill_value, dtype=None, requires_grad=False):
-    shape, dt = _like(input, dtype)
+    shape, dt = _like(input, dtype, "full_like")
     return Tensor(np.full(shape, fill_value, dtype=dt), requires_grad=requires_grad)
 
 
 # --------------------------------------------------------------------------- functional forms
-def _t(x):
-    return x if isinstance(x, Tensor) else as_tensor(x)
+def _t(x, name="tensor"):
+    """``x`` as a Tensor for the function ``name`` (which an error about unusable data names)."""
+    return x if isinstance(x, Tensor) else Tensor(_to_array(x, None, name))
+
+
+def _operand(x, name):
+    """A second operand: Tensors and Python/NumPy scalars pass as they are (scalar type promotion),
+    anything else becomes a Tensor, or a TypeError that names ``name``."""
+    return x if isinstance(x, (Tensor,) + _SCALAR_TYPES) else _t(x, name)
 
 
 def where(condition, input, other):
@@ -1211,12 +1218,13 @@ def where(condition, input, other):
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
+    input, other = _operand(input, "where"), _operand(other, "where")
     if isinstance(input, Tensor):
         a, b = input._promote(other)
     elif isinstance(other, Tensor):
         b, a = other._promote(input)
     else:
-        a, b = _t(input)._promote(other)
+        a, b = _t(input, "where")._promote(other)
     return E.Where.apply(Tensor._from_op(cond, None), a, b)
 
 
@@ -1233,7 +1241,7 @@ def cat(tensors, dim=0):
     """Concatenate tensors along an existing dimension ``dim``; all other sizes must agree."""
     if isinstance(tensors, Tensor) or not hasattr(tensors, "__iter__"):
         raise TypeError(f"cat: expected a sequence of tensors, got {type(tensors).__name__}")
-    tensors = [_t(t) for t in tensors]
+    tensors = [_t(t, "cat") for t in tensors]
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
     nd = tensors[0].ndim
@@ -1265,7 +1273,7 @@ def stack(tensors, dim=0):
     """Join equally shaped tensors along a new dimension ``dim``."""
     if isinstance(tensors, Tensor) or not hasattr(tensors, "__iter__"):
         raise TypeError(f"stack: expected a sequence of tensors, got {type(tensors).__name__}")
-    tensors = [_t(t) for t in tensors]
+    tensors = [_t(t, "stack") for t in tensors]
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
     for i, t in enumerate(tensors):
@@ -1284,7 +1292,7 @@ def pad(input, pad, mode="constant", value=0.0):
     the one before, and so on.  Modes: ``constant`` (fill ``value``; negative amounts crop),
     ``reflect`` (mirror without repeating the edge, amount < size), ``replicate`` (repeat the edge)
     and ``circular`` (wrap around, amount <= size).  Output size per axis: n + before + after."""
-    x = _t(input)
+    x = _t(input, "pad")
     if mode not in _PAD_MODES:
         raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
     try:
@@ -1321,15 +1329,15 @@ def pad(input, pad, mode="constant", value=0.0):
 
 
 def maximum(input, other):
-    return _t(input).maximum(other)
+    return _t(input, "maximum").maximum(_operand(other, "maximum"))
 
 
 def minimum(input, other):
-    return _t(input).minimum(other)
+    return _t(input, "minimum").minimum(_operand(other, "minimum"))
 
 
 def clamp(input, min=None, max=None):
-    return _t(input).clamp(min, max)
+    return _t(input, "clamp").clamp(min, max)
 
 
 clip = clamp
@@ -1337,7 +1345,7 @@ clip = clamp
 
 def _unary(name):
     def fn(input, *args, **kwargs):
-        return getattr(_t(input), name)(*args, **kwargs)
+        return getattr(_t(input, name), name)(*args, **kwargs)
     fn.__name__ = name
     fn.__qualname__ = name
     fn.__doc__ = f"Functional form of ``Tensor.{name}``."
@@ -1354,37 +1362,39 @@ for _name in ["exp", "log", "sqrt", "abs", "sin", "cos", "atan", "sigmoid", "tan
 
 
 def add(input, other, alpha=1):
-    return _t(input) + (other if alpha == 1 else other * alpha)
+    other = _operand(other, "add")
+    return _t(input, "add") + (other if alpha == 1 else other * alpha)
 
 
 def sub(input, other, alpha=1):
-    return _t(input) - (other if alpha == 1 else other * alpha)
+    other = _operand(other, "sub")
+    return _t(input, "sub") - (other if alpha == 1 else other * alpha)
 
 
 def mul(input, other):
-    return _t(input) * other
+    return _t(input, "mul") * _operand(other, "mul")
 
 
 def div(input, other):
-    return _t(input) / other
+    return _t(input, "div") / _operand(other, "div")
 
 
 def pow(input, exponent):
     if isinstance(input, Tensor):
-        return input ** exponent
-    return _t(exponent).__rpow__(input)
+        return input ** _operand(exponent, "pow")
+    return _t(exponent, "pow").__rpow__(_operand(input, "pow"))
 
 
 def matmul(input, other):
-    return _t(input) @ other
+    return _t(input, "matmul") @ _operand(other, "matmul")
 
 
 def mm(input, mat2):
-    return _t(input).mm(mat2)
+    return _t(input, "mm").mm(_t(mat2, "mm"))
 
 
 def bmm(input, mat2):
-    return _t(input).bmm(mat2)
+    return _t(input, "bmm").bmm(_t(mat2, "bmm"))
 
 
 def is_tensor(obj):
@@ -1392,4 +1402,4 @@ def is_tensor(obj):
 
 
 def numel(input):
-    return _t(input).numel()
+    return _t(input, "numel").numel()

@@ -402,3 +402,15 @@ def check_dtype(entry, data):
     _set(*promoted, pos, b.astype(np.float64))
     _set(args, kwargs, pos, b)
     _judge(entry, args, kwargs, f"argument {pos} as {to}", promoted=promoted)
+
+
+def check_type(entry, data):
+    """A non-array object (a string, None) where an array belongs: torch raises, deepnotes must too."""
+    g = Gen(data)
+    args, kwargs = entry.make(g)
+    pos = g.pick([p for p in entry.positions if _has(args, kwargs, p)])
+    bad = g.pick(["not an array", None])
+    _set(args, kwargs, pos, bad)
+    positions = entry.positions
+    entry_pos = dataclasses.replace(entry, floats=(), ints=(), plain=tuple(p for p in positions if p != pos))
+    _judge(entry_pos, args, kwargs, f"argument {pos} = {bad!r}")

@@ -58,3 +58,10 @@ def test_wrong_shape(entry, data):
 @given(data=st.data())
 def test_wrong_dtype(entry, data):
     H.check_dtype(entry, data)
+
+
+@pytest.mark.parametrize("entry", _params(lambda e: e.positions))
+@settings(PROFILE, max_examples=3)
+@given(data=st.data())
+def test_wrong_type(entry, data):
+    H.check_type(entry, data)

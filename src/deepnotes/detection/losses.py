@@ -24,10 +24,18 @@ def _check_reduction(reduction, fn):
         raise ValueError(f"{fn}: invalid reduction={reduction!r}; expected one of {_REDUCTIONS}")
 
 
-def _tensorize(*xs):
+def _tensorize(*xs, fn="tensor"):
     """Tensors for the computation, and whether the caller passed any Tensor (else return NumPy)."""
     any_tensor = any(isinstance(x, Tensor) for x in xs)
-    return [x if isinstance(x, Tensor) else as_tensor(np.asarray(x)) for x in xs], any_tensor
+    out = []
+    for x in xs:
+        if not isinstance(x, Tensor):
+            arr = np.asarray(x)
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"{fn}: expected an array or Tensor of numbers, got {type(x).__name__}")
+            x = as_tensor(arr)
+        out.append(x)
+    return out, any_tensor
 
 
 def _finish(loss, any_tensor):
@@ -50,7 +58,7 @@ def _box_pair(boxes1, boxes2, fn):
     except ValueError:
         raise ValueError(f"{fn}: boxes1 {_raw(boxes1).shape} and boxes2 {_raw(boxes2).shape} must have "
                          "the same (or broadcastable) shapes; the loss is elementwise") from None
-    (b1, b2), any_tensor = _tensorize(boxes1, boxes2)
+    (b1, b2), any_tensor = _tensorize(boxes1, boxes2, fn=fn)
     return b1, b2, any_tensor
 
 
@@ -156,7 +164,7 @@ class _BCEWithLogits(Function):
 def _float_pair(inputs, targets, fn, same_shape=False):
     """``same_shape``: the targets must have the inputs' shape (torch's BCE-with-logits rule); otherwise
     they only need to broadcast (torch's smooth L1)."""
-    (x, t), any_tensor = _tensorize(inputs, targets)
+    (x, t), any_tensor = _tensorize(inputs, targets, fn=fn)
     if x.data.dtype.kind != "f":
         raise TypeError(f"{fn}: expected floating inputs, got dtype {x.data.dtype}")
     if same_shape and x.shape != t.shape:

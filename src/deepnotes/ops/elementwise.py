@@ -95,6 +95,18 @@ def _tie_weights(wins, ties, dtype):
     return w
 
 
+class Stepwise(Function):
+    """floor / ceil / round: piecewise constant, so the gradient is zero almost everywhere (torch
+    records them in the graph and returns zeros, so a loss built only from them still backpropagates)."""
+
+    def forward(self, a, op):
+        self.shape, self.dtype = a.shape, a.dtype
+        return op(a) if a.dtype.kind == "f" else a.copy()     # integers are their own floor (torch)
+
+    def backward(self, g):
+        return np.zeros(self.shape, dtype=self.dtype)
+
+
 class Maximum(Function):
     """Elementwise maximum; on ties the gradient is shared equally (torch's rule)."""
 
