@@ -14,18 +14,21 @@ The checks (one hypothesis test each, see ``test_fuzz_public_api.py``):
                 also refuses;
 * ``nonfinite`` NaN/+inf/-inf planted in the float inputs: the same NaN/inf pattern as torch;
 * ``shape``     one array argument with an extra axis, a missing axis, or one side one longer;
-* ``dtype``     a float argument given as int64/bool (labels given as floats).
+* ``dtype``     a float argument given as int64/bool (labels given as floats);
+* ``type``      a string or None where an array belongs.
 
 One rule settles every mutated call: when torch raises, deepnotes must raise a *clear error*
 (:data:`CLEAR_ERRORS`, message naming the function); when torch accepts the input, deepnotes must
-return torch's result or raise a clear error.  Any other exception (IndexError, KeyError,
-AttributeError, ZeroDivisionError, RecursionError, ...) or a different value fails the check.
+return torch's result or raise a clear error (not for empty inputs, nor for non-finite ones unless the
+entry documents rejecting them).  For a dtype mutation that torch refuses, deepnotes may instead
+promote to float and must then equal torch on the promoted input.  Any other exception (IndexError,
+KeyError, AttributeError, ZeroDivisionError, RecursionError, ...) or a different value fails.
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
