@@ -546,13 +546,17 @@ class Tensor:
     matmul = __matmul__
 
     def mm(self, other):
-        if self.ndim != 2 or _t(other).ndim != 2:
-            raise ValueError(f"mm: expected two 2-D tensors, got shapes {self.shape} and {_t(other).shape}")
+        o = _t(other)
+        if self.ndim != 2 or o.ndim != 2 or self.shape[1] != o.shape[0]:
+            raise ValueError(f"mm: expected matrices of shapes (n, k) and (k, m), got {self.shape} and "
+                             f"{o.shape}")
         return self @ other
 
     def bmm(self, other):
-        if self.ndim != 3 or _t(other).ndim != 3:
-            raise ValueError(f"bmm: expected two 3-D tensors, got shapes {self.shape} and {_t(other).shape}")
+        o = _t(other)
+        if self.ndim != 3 or o.ndim != 3 or self.shape[0] != o.shape[0] or self.shape[2] != o.shape[1]:
+            raise ValueError(f"bmm: expected batches of matrices of shapes (b, n, k) and (b, k, m), got "
+                             f"{self.shape} and {o.shape}")
         return self @ other
 
     # in-place arithmetic: only on tensors outside the graph (parameter updates under no_grad)
@@ -688,7 +692,8 @@ class Tensor:
         return E.ReLU.apply(self)
 
     def square(self):
-        return self * self
+        t = self.to(np.int64) if self.data.dtype == np.bool_ else self    # torch: bool squares to int64
+        return t * t
 
     def rsqrt(self):
         return 1 / self.sqrt()
@@ -751,16 +756,18 @@ class Tensor:
         return E.Minimum.apply(*self._promote(other))
 
     def softmax(self, dim):
-        if self.data.ndim == 0:  # a single element: dim 0 or -1 allowed, as in torch
+        x = self._floating("softmax")
+        if x.data.ndim == 0:  # a single element: dim 0 or -1 allowed, as in torch
             R.normalize_axes(dim, 1, "softmax")
-            return E.Softmax.apply(self.reshape(1), dim=0).reshape(())
-        return E.Softmax.apply(self, dim=R.normalize_axes(dim, self.ndim, "softmax")[0])
+            return E.Softmax.apply(x.reshape(1), dim=0).reshape(())
+        return E.Softmax.apply(x, dim=R.normalize_axes(dim, x.ndim, "softmax")[0])
 
     def log_softmax(self, dim):
-        if self.data.ndim == 0:
+        x = self._floating("log_softmax")
+        if x.data.ndim == 0:
             R.normalize_axes(dim, 1, "log_softmax")
-            return E.LogSoftmax.apply(self.reshape(1), dim=0).reshape(())
-        return E.LogSoftmax.apply(self, dim=R.normalize_axes(dim, self.ndim, "log_softmax")[0])
+            return E.LogSoftmax.apply(x.reshape(1), dim=0).reshape(())
+        return E.LogSoftmax.apply(x, dim=R.normalize_axes(dim, x.ndim, "log_softmax")[0])
 
     # ----------------------------------------------------------------- reductions
     def sum(self, dim=None, keepdim=False, dtype=None):
@@ -798,6 +805,8 @@ class Tensor:
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         """Standard deviation: sqrt of :meth:`var` with the same arguments."""
+        if self.data.dtype.kind not in "fc":
+            raise TypeError(f"std: expected a floating tensor, got dtype {self.data.dtype}")
         if isinstance(dim, (bool, np.bool_)):
             dim, unbiased = None, dim
         return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
@@ -866,12 +875,14 @@ class Tensor:
     def argmax(self, dim=None, keepdim=False):
         if dim is None:
             return Tensor._from_op(np.asarray(np.argmax(self.data)), None)
-        return Tensor._from_op(np.argmax(self.data, axis=dim, keepdims=keepdim), None)
+        axis = R.normalize_axes(dim, self.ndim, "argmax")[0]
+        return Tensor._from_op(np.argmax(self.data, axis=axis, keepdims=keepdim), None)
 
     def argmin(self, dim=None, keepdim=False):
         if dim is None:
             return Tensor._from_op(np.asarray(np.argmin(self.data)), None)
-        return Tensor._from_op(np.argmin(self.data, axis=dim, keepdims=keepdim), None)
+        axis = R.normalize_axes(dim, self.ndim, "argmin")[0]
+        return Tensor._from_op(np.argmin(self.data, axis=axis, keepdims=keepdim), None)
 
     def all(self, dim=None, keepdim=False):
         return Tensor._from_op(np.asarray(self.data.all(axis=dim, keepdims=keepdim)), None)
@@ -891,6 +902,7 @@ class Tensor:
 
     def norm(self, p=2, dim=None, keepdim=False):
         """Vector p-norm over ``dim`` (all elements when None): (sum |x|^p)^(1/p)."""
+        R.normalize_axes(dim, self.ndim, "norm")        # an out-of-range dim is reported as norm's
         if p == 2:
             return (self * self).sum(dim, keepdim).sqrt()
         if p == 1:
@@ -1087,6 +1099,12 @@ class Tensor:
             raise ValueError(f"gather: index has {idx.ndim} dimensions, expected {self.ndim} like the "
                              "input")
         d = R.normalize_axes(dim, self.ndim, "gather")[0]
+        if [a for a, (i, n) in enumerate(zip(idx.shape, self.shape)) if a != d and i > n]:
+            raise ValueError(f"gather: index shape {idx.shape} must not exceed the input shape "
+                             f"{self.shape} outside dim {d}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.shape[d]):
+            raise ValueError(f"gather: index values must lie in [0, {self.shape[d]}) "
+                             f"along dim {d}, got values from {idx.min()} to {idx.max()}")
         grids = list(np.ogrid[tuple(slice(n) for n in idx.shape)])
         grids[d] = idx
         return S.GetItem.apply(self, index=tuple(grids), advanced=True)
@@ -1095,6 +1113,13 @@ class Tensor:
         m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
         if m.dtype != np.bool_:
             raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
+        try:
+            fits = np.broadcast_shapes(m.shape, self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"masked_fill: a mask of shape {m.shape} does not broadcast to the input shape "
+                             f"{self.shape}")
         fill = value if isinstance(value, Tensor) else Tensor._from_op(_scalar_like(value, self.data), None)
         if fill.data.dtype != self.data.dtype:
             fill = fill.to(self.data.dtype)
@@ -1266,38 +1291,45 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     return Tensor(np.linspace(start, end, steps, dtype=_dt(dtype)), requires_grad=requires_grad)
 
 
-def _like(t, dtype):
-    arr = _to_array(t)
-    return arr.shape, (arr.dtype if dtype is None else _np_dtype(dtype, "like"))
+def _like(t, dtype, name):
+    arr = _to_array(t, None, name)
+    return arr.shape, (arr.dtype if dtype is None else _np_dtype(dtype, name))
 
 
 def zeros_like(input, dtype=None, device=None, requires_grad=False):
     _device.check_device(device, "zeros_like")
-    shape, dt = _like(input, dtype)
+    shape, dt = _like(input, dtype, "zeros_like")
     return Tensor(np.zeros(shape, dtype=dt), requires_grad=requires_grad)
 
 
 def ones_like(input, dtype=None, device=None, requires_grad=False):
     _device.check_device(device, "ones_like")
-    shape, dt = _like(input, dtype)
+    shape, dt = _like(input, dtype, "ones_like")
     return Tensor(np.ones(shape, dtype=dt), requires_grad=requires_grad)
 
 
 def empty_like(input, dtype=None, device=None, requires_grad=False):
     _device.check_device(device, "empty_like")
-    shape, dt = _like(input, dtype)
+    shape, dt = _like(input, dtype, "empty_like")
     return Tensor(np.empty(shape, dtype=dt), requires_grad=requires_grad)
 
 
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
     _device.check_device(device, "full_like")
-    shape, dt = _like(input, dtype)
+    shape, dt = _like(input, dtype, "full_like")
     return Tensor(np.full(shape, fill_value, dtype=dt), requires_grad=requires_grad)
 
 
 # --------------------------------------------------------------------------- functional forms
-def _t(x):
-    return x if isinstance(x, Tensor) else as_tensor(x)
+def _t(x, name="tensor"):
+    """``x`` as a Tensor for the function ``name`` (which an error about unusable data names)."""
+    return x if isinstance(x, Tensor) else Tensor(_to_array(x, None, name))
+
+
+def _operand(x, name):
+    """A second operand: Tensors and Python/NumPy scalars pass as they are (scalar type promotion),
+    anything else becomes a Tensor, or a TypeError that names ``name``."""
+    return x if isinstance(x, (Tensor,) + _SCALAR_TYPES) else _t(x, name)
 
 
 def where(condition, input, other):
@@ -1306,12 +1338,13 @@ def where(condition, input, other):
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
+    input, other = _operand(input, "where"), _operand(other, "where")
     if isinstance(input, Tensor):
         a, b = input._promote(other)
     elif isinstance(other, Tensor):
         b, a = other._promote(input)
     else:
-        a, b = _t(input)._promote(other)
+        a, b = _t(input, "where")._promote(other)
     return E.Where.apply(Tensor._from_op(cond, None), a, b)
 
 
@@ -1328,7 +1361,7 @@ def cat(tensors, dim=0):
     """Concatenate tensors along an existing dimension ``dim``; all other sizes must agree."""
     if isinstance(tensors, Tensor) or not hasattr(tensors, "__iter__"):
         raise TypeError(f"cat: expected a sequence of tensors, got {type(tensors).__name__}")
-    tensors = [_t(t) for t in tensors]
+    tensors = [_t(t, "cat") for t in tensors]
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
     nd = tensors[0].ndim
@@ -1360,7 +1393,7 @@ def stack(tensors, dim=0):
     """Join equally shaped tensors along a new dimension ``dim``."""
     if isinstance(tensors, Tensor) or not hasattr(tensors, "__iter__"):
         raise TypeError(f"stack: expected a sequence of tensors, got {type(tensors).__name__}")
-    tensors = [_t(t) for t in tensors]
+    tensors = [_t(t, "stack") for t in tensors]
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
     for i, t in enumerate(tensors):
@@ -1379,7 +1412,7 @@ def pad(input, pad, mode="constant", value=0.0):
     the one before, and so on.  Modes: ``constant`` (fill ``value``; negative amounts crop),
     ``reflect`` (mirror without repeating the edge, amount < size), ``replicate`` (repeat the edge)
     and ``circular`` (wrap around, amount <= size).  Output size per axis: n + before + after."""
-    x = _t(input)
+    x = _t(input, "pad")
     if mode not in _PAD_MODES:
         raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
     try:
@@ -1416,15 +1449,15 @@ def pad(input, pad, mode="constant", value=0.0):
 
 
 def maximum(input, other):
-    return _t(input).maximum(other)
+    return _t(input, "maximum").maximum(_operand(other, "maximum"))
 
 
 def minimum(input, other):
-    return _t(input).minimum(other)
+    return _t(input, "minimum").minimum(_operand(other, "minimum"))
 
 
 def clamp(input, min=None, max=None):
-    return _t(input).clamp(min, max)
+    return _t(input, "clamp").clamp(min, max)
 
 
 clip = clamp
@@ -1432,7 +1465,7 @@ clip = clamp
 
 def _unary(name):
     def fn(input, *args, **kwargs):
-        return getattr(_t(input), name)(*args, **kwargs)
+        return getattr(_t(input, name), name)(*args, **kwargs)
     fn.__name__ = name
     fn.__qualname__ = name
     fn.__doc__ = f"Functional form of ``Tensor.{name}``."
@@ -1449,37 +1482,39 @@ for _name in ["exp", "log", "sqrt", "abs", "sin", "cos", "atan", "sigmoid", "tan
 
 
 def add(input, other, alpha=1):
-    return _t(input) + (other if alpha == 1 else other * alpha)
+    other = _operand(other, "add")
+    return _t(input, "add") + (other if alpha == 1 else other * alpha)
 
 
 def sub(input, other, alpha=1):
-    return _t(input) - (other if alpha == 1 else other * alpha)
+    other = _operand(other, "sub")
+    return _t(input, "sub") - (other if alpha == 1 else other * alpha)
 
 
 def mul(input, other):
-    return _t(input) * other
+    return _t(input, "mul") * _operand(other, "mul")
 
 
 def div(input, other):
-    return _t(input) / other
+    return _t(input, "div") / _operand(other, "div")
 
 
 def pow(input, exponent):
     if isinstance(input, Tensor):
-        return input ** exponent
-    return _t(exponent).__rpow__(input)
+        return input ** _operand(exponent, "pow")
+    return _t(exponent, "pow").__rpow__(_operand(input, "pow"))
 
 
 def matmul(input, other):
-    return _t(input) @ other
+    return _t(input, "matmul") @ _operand(other, "matmul")
 
 
 def mm(input, mat2):
-    return _t(input).mm(mat2)
+    return _t(input, "mm").mm(_t(mat2, "mm"))
 
 
 def bmm(input, mat2):
-    return _t(input).bmm(mat2)
+    return _t(input, "bmm").bmm(_t(mat2, "bmm"))
 
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
@@ -1504,4 +1539,4 @@ def is_tensor(obj):
 
 
 def numel(input):
-    return _t(input).numel()
+    return _t(input, "numel").numel()

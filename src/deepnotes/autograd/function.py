@@ -371,6 +371,27 @@ def _reduced_axes(grad_shape, shape):
     )
 
 
+def broadcasting(name):
+    """Decorator for the ``forward`` of an op whose array inputs broadcast together: when they do not,
+    raise a ValueError naming ``name``, the shapes and the rule (NumPy's own message names neither the
+    operation nor the tensors' roles).  The check runs only after a failure: no cost on the hot path."""
+    def wrap(forward):
+        @functools.wraps(forward)
+        def checked(self, *arrays, **kwargs):
+            try:
+                return forward(self, *arrays, **kwargs)
+            except ValueError:
+                shapes = [np.shape(a) for a in arrays]
+                try:
+                    np.broadcast_shapes(*shapes)
+                except ValueError:
+                    raise ValueError(f"{name}: shapes {', '.join(map(str, shapes))} do not broadcast "
+                                     "(expected, axis by axis from the right, equal sizes or 1)") from None
+                raise
+        return checked
+    return wrap
+
+
 def unbroadcast(grad, shape):
     """Sum ``grad`` down to ``shape``: the gradient of NumPy broadcasting."""
     if grad.shape == shape:

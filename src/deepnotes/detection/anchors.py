@@ -140,10 +140,10 @@ def _clamp_max(x, hi):
 def _as_2d(x, fn, name, width=4):
     if not isinstance(x, Tensor):
         x = np.asarray(x)
-        if x.dtype.kind not in "iuf":
-            raise TypeError(f"{fn}: {name} must be numeric, got dtype {x.dtype}")
-        if x.dtype.kind != "f":
-            x = x.astype(np.float64)
+    if _raw(x).dtype.kind not in "iuf":
+        raise TypeError(f"{fn}: {name} must be numeric, got dtype {_raw(x).dtype}")
+    if _raw(x).dtype.kind != "f":
+        x = x.to(np.float64) if isinstance(x, Tensor) else x.astype(np.float64)
     shape = _raw(x).shape
     if len(shape) != 2 or (width is not None and shape[1] != width) or (width is None and shape[1] % 4):
         want = "(N, 4)" if width is not None else "(N, 4 * k)"
@@ -243,8 +243,8 @@ class BoxCoder:
         half_w = 0.5 * pw
         half_h = 0.5 * ph
         out = _stack([pcx - half_w, pcy - half_h, pcx + half_w, pcy + half_h], 2)
-        n = _raw(rel).shape[0]
-        return out.reshape(n, -1)
+        n, k = _raw(rel).shape[0], _raw(rel).shape[1]
+        return out.reshape(n, k)       # explicit sizes: (0, -1) is ambiguous for an empty batch
 
     def decode(self, rel_codes, boxes):
         """Arrays: :meth:`decode_single`.  A list/tuple of per-image reference boxes: torchvision's

@@ -331,6 +331,14 @@ def complete_box_iou(boxes1, boxes2, eps=1e-7):
 
 
 # --------------------------------------------------------------------------- clipping and filtering
+def _number(v):
+    """An int stays an int (integer boxes then stay integer, as in torchvision); anything else a float."""
+    v = v.item() if hasattr(v, "item") else v
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return int(v)
+    return float(v)
+
+
 def clip_boxes_to_image(boxes, size):
     """Clamp xyxy ``boxes`` ``(..., 4)`` into an image of ``size = (height, width)``.
 
@@ -339,8 +347,7 @@ def clip_boxes_to_image(boxes, size):
     fn = "clip_boxes_to_image"
     boxes = _prepare(boxes, fn)
     try:
-        height, width = size
-        height, width = float(height), float(width)
+        height, width = (_number(v) for v in size)
     except (TypeError, ValueError):
         raise TypeError(f"clip_boxes_to_image: size must be (height, width), got {size!r}") from None
     if height < 0 or width < 0:

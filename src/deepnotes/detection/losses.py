@@ -24,10 +24,18 @@ def _check_reduction(reduction, fn):
         raise ValueError(f"{fn}: invalid reduction={reduction!r}; expected one of {_REDUCTIONS}")
 
 
-def _tensorize(*xs):
+def _tensorize(*xs, fn="tensor"):
     """Tensors for the computation, and whether the caller passed any Tensor (else return NumPy)."""
     any_tensor = any(isinstance(x, Tensor) for x in xs)
-    return [x if isinstance(x, Tensor) else as_tensor(np.asarray(x)) for x in xs], any_tensor
+    out = []
+    for x in xs:
+        if not isinstance(x, Tensor):
+            arr = np.asarray(x)
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"{fn}: expected an array or Tensor of numbers, got {type(x).__name__}")
+            x = as_tensor(arr)
+        out.append(x)
+    return out, any_tensor
 
 
 def _finish(loss, any_tensor):
@@ -50,7 +58,7 @@ def _box_pair(boxes1, boxes2, fn):
     except ValueError:
         raise ValueError(f"{fn}: boxes1 {_raw(boxes1).shape} and boxes2 {_raw(boxes2).shape} must have "
                          "the same (or broadcastable) shapes; the loss is elementwise") from None
-    (b1, b2), any_tensor = _tensorize(boxes1, boxes2)
+    (b1, b2), any_tensor = _tensorize(boxes1, boxes2, fn=fn)
     return b1, b2, any_tensor
 
 
@@ -134,11 +142,12 @@ def complete_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
 
 # --------------------------------------------------------------------------- classification losses
 class _BCEWithLogits(Function):
-    """``max(x, 0) - x t + log(1 + exp(-|x|))``; d/dx = sigmoid(x) - t, d/dt = -x (torch's rules)."""
+    """``(1 - t) x - min(x, 0) + log(1 + exp(-|x|))`` (= ``(1 - t) x - log sigmoid(x)``, grouped as torch
+    groups it, so infinite logits or targets give torch's inf/NaN); d/dx = sigmoid(x) - t, d/dt = -x."""
 
     def forward(self, x, t):
         self.x, self.t = x, t
-        return np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+        return (1 - t) * x - np.minimum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
     def backward(self, g):
         x, t = self.x, self.t
@@ -152,10 +161,15 @@ class _BCEWithLogits(Function):
         return gx, gt
 
 
-def _float_pair(inputs, targets, fn):
-    (x, t), any_tensor = _tensorize(inputs, targets)
+def _float_pair(inputs, targets, fn, same_shape=False):
+    """``same_shape``: the targets must have the inputs' shape (torch's BCE-with-logits rule); otherwise
+    they only need to broadcast (torch's smooth L1)."""
+    (x, t), any_tensor = _tensorize(inputs, targets, fn=fn)
     if x.data.dtype.kind != "f":
         raise TypeError(f"{fn}: expected floating inputs, got dtype {x.data.dtype}")
+    if same_shape and x.shape != t.shape:
+        raise ValueError(f"{fn}: inputs {x.shape} and targets {t.shape} do not have the same shape "
+                         "(expected targets of the inputs' shape)")
     try:
         np.broadcast_shapes(x.shape, t.shape)
     except ValueError:
@@ -169,7 +183,7 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     """``max(x, 0) - x t + log(1 + exp(-|x|))``, exact for logits of any magnitude."""
     fn = "binary_cross_entropy_with_logits"
     _check_reduction(reduction, fn)
-    x, t, any_tensor = _float_pair(input, target, fn)
+    x, t, any_tensor = _float_pair(input, target, fn, same_shape=True)
     loss = _BCEWithLogits.apply(x, t)
     with np.errstate(invalid="ignore", divide="ignore"):
         loss = loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
@@ -186,7 +200,7 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
     if not (0 <= alpha <= 1) and alpha != -1:
         raise ValueError(f"{fn}: alpha must be in [0, 1] or -1 (no weighting), got {alpha!r}")
     _check_reduction(reduction, fn)
-    x, t, any_tensor = _float_pair(inputs, targets, fn)
+    x, t, any_tensor = _float_pair(inputs, targets, fn, same_shape=True)
     p = x.sigmoid()
     ce = _BCEWithLogits.apply(x, t)
     p_t = p * t + (1 - p) * (1 - t)

@@ -308,6 +308,8 @@ def _pool_forward(x, rois, output_size, spatial_scale):
     # one extra row of -inf: padded bin cells read it and never win the max
     padded = np.concatenate([x.transpose(0, 2, 3, 1).reshape(N * H * W, C),
                              np.full((1, C), -np.inf, dtype=x.dtype)])
+    # torchvision's kernel keeps a running max with ``>``, which never picks a NaN: NaN cells never win
+    np.copyto(padded, -np.inf, where=np.isnan(padded))
     bin_h = np.maximum((he - hs).max(axis=1), 1)
     bin_w = np.maximum((we - ws).max(axis=1), 1)
     side = np.maximum(bin_h, bin_w)

@@ -579,8 +579,13 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
         if arr is not None and arr.shape != (C,):
             raise ValueError(f"{name}: expected {label} of shape ({C},) for input of shape {x.shape}, got "
                              f"{arr.shape}")
+        if arr is not None and arr.dtype.kind != "f":
+            raise TypeError(f"{name}: expected a floating-point {label}, got dtype {arr.dtype}")
     if training and (rm is not None or rv is not None) and momentum is None:
         raise ValueError(f"{name}: momentum must be a number when running statistics are updated, got None")
+    if training and x.data.size == 0:
+        # an empty batch has no statistics: the output is empty and the running statistics stay (torch)
+        return x.clone()
     if training and x.data.size // max(C, 1) <= 1:
         raise ValueError(f"{name}: expected more than 1 value per channel when training, got input of "
                          f"shape {x.shape}")
@@ -682,7 +687,7 @@ def _nll(logp, t, w, ignore_index, reduction, name):
     dtype = logp.data.dtype
     lp = logp.reshape(1, C) if one_d else logp
     if lp.ndim > 2:  # (N, C, d1, ...) -> (N, C, M): the class axis stays axis 1, no transpose needed
-        lp = lp.reshape(lp.shape[0], C, -1)
+        lp = lp.reshape(lp.shape[0], C, int(np.prod(lp.shape[2:])))   # explicit: -1 is ambiguous when N = 0
     tf = np.where(valid, t, 0).reshape(lp.shape[:1] + lp.shape[2:])
     sw = valid.reshape(tf.shape).astype(dtype)
     if w is not None:
@@ -905,6 +910,10 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if xa.size and not ((xa >= 0) & (xa <= 1)).all():
         raise ValueError(f"{name}: all elements of input must be probabilities in [0, 1], got values in "
                          f"[{np.nanmin(xa)}, {np.nanmax(xa)}] (use binary_cross_entropy_with_logits for logits)")
+    ta = t.data
+    if ta.size and not ((ta >= 0) & (ta <= 1)).all():
+        raise ValueError(f"{name}: all elements of target must be in [0, 1], got values in "
+                         f"[{np.min(ta)}, {np.max(ta)}]")
     loss = _BinaryCrossEntropy.apply(x, t)
     w = _broadcast_weight(weight, x.shape, name, "weight")
     return _reduce(loss if w is None else loss * w, reduction, name)
@@ -928,7 +937,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     loss = bce.apply(x, t)
     pw = _broadcast_weight(pos_weight, x.shape, name, "pos_weight")
     if pw is not None:
-        softplus_neg = bce.apply(x, Tensor(np.ones((), dtype=x.data.dtype)))      # log(1 + e^-x)
+        softplus_neg = _act.SoftplusFn.apply(-x, beta=1.0, threshold=np.inf)      # log(1 + e^-x), exact
         loss = loss + (pw - 1) * t * softplus_neg
     w = _broadcast_weight(weight, x.shape, name, "weight")
     return _reduce(loss if w is None else loss * w, reduction, name)
@@ -1098,7 +1107,10 @@ def one_hot(tensor, num_classes=-1):
     t = _array(tensor)
     if t.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected integer class indices, got dtype {t.dtype}")
-    n = (int(t.max()) + 1 if t.size else 0) if num_classes < 0 else num_classes
+    if num_classes < 0 and not t.size:
+        raise ValueError(f"one_hot: cannot infer num_classes from an empty tensor of shape {t.shape}; "
+                         "pass num_classes")
+    n = int(t.max()) + 1 if num_classes < 0 else num_classes
     if t.size and (t.min() < 0 or t.max() >= n):
         raise IndexError(f"one_hot: class values must be in [0, {n}), got range [{t.min()}, {t.max()}]")
     return Tensor(np.eye(n, dtype=np.int64)[t])

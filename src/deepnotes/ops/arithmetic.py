@@ -1,10 +1,11 @@
 """Arithmetic primitives with NumPy broadcasting: + - * / ** neg and (batched) matrix product."""
 import numpy as np
 
-from ..autograd.function import Function, unbroadcast
+from ..autograd.function import Function, broadcasting, unbroadcast
 
 
 class Add(Function):
+    @broadcasting("add")
     def forward(self, a, b):
         self.shapes = (a.shape, b.shape)
         return a + b
@@ -16,6 +17,7 @@ class Add(Function):
 
 
 class Sub(Function):
+    @broadcasting("sub")
     def forward(self, a, b):
         self.shapes = (a.shape, b.shape)
         return a - b
@@ -27,6 +29,7 @@ class Sub(Function):
 
 
 class Mul(Function):
+    @broadcasting("mul")
     def forward(self, a, b):
         self.a, self.b = a, b
         return a * b
@@ -40,6 +43,7 @@ class Mul(Function):
 class Div(Function):
     """``a / b``; d/da = 1/b, d/db = -a/b^2 = -(1/b) * (a/b)."""
 
+    @broadcasting("div")
     def forward(self, a, b):
         self.a, self.b = a, b
         return a / b
@@ -57,6 +61,7 @@ class Pow(Function):
     """``a ** b``; d/da = b a^(b-1) (0 where b == 0), d/db = a^b log a (0 where a == 0 and b >= 0), the
     conventions torch uses at those points."""
 
+    @broadcasting("pow")
     def forward(self, a, b):
         self.a, self.b = a, b
         self.out = np.power(a, b)

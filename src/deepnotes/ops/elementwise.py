@@ -1,7 +1,7 @@
 """Elementwise primitives: exp, log, sqrt, abs, clamp, maximum/minimum, where and the activations."""
 import numpy as np
 
-from ..autograd.function import Function, unbroadcast
+from ..autograd.function import Function, broadcasting, unbroadcast
 
 
 class Exp(Function):
@@ -42,11 +42,17 @@ class Abs(Function):
 
 class PiecewiseConstant(Function):
     """``op`` in (sign, floor, ceil, round): constant between its jumps, so the gradient is zero
-    everywhere (torch's convention at the jumps too)."""
+    everywhere (torch's convention at the jumps too).  torch keeps them in the graph, so a loss built
+    only from them still backpropagates (zeros).  Integers are their own floor, ceil and round."""
 
     def forward(self, a, op):
         self.shape, self.dtype = a.shape, a.dtype
-        return op(a)
+        if a.dtype.kind != "f":
+            return np.sign(a) if op is np.sign else a.copy()
+        out = op(a)
+        if op is np.sign:
+            np.copyto(out, 0, where=np.isnan(a))      # torch: sign(nan) = 0
+        return out
 
     def backward(self, g):
         return np.zeros(self.shape, self.dtype)
@@ -110,6 +116,7 @@ def _tie_weights(wins, ties, dtype):
 class Maximum(Function):
     """Elementwise maximum; on ties the gradient is shared equally (torch's rule)."""
 
+    @broadcasting("maximum")
     def forward(self, a, b):
         self.a, self.b = a, b
         return np.maximum(a, b)
@@ -125,6 +132,7 @@ class Maximum(Function):
 class Minimum(Function):
     """Elementwise minimum; on ties the gradient is shared equally (torch's rule)."""
 
+    @broadcasting("minimum")
     def forward(self, a, b):
         self.a, self.b = a, b
         return np.minimum(a, b)
@@ -138,6 +146,7 @@ class Minimum(Function):
 
 
 class Where(Function):
+    @broadcasting("where")
     def forward(self, cond, a, b):
         self.cond = cond.astype(bool)
         self.shapes = (a.shape, b.shape)
@@ -191,7 +200,7 @@ class Softmax(Function):
     """softmax(x)_i = e^(x_i - max x) / sum_j e^(x_j - max x): the shift keeps every exponent <= 0."""
 
     def forward(self, a, dim):
-        z = a - a.max(axis=dim, keepdims=True)
+        z = a - a.max(axis=dim, keepdims=True, initial=-np.inf)   # initial: empty axes allowed
         e = np.exp(z)
         self.out = e / e.sum(axis=dim, keepdims=True)
         self.dim = dim
@@ -206,7 +215,7 @@ class LogSoftmax(Function):
     """log_softmax(x) = (x - max) - log sum e^(x - max), exact for logits of any magnitude."""
 
     def forward(self, a, dim):
-        z = a - a.max(axis=dim, keepdims=True)
+        z = a - a.max(axis=dim, keepdims=True, initial=-np.inf)   # initial: empty axes allowed
         out = z - np.log(np.exp(z).sum(axis=dim, keepdims=True))
         self.out, self.dim = out, dim
         return out
