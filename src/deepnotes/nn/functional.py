@@ -16,7 +16,7 @@ from ..ops.conv_transpose import ConvTranspose2dFn, conv_transpose_output_size
 from ..ops.elementwise import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from ..ops.linear import LinearFn
 from ..ops.norm import BatchNormFn
-from ..ops.pool import AdaptiveMaxPool2dFn, AvgPool2dFn, MaxPool2dFn, adaptive_bins, pool_output_size
+from ..ops.pool import AdaptiveAvg1dFn, AdaptiveMaxPool2dFn, AvgPool2dFn, MaxPool2dFn, pool_output_size
 from ..random import default_generator
 from ..tensor import Tensor, as_tensor, cat, get_default_dtype
 from .attention import additive_attention, multi_head_attention_forward, scaled_dot_product_attention  # noqa: F401
@@ -402,14 +402,6 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                              count_include_pad=count_include_pad, divisor_override=divisor_override)
 
 
-def _adaptive_matrix(size, out, dtype):
-    """(out, size) averaging matrix: bin i covers [floor(i*size/out), ceil((i+1)*size/out))."""
-    start, end = adaptive_bins(size, out)
-    cols = np.arange(size)
-    inside = (cols[None, :] >= start[:, None]) & (cols[None, :] < end[:, None])
-    return (inside / (end - start)[:, None]).astype(dtype)
-
-
 def _adaptive_args(input, output_size, name, floating=True):
     """The input (3-D or 4-D) and the (oh, ow) of an adaptive pooling call; ``None`` keeps a size."""
     x = _check_float(input, name) if floating else _tensor(input, name)
@@ -435,7 +427,8 @@ def adaptive_avg_pool2d(input, output_size):
     """Average pooling to a fixed output size (torch's bins: [floor(i H/oh), ceil((i+1) H/oh))).
 
     input (N, C, H, W) or (C, H, W) -> (..., oh, ow); ``None`` in ``output_size`` keeps that size.
-    Computed as P_h x P_w^T with per-bin averaging matrices (a reshape-mean when bins tile exactly).
+    Computed as P_h x P_w^T with per-bin averaging matrices (a reshape-mean when bins tile exactly);
+    NaN and inf reach only the bins that hold them, as in torch (see ``AdaptiveAvg1dFn``).
     """
     x, oh, ow = _adaptive_args(input, output_size, "adaptive_avg_pool2d")
     H, W = x.shape[-2:]
@@ -444,9 +437,7 @@ def adaptive_avg_pool2d(input, output_size):
     if H % oh == 0 and W % ow == 0:
         lead = x.shape[:-2]
         return x.reshape(lead + (oh, H // oh, ow, W // ow)).mean(dim=(-3, -1))
-    ph = Tensor(_adaptive_matrix(H, oh, x.data.dtype))
-    pw = Tensor(np.ascontiguousarray(_adaptive_matrix(W, ow, x.data.dtype).T))
-    return ph @ x @ pw
+    return AdaptiveAvg1dFn.apply(AdaptiveAvg1dFn.apply(x, axis=x.ndim - 2, out=oh), axis=x.ndim - 1, out=ow)
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):

@@ -5,7 +5,9 @@ reads a few input positions idx_k[j] with weights w_k[j] (nearest: one tap of we
 cubic: four), y[j] = sum_k w_k[j] x[idx_k[j]].  The backward pass sends w_k[j] g[j] back to
 idx_k[j].  Each idx_k is non-decreasing in j, so that scatter-add is one ``np.add.reduceat`` over runs
 of equal indices per tap (no ``np.add.at``).  Along the last two axes, when the input side is short
-(<= 128), both passes are instead one matrix product with the dense interpolation matrix.
+(<= 128), both passes are instead one matrix product with the dense interpolation matrix, unless the
+array holds a NaN or inf: the matrix's zeros would turn it into 0 * inf = NaN in every output of its
+row (torch's gathers reach only the outputs that read it), so such arrays take the gather path.
 
 The index and weight formulas follow torch's (ATen ``UpSample.h``) so results agree elementwise:
 scale = (in - 1) / (out - 1) with ``align_corners`` (0 when out == 1), else 1 / scale_factor when a
@@ -112,15 +114,17 @@ class Interp1dFn(Function):
     def forward(self, a, axis, taps):
         n_out = taps[0][0].size
         self.axis, self.taps, self.shape = axis, taps, a.shape
+        bshape = [1] * a.ndim
+        bshape[axis] = -1
+        self.bshape = bshape
         self.dense = None
         if (axis >= a.ndim - 2 and 0 < a.shape[axis] <= _DENSE_MAX and a.size
                 and a.dtype in (np.float32, np.float64)):       # BLAS dtypes (NumPy's float16 matmul is slow)
             self.dense = _dense_matrix(taps, n_out, a.shape[axis], a.dtype)
-            if axis == a.ndim - 1:
-                return a @ self.dense.T
-            return np.matmul(self.dense, a)
-        bshape = [1] * a.ndim
-        bshape[axis] = -1
+            if np.isfinite(a).all():
+                if axis == a.ndim - 1:
+                    return a @ self.dense.T
+                return np.matmul(self.dense, a)
         out = None
         for idx, w in taps:
             v = np.take(a, idx, axis=axis)
@@ -130,11 +134,10 @@ class Interp1dFn(Function):
                 out = v
             else:
                 out += v
-        self.bshape = bshape
         return out
 
     def backward(self, g):
-        if self.dense is not None:
+        if self.dense is not None and np.isfinite(g).all():
             if self.axis == g.ndim - 1:
                 return g @ self.dense
             return np.matmul(self.dense.T, g)
