@@ -292,3 +292,10 @@ def test_roi_align_huge_box_runs_in_memory_bounded_by_the_map(rng):
     assert np.count_nonzero(ref) > 0
     # the sums cancel (values ~1e-15 from terms of ~1e-16 at sample coordinates ~1e7 to 1e8)
     np.testing.assert_allclose(out[0], ref, rtol=1e-9, atol=1e-6 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("fn", [roi_align, roi_pool])
+def test_roi_ops_refuse_huge_output_sizes(fn):
+    with pytest.raises(ValueError, match=r"roi_(align|pool): the requested output of shape \(1, 2, 100000, "
+                                         r"100000\) would hold"):
+        fn(np.ones((1, 2, 4, 4)), np.array([[0, 0.0, 0.0, 2.0, 2.0]]), (10 ** 5, 10 ** 5))

@@ -254,3 +254,10 @@ def test_adaptive_avg_pool2d_non_finite_values_stay_in_their_bins_like_torch(out
         fin = np.isfinite(ref)
         assert fin.mean() > 0.4
         np.testing.assert_allclose(ours[fin], ref[fin], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("pool", [F.adaptive_avg_pool2d, F.adaptive_max_pool2d])
+def test_adaptive_pools_refuse_huge_output_sizes(pool):
+    with pytest.raises(ValueError, match=r"adaptive_(avg|max)_pool2d: the requested output of shape "
+                                         r"\(1, 2, 1000000, 1000000\) would hold 2000000000000 elements"):
+        pool(dn.ones(1, 2, 4, 4), (10 ** 6, 10 ** 6))

@@ -255,3 +255,28 @@ def test_interpolate_non_finite_input_and_gradient_spread_like_torch(kwargs, dty
     y.backward(dn.Tensor(cot))
     yt.backward(torch.tensor(cot))
     assert_same_non_finite(X.grad, Xt.grad, what="input gradient", **tol)
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: F.interpolate(x, scale_factor=1e9),
+    lambda x: F.interpolate(x, size=(100000, 100000), mode="bilinear"),
+    lambda x: nn.Upsample(scale_factor=(1e5, 1e5), mode="nearest")(x),
+])
+def test_interpolate_refuses_huge_outputs_before_allocating(call):
+    """scale_factor=1e9 used to ask NumPy for ~60 GiB before any check: the output's element count is
+    now checked first, against a fixed cap of 2**31 elements, with an error naming the size and bytes."""
+    import tracemalloc
+    x = dn.Tensor(np.ones((1, 2, 8, 8), dtype=np.float32))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"interpolate: the requested output of shape \(1, 2, \d+, \d+\) "
+                                             r"would hold \d+ elements \(\d+ bytes"):
+            call(x)
+        assert tracemalloc.get_traced_memory()[1] < 2 ** 20
+    finally:
+        tracemalloc.stop()
+
+
+def test_interpolate_refuses_non_finite_scale_factor():
+    with pytest.raises(ValueError, match="interpolate: scale_factor must be positive and finite"):
+        F.interpolate(dn.ones(1, 1, 4, 4), scale_factor=float("inf"))

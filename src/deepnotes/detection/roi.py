@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
+from ..ops._limits import check_output_size
 from ..tensor import Tensor
 
 __all__ = ["roi_align", "roi_pool", "RoIAlign", "RoIPool"]
@@ -292,6 +293,7 @@ def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, a
     x = _feature(input, fn)
     out_size = _pair(output_size, fn)
     rois = _rois(boxes, fn, x.shape[0])
+    check_output_size(fn, (rois.shape[0], x.shape[1]) + out_size, x.dtype)
     kw = dict(rois=rois, output_size=out_size, spatial_scale=float(spatial_scale),
               sampling_ratio=int(sampling_ratio), aligned=bool(aligned))
     if isinstance(input, Tensor):
@@ -393,6 +395,7 @@ def roi_pool(input, boxes, output_size, spatial_scale=1.0):
     x = _feature(input, fn)
     out_size = _pair(output_size, fn)
     rois = _rois(boxes, fn, x.shape[0])
+    check_output_size(fn, (rois.shape[0], x.shape[1]) + out_size, x.dtype)
     kw = dict(rois=rois, output_size=out_size, spatial_scale=float(spatial_scale))
     if isinstance(input, Tensor):
         return _RoIPoolFn.apply(input, **kw)

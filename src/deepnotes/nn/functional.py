@@ -11,6 +11,7 @@ import numpy as np
 from ..amp import _autocast
 from ..autograd.function import Function
 from ..ops import activation as _act, normalization as _norm, upsample as _ups
+from ..ops._limits import check_output_size
 from ..ops.conv import Conv2dFn
 from ..ops.conv_transpose import ConvTranspose2dFn, conv_transpose_output_size
 from ..ops.elementwise import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
@@ -298,6 +299,7 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
     if min(out) < 1:
         raise ValueError(f"{name}: input of spatial size {'x'.join(map(str, sizes))} gives an output of size "
                          f"{'x'.join(map(str, out))}; expected a positive size (padding={padding} is too large)")
+    check_output_size(name, x.shape[:1] + (weight.shape[1] * groups,) + out, x.data.dtype)
     if nd == 1:
         x, weight = x.unsqueeze(2), weight.unsqueeze(2)
         stride, dilation = (1,) + stride, (1,) + dilation
@@ -420,6 +422,7 @@ def _adaptive_args(input, output_size, name, floating=True):
         raise ValueError(f"{name}: output_size must be positive, got {(oh, ow)}")
     if H == 0 or W == 0:
         raise ValueError(f"{name}: input has an empty spatial size {H}x{W}")
+    check_output_size(name, x.shape[:-2] + (oh, ow), x.data.dtype)
     return x, oh, ow
 
 
@@ -1499,14 +1502,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     else:
         scales = _per_dim(scale_factor, dim, name, "scale_factor",
                           lambda v: _number(v, name, "scale_factor"))
-        if any(s <= 0 for s in scales):
-            raise ValueError(f"{name}: scale_factor must be positive, got {scale_factor!r}")
+        if any(not s > 0 or not np.isfinite(s) for s in scales):
+            raise ValueError(f"{name}: scale_factor must be positive and finite, got {scale_factor!r}")
         out_sizes = tuple(int(np.floor(float(n) * s)) for n, s in zip(in_sizes, scales))
         if recompute_scale_factor:
             scales = (None,) * dim
     if min(in_sizes) < 1 or min(out_sizes) < 1:
         raise ValueError(f"{name}: input and output spatial sizes must be positive, got input {tuple(in_sizes)} "
                          f"and output {out_sizes}")
+    check_output_size(name, x.shape[:2] + out_sizes, x.data.dtype)
     if mode == "area":
         if dim == 1:
             return adaptive_avg_pool2d(x.unsqueeze(2), (1, out_sizes[0])).squeeze(2)
