@@ -6,6 +6,7 @@ over the window (seed 001).  Both loop over the kh*kw kernel offsets, never over
 import numpy as np
 
 from ..autograd.function import Function
+from ._finite import all_finite
 from .conv import pad_input, patches
 
 
@@ -209,7 +210,7 @@ class AdaptiveAvg1dFn(Function):
     def forward(self, a, axis, out):
         self.axis, self.out, self.shape = axis, out, a.shape
         self.matrix = adaptive_matrix(a.shape[axis], out, a.dtype)
-        if np.isfinite(a).all():
+        if all_finite(a):
             return self._product(self.matrix, a, axis)
         start, end = adaptive_bins(a.shape[axis], out)
         # sums over [start_i, end_i): reduceat over the pairs (start_i, end_i), every other segment kept;
@@ -228,7 +229,7 @@ class AdaptiveAvg1dFn(Function):
 
     def backward(self, g):
         axis = self.axis
-        if np.isfinite(g).all():
+        if all_finite(g):
             return self._product(self.matrix.T, g, axis)
         start, end = adaptive_bins(self.shape[axis], self.out)
         lengths = end - start

@@ -23,6 +23,7 @@ the Keys kernel with A = -0.75 at indices clamped to the input.
 import numpy as np
 
 from ..autograd.function import Function
+from ._finite import all_finite
 
 
 def _scale(in_size, out_size, align_corners, scale_factor, dtype):
@@ -121,7 +122,7 @@ class Interp1dFn(Function):
         if (axis >= a.ndim - 2 and 0 < a.shape[axis] <= _DENSE_MAX and a.size
                 and a.dtype in (np.float32, np.float64)):       # BLAS dtypes (NumPy's float16 matmul is slow)
             self.dense = _dense_matrix(taps, n_out, a.shape[axis], a.dtype)
-            if np.isfinite(a).all():
+            if all_finite(a):
                 if axis == a.ndim - 1:
                     return a @ self.dense.T
                 return np.matmul(self.dense, a)
@@ -137,10 +138,13 @@ class Interp1dFn(Function):
         return out
 
     def backward(self, g):
-        if self.dense is not None and np.isfinite(g).all():
-            if self.axis == g.ndim - 1:
-                return g @ self.dense
-            return np.matmul(self.dense.T, g)
+        if self.dense is not None:
+            # a non-finite g leaves NaN or inf in every row of dx (0 * inf), so checking the smaller dx
+            # suffices; a finite g whose product overflows takes the gathers too (same result)
+            with np.errstate(invalid="ignore", over="ignore"):
+                dx = g @ self.dense if self.axis == g.ndim - 1 else np.matmul(self.dense.T, g)
+            if all_finite(dx):
+                return dx
         axis, bshape = self.axis, self.bshape
         out = np.zeros(self.shape, dtype=g.dtype)
         lead = (slice(None),) * axis
