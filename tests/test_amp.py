@@ -618,3 +618,91 @@ def test_mixed_precision_training_loop_matches_torch():
         assert ds.get_scale() == ts.get_scale()
         np.testing.assert_allclose(lin.weight.data, tl.weight.detach().numpy(), rtol=1e-2, atol=1e-3)
     assert skipped[0] and not all(skipped)
+
+
+# ------------------------------------------------------------------ normalisation under autocast
+def _bn_lenet(lib):
+    """A LeNet-like net with batch norm after every layer but the last, built from deepnotes.nn or torch.nn."""
+    nn = lib.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 5, padding=2), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 5), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 2 * 2, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10))
+
+
+def _twin_bn_lenet():
+    torch.manual_seed(0)
+    ref = _bn_lenet(torch)
+    ours = _bn_lenet(dn)
+    ours.load_state_dict({k: v.detach().numpy().copy() for k, v in ref.state_dict().items()})
+    return ours, ref
+
+
+def _assert_bn_stats_close(ours, ref, rtol, atol):
+    sd, sdt = ours.state_dict(), ref.state_dict()
+    keys = [k for k in sdt if k.endswith(("running_mean", "running_var"))]
+    assert keys
+    for k in keys:
+        assert sd[k].data.dtype == np.float32, k          # running statistics stay float32
+        np.testing.assert_allclose(sd[k].data, sdt[k].numpy(), rtol=rtol, atol=atol, err_msg=k)
+
+
+def test_conv_then_batch_norm_under_autocast_matches_torch():
+    """Conv2d -> BatchNorm2d under autocast: the convolution's float16 output of std ~5 over 64x16x16
+    values per channel; batch statistics accumulated in float16 overflow and the output becomes 0.
+    torch keeps the statistics in float32 and returns float16."""
+    rng = np.random.default_rng(3)
+    ours = dn.nn.Sequential(dn.nn.Conv2d(16, 16, 3, padding=1, bias=False), dn.nn.BatchNorm2d(16))
+    ref = torch.nn.Sequential(torch.nn.Conv2d(16, 16, 3, padding=1, bias=False), torch.nn.BatchNorm2d(16))
+    w = (rng.standard_normal((16, 16, 3, 3)) * 0.4).astype(np.float32)
+    ours[0].weight.data[...] = w
+    with torch.no_grad():
+        ref[0].weight.copy_(torch.from_numpy(w))
+    x = rng.standard_normal((64, 16, 16, 16)).astype(np.float32)
+    with amp.autocast():
+        y = ours(dn.tensor(x))
+    with torch.autocast("cpu", dtype=torch.float16):
+        yt = ref(torch.from_numpy(x))
+    assert y.dtype == np.float16 and yt.dtype == torch.float16
+    np.testing.assert_allclose(y.data.astype(np.float64), yt.detach().double().numpy(), rtol=1e-2, atol=1e-2)
+    _assert_bn_stats_close(ours, ref, rtol=2e-3, atol=2e-3)
+    cot = rng.standard_normal(y.shape).astype(np.float32)
+    (y.float() * dn.tensor(cot)).sum().backward()
+    (yt.float() * torch.from_numpy(cot)).sum().backward()
+    for (name, p), pt in zip(ours.named_parameters(), ref.parameters()):
+        assert p.grad.dtype == np.float32, name
+        ref_g = pt.grad.double().numpy()
+        np.testing.assert_allclose(p.grad, ref_g, rtol=2e-2, atol=2e-2 * np.abs(ref_g).max(), err_msg=name)
+
+
+def test_bn_lenet_amp_training_matches_torch_autocast():
+    """Four autocast + GradScaler + SGD steps of a batch-norm LeNet on the bundled digits, with the
+    same weights in both libraries: forward outputs and running statistics agree to float16
+    precision (the inputs, scaled to std ~8, push float16 sums of squares past 65504)."""
+    ours, ref = _twin_bn_lenet()
+    ours.train()
+    ref.train()
+    opt = dopt.SGD(ours.parameters(), lr=0.01)
+    topt = torch.optim.SGD(ref.parameters(), lr=0.01)
+    ds, ts = amp.GradScaler(init_scale=256.0), torch.amp.GradScaler("cpu", init_scale=256.0)
+    images = dn.data.datasets.Digits(train=True, size=16).images
+    for step in range(4):
+        x = np.ascontiguousarray(images[step * 64:(step + 1) * 64] * 16 - 4)
+        target = np.arange(64) % 10
+        opt.zero_grad()
+        topt.zero_grad()
+        with amp.autocast():
+            out = ours(dn.tensor(x))
+        with torch.autocast("cpu", dtype=torch.float16):
+            tout = ref(torch.from_numpy(x))
+        np.testing.assert_allclose(out.data.astype(np.float64), tout.detach().double().numpy(),
+                                   rtol=2e-2, atol=2e-2)
+        loss = F.cross_entropy(out.float(), dn.tensor(target))
+        tloss = torch.nn.functional.cross_entropy(tout.float(), torch.from_numpy(target))
+        ds.scale(loss).backward()
+        ts.scale(tloss).backward()
+        ds.step(opt)
+        ts.step(topt)
+        ds.update()
+        ts.update()
+        _assert_bn_stats_close(ours, ref, rtol=1e-2, atol=1e-2)

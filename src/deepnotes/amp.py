@@ -7,7 +7,10 @@ Two pieces, mirroring ``torch.amp``:
   autocast dtype (float16) before computing.  The cast is an ordinary differentiable operation, so the
   backward pass returns float16 gradients to the cast and float32 gradients to the float32 master
   weights.  :func:`get_autocast_dtype` returns the active dtype (``None`` outside autocast) and
-  :func:`_autocast` is the helper those operations call on their operands.
+  :func:`_autocast` is the helper those operations call on their operands.  Normalisation layers
+  (batch, group, instance, layer norm) are not cast, as in torch's CPU autocast: a float16 input gives
+  a float16 output, but their statistics are always accumulated in float32 (a float16 sum of squares
+  overflows past 65504) and float32 running estimates stay float32.
 
 * :class:`GradScaler` - dynamic loss scaling with ``torch.amp.GradScaler``'s rules.  Float16 has a
   narrow range (smallest normal 2**-14, largest 65504), so small gradients underflow to zero.  The

@@ -480,6 +480,18 @@ def _max_pool(g, rec, out):
            pads=[int(p[0]), int(p[1]), int(ends[0]), int(ends[1])], dilations=list(d))
 
 
+@register_op(_P.AdaptiveAvg1dFn)
+def _adaptive_avg_1d(g, rec, out):
+    # mean over torch's adaptive bins along one of the last two axes: a MatMul with the averaging matrix
+    x = rec.inputs[0]
+    axis = int(rec.kwargs["axis"])
+    m = _P.adaptive_matrix(x.shape[axis], int(rec.kwargs["out"]), x.data.dtype)
+    if axis == x.ndim - 1:
+        g.node("MatMul", [g.value(x), g.const(np.ascontiguousarray(m.T), "adaptive_avg")], out)
+    else:
+        g.node("MatMul", [g.const(m, "adaptive_avg"), g.value(x)], out)
+
+
 @register_op(_P.AvgPool2dFn)
 def _avg_pool(g, rec, out):
     kw = rec.kwargs

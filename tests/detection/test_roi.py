@@ -217,3 +217,85 @@ def test_roi_ops_reject_bad_input(fn):
         fn(x, ok, (0, 2))
     with pytest.raises(ValueError, match=rf"{name}: boxes\[0\] must have shape \(K_i, 4\)"):
         fn(x, [np.zeros((1, 5))], 2)
+
+
+# --------------------------------------------------------------------------- boxes far larger than the map
+@pytest.mark.parametrize("aligned", [False, True])
+def test_roi_align_boxes_much_larger_than_the_map_match_the_sampler(rng, aligned):
+    """Boxes hundreds of cells wide around a 9x11 map: most samples fall outside [-1, size] and are
+    skipped without being materialised; the result still equals the sample-by-sample oracle, and so
+    does the gradient (the oracle's Jacobian transpose)."""
+    x = rng.standard_normal((2, 2, 9, 11))
+    rois = np.array([[0, -300.0, -250.0, 310.0, 260.0], [1, -5.0, 2.0, 900.0, 7.5],
+                     [1, 3.0, -640.0, 8.0, 20.0], [0, 2.0, 3.0, 6.0, 7.0]])
+    for out_hw in [(2, 2), (3, 2)]:
+        ours = roi_align(x, rois, out_hw, 1.0, -1, aligned)
+        np.testing.assert_allclose(ours, ref_roi_align(x, rois, out_hw, 1.0, -1, aligned), rtol=1e-12, atol=1e-15)
+        ours32 = roi_align(x.astype(np.float32), rois, out_hw, 1.0, -1, aligned)
+        np.testing.assert_allclose(ours32, ours, rtol=1e-4, atol=1e-6)
+    shape = (1, 1, 4, 5)
+    rois = np.array([[0, -120.0, -90.0, 130.0, 95.0], [0, -3.0, 1.0, 200.0, 3.0]])
+    jac = np.stack([ref_roi_align(e.reshape(shape), rois, (2, 2), 1.0, -1, aligned).ravel()
+                    for e in np.eye(int(np.prod(shape)))], axis=1)
+    g = rng.standard_normal((2, 1, 2, 2))
+    xt = dn.tensor(rng.standard_normal(shape), requires_grad=True)
+    out = roi_align(xt, rois, (2, 2), 1.0, -1, aligned)
+    out.backward(dn.tensor(g))
+    np.testing.assert_allclose(out.data.ravel(), jac @ xt.data.ravel(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(xt.grad.ravel(), jac.T @ g.ravel(), rtol=1e-12, atol=1e-15)
+
+
+def _windowed_reference(x, box, out_hw):
+    """RoI Align of one huge box (not aligned, scale 1, adaptive grid) enumerating per bin only the
+    samples whose coordinate can lie in [-1, size] (the others contribute 0): the scipy sampler on a
+    window of grid indices found in float64, widened by 5."""
+    _, C, H, W = x.shape
+    x1, y1, x2, y2 = box
+    axes = []
+    for lo, hi, pooled, size in ((y1, y2, out_hw[0], H), (x1, x2, out_hw[1], W)):
+        bin_size = max(hi - lo, 1.0) / pooled
+        grid = math.ceil(max(hi - lo, 1.0) / pooled)
+        per_bin = []
+        for p in range(pooled):
+            base, step = lo + p * bin_size, bin_size / grid
+            first = max(0, math.ceil((-1 - base) / step - 0.5) - 5)
+            last = min(grid - 1, math.floor((size - base) / step - 0.5) + 5)
+            c = base + (np.arange(first, last + 1) + 0.5) * bin_size / grid if last >= first else np.zeros(0)
+            per_bin.append(c[(c >= -1) & (c <= size)])
+        axes.append((per_bin, grid))
+    (ys_bins, gh), (xs_bins, gw) = axes
+    out = np.zeros((C,) + tuple(out_hw))
+    for i, ys in enumerate(ys_bins):
+        for j, xs in enumerate(xs_bins):
+            if ys.size and xs.size:
+                Y, X = np.meshgrid(np.clip(ys, 0, H - 1), np.clip(xs, 0, W - 1), indexing="ij")
+                for c in range(C):
+                    v = map_coordinates(x[0, c], np.stack([Y.ravel(), X.ravel()]), order=1, mode="nearest")
+                    out[c, i, j] = v.sum() / (gh * gw)
+    return out
+
+
+def test_roi_align_huge_box_runs_in_memory_bounded_by_the_map(rng):
+    """A 1e9 x 1e8 box (1.4e8 x 1.4e7 samples per bin side) on a 16x16 map: memory in proportion to the
+    map, not to the box (it used to materialise every sample: gigabytes, then the OOM killer)."""
+    import tracemalloc
+    x = rng.standard_normal((1, 3, 16, 16))
+    box = (-4e8, -3e7, 6e8, 7e7)
+    tracemalloc.start()
+    try:
+        out = roi_align(x, np.array([(0,) + box]), (7, 7), 1.0, -1, False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 500 * 2 ** 20, f"peak {peak / 2 ** 20:.0f} MiB"
+    ref = _windowed_reference(x, box, (7, 7))
+    assert np.count_nonzero(ref) > 0
+    # the sums cancel (values ~1e-15 from terms of ~1e-16 at sample coordinates ~1e7 to 1e8)
+    np.testing.assert_allclose(out[0], ref, rtol=1e-9, atol=1e-6 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("fn", [roi_align, roi_pool])
+def test_roi_ops_refuse_huge_output_sizes(fn):
+    with pytest.raises(ValueError, match=r"roi_(align|pool): the requested output of shape \(1, 2, 100000, "
+                                         r"100000\) would hold"):
+        fn(np.ones((1, 2, 4, 4)), np.array([[0, 0.0, 0.0, 2.0, 2.0]]), (10 ** 5, 10 ** 5))

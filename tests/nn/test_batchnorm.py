@@ -218,3 +218,75 @@ def test_negative_eps_is_rejected(training):
             F.batch_norm(dn.tensor(x), dn.tensor(rm), dn.tensor(rv), eps=0.0).data,
             TF.batch_norm(torch.tensor(x), torch.tensor(rm), torch.tensor(rv), eps=0.0).numpy(),
             rtol=1e-12, atol=1e-12)
+
+def _float16_pair(x, affine_dtype, rng, c):
+    w = (1 + 0.5 * rng.standard_normal(c)).astype(affine_dtype)
+    b = rng.standard_normal(c).astype(affine_dtype)
+    return (dn.Tensor(x, requires_grad=True), dn.Tensor(w, requires_grad=True), dn.Tensor(b, requires_grad=True),
+            torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True),
+            torch.tensor(b, requires_grad=True))
+
+
+@pytest.mark.parametrize("affine_dtype", [np.float16, np.float32])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_float16_accumulates_in_float32_like_torch(affine_dtype, training):
+    """A 64x16x16x16 float16 batch of std 4: sum(x^2) per channel is ~2.6e5, past float16's 65504,
+    so float16 statistics would be inf and the output 0.  torch computes them in float32 and rounds
+    the output to float16; float32 parameters and running statistics (autocast's layout) stay float32."""
+    rng = np.random.default_rng(0)
+    x = (4 * rng.standard_normal((64, 16, 16, 16)) + 2).astype(np.float16)
+    X, W, B, Xt, Wt, Bt = _float16_pair(x, affine_dtype, rng, 16)
+    rm = (rng.standard_normal(16)).astype(affine_dtype)
+    rv = (rng.random(16) * 16 + 1).astype(affine_dtype)
+    rmt, rvt = torch.tensor(rm), torch.tensor(rv)
+    y = F.batch_norm(X, rm, rv, W, B, training=training)
+    yt = TF.batch_norm(Xt, rmt, rvt, Wt, Bt, training=training)
+    assert y.dtype == np.float16
+    np.testing.assert_allclose(y.data.astype(np.float64), yt.detach().double().numpy(), rtol=2e-3, atol=4e-3)
+    assert rm.dtype == affine_dtype and rv.dtype == affine_dtype
+    np.testing.assert_allclose(rm, rmt.numpy(), rtol=2e-3, atol=1e-3)
+    np.testing.assert_allclose(rv, rvt.numpy(), rtol=2e-3, atol=1e-3)
+    cot = rng.standard_normal(x.shape).astype(np.float16)
+    y.backward(dn.Tensor(cot))
+    yt.backward(torch.tensor(cot))
+    for p, pt in ((X, Xt), (W, Wt), (B, Bt)):
+        assert p.grad.dtype == pt.grad.numpy().dtype
+        ref = pt.grad.double().numpy()
+        np.testing.assert_allclose(p.grad.astype(np.float64), ref, rtol=5e-3,
+                                   atol=5e-3 * max(1.0, np.abs(ref).max()))
+
+
+def _digits_accuracy(dtype, epochs=2, batch=128):
+    """Test accuracy of a batch-norm LeNet trained entirely in ``dtype`` (``model.to(dtype)``: weights,
+    gradients, optimizer and running statistics) on the bundled digits given as raw pixel counts
+    (0..16, unnormalised: a channel's 128 x 64 squares of up to 256 overflow float16 sums)."""
+    dn.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 8, 5, padding=2), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 2 * 2, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10)).to(dtype)
+    train, test = dn.data.datasets.Digits(train=True, size=8), dn.data.datasets.Digits(train=False, size=8)
+    x = (train.images * 16).astype(dtype)
+    opt = dn.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    rng = np.random.default_rng(0)
+    model.train()
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        for lo in range(0, len(x) - batch + 1, batch):
+            idx = order[lo:lo + batch]
+            opt.zero_grad()
+            F.cross_entropy(model(dn.tensor(x[idx])).float(), dn.tensor(train.targets[idx])).backward()
+            opt.step()
+    model.eval()
+    with dn.no_grad():
+        pred = model(dn.tensor((test.images * 16).astype(dtype))).data.argmax(1)
+    return float((pred == test.targets).mean())
+
+
+def test_float16_batch_norm_model_trains_on_digits_like_float32():
+    """model.half() with batch norm (no autocast) learns the digits as well as float32: with float16
+    statistics the batch norms overflow and the model stays at chance (10%)."""
+    acc32 = _digits_accuracy(np.float32)
+    acc16 = _digits_accuracy(np.float16)
+    assert acc32 > 0.85
+    assert abs(acc16 - acc32) <= 0.03, (acc16, acc32)

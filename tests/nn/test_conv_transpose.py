@@ -222,3 +222,10 @@ def test_conv_transpose_bad_input():
         nn.ConvTranspose2d(4, 6, 3, groups=3)
     with pytest.raises(ValueError, match=r"ConvTranspose2d\(4, 2, .*expected input with 4 channels, got 3"):
         nn.ConvTranspose2d(4, 2, 3)(dn.zeros(1, 3, 5, 5))
+
+
+def test_conv_transpose_refuses_huge_outputs():
+    """A stride of 1e5 on an 8x8 input would need ~3.6 TB: refused up front, naming the shape."""
+    with pytest.raises(ValueError, match=r"conv_transpose2d: the requested output of shape \(1, 2, 700003, "
+                                         r"700003\) would hold \d+ elements"):
+        F.conv_transpose2d(dn.ones(1, 3, 8, 8), dn.ones(3, 2, 3, 3), stride=10 ** 5)

@@ -333,3 +333,38 @@ def test_state_dicts_load_from_torch():
         m.load_state_dict(tm.state_dict())
         for key, value in tm.state_dict().items():
             np.testing.assert_array_equal(m.state_dict()[key].data, value.numpy())
+
+
+NORMS16 = {
+    "group_norm": (lambda x, w, b: F.group_norm(x, 4, w, b), lambda x, w, b: TF.group_norm(x, 4, w, b)),
+    "instance_norm": (lambda x, w, b: F.instance_norm(x, weight=w, bias=b),
+                      lambda x, w, b: TF.instance_norm(x, weight=w, bias=b)),
+    "layer_norm": (lambda x, w, b: F.layer_norm(x, (16, 32, 32), w, b),
+                   lambda x, w, b: TF.layer_norm(x, (16, 32, 32), w, b)),
+}
+
+
+@pytest.mark.parametrize("name", list(NORMS16))
+def test_float16_norms_accumulate_in_float32_like_torch(name):
+    """float16 (16, 16, 32, 32) inputs of std 8 and mean 4: every group (even one channel's 1024
+    values) sums more than 65504 in x^2, so statistics kept in float16 overflow.  torch accumulates them in float32 and rounds only the
+    output (and the gradients) to float16; so must we."""
+    rng = np.random.default_rng(1)
+    x = (8 * rng.standard_normal((16, 16, 32, 32)) + 4).astype(np.float16)
+    pshape = (16, 32, 32) if name == "layer_norm" else (16,)
+    w = (1 + 0.5 * rng.standard_normal(pshape)).astype(np.float16)
+    b = rng.standard_normal(pshape).astype(np.float16)
+    ours, theirs = NORMS16[name]
+    X, W, B = (dn.Tensor(a, requires_grad=True) for a in (x, w, b))
+    Xt, Wt, Bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    y, yt = ours(X, W, B), theirs(Xt, Wt, Bt)
+    assert y.dtype == np.float16
+    np.testing.assert_allclose(y.data.astype(np.float64), yt.detach().double().numpy(), rtol=2e-3, atol=4e-3)
+    cot = rng.standard_normal(x.shape).astype(np.float16)
+    y.backward(dn.Tensor(cot))
+    yt.backward(torch.tensor(cot))
+    for p, pt in ((X, Xt), (W, Wt), (B, Bt)):
+        assert p.grad.dtype == np.float16
+        ref = pt.grad.double().numpy()
+        np.testing.assert_allclose(p.grad.astype(np.float64), ref, rtol=5e-3,
+                                   atol=5e-3 * max(1.0, np.abs(ref).max()))

@@ -232,3 +232,32 @@ def test_max_pool2d_integer_input_like_torch():
     assert y.data.dtype == np.int64
     np.testing.assert_array_equal(y.data, yt.numpy())
     np.testing.assert_array_equal(i.data, it.numpy())
+
+
+@pytest.mark.parametrize("out", [(5, 7), (3, 12), (20, 5)])
+def test_adaptive_avg_pool2d_non_finite_values_stay_in_their_bins_like_torch(out):
+    """NaN/inf inputs (and output gradients) reach only the bins that hold them, as in torch."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 16, 12))
+    g = rng.standard_normal((2, 3) + out)
+    for a in (x, g):
+        flat = a.reshape(-1)
+        pos = rng.choice(flat.size, 6, replace=False)
+        flat[pos[:2]], flat[pos[2:4]], flat[pos[4:]] = np.nan, np.inf, -np.inf
+    X, Xt = dn.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, yt = F.adaptive_avg_pool2d(X, out), TF.adaptive_avg_pool2d(Xt, out)
+    y.backward(dn.Tensor(g))
+    yt.backward(torch.tensor(g))
+    for ours, ref in ((y.data, yt.detach().numpy()), (X.grad, Xt.grad.numpy())):
+        for test in (np.isnan, np.isposinf, np.isneginf):
+            np.testing.assert_array_equal(test(ours), test(ref))
+        fin = np.isfinite(ref)
+        assert fin.mean() > 0.4
+        np.testing.assert_allclose(ours[fin], ref[fin], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("pool", [F.adaptive_avg_pool2d, F.adaptive_max_pool2d])
+def test_adaptive_pools_refuse_huge_output_sizes(pool):
+    with pytest.raises(ValueError, match=r"adaptive_(avg|max)_pool2d: the requested output of shape "
+                                         r"\(1, 2, 1000000, 1000000\) would hold 2000000000000 elements"):
+        pool(dn.ones(1, 2, 4, 4), (10 ** 6, 10 ** 6))

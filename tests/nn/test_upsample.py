@@ -211,3 +211,72 @@ def test_bad_input_ranks_raise():
         F.interpolate(dn.randn(2, 3), size=4)
     with pytest.raises(TypeError, match="interpolate: expected a floating-point input"):
         F.interpolate(dn.Tensor(np.ones((1, 1, 2, 2), dtype=np.int64)), size=4)
+
+
+def _plant_non_finite(a, rng, count=3):
+    """A copy of ``a`` with NaN, +inf and -inf written at ``count`` random positions each."""
+    a = a.copy()
+    flat = a.reshape(-1)
+    pos = rng.choice(flat.size, 3 * count, replace=False)
+    flat[pos[:count]], flat[pos[count:2 * count]], flat[pos[2 * count:]] = np.nan, np.inf, -np.inf
+    return a
+
+
+def assert_same_non_finite(ours, ref, rtol=1e-6, atol=1e-12, what=""):
+    """The NaN and inf positions (and inf signs) of ``ours`` are exactly torch's; finite values agree."""
+    ref = ref.detach().numpy() if isinstance(ref, torch.Tensor) else ref
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref), err_msg=f"{what} NaN positions")
+    np.testing.assert_array_equal(np.isposinf(ours), np.isposinf(ref), err_msg=f"{what} +inf positions")
+    np.testing.assert_array_equal(np.isneginf(ours), np.isneginf(ref), err_msg=f"{what} -inf positions")
+    fin = np.isfinite(ref)
+    np.testing.assert_allclose(ours[fin], ref[fin], rtol=rtol, atol=atol, err_msg=f"{what} finite values")
+
+
+NON_FINITE_CASES = [dict(mode="nearest", scale_factor=2), dict(mode="nearest", size=(7, 11)),
+                    dict(mode="nearest-exact", size=(24, 9)),
+                    dict(mode="bilinear", scale_factor=2), dict(mode="bilinear", size=(7, 23), align_corners=True),
+                    dict(mode="bilinear", size=(5, 5)), dict(mode="bicubic", size=(20, 13)),
+                    dict(mode="bicubic", scale_factor=2, align_corners=True), dict(mode="area", size=(5, 7))]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kwargs", NON_FINITE_CASES)
+def test_interpolate_non_finite_input_and_gradient_spread_like_torch(kwargs, dtype):
+    """One NaN or inf pixel reaches only the outputs that read it (a dense interpolation matrix
+    would spread 0 * inf = NaN over a whole row); likewise a non-finite output gradient."""
+    rng = np.random.default_rng(7)
+    x = _plant_non_finite(rng.standard_normal((2, 3, 16, 12)).astype(dtype), rng)
+    X, Xt = dn.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, yt = F.interpolate(X, **kwargs), TF.interpolate(Xt, **kwargs)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else {}
+    assert_same_non_finite(y.data, yt, what="output", **tol)
+    assert np.isfinite(yt.detach().numpy()).mean() > 0.5          # the check is not vacuous
+    cot = _plant_non_finite(rng.standard_normal(tuple(yt.shape)).astype(dtype), rng, count=2)
+    y.backward(dn.Tensor(cot))
+    yt.backward(torch.tensor(cot))
+    assert_same_non_finite(X.grad, Xt.grad, what="input gradient", **tol)
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: F.interpolate(x, scale_factor=1e9),
+    lambda x: F.interpolate(x, size=(100000, 100000), mode="bilinear"),
+    lambda x: nn.Upsample(scale_factor=(1e5, 1e5), mode="nearest")(x),
+])
+def test_interpolate_refuses_huge_outputs_before_allocating(call):
+    """scale_factor=1e9 used to ask NumPy for ~60 GiB before any check: the output's element count is
+    now checked first, against a fixed cap of 2**31 elements, with an error naming the size and bytes."""
+    import tracemalloc
+    x = dn.Tensor(np.ones((1, 2, 8, 8), dtype=np.float32))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"interpolate: the requested output of shape \(1, 2, \d+, \d+\) "
+                                             r"would hold \d+ elements \(\d+ bytes"):
+            call(x)
+        assert tracemalloc.get_traced_memory()[1] < 2 ** 20
+    finally:
+        tracemalloc.stop()
+
+
+def test_interpolate_refuses_non_finite_scale_factor():
+    with pytest.raises(ValueError, match="interpolate: scale_factor must be positive and finite"):
+        F.interpolate(dn.ones(1, 1, 4, 4), scale_factor=float("inf"))

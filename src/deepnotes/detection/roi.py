@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
+from ..ops._limits import check_output_size
 from ..tensor import Tensor
 
 __all__ = ["roi_align", "roi_pool", "RoIAlign", "RoIPool"]
@@ -131,6 +132,37 @@ def _accumulate_rows(acc, flat, vals):
 
 
 # --------------------------------------------------------------------------- RoI Align
+def _sample_window(start, bin_size, grid, pooled, size, dtype, G):
+    """The grid indices g to evaluate along one axis: ``(1, 1, G)`` (all of them) or, when that is
+    fewer, ``(K, pooled, Gv)`` windows ``first + arange(Gv)`` per RoI and bin.
+
+    A sample contributes only when its coordinate c = start + p bin + (g + 1/2) bin / grid lies in
+    [-1, size]; consecutive samples are bin / grid <= 1 apart (adaptive grid), so at most about
+    2 (size + 2) of a bin's samples can.  Solving for g in float64 and widening by the rounding error
+    of the input-dtype arithmetic (a few ulps of the largest term) gives windows that hold every
+    contributing sample; the caller evaluates the exact formula on them.  So a huge box costs memory
+    and time in proportion to the feature map, not to its own size.
+    """
+    K = start.shape[0]
+    if K == 0:
+        return np.arange(G)[None, None, :]
+    step = bin_size.astype(np.float64) / np.maximum(grid, 1)                     # (K,)
+    base = start.astype(np.float64)[:, None] + np.arange(pooled) * bin_size.astype(np.float64)[:, None]
+    magnitude = np.abs(start.astype(np.float64)) + pooled * np.abs(bin_size.astype(np.float64)) + size + 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        margin = np.ceil(8 * np.finfo(dtype).eps * magnitude / step) + 2                     # (K,)
+        lo = np.ceil((-1 - base) / step[:, None] - 0.5) - margin[:, None]
+        hi = np.floor((size - base) / step[:, None] - 0.5) + margin[:, None]
+    known = np.isfinite(lo) & np.isfinite(hi) & (step[:, None] > 0)
+    last = (grid - 1)[:, None]
+    lo = np.where(known, np.clip(lo, 0, np.maximum(last, 0)), 0).astype(np.int64)
+    hi = np.where(known, np.clip(hi, -1, last), last).astype(np.int64)
+    width = int(np.maximum(hi - lo + 1, 0).max())
+    if width >= G:
+        return np.arange(G)[None, None, :]
+    return lo[:, :, None] + np.arange(max(width, 1))
+
+
 def _axis_weights(start, bin_size, grid, pooled, size, dtype):
     """Sample rows (or columns) and bilinear weights along one axis for every RoI.
 
@@ -140,10 +172,11 @@ def _axis_weights(start, bin_size, grid, pooled, size, dtype):
     K = start.shape[0]
     G = max(int(grid.max()) if K else 1, 1)
     p = np.arange(pooled, dtype=dtype)[None, :, None]
-    g = np.arange(G, dtype=dtype)[None, None, :]
+    gi = _sample_window(start, bin_size, grid, pooled, size, dtype, G)          # (K, pooled, Gv) or (1, 1, G)
+    g = gi.astype(dtype)
     gr = np.maximum(grid, 1).astype(dtype)[:, None, None]
     c = start[:, None, None] + p * bin_size[:, None, None] + (g + dtype(0.5)) * bin_size[:, None, None] / gr
-    valid = (np.arange(G)[None, None, :] < grid[:, None, None]) & ~((c < -1) | (c > size))
+    valid = (gi < grid[:, None, None]) & ~((c < -1) | (c > size))
     c = np.where(c <= 0, dtype(0), c)
     low = np.floor(c).astype(np.int64)
     top = low >= size - 1
@@ -260,6 +293,7 @@ def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, a
     x = _feature(input, fn)
     out_size = _pair(output_size, fn)
     rois = _rois(boxes, fn, x.shape[0])
+    check_output_size(fn, (rois.shape[0], x.shape[1]) + out_size, x.dtype)
     kw = dict(rois=rois, output_size=out_size, spatial_scale=float(spatial_scale),
               sampling_ratio=int(sampling_ratio), aligned=bool(aligned))
     if isinstance(input, Tensor):
@@ -363,6 +397,7 @@ def roi_pool(input, boxes, output_size, spatial_scale=1.0):
     x = _feature(input, fn)
     out_size = _pair(output_size, fn)
     rois = _rois(boxes, fn, x.shape[0])
+    check_output_size(fn, (rois.shape[0], x.shape[1]) + out_size, x.dtype)
     kw = dict(rois=rois, output_size=out_size, spatial_scale=float(spatial_scale))
     if isinstance(input, Tensor):
         return _RoIPoolFn.apply(input, **kw)

@@ -11,12 +11,13 @@ import numpy as np
 from ..amp import _autocast
 from ..autograd.function import Function
 from ..ops import activation as _act, normalization as _norm, upsample as _ups
+from ..ops._limits import check_output_size
 from ..ops.conv import Conv2dFn
 from ..ops.conv_transpose import ConvTranspose2dFn, conv_transpose_output_size
 from ..ops.elementwise import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from ..ops.linear import LinearFn
 from ..ops.norm import BatchNormFn
-from ..ops.pool import AdaptiveMaxPool2dFn, AvgPool2dFn, MaxPool2dFn, adaptive_bins, pool_output_size
+from ..ops.pool import AdaptiveAvg1dFn, AdaptiveMaxPool2dFn, AvgPool2dFn, MaxPool2dFn, pool_output_size
 from ..random import default_generator
 from ..tensor import Tensor, as_tensor, cat, get_default_dtype
 from .attention import additive_attention, multi_head_attention_forward, scaled_dot_product_attention  # noqa: F401
@@ -298,6 +299,7 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
     if min(out) < 1:
         raise ValueError(f"{name}: input of spatial size {'x'.join(map(str, sizes))} gives an output of size "
                          f"{'x'.join(map(str, out))}; expected a positive size (padding={padding} is too large)")
+    check_output_size(name, x.shape[:1] + (weight.shape[1] * groups,) + out, x.data.dtype)
     if nd == 1:
         x, weight = x.unsqueeze(2), weight.unsqueeze(2)
         stride, dilation = (1,) + stride, (1,) + dilation
@@ -402,14 +404,6 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                              count_include_pad=count_include_pad, divisor_override=divisor_override)
 
 
-def _adaptive_matrix(size, out, dtype):
-    """(out, size) averaging matrix: bin i covers [floor(i*size/out), ceil((i+1)*size/out))."""
-    start, end = adaptive_bins(size, out)
-    cols = np.arange(size)
-    inside = (cols[None, :] >= start[:, None]) & (cols[None, :] < end[:, None])
-    return (inside / (end - start)[:, None]).astype(dtype)
-
-
 def _adaptive_args(input, output_size, name, floating=True):
     """The input (3-D or 4-D) and the (oh, ow) of an adaptive pooling call; ``None`` keeps a size."""
     x = _check_float(input, name) if floating else _tensor(input, name)
@@ -428,6 +422,7 @@ def _adaptive_args(input, output_size, name, floating=True):
         raise ValueError(f"{name}: output_size must be positive, got {(oh, ow)}")
     if H == 0 or W == 0:
         raise ValueError(f"{name}: input has an empty spatial size {H}x{W}")
+    check_output_size(name, x.shape[:-2] + (oh, ow), x.data.dtype)
     return x, oh, ow
 
 
@@ -435,7 +430,8 @@ def adaptive_avg_pool2d(input, output_size):
     """Average pooling to a fixed output size (torch's bins: [floor(i H/oh), ceil((i+1) H/oh))).
 
     input (N, C, H, W) or (C, H, W) -> (..., oh, ow); ``None`` in ``output_size`` keeps that size.
-    Computed as P_h x P_w^T with per-bin averaging matrices (a reshape-mean when bins tile exactly).
+    Computed as P_h x P_w^T with per-bin averaging matrices (a reshape-mean when bins tile exactly);
+    NaN and inf reach only the bins that hold them, as in torch (see ``AdaptiveAvg1dFn``).
     """
     x, oh, ow = _adaptive_args(input, output_size, "adaptive_avg_pool2d")
     H, W = x.shape[-2:]
@@ -444,9 +440,7 @@ def adaptive_avg_pool2d(input, output_size):
     if H % oh == 0 and W % ow == 0:
         lead = x.shape[:-2]
         return x.reshape(lead + (oh, H // oh, ow, W // ow)).mean(dim=(-3, -1))
-    ph = Tensor(_adaptive_matrix(H, oh, x.data.dtype))
-    pw = Tensor(np.ascontiguousarray(_adaptive_matrix(W, ow, x.data.dtype).T))
-    return ph @ x @ pw
+    return AdaptiveAvg1dFn.apply(AdaptiveAvg1dFn.apply(x, axis=x.ndim - 2, out=oh), axis=x.ndim - 1, out=ow)
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
@@ -1528,14 +1522,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     else:
         scales = _per_dim(scale_factor, dim, name, "scale_factor",
                           lambda v: _number(v, name, "scale_factor"))
-        if any(s <= 0 for s in scales):
-            raise ValueError(f"{name}: scale_factor must be positive, got {scale_factor!r}")
+        if any(not s > 0 or not np.isfinite(s) for s in scales):
+            raise ValueError(f"{name}: scale_factor must be positive and finite, got {scale_factor!r}")
         out_sizes = tuple(int(np.floor(float(n) * s)) for n, s in zip(in_sizes, scales))
         if recompute_scale_factor:
             scales = (None,) * dim
     if min(in_sizes) < 1 or min(out_sizes) < 1:
         raise ValueError(f"{name}: input and output spatial sizes must be positive, got input {tuple(in_sizes)} "
                          f"and output {out_sizes}")
+    check_output_size(name, x.shape[:2] + out_sizes, x.data.dtype)
     if mode == "area":
         if dim == 1:
             return adaptive_avg_pool2d(x.unsqueeze(2), (1, out_sizes[0])).squeeze(2)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ._rowwise import row_broadcasts
-from .normalization import _row_dots, _row_sums
+from .normalization import _row_dots, _row_sums, float32_statistics
 
 
 def _channel_sums(a3, b3=None):
@@ -46,6 +46,7 @@ def _channel_mean_var(x3):
     return mean, var
 
 
+@float32_statistics
 class BatchNormFn(Function):
     """Inputs: x (N, C, *), then ``weight`` (C,) if ``has_weight`` and ``bias`` (C,) if ``has_bias``."""
 

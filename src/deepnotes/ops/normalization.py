@@ -17,6 +17,42 @@ from ..autograd.function import Function
 from ._rowwise import row_broadcasts
 
 
+def float32_statistics(cls):
+    """Class decorator for the normalisation primitives: float16 inputs are computed in float32.
+
+    A float16 sum of squares overflows (65504 is reached by 4096 values of size 4) and its mean loses
+    most of its digits, so the statistics of a float16 batch must be accumulated in a wider type.  As
+    torch's CPU kernels do, a float16 ``x`` (and float16 affine parameters) are widened to float32, the
+    whole forward pass (statistics, running-estimate updates, affine map) runs in float32 and only the
+    output is rounded back to float16; the backward pass likewise widens the incoming gradient and
+    rounds each input gradient to its input's dtype.  Running estimates keep their own dtype (float32
+    buffers stay float32).  Other dtypes pass through unchanged.
+    """
+    forward, backward = cls.forward, cls.backward
+
+    def widened_forward(self, x, *affine, **kwargs):
+        if x.dtype != np.float16:
+            self.half_dtypes = None
+            return forward(self, x, *affine, **kwargs)
+        self.half_dtypes = (x.dtype,) + tuple(a.dtype for a in affine)
+        wide = [a.astype(np.float32) if a.dtype == np.float16 else a for a in affine]
+        return forward(self, x.astype(np.float32), *wide, **kwargs).astype(np.float16)
+
+    def widened_backward(self, g):
+        if self.half_dtypes is None:
+            return backward(self, g)
+        grads = backward(self, g.astype(np.float32))
+        single = not isinstance(grads, tuple)
+        grads = (grads,) if single else grads
+        grads = tuple(None if d is None else d.astype(dt, copy=False)
+                      for d, dt in zip(grads, self.half_dtypes))
+        return grads[0] if single else grads
+
+    widened_forward.__doc__, widened_backward.__doc__ = forward.__doc__, backward.__doc__
+    cls.forward, cls.backward = widened_forward, widened_backward
+    return cls
+
+
 def _row_sums(a2):
     """Sums of the rows of a 2-D array: one BLAS matrix-vector product (memory-bound, no temporaries)."""
     if a2.dtype == np.float16 or a2.shape[1] == 0:
@@ -67,6 +103,7 @@ def _chunks(n_rows, row_bytes):
     return [(lo, min(lo + step, n_rows)) for lo in range(0, n_rows, step)]
 
 
+@float32_statistics
 class LayerNormFn(Function):
     """Inputs: x, then ``weight`` if ``has_weight`` and ``bias`` if ``has_bias`` (both of the normalised
     shape, the last dimensions of x holding ``m`` elements).
@@ -153,6 +190,7 @@ class LayerNormFn(Function):
         return tuple(grads) if len(grads) > 1 else grads[0]
 
 
+@float32_statistics
 class GroupNormFn(Function):
     """Inputs: x (N, C, *), then ``weight`` (C,) if ``has_weight`` and ``bias`` (C,) if ``has_bias``.
 

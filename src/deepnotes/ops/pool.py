@@ -6,6 +6,7 @@ over the window (seed 001).  Both loop over the kh*kw kernel offsets, never over
 import numpy as np
 
 from ..autograd.function import Function
+from ._finite import all_finite
 from .conv import pad_input, patches
 
 
@@ -186,6 +187,58 @@ def adaptive_bins(size, out):
     """torch's adaptive bins along one axis: bin i covers [floor(i size / out), ceil((i + 1) size / out))."""
     i = np.arange(out)
     return (i * size) // out, -(-((i + 1) * size) // out)
+
+
+def adaptive_matrix(size, out, dtype):
+    """(out, size) averaging matrix: row i holds 1 / n_i over bin i's n_i positions, 0 elsewhere."""
+    start, end = adaptive_bins(size, out)
+    cols = np.arange(size)
+    inside = (cols[None, :] >= start[:, None]) & (cols[None, :] < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+class AdaptiveAvg1dFn(Function):
+    """Mean over torch's adaptive bins along one axis (``axis`` of x, ``out`` bins).
+
+    Normally one matrix product with the (out, size) averaging matrix P: y = P x along the axis, and
+    dx = P^T g.  P's zeros would turn a NaN or inf into 0 * inf = NaN in every bin of its row, where
+    torch's per-bin sums reach only the bins holding it; so an array with a non-finite value takes
+    the per-bin path instead: sums over [start_i, end_i) by ``np.add.reduceat`` forward, and each bin's
+    g_i / n_i added back onto its positions (``np.add.at``, bins may overlap) backward.
+    """
+
+    def forward(self, a, axis, out):
+        self.axis, self.out, self.shape = axis, out, a.shape
+        self.matrix = adaptive_matrix(a.shape[axis], out, a.dtype)
+        if all_finite(a):
+            return self._product(self.matrix, a, axis)
+        start, end = adaptive_bins(a.shape[axis], out)
+        # sums over [start_i, end_i): reduceat over the pairs (start_i, end_i), every other segment kept;
+        # one zero appended along the axis makes an end equal to the axis length a valid index
+        pad = [(0, 1) if d == axis else (0, 0) for d in range(a.ndim)]
+        sums = np.add.reduceat(np.pad(a, pad), np.stack([start, end], axis=1).ravel(), axis=axis)
+        sums = np.take(sums, np.arange(0, 2 * out, 2), axis=axis)
+        counts = (end - start).astype(a.dtype)
+        return sums / counts.reshape([-1 if d == axis else 1 for d in range(a.ndim)])
+
+    @staticmethod
+    def _product(m, a, axis):
+        if axis == a.ndim - 1:
+            return a @ m.T
+        return np.moveaxis(np.matmul(m, np.moveaxis(a, axis, -2)), -2, axis)
+
+    def backward(self, g):
+        axis = self.axis
+        if all_finite(g):
+            return self._product(self.matrix.T, g, axis)
+        start, end = adaptive_bins(self.shape[axis], self.out)
+        lengths = end - start
+        bins = np.repeat(np.arange(self.out), lengths)
+        positions = np.concatenate([np.arange(s, e) for s, e in zip(start, end)])
+        share = np.moveaxis(g, axis, -1) / lengths.astype(g.dtype)
+        dx = np.zeros(self.shape, dtype=g.dtype)
+        np.add.at(np.moveaxis(dx, axis, -1), (Ellipsis, positions), share[..., bins])
+        return dx
 
 
 def _bin_index(size, out):

@@ -5,7 +5,9 @@ reads a few input positions idx_k[j] with weights w_k[j] (nearest: one tap of we
 cubic: four), y[j] = sum_k w_k[j] x[idx_k[j]].  The backward pass sends w_k[j] g[j] back to
 idx_k[j].  Each idx_k is non-decreasing in j, so that scatter-add is one ``np.add.reduceat`` over runs
 of equal indices per tap (no ``np.add.at``).  Along the last two axes, when the input side is short
-(<= 128), both passes are instead one matrix product with the dense interpolation matrix.
+(<= 128), both passes are instead one matrix product with the dense interpolation matrix, unless the
+array holds a NaN or inf: the matrix's zeros would turn it into 0 * inf = NaN in every output of its
+row (torch's gathers reach only the outputs that read it), so such arrays take the gather path.
 
 The index and weight formulas follow torch's (ATen ``UpSample.h``) so results agree elementwise:
 scale = (in - 1) / (out - 1) with ``align_corners`` (0 when out == 1), else 1 / scale_factor when a
@@ -21,6 +23,7 @@ the Keys kernel with A = -0.75 at indices clamped to the input.
 import numpy as np
 
 from ..autograd.function import Function
+from ._finite import all_finite
 
 
 def _scale(in_size, out_size, align_corners, scale_factor, dtype):
@@ -112,15 +115,17 @@ class Interp1dFn(Function):
     def forward(self, a, axis, taps):
         n_out = taps[0][0].size
         self.axis, self.taps, self.shape = axis, taps, a.shape
+        bshape = [1] * a.ndim
+        bshape[axis] = -1
+        self.bshape = bshape
         self.dense = None
         if (axis >= a.ndim - 2 and 0 < a.shape[axis] <= _DENSE_MAX and a.size
                 and a.dtype in (np.float32, np.float64)):       # BLAS dtypes (NumPy's float16 matmul is slow)
             self.dense = _dense_matrix(taps, n_out, a.shape[axis], a.dtype)
-            if axis == a.ndim - 1:
-                return a @ self.dense.T
-            return np.matmul(self.dense, a)
-        bshape = [1] * a.ndim
-        bshape[axis] = -1
+            if all_finite(a):
+                if axis == a.ndim - 1:
+                    return a @ self.dense.T
+                return np.matmul(self.dense, a)
         out = None
         for idx, w in taps:
             v = np.take(a, idx, axis=axis)
@@ -130,14 +135,16 @@ class Interp1dFn(Function):
                 out = v
             else:
                 out += v
-        self.bshape = bshape
         return out
 
     def backward(self, g):
         if self.dense is not None:
-            if self.axis == g.ndim - 1:
-                return g @ self.dense
-            return np.matmul(self.dense.T, g)
+            # a non-finite g leaves NaN or inf in every row of dx (0 * inf), so checking the smaller dx
+            # suffices; a finite g whose product overflows takes the gathers too (same result)
+            with np.errstate(invalid="ignore", over="ignore"):
+                dx = g @ self.dense if self.axis == g.ndim - 1 else np.matmul(self.dense.T, g)
+            if all_finite(dx):
+                return dx
         axis, bshape = self.axis, self.bshape
         out = np.zeros(self.shape, dtype=g.dtype)
         lead = (slice(None),) * axis
