@@ -44,6 +44,80 @@ def set_trace_hook(hook):
 _tensor_api = [None, None]
 
 
+# ------------------------------------------------------------------ version counters
+# torch's rule against silently wrong gradients: every tensor counts the in-place operations on its
+# memory (``Tensor._version``; the counter is shared with its views), a node records the versions of the
+# tensors whose arrays it saved for backward, and backward raises when one of them changed meanwhile.
+# A tensor's counter is ``tensor._vc``: None while nothing needs it, else a one-element list.
+
+def _counter(t):
+    """The version counter of tensor ``t`` (created on first need), to share or to record."""
+    vc = t._vc
+    if vc is None:
+        vc = t._vc = [0]
+    return vc
+
+
+def _owner(a):
+    """The array owning the memory ``a`` looks at (``a`` itself when it owns it)."""
+    base = a.base
+    while isinstance(base, np.ndarray):
+        a, base = base, base.base
+    return a
+
+
+def _share_view_counter(out, inputs):
+    """When ``out`` (a new tensor) looks at an input's memory (a NumPy view, or the input's array
+    itself), share that input's counter, so an in-place change through either is seen by the other's
+    saved-for-backward checks (torch's views share their base's counter)."""
+    owner = _owner(out.data)
+    for t in inputs:
+        if _owner(t.data) is owner:
+            out._vc = _counter(t)
+            return
+
+
+def _saved_arrays(ctx):
+    """The arrays ``ctx`` stored on itself in ``forward`` (directly, or in a tuple or list)."""
+    for v in ctx.__dict__.values():
+        if type(v) is np.ndarray:
+            yield v
+        elif type(v) in (tuple, list):
+            for w in v:
+                if type(w) is np.ndarray:
+                    yield w
+
+
+def _record_versions(ctx, inputs, out):
+    """Record on ``ctx`` the version of every input (index i) and of the output (index -1) whose memory
+    an array saved by ``forward`` looks at.  Inputs whose values backward does not use (add, sum,
+    reshape, ...) are not saved, so changing them in place later is harmless and goes unchecked."""
+    owners = {id(_owner(a)) for a in _saved_arrays(ctx)}
+    if not owners:
+        return
+    saved = []
+    for i, t in enumerate(inputs):
+        if id(_owner(t.data)) in owners:
+            vc = _counter(t)
+            saved.append((vc, vc[0], i))
+    if id(_owner(out.data)) in owners:
+        vc = _counter(out)
+        saved.append((vc, vc[0], -1))
+    if saved:
+        ctx._saved_versions = tuple(saved)
+
+
+def _modified_error(ctx, node, vc, version, index):
+    t = node if index < 0 else ctx.parents[index]
+    what = "its output" if index < 0 else f"its input {index}"
+    return RuntimeError(
+        f"backward: one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: [{t.data.dtype} tensor of shape {tuple(t.data.shape)}], saved by "
+        f"{type(ctx).__name__} as {what}, is at version {vc[0]}; expected version {version} instead. "
+        "Hint: do the in-place change after backward(), use an out-of-place operation "
+        "(x = x + 1 instead of x += 1), or clone() the tensor before the operation that saves it")
+
+
 def is_grad_enabled() -> bool:
     """True when operations record the graph (outside ``no_grad``)."""
     return _state.enabled
@@ -138,6 +212,9 @@ class Function:
 
     __slots__ = ("parents", "needs_input_grad", "__dict__")
     _released = False  # set on the instance once a backward without retain_graph freed its saved state
+    # ((counter, version at forward, input index or -1 for the output), ...) of the tensors whose memory
+    # ``forward`` saved on the instance; set by ``apply`` when there are any, checked by run_backward
+    _saved_versions = ()
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
@@ -159,9 +236,17 @@ class Function:
             if _state.enabled and a._requires_grad:
                 ctx.needs_input_grad = (True,)
                 ctx.parents = inputs
-                return Tensor._from_op(ctx.forward(a.data, **kwargs), ctx)
+                out = Tensor._from_op(ctx.forward(a.data, **kwargs), ctx)
+                if out.data.base is not None or out.data is a.data:
+                    _share_view_counter(out, inputs)
+                if ctx.__dict__:
+                    _record_versions(ctx, inputs, out)
+                return out
             ctx.needs_input_grad = (False,)
-            return Tensor._from_op(ctx.forward(a.data, **kwargs), None)
+            out = Tensor._from_op(ctx.forward(a.data, **kwargs), None)
+            if out.data.base is not None or out.data is a.data:
+                _share_view_counter(out, inputs)
+            return out
         if n == 2:
             a, b = inputs
             if not isinstance(a, Tensor) or not isinstance(b, Tensor):
@@ -171,10 +256,20 @@ class Function:
                 ctx.needs_input_grad = needs
                 if needs[0] or needs[1]:
                     ctx.parents = inputs
-                    return Tensor._from_op(ctx.forward(a.data, b.data, **kwargs), ctx)
+                    out = Tensor._from_op(ctx.forward(a.data, b.data, **kwargs), ctx)
+                    d = out.data
+                    if d.base is not None or d is a.data or d is b.data:
+                        _share_view_counter(out, inputs)
+                    if ctx.__dict__:
+                        _record_versions(ctx, inputs, out)
+                    return out
             else:
                 ctx.needs_input_grad = (False, False)
-            return Tensor._from_op(ctx.forward(a.data, b.data, **kwargs), None)
+            out = Tensor._from_op(ctx.forward(a.data, b.data, **kwargs), None)
+            d = out.data
+            if d.base is not None or d is a.data or d is b.data:
+                _share_view_counter(out, inputs)
+            return out
         for t in inputs:
             if not isinstance(t, Tensor):
                 inputs = tuple(t if isinstance(t, Tensor) else _tensor_api[1](t) for t in inputs)
@@ -187,10 +282,13 @@ class Function:
             needs = (False,) * n
         ctx.needs_input_grad = needs
         out = ctx.forward(*[t.data for t in inputs], **kwargs)
+        out = Tensor._from_op(out, ctx if record else None)
+        _share_view_counter(out, inputs)
         if record:
             ctx.parents = inputs
-            return Tensor._from_op(out, ctx)
-        return Tensor._from_op(out, None)
+            if ctx.__dict__:
+                _record_versions(ctx, inputs, out)
+        return out
 
     def forward(self, *arrays, **kwargs):  # pragma: no cover - interface
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
@@ -334,6 +432,9 @@ def run_backward(root, grad, retain_graph=False):
                 node._grad = _grad_tensor(np.array(g))
             else:
                 held.data = held.data + g
+        for vc, version, index in ctx._saved_versions:
+            if vc[0] != version:
+                raise _modified_error(ctx, node, vc, version, index)
         in_grads = ctx.backward(g)
         parents = ctx.parents
         if not retain_graph:

@@ -29,15 +29,20 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """``a * b``.  Each operand is saved only when the other one needs its gradient (as torch), so
+    changing an operand in place after the product is an error only when backward would read it."""
+
     @broadcasting("mul")
     def forward(self, a, b):
-        self.a, self.b = a, b
+        need_a, need_b = self.needs_input_grad
+        self.shapes = (a.shape, b.shape)
+        self.a, self.b = (a if need_b else None), (b if need_a else None)
         return a * b
 
     def backward(self, g):
-        a, b = self.a, self.b
-        return (unbroadcast(g * b, a.shape) if self.needs_input_grad[0] else None,
-                unbroadcast(g * a, b.shape) if self.needs_input_grad[1] else None)
+        sa, sb = self.shapes
+        return (unbroadcast(g * self.b, sa) if self.needs_input_grad[0] else None,
+                unbroadcast(g * self.a, sb) if self.needs_input_grad[1] else None)
 
 
 class Div(Function):
@@ -45,15 +50,17 @@ class Div(Function):
 
     @broadcasting("div")
     def forward(self, a, b):
-        self.a, self.b = a, b
+        self.shapes = (a.shape, b.shape)
+        self.a, self.b = (a if self.needs_input_grad[1] else None), b  # a only for d/db, as torch
         return a / b
 
     def backward(self, g):
         a, b = self.a, self.b
+        sa, sb = self.shapes
         with np.errstate(divide="ignore", invalid="ignore"):
             g_over_b = g / b
-            ga = unbroadcast(g_over_b, a.shape) if self.needs_input_grad[0] else None
-            gb = unbroadcast(-g_over_b * (a / b), b.shape) if self.needs_input_grad[1] else None
+            ga = unbroadcast(g_over_b, sa) if self.needs_input_grad[0] else None
+            gb = unbroadcast(-g_over_b * (a / b), sb) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -117,7 +124,11 @@ class MatMul(Function):
         except ValueError:
             raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} do not "
                              "broadcast") from None
-        self.a, self.b = a, b
+        # an operand is saved only when the other one needs its gradient (as torch); otherwise a
+        # stand-in of its shape that shares no memory with it (backward reads only its shape)
+        need_a, need_b = self.needs_input_grad
+        self.a = a if need_b else np.broadcast_to(np.empty((), a.dtype), a.shape)
+        self.b = b if need_a else np.broadcast_to(np.empty((), b.dtype), b.shape)
         return out
 
     def backward(self, g):
