@@ -747,6 +747,45 @@ def _scenario_change_after_backward(m, F):
     return x.grad
 
 
+def _scenario_changed_before_and_after_forward(m, F):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    w = m.tensor([1.0, 2.0])
+    w.add_(1)                        # before the forward: the product records version 1
+    y = (x * w).sum()
+    w.mul_(2)
+    y.backward()
+    return x.grad
+
+
+def _scenario_changed_before_forward_only(m, F):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    w = m.tensor([1.0, 2.0])
+    w[1] = 4.0
+    y = (x * w).sum()
+    y.backward()
+    return x.grad
+
+
+def _scenario_conv_weight_with_bias(m, F):
+    x = m.tensor(np.arange(18.0).reshape(1, 2, 3, 3) / 10, requires_grad=True)
+    w = m.tensor(np.ones((1, 2, 2, 2)) / 4)
+    b = m.tensor([0.5], dtype=m.float64, requires_grad=True)
+    y = F.conv2d(x, w, b).sum()      # three inputs
+    w[0, 0, 0, 0] = 2.0
+    y.backward()
+    return x.grad
+
+
+def _scenario_bias_unsaved(m, F):
+    x = m.tensor([[1.0, 2.0]], requires_grad=True)
+    w = m.tensor([[1.0, 2.0], [3.0, 4.0]])
+    b = m.tensor([1.0, 1.0])
+    y = F.linear(x, w, b).sum()
+    b.add_(1)                        # the bias's values are not needed by backward
+    y.backward()
+    return x.grad
+
+
 _VERSION_SCENARIOS = {k[len("_scenario_"):]: v for k, v in dict(globals()).items()
                       if k.startswith("_scenario_")}
 

@@ -46,12 +46,14 @@ _tensor_api = [None, None]
 
 # ------------------------------------------------------------------ version counters
 # torch's rule against silently wrong gradients: every tensor counts the in-place operations on its
-# memory (``Tensor._version``; the counter is shared with its views), a node records the versions of the
-# tensors whose arrays it saved for backward, and backward raises when one of them changed meanwhile.
-# A tensor's counter is ``tensor._vc``: None while nothing needs it, else a one-element list.
+# memory (``Tensor._version``; the counter is shared with its views), a node remembers the versions its
+# inputs had at forward time, and backward raises when a tensor whose memory the node saved for backward
+# changed meanwhile.  A tensor's counter is ``tensor._vc``: None while nothing needed one (version 0,
+# no view shares it), else a one-element list.  The common case costs one ``is None`` per input at
+# forward time and per parent at backward time; the saved arrays are only examined after a change.
 
 def _counter(t):
-    """The version counter of tensor ``t`` (created on first need), to share or to record."""
+    """The version counter of tensor ``t`` (created on first need), to share with a view."""
     vc = t._vc
     if vc is None:
         vc = t._vc = [0]
@@ -69,12 +71,21 @@ def _owner(a):
 def _share_view_counter(out, inputs):
     """When ``out`` (a new tensor) looks at an input's memory (a NumPy view, or the input's array
     itself), share that input's counter, so an in-place change through either is seen by the other's
-    saved-for-backward checks (torch's views share their base's counter)."""
-    owner = _owner(out.data)
+    checks (torch's views share their base's counter).  Returns the shared version, or 0."""
+    d = out.data
+    base = d.base
     for t in inputs:
-        if _owner(t.data) is owner:
-            out._vc = _counter(t)
-            return
+        a = t.data
+        if d is a or (base is not None and (base is a or base is a.base
+                                            or _owner(d) is _owner(a))):
+            vc = out._vc = _counter(t)
+            return vc[0]
+    return 0
+
+
+def _versions(inputs):
+    """The inputs' versions now (recorded by ``apply`` when any input has a counter)."""
+    return tuple([0 if t._vc is None else t._vc[0] for t in inputs])
 
 
 def _saved_arrays(ctx):
@@ -88,34 +99,26 @@ def _saved_arrays(ctx):
                     yield w
 
 
-def _record_versions(ctx, inputs, out):
-    """Record on ``ctx`` the version of every input (index i) and of the output (index -1) whose memory
-    an array saved by ``forward`` looks at.  Inputs whose values backward does not use (add, sum,
-    reshape, ...) are not saved, so changing them in place later is harmless and goes unchecked."""
-    owners = {id(_owner(a)) for a in _saved_arrays(ctx)}
-    if not owners:
+def _check_versions(ctx, node):
+    """Raise when a tensor whose memory ``ctx`` saved for backward (an input, or its output ``node``)
+    changed in place since the forward pass.  Inputs whose values backward does not need (add, sum,
+    reshape, ...) are not saved, so changing them is harmless and passes, as in torch."""
+    before = ctx._input_versions
+    checks = [(t, 0 if t._vc is None else t._vc[0], 0 if before is None else before[i], f"its input {i}")
+              for i, t in enumerate(ctx.parents)]
+    checks.append((node, 0 if node._vc is None else node._vc[0], ctx._out_version, "its output"))
+    changed = [c for c in checks if c[1] != c[2]]
+    if not changed:
         return
-    saved = []
-    for i, t in enumerate(inputs):
+    owners = {id(_owner(a)) for a in _saved_arrays(ctx)}
+    for t, now, then, what in changed:
         if id(_owner(t.data)) in owners:
-            vc = _counter(t)
-            saved.append((vc, vc[0], i))
-    if id(_owner(out.data)) in owners:
-        vc = _counter(out)
-        saved.append((vc, vc[0], -1))
-    if saved:
-        ctx._saved_versions = tuple(saved)
-
-
-def _modified_error(ctx, node, vc, version, index):
-    t = node if index < 0 else ctx.parents[index]
-    what = "its output" if index < 0 else f"its input {index}"
-    return RuntimeError(
-        f"backward: one of the variables needed for gradient computation has been modified by an "
-        f"inplace operation: [{t.data.dtype} tensor of shape {tuple(t.data.shape)}], saved by "
-        f"{type(ctx).__name__} as {what}, is at version {vc[0]}; expected version {version} instead. "
-        "Hint: do the in-place change after backward(), use an out-of-place operation "
-        "(x = x + 1 instead of x += 1), or clone() the tensor before the operation that saves it")
+            raise RuntimeError(
+                f"backward: one of the variables needed for gradient computation has been modified by "
+                f"an inplace operation: [{t.data.dtype} tensor of shape {tuple(t.data.shape)}], saved by "
+                f"{type(ctx).__name__} as {what}, is at version {now}; expected version {then} instead. "
+                "Hint: do the in-place change after backward(), use an out-of-place operation "
+                "(x = x + 1 instead of x += 1), or clone() the tensor before the operation that saves it")
 
 
 def is_grad_enabled() -> bool:
@@ -212,9 +215,10 @@ class Function:
 
     __slots__ = ("parents", "needs_input_grad", "__dict__")
     _released = False  # set on the instance once a backward without retain_graph freed its saved state
-    # ((counter, version at forward, input index or -1 for the output), ...) of the tensors whose memory
-    # ``forward`` saved on the instance; set by ``apply`` when there are any, checked by run_backward
-    _saved_versions = ()
+    # the output's version at forward time: not 0 only for a view sharing an input's counter (the
+    # inputs' versions are in ``_input_versions`` when any input had a counter; else all were 0)
+    _out_version = 0
+    _input_versions = None
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
@@ -236,11 +240,11 @@ class Function:
             if _state.enabled and a._requires_grad:
                 ctx.needs_input_grad = (True,)
                 ctx.parents = inputs
+                if a._vc is not None:
+                    ctx._input_versions = (a._vc[0],)
                 out = Tensor._from_op(ctx.forward(a.data, **kwargs), ctx)
-                if out.data.base is not None or out.data is a.data:
-                    _share_view_counter(out, inputs)
-                if ctx.__dict__:
-                    _record_versions(ctx, inputs, out)
+                if (out.data.base is not None or out.data is a.data) and _share_view_counter(out, inputs):
+                    ctx._out_version = out._vc[0]
                 return out
             ctx.needs_input_grad = (False,)
             out = Tensor._from_op(ctx.forward(a.data, **kwargs), None)
@@ -256,12 +260,13 @@ class Function:
                 ctx.needs_input_grad = needs
                 if needs[0] or needs[1]:
                     ctx.parents = inputs
+                    if a._vc is not None or b._vc is not None:
+                        ctx._input_versions = _versions(inputs)
                     out = Tensor._from_op(ctx.forward(a.data, b.data, **kwargs), ctx)
                     d = out.data
-                    if d.base is not None or d is a.data or d is b.data:
-                        _share_view_counter(out, inputs)
-                    if ctx.__dict__:
-                        _record_versions(ctx, inputs, out)
+                    if (d.base is not None or d is a.data or d is b.data) and \
+                            _share_view_counter(out, inputs):
+                        ctx._out_version = out._vc[0]
                     return out
             else:
                 ctx.needs_input_grad = (False, False)
@@ -281,13 +286,16 @@ class Function:
         else:
             needs = (False,) * n
         ctx.needs_input_grad = needs
-        out = ctx.forward(*[t.data for t in inputs], **kwargs)
-        out = Tensor._from_op(out, ctx if record else None)
-        _share_view_counter(out, inputs)
         if record:
             ctx.parents = inputs
-            if ctx.__dict__:
-                _record_versions(ctx, inputs, out)
+            for t in inputs:
+                if t._vc is not None:
+                    ctx._input_versions = _versions(inputs)
+                    break
+        out = Tensor._from_op(ctx.forward(*[t.data for t in inputs], **kwargs), ctx if record else None)
+        shared = _share_view_counter(out, inputs)
+        if record and shared:
+            ctx._out_version = shared
         return out
 
     def forward(self, *arrays, **kwargs):  # pragma: no cover - interface
@@ -432,11 +440,20 @@ def run_backward(root, grad, retain_graph=False):
                 node._grad = _grad_tensor(np.array(g))
             else:
                 held.data = held.data + g
-        for vc, version, index in ctx._saved_versions:
-            if vc[0] != version:
-                raise _modified_error(ctx, node, vc, version, index)
-        in_grads = ctx.backward(g)
         parents = ctx.parents
+        # version check: the common case (no counter moved) costs an ``is None`` per tensor
+        vc = node._vc
+        if vc is not None and vc[0] != ctx._out_version:
+            _check_versions(ctx, node)
+        if ctx._input_versions is None:         # every input was at version 0 at forward time
+            for parent in parents:
+                vc = parent._vc
+                if vc is not None and vc[0]:
+                    _check_versions(ctx, node)
+                    break
+        elif _versions(parents) != ctx._input_versions:
+            _check_versions(ctx, node)
+        in_grads = ctx.backward(g)
         if not retain_graph:
             _release(ctx)
         if type(in_grads) is not tuple:

@@ -35,14 +35,18 @@ class Mul(Function):
     @broadcasting("mul")
     def forward(self, a, b):
         need_a, need_b = self.needs_input_grad
-        self.shapes = (a.shape, b.shape)
-        self.a, self.b = (a if need_b else None), (b if need_a else None)
+        if need_a and need_b:
+            self.a, self.b = a, b
+        elif need_a:
+            self.b, self.shape = b, a.shape
+        elif need_b:
+            self.a, self.shape = a, b.shape
         return a * b
 
     def backward(self, g):
-        sa, sb = self.shapes
-        return (unbroadcast(g * self.b, sa) if self.needs_input_grad[0] else None,
-                unbroadcast(g * self.a, sb) if self.needs_input_grad[1] else None)
+        need_a, need_b = self.needs_input_grad
+        return (unbroadcast(g * self.b, self.a.shape if need_b else self.shape) if need_a else None,
+                unbroadcast(g * self.a, self.b.shape if need_a else self.shape) if need_b else None)
 
 
 class Div(Function):
@@ -50,13 +54,17 @@ class Div(Function):
 
     @broadcasting("div")
     def forward(self, a, b):
-        self.shapes = (a.shape, b.shape)
-        self.a, self.b = (a if self.needs_input_grad[1] else None), b  # a only for d/db, as torch
+        self.b = b
+        if self.needs_input_grad[1]:
+            self.a = a               # a is read only by d/db (saved as torch does)
+        else:
+            self.shape = a.shape
         return a / b
 
     def backward(self, g):
-        a, b = self.a, self.b
-        sa, sb = self.shapes
+        b = self.b
+        a = self.a if self.needs_input_grad[1] else None
+        sa, sb = (self.shape if a is None else a.shape), b.shape
         with np.errstate(divide="ignore", invalid="ignore"):
             g_over_b = g / b
             ga = unbroadcast(g_over_b, sa) if self.needs_input_grad[0] else None
