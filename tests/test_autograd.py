@@ -841,7 +841,8 @@ def _version_sequence(m):
              lambda: w.zero_(), lambda: w.fill_(3.0), lambda: d.copy_(m.ones(2, 3)),
              lambda: w.clamp_(0.0, 0.5), lambda: w.__setitem__((0, 1), 4.0), lambda: r.__iadd__(1),
              lambda: w.__isub__(1), lambda: w.__imul__(2), lambda: w.__itruediv__(2),
-             lambda: w.add_(m.ones(3), alpha=2), lambda: w.sub_(1, alpha=3)]
+             lambda: w.add_(m.ones(3), alpha=2), lambda: w.sub_(1, alpha=3),
+             lambda: m.nn.init.constant_(w, 0.25), lambda: m.nn.init.zeros_(v)]
     for step in steps:
         step()
         seen.append(tuple(a._version for a in tensors))

@@ -147,7 +147,9 @@ class Tensor:
     and backward raises a RuntimeError when it changed meanwhile, instead of silently using the new
     values.  Writing to the NumPy array itself (``t.data[...] = v``, ``t.data = arr``, or the array
     returned by ``numpy()``) bypasses the counter, as ``.data`` does in torch: the escape hatch for
-    updates that must not invalidate a graph.
+    updates that must not invalidate a graph (the optimizers update ``p.data`` this way, after backward).
+    Tensors sharing memory without a view relation (``Tensor(t)``, two ``from_numpy`` of one array) have
+    separate counters.
     """
 
     __slots__ = ("data", "_grad", "_requires_grad", "_ctx", "_retains_grad", "_vc", "__weakref__")
