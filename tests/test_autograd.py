@@ -560,3 +560,334 @@ def test_inference_mode_switches_off_graph_building_like_no_grad():
     assert dn.is_grad_enabled()
     with torch.inference_mode():
         assert not (torch.ones(2, requires_grad=True) * 2).requires_grad
+
+
+# ------------------------------------------------------------------ version counters (in-place checks)
+# Each scenario runs unchanged on deepnotes and on torch (``m`` is the module, ``F`` its functional
+# namespace) and returns the gradient of ``x``; torch decides whether backward must raise.
+
+def _scenario_mul_other_add_(m, F):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    w = m.tensor([1.0, 2.0])
+    y = (x * w).sum()
+    w.add_(10)                       # w was saved by the product: x's gradient would read it
+    y.backward()
+    return x.grad
+
+
+def _scenario_mul_other_setitem(m, F):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    w = m.tensor([1.0, 2.0])
+    y = (x * w).sum()
+    w[0] = 5.0
+    y.backward()
+    return x.grad
+
+
+def _scenario_mul_self_unsaved(m, F):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    w = m.tensor([3.0, 4.0])
+    y = (x * w).sum()
+    with m.no_grad():
+        x.add_(10)                   # x is not saved: w needs no gradient
+    y.backward()
+    return x.grad
+
+
+def _scenario_mul_both_need_grad(m, F):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    w = m.tensor([3.0, 4.0], requires_grad=True)
+    y = (x * w).sum()
+    with m.no_grad():
+        x.mul_(2)                    # x is saved for w's gradient
+    y.backward()
+    return x.grad
+
+
+def _scenario_unsaved_inputs(m, F):
+    x = m.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    w = m.tensor([1.0, 2.0, 3.0, 4.0])
+    y = ((x + w) - w).reshape(2, 2).sum() + (-x).sum() + (x.reshape(4) + 1).sum()
+    w.mul_(3)
+    w.sub_(1)
+    y.backward()
+    return x.grad
+
+
+def _scenario_div_divisor(m, F):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    w = m.tensor([2.0, 4.0])
+    y = (x / w).sum()
+    w.div_(2)
+    y.backward()
+    return x.grad
+
+
+def _scenario_div_dividend_unsaved(m, F):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    w = m.tensor([2.0, 4.0])
+    y = (x / w).sum()
+    with m.no_grad():
+        x.add_(1)                    # d/dx (x / w) = 1 / w does not read x
+    y.backward()
+    return x.grad
+
+
+def _scenario_div_numerator_saved(m, F):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    w = m.tensor([2.0, 4.0])
+    y = (w / x).sum()
+    w.zero_()
+    y.backward()
+    return x.grad
+
+
+def _scenario_matmul_weight(m, F):
+    x = m.tensor([[1.0, 2.0]], requires_grad=True)
+    w = m.tensor([[1.0], [2.0]])
+    y = (x @ w).sum()
+    w.fill_(3.0)
+    y.backward()
+    return x.grad
+
+
+def _scenario_matmul_input_unsaved(m, F):
+    x = m.tensor([[1.0, 2.0]], requires_grad=True)
+    w = m.tensor([[1.0], [2.0]])
+    y = (x @ w).sum()
+    with m.no_grad():
+        x.copy_(m.tensor([[5.0, 6.0]]))
+    y.backward()
+    return x.grad
+
+
+def _scenario_linear_weight_saved(m, F):
+    x = m.tensor([[1.0, 2.0]], requires_grad=True)
+    w = m.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = F.linear(x, w).sum()
+    with m.no_grad():
+        w.clamp_(0.0, 2.0)           # as an optimizer step before backward would
+    y.backward()
+    return x.grad
+
+
+def _scenario_linear_weight_unsaved(m, F):
+    x = m.tensor([[1.0, 2.0]])
+    w = m.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = F.linear(x, w).sum()
+    with m.no_grad():
+        w.add_(1)                    # x needs no gradient, so the weight is not saved
+    y.backward()
+    return w.grad
+
+
+def _scenario_saved_output_through_detach(m, F):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()                      # exp saves its output
+    z = y.sum()
+    y.detach().mul_(2)               # detach shares memory and the counter
+    z.backward()
+    return x.grad
+
+
+def _scenario_view_of_saved_base(m, F):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    w = m.tensor([1.0, 2.0, 3.0])
+    y = (x * w[:2]).sum()            # the slice is saved; writing to its base changes it
+    w[2] = 7.0
+    y.backward()
+    return x.grad
+
+
+def _scenario_write_through_view(m, F):
+    x = m.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    w = m.tensor([[1.0, 2.0], [3.0, 4.0]])
+    y = (x * w).sum()
+    w.view(4)[0:1].add_(5)           # a view of a view of the saved tensor
+    y.backward()
+    return x.grad
+
+
+def _scenario_write_through_transpose(m, F):
+    x = m.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    w = m.tensor([[1.0, 2.0], [3.0, 4.0]])
+    y = (x * w).sum()
+    wt = w.t()
+    wt += 1
+    y.backward()
+    return x.grad
+
+
+def _scenario_data_write_bypasses(m, F):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    w = m.tensor([1.0, 2.0])
+    y = (x * w).sum()
+    w.data[0] = 5.0                  # the documented escape hatch: no version bump
+    y.backward()
+    return x.grad
+
+
+def _scenario_second_backward_after_change(m, F):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    w = m.tensor([1.0, 2.0])
+    y = (x * w).sum()
+    y.backward(retain_graph=True)
+    w.add_(1)
+    y.backward()
+    return x.grad
+
+
+def _scenario_change_after_backward(m, F):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    w = m.tensor([1.0, 2.0])
+    y = (x * w).sum()
+    y.backward()
+    w.add_(1)                        # after backward: harmless
+    (x * w).sum().backward()         # a new graph records the new version
+    return x.grad
+
+
+def _scenario_changed_before_and_after_forward(m, F):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    w = m.tensor([1.0, 2.0])
+    w.add_(1)                        # before the forward: the product records version 1
+    y = (x * w).sum()
+    w.mul_(2)
+    y.backward()
+    return x.grad
+
+
+def _scenario_changed_before_forward_only(m, F):
+    x = m.tensor([1.0, 2.0], requires_grad=True)
+    w = m.tensor([1.0, 2.0])
+    w[1] = 4.0
+    y = (x * w).sum()
+    y.backward()
+    return x.grad
+
+
+def _scenario_conv_weight_with_bias(m, F):
+    x = m.tensor(np.arange(18.0).reshape(1, 2, 3, 3) / 10, requires_grad=True)
+    w = m.tensor(np.ones((1, 2, 2, 2)) / 4)
+    b = m.tensor([0.5], dtype=m.float64, requires_grad=True)
+    y = F.conv2d(x, w, b).sum()      # three inputs
+    w[0, 0, 0, 0] = 2.0
+    y.backward()
+    return x.grad
+
+
+def _scenario_bias_unsaved(m, F):
+    x = m.tensor([[1.0, 2.0]], requires_grad=True)
+    w = m.tensor([[1.0, 2.0], [3.0, 4.0]])
+    b = m.tensor([1.0, 1.0])
+    y = F.linear(x, w, b).sum()
+    b.add_(1)                        # the bias's values are not needed by backward
+    y.backward()
+    return x.grad
+
+
+_VERSION_SCENARIOS = {k[len("_scenario_"):]: v for k, v in dict(globals()).items()
+                      if k.startswith("_scenario_")}
+
+
+@pytest.mark.parametrize("name", sorted(_VERSION_SCENARIOS))
+def test_in_place_change_of_a_saved_tensor_raises_where_torch_does(name):
+    scenario = _VERSION_SCENARIOS[name]
+    try:
+        expected = scenario(torch, torch.nn.functional)
+    except RuntimeError as exc:
+        assert "modified by an inplace operation" in str(exc)
+        with pytest.raises(RuntimeError, match=r"modified by an inplace operation: .* is at version "
+                                               r"\d+; expected version \d+ instead"):
+            scenario(dn, dn.nn.functional)
+        return
+    got = scenario(dn, dn.nn.functional)
+    np.testing.assert_allclose(got.data, expected.numpy(), rtol=1e-6)
+
+
+def test_version_error_names_the_op_the_tensor_and_the_versions():
+    x = dn.tensor([1.0, 2.0], requires_grad=True)
+    w = dn.tensor([1.0, 2.0], dtype=dn.float64)
+    y = (x * w).sum()
+    w.add_(1)
+    w[1] = 3.0
+    with pytest.raises(RuntimeError) as info:
+        y.backward()
+    msg = str(info.value)
+    assert "[float64 tensor of shape (2,)], saved by Mul as its input 1, is at version 2; expected " \
+           "version 0 instead" in msg
+    x = dn.tensor([1.0, 2.0], requires_grad=True)
+    y = x.sigmoid()
+    z = y.sum()
+    with dn.no_grad():
+        y.mul_(2)
+    with pytest.raises(RuntimeError, match="saved by Sigmoid as its output, is at version 1; expected "
+                                           "version 0"):
+        z.backward()
+
+
+def _version_sequence(m):
+    """The versions of a tensor and its views after each of a sequence of in-place operations."""
+    w = m.zeros(2, 3)
+    v = w.view(6)
+    s = w[1]
+    t = w.transpose(0, 1)
+    e = w[:, :1].expand(2, 4)
+    d = w.detach()
+    r = w.reshape(3, 2)
+    tensors = (w, v, s, t, e, d, r)
+    seen = [tuple(a._version for a in tensors)]
+    steps = [lambda: w.add_(1), lambda: v.mul_(2), lambda: s.sub_(1), lambda: t.div_(2),
+             lambda: w.zero_(), lambda: w.fill_(3.0), lambda: d.copy_(m.ones(2, 3)),
+             lambda: w.clamp_(0.0, 0.5), lambda: w.__setitem__((0, 1), 4.0), lambda: r.__iadd__(1),
+             lambda: w.__isub__(1), lambda: w.__imul__(2), lambda: w.__itruediv__(2),
+             lambda: w.add_(m.ones(3), alpha=2), lambda: w.sub_(1, alpha=3),
+             lambda: m.nn.init.constant_(w, 0.25), lambda: m.nn.init.zeros_(v)]
+    for step in steps:
+        step()
+        seen.append(tuple(a._version for a in tensors))
+    u = m.ones(3)
+    u2 = u.clone()                   # a copy: its own counter
+    u.add_(1)
+    seen.append((u._version, u2._version, (u + 1)._version, u.sum()._version))
+    with m.no_grad():
+        p = m.ones(2, requires_grad=True)
+        p.add_(1)
+        p -= 1
+    seen.append((p._version, p.detach()._version))
+    return seen, w.numpy().copy()
+
+
+def test_version_counts_and_view_sharing_match_torch():
+    got, got_values = _version_sequence(dn)
+    expected, expected_values = _version_sequence(torch)
+    assert got == expected
+    np.testing.assert_allclose(got_values, expected_values)
+
+
+def test_optimizer_steps_and_no_grad_updates_still_work_with_version_checks():
+    torch.manual_seed(0)
+    lin_t = torch.nn.Linear(3, 2).double()
+    lin_d = dn.nn.Linear(3, 2).double()
+    lin_d.load_state_dict({k: v.detach().numpy() for k, v in lin_t.state_dict().items()})
+    opt_t = torch.optim.SGD(lin_t.parameters(), lr=0.1, momentum=0.9)
+    opt_d = dn.optim.SGD(lin_d.parameters(), lr=0.1, momentum=0.9)
+    x = np.arange(12.0).reshape(4, 3) / 10
+    for _ in range(3):
+        for lin, opt, m in ((lin_t, opt_t, torch), (lin_d, opt_d, dn)):
+            opt.zero_grad()
+            h = lin(m.tensor(x, requires_grad=True))
+            (h * h).sum().backward()
+            opt.step()
+            with m.no_grad():
+                lin.bias.add_(0.01)   # a manual in-place update between steps
+    for name, p in lin_t.named_parameters():
+        np.testing.assert_allclose(dict(lin_d.named_parameters())[name].data, p.detach().numpy(),
+                                   rtol=1e-12)
+    # an old graph backwarded after an in-place update of a saved parameter raises, in both
+    for lin, m in ((lin_t, torch), (lin_d, dn)):
+        y = lin(m.tensor(x, requires_grad=True)).sum()
+        with m.no_grad():
+            lin.weight.mul_(0.5)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.backward()

@@ -140,9 +140,19 @@ class Tensor:
 
     ``data`` is the underlying ``numpy.ndarray``; ``grad`` holds the accumulated gradient of a leaf
     after ``backward()``; ``requires_grad`` marks tensors whose gradient is wanted (floating only).
+
+    ``_version`` counts the in-place operations on the tensor (``add_``, ``t[i] = v``, ``zero_``, ...),
+    as in torch; a tensor and the views made from it (reshape, view, indexing, transpose, expand,
+    detach) share one counter.  An operation that saved a tensor for its backward records the version,
+    and backward raises a RuntimeError when it changed meanwhile, instead of silently using the new
+    values.  Writing to the NumPy array itself (``t.data[...] = v``, ``t.data = arr``, or the array
+    returned by ``numpy()``) bypasses the counter, as ``.data`` does in torch: the escape hatch for
+    updates that must not invalidate a graph (the optimizers update ``p.data`` this way, after backward).
+    Tensors sharing memory without a view relation (``Tensor(t)``, two ``from_numpy`` of one array) have
+    separate counters.
     """
 
-    __slots__ = ("data", "_grad", "_requires_grad", "_ctx", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "_grad", "_requires_grad", "_ctx", "_retains_grad", "_vc", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, data, dtype=None, requires_grad=False):
@@ -153,6 +163,7 @@ class Tensor:
         self._ctx = None
         self._retains_grad = False
         self._requires_grad = False
+        self._vc = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -165,7 +176,25 @@ class Tensor:
         t._ctx = ctx
         t._retains_grad = False
         t._requires_grad = ctx is not None
+        t._vc = None
         return t
+
+    # ----------------------------------------------------------------- version counter
+    # ``_vc`` is None until needed (version 0, no view shares it), else a one-element list holding the
+    # version, shared by a tensor and its views.  Autograd reads it through ``_function._counter``.
+    @property
+    def _version(self):
+        """How many in-place operations changed this tensor (or a view sharing its memory)."""
+        vc = self._vc
+        return 0 if vc is None else vc[0]
+
+    def _bump_version(self):
+        """Record one in-place change of this tensor's memory (shared with its views)."""
+        vc = self._vc
+        if vc is None:
+            self._vc = [1]
+        else:
+            vc[0] += 1
 
     # ----------------------------------------------------------------- basic properties
     @property
@@ -333,8 +362,10 @@ class Tensor:
         run_backward(self, g, bool(create_graph if retain_graph is None else retain_graph))
 
     def detach(self):
-        """The same data, cut from the graph (shares memory)."""
-        return Tensor._from_op(self.data, None)
+        """The same data, cut from the graph (shares memory and the version counter)."""
+        t = Tensor._from_op(self.data, None)
+        t._vc = _function._counter(self)
+        return t
 
     def detach_(self):
         self._ctx = None
@@ -343,14 +374,17 @@ class Tensor:
 
     def zero_(self):
         self.data[...] = 0
+        self._bump_version()
         return self
 
     def fill_(self, value):
         self.data[...] = value.data if isinstance(value, Tensor) else value
+        self._bump_version()
         return self
 
     def copy_(self, src):
         self.data[...] = _to_array(src, name="copy_")
+        self._bump_version()
         return self
 
     def numpy(self):
@@ -565,6 +599,7 @@ class Tensor:
             raise RuntimeError(f"{name}: in-place operation on a tensor that requires grad; wrap it in "
                                "no_grad()")
         op(self.data, self._other(other).data, out=self.data, casting="unsafe")
+        self._bump_version()
         return self
 
     def __iadd__(self, other):
@@ -747,6 +782,7 @@ class Tensor:
         if self._requires_grad and is_grad_enabled():
             raise RuntimeError("clamp_: in-place operation on a tensor that requires grad")
         np.clip(self.data, min, max, out=self.data)
+        self._bump_version()
         return self
 
     def maximum(self, other):
@@ -1089,6 +1125,7 @@ class Tensor:
                                "no_grad()")
         self.data[_index_arg(index, self.data.shape)[0]] = value.data if isinstance(value, Tensor) \
             else value
+        self._bump_version()
 
     def gather(self, dim, index):
         """out[i][j][k] = self[index[i][j][k]][j][k] for dim 0 (and likewise for other dims)."""

@@ -44,6 +44,83 @@ def set_trace_hook(hook):
 _tensor_api = [None, None]
 
 
+# ------------------------------------------------------------------ version counters
+# torch's rule against silently wrong gradients: every tensor counts the in-place operations on its
+# memory (``Tensor._version``; the counter is shared with its views), a node remembers the versions its
+# inputs had at forward time, and backward raises when a tensor whose memory the node saved for backward
+# changed meanwhile.  A tensor's counter is ``tensor._vc``: None while nothing needed one (version 0,
+# no view shares it), else a one-element list.  The common case costs one ``is None`` per input at
+# forward time and per parent at backward time; the saved arrays are only examined after a change.
+
+def _counter(t):
+    """The version counter of tensor ``t`` (created on first need), to share with a view."""
+    vc = t._vc
+    if vc is None:
+        vc = t._vc = [0]
+    return vc
+
+
+def _owner(a):
+    """The array owning the memory ``a`` looks at (``a`` itself when it owns it)."""
+    base = a.base
+    while isinstance(base, np.ndarray):
+        a, base = base, base.base
+    return a
+
+
+def _share_view_counter(out, inputs):
+    """When ``out`` (a new tensor) looks at an input's memory (a NumPy view, or the input's array
+    itself), share that input's counter, so an in-place change through either is seen by the other's
+    checks (torch's views share their base's counter).  Returns the shared version, or 0."""
+    d = out.data
+    base = d.base
+    for t in inputs:
+        a = t.data
+        if d is a or (base is not None and (base is a or base is a.base
+                                            or _owner(d) is _owner(a))):
+            vc = out._vc = _counter(t)
+            return vc[0]
+    return 0
+
+
+def _versions(inputs):
+    """The inputs' versions now (recorded by ``apply`` when any input has a counter)."""
+    return tuple([0 if t._vc is None else t._vc[0] for t in inputs])
+
+
+def _saved_arrays(ctx):
+    """The arrays ``ctx`` stored on itself in ``forward`` (directly, or in a tuple or list)."""
+    for v in ctx.__dict__.values():
+        if type(v) is np.ndarray:
+            yield v
+        elif type(v) in (tuple, list):
+            for w in v:
+                if type(w) is np.ndarray:
+                    yield w
+
+
+def _check_versions(ctx, node):
+    """Raise when a tensor whose memory ``ctx`` saved for backward (an input, or its output ``node``)
+    changed in place since the forward pass.  Inputs whose values backward does not need (add, sum,
+    reshape, ...) are not saved, so changing them is harmless and passes, as in torch."""
+    before = ctx._input_versions
+    checks = [(t, 0 if t._vc is None else t._vc[0], 0 if before is None else before[i], f"its input {i}")
+              for i, t in enumerate(ctx.parents)]
+    checks.append((node, 0 if node._vc is None else node._vc[0], ctx._out_version, "its output"))
+    changed = [c for c in checks if c[1] != c[2]]
+    if not changed:
+        return
+    owners = {id(_owner(a)) for a in _saved_arrays(ctx)}
+    for t, now, then, what in changed:
+        if id(_owner(t.data)) in owners:
+            raise RuntimeError(
+                f"backward: one of the variables needed for gradient computation has been modified by "
+                f"an inplace operation: [{t.data.dtype} tensor of shape {tuple(t.data.shape)}], saved by "
+                f"{type(ctx).__name__} as {what}, is at version {now}; expected version {then} instead. "
+                "Hint: do the in-place change after backward(), use an out-of-place operation "
+                "(x = x + 1 instead of x += 1), or clone() the tensor before the operation that saves it")
+
+
 def is_grad_enabled() -> bool:
     """True when operations record the graph (outside ``no_grad``)."""
     return _state.enabled
@@ -138,6 +215,10 @@ class Function:
 
     __slots__ = ("parents", "needs_input_grad", "__dict__")
     _released = False  # set on the instance once a backward without retain_graph freed its saved state
+    # the output's version at forward time: not 0 only for a view sharing an input's counter (the
+    # inputs' versions are in ``_input_versions`` when any input had a counter; else all were 0)
+    _out_version = 0
+    _input_versions = None
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
@@ -159,9 +240,17 @@ class Function:
             if _state.enabled and a._requires_grad:
                 ctx.needs_input_grad = (True,)
                 ctx.parents = inputs
-                return Tensor._from_op(ctx.forward(a.data, **kwargs), ctx)
+                if a._vc is not None:
+                    ctx._input_versions = (a._vc[0],)
+                out = Tensor._from_op(ctx.forward(a.data, **kwargs), ctx)
+                if (out.data.base is not None or out.data is a.data) and _share_view_counter(out, inputs):
+                    ctx._out_version = out._vc[0]
+                return out
             ctx.needs_input_grad = (False,)
-            return Tensor._from_op(ctx.forward(a.data, **kwargs), None)
+            out = Tensor._from_op(ctx.forward(a.data, **kwargs), None)
+            if out.data.base is not None or out.data is a.data:
+                _share_view_counter(out, inputs)
+            return out
         if n == 2:
             a, b = inputs
             if not isinstance(a, Tensor) or not isinstance(b, Tensor):
@@ -171,10 +260,21 @@ class Function:
                 ctx.needs_input_grad = needs
                 if needs[0] or needs[1]:
                     ctx.parents = inputs
-                    return Tensor._from_op(ctx.forward(a.data, b.data, **kwargs), ctx)
+                    if a._vc is not None or b._vc is not None:
+                        ctx._input_versions = _versions(inputs)
+                    out = Tensor._from_op(ctx.forward(a.data, b.data, **kwargs), ctx)
+                    d = out.data
+                    if (d.base is not None or d is a.data or d is b.data) and \
+                            _share_view_counter(out, inputs):
+                        ctx._out_version = out._vc[0]
+                    return out
             else:
                 ctx.needs_input_grad = (False, False)
-            return Tensor._from_op(ctx.forward(a.data, b.data, **kwargs), None)
+            out = Tensor._from_op(ctx.forward(a.data, b.data, **kwargs), None)
+            d = out.data
+            if d.base is not None or d is a.data or d is b.data:
+                _share_view_counter(out, inputs)
+            return out
         for t in inputs:
             if not isinstance(t, Tensor):
                 inputs = tuple(t if isinstance(t, Tensor) else _tensor_api[1](t) for t in inputs)
@@ -186,11 +286,17 @@ class Function:
         else:
             needs = (False,) * n
         ctx.needs_input_grad = needs
-        out = ctx.forward(*[t.data for t in inputs], **kwargs)
         if record:
             ctx.parents = inputs
-            return Tensor._from_op(out, ctx)
-        return Tensor._from_op(out, None)
+            for t in inputs:
+                if t._vc is not None:
+                    ctx._input_versions = _versions(inputs)
+                    break
+        out = Tensor._from_op(ctx.forward(*[t.data for t in inputs], **kwargs), ctx if record else None)
+        shared = _share_view_counter(out, inputs)
+        if record and shared:
+            ctx._out_version = shared
+        return out
 
     def forward(self, *arrays, **kwargs):  # pragma: no cover - interface
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
@@ -334,8 +440,20 @@ def run_backward(root, grad, retain_graph=False):
                 node._grad = _grad_tensor(np.array(g))
             else:
                 held.data = held.data + g
-        in_grads = ctx.backward(g)
         parents = ctx.parents
+        # version check: the common case (no counter moved) costs an ``is None`` per tensor
+        vc = node._vc
+        if vc is not None and vc[0] != ctx._out_version:
+            _check_versions(ctx, node)
+        if ctx._input_versions is None:         # every input was at version 0 at forward time
+            for parent in parents:
+                vc = parent._vc
+                if vc is not None and vc[0]:
+                    _check_versions(ctx, node)
+                    break
+        elif _versions(parents) != ctx._input_versions:
+            _check_versions(ctx, node)
+        in_grads = ctx.backward(g)
         if not retain_graph:
             _release(ctx)
         if type(in_grads) is not tuple:

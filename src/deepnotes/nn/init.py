@@ -48,6 +48,7 @@ def _fill(tensor, values):
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a Tensor, got {type(tensor).__name__}")
     tensor.data[...] = values
+    tensor._bump_version()          # an in-place change, as torch's initializers count it
     return tensor
 
 

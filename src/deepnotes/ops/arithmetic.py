@@ -29,15 +29,24 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """``a * b``.  Each operand is saved only when the other one needs its gradient (as torch), so
+    changing an operand in place after the product is an error only when backward would read it."""
+
     @broadcasting("mul")
     def forward(self, a, b):
-        self.a, self.b = a, b
+        need_a, need_b = self.needs_input_grad
+        if need_a and need_b:
+            self.a, self.b = a, b
+        elif need_a:
+            self.b, self.shape = b, a.shape
+        elif need_b:
+            self.a, self.shape = a, b.shape
         return a * b
 
     def backward(self, g):
-        a, b = self.a, self.b
-        return (unbroadcast(g * b, a.shape) if self.needs_input_grad[0] else None,
-                unbroadcast(g * a, b.shape) if self.needs_input_grad[1] else None)
+        need_a, need_b = self.needs_input_grad
+        return (unbroadcast(g * self.b, self.a.shape if need_b else self.shape) if need_a else None,
+                unbroadcast(g * self.a, self.b.shape if need_a else self.shape) if need_b else None)
 
 
 class Div(Function):
@@ -45,15 +54,21 @@ class Div(Function):
 
     @broadcasting("div")
     def forward(self, a, b):
-        self.a, self.b = a, b
+        self.b = b
+        if self.needs_input_grad[1]:
+            self.a = a               # a is read only by d/db (saved as torch does)
+        else:
+            self.shape = a.shape
         return a / b
 
     def backward(self, g):
-        a, b = self.a, self.b
+        b = self.b
+        a = self.a if self.needs_input_grad[1] else None
+        sa, sb = (self.shape if a is None else a.shape), b.shape
         with np.errstate(divide="ignore", invalid="ignore"):
             g_over_b = g / b
-            ga = unbroadcast(g_over_b, a.shape) if self.needs_input_grad[0] else None
-            gb = unbroadcast(-g_over_b * (a / b), b.shape) if self.needs_input_grad[1] else None
+            ga = unbroadcast(g_over_b, sa) if self.needs_input_grad[0] else None
+            gb = unbroadcast(-g_over_b * (a / b), sb) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -117,7 +132,11 @@ class MatMul(Function):
         except ValueError:
             raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} do not "
                              "broadcast") from None
-        self.a, self.b = a, b
+        # an operand is saved only when the other one needs its gradient (as torch); otherwise a
+        # stand-in of its shape that shares no memory with it (backward reads only its shape)
+        need_a, need_b = self.needs_input_grad
+        self.a = a if need_b else np.broadcast_to(np.empty((), a.dtype), a.shape)
+        self.b = b if need_a else np.broadcast_to(np.empty((), b.dtype), b.shape)
         return out
 
     def backward(self, g):

@@ -5,7 +5,9 @@ from .arithmetic import mm
 
 class LinearFn(Function):
     def forward(self, x, w, b=None):
-        self.x, self.w, self.has_bias = x, w, b is not None
+        # x is needed only for the weight's gradient and w only for the input's (saved as torch does)
+        need_x, need_w = self.needs_input_grad[:2]
+        self.x, self.w, self.has_bias = (x if need_w else None), (w if need_x else None), b is not None
         out = mm(x, w.T)
         if b is not None:
             out += b
