@@ -1,0 +1,136 @@
+"""The experiments of issue #12: each runs in quick mode, and its verdict is re-derived here from the
+measured values it returns (tables and checks), never compared with a stored string alone."""
+import math
+
+import numpy as np
+import pytest
+
+from deepnotes.notes.experiments import names, run
+from deepnotes.notes.result import CONTRADICTS, PARTLY, SUPPORTS
+
+ISSUE_12 = ["sigmoid_vs_relu_gradients", "xavier_vs_he_variance", "zero_init_symmetry",
+            "rnn_vs_lstm_long_dependency", "stacked_3x3_vs_5x5", "focal_loss_easy_negatives",
+            "batchnorm_batch_size", "warmup_on_off", "label_smoothing_calibration", "softmax_overflow",
+            "dropout_train_vs_eval", "gradient_clipping_exploding", "batch_size_convergence"]
+
+_cache = {}
+
+
+def quick(name):
+    if name not in _cache:
+        _cache[name] = run(name, seed=0, quick=True)
+    return _cache[name]
+
+
+def expected_verdict(result):
+    passed = [c.passed for c in result.checks]
+    return SUPPORTS if all(passed) else CONTRADICTS if not any(passed) else PARTLY
+
+
+def column(table, name):
+    return [row[table.columns.index(name)] for row in table.rows]
+
+
+def test_all_issue_12_experiments_registered():
+    assert set(ISSUE_12) <= set(names())
+
+
+@pytest.mark.parametrize("name", ISSUE_12)
+def test_quick_run_is_consistent(name):
+    r = quick(name)
+    assert r.experiment == name and r.quick and r.checks and r.tables
+    assert r.verdict == expected_verdict(r)
+    for c in r.checks:
+        assert math.isfinite(c.threshold)
+    d = r.to_dict()
+    assert d["verdict"] == r.verdict and len(d["checks"]) == len(r.checks)
+
+
+def test_softmax_overflow_from_table():
+    r = quick("softmax_overflow")
+    t = r.tables[0]
+    scales, bad, err = column(t, "logit scale"), column(t, "naive non-finite share"), column(t, "deepnotes max error")
+    assert bad[scales.index(1000.0)] == 1.0 and bad[scales.index(1.0)] == 0.0
+    assert max(err) < 1e-6
+    assert all(column(t, "deepnotes all finite"))
+    assert r.verdict == SUPPORTS
+
+
+def test_xavier_he_from_table():
+    r = quick("xavier_vs_he_variance")
+    xav, he = np.array(column(r.tables[0], "Xavier")), np.array(column(r.tables[0], "He"))
+    factor = (xav[-1] / xav[0]) ** (1 / (len(xav) - 1))
+    assert 0.4 <= factor <= 0.6
+    assert 0.5 < he[-1] / he[0] < 2
+    assert r.verdict == SUPPORTS
+
+
+def test_sigmoid_relu_from_table():
+    r = quick("sigmoid_vs_relu_gradients")
+    t = r.tables[0]
+    sig = column(t, "dL/dh sigmoid + Xavier")
+    he = column(t, "dL/dh ReLU + He")
+    xav = column(t, "dL/dh ReLU + Xavier")
+    assert sig[0] / sig[-1] < 1e-2            # sigmoid: vanishing
+    assert 0.1 < he[0] / he[-1] < 10          # ReLU + He: kept
+    assert xav[0] / xav[-1] < 0.1             # ReLU with Xavier still vanishes: the claim is only partly true
+    assert r.verdict == PARTLY
+
+
+def test_zero_init_symmetry_from_table():
+    r = quick("zero_init_symmetry")
+    t = r.tables[0]
+    spread = dict(zip(column(t, "init"), column(t, "spread layer 2")))
+    acc = dict(zip(column(t, "init"), column(t, "test accuracy")))
+    assert spread["zeros"] == 0 and spread["constant 0.1"] < 1e-4 and spread["random"] > 0.1
+    assert acc["random"] - acc["constant 0.1"] > 0.3
+
+
+def test_focal_from_table():
+    r = quick("focal_loss_easy_negatives")
+    t = r.tables[0]
+    share = dict(zip(column(t, "loss"), column(t, "easy-negative gradient share")))
+    assert share["focal, gamma 2"] < 0.5 * share["cross entropy"]
+
+
+def test_batchnorm_from_table():
+    r = quick("batchnorm_batch_size")
+    t = r.tables[0]
+    acc = dict(zip(column(t, "batch size"), column(t, "test accuracy")))
+    assert acc[64] - acc[2] > 0.02
+    assert r.verdict == SUPPORTS
+
+
+def test_gradient_clipping_from_table():
+    r = quick("gradient_clipping_exploding")
+    rows = {row[0]: row for row in r.tables[0].rows}
+    assert rows["none"][3] is False            # the unclipped run overflowed
+    assert rows["clip_grad_norm_(1.0)"][2] < 0.5 * rows["clip_grad_norm_(1.0)"][1]
+    before, after = r.tables[1].rows[0]
+    assert after == pytest.approx(before)      # clipping never enlarges a small gradient
+    assert r.verdict == PARTLY
+
+
+def test_dropout_from_table():
+    r = quick("dropout_train_vs_eval")
+    train, ev = r.tables[0].rows
+    assert abs(train[1] - 0.5) < 0.01 and abs(train[2] - 1) < 0.01
+    assert ev[1] == 0 and ev[2] == 1
+
+
+def test_batch_size_from_table():
+    r = quick("batch_size_convergence")
+    t = r.tables[0]
+    same = {row[0]: row for row in t.rows if row[1] == "same"}
+    assert same[512][2] / same[64][2] > 1.5    # fewer updates per epoch: slower per epoch
+    assert same[512][4] < same[8][4]           # steadier mini-batch loss
+
+
+def test_determinism_under_seed():
+    a = run("focal_loss_easy_negatives", seed=3, quick=True)
+    b = run("focal_loss_easy_negatives", seed=3, quick=True)
+    assert [c.value for c in a.checks] == [c.value for c in b.checks]
+    assert a.tables[0].rows == b.tables[0].rows
+    c = run("zero_init_symmetry", seed=1, quick=True)
+    d = run("zero_init_symmetry", seed=1, quick=True)
+    assert [x.value for x in c.checks] == [x.value for x in d.checks]
