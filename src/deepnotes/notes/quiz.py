@@ -89,9 +89,9 @@ def load_record(path, warn) -> dict:
     return new_record()
 
 
-def _move_aside(path: Path) -> Path:
+def _move_aside(path: Path, stamp: str | None = None) -> Path:
     """Rename ``path`` to ``<name>.corrupt-<UTC timestamp>[-k]`` without replacing any existing file."""
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = stamp or _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     n = 0
     while True:
         aside = path.with_name(f"{path.name}.corrupt-{stamp}" + (f"-{n}" if n else ""))
