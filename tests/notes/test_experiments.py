@@ -49,8 +49,8 @@ def test_quick_run_is_consistent(name):
 def test_softmax_overflow_from_table():
     r = quick("softmax_overflow")
     t = r.tables[0]
-    scales, bad, err = column(t, "logit scale"), column(t, "naive non-finite share"), column(t, "deepnotes max error")
-    assert bad[scales.index(1000.0)] == 1.0 and bad[scales.index(1.0)] == 0.0
+    levels, bad, err = column(t, "logit level"), column(t, "naive non-finite share"), column(t, "deepnotes max error")
+    assert bad[levels.index(1000.0)] == 1.0 and bad[levels.index(-1000.0)] == 1.0 and bad[levels.index(0.0)] == 0.0
     assert max(err) < 1e-6
     assert all(column(t, "deepnotes all finite"))
     assert r.verdict == SUPPORTS
@@ -134,3 +134,35 @@ def test_determinism_under_seed():
     c = run("zero_init_symmetry", seed=1, quick=True)
     d = run("zero_init_symmetry", seed=1, quick=True)
     assert [x.value for x in c.checks] == [x.value for x in d.checks]
+
+
+def test_label_smoothing_from_table():
+    r = quick("label_smoothing_calibration")
+    t = r.tables[0]
+    by_eps = {row[0]: row for row in t.rows}
+    conf, ece = t.columns.index("test confidence"), t.columns.index("test ECE")
+    assert by_eps[0.1][conf] < by_eps[0.0][conf]           # smoothing lowers confidence
+    ece_check = [c for c in r.checks if "ECE" in c.name][0]
+    assert ece_check.passed == (by_eps[0.1][ece] < by_eps[0.0][ece])
+    assert abs([c for c in r.checks if "optimum" in c.name][0].value) < 0.005
+
+
+def test_rnn_lstm_from_table():
+    r = quick("rnn_vs_lstm_long_dependency")
+    t = r.tables[0]
+    longest = t.rows[-1]
+    lstm, rnn = longest[t.columns.index("LSTM")], longest[t.columns.index("RNN")]
+    gap = [c for c in r.checks if "minus" in c.name][0]
+    assert gap.value == pytest.approx(lstm - rnn)
+    assert min(t.rows[0][1:]) > 0.9                         # every cell solves the short task
+
+
+def test_stacked_and_warmup_checks_match_tables():
+    r = quick("stacked_3x3_vs_5x5")
+    rows = {row[0]: row for row in r.tables[0].rows}
+    assert rows["two 3x3"][1] == rows["one 5x5"][1] == 5     # the same 5x5 receptive field
+    assert rows["two 3x3"][2] / rows["one 5x5"][2] < 0.8     # 18C^2 + C vs 25C^2 + C
+    w = quick("warmup_on_off")
+    peak = {row[0]: row[1] for row in w.tables[0].rows}
+    assert peak["warmup"] <= peak["no warmup"]              # warmup lowers the early peak a little
+    assert w.verdict == CONTRADICTS                          # ... by less than 20%, and accuracy does not improve

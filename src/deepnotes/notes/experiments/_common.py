@@ -97,3 +97,16 @@ def mean_std(values) -> tuple[float, float]:
     values = [float(v) for v in values]
     m = sum(values) / len(values)
     return m, math.sqrt(sum((v - m) ** 2 for v in values) / len(values))
+
+
+def t_statistic(values) -> float:
+    """Mean over seeds divided by its standard error (sample standard deviation / sqrt(n)): how many
+    standard errors a measured difference lies above zero.  +-inf when all values are equal and nonzero."""
+    values = np.asarray([float(v) for v in values])
+    if len(values) < 2:
+        raise ValueError(f"t_statistic: needs at least 2 values, got {len(values)}")
+    se = values.std(ddof=1) / math.sqrt(len(values))
+    mean = float(values.mean())
+    if se == 0:
+        return 0.0 if mean == 0 else math.copysign(math.inf, mean)
+    return mean / se

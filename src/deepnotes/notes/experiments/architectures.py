@@ -7,11 +7,11 @@ from deepnotes.analysis import count_parameters, profile, receptive_field
 
 from . import experiment
 from ..result import Check, Figure, Result, Table
-from ._common import accuracy, digits, mean_std, seeded, single_threaded, train_classifier
+from ._common import accuracy, digits, mean_std, seeded, single_threaded, t_statistic, train_classifier
 
 _CLAIM = ("Two stacked 3x3 convolutions see the same 5x5 receptive field as one 5x5 convolution with fewer "
-          "parameters (18C^2 vs 25C^2) and computation, and the extra non-linearity makes the network at "
-          "least as discriminative.")
+          "parameters (18C^2 vs 25C^2) and computation, and the extra non-linearity makes the network more "
+          "discriminative.")
 
 
 def _block(kind, c):
@@ -35,17 +35,18 @@ def stacked_3x3_vs_5x5(seed=0, quick=False):
     Measured with deepnotes.analysis on a C->C block (C = 16, 8x8 input): receptive field, parameters and
     MACs of two 3x3 convolutions vs one 5x5; and the test accuracy on the bundled digits of the same small
     network (3x3 stem, the block, 2x2 max-pool, linear; 16 channels, 8 in quick mode) with either block,
-    trained identically (Adam, lr 1e-2, batch 64), over three seeds.
+    trained identically (Adam, lr 1e-2, batch 64), over several seeds.
     Checks: equal receptive fields (difference 0); parameter ratio (3x3 pair / 5x5) < 0.8 (18/25 = 0.72
-    plus biases); MAC ratio < 0.8; mean accuracy of the 3x3 pair not lower than the 5x5's by more than 0.01.
+    plus biases); MAC ratio < 0.8; the 3x3 pair is more accurate: the mean accuracy gain over the seeds is
+    more than 2 standard errors above zero.
     """
     c = 16
     rf = {k: receptive_field(_block(k, c), (c, 8, 8))[-1].size[0] for k in ("two 3x3", "one 5x5")}
     params = {k: count_parameters(_block(k, c)) for k in rf}
     macs = {k: profile(_block(k, c), (c, 8, 8)).macs for k in rf}
     xtr, ytr, xte, yte = digits(flat=False)
-    seeds = [seed, seed + 1, seed + 2]
-    epochs = 2 if quick else 4
+    seeds = [seed + i for i in range(4)]
+    epochs = 2 if quick else 3
     width = 8 if quick else 16
     accs = {k: [] for k in rf}
     for s in seeds:
@@ -55,13 +56,15 @@ def stacked_3x3_vs_5x5(seed=0, quick=False):
             train_classifier(model, dn.optim.Adam(model.parameters(), lr=1e-2), xtr, ytr, epochs, 64, rng)
             accs[k].append(accuracy(model, xte, yte))
     acc = {k: mean_std(v) for k, v in accs.items()}
-    diff = mean_std([a - b for a, b in zip(accs["two 3x3"], accs["one 5x5"])])
+    gains = [a - b for a, b in zip(accs["two 3x3"], accs["one 5x5"])]
+    diff = mean_std(gains)
     rows = [[k, rf[k], params[k], macs[k], acc[k][0], acc[k][1]] for k in rf]
     checks = [
         Check("receptive field difference (pixels)", abs(rf["two 3x3"] - rf["one 5x5"]), "<=", 0),
         Check("parameter ratio two 3x3 / one 5x5", params["two 3x3"] / params["one 5x5"], "<", 0.8),
         Check("MAC ratio two 3x3 / one 5x5", macs["two 3x3"] / macs["one 5x5"], "<", 0.8),
-        Check("test accuracy two 3x3 - one 5x5", diff[0], ">=", -0.01, spread=diff[1]),
+        Check(f"accuracy gain two 3x3 - one 5x5 in standard errors (mean {diff[0]:+.4f})", t_statistic(gains),
+              ">", 2.0),
     ]
     return Result(experiment="stacked_3x3_vs_5x5", claim=_CLAIM, checks=checks,
                   tables=[Table(f"C={c} block on 8x8 maps; accuracy on digits ({width} channels) after "

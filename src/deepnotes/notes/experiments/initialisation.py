@@ -103,7 +103,7 @@ def zero_init_symmetry(seed=0, quick=False):
     accuracy; the net with a zero last layer reaches > 0.9 test accuracy.
     """
     xtr, ytr, xte, yte = digits()
-    epochs = 3 if quick else 10
+    epochs = 5 if quick else 10
     inits = ["zeros", "constant 0.1", "random", "random, zero last layer"]
     spread, acc = {}, {}
     for name in inits:

@@ -37,7 +37,7 @@ def focal_loss_easy_negatives(seed=0, quick=False):
     b = dn.zeros(1, requires_grad=True)
     opt = dn.optim.SGD([w, b], lr=1.0)
     xt, yt = dn.tensor(x.astype(np.float32)), dn.tensor(y)
-    for _ in range(100 if quick else 300):
+    for _ in range(300):
         loss = F.binary_cross_entropy_with_logits(xt @ w + b, yt)
         opt.zero_grad()
         loss.backward()

@@ -65,7 +65,7 @@ def rnn_vs_lstm_long_dependency(seed=0, quick=False):
     """
     rng = seeded(seed)
     lengths = [5, 20] if quick else [5, 20, 40]
-    steps = 200 if quick else 400
+    steps = 200 if quick else 300
     cells = ["RNN", "LSTM", "GRU"]
     acc = {(c, t): _train_recall(c, t, steps, rng) for t in lengths for c in cells}
     short, long_ = lengths[0], lengths[-1]
