@@ -1,6 +1,7 @@
 """The catalogue loader (on small TOML files written here) and the shipped catalogue itself: every id of
 the notes index is present, code links import, experiments are registered."""
 import csv
+import os
 import textwrap
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from deepnotes.notes.catalogue import (KINDS, TOPICS, CatalogueError, catalogue_
                                        resolve_code)
 
 REPO = Path(__file__).resolve().parents[2]
-INDEX = REPO.parent / "shared" / "notes-index.tsv"
+# the shared folder sits beside the repository root; a git worktree elsewhere may name the file instead
+INDEX = Path(os.environ.get("DEEPNOTES_NOTES_INDEX") or REPO.parent / "shared" / "notes-index.tsv")
 
 FOCAL = """
 [[entry]]

@@ -79,8 +79,8 @@ def toy_good(seed=0, quick=False):
     return Result("toy_good", "gradients shrink", seeds=[seed],
                   checks=[Check("ratio", np.float64(12.5), ">", 10.0, spread=0.5)],
                   tables=[Table("per layer", ["layer", "grad", "ok"], [[1, np.float32(0.5), True], [2, 0.25, "yes"]])],
-                  figures=[Figure("curve", "Gradient by layer", "layer", "norm", {"sigmoid": (x, 1 / x), "relu": (x, x)},
-                                  logy=True),
+                  figures=[Figure("curve", "Gradient by layer", "layer", "norm",
+                                  {"sigmoid": (x, 1 / x), "relu": (x, x)}, logy=True),
                            Figure("bars", "Share", "scale", "share", {"naive": ([1, 10], [0.0, 1.0])}, kind="bar")])
 
 
@@ -185,6 +185,11 @@ def test_run_prints_stores_and_show_finds_the_result(env, capsys):
     data = json.loads(out)
     validate(data, "show")
     assert data["last_result"] == record
+
+    (out_dir / "toy_good.json").write_text("{broken", encoding="utf-8")
+    code, out, err = notes(env, "show", "S000-02", "--out", str(out_dir), "--json", capsys=capsys)
+    assert code == 0 and json.loads(out)["last_result"] == record  # falls back to the data folder
+    assert "warning" in err and "toy_good.json" in err and "not a valid JSON file" in err
 
 
 def test_run_json_by_name_and_nan_values(env, capsys):

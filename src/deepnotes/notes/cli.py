@@ -111,7 +111,11 @@ def cmd_list(args):
 def _last_result(name, args):
     from .store import load_result, results_dir
     for folder in ([args.out] if args.out else []) + [results_dir(args.data_dir)]:
-        record = load_result(folder, name)
+        try:
+            record = load_result(folder, name)
+        except (ValueError, OSError) as e:  # a damaged stored result must not hide the entry itself
+            print(f"deepnotes notes show: warning: {e}", file=sys.stderr)
+            continue
         if record is not None:
             return record
     return None

@@ -1,8 +1,9 @@
 """A self-graded quiz over the catalogue with a Leitner-box spaced-repetition record.
 
-Leitner boxes: every question starts in box 1 (a question never asked counts as box 1).  A correct answer (self-grade 3-5, or ``y``) moves it up
-one box, a wrong one (0-2, or ``n``) back to box 1.  A question in box ``b`` is due again
-``INTERVALS[b]`` days after it was last asked (1, 2, 4, 8, 16 days for boxes 1-5; box 5 is the top).
+Leitner boxes: every question starts in box 1 (a question never asked counts as box 1).  A correct
+answer (self-grade 3-5, or ``y``) moves it up one box, a wrong one (0-2, or ``n``) back to box 1.
+A question in box ``b`` is due again ``INTERVALS[b]`` days after it was last asked (1, 2, 4, 8, 16
+days for boxes 1-5; box 5 is the top).
 A quiz asks the due questions first (most overdue, then lowest box), then questions never asked
 (catalogue order).  Repeats are never asked: their first occurrence stands for them.
 
@@ -42,7 +43,8 @@ def _check_record(obj) -> str | None:
     if not isinstance(obj, dict):
         return f"expected a JSON object, got {type(obj).__name__}"
     if obj.get("format") != RECORD_FORMAT or obj.get("system") != SYSTEM:
-        return f"expected format {RECORD_FORMAT} and system {SYSTEM!r}, got {obj.get('format')!r}, {obj.get('system')!r}"
+        return (f"expected format {RECORD_FORMAT} and system {SYSTEM!r}, "
+                f"got {obj.get('format')!r}, {obj.get('system')!r}")
     cards = obj.get("cards")
     if not isinstance(cards, dict):
         return "'cards' must be an object"
