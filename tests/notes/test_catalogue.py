@@ -234,6 +234,7 @@ def test_catalogue_agrees_with_the_index(shipped):
                                                    f"{r['kind']!r} without a kind_note"
         assert (e.repeat_of or "") == r["repeat_of"].strip(), f"{e.id}: repeat_of differs from the index"
         assert e.seed == r["id"][1:4]
+        assert e.title.strip() == r["title"].strip(), f"{e.id}: the title is not the index's title verbatim"
 
 
 def test_every_code_link_imports(shipped):
