@@ -1,6 +1,7 @@
 """``deepnotes notes list/show/run``: text and --json outputs (validated against the package's JSON schema),
 stored results, figures, run --all, error messages.  Hermetic: a small catalogue written here and toy
 experiments in an emptied registry; one test runs the shipped catalogue and a real experiment."""
+import io
 import json
 import os
 import subprocess
@@ -271,3 +272,17 @@ def test_shipped_catalogue_and_a_real_experiment_through_the_command(tmp_path):
     validate(data, "run")
     assert data["experiment"] == "softmax_overflow" and data["result"]["quick"] is True
     assert (tmp_path / "results" / "softmax_overflow.json").is_file()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_run_all_shows_a_progress_bar_on_a_terminal(env, capsys, monkeypatch):
+    fake = _Terminal()
+    monkeypatch.setattr(sys, "stderr", fake)
+    assert main(["notes", "--catalogue", str(env["cat"]), "run", "--all", "--quick"]) == 0
+    bar = fake.getvalue()
+    assert "experiments: 100%" in bar and "2/2" in bar
+    assert "2 experiments: 1 supports, 1 partly" in capsys.readouterr().out
