@@ -74,3 +74,30 @@ def test_load_all_imports_every_experiment_module():
     assert {e.module.rsplit(".", 1)[1] for e in registry.values()} <= modules
     for name in modules:
         assert f"{exps.__name__}.{name}" in __import__("sys").modules
+
+
+def test_notes_is_a_leaf_package():
+    """Nothing in deepnotes imports deepnotes.notes (the command line finds it by name, like the other
+    sub-commands)."""
+    import ast
+    from pathlib import Path
+
+    import deepnotes
+    root = Path(deepnotes.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root)
+        if rel.parts[0] == "notes":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = "." * node.level + (node.module or "")
+                names = [base] + [f"{base}.{a.name}" if not base.endswith(".") else base + a.name
+                                  for a in node.names]
+            if any(n.startswith("deepnotes.notes") or n.lstrip(".").startswith("notes") and n.startswith(".")
+                   for n in names):
+                offenders.append(f"{rel}:{node.lineno}")
+    assert offenders == []
