@@ -418,3 +418,39 @@ def test_sampled_links_open_in_the_browser(site, page, start):
         if fragment:
             assert page.eval_on_selector_all(f"[id='{fragment}']", "els => els.length") == 1, url
     assert page.problems == []
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the command line
+
+def _notes_cli(argv):
+    import argparse
+    parser = argparse.ArgumentParser(prog="deepnotes notes")
+    parser.add_argument("--catalogue", default=None)
+    sub = parser.add_subparsers(dest="notes_command")
+    book_mod.add_build_command(sub)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_cli_builds_the_book(tmp_path, tiny, capsys):
+    code = _notes_cli(["--catalogue", str(tiny.directory), "build", str(tmp_path / "b"), "--quick"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "experiments: 1 run (1 supports), 0 failed, 0 not run" in out and "[1/1] xavier_vs_he_variance" in err
+    assert f"open {(tmp_path / 'b' / 'index.html').as_uri()}" in out
+    entry = (tmp_path / "b" / "entries" / "S000-02.html").read_text(encoding="utf-8")
+    assert '<span class="verdict v-supports">supports</span>' in entry and "Quick run" in entry
+
+    code = _notes_cli(["--catalogue", str(tiny.directory), "build", str(tmp_path / "b"), "--no-run"])
+    assert code == 0 and "0 run (none run), 0 failed, 1 not run" in capsys.readouterr().out
+
+
+def test_cli_names_the_missing_extra_in_one_line(tmp_path, tiny, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "markdown", None)
+    code = _notes_cli(["--catalogue", str(tiny.directory), "build", str(tmp_path / "b"), "--no-run"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err == ("deepnotes notes build: error: the book needs Markdown, which is not installed: "
+                   "pip install 'deepnotes[book]'\n")
+    assert not (tmp_path / "b").exists()
