@@ -424,13 +424,8 @@ def test_sampled_links_open_in_the_browser(site, page, start):
 # the command line
 
 def _notes_cli(argv):
-    import argparse
-    parser = argparse.ArgumentParser(prog="deepnotes notes")
-    parser.add_argument("--catalogue", default=None)
-    sub = parser.add_subparsers(dest="notes_command")
-    book_mod.add_build_command(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    from deepnotes.cli import main
+    return main(["notes"] + argv)
 
 
 def test_cli_builds_the_book(tmp_path, tiny, capsys):
@@ -444,6 +439,10 @@ def test_cli_builds_the_book(tmp_path, tiny, capsys):
 
     code = _notes_cli(["--catalogue", str(tiny.directory), "build", str(tmp_path / "b"), "--no-run"])
     assert code == 0 and "0 run (none run), 0 failed, 1 not run" in capsys.readouterr().out
+
+    code = _notes_cli(["--catalogue", str(tiny.directory), "build", str(tiny.directory), "--no-run"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == "" and len(err.splitlines()) == 1 and "is not a book built by deepnotes" in err
 
 
 def test_cli_names_the_missing_extra_in_one_line(tmp_path, tiny, capsys, monkeypatch):

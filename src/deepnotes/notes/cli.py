@@ -6,6 +6,7 @@ printing; the work is done by :mod:`.catalogue`, :mod:`.experiments`, :mod:`.qui
     deepnotes notes run ID|NAME [--quick] [--seed S] [--out DIR] [--json]
     deepnotes notes run --all [--quick] [--out DIR] [--json]
     deepnotes notes quiz [--topic T] [--n N] [--run]
+    deepnotes notes build OUT [--quick] [--no-run] [--seed S]   # the book: a static HTML site (book.py)
 
 The ``--json`` outputs follow SCHEMA.md / schema.json of this package.
 """
@@ -73,6 +74,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=_int("--n", positive=True), default=5, help="number of questions (default 5)")
     p.add_argument("--run", action="store_true", help="run the experiment (quick) after revealing the answer")
     p.set_defaults(func=cmd_quiz)
+
+    from .book import add_build_command  # deepnotes notes build OUT [--quick] [--no-run] [--seed S]
+    add_build_command(sub)
 
 
 def _int(name, positive=False):
