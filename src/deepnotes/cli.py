@@ -135,55 +135,71 @@ def _add_training_args(p):
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical weights")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--image-size", type=_positive_int("--image-size"), default=None, metavar="S",
+                   help="feed SxS images (default: the data's own side, digits 32, raised to the smallest the "
+                        "architecture accepts; grey images are repeated to 3 channels for torchvision models)")
+    p.add_argument("--train-size", type=_positive_int("--train-size"), default=None, metavar="N",
+                   help="use only the first N training images")
+    p.add_argument("--test-size", type=_positive_int("--test-size"), default=None, metavar="N",
+                   help="use only the first N test images")
+    add_threads_arg(p)
 
 
-def _pad_to_32(image):
-    import numpy as np
-    return np.pad(image, ((0, 0), (2, 2), (2, 2)))
+def add_threads_arg(p):
+    """The ``--threads N`` option (``deepnotes.set_num_threads``; default ``CLI_DEFAULT_THREADS``)."""
+    from .threads import CLI_DEFAULT_THREADS
+    p.add_argument("--threads", type=_positive_int("--threads"), default=CLI_DEFAULT_THREADS, metavar="N",
+                   help=f"BLAS threads (deepnotes.set_num_threads; default {CLI_DEFAULT_THREADS}: on 2 shared "
+                        "cores one thread trained the small default model as fast as two, and faster when "
+                        "another process kept a core busy)")
 
 
-def _datasets(args):
-    """(train set, test set, input channels) for ``--dataset``/``--data``."""
-    from .data import datasets as D
-    if args.dataset == "digits":
-        if args.data:
-            raise ValueError("--data is not used with the bundled digits; pick --dataset mnist, fashion-mnist "
-                             "or cifar10 for local files")
-        return D.Digits(train=True, size=32), D.Digits(train=False, size=32), 1
-    if not args.data:
+def _check_data_args(args):
+    if args.dataset == "digits" and args.data:
+        raise ValueError("--data is not used with the bundled digits; pick --dataset mnist, fashion-mnist "
+                         "or cifar10 for local files")
+    if args.dataset != "digits" and not args.data:
         raise ValueError(f"--dataset {args.dataset} needs --data DIR, the folder with its files (nothing is "
                          "downloaded)")
-    if args.dataset == "cifar10":
-        return D.CIFAR10(args.data, train=True), D.CIFAR10(args.data, train=False), 3
-    cls = D.MNIST if args.dataset == "mnist" else D.FashionMNIST
-    # LeNet-5 takes 32x32 inputs: pad the 28x28 images by 2 pixels, as LeCun et al. did
-    return (cls(args.data, train=True, transform=_pad_to_32), cls(args.data, train=False, transform=_pad_to_32),
-            1)
+
+
+def _first(dataset, n):
+    from .data import Subset
+    return dataset if n is None or n >= len(dataset) else Subset(dataset, range(n))
 
 
 def _build_training(args):
-    from . import manual_seed, models
+    """(model, optimizer, train loader, test loader, loss function); the model and the data are fitted
+    to each other by ``deepnotes.train.adapt``."""
+    from . import manual_seed, set_num_threads
     from .data import DataLoader
     from .train import build_optimizer
+    from .train.adapt import IncompatibleInput, prepare_image_classification
 
+    set_num_threads(args.threads)
     manual_seed(args.seed)
-    train_set, test_set, channels = _datasets(args)
-    model = models.get_model(args.model, num_classes=10, in_channels=channels)
-    opt = build_optimizer(args.optimizer, model.parameters(), lr=args.lr)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.workers)
-    test_loader = DataLoader(test_set, batch_size=256, num_workers=args.workers)
-    return model, opt, train_loader, test_loader
+    _check_data_args(args)
+    try:
+        run = prepare_image_classification(args.model, args.dataset, args.data, image_size=args.image_size)
+    except IncompatibleInput as e:
+        print(f"deepnotes {args.command}: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    opt = build_optimizer(args.optimizer, run.model.parameters(), lr=args.lr)
+    train_loader = DataLoader(_first(run.train_set, args.train_size), batch_size=args.batch_size, shuffle=True,
+                              num_workers=args.workers)
+    test_loader = DataLoader(_first(run.test_set, args.test_size), batch_size=256, num_workers=args.workers)
+    return run.model, opt, train_loader, test_loader, run.loss_fn
 
 
 def cmd_train(args):
     from .io import save_weights
     from .train import EarlyStopping, Trainer, build_scheduler
 
-    model, opt, train_loader, test_loader = _build_training(args)
+    model, opt, train_loader, test_loader, loss_fn = _build_training(args)
     sched, interval = build_scheduler(args.scheduler, opt, args.epochs, steps_per_epoch=len(train_loader))
     os.makedirs(args.out, exist_ok=True)
     stopper = EarlyStopping(patience=args.early_stopping) if args.early_stopping is not None else None
-    trainer = Trainer(model, opt, train_loader, val_loader=test_loader, scheduler=sched,
+    trainer = Trainer(model, opt, train_loader, val_loader=test_loader, loss_fn=loss_fn, scheduler=sched,
                       scheduler_interval=interval, accumulation_steps=args.accumulate,
                       clip_grad_norm=args.clip_grad_norm, early_stopping=stopper, amp=args.amp,
                       checkpoint_path=os.path.join(args.out, "checkpoint.safetensors"),
@@ -210,8 +226,8 @@ def cmd_train(args):
 def cmd_lr_find(args):
     from .optim.lr_finder import lr_finder
 
-    model, opt, train_loader, _ = _build_training(args)
-    result = lr_finder(model, opt, train_loader, start_lr=args.start_lr, end_lr=args.end_lr,
+    model, opt, train_loader, _, loss_fn = _build_training(args)
+    result = lr_finder(model, opt, train_loader, loss_fn=loss_fn, start_lr=args.start_lr, end_lr=args.end_lr,
                        num_iter=args.num_iter)
     print(f"{'lr':>12} {'loss':>10} {'smoothed':>10}")
     for i in range(0, len(result.lrs), max(1, len(result.lrs) // 20)):
