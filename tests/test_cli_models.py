@@ -12,7 +12,7 @@ from deepnotes.cli import main
 from deepnotes.models import list_models
 
 TINY = ["--epochs", "1", "--train-size", "2", "--test-size", "2", "--batch-size", "2", "--optimizer", "sgd",
-        "--scheduler", "none", "--no-progress"]
+        "--lr", "0.001", "--scheduler", "none", "--no-progress"]
 
 
 def _trained(capsys):

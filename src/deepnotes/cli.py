@@ -149,9 +149,9 @@ def add_threads_arg(p):
     """The ``--threads N`` option (``deepnotes.set_num_threads``; default ``CLI_DEFAULT_THREADS``)."""
     from .threads import CLI_DEFAULT_THREADS
     p.add_argument("--threads", type=_positive_int("--threads"), default=CLI_DEFAULT_THREADS, metavar="N",
-                   help=f"BLAS threads (deepnotes.set_num_threads; default {CLI_DEFAULT_THREADS}: on 2 shared "
-                        "cores one thread trained the small default model as fast as two, and faster when "
-                        "another process kept a core busy)")
+                   help=f"BLAS threads (deepnotes.set_num_threads; default {CLI_DEFAULT_THREADS}: on a shared "
+                        "2-core machine one thread trained the default LeNet-5 several times faster than two, "
+                        "with and without another process keeping a core busy)")
 
 
 def _check_data_args(args):

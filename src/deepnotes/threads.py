@@ -11,8 +11,9 @@ __all__ = ["set_num_threads", "get_num_threads", "CLI_DEFAULT_THREADS"]
 
 #: The BLAS threads of ``deepnotes train``, ``lr-find`` and ``bench`` unless ``--threads`` says otherwise.
 #: Chosen by measuring ``deepnotes train`` (LeNet-5 on the digits) on a 2-core machine shared with other
-#: work: one thread was as fast as two on idle cores and faster when another process kept a core busy,
-#: since the matrix products of a small model are too small to split well.
+#: work: one thread took 17.7 s against 86 s for two, and 44 s against 167 s with another process
+#: keeping a core busy (minima of two runs; the matrix products of a small model are too small to split,
+#: and two threads wait on each other whenever the other core is taken).
 CLI_DEFAULT_THREADS = 1
 
 
