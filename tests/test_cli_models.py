@@ -105,7 +105,8 @@ def test_set_num_threads_sets_blas_threads():
 
 @pytest.mark.parametrize("command", [["train", "--epochs", "1", "--train-size", "2", "--test-size", "2",
                                       "--no-progress"],
-                                     ["lr-find", "--num-iter", "5", "--train-size", "8", "--batch-size", "2", "--no-progress"],
+                                     ["lr-find", "--num-iter", "5", "--train-size", "8", "--batch-size", "2",
+                                      "--no-progress"],
                                      ["bench", "lenet5", "--warmup", "0", "--repeat", "1"]])
 def test_threads_option_is_passed_through(command, tmp_path, capsys):
     before = dn.get_num_threads()

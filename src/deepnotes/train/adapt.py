@@ -28,9 +28,9 @@ from ..data.dataset import Dataset
 from ..nn import functional as F
 from ..tensor import Tensor
 
-__all__ = ["MIN_INPUT_SIDE", "AUX_MIN_SIDE", "AUX_WEIGHTS", "IMAGE_DATASETS", "IncompatibleInput", "AuxiliaryLoss", "FittedImages",
-           "input_for", "build_classifier", "image_datasets", "prepare_image_classification",
-           "ImageClassification"]
+__all__ = ["MIN_INPUT_SIDE", "AUX_MIN_SIDE", "AUX_WEIGHTS", "IMAGE_DATASETS", "IncompatibleInput",
+           "AuxiliaryLoss", "FittedImages", "input_for", "build_classifier", "image_datasets",
+           "prepare_image_classification", "ImageClassification"]
 
 #: The smallest square side each architecture accepts, found by forward passes in training mode (the
 #: layer that fails just below: alexnet's third max pool, the 32x reduction of VGG, DenseNet's last
