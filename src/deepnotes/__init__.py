@@ -24,6 +24,7 @@ from .tensor import (abs, add, all, amax, amin, any, argmax, argmin, atan, bmm, 
                      numel, permute, pow, prod, reciprocal, relu, reshape, round, rsqrt, sigmoid, sign,
                      sin, softmax, split, sqrt, square, squeeze, std, sub, sum, tanh, topk, transpose,
                      unbind, unsqueeze, var)
+from .threads import get_num_threads, set_num_threads
 
 # sub-packages reachable as attributes, as torch.nn / torch.optim are after ``import torch``
 from . import amp, autograd, cuda, data, nn, optim  # noqa: E402

@@ -194,56 +194,66 @@ def _add_training_args(p):
                       help="show progress bars even when stderr is not a terminal (default: only on a terminal)")
     bars.add_argument("--no-progress", dest="progress", action="store_const", const=False,
                       help="hide progress bars")
+    p.add_argument("--image-size", type=_positive_int("--image-size"), default=None, metavar="S",
+                   help="feed SxS images (default: the data's own side, digits 32, raised to the smallest the "
+                        "architecture accepts; grey images are repeated to 3 channels for torchvision models)")
+    p.add_argument("--train-size", type=_positive_int("--train-size"), default=None, metavar="N",
+                   help="use only the first N training images")
+    p.add_argument("--test-size", type=_positive_int("--test-size"), default=None, metavar="N",
+                   help="use only the first N test images")
+    add_threads_arg(p)
 
 
-def _pad_to_32(image):
-    import numpy as np
-    return np.pad(image, ((0, 0), (2, 2), (2, 2)))
+def add_threads_arg(p):
+    """The ``--threads N`` option (``deepnotes.set_num_threads``; default ``CLI_DEFAULT_THREADS``)."""
+    from .threads import CLI_DEFAULT_THREADS
+    p.add_argument("--threads", type=_positive_int("--threads"), default=CLI_DEFAULT_THREADS, metavar="N",
+                   help=f"BLAS threads (deepnotes.set_num_threads; default {CLI_DEFAULT_THREADS}: on a shared "
+                        "2-core machine one thread trained the default LeNet-5 several times faster than two, "
+                        "with and without another process keeping a core busy)")
 
 
-def _datasets(args):
-    """(train set, test set, input channels) for ``--dataset``/``--data``."""
-    from .data import datasets as D
-    if args.dataset == "digits":
-        if args.data:
-            raise UserError("--data is not used with the bundled digits; pick --dataset mnist, fashion-mnist "
-                            "or cifar10 for local files")
-        return D.Digits(train=True, size=32), D.Digits(train=False, size=32), 1
-    if not args.data:
-        raise UserError(f"--dataset {args.dataset} needs --data DIR, the folder with its files (nothing is "
-                        "downloaded)")
-    if not os.path.isdir(args.data):
-        raise UserError(f"--data {args.data}: no such folder")
-    try:
-        return _local_datasets(args)
-    except ValueError as e:   # the readers' messages name the file and what is wrong with it
-        raise FileFormatError(str(e)) from e
+def _check_data_args(args):
+    if args.dataset == "digits" and args.data:
+        raise UserError("--data is not used with the bundled digits; pick --dataset mnist, fashion-mnist "
+                        "or cifar10 for local files")
+    if args.dataset != "digits":
+        if not args.data:
+            raise UserError(f"--dataset {args.dataset} needs --data DIR, the folder with its files (nothing is "
+                            "downloaded)")
+        if not os.path.isdir(args.data):
+            raise UserError(f"--data {args.data}: no such folder")
 
 
-def _local_datasets(args):
-    from .data import datasets as D
-    if args.dataset == "cifar10":
-        return D.CIFAR10(args.data, train=True), D.CIFAR10(args.data, train=False), 3
-    cls = D.MNIST if args.dataset == "mnist" else D.FashionMNIST
-    # LeNet-5 takes 32x32 inputs: pad the 28x28 images by 2 pixels, as LeCun et al. did
-    return (cls(args.data, train=True, transform=_pad_to_32), cls(args.data, train=False, transform=_pad_to_32),
-            1)
+def _first(dataset, n):
+    from .data import Subset
+    return dataset if n is None or n >= len(dataset) else Subset(dataset, range(n))
 
 
 def _build_training(args):
-    from . import manual_seed, models
+    """(model, optimizer, train loader, test loader, loss function); the model and the data are fitted
+    to each other by ``deepnotes.train.adapt``."""
+    from . import manual_seed, set_num_threads
     from .data import DataLoader
     from .train import build_optimizer, split_validation
+    from .train.adapt import IncompatibleInput, prepare_image_classification
 
+    set_num_threads(args.threads)
     manual_seed(args.seed)
-    train_set, test_set, channels = _datasets(args)
-    model = models.get_model(args.model, num_classes=10, in_channels=channels)
-    opt = build_optimizer(args.optimizer, model.parameters(), lr=args.lr)
-    train_set, val_set = split_validation(train_set, getattr(args, "val_size", 0), getattr(args, "val_seed", 0))
+    _check_data_args(args)
+    try:
+        run = prepare_image_classification(args.model, args.dataset, args.data, image_size=args.image_size)
+    except IncompatibleInput as e:
+        raise UserError(str(e)) from None
+    except ValueError as e:   # the readers' messages name the file and what is wrong with it
+        raise FileFormatError(str(e)) from e
+    opt = build_optimizer(args.optimizer, run.model.parameters(), lr=args.lr)
+    train_set, val_set = split_validation(_first(run.train_set, args.train_size), getattr(args, "val_size", 0),
+                                          getattr(args, "val_seed", 0))
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.workers)
     val_loader = DataLoader(val_set, batch_size=256, num_workers=args.workers) if val_set is not None else None
-    test_loader = DataLoader(test_set, batch_size=256, num_workers=args.workers)
-    return model, opt, train_loader, val_loader, test_loader
+    test_loader = DataLoader(_first(run.test_set, args.test_size), batch_size=256, num_workers=args.workers)
+    return run.model, opt, train_loader, val_loader, test_loader, run.loss_fn
 
 
 def _out_folder(path):
@@ -260,13 +270,14 @@ def cmd_train(args):
     if args.plot:   # optional packages are checked before any work, not after it
         require("matplotlib", "--plot", "plot")
     out = _out_folder(args.out)
-    model, opt, train_loader, val_loader, test_loader = _build_training(args)
+    model, opt, train_loader, val_loader, test_loader, loss_fn = _build_training(args)
     if args.early_stopping is not None and val_loader is None:
         raise UserError("--early-stopping needs a validation set, and --val-size 0 holds out none")
     sched, interval = build_scheduler(args.scheduler, opt, args.epochs, steps_per_epoch=len(train_loader))
     stopper = EarlyStopping(patience=args.early_stopping) if args.early_stopping is not None else None
     checkpoint = os.path.join(out, "checkpoint.safetensors")
-    trainer = Trainer(model, opt, train_loader, val_loader=val_loader, test_loader=test_loader, scheduler=sched,
+    trainer = Trainer(model, opt, train_loader, val_loader=val_loader, test_loader=test_loader, loss_fn=loss_fn,
+                      scheduler=sched,
                       scheduler_interval=interval, accumulation_steps=args.accumulate,
                       clip_grad_norm=args.clip_grad_norm, early_stopping=stopper, amp=args.amp,
                       checkpoint_path=checkpoint,
@@ -335,8 +346,8 @@ def cmd_lr_find(args):
         raise UserError(f"--start-lr {args.start_lr:g} must be below --end-lr {args.end_lr:g}")
     if args.num_iter < 5:
         raise UserError(f"--num-iter must be at least 5, got {args.num_iter}")
-    model, opt, train_loader, _, _ = _build_training(args)
-    result = lr_finder(model, opt, train_loader, start_lr=args.start_lr, end_lr=args.end_lr,
+    model, opt, train_loader, _, _, loss_fn = _build_training(args)
+    result = lr_finder(model, opt, train_loader, loss_fn=loss_fn, start_lr=args.start_lr, end_lr=args.end_lr,
                        num_iter=args.num_iter)
     print(f"{'lr':>12} {'loss':>10} {'smoothed':>10}")
     for i in range(0, len(result.lrs), max(1, len(result.lrs) // 20)):

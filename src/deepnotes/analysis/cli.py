@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..threads import CLI_DEFAULT_THREADS
 from .complexity import parse_input_size
 
 __all__ = ["register", "run_summary", "run_bench", "DEFAULT_INPUT_SIZE"]
@@ -67,6 +68,8 @@ def register(subparsers):
     b.add_argument("--batch", type=_positive("--batch"), default=1, help="batch size (default 1)")
     b.add_argument("--warmup", type=_positive("--warmup", 0), default=5, help="untimed passes (default 5)")
     b.add_argument("--repeat", type=_positive("--repeat"), default=20, help="timed passes (default 20)")
+    b.add_argument("--threads", type=_positive("--threads"), default=CLI_DEFAULT_THREADS, metavar="N",
+                   help=f"BLAS threads (deepnotes.set_num_threads; default {CLI_DEFAULT_THREADS}, as train)")
     b.set_defaults(func=run_bench)
     return s, b
 
@@ -102,10 +105,12 @@ def run_summary(args):
 
 def run_bench(args):
     """Run the ``bench`` subcommand for parsed ``args``; returns the exit code."""
+    from ..threads import set_num_threads
     from .complexity import profile
     from .summary import format_count
     from .timing import measure_latency
 
+    set_num_threads(args.threads)
     try:
         model, size = _resolve(args)
         prof = profile(model, size, batch_size=1, _caller="bench")  # fails fast, naming the layer
