@@ -242,7 +242,7 @@ def test_roi_align_boxes_much_larger_than_the_map_match_the_sampler(rng, aligned
     out = roi_align(xt, rois, (2, 2), 1.0, -1, aligned)
     out.backward(dn.tensor(g))
     np.testing.assert_allclose(out.data.ravel(), jac @ xt.data.ravel(), rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(xt.grad.ravel(), jac.T @ g.ravel(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(xt.grad.data.ravel(), jac.T @ g.ravel(), rtol=1e-12, atol=1e-15)
 
 
 def _windowed_reference(x, box, out_hw):

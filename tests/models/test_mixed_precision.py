@@ -60,7 +60,7 @@ def test_resnet18_amp_training_matches_torch_autocast(zoo):
         assert p.grad.dtype == np.float32, k
         g32 = t32[k].grad.double().numpy() * ds.get_scale() / 1024
         scale = np.abs(g32).max()
-        ours_err[k] = np.abs(p.grad - g32).max() / scale
+        ours_err[k] = np.abs(p.grad.data - g32).max() / scale
         torch_err[k] = np.abs(tparams[k].grad.double().numpy() - g32).max() / scale
         assert ours_err[k] <= 2 * torch_err[k] + 0.02, (k, ours_err[k], torch_err[k])
     assert max(ours_err.values()) <= 1.25 * max(torch_err.values())

@@ -252,7 +252,7 @@ def test_batch_norm_float16_accumulates_in_float32_like_torch(affine_dtype, trai
     for p, pt in ((X, Xt), (W, Wt), (B, Bt)):
         assert p.grad.dtype == pt.grad.numpy().dtype
         ref = pt.grad.double().numpy()
-        np.testing.assert_allclose(p.grad.astype(np.float64), ref, rtol=5e-3,
+        np.testing.assert_allclose(p.grad.data.astype(np.float64), ref, rtol=5e-3,
                                    atol=5e-3 * max(1.0, np.abs(ref).max()))
 
 

@@ -366,5 +366,5 @@ def test_float16_norms_accumulate_in_float32_like_torch(name):
     for p, pt in ((X, Xt), (W, Wt), (B, Bt)):
         assert p.grad.dtype == np.float16
         ref = pt.grad.double().numpy()
-        np.testing.assert_allclose(p.grad.astype(np.float64), ref, rtol=5e-3,
+        np.testing.assert_allclose(p.grad.data.astype(np.float64), ref, rtol=5e-3,
                                    atol=5e-3 * max(1.0, np.abs(ref).max()))

@@ -442,7 +442,7 @@ def test_cli_builds_the_book(tmp_path, tiny, capsys):
 
     code = _notes_cli(["--catalogue", str(tiny.directory), "build", str(tiny.directory), "--no-run"])
     out, err = capsys.readouterr()
-    assert code == 1 and out == "" and len(err.splitlines()) == 1 and "is not a book built by deepnotes" in err
+    assert code == 2 and out == "" and len(err.splitlines()) == 1 and "is not a book built by deepnotes" in err
 
 
 def test_cli_names_the_missing_extra_in_one_line(tmp_path, tiny, capsys, monkeypatch):

@@ -244,14 +244,14 @@ def test_run_all_summary_and_json(env, capsys):
 ])
 def test_errors_are_clear(env, capsys, argv, message):
     code, out, err = notes(env, *argv, capsys=capsys)
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""
     assert err.startswith("deepnotes notes: error: ") and message in err
 
 
 def test_bad_catalogue_is_a_clear_error(env, capsys):
     (env["cat"] / "data.toml").write_text('[[entry]]\nid = "S000-04"\n', encoding="utf-8")
     code, out, err = notes(env, "list", capsys=capsys)
-    assert code == 1
+    assert code == 2
     assert "data.toml: entry 'S000-04': missing key(s) kind, title, gloss, answer" in err
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
+from ..ops._finite import all_finite
 from ..ops._limits import check_output_size
 from ..tensor import Tensor
 
@@ -38,6 +39,7 @@ _CHUNK_ELEMS = 8_000_000
 
 
 # --------------------------------------------------------------------------- argument handling
+
 def _pair(output_size, fn):
     if isinstance(output_size, (int, np.integer)):
         out = (int(output_size), int(output_size))
@@ -254,7 +256,46 @@ def _align_forward(x, rois, output_size, spatial_scale, sampling_ratio, aligned)
         res = Ax[:, None, :, :] @ tmp                                         # (k, PH, PW, C)
         out[sel] = res.transpose(0, 3, 1, 2)
         plans.append((sel, Ay, Ax, flat))
+    if not all_finite(x):
+        # the window matrices hold zero weights for pixels no sample reads, and 0 * inf is NaN: sample
+        # non-finite maps point by point, so NaN/inf reach only the outputs whose samples read them
+        # (the gradient does not depend on the values, so the plans above still serve backward)
+        _sample_points(out, x, b, sh, sw, rh / T(PH), rw / T(PW), gh, gw)
     return out, plans
+
+
+def _bilinear_points(plane, y, x):
+    """torchvision's bilinear read of ``plane`` (C, H, W) at the points ``y``, ``x``: zero outside
+    ``[-1, H] x [-1, W]``, clamped at the border; every neighbour is read, as in its kernel."""
+    C, H, W = plane.shape
+    inside = ~((y < -1) | (y > H) | (x < -1) | (x > W))
+    y, x = np.maximum(y, 0), np.maximum(x, 0)
+    y_low, x_low = y.astype(np.int64), x.astype(np.int64)
+    top_y, top_x = y_low >= H - 1, x_low >= W - 1
+    y_low, x_low = np.where(top_y, H - 1, y_low), np.where(top_x, W - 1, x_low)
+    y, x = np.where(top_y, y_low, y), np.where(top_x, x_low, x)
+    y_high, x_high = np.where(top_y, y_low, y_low + 1), np.where(top_x, x_low, x_low + 1)
+    ly, lx = y - y_low, x - x_low
+    hy, hx = 1 - ly, 1 - lx
+    val = (hy * hx * plane[:, y_low, x_low] + hy * lx * plane[:, y_low, x_high]
+           + ly * hx * plane[:, y_high, x_low] + ly * lx * plane[:, y_high, x_high])
+    return np.where(inside, val, 0)
+
+
+def _sample_points(out, x, b, sh, sw, bin_h, bin_w, gh, gw):
+    """RoI Align by explicit sampling points, one RoI at a time (the path for non-finite maps)."""
+    K, C, PH, PW = out.shape
+    T = x.dtype.type
+    for k in range(K):
+        iy = (np.arange(gh[k], dtype=x.dtype) + T(0.5)) * bin_h[k] / T(gh[k])
+        ix = (np.arange(gw[k], dtype=x.dtype) + T(0.5)) * bin_w[k] / T(gw[k])
+        ys = sh[k] + np.arange(PH, dtype=x.dtype)[:, None] * bin_h[k] + iy[None, :]      # (PH, gh)
+        xs = sw[k] + np.arange(PW, dtype=x.dtype)[:, None] * bin_w[k] + ix[None, :]      # (PW, gw)
+        yy = np.broadcast_to(ys[:, None, :, None], (PH, PW, gh[k], gw[k]))
+        xx = np.broadcast_to(xs[None, :, None, :], (PH, PW, gh[k], gw[k]))
+        with np.errstate(invalid="ignore", over="ignore"):
+            vals = _bilinear_points(x[b[k]], yy, xx)                                     # (C, PH, PW, gh, gw)
+            out[k] = (vals.sum(axis=(-2, -1)) / T(max(gh[k] * gw[k], 1))).astype(x.dtype)
 
 
 def _align_backward(g, shape, plans):

@@ -481,6 +481,11 @@ def add_build_command(subparsers):
 
 
 def cmd_build(args) -> int:
+    from .cli import user_errors
+    return user_errors(_cmd_build)(args)
+
+
+def _cmd_build(args) -> int:
     """Build the book; 2 when a package of the book extra is missing, 1 when an experiment failed."""
     import sys
     try:

@@ -13,8 +13,25 @@ The ``--json`` outputs follow SCHEMA.md / schema.json of this package.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+
+from ..errors import UserError
+
+
+def user_errors(command):
+    """Report what the user can fix (an unknown id, a bad catalogue or record file, a missing extra) on
+    one line with exit status 2, like every other ``deepnotes`` command."""
+    @functools.wraps(command)
+    def wrapped(args):
+        try:
+            return command(args)
+        except UserError:
+            raise
+        except (ValueError, ImportError) as e:
+            raise UserError(str(e)) from e
+    return wrapped
 
 JSON_VERSION = 1
 
@@ -102,6 +119,7 @@ def _print_json(obj):
     print(json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False))
 
 
+@user_errors
 def cmd_list(args):
     from .render import format_list
     entries = _catalogue(args).select(topic=args.topic, kind=args.kind)
@@ -125,6 +143,7 @@ def _last_result(name, args):
     return None
 
 
+@user_errors
 def cmd_show(args):
     from .render import code_location, format_entry
     cat = _catalogue(args)
@@ -184,6 +203,7 @@ def _figures_note(result, figures):
     return None
 
 
+@user_errors
 def cmd_run(args):
     from .experiments import get, names, run
     from .render import ERROR, format_result, format_summary, summarise
@@ -236,6 +256,7 @@ def cmd_run(args):
     return 1 if failed else 0
 
 
+@user_errors
 def cmd_quiz(args):
     from .experiments import run
     from .quiz import record_path, run_quiz

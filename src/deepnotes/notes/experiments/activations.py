@@ -37,7 +37,7 @@ def _layer_grad_norms(act, init, depth, width, rng, batch=128):
         inputs.append(h)
         h = lin(h)
     F.cross_entropy(h, dn.tensor(rng.integers(0, 10, batch))).backward()
-    return ([float(np.linalg.norm(t.grad)) for t in inputs], [float(np.linalg.norm(m.weight.grad)) for m in lins])
+    return ([float(np.linalg.norm(t.grad.data)) for t in inputs], [float(np.linalg.norm(m.weight.grad.data)) for m in lins])
 
 
 @experiment("sigmoid_vs_relu_gradients", ids=["S001-14", "S002-09", "S001-17", "S001-117", "S002-02"],

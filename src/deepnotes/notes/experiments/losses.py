@@ -55,7 +55,7 @@ def focal_loss_easy_negatives(seed=0, quick=False):
         else:
             per = F.sigmoid_focal_loss(z, dn.tensor(y), alpha=0.25 if kind.endswith("0.25") else -1, gamma=2)
         per.sum().backward()
-        return per.detach().numpy().astype(np.float64), np.abs(z.grad.astype(np.float64))
+        return per.detach().numpy().astype(np.float64), np.abs(z.grad.data.astype(np.float64))
 
     kinds = ["cross entropy", "focal, gamma 2", "focal, gamma 2, alpha 0.25"]
     loss, grad = {}, {}
