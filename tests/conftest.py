@@ -8,6 +8,7 @@ never runs, yet its pure-Python submodules (``torchvision.models``, ``torchvisio
 """
 import importlib.util
 import os
+import shutil
 import sys
 import types
 
@@ -32,6 +33,16 @@ def _register_bare_torchvision():
 
 
 _register_bare_torchvision()
+
+
+@pytest.fixture(autouse=True)
+def _remove_tmp_path_after_the_test(request):
+    """Free each test's tmp_path when it ends: training every zoo model writes checkpoints of over 1 GB
+    (VGG), and pytest would otherwise keep the last three runs' folders, tens of GB on a shared disk."""
+    yield
+    path = request.node.funcargs.get("tmp_path") if hasattr(request.node, "funcargs") else None
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
