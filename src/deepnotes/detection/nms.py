@@ -176,6 +176,8 @@ def nms(boxes, scores, iou_threshold):
 
     ``boxes`` ``(N, 4)`` xyxy, ``scores`` ``(N,)``.  Returns int64 indices of the kept boxes in
     decreasing score order; a box is discarded when ``IoU > iou_threshold`` with a kept box.
+
+    Reference (loops, as the notes explain it): deepnotes.reference.nms.nms.
     """
     return _run_greedy(boxes, scores, iou_threshold, "nms")
 
@@ -184,6 +186,8 @@ def batched_nms(boxes, scores, idxs, iou_threshold):
     """NMS applied independently per category ``idxs`` ``(N,)`` (``torchvision.ops.batched_nms``).
 
     Boxes of different categories never suppress each other; the result is sorted by decreasing score.
+
+    Reference (loops, as the notes explain it): deepnotes.reference.nms.nms (with ``idxs``).
     """
     return _run_greedy(boxes, scores, iou_threshold, "batched_nms", idxs=idxs)
 

@@ -329,6 +329,8 @@ def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, a
     ``sampling_ratio`` samples per bin side (``<= 0``: adaptive ``ceil(roi_size / out_size)``);
     ``aligned=True`` shifts the box by -0.5 cell so that pixel centres line up.  Differentiable in
     ``input`` when it is a Tensor.  Arithmetic is done in the input's dtype, as the C++ kernel does.
+
+    Reference (loops, as the notes explain it): deepnotes.reference.roi_align.roi_align_forward / roi_align_backward.
     """
     fn = "roi_align"
     x = _feature(input, fn)

@@ -53,7 +53,10 @@ def col2im_add(dxp, dpatches, Ho, Wo, stride, dilation):
 
 
 def im2col(xp, kh, kw, Ho, Wo, stride, dilation, groups):
-    """The windows of a padded input (N, C, Hp, Wp) as columns (g, C/g * kh * kw, N * Ho * Wo)."""
+    """The windows of a padded input (N, C, Hp, Wp) as columns (g, C/g * kh * kw, N * Ho * Wo).
+
+    Reference (loops, as the notes explain it): deepnotes.reference.conv.conv2d_forward (one window per output pixel).
+    """
     N, C = xp.shape[:2]
     view = patches(xp, kh, kw, Ho, Wo, stride, dilation)            # N C kh kw Ho Wo
     cols = np.ascontiguousarray(view.transpose(1, 2, 3, 0, 4, 5))   # C kh kw N Ho Wo
@@ -62,7 +65,10 @@ def im2col(xp, kh, kw, Ho, Wo, stride, dilation, groups):
 
 def col2im(cols, shape, kernel, out_size, stride, dilation):
     """The adjoint of :func:`im2col`: columns (g, C/g * kh * kw, N * Ho * Wo) summed back into a zero
-    padded array of ``shape`` (C, N, Hp, Wp) (channel-major; transpose for NCHW)."""
+    padded array of ``shape`` (C, N, Hp, Wp) (channel-major; transpose for NCHW).
+
+    Reference (loops, as the notes explain it): deepnotes.reference.conv.conv2d_backward (per-window adds).
+    """
     C, N = shape[:2]
     out = np.zeros(shape, dtype=cols.dtype)
     col2im_add(out, cols.reshape((C,) + tuple(kernel) + (N,) + tuple(out_size)), *out_size, stride, dilation)
@@ -82,7 +88,11 @@ def _phase_spans(pad, size, stride):
 
 
 class Conv2dFn(Function):
-    """y[n, o] = sum_c sum_ij W[o, c, i, j] x_pad[n, c, s*h + d*i, s*w + d*j] + b[o]."""
+    """y[n, o] = sum_c sum_ij W[o, c, i, j] x_pad[n, c, s*h + d*i, s*w + d*j] + b[o].
+
+    Reference (loops, as the notes explain it): deepnotes.reference.conv.conv2d_forward / conv2d_backward;
+    depthwise path: deepnotes.reference.conv.depthwise_conv2d_forward / depthwise_conv2d_backward.
+    """
 
     def forward(self, x, w, b=None, *, stride, pads, dilation, groups):
         N, C, H, W = x.shape
@@ -150,6 +160,7 @@ class Conv2dFn(Function):
         return s0, s1, -(-Hp // s0), -(-Wp // s1)
 
     def _depthwise_forward(self, x, w, b, Ho, Wo):
+        """Reference (loops, as the notes explain it): deepnotes.reference.conv.depthwise_conv2d_forward."""
         C, _, kh, kw = w.shape
         N, _, H, W = x.shape
         (t, _), (l, _) = self.pads
@@ -186,6 +197,7 @@ class Conv2dFn(Function):
         return y.transpose(1, 0, 2, 3)
 
     def _depthwise_backward(self, grad):
+        """Reference (loops, as the notes explain it): deepnotes.reference.conv.depthwise_conv2d_backward."""
         w = self.w
         C, _, kh, kw = w.shape
         N, _, H, W = self.xshape

@@ -29,6 +29,9 @@ class ConvTranspose2dFn(Function):
 
     x (N, C, H, W), w (C, O/g, kh, kw), b (O,) -> (N, O, Ho, Wo) with
     Ho = (H - 1) s - 2p + d (kh - 1) + output_padding + 1 (likewise Wo).
+
+    Reference (loops, as the notes explain it): deepnotes.reference.conv.conv_transpose2d_forward /
+    conv_transpose2d_backward.
     """
 
     def forward(self, x, w, b=None, *, stride, padding, output_padding, dilation, groups):

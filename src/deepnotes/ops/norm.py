@@ -48,7 +48,10 @@ def _channel_mean_var(x3):
 
 @float32_statistics
 class BatchNormFn(Function):
-    """Inputs: x (N, C, *), then ``weight`` (C,) if ``has_weight`` and ``bias`` (C,) if ``has_bias``."""
+    """Inputs: x (N, C, *), then ``weight`` (C,) if ``has_weight`` and ``bias`` (C,) if ``has_bias``.
+
+    Reference (loops, as the notes explain it): deepnotes.reference.batchnorm.batch_norm_forward / batch_norm_backward.
+    """
 
     def forward(self, x, *affine, has_weight, has_bias, running_mean, running_var, training, momentum, eps):
         n, c = x.shape[0], x.shape[1]

@@ -41,6 +41,8 @@ class MaxPool2dFn(Function):
 
     A later offset replaces the current maximum when it is strictly larger or NaN (torch's rule, so
     ties keep the first offset and NaN propagates); ``arg`` records the winning offset per output.
+
+    Reference (loops, as the notes explain it): deepnotes.reference.pool.max_pool2d_forward / max_pool2d_backward.
     """
 
     def forward(self, x, kernel, stride, padding, dilation, ceil_mode):
@@ -145,7 +147,10 @@ def _avg_divisor(size, kernel, stride, pad, out, count_include_pad):
 
 class AvgPool2dFn(Function):
     """Window sums as kh*kw dense slice additions (a strided ``sum`` over window views is ~5x slower),
-    divided by torch's per-window divisor; the backward pass spreads grad / divisor over each window."""
+    divided by torch's per-window divisor; the backward pass spreads grad / divisor over each window.
+
+    Reference (loops, as the notes explain it): deepnotes.reference.pool.avg_pool2d_forward / avg_pool2d_backward.
+    """
 
     def forward(self, x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override):
         dil = (1, 1)

@@ -54,6 +54,9 @@ class RNNLayerFn(Function):
     (``reverse=False``) P[0] = h0, P[t + 1] = h_t, so the output sequence is P[1:T+1] and h_n = P[T];
     with ``reverse=True`` P[t] = h_t, P[T] = h0, so the output sequence is P[0:T] and h_n = P[0].
     For LSTM P[T + 1] = c_n.  (The h0 slot is a copy of h0; a gradient reaching it flows to h0.)
+
+    Reference (loops, as the notes explain it): deepnotes.reference.rnn (lstm_cell_forward / lstm_cell_backward,
+    gru_cell_forward / gru_cell_backward, and the time loops lstm_layer_* / gru_layer_*).
     """
 
     def forward(self, x, h0, *rest, mode, reverse=False, has_bias=True):

@@ -10,25 +10,33 @@ float64) and checks each reference once against PyTorch (or pycocotools).
 
 They are slow by design: use tiny arrays.  Notes ids refer to ``notes-index.tsv``.
 
-======================================================  ==================================================  ==========================
-reference                                               fast kernel it mirrors                              notes
-======================================================  ==================================================  ==========================
-``conv.conv2d_forward`` / ``conv2d_backward``           ``ops.conv.Conv2dFn`` (``im2col``/``col2im``)        S003-01 S001-03 S001-09
-                                                                                                            S001-11 S000-10 S002-23
-``conv.depthwise_conv2d_forward`` / ``_backward``       ``ops.conv.Conv2dFn._depthwise_forward`` /           S000-12 S000-13 S002-79
-                                                        ``_depthwise_backward``
-``conv.conv_transpose2d_forward`` / ``_backward``       ``ops.conv_transpose.ConvTranspose2dFn``             S001-09 S003-01
-``pool.max_pool2d_forward`` / ``max_pool2d_backward``   ``ops.pool.MaxPool2dFn``                             S001-04 S001-07 S003-25
-``pool.avg_pool2d_forward`` / ``avg_pool2d_backward``   ``ops.pool.AvgPool2dFn``                             S001-04 S001-07 S003-25
-``batchnorm.batch_norm_forward`` / ``_backward``        ``ops.norm.BatchNormFn``                             S001-31 S001-32 S001-35
-``rnn.lstm_cell_forward`` / ``lstm_cell_backward``,     ``ops.rnn.RNNLayerFn`` (``mode='lstm'``)             S000-08 S002-17 S002-52
-``rnn.lstm_layer_forward`` / ``lstm_layer_backward``
-``rnn.gru_cell_forward`` / ``gru_cell_backward``,       ``ops.rnn.RNNLayerFn`` (``mode='gru'``)              S002-13 S002-15 S002-53
-``rnn.gru_layer_forward`` / ``gru_layer_backward``
-``nms.nms`` (also batched, with ``idxs``)               ``detection.nms.nms`` / ``batched_nms``              S001-95 S001-86
-``roi_align.roi_align_forward`` / ``_backward``         ``detection.roi.roi_align``                          S001-108 S001-107
-``coco_match.coco_match_image``                         ``detection.coco.COCOeval.evaluate`` (``evalImgs``)  S001-104 S001-98 S001-105
-======================================================  ==================================================  ==========================
+Each entry: the reference functions, the fast kernel they mirror, the notes ids.
+
+* ``conv.conv2d_forward``, ``conv.conv2d_backward`` (grad input, weight, bias; stride, padding, dilation,
+  groups) -- ``ops.conv.Conv2dFn`` (``im2col`` + GEMM forward, ``col2im`` backward).
+  Notes S003-01, S001-03, S001-09, S001-11, S000-10, S002-23.
+* ``conv.depthwise_conv2d_forward``, ``conv.depthwise_conv2d_backward`` -- the depthwise path of
+  ``ops.conv.Conv2dFn`` (``_depthwise_forward``, ``_depthwise_backward``: shifted multiply-adds over
+  stride phases).  Notes S000-12, S000-13, S002-79.
+* ``conv.conv_transpose2d_forward``, ``conv.conv_transpose2d_backward`` --
+  ``ops.conv_transpose.ConvTranspose2dFn`` (``col2im`` of ``W^T x``).  Notes S001-09, S003-01.
+* ``pool.max_pool2d_forward``, ``pool.max_pool2d_backward`` (ceil_mode, dilation, arg-max indices) --
+  ``ops.pool.MaxPool2dFn``.  Notes S001-04, S001-07, S003-25.
+* ``pool.avg_pool2d_forward``, ``pool.avg_pool2d_backward`` (ceil_mode, count_include_pad,
+  divisor_override) -- ``ops.pool.AvgPool2dFn``.  Notes S001-04, S001-07, S003-25.
+* ``batchnorm.batch_norm_forward`` (training and evaluation, running estimates),
+  ``batchnorm.batch_norm_backward`` -- ``ops.norm.BatchNormFn``.  Notes S001-31, S001-32, S001-35.
+* ``rnn.lstm_cell_forward``, ``rnn.lstm_cell_backward``, ``rnn.lstm_layer_forward``,
+  ``rnn.lstm_layer_backward`` (back-propagation through time) -- ``ops.rnn.RNNLayerFn`` with
+  ``mode='lstm'``.  Notes S000-08, S002-17, S002-52.
+* ``rnn.gru_cell_forward``, ``rnn.gru_cell_backward``, ``rnn.gru_layer_forward``,
+  ``rnn.gru_layer_backward`` -- ``ops.rnn.RNNLayerFn`` with ``mode='gru'``.  Notes S002-13, S002-15, S002-53.
+* ``nms.nms`` (greedy; class-aware with ``idxs``) -- ``detection.nms.nms``, ``detection.nms.batched_nms``.
+  Notes S001-95, S001-86.
+* ``roi_align.roi_align_forward``, ``roi_align.roi_align_backward`` (sampling_ratio, aligned) --
+  ``detection.roi.roi_align``.  Notes S001-108, S001-107.
+* ``coco_match.coco_match_image`` (one image, one category; crowd and area-range ignore rules) --
+  ``detection.coco.COCOeval.evaluate`` and its ``evalImgs`` records.  Notes S001-104, S001-98, S001-105.
 """
 from .batchnorm import batch_norm_backward, batch_norm_forward
 from .coco_match import coco_box_iou, coco_match_image

@@ -213,7 +213,8 @@ def conv_transpose2d_forward(x, weight, bias=None, stride=1, padding=0, output_p
             for h in range(H):
                 for w in range(W):
                     h0, w0 = s[0] * h, s[1] * w
-                    full[n, outs, h0:h0 + d0 * (kh - 1) + 1:d0, w0:w0 + d1 * (kw - 1) + 1:d1] += x[n, c, h, w] * weight[c]
+                    rows, cols = slice(h0, h0 + d0 * (kh - 1) + 1, d0), slice(w0, w0 + d1 * (kw - 1) + 1, d1)
+                    full[n, outs, rows, cols] += x[n, c, h, w] * weight[c]
     Ho, Wo = Hf - 2 * p[0], Wf - 2 * p[1]
     y = full[:, :, p[0]:p[0] + Ho, p[1]:p[1] + Wo].copy()
     if bias is not None:

@@ -282,7 +282,11 @@ class COCOeval:
 
     # --------------------------------------------------------------- evaluate
     def evaluate(self):
-        """Match detections to ground truth for every image, category, area range and IoU threshold."""
+        """Match detections to ground truth for every image, category, area range and IoU threshold.
+
+        Reference (loops, as the notes explain it): deepnotes.reference.coco_match.coco_match_image
+        (one image and one category, pycocotools' loop).
+        """
         p = self.params
         if p.useSegm is not None and p.useSegm:
             raise ValueError("COCOeval.evaluate: params.useSegm=1 asks for mask evaluation; only boxes are supported")
