@@ -29,13 +29,16 @@ def pool_cases(draw, dilation=True):
     W = draw(st.integers(max(1, d[1] * (k[1] - 1) + 1 - 2 * p[1]), 7))
     return dict(shape=(draw(st.integers(1, 2)), draw(st.integers(1, 3)), H, W), k=k, s=s, p=p, d=d,
                 ceil_mode=draw(st.booleans()), seed=draw(st.integers(0, 2 ** 31)),
-                ties=draw(st.booleans()))
+                values=draw(st.sampled_from(["normal", "ties"] + (["special"] if dilation else []))))
 
 
 def _input(case):
     rng = np.random.default_rng(case["seed"])
-    if case["ties"]:      # few distinct values: windows with tied maxima (the first one must win)
+    if case["values"] == "ties":      # few distinct values: windows with tied maxima (the first one wins)
         return rng.integers(-2, 3, size=case["shape"]).astype(np.float64)
+    if case["values"] == "special":   # -inf everywhere in some windows (the arg-max is the first input
+        # tap, not a padding tap) and NaN (propagates; the last NaN of a window wins)
+        return rng.choice([-np.inf, -np.inf, np.nan, -1.0, 0.5], size=case["shape"])
     return rng.standard_normal(case["shape"])
 
 
@@ -56,7 +59,8 @@ def test_max_pool2d_reference_equals_fast(case):
 
 
 # a ceil-mode window that runs past the padded input: its divisor counts only the padded extent
-@example(dict(shape=(1, 2, 4, 5), k=(3, 3), s=(2, 2), p=(0, 1), d=(1, 1), ceil_mode=True, seed=3, ties=False),
+@example(dict(shape=(1, 2, 4, 5), k=(3, 3), s=(2, 2), p=(0, 1), d=(1, 1), ceil_mode=True, seed=3,
+              values="normal"),
          True, None)
 @settings(max_examples=40, deadline=None)
 @given(pool_cases(dilation=False), st.booleans(), st.sampled_from([None, 1, 3, 5]))
@@ -76,12 +80,14 @@ def test_max_pool2d_reference_matches_torch():
     rng = np.random.default_rng(21)
     x = rng.standard_normal((2, 3, 9, 8))
     x[0, 0, :3, :3] = 1.5          # a window of equal values: torch sends the gradient to the first
+    x[1, 1, :, :4] = -np.inf       # windows of -inf only (and -inf padding): the first input tap wins
+    x[1, 2, 2:5, 3] = np.nan       # NaN propagates; the last NaN of a window wins
     kw = dict(stride=(2, 1), padding=(1, 1), dilation=(1, 2), ceil_mode=True)
     y, arg = ref.max_pool2d_forward(x, (3, 2), **kw)
     xt = torch.tensor(x, requires_grad=True)
     yt, it = TF.max_pool2d(xt, (3, 2), return_indices=True, **kw)
     cot = rng.standard_normal(y.shape)
-    (yt * torch.tensor(cot)).sum().backward()
+    yt.backward(torch.tensor(cot))
     close(y, yt.detach().numpy(), "forward")
     np.testing.assert_array_equal(arg, it.numpy())
     close(ref.max_pool2d_backward(cot, x.shape, arg), xt.grad.numpy(), "grad input")
