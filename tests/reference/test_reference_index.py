@@ -59,7 +59,8 @@ def test_fast_kernel_links_name_existing_references():
         for _, obj in inspect.getmembers(module, lambda o: inspect.isclass(o) or inspect.isfunction(o)):
             if getattr(obj, "__module__", None) != module.__name__:
                 continue
-            members = [obj] + ([m for _, m in inspect.getmembers(obj, inspect.isfunction)] if inspect.isclass(obj) else [])
+            methods = [m for _, m in inspect.getmembers(obj, inspect.isfunction)] if inspect.isclass(obj) else []
+            members = [obj] + methods
             for member in members:
                 doc = inspect.getdoc(member) or ""
                 if LINK in doc:

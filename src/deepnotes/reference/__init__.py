@@ -38,24 +38,58 @@ Each entry: the reference functions, the fast kernel they mirror, the notes ids.
 * ``coco_match.coco_match_image`` (one image, one category; crowd and area-range ignore rules) --
   ``detection.coco.COCOeval.evaluate`` and its ``evalImgs`` records.  Notes S001-104, S001-98, S001-105.
 """
+
 from .batchnorm import batch_norm_backward, batch_norm_forward
 from .coco_match import coco_box_iou, coco_match_image
-from .conv import (conv2d_backward, conv2d_forward, conv_transpose2d_backward, conv_transpose2d_forward,
-                   depthwise_conv2d_backward, depthwise_conv2d_forward)
+from .conv import (
+    conv2d_backward,
+    conv2d_forward,
+    conv_transpose2d_backward,
+    conv_transpose2d_forward,
+    depthwise_conv2d_backward,
+    depthwise_conv2d_forward,
+)
 from .nms import box_iou_pair, nms
-from .pool import (avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward,
-                   pool_output_size)
-from .rnn import (gru_cell_backward, gru_cell_forward, gru_layer_backward, gru_layer_forward, lstm_cell_backward,
-                  lstm_cell_forward, lstm_layer_backward, lstm_layer_forward)
+from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward, pool_output_size
+from .rnn import (
+    gru_cell_backward,
+    gru_cell_forward,
+    gru_layer_backward,
+    gru_layer_forward,
+    lstm_cell_backward,
+    lstm_cell_forward,
+    lstm_layer_backward,
+    lstm_layer_forward,
+)
 from .roi_align import bilinear_neighbours, roi_align_backward, roi_align_forward
 
 __all__ = [
-    "conv2d_forward", "conv2d_backward", "depthwise_conv2d_forward", "depthwise_conv2d_backward",
-    "conv_transpose2d_forward", "conv_transpose2d_backward",
-    "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward", "pool_output_size",
-    "batch_norm_forward", "batch_norm_backward",
-    "lstm_cell_forward", "lstm_cell_backward", "lstm_layer_forward", "lstm_layer_backward",
-    "gru_cell_forward", "gru_cell_backward", "gru_layer_forward", "gru_layer_backward",
-    "nms", "box_iou_pair", "roi_align_forward", "roi_align_backward", "bilinear_neighbours",
-    "coco_match_image", "coco_box_iou",
+    "conv2d_forward",
+    "conv2d_backward",
+    "depthwise_conv2d_forward",
+    "depthwise_conv2d_backward",
+    "conv_transpose2d_forward",
+    "conv_transpose2d_backward",
+    "max_pool2d_forward",
+    "max_pool2d_backward",
+    "avg_pool2d_forward",
+    "avg_pool2d_backward",
+    "pool_output_size",
+    "batch_norm_forward",
+    "batch_norm_backward",
+    "lstm_cell_forward",
+    "lstm_cell_backward",
+    "lstm_layer_forward",
+    "lstm_layer_backward",
+    "gru_cell_forward",
+    "gru_cell_backward",
+    "gru_layer_forward",
+    "gru_layer_backward",
+    "nms",
+    "box_iou_pair",
+    "roi_align_forward",
+    "roi_align_backward",
+    "bilinear_neighbours",
+    "coco_match_image",
+    "coco_box_iou",
 ]

@@ -27,10 +27,10 @@ def pads(padding, name):
     rows, cols = padding
     if isinstance(rows, int) and isinstance(cols, int):
         return ((rows, rows), (cols, cols))
-    (t, b), (l, r) = rows, cols
-    if min(t, b, l, r) < 0:
+    (t, b), (left, r) = rows, cols
+    if min(t, b, left, r) < 0:
         raise ValueError(f"{name}: padding must be non-negative, got {padding!r}")
-    return ((int(t), int(b)), (int(l), int(r)))
+    return ((int(t), int(b)), (int(left), int(r)))
 
 
 def conv_out(size, kernel, stride, pad_before, pad_after, dilation):

@@ -16,13 +16,13 @@ be read, and they are slow: use them on tiny arrays.
 """
 import numpy as np
 
-from ._geometry import conv_out, pair, pads
+from ._geometry import conv_out, pads, pair
 
 
 def _padded(x, p):
     """x (N, C, H, W) with zeros around it: p = ((top, bottom), (left, right))."""
-    (t, b), (l, r) = p
-    return np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)))
+    (t, b), (left, r) = p
+    return np.pad(x, ((0, 0), (0, 0), (t, b), (left, r)))
 
 
 def _window(xp, n, channels, h0, w0, kh, kw, dilation):
@@ -102,8 +102,8 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
                     dxp[n, channels, h0:h0 + d0 * (kh - 1) + 1:d0, w0:w0 + d1 * (kw - 1) + 1:d1] += \
                         dy[n, o, h, w] * weight[o]
     db = dy.sum(axis=(0, 2, 3))
-    (t, _), (l, _) = p
-    return dxp[:, :, t:t + H, l:l + W], dw, db
+    (t, _), (left, _) = p
+    return dxp[:, :, t:t + H, left:left + W], dw, db
 
 
 def depthwise_conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
@@ -176,8 +176,8 @@ def depthwise_conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation
                             r, q = s[0] * h + d0 * i, s[1] * w + d1 * j
                             dxp[n, c, r, q] += g * weight[c, 0, i, j]
                             dw[c, 0, i, j] += g * xp[n, c, r, q]
-    (t, _), (l, _) = p
-    return dxp[:, :, t:t + H, l:l + W], dw, db
+    (t, _), (left, _) = p
+    return dxp[:, :, t:t + H, left:left + W], dw, db
 
 
 def conv_transpose2d_forward(x, weight, bias=None, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
