@@ -10,9 +10,10 @@ weight gradient from the same columns and col2im for the input gradient; a phase
 path for depthwise layers) and :class:`deepnotes.ops.conv_transpose.ConvTranspose2dFn` (col2im of
 ``W^T x``).
 
-Every function here loops over batch items, output channels and output positions in Python; the only
-NumPy work inside the loops is the dot product of one kernel with one input window.  They are meant to
-be read, and they are slow: use them on tiny arrays.
+Every function here loops over batch items, channels and positions in Python; the only NumPy work
+inside the loops is one kernel against one window (the dot product of conv2d, the scaled kernel copy
+that a transposed convolution scatters; the depthwise version even loops over the kernel taps).  They
+are meant to be read, and they are slow: use them on tiny arrays.
 """
 import numpy as np
 
