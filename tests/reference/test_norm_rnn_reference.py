@@ -129,6 +129,54 @@ def test_gru_reference_equals_fused_layer(T, B, I, H, bias, reverse, seed):
         close(r, g, what)
 
 
+def _public_cell(cls, I, H, ws):
+    """A deepnotes nn.LSTMCell / nn.GRUCell (float64) holding the weights ``ws``."""
+    cell = cls(I, H, bias=len(ws) == 4, dtype=np.float64)
+    for p, a in zip([cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh], ws):
+        p.data[...] = a
+    return cell
+
+
+def _cell_grads(cell):
+    return [cell.weight_ih.grad, cell.weight_hh.grad] + (
+        [cell.bias_ih.grad, cell.bias_hh.grad] if cell.bias else [])
+
+
+@settings(max_examples=30, deadline=None)
+@given(B=st.integers(1, 3), I=st.integers(1, 3), H=st.integers(1, 3), bias=st.booleans(),
+       seed=st.integers(0, 2 ** 31))
+def test_cell_references_equal_public_cells(B, I, H, bias, seed):
+    """One step through the public nn.LSTMCell / nn.GRUCell (a one-step fused layer) and its autograd."""
+    rng = np.random.default_rng(seed)
+    x, h, c = rng.standard_normal((B, I)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    dh1, dc1 = rng.standard_normal((B, H)), rng.standard_normal((B, H))
+
+    ws = _weights(rng, 4, I, H, bias)
+    cell = _public_cell(dn.nn.LSTMCell, I, H, ws)
+    xt, ht, ct = (dn.Tensor(a, requires_grad=True) for a in (x, h, c))
+    h1, c1 = cell(xt, (ht, ct))
+    ((h1 * dn.Tensor(dh1)).sum() + (c1 * dn.Tensor(dc1)).sum()).backward()
+    h_r, c_r, cache = ref.lstm_cell_forward(x, h, c, *ws)
+    close(h_r, h1.data, "lstm h'")
+    close(c_r, c1.data, "lstm c'")
+    dx, dh, dc, *dws = ref.lstm_cell_backward(dh1, dc1, cache)
+    for r, g, what in zip([dx, dh, dc] + dws[:len(ws)], [xt.grad, ht.grad, ct.grad] + _cell_grads(cell),
+                          ["dx", "dh", "dc", "dW_ih", "dW_hh", "db_ih", "db_hh"]):
+        close(r, g, "lstm " + what)
+
+    ws = _weights(rng, 3, I, H, bias)
+    cell = _public_cell(dn.nn.GRUCell, I, H, ws)
+    xt, ht = (dn.Tensor(a, requires_grad=True) for a in (x, h))
+    h1 = cell(xt, ht)
+    h1.backward(dn.Tensor(dh1))
+    h_r, cache = ref.gru_cell_forward(x, h, *ws)
+    close(h_r, h1.data, "gru h'")
+    dx, dh, *dws = ref.gru_cell_backward(dh1, cache)
+    for r, g, what in zip([dx, dh] + dws[:len(ws)], [xt.grad, ht.grad] + _cell_grads(cell),
+                          ["dx", "dh", "dW_ih", "dW_hh", "db_ih", "db_hh"]):
+        close(r, g, "gru " + what)
+
+
 def test_lstm_cell_reference_matches_torch():
     rng = np.random.default_rng(32)
     B, I, H = 3, 4, 5
