@@ -47,6 +47,7 @@ _LAZY = {
     "train": ("train", None),
     "onnx": ("onnx", None),
     "notes": ("notes", None),
+    "reference": ("reference", None),
     "save": ("io", "save"),
     "load": ("io", "load"),
 }
