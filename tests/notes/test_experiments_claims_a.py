@@ -274,3 +274,25 @@ def test_determinism_under_seed():
         a, b = run(name, seed=2, quick=True), run(name, seed=2, quick=True)
         assert [c.value for c in a.checks] == [c.value for c in b.checks]
         assert a.tables[0].rows == b.tables[0].rows
+
+
+def test_padded_average_pooling_loses_gradient_in_torch_too():
+    """The finding against the notes (gradient sum not preserved with padding) is PyTorch's behaviour as well:
+    deepnotes' pooling gradients equal torch's on the same arrays, padded average pooling included."""
+    import torch
+    import deepnotes as dn
+    import deepnotes.nn.functional as F
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 12, 12))
+    for kind, k, s, p in (("avg", 3, 1, 1), ("max", 3, 1, 1), ("avg", 3, 2, 0)):
+        xt = dn.tensor(x, requires_grad=True)
+        y = F.avg_pool2d(xt, k, s, p) if kind == "avg" else F.max_pool2d(xt, k, s, p)
+        g = rng.uniform(0.5, 1.5, size=y.shape)
+        (y * dn.tensor(g)).sum().backward()
+        tx = torch.tensor(x, requires_grad=True)
+        ty = (torch.nn.functional.avg_pool2d(tx, k, s, p) if kind == "avg"
+              else torch.nn.functional.max_pool2d(tx, k, s, p))
+        (ty * torch.tensor(g)).sum().backward()
+        np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), atol=1e-12)
+        ratio = tx.grad.sum().item() / g.sum()
+        assert (ratio < 0.95) if (kind == "avg" and p) else ratio == pytest.approx(1.0)
