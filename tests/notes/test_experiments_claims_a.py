@@ -11,9 +11,9 @@ from deepnotes.notes.result import CONTRADICTS, PARTLY, SUPPORTS
 
 MODULES = ("cnn_basics", "architectures_claims", "cost")
 NAMES = ["grouped_conv_parameters", "pooling_backward", "translation_equivariance", "convolution_vs_correlation",
-         "max_vs_avg_pooling", "pooling_properties", "spp_any_input_size", "one_by_one_conv", "odd_kernel_alignment",
-         "depth_vs_width", "resnet_degradation", "inception_factorisation", "inception_module_cost",
-         "mobilenet_v2_relu_manifold", "cnn_history_parameters", "concat_vs_add", "lenet5_counts",
+         "max_vs_avg_pooling", "pooling_properties", "conv_vs_pooling_layers", "spp_any_input_size", "one_by_one_conv", "odd_kernel_alignment",
+         "depth_vs_width", "deep_representation_pieces", "resnet_degradation", "inception_factorisation", "inception_module_cost",
+         "mobilenet_v2_relu_manifold", "alexnet_claims", "zoo_parameter_counts", "concat_vs_add", "lenet5_counts",
          "weight_sharing_parameters", "depthwise_separable_cost", "depthwise_memory_bound"]
 
 _cache = {}
@@ -211,19 +211,43 @@ def test_mobilenet_v2_from_table():
     assert r.verdict == SUPPORTS
 
 
-def test_cnn_history_from_table():
-    r = quick("cnn_history_parameters")
+def test_alexnet_from_table():
+    r = quick("alexnet_claims")
     v = kv(r.tables[0])
-    assert v["AlexNet parameters"] == 61_100_840 and v["AlexNet kernel sizes"] == "11, 5, 3"
-    assert v["GoogLeNet parameters (no aux)"] == 6_624_904 and v["GoogLeNet auxiliary heads"] == 2
-    assert v["DenseNet-121 parameters"] == 7_978_856 and v["ResNet-50 parameters"] == 25_557_032
-    assert v["densenet121 block 1: earlier outputs read per layer"] == "1, 2, 3, 4, 5, 6"
+    assert v["parameters"] == 61_100_840 and v["kernel sizes"] == "11, 5, 3"
+    assert v["convolution layers"] == 5 and v["fully connected layers"] == 3
     steps = r.tables[1]
     relu, tanh = steps.rows[0][1:-1], steps.rows[1][1:-1]
     ratio = np.mean(np.array(tanh) / np.array(relu))
     assert check(r, "tanh / ReLU").name.endswith(f"(mean ratio {ratio:.3f})")
     assert not check(r, "largest kernel").passed   # AlexNet's 11x11 refutes seed 003
     assert r.verdict == PARTLY
+
+
+def test_zoo_counts_from_table():
+    r = quick("zoo_parameter_counts")
+    v = kv(r.tables[0])
+    assert v["GoogLeNet parameters (no aux)"] == 6_624_904 and v["GoogLeNet auxiliary heads"] == 2
+    assert v["FC on 7x7x1024 -> 1000"] == 7 * 7 * 1024 * 1000 + 1000 and v["GoogLeNet classifier parameters"] == 1_025_000
+    assert v["DenseNet-121 parameters"] == 7_978_856 and v["ResNet-50 parameters"] == 25_557_032
+    assert v["densenet121 block 1: earlier outputs read per layer"] == "1, 2, 3, 4, 5, 6"
+    assert r.verdict == SUPPORTS
+
+
+def test_conv_vs_pooling_from_tables():
+    r = quick("conv_vs_pooling_layers")
+    change = kv(r.tables[0])
+    assert change["2x2 max pooling"] == 0.0 < change["2x2 average pooling"] <= 1e-3
+    assert change["3x3 convolution"] > 0
+    shift = kv(r.tables[1])
+    assert shift["gain"] == pytest.approx(shift["relative change, feature map"] / shift["relative change, after 2x2 max pool"])
+    assert r.verdict == PARTLY                   # average pooling is not stable; a pool barely damps a shift
+
+
+def test_deep_representation_matches_depth_vs_width():
+    a, b = quick("deep_representation_pieces"), quick("depth_vs_width")
+    assert a.tables[0].rows == b.tables[0].rows  # one measurement, two claims
+    assert a.verdict == SUPPORTS and b.verdict == PARTLY
 
 
 def test_concat_vs_add_from_table():

@@ -71,23 +71,9 @@ def _sawtooth_net(k):
     return nn.Sequential(*layers)
 
 
-@experiment("depth_vs_width", ids=["S000-01", "S001-01"], claim=_DEPTH_CLAIM)
-@single_threaded
-def depth_vs_width(seed=0, quick=False):
-    """Notes S000-01 (deeper rather than wider: "widening only adds computing units in the same layer and adds
-    no new nonlinear fitting ability") and S001-01 (deep representations: a shallow network needs
-    exponentially more units for the same function).
-
-    Measured on 1-D inputs x in [0, 1] (20,001 grid points, float64): (1) the number of linear pieces of
-    random one-hidden-layer ReLU networks of width 4, 16 and 64 (PyTorch-default init, inputs scaled so
-    the kinks fall inside the interval; 5 networks each, 20 in full mode): widening adds pieces, i.e.
-    nonlinear capacity; (2) the tent-map network with k layers of 2 ReLU units (k = 6, 8 in full mode),
-    built with deepnotes layers and hand-set weights: its output has 2^k pieces, while a one-hidden-layer
-    network with the same 2k units has at most 2k + 1 pieces (the measured maximum over the random
-    networks of that width is reported).
-    Checks: the notes' "widening adds no nonlinear capacity" (pieces of width 64 / width 4 <= 1.5; it
-    fails when widening adds pieces); the deep network has 2^k pieces; a shallow one with 2k units has <= 2k + 1; the deep/shallow
-    piece ratio at equal units > 4."""
+def _piece_counts(seed, quick):
+    """Linear pieces on [0, 1] (20,001 grid points, float64) of random one-hidden-layer ReLU networks of
+    several widths, and of the k-layer tent-map network; returns (k, widths, {width: counts}, deep)."""
     rng = seeded(seed)
     xs = np.linspace(0.0, 1.0, 20001)
     n_nets = 5 if quick else 20
@@ -107,24 +93,72 @@ def depth_vs_width(seed=0, quick=False):
     pieces = {w: shallow_pieces(w) for w in widths}
     with dn.no_grad():
         deep_out = _sawtooth_net(k)(_t(xs[:, None])).numpy()[:, 0]
-    deep = _pieces(deep_out, xs)
-    growth = np.mean(pieces[64]) / np.mean(pieces[4])
-    checks = [
-        Check("linear pieces, width 64 / width 4 (notes: widening adds no nonlinear capacity, i.e. <= 1.5)",
-              growth, "<=", 1.5),
+    return k, widths, pieces, _pieces(deep_out, xs)
+
+
+def _depth_checks(k, pieces, deep):
+    return [
         Check(f"pieces of the {k}-layer, 2-unit tent network / 2^{k}", deep / 2 ** k, ">=", 1.0),
         Check(f"max pieces of one-hidden-layer nets with {2 * k} units minus ({2 * k} + 1)",
               max(pieces[2 * k]) - (2 * k + 1), "<=", 0),
         Check(f"pieces deep ({2 * k} units) / shallow ({2 * k} units, max)", deep / max(pieces[2 * k]), ">", 4.0),
     ]
+
+
+def _pieces_result(name, claim, checks, k, widths, pieces, deep, seed, quick):
     rows = [[f"1 hidden layer, width {w}", w, float(np.mean(pieces[w])), max(pieces[w])] for w in widths]
     rows.append([f"{k} layers x 2 units (tent map)", 2 * k, float(deep), deep])
-    return Result(experiment="depth_vs_width", claim=_DEPTH_CLAIM, checks=checks,
+    return Result(experiment=name, claim=claim, checks=checks,
                   tables=[Table("Linear pieces of ReLU networks on [0, 1]",
                                 ["network", "ReLU units", "mean pieces", "max pieces"], rows)],
                   figures=[Figure("pieces_vs_width", "Linear pieces of one-hidden-layer ReLU nets", "width",
                                   "pieces", {"mean": (widths[:3], [float(np.mean(pieces[w])) for w in widths[:3]])})],
                   seeds=[seed], quick=quick)
+
+
+@experiment("depth_vs_width", ids=["S000-01"], claim=_DEPTH_CLAIM)
+@single_threaded
+def depth_vs_width(seed=0, quick=False):
+    """Note S000-01 (deeper rather than wider): "widening only adds computing units in the same layer and
+    adds no new nonlinear fitting ability", while deepening increases the model's complexity.
+    Measured on 1-D inputs x in [0, 1] (20,001 grid points, float64): (1) the number of linear pieces of
+    random one-hidden-layer ReLU networks of width 4, 16 and 64 (Gaussian weights, biases placing each
+    unit's kink uniformly in [0, 1]; 5 networks each, 20 in full mode); (2) the tent-map network with k
+    layers of 2 ReLU units (k = 6, 8 in full mode), built with deepnotes layers and hand-set weights: its
+    output has 2^k pieces, while a one-hidden-layer network with the same 2k units has at most 2k + 1
+    pieces (the measured maximum over random networks of that width is reported).
+    Checks: the notes' "widening adds no nonlinear capacity" (pieces of width 64 / width 4 <= 1.5; it
+    fails when widening adds pieces); the deep network has 2^k pieces; a shallow one with 2k units has
+    <= 2k + 1; the deep/shallow piece ratio at equal units > 4."""
+    k, widths, pieces, deep = _piece_counts(seed, quick)
+    growth = np.mean(pieces[64]) / np.mean(pieces[4])
+    checks = [Check("linear pieces, width 64 / width 4 (notes: widening adds no nonlinear capacity, i.e. <= 1.5)",
+                    growth, "<=", 1.5)] + _depth_checks(k, pieces, deep)
+    return _pieces_result("depth_vs_width", _DEPTH_CLAIM, checks, k, widths, pieces, deep, seed, quick)
+
+
+_DEEPREP_CLAIM = ("A shallow network needs exponentially more units than a deep one to compute some functions: "
+                  "2 ReLU units in each of k layers give 2^k linear pieces, one hidden layer of n units at most "
+                  "n + 1.")
+
+
+@experiment("deep_representation_pieces", ids=["S001-01"], claim=_DEEPREP_CLAIM)
+@single_threaded
+def deep_representation_pieces(seed=0, quick=False):
+    """Note S001-01 (why deep representations): deep networks learn features layer on layer, and "a shallow
+    network needs exponentially many units to compute the same result".
+    Measured on 1-D inputs x in [0, 1] (20,001 grid points, float64): (1) the number of linear pieces of
+    random one-hidden-layer ReLU networks of width 4, 16 and 64 (Gaussian weights, biases placing each
+    unit's kink uniformly in [0, 1]; 5 networks each, 20 in full mode); (2) the tent-map network with k
+    layers of 2 ReLU units (k = 6, 8 in full mode), built with deepnotes layers and hand-set weights: its
+    output has 2^k pieces, while a one-hidden-layer network with the same 2k units has at most 2k + 1
+    pieces (the measured maximum over random networks of that width is reported).
+    The hierarchy-of-features part is not measured.
+    Checks: the deep network has 2^k pieces; a shallow one with 2k units has <= 2k + 1; the deep/shallow
+    piece ratio at equal units > 4."""
+    k, widths, pieces, deep = _piece_counts(seed, quick)
+    return _pieces_result("deep_representation_pieces", _DEEPREP_CLAIM, _depth_checks(k, pieces, deep), k, widths,
+                          pieces, deep, seed, quick)
 
 
 # ------------------------------------------------------------------------------- ResNet degradation
@@ -422,10 +456,8 @@ def mobilenet_v2_relu_manifold(seed=0, quick=False):
 
 
 # ------------------------------------------------------------------------------- model-zoo history
-_HIST_CLAIM = ("AlexNet: about 60M parameters, large first kernels (11x11, 5x5), ReLU trains faster than tanh; "
-               "GoogLeNet: about 6.8M parameters, global average pooling instead of big FC layers, two auxiliary "
-               "classifiers; DenseNet: every layer connected to all previous ones in a block, far fewer "
-               "parameters than ResNet-50.")
+_ALEX_CLAIM = ("AlexNet has about 60M parameters and large kernels (11x11, 5x5; stacking small kernels came with "
+               "VGG), and ReLU trains faster than tanh.")
 
 
 def _small_cnn(act):
@@ -455,72 +487,100 @@ def _updates_to_loss(act, seed, target, max_epochs):
     return 2 * len(losses)      # not reached: count as twice the budget
 
 
-@experiment("cnn_history_parameters", ids=["S001-70", "S001-72", "S001-75"], claim=_HIST_CLAIM)
+@experiment("alexnet_claims", ids=["S001-70"], claim=_ALEX_CLAIM)
 @single_threaded
-def cnn_history_parameters(seed=0, quick=False):
-    """Notes S001-70 (AlexNet), S001-72 (GoogLeNet), S001-75 (DenseNet) in the CNN history; seed 003 adds
-    that AlexNet used "several small convolutions instead of one large one" and that ReLU solved the
-    vanishing gradient.
+def alexnet_claims(seed=0, quick=False):
+    """Note S001-70 (AlexNet in the CNN history: GPU training, ReLU for better gradients and faster training,
+    dropout, data augmentation) and its repeat S003-18 (seed 003: five convolutions and three FC layers,
+    "several small convolutions instead of one large one", ReLU solving the vanishing gradient).
 
     Measured on the model zoo (built without drawing weights; counts only): AlexNet's parameters and
-    kernel sizes; GoogLeNet's parameters without the auxiliary heads, its classifier (after global
-    average pooling) vs a fully connected layer on the flattened 7x7x1024 map, and its auxiliary heads;
-    DenseNet-121 vs ResNet-50 parameters and, from the input widths of densenet121's first block, how
-    many earlier outputs each layer reads.  ImageNet results are not measured.  ReLU vs tanh training
-    speed (AlexNet's 6x on CIFAR-10) is measured on a small proxy: the same small CNN with ReLU or tanh
-    trained on the digits with SGD (lr 0.02, momentum 0.9, batch 32); updates until the running mean of
-    the batch loss falls below 0.5 (0.3 in full mode), 3 seeds (5 in full mode).
-    Checks: AlexNet parameters within 2% of 60M and equal to torchvision's 61,100,840; AlexNet's largest
-    kernel <= 3 (seed 003's "small convolutions"); ReLU faster (tanh/ReLU update ratio above 1 by more than
-    2 standard errors; the ratio itself is reported against AlexNet's 6x);
-    GoogLeNet within 10% of 6.8M and equal to torchvision's 6,624,904; its classifier < 1/10 of the FC
-    alternative; 2 auxiliary heads; every layer of a dense block reads all earlier outputs; DenseNet-121
-    has < 1/2 of ResNet-50's parameters."""
-    from deepnotes.models import alexnet, densenet121, googlenet, resnet50
+    kernel sizes.  ReLU vs tanh training speed (AlexNet's 6x on CIFAR-10) on a small proxy: the same
+    small CNN with ReLU or tanh trained on the digits with SGD (lr 0.02, momentum 0.9, batch 32); updates
+    until the running mean of the batch loss over 10 updates falls below 0.5 (0.3 in full mode), 3 seeds
+    (5 in full mode).  ImageNet results, GPU training, dropout and augmentation are not measured here.
+    Checks: parameters within 2% of 60M and equal to torchvision's 61,100,840; largest kernel <= 3 (seed
+    003's "small convolutions"); ReLU faster (tanh/ReLU update ratio above 1 by more than 2 standard
+    errors; the ratio itself is reported against AlexNet's 6x)."""
+    from deepnotes.models import alexnet
     with _shapes_only():
-        alex, goo, goo_aux = alexnet(), googlenet(aux_logits=False), googlenet(aux_logits=True)
-        dense, res = densenet121(), resnet50()
+        alex = alexnet()
     p_alex = count_parameters(alex)
     kernels = sorted({m.kernel_size[0] for m in alex.modules() if isinstance(m, nn.Conv2d)}, reverse=True)
-    p_goo = count_parameters(goo)
-    head = count_parameters(goo.fc)
-    fc_alt = 7 * 7 * 1024 * 1000 + 1000
-    n_aux = sum(1 for name, _ in goo_aux.named_children() if name.startswith("aux"))
-    block = dense.features.denseblock1
-    growth, c0 = 32, 64
-    reads = [(layer.conv1.in_channels - c0) // growth + 1 for layer in block.children()]
-    full_dense = all(r == i + 1 for i, r in enumerate(reads))
-    p_dense, p_res = count_parameters(dense), count_parameters(res)
+    n_conv = sum(isinstance(m, nn.Conv2d) for m in alex.modules())
+    n_fc = sum(isinstance(m, nn.Linear) for m in alex.modules())
     seeds = [seed + i for i in range(3 if quick else 5)]
     target, max_epochs = (0.5, 6) if quick else (0.3, 10)
     steps = {a: [_updates_to_loss(a, s, target, max_epochs) for s in seeds] for a in ("ReLU", "tanh")}
     speed = [t / r for t, r in zip(steps["tanh"], steps["ReLU"])]
-    sp_mean, sp_sd = mean_std(speed)
+    sp_mean = float(np.mean(speed))
     checks = [
         Check("AlexNet parameters / 60M - 1 (abs)", abs(p_alex / 60e6 - 1), "<", 0.02),
         Check("AlexNet parameters - torchvision's 61,100,840", abs(p_alex - PUBLISHED_PARAMS["alexnet"]), "<=", 0),
         Check("AlexNet's largest kernel (seed 003: it replaced large kernels by small ones)", kernels[0], "<=", 3),
         Check(f"updates to loss {target}: tanh / ReLU - 1, in standard errors (mean ratio {sp_mean:.3f})",
               t_statistic([v - 1 for v in speed]), ">", 2.0),
-        Check("GoogLeNet parameters / 6.8M - 1 (abs)", abs(p_goo / 6.8e6 - 1), "<", 0.1),
-        Check("GoogLeNet parameters - torchvision's 6,624,904", abs(p_goo - PUBLISHED_PARAMS["googlenet"]), "<=", 0),
-        Check("GoogLeNet classifier after global pooling / FC on 7x7x1024", head / fc_alt, "<", 0.1),
-        Check("GoogLeNet auxiliary classifiers", n_aux, ">=", 2),
-        Check("dense block layers that do not read every earlier output", sum(not full_dense for _ in [0]), "<=", 0),
-        Check("DenseNet-121 / ResNet-50 parameters", p_dense / p_res, "<", 0.5),
     ]
-    return Result(experiment="cnn_history_parameters", claim=_HIST_CLAIM, checks=checks,
-                  tables=[Table("Model zoo counts", ["quantity", "value"], [
-                      ["AlexNet parameters", p_alex], ["AlexNet kernel sizes", ", ".join(map(str, kernels))],
-                      ["GoogLeNet parameters (no aux)", p_goo], ["GoogLeNet parameters (with aux)", count_parameters(goo_aux)],
-                      ["GoogLeNet classifier parameters", head], ["FC on 7x7x1024 -> 1000", fc_alt],
-                      ["GoogLeNet auxiliary heads", n_aux],
-                      ["densenet121 block 1: earlier outputs read per layer", ", ".join(map(str, reads))],
-                      ["DenseNet-121 parameters", p_dense], ["ResNet-50 parameters", p_res]]),
+    return Result(experiment="alexnet_claims", claim=_ALEX_CLAIM, checks=checks,
+                  tables=[Table("AlexNet (model zoo)", ["quantity", "value"], [
+                      ["parameters", p_alex], ["kernel sizes", ", ".join(map(str, kernels))],
+                      ["convolution layers", n_conv], ["fully connected layers", n_fc]]),
                           Table(f"Digits CNN: SGD updates until the running loss < {target}",
                                 ["activation", *[f"seed {s}" for s in seeds], "mean"],
                                 [[a, *v, float(np.mean(v))] for a, v in steps.items()])],
                   seeds=seeds, quick=quick)
+
+
+_ZOO_CLAIM = ("GoogLeNet has about 6.8M parameters thanks to global average pooling instead of big FC layers and "
+              "has two auxiliary classifiers; in a DenseNet block every layer reads the outputs of all earlier "
+              "layers, and DenseNet-121 has far fewer parameters than ResNet-50.")
+
+
+@experiment("zoo_parameter_counts", ids=["S001-72", "S001-75"], claim=_ZOO_CLAIM)
+@single_threaded
+def zoo_parameter_counts(seed=0, quick=False):
+    """Notes S001-72 (GoogLeNet: Inception modules, 1x1 reductions, global average pooling instead of FC layers
+    "greatly reduces the parameters", two auxiliary softmax heads) and S001-75 (DenseNet: a shortcut between
+    any two layers of a block, "greatly reduces the parameters").
+
+    Measured on the model zoo (built without drawing weights; counts only): GoogLeNet's parameters without
+    the auxiliary heads, its classifier (after global average pooling) vs a fully connected layer on the
+    flattened 7x7x1024 map, and its auxiliary heads; DenseNet-121 vs ResNet-50 parameters and, from the
+    input widths of densenet121's first block, how many earlier outputs each layer reads.  ImageNet
+    accuracy is not measured.
+    Checks: GoogLeNet within 10% of 6.8M and equal to torchvision's 6,624,904; its classifier < 1/10 of the
+    FC alternative; 2 auxiliary heads; every layer of a dense block reads all earlier outputs;
+    DenseNet-121 has < 1/2 of ResNet-50's parameters (and equals torchvision's 7,978,856)."""
+    from deepnotes.models import densenet121, googlenet, resnet50
+    with _shapes_only():
+        goo, goo_aux = googlenet(aux_logits=False), googlenet(aux_logits=True)
+        dense, res = densenet121(), resnet50()
+    p_goo = count_parameters(goo)
+    head = count_parameters(goo.fc)
+    fc_alt = 7 * 7 * 1024 * 1000 + 1000
+    n_aux = sum(1 for name, _ in goo_aux.named_children() if name.startswith("aux"))
+    growth, c0 = 32, 64
+    reads = [(layer.conv1.in_channels - c0) // growth + 1 for layer in dense.features.denseblock1.children()]
+    partial = sum(r != i + 1 for i, r in enumerate(reads))
+    p_dense, p_res = count_parameters(dense), count_parameters(res)
+    checks = [
+        Check("GoogLeNet parameters / 6.8M - 1 (abs)", abs(p_goo / 6.8e6 - 1), "<", 0.1),
+        Check("GoogLeNet parameters - torchvision's 6,624,904", abs(p_goo - PUBLISHED_PARAMS["googlenet"]), "<=", 0),
+        Check("GoogLeNet classifier after global pooling / FC on 7x7x1024", head / fc_alt, "<", 0.1),
+        Check("GoogLeNet auxiliary classifiers", n_aux, ">=", 2),
+        Check("dense block layers that do not read every earlier output", partial, "<=", 0),
+        Check("DenseNet-121 / ResNet-50 parameters", p_dense / p_res, "<", 0.5),
+        Check("DenseNet-121 parameters - torchvision's 7,978,856", abs(p_dense - PUBLISHED_PARAMS["densenet121"]),
+              "<=", 0),
+    ]
+    return Result(experiment="zoo_parameter_counts", claim=_ZOO_CLAIM, checks=checks,
+                  tables=[Table("Model zoo counts", ["quantity", "value"], [
+                      ["GoogLeNet parameters (no aux)", p_goo], ["GoogLeNet parameters (with aux)", count_parameters(goo_aux)],
+                      ["GoogLeNet classifier parameters", head], ["FC on 7x7x1024 -> 1000", fc_alt],
+                      ["GoogLeNet auxiliary heads", n_aux],
+                      ["densenet121 block 1: earlier outputs read per layer", ", ".join(map(str, reads))],
+                      ["DenseNet-121 parameters", p_dense], ["ResNet-50 parameters", p_res]])],
+                  seeds=[seed], quick=quick)
 
 
 # ------------------------------------------------------------------------------- concat vs add

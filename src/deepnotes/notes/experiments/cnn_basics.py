@@ -427,16 +427,12 @@ def _invariance_gains(rng, n_images):
     return out
 
 
-@experiment("pooling_properties", ids=["S001-06", "S001-66"], claim=_POOL_CLAIM)
+@experiment("pooling_properties", ids=["S001-06"], claim=_POOL_CLAIM)
 @single_threaded
 def pooling_properties(seed=0, quick=False):
-    """Notes S001-06 (what pooling is for) and S001-66 (convolution vs pooling layers).
-
-    S001-06 says pooling (1) adds nonlinearity, (2) reduces parameters and computation, (3) max pooling
-    brings translation, rotation and scale invariance and so enlarges the receptive field, (4) loses some
-    information.  S001-66: with zero padding a convolution keeps the spatial size and changes the channel
-    count, pooling shrinks the map and keeps the channels; pooling adds no parameters and is stable under
-    small changes within its window.
+    """Note S001-06 (what pooling is for): pooling (1) adds nonlinearity, (2) reduces parameters and
+    computation, preventing overfitting, (3) max pooling brings translation, rotation and scale invariance
+    and so enlarges the receptive field, (4) loses some information.
 
     Measured: parameters of MaxPool2d/AvgPool2d and of a Conv2d(16, 32, 3); output shapes on a
     (16, 16, 16) map; the linearity residual ||P(x + y) - P(x) - P(y)|| / ||P(x + y)|| of 2x2 max and
@@ -447,8 +443,8 @@ def pooling_properties(seed=0, quick=False):
     feature map under a 1-pixel shift, a 15-degree rotation and a 1.2x scaling, before and after 2x2 max
     pooling.  "Brings invariance to T" is read as: max pooling cuts the change under T by at least 25%
     (gain = change before / change after >= 1.33).
-    Checks: pooling has 0 parameters; a 2x2 pool before the classifier cuts its parameters 4x; shape rules
-    of S001-66 hold; max pooling is nonlinear; average pooling is nonlinear (the notes' claim (1) for all
+    Checks: pooling has 0 parameters; a 2x2 pool before the classifier cuts its parameters 4x; pooling
+    keeps the channels and halves the map; max pooling is nonlinear; average pooling is nonlinear (the notes' claim (1) for all
     pooling); the receptive field grows with a pool in between; invariance gain >= 1.33 for shift,
     rotation and scale."""
     rng = seeded(seed)
@@ -474,7 +470,7 @@ def pooling_properties(seed=0, quick=False):
     checks = [
         Check("parameters of MaxPool2d + AvgPool2d", pool_params, "<=", 0),
         Check("classifier parameters without / with a 2x2 pool before it", fc_no_pool / fc_pool, ">=", 3.9),
-        Check("S001-66 shape rules violated (conv: same size, new channels; pool: half size, same channels)",
+        Check("shape rules violated (conv: same size, new channels; pool: half size, same channels)",
               shape_violations, "<=", 0),
         Check("max pooling linearity residual (nonlinear if > 0.01)", lin["max"], ">", 0.01),
         Check("average pooling linearity residual (nonlinear if > 0.01)", lin["avg"], ">", 0.01),
@@ -491,6 +487,71 @@ def pooling_properties(seed=0, quick=False):
                           Table("Relative feature change under small transforms (upsampled digits)",
                                 ["transform", "before pooling", "after 2x2 max pooling", "gain"],
                                 [[k, inv[k][0], inv[k][1], gains[k]] for k in inv])],
+                  seeds=[seed], quick=quick)
+
+
+_CONVPOOL_CLAIM = ("With zero padding a convolution keeps the spatial size and changes the channel count, pooling "
+                   "shrinks the map and keeps the channels; convolution has parameters set by kernel size and "
+                   "count, pooling none; convolution output changes with small input changes, pooling output "
+                   "does not change for small changes within its window.")
+
+
+@experiment("conv_vs_pooling_layers", ids=["S001-66"], claim=_CONVPOOL_CLAIM)
+@single_threaded
+def conv_vs_pooling_layers(seed=0, quick=False):
+    """Note S001-66 (convolution vs pooling layers, a table): structure (conv with zero padding keeps the size
+    and changes the channels; pooling reduces the size and keeps the channels), stability (a conv output
+    changes when the input changes slightly; small changes within a pooling window do not affect its
+    output), role, and parameters (conv: set by kernel size and count; pooling: none).
+
+    Measured on random (2, 16, 16, 16) maps: parameters of Conv2d(16, 32, k) for k = 1, 3, 5 on 8x8 and
+    32x32 maps against k^2*16*32 + 32, and of MaxPool2d/AvgPool2d; output shapes; the output change of a
+    3x3 convolution, 2x2 max pooling and 2x2 average pooling when every entry that is not its window's
+    maximum moves by up to 1e-3 (staying below the maximum); and the relative change of a 2x2 max-pooled
+    feature map under a 1-pixel shift of upsampled digits, against the unpooled map (as in
+    pooling_properties).
+    Checks: parameter rules; shape rules; convolution output changes (> 0); max pooling output unchanged
+    (exactly); average pooling output unchanged (the notes' statement for pooling in general); a 1-pixel
+    shift changes the pooled map at most 3/4 as much as the unpooled one (gain >= 1.33)."""
+    rng = seeded(seed)
+    bad_params = 0
+    for k in (1, 3, 5):
+        conv = nn.Conv2d(16, 32, k, padding=k // 2)
+        counts = {profile(conv, (16, s, s)).params for s in (8, 32)}
+        bad_params += int(counts != {k * k * 16 * 32 + 32})
+    pool_params = count_parameters(nn.MaxPool2d(2)) + count_parameters(nn.AvgPool2d(2))
+    x = rng.standard_normal((2, 16, 16, 16))
+    conv = nn.Conv2d(16, 32, 3, padding=1).to(np.float64)
+    with dn.no_grad():
+        c0 = conv(_t(x)).numpy()
+    shapes_bad = int(c0.shape[1:] != (32, 16, 16)) + int(F.max_pool2d(_t(x), 2).shape[1:] != (16, 8, 8))
+    # perturb every non-maximum entry of each 2x2 window, keeping it below the window maximum
+    win = x.reshape(2, 16, 8, 2, 8, 2)
+    wmax = win.max(axis=(3, 5), keepdims=True)
+    gap = wmax - win
+    delta = np.where(gap > 0, np.minimum(1e-3, 0.5 * gap) * rng.uniform(-1, 1, win.shape), 0.0)
+    x2 = (win + delta).reshape(x.shape)
+    with dn.no_grad():
+        change = {"3x3 convolution": float(np.abs(conv(_t(x2)).numpy() - c0).max()),
+                  "2x2 max pooling": float(np.abs(F.max_pool2d(_t(x2), 2).numpy() - F.max_pool2d(_t(x), 2).numpy()).max()),
+                  "2x2 average pooling": float(np.abs(F.avg_pool2d(_t(x2), 2).numpy()
+                                                      - F.avg_pool2d(_t(x), 2).numpy()).max())}
+    before, after = _invariance_gains(rng, 12 if quick else 40)["shift 1 px"]
+    checks = [
+        Check("conv layers whose parameters differ from k^2 Cin Cout + Cout or depend on the map size", bad_params, "<=", 0),
+        Check("pooling parameters", pool_params, "<=", 0),
+        Check("shape rules violated", shapes_bad, "<=", 0),
+        Check("3x3 convolution: max output change", change["3x3 convolution"], ">", 0.0),
+        Check("2x2 max pooling: max output change", change["2x2 max pooling"], "<=", 0.0),
+        Check("2x2 average pooling: max output change", change["2x2 average pooling"], "<=", 0.0),
+        Check("1-pixel shift: change of the unpooled / max-pooled feature map", before / after, ">=", 1.33),
+    ]
+    return Result(experiment="conv_vs_pooling_layers", claim=_CONVPOOL_CLAIM, checks=checks,
+                  tables=[Table("Small changes inside each 2x2 window (non-maxima moved by <= 1e-3)",
+                                ["layer", "max output change"], [[k, v] for k, v in change.items()]),
+                          Table("1-pixel shift of upsampled digits", ["quantity", "value"],
+                                [["relative change, feature map", before], ["relative change, after 2x2 max pool", after],
+                                 ["gain", before / after]])],
                   seeds=[seed], quick=quick)
 
 
