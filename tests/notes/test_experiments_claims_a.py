@@ -10,11 +10,13 @@ from deepnotes.notes.experiments import load_all, run
 from deepnotes.notes.result import CONTRADICTS, PARTLY, SUPPORTS
 
 MODULES = ("cnn_basics", "architectures_claims", "cost")
-NAMES = ["grouped_conv_parameters", "pooling_backward", "translation_equivariance", "convolution_vs_correlation",
-         "max_vs_avg_pooling", "pooling_properties", "conv_vs_pooling_layers", "spp_any_input_size", "one_by_one_conv", "odd_kernel_alignment",
-         "depth_vs_width", "deep_representation_pieces", "resnet_degradation", "inception_factorisation", "inception_module_cost",
-         "mobilenet_v2_relu_manifold", "alexnet_claims", "zoo_parameter_counts", "concat_vs_add", "lenet5_counts",
-         "weight_sharing_parameters", "depthwise_separable_cost", "depthwise_memory_bound"]
+NAMES = [
+    "grouped_conv_parameters", "pooling_backward", "translation_equivariance", "convolution_vs_correlation",
+    "max_vs_avg_pooling", "pooling_properties", "conv_vs_pooling_layers", "spp_any_input_size",
+    "one_by_one_conv", "odd_kernel_alignment", "depth_vs_width", "deep_representation_pieces",
+    "resnet_degradation", "inception_factorisation", "inception_module_cost", "mobilenet_v2_relu_manifold",
+    "alexnet_claims", "zoo_parameter_counts", "concat_vs_add", "lenet5_counts", "weight_sharing_parameters",
+    "depthwise_separable_cost", "depthwise_memory_bound"]
 
 _cache = {}
 
@@ -228,7 +230,8 @@ def test_zoo_counts_from_table():
     r = quick("zoo_parameter_counts")
     v = kv(r.tables[0])
     assert v["GoogLeNet parameters (no aux)"] == 6_624_904 and v["GoogLeNet auxiliary heads"] == 2
-    assert v["FC on 7x7x1024 -> 1000"] == 7 * 7 * 1024 * 1000 + 1000 and v["GoogLeNet classifier parameters"] == 1_025_000
+    assert v["FC on 7x7x1024 -> 1000"] == 7 * 7 * 1024 * 1000 + 1000
+    assert v["GoogLeNet classifier parameters"] == 1_025_000
     assert v["DenseNet-121 parameters"] == 7_978_856 and v["ResNet-50 parameters"] == 25_557_032
     assert v["densenet121 block 1: earlier outputs read per layer"] == "1, 2, 3, 4, 5, 6"
     assert r.verdict == SUPPORTS
@@ -240,7 +243,8 @@ def test_conv_vs_pooling_from_tables():
     assert change["2x2 max pooling"] == 0.0 < change["2x2 average pooling"] <= 1e-3
     assert change["3x3 convolution"] > 0
     shift = kv(r.tables[1])
-    assert shift["gain"] == pytest.approx(shift["relative change, feature map"] / shift["relative change, after 2x2 max pool"])
+    before, after = shift["relative change, feature map"], shift["relative change, after 2x2 max pool"]
+    assert shift["gain"] == pytest.approx(before / after)
     assert r.verdict == PARTLY                   # average pooling is not stable; a pool barely damps a shift
 
 
@@ -286,7 +290,8 @@ def test_depthwise_cost_from_tables():
     macs = dict(zip(column(t, "convolution"), column(t, "MACs")))
     ws = dict(zip(column(t, "convolution"), column(t, "working set (values)")))
     assert macs["dense 256 -> 256"] == 64 * 64 * 256 * 9 * 256 and macs["depthwise 256"] == 64 * 64 * 256 * 9
-    assert ws["dense 256 -> 256"] == 2 * 64 * 64 * 256 + 9 * 256 * 256 and ws["dense 16 -> 16"] == 2 * 64 * 64 * 16 + 9 * 256
+    assert ws["dense 256 -> 256"] == 2 * 64 * 64 * 256 + 9 * 256 * 256
+    assert ws["dense 16 -> 16"] == 2 * 64 * 64 * 16 + 9 * 256
     times = dict(zip(column(t, "convolution"), column(t, "forward time (ms)")))
     speed = check(m, "speed-up")
     assert speed.value == pytest.approx(times["dense 256 -> 256"] / times["depthwise 256"] / 256)
@@ -304,6 +309,7 @@ def test_padded_average_pooling_loses_gradient_in_torch_too():
     """The finding against the notes (gradient sum not preserved with padding) is PyTorch's behaviour as well:
     deepnotes' pooling gradients equal torch's on the same arrays, padded average pooling included."""
     import torch
+
     import deepnotes as dn
     import deepnotes.nn.functional as F
     rng = np.random.default_rng(0)

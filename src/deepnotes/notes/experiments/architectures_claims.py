@@ -6,7 +6,6 @@ Published parameter counts are torchvision's documented figures for the same arc
 from __future__ import annotations
 
 import contextlib
-import math
 
 import numpy as np
 
@@ -264,7 +263,8 @@ def resnet_degradation(seed=0, quick=False):
     ]
     rows = [[name, *mean_std(v)] for name, v in losses.items()]
     return Result(experiment="resnet_degradation", claim=_RES_CLAIM, checks=checks,
-                  tables=[Table(f"Final training loss on digits (width {width}, BN, {epochs} epochs, {len(seeds)} seeds)",
+                  tables=[Table(f"Final training loss on digits (width {width}, BN, {epochs} epochs, "
+                                f"{len(seeds)} seeds)",
                                 ["network", "training loss", "std"], rows),
                           Table("Gradient and structure", ["quantity", "value"],
                                 [[f"plain {depth}: first/last gradient norm at init", ratio_mean],
@@ -316,7 +316,8 @@ def inception_factorisation(seed=0, quick=False):
         Check("max |ratio (parameters, MACs) - 2/n|", ratio_err, "<=", 1e-12),
         Check("receptive field difference (pixels)", rf_diff, "<=", 0),
         Check("asymmetric (1 x n / n x 1) convolutions in inception_v3", asym, ">", 0),
-        Check("inception_v3 parameters - torchvision's 27,161,264", abs(params - PUBLISHED_PARAMS["inception_v3"]), "<=", 0),
+        Check("inception_v3 parameters - torchvision's 27,161,264", abs(params - PUBLISHED_PARAMS["inception_v3"]),
+              "<=", 0),
     ]
     return Result(experiment="inception_factorisation", claim=_FACT_CLAIM, checks=checks,
                   tables=[Table(f"n x n vs 1 x n + n x 1 at {c} channels on {size}x{size}",
@@ -414,9 +415,10 @@ def mobilenet_v2_relu_manifold(seed=0, quick=False):
     Measured (the MobileNet v2 paper's experiment): a 2-D spiral of 1,000 points is embedded by a random
     n x 2 matrix T into n dimensions, passed through ReLU (deepnotes), and read back with the best linear
     map (least squares with a bias; the paper maps back with T's pseudo-inverse, whose error stays
-    near 0.5 in every dimension because ReLU halves the signal, which a linear readout can undo); the relative reconstruction error for n = 2, 3, 5, 15, 30, over 5 random T
-    (10 in full mode); and the zoo's InvertedResidual(24, 24, 1, 6): expansion width and whether its
-    projection is linear (no activation after the last convolution).  The dead-depthwise-kernel
+    near 0.5 in every dimension because ReLU halves the signal, which a linear readout can undo); the
+    relative reconstruction error for n = 2, 3, 5, 15, 30, over 5 random T (10 in full mode); and the
+    zoo's InvertedResidual(24, 24, 1, 6): expansion width and whether its projection is linear (no
+    activation after the last convolution).  The dead-depthwise-kernel
     observation on ImageNet-trained V1 is not measured.
     Checks: mean error at n = 2 > 0.2; at n = 30 < 0.05; the block expands 6x and its last layer is not an
     activation."""
@@ -575,7 +577,8 @@ def zoo_parameter_counts(seed=0, quick=False):
     ]
     return Result(experiment="zoo_parameter_counts", claim=_ZOO_CLAIM, checks=checks,
                   tables=[Table("Model zoo counts", ["quantity", "value"], [
-                      ["GoogLeNet parameters (no aux)", p_goo], ["GoogLeNet parameters (with aux)", count_parameters(goo_aux)],
+                      ["GoogLeNet parameters (no aux)", p_goo],
+                      ["GoogLeNet parameters (with aux)", count_parameters(goo_aux)],
                       ["GoogLeNet classifier parameters", head], ["FC on 7x7x1024 -> 1000", fc_alt],
                       ["GoogLeNet auxiliary heads", n_aux],
                       ["densenet121 block 1: earlier outputs read per layer", ", ".join(map(str, reads))],
@@ -645,7 +648,8 @@ def concat_vs_add(seed=0, quick=False):
         Check("max |conv(a + b, W1) - conv(concat(a, b), [W1, W1])|", e2, "<", 1e-9),
         Check("next-layer parameters concat / add", p_ratio, ">=", 2.0 - 1e-12),
         Check("next-layer MACs concat / add", m_ratio, ">=", 2.0 - 1e-12),
-        Check(f"test accuracy concat - add in standard errors (mean {np.mean(gain):+.4f})", t_statistic(gain), ">", 2.0),
+        Check(f"test accuracy concat - add in standard errors (mean {np.mean(gain):+.4f})", t_statistic(gain),
+              ">", 2.0),
     ]
     return Result(experiment="concat_vs_add", claim=_FUSE_CLAIM, checks=checks,
                   tables=[Table(f"Two-branch digits network ({c} channels per branch, {len(seeds)} seeds)",
@@ -690,7 +694,8 @@ def lenet5_counts(seed=0, quick=False):
         c_bad += int(c_notes is not None and conn != c_notes)
         rows.append([name, str(tuple(r.output_shape[1:])), r.params, p_notes, conn, c_notes if c_notes else "-"])
     body = sum(by_name[n].params for n in _LENET_NOTES)
-    rows.append(["output (RBF)", str(tuple(by_name["output"].output_shape[1:])), by_name["output"].params, "-", "-", "-"])
+    out = by_name["output"]
+    rows.append(["output (RBF)", str(tuple(out.output_shape[1:])), out.params, "-", "-", "-"])
     checks = [
         Check("layers whose parameter count differs from the notes", p_bad, "<=", 0),
         Check("layers whose connection count differs from the notes", c_bad, "<=", 0),

@@ -203,8 +203,10 @@ def translation_equivariance(seed=0, quick=False):
     mean = cols.mean(axis=0)
     checks = [
         Check("conv stack: equivariance error (max over seeds)", float(cols[:, 0].max()), "<", 1e-9),
-        Check("conv stack: feature-map change under a 1-pixel shift (min over seeds)", float(cols[:, 1].min()), ">", 0.1),
-        Check("stride 1 + global average pooling: change under a 1-pixel shift (max)", float(cols[:, 2].max()), "<", 1e-9),
+        Check("conv stack: feature-map change under a 1-pixel shift (min over seeds)", float(cols[:, 1].min()),
+              ">", 0.1),
+        Check("stride 1 + global average pooling: change under a 1-pixel shift (max)", float(cols[:, 2].max()),
+              "<", 1e-9),
         Check("strided net + global pooling: change under a 1-pixel shift (min)", float(cols[:, 3].min()), ">", 0.01),
         Check("strided net + global pooling: change under a 4-pixel shift (max)", float(cols[:, 4].max()), "<", 1e-9),
     ]
@@ -258,7 +260,8 @@ def convolution_vs_correlation(seed=0, quick=False):
     corr = F.conv2d(_t(x[None, None]), _t(w[None, None])).numpy()[0, 0]
     err_corr = float(np.abs(corr - _correlate_loop(x, w)).max())
     conv = F.convolve2d(_t(x[None, None]), _t(w[None, None])).numpy()[0, 0]
-    err_flip = float(np.abs(conv - F.conv2d(_t(x[None, None]), _t(w[::-1, ::-1].copy()[None, None])).numpy()[0, 0]).max())
+    flipped = F.conv2d(_t(x[None, None]), _t(w[::-1, ::-1].copy()[None, None])).numpy()[0, 0]
+    err_flip = float(np.abs(conv - flipped).max())
     rows, sym_err = [], 0.0
     for name, k in _KERNELS.items():
         c = F.conv2d(_t(x[None, None]), _t(k[None, None])).numpy()[0, 0]
@@ -444,9 +447,9 @@ def pooling_properties(seed=0, quick=False):
     pooling.  "Brings invariance to T" is read as: max pooling cuts the change under T by at least 25%
     (gain = change before / change after >= 1.33).
     Checks: pooling has 0 parameters; a 2x2 pool before the classifier cuts its parameters 4x; pooling
-    keeps the channels and halves the map; max pooling is nonlinear; average pooling is nonlinear (the notes' claim (1) for all
-    pooling); the receptive field grows with a pool in between; invariance gain >= 1.33 for shift,
-    rotation and scale."""
+    keeps the channels and halves the map; max pooling is nonlinear; average pooling is nonlinear (the
+    notes' claim (1) for all pooling); the receptive field grows with a pool in between; invariance gain
+    >= 1.33 for shift, rotation and scale."""
     rng = seeded(seed)
     pool_params = count_parameters(nn.MaxPool2d(2)) + count_parameters(nn.AvgPool2d(2))
     conv = nn.Conv2d(16, 32, 3, padding=1)
@@ -482,7 +485,8 @@ def pooling_properties(seed=0, quick=False):
                       ["conv output shape (same padding)", str(conv_shape)], ["2x2 pool output shape", str(pool_shape)],
                       ["Linear on 16x16x16 parameters", fc_no_pool], ["Linear on 16x8x8 parameters", fc_pool],
                       ["next 3x3 conv MACs without pool", macs_no_pool], ["... with pool", macs_pool],
-                      ["max pooling linearity residual", lin["max"]], ["average pooling linearity residual", lin["avg"]],
+                      ["max pooling linearity residual", lin["max"]],
+                      ["average pooling linearity residual", lin["avg"]],
                       ["receptive field conv-conv", rf_plain], ["receptive field conv-pool-conv", rf_pool]]),
                           Table("Relative feature change under small transforms (upsampled digits)",
                                 ["transform", "before pooling", "after 2x2 max pooling", "gain"],
@@ -533,12 +537,14 @@ def conv_vs_pooling_layers(seed=0, quick=False):
     x2 = (win + delta).reshape(x.shape)
     with dn.no_grad():
         change = {"3x3 convolution": float(np.abs(conv(_t(x2)).numpy() - c0).max()),
-                  "2x2 max pooling": float(np.abs(F.max_pool2d(_t(x2), 2).numpy() - F.max_pool2d(_t(x), 2).numpy()).max()),
+                  "2x2 max pooling": float(np.abs(F.max_pool2d(_t(x2), 2).numpy()
+                                                  - F.max_pool2d(_t(x), 2).numpy()).max()),
                   "2x2 average pooling": float(np.abs(F.avg_pool2d(_t(x2), 2).numpy()
                                                       - F.avg_pool2d(_t(x), 2).numpy()).max())}
     before, after = _invariance_gains(rng, 12 if quick else 40)["shift 1 px"]
     checks = [
-        Check("conv layers whose parameters differ from k^2 Cin Cout + Cout or depend on the map size", bad_params, "<=", 0),
+        Check("conv layers whose parameters differ from k^2 Cin Cout + Cout or depend on the map size",
+              bad_params, "<=", 0),
         Check("pooling parameters", pool_params, "<=", 0),
         Check("shape rules violated", shapes_bad, "<=", 0),
         Check("3x3 convolution: max output change", change["3x3 convolution"], ">", 0.0),
@@ -550,7 +556,8 @@ def conv_vs_pooling_layers(seed=0, quick=False):
                   tables=[Table("Small changes inside each 2x2 window (non-maxima moved by <= 1e-3)",
                                 ["layer", "max output change"], [[k, v] for k, v in change.items()]),
                           Table("1-pixel shift of upsampled digits", ["quantity", "value"],
-                                [["relative change, feature map", before], ["relative change, after 2x2 max pool", after],
+                                [["relative change, feature map", before],
+                                 ["relative change, after 2x2 max pool", after],
                                  ["gain", before / after]])],
                   seeds=[seed], quick=quick)
 
@@ -733,7 +740,8 @@ def odd_kernel_alignment(seed=0, quick=False):
         Check("odd kernels with symmetric padding keep the size (violations)", 0 if odd_size_ok else 1, "<=", 0),
         Check(f"odd kernels: centroid drift after {layers} layers (pixels)", odd_drift, "<", 1e-9),
         Check("even kernels: symmetric paddings that keep the size", even_sym_ok, "<=", 0),
-        Check("even kernels, size-keeping asymmetric padding: drift per layer (pixels, min)", even_drift, ">=", 0.5 - 1e-9),
+        Check("even kernels, size-keeping asymmetric padding: drift per layer (pixels, min)", even_drift,
+              ">=", 0.5 - 1e-9),
     ]
     return Result(experiment="odd_kernel_alignment", claim=_ODD_CLAIM, checks=checks,
                   tables=[Table(f"Centre impulse on a {size}x{size} image through {layers} box-filter layers",

@@ -136,7 +136,8 @@ def depthwise_memory_bound(seed=0, quick=False):
         Check("time depthwise / time of the small dense conv with the same MACs", times[w] / times[s], ">", 1.0),
     ]
     return Result(experiment="depthwise_memory_bound", claim=_MEM_CLAIM, checks=checks,
-                  tables=[Table(f"The notes' three convolutions (MACs and working set at 64x64; times at {size}x{size})",
+                  tables=[Table(f"The notes' three convolutions (MACs and working set at 64x64; times at "
+                                f"{size}x{size})",
                                 ["convolution", "MACs", "working set (values)", "MACs per value",
                                  "forward time (ms)"], rows)],
                   seeds=[seed], quick=quick)
