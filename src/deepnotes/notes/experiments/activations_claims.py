@@ -44,7 +44,7 @@ def nonlinearity_needed(seed=0, quick=False):
 
     Measured: a 4-layer MLP (2-32-32-32-2) without activations and the same MLP with ReLU, trained with Adam
     (lr 0.01, full batch) on a disc-inside-a-ring problem (no line separates the classes; chance 0.5).
-    Three seeds.  For the linear net the product of its weight matrices (and the folded biases) is formed
+    Three seeds (five in full mode).  For the linear net the product of its weight matrices (and the folded biases) is formed
     and compared with the network's outputs.
 
     Checks: the linear network equals one affine map (largest relative difference of the outputs
@@ -52,7 +52,7 @@ def nonlinearity_needed(seed=0, quick=False):
     straight line); the ReLU network reaches >= 0.95 in every seed.
     """
     seeds = [seed + i for i in range(3 if quick else 5)]
-    steps = 300 if quick else 600
+    steps = 200 if quick else 600
     rows, lin_acc, relu_acc, collapse = [], [], [], []
     for s in seeds:
         rng = seeded(s)
@@ -123,7 +123,7 @@ def tanh_vs_sigmoid_zero_centred(seed=0, quick=False):
     outputs slow convergence, tanh's zero-centred output does not).
 
     Measured: (1) the identity and the derivatives on a grid of x in [-10, 10] (float64, autograd);
-    (2) an MLP 64-64-64-10 on the bundled digits, SGD (batch 64, 5 epochs), Xavier init, each activation at
+    (2) an MLP 64-64-64-10 on the bundled digits, SGD (batch 64, 3 epochs; 5 in full mode), Xavier init, each activation at
     its best learning rate of 0.5 / 1 / 2 (lowest final training loss, per seed), with three hidden
     activations: sigmoid (positive outputs, slope <= 1/4), sigmoid - 1/2 (zero-centred, the *same* slope:
     this isolates the centring the note talks about) and tanh (zero-centred, slope <= 1).  Training loss
@@ -150,7 +150,7 @@ def tanh_vs_sigmoid_zero_centred(seed=0, quick=False):
     sat = float(dtanh[np.abs(xs) >= 3].max())
 
     seeds = [seed + i for i in range(3 if quick else 5)]
-    epochs, lrs = 5, (0.5, 1.0, 2.0)
+    epochs, lrs = (3 if quick else 5), (0.5, 1.0, 2.0)
     acts = {"sigmoid": lambda: nn.Sigmoid(), "sigmoid - 1/2": _shifted_sigmoid, "tanh": lambda: nn.Tanh()}
     xtr, ytr, xte, yte = digits()
     final = {k: [] for k in acts}
@@ -239,7 +239,7 @@ def dying_relu_remedies(seed=0, quick=False):
     share of hidden units whose pre-activation is <= 0 on every training image (dead for a ReLU).  Settings:
     ReLU at a large learning rate (1.0), ReLU at a small one (0.1), Leaky ReLU (slope 0.01) at 1.0, and
     ReLU with momentum 0.9 at lr 0.1 (the same long-run step size as plain SGD at 1.0: lr / (1 - momentum)).
-    Three seeds.  (A few % of the units are dead already at initialisation: the digits are non-negative,
+    Three seeds (five in full mode).  (A few % of the units are dead already at initialisation: the digits are non-negative,
     so a unit whose weights on the lit pixels are mostly negative never fires; the table shows that share.)
 
     Checks: the large learning rate leaves >= 20% of the units dead (mean); the small learning rate leaves less
@@ -248,7 +248,7 @@ def dying_relu_remedies(seed=0, quick=False):
     less than half as many dead as plain SGD, in every seed (the notes' claim).
     """
     seeds = [seed + i for i in range(3 if quick else 5)]
-    epochs = 3 if quick else 6
+    epochs = 2 if quick else 6
     xtr, ytr, xte, yte = digits()
     settings = {"ReLU, lr 1": (nn.ReLU, 1.0, 0.0), "ReLU, lr 0.1": (nn.ReLU, 0.1, 0.0),
                 "Leaky ReLU, lr 1": (lambda: nn.LeakyReLU(0.01), 1.0, 0.0),

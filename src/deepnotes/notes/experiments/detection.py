@@ -254,7 +254,7 @@ def accuracy_under_imbalance(seed=0, quick=False):
 
     Measured on generated labels with 1% positives (10000 samples per seed; 100000 in full mode): a classifier
     that always says "negative", and a useful one that finds 80% of the positives at a 2% false-positive
-    rate.  Confusion matrix, accuracy, recall and F1 from deepnotes.detection.metrics.  Three seeds.
+    rate.  Confusion matrix, accuracy, recall and F1 from deepnotes.detection.metrics.  Three seeds (five in full mode).
 
     Checks: the formulas agree with the metrics (accuracy from the confusion matrix, the note's F1 =
     2TP / (N + TP - TN) vs f1_score: < 1e-12); the always-negative classifier scores >= 0.98 accuracy with

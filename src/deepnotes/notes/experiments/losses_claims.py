@@ -65,10 +65,10 @@ def l1_vs_l2_regression(seed=0, quick=False):
     Measured: (1) autograd gradients of the summed L1 and L2 losses on residuals from 1e-3 to 1e3;
     (2) fixed-step gradient descent (lr 0.01, 1000 steps) of one scalar towards 0 from 1 with each loss
     (the largest distance over the last 20 steps);
-    (3) fits of y = w x + b on many independent data sets at once (y = 2x + 1 + N(0, 0.01), 50 points each;
-    50 sets per seed and setting, 300 in full mode (smooth L1 in full mode only); three seeds), by Adam (600 steps, lr 0.05 divided by
-    5 every 200 steps) on the summed MSE, L1 and smooth L1, with and without 10%
-    gross outliers (y = 10); the error is the mean squared error of (w, b) against (2, 1).  MSE's Adam
+    (3) fits of y = w x + b on many independent data sets at once (y = 2x + 1 + N(0, 0.01), 50 points
+    each; 50 sets per seed and setting, 300 in full mode; three seeds, five in full mode), by Adam (600
+    steps, lr 0.05 divided by 5 every 200 steps) on the summed MSE, L1 and smooth L1, with and without 10%
+    gross outliers (y = 10) (smooth L1 in full mode only); the error is the mean squared error of (w, b) against (2, 1).  MSE's Adam
     solution is compared with the closed-form least squares.
 
     Checks: L1's gradient magnitude is 1 for every residual (deviation < 1e-12) while L2's grows 10^6-fold
@@ -166,7 +166,7 @@ def bce_logits_vs_sigmoid_bce(seed=0, quick=False):
     the two forms on logits z in [-5, 5] (where they should agree) and on [-60, 60] (where the sigmoid
     rounds to 0 or 1), loss and gradient.  Then softmax regression on the digits trained with
     cross_entropy on the logits and, wrongly, on softmax(logits) (a second softmax inside the loss), SGD lr
-    0.5, three seeds.
+    0.5, three seeds (five in full mode).
 
     Checks: the two forms agree to 1e-5 (relative) on [-5, 5]; the logits form is within 1e-5 relative
     of the exact value on [-60, 60] while the two-step form is off by > 1 somewhere (its log is clamped);
@@ -321,7 +321,7 @@ def cross_entropy_vs_mse(seed=0, quick=False):
     softmax(z) and the one-hot label, as the true class's probability falls from 0.5 to 1e-6 (10 classes,
     float64, autograd); (2) softmax regression on the digits from a confidently wrong start (weights scaled
     so the initial logits have standard deviation about 10), trained with SGD (lr 0.5) on each loss, three
-    seeds; (3) cross entropy = -log-likelihood of the labels (F.nll_loss of log_softmax).
+    seeds (five in full mode); (3) cross entropy = -log-likelihood of the labels (F.nll_loss of log_softmax).
 
     Checks: at p_true = 1e-4 the CE gradient is >= 100x the MSE gradient; CE reaches >= 0.1 higher test
     accuracy than MSE in every seed; cross_entropy equals the negative log-likelihood (< 1e-6).
@@ -396,7 +396,7 @@ def focal_alpha_balance(seed=0, quick=False):
     with Adam (lr 0.05) on unweighted CE and, separately, on unweighted focal loss (gamma 2, alpha -1).  At
     the end the summed loss of the positives and of the negatives is taken under the loss the model was
     trained with; the alpha that would give both classes equal total loss is
-    alpha* = L_neg / (L_pos + L_neg).  Three seeds.
+    alpha* = L_neg / (L_pos + L_neg).  Three seeds (five in full mode).
 
     Checks: under CE the negatives carry most of the loss, alpha* > 0.5 in every seed; under focal loss
     the positives carry most of it, alpha* < 0.5 in every seed; the balanced-CE alpha from the note's rule

@@ -59,7 +59,7 @@ def feature_scaling_speed(seed=0, quick=False):
     features, iterations until the loss is within 1e-6 (relative) of the least-squares optimum (capped at
     1000), and the Hessian's condition number; (2) 1-nearest-neighbour classification where the class is
     given by a unit-scale feature (means -1 / +1) and a second feature is noise of scale 100, raw vs
-    standardised (200 training, 500 test points).  Three seeds.
+    standardised (200 training, 500 test points).  Three seeds (five in full mode).
 
     Checks: raw features need >= 10x the iterations of standardised ones, in every seed; standardising raises
     1-NN accuracy by >= 0.05 in every seed (the sampling error of an accuracy difference on 500 test points
@@ -115,7 +115,7 @@ def image_input_normalisation(seed=0, quick=False):
     (0..255), divided by 255 ([0, 1]), and standardised with the training set's mean and standard deviation
     (one value for all pixels, as per-channel normalisation does for a grey image).  The norm of the first
     layer's weight gradient at initialisation, and the training and test accuracy after 3 epochs of SGD
-    (batch 128) at each learning rate of 0.001 / 0.01 / 0.1 / 1.  Three seeds.
+    (batch 128) at each learning rate of 0.001 / 0.01 / 0.1 / 1.  Three seeds (five in full mode).
 
     Checks: the raw input's first-layer gradient is >= 10x the standardised input's (mean over seeds); at the
     learning rate best for standardised inputs the raw-input network is >= 0.2 worse (mean); centring helps
@@ -195,14 +195,14 @@ def batchnorm_sensitive_range(seed=0, quick=False):
     Measured on the digits: an MLP of 6 sigmoid hidden layers (width 64, default init), with and without
     BatchNorm1d before every sigmoid.  At initialisation: the mean sigmoid derivative of the last hidden
     layer's inputs and the first layer's weight-gradient norm.  Then SGD (lr 0.5, batch 64, 3 epochs) and
-    the test accuracy.  Three seeds.
+    the test accuracy.  Three seeds (five in full mode).
 
     Checks: BN raises the mean sigmoid derivative at the last hidden layer (ratio >= 1.1, every seed);
     BN's first-layer gradient is >= 3x the plain net's in every seed; BN's test accuracy is >= 0.1 higher in
     every seed.
     """
     seeds = [seed + i for i in range(3 if quick else 5)]
-    depth, epochs = 6, 3
+    depth, epochs, batch = 6, 3, 64
     xtr, ytr, xte, yte = digits()
     stats = {k: {"deriv": [], "grad": [], "acc": []} for k in ("plain", "BN")}
     for s in seeds:
@@ -220,13 +220,13 @@ def batchnorm_sensitive_range(seed=0, quick=False):
             stats[name]["deriv"].append(float((sg * (1 - sg)).mean()))
             stats[name]["grad"].append(float(np.linalg.norm(model[0].weight.grad.numpy())))
             model.zero_grad()
-            train_classifier(model, dn.optim.SGD(model.parameters(), lr=0.5), xtr, ytr, epochs, 64,
+            train_classifier(model, dn.optim.SGD(model.parameters(), lr=0.5), xtr, ytr, epochs, batch,
                              np.random.default_rng([s, 6]))
             stats[name]["acc"].append(accuracy(model, xte, yte))
     d_ratio = [a / b for a, b in zip(stats["BN"]["deriv"], stats["plain"]["deriv"])]
     g_ratio = [a / b for a, b in zip(stats["BN"]["grad"], stats["plain"]["grad"])]
     a_gap = [a - b for a, b in zip(stats["BN"]["acc"], stats["plain"]["acc"])]
-    table = Table(f"{depth} sigmoid hidden layers on digits, SGD lr 0.5, {epochs} epochs (mean over seeds {seeds})",
+    table = Table(f"{depth} sigmoid hidden layers on digits, SGD lr 0.5, batch {batch}, {epochs} epochs (mean over seeds {seeds})",
                   ["net", "mean sigmoid' at last hidden layer", "first-layer grad norm", "test accuracy",
                    "accuracy std"],
                   [[k, mean_std(v["deriv"])[0], mean_std(v["grad"])[0], *mean_std(v["acc"])] for k, v in stats.items()])
@@ -267,7 +267,7 @@ def batchnorm_init_scale(seed=0, quick=False):
     i.e. He's scale times a = 0.1, 1 or 10, with and without BatchNorm1d after every linear layer.  At
     initialisation: the largest relative difference between the BN network's outputs for a = 0.1 / 10 and
     a = 1 (same underlying draw); the first layer's gradient norm.  Then SGD (lr 0.1, batch 64, 2 epochs)
-    and the test accuracy.  Three seeds.
+    and the test accuracy.  Three seeds (five in full mode).
 
     Checks: BN makes the forward pass independent of a (relative output difference < 1e-2); without BN the
     first-layer gradient spans >= 10^6 over a = 0.1..10, with BN it shrinks as 1/a (it spans <= 200);
