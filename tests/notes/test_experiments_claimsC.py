@@ -70,6 +70,17 @@ def test_registered_and_catalogued():
             assert e.experiment == name and not e.pending
 
 
+def test_no_claim_of_these_topics_is_pending():
+    cat = load_catalogue()
+    topics = ("activations", "losses", "normalisation", "initialisation", "sequence", "detection")
+    pending = [e.id for t in topics for e in cat.select(topic=t) if e.is_claim and e.pending]
+    assert not pending, pending
+    for t in topics:
+        for e in cat.select(topic=t):
+            if e.is_claim and not e.is_repeat:
+                assert e.experiment or e.not_measurable, e.id
+
+
 @pytest.mark.parametrize("name", sorted(MINE))
 def test_quick_run_is_consistent(name):
     r = quick(name)
