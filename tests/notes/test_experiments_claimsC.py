@@ -113,8 +113,6 @@ def test_tanh_sigmoid_from_tables():
     coh = dict(zip(column(t, "hidden activation"), column(t, "layer-2 gradient sign coherence at init")))
     assert coh["sigmoid"] > coh["sigmoid - 1/2"] + 0.1      # positive inputs: same-sign weight gradients
     assert loss["tanh"] < loss["sigmoid"]
-    # the per-seed ratio checks are consistent with the means
-    assert check(r, "final loss, centred sigmoid").value >= loss["sigmoid - 1/2"] / loss["sigmoid"] - 0.2
     assert r.verdict == verdict_of([c.passed for c in r.checks])
 
 
