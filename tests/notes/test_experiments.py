@@ -157,21 +157,24 @@ def test_rnn_lstm_from_table():
     for row in t.rows:
         assert row[col["mean accuracy"]] == pytest.approx(np.mean([row[i] for i in seed_cols]))
     lengths = sorted({k[0] for k in acc})
-    short, long_ = lengths[0], lengths[-1]
+    short, longer = lengths[0], lengths[1:]
+    assert longer
     learnable = min(np.mean(acc[(short, c)]) for c in ("RNN", "LSTM", "GRU")) > 0.9
     if not learnable:
         assert r.verdict == "not measurable here" and not r.checks
         return
-    rnn = np.array(acc[(long_, "RNN")])
-    expected = {"LSTM minus RNN": np.mean(np.array(acc[(long_, "LSTM")]) - rnn),
-                "GRU minus RNN": np.mean(np.array(acc[(long_, "GRU")]) - rnn), "RNN mean": rnn.mean()}
-    assert len(r.checks) == 3
-    for check in r.checks:
-        key = [k for k in expected if check.name.startswith(k)][0]
-        assert check.value == pytest.approx(expected[key]) and f"T={long_}" in check.name
-    gap_lstm, gap_gru = expected["LSTM minus RNN"], expected["GRU minus RNN"]
-    holds = [gap_lstm >= 0.2, gap_gru >= 0.2, rnn.mean() <= 0.7]
+    # memory per seed = mean accuracy over the lengths beyond the sanity length; a gated cell "remembers
+    # further" only when it leads the RNN by >= 0.05 in every seed
+    memory = {c: np.mean([acc[(t_, c)] for t_ in longer], axis=0) for c in ("RNN", "LSTM", "GRU")}
+    lead = {c: memory[c] - memory["RNN"] for c in ("LSTM", "GRU")}
+    assert len(r.checks) == 2
+    for check, cell in zip(r.checks, ("LSTM", "GRU")):
+        assert check.name.startswith(cell) and check.value == pytest.approx(lead[cell].min())
+        assert check.threshold == 0.05 and check.relation == ">="
+    holds = [lead["LSTM"].min() >= 0.05, lead["GRU"].min() >= 0.05]
     assert r.verdict == (SUPPORTS if all(holds) else CONTRADICTS if not any(holds) else PARTLY)
+    # at this budget the plain RNN is never behind both gated cells on average (the measured outcome)
+    assert memory["RNN"].mean() >= min(memory["LSTM"].mean(), memory["GRU"].mean())
 
 
 def test_rnn_lstm_training_matches_torch():

@@ -20,6 +20,7 @@ _HIDDEN = 16
 _BATCH = 64
 _LR = 0.01        # the largest of 0.003 / 0.01 / 0.03 at which every cell learns T=10 (0.03: LSTM fails 2 of 3 seeds)
 _TEST = 512
+_LEAD = 0.05     # a gated cell "remembers further" when it leads the RNN by this much in every seed
 
 
 def _recall_data(rng, n, length):
@@ -77,49 +78,68 @@ def rnn_vs_lstm_long_dependency(seed=0, quick=False):
     budget: the same Adam learning rate (0.01), batch 64 and number of updates, and for one seed and ``T``
     the same batches.  Accuracy on 512 fresh sequences (chance 0.5), three seeds.
 
-    The task counts as learnable when every cell averages > 0.9 at the shortest ``T``; otherwise the result
-    is "not measurable here".  Checks, fixed before the run, at the longest ``T`` (means over seeds, spread
-    = standard deviation over seeds): LSTM minus RNN accuracy >= 0.2, GRU minus RNN >= 0.2, and RNN accuracy
-    <= 0.7.
+    The task counts as learnable when every cell averages > 0.9 at the shortest ``T`` (4 in quick mode, 10
+    in full mode); otherwise the result is "not measurable here".  Memory is then scored per seed as the
+    mean accuracy over the longer lengths (12 in quick mode, with 200 updates; 20 and 40 in full mode,
+    with 400 updates), i.e. the area under
+    the accuracy-vs-T curve, so that a length where every cell is at chance does not decide the verdict on
+    its own.  Checks, fixed before the run: the LSTM leads the plain RNN by at least 0.05 in every seed
+    (value = the smallest lead over the three seeds, spread = standard deviation of the lead), and the same
+    for the GRU.  An effect is called only when it holds in all seeds.
+
+    Why this rule (issue 12): an earlier version compared the cells at the longest ``T`` only and also
+    checked "RNN accuracy <= 0.7" there.  In full mode (``T`` = 60) every cell was at chance, so that check
+    passed although no gated cell remembered anything, turning quick mode's "contradicts" into "partly".
+    Comparing the lead over all lengths beyond the sanity length measures the claim itself (the gated
+    cells remember further than the RNN) at both scales.
 
     Oracle: this module's training loop run with torch.nn.RNN/LSTM/GRU from the same initial weights and
     batches (float64, Adam) follows deepnotes' losses to 1e-14 over 400 updates, so what is measured is the
     training dynamics, not the engine.  The learning rate is the largest of 0.003 / 0.01 / 0.03 at which
     every cell learns T=10 in all seeds (at 0.03 the LSTM stays at chance in 2 of 3 seeds even at T=10).
 
-    Outcome at this budget (400 updates, T up to 60), with every one of those learning rates: the LSTM is
-    never ahead of the plain RNN.  At T=30 and 60 all three cells are mostly at chance; where anything learns
-    the long recall it is the RNN (and, at 0.03, the GRU), while the LSTM with the default initialisation
-    stays at chance (its forget gate starts near 0.5, so the stored token and its gradient shrink by about
-    2^-T until the gate is learned, while Adam rescales the RNN's small gradients).  The notes' claim is not
-    supported here; it may hold with far longer training, where the RNN's vanishing gradient matters more.
+    Outcome at this budget (200-400 updates), with every one of those learning rates: the LSTM and the GRU
+    are never ahead of the plain RNN.  Quick mode (T=12, 200 updates): the RNN and the LSTM learn the recall
+    in every seed, the GRU in 2 of 3 (no lead).  Full mode (400 updates): at T=20 the RNN learns it in 1 of
+    3 seeds, the LSTM and the GRU in none; at T=40 all three are at chance (lead of the LSTM over the RNN
+    -0.07 +- 0.11, of the GRU -0.07 +- 0.11).  Earlier runs at T=15 / 300 updates: RNN 3 of 3 seeds, GRU 2
+    of 3, LSTM 0 of 3.  The LSTM with torch's default initialisation has its forget gate near 0.5, so the
+    stored token and its gradient shrink by about 2^-T until the gate is learned, while Adam rescales the
+    RNN's small gradients.  A forget-gate bias of 1 (Keras/TensorFlow's default), tried by hand with the
+    same budget, made the LSTM learn T=15 in 3 of 3 seeds but still not T=30 (0 of 3), so it does not
+    change the verdict.  The notes' claim is not supported at this budget; it may hold with far longer
+    training, where the RNN's vanishing gradient matters more.
     """
     seeds = [seed, seed + 1, seed + 2]
-    lengths = [5, 15] if quick else [10, 30, 60]
-    steps = 300 if quick else 400
+    lengths = [4, 12] if quick else [10, 20, 40]
+    steps = 200 if quick else 400
     acc = {(c, t): [_train_recall(c, t, steps, s) for s in seeds] for t in lengths for c in _CELLS}
     stats = {k: mean_std(v) for k, v in acc.items()}
-    short, long_ = lengths[0], lengths[-1]
+    short, longer = lengths[0], lengths[1:]
     rows = [[t, c, stats[(c, t)][0], stats[(c, t)][1]] + acc[(c, t)] for t in lengths for c in _CELLS]
     table = Table(f"Test accuracy of first-token recall (chance 0.5), {steps} updates, seeds {seeds}",
                   ["T", "cell", "mean accuracy", "std"] + [f"seed {s}" for s in seeds], rows)
+    # per seed: mean accuracy over the lengths beyond the sanity length (the area under accuracy-vs-T)
+    memory = {c: [float(np.mean([acc[(c, t)][i] for t in longer])) for i in range(len(seeds))] for c in _CELLS}
+    gaps = {c: [a - b for a, b in zip(memory[c], memory["RNN"])] for c in ("LSTM", "GRU")}
+    span = f"T in {longer}"
+    table2 = Table(f"Per seed: mean accuracy over {span}, and the gated cell's lead over the plain RNN",
+                   ["cell", "mean", "std"] + [f"seed {s}" for s in seeds],
+                   [[c, *mean_std(memory[c]), *memory[c]] for c in _CELLS]
+                   + [[f"{c} - RNN", *mean_std(gaps[c]), *gaps[c]] for c in ("LSTM", "GRU")])
     fig = Figure("accuracy_vs_length", "Recall the first token among distractors after T steps",
                  "sequence length T", "mean test accuracy",
                  {c: (lengths, [stats[(c, t)][0] for t in lengths]) for c in _CELLS})
     notes = (f"{steps} Adam updates (lr {_LR}, batch {_BATCH}) per cell, length and seed; {_HIDDEN} hidden "
              f"units; torch's default initialisation.")
-    result = Result(experiment="rnn_vs_lstm_long_dependency", claim=_CLAIM, tables=[table], figures=[fig],
+    result = Result(experiment="rnn_vs_lstm_long_dependency", claim=_CLAIM, tables=[table, table2], figures=[fig],
                     seeds=seeds, quick=quick, notes=notes)
     lowest = min(stats[(c, short)][0] for c in _CELLS)
     if lowest <= 0.9:
         result.not_measurable = (f"the task is not learned at the shortest length T={short} (lowest mean "
                                  f"accuracy {lowest:.3f} <= 0.9), so failures at longer T say nothing about memory")
         return result
-    gaps = {c: mean_std([a - b for a, b in zip(acc[(c, long_)], acc[("RNN", long_)])]) for c in ("LSTM", "GRU")}
     result.checks = [
-        Check(f"LSTM minus RNN mean accuracy at T={long_}", gaps["LSTM"][0], ">=", 0.2, spread=gaps["LSTM"][1]),
-        Check(f"GRU minus RNN mean accuracy at T={long_}", gaps["GRU"][0], ">=", 0.2, spread=gaps["GRU"][1]),
-        Check(f"RNN mean accuracy at T={long_}", stats[("RNN", long_)][0], "<=", 0.7,
-              spread=stats[("RNN", long_)][1]),
-    ]
+        Check(f"{c} minus RNN mean accuracy over {span}, smallest over seeds", min(gaps[c]), ">=", _LEAD,
+              spread=mean_std(gaps[c])[1]) for c in ("LSTM", "GRU")]
     return result
