@@ -158,6 +158,12 @@ _CASES = {
                    np.float32),
     "RNNLayerFn": (lambda: _LastOutput(nn.LSTM(8, 5, batch_first=True)), _SEQ, np.float32),
     "_AttnSoftmax": (lambda: _SelfAttention(), (5, 8), np.float32),
+    # losses
+    "_BinaryCrossEntropy": (lambda: Lambda(lambda m, x: F.binary_cross_entropy(
+        x.sigmoid(), (x * 3).sigmoid(), reduction="none")), _IMG, np.float32),
+    "_BCEWithLogits": (lambda: Lambda(lambda m, x: F.binary_cross_entropy_with_logits(     # overflow-safe form
+        x * 30, (x * 2).sigmoid(), reduction="none")), _IMG, np.float32),
+    "_XLogX": (lambda: Lambda(lambda m, x: F.kl_div(m.p0, x.relu(), reduction="none"), _r(*_IMG)), _IMG, np.float32),
 }
 
 
@@ -279,3 +285,186 @@ def test_lookup_by_class_then_by_name_latest_first(restored_registry):
     register_op(_Untranslated, by_class, varying_kwargs="shape")
     entry = registry.lookup(_Untranslated)
     assert entry.fn is by_class and entry.varying == frozenset({"shape"})   # the class comes first
+
+
+# ------------------------------------------------------------------------------------- every nn layer type
+# Every public Module type of deepnotes.nn, found by introspection: a factory and its inputs, each input
+# (per-sample shape, kind) with kind "x" (normal floats), "p" (probabilities in (0, 1)), "b" (0/1 floats)
+# or an int k (class indices in [0, k)).  A new layer type without an entry here fails.
+class _Cell(nn.Module):
+    """A recurrent cell over one input step, from the zero state."""
+
+    def __init__(self, cell):
+        super().__init__()
+        self.cell = cell
+
+    def forward(self, x):
+        return self.cell(x)
+
+
+class _OnSigmoid(nn.Module):
+    """A loss on probabilities, given logits."""
+
+    def __init__(self, loss):
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, x, t):
+        return self.loss(x.sigmoid(), t)
+
+
+class _Attend(nn.Module):
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, q, k, v):
+        return self.layer(q, k, v)
+
+
+_X = "x"
+_LAYERS = {
+    "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d((2, 4)), [(_IMG, _X)]),
+    "AdaptiveMaxPool2d": (lambda: nn.AdaptiveMaxPool2d((2, 4)), [(_IMG, _X)]),
+    "AdditiveAttention": (lambda: _Attend(nn.AdditiveAttention(8, 6, 5)), [((3, 8), _X), ((4, 6), _X),
+                                                                          ((4, 7), _X)]),
+    "AvgPool2d": (lambda: nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True), [(_IMG, _X)]),
+    "BCELoss": (lambda: _OnSigmoid(nn.BCELoss()), [(_VEC, _X), (_VEC, "p")]),
+    "BCEWithLogitsLoss": (lambda: nn.BCEWithLogitsLoss(), [(_VEC, _X), (_VEC, "p")]),
+    "BalancedCrossEntropyLoss": (lambda: nn.BalancedCrossEntropyLoss(alpha=0.3), [(_VEC, _X), (_VEC, "b")]),
+    "BatchNorm1d": (lambda: nn.BatchNorm1d(4), [(_SEQ, _X)]),
+    "BatchNorm2d": (_batchnorm, [(_IMG, _X)]),
+    "CELU": (lambda: nn.CELU(0.5), [(_IMG, _X)]),
+    "Conv1d": (lambda: nn.Conv1d(4, 2, 3, padding=1), [(_SEQ, _X)]),
+    "Conv2d": (lambda: nn.Conv2d(3, 4, 3, padding=1, groups=1, dilation=2), [(_IMG, _X)]),
+    "ConvTranspose1d": (lambda: nn.ConvTranspose1d(4, 2, 3, stride=2), [(_SEQ, _X)]),
+    "ConvTranspose2d": (lambda: nn.ConvTranspose2d(3, 2, 3, stride=2), [(_IMG, _X)]),
+    "DropConnect": (lambda: nn.DropConnect(nn.Linear(8, 3), 0.3), [(_SEQ, _X)]),
+    "Dropout": (lambda: nn.Dropout(0.5), [(_IMG, _X)]),
+    "Dropout1d": (lambda: nn.Dropout1d(0.5), [(_SEQ, _X)]),
+    "Dropout2d": (lambda: nn.Dropout2d(0.5), [(_IMG, _X)]),
+    "ELU": (lambda: nn.ELU(0.7), [(_IMG, _X)]),
+    "Embedding": (lambda: nn.Embedding(10, 4, padding_idx=0), [((5,), 10)]),
+    "Flatten": (lambda: nn.Flatten(), [(_IMG, _X)]),
+    "GELU": (lambda: nn.GELU(approximate="tanh"), [(_IMG, _X)]),
+    "GRU": (lambda: nn.GRU(8, 5, batch_first=True), [(_SEQ, _X)]),
+    "GRUCell": (lambda: _Cell(nn.GRUCell(8, 5)), [((8,), _X)]),
+    "GlobalAvgPool2d": (lambda: nn.GlobalAvgPool2d(), [(_IMG, _X)]),
+    "GroupNorm": (lambda: nn.GroupNorm(1, 3), [(_IMG, _X)]),
+    "Hardsigmoid": (lambda: nn.Hardsigmoid(), [(_IMG, _X)]),
+    "Hardswish": (lambda: nn.Hardswish(), [(_IMG, _X)]),
+    "Hardtanh": (lambda: nn.Hardtanh(-0.5, 0.5), [(_IMG, _X)]),
+    "Identity": (lambda: nn.Identity(), [(_IMG, _X)]),
+    "InstanceNorm1d": (lambda: nn.InstanceNorm1d(4, affine=True), [(_SEQ, _X)]),
+    "InstanceNorm2d": (lambda: nn.InstanceNorm2d(3), [(_IMG, _X)]),
+    "KLDivLoss": (lambda: nn.KLDivLoss(reduction="sum"), [(_VEC, _X), (_VEC, "p")]),
+    "L1Loss": (lambda: nn.L1Loss(), [(_VEC, _X), (_VEC, _X)]),
+    "LSTM": (lambda: _LastOutput(nn.LSTM(8, 5, num_layers=2, bidirectional=True, batch_first=True)),
+             [(_SEQ, _X)]),
+    "LSTMCell": (lambda: _Cell(nn.LSTMCell(8, 5)), [((8,), _X)]),
+    "LayerNorm": (lambda: nn.LayerNorm((5, 6)), [(_IMG, _X)]),
+    "LeakyReLU": (lambda: nn.LeakyReLU(0.1), [(_IMG, _X)]),
+    "Linear": (lambda: nn.Linear(8, 3), [((8,), _X)]),
+    "LogSoftmax": (lambda: nn.LogSoftmax(dim=-1), [(_IMG, _X)]),
+    "MSELoss": (lambda: nn.MSELoss(reduction="sum"), [(_VEC, _X), (_VEC, _X)]),
+    "MaxPool2d": (lambda: nn.MaxPool2d(2, ceil_mode=True), [(_IMG, _X)]),
+    "Maxout": (lambda: nn.Maxout(2), [(_SEQ, _X)]),
+    "MultiheadAttention": (lambda: _Attend(nn.MultiheadAttention(8, 2, batch_first=True)),
+                           [((5, 8), _X), ((5, 8), _X), ((5, 8), _X)]),
+    "PReLU": (lambda: nn.PReLU(), [(_IMG, _X)]),
+    "RNN": (lambda: _LastOutput(nn.RNN(8, 5, nonlinearity="relu", batch_first=True)), [(_SEQ, _X)]),
+    "RNNBase": (lambda: _LastOutput(nn.RNNBase("GRU", 8, 5, bias=False, batch_first=True)), [(_SEQ, _X)]),
+    "RNNCell": (lambda: _Cell(nn.RNNCell(8, 5)), [((8,), _X)]),
+    "ReLU": (lambda: nn.ReLU(), [(_IMG, _X)]),
+    "ReLU6": (lambda: nn.ReLU6(), [(_IMG, _X)]),
+    "SELU": (lambda: nn.SELU(), [(_IMG, _X)]),
+    "Sequential": (lambda: nn.Sequential(nn.Linear(8, 3), nn.ReLU()), [(_SEQ, _X)]),
+    "SiLU": (lambda: nn.SiLU(), [(_IMG, _X)]),
+    "Sigmoid": (lambda: nn.Sigmoid(), [(_IMG, _X)]),
+    "SigmoidFocalLoss": (lambda: nn.SigmoidFocalLoss(), [(_VEC, _X), (_VEC, "b")]),
+    "Softmax": (lambda: nn.Softmax(dim=1), [(_IMG, _X)]),
+    "Softmax2d": (lambda: nn.Softmax2d(), [(_IMG, _X)]),
+    "Softplus": (lambda: nn.Softplus(), [(_IMG, _X)]),
+    "SpatialPyramidPooling": (lambda: nn.SpatialPyramidPooling((1, 2, 3), "avg"), [(_IMG, _X)]),
+    "Swish": (lambda: nn.Swish(), [(_IMG, _X)]),
+    "Tanh": (lambda: nn.Tanh(), [(_IMG, _X)]),
+    "Upsample": (lambda: nn.Upsample(size=(7, 9), mode="bicubic", align_corners=True), [(_IMG, _X)]),
+    "UpsamplingBilinear2d": (lambda: nn.UpsamplingBilinear2d(scale_factor=2), [(_IMG, _X)]),
+    "UpsamplingNearest2d": (lambda: nn.UpsamplingNearest2d(scale_factor=2), [(_IMG, _X)]),
+}
+# types with no forward of their own: bases and containers that only hold layers
+_NO_FORWARD = {"Module", "ModuleList", "ModuleDict", "RNNCellBase"}
+# types whose forward computes values from the input outside the traced primitives, so export reports
+# them (the class-index losses prepare their indices and weights in NumPy, the Huber-type losses choose
+# their branch by a NumPy comparison); the message must name the layer type
+_CLASS_TARGETS = [((5,), _X), ((), 5)]
+_NOT_EXPORTABLE = {
+    "CrossEntropyLoss": (lambda: nn.CrossEntropyLoss(), _CLASS_TARGETS, "_PickNLL"),
+    "NLLLoss": (lambda: nn.NLLLoss(), _CLASS_TARGETS, "_PickNLL"),
+    "SoftmaxFocalLoss": (lambda: nn.SoftmaxFocalLoss(), _CLASS_TARGETS, "_PickNLL"),
+    "HuberLoss": (lambda: nn.HuberLoss(delta=0.5), [(_VEC, _X), (_VEC, _X)], "outside deepnotes' traced"),
+    "SmoothL1Loss": (lambda: nn.SmoothL1Loss(beta=0.5), [(_VEC, _X), (_VEC, _X)], "outside deepnotes' traced"),
+}
+
+
+def _layer_types():
+    return sorted(n for n in dir(nn) if isinstance(getattr(nn, n), type) and issubclass(getattr(nn, n), nn.Module))
+
+
+def _layer_inputs(specs, batch, seed):
+    rng = np.random.default_rng(seed)
+    out = []
+    for shape, kind in specs:
+        full = (batch,) + tuple(shape)
+        if isinstance(kind, int):
+            out.append(rng.integers(0, kind, size=full))
+        elif kind == "p":
+            out.append(rng.uniform(0.05, 0.95, full).astype(np.float32))
+        elif kind == "b":
+            out.append((rng.random(full) < 0.3).astype(np.float32))
+        else:
+            out.append(rng.standard_normal(full).astype(np.float32))
+    return out
+
+
+def test_layer_table_names_only_existing_types():
+    types = set(_layer_types())
+    listed = [set(_LAYERS), _NO_FORWARD, set(_NOT_EXPORTABLE)]
+    assert not set().union(*listed) - types, "entries for types deepnotes.nn no longer has"
+    assert sum(len(s) for s in listed) == len(set().union(*listed)), "a type is listed twice"
+
+
+@pytest.mark.parametrize("name", _layer_types())
+def test_every_nn_layer_type_exports(tmp_path, name):
+    if name in _NO_FORWARD:
+        with pytest.raises(NotImplementedError, match="does not define forward"):
+            getattr(nn, name).forward(object(), dn.zeros(1))
+        return
+    if name in _NOT_EXPORTABLE:
+        factory, specs, match = _NOT_EXPORTABLE[name]
+        with pytest.raises(NotImplementedError, match=match) as info:
+            export(factory(), tuple(_layer_inputs(specs, 2, 20)), tmp_path / "no.onnx", input_names=("a", "b"))
+        assert f"({name})" in str(info.value)
+        assert not (tmp_path / "no.onnx").exists()
+        return
+    if name not in _LAYERS:
+        pytest.fail(f"deepnotes.nn.{name} has no case in _LAYERS of {__name__}; add a small instance and "
+                    "its inputs (or, for a type with no forward, list it in _NO_FORWARD)")
+    factory, specs = _LAYERS[name]
+    model = factory()
+    assert any(isinstance(m, getattr(nn, name)) for m in model.modules())
+    model.eval()
+    path = tmp_path / f"{name}.onnx"
+    export(model, tuple(_layer_inputs(specs, 2, 20)), path,
+           input_names=tuple(f"in{k}" for k in range(len(specs))))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch, seed in ((2, 21), (3, 22)):
+        xs = _layer_inputs(specs, batch, seed)
+        got = session.run(None, {f"in{k}": x for k, x in enumerate(xs)})
+        with dn.no_grad():
+            want = model(*[dn.Tensor(x) for x in xs])
+        want = [w.data for w in (want if isinstance(want, (tuple, list)) else (want,))]
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype and g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL)

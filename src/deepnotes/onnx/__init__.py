@@ -34,7 +34,8 @@ ConvTranspose), ``normalization`` (BatchNorm, LayerNorm, GroupNorm/InstanceNorm)
 (max/average pooling with their geometry options, adaptive pooling), ``reduction`` (sum, mean, var/std,
 prod, amax/amin, max/min along a dim), ``shape`` (reshape, expand, permute, cat/stack, pad),
 ``indexing`` (Slice/Gather/GatherND, Embedding), ``upsampling`` (every ``interpolate`` mode but
-'area'), ``recurrent`` (LSTM, GRU, RNN) and ``attention`` (attention's masked softmax).  Adaptive
+'area'), ``recurrent`` (LSTM, GRU, RNN), ``attention`` (attention's masked softmax) and ``losses``
+(binary cross entropy on probabilities and on logits, t log t).  Adaptive
 average pooling, SPP, Maxout and nearest upsampling are compositions of these.  The family files are
 imported once, below, from the single list ``_FAMILIES`` (an explicit list rather than discovery, so
 the import order is fixed and a stray file is never loaded by accident).
@@ -69,7 +70,7 @@ __all__ = ["export", "register_op"]
 
 # the translator families, imported once for their registrations (see "Adding a translator" above)
 _FAMILIES = ("arithmetic", "elementwise", "activations", "linear", "convolution", "normalization", "pooling",
-             "reduction", "shape", "indexing", "upsampling", "recurrent", "attention")
+             "reduction", "shape", "indexing", "upsampling", "recurrent", "attention", "losses")
 
 for _family in _FAMILIES:
     _importlib.import_module(f"{__name__}.{_family}")
