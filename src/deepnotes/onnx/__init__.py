@@ -35,10 +35,10 @@ ConvTranspose), ``normalization`` (BatchNorm, LayerNorm, GroupNorm/InstanceNorm)
 prod, amax/amin, max/min along a dim), ``shape`` (reshape, expand, permute, cat/stack, pad),
 ``indexing`` (Slice/Gather/GatherND, Embedding), ``upsampling`` (every ``interpolate`` mode but
 'area'), ``recurrent`` (LSTM, GRU, RNN), ``attention`` (attention's masked softmax) and ``losses``
-(binary cross entropy on probabilities and on logits, t log t).  Adaptive
-average pooling, SPP, Maxout and nearest upsampling are compositions of these.  The family files are
-imported once, below, from the single list ``_FAMILIES`` (an explicit list rather than discovery, so
-the import order is fixed and a stray file is never loaded by accident).
+(binary cross entropy on probabilities and on logits, t log t).  Adaptive average pooling, SPP, Maxout
+and nearest upsampling are compositions of these.  The family files are imported once, below, from the
+single list ``_FAMILIES`` (an explicit list rather than discovery, so the import order is fixed and a
+stray file is never loaded by accident).  ``registry.translations()`` lists what is registered.
 
 Adding a translator
 -------------------
@@ -52,10 +52,12 @@ Adding a translator
    ``@register_op(ThePrimitive)`` (or ``@register_op("ClassName", module_prefix="deepnotes.")`` when
    importing the class would tie the exporter to the file that defines it).  A static argument that
    follows the batch size is declared with ``varying_kwargs=("name",)``.
-3. A new family file is added to ``_FAMILIES`` below; an op in an existing family touches nothing else.
+3. A new family file is added to ``_FAMILIES`` below; an op in an existing family touches nothing else
+   in this package.
 4. Add a case for the primitive to the table of ``tests/test_onnx_registry.py``: that test builds a
    small model for every registered primitive, exports it and compares onnxruntime with deepnotes'
-   forward, and fails for a registered primitive without a case.
+   forward, and fails for a registered primitive without a case.  A new ``deepnotes.nn`` layer type
+   likewise needs an entry in that file's ``_LAYERS`` table (every public layer type must export).
 
 User code registers translations for its own primitives the same way, with :func:`register_op`.
 """
