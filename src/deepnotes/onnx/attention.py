@@ -1,0 +1,19 @@
+"""Attention's softmax: a softmax over the last axis that gives zeros for a row masked entirely."""
+from __future__ import annotations
+
+from .registry import register_op
+
+
+# the primitive lives in nn.attention; registered by name so the exporter does not import that module
+@register_op("_AttnSoftmax", module_prefix="deepnotes.")
+def _attn_softmax(g, rec, out):
+    # softmax over the last axis; with safe=True a row whose scores are all -inf gives zeros
+    x = rec.inputs[0]
+    xv = g.value(x)
+    axis = x.ndim - 1
+    if not rec.kwargs.get("safe", True):
+        g.node("Softmax", [xv], out, axis=axis)
+        return
+    y = g.node("Softmax", [xv], axis=axis)
+    dead = g.node("IsInf", [g.reduce("ReduceMax", xv, [axis], True)], detect_positive=0)
+    g.node("Where", [dead, g.scalar(0, x.data.dtype, "zero"), y], out)
