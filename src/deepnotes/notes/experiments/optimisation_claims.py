@@ -521,3 +521,119 @@ def sgd_vs_adam(seed=0, quick=False):
                   seeds=seeds, quick=quick,
                   notes="Momentum is not unique to Adam: SGD with momentum has the same first moment. The "
                         "dataset-size rule is not a property of the optimisers.")
+
+
+_ADAM_BAD_CLAIM = ("Adam's drawbacks (notes): it may fail to converge because its second-moment average "
+                   "forgets, so the effective rate oscillates late in training (fixed by AMSGrad); and adaptive "
+                   "methods may miss the good solution: they reach different, often much worse, answers than SGD.")
+
+
+def _reddi_online(amsgrad, steps):
+    """Reddi et al.'s online problem: f_t(x) = 1010 x once every 101 steps, -10 x otherwise, x in [-1, 1].
+    The average loss is minimised at x = -1; the gradient is the constant c_t, set directly."""
+    x = dn.tensor(np.array([0.0]), requires_grad=True)
+    opt = dn.optim.Adam([x], lr=0.1, betas=(0.9, 0.99), amsgrad=amsgrad)
+    trace = []
+    for t in range(1, steps + 1):
+        x.grad = dn.tensor(np.array([1010.0 if t % 101 == 1 else -10.0]))
+        opt.step()
+        x.data[...] = np.clip(x.data, -1.0, 1.0)  # projection onto the feasible interval
+        trace.append(float(x.data[0]))
+    return trace
+
+
+def _underdetermined(seeds, steps):
+    """Least squares with 20 equations and 100 unknowns per seed (batched): GD and Adam from 0.  Returns, per
+    optimiser, relative residual, relative distance to the minimum-norm solution and test MSE per seed."""
+    n, d = 20, 100
+    gens = [np.random.default_rng([s, 31]) for s in seeds]
+    x = np.stack([g.standard_normal((n, d)) for g in gens])
+    w_true = np.stack([g.standard_normal((d, 1)) for g in gens])
+    y = x @ w_true
+    x_test = np.stack([g.standard_normal((500, d)) for g in gens])
+    w_min = np.stack([np.linalg.pinv(a) @ b for a, b in zip(x, y)])
+    lam = max(np.linalg.eigvalsh(2 * a.T @ a / n).max() for a in x)
+    out = {}
+    for name in ("GD", "Adam"):
+        w = dn.tensor(np.zeros((len(seeds), d, 1)), requires_grad=True)
+        opt = dn.optim.SGD([w], lr=1.0 / lam) if name == "GD" else dn.optim.Adam([w], lr=0.01)
+        xt, yt = dn.tensor(x), dn.tensor(y)
+        for _ in range(steps):
+            opt.zero_grad()
+            (((xt @ w - yt) ** 2).sum() / n).backward()  # the sum over seeds of each mean squared error
+            opt.step()
+        v = w.detach().numpy()
+        out[name] = (np.linalg.norm(x @ v - y, axis=(1, 2)) / np.linalg.norm(y, axis=(1, 2)),
+                     np.linalg.norm(v - w_min, axis=(1, 2)) / np.linalg.norm(w_min, axis=(1, 2)),
+                     np.mean((x_test @ v - x_test @ w_true) ** 2, axis=(1, 2)))
+    return out
+
+
+@experiment("adam_drawbacks", ids=["S001-130"], claim=_ADAM_BAD_CLAIM)
+@single_threaded
+def adam_drawbacks(seed=0, quick=False):
+    """Notes S001-130: (1) Adam may not converge: its second moment is accumulated over a moving time
+    window, so V_t can rise and fall and the learning rate oscillates late in training; (2) it may miss
+    the global optimum: adaptive methods often find very poor answers and over-fit early features.
+
+    Measured: (1) Reddi et al.'s online problem (gradient 1010 once every 101 steps, -10 otherwise,
+    x in [-1, 1], optimum -1) with deepnotes' Adam and Adam(amsgrad=True) (lr 0.1, betas 0.9/0.99): the
+    mean position over the last 1010 steps; (2a) under-determined least squares (20 equations, 100
+    unknowns, several seeds): GD and Adam from 0 both interpolate, GD reaches the minimum-norm
+    solution, Adam another one; their test error on fresh inputs; (2b) a 2-layer MLP trained to fit 500 of the
+    bundled digits, Adam (lr 3e-3) against SGD with momentum (lr 0.05), 20 epochs (40 in full mode),
+    test accuracy over seeds.
+    Checks: Adam's mean position > 0.5 (stuck near the worst point); AMSGrad's < 0; GD's solution is
+    within 1e-6 of the minimum-norm one and Adam's more than 0.1 away while both interpolate (residual
+    < 1e-6); Adam's test error / GD's > 1 in every seed; on digits SGD beats Adam by more than 0.02 in
+    test accuracy (the notes' "very poor answers") with the gap over 2 standard errors.
+    """
+    steps = 2020 if quick else 6060
+    traces = {ams: _reddi_online(ams, steps) for ams in (False, True)}
+    pos = {ams: float(np.mean(tr[-1010:])) for ams, tr in traces.items()}
+    seeds = [seed + i for i in range(3 if quick else 5)]
+    ls = _underdetermined(seeds, 600 if quick else 1500)
+    err_ratio = ls["Adam"][2] / ls["GD"][2]
+    xtr, ytr, xte, yte = digits()
+    acc, train_acc = {"adam": [], "sgd": []}, {"adam": [], "sgd": []}
+    n_train, epochs = 500, (20 if quick else 40)
+    for s in seeds:
+        sub = np.random.default_rng([s, 5]).permutation(len(xtr))[:n_train]
+        for name in acc:
+            rng = seeded(s)
+            model = _mlp(depth=2)
+            opt = dn.optim.Adam(model.parameters(), lr=3e-3) if name == "adam" else \
+                dn.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+            train_classifier(model, opt, xtr[sub], ytr[sub], epochs, 32, rng)
+            acc[name].append(accuracy(model, xte, yte))
+            train_acc[name].append(accuracy(model, xtr[sub], ytr[sub]))
+    gap = [b - a for a, b in zip(acc["adam"], acc["sgd"])]
+    checks = [
+        Check("online problem: Adam's mean position over the last 1010 steps (optimum -1)", pos[False], ">", 0.5),
+        Check("online problem: AMSGrad's mean position over the last 1010 steps", pos[True], "<", 0.0),
+        Check("least squares: worst residual of either optimiser (relative)",
+              float(max(ls["GD"][0].max(), ls["Adam"][0].max())), "<", 1e-6),
+        Check("least squares: GD's distance to the minimum-norm solution (worst seed)", float(ls["GD"][1].max()),
+              "<", 1e-6),
+        Check("least squares: Adam's distance to the minimum-norm solution (smallest over seeds)",
+              float(ls["Adam"][1].min()), ">", 0.1),
+        Check(f"least squares: test error Adam / GD, smallest over seeds (mean {err_ratio.mean():.3f})",
+              float(err_ratio.min()), ">", 1.0),
+        Check(f"digits: SGD - Adam test accuracy, lower 2-standard-error bound (mean {np.mean(gap):+.4f})",
+              float(np.mean(gap) - 2 * np.std(gap, ddof=1) / np.sqrt(len(gap))), ">", 0.02),
+    ]
+    ls_rows = [[name, float(v[0].max()), float(v[1].mean()), float(v[2].mean())] for name, v in ls.items()]
+    return Result(experiment="adam_drawbacks", claim=_ADAM_BAD_CLAIM, checks=checks,
+                  tables=[Table(f"Online problem, {steps} steps", ["optimizer", "mean x over the last 1010 steps"],
+                                [["Adam", pos[False]], ["AMSGrad", pos[True]]]),
+                          Table(f"Under-determined least squares, {len(seeds)} seeds",
+                                ["optimizer", "worst residual", "distance to min-norm", "test MSE"], ls_rows),
+                          Table(f"Digits MLP, {n_train} training digits, {epochs} epochs, {len(seeds)} seeds",
+                                ["optimizer", "train accuracy", "test accuracy", "std"],
+                                [[k, mean_std(train_acc[k])[0], *mean_std(v)] for k, v in acc.items()])],
+                  figures=[Figure("online", "x_t on the online problem (optimum -1)", "step", "x",
+                                  {"Adam": (list(range(1, steps + 1)), traces[False]),
+                                   "AMSGrad": (list(range(1, steps + 1)), traces[True])})],
+                  seeds=seeds, quick=quick,
+                  notes="Adam and SGD reach different minima (the under-determined problem shows it exactly), "
+                        "but on the digits the adaptive method's answer is not 'very poor'.")
