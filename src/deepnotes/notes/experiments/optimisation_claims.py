@@ -580,23 +580,23 @@ def adam_drawbacks(seed=0, quick=False):
     x in [-1, 1], optimum -1) with deepnotes' Adam and Adam(amsgrad=True) (lr 0.1, betas 0.9/0.99): the
     mean position over the last 1010 steps; (2a) under-determined least squares (20 equations, 100
     unknowns, several seeds): GD and Adam from 0 both interpolate, GD reaches the minimum-norm
-    solution, Adam another one; their test error on fresh inputs; (2b) a 2-layer MLP trained to fit 500 of the
-    bundled digits, Adam (lr 3e-3) against SGD with momentum (lr 0.05), 20 epochs (40 in full mode),
+    solution, Adam another one; their test error on fresh inputs; (2b) a 2-layer MLP trained to fit 400 of the
+    bundled digits, Adam (lr 3e-3) against SGD with momentum (lr 0.05), 15 epochs (40 in full mode),
     test accuracy over seeds.
     Checks: Adam's mean position > 0.5 (stuck near the worst point); AMSGrad's < 0; GD's solution is
     within 1e-6 of the minimum-norm one and Adam's more than 0.1 away while both interpolate (residual
-    < 1e-6); Adam's test error / GD's > 1 in every seed; on digits SGD beats Adam by more than 0.02 in
+    < 1e-4); Adam's test error / GD's > 1 in every seed; on digits SGD beats Adam by more than 0.02 in
     test accuracy (the notes' "very poor answers") with the gap over 2 standard errors.
     """
     steps = 2020 if quick else 6060
     traces = {ams: _reddi_online(ams, steps) for ams in (False, True)}
     pos = {ams: float(np.mean(tr[-1010:])) for ams, tr in traces.items()}
     seeds = [seed + i for i in range(3 if quick else 5)]
-    ls = _underdetermined(seeds, 600 if quick else 1500)
+    ls = _underdetermined(seeds, 400 if quick else 1500)
     err_ratio = ls["Adam"][2] / ls["GD"][2]
     xtr, ytr, xte, yte = digits()
     acc, train_acc = {"adam": [], "sgd": []}, {"adam": [], "sgd": []}
-    n_train, epochs = 500, (20 if quick else 40)
+    n_train, epochs = 400, (15 if quick else 40)
     for s in seeds:
         sub = np.random.default_rng([s, 5]).permutation(len(xtr))[:n_train]
         for name in acc:
@@ -612,7 +612,7 @@ def adam_drawbacks(seed=0, quick=False):
         Check("online problem: Adam's mean position over the last 1010 steps (optimum -1)", pos[False], ">", 0.5),
         Check("online problem: AMSGrad's mean position over the last 1010 steps", pos[True], "<", 0.0),
         Check("least squares: worst residual of either optimiser (relative)",
-              float(max(ls["GD"][0].max(), ls["Adam"][0].max())), "<", 1e-6),
+              float(max(ls["GD"][0].max(), ls["Adam"][0].max())), "<", 1e-4),
         Check("least squares: GD's distance to the minimum-norm solution (worst seed)", float(ls["GD"][1].max()),
               "<", 1e-6),
         Check("least squares: Adam's distance to the minimum-norm solution (smallest over seeds)",
