@@ -85,19 +85,20 @@ def finetune_freeze(seed=0, quick=False):
     small target set under four strategies: from scratch; feature extractor (backbone frozen, new head
     trained at lr 1e-2); direct fine-tuning (new random head, everything trained at lr 3e-3 from the
     start); two stages (head first on the frozen backbone at lr 1e-2, then everything at lr 3e-4); full
-    batch, 150 steps (400 in full mode); the new head is two layers (64-32-n).  Two transfers: (a) related:
+    batch, 150 steps (300 in full mode); the new head is two layers (64-32-n).  Two transfers: (a) related:
     pretrained on the 10 digit classes, target "digit mod 3" with 4 images per digit; (b) new classes:
     pretrained on digits 0-6, target digits 7-9 with 3 images per class.  Damage to the pretrained
     features (a): the 10-class test accuracy of the backbone with its original head after the target
     training.  Over several seeds.
-    Checks (more than 2 standard errors over the seeds): (a) the feature extractor beats training from
-    scratch; (b) the feature extractor beats training from scratch; (a) the two-stage schedule keeps more
-    of the pretrained accuracy than direct fine-tuning; and its target accuracy is at least direct
-    fine-tuning's (mean difference > -0.01).
+    Checks: (a) and (b) the feature extractor gives a clear gain over training from scratch (mean test
+    accuracy gain > 0.05; a gain of a point or two is within the seed-to-seed spread here); (a) the
+    two-stage schedule keeps more of the pretrained accuracy than direct fine-tuning (more than 2 standard
+    errors over the seeds); and its target accuracy is at least direct fine-tuning's (mean difference
+    > -0.01).
     """
     xtr, ytr, xte, yte = digits()
-    seeds = [seed + i for i in range(3 if quick else 6)]
-    steps = 150 if quick else 400
+    seeds = [seed + i for i in range(3 if quick else 5)]
+    steps = 150 if quick else 300
     strategies = ("scratch", "feature extractor", "direct fine-tuning", "two stages")
     rel = {k: [] for k in strategies}
     kept = {k: [] for k in strategies if k != "scratch"}
@@ -129,10 +130,10 @@ def finetune_freeze(seed=0, quick=False):
     keep_d = [a - b for a, b in zip(kept["two stages"], kept["direct fine-tuning"])]
     tgt_d = [a - b for a, b in zip(rel["two stages"], rel["direct fine-tuning"])]
     checks = [
-        Check(f"(a) related task: feature extractor - scratch, in standard errors (mean {np.mean(fe_rel):+.4f})",
-              t_statistic(fe_rel), ">", 2.0),
-        Check(f"(b) new classes: feature extractor - scratch, in standard errors (mean {np.mean(fe_new):+.4f})",
-              t_statistic(fe_new), ">", 2.0),
+        Check("(a) related task: test accuracy gain, feature extractor - scratch (mean over seeds)",
+              float(np.mean(fe_rel)), ">", 0.05, spread=float(np.std(fe_rel))),
+        Check("(b) new classes: test accuracy gain, feature extractor - scratch (mean over seeds)",
+              float(np.mean(fe_new)), ">", 0.05, spread=float(np.std(fe_new))),
         Check(f"(a) pretrained accuracy kept, two stages - direct fine-tuning, in standard errors "
               f"(mean {np.mean(keep_d):+.4f})", t_statistic(keep_d), ">", 2.0),
         Check("(a) target accuracy, two stages - direct fine-tuning (mean)", float(np.mean(tgt_d)), ">", -0.01),
