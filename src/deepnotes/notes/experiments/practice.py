@@ -85,7 +85,7 @@ def finetune_freeze(seed=0, quick=False):
     small target set under four strategies: from scratch; feature extractor (backbone frozen, new head
     trained at lr 1e-2); direct fine-tuning (new random head, everything trained at lr 3e-3 from the
     start); two stages (head first on the frozen backbone at lr 1e-2, then everything at lr 3e-4); full
-    batch, 150 steps (300 in full mode); the new head is two layers (64-32-n).  Two transfers: (a) related:
+    batch, 100 steps (300 in full mode); the new head is two layers (64-32-n).  Two transfers: (a) related:
     pretrained on the 10 digit classes, target "digit mod 3" with 4 images per digit; (b) new classes:
     pretrained on digits 0-6, target digits 7-9 with 3 images per class.  Damage to the pretrained
     features (a): the 10-class test accuracy of the backbone with its original head after the target
@@ -98,7 +98,7 @@ def finetune_freeze(seed=0, quick=False):
     """
     xtr, ytr, xte, yte = digits()
     seeds = [seed + i for i in range(3 if quick else 5)]
-    steps = 150 if quick else 300
+    steps = 100 if quick else 300
     strategies = ("scratch", "feature extractor", "direct fine-tuning", "two stages")
     rel = {k: [] for k in strategies}
     kept = {k: [] for k in strategies if k != "scratch"}
