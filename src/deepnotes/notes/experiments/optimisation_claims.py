@@ -392,7 +392,7 @@ def adam_per_parameter_step(seed=0, quick=False):
     return Result(experiment="adam_per_parameter_step", claim=_ADAM_CLAIM, checks=checks,
                   tables=[Table("First step on 0.5 sum a_i x_i^2 from x = 1 (Adam lr 0.01, SGD lr 0.01)",
                                 ["curvature a_i", "Adam |step|", "SGD |step|"], rows),
-                          Table(f"Flattest 10 coordinates after 300 steps", ["optimizer", "max |x|", "min |x|"],
+                          Table("Flattest 10 coordinates after 300 steps", ["optimizer", "max |x|", "min |x|"],
                                 [[k, float(v.max()), float(v.min())] for k, v in remaining.items()]),
                           Table(f"Digits MLP, {steps} steps, loss scaled", ["optimizer", "scale", "update norm"],
                                 [[o, c, float(np.linalg.norm(change[(o, c)]))] for (o, c) in change])],

@@ -439,7 +439,7 @@ def data_parallel_gradients(seed=0, quick=False):
                    "full": full, "avg": avg}
     m = out[False]["model"]
     start = _flat_params(m)
-    step_full, step_avg = start - 0.1 * out[False]["full"], start - 0.1 * out[False]["avg"]
+    step_full = start - 0.1 * out[False]["full"]
     # the same update done by the optimiser with the averaged gradient written into .grad
     offset = 0
     for p in m.parameters():
