@@ -224,6 +224,10 @@ def test_run_all_summary_and_json(env, capsys):
              if line.startswith("toy_")}
     assert lines == {"toy_broken": "error", "toy_good": "supports", "toy_partly": "partly"}
     assert "toy_broken failed: RuntimeError: the toy broke" in err
+    # the contested claims follow the table, each with the check that fails and its measured figure
+    contested = out.split("Claims the measurements contradict or only partly support:\n")[1].splitlines()
+    assert contested == ["- toy_partly (partly; S001-94): two things hold",
+                         "    fails: second: measured nan, needed > 0"]
     assert "experiments:" not in err  # the progress bar is off when stderr is not a terminal
     code, out, err = notes(env, "run", "--all", "--json", capsys=capsys)
     data = json.loads(out)

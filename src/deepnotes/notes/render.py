@@ -135,7 +135,35 @@ def format_summary(rows) -> str:
                      ", ".join(r["ids"])] for r in rows])
     counts = summarise(rows)
     tally = ", ".join(f"{n} {v}" for v, n in counts.items() if n or v != ERROR)
-    return f"{table}\n\n{len(rows)} experiments: {tally}"
+    text = f"{table}\n\n{len(rows)} experiments: {tally}"
+    contested = format_contested(rows)
+    return f"{text}\n\n{contested}" if contested else text
+
+
+def _figure(value) -> str:
+    # stored results write a non-finite value as null (JSON has no NaN)
+    return "nan" if value is None else f"{value:.4g}"
+
+
+def format_contested(rows) -> str:
+    """The claims that the measurements contradict or only partly support, each with the checks that fail
+    (the measured figure against its threshold); contradicted claims first.  ``rows`` are the summary rows
+    of ``deepnotes notes run --all``, whose ``result`` is a result's dictionary form (or None)."""
+    order = {"contradicts": 0, "partly": 1}
+    picked = [r for r in rows if r.get("verdict") in order and r.get("result")]
+    if not picked:
+        return ""
+    picked.sort(key=lambda r: (order[r["verdict"]], r["experiment"]))
+    lines = ["Claims the measurements contradict or only partly support:"]
+    for r in picked:
+        res = r["result"]
+        lines.append(f"- {r['experiment']} ({r['verdict']}; {', '.join(r['ids'])}): {res.get('claim', '')}")
+        for c in res.get("checks", []):
+            if not c.get("passed"):
+                spread = f" +- {c['spread']:.3g}" if c.get("spread") is not None else ""
+                lines.append(f"    fails: {c['name']}: measured {_figure(c['value'])}{spread}, "
+                             f"needed {c['relation']} {_figure(c['threshold'])}")
+    return "\n".join(lines)
 
 
 def matplotlib_available() -> bool:
