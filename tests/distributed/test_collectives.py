@@ -1,0 +1,47 @@
+"""Collectives on 2 MPI ranks equal NumPy's reductions of the ranks' inputs."""
+import numpy as np
+import pytest
+
+pytest.importorskip("mpi4py")
+
+
+def test_collectives_equal_numpy(mpirun, tmp_path):
+    mpirun("collectives.py", tmp_path)
+    r = [dict(np.load(tmp_path / f"rank{k}.npz")) for k in range(2)]
+    checked = 0
+    for key in r[0]:
+        if not key.startswith("in_") or key in ("in_view", "in_async", "in_rs"):
+            continue
+        suffix = key[3:]
+        x = np.stack([r[0][key], r[1][key]])
+        for op, fn in (("sum", np.sum), ("product", np.prod), ("max", np.max), ("min", np.min),
+                       ("avg", np.mean)):
+            name = f"allreduce_{op}_{suffix}"
+            if name in r[0]:
+                want = fn(x, axis=0).astype(x.dtype)
+                for k in range(2):
+                    got = r[k][name]
+                    assert got.dtype == x.dtype and got.shape == x.shape[1:], name
+                    np.testing.assert_allclose(got, want, rtol=1e-6 if x.dtype == np.float32 else 1e-14,
+                                               err_msg=name)
+                    checked += 1
+        for k in range(2):
+            np.testing.assert_array_equal(r[k][f"bcast_{suffix}"], x[1])
+            np.testing.assert_array_equal(r[k][f"gather_{suffix}"], x)
+    assert checked >= 6 * 4 * 4 * 2
+    view = r[0]["in_view"] + r[1]["in_view"]
+    asy = (r[0]["in_async"] + r[1]["in_async"]) / 2
+    rs = r[0]["in_rs"] + r[1]["in_rs"]
+    for k in range(2):
+        np.testing.assert_allclose(r[k]["allreduce_view"], view, rtol=1e-14)
+        np.testing.assert_allclose(r[k]["allreduce_async"], asy, rtol=1e-14)
+        np.testing.assert_allclose(r[k]["reduce_scatter"], rs[k], rtol=1e-14)
+        np.testing.assert_array_equal(r[k]["gather_into"], np.concatenate([np.arange(5.0), np.arange(5.0) + 10]))
+        assert r[k]["objects_ok"]
+
+
+def test_collectives_need_a_process_group():
+    import deepnotes.distributed as dist
+    assert not dist.is_initialized() and dist.get_world_size() == 1 and dist.get_rank() == 0
+    with pytest.raises(RuntimeError, match="all_reduce: the default process group is not initialized"):
+        dist.all_reduce(np.zeros(3))
