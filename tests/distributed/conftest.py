@@ -44,6 +44,20 @@ def run_mpi(worker, *args, n=2, timeout=180, check=True):
     return proc.returncode, out, err
 
 
+def start_mpi(worker, *args, n=2):
+    """Start ``workers/<worker>`` as ``n`` ranks in a new session (kill it with os.killpg) and return
+    the Popen (stdout/stderr as text pipes)."""
+    from deepnotes.distributed import mpiexec_command
+    cmd = mpiexec_command(n, [str(WORKERS / worker)] + [str(a) for a in args])
+    return subprocess.Popen(cmd, env=mpi_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
 @pytest.fixture
 def mpirun():
     return run_mpi
+
+
+@pytest.fixture
+def mpistart():
+    return start_mpi
