@@ -160,9 +160,10 @@ def _abort_on_uncaught(exc_type, exc, tb):
         return
     import traceback
     text = "".join(traceback.format_exception(exc_type, exc, tb))
-    sys.stderr.write(f"[rank {world.rank} of {world.size}] {text}"
-                     f"deepnotes.distributed: rank {world.rank} raised {exc_type.__name__} and exits; the other "
-                     "ranks stop at their next collective\n")
+    tail = (f"deepnotes.distributed: rank {world.rank} stops\n" if issubclass(exc_type, DistributedError) else
+            f"deepnotes.distributed: rank {world.rank} raised {exc_type.__name__} and exits; the other ranks stop "
+            "at their next collective\n")
+    sys.stderr.write(f"[rank {world.rank} of {world.size}] {text}{tail}")
     sys.stderr.flush()
     sys.stdout.flush()
     # exit without MPI_Finalize (which would wait for the other ranks): the launcher, or under
