@@ -38,6 +38,22 @@ def test_collectives_equal_numpy(mpirun, tmp_path):
         np.testing.assert_allclose(r[k]["reduce_scatter"], rs[k], rtol=1e-14)
         np.testing.assert_array_equal(r[k]["gather_into"], np.concatenate([np.arange(5.0), np.arange(5.0) + 10]))
         assert r[k]["objects_ok"]
+    errors = list(r[0]["errors"])
+    assert errors[0] == "TypeError: all_reduce: ReduceOp.AVG needs a floating-point tensor, got dtype int64"
+    assert errors[1].startswith("TypeError: all_reduce: dtype float16 has no MPI equivalent")
+    assert errors[2].startswith("ValueError: all_reduce: op must be one of ReduceOp.SUM, AVG, PRODUCT, MAX, MIN, "
+                                "got 'median'")
+    assert errors[3] == "ValueError: broadcast: src must be a rank in 0..1, got 5"
+    assert errors[4] == "TypeError: all_reduce: tensor must be a deepnotes Tensor or a numpy.ndarray, got list"
+
+
+def test_import_deepnotes_does_not_import_mpi4py():
+    import subprocess
+    import sys
+    code = ("import sys, deepnotes, deepnotes.distributed, deepnotes.nn.parallel, deepnotes.data; "
+            "print('mpi4py' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
 
 
 def test_collectives_need_a_process_group():

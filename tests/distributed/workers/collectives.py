@@ -61,6 +61,18 @@ res["gather_into"] = ag
 objs = [None] * world
 dist.all_gather_object(objs, {"rank": rank, "name": f"r{rank}"})
 res["objects_ok"] = np.array(objs == [{"rank": r, "name": f"r{r}"} for r in range(world)])
+errors = []
+for bad in (lambda: dist.all_reduce(np.arange(3), op=dist.ReduceOp.AVG),
+            lambda: dist.all_reduce(np.zeros(3, dtype=np.float16)),
+            lambda: dist.all_reduce(np.zeros(3), op="median"),
+            lambda: dist.broadcast(np.zeros(3), src=5),
+            lambda: dist.all_reduce([1.0, 2.0])):
+    try:
+        bad()
+        errors.append("no error")
+    except (TypeError, ValueError) as e:
+        errors.append(f"{type(e).__name__}: {e}")
+res["errors"] = np.array(errors)
 dist.barrier()
 np.savez(f"{out}/rank{rank}.npz", **res)
 dist.destroy_process_group()
