@@ -1,6 +1,5 @@
 """DistributedSampler gives torch's index lists for every rank (no MPI needed: rank and replicas given)."""
 import pytest
-import torch
 from torch.utils.data import DistributedSampler as TorchSampler
 
 from deepnotes.data import DistributedSampler
@@ -34,7 +33,8 @@ def test_ranks_cover_the_dataset_once_padded():
 
 
 def test_bad_arguments_are_named():
-    with pytest.raises(ValueError, match=r"DistributedSampler: invalid rank 3, rank should be in the interval \[0, 2\]"):
+    with pytest.raises(ValueError, match=r"DistributedSampler: invalid rank 3, rank should be in the interval "
+                                         r"\[0, 2\]"):
         DistributedSampler(list(range(5)), num_replicas=3, rank=3)
     with pytest.raises(ValueError, match="num_replicas must be a positive int, got 0"):
         DistributedSampler(list(range(5)), num_replicas=0, rank=0)

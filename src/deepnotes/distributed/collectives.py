@@ -425,8 +425,9 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     g = _group(group, "all_gather")
     inp = _array(tensor, "all_gather")
     if not isinstance(tensor_list, (list, tuple)) or len(tensor_list) != g.size:
+        length = len(tensor_list) if hasattr(tensor_list, "__len__") else "?"
         raise ValueError(f"all_gather: tensor_list must be a list of world_size ({g.size}) tensors, got "
-                         f"{type(tensor_list).__name__} of length {len(tensor_list) if hasattr(tensor_list, '__len__') else '?'}")
+                         f"{type(tensor_list).__name__} of length {length}")
     outs = [_array(t, "all_gather", "tensor_list entry") for t in tensor_list]
     for o in outs:
         if o.shape != inp.shape or o.dtype != inp.dtype:
