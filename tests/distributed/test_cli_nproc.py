@@ -9,8 +9,6 @@ import pytest
 
 from deepnotes.io import load_checkpoint
 
-pytest.importorskip("mpi4py")
-
 
 def test_train_with_two_processes_then_resume_with_one(tmp_path):
     src = os.path.join(os.path.dirname(__file__), "..", "..", "src")

@@ -2,8 +2,6 @@
 import numpy as np
 import pytest
 
-pytest.importorskip("mpi4py")
-
 
 def test_collectives_equal_numpy(mpirun, tmp_path):
     mpirun("collectives.py", tmp_path)

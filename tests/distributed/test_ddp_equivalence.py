@@ -4,8 +4,6 @@ they differ (each rank normalises with its own half batch); with SyncBatchNorm t
 import numpy as np
 import pytest
 
-pytest.importorskip("mpi4py")
-
 
 def _max_diffs(tmp_path):
     r0, r1 = (dict(np.load(tmp_path / f"ddp_rank{k}.npz")) for k in range(2))

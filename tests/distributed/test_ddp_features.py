@@ -3,8 +3,6 @@ without a gradient, and torch's ``module.`` state_dict prefix (2 MPI ranks)."""
 import numpy as np
 import pytest
 
-pytest.importorskip("mpi4py")
-
 
 def test_ddp_features(mpirun, tmp_path):
     mpirun("ddp_features.py", tmp_path)

@@ -7,8 +7,6 @@ import torch
 import deepnotes
 from deepnotes import nn
 
-pytest.importorskip("mpi4py")
-
 
 def test_syncbatchnorm_matches_torch_batchnorm_on_the_full_batch(mpirun, tmp_path):
     mpirun("syncbn.py", tmp_path)

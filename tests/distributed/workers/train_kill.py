@@ -1,7 +1,7 @@
 """Worker: a 2-rank Trainer run with a checkpoint after every epoch.
 
 argv: out_dir epochs mode   (mode: plain | kill: rank 1 writes its pid to out_dir/victim.pid in the
-middle of epoch 2 and waits there to be killed | resume: continue from out_dir/checkpoint.safetensors)
+middle of epoch 2 and waits there to be killed | resume: continue from out_dir/checkpoint.safetensors | accumulate: accumulation_steps=2, counting the gradient reductions)
 """
 import os
 import sys
@@ -42,10 +42,12 @@ def loss_fn(output, target):
 
 
 trainer = Trainer(model, opt, loader, val_loader=val, loss_fn=loss_fn, progress=False,
+                  accumulation_steps=2 if mode == "accumulate" else 1,
                   checkpoint_path=os.path.join(out, "checkpoint.safetensors"),
                   history_path=os.path.join(out, "history.json"))
 if mode == "resume":
     trainer.load_checkpoint(os.path.join(out, "checkpoint.safetensors"))
 trainer.fit(epochs)
-np.savez(os.path.join(out, f"final_rank{rank}.npz"), **{k: v.data for k, v in model.state_dict().items()})
+np.savez(os.path.join(out, f"final_rank{rank}.npz"), reductions=model.comm_stats["reductions"],
+         steps=len(loader), **{k: v.data for k, v in model.state_dict().items()})
 dist.destroy_process_group()
