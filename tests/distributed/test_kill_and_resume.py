@@ -7,7 +7,6 @@ import subprocess
 import time
 
 import numpy as np
-import pytest
 
 from deepnotes.io import load_checkpoint
 

@@ -1,7 +1,11 @@
 """Worker: a 2-rank Trainer run with a checkpoint after every epoch.
 
-argv: out_dir epochs mode   (mode: plain | kill: rank 1 writes its pid to out_dir/victim.pid in the
-middle of epoch 2 and waits there to be killed | resume: continue from out_dir/checkpoint.safetensors | accumulate: accumulation_steps=2, counting the gradient reductions)
+argv: out_dir epochs mode, mode one of
+  plain       train and save;
+  kill        rank 1 writes its pid to out_dir/victim.pid in the middle of epoch 2 and waits there to be
+              killed;
+  resume      continue from out_dir/checkpoint.safetensors;
+  accumulate  accumulation_steps=2, counting the gradient reductions.
 """
 import os
 import sys
