@@ -80,6 +80,8 @@ def worker(args):
     step, _ = timed(ddp_step, args.steps)
     stats = {k: ddp.comm_stats[k] - before[k] for k in before}
     plain, waits = timed(no_overlap_step, args.steps)
+    flat = np.zeros(sum(b.size for b in buckets), dtype=np.float32)
+    alone, _ = timed(lambda: dist.all_reduce(flat), args.steps)    # the transport alone, all ranks ready
     result = {
         "rank": rank, "world": world, "batch_per_rank": args.batch,
         "step_s": statistics.median(step), "compute_s": statistics.median(compute),
@@ -87,6 +89,7 @@ def worker(args):
         "allreduce_bytes_per_step": stats["allreduce_bytes"] / args.steps, "param_bytes": param_bytes,
         "buckets": len(buckets), "wait_overlap_s": stats["wait_seconds"] / args.steps,
         "wait_no_overlap_s": statistics.median(waits), "step_no_overlap_s": statistics.median(plain),
+        "allreduce_alone_s": statistics.median(alone),
     }
     rows = [None] * world
     dist.all_gather_object(rows, result)
@@ -134,6 +137,8 @@ def main():
               f"buckets; parameters {r0['param_bytes'] / 1e6:.2f} MB (ratio "
               f"{r0['allreduce_bytes_per_step'] / r0['param_bytes']:.3f}); a ring all-reduce sends "
               f"2(n-1)/n = {2 * (n - 1) / n:.2f} x that per rank")
+        print(f"  one all-reduce of all {r0['param_bytes'] / 1e6:.2f} MB with every rank ready: "
+              f"{r0['allreduce_alone_s'] * 1e3:.1f} ms")
         for r in rows:
             print(f"  rank {r['rank']}: waiting for all-reduce per step: {r['wait_overlap_s'] * 1e3:.1f} ms with "
                   f"overlap, {r['wait_no_overlap_s'] * 1e3:.1f} ms without")

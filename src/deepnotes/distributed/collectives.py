@@ -333,6 +333,9 @@ def _mpi_op(op, name, dtype):
     MPI = _mpi()
     if op not in _OPS:
         raise ValueError(f"{name}: op must be one of ReduceOp.SUM, AVG, PRODUCT, MAX, MIN, got {op!r}")
+    if dtype.kind == "b":
+        raise TypeError(f"{name}: MPI has no arithmetic reductions of bool tensors; convert to an integer dtype "
+                        "first (SUM counts, MAX is any, MIN is all)")
     if op == ReduceOp.AVG and dtype.kind not in "fc":
         raise TypeError(f"{name}: ReduceOp.AVG needs a floating-point tensor, got dtype {dtype}")
     if dtype.kind == "c" and op in (ReduceOp.MAX, ReduceOp.MIN):
