@@ -52,6 +52,14 @@ trainer = Trainer(model, opt, loader, val_loader=val, loss_fn=loss_fn, progress=
 if mode == "resume":
     trainer.load_checkpoint(os.path.join(out, "checkpoint.safetensors"))
 trainer.fit(epochs)
+# the validation metric of 2 ranks (each scoring half of the set) against one pass over the whole set
+val_loss, val_acc = trainer.evaluate()
+with deepnotes.no_grad():
+    model.module.eval()
+    full = model.module(deepnotes.tensor(x))
+    full_loss = nn.functional.cross_entropy(full, deepnotes.tensor(y)).item()
+    full_acc = float((full.data.argmax(1) == y).mean())
 np.savez(os.path.join(out, f"final_rank{rank}.npz"), reductions=model.comm_stats["reductions"],
-         steps=len(loader), **{k: v.data for k, v in model.state_dict().items()})
+         steps=len(loader), val=np.array([val_loss, val_acc]), full=np.array([full_loss, full_acc]),
+         **{k: v.data for k, v in model.state_dict().items()})
 dist.destroy_process_group()
