@@ -59,3 +59,15 @@ def test_collectives_need_a_process_group():
     assert not dist.is_initialized() and dist.get_world_size() == 1 and dist.get_rank() == 0
     with pytest.raises(RuntimeError, match="all_reduce: the default process group is not initialized"):
         dist.all_reduce(np.zeros(3))
+
+
+def test_mpiexec_command():
+    import sys
+
+    from deepnotes.distributed import mpiexec_command
+    cmd = mpiexec_command(3, ["-m", "deepnotes", "train"], hostfile="hosts")
+    assert cmd[cmd.index("-n") + 1] == "3" and cmd[cmd.index("--hostfile") + 1] == "hosts"
+    assert cmd[-4:] == [sys.executable, "-m", "deepnotes", "train"] and "--oversubscribe" not in cmd
+    assert "--with-ft" in cmd       # the installed launcher is Open MPI 5 (the distributed extra's wheel)
+    with pytest.raises(ValueError, match="mpiexec_command: nproc must be a positive int, got 0"):
+        mpiexec_command(0, ["x.py"])
