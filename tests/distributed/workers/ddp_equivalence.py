@@ -51,7 +51,8 @@ if rank == 1:  # different initial weights on rank 1: wrapping must broadcast ra
         p.data += 1.0
 if norm == "syncbn":
     model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-ddp = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=0.0005)   # several buckets
+ddp = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=0.0005,   # several buckets
+                                          gradient_as_bucket_view=norm == "syncbn")
 assert len(ddp.bucket_sizes) > 1
 train(ddp, rank)
 state = {k: v.data.copy() for k, v in ddp.state_dict().items()}

@@ -87,8 +87,11 @@ class DistributedDataParallel(Module):
     contribution counts as zero; a parameter no rank used keeps its ``.grad``).  Without it, a
     parameter that gets no gradient makes the next forward raise, naming it.  ``no_sync()`` skips the
     reduction (gradient accumulation: the next synchronised backward reduces the accumulated sums).
-    The state_dict keys carry the ``module.`` prefix, like torch's.  Move or convert the model (dtype)
-    before wrapping: the hooks are on the parameter tensors that exist at wrap time.
+    ``gradient_as_bucket_view`` makes each ``.grad`` a view into its bucket (no copy; the next backward
+    replaces it).  ``static_graph`` is accepted for torch compatibility and changes nothing (the
+    readiness hooks need no graph analysis).  The state_dict keys carry the ``module.`` prefix, like
+    torch's.  Move or convert the model (dtype) before wrapping: the hooks are on the parameter tensors
+    that exist at wrap time.
     """
 
     def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True,
@@ -115,6 +118,7 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "find_unused_parameters", bool(find_unused_parameters))
         object.__setattr__(self, "bucket_bytes_cap", int(cap * 1024 * 1024))
         object.__setattr__(self, "require_backward_grad_sync", True)
+        object.__setattr__(self, "gradient_as_bucket_view", bool(gradient_as_bucket_view))
         object.__setattr__(self, "world_size", dist.get_world_size(process_group))
         self._sync_module_states()
         # parameters in reverse registration order, deduplicated (shared parameters reduce once)
@@ -253,7 +257,7 @@ class DistributedDataParallel(Module):
             for i, p in enumerate(b.params):
                 if used_anywhere is not None and not used_anywhere[self._pindex[id(p)]]:
                     continue              # no rank used it: its .grad stays as it was (torch)
-                avg = b.view(i).copy()
+                avg = b.view(i) if self.gradient_as_bucket_view else b.view(i).copy()
                 if p.grad is None:
                     p.grad = Tensor(avg)
                 else:
