@@ -148,6 +148,12 @@ def build_parser():
                         "than the run was planned for, the schedule is rebuilt for the new total")
     t.add_argument("--plot", action="store_true", help="draw loss/accuracy curves to OUT/curves.png "
                                                        "(needs matplotlib)")
+    t.add_argument("--nproc", type=_positive_int("--nproc"), default=1, metavar="N",
+                   help="data-parallel training on N processes (MPI ranks started with mpiexec; needs "
+                        "deepnotes[distributed]); --batch-size is per process, so a step sees N x batch-size "
+                        "images (default 1)")
+    t.add_argument("--hostfile", default=None, metavar="FILE",
+                   help="with --nproc: spread the processes over the machines listed in this MPI host file")
     t.set_defaults(func=cmd_train)
 
     f = sub.add_parser("lr-find", help="learning-rate range test",
@@ -225,6 +231,44 @@ def _check_data_args(args):
             raise UserError(f"--data {args.data}: no such folder")
 
 
+# ------------------------------------------------------------------ data-parallel runs (--nproc)
+def _in_mpi_job():
+    """True in a rank of an MPI job of several processes (started by --nproc or by the user's mpiexec)."""
+    for var in ("DEEPNOTES_NPROC", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE"):
+        if int(os.environ.get(var, "1") or 1) > 1:
+            return True
+    return False
+
+
+def _is_main_rank():
+    from . import distributed as dist
+    return not dist.is_initialized() or dist.get_rank() == 0
+
+
+def _say(*args, **kwargs):
+    """print, on rank 0 only (every rank runs the same command under --nproc)."""
+    if _is_main_rank():
+        print(*args, **kwargs)
+
+
+def _launch_ranks(args):
+    """Run this same ``deepnotes train`` command as ``--nproc`` MPI ranks and wait for them."""
+    import subprocess
+    from .distributed.launch import launch_environment, mpiexec_command
+    try:
+        cmd = mpiexec_command(args.nproc, ["-m", "deepnotes"] + list(args.argv), hostfile=args.hostfile)
+    except RuntimeError as e:
+        raise UserError(f"--nproc {args.nproc}: {e}") from None
+    env = launch_environment()
+    env["DEEPNOTES_NPROC"] = str(args.nproc)
+    env.setdefault("OMP_NUM_THREADS", str(args.threads) if args.threads else "1")
+    code = subprocess.call(cmd, env=env)
+    if code != 0:
+        print(f"deepnotes train: the {args.nproc}-process job failed (exit code {code}); the messages above "
+              "name the rank that failed", file=sys.stderr)
+    return code
+
+
 def _first(dataset, n):
     from .data import Subset
     return dataset if n is None or n >= len(dataset) else Subset(dataset, range(n))
@@ -250,6 +294,19 @@ def _build_training(args):
     opt = build_optimizer(args.optimizer, run.model.parameters(), lr=args.lr)
     train_set, val_set = split_validation(_first(run.train_set, args.train_size), getattr(args, "val_size", 0),
                                           getattr(args, "val_seed", 0))
+    from . import distributed as dist
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        # each rank reads its share; the model's replicas start from rank 0's weights and average gradients
+        from .data import DistributedSampler
+        from .nn.parallel import DistributedDataParallel
+        test_set = _first(run.test_set, args.test_size)
+        train_loader = DataLoader(train_set, batch_size=args.batch_size, num_workers=args.workers,
+                                  sampler=DistributedSampler(train_set, shuffle=True, seed=args.seed))
+        val_loader = DataLoader(val_set, batch_size=256, num_workers=args.workers,
+                                sampler=DistributedSampler(val_set, shuffle=False)) if val_set is not None else None
+        test_loader = DataLoader(test_set, batch_size=256, num_workers=args.workers,
+                                 sampler=DistributedSampler(test_set, shuffle=False))
+        return DistributedDataParallel(run.model), opt, train_loader, val_loader, test_loader, run.loss_fn
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.workers)
     val_loader = DataLoader(val_set, batch_size=256, num_workers=args.workers) if val_set is not None else None
     test_loader = DataLoader(_first(run.test_set, args.test_size), batch_size=256, num_workers=args.workers)
@@ -269,6 +326,15 @@ def cmd_train(args):
 
     if args.plot:   # optional packages are checked before any work, not after it
         require("matplotlib", "--plot", "plot")
+    if args.hostfile is not None and args.nproc == 1:
+        raise UserError("--hostfile is used with --nproc N (N > 1)")
+    if args.nproc > 1 and not _in_mpi_job():
+        return _launch_ranks(args)
+    if _in_mpi_job():
+        from . import distributed as dist
+        require("mpi4py", "--nproc", "distributed")
+        if not dist.is_initialized():
+            dist.init_process_group("mpi")
     out = _out_folder(args.out)
     model, opt, train_loader, val_loader, test_loader, loss_fn = _build_training(args)
     if args.early_stopping is not None and val_loader is None:
@@ -286,7 +352,7 @@ def cmd_train(args):
     if args.resume:
         _resume(trainer, args, len(train_loader))
     n_val = len(val_loader.dataset) if val_loader is not None else 0
-    print(f"training {args.model} on {args.dataset}: {len(train_loader.dataset)} train / {n_val} validation / "
+    _say(f"training {args.model} on {args.dataset}: {len(train_loader.dataset)} train / {n_val} validation / "
           f"{len(test_loader.dataset)} test images, {args.epochs} epochs, {args.optimizer}, seed {args.seed}"
           + (", mixed precision" if args.amp else ""))
     try:
@@ -298,20 +364,23 @@ def cmd_train(args):
                                  "--skip-nonfinite", e.epoch, e.batch) from None
     loss, acc = trainer.test()
     # the artefacts first; the optional plot last, so nothing optional can lose them
-    save_weights(model.state_dict(), os.path.join(out, "model.safetensors"))
+    net = trainer._net                  # the model itself, also under DistributedDataParallel
+    if not _is_main_rank():
+        return 0
+    save_weights(net.state_dict(), os.path.join(out, "model.safetensors"))
     results = {"test_loss": loss, "test_acc": acc, "epochs": trainer.epoch, "stopped_early": trainer.stopped_early,
                "skipped_steps": trainer.skipped_steps}
     if stopper is not None and stopper.best_epoch is not None:
         results["best_epoch"] = stopper.best_epoch
     atomic_write_bytes(os.path.join(out, "results.json"), json.dumps(results, indent=1).encode())
     if args.skip_nonfinite:
-        print(f"skipped {trainer.skipped_steps} optimizer steps with a non-finite loss or gradients")
-    print(f"test loss {loss:.4f}")
-    print(f"test accuracy {acc:.4f} ({acc * 100:.2f}%)")
-    print(f"weights: {os.path.join(out, 'model.safetensors')}")
+        _say(f"skipped {trainer.skipped_steps} optimizer steps with a non-finite loss or gradients")
+    _say(f"test loss {loss:.4f}")
+    _say(f"test accuracy {acc:.4f} ({acc * 100:.2f}%)")
+    _say(f"weights: {os.path.join(out, 'model.safetensors')}")
     if args.plot:
         plot_history(trainer.history, os.path.join(out, "curves.png"))
-        print(f"curves: {os.path.join(out, 'curves.png')}")
+        _say(f"curves: {os.path.join(out, 'curves.png')}")
     return 0
 
 
@@ -321,17 +390,17 @@ def _resume(trainer, args, steps_per_epoch):
 
     trainer.load_checkpoint(args.resume)
     planned, done = trainer.planned_epochs, trainer.epoch
-    print(f"resumed from {args.resume} at epoch {done}")
+    _say(f"resumed from {args.resume} at epoch {done}")
     if trainer.stopped_early:
-        print(f"note: that run stopped early at epoch {done}; there is nothing more to train")
+        _say(f"note: that run stopped early at epoch {done}; there is nothing more to train")
     elif done >= args.epochs:
-        print(f"note: that run has already trained {done} epochs (--epochs {args.epochs}); nothing more to train")
+        _say(f"note: that run has already trained {done} epochs (--epochs {args.epochs}); nothing more to train")
     elif planned is not None and planned != args.epochs and args.scheduler not in ("none", "plateau"):
         base = args.lr if args.lr is not None else default_lr(args.optimizer)
         trainer.scheduler, trainer.scheduler_interval = resume_scheduler(
             args.scheduler, trainer.optimizer, args.epochs, done, base, steps_per_epoch=steps_per_epoch)
         lr = trainer.optimizer.param_groups[0]["lr"]
-        print(f"note: that run was planned for {planned} epochs; the {args.scheduler} schedule is rebuilt for "
+        _say(f"note: that run was planned for {planned} epochs; the {args.scheduler} schedule is rebuilt for "
               f"{args.epochs} epochs and goes on from epoch {done + 1} at lr {lr:.3g}, as a straight "
               f"{args.epochs}-epoch run would")
     trainer.planned_epochs = args.epochs
@@ -382,6 +451,7 @@ def _describe_os_error(e):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args) or 0
     except UserError as e:

@@ -333,6 +333,11 @@ class Tensor:
         self._retains_grad = True
         return self
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` once each backward sweep has accumulated into this leaf's ``.grad``
+        (torch's method; returns a handle whose ``remove()`` unregisters it)."""
+        return _function.register_post_accumulate_grad_hook(self, hook)
+
     @property
     def retains_grad(self):
         return self._retains_grad

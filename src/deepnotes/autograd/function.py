@@ -405,6 +405,48 @@ def _release(ctx):
         ctx._released = True
 
 
+# Post-accumulate-grad hooks (torch's ``Tensor.register_post_accumulate_grad_hook``): called with the
+# leaf once its ``.grad`` holds every contribution of the current backward sweep (a leaf is visited
+# once, after all its consumers).  Keyed by ``id(leaf)``; an entry is removed when its leaf is freed.
+# Empty almost always, so the sweep pays one truth test per leaf.  DistributedDataParallel uses it to
+# start gradient all-reduces while the rest of the backward pass is still running.
+_post_accumulate_grad_hooks = {}
+
+
+class _PostAccumulateHookHandle:
+    """Returned by :func:`register_post_accumulate_grad_hook`; ``remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, key, hook):
+        self.key, self.id = key, _PostAccumulateHookHandle._next_id
+        _PostAccumulateHookHandle._next_id += 1
+        _post_accumulate_grad_hooks.setdefault(key, {})[self.id] = hook
+
+    def remove(self):
+        hooks = _post_accumulate_grad_hooks.get(self.key)
+        if hooks is not None:
+            hooks.pop(self.id, None)
+            if not hooks:
+                del _post_accumulate_grad_hooks[self.key]
+
+
+def register_post_accumulate_grad_hook(tensor, hook):
+    """Call ``hook(tensor)`` after each backward sweep has accumulated into the leaf ``tensor.grad``."""
+    if not callable(hook):
+        raise TypeError(f"register_post_accumulate_grad_hook: hook must be callable, got {type(hook).__name__}")
+    if tensor._ctx is not None or not tensor._requires_grad:
+        raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors that require grad "
+                           f"accumulate a gradient; got a tensor of shape {tuple(tensor.data.shape)} "
+                           f"({'non-leaf' if tensor._ctx is not None else 'requires_grad=False'})")
+    import weakref
+    key = id(tensor)
+    handle = _PostAccumulateHookHandle(key, hook)
+    if len(_post_accumulate_grad_hooks[key]) == 1:       # first hook: forget the entry with the tensor
+        weakref.finalize(tensor, _post_accumulate_grad_hooks.pop, key, None)
+    return handle
+
+
 def run_backward(root, grad, retain_graph=False):
     """Reverse-mode sweep from ``root`` seeded with ``grad``; leaf gradients accumulate into ``.grad``.
 
@@ -433,6 +475,12 @@ def run_backward(root, grad, retain_graph=False):
                     node._grad = _grad_tensor(g if _adoptable(g, counts) else np.array(g))
                 else:
                     held.data = held.data + g
+                if _post_accumulate_grad_hooks:
+                    hooks = _post_accumulate_grad_hooks.get(id(node))
+                    if hooks:
+                        g = None
+                        for hook in list(hooks.values()):
+                            hook(node)
             continue
         if node._retains_grad:
             held = node._grad

@@ -2,6 +2,7 @@
 
 Mirrors ``torch.utils.data`` (and the dataset classes of ``torchvision.datasets``).
 """
+from .distributed import DistributedSampler
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .datasets import CIFAR10, MNIST, Digits, FashionMNIST, load_digits_arrays
 from .loader import DataLoader, WorkerInfo, default_collate, default_convert, get_worker_info
@@ -11,5 +12,5 @@ from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, S
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "DataLoader",
            "default_collate", "default_convert", "get_worker_info", "WorkerInfo", "Sampler",
            "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
-           "BatchSampler", "Digits", "load_digits_arrays", "MNIST",
+           "BatchSampler", "DistributedSampler", "Digits", "load_digits_arrays", "MNIST",
            "FashionMNIST", "CIFAR10"]

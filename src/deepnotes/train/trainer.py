@@ -8,6 +8,7 @@ checkpoint save/resume and exact reproducibility under ``deepnotes.manual_seed``
 Model selection (early stopping, ReduceLROnPlateau, the best weights) only ever sees the validation
 loader; the test loader is scored once, by :meth:`Trainer.test`, after training.
 """
+import contextlib
 import math
 
 import numpy as np
@@ -127,6 +128,29 @@ class Trainer:
         self.planned_epochs = None   # the ``epochs`` of the first fit (saved in checkpoints)
         self.skipped_steps = 0
         self._consecutive_skips = 0
+        # data-parallel runs (under deepnotes.distributed): every rank trains, rank 0 alone writes
+        from .. import distributed as dist
+        self._world = dist.get_world_size() if dist.is_initialized() else 1
+        self._is_main = self._world == 1 or dist.get_rank() == 0
+        if not self._is_main:
+            self.log, self.progress = (lambda *a, **k: None), False
+
+    @property
+    def _net(self):
+        """The model whose weights are checkpointed: the wrapped module under DistributedDataParallel, so
+        a checkpoint written by N ranks loads into M ranks or into one process."""
+        from ..nn.parallel import DistributedDataParallel
+        return self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
+
+    def _sum_over_ranks(self, *values):
+        """``values`` summed over the ranks (unchanged in a single process), so every rank logs and
+        decides (schedules, early stopping) on the same figures."""
+        if self._world == 1:
+            return values
+        from .. import distributed as dist
+        buf = np.array(values, dtype=np.float64)
+        dist.all_reduce(buf)
+        return tuple(buf.tolist())
 
     # ------------------------------------------------------------------ one epoch
     def _forward(self, inputs):
@@ -160,6 +184,8 @@ class Trainer:
         if bad is None and self.scaler is None and not _all_finite(p.grad.data for p in params
                                                                    if p.grad is not None):
             bad = "non-finite gradients"   # with a GradScaler, skipping such steps is the scaler's job
+        if self._world > 1 and self._sum_over_ranks(float(bad is not None))[0] and bad is None:
+            bad = "a non-finite loss on another rank"   # all ranks skip together, or none does
         if bad is not None:
             return self._bad_step(bad, batch, n_batches)
         self._consecutive_skips = 0
@@ -186,20 +212,28 @@ class Trainer:
         # one iterator for the epoch, made here: tqdm.auto's bar calls iter() on what it wraps when it is
         # built and again when iterated, and every DataLoader iterator draws a seed (and a shuffle) from
         # the random generator, so wrapping the loader itself would make results depend on the bar
+        sampler = getattr(self.train_loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):      # DistributedSampler: a new order each epoch, as in torch
+            sampler.set_epoch(self.epoch)
+        no_sync = getattr(self.model, "no_sync", None)
         batches = iter(self.train_loader)
         bar = _progress(batches, self.progress, desc=f"epoch {self.epoch + 1}", total=n_batches)
         self.optimizer.zero_grad()
         pending, bad, i = 0, None, -1
         skipped_before = self.skipped_steps
         for i, (inputs, target) in enumerate(bar):
-            output = self._forward(inputs)
-            loss = self.loss_fn(output.float() if self.amp else output, target)
-            value = loss.item()
+            # accumulating micro-batches under DistributedDataParallel reduce only at the step's last
+            local = no_sync is not None and pending + 1 < k and not (n_batches is not None and i + 1 == n_batches)
+            with (no_sync() if local else contextlib.nullcontext()):
+                output = self._forward(inputs)
+                loss = self.loss_fn(output.float() if self.amp else output, target)
+                value = loss.item()
+                if math.isfinite(value):
+                    scaled = loss / k if k > 1 else loss
+                    if self.scaler is not None:
+                        scaled = self.scaler.scale(scaled)
+                    scaled.backward()
             if math.isfinite(value):
-                scaled = loss / k if k > 1 else loss
-                if self.scaler is not None:
-                    scaled = self.scaler.scale(scaled)
-                scaled.backward()
                 n = output.shape[0]
                 total_loss += value * n
                 c, _ = _accuracy_counts(output, target)
@@ -216,6 +250,7 @@ class Trainer:
         if pending:
             self._optimizer_step(bad, i + 1, n_batches)
         self._last_epoch_skips = self.skipped_steps - skipped_before
+        total_loss, correct, seen = self._sum_over_ranks(total_loss, correct, seen)
         return total_loss / max(seen, 1), correct / max(seen, 1)
 
     @no_grad()
@@ -233,6 +268,7 @@ class Trainer:
             c, _ = _accuracy_counts(output, target)
             correct += c
             seen += n
+        total_loss, correct, seen = self._sum_over_ranks(total_loss, correct, seen)
         return total_loss / max(seen, 1), correct / max(seen, 1)
 
     def test(self, loader=None):
@@ -280,10 +316,10 @@ class Trainer:
                     self.model.load_state_dict(es.best_state)
             # checkpoint first, history second: a crash in between leaves the history one epoch
             # behind the checkpoint, never ahead, and resuming rewrites it from the checkpoint
-            if self.checkpoint_path:
+            if self.checkpoint_path and self._is_main:
                 self.save_checkpoint(self.checkpoint_path)
             self._write_history_files()
-        if self.plot_path:
+        if self.plot_path and self._is_main:
             plot_history(self.history, self.plot_path)
         return self.history
 
@@ -292,7 +328,7 @@ class Trainer:
         return {
             "version": CHECKPOINT_VERSION,
             "epoch": self.epoch,
-            "model": dict(self.model.state_dict()),
+            "model": dict(self._net.state_dict()),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
@@ -302,14 +338,14 @@ class Trainer:
             "rng": _generator_state(),
             "planned_epochs": self.planned_epochs,
             "skipped_steps": self.skipped_steps,
-            "model_class": type(self.model).__name__,
+            "model_class": type(self._net).__name__,
             "optimizer_class": type(self.optimizer).__name__,
             "scheduler_class": type(self.scheduler).__name__ if self.scheduler is not None else None,
         }
 
     def _write_history_files(self):
         paths = self.history_path
-        if not paths:
+        if not paths or not self._is_main:
             return
         for path in ([paths] if isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__") else paths):
             write_history(self.history, path)
@@ -323,7 +359,7 @@ class Trainer:
             raise CheckpointMismatchError(f"Trainer: the checkpoint has no {', '.join(map(repr, missing))} "
                                           "entr" + ("y" if len(missing) == 1 else "ies") +
                                           " (is it a weights-only file? those load with load_weights)")
-        saved_class, this_class = state.get("model_class"), type(self.model).__name__
+        saved_class, this_class = state.get("model_class"), type(self._net).__name__
         if saved_class is not None and saved_class != this_class:
             raise CheckpointMismatchError(f"Trainer: the checkpoint holds a {saved_class} model, but this "
                                           f"Trainer trains a {this_class}")
@@ -334,7 +370,7 @@ class Trainer:
                                               f"but this Trainer uses {type(obj).__name__}")
         from ..nn import StateDictError
         try:
-            self.model.load_state_dict(state["model"])
+            self._net.load_state_dict(state["model"])
         except StateDictError as e:
             lines = [ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()]
             raise CheckpointMismatchError(f"Trainer: the checkpoint's weights do not fit this "
