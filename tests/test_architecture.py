@@ -2,6 +2,9 @@
 
 * ``lint-imports`` (import-linter) checks the contracts in pyproject.toml: the layer order, the
   forbidden upward imports and the independent packages.
+* No module fills a slot of another module at run time (``other_module.name = value``,
+  ``other_module.table[i] = value``, ``setattr(other_module, ...)``): a lower module that needs something
+  from a higher one gets it as an argument, not through a back door filled at import time.
 * A cycle finder over ``src/deepnotes`` parses every module with ``ast``, takes every import it makes,
   at the top or inside a function, builds the module graph and asserts it has no cycle (import-linter
   sees the same imports, but only checks the contracts written down; this checks every module pair).
@@ -68,6 +71,63 @@ def import_graph(src=SRC, package=PACKAGE):
     return graph
 
 
+def _module_aliases(tree, mod, is_pkg, files):
+    """Local names that a module binds to modules of the tree (``from . import functional as F``,
+    ``from .autograd import function as _function``, ``import deepnotes.nn as nn``)."""
+    aliases = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name in files:
+                    aliases.add(a.asname or a.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = mod.split(".") if is_pkg else mod.split(".")[:-1]
+                base = base[:len(base) - (node.level - 1)]
+                stem = ".".join(base + ([node.module] if node.module else []))
+            else:
+                stem = node.module
+            for a in node.names:
+                if f"{stem}.{a.name}" in files:
+                    aliases.add(a.asname or a.name)
+    return aliases
+
+
+def _root_name(node):
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def runtime_slot_writes(src=SRC, package=PACKAGE):
+    """[(module, line, text)] for every write into another module of the tree: an assignment, augmented
+    assignment or ``del`` whose target is an attribute or item of an imported module, or a ``setattr``
+    on one."""
+    files = {_module_name(p, src): p for p in (src / package).rglob("*.py")}
+    found = []
+    for mod, path in sorted(files.items()):
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text, filename=str(path))
+        aliases = _module_aliases(tree, mod, path.name == "__init__.py", files)
+        if not aliases:
+            continue
+        for node in ast.walk(tree):
+            targets = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+                targets = [node.target]
+            elif isinstance(node, ast.Delete):
+                targets = node.targets
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr" \
+                    and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id in aliases:
+                found.append((mod, node.lineno, ast.get_source_segment(text, node)))
+            for t in targets:
+                if isinstance(t, (ast.Attribute, ast.Subscript)) and _root_name(t) in aliases:
+                    found.append((mod, node.lineno, ast.get_source_segment(text, node)))
+    return found
+
+
 def find_cycle(graph):
     """One cycle of ``graph`` as a list of modules [m0, m1, ..., m0], or None (iterative DFS)."""
     WHITE, GREY, BLACK = 0, 1, 2
@@ -111,6 +171,20 @@ def test_import_graph_sees_imports_inside_functions(tmp_path):
     assert graph["pkg.a"] == {"pkg.sub.b"}
     assert graph["pkg.sub.b"] == {"pkg.a", "pkg.sub"}
     assert find_cycle(graph) == ["pkg.a", "pkg.sub.b", "pkg.a"]
+
+
+def test_slot_finder_sees_a_write_into_another_module(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "low.py").write_text("_api = [None]\n")
+    (pkg / "high.py").write_text("from . import low as _low\nclass T: pass\n_low._api[0] = T\n")
+    assert runtime_slot_writes(tmp_path, "pkg") == [("pkg.high", 3, "_low._api[0] = T")]
+
+
+def test_no_module_fills_a_slot_of_another_at_run_time():
+    writes = runtime_slot_writes()
+    assert writes == [], "writes into other modules: " + "; ".join(f"{m}:{n}: {t}" for m, n, t in writes)
 
 
 def test_no_import_cycles_in_src():

@@ -3,6 +3,15 @@
 Type promotion follows torch: tensors with dimensions decide the result category (bool < integer <
 floating); zero-dimensional tensors and Python scalars only raise the category, never the precision
 (``float32 tensor * 2.5`` stays float32, ``int tensor / int`` gives the default float dtype).
+
+Why this file is long (about 1.6k lines, over the ~800-line guideline of docs/architecture.md): it is
+one concept, the Tensor class, whose methods (operators, views and indexing, reductions, in-place
+updates, dtype conversion, backward) must all live on the class, and the torch-style free functions
+at the bottom (``as_tensor``, ``full``, ``where``, ``cat``, ``add``, ...) are both its public
+functional forms and helpers its methods call.  Moving the functions out would make that module and
+this one import each other, and moving methods out would mean attaching them to the class at import
+time (both forbidden by the layer rules) or mixin classes spreading one concept over several files.  The math of every differentiable operation is not here:
+it is in ``deepnotes.ops`` (one file per family), which this module only calls.
 """
 from __future__ import annotations
 

@@ -346,7 +346,7 @@ def _runtime_norm_cost(m, inputs, output):
 
 _ELEMENTWISE = ("ReLU", "Sigmoid", "Tanh", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU",
                 "SiLU", "Swish", "Mish", "Hardswish", "Hardsigmoid", "HardSwish", "HardSigmoid", "Hardtanh",
-                "Softplus", "Softsign", "Threshold", "LogSigmoid", "ScaledTanh")
+                "Softplus", "Softsign", "Threshold", "LogSigmoid", "ScaledTanh", "Hardshrink")
 
 
 @register_cost_rule(*_ELEMENTWISE)

@@ -7,7 +7,7 @@ raises a ``ValueError``/``TypeError`` that names the function, what it got and w
 One file per concept (see docs/architecture.md):
 
 ===================  ===================================================================
-``activations``      relu, sigmoid, tanh, softmax, log_softmax, the ELU/GELU/hard families
+``activations``      relu, sigmoid, tanh, softmax, log_softmax, the ELU/GELU/hard families, hardshrink
 ``attention``        scaled dot-product, multi-head and additive attention
 ``convolution``      conv1d, conv2d, convolve2d, conv_transpose1d/2d
 ``dense``            linear
@@ -23,8 +23,8 @@ One file per concept (see docs/architecture.md):
 The differentiable primitives these functions call (``Function`` subclasses with forward and
 backward) live in ``deepnotes.ops``.
 """
-from .activations import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, log_softmax, maxout,
-                          prelu, relu, relu6, selu, sigmoid, silu, softmax, softplus, swish, tanh)
+from .activations import (celu, elu, gelu, hardshrink, hardsigmoid, hardswish, hardtanh, leaky_relu, log_softmax,
+                          maxout, prelu, relu, relu6, selu, sigmoid, silu, softmax, softplus, swish, tanh)
 from .attention import additive_attention, multi_head_attention_forward, scaled_dot_product_attention  # noqa: F401
 from .convolution import conv1d, conv2d, conv_transpose1d, conv_transpose2d, convolve2d
 from .dense import linear
@@ -53,7 +53,7 @@ __all__ = [
     "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "spatial_pyramid_pool",
     # activations
     "relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "prelu", "elu", "selu", "celu", "silu",
-    "swish", "hardtanh", "relu6", "hardsigmoid", "hardswish", "gelu", "softplus", "maxout",
+    "swish", "hardtanh", "relu6", "hardsigmoid", "hardswish", "gelu", "softplus", "maxout", "hardshrink",
     # normalization
     "batch_norm", "layer_norm", "group_norm", "instance_norm",
     # dropout

@@ -130,6 +130,14 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     return _act.HardtanhFn.apply(_check_float(input, "hardtanh"), min_val=lo, max_val=hi)
 
 
+def hardshrink(input, lambd=0.5):
+    """Hardshrink(x) = x where |x| > lambd, else 0: hard thresholding, which zeroes small values and
+    keeps the others unchanged (soft thresholding, softshrink, would also pull them towards 0 by lambd).
+    Gradient 1 outside [-lambd, lambd], 0 on it."""
+    lambd = _number(lambd, "hardshrink", "lambd")
+    return _act.HardshrinkFn.apply(_check_float(input, "hardshrink"), lambd=lambd)
+
+
 def relu6(input, inplace=False):
     """ReLU6(x) = min(max(x, 0), 6) (Hardtanh(0, 6)); gradient 1 on (0, 6), else 0."""
     return _act.HardtanhFn.apply(_check_float(input, "relu6"), min_val=0.0, max_val=6.0)
