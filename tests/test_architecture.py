@@ -187,6 +187,19 @@ def test_no_module_fills_a_slot_of_another_at_run_time():
     assert writes == [], "writes into other modules: " + "; ".join(f"{m}:{n}: {t}" for m, n, t in writes)
 
 
+def test_differentiable_primitives_live_in_ops_not_in_nn():
+    """A ``Function`` subclass (forward + backward) of the general layer belongs in deepnotes/ops; nn holds
+    the validating wrappers and the layers (docs/architecture.md, CONTRIBUTING.md)."""
+    found = []
+    for path in sorted((SRC / PACKAGE / "nn").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and any(
+                    (isinstance(b, ast.Name) and b.id == "Function")
+                    or (isinstance(b, ast.Attribute) and b.attr == "Function") for b in node.bases):
+                found.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}")
+    assert found == [], "primitives outside deepnotes/ops: " + ", ".join(found)
+
+
 def test_no_import_cycles_in_src():
     graph = import_graph()
     assert len(graph) > 100 and "deepnotes.nn.functional.losses" in graph

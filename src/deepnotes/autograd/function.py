@@ -251,7 +251,9 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **kwargs):
         """Run ``forward`` on the inputs' arrays and, when any input requires grad (and grad mode is
-        on), record this call on the output tensor.  Non-tensor inputs are converted with as_tensor."""
+        on), record this call on the output tensor.  At least one input must be a tensor: the output
+        is of its class, and non-tensor inputs (arrays, numbers) are converted with its ``_convert``
+        (``deepnotes.as_tensor``); see :class:`TensorBase`."""
         if _trace_hook is not None:  # tracing (ONNX export): the hook records and runs the call
             out = _trace_hook(cls, inputs, kwargs)
             if out is not None:

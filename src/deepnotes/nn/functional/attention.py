@@ -16,40 +16,13 @@ import numbers
 
 import numpy as np
 
-from ...autograd.function import Function
+from ...ops.attention import _AttnSoftmax
 from ...tensor import Tensor, as_tensor, cat, zeros
 from . import dense, dropouts
 from .shape import pad as _pad
 
 
 # ------------------------------------------------------------------------------------------ helpers
-class _AttnSoftmax(Function):
-    """Softmax over the last axis of attention scores.
-
-    ``safe=True`` (torch's scaled_dot_product_attention): a row whose scores are all -inf (every key
-    masked) gives weights 0 and gradient 0.  ``safe=False`` (torch's multi-head path with
-    ``need_weights=True``): such a row gives NaN, as a plain softmax does.
-    """
-
-    def forward(self, a, safe=True):
-        m = a.max(axis=-1, keepdims=True)
-        dead = np.isneginf(m)
-        with np.errstate(invalid="ignore"):
-            if safe:
-                m = np.where(dead, 0, m)
-            e = np.exp(a - m)
-            s = e.sum(axis=-1, keepdims=True)
-            if safe:
-                s = np.where(dead, 1, s)
-            out = e / s
-        self.out = out
-        return out
-
-    def backward(self, g):
-        y = self.out
-        return y * (g - (g * y).sum(axis=-1, keepdims=True))
-
-
 def _tensor(x, label, name):
     if isinstance(x, Tensor):
         return x

@@ -6,7 +6,6 @@ from ...ops.linear import LinearFn
 from ._utils import _check_float, _tensor
 
 
-# ------------------------------------------------------------------------------------- linear / conv
 def linear(input, weight, bias=None):
     """y = x W^T + b.
 

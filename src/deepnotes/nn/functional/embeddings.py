@@ -2,34 +2,12 @@
 
 import numpy as np
 
-from ...autograd.function import Function
-from ...ops.shape import _scatter_add_rows
+from ...ops.embedding import _EmbeddingFn
 from ...tensor import Tensor
 from ._utils import _array, _check_float, _int
 
 
 # ------------------------------------------------------------------------------------- embedding
-class _EmbeddingFn(Function):
-    """out = weight[indices]; the gradient of row r is the sum of the gradients of the outputs that
-    read it (divided by its count in the batch with ``scale_grad_by_freq``); ``padding_idx`` gets none."""
-
-    def forward(self, weight, indices, padding_idx, scale_grad_by_freq):
-        self.idx, self.shape = indices.reshape(-1), weight.shape
-        self.padding_idx, self.scale = padding_idx, scale_grad_by_freq
-        return weight[indices]
-
-    def backward(self, g):
-        idx = self.idx
-        rows = g.reshape(idx.size, self.shape[1])
-        if self.scale:
-            counts = np.bincount(idx, minlength=self.shape[0])
-            rows = rows / counts[idx][:, None].astype(g.dtype)
-        if self.padding_idx is not None:
-            keep = idx != self.padding_idx
-            idx, rows = idx[keep], rows[keep]
-        return _scatter_add_rows(self.shape, idx, np.ascontiguousarray(rows))
-
-
 def _embedding_renorm(weight, idx, max_norm, norm_type):
     """Rescale (in place, outside the graph) the rows of ``weight`` read by ``idx`` whose p-norm
     exceeds max_norm to norm max_norm / (norm + 1e-7) * norm, as torch.embedding_renorm_."""

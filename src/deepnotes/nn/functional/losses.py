@@ -5,15 +5,14 @@ import warnings
 
 import numpy as np
 
-from ...autograd.function import Function
 from ...ops import activation as _act
 from ...ops.elementwise import LogSoftmax
-from ...tensor import Tensor, get_default_dtype
-from ._utils import (_array, _check_float, _check_reduction, _int, _legacy_reduction,
-                     _reduce, _tensor)
 from ...ops.loss import BCEWithLogitsFn as _BCEWithLogits
+from ...ops.loss import _BinaryCrossEntropy, _PickNLL, _XLogX
+from ...tensor import Tensor, get_default_dtype
 from ._array_losses import sigmoid_focal_loss as _array_sigmoid_focal_loss
 from ._array_losses import smooth_l1_loss as _array_smooth_l1_loss
+from ._utils import _array, _check_float, _check_reduction, _int, _legacy_reduction, _reduce, _tensor
 
 
 # ------------------------------------------------------------------------------------- losses
@@ -29,24 +28,6 @@ def _mse_loss(input, target, reduction, weight, name):
     x, y = _pointwise_operands(input, target, reduction, name)
     d = x - y
     return _weighted_reduce(d * d, weight, x.shape, reduction, name)
-
-
-class _PickNLL(Function):
-    """l = -w * logp[target] along the class axis 1 (the fused gather of nll_loss).
-
-    ``target`` holds valid class indices (ignored entries already replaced by any class and given
-    weight 0); the gradient is -w g at the picked class and 0 elsewhere.
-    """
-
-    def forward(self, logp, *, target, weight):
-        idx = target[:, None]
-        self.idx, self.w, self.shape = idx, weight, logp.shape
-        return -weight * np.take_along_axis(logp, idx, axis=1)[:, 0]
-
-    def backward(self, g):
-        out = np.zeros(self.shape, dtype=g.dtype)
-        np.put_along_axis(out, self.idx, (-self.w * g)[:, None], axis=1)
-        return out
 
 
 def _class_targets(t, C, ignore_index, name):
@@ -244,27 +225,6 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     return _weighted_reduce(loss, weight, x.shape, reduction, name, mean_over_weight=False)
 
 
-class _BinaryCrossEntropy(Function):
-    """l = -(t log x + (1 - t) log(1 - x)) with each log clamped at -100 (torch), so x = 0 or 1 give
-    finite losses.  Gradients are torch's: dl/dx = (x - t) / max(x (1 - x), 1e-12) and
-    dl/dt = log(1 - x) - log(x)."""
-
-    def forward(self, x, t):
-        self.x, self.t = x, t
-        with np.errstate(divide="ignore"):
-            return -(t * np.maximum(np.log(x), -100) + (1 - t) * np.maximum(np.log1p(-x), -100))
-
-    def backward(self, g):
-        x, t = self.x, self.t
-        gx = gt = None
-        if self.needs_input_grad[0]:
-            gx = g * (x - t) / np.maximum(x * (1 - x), x.dtype.type(1e-12))
-        if self.needs_input_grad[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gt = g * (np.log1p(-x) - np.log(x))
-        return gx, gt
-
-
 def _same_shape_target(x, target, name, message):
     t = _tensor(target, name)
     if t.shape != x.shape:
@@ -331,21 +291,6 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         loss = loss + (pw - 1) * t * softplus_neg
     w = _broadcast_weight(weight, x.shape, name, "weight")
     return _reduce(loss if w is None else loss * w, reduction, name)
-
-
-class _XLogX(Function):
-    """t log t with 0 log 0 = 0 (torch's xlogy(t, t)); gradient log t + 1 (NaN at t = 0, as torch's
-    xlogy(t, t) backward gives there)."""
-
-    def forward(self, t):
-        self.t = t
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(t == 0, t.dtype.type(0), t * np.log(t))
-
-    def backward(self, g):
-        t = self.t
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return g * (np.where(t != 0, np.log(t), t.dtype.type(0)) + t / t)
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
