@@ -46,8 +46,8 @@ from enum import Enum
 
 import numpy as np
 
-from .autograd import function as _function
 from .autograd.function import Function
+from .autograd.function import TensorBase  # the engine's view of deepnotes.Tensor: amp sits below tensor.py
 
 __all__ = ["GradScaler", "OptState", "autocast", "get_autocast_dtype", "is_autocast_enabled"]
 
@@ -87,10 +87,9 @@ def _autocast(*tensors):
     dt = _state.dtype
     if dt is None:
         return tensors
-    Tensor = _function._tensor_api[0]
     out = []
     for t in tensors:
-        if isinstance(t, Tensor):
+        if isinstance(t, TensorBase):
             src = t.data.dtype
             if src.kind == "f" and src != dt and src != np.float64:
                 t = t.to(dt)
@@ -297,10 +296,9 @@ class GradScaler:
         """
         if not self._enabled:
             return outputs
-        Tensor = _function._tensor_api[0]
 
         def apply(val):
-            if isinstance(val, Tensor):
+            if isinstance(val, TensorBase):
                 if self._scale is None:
                     self._lazy_init()
                 return _ScaleFn.apply(val, scale=np.asarray(self._scale, dtype=np.float32))
@@ -341,7 +339,6 @@ class GradScaler:
     def _unscale_grads(optimizer, inv_scale, funcname):
         """Unscale every gradient in place; 1.0 if any was non-finite, 0.0 if none, None if there
         were no gradients at all."""
-        Tensor = _function._tensor_api[0]
         groups = getattr(optimizer, "param_groups", None)
         if not isinstance(groups, (list, tuple)):
             raise TypeError(f"GradScaler.{funcname}: expected an optimizer with param_groups, got "
@@ -349,13 +346,13 @@ class GradScaler:
         holders = []
         for group in groups:
             for p in group["params"]:
-                if not isinstance(p, Tensor):
+                if not isinstance(p, TensorBase):
                     raise TypeError(f"GradScaler.{funcname}: expected parameters to be Tensors, got "
                                     f"{type(p).__name__}")
                 g = p.grad
                 if g is None:
                     continue
-                arr = g.data if isinstance(g, Tensor) else np.asarray(g)
+                arr = g.data if isinstance(g, TensorBase) else np.asarray(g)
                 if arr.dtype == np.float16:
                     raise ValueError(f"GradScaler.{funcname}: attempting to unscale float16 gradients; "
                                      f"keep float32 master weights (autocast casts them to float16 for "
@@ -374,7 +371,7 @@ class GradScaler:
                 continue
             if isinstance(g, np.ndarray) and g.flags.writeable:
                 np.multiply(g, inv_scale.astype(g.real.dtype), out=g)
-            elif isinstance(g, Tensor) and g.data.flags.writeable:
+            elif isinstance(g, TensorBase) and g.data.flags.writeable:
                 np.multiply(g.data, inv_scale.astype(g.data.real.dtype), out=g.data)
             else:
                 p.grad = arr * inv_scale.astype(arr.real.dtype)
@@ -447,9 +444,8 @@ class GradScaler:
 
     @staticmethod
     def _new_scale_value(new_scale):
-        Tensor = _function._tensor_api[0]
         name = "GradScaler.update"
-        if isinstance(new_scale, Tensor):
+        if isinstance(new_scale, TensorBase):
             if new_scale.numel() != 1 or new_scale.requires_grad:
                 raise ValueError(f"{name}: new_scale must be a float or a one-element Tensor that does not "
                                  f"require grad, got a Tensor of shape {tuple(new_scale.shape)} with "

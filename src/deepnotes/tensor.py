@@ -3,6 +3,15 @@
 Type promotion follows torch: tensors with dimensions decide the result category (bool < integer <
 floating); zero-dimensional tensors and Python scalars only raise the category, never the precision
 (``float32 tensor * 2.5`` stays float32, ``int tensor / int`` gives the default float dtype).
+
+Why this file is long (about 1.6k lines, over the ~800-line guideline of docs/architecture.md): it is
+one concept, the Tensor class, whose methods (operators, views and indexing, reductions, in-place
+updates, dtype conversion, backward) must all live on the class, and the torch-style free functions
+at the bottom (``as_tensor``, ``full``, ``where``, ``cat``, ``add``, ...) are both its public
+functional forms and helpers its methods call.  Moving the functions out would make that module and
+this one import each other, and moving methods out would mean attaching them to the class at import
+time (both forbidden by the layer rules) or mixin classes spreading one concept over several files.  The math of every differentiable operation is not here:
+it is in ``deepnotes.ops`` (one file per family), which this module only calls.
 """
 from __future__ import annotations
 
@@ -14,7 +23,7 @@ import numpy as np
 from . import devices as _device
 from .autograd import function as _function
 from .amp import _autocast
-from .autograd.function import Function, is_grad_enabled, run_backward
+from .autograd.function import Function, TensorBase, is_grad_enabled, run_backward
 from .ops import arithmetic as A
 from .ops import elementwise as E
 from .ops import reduction as R
@@ -135,7 +144,7 @@ def _integer_safe(op, a, b, name):
 _new_tensor = object.__new__
 
 
-class Tensor:
+class Tensor(TensorBase):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     ``data`` is the underlying ``numpy.ndarray``; ``grad`` holds the accumulated gradient of a leaf
@@ -178,6 +187,12 @@ class Tensor:
         t._requires_grad = ctx is not None
         t._vc = None
         return t
+
+    @staticmethod
+    def _convert(value):
+        """A non-tensor operand of a Function (array, number) as a Tensor; the autograd engine calls it
+        through the class of a tensor operand (see ``autograd.function.TensorBase``)."""
+        return as_tensor(value)
 
     # ----------------------------------------------------------------- version counter
     # ``_vc`` is None until needed (version 0, no view shares it), else a one-element list holding the
@@ -1192,9 +1207,6 @@ class _Cast(Function):
         return g.astype(self.src)
 
 
-_function._tensor_api[:] = [Tensor, None]  # as_tensor is filled in below, once it exists
-
-
 def _shape_arg(shape, name="shape"):
     """``f(2, 3)``, ``f((2, 3))`` or ``f([2, 3])`` as a tuple of ints (floats are rejected)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -1245,8 +1257,6 @@ def as_tensor(data, dtype=None, device=None):
         return data
     return Tensor(_to_array(data, dtype, "as_tensor"))
 
-
-_function._tensor_api[1] = as_tensor
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):

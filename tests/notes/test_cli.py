@@ -145,7 +145,7 @@ def test_show_repeat_shows_the_first_occurrence(env, capsys):
     assert code == 0
     assert "Focal Loss 损失函数介绍" in out and "(repeat of S000-02: 说一下Focal loss)" in out
     assert "Focal loss multiplies CE" in out and "The notes say alpha" in out
-    assert "deepnotes.nn.functional.cross_entropy  (deepnotes/nn/functional.py:" in out
+    assert "deepnotes.nn.functional.cross_entropy  (deepnotes/nn/functional/losses.py:" in out
     assert "Experiment: toy_good" in out and "Last result" not in out
     code, out, _ = notes(env, "show", "S001-93", "--json", capsys=capsys)
     data = json.loads(out)
@@ -156,7 +156,7 @@ def test_show_repeat_shows_the_first_occurrence(env, capsys):
     link = data["code"][0]
     assert link["line"] == inspect.getsourcelines(F.cross_entropy)[1] and link["error"] is None
     assert (SRC / link["file"]).resolve() == Path(inspect.getsourcefile(F.cross_entropy)).resolve()
-    assert data["code"][1] == {"name": "deepnotes.nn.functional", "file": "deepnotes/nn/functional.py",
+    assert data["code"][1] == {"name": "deepnotes.nn.functional", "file": "deepnotes/nn/functional/__init__.py",
                                "line": None, "error": None}
 
 

@@ -48,7 +48,8 @@ from ..autograd import no_grad
 from ..nn.modules.module import Module
 from ..tensor import Tensor, get_default_dtype
 from . import _rules
-from .receptive_field import INPUT_RF, collapse, propagate
+from .rf_rules import INPUT_RF, collapse, propagate
+from .table import format_profile
 
 __all__ = ["LayerCost", "LayerProfile", "ParameterRow", "ParameterTable", "Profile", "count_parameters",
            "cost_rule_for", "parameter_table", "parse_input_size", "profile", "register_cost_rule"]
@@ -345,7 +346,7 @@ def _runtime_norm_cost(m, inputs, output):
 
 _ELEMENTWISE = ("ReLU", "Sigmoid", "Tanh", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU",
                 "SiLU", "Swish", "Mish", "Hardswish", "Hardsigmoid", "HardSwish", "HardSigmoid", "Hardtanh",
-                "Softplus", "Softsign", "Threshold", "LogSigmoid", "ScaledTanh")
+                "Softplus", "Softsign", "Threshold", "LogSigmoid", "ScaledTanh", "Hardshrink")
 
 
 @register_cost_rule(*_ELEMENTWISE)
@@ -450,7 +451,6 @@ class Profile:
 
     def table(self, depth=None, receptive_field=True):
         """The torchinfo-style summary text (see :func:`deepnotes.analysis.summary`)."""
-        from .summary import format_profile
         return format_profile(self, depth=depth, receptive_field=receptive_field)
 
     def __str__(self):

@@ -39,9 +39,37 @@ def set_trace_hook(hook):
     return previous
 
 
-# ``Tensor`` and ``as_tensor`` live in deepnotes.tensor, which imports this module; tensor.py fills
-# this slot once at import time so ``apply`` needs no import statement per call.
-_tensor_api = [None, None]
+class TensorBase:
+    """What the autograd engine knows of a tensor: :class:`deepnotes.Tensor` is its one subclass.
+
+    The dependency runs one way: ``deepnotes.tensor`` imports the primitives in ``deepnotes.ops``, which
+    import this module, so this module cannot import ``deepnotes.tensor``.  Instead the engine takes
+    the tensor class from the data it is given: ``Function.apply`` builds its output with
+    ``type(x)._from_op`` and converts non-tensor operands with ``type(x)._convert``, ``x`` being its
+    first tensor operand, and ``run_backward`` builds ``.grad`` with the class of the tensor it fills.
+    A subclass provides those two static methods and the attributes ``data``, ``_requires_grad``,
+    ``_ctx``, ``_grad``, ``_retains_grad`` and ``_vc``.
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def _from_op(data, ctx):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @staticmethod
+    def _convert(value):  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def _first_tensor(cls, inputs):
+    """The first tensor among a Function's inputs (its class builds the output); a TypeError when
+    there is none: a primitive needs at least one Tensor operand (the public functions convert)."""
+    for t in inputs:
+        if isinstance(t, TensorBase):
+            return t
+    raise TypeError(f"{cls.__name__}.apply: expected at least one Tensor input, got "
+                    f"({', '.join(type(t).__name__ for t in inputs)}); convert with deepnotes.as_tensor first")
 
 
 # ------------------------------------------------------------------ version counters
@@ -223,20 +251,21 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **kwargs):
         """Run ``forward`` on the inputs' arrays and, when any input requires grad (and grad mode is
-        on), record this call on the output tensor.  Non-tensor inputs are converted with as_tensor."""
+        on), record this call on the output tensor.  At least one input must be a tensor: the output
+        is of its class, and non-tensor inputs (arrays, numbers) are converted with its ``_convert``
+        (``deepnotes.as_tensor``); see :class:`TensorBase`."""
         if _trace_hook is not None:  # tracing (ONNX export): the hook records and runs the call
             out = _trace_hook(cls, inputs, kwargs)
             if out is not None:
                 return out
-        Tensor = _tensor_api[0]
         ctx = object.__new__(cls)
         n = len(inputs)
         # one- and two-input calls (almost all of them) avoid building intermediate sequences
         if n == 1:
             a = inputs[0]
-            if not isinstance(a, Tensor):
-                a = _tensor_api[1](a)
-                inputs = (a,)
+            if not isinstance(a, TensorBase):
+                _first_tensor(cls, inputs)  # raises: no tensor operand
+            Tensor = type(a)
             if _state.enabled and a._requires_grad:
                 ctx.needs_input_grad = (True,)
                 ctx.parents = inputs
@@ -253,8 +282,15 @@ class Function:
             return out
         if n == 2:
             a, b = inputs
-            if not isinstance(a, Tensor) or not isinstance(b, Tensor):
-                a, b = inputs = tuple(t if isinstance(t, Tensor) else _tensor_api[1](t) for t in inputs)
+            if isinstance(a, TensorBase):
+                Tensor = type(a)
+                if not isinstance(b, TensorBase):
+                    b = Tensor._convert(b)
+                    inputs = (a, b)
+            else:
+                Tensor = type(_first_tensor(cls, inputs))
+                a = Tensor._convert(a)
+                inputs = (a, b)
             if _state.enabled:
                 needs = (a._requires_grad, b._requires_grad)
                 ctx.needs_input_grad = needs
@@ -275,9 +311,10 @@ class Function:
             if d.base is not None or d is a.data or d is b.data:
                 _share_view_counter(out, inputs)
             return out
+        Tensor = type(_first_tensor(cls, inputs))
         for t in inputs:
-            if not isinstance(t, Tensor):
-                inputs = tuple(t if isinstance(t, Tensor) else _tensor_api[1](t) for t in inputs)
+            if not isinstance(t, TensorBase):
+                inputs = tuple(t if isinstance(t, TensorBase) else Tensor._convert(t) for t in inputs)
                 break
         record = False
         if _state.enabled:
@@ -377,9 +414,10 @@ def _adoptable(a, counts):
             and base.size == a.size)
 
 
-def _grad_tensor(array):
-    """``array`` as the value of a ``.grad``: a Tensor outside the graph, sharing the memory."""
-    return _tensor_api[0]._from_op(array, None)
+def _grad_tensor(node, array):
+    """``array`` as the value of ``node.grad``: a tensor (of ``node``'s tensor class) outside the
+    graph, sharing the memory."""
+    return type(node)._from_op(array, None)
 
 
 _PLAIN = (bool, int, float, str, type(None), np.generic, np.dtype, type)
@@ -472,7 +510,7 @@ def run_backward(root, grad, retain_graph=False):
                 held = node._grad
                 if held is None:
                     counts = _ref_counts(g)     # a statement of its own: see _probe_ref_counts
-                    node._grad = _grad_tensor(g if _adoptable(g, counts) else np.array(g))
+                    node._grad = _grad_tensor(node, g if _adoptable(g, counts) else np.array(g))
                 else:
                     held.data = held.data + g
                 if _post_accumulate_grad_hooks:
@@ -485,7 +523,7 @@ def run_backward(root, grad, retain_graph=False):
         if node._retains_grad:
             held = node._grad
             if held is None:
-                node._grad = _grad_tensor(np.array(g))
+                node._grad = _grad_tensor(node, np.array(g))
             else:
                 held.data = held.data + g
         parents = ctx.parents

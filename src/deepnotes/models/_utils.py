@@ -30,19 +30,6 @@ def _no_weights(weights, name):
 
 
 # ------------------------------------------------------------------------------------ initialisation
-def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Fill ``tensor`` with N(mean, std^2) samples restricted to [a, b] (absolute bounds, as torch's
-    ``nn.init.trunc_normal_``), by redrawing the out-of-range samples; vectorised."""
-    g = generator or default_generator()
-    nn.init.normal_(tensor, mean, std, generator=g)
-    out = tensor.data
-    bad = ~((out >= a) & (out <= b))
-    while bad.any():
-        out[bad] = g.normal(mean, std, size=int(bad.sum()))
-        bad = ~((out >= a) & (out <= b))
-    return tensor
-
-
 def init_conv_bn_linear(model, conv="kaiming_fan_out", linear="normal_0.01"):
     """The common torchvision initialisation, one vectorised call per tensor.
 

@@ -11,8 +11,9 @@ auxiliary heads the network has 6,624,904 parameters.  Input (N, 3, H, W), H, W 
 from collections import namedtuple
 
 from .. import nn
+from ..nn.init import trunc_normal_
 from ..tensor import cat
-from ._utils import _LocatedModel, _no_weights, trunc_normal_
+from ._utils import _LocatedModel, _no_weights
 
 GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux_logits2", "aux_logits1"])
 

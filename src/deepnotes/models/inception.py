@@ -12,8 +12,9 @@ from collections import namedtuple
 
 from .. import nn
 from ..nn import functional as F
+from ..nn.init import trunc_normal_
 from ..tensor import cat
-from ._utils import _LocatedModel, _no_weights, trunc_normal_
+from ._utils import _LocatedModel, _no_weights
 from .googlenet import BasicConv2d, _transform_input
 
 InceptionOutputs = namedtuple("InceptionOutputs", ["logits", "aux_logits"])

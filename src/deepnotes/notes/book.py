@@ -35,7 +35,7 @@ from .result import CONTRADICTS, NOT_MEASURABLE, PARTLY, SUPPORTS, Result, _fmt
 from .store import safe_name
 
 __all__ = ["build", "BookReport", "BookDependencyError", "check_dependencies", "render_markdown", "split_math",
-           "mathml", "add_build_command", "cmd_build", "NOT_RUN", "FAILED"]
+           "mathml", "NOT_RUN", "FAILED"]
 
 EXTRA = "book"
 #: the packages of the ``book`` extra: import name -> distribution name
@@ -458,49 +458,3 @@ def build(out_dir, run_experiments: bool = True, quick: bool = False, seed: int 
         raise
     report.seconds = time.perf_counter() - started
     return report
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Command line: ``deepnotes notes build OUT [--quick] [--no-run] [--seed S]``
-
-def add_build_command(subparsers):
-    """Add the ``build`` action to the ``deepnotes notes`` sub-commands (``subparsers``); returns its parser."""
-    from .cli import _int
-    p = subparsers.add_parser(
-        "build", help="write the notes as a static HTML site (the book)",
-        description="Write the catalogue as a static site readable offline: an index by topic with a filter box, "
-                    "a page per question (answer with formulas, code links, the experiment's verdict, checks, "
-                    "tables and figures) and the claims the measurements contradict or only partly support.  "
-                    "Each experiment runs once.  Needs the book extra: pip install 'deepnotes[book]'.")
-    p.add_argument("out", metavar="OUT", help="folder to write (new, empty, or a book built earlier)")
-    p.add_argument("--quick", action="store_true", help="the small version of each experiment (seconds each)")
-    p.add_argument("--no-run", action="store_true", help="do not run the experiments (pages say 'not run')")
-    p.add_argument("--seed", type=_int("--seed"), default=0, help="random seed of the experiments (default 0)")
-    p.set_defaults(func=cmd_build)
-    return p
-
-
-def cmd_build(args) -> int:
-    from .cli import user_errors
-    return user_errors(_cmd_build)(args)
-
-
-def _cmd_build(args) -> int:
-    """Build the book; 2 when a package of the book extra is missing, 1 when an experiment failed."""
-    import sys
-    try:
-        check_dependencies()
-    except BookDependencyError as e:
-        print(f"deepnotes notes build: error: {e}", file=sys.stderr)
-        return 2
-    catalogue = None
-    if getattr(args, "catalogue", None):
-        from .catalogue import load_catalogue
-        catalogue = load_catalogue(args.catalogue)
-    report = build(args.out, run_experiments=not args.no_run, quick=args.quick, seed=args.seed,
-                   catalogue=catalogue, log=lambda msg: print(msg, file=sys.stderr))
-    print(report.summary())
-    for name, error in report.errors.items():
-        print(f"deepnotes notes build: {name} failed: {error}", file=sys.stderr)
-    print(f"open {(report.out / 'index.html').as_uri()}")
-    return 1 if report.errors else 0

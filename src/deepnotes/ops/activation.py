@@ -15,6 +15,7 @@ kinks follow torch, so gradients agree elementwise:
 * GELU       y = x Phi(x) (Phi the standard normal CDF), y' = Phi(x) + x phi(x);  the 'tanh'
              approximation uses Phi(x) ~ (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2
 * Softplus   y = log(1 + e^(beta x)) / beta, and y = x where beta x > threshold;  y' = sigma(beta x)
+* Hardshrink y = x where x < -lambd or x > lambd, 0 on [-lambd, lambd];  y' = 1 outside, 0 on it (NaN passes)
 
 NumPy has no error function, so :func:`erf` and :func:`erfc` are evaluated here with the piecewise
 rational approximations of Sun's fdlibm (``s_erf.c``, freely distributable; its published coefficients
@@ -185,6 +186,22 @@ class HardtanhFn(Function):
         inside = self.out > lo
         inside &= self.out < hi
         return g * inside
+
+
+class HardshrinkFn(Function):
+    """x outside [-lambd, lambd], 0 on it; the gradient passes outside and is 0 on the closed interval
+    (torch's rule, so 0 at x = +-lambd).  The test is "inside the interval", so a NaN passes through as
+    in torch.  A negative lambd makes the interval empty: the identity."""
+
+    def forward(self, a, lambd):
+        t = a.dtype.type
+        inside = (a >= t(-lambd)) & (a <= t(lambd))
+        if self.needs_input_grad[0]:
+            self.inside = inside
+        return np.where(inside, t(0), a)
+
+    def backward(self, g):
+        return np.where(self.inside, g.dtype.type(0), g)
 
 
 class HardsigmoidFn(Function):

@@ -106,7 +106,7 @@ def resume_scheduler(name, optimizer, epochs, done_epochs, base_lr, steps_per_ep
         group.pop("initial_lr", None)
     sched, interval = build_scheduler(name, optimizer, epochs, steps_per_epoch=steps_per_epoch,
                                       warmup_epochs=warmup_epochs)
-    if sched is not None and type(sched).__name__ != "ReduceLROnPlateau":
+    if sched is not None and not isinstance(sched, S.ReduceLROnPlateau):
         steps = done_epochs * (steps_per_epoch if interval == "step" else 1)
         with warnings.catch_warnings():   # replaying the schedule without optimizer steps is intended
             warnings.simplefilter("ignore")

@@ -17,6 +17,7 @@ from .. import io
 from ..autograd import no_grad
 from ..errors import UserError, require
 from ..nn import functional as F
+from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..random import default_generator
 from ..tensor import Tensor
 
@@ -414,7 +415,7 @@ def _set_generator_state(state):
 
 
 def _is_plateau(scheduler):
-    return type(scheduler).__name__ == "ReduceLROnPlateau"
+    return isinstance(scheduler, ReduceLROnPlateau)
 
 
 def write_history(history, path):

@@ -1,5 +1,5 @@
-from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, Maxout,
-                         PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softmax2d, Softplus, Swish, Tanh)
+from .activation import (CELU, ELU, GELU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax,
+                         Maxout, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softmax2d, Softplus, Swish, Tanh)
 from .attention import AdditiveAttention, MultiheadAttention
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleDict, ModuleList, Sequential

@@ -1,5 +1,6 @@
 """Activation layers: ReLU, Sigmoid, Tanh, Softmax, LogSoftmax and the issue-3 family (LeakyReLU, PReLU,
-ELU/SELU/CELU, SiLU/Swish, Hardtanh/ReLU6, Hardsigmoid, Hardswish, GELU, Softplus, Maxout, Softmax2d)."""
+ELU/SELU/CELU, SiLU/Swish, Hardtanh/ReLU6, Hardshrink, Hardsigmoid, Hardswish, GELU, Softplus, Maxout,
+Softmax2d)."""
 import numpy as np
 
 from ...tensor import get_default_dtype
@@ -198,6 +199,21 @@ class Hardtanh(Module):
 
     def extra_repr(self):
         return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
+class Hardshrink(Module):
+    """Hardshrink(x) = x where |x| > lambd, else 0 (hard thresholding); gradient 1 outside
+    [-lambd, lambd], 0 on it."""
+
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input):
+        return F.hardshrink(input, self.lambd)
+
+    def extra_repr(self):
+        return f"{self.lambd}"
 
 
 class ReLU6(Hardtanh):

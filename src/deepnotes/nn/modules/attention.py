@@ -2,7 +2,7 @@
 
 Seed 002 ("what is attention for"): attention is a weight distribution over the inputs, computed by
 comparing each input with the current (decoder) state, then used for a weighted sum; it lets a decoder
-pick the inputs relevant to the output it is producing.  The math lives in ``deepnotes.nn.attention``.
+pick the inputs relevant to the output it is producing.  The math lives in ``deepnotes.nn.functional.attention``.
 """
 import math
 import numbers
@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from ...tensor import get_default_dtype
-from .. import attention as A
+from ..functional import attention as A
 from .. import init
 from ..parameter import Parameter
 from ._utils import check_device, layer_input

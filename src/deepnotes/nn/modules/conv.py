@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from ...ops.conv_transpose import conv_transpose_output_size
 from ...tensor import get_default_dtype
 from .. import functional as F
 from .. import init
@@ -164,7 +165,7 @@ class _ConvTransposeNd(_ConvNd):
         pads = []
         for n, want, k, s, p, d in zip(x.shape[-nd:], size, self.kernel_size, self.stride, self.padding,
                                        self.dilation):
-            smallest = F.conv_transpose_output_size(n, k, s, p, 0, d)
+            smallest = conv_transpose_output_size(n, k, s, p, 0, d)
             if not smallest <= want <= smallest + s - 1:
                 raise ValueError(f"{type(self).__name__}: requested an output size of {tuple(size)}, but valid "
                                  f"sizes along this axis range from {smallest} to {smallest + s - 1} (for an "
