@@ -112,6 +112,7 @@ _CASES = {
     "HardswishFn": (lambda: nn.Hardswish(), _IMG, np.float32),
     "HardsigmoidFn": (lambda: nn.Hardsigmoid(), _IMG, np.float32),
     "HardtanhFn": (lambda: nn.Hardtanh(-2.0, 1.5), _IMG, np.float32),
+    "HardshrinkFn": (lambda: nn.Hardshrink(0.3), _IMG, np.float32),
     "SiLUFn": (lambda: nn.SiLU(), _IMG, np.float32),
     "SwishFn": (lambda: nn.Swish(1.7, learnable=True), _IMG, np.float32),
     "LeakyReLUFn": (lambda: nn.LeakyReLU(0.2), _IMG, np.float32),
@@ -161,7 +162,7 @@ _CASES = {
     # losses
     "_BinaryCrossEntropy": (lambda: Lambda(lambda m, x: F.binary_cross_entropy(
         x.sigmoid(), (x * 3).sigmoid(), reduction="none")), _IMG, np.float32),
-    "_BCEWithLogits": (lambda: Lambda(lambda m, x: F.binary_cross_entropy_with_logits(     # overflow-safe form
+    "BCEWithLogitsFn": (lambda: Lambda(lambda m, x: F.binary_cross_entropy_with_logits(     # overflow-safe form
         x * 30, (x * 2).sigmoid(), reduction="none")), _IMG, np.float32),
     "_XLogX": (lambda: Lambda(lambda m, x: F.kl_div(m.p0, x.relu(), reduction="none"), _r(*_IMG)), _IMG, np.float32),
 }
@@ -334,6 +335,8 @@ _LAYERS = {
     "BalancedCrossEntropyLoss": (lambda: nn.BalancedCrossEntropyLoss(alpha=0.3), [(_VEC, _X), (_VEC, "b")]),
     "BatchNorm1d": (lambda: nn.BatchNorm1d(4), [(_SEQ, _X)]),
     "BatchNorm2d": (_batchnorm, [(_IMG, _X)]),
+    # outside a multi-rank job, and in evaluation, SyncBatchNorm is BatchNorm (exported as one)
+    "SyncBatchNorm": (lambda: nn.SyncBatchNorm.convert_sync_batchnorm(_batchnorm()), [(_IMG, _X)]),
     "CELU": (lambda: nn.CELU(0.5), [(_IMG, _X)]),
     "Conv1d": (lambda: nn.Conv1d(4, 2, 3, padding=1), [(_SEQ, _X)]),
     "Conv2d": (lambda: nn.Conv2d(3, 4, 3, padding=1, groups=1, dilation=2), [(_IMG, _X)]),
@@ -354,6 +357,7 @@ _LAYERS = {
     "Hardsigmoid": (lambda: nn.Hardsigmoid(), [(_IMG, _X)]),
     "Hardswish": (lambda: nn.Hardswish(), [(_IMG, _X)]),
     "Hardtanh": (lambda: nn.Hardtanh(-0.5, 0.5), [(_IMG, _X)]),
+    "Hardshrink": (lambda: nn.Hardshrink(0.7), [(_IMG, _X)]),
     "Identity": (lambda: nn.Identity(), [(_IMG, _X)]),
     "InstanceNorm1d": (lambda: nn.InstanceNorm1d(4, affine=True), [(_SEQ, _X)]),
     "InstanceNorm2d": (lambda: nn.InstanceNorm2d(3), [(_IMG, _X)]),

@@ -63,6 +63,19 @@ def _hardtanh(g, rec, out):
     _clip(g, rec, out, float(_param(g, rec, ("min_val",), 1, -1.0)), float(_param(g, rec, ("max_val",), 2, 1.0)))
 
 
+# x outside the closed interval [-lambd, lambd], 0 on it; the test is "inside", so NaN passes through as in
+# deepnotes and torch (ONNX's Shrink would map NaN to 0)
+@register_op(_Act.HardshrinkFn)
+def _hardshrink(g, rec, out):
+    x = rec.inputs[0]
+    dt = x.data.dtype
+    lambd = float(_param(g, rec, ("lambd",), 1, 0.5))
+    xv = g.value(x)
+    inside = g.node("And", [g.node("GreaterOrEqual", [xv, g.scalar(-lambd, dt, "minus_lambd")]),
+                            g.node("LessOrEqual", [xv, g.scalar(lambd, dt, "lambd")])])
+    g.node("Where", [inside, g.scalar(0, dt, "zero"), xv], out)
+
+
 @register_op(_Act.SiLUFn)
 def _silu(g, rec, out):
     x = g.value(rec.inputs[0])

@@ -1,11 +1,11 @@
 """Attention's softmax: a softmax over the last axis that gives zeros for a row masked entirely."""
 from __future__ import annotations
 
+from ..ops.attention import _AttnSoftmax
 from .registry import register_op
 
 
-# the primitive lives in nn.attention; registered by name so the exporter does not import that module
-@register_op("_AttnSoftmax", module_prefix="deepnotes.")
+@register_op(_AttnSoftmax)
 def _attn_softmax(g, rec, out):
     # softmax over the last axis; with safe=True a row whose scores are all -inf gives zeros
     x = rec.inputs[0]

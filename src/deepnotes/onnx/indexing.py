@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import shape as _S
+from ..ops.embedding import _EmbeddingFn
 from .consistency import same
 from .registry import register_op
 from .tracing import where
@@ -149,9 +150,7 @@ def _basic_index(g, xv, shape, items, out):
     return v
 
 
-# the embedding primitive lives with nn.functional's embedding; registered by name, so the exporter does
-# not depend on the file that defines it
-@register_op("_EmbeddingFn", varying_kwargs=("indices",), module_prefix="deepnotes.")
+@register_op(_EmbeddingFn, varying_kwargs=("indices",))
 def _embedding(g, rec, out):
     # weight[indices]: the indices are a keyword array, taken from the graph when they are the data of
     # a traced tensor (the model input), else a constant

@@ -7,11 +7,12 @@ computed outside the traced primitives, so ``export`` reports them instead of fr
 """
 from __future__ import annotations
 
+from ..ops.loss import BCEWithLogitsFn, _BinaryCrossEntropy, _XLogX
 from .registry import register_op
 
 
 # l = -(t max(log x, -100) + (1 - t) max(log(1 - x), -100)), torch's clamped logs
-@register_op("_BinaryCrossEntropy", module_prefix="deepnotes.")
+@register_op(_BinaryCrossEntropy)
 def _binary_cross_entropy(g, rec, out):
     x, t = rec.inputs
     dt = x.data.dtype
@@ -24,7 +25,7 @@ def _binary_cross_entropy(g, rec, out):
 
 
 # l = (1 - t) x - min(x, 0) + log(1 + exp(-|x|)), the overflow-free form of (1 - t) x - log sigmoid(x)
-@register_op("_BCEWithLogits", module_prefix="deepnotes.")
+@register_op(BCEWithLogitsFn)
 def _bce_with_logits(g, rec, out):
     x, t = rec.inputs
     dt = x.data.dtype
@@ -37,7 +38,7 @@ def _bce_with_logits(g, rec, out):
 
 
 # t log t with 0 log 0 = 0
-@register_op("_XLogX", module_prefix="deepnotes.")
+@register_op(_XLogX)
 def _xlogx(g, rec, out):
     t = rec.inputs[0]
     zero = g.scalar(0, t.data.dtype, "zero")
