@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from deepnotes import io
-from deepnotes.cli import build_parser, main
+from deepnotes.cli import main
 from deepnotes.train import default_lr
 from deepnotes.train.factory import OPTIMIZERS
 
@@ -149,8 +149,8 @@ def _run_main_job(out, *extra):
 
 
 def test_main_job_reaches_97_percent_and_is_repeatable(tmp_path):
-    """`deepnotes train` with its defaults (the classic LeNet-5): >= 97% test accuracy; the same seed twice, identical weights;
-    with --amp (float16 compute, float32 master weights, loss scaling) within 1 point of float32."""
+    """`deepnotes train` with its defaults (the classic LeNet-5): >= 97% test accuracy; the same seed twice,
+    identical weights; with --amp (float16 compute, float32 master weights, loss scaling) within 1 point of float32."""
     acc = _run_main_job(tmp_path / "r1")
     assert acc >= 0.97
     assert _run_main_job(tmp_path / "r2") == acc

@@ -347,8 +347,8 @@ NORMS16 = {
 @pytest.mark.parametrize("name", list(NORMS16))
 def test_float16_norms_accumulate_in_float32_like_torch(name):
     """float16 (16, 16, 32, 32) inputs of std 8 and mean 4: every group (even one channel's 1024
-    values) sums more than 65504 in x^2, so statistics kept in float16 overflow.  torch accumulates them in float32 and rounds only the
-    output (and the gradients) to float16; so must we."""
+    values) sums more than 65504 in x^2, so statistics kept in float16 overflow.  torch accumulates them in
+    float32 and rounds only the output (and the gradients) to float16; so must we."""
     rng = np.random.default_rng(1)
     x = (8 * rng.standard_normal((16, 16, 32, 32)) + 4).astype(np.float16)
     pshape = (16, 32, 32) if name == "layer_norm" else (16,)

@@ -190,7 +190,7 @@ def test_every_internal_link_and_fragment_resolves(site):
     parsed = {p.resolve(): parse(p) for p in pages}
     checked = 0
     for path, page in parsed.items():
-        for tag, attr, value in page.links:
+        for tag, _attr, value in page.links:
             parts = urlsplit(value)
             if parts.scheme or parts.netloc:
                 # only plain links may leave the site; styles, scripts and images are local files

@@ -191,7 +191,7 @@ def test_non_contiguous_parameter(name, kwargs):
     q = torch.tensor(base.T.copy(), requires_grad=True)
     opt_o = getattr(dopt, name)([p], **kwargs)
     opt_t = getattr(torch.optim, name)([q], foreach=False, **kwargs)
-    for k in range(20):
+    for _ in range(20):
         g = rng.normal(size=(9, 6))
         p.grad = g + p.data
         with torch.no_grad():

@@ -77,8 +77,10 @@ def format_profile(prof, depth=None, receptive_field=True):
         body.append(row)
     ncol = len(head)
     widths = [max(len(r[i]) for r in [head] + body) for i in range(ncol)]
-    fmt = lambda r: "  ".join(c.ljust(w) if i < 2 else c.rjust(w)  # noqa: E731
-                              for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+
+    def fmt(r):
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+
     width = max(len(fmt(head)), 60)
     double, single = "=" * width, "-" * width
     div, suffix = _scale(prof.macs)

@@ -144,7 +144,7 @@ def render_markdown(text: str, problems: list[str] | None = None, where: str = "
     body, formulas = split_math(text)
     html = md.markdown(body, extensions=["extra", "sane_lists"], output_format="html")
     rendered = []
-    for k, (latex, display) in enumerate(formulas):
+    for latex, display in formulas:
         try:
             rendered.append(mathml(latex, display))
         except Exception as e:  # latex2mathml raises several exception types for unsupported input

@@ -51,7 +51,7 @@ class BatchNormFn(Function):
     """Inputs: x (N, C, *), then ``weight`` (C,) if ``has_weight`` and ``bias`` (C,) if ``has_bias``."""
 
     def forward(self, x, *affine, has_weight, has_bias, running_mean, running_var, training, momentum, eps):
-        n, c = x.shape[0], x.shape[1]
+        n = x.shape[0]
         s = math.prod(x.shape[2:])
         t = x.dtype.type
         # channel-major input (the im2col convolution's output, memory (C, N, *)): work on it in place
