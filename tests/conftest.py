@@ -17,6 +17,9 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
+# the shared oracle-comparison helpers (tests/_oracle.py) import as ``_oracle`` from every test folder
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
 
 def _register_bare_torchvision():
     if "torchvision" in sys.modules:

@@ -9,6 +9,7 @@ import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import _oracle as oracle
 import deepnotes as dn
 import deepnotes.nn.functional as F
 from deepnotes import nn
@@ -30,14 +31,9 @@ def _randomise(m, tm, rng):
 def _compare(m, tm, x, rng, rtol=RTOL, atol=ATOL):
     X, Xt = dn.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, yt = m(X), tm(Xt)
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=rtol, atol=atol)
     assert y.data.dtype == x.dtype
-    cot = rng.standard_normal(tuple(yt.shape))
-    (y * dn.Tensor(cot.astype(x.dtype))).sum().backward()
-    (yt * torch.tensor(cot, dtype=yt.dtype)).sum().backward()
-    np.testing.assert_allclose(X.grad, Xt.grad.numpy(), rtol=rtol, atol=atol)
-    for (name, p), (_, tp) in zip(m.named_parameters(), tm.named_parameters()):
-        np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
+    params = [(name, p, tp) for (name, p), (_, tp) in zip(m.named_parameters(), tm.named_parameters())]
+    oracle.assert_matches(y, yt, [(X, Xt)] + params, rng, rtol, atol)
     return y, yt
 
 

@@ -41,7 +41,7 @@ def set_trace_hook(hook):
 
 # ``Tensor`` and ``as_tensor`` live in deepnotes.tensor, which imports this module; tensor.py fills
 # this slot once at import time so ``apply`` needs no import statement per call.
-_tensor_api = [None, None]
+_tensor_api: list = [None, None]
 
 
 # ------------------------------------------------------------------ version counters
