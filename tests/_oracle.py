@@ -15,6 +15,7 @@ rules are written once:
 - ``assert_grads_close`` compares the ``.grad`` of leaf pairs; ``assert_matches`` is the whole
   "values, then gradients" check most oracle tests make.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,8 +54,7 @@ def tolerances(dtype):
     return _TOLERANCES.get(dtype, _TOLERANCES[np.dtype(np.float64)])
 
 
-def assert_close(ours, ref, rtol=None, atol=None, *, what="value", check_dtype=False, check_shape=True,
-                 equal_nan=True):
+def assert_close(ours, ref, rtol=None, atol=None, *, what="value", check_dtype=False, check_shape=True, equal_nan=True):
     """``ours`` equals the oracle's ``ref`` within ``atol + rtol |ref|`` (defaults: ``tolerances`` of
     ``ref``'s dtype); the shapes must match and, with ``check_dtype``, the dtypes too.  NaN in the same
     places counts as equal (``numpy.testing``'s rule); ``equal_nan=False`` forbids NaN altogether."""
@@ -64,8 +64,14 @@ def assert_close(ours, ref, rtol=None, atol=None, *, what="value", check_dtype=F
     if check_dtype:
         assert a.dtype == b.dtype, f"{what}: dtype {a.dtype} vs oracle {b.dtype}"
     d_rtol, d_atol = tolerances(b.dtype)
-    np.testing.assert_allclose(a, b, rtol=d_rtol if rtol is None else rtol, atol=d_atol if atol is None else atol,
-                               equal_nan=equal_nan, err_msg=what)
+    np.testing.assert_allclose(
+        a,
+        b,
+        rtol=d_rtol if rtol is None else rtol,
+        atol=d_atol if atol is None else atol,
+        equal_nan=equal_nan,
+        err_msg=what,
+    )
 
 
 def cotangent(shape, rng):

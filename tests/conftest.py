@@ -48,6 +48,17 @@ def _remove_tmp_path_after_the_test(request):
         shutil.rmtree(path, ignore_errors=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_notes_data_dir(tmp_path_factory):
+    """The notes store (results, quiz records) goes to a folder of this test process, never the user's data
+    folder: tests then neither read a developer's stored results nor race each other under pytest-xdist.
+    A test that needs another folder sets DEEPNOTES_DATA_DIR itself (monkeypatch restores this one)."""
+    with pytest.MonkeyPatch.context() as mp:
+        if not os.environ.get("DEEPNOTES_DATA_DIR"):
+            mp.setenv("DEEPNOTES_DATA_DIR", str(tmp_path_factory.mktemp("notes-data")))
+        yield
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -1,5 +1,6 @@
 """The API reference (pdoc over the docstrings) builds offline, without warnings, with a page per package,
 and the notes book built beside it links its code pages into it."""
+
 import os
 import re
 import shutil
@@ -13,17 +14,36 @@ import deepnotes
 
 pytest.importorskip("pdoc")
 
-PACKAGES = ["deepnotes", "deepnotes.nn", "deepnotes.nn.functional", "deepnotes.optim", "deepnotes.data",
-            "deepnotes.models", "deepnotes.analysis", "deepnotes.detection", "deepnotes.train", "deepnotes.notes",
-            "deepnotes.autograd", "deepnotes.ops", "deepnotes.amp", "deepnotes.io", "deepnotes.tensor"]
+PACKAGES = [
+    "deepnotes",
+    "deepnotes.nn",
+    "deepnotes.nn.functional",
+    "deepnotes.optim",
+    "deepnotes.data",
+    "deepnotes.models",
+    "deepnotes.analysis",
+    "deepnotes.detection",
+    "deepnotes.train",
+    "deepnotes.notes",
+    "deepnotes.autograd",
+    "deepnotes.ops",
+    "deepnotes.amp",
+    "deepnotes.io",
+    "deepnotes.tensor",
+]
 
 
 def build_api_docs(out):
     """The README's build command, run on the source tree under test; returns the captured output."""
     src = str(Path(deepnotes.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-    proc = subprocess.run([sys.executable, "-W", "error::UserWarning", "-m", "pdoc", "-o", str(out), "deepnotes"],
-                          env=env, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, "-W", "error::UserWarning", "-m", "pdoc", "-o", str(out), "deepnotes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     return proc
 
 
@@ -60,9 +80,10 @@ def test_api_reference_builds_offline_without_warnings(api_site):
 def test_book_code_pages_link_into_the_api_reference(api_site, tmp_path, capsys):
     pytest.importorskip("jinja2")
     from deepnotes.cli import main
+
     site, proc = api_site
     assert proc.returncode == 0, proc.stderr[-4000:]
-    book = site.parent / "book"   # built beside the reference, as the README says
+    book = site.parent / "book"  # built beside the reference, as the README says
     assert main(["notes", "build", str(book), "--no-run", "--api-docs", str(site)]) == 0
     summary = capsys.readouterr().out
     linked = int(re.search(r"(\d+) code page\(s\) link into the API reference", summary).group(1))
@@ -79,8 +100,10 @@ def test_book_code_pages_link_into_the_api_reference(api_site, tmp_path, capsys)
                 assert f'id="{anchor}"' in target.read_text(encoding="utf-8"), (page.name, href)
     assert found == linked
     nms = (book / "api" / "deepnotes.detection.nms.nms.html").read_text(encoding="utf-8")
-    assert 'href="../../api/deepnotes/detection/nms.html#nms"' in nms or \
-        'href="../../api/deepnotes/detection.html#nms"' in nms
+    assert (
+        'href="../../api/deepnotes/detection/nms.html#nms"' in nms
+        or 'href="../../api/deepnotes/detection.html#nms"' in nms
+    )
     # a folder that is not a pdoc site is refused with a one-line error
     assert main(["notes", "build", str(tmp_path / "b"), "--no-run", "--api-docs", str(tmp_path)]) == 2
     assert "api_docs must be a folder written by 'python -m pdoc" in capsys.readouterr().err

@@ -34,7 +34,8 @@ def test_resnet18_amp_training_matches_torch_autocast(zoo):
     weights): outputs and running statistics agree to float16 precision; the float32 master-weight
     gradients are no farther from float32 training's than torch's (with a batch of 2, float16
     rounding moves some of torch's own gradients by half their size).  Step 1 (torch's updated weights
-    copied in, so both start from the same weights again): another train-mode forward updates the running statistics identically."""
+    copied in, so both start from the same weights again): another train-mode forward updates the
+    running statistics identically."""
     torch.manual_seed(0)         # the weights, hence the float16 rounding, must not depend on test order
     ref = zoo.tv_build("resnet18", num_classes=10).train()
     ref32 = copy.deepcopy(ref)
