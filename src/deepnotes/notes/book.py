@@ -321,8 +321,8 @@ def build(out_dir, run_experiments: bool = True, quick: bool = False, seed: int 
     packaged one).  ``api_docs`` is the folder of the API reference built by ``python -m pdoc -o DIR
     deepnotes``: each code page of the book then links to the name's entry there (by a relative link, so
     build both under one folder to move them together).  The site is assembled in a temporary folder
-    beside ``out_dir`` and moved into place at the end, so ``out_dir`` is either the previous book or the new one, never half of each.  ``out_dir``
-    must be new, empty, or a book built earlier."""
+    beside ``out_dir`` and moved into place at the end, so ``out_dir`` is either the previous book or the
+    new one, never half of each.  ``out_dir`` must be new, empty, or a book built earlier."""
     started = time.perf_counter()
     check_dependencies()
     jinja2 = _require("jinja2")
