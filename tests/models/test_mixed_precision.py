@@ -4,6 +4,7 @@ torchvision's weights copied in: float16 convolutions, batch-norm statistics acc
 import copy
 
 import numpy as np
+import pytest
 import torch
 
 import deepnotes as dn
@@ -28,6 +29,7 @@ def _assert_stats_close(ours, ref, zoo, what):
         assert _rel_err(stats[k], v) < 5e-3, f"{what}: {k} differs by {_rel_err(stats[k], v):.3g}"
 
 
+@pytest.mark.slow
 def test_resnet18_amp_training_matches_torch_autocast(zoo):
     """Raw pixels (0..255, unnormalised): the first batch norm sees float16 values whose squares sum
     far past 65504.  Step 0: autocast forward, scaled backward and SGD step in both libraries (same
