@@ -17,6 +17,19 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
+# Under pytest-xdist each worker is one process per core: one BLAS thread and one torch thread each, so
+# two workers on two cores do not run four busy threads that wait on each other.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover - torch is in the test extra
+        pass
+
 # the shared oracle-comparison helpers (tests/_oracle.py) import as ``_oracle`` from every test folder
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
