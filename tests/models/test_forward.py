@@ -126,6 +126,7 @@ def test_resnet18_train_with_gradients(zoo, tv_resnet18):
     zoo.compare_train(zoo.fast_build("resnet18"), tv_resnet18, (2, 3, 32, 32), grads=True)
 
 
+@pytest.mark.slow
 def test_resnet50_eval_and_train(zoo, tv_resnet50):
     zoo.compare_eval(zoo.fast_build("resnet50", num_classes=10), tv_resnet50, (2, 3, 32, 32))
     zoo.compare_train(zoo.fast_build("resnet50", num_classes=10), tv_resnet50, (2, 3, 32, 32))
