@@ -12,6 +12,7 @@ rules are written once:
   (NaN where the oracle has NaN).
 - ``backward_pair`` runs the backward pass of both libraries under one random cotangent per output,
   drawn from the test's generator, so the gradients can be compared.
+- ``assert_same_non_finite`` requires NaN and +-inf exactly where the oracle has them.
 - ``assert_grads_close`` compares the ``.grad`` of leaf pairs; ``assert_matches`` is the whole
   "values, then gradients" check most oracle tests make.
 """
@@ -72,6 +73,17 @@ def assert_close(ours, ref, rtol=None, atol=None, *, what="value", check_dtype=F
         equal_nan=equal_nan,
         err_msg=what,
     )
+
+
+def assert_same_non_finite(ours, ref, rtol=1e-6, atol=1e-12, what=""):
+    """The NaN and inf positions (and inf signs) of ``ours`` are exactly the oracle's; the finite values
+    agree within ``atol + rtol |ref|``."""
+    a, b = to_numpy(ours), to_numpy(ref)
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=f"{what} NaN positions")
+    np.testing.assert_array_equal(np.isposinf(a), np.isposinf(b), err_msg=f"{what} +inf positions")
+    np.testing.assert_array_equal(np.isneginf(a), np.isneginf(b), err_msg=f"{what} -inf positions")
+    fin = np.isfinite(b)
+    np.testing.assert_allclose(a[fin], b[fin], rtol=rtol, atol=atol, err_msg=f"{what} finite values")
 
 
 def cotangent(shape, rng):
