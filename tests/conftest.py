@@ -30,8 +30,9 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     except ImportError:  # pragma: no cover - torch is in the test extra
         pass
 
-# the shared oracle-comparison helpers (tests/_oracle.py) import as ``_oracle`` from every test folder
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the shared test helpers (tests/_oracle.py, tests/_tiers.py) import by name from every test folder
+# (appended, not prepended: the test folders named data/, models/, nn/ ... must not shadow installed packages)
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _register_bare_torchvision():
