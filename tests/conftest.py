@@ -17,6 +17,23 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
+# Under pytest-xdist each worker is one process per core: one BLAS thread and one torch thread each, so
+# two workers on two cores do not run four busy threads that wait on each other.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover - torch is in the test extra
+        pass
+
+# the shared test helpers (tests/_oracle.py, tests/_tiers.py) import by name from every test folder
+# (appended, not prepended: the test folders named data/, models/, nn/ ... must not shadow installed packages)
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+
 
 def _register_bare_torchvision():
     if "torchvision" in sys.modules:
@@ -43,6 +60,17 @@ def _remove_tmp_path_after_the_test(request):
     path = request.node.funcargs.get("tmp_path") if hasattr(request.node, "funcargs") else None
     if path is not None:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_notes_data_dir(tmp_path_factory):
+    """The notes store (results, quiz records) goes to a folder of this test process, never the user's data
+    folder: tests then neither read a developer's stored results nor race each other under pytest-xdist.
+    A test that needs another folder sets DEEPNOTES_DATA_DIR itself (monkeypatch restores this one)."""
+    with pytest.MonkeyPatch.context() as mp:
+        if not os.environ.get("DEEPNOTES_DATA_DIR"):
+            mp.setenv("DEEPNOTES_DATA_DIR", str(tmp_path_factory.mktemp("notes-data")))
+        yield
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from deepnotes import io
-from deepnotes.cli import build_parser, main
+from deepnotes.cli import main
 from deepnotes.train import default_lr
 from deepnotes.train.factory import OPTIMIZERS
 
@@ -121,6 +121,7 @@ def test_missing_resume_checkpoint(tmp_path, capsys):
     assert "no file at" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_train_resume_matches_straight_run(tmp_path, capsys):
     """1 epoch, then --resume to 2 epochs, gives the weights of a straight 2-epoch run."""
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
@@ -148,9 +149,10 @@ def _run_main_job(out, *extra):
     return float(proc.stdout.split("test accuracy ")[1].split()[0])
 
 
+@pytest.mark.slow
 def test_main_job_reaches_97_percent_and_is_repeatable(tmp_path):
-    """`deepnotes train` with its defaults (the classic LeNet-5): >= 97% test accuracy; the same seed twice, identical weights;
-    with --amp (float16 compute, float32 master weights, loss scaling) within 1 point of float32."""
+    """`deepnotes train` with its defaults (the classic LeNet-5): >= 97% test accuracy; the same seed twice,
+    identical weights; with --amp (float16 compute, float32 master weights, loss scaling) within 1 point of float32."""
     acc = _run_main_job(tmp_path / "r1")
     assert acc >= 0.97
     assert _run_main_job(tmp_path / "r2") == acc
@@ -327,6 +329,7 @@ def _accuracy(out):
     return float(out.split("test accuracy ")[1].split()[0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer, scheduler", [(name, "cosine") for name in OPTIMIZERS] + [("nesterov", "onecycle")])
 def test_every_optimizers_default_lr_trains_the_default_model(optimizer, scheduler, tmp_path, capsys):
     """Each optimizer's default rate trains the default model well above chance (10%); 3 epochs keep it short
@@ -336,6 +339,7 @@ def test_every_optimizers_default_lr_trains_the_default_model(optimizer, schedul
     assert _accuracy(capsys.readouterr().out) > 0.8
 
 
+@pytest.mark.slow
 def test_lr_find_suggestion_trains_the_default_model(tmp_path, capsys):
     assert main(["lr-find"]) == 0
     out = capsys.readouterr().out

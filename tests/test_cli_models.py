@@ -22,6 +22,7 @@ def _trained(capsys):
 
 
 @pytest.mark.parametrize("name", list_models())
+@pytest.mark.slow  # every model trains for an epoch through the CLI
 def test_every_model_trains_on_digits(name, tmp_path, capsys):
     assert main(["train", "--model", name, "--out", str(tmp_path)] + TINY) == 0
     _trained(capsys)
@@ -46,6 +47,7 @@ def _write_cifar10(folder, n=2):
         (folder / name).write_bytes(records.tobytes())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist", "cifar10"])
 @pytest.mark.parametrize("name", ["lenet5", "lenet5_modern", "googlenet", "mobilenet_v3_small", "resnet18",
                                   "densenet121"])

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
+import _oracle as oracle
 import deepnotes as dn
 from deepnotes.tensor import pad as dn_pad
 
@@ -31,22 +32,16 @@ def check(fn_dn, fn_torch, *arrays, fn_torch_args=None, rtol=RTOL64, atol=ATOL64
     ts = [torch.tensor(a, requires_grad=grad and a.dtype.kind == "f") for a in arrays]
     out = fn_dn(*xs)
     tout = fn_torch(*ts)
-    assert out.shape == tuple(tout.shape), (out.shape, tuple(tout.shape))
-    assert np.dtype(out.dtype) == np.dtype(str(tout.dtype).replace("torch.", "")), (out.dtype, tout.dtype)
-    np.testing.assert_allclose(out.data, _np(tout), rtol=rtol, atol=atol, equal_nan=True)
+    oracle.assert_close(out, tout, rtol, atol, what="output", check_dtype=True, equal_nan=True)
     if not grad or not tout.requires_grad:
         return out
-    cot = np.random.default_rng(seed).standard_normal(out.shape).astype(out.data.dtype)
-    out.backward(dn.tensor(cot))
-    tout.backward(torch.tensor(cot))
+    oracle.backward_pair(out, tout, np.random.default_rng(seed))
     for i, (x, t) in enumerate(zip(xs, ts)):
         if not t.requires_grad:
             continue
-        tg = np.zeros(t.shape, dtype=arrays[i].dtype) if t.grad is None else t.grad.numpy()
+        tg = np.zeros(t.shape, dtype=arrays[i].dtype) if t.grad is None else t.grad
         g = np.zeros(x.shape, dtype=arrays[i].dtype) if x.grad is None else x.grad
-        assert g.shape == tg.shape and g.dtype == tg.dtype, (i, g.shape, tg.shape, g.dtype, tg.dtype)
-        np.testing.assert_allclose(g, tg, rtol=rtol, atol=atol, equal_nan=True,
-                                   err_msg=f"gradient of input {i}")
+        oracle.assert_close(g, tg, rtol, atol, what=f"gradient of input {i}", check_dtype=True, equal_nan=True)
     return out
 
 

@@ -15,6 +15,8 @@ import venv
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -48,6 +50,7 @@ def build_wheel(tmp_path, env):
     return wheels[0]
 
 
+@pytest.mark.slow
 def test_wheel_installs_in_a_fresh_venv_and_trains(tmp_path):
     env = clean_env()
     wheel = build_wheel(tmp_path, env)

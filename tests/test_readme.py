@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -24,6 +25,7 @@ def test_python_blocks_are_found():
     assert all(b.strip() for b in blocks)
 
 
+@pytest.mark.slow
 def test_readme_python_blocks_run_in_order(tmp_path, monkeypatch):
     blocks = python_blocks(README.read_text(encoding="utf-8"))
     (tmp_path / "examples").symlink_to(ROOT / "examples", target_is_directory=True)

@@ -168,7 +168,6 @@ DTYPES = ["bool", "uint8", "int32", "int64", "float16", "float32", "float64"]
 
 
 def _make(dtype, ndim):
-    shape = (2, 3) if ndim else ()
     a = (np.arange(6).reshape(2, 3) % 3 + 1 if ndim else np.asarray(2)).astype(dtype)
     return a
 

@@ -100,7 +100,8 @@ def _fraction_or_count(text):
         except ValueError:
             raise argparse.ArgumentTypeError(f"--val-size must be a fraction or a count, got {text!r}") from None
         if not 0 <= value < 1:
-            raise argparse.ArgumentTypeError(f"--val-size must be a fraction in [0, 1) or a count, got {text}")
+            raise argparse.ArgumentTypeError(
+                f"--val-size must be a fraction in [0, 1) or a count, got {text}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"--val-size must be >= 0, got {value}")
     return value

@@ -5,6 +5,7 @@ convolutions and fully connected layers, at 224x224 (299x299 for Inception v3). 
 """
 import pytest
 
+from _tiers import by_cost
 from deepnotes import nn
 from deepnotes.analysis import profile
 from deepnotes.models import get_model
@@ -26,7 +27,7 @@ def zero_init(monkeypatch):
     monkeypatch.setattr(nn.init, "normal_", fill)
 
 
-@pytest.mark.parametrize("name", sorted(PUBLISHED_GMACS))
+@pytest.mark.parametrize("name", by_cost(sorted(PUBLISHED_GMACS)))
 def test_macs_within_two_percent_of_published(name, zero_init):
     kwargs = {"aux_logits": False, "init_weights": False} if name in ("googlenet", "inception_v3") else {}
     side = 299 if name == "inception_v3" else 224

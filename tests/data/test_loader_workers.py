@@ -95,7 +95,7 @@ def test_per_worker_seeding_matches_base_seed_plus_id():
     base = int(np.random.default_rng(5).integers(0, 2**63, dtype=np.int64))
     streams = {w: np.random.default_rng(base + w) for w in (0, 1)}
     for k, batch in enumerate(rows):
-        for i, worker, seed, draw, _, pid in batch:
+        for _i, worker, seed, draw, _, pid in batch:
             assert worker == k % 2  # batches are dealt out round robin
             assert seed == base + worker
             assert pid != os.getpid()

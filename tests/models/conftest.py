@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 
+import _oracle as oracle
 import deepnotes as dn
 from deepnotes.nn import init as dn_init
 
@@ -88,11 +89,9 @@ def load_from(ours, ref, dtype=np.float32):
 
 def assert_close(ours, ref, rtol, atol_scale, what="output"):
     """|ours - ref| <= atol + rtol |ref| with atol = atol_scale * max(1, max |ref|)."""
-    ref = ref.detach().cpu().numpy() if isinstance(ref, torch.Tensor) else np.asarray(ref)
-    ours = ours.data if isinstance(ours, dn.Tensor) else np.asarray(ours)
-    assert ours.shape == ref.shape, f"{what}: shape {ours.shape} != {ref.shape}"
+    ref = oracle.to_numpy(ref)
     atol = atol_scale * max(1.0, float(np.abs(ref).max()) if ref.size else 1.0)
-    np.testing.assert_allclose(ours, ref, rtol=rtol, atol=atol, err_msg=what)
+    oracle.assert_close(ours, ref, rtol, atol, what=what)
 
 
 def image(shape, dtype=np.float32, seed=0):

@@ -115,6 +115,7 @@ def torch_mobilenet_v1(width_mult=1.0, num_classes=1000):
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.5])
+@pytest.mark.slow
 def test_mobilenet_v1_matches_paper_twin(zoo, alpha):
     torch.manual_seed(0)
     ref = torch_mobilenet_v1(alpha, num_classes=10)

@@ -14,6 +14,7 @@ def _torch_fails(ref, x):
             ref(torch.from_numpy(x))
 
 
+@pytest.mark.slow
 def test_vgg_input_too_small_names_the_pool(zoo):
     x = zoo.image((2, 3, 16, 16))
     ours = zoo.fast_build("vgg11").eval()
@@ -24,6 +25,7 @@ def test_vgg_input_too_small_names_the_pool(zoo):
     _torch_fails(zoo.tv_build("vgg11", meta=True).to_empty(device="cpu").eval(), x)
 
 
+@pytest.mark.slow
 def test_alexnet_input_too_small(zoo):
     x = zoo.image((1, 3, 32, 32))
     with pytest.raises(ValueError, match=r"AlexNet: forward failed at layer 'features\.12' \(MaxPool2d\)"):
@@ -64,6 +66,7 @@ def test_wrong_channel_count_names_the_first_conv(zoo):
         zoo.fast_build("resnet18").eval()(dn.zeros(2, 1, 32, 32))
 
 
+@pytest.mark.slow
 def test_failed_forward_leaves_running_stats_as_torchvision_does(zoo):
     """In training mode the layers before the failure update their statistics once (as in torch); the
     replay that locates the failing layer is undone."""

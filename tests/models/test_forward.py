@@ -56,10 +56,12 @@ def test_alexnet_eval(zoo, tv_alexnet):
     zoo.compare_eval(zoo.fast_build("alexnet", dropout=0.0), tv_alexnet, (2, 3, 64, 64))
 
 
+@pytest.mark.slow
 def test_vgg11_eval(zoo, tv_vgg11):
     zoo.compare_eval(zoo.fast_build("vgg11"), tv_vgg11, (2, 3, 32, 32))
 
 
+@pytest.mark.slow
 def test_vgg11_bn_eval_and_train(zoo, tv_vgg11_bn):
     zoo.compare_eval(zoo.fast_build("vgg11_bn", dropout=0.0), tv_vgg11_bn, (2, 3, 32, 32))
     # train mode differs from eval only in the batch norms of ``features``: compare that part in float64
@@ -74,6 +76,7 @@ def test_googlenet_eval_returns_logits(zoo, tv_googlenet):
     assert out.shape == (2, 20)
 
 
+@pytest.mark.slow
 def test_googlenet_train_returns_aux_outputs_with_gradients(zoo, tv_googlenet):
     ours, _ = zoo.compare_train(
         zoo.fast_build("googlenet", num_classes=20, aux_logits=True, dropout=0.0, dropout_aux=0.0), tv_googlenet,
@@ -91,6 +94,7 @@ def test_inception_v3_eval(zoo, tv_inception):
     zoo.compare_eval(zoo.fast_build("inception_v3", num_classes=20), tv_inception, (2, 3, 75, 75))
 
 
+@pytest.mark.slow
 def test_inception_v3_train(zoo, tv_inception):
     """Training mode at 75x75; the auxiliary head (which needs 299x299) is removed on both sides, so the
     output is InceptionOutputs(logits, None) as in torchvision."""
@@ -117,10 +121,12 @@ def test_resnet18_eval(zoo, tv_resnet18):
     zoo.compare_eval(zoo.fast_build("resnet18"), tv_resnet18, (2, 3, 32, 32))
 
 
+@pytest.mark.slow
 def test_resnet18_train_with_gradients(zoo, tv_resnet18):
     zoo.compare_train(zoo.fast_build("resnet18"), tv_resnet18, (2, 3, 32, 32), grads=True)
 
 
+@pytest.mark.slow
 def test_resnet50_eval_and_train(zoo, tv_resnet50):
     zoo.compare_eval(zoo.fast_build("resnet50", num_classes=10), tv_resnet50, (2, 3, 32, 32))
     zoo.compare_train(zoo.fast_build("resnet50", num_classes=10), tv_resnet50, (2, 3, 32, 32))

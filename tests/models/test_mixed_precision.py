@@ -4,6 +4,7 @@ torchvision's weights copied in: float16 convolutions, batch-norm statistics acc
 import copy
 
 import numpy as np
+import pytest
 import torch
 
 import deepnotes as dn
@@ -28,13 +29,15 @@ def _assert_stats_close(ours, ref, zoo, what):
         assert _rel_err(stats[k], v) < 5e-3, f"{what}: {k} differs by {_rel_err(stats[k], v):.3g}"
 
 
+@pytest.mark.slow
 def test_resnet18_amp_training_matches_torch_autocast(zoo):
     """Raw pixels (0..255, unnormalised): the first batch norm sees float16 values whose squares sum
     far past 65504.  Step 0: autocast forward, scaled backward and SGD step in both libraries (same
     weights): outputs and running statistics agree to float16 precision; the float32 master-weight
     gradients are no farther from float32 training's than torch's (with a batch of 2, float16
-    rounding moves some of torch's own gradients by half their size).  Step 1 (torch's updated weights copied in, so both start from the same weights again): another
-    train-mode forward updates the running statistics identically."""
+    rounding moves some of torch's own gradients by half their size).  Step 1 (torch's updated weights
+    copied in, so both start from the same weights again): another train-mode forward updates the
+    running statistics identically."""
     torch.manual_seed(0)         # the weights, hence the float16 rounding, must not depend on test order
     ref = zoo.tv_build("resnet18", num_classes=10).train()
     ref32 = copy.deepcopy(ref)

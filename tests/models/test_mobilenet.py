@@ -25,6 +25,7 @@ def test_mobilenet_v2_eval(zoo, tv_v2):
     zoo.compare_eval(zoo.fast_build("mobilenet_v2", num_classes=10, dropout=0.0), tv_v2, (2, 3, 32, 32))
 
 
+@pytest.mark.slow
 def test_mobilenet_v2_train_with_gradients(zoo, tv_v2):
     zoo.compare_train(zoo.fast_build("mobilenet_v2", num_classes=10, dropout=0.0), tv_v2, (2, 3, 32, 32),
                       grads=True)
@@ -35,6 +36,7 @@ def test_mobilenet_v2_width_multiplier_eval(zoo):
     zoo.compare_eval(zoo.fast_build("mobilenet_v2", **kw), zoo.tv_build("mobilenet_v2", **kw), (2, 3, 32, 32))
 
 
+@pytest.mark.slow
 def test_mobilenet_v3_large_eval_and_train(zoo, tv_v3_large):
     zoo.compare_eval(zoo.fast_build("mobilenet_v3_large", num_classes=10, dropout=0.0), tv_v3_large,
                      (2, 3, 32, 32))
@@ -55,6 +57,7 @@ def test_mobilenet_v3_small_reduced_tail_dilated_eval(zoo):
                      (2, 3, 32, 32))
 
 
+@pytest.mark.slow
 def test_inverted_residual_blocks_alone(zoo):
     from torchvision.models import mobilenetv2 as tv2
     from torchvision.models import mobilenetv3 as tv3

@@ -3,6 +3,7 @@ dtypes, parameter counts (also against torchvision's published figures), and the
 import numpy as np
 import pytest
 
+from _tiers import by_cost
 import deepnotes as dn
 from deepnotes import models
 
@@ -35,7 +36,7 @@ def _layout(state_dict):
     return [(k, tuple(v.shape), _dtype(v)) for k, v in state_dict.items()]
 
 
-@pytest.mark.parametrize("name", TORCHVISION_MODELS)
+@pytest.mark.parametrize("name", by_cost(TORCHVISION_MODELS))
 def test_state_dict_layout_matches_torchvision(zoo, name):
     kwargs = {"aux_logits": True} if name in ("googlenet", "inception_v3") else {}
     ref = zoo.tv_build(name, meta=True, **kwargs)
@@ -45,7 +46,7 @@ def test_state_dict_layout_matches_torchvision(zoo, name):
     assert _count(ours) == sum(p.numel() for p in ref.parameters())
 
 
-@pytest.mark.parametrize("name", sorted(PUBLISHED) + sorted(PUBLISHED_KW))
+@pytest.mark.parametrize("name", by_cost(sorted(PUBLISHED) + sorted(PUBLISHED_KW)))
 def test_parameter_count_equals_published(zoo, name):
     kwargs, expected = PUBLISHED_KW.get(name, ({}, PUBLISHED.get(name)))
     assert _count(zoo.fast_build(name, **kwargs)) == expected

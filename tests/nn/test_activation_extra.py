@@ -14,6 +14,7 @@ import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import _oracle as oracle
 import deepnotes as dn
 import deepnotes.nn.functional as F
 from deepnotes import nn
@@ -59,13 +60,7 @@ def _data(shape, rng, dtype):
 
 def _check(y, yt, leaves, rng, rtol=RTOL, atol=ATOL):
     """Values of y vs yt, then gradients of a random linear functional for each (ours, theirs) leaf."""
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=rtol, atol=atol)
-    assert y.data.dtype == yt.detach().numpy().dtype
-    cot = rng.standard_normal(tuple(yt.shape))
-    (y * dn.Tensor(cot.astype(y.data.dtype))).sum().backward()
-    (yt * torch.tensor(cot, dtype=yt.dtype)).sum().backward()
-    for ours, theirs in leaves:
-        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=rtol, atol=atol)
+    oracle.assert_matches(y, yt, leaves, rng, rtol, atol, check_dtype=True)
 
 
 @pytest.mark.parametrize("key", sorted(PAIRS))

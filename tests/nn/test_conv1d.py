@@ -11,6 +11,7 @@ import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import _oracle as oracle
 import deepnotes as dn
 import deepnotes.nn.functional as F
 from deepnotes import nn
@@ -26,13 +27,7 @@ def _compare_conv1d(rng, x_shape, w_shape, bias, **kw):
     dins = [dn.Tensor(a, requires_grad=True) for a in arrays]
     tins = [torch.tensor(a, requires_grad=True) for a in arrays]
     y, yt = F.conv1d(*dins, **kw), TF.conv1d(*tins, **kw)
-    assert y.shape == tuple(yt.shape)
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=RTOL64, atol=ATOL64)
-    cot = rng.standard_normal(tuple(yt.shape))
-    (y * dn.Tensor(cot)).sum().backward()
-    (yt * torch.tensor(cot)).sum().backward()
-    for a, b in zip(dins, tins):
-        np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=RTOL64, atol=ATOL64)
+    oracle.assert_matches(y, yt, list(zip(dins, tins)), rng, RTOL64, ATOL64)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

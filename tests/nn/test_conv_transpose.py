@@ -11,6 +11,7 @@ import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import _oracle as oracle
 import deepnotes as dn
 import deepnotes.nn.functional as F
 from deepnotes import nn
@@ -28,15 +29,8 @@ def _compare(fn_dn, fn_t, x_shape, w_shape, bias, rng, dtype=np.float64, rtol=RT
     tins = [torch.tensor(a, requires_grad=True) for a in arrays]
     y = fn_dn(*dins, **kw)
     yt = fn_t(*tins, **kw)
-    assert y.shape == tuple(yt.shape)
     assert y.data.dtype == dtype
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=rtol, atol=atol)
-    cot = rng.standard_normal(tuple(yt.shape))
-    (y * dn.Tensor(cot.astype(dtype))).sum().backward()
-    (yt * torch.tensor(cot.astype(dtype))).sum().backward()
-    for a, b in zip(dins, tins):
-        assert a.grad.shape == tuple(b.shape)
-        np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=rtol, atol=atol)
+    oracle.assert_matches(y, yt, list(zip(dins, tins)), rng, rtol, atol)
 
 
 def _valid_output_padding(stride, output_padding, dilation):

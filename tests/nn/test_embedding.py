@@ -8,6 +8,7 @@ import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import _oracle as oracle
 import deepnotes as dn
 import deepnotes.nn.functional as F
 from deepnotes import nn
@@ -22,12 +23,8 @@ def _run(weight, idx, rng, **kwargs):
     Wt = torch.tensor(weight.copy(), requires_grad=True)
     y = F.embedding(dn.Tensor(idx), W, **kwargs)
     yt = TF.embedding(torch.tensor(idx), Wt, **kwargs)
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=RTOL, atol=ATOL)
-    cot = rng.standard_normal(tuple(yt.shape))
-    (y * dn.Tensor(cot)).sum().backward()
-    (yt * torch.tensor(cot)).sum().backward()
-    np.testing.assert_allclose(W.grad, Wt.grad.numpy(), rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(W.data, Wt.detach().numpy(), rtol=RTOL, atol=ATOL)
+    oracle.assert_matches(y, yt, [(W, Wt)], rng, RTOL, ATOL)
+    oracle.assert_close(W, Wt, RTOL, ATOL, what="weights after renormalisation")
     return y
 
 

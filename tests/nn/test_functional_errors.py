@@ -143,7 +143,7 @@ def test_module_misuse():
     with pytest.raises(NotImplementedError, match="forward"):
         nn.Module()(1)
     with pytest.raises(AttributeError, match="'Linear' object has no attribute 'weights'"):
-        nn.Linear(1, 1).weights
+        _ = nn.Linear(1, 1).weights
     with pytest.raises(ValueError, match=r"Linear: in_features must be a non-negative int, got -1"):
         nn.Linear(-1, 2)
     with pytest.raises(ValueError, match=r"Linear: only device='cpu'"):

@@ -9,6 +9,7 @@ import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import _oracle as oracle
 import deepnotes as dn
 import deepnotes.nn.functional as F
 from deepnotes import nn
@@ -30,14 +31,9 @@ def _randomise(m, tm, rng):
 def _compare(m, tm, x, rng, rtol=RTOL, atol=ATOL):
     X, Xt = dn.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, yt = m(X), tm(Xt)
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=rtol, atol=atol)
     assert y.data.dtype == x.dtype
-    cot = rng.standard_normal(tuple(yt.shape))
-    (y * dn.Tensor(cot.astype(x.dtype))).sum().backward()
-    (yt * torch.tensor(cot, dtype=yt.dtype)).sum().backward()
-    np.testing.assert_allclose(X.grad, Xt.grad.numpy(), rtol=rtol, atol=atol)
-    for (name, p), (_, tp) in zip(m.named_parameters(), tm.named_parameters()):
-        np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
+    params = [(name, p, tp) for (name, p), (_, tp) in zip(m.named_parameters(), tm.named_parameters())]
+    oracle.assert_matches(y, yt, [(X, Xt)] + params, rng, rtol, atol)
     return y, yt
 
 
@@ -347,8 +343,8 @@ NORMS16 = {
 @pytest.mark.parametrize("name", list(NORMS16))
 def test_float16_norms_accumulate_in_float32_like_torch(name):
     """float16 (16, 16, 32, 32) inputs of std 8 and mean 4: every group (even one channel's 1024
-    values) sums more than 65504 in x^2, so statistics kept in float16 overflow.  torch accumulates them in float32 and rounds only the
-    output (and the gradients) to float16; so must we."""
+    values) sums more than 65504 in x^2, so statistics kept in float16 overflow.  torch accumulates them in
+    float32 and rounds only the output (and the gradients) to float16; so must we."""
     rng = np.random.default_rng(1)
     x = (8 * rng.standard_normal((16, 16, 32, 32)) + 4).astype(np.float16)
     pshape = (16, 32, 32) if name == "layer_norm" else (16,)

@@ -9,6 +9,7 @@ import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import _oracle as oracle
 import deepnotes as dn
 import deepnotes.nn.functional as F
 from deepnotes import nn
@@ -18,10 +19,8 @@ RTOL64, ATOL64 = 1e-6, 1e-9
 
 
 def _check_grad(y, yt, X, Xt, rng):
-    cot = rng.standard_normal(tuple(yt.shape))
-    (y * dn.Tensor(cot.astype(y.data.dtype))).sum().backward()
-    (yt * torch.tensor(cot, dtype=yt.dtype)).sum().backward()
-    np.testing.assert_allclose(X.grad, Xt.grad.numpy(), rtol=RTOL64, atol=ATOL64)
+    oracle.backward_pair(y, yt, rng)
+    oracle.assert_grads_close([(X, Xt)], RTOL64, ATOL64)
 
 
 def _adaptive_max_case(x, output_size, rng):

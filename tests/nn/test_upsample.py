@@ -10,6 +10,7 @@ import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import _oracle as oracle
 import deepnotes as dn
 import deepnotes.nn.functional as F
 from deepnotes import nn
@@ -22,13 +23,8 @@ def _compare(x, rng, rtol=RTOL, atol=ATOL, **kwargs):
     X, Xt = dn.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y = F.interpolate(X, **kwargs)
     yt = TF.interpolate(Xt, **kwargs)
-    assert y.shape == tuple(yt.shape)
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=rtol, atol=atol)
     assert y.data.dtype == x.dtype
-    cot = rng.standard_normal(tuple(yt.shape))
-    (y * dn.Tensor(cot.astype(x.dtype))).sum().backward()
-    (yt * torch.tensor(cot, dtype=yt.dtype)).sum().backward()
-    np.testing.assert_allclose(X.grad, Xt.grad.numpy(), rtol=rtol, atol=atol)
+    oracle.assert_matches(y, yt, [(X, Xt)], rng, rtol, atol)
 
 
 MODES_4D = [("nearest", None), ("nearest-exact", None), ("bilinear", False), ("bilinear", True),
@@ -222,16 +218,6 @@ def _plant_non_finite(a, rng, count=3):
     return a
 
 
-def assert_same_non_finite(ours, ref, rtol=1e-6, atol=1e-12, what=""):
-    """The NaN and inf positions (and inf signs) of ``ours`` are exactly torch's; finite values agree."""
-    ref = ref.detach().numpy() if isinstance(ref, torch.Tensor) else ref
-    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref), err_msg=f"{what} NaN positions")
-    np.testing.assert_array_equal(np.isposinf(ours), np.isposinf(ref), err_msg=f"{what} +inf positions")
-    np.testing.assert_array_equal(np.isneginf(ours), np.isneginf(ref), err_msg=f"{what} -inf positions")
-    fin = np.isfinite(ref)
-    np.testing.assert_allclose(ours[fin], ref[fin], rtol=rtol, atol=atol, err_msg=f"{what} finite values")
-
-
 NON_FINITE_CASES = [dict(mode="nearest", scale_factor=2), dict(mode="nearest", size=(7, 11)),
                     dict(mode="nearest-exact", size=(24, 9)),
                     dict(mode="bilinear", scale_factor=2), dict(mode="bilinear", size=(7, 23), align_corners=True),
@@ -249,12 +235,12 @@ def test_interpolate_non_finite_input_and_gradient_spread_like_torch(kwargs, dty
     X, Xt = dn.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, yt = F.interpolate(X, **kwargs), TF.interpolate(Xt, **kwargs)
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else {}
-    assert_same_non_finite(y.data, yt, what="output", **tol)
+    oracle.assert_same_non_finite(y.data, yt, what="output", **tol)
     assert np.isfinite(yt.detach().numpy()).mean() > 0.5          # the check is not vacuous
     cot = _plant_non_finite(rng.standard_normal(tuple(yt.shape)).astype(dtype), rng, count=2)
     y.backward(dn.Tensor(cot))
     yt.backward(torch.tensor(cot))
-    assert_same_non_finite(X.grad, Xt.grad, what="input gradient", **tol)
+    oracle.assert_same_non_finite(X.grad, Xt.grad, what="input gradient", **tol)
 
 
 @pytest.mark.parametrize("call", [

@@ -163,6 +163,8 @@ def test_render_markdown_reports_a_formula_it_cannot_convert():
 # ----------------------------------------------------------------------------------------------------------
 # the full book, parsed in Python
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("book_site")  # one build of the site per worker
 def test_every_entry_has_a_page_and_every_formula_converted(site, catalogue):
     out, report, _ = site
     assert report.formula_problems == []
@@ -183,6 +185,8 @@ def test_every_entry_has_a_page_and_every_formula_converted(site, catalogue):
     assert len(list((out / "entries").glob("*.html"))) == len(catalogue)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("book_site")  # one build of the site per worker
 def test_every_internal_link_and_fragment_resolves(site):
     out, report, _ = site
     pages = sorted(out.rglob("*.html"))
@@ -190,7 +194,7 @@ def test_every_internal_link_and_fragment_resolves(site):
     parsed = {p.resolve(): parse(p) for p in pages}
     checked = 0
     for path, page in parsed.items():
-        for tag, attr, value in page.links:
+        for tag, _attr, value in page.links:
             parts = urlsplit(value)
             if parts.scheme or parts.netloc:
                 # only plain links may leave the site; styles, scripts and images are local files
@@ -205,6 +209,8 @@ def test_every_internal_link_and_fragment_resolves(site):
     assert checked > 2000
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("book_site")  # one build of the site per worker
 def test_each_experiment_ran_once_and_every_entry_shows_its_result(site, catalogue):
     out, report, calls = site
     assert sorted(calls) == sorted(EXPERIMENTS)
@@ -232,6 +238,8 @@ def test_each_experiment_ran_once_and_every_entry_shows_its_result(site, catalog
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("book_site")  # one build of the site per worker
 def test_claims_page_lists_exactly_the_contested_claims_with_their_failing_checks(site, catalogue):
     out, report, _ = site
     contested = {n: r for n, r in report.results.items() if r.verdict in (CONTRADICTS, PARTLY)}
@@ -252,6 +260,8 @@ def test_claims_page_lists_exactly_the_contested_claims_with_their_failing_check
             assert f"figures/{name}-{fig.name}.png" in card
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("book_site")  # one build of the site per worker
 def test_code_links_point_to_api_pages(site, catalogue):
     out, _, _ = site
     entry = catalogue.get("S000-02")
@@ -365,6 +375,8 @@ def _visible_entries(pg):
                                                ".map(e => e.getAttribute('data-text'))")
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("book_site")  # one build of the site per worker
 def test_index_loads_cleanly_and_the_filter_narrows_the_list(site, catalogue, page):
     out, _, _ = site
     page.goto((out / "index.html").as_uri())
@@ -385,6 +397,8 @@ def test_index_loads_cleanly_and_the_filter_narrows_the_list(site, catalogue, pa
     assert page.problems == []
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("book_site")  # one build of the site per worker
 def test_entry_page_shows_formulas_as_mathml_and_its_figure(site, page):
     out, report, _ = site
     page.goto((out / "entries" / "S000-02.html").as_uri())
@@ -403,6 +417,8 @@ def test_entry_page_shows_formulas_as_mathml_and_its_figure(site, page):
 
 
 @pytest.mark.parametrize("start", ["entries/S000-02.html", "claims.html", "index.html"])
+@pytest.mark.slow
+@pytest.mark.xdist_group("book_site")  # one build of the site per worker
 def test_sampled_links_open_in_the_browser(site, page, start):
     out, _, _ = site
     page.goto((out / start).as_uri())

@@ -259,6 +259,7 @@ def test_bad_catalogue_is_a_clear_error(env, capsys):
     assert "data.toml: entry 'S000-04': missing key(s) kind, title, gloss, answer" in err
 
 
+@pytest.mark.slow
 def test_shipped_catalogue_and_a_real_experiment_through_the_command(tmp_path):
     """The installed command on the shipped catalogue: list --json, and a real experiment run quickly."""
     env = {**os.environ, "PYTHONPATH": str(SRC), "DEEPNOTES_DATA_DIR": str(tmp_path)}

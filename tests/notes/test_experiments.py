@@ -35,6 +35,7 @@ def test_all_issue_12_experiments_registered():
     assert set(ISSUE_12) <= set(names())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ISSUE_12)
 def test_quick_run_is_consistent(name):
     r = quick(name)
@@ -126,6 +127,7 @@ def test_batch_size_from_table():
     assert same[512][4] < same[8][4]           # steadier mini-batch loss
 
 
+@pytest.mark.slow
 def test_determinism_under_seed():
     a = run("focal_loss_easy_negatives", seed=3, quick=True)
     b = run("focal_loss_easy_negatives", seed=3, quick=True)

@@ -174,6 +174,7 @@ def run_quiz_command(cat_dir, data_dir, stdin, *extra):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_quiz_through_stdin_with_missing_then_corrupt_record(tmp_path):
     folder = tmp_path / "catalogue"
     folder.mkdir()

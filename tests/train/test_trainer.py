@@ -95,7 +95,7 @@ def test_hand_written_loop_equals_trainer():
             opt.step()
         model.eval()
         with dn.no_grad():
-            for x, y in val:   # evaluation draws no random numbers but mirrors the Trainer's order
+            for x, _y in val:   # evaluation draws no random numbers but mirrors the Trainer's order
                 model(x)
         sched.step()
     for k, v in model.state_dict().items():

@@ -94,8 +94,10 @@ class ParameterTable(list):
                  f"{r.params:,}") for r in self]
         foot = ("Total", "", "", f"{self.total:,}")
         widths = [max(len(row[i]) for row in [head, foot] + body) for i in range(4)]
-        fmt = lambda row: "  ".join(c.rjust(w) if i == 3 else c.ljust(w)  # noqa: E731
-                                    for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+
+        def fmt(row):
+            return "  ".join(c.rjust(w) if i == 3 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+
         rule = "-" * len(fmt(tuple("x" * w for w in widths)))
         return "\n".join([fmt(head), rule] + [fmt(r) for r in body] + [rule, fmt(foot)])
 

@@ -151,6 +151,11 @@ def _as_2d(x, fn, name, width=4):
     return x
 
 
+# torchvision's clip on the decoded log-scale (dw, dh): exp() of it is at most 1000/16, a box 62.5 times
+# its anchor
+_DEFAULT_XFORM_CLIP = math.log(1000.0 / 16)
+
+
 class BoxCoder:
     """Faster R-CNN box parameterisation (``torchvision.models.detection._utils.BoxCoder``).
 
@@ -160,7 +165,7 @@ class BoxCoder:
     before the exponential.
     """
 
-    def __init__(self, weights=(1.0, 1.0, 1.0, 1.0), bbox_xform_clip=math.log(1000.0 / 16)):
+    def __init__(self, weights=(1.0, 1.0, 1.0, 1.0), bbox_xform_clip=_DEFAULT_XFORM_CLIP):
         if len(weights) != 4:
             raise ValueError(f"BoxCoder: weights must have 4 entries (wx, wy, ww, wh), got {weights!r}")
         self.weights = tuple(float(w) for w in weights)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .metrics import average_precision, pairwise_iou
+from .metrics import average_precision
 
 __all__ = ["evaluate_voc", "voc_ap", "VOCResult"]
 
@@ -85,7 +85,7 @@ def _stack(fn, what, items, keys):
                     raise ValueError(f"{fn}: {what}[{i}]['{key}'] has {arr.shape[0]} entries, expected {n}")
             cols[key].append(arr)
         n = n or 0
-        for key, tail, dtype, default in keys:
+        for key, _tail, dtype, default in keys:
             if cols[key][-1] is None:
                 cols[key][-1] = np.full(n, default, dtype=dtype)
         img.append(np.full(n, i, dtype=np.int64))

@@ -144,7 +144,7 @@ def render_markdown(text: str, problems: list[str] | None = None, where: str = "
     body, formulas = split_math(text)
     html = md.markdown(body, extensions=["extra", "sane_lists"], output_format="html")
     rendered = []
-    for k, (latex, display) in enumerate(formulas):
+    for latex, display in formulas:
         try:
             rendered.append(mathml(latex, display))
         except Exception as e:  # latex2mathml raises several exception types for unsupported input
@@ -180,6 +180,7 @@ class ApiPage:
     doc: str
     location: str | None
     cited_by: list = field(default_factory=list)
+    reference: str | None = None  # link into the API reference built beside the book (``api_docs``)
 
     @property
     def file(self) -> str:
@@ -216,6 +217,34 @@ def _api_page(name: str) -> ApiPage | None:
     return ApiPage(name=name, kind=kind, signature=signature, doc=doc, location=location)
 
 
+def _reference_link(name: str, site: Path, pages: dict[Path, str]) -> tuple[Path, str] | None:
+    """The page and anchor of the pdoc reference in ``site`` that documents the dotted ``name``, or None.
+
+    The longest prefix of ``name`` with a page of its own wins; the rest of the name (``Class.method``), or
+    the object's own qualified name when a package re-exports it, must be an anchor on that page (pdoc
+    writes ``id="Class.method"``).  ``pages`` caches the pages read."""
+    from .catalogue import resolve_code
+    try:
+        obj = inspect.unwrap(resolve_code(name))
+    except ValueError:
+        return None
+    qualname = None if inspect.ismodule(obj) else getattr(obj, "__qualname__", None)
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        page = site.joinpath(*parts[:i]).with_suffix(".html")
+        if not page.is_file():
+            continue
+        rest = ".".join(parts[i:])
+        if not rest:
+            return page, ""
+        if page not in pages:
+            pages[page] = page.read_text(encoding="utf-8")
+        for anchor in dict.fromkeys(a for a in (rest, qualname) if a):
+            if f'id="{anchor}"' in pages[page]:
+                return page, anchor
+    return None
+
+
 # ----------------------------------------------------------------------------------------------------------
 # The build
 
@@ -232,6 +261,7 @@ class BookReport:
     figures: int = 0
     formula_problems: list[str] = field(default_factory=list)
     unresolved_code: list[str] = field(default_factory=list)
+    reference_links: int = 0  # code pages linked into the API reference (``api_docs``)
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -247,6 +277,8 @@ class BookReport:
         if self.unresolved_code:
             parts.append(f"{len(self.unresolved_code)} code link(s) that do not import: "
                          + ", ".join(self.unresolved_code))
+        if self.reference_links:
+            parts.append(f"{self.reference_links} code page(s) link into the API reference")
         return "\n".join(parts)
 
 
@@ -280,15 +312,17 @@ def _verdict_class(verdict: str) -> str:
 
 def build(out_dir, run_experiments: bool = True, quick: bool = False, seed: int = 0,
           experiments: Iterable[str] | None = None, catalogue=None,
-          log: Callable[[str], None] | None = None) -> BookReport:
+          log: Callable[[str], None] | None = None, api_docs: str | os.PathLike | None = None) -> BookReport:
     """Write the book to ``out_dir`` and return a :class:`BookReport`.
 
     ``run_experiments=False`` builds without results (experiment sections say "not run"); ``quick`` runs
     the small version of each experiment; ``experiments`` restricts the runs to these names (the others
     are "not run"); ``catalogue`` is a loaded :class:`~deepnotes.notes.catalogue.Catalogue` (default: the
-    packaged one).  The site is assembled in a temporary folder beside ``out_dir`` and moved into place at
-    the end, so ``out_dir`` is either the previous book or the new one, never half of each.  ``out_dir``
-    must be new, empty, or a book built earlier."""
+    packaged one).  ``api_docs`` is the folder of the API reference built by ``python -m pdoc -o DIR
+    deepnotes``: each code page of the book then links to the name's entry there (by a relative link, so
+    build both under one folder to move them together).  The site is assembled in a temporary folder
+    beside ``out_dir`` and moved into place at the end, so ``out_dir`` is either the previous book or the
+    new one, never half of each.  ``out_dir`` must be new, empty, or a book built earlier."""
     started = time.perf_counter()
     check_dependencies()
     jinja2 = _require("jinja2")
@@ -300,6 +334,12 @@ def build(out_dir, run_experiments: bool = True, quick: bool = False, seed: int 
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"build: seed must be an int, got {seed!r}")
     out = Path(out_dir).expanduser().resolve()
+    site = None
+    if api_docs is not None:
+        site = Path(api_docs).expanduser().resolve()
+        if not (site / "deepnotes.html").is_file():
+            raise ValueError(f"build: api_docs must be a folder written by 'python -m pdoc -o DIR deepnotes', "
+                             f"got {str(api_docs)!r}, which has no deepnotes.html")
     _prepare_out(out)
     cat = load_catalogue() if catalogue is None else catalogue
     say = log or (lambda _msg: None)
@@ -380,6 +420,14 @@ def build(out_dir, run_experiments: bool = True, quick: bool = False, seed: int 
                 else:
                     api[name] = page
         report.unresolved_code = sorted(unresolved)
+        if site is not None:
+            read: dict[Path, str] = {}
+            for name, page in api.items():
+                target = _reference_link(name, site, read)
+                if target is not None:
+                    rel = Path(os.path.relpath(target[0], out / "api")).as_posix()
+                    page.reference = rel + (f"#{target[1]}" if target[1] else "")
+                    report.reference_links += 1
 
         # entries
         repeats: dict[str, list] = {}

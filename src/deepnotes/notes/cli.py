@@ -284,6 +284,8 @@ def add_build_command(subparsers):
     p.add_argument("--quick", action="store_true", help="the small version of each experiment (seconds each)")
     p.add_argument("--no-run", action="store_true", help="do not run the experiments (pages say 'not run')")
     p.add_argument("--seed", type=_int("--seed"), default=0, help="random seed of the experiments (default 0)")
+    p.add_argument("--api-docs", metavar="DIR", default=None,
+                   help="the API reference built by 'python -m pdoc -o DIR deepnotes': code pages link into it")
     p.set_defaults(func=cmd_build)
     return p
 
@@ -306,7 +308,8 @@ def _cmd_build(args) -> int:
         from .catalogue import load_catalogue
         catalogue = load_catalogue(args.catalogue)
     report = build(args.out, run_experiments=not args.no_run, quick=args.quick, seed=args.seed,
-                   catalogue=catalogue, log=lambda msg: print(msg, file=sys.stderr))
+                   catalogue=catalogue, log=lambda msg: print(msg, file=sys.stderr),
+                   api_docs=args.api_docs)
     print(report.summary())
     for name, error in report.errors.items():
         print(f"deepnotes notes build: {name} failed: {error}", file=sys.stderr)

@@ -54,7 +54,7 @@ class BatchNormFn(Function):
     """
 
     def forward(self, x, *affine, has_weight, has_bias, running_mean, running_var, training, momentum, eps):
-        n, c = x.shape[0], x.shape[1]
+        n = x.shape[0]
         s = math.prod(x.shape[2:])
         t = x.dtype.type
         # channel-major input (the im2col convolution's output, memory (C, N, *)): work on it in place

@@ -126,9 +126,9 @@ class Optimizer:
     """
 
     # State keys whose arrays have the parameter's shape (checked on load_state_dict).
-    _param_shaped_state = ()
+    _param_shaped_state: tuple[str, ...] = ()
     # State keys holding scalars (stored as Python floats).
-    _scalar_state = ("step",)
+    _scalar_state: tuple[str, ...] = ("step",)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

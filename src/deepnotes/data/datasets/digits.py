@@ -15,7 +15,7 @@ from ._labelled import LabelledImages
 __all__ = ["Digits", "load_digits_arrays", "DigitsArrays"]
 
 _ASSET = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets", "digits.npz")
-_cache = {}
+_cache: dict[str, DigitsArrays] = {}
 
 DigitsArrays = collections.namedtuple("DigitsArrays", ["images", "labels", "train_indices", "test_indices"])
 

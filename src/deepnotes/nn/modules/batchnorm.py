@@ -16,7 +16,7 @@ class _BatchNorm(Module):
     ``track_running_stats=False`` always uses batch statistics and keeps no buffers.
     """
 
-    _expected_dims = ()
+    _expected_dims: tuple[int, ...] = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  device=None, dtype=None, *, bias=True):
