@@ -1,4 +1,5 @@
 """Timing shared by the benchmark scripts: warm-up, then the median of alternating runs."""
+
 import statistics
 import time
 

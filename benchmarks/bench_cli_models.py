@@ -10,6 +10,7 @@ machines are noisy).
     python benchmarks/bench_cli_models.py                 # every model
     python benchmarks/bench_cli_models.py resnet18 vgg11  # some
 """
+
 import argparse
 import os
 import subprocess
@@ -22,6 +23,7 @@ FULL = ("lenet5", "lenet5_modern")
 
 def run(name, short_train, threads):
     from deepnotes.train.adapt import input_for
+
     args = [sys.executable, "-m", "deepnotes", "train", "--model", name, "--no-progress", "--threads", str(threads)]
     if name not in FULL:
         args += ["--epochs", "1", "--train-size", str(short_train), "--batch-size", "32"]
@@ -39,6 +41,7 @@ def run(name, short_train, threads):
 
 def main():
     from deepnotes.models import list_models
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="*", help="models to run (default: all)")
     p.add_argument("--short-train", type=int, default=320, help="training images of a short run (default 320)")

@@ -5,6 +5,7 @@ line per case with the ratio deepnotes time / torch time (lower is better; the t
 
     python benchmarks/bench_core.py [--repeat 20]
 """
+
 import argparse
 
 import numpy as np
@@ -30,19 +31,30 @@ def case_conv(dn, torch, rng):
         xd.grad = None
         conv_d.zero_grad()
         conv_d(xd).backward(gd)
+
     return "Conv2d fwd+bwd N=32 3->64 32x32 k3 p1", run_d, run_t
 
 
 def case_lenet(dn, torch, rng):
     from deepnotes.models import lenet5_modern
+
     x = rng.standard_normal((64, 1, 32, 32)).astype(np.float32)
     y = rng.integers(0, 10, 64)
-    md = lenet5_modern()                                 # LeNet5: ReLU, max pooling, full C3
-    mt = torch.nn.Sequential(                            # the same network in torch
-        torch.nn.Conv2d(1, 6, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
-        torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(),
-        torch.nn.Linear(84, 10))
+    md = lenet5_modern()  # LeNet5: ReLU, max pooling, full C3
+    mt = torch.nn.Sequential(  # the same network in torch
+        torch.nn.Conv2d(1, 6, 5),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(400, 120),
+        torch.nn.ReLU(),
+        torch.nn.Linear(120, 84),
+        torch.nn.ReLU(),
+        torch.nn.Linear(84, 10),
+    )
     od = dn.optim.SGD(md.parameters(), lr=0.01, momentum=0.9)
     ot = torch.optim.SGD(mt.parameters(), lr=0.01, momentum=0.9)
     xd, yd = dn.tensor(x), dn.tensor(y)
@@ -57,6 +69,7 @@ def case_lenet(dn, torch, rng):
         ot.zero_grad()
         torch.nn.functional.cross_entropy(mt(xt), yt).backward()
         ot.step()
+
     return "LeNet-5 (modern) training step, batch 64", run_d, run_t
 
 
@@ -79,6 +92,7 @@ def case_linear(dn, torch, rng):
         xt.grad = None
         lt.zero_grad()
         lt(xt).backward(gt)
+
     return "Linear 1024->1024 fwd+bwd, batch 256", run_d, run_t
 
 
@@ -96,6 +110,7 @@ def main():
     torch.set_num_threads(args.threads)
     try:
         from threadpoolctl import threadpool_info, threadpool_limits
+
         threadpool_limits(args.threads)
         blas = ", ".join(f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info())
     except ImportError:

@@ -6,6 +6,7 @@ time of one epoch and the speed-up over 0 workers.
 
     python benchmarks/bench_data.py [--samples 512] [--repeat 3]
 """
+
 import argparse
 import statistics
 import time
@@ -25,9 +26,9 @@ class Expensive:
     def __getitem__(self, i):
         rng = np.random.default_rng(i)
         img = rng.standard_normal((3, 64, 64)).astype(np.float32)
-        for _ in range(self.work):   # stand-in for decoding + augmentation
+        for _ in range(self.work):  # stand-in for decoding + augmentation
             img = np.tanh(img * 1.01 + 0.01)
-        return img[:, ::4, ::4].copy(), i % 10   # a small result: the work dominates, not the transfer
+        return img[:, ::4, ::4].copy(), i % 10  # a small result: the work dominates, not the transfer
 
 
 def _epoch(loader):
@@ -43,11 +44,11 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     from deepnotes.data import DataLoader
+
     ds = Expensive(args.samples)
     base = None
     for workers in (0, 1, 2):
-        loader = DataLoader(ds, batch_size=32, shuffle=True, num_workers=workers,
-                            persistent_workers=workers > 0)
+        loader = DataLoader(ds, batch_size=32, shuffle=True, num_workers=workers, persistent_workers=workers > 0)
         _epoch(loader)  # warm-up (starts persistent workers)
         t = statistics.median(_epoch(loader) for _ in range(args.repeat))
         base = base or t
@@ -60,8 +61,10 @@ def main():
         loader = tud.DataLoader(ds, batch_size=32, shuffle=True, num_workers=workers, persistent_workers=workers > 0)
         _epoch(loader)
         t = statistics.median(_epoch(loader) for _ in range(args.repeat))
-        print(f"torch     DataLoader num_workers={workers}: {t * 1e3:8.1f} ms/epoch  (deepnotes 0 workers / this "
-              f"= x{base / t:4.2f})")
+        print(
+            f"torch     DataLoader num_workers={workers}: {t * 1e3:8.1f} ms/epoch  (deepnotes 0 workers / this "
+            f"= x{base / t:4.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Ratios are reference_time / deepnotes_time for coco-eval (higher = deepnotes fas
 deepnotes_time / cv2_time for nms (lower = deepnotes faster): medians of interleaved rounds after a
 warm-up (pycocotools: one round by default, it takes minutes).  loadRes/index building is not timed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,8 @@ def make_coco_set(seed=0, n_images=5000, n_categories=80, gt_per_image=7, dt_per
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, n_categories + 1) ** 0.8
     weights /= weights.sum()
-    cat_ids = np.arange(1, n_categories + 1) + (np.arange(n_categories) // 10)   # gaps like COCO's ids
-    images = [{"id": int(i), "width": 640, "height": 480, "file_name": f"{i:06d}.jpg"}
-              for i in range(1, n_images + 1)]
+    cat_ids = np.arange(1, n_categories + 1) + (np.arange(n_categories) // 10)  # gaps like COCO's ids
+    images = [{"id": int(i), "width": 640, "height": 480, "file_name": f"{i:06d}.jpg"} for i in range(1, n_images + 1)]
     categories = [{"id": int(c), "name": f"class_{c}", "supercategory": "thing"} for c in cat_ids]
     n_gt = rng.poisson(gt_per_image, size=n_images)
     g_img = np.repeat(np.arange(1, n_images + 1), n_gt)
@@ -48,11 +48,28 @@ def make_coco_set(seed=0, n_images=5000, n_categories=80, gt_per_image=7, dt_per
     g_cat = cat_ids[rng.choice(n_categories, size=G, p=weights)]
     g_area = gw * gh * rng.uniform(0.45, 0.95, size=G)
     g_crowd = rng.random(G) < 0.01
-    annotations = [{"id": i + 1, "image_id": int(im), "category_id": int(c), "bbox": [x, y, w, h],
-                    "area": float(a), "iscrowd": int(cr)}
-                   for i, (im, c, x, y, w, h, a, cr) in enumerate(zip(
-                       g_img.tolist(), g_cat.tolist(), gx.tolist(), gy.tolist(), gw.tolist(), gh.tolist(),
-                       g_area.tolist(), g_crowd.tolist()))]
+    annotations = [
+        {
+            "id": i + 1,
+            "image_id": int(im),
+            "category_id": int(c),
+            "bbox": [x, y, w, h],
+            "area": float(a),
+            "iscrowd": int(cr),
+        }
+        for i, (im, c, x, y, w, h, a, cr) in enumerate(
+            zip(
+                g_img.tolist(),
+                g_cat.tolist(),
+                gx.tolist(),
+                gy.tolist(),
+                gw.tolist(),
+                gh.tolist(),
+                g_area.tolist(),
+                g_crowd.tolist(),
+            )
+        )
+    ]
     # detections: up to 5 jittered copies per gt, the rest random, exactly dt_per_image per image
     copies = rng.integers(1, 6, size=G)
     src = np.repeat(np.arange(G), copies)
@@ -83,11 +100,11 @@ def make_coco_set(seed=0, n_images=5000, n_categories=80, gt_per_image=7, dt_per
     img, box, cat, score = img[order], box[order], cat[order], score[order]
     first = np.searchsorted(img, img)
     keep = (np.arange(img.size) - first) < dt_per_image
-    results = [{"image_id": int(i), "category_id": int(c), "bbox": b, "score": s}
-               for i, c, b, s in zip(img[keep].tolist(), cat[keep].tolist(), box[keep].tolist(),
-                                     score[keep].tolist())]
-    gt = {"info": {"description": "generated"}, "images": images, "annotations": annotations,
-          "categories": categories}
+    results = [
+        {"image_id": int(i), "category_id": int(c), "bbox": b, "score": s}
+        for i, c, b, s in zip(img[keep].tolist(), cat[keep].tolist(), box[keep].tolist(), score[keep].tolist())
+    ]
+    gt = {"info": {"description": "generated"}, "images": images, "annotations": annotations, "categories": categories}
     return gt, results
 
 
@@ -102,20 +119,26 @@ def _median_time(fn, repeat):
 
 
 def bench_coco(n_images, repeat, pyco_repeat=1):
-    from deepnotes.detection.coco import COCO as DnCOCO, COCOeval as DnEval
+    from deepnotes.detection.coco import COCO as DnCOCO
+    from deepnotes.detection.coco import COCOeval as DnEval
 
     gt, results = make_coco_set(n_images=n_images)
-    print(f"coco-eval data: {len(gt['images'])} images, {len(gt['annotations'])} ground truths, "
-          f"{len(results)} detections, {len(gt['categories'])} categories")
+    print(
+        f"coco-eval data: {len(gt['images'])} images, {len(gt['annotations'])} ground truths, "
+        f"{len(results)} detections, {len(gt['categories'])} categories"
+    )
     libs = {"deepnotes": (DnCOCO, DnEval)}
     try:
         from pycocotools.coco import COCO as PcCOCO
         from pycocotools.cocoeval import COCOeval as PcEval
+
         libs["pycocotools"] = (PcCOCO, PcEval)
     except ImportError:
         print("pycocotools not installed: skipped")
     try:
-        from faster_coco_eval import COCO as FcCOCO, COCOeval_faster as FcEval
+        from faster_coco_eval import COCO as FcCOCO
+        from faster_coco_eval import COCOeval_faster as FcEval
+
         libs["faster-coco-eval"] = (FcCOCO, FcEval)
     except ImportError:
         print("faster-coco-eval not installed: skipped")
@@ -138,8 +161,9 @@ def bench_coco(n_images, repeat, pyco_repeat=1):
     # warm-up on a small slice, then interleaved timed rounds so that machine load hits every library
     # alike; pycocotools takes minutes per round, so it runs `pyco_repeat` rounds only
     small_imgs = {im["id"] for im in gt["images"][:200]}
-    small_gt = dict(gt, images=gt["images"][:200],
-                    annotations=[a for a in gt["annotations"] if a["image_id"] in small_imgs])
+    small_gt = dict(
+        gt, images=gt["images"][:200], annotations=[a for a in gt["annotations"] if a["image_id"] in small_imgs]
+    )
     small_res = [r for r in results if r["image_id"] in small_imgs]
     inputs = {}
     for name, (coco_cls, eval_cls) in libs.items():
@@ -164,8 +188,10 @@ def bench_coco(n_images, repeat, pyco_repeat=1):
     for name, t in times.items():
         if name == "deepnotes":
             continue
-        print(f"coco-eval evaluate+accumulate  {name}/deepnotes = {t / base:6.2f}x  "
-              f"(deepnotes {base:.2f}s, {name} {t:.2f}s)")
+        print(
+            f"coco-eval evaluate+accumulate  {name}/deepnotes = {t / base:6.2f}x  "
+            f"(deepnotes {base:.2f}s, {name} {t:.2f}s)"
+        )
     for name, s in stats.items():
         print(f"  stats {name:<17} " + " ".join(f"{v:.4f}" for v in s))
     ref = stats["deepnotes"]
@@ -206,8 +232,10 @@ def bench_nms(repeat):
     keep_dn = np.asarray(run_dn()).ravel()
     keep_cv = np.asarray(run_cv()).ravel()
     same = np.array_equal(np.sort(keep_dn), np.sort(keep_cv))
-    print(f"nms 10,000 boxes  deepnotes/cv2 = {t_dn / t_cv:6.2f}x  (deepnotes {t_dn * 1e3:.1f} ms, "
-          f"cv2 {t_cv * 1e3:.1f} ms; kept {len(keep_dn)} vs {len(keep_cv)}, same set: {same})")
+    print(
+        f"nms 10,000 boxes  deepnotes/cv2 = {t_dn / t_cv:6.2f}x  (deepnotes {t_dn * 1e3:.1f} ms, "
+        f"cv2 {t_cv * 1e3:.1f} ms; kept {len(keep_dn)} vs {len(keep_cv)}, same set: {same})"
+    )
 
 
 def main(argv=None):

@@ -11,6 +11,7 @@ blocking all-reduce per bucket).  Inputs are random 3x32x32 images with 10 class
 the cost does not depend on the pixel values).  Timings on a shared machine are noisy: the medians of
 ``--steps`` steps are reported.
 """
+
 import argparse
 import json
 import os
@@ -25,6 +26,7 @@ SRC = os.path.join(os.path.dirname(HERE), "src")
 
 def worker(args):
     from threadpoolctl import threadpool_limits
+
     threadpool_limits(1)
     import numpy as np
 
@@ -81,14 +83,20 @@ def worker(args):
     stats = {k: ddp.comm_stats[k] - before[k] for k in before}
     plain, waits = timed(no_overlap_step, args.steps)
     flat = np.zeros(sum(b.size for b in buckets), dtype=np.float32)
-    alone, _ = timed(lambda: dist.all_reduce(flat), args.steps)    # the transport alone, all ranks ready
+    alone, _ = timed(lambda: dist.all_reduce(flat), args.steps)  # the transport alone, all ranks ready
     result = {
-        "rank": rank, "world": world, "batch_per_rank": args.batch,
-        "step_s": statistics.median(step), "compute_s": statistics.median(compute),
+        "rank": rank,
+        "world": world,
+        "batch_per_rank": args.batch,
+        "step_s": statistics.median(step),
+        "compute_s": statistics.median(compute),
         "images_per_s": world * args.batch / statistics.median(step),
-        "allreduce_bytes_per_step": stats["allreduce_bytes"] / args.steps, "param_bytes": param_bytes,
-        "buckets": len(buckets), "wait_overlap_s": stats["wait_seconds"] / args.steps,
-        "wait_no_overlap_s": statistics.median(waits), "step_no_overlap_s": statistics.median(plain),
+        "allreduce_bytes_per_step": stats["allreduce_bytes"] / args.steps,
+        "param_bytes": param_bytes,
+        "buckets": len(buckets),
+        "wait_overlap_s": stats["wait_seconds"] / args.steps,
+        "wait_no_overlap_s": statistics.median(waits),
+        "step_no_overlap_s": statistics.median(plain),
         "allreduce_alone_s": statistics.median(alone),
     }
     rows = [None] * world
@@ -110,38 +118,60 @@ def main():
         return worker(args)
     sys.path.insert(0, SRC)
     from deepnotes.distributed.launch import launch_environment, mpiexec_command
+
     env = launch_environment()
     env["PYTHONPATH"] = os.pathsep.join([SRC] + [q for q in env.get("PYTHONPATH", "").split(os.pathsep) if q])
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[k] = "1"
-    print(f"resnet18, 3x32x32 inputs, batch {args.batch} per rank, 1 BLAS thread per rank, median of {args.steps} "
-          f"steps; machine: {os.cpu_count()} cores (shared)")
+    print(
+        f"resnet18, 3x32x32 inputs, batch {args.batch} per rank, 1 BLAS thread per rank, median of {args.steps} "
+        f"steps; machine: {os.cpu_count()} cores (shared)"
+    )
     base = None
     for n in args.ranks:
-        cmd = mpiexec_command(n, [os.path.abspath(__file__), "--worker", "--batch", str(args.batch), "--steps",
-                                  str(args.steps), "--warmup", str(args.warmup)])
+        cmd = mpiexec_command(
+            n,
+            [
+                os.path.abspath(__file__),
+                "--worker",
+                "--batch",
+                str(args.batch),
+                "--steps",
+                str(args.steps),
+                "--warmup",
+                str(args.warmup),
+            ],
+        )
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
         line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
         if out.returncode != 0 or not line:
             print(out.stdout[-2000:], out.stderr[-4000:], file=sys.stderr)
             raise SystemExit(f"the {n}-rank run failed")
-        rows = json.loads(line[0][len("RESULT "):])
+        rows = json.loads(line[0][len("RESULT ") :])
         r0 = rows[0]
         ips = r0["images_per_s"]
         base = ips if n == 1 else base
         speedup = f", {ips / base:.2f}x the 1-rank rate" if base and n > 1 else ""
         print(f"\n{n} rank(s): {ips:.1f} images/s{speedup}")
-        print(f"  step {r0['step_s'] * 1e3:.0f} ms (compute alone {r0['compute_s'] * 1e3:.0f} ms; "
-              f"backward-then-all-reduce step {r0['step_no_overlap_s'] * 1e3:.0f} ms)")
-        print(f"  all-reduce input per step {r0['allreduce_bytes_per_step'] / 1e6:.2f} MB in {r0['buckets']} "
-              f"buckets; parameters {r0['param_bytes'] / 1e6:.2f} MB (ratio "
-              f"{r0['allreduce_bytes_per_step'] / r0['param_bytes']:.3f}); a ring all-reduce sends "
-              f"2(n-1)/n = {2 * (n - 1) / n:.2f} x that per rank")
-        print(f"  one all-reduce of all {r0['param_bytes'] / 1e6:.2f} MB with every rank ready: "
-              f"{r0['allreduce_alone_s'] * 1e3:.1f} ms")
+        print(
+            f"  step {r0['step_s'] * 1e3:.0f} ms (compute alone {r0['compute_s'] * 1e3:.0f} ms; "
+            f"backward-then-all-reduce step {r0['step_no_overlap_s'] * 1e3:.0f} ms)"
+        )
+        print(
+            f"  all-reduce input per step {r0['allreduce_bytes_per_step'] / 1e6:.2f} MB in {r0['buckets']} "
+            f"buckets; parameters {r0['param_bytes'] / 1e6:.2f} MB (ratio "
+            f"{r0['allreduce_bytes_per_step'] / r0['param_bytes']:.3f}); a ring all-reduce sends "
+            f"2(n-1)/n = {2 * (n - 1) / n:.2f} x that per rank"
+        )
+        print(
+            f"  one all-reduce of all {r0['param_bytes'] / 1e6:.2f} MB with every rank ready: "
+            f"{r0['allreduce_alone_s'] * 1e3:.1f} ms"
+        )
         for r in rows:
-            print(f"  rank {r['rank']}: waiting for all-reduce per step: {r['wait_overlap_s'] * 1e3:.1f} ms with "
-                  f"overlap, {r['wait_no_overlap_s'] * 1e3:.1f} ms without")
+            print(
+                f"  rank {r['rank']}: waiting for all-reduce per step: {r['wait_overlap_s'] * 1e3:.1f} ms with "
+                f"overlap, {r['wait_no_overlap_s'] * 1e3:.1f} ms without"
+            )
 
 
 if __name__ == "__main__":

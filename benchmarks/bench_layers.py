@@ -9,12 +9,13 @@ of threads: torch's intra-op pool and NumPy's BLAS pool (through threadpoolctl) 
 Run: ``PYTHONPATH=src python benchmarks/bench_layers.py [--repeat 15] [--threads 1] [--cases LSTM]``
 Prints one line per case: median milliseconds for each library and the ratio deepnotes / torch.
 """
+
 import argparse
 import contextlib
 
 import numpy as np
-from _timing import timed_pair
 import torch
+from _timing import timed_pair
 
 import deepnotes as dn
 from deepnotes.nn.modules.rnn import LSTM
@@ -80,8 +81,9 @@ def _layer_case(rng, ours, theirs, shape):
 def case_depthwise_conv(rng, N=32, C=256, H=32, W=32):
     """Depthwise 3x3 convolution (groups = channels = 256, stride 1, padding 1, bias), float32,
     32x256x32x32: forward, then backward of a fixed random cotangent into the input, weight and bias."""
-    run_deepnotes, run_torch = _layer_case(rng, dn.nn.Conv2d(C, C, 3, padding=1, groups=C),
-                                           torch.nn.Conv2d(C, C, 3, padding=1, groups=C), (N, C, H, W))
+    run_deepnotes, run_torch = _layer_case(
+        rng, dn.nn.Conv2d(C, C, 3, padding=1, groups=C), torch.nn.Conv2d(C, C, 3, padding=1, groups=C), (N, C, H, W)
+    )
     return f"depthwise Conv2d 3x3 fwd+bwd N={N} C={C} {H}x{W} groups={C} float32", run_deepnotes, run_torch
 
 
@@ -125,8 +127,7 @@ def case_upsample_bilinear(rng, N=16, C=64, H=32, W=32):
     return f"Upsample bilinear x2 fwd+bwd N={N} C={C} {H}x{W} float32", run_deepnotes, run_torch
 
 
-CASES = [case_lstm, case_depthwise_conv, case_group_norm, case_batch_norm, case_layer_norm,
-         case_upsample_bilinear]
+CASES = [case_lstm, case_depthwise_conv, case_group_norm, case_batch_norm, case_layer_norm, case_upsample_bilinear]
 
 
 def main():
@@ -138,15 +139,16 @@ def main():
     torch.set_num_threads(args.threads)
     limit = threadpool_limits(args.threads) if threadpool_limits is not None else contextlib.nullcontext()
     with limit:
-        print(f"bench_layers: threads = {args.threads} (torch {torch.__version__}, numpy {np.__version__}"
-              f"{'' if threadpool_limits else ', BLAS threads not limited: threadpoolctl missing'})")
+        print(
+            f"bench_layers: threads = {args.threads} (torch {torch.__version__}, numpy {np.__version__}"
+            f"{'' if threadpool_limits else ', BLAS threads not limited: threadpoolctl missing'})"
+        )
         for make in CASES:
             label, run_d, run_t = make(np.random.default_rng(0))
             if args.cases and not any(c.lower() in label.lower() for c in args.cases):
                 continue
             td, tt = timed_pair(run_d, run_t, args.repeat)
-            print(f"{label}: deepnotes {td * 1e3:.2f} ms, torch {tt * 1e3:.2f} ms, ratio {td / tt:.2f}",
-                  flush=True)
+            print(f"{label}: deepnotes {td * 1e3:.2f} ms, torch {tt * 1e3:.2f} ms, ratio {td / tt:.2f}", flush=True)
 
 
 if __name__ == "__main__":

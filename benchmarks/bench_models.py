@@ -12,6 +12,7 @@ NumPy only its BLAS calls.
     python benchmarks/bench_models.py [--threads 1] [--repeat 5] [--models resnet18 mobilenet_v2 vgg11]
                                       [--batches 1 16] [--profile resnet18:16] [--no-onnx]
 """
+
 import argparse
 import os
 import sys
@@ -25,8 +26,12 @@ def _args():
     p.add_argument("--models", nargs="*", default=["resnet18", "mobilenet_v2", "vgg11"])
     p.add_argument("--batches", nargs="+", type=int, default=[1, 16])
     p.add_argument("--size", type=int, default=224)
-    p.add_argument("--profile", nargs="*", default=["resnet18:16"],
-                   help="MODEL:BATCH cases to profile with cProfile (none: no profile)")
+    p.add_argument(
+        "--profile",
+        nargs="*",
+        default=["resnet18:16"],
+        help="MODEL:BATCH cases to profile with cProfile (none: no profile)",
+    )
     p.add_argument("--top", type=int, default=15, help="cProfile entries to print")
     p.add_argument("--no-onnx", action="store_true", help="skip the onnxruntime column")
     return p.parse_args()
@@ -54,6 +59,7 @@ def _bare_torchvision():
     operators (which do not load beside this torch build); see tests/conftest.py."""
     import importlib.util
     import types
+
     if "torchvision" in sys.modules:
         return
     spec = importlib.util.find_spec("torchvision")
@@ -73,13 +79,23 @@ def _timeit(fn, repeat, warmup):
     return statistics.median(times)
 
 
-_TV_FILES = {"resnet": "resnet", "mobilenet_v2": "mobilenetv2", "mobilenet_v3": "mobilenetv3", "vgg": "vgg",
-             "alexnet": "alexnet", "densenet": "densenet", "googlenet": "googlenet", "inception": "inception",
-             "resnext": "resnet", "wide_resnet": "resnet"}
+_TV_FILES = {
+    "resnet": "resnet",
+    "mobilenet_v2": "mobilenetv2",
+    "mobilenet_v3": "mobilenetv3",
+    "vgg": "vgg",
+    "alexnet": "alexnet",
+    "densenet": "densenet",
+    "googlenet": "googlenet",
+    "inception": "inception",
+    "resnext": "resnet",
+    "wide_resnet": "resnet",
+}
 
 
 def _tv_model(name):
     import importlib
+
     file = next(v for k, v in sorted(_TV_FILES.items(), key=lambda kv: -len(kv[0])) if name.startswith(k))
     ctor = getattr(importlib.import_module(f"torchvision.models.{file}"), name)
     with warnings.catch_warnings():
@@ -111,6 +127,7 @@ def _onnx_session(model, x, threads):
 
 def bench_model(name, args, dn, torch):
     from deepnotes.models import get_model
+
     rng = np.random.default_rng(0)
     ref = _tv_model(name).eval()
     try:
@@ -150,10 +167,14 @@ def bench_model(name, args, dn, torch):
                 out = sess.run(None, feed)[0]
                 ort_err = float(np.abs(out - expected).max()) / scale
                 t_ort = _timeit(lambda: sess.run(None, feed), reps, args.warmup)
-                ort_text = (f"  onnxruntime {t_ort * 1e3:9.1f} ms (deepnotes/ort {t_dn / t_ort:5.2f}, "
-                            f"rel. diff {ort_err:.1e})")
-        print(f"{name:14s} batch {batch:3d}: deepnotes {t_dn * 1e3:9.1f} ms  torch {t_torch * 1e3:8.1f} ms  "
-              f"ratio {t_dn / t_torch:6.2f}  rel. diff {err:.1e}{ort_text}", flush=True)
+                ort_text = (
+                    f"  onnxruntime {t_ort * 1e3:9.1f} ms (deepnotes/ort {t_dn / t_ort:5.2f}, rel. diff {ort_err:.1e})"
+                )
+        print(
+            f"{name:14s} batch {batch:3d}: deepnotes {t_dn * 1e3:9.1f} ms  torch {t_torch * 1e3:8.1f} ms  "
+            f"ratio {t_dn / t_torch:6.2f}  rel. diff {err:.1e}{ort_text}",
+            flush=True,
+        )
 
 
 def profile(spec, args, dn):
@@ -162,6 +183,7 @@ def profile(spec, args, dn):
     import pstats
 
     from deepnotes.models import get_model
+
     name, _, batch = spec.partition(":")
     batch = int(batch or 16)
     model = get_model(name).eval()
@@ -175,12 +197,14 @@ def profile(spec, args, dn):
     out = io.StringIO()
     stats = pstats.Stats(prof, stream=out).sort_stats("tottime")
     total = sum(v[2] for v in stats.stats.values())
-    print(f"\ncProfile of one deepnotes forward, {name} batch {batch} at {args.size}x{args.size} "
-          f"(total {total:.2f} s), top {args.top} by own time:")
+    print(
+        f"\ncProfile of one deepnotes forward, {name} batch {batch} at {args.size}x{args.size} "
+        f"(total {total:.2f} s), top {args.top} by own time:"
+    )
     stats.print_stats(args.top)
     lines = out.getvalue().splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip().startswith("ncalls"))
-    print("\n".join(lines[start:start + args.top + 1]))
+    print("\n".join(lines[start : start + args.top + 1]))
 
 
 def main(args):
@@ -188,9 +212,12 @@ def main(args):
     import torch
 
     import deepnotes as dn
+
     torch.set_num_threads(args.threads)
-    print(f"threads: {args.threads} (NumPy BLAS, torch, onnxruntime); input {args.size}x{args.size}; "
-          f"median of {args.repeat} runs after {args.warmup} warm-up; ratio = deepnotes / torch")
+    print(
+        f"threads: {args.threads} (NumPy BLAS, torch, onnxruntime); input {args.size}x{args.size}; "
+        f"median of {args.repeat} runs after {args.warmup} warm-up; ratio = deepnotes / torch"
+    )
     for name in args.models:
         bench_model(name, args, dn, torch)
     for spec in args.profile:

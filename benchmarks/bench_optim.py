@@ -9,11 +9,12 @@ thread, so torch is limited to the same number of threads (``--threads``, defaul
 Run: ``PYTHONPATH=src python benchmarks/bench_optim.py [--repeat 11] [--threads 1]``
 Prints one line per case: median milliseconds for each library and the ratio deepnotes / torch.
 """
+
 import argparse
 
 import numpy as np
-from _timing import timed_pair
 import torch
+from _timing import timed_pair
 
 import deepnotes.optim as dopt
 from deepnotes.nn import Parameter
@@ -25,8 +26,7 @@ def resnet18_shapes():
     for out_ch, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
         for block in range(2):
             cin = in_ch if block == 0 else out_ch
-            shapes += [(out_ch, cin, 3, 3), (out_ch,), (out_ch,),
-                       (out_ch, out_ch, 3, 3), (out_ch,), (out_ch,)]
+            shapes += [(out_ch, cin, 3, 3), (out_ch,), (out_ch,), (out_ch, out_ch, 3, 3), (out_ch,), (out_ch,)]
             if block == 0 and (stride != 1 or cin != out_ch):
                 shapes += [(out_ch, cin, 1, 1), (out_ch,), (out_ch,)]
         in_ch = out_ch
@@ -36,8 +36,7 @@ def resnet18_shapes():
 
 CASES = [
     ("SGD momentum=0.9", "SGD", dict(lr=0.1, momentum=0.9)),
-    ("SGD momentum=0.9 nesterov wd=1e-4", "SGD", dict(lr=0.1, momentum=0.9, nesterov=True,
-                                                      weight_decay=1e-4)),
+    ("SGD momentum=0.9 nesterov wd=1e-4", "SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)),
     ("Adam", "Adam", dict(lr=1e-3)),
     ("AdamW wd=1e-2", "AdamW", dict(lr=1e-3, weight_decay=1e-2)),
     ("Adam amsgrad", "Adam", dict(lr=1e-3, amsgrad=True)),
@@ -47,8 +46,7 @@ CASES = [
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=11)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads (numpy ufuncs use one thread)")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (numpy ufuncs use one thread)")
     parser.add_argument("--cases", nargs="*", default=None, help="substrings of case names to run")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -58,8 +56,10 @@ def main():
     values = [rng.standard_normal(s, dtype=np.float32) * 0.05 for s in shapes]
     grads = [rng.standard_normal(s, dtype=np.float32) * 1e-3 for s in shapes]
     total = sum(v.size for v in values)
-    print(f"bench_optim: {len(shapes)} tensors, {total:,} float32 values, torch threads = "
-          f"{torch.get_num_threads()}, numpy {np.__version__}, torch {torch.__version__}")
+    print(
+        f"bench_optim: {len(shapes)} tensors, {total:,} float32 values, torch threads = "
+        f"{torch.get_num_threads()}, numpy {np.__version__}, torch {torch.__version__}"
+    )
 
     for label, name, kwargs in CASES:
         if args.cases and not any(c in label for c in args.cases):
@@ -75,8 +75,10 @@ def main():
         t_o, t_t = timed_pair(opt_o.step, opt_t.step, args.repeat)
         # same number of steps on both sides: the parameters agree to float32 rounding
         diff = max(float(np.max(np.abs(p.data - q.detach().numpy()))) for p, q in zip(ours, theirs))
-        print(f"{label:36s} deepnotes {t_o * 1e3:8.2f} ms   torch {t_t * 1e3:8.2f} ms   "
-              f"ratio {t_o / t_t:5.2f}   max|diff| {diff:.1e}")
+        print(
+            f"{label:36s} deepnotes {t_o * 1e3:8.2f} ms   torch {t_t * 1e3:8.2f} ms   "
+            f"ratio {t_o / t_t:5.2f}   max|diff| {diff:.1e}"
+        )
 
 
 if __name__ == "__main__":

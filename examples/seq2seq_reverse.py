@@ -20,6 +20,7 @@ the exact-match rate of greedy decoding (every digit right and the end token in 
 
 Run: ``PYTHONPATH=src python examples/seq2seq_reverse.py [--steps 800] [--seed 0]`` (about 20 s on one core).
 """
+
 import argparse
 import contextlib
 import time
@@ -37,8 +38,8 @@ except ImportError:  # pragma: no cover
     threadpool_limits = None
 
 DIGITS = 10
-START = 10           # decoder input vocabulary: digits + start token
-END = 10             # output classes: digits + end token
+START = 10  # decoder input vocabulary: digits + start token
+END = 10  # output classes: digits + end token
 
 
 def _one_hot(tokens, n, dtype=np.float32):
@@ -51,7 +52,7 @@ class Seq2Seq(nn.Module):
 
     def __init__(self, hidden=64, embed=16):
         super().__init__()
-        self.src_embed = nn.Linear(DIGITS, embed, bias=False)      # one-hot @ W^T is an embedding lookup
+        self.src_embed = nn.Linear(DIGITS, embed, bias=False)  # one-hot @ W^T is an embedding lookup
         self.encoder = nn.GRU(embed, hidden, bidirectional=True)
         self.bridge = nn.Linear(2 * hidden, hidden)
         self.tgt_embed = nn.Linear(DIGITS + 1, embed, bias=False)
@@ -85,7 +86,7 @@ class Seq2Seq(nn.Module):
         out = []
         for _ in range(max_len + 1):
             s, h = self.decoder(self.tgt_embed(_one_hot(token, DIGITS + 1)), h)
-            logits = self.step_logits(s.transpose(0, 1), keys)          # (N, 1, classes)
+            logits = self.step_logits(s.transpose(0, 1), keys)  # (N, 1, classes)
             token = logits.data.argmax(-1)
             out.append(token[:, 0])
         return np.stack(out, axis=1)
@@ -126,14 +127,23 @@ def exact_match(model, test_set):
     for n, src in test_set.items():
         pred = model.greedy(src, max_len=max(test_set))
         _, want = targets(src)
-        right += int(np.all(pred[:, :n + 1] == want, axis=1).sum())
+        right += int(np.all(pred[:, : n + 1] == want, axis=1).sum())
         total += len(src)
     model.train()
     return right / total
 
 
-def main(seed=0, steps=800, batch=64, hidden=64, lr=5e-3, lengths=(5, 6, 7, 8), test_per_length=250,
-         verbose=False, blas_threads=1):
+def main(
+    seed=0,
+    steps=800,
+    batch=64,
+    hidden=64,
+    lr=5e-3,
+    lengths=(5, 6, 7, 8),
+    test_per_length=250,
+    verbose=False,
+    blas_threads=1,
+):
     """Train on random digit strings and return the exact-match accuracy on held-out strings.
 
     Adam with a cosine-annealed learning rate and gradient clipping at norm 1.  ``blas_threads`` caps
@@ -151,7 +161,7 @@ def _train(seed, steps, batch, hidden, lr, lengths, test_per_length, verbose):
     banned = {n: _codes(s) for n, s in test_set.items()}
     model = Seq2Seq(hidden=hidden)
     opt = optim.Adam(model.parameters(), lr=lr)
-    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)   # decays to 0: a stable final model
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)  # decays to 0: a stable final model
     t0 = time.perf_counter()
     for step in range(1, steps + 1):
         n = int(rng.choice(lengths))
@@ -168,8 +178,10 @@ def _train(seed, steps, batch, hidden, lr, lengths, test_per_length, verbose):
             print(f"step {step:4d}  loss {loss.item():.4f}  {time.perf_counter() - t0:5.1f}s", flush=True)
     acc = exact_match(model, test_set)
     if verbose:
-        print(f"held-out exact-match accuracy: {acc:.4f} over {sum(len(s) for s in test_set.values())} "
-              f"strings ({time.perf_counter() - t0:.1f}s)")
+        print(
+            f"held-out exact-match accuracy: {acc:.4f} over {sum(len(s) for s in test_set.values())} "
+            f"strings ({time.perf_counter() - t0:.1f}s)"
+        )
     return acc
 
 

@@ -6,6 +6,7 @@ module named ``torchvision`` whose ``__path__`` is the installed folder: ``torch
 never runs, yet its pure-Python submodules (``torchvision.models``, ``torchvision.ops.boxes``,
 ``torchvision.models.detection.anchor_utils`` ...) import and serve as oracles.
 """
+
 import importlib.util
 import os
 import shutil

@@ -6,6 +6,7 @@ with the same initial weights and the same loss, whose gradients are chosen per 
 +inf, -inf or NaN injected), and compare scales, growth trackers, skipped steps, gradients and
 parameters after every iteration.
 """
+
 import math
 import pickle
 import threading
@@ -14,12 +15,13 @@ import numpy as np
 import pytest
 import torch
 
-import _oracle as oracle
 import deepnotes as dn
 import deepnotes.optim as dopt
 from deepnotes import amp
 from deepnotes.nn import Parameter
 from deepnotes.nn import functional as F
+
+import _oracle as oracle
 
 SHAPES = [(3, 4), (5,), (2, 3)]
 INF, NINF, NAN = math.inf, -math.inf, math.nan
@@ -87,24 +89,46 @@ class Twin:
 
 # iteration -> {parameter index: injected value}; growth_interval=3 makes scale grow after 3 finite
 # steps in a row, and the runs of finite steps below are 2, 3, 4, 1, 0, 3+ long
-SCRIPT = [None, None, {0: INF}, None, None, None, None, {1: NAN}, None, {0: NINF, 2: NAN},
-          {2: INF}, None, None, None, None, None, None, None, {1: INF}, None, None, None]
+SCRIPT = [
+    None,
+    None,
+    {0: INF},
+    None,
+    None,
+    None,
+    None,
+    {1: NAN},
+    None,
+    {0: NINF, 2: NAN},
+    {2: INF},
+    None,
+    None,
+    None,
+    None,
+    None,
+    None,
+    None,
+    {1: INF},
+    None,
+    None,
+    None,
+]
 
 
 @pytest.mark.parametrize("dtype,rtol,atol", [(np.float64, 1e-12, 1e-14), (np.float32, 2e-6, 1e-6)])
 @pytest.mark.parametrize("explicit_unscale", [False, True])
 def test_scripted_sequence_matches_torch(dtype, rtol, atol, explicit_unscale):
-    tw = Twin(dtype, init_scale=2.0 ** 10, growth_interval=3)
+    tw = Twin(dtype, init_scale=2.0**10, growth_interval=3)
     rng = np.random.default_rng(1)
     d_rets, t_rets, scales = [], [], []
     for k, inject in enumerate(SCRIPT):
         tw.backward(_coefs(rng, dtype, inject, missing=(1,) if k == 4 else ()))
-        tw.assert_grads_equal()                   # scaled gradients, through the differentiable scale
+        tw.assert_grads_equal()  # scaled gradients, through the differentiable scale
         if explicit_unscale:
             tw.ds.unscale_(tw.dopts[0])
             tw.ts.unscale_(tw.topts[0])
-            tw.assert_grads_equal()               # unscaled in place, bit for bit
-        d_rets.append(tw.ds.step(tw.dopts[0], lambda k=k: k))   # a positional closure passes through
+            tw.assert_grads_equal()  # unscaled in place, bit for bit
+        d_rets.append(tw.ds.step(tw.dopts[0], lambda k=k: k))  # a positional closure passes through
         t_rets.append(tw.ts.step(tw.topts[0], lambda k=k: k))
         tw.assert_grads_equal()
         tw.ds.update()
@@ -116,7 +140,7 @@ def test_scripted_sequence_matches_torch(dtype, rtol, atol, explicit_unscale):
     skipped = [k for k, r in enumerate(d_rets) if r is None]
     assert skipped == [k for k, inj in enumerate(SCRIPT) if inj]
     # the script exercised both backoff and growth
-    steps = np.diff([2.0 ** 10] + scales)
+    steps = np.diff([2.0**10] + scales)
     assert (steps > 0).any() and (steps < 0).any()
 
 
@@ -124,11 +148,11 @@ def test_odd_factors_round_like_float32_scale():
     """Non-power-of-two factors: every update rounds S to float32 as torch does."""
     tw = Twin(init_scale=1000.3, growth_factor=1.7, backoff_factor=0.3, growth_interval=2)
     rng = np.random.default_rng(2)
-    assert tw.ds.get_scale() == tw.ts.get_scale() == 1000.3      # unrounded before the first scale()
+    assert tw.ds.get_scale() == tw.ts.get_scale() == 1000.3  # unrounded before the first scale()
     for inject in [None, None, None, {0: NAN}, {1: INF}, None, None, None, None, None]:
         tw.backward(_coefs(rng, np.float32, inject))
         assert tw.ds.step(tw.dopts[0]) is tw.ts.step(tw.topts[0]) is None
-        tw.assert_grads_equal()                   # unscaled with inv = float32(1 / float64(S))
+        tw.assert_grads_equal()  # unscaled with inv = float32(1 / float64(S))
         tw.ds.update()
         tw.ts.update()
         tw.assert_state_equal()
@@ -136,7 +160,7 @@ def test_odd_factors_round_like_float32_scale():
 
 
 def test_growth_never_overflows_float32():
-    tw = Twin(np.float64, init_scale=2.0 ** 127, growth_factor=3.0, growth_interval=1)
+    tw = Twin(np.float64, init_scale=2.0**127, growth_factor=3.0, growth_interval=1)
     rng = np.random.default_rng(3)
     for _ in range(2):
         tw.backward(_coefs(rng, np.float64))
@@ -145,7 +169,7 @@ def test_growth_never_overflows_float32():
         tw.ds.update()
         tw.ts.update()
         tw.assert_state_equal()
-    assert tw.ds.get_scale() == 2.0 ** 127
+    assert tw.ds.get_scale() == 2.0**127
 
 
 def test_two_optimizers_skip_independently_and_share_the_scale():
@@ -156,8 +180,9 @@ def test_two_optimizers_skip_independently_and_share_the_scale():
         for do, to in zip(tw.dopts, tw.topts):
             before = [p.data.copy() for g in do.param_groups for p in g["params"]]
             assert tw.ds.step(do) is tw.ts.step(to) is None
-            stepped = any(not np.array_equal(b, p.data)
-                          for b, p in zip(before, [p for g in do.param_groups for p in g["params"]]))
+            stepped = any(
+                not np.array_equal(b, p.data) for b, p in zip(before, [p for g in do.param_groups for p in g["params"]])
+            )
             assert stepped == (not tw.ts._found_inf_per_device(to)[torch.device("cpu")].item())
         tw.ds.update()
         tw.ts.update()
@@ -178,7 +203,7 @@ def test_update_with_new_scale_matches_torch():
             tw.ds.update(new)
         tw.ts.update(new)
         tw.assert_state_equal()
-    assert tw.ds.get_scale() == 3.0 and tw.ds._get_growth_tracker() == 3   # new_scale keeps the tracker
+    assert tw.ds.get_scale() == 3.0 and tw.ds._get_growth_tracker() == 3  # new_scale keeps the tracker
 
 
 def test_state_dict_round_trip_matches_torch():
@@ -233,8 +258,9 @@ def test_load_disabled_state_dict_refused_and_bad_state_dicts():
     with pytest.raises(RuntimeError):
         torch.amp.GradScaler("cpu").load_state_dict(torch.amp.GradScaler("cpu", enabled=False).state_dict())
     with pytest.raises(ValueError, match="GradScaler.load_state_dict.*_growth_tracker"):
-        amp.GradScaler().load_state_dict({"scale": 2.0, "growth_factor": 2.0, "backoff_factor": 0.5,
-                                          "growth_interval": 3})
+        amp.GradScaler().load_state_dict(
+            {"scale": 2.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 3}
+        )
     with pytest.raises(TypeError, match="GradScaler.load_state_dict"):
         amp.GradScaler().load_state_dict([("scale", 2.0)])
 
@@ -244,20 +270,20 @@ def test_disabled_scaler_is_a_pass_through():
     rng = np.random.default_rng(8)
     x = dn.tensor([1.0, 2.0], requires_grad=True)
     assert tw.ds.scale(x) is x and tw.ts.scale(x) is x
-    cs = _coefs(rng, np.float32, {0: INF})                       # disabled: no inf check, the step runs
+    cs = _coefs(rng, np.float32, {0: INF})  # disabled: no inf check, the step runs
     tw.backward(cs)
     tw.ds.unscale_(tw.dopts[0])
     tw.ts.unscale_(tw.topts[0])
-    tw.ds.unscale_(tw.dopts[0])                                  # no stage bookkeeping either
+    tw.ds.unscale_(tw.dopts[0])  # no stage bookkeeping either
     tw.assert_grads_equal()
-    np.testing.assert_array_equal(tw.dp[1].grad, cs[1])          # gradients unscaled = unchanged
+    np.testing.assert_array_equal(tw.dp[1].grad, cs[1])  # gradients unscaled = unchanged
     assert tw.ds.step(tw.dopts[0], lambda: "ran") == tw.ts.step(tw.topts[0], lambda: "ran") == "ran"
     tw.ds.update()
     tw.ts.update()
     tw.assert_params_close(2e-6, 1e-6)
     assert tw.ds.get_scale() == tw.ts.get_scale() == 1.0
     assert tw.ds.state_dict() == tw.ts.state_dict() == {}
-    tw.ds.load_state_dict({"scale": 3.0})                        # no-op
+    tw.ds.load_state_dict({"scale": 3.0})  # no-op
     assert not tw.ds.is_enabled() and amp.GradScaler().is_enabled()
 
 
@@ -290,7 +316,7 @@ def test_unscale_after_step_and_step_twice_raise_like_torch():
     tw.ds.update()
     tw.ts.update()
     tw.backward(_coefs(np.random.default_rng(10), np.float32))
-    tw.ds.unscale_(tw.dopts[0])                                  # a new iteration starts clean
+    tw.ds.unscale_(tw.dopts[0])  # a new iteration starts clean
 
 
 def test_step_and_update_without_scale_raise():
@@ -301,9 +327,11 @@ def test_step_and_update_without_scale_raise():
     tp = torch.ones(3, requires_grad=True)
     tp.grad = torch.ones(3)
     tscaler, topt = torch.amp.GradScaler("cpu"), torch.optim.SGD([tp], lr=0.1)
-    for call, tcall in [(lambda: scaler.step(opt), lambda: tscaler.step(topt)),
-                        (lambda: scaler.unscale_(opt), lambda: tscaler.unscale_(topt)),
-                        (scaler.update, tscaler.update)]:
+    for call, tcall in [
+        (lambda: scaler.step(opt), lambda: tscaler.step(topt)),
+        (lambda: scaler.unscale_(opt), lambda: tscaler.unscale_(topt)),
+        (scaler.update, tscaler.update),
+    ]:
         with pytest.raises(RuntimeError, match=r"GradScaler\.\w+: the scale is not initialised.*scale"):
             call()
         with pytest.raises(AssertionError, match="_scale is None"):
@@ -315,7 +343,7 @@ def test_step_without_backward_raises():
     scaler, opt = amp.GradScaler(), dopt.SGD([p], lr=0.1)
     tp = torch.ones(3, requires_grad=True)
     tscaler, topt = torch.amp.GradScaler("cpu"), torch.optim.SGD([tp], lr=0.1)
-    scaler.scale((p * 2.0).sum())                                # scaled, but no backward: no gradients
+    scaler.scale((p * 2.0).sum())  # scaled, but no backward: no gradients
     tscaler.scale((tp * 2.0).sum())
     with pytest.raises(RuntimeError, match=r"GradScaler\.step: no inf checks were recorded"):
         scaler.step(opt)
@@ -349,20 +377,23 @@ def test_float16_gradients_refused_like_torch():
         tscaler.step(torch.optim.SGD([tp], lr=0.1))
 
 
-@pytest.mark.parametrize("kwargs,exc,pattern", [
-    (dict(growth_factor=1.0), ValueError, "growth_factor"),
-    (dict(growth_factor=math.inf), ValueError, "growth_factor"),
-    (dict(backoff_factor=1.0), ValueError, "backoff_factor"),
-    (dict(backoff_factor=0.0), ValueError, "backoff_factor"),
-    (dict(growth_interval=0), ValueError, "growth_interval"),
-    (dict(growth_interval=2.5), ValueError, "growth_interval"),
-    (dict(growth_interval=True), ValueError, "growth_interval"),
-    (dict(init_scale=-1.0), ValueError, "init_scale"),
-    (dict(init_scale=math.nan), ValueError, "init_scale"),
-    (dict(init_scale="cpu"), TypeError, "init_scale.*device"),
-    (dict(enabled="yes"), TypeError, "enabled"),
-    (dict(device="cuda"), ValueError, "CPU only"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,pattern",
+    [
+        (dict(growth_factor=1.0), ValueError, "growth_factor"),
+        (dict(growth_factor=math.inf), ValueError, "growth_factor"),
+        (dict(backoff_factor=1.0), ValueError, "backoff_factor"),
+        (dict(backoff_factor=0.0), ValueError, "backoff_factor"),
+        (dict(growth_interval=0), ValueError, "growth_interval"),
+        (dict(growth_interval=2.5), ValueError, "growth_interval"),
+        (dict(growth_interval=True), ValueError, "growth_interval"),
+        (dict(init_scale=-1.0), ValueError, "init_scale"),
+        (dict(init_scale=math.nan), ValueError, "init_scale"),
+        (dict(init_scale="cpu"), TypeError, "init_scale.*device"),
+        (dict(enabled="yes"), TypeError, "enabled"),
+        (dict(device="cuda"), ValueError, "CPU only"),
+    ],
+)
 def test_bad_constructor_arguments(kwargs, exc, pattern):
     with pytest.raises(exc, match="GradScaler: .*" + pattern):
         amp.GradScaler(**kwargs)
@@ -377,8 +408,12 @@ def test_torch_refuses_the_same_factors():
 
 def test_setters_and_getters():
     s, t = amp.GradScaler(), torch.amp.GradScaler("cpu")
-    assert (s.get_growth_factor(), s.get_backoff_factor(), s.get_growth_interval(), s.get_scale()) == \
-           (t.get_growth_factor(), t.get_backoff_factor(), t.get_growth_interval(), t.get_scale())
+    assert (s.get_growth_factor(), s.get_backoff_factor(), s.get_growth_interval(), s.get_scale()) == (
+        t.get_growth_factor(),
+        t.get_backoff_factor(),
+        t.get_growth_interval(),
+        t.get_scale(),
+    )
     s.set_growth_factor(3.0)
     s.set_backoff_factor(0.125)
     s.set_growth_interval(7)
@@ -423,7 +458,7 @@ def test_scale_is_differentiable_and_keeps_structure():
     sum((x * torch.from_numpy(c)).sum() for x, c in zip(flat_t, w)).backward()
     for a, b in zip(d, t):
         np.testing.assert_array_equal(a.grad, b.grad.numpy())
-    gen = ds.scale(x for x in d)                                  # other iterables: a lazy map, as torch
+    gen = ds.scale(x for x in d)  # other iterables: a lazy map, as torch
     assert not isinstance(gen, (list, tuple))
     np.testing.assert_array_equal(next(iter(gen)).data, arrays[0] * 3.0)
 
@@ -438,7 +473,7 @@ def test_scale_float16_computed_in_float32_like_torch():
     g = np.array([1e-3, 1.0, 2.0], np.float16)
     y.backward(dn.tensor(g))
     ty.backward(torch.from_numpy(g))
-    np.testing.assert_array_equal(x.grad, tx.grad.numpy())       # includes an overflow to inf
+    np.testing.assert_array_equal(x.grad, tx.grad.numpy())  # includes an overflow to inf
 
 
 def test_scale_rejects_non_tensors():
@@ -460,7 +495,7 @@ def test_autocast_flag_set_and_reset():
     with pytest.raises(KeyError):
         with amp.autocast(dtype=dn.float16):
             raise KeyError("boom")
-    assert amp.get_autocast_dtype() is None                      # restored on exceptions too
+    assert amp.get_autocast_dtype() is None  # restored on exceptions too
 
 
 def test_autocast_nesting():
@@ -473,7 +508,7 @@ def test_autocast_nesting():
         assert amp.get_autocast_dtype() is np.float16
     assert amp.get_autocast_dtype() is None
     ctx = amp.autocast()
-    with ctx:                                                    # one instance entered twice
+    with ctx:  # one instance entered twice
         with ctx:
             assert amp.is_autocast_enabled()
         assert amp.is_autocast_enabled()
@@ -510,19 +545,22 @@ def test_autocast_is_thread_local():
         th = threading.Thread(target=other)
         th.start()
         assert ready.wait(5)
-    assert amp.get_autocast_dtype() is None                      # the other thread is still inside
+    assert amp.get_autocast_dtype() is None  # the other thread is still inside
     release.set()
     th.join(5)
     assert seen == [None, np.float16]
 
 
-@pytest.mark.parametrize("kwargs,exc,pattern", [
-    (dict(dtype=np.float64), ValueError, "float16"),
-    (dict(dtype="cpu"), TypeError, "device"),
-    (dict(dtype=object()), TypeError, "dtype"),
-    (dict(enabled=1), TypeError, "enabled"),
-    (dict(cache_enabled="no"), TypeError, "cache_enabled"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,pattern",
+    [
+        (dict(dtype=np.float64), ValueError, "float16"),
+        (dict(dtype="cpu"), TypeError, "device"),
+        (dict(dtype=object()), TypeError, "dtype"),
+        (dict(enabled=1), TypeError, "enabled"),
+        (dict(cache_enabled="no"), TypeError, "cache_enabled"),
+    ],
+)
 def test_autocast_bad_arguments(kwargs, exc, pattern):
     with pytest.raises(exc, match="autocast: .*" + pattern):
         amp.autocast(**kwargs)
@@ -531,11 +569,11 @@ def test_autocast_bad_arguments(kwargs, exc, pattern):
 def test_autocast_helper_casts_eligible_operands_only():
     f32 = dn.tensor(np.ones((2, 2), np.float32), requires_grad=True)
     f64, i64 = dn.tensor(np.ones(2)), dn.tensor(np.arange(3))
-    assert amp._autocast(f32, None) == (f32, None)              # outside autocast: unchanged
+    assert amp._autocast(f32, None) == (f32, None)  # outside autocast: unchanged
     with amp.autocast():
         a, b, c, d, e = amp._autocast(f32, f64, i64, None, 2.0)
     assert a.dtype == np.float16 and a.requires_grad
-    assert b is f64 and c is i64 and d is None and e == 2.0   # float64 is never autocast (torch's rule)
+    assert b is f64 and c is i64 and d is None and e == 2.0  # float64 is never autocast (torch's rule)
     with amp.autocast(enabled=False):
         assert amp._autocast(f32)[0] is f32
 
@@ -558,6 +596,8 @@ def test_autocast_helper_gradients_reach_float32_master_weights_like_torch():
     for d, t in [(dx, tx), (dw, tw_), (db, tb)]:
         assert d.grad.dtype == np.float32 and t.grad.dtype == torch.float32
         np.testing.assert_allclose(d.grad, t.grad.numpy(), rtol=5e-3, atol=5e-3)
+
+
 # ---------------------------------------------------------------- wired autocast (functional/tensor)
 def _copy_linear(lin):
     tl = torch.nn.Linear(lin.in_features, lin.out_features)
@@ -590,7 +630,9 @@ def test_linear_under_autocast_float16_out_float32_grads_like_torch():
             assert lin(dn.tensor(x)).dtype == np.float32
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning", "ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.filterwarnings(
+    "ignore:overflow encountered:RuntimeWarning", "ignore:invalid value encountered:RuntimeWarning"
+)
 def test_mixed_precision_training_loop_matches_torch():
     """autocast forward + GradScaler + SGD on float32 master weights, vs torch; init_scale 2**16 makes
     the float16 backward overflow at first, so the first steps are skipped and the scale backs off."""
@@ -598,8 +640,8 @@ def test_mixed_precision_training_loop_matches_torch():
     lin = dn.nn.Linear(8, 4)
     tl = _copy_linear(lin)
     opt, topt = dopt.SGD(lin.parameters(), lr=0.05), torch.optim.SGD(tl.parameters(), lr=0.05)
-    ds = amp.GradScaler(init_scale=2.0 ** 16, growth_interval=2)
-    ts = torch.amp.GradScaler("cpu", init_scale=2.0 ** 16, growth_interval=2)
+    ds = amp.GradScaler(init_scale=2.0**16, growth_interval=2)
+    ts = torch.amp.GradScaler("cpu", init_scale=2.0**16, growth_interval=2)
     skipped = []
     for _ in range(12):
         x = rng.standard_normal((16, 8)).astype(np.float32)
@@ -626,9 +668,20 @@ def _bn_lenet(lib):
     """A LeNet-like net with batch norm after every layer but the last, built from deepnotes.nn or torch.nn."""
     nn = lib.nn
     return nn.Sequential(
-        nn.Conv2d(1, 8, 5, padding=2), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 5), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(16 * 2 * 2, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10))
+        nn.Conv2d(1, 8, 5, padding=2),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 5),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 2 * 2, 32),
+        nn.BatchNorm1d(32),
+        nn.ReLU(),
+        nn.Linear(32, 10),
+    )
 
 
 def _twin_bn_lenet():
@@ -644,7 +697,7 @@ def _assert_bn_stats_close(ours, ref, rtol, atol):
     keys = [k for k in sdt if k.endswith(("running_mean", "running_var"))]
     assert keys
     for k in keys:
-        assert sd[k].data.dtype == np.float32, k          # running statistics stay float32
+        assert sd[k].data.dtype == np.float32, k  # running statistics stay float32
         oracle.assert_close(sd[k], sdt[k], rtol, atol, what=k)
 
 
@@ -688,7 +741,7 @@ def test_bn_lenet_amp_training_matches_torch_autocast():
     ds, ts = amp.GradScaler(init_scale=256.0), torch.amp.GradScaler("cpu", init_scale=256.0)
     images = dn.data.datasets.Digits(train=True, size=16).images
     for step in range(4):
-        x = np.ascontiguousarray(images[step * 64:(step + 1) * 64] * 16 - 4)
+        x = np.ascontiguousarray(images[step * 64 : (step + 1) * 64] * 16 - 4)
         target = np.arange(64) % 10
         opt.zero_grad()
         topt.zero_grad()
@@ -696,8 +749,7 @@ def test_bn_lenet_amp_training_matches_torch_autocast():
             out = ours(dn.tensor(x))
         with torch.autocast("cpu", dtype=torch.float16):
             tout = ref(torch.from_numpy(x))
-        np.testing.assert_allclose(out.data.astype(np.float64), tout.detach().double().numpy(),
-                                   rtol=2e-2, atol=2e-2)
+        np.testing.assert_allclose(out.data.astype(np.float64), tout.detach().double().numpy(), rtol=2e-2, atol=2e-2)
         loss = F.cross_entropy(out.float(), dn.tensor(target))
         tloss = torch.nn.functional.cross_entropy(tout.float(), torch.from_numpy(target))
         ds.scale(loss).backward()

@@ -9,14 +9,13 @@
   at the top or inside a function, builds the module graph and asserts it has no cycle (import-linter
   sees the same imports, but only checks the contracts written down; this checks every module pair).
 """
+
 import ast
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -55,7 +54,7 @@ def import_graph(src=SRC, package=PACKAGE):
             elif isinstance(node, ast.ImportFrom):
                 if node.level:
                     base = mod.split(".") if is_pkg else mod.split(".")[:-1]
-                    base = base[:len(base) - (node.level - 1)]
+                    base = base[: len(base) - (node.level - 1)]
                     stem = ".".join(base + ([node.module] if node.module else []))
                 else:
                     stem = node.module
@@ -83,7 +82,7 @@ def _module_aliases(tree, mod, is_pkg, files):
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = mod.split(".") if is_pkg else mod.split(".")[:-1]
-                base = base[:len(base) - (node.level - 1)]
+                base = base[: len(base) - (node.level - 1)]
                 stem = ".".join(base + ([node.module] if node.module else []))
             else:
                 stem = node.module
@@ -119,8 +118,14 @@ def runtime_slot_writes(src=SRC, package=PACKAGE):
                 targets = [node.target]
             elif isinstance(node, ast.Delete):
                 targets = node.targets
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr" \
-                    and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id in aliases:
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "setattr"
+                and node.args
+                and isinstance(node.args[0], ast.Name)
+                and node.args[0].id in aliases
+            ):
                 found.append((mod, node.lineno, ast.get_source_segment(text, node)))
             for t in targets:
                 if isinstance(t, (ast.Attribute, ast.Subscript)) and _root_name(t) in aliases:
@@ -142,7 +147,7 @@ def find_cycle(graph):
             node, children = stack[-1]
             for child in children:
                 if colour.get(child, BLACK) == GREY:
-                    return path[path.index(child):] + [child]
+                    return path[path.index(child) :] + [child]
                 if colour.get(child) == WHITE:
                     colour[child] = GREY
                     path.append(child)
@@ -194,8 +199,10 @@ def test_differentiable_primitives_live_in_ops_not_in_nn():
     for path in sorted((SRC / PACKAGE / "nn").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ClassDef) and any(
-                    (isinstance(b, ast.Name) and b.id == "Function")
-                    or (isinstance(b, ast.Attribute) and b.attr == "Function") for b in node.bases):
+                (isinstance(b, ast.Name) and b.id == "Function")
+                or (isinstance(b, ast.Attribute) and b.attr == "Function")
+                for b in node.bases
+            ):
                 found.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}")
     assert found == [], "primitives outside deepnotes/ops: " + ", ".join(found)
 
@@ -210,8 +217,11 @@ def test_no_import_cycles_in_src():
 def test_import_linter_contracts_hold():
     exe = shutil.which("lint-imports")
     if exe is None:  # the test extra installs import-linter; a bare interpreter may still have it
-        cmd = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
-               "sys.exit(lint_imports_command())"]
+        cmd = [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
+        ]
     else:
         cmd = [exe]
     env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))

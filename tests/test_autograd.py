@@ -1,5 +1,6 @@
 """The autograd engine: numerical gradient checks of every primitive, graph traversal (deep chains,
 reused nodes), grad modes, accumulation and the Function protocol; torch is the oracle where it has one."""
+
 import gc
 import sys
 
@@ -52,8 +53,7 @@ PRIMITIVES = {
     "Clamp": (lambda a: E.Clamp.apply(a, min=-0.33, max=0.41), [separated(4, 5)]),
     "Maximum": (lambda a, b: E.Maximum.apply(a, b), [separated(3, 4), separated(4, seed=1)]),
     "Minimum": (lambda a, b: E.Minimum.apply(a, b), [separated(3, 4), separated(4, seed=1)]),
-    "Where": (lambda a, b: E.Where.apply(dn.tensor(np.array([True, False, True])), a, b),
-              [t64(2, 3), t64(3, seed=1)]),
+    "Where": (lambda a, b: E.Where.apply(dn.tensor(np.array([True, False, True])), a, b), [t64(2, 3), t64(3, seed=1)]),
     "ReLU": (lambda a: E.ReLU.apply(a), [separated(3, 4)]),
     "Sigmoid": (lambda a: E.Sigmoid.apply(a), [t64(3, 4) * 3]),
     "Tanh": (lambda a: E.Tanh.apply(a), [t64(3, 4)]),
@@ -126,7 +126,7 @@ def test_deep_chain_has_no_recursion_limit():
     for _ in range(n):
         y = y * 1.0001 + 0.0
     y.sum().backward()
-    np.testing.assert_allclose(x.grad, [1.0001 ** n], rtol=1e-9)
+    np.testing.assert_allclose(x.grad, [1.0001**n], rtol=1e-9)
     del y
     gc.collect()
 
@@ -135,12 +135,12 @@ def test_reused_nodes_x_times_x_and_diamond_vs_torch():
     xv = np.array([0.3, -1.2, 2.0])
 
     def graph(x):
-        a = x * x              # x used twice in one op
+        a = x * x  # x used twice in one op
         b = a.exp()
         c = a * 3.0
-        d = b + c              # diamond through a
-        e = d * a + x          # a and x reused again
-        return (e + e).sum()   # same tensor on both sides
+        d = b + c  # diamond through a
+        e = d * a + x  # a and x reused again
+        return (e + e).sum()  # same tensor on both sides
 
     x = dn.tensor(xv, requires_grad=True)
     t = torch.tensor(xv, requires_grad=True)
@@ -369,21 +369,21 @@ def test_custom_function_matches_torch_autograd_function():
     class Cube(Function):
         def forward(self, a):
             self.a = a
-            return a ** 3
+            return a**3
 
         def backward(self, g):
-            return 3 * self.a ** 2 * g
+            return 3 * self.a**2 * g
 
     class TCube(torch.autograd.Function):
         @staticmethod
         def forward(ctx, a):
             ctx.save_for_backward(a)
-            return a ** 3
+            return a**3
 
         @staticmethod
         def backward(ctx, g):
             (a,) = ctx.saved_tensors
-            return 3 * a ** 2 * g
+            return 3 * a**2 * g
 
     xv = np.array([0.5, -1.0, 2.0])
     x, t = dn.tensor(xv, requires_grad=True), torch.tensor(xv, requires_grad=True)
@@ -409,8 +409,11 @@ def test_backward_contract_violations_are_reported():
             return g, g
 
     x = dn.randn(3, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"WrongShape.backward produced a gradient of shape \(7,\) "
-                                           r"for an input of shape \(3,\)"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"WrongShape.backward produced a gradient of shape \(7,\) "
+        r"for an input of shape \(3,\)",
+    ):
         WrongShape.apply(x).backward()
     with pytest.raises(RuntimeError, match="WrongCount.backward returned 2 gradients for 1 inputs"):
         WrongCount.apply(x).sum().backward()
@@ -418,8 +421,11 @@ def test_backward_contract_violations_are_reported():
 
 def test_backward_errors():
     x = dn.randn(2, 3, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"backward: gradient can be implicitly created only for scalar "
-                                           r"outputs, got shape \(2, 3\)"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"backward: gradient can be implicitly created only for scalar "
+        r"outputs, got shape \(2, 3\)",
+    ):
         (x * 2).backward()
     with pytest.raises(RuntimeError, match="backward: this tensor does not require grad"):
         dn.randn(3).sum().backward()
@@ -432,6 +438,7 @@ def test_backward_errors():
 # ------------------------------------------------------------------ leaf gradients: adopted or copied
 class _FreshGrad(Function):
     """Backward returns a new array; ``made`` keeps weak references to the arrays it returned."""
+
     made = []
 
     def forward(self, a, keep=False, view=False):
@@ -441,9 +448,9 @@ class _FreshGrad(Function):
     def backward(self, g):
         out = g * 2.0
         if self.keep:
-            self.saved = out            # still referenced by the context: must not be adopted
+            self.saved = out  # still referenced by the context: must not be adopted
         if self.view:
-            out = (g.reshape(-1) * 2.0).reshape(g.shape)   # a view whose owner nobody else holds
+            out = (g.reshape(-1) * 2.0).reshape(g.shape)  # a view whose owner nobody else holds
         _FreshGrad.made.append(__import__("weakref").ref(out))
         return out
 
@@ -453,7 +460,7 @@ def test_exclusively_owned_leaf_gradient_is_adopted_without_copy():
         _FreshGrad.made.clear()
         x = dn.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
         _FreshGrad.apply(x, view=view).sum().backward()
-        assert _FreshGrad.made[0]() is x.grad.data   # the very array the backward returned
+        assert _FreshGrad.made[0]() is x.grad.data  # the very array the backward returned
         np.testing.assert_array_equal(x.grad, np.full((2, 3), 2.0))
 
 
@@ -515,8 +522,11 @@ def test_grad_is_a_tensor_outside_the_graph_like_torch():
     assert isinstance(x.grad, dn.Tensor) and not x.grad.requires_grad
     with pytest.raises(RuntimeError, match="attempting to assign a gradient of size"):
         t.grad = torch.ones(3, dtype=torch.float64)
-    with pytest.raises(ValueError, match=r"grad: attempting to assign a gradient of size \(3,\) to a "
-                                         r"tensor of size \(2, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"grad: attempting to assign a gradient of size \(3,\) to a "
+        r"tensor of size \(2, 2\)",
+    ):
         x.grad = dn.ones(3)
     with pytest.raises(TypeError, match="grad: expected a Tensor, a numpy.ndarray or None, got list"):
         x.grad = [1.0, 2.0]
@@ -566,11 +576,12 @@ def test_inference_mode_switches_off_graph_building_like_no_grad():
 # Each scenario runs unchanged on deepnotes and on torch (``m`` is the module, ``F`` its functional
 # namespace) and returns the gradient of ``x``; torch decides whether backward must raise.
 
+
 def _scenario_mul_other_add_(m, F):
     x = m.tensor([1.0, 2.0], requires_grad=True)
     w = m.tensor([1.0, 2.0])
     y = (x * w).sum()
-    w.add_(10)                       # w was saved by the product: x's gradient would read it
+    w.add_(10)  # w was saved by the product: x's gradient would read it
     y.backward()
     return x.grad
 
@@ -589,7 +600,7 @@ def _scenario_mul_self_unsaved(m, F):
     w = m.tensor([3.0, 4.0])
     y = (x * w).sum()
     with m.no_grad():
-        x.add_(10)                   # x is not saved: w needs no gradient
+        x.add_(10)  # x is not saved: w needs no gradient
     y.backward()
     return x.grad
 
@@ -599,7 +610,7 @@ def _scenario_mul_both_need_grad(m, F):
     w = m.tensor([3.0, 4.0], requires_grad=True)
     y = (x * w).sum()
     with m.no_grad():
-        x.mul_(2)                    # x is saved for w's gradient
+        x.mul_(2)  # x is saved for w's gradient
     y.backward()
     return x.grad
 
@@ -628,7 +639,7 @@ def _scenario_div_dividend_unsaved(m, F):
     w = m.tensor([2.0, 4.0])
     y = (x / w).sum()
     with m.no_grad():
-        x.add_(1)                    # d/dx (x / w) = 1 / w does not read x
+        x.add_(1)  # d/dx (x / w) = 1 / w does not read x
     y.backward()
     return x.grad
 
@@ -666,7 +677,7 @@ def _scenario_linear_weight_saved(m, F):
     w = m.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     y = F.linear(x, w).sum()
     with m.no_grad():
-        w.clamp_(0.0, 2.0)           # as an optimizer step before backward would
+        w.clamp_(0.0, 2.0)  # as an optimizer step before backward would
     y.backward()
     return x.grad
 
@@ -676,16 +687,16 @@ def _scenario_linear_weight_unsaved(m, F):
     w = m.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     y = F.linear(x, w).sum()
     with m.no_grad():
-        w.add_(1)                    # x needs no gradient, so the weight is not saved
+        w.add_(1)  # x needs no gradient, so the weight is not saved
     y.backward()
     return w.grad
 
 
 def _scenario_saved_output_through_detach(m, F):
     x = m.tensor([1.0, 2.0], requires_grad=True)
-    y = x.exp()                      # exp saves its output
+    y = x.exp()  # exp saves its output
     z = y.sum()
-    y.detach().mul_(2)               # detach shares memory and the counter
+    y.detach().mul_(2)  # detach shares memory and the counter
     z.backward()
     return x.grad
 
@@ -693,7 +704,7 @@ def _scenario_saved_output_through_detach(m, F):
 def _scenario_view_of_saved_base(m, F):
     x = m.tensor([1.0, 2.0], requires_grad=True)
     w = m.tensor([1.0, 2.0, 3.0])
-    y = (x * w[:2]).sum()            # the slice is saved; writing to its base changes it
+    y = (x * w[:2]).sum()  # the slice is saved; writing to its base changes it
     w[2] = 7.0
     y.backward()
     return x.grad
@@ -703,7 +714,7 @@ def _scenario_write_through_view(m, F):
     x = m.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     w = m.tensor([[1.0, 2.0], [3.0, 4.0]])
     y = (x * w).sum()
-    w.view(4)[0:1].add_(5)           # a view of a view of the saved tensor
+    w.view(4)[0:1].add_(5)  # a view of a view of the saved tensor
     y.backward()
     return x.grad
 
@@ -722,7 +733,7 @@ def _scenario_data_write_bypasses(m, F):
     x = m.tensor([1.0, 2.0], requires_grad=True)
     w = m.tensor([1.0, 2.0])
     y = (x * w).sum()
-    w.data[0] = 5.0                  # the documented escape hatch: no version bump
+    w.data[0] = 5.0  # the documented escape hatch: no version bump
     y.backward()
     return x.grad
 
@@ -742,15 +753,15 @@ def _scenario_change_after_backward(m, F):
     w = m.tensor([1.0, 2.0])
     y = (x * w).sum()
     y.backward()
-    w.add_(1)                        # after backward: harmless
-    (x * w).sum().backward()         # a new graph records the new version
+    w.add_(1)  # after backward: harmless
+    (x * w).sum().backward()  # a new graph records the new version
     return x.grad
 
 
 def _scenario_changed_before_and_after_forward(m, F):
     x = m.tensor([1.0, 2.0], requires_grad=True)
     w = m.tensor([1.0, 2.0])
-    w.add_(1)                        # before the forward: the product records version 1
+    w.add_(1)  # before the forward: the product records version 1
     y = (x * w).sum()
     w.mul_(2)
     y.backward()
@@ -770,7 +781,7 @@ def _scenario_conv_weight_with_bias(m, F):
     x = m.tensor(np.arange(18.0).reshape(1, 2, 3, 3) / 10, requires_grad=True)
     w = m.tensor(np.ones((1, 2, 2, 2)) / 4)
     b = m.tensor([0.5], dtype=m.float64, requires_grad=True)
-    y = F.conv2d(x, w, b).sum()      # three inputs
+    y = F.conv2d(x, w, b).sum()  # three inputs
     w[0, 0, 0, 0] = 2.0
     y.backward()
     return x.grad
@@ -781,13 +792,12 @@ def _scenario_bias_unsaved(m, F):
     w = m.tensor([[1.0, 2.0], [3.0, 4.0]])
     b = m.tensor([1.0, 1.0])
     y = F.linear(x, w, b).sum()
-    b.add_(1)                        # the bias's values are not needed by backward
+    b.add_(1)  # the bias's values are not needed by backward
     y.backward()
     return x.grad
 
 
-_VERSION_SCENARIOS = {k[len("_scenario_"):]: v for k, v in dict(globals()).items()
-                      if k.startswith("_scenario_")}
+_VERSION_SCENARIOS = {k[len("_scenario_") :]: v for k, v in dict(globals()).items() if k.startswith("_scenario_")}
 
 
 @pytest.mark.parametrize("name", sorted(_VERSION_SCENARIOS))
@@ -797,8 +807,11 @@ def test_in_place_change_of_a_saved_tensor_raises_where_torch_does(name):
         expected = scenario(torch, torch.nn.functional)
     except RuntimeError as exc:
         assert "modified by an inplace operation" in str(exc)
-        with pytest.raises(RuntimeError, match=r"modified by an inplace operation: .* is at version "
-                                               r"\d+; expected version \d+ instead"):
+        with pytest.raises(
+            RuntimeError,
+            match=r"modified by an inplace operation: .* is at version "
+            r"\d+; expected version \d+ instead",
+        ):
             scenario(dn, dn.nn.functional)
         return
     got = scenario(dn, dn.nn.functional)
@@ -814,15 +827,16 @@ def test_version_error_names_the_op_the_tensor_and_the_versions():
     with pytest.raises(RuntimeError) as info:
         y.backward()
     msg = str(info.value)
-    assert "[float64 tensor of shape (2,)], saved by Mul as its input 1, is at version 2; expected " \
-           "version 0 instead" in msg
+    assert (
+        "[float64 tensor of shape (2,)], saved by Mul as its input 1, is at version 2; expected "
+        "version 0 instead" in msg
+    )
     x = dn.tensor([1.0, 2.0], requires_grad=True)
     y = x.sigmoid()
     z = y.sum()
     with dn.no_grad():
         y.mul_(2)
-    with pytest.raises(RuntimeError, match="saved by Sigmoid as its output, is at version 1; expected "
-                                           "version 0"):
+    with pytest.raises(RuntimeError, match="saved by Sigmoid as its output, is at version 1; expected version 0"):
         z.backward()
 
 
@@ -837,17 +851,30 @@ def _version_sequence(m):
     r = w.reshape(3, 2)
     tensors = (w, v, s, t, e, d, r)
     seen = [tuple(a._version for a in tensors)]
-    steps = [lambda: w.add_(1), lambda: v.mul_(2), lambda: s.sub_(1), lambda: t.div_(2),
-             lambda: w.zero_(), lambda: w.fill_(3.0), lambda: d.copy_(m.ones(2, 3)),
-             lambda: w.clamp_(0.0, 0.5), lambda: w.__setitem__((0, 1), 4.0), lambda: r.__iadd__(1),
-             lambda: w.__isub__(1), lambda: w.__imul__(2), lambda: w.__itruediv__(2),
-             lambda: w.add_(m.ones(3), alpha=2), lambda: w.sub_(1, alpha=3),
-             lambda: m.nn.init.constant_(w, 0.25), lambda: m.nn.init.zeros_(v)]
+    steps = [
+        lambda: w.add_(1),
+        lambda: v.mul_(2),
+        lambda: s.sub_(1),
+        lambda: t.div_(2),
+        lambda: w.zero_(),
+        lambda: w.fill_(3.0),
+        lambda: d.copy_(m.ones(2, 3)),
+        lambda: w.clamp_(0.0, 0.5),
+        lambda: w.__setitem__((0, 1), 4.0),
+        lambda: r.__iadd__(1),
+        lambda: w.__isub__(1),
+        lambda: w.__imul__(2),
+        lambda: w.__itruediv__(2),
+        lambda: w.add_(m.ones(3), alpha=2),
+        lambda: w.sub_(1, alpha=3),
+        lambda: m.nn.init.constant_(w, 0.25),
+        lambda: m.nn.init.zeros_(v),
+    ]
     for step in steps:
         step()
         seen.append(tuple(a._version for a in tensors))
     u = m.ones(3)
-    u2 = u.clone()                   # a copy: its own counter
+    u2 = u.clone()  # a copy: its own counter
     u.add_(1)
     seen.append((u._version, u2._version, (u + 1)._version, u.sum()._version))
     with m.no_grad():
@@ -880,10 +907,9 @@ def test_optimizer_steps_and_no_grad_updates_still_work_with_version_checks():
             (h * h).sum().backward()
             opt.step()
             with m.no_grad():
-                lin.bias.add_(0.01)   # a manual in-place update between steps
+                lin.bias.add_(0.01)  # a manual in-place update between steps
     for name, p in lin_t.named_parameters():
-        np.testing.assert_allclose(dict(lin_d.named_parameters())[name].data, p.detach().numpy(),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(dict(lin_d.named_parameters())[name].data, p.detach().numpy(), rtol=1e-12)
     # an old graph backwarded after an in-place update of a saved parameter raises, in both
     for lin, m in ((lin_t, torch), (lin_d, dn)):
         y = lin(m.tensor(x, requires_grad=True)).sum()

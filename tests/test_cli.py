@@ -19,8 +19,17 @@ def test_help_everywhere(capsys):
             main(argv)
         assert e.value.code == 0
     out = capsys.readouterr().out
-    for opt in ("--model", "--epochs", "--batch-size", "--lr", "--optimizer", "--scheduler", "--seed", "--out",
-                "--resume"):
+    for opt in (
+        "--model",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--optimizer",
+        "--scheduler",
+        "--seed",
+        "--out",
+        "--resume",
+    ):
         assert opt in out
 
 
@@ -39,9 +48,11 @@ def test_misspelt_option_gets_a_hint(capsys):
 
 
 def test_bad_values_are_rejected(capsys):
-    for argv, text in ((["train", "--epochs", "0"], "--epochs must be positive"),
-                       (["train", "--lr", "abc"], "--lr must be a number"),
-                       (["train", "--dataset", "imagenet"], "invalid choice")):
+    for argv, text in (
+        (["train", "--epochs", "0"], "--epochs must be positive"),
+        (["train", "--lr", "abc"], "--lr must be a number"),
+        (["train", "--dataset", "imagenet"], "invalid choice"),
+    ):
         with pytest.raises(SystemExit):
             main(argv)
         assert text in capsys.readouterr().err
@@ -63,16 +74,27 @@ def test_unknown_optimizer_and_scheduler_suggest(tmp_path, capsys):
 def test_local_dataset_needs_a_folder(tmp_path, capsys):
     assert main(["train", "--dataset", "mnist", "--out", str(tmp_path), "--no-progress"]) == 2
     assert "--dataset mnist needs --data DIR" in capsys.readouterr().err
-    assert main(["train", "--dataset", "mnist", "--data", str(tmp_path), "--out", str(tmp_path),
-                 "--no-progress"]) == 2
+    assert main(["train", "--dataset", "mnist", "--data", str(tmp_path), "--out", str(tmp_path), "--no-progress"]) == 2
     assert "train-images-idx3-ubyte" in capsys.readouterr().err
-    assert main(["train", "--dataset", "mnist", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path),
-                 "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "mnist",
+                "--data",
+                str(tmp_path / "nowhere"),
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     assert "no such folder" in capsys.readouterr().err
     (tmp_path / "train-images-idx3-ubyte").write_bytes(b"not an idx file")
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(b"nor this")
-    assert main(["train", "--dataset", "mnist", "--data", str(tmp_path), "--out", str(tmp_path),
-                 "--no-progress"]) == 2
+    assert main(["train", "--dataset", "mnist", "--data", str(tmp_path), "--out", str(tmp_path), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "train-" in err and "Traceback" not in err
 
@@ -80,26 +102,61 @@ def test_local_dataset_needs_a_folder(tmp_path, capsys):
 def test_train_on_local_mnist_files(tmp_path, capsys):
     """--dataset mnist --data DIR reads IDX files (written here) and pads 28x28 to LeNet's 32x32."""
     import struct
+
     rng = np.random.default_rng(0)
     for prefix, n in (("train", 64), ("t10k", 32)):
         labels = rng.integers(0, 10, n).astype(np.uint8)
         images = np.zeros((n, 28, 28), np.uint8)
-        for i, c in enumerate(labels):   # a learnable pattern: a bright bar whose row encodes the class
-            images[i, 2 + 2 * c:4 + 2 * c, 4:24] = 255
-        (tmp_path / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, n, 28, 28)
-                                                               + images.tobytes())
+        for i, c in enumerate(labels):  # a learnable pattern: a bright bar whose row encodes the class
+            images[i, 2 + 2 * c : 4 + 2 * c, 4:24] = 255
+        (tmp_path / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes())
         (tmp_path / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, n) + labels.tobytes())
     out = tmp_path / "run"
-    assert main(["train", "--dataset", "mnist", "--data", str(tmp_path), "--epochs", "8", "--batch-size", "16",
-                 "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "mnist",
+                "--data",
+                str(tmp_path),
+                "--epochs",
+                "8",
+                "--batch-size",
+                "16",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "58 train / 6 validation / 32 test images" in text
-    assert float(text.split("test accuracy ")[1].split()[0]) >= 0.5   # chance is 0.1
+    assert float(text.split("test accuracy ")[1].split()[0]) >= 0.5  # chance is 0.1
 
 
 def test_training_options_run(tmp_path, capsys):
-    rc = main(["train", "--epochs", "2", "--optimizer", "sgd", "--scheduler", "onecycle", "--accumulate", "2",
-               "--clip-grad-norm", "5", "--early-stopping", "3", "--out", str(tmp_path), "--no-progress"])
+    rc = main(
+        [
+            "train",
+            "--epochs",
+            "2",
+            "--optimizer",
+            "sgd",
+            "--scheduler",
+            "onecycle",
+            "--accumulate",
+            "2",
+            "--clip-grad-norm",
+            "5",
+            "--early-stopping",
+            "3",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     rows = (tmp_path / "history.csv").read_text().splitlines()
     assert rows[0].startswith("epoch,train_loss,train_acc,lr,val_loss,val_acc") and len(rows) == 3
@@ -115,8 +172,18 @@ def test_lr_find_command(tmp_path, capsys):
 
 
 def test_missing_resume_checkpoint(tmp_path, capsys):
-    rc = main(["train", "--epochs", "1", "--out", str(tmp_path), "--resume", str(tmp_path / "none.safetensors"),
-               "--no-progress"])
+    rc = main(
+        [
+            "train",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--resume",
+            str(tmp_path / "none.safetensors"),
+            "--no-progress",
+        ]
+    )
     assert rc == 2
     assert "no file at" in capsys.readouterr().err
 
@@ -128,8 +195,9 @@ def test_train_resume_matches_straight_run(tmp_path, capsys):
     common = ["--no-progress", "--seed", "3", "--scheduler", "none"]
     assert main(["train", "--epochs", "2", "--out", str(a)] + common) == 0
     assert main(["train", "--epochs", "1", "--out", str(b)] + common) == 0
-    assert main(["train", "--epochs", "2", "--out", str(c), "--resume", str(b / "checkpoint.safetensors")]
-                + common) == 0
+    assert (
+        main(["train", "--epochs", "2", "--out", str(c), "--resume", str(b / "checkpoint.safetensors")] + common) == 0
+    )
     hist = json.loads((c / "history.json").read_text())
     assert [h["epoch"] for h in hist] == [1, 2]
     out = capsys.readouterr().out
@@ -142,9 +210,13 @@ def test_train_resume_matches_straight_run(tmp_path, capsys):
 
 
 def _run_main_job(out, *extra):
-    proc = subprocess.run([sys.executable, "-m", "deepnotes", "train", "--out", str(out), "--no-progress", *extra],
-                          capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "deepnotes", "train", "--out", str(out), "--no-progress", *extra],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert proc.returncode == 0, proc.stderr
     return float(proc.stdout.split("test accuracy ")[1].split()[0])
 
@@ -171,7 +243,7 @@ def test_every_subcommand_is_wired(capsys):
     out = capsys.readouterr().out
     for cmd in ("train", "lr-find", "coco-eval", "summary", "bench"):
         assert cmd in out
-    assert main(["summary", "lenet5"]) == 0          # the classic 1998 LeNet-5
+    assert main(["summary", "lenet5"]) == 0  # the classic 1998 LeNet-5
     # seed 002's parameters per layer: C1, S2, C3 (partial table), S4, C5, F6, RBF output
     classic = [156, 12, 1516, 32, 48120, 10164, 840]
     assert f"Total params: {sum(classic):,}" in capsys.readouterr().out
@@ -180,8 +252,11 @@ def test_every_subcommand_is_wired(capsys):
 
 
 def test_coco_eval_deeply_nested_json_prints_one_line_and_exits_2(tmp_path, capsys):
-    gt = {"images": [{"id": 1}], "categories": [{"id": 1, "name": "a"}],
-          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "area": 25, "iscrowd": 0}]}
+    gt = {
+        "images": [{"id": 1}],
+        "categories": [{"id": 1, "name": "a"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "area": 25, "iscrowd": 0}],
+    }
     gt_path, dt_path = tmp_path / "gt.json", tmp_path / "dt.json"
     gt_path.write_text(json.dumps(gt))
     dt_path.write_text("[" * 200_000 + "]" * 200_000)
@@ -197,14 +272,19 @@ def test_coco_eval_deeply_nested_json_prints_one_line_and_exits_2(tmp_path, caps
 
 def test_train_resume_from_crafted_deep_checkpoint_is_one_line_error(tmp_path, capsys):
     from safetensors.numpy import save_file
+
     ck = tmp_path / "crafted.safetensors"
     deep = "[" * 100_000 + "]" * 100_000
-    save_file({"t0": np.zeros(1, np.float32)}, str(ck),
-              metadata={"deepnotes": '{"format": "deepnotes-checkpoint-1", "tree": ' + deep + "}"})
+    save_file(
+        {"t0": np.zeros(1, np.float32)},
+        str(ck),
+        metadata={"deepnotes": '{"format": "deepnotes-checkpoint-1", "tree": ' + deep + "}"},
+    )
     rc = main(["train", "--epochs", "1", "--out", str(tmp_path / "o"), "--resume", str(ck), "--no-progress"])
     assert rc == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a valid JSON file (lists/objects nested more than 100" in err
+
 
 # ------------------------------------------------------------------ issue 10: errors, safety, honesty
 def _one_line_error(capsys):
@@ -243,17 +323,22 @@ def test_default_run_output(tmp_path, capsys):
 
 def test_nonfinite_loss_stops_with_a_clear_message(tmp_path, capsys):
     out = tmp_path / "nan"
-    assert main(["train", "--epochs", "2", "--optimizer", "sgd", "--lr", "1e6", "--out", str(out), "--no-progress"]) == 2
+    assert (
+        main(["train", "--epochs", "2", "--optimizer", "sgd", "--lr", "1e6", "--out", str(out), "--no-progress"]) == 2
+    )
     err = _one_line_error(capsys)
     assert "non-finite" in err and "at epoch 1, batch" in err and "--skip-nonfinite" in err
     assert not (out / "checkpoint.safetensors").exists() and not (out / "model.safetensors").exists()
     # skipping: the bad steps are counted, and a run that never recovers gives up all the same
-    assert main(["train", "--epochs", "2", "--optimizer", "sgd", "--lr", "1e6", "--out", str(out), "--skip-nonfinite"]) == 2
+    assert (
+        main(["train", "--epochs", "2", "--optimizer", "sgd", "--lr", "1e6", "--out", str(out), "--skip-nonfinite"])
+        == 2
+    )
     assert "optimizer steps in a row" in _one_line_error(capsys)
 
 
 def test_missing_matplotlib_is_reported_before_any_work(tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)   # import matplotlib now raises ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     assert main(["train", "--plot", "--out", str(tmp_path / "p")]) == 2
     assert "--plot needs matplotlib" in _one_line_error(capsys)
     assert not (tmp_path / "p" / "checkpoint.safetensors").exists()
@@ -282,8 +367,20 @@ def test_resume_with_more_epochs_rebuilds_the_schedule(one_epoch_run, tmp_path, 
     """A finished 1-epoch cosine run (lr now 0) resumed with --epochs 2 continues as a straight
     2-epoch cosine would: epoch 2 at half the base rate, said on the console."""
     capsys.readouterr()
-    assert main(["train", "--resume", str(one_epoch_run / "checkpoint.safetensors"), "--epochs", "2",
-                 "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--resume",
+                str(one_epoch_run / "checkpoint.safetensors"),
+                "--epochs",
+                "2",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "planned for 1 epochs; the cosine schedule is rebuilt for 2 epochs" in out
     history = json.loads((tmp_path / "history.json").read_text())
@@ -299,6 +396,7 @@ def test_environment_errors_are_one_line(tmp_path, capsys, monkeypatch):
 
     def disk_full(f, payload):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
     monkeypatch.setattr(io, "_write_all", disk_full)
     assert main(["train", "--epochs", "1", "--out", str(tmp_path / "full")]) == 2
     err = _one_line_error(capsys)
@@ -311,6 +409,7 @@ def test_genuine_bugs_keep_their_traceback(tmp_path, monkeypatch):
 
     def broken(self, *a, **k):
         raise TypeError("a bug")
+
     monkeypatch.setattr(trainer_module.Trainer, "fit", broken)
     with pytest.raises(TypeError, match="a bug"):
         main(["train", "--out", str(tmp_path)])
@@ -334,8 +433,10 @@ def _accuracy(out):
 def test_every_optimizers_default_lr_trains_the_default_model(optimizer, scheduler, tmp_path, capsys):
     """Each optimizer's default rate trains the default model well above chance (10%); 3 epochs keep it short
     (the defaults were chosen on the full 10-epoch run; see train/factory.py)."""
-    assert main(["train", "--optimizer", optimizer, "--scheduler", scheduler, "--epochs", "3",
-                 "--out", str(tmp_path)]) == 0
+    assert (
+        main(["train", "--optimizer", optimizer, "--scheduler", scheduler, "--epochs", "3", "--out", str(tmp_path)])
+        == 0
+    )
     assert _accuracy(capsys.readouterr().out) > 0.8
 
 

@@ -1,5 +1,6 @@
 """examples/seq2seq_reverse.py: the GRU encoder / additive-attention decoder learns to reverse digit
 strings it has never seen (exact match of greedy decoding >= 95%)."""
+
 import importlib.util
 import pathlib
 
@@ -19,7 +20,7 @@ def example():
 
 def test_training_batches_exclude_held_out_strings(example):
     rng = np.random.default_rng(0)
-    banned = example._codes(np.arange(9)[:, None])          # every 1-digit string but "9"
+    banned = example._codes(np.arange(9)[:, None])  # every 1-digit string but "9"
     assert np.all(example.sample_batch(rng, 1, 50, banned) == 9)
     test_set = example.make_test_set(rng, (5, 6), 40)
     for n, seqs in test_set.items():

@@ -30,10 +30,17 @@ def test_weights_round_trip_and_no_pickle(tmp_path):
 
 
 def test_checkpoint_round_trip_nested(tmp_path):
-    state = {"epoch": 3, "model": {"w": np.arange(6.0).reshape(2, 3)},
-             "opt": {"state": {0: {"step": np.array(5.0), "buf": np.ones(2, np.float32)}},
-                     "param_groups": [{"lr": 0.1, "betas": (0.9, 0.999), "params": [0]}]},
-             "history": [{"loss": 1.5}], "none": None, "flag": True}
+    state = {
+        "epoch": 3,
+        "model": {"w": np.arange(6.0).reshape(2, 3)},
+        "opt": {
+            "state": {0: {"step": np.array(5.0), "buf": np.ones(2, np.float32)}},
+            "param_groups": [{"lr": 0.1, "betas": (0.9, 0.999), "params": [0]}],
+        },
+        "history": [{"loss": 1.5}],
+        "none": None,
+        "flag": True,
+    }
     path = tmp_path / "c.safetensors"
     io.save_checkpoint(state, path)
     out = io.load_checkpoint(path)
@@ -102,6 +109,7 @@ def test_torch_pt_file_loads_without_pickle_code(tmp_path):
     class Evil:
         def __reduce__(self):
             return (os.system, ("echo pwned",))
+
     torch.save({"w": Evil()}, tmp_path / "evil.pt")
     with pytest.raises(ValueError, match="cannot read .* as a weights-only torch file"):
         io.load_torch_state_dict(tmp_path / "evil.pt")
@@ -123,6 +131,7 @@ def test_failed_write_removes_its_temporary_file(tmp_path, monkeypatch, stage, e
 
     def fail(*args, **kwargs):
         raise exc(f"simulated failure in {stage}")
+
     target = {"write": (io, "_write_all"), "fsync": (io.os, "fsync"), "replace": (io.os, "replace")}[stage]
     monkeypatch.setattr(*target, fail)
     with pytest.raises(exc):
@@ -136,24 +145,32 @@ def test_part_files_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
     """A writer killed with SIGKILL mid-write leaves its .part file; the next write of the same target
     removes it once it is stale, and leaves other targets' and live writers' files alone."""
     path = tmp_path / "c.safetensors"
-    code = ("import os, signal, sys, numpy as np\n"
-            "from deepnotes import io\n"
-            "def killed(f, payload):\n"
-            "    f.write(payload[:100]); f.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
-            "io._write_all = killed\n"
-            "io.save_checkpoint({'w': np.ones(1000)}, sys.argv[1])\n")
-    proc = subprocess.run([sys.executable, "-c", code, str(path)], env={**os.environ,
-                          "PYTHONPATH": os.pathsep.join(sys.path)}, capture_output=True, timeout=120)
+    code = (
+        "import os, signal, sys, numpy as np\n"
+        "from deepnotes import io\n"
+        "def killed(f, payload):\n"
+        "    f.write(payload[:100]); f.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
+        "io._write_all = killed\n"
+        "io.save_checkpoint({'w': np.ones(1000)}, sys.argv[1])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        timeout=120,
+    )
     assert proc.returncode == -signal.SIGKILL
     left = _parts(tmp_path)
     assert len(left) == 1 and left[0].startswith(".c.safetensors.tmp-")
     old = time.time() - io.STALE_PART_SECONDS - 5
     os.utime(tmp_path / left[0], (old, old))
-    live = tmp_path / ".c.safetensors.tmp-live0000.part"            # a writer still at work
+    live = tmp_path / ".c.safetensors.tmp-live0000.part"  # a writer still at work
     live.write_bytes(b"x")
-    others = [tmp_path / ".d.safetensors.tmp-abcd1234.part",         # another target's
-              tmp_path / ".c.safetensors.tmp-x.tmp-abcd1234.part",   # target "c.safetensors.tmp-x"
-              tmp_path / ".tmp-abcd1234.part"]                        # unattributable
+    others = [
+        tmp_path / ".d.safetensors.tmp-abcd1234.part",  # another target's
+        tmp_path / ".c.safetensors.tmp-x.tmp-abcd1234.part",  # target "c.safetensors.tmp-x"
+        tmp_path / ".tmp-abcd1234.part",
+    ]  # unattributable
     for p in others:
         p.write_bytes(b"x")
         os.utime(p, (old, old))
@@ -186,6 +203,7 @@ def test_rewrite_keeps_the_permissions_of_the_replaced_file(tmp_path):
 # ------------------------------------------------------------------------------------ JSON headers
 def _crafted_safetensors(path, metadata):
     from safetensors.numpy import save_file
+
     save_file({"t0": np.zeros(2, np.float32)}, str(path), metadata=metadata)
 
 
@@ -194,12 +212,18 @@ def test_deeply_nested_checkpoint_header_is_a_clear_value_error(tmp_path, depth)
     path = tmp_path / "deep.safetensors"
     tree = "[" * depth + "]" * depth
     _crafted_safetensors(path, {"deepnotes": '{"format": "deepnotes-checkpoint-1", "tree": ' + tree + "}"})
-    with pytest.raises(ValueError, match=r"load_checkpoint: the checkpoint header of '.*deep.safetensors' is not a "
-                                         r"valid JSON file \(lists/objects nested more than 100 levels deep\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"load_checkpoint: the checkpoint header of '.*deep.safetensors' is not a "
+        r"valid JSON file \(lists/objects nested more than 100 levels deep\)",
+    ):
         io.load_checkpoint(path)
     _crafted_safetensors(path, {"deepnotes.keys": tree})
-    with pytest.raises(ValueError, match=r"load_weights: the key order stored in '.*deep.safetensors' is not a "
-                                         r"valid JSON file \(lists/objects nested"):
+    with pytest.raises(
+        ValueError,
+        match=r"load_weights: the key order stored in '.*deep.safetensors' is not a "
+        r"valid JSON file \(lists/objects nested",
+    ):
         io.load_weights(path)
 
 
@@ -229,7 +253,7 @@ def test_bfloat16_pt_file_loads_as_exact_float32(tmp_path):
         expect = v.to(torch.float32).numpy() if v.dtype == torch.bfloat16 else v.numpy()
         assert sd[k].dtype == expect.dtype, k
         np.testing.assert_array_equal(sd[k], expect)
-        if v.dtype == torch.bfloat16:                    # the round trip back to bfloat16 is exact
+        if v.dtype == torch.bfloat16:  # the round trip back to bfloat16 is exact
             assert torch.equal(torch.from_numpy(sd[k]).to(torch.bfloat16), v)
     m = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4)).eval()
     m.load_state_dict(sd)
@@ -238,20 +262,28 @@ def test_bfloat16_pt_file_loads_as_exact_float32(tmp_path):
     np.testing.assert_allclose(m(dn.tensor(x)).data, ref, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("make, dtype_name", [
-    (lambda torch: torch.zeros(3).to(torch.float8_e4m3fn), "torch.float8_e4m3fn"),
-    (lambda torch: torch.zeros(3, dtype=torch.complex64).to(torch.complex32), "torch.complex32"),
-    (lambda torch: torch.quantize_per_tensor(torch.zeros(3), 0.1, 0, torch.qint8), "torch.qint8"),
-])
+@pytest.mark.parametrize(
+    "make, dtype_name",
+    [
+        (lambda torch: torch.zeros(3).to(torch.float8_e4m3fn), "torch.float8_e4m3fn"),
+        (lambda torch: torch.zeros(3, dtype=torch.complex64).to(torch.complex32), "torch.complex32"),
+        (lambda torch: torch.quantize_per_tensor(torch.zeros(3), 0.1, 0, torch.qint8), "torch.qint8"),
+    ],
+)
 def test_unsupported_torch_dtypes_are_named(tmp_path, make, dtype_name):
     torch = importlib.import_module("torch")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.save({"fine": torch.ones(2), "odd.weight": make(torch)}, tmp_path / "odd.pt")
-    with warnings.catch_warnings(), pytest.raises(
-            ValueError, match=rf"load_torch_state_dict: '.*odd.pt': entry 'odd.weight' has dtype {dtype_name}, "
-                              "which NumPy cannot hold"):
-        warnings.simplefilter("ignore")                  # torch's own deprecation notes on quantized storage
+    with (
+        warnings.catch_warnings(),
+        pytest.raises(
+            ValueError,
+            match=rf"load_torch_state_dict: '.*odd.pt': entry 'odd.weight' has dtype {dtype_name}, "
+            "which NumPy cannot hold",
+        ),
+    ):
+        warnings.simplefilter("ignore")  # torch's own deprecation notes on quantized storage
         io.load_torch_state_dict(tmp_path / "odd.pt")
 
 
@@ -274,10 +306,15 @@ def test_save_weights_of_a_bfloat16_torch_state_dict(tmp_path):
 def test_bfloat16_safetensors_file_loads_as_exact_float32(tmp_path):
     torch = importlib.import_module("torch")
     from safetensors.torch import save_file
+
     torch.manual_seed(1)
-    tensors = {"w": torch.randn(4, 3).to(torch.bfloat16), "b": torch.randn(4), "n": torch.arange(3),
-               "e": torch.zeros(0, 2, dtype=torch.bfloat16),
-               "special": torch.tensor([float("inf"), -0.0, float("nan"), 1e-40, -3e38]).to(torch.bfloat16)}
+    tensors = {
+        "w": torch.randn(4, 3).to(torch.bfloat16),
+        "b": torch.randn(4),
+        "n": torch.arange(3),
+        "e": torch.zeros(0, 2, dtype=torch.bfloat16),
+        "special": torch.tensor([float("inf"), -0.0, float("nan"), 1e-40, -3e38]).to(torch.bfloat16),
+    }
     save_file(tensors, str(tmp_path / "m.safetensors"))
     for sd in (io.load_weights(tmp_path / "m.safetensors"), io.load_torch_state_dict(tmp_path / "m.safetensors")):
         assert set(sd) == set(tensors)
@@ -291,10 +328,15 @@ def test_bfloat16_safetensors_file_loads_as_exact_float32(tmp_path):
 def test_float8_safetensors_entry_is_named(tmp_path):
     torch = importlib.import_module("torch")
     from safetensors.torch import save_file
+
     save_file({"ok": torch.ones(2), "q": torch.zeros(3).to(torch.float8_e4m3fn)}, str(tmp_path / "f8.safetensors"))
-    with pytest.raises(ValueError, match=r"load_weights: '.*f8.safetensors': entry 'q' has dtype F8_E4M3, which "
-                                         r"NumPy cannot hold"):
+    with pytest.raises(
+        ValueError,
+        match=r"load_weights: '.*f8.safetensors': entry 'q' has dtype F8_E4M3, which "
+        r"NumPy cannot hold",
+    ):
         io.load_weights(tmp_path / "f8.safetensors")
+
 
 # ------------------------------------------------------------------------------------ deepnotes.save / load
 def _train(model, opt, steps, seed):
@@ -317,13 +359,13 @@ def test_save_load_round_trip_resumes_training_exactly(tmp_path, opt_name):
 
     ref_model, ref_opt = make()
     _train(ref_model, ref_opt, 3, seed=1)
-    _train(ref_model, ref_opt, 3, seed=2)          # uninterrupted
+    _train(ref_model, ref_opt, 3, seed=2)  # uninterrupted
 
     model, opt = make()
     _train(model, opt, 3, seed=1)
     path = tmp_path / "ckpt.safetensors"
     dn.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3, "note": "mid"}, path)
-    model2, opt2 = make()                          # a fresh process would start like this
+    model2, opt2 = make()  # a fresh process would start like this
     ckpt = dn.load(path, weights_only=True)
     assert ckpt["epoch"] == 3 and ckpt["note"] == "mid"
     assert all(isinstance(v, dn.Tensor) for v in ckpt["model"].values())
@@ -335,9 +377,13 @@ def test_save_load_round_trip_resumes_training_exactly(tmp_path, opt_name):
 
 
 def test_save_load_nesting_types_and_safety(tmp_path):
-    obj = {"t": dn.tensor([[1.0, 2.0]], requires_grad=True), "a": np.arange(3, dtype=np.int16),
-           "nested": [1, 2.5, "s", None, True, (dn.zeros(0, 2), {7: dn.tensor(3)})],
-           "empty": {}, "scalar": dn.tensor(1.5)}
+    obj = {
+        "t": dn.tensor([[1.0, 2.0]], requires_grad=True),
+        "a": np.arange(3, dtype=np.int16),
+        "nested": [1, 2.5, "s", None, True, (dn.zeros(0, 2), {7: dn.tensor(3)})],
+        "empty": {},
+        "scalar": dn.tensor(1.5),
+    }
     path = tmp_path / "obj.safetensors"
     dn.save(obj, path)
     back = dn.load(path)
@@ -351,8 +397,8 @@ def test_save_load_nesting_types_and_safety(tmp_path):
     # safetensors on disk: the header is JSON, nothing is pickled
     raw = path.read_bytes()
     n = int.from_bytes(raw[:8], "little")
-    assert raw[8:9] == b"{" and b"deepnotes" in raw[8:8 + n]
-    assert not list(tmp_path.glob(".tmp-*"))          # the atomic writer left no temporary file
+    assert raw[8:9] == b"{" and b"deepnotes" in raw[8 : 8 + n]
+    assert not list(tmp_path.glob(".tmp-*"))  # the atomic writer left no temporary file
     with pytest.raises(TypeError, match="save: cannot store object at .nested"):
         dn.save({"nested": [object()]}, tmp_path / "bad.safetensors")
     assert not (tmp_path / "bad.safetensors").exists()

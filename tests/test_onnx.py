@@ -5,14 +5,13 @@ pass (itself verified against torch elsewhere) on the same input; models are exp
 run at other batch sizes to prove the batch dimension is dynamic.  Translations picked by class name are
 checked against torch's functional definitions.
 """
+
 import importlib
-import os
 
 import numpy as np
-import pytest
-
 import onnx
 import onnxruntime as ort
+import pytest
 
 import deepnotes as dn  # noqa: E402
 from deepnotes import nn  # noqa: E402
@@ -77,8 +76,16 @@ def _roundtrip(model, tmp_path, shape, rng, run_batch=3, rtol=RTOL, atol=ATOL, *
 class MLP(nn.Module):
     def __init__(self):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 16), nn.Tanh(),
-                                 nn.Linear(16, 8), nn.Sigmoid(), nn.Linear(8, 5))
+        self.net = nn.Sequential(
+            nn.Linear(12, 32),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(32, 16),
+            nn.Tanh(),
+            nn.Linear(16, 8),
+            nn.Sigmoid(),
+            nn.Linear(8, 5),
+        )
 
     def forward(self, x):
         return F.log_softmax(self.net(x), dim=1)
@@ -98,11 +105,16 @@ class CNN(nn.Module):
     def __init__(self):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.Conv2d(3, 8, 3, padding=1, bias=False),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
             nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
-            nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=4), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=4),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
             nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
-            nn.Conv2d(8, 12, 1, stride=1), nn.ReLU(),
+            nn.Conv2d(8, 12, 1, stride=1),
+            nn.ReLU(),
             nn.AvgPool2d(2, stride=1, padding=1),
         )
         self.pool = nn.AdaptiveAvgPool2d((1, 1))
@@ -125,16 +137,21 @@ class Residual(nn.Module):
     def __init__(self):
         super().__init__()
         self.stem = nn.Conv2d(3, 6, 3, padding=1)
-        self.a = nn.Sequential(nn.Conv2d(6, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(),
-                               nn.Conv2d(6, 6, 3, padding=1), nn.BatchNorm2d(6))
+        self.a = nn.Sequential(
+            nn.Conv2d(6, 6, 3, padding=1),
+            nn.BatchNorm2d(6),
+            nn.ReLU(),
+            nn.Conv2d(6, 6, 3, padding=1),
+            nn.BatchNorm2d(6),
+        )
         self.b = nn.Conv2d(6, 4, 1)
         self.c = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), nn.Conv2d(6, 2, 1))
         self.head = nn.Linear(6, 3)
 
     def forward(self, x):
         x = F.relu(self.stem(x))
-        x = F.relu(self.a(x) + x)                       # residual add
-        x = dn.cat([self.b(x), self.c(x)], dim=1)       # inception-style concat
+        x = F.relu(self.a(x) + x)  # residual add
+        x = dn.cat([self.b(x), self.c(x)], dim=1)  # inception-style concat
         return self.head(x.mean(dim=(2, 3)))
 
 
@@ -151,31 +168,45 @@ class Ops(nn.Module):
         self.lin = nn.Linear(6, 6)
         self.scale = nn.Parameter(np.linspace(0.5, 1.5, 6).astype(np.float32))
 
-    def forward(self, x):                                   # x (N, 4, 6)
+    def forward(self, x):  # x (N, 4, 6)
         n = x.shape[0]
-        y = self.lin(x) * self.scale - 0.25                  # 3-D linear (MatMul + Add)
-        y = y.permute(0, 2, 1).transpose(1, 2)               # back to (N, 4, 6)
+        y = self.lin(x) * self.scale - 0.25  # 3-D linear (MatMul + Add)
+        y = y.permute(0, 2, 1).transpose(1, 2)  # back to (N, 4, 6)
         z = (y.abs() + 1).log() + (y * y + 1).sqrt() - y.exp().clamp(max=3.0) / 2
         z = z.clamp(min=-1.0) ** 2 - (-z)
-        a = z[:, 1:3, ::2]                                  # slices with a step
-        b = z[:, ::-1, -1]                                   # negative step and an int
-        c = z[..., None, 2:5]                                # ellipsis and None
-        d = z[:, np.array([0, 3, 3])]                        # integer-array (Gather)
-        e = dn.stack([a.sum(dim=2), b[:, :2], c.amax(dim=(2, 3))[:, :2]], dim=1)   # (N, 3, 2)
+        a = z[:, 1:3, ::2]  # slices with a step
+        b = z[:, ::-1, -1]  # negative step and an int
+        c = z[..., None, 2:5]  # ellipsis and None
+        d = z[:, np.array([0, 3, 3])]  # integer-array (Gather)
+        e = dn.stack([a.sum(dim=2), b[:, :2], c.amax(dim=(2, 3))[:, :2]], dim=1)  # (N, 3, 2)
         f = F.pad(d, (1, 2), mode="reflect") + F.pad(d, (2, 1), mode="replicate")
         f = F.pad(f, (1, 1, 0, 1), value=0.5)
         g = z.max(dim=1)[0] + z.min(dim=2, keepdim=True)[0].reshape(n, 4)[:, :1]
         h = z.var(dim=2, keepdim=True) + z.std(dim=2, keepdim=True) * z.prod(dim=2, keepdim=True)
         m = dn.maximum(z, y).minimum(z.sigmoid()) / (z.sin() * z.cos() + 3) + z.atan()
         w = z.reshape(n, 2, 12).softmax(dim=-1).reshape(n, -1)
-        k = (z @ z.transpose(1, 2)).softmax(dim=2)          # batched matmul
-        v = (self.scale.reshape(1, 1, 6).expand(n, 4, 6) * z).sum(dim=1)   # expand a parameter to the batch
-        picks = self.lin.weight[np.array([0, 2, 5]), np.array([1, 1, 4])]     # GatherND on a parameter
+        k = (z @ z.transpose(1, 2)).softmax(dim=2)  # batched matmul
+        v = (self.scale.reshape(1, 1, 6).expand(n, 4, 6) * z).sum(dim=1)  # expand a parameter to the batch
+        picks = self.lin.weight[np.array([0, 2, 5]), np.array([1, 1, 4])]  # GatherND on a parameter
         masked = z[:, :, np.array([True, False, True, True, False, True])] * picks.sum()
         p1, p2 = z.split([2, 4], dim=2)
         u = (p1.sum(dim=2) - p2.amin(dim=2)).unsqueeze(-1).squeeze(2)
-        return dn.cat([e.flatten(1), f.flatten(1), g, h.flatten(1), m.flatten(1), w, k.flatten(1),
-                       v, z.mean(dim=(1, 2), keepdim=False).unsqueeze(1), masked.flatten(1), u], dim=1)
+        return dn.cat(
+            [
+                e.flatten(1),
+                f.flatten(1),
+                g,
+                h.flatten(1),
+                m.flatten(1),
+                w,
+                k.flatten(1),
+                v,
+                z.mean(dim=(1, 2), keepdim=False).unsqueeze(1),
+                masked.flatten(1),
+                u,
+            ],
+            dim=1,
+        )
 
 
 @pytest.mark.parametrize("opset", [13, 17, 18, onnx.defs.onnx_opset_version()])
@@ -184,8 +215,9 @@ def test_tensor_operations(tmp_path, rng, opset):
 
 
 @pytest.mark.parametrize("shape", [(5, 5), (6, 7), (8, 9)])
-@pytest.mark.parametrize("k,s,p,d", [(2, 2, 0, 1), (3, 2, 1, 1), (3, 3, 1, 1), (2, 1, 1, 1), (3, 2, 1, 2),
-                                     (3, 1, 0, 1)])
+@pytest.mark.parametrize(
+    "k,s,p,d", [(2, 2, 0, 1), (3, 2, 1, 1), (3, 3, 1, 1), (2, 1, 1, 1), (3, 2, 1, 2), (3, 1, 0, 1)]
+)
 @pytest.mark.parametrize("ceil_mode", [False, True])
 def test_pool_geometry(tmp_path, rng, shape, k, s, p, d, ceil_mode):
     """Max and average pooling with every padding/ceil_mode/count_include_pad combination."""
@@ -194,16 +226,20 @@ def test_pool_geometry(tmp_path, rng, shape, k, s, p, d, ceil_mode):
         def forward(self, x):
             outs = [F.max_pool2d(x, k, s, p, d, ceil_mode)]
             if d == 1:
-                outs += [F.avg_pool2d(x, k, s, p, ceil_mode, True), F.avg_pool2d(x, k, s, p, ceil_mode, False),
-                         F.avg_pool2d(x, k, s, p, ceil_mode, True, divisor_override=5)]
+                outs += [
+                    F.avg_pool2d(x, k, s, p, ceil_mode, True),
+                    F.avg_pool2d(x, k, s, p, ceil_mode, False),
+                    F.avg_pool2d(x, k, s, p, ceil_mode, True, divisor_override=5),
+                ]
             return tuple(outs)
 
     _roundtrip(Pools(), tmp_path, (1, 2) + shape, rng, output_names=("out",))
 
 
 def test_batchnorm_without_running_stats_and_1d(tmp_path, rng):
-    model = nn.Sequential(nn.Linear(5, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 4),
-                          nn.BatchNorm1d(4, track_running_stats=False))
+    model = nn.Sequential(
+        nn.Linear(5, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 4), nn.BatchNorm1d(4, track_running_stats=False)
+    )
     _randomise(model, rng)
     # batch statistics need more than one sample: export at batch 2
     _roundtrip(model, tmp_path, (2, 5), rng)
@@ -236,7 +272,8 @@ def test_static_batch(tmp_path, rng):
     proto = export(model, x, tmp_path / "s.onnx", dynamic_batch=False)
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 2
     np.testing.assert_allclose(_run(tmp_path / "s.onnx", x)[0], _reference(model, x)[0], rtol=RTOL, atol=ATOL)
-    with pytest.raises(Exception):
+    # onnxruntime refuses an input whose batch differs from the fixed dimension
+    with pytest.raises(Exception, match=r"(?i)invalid dimensions"):
         _run(tmp_path / "s.onnx", rng.standard_normal((3, 12)).astype(np.float32))
 
 
@@ -256,7 +293,7 @@ def test_training_flags_restored_and_weights_untouched(tmp_path, rng):
 def test_register_op_for_a_new_primitive(tmp_path, rng):
     class Cube(Function):
         def forward(self, a):
-            return a ** 3
+            return a**3
 
     class M(nn.Module):
         def forward(self, x):
@@ -273,7 +310,7 @@ def test_register_op_for_a_new_primitive(tmp_path, rng):
 
     export(M(), x, tmp_path / "m.onnx")
     xr = rng.standard_normal((3, 3)).astype(np.float32)
-    np.testing.assert_allclose(_run(tmp_path / "m.onnx", xr)[0], xr ** 3 + 1, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(_run(tmp_path / "m.onnx", xr)[0], xr**3 + 1, rtol=RTOL, atol=ATOL)
 
 
 # ------------------------------------------------------------------------------------- bad input
@@ -326,7 +363,7 @@ def test_non_module_and_bad_arguments(tmp_path, rng):
 def test_data_dependent_constant_is_reported(tmp_path, rng):
     class Masked(nn.Module):
         def forward(self, x):
-            return x * (x > 0)          # the comparison is not a traced primitive
+            return x * (x > 0)  # the comparison is not a traced primitive
 
     x = rng.standard_normal((1, 4)).astype(np.float32)
     for dynamic in (True, False):
@@ -360,8 +397,8 @@ def test_batch_of_one_skipping_no_op_calls_warns(tmp_path, rng):
             super().__init__()
             self.cls = nn.Parameter(rng.standard_normal((1, 1, 4)).astype(np.float32))
 
-        def forward(self, x):                           # x (N, 3, 4)
-            return dn.cat([self.cls.expand(x.shape[0], 1, 4), x], dim=1)   # no Expand at batch 1
+        def forward(self, x):  # x (N, 3, 4)
+            return dn.cat([self.cls.expand(x.shape[0], 1, 4), x], dim=1)  # no Expand at batch 1
 
     model = Tokens()
     with pytest.warns(UserWarning, match="batch of one"):
@@ -395,13 +432,19 @@ _ZOO_INPUT = {"lenet5": (1, 32), "lenet5_modern": (1, 32), "inception_v3": (3, 7
 def test_zoo_input_names_are_registered_models():
     """A renamed model must not leave a stale entry here (both LeNet-5s are exported and checked)."""
     from deepnotes.models import list_models
+
     assert set(_ZOO_INPUT) <= set(list_models())
 
 
 def _build(name):
     from deepnotes.models import get_model
-    for kwargs in ({"num_classes": 10, "aux_logits": False, "init_weights": False},
-                   {"num_classes": 10, "aux_logits": False}, {"num_classes": 10}, {}):
+
+    for kwargs in (
+        {"num_classes": 10, "aux_logits": False, "init_weights": False},
+        {"num_classes": 10, "aux_logits": False},
+        {"num_classes": 10},
+        {},
+    ):
         try:
             return get_model(name, **kwargs)
         except TypeError:
@@ -433,7 +476,7 @@ def test_index_from_an_integer_input_and_from_a_traced_result(tmp_path, rng):
             super().__init__()
             self.table = nn.Parameter(rng.standard_normal((7, 3)).astype(np.float32))
 
-        def forward(self, ids):                       # ids (N, 4) int64
+        def forward(self, ids):  # ids (N, 4) int64
             return self.table[ids]
 
     model = Lookup()
@@ -455,7 +498,7 @@ def test_tracer_removed_after_a_failing_forward(tmp_path, rng):
     assert function._trace_hook is None
 
 
-_SELU = (1.6732632423543772, 1.0507009873554805)   # torch's SELU alpha and scale
+_SELU = (1.6732632423543772, 1.0507009873554805)  # torch's SELU alpha and scale
 
 
 def _activation_cases():
@@ -467,7 +510,7 @@ def _activation_cases():
         ("SiLUFn", (), {}, lambda t, F: F.silu(t)),
         ("SwishFn", ("beta",), {}, lambda t, F: t * (t * 1.7).sigmoid()),
         ("LeakyReLUFn", (), {"negative_slope": 0.2}, lambda t, F: F.leaky_relu(t, 0.2)),
-        ("LeakyReLUFn", (0.3,), {}, lambda t, F: F.leaky_relu(t, 0.3)),        # slope passed positionally
+        ("LeakyReLUFn", (0.3,), {}, lambda t, F: F.leaky_relu(t, 0.3)),  # slope passed positionally
         ("PReLUFn", ("weight",), {}, lambda t, F: F.prelu(t, _torch().linspace(-0.5, 0.5, 3))),
         ("ELUFn", (), {"alpha": 0.7, "scale": 1.0, "input_scale": 1.0}, lambda t, F: F.elu(t, 0.7)),
         ("ELUFn", (), {"alpha": _SELU[0], "scale": _SELU[1], "input_scale": 1.0}, lambda t, F: F.selu(t)),
@@ -490,13 +533,15 @@ def test_activation_primitives_match_torch(tmp_path, rng, name, extra, kwargs, r
     fn = getattr(acts, name, None)
     if fn is None:
         pytest.fail(f"deepnotes.ops.activation.{name} is not available")
-    params = {"beta": nn.Parameter(np.full((1,), 1.7, dtype=np.float32)),
-              "weight": nn.Parameter(np.linspace(-0.5, 0.5, 3).astype(np.float32))}
+    params = {
+        "beta": nn.Parameter(np.full((1,), 1.7, dtype=np.float32)),
+        "weight": nn.Parameter(np.linspace(-0.5, 0.5, 3).astype(np.float32)),
+    }
 
     class Act(nn.Module):
         def __init__(self):
             super().__init__()
-            self.extra = [params[e] if isinstance(e, str) else e for e in extra]   # constants in the graph
+            self.extra = [params[e] if isinstance(e, str) else e for e in extra]  # constants in the graph
 
         def forward(self, x):
             return fn.apply(x, *self.extra, **kwargs)
@@ -509,10 +554,17 @@ def test_activation_primitives_match_torch(tmp_path, rng, name, extra, kwargs, r
     np.testing.assert_allclose(got, _reference(Act(), x)[0], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("kind,kwargs", [
-    ("LSTM", {"bias": True}), ("LSTM", {"bias": False}), ("GRU", {"bias": True}), ("GRU", {"bias": False}),
-    ("RNN", {"nonlinearity": "tanh"}), ("RNN", {"nonlinearity": "relu", "bias": False}),
-])
+@pytest.mark.parametrize(
+    "kind,kwargs",
+    [
+        ("LSTM", {"bias": True}),
+        ("LSTM", {"bias": False}),
+        ("GRU", {"bias": True}),
+        ("GRU", {"bias": False}),
+        ("RNN", {"nonlinearity": "tanh"}),
+        ("RNN", {"nonlinearity": "relu", "bias": False}),
+    ],
+)
 def test_recurrent_layers(tmp_path, rng, kind, kwargs):
     if not hasattr(nn, kind):
         pytest.fail(f"deepnotes.nn.{kind} is not available")
@@ -553,10 +605,10 @@ def test_attention_with_a_fully_masked_row(tmp_path, rng):
     if sdpa is None:
         pytest.fail("deepnotes.nn.functional.scaled_dot_product_attention is not available")
     mask = np.zeros((4, 4), dtype=np.float32)
-    mask[2] = -np.inf                                  # query 2 may attend to nothing: weights 0
+    mask[2] = -np.inf  # query 2 may attend to nothing: weights 0
 
     class Attend(nn.Module):
-        def forward(self, x):                          # x (N, 4, 6)
+        def forward(self, x):  # x (N, 4, 6)
             return sdpa(x, x * 0.5, x + 1.0, attn_mask=dn.Tensor(mask))
 
     _roundtrip(Attend(), tmp_path, (1, 4, 6), rng)
@@ -574,17 +626,17 @@ def test_transposed_conv_and_normalisation_across_opsets(tmp_path, rng, opset):
     class M(nn.Module):
         def __init__(self):
             super().__init__()
-            self.up = nn.ConvTranspose2d(4, 6, 3, stride=(2, 1), padding=(1, 0), output_padding=(1, 0),
-                                         groups=2, dilation=(1, 2))
+            self.up = nn.ConvTranspose2d(
+                4, 6, 3, stride=(2, 1), padding=(1, 0), output_padding=(1, 0), groups=2, dilation=(1, 2)
+            )
             self.ln = nn.LayerNorm((5, 6))
             self.ln_plain = nn.LayerNorm(6, elementwise_affine=False, eps=1e-3)
             self.gn = nn.GroupNorm(2, 4)
             self.gn_plain = nn.GroupNorm(4, 4, affine=False)
             self.resize = nn.Upsample(size=(9, 11), mode="bicubic", align_corners=True)
 
-        def forward(self, x):                                    # (N, 4, 5, 6)
-            return (self.up(x), self.ln(x), self.ln_plain(x), self.gn(x), self.gn_plain(x),
-                    self.resize(x))
+        def forward(self, x):  # (N, 4, 5, 6)
+            return (self.up(x), self.ln(x), self.ln_plain(x), self.gn(x), self.gn_plain(x), self.resize(x))
 
     model = M()
     for p in model.parameters():
@@ -597,6 +649,7 @@ def test_transposed_conv_and_normalisation_across_opsets(tmp_path, rng, opset):
 def _layer_cases():
     """(label, layer factory, input shape, dtype); layers another part of the library may not have yet
     are skipped by name."""
+
     def inst_tracked():
         m = nn.InstanceNorm2d(4, track_running_stats=True)
         r = np.random.default_rng(3)
@@ -617,8 +670,12 @@ def _layer_cases():
         ("SpatialPyramidPooling", lambda: nn.SpatialPyramidPooling((1, 2, 3), "avg"), (1, 3, 7, 7), f32),
         ("AdaptiveMaxPool2d", lambda: nn.AdaptiveMaxPool2d((3, 2)), (1, 3, 7, 5), f32),
         ("GlobalAvgPool2d", lambda: nn.GlobalAvgPool2d(), (1, 3, 7, 5), f32),
-        ("ConvTranspose2d", lambda: nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1),
-         (1, 3, 5, 5), f32),
+        (
+            "ConvTranspose2d",
+            lambda: nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1),
+            (1, 3, 5, 5),
+            f32,
+        ),
         ("Conv1d", lambda: nn.Conv1d(3, 4, 3, padding=1), (1, 3, 9), f32),
         ("ConvTranspose1d", lambda: nn.ConvTranspose1d(3, 4, 3, stride=2), (1, 3, 9), f32),
         ("Maxout", lambda: nn.Maxout(3), (1, 6, 4), f32),
@@ -632,10 +689,12 @@ def _layer_cases():
     ]
     for mode in ("nearest", "bilinear", "bicubic", "nearest-exact"):
         kw = {} if mode.startswith("nearest") else {"align_corners": False}
-        cases.append(("Upsample", lambda mode=mode, kw=kw: nn.Upsample(scale_factor=2, mode=mode, **kw),
-                      (1, 3, 5, 6), f32))
-        cases.append(("Upsample", lambda mode=mode, kw=kw: nn.Upsample(size=(7, 9), mode=mode, **kw),
-                      (1, 3, 5, 6), f32))
+        cases.append(
+            ("Upsample", lambda mode=mode, kw=kw: nn.Upsample(scale_factor=2, mode=mode, **kw), (1, 3, 5, 6), f32)
+        )
+        cases.append(
+            ("Upsample", lambda mode=mode, kw=kw: nn.Upsample(size=(7, 9), mode=mode, **kw), (1, 3, 5, 6), f32)
+        )
     return [pytest.param(*c, id=f"{c[0]}-{k}") for k, c in enumerate(cases)]
 
 

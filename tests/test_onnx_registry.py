@@ -8,19 +8,18 @@ exercises its primitive, by tracing the model and finding that primitive among t
 The oracle is onnxruntime running the exported graph, compared with deepnotes' forward pass on the same
 float32 input, exported at batch 2 and run at batch 3 (the batch dimension is dynamic).
 """
-import numpy as np
-import pytest
 
+import numpy as np
 import onnxruntime as ort
+import pytest
 
 import deepnotes as dn
 from deepnotes import nn
 from deepnotes.autograd import Function
 from deepnotes.nn import functional as F
-from deepnotes.ops import reduction as R
-from deepnotes.onnx import export, register_op
-from deepnotes.onnx import registry
+from deepnotes.onnx import export, register_op, registry
 from deepnotes.onnx.tracing import as_inputs, trace
+from deepnotes.ops import reduction as R
 
 RTOL, ATOL = 1e-5, 1e-5
 
@@ -75,7 +74,7 @@ class _SelfAttention(nn.Module):
         return self.att(x, x, x)[0]
 
 
-_IMG, _SEQ, _VEC = (3, 5, 6), (4, 8), (4,)      # per-sample input shapes (the batch is added)
+_IMG, _SEQ, _VEC = (3, 5, 6), (4, 8), (4,)  # per-sample input shapes (the batch is added)
 
 # registered primitive (class name, or the name it is registered under) -> (model factory, sample shape,
 # input dtype).  Layers of deepnotes.nn where one calls the primitive, else the Tensor method or the
@@ -86,7 +85,7 @@ _CASES = {
     "Sub": (lambda: Lambda(lambda m, x: m.p0 - x, _r(*_IMG)), _IMG, np.float32),
     "Mul": (lambda: Lambda(lambda m, x: x * m.p0, _r(*_IMG)), _IMG, np.float32),
     "Div": (lambda: Lambda(lambda m, x: x / m.p0, _r(*_IMG, low=0.5, high=2.0)), _IMG, np.float32),
-    "Pow": (lambda: Lambda(lambda m, x: m.p0 ** x, _r(*_IMG, low=0.5, high=2.0)), _IMG, np.float32),
+    "Pow": (lambda: Lambda(lambda m, x: m.p0**x, _r(*_IMG, low=0.5, high=2.0)), _IMG, np.float32),
     "Neg": (lambda: Lambda(lambda m, x: -x), _IMG, np.float32),
     "MatMul": (lambda: Lambda(lambda m, x: x @ m.p0, _r(6, 4)), _IMG, np.float32),
     # element-wise
@@ -99,8 +98,11 @@ _CASES = {
     "Atan": (lambda: Lambda(lambda m, x: dn.atan(x)), _IMG, np.float32),
     "Maximum": (lambda: Lambda(lambda m, x: dn.maximum(x, m.p0), _r(*_IMG)), _IMG, np.float32),
     "Minimum": (lambda: Lambda(lambda m, x: dn.minimum(x, m.p0), _r(*_IMG)), _IMG, np.float32),
-    "Where": (lambda: Lambda(lambda m, x: dn.where(dn.Tensor(_r(*_IMG, seed=5) > 0), x, m.p0), _r(*_IMG)),
-              _IMG, np.float32),
+    "Where": (
+        lambda: Lambda(lambda m, x: dn.where(dn.Tensor(_r(*_IMG, seed=5) > 0), x, m.p0), _r(*_IMG)),
+        _IMG,
+        np.float32,
+    ),
     "Clamp": (lambda: Lambda(lambda m, x: x.clamp(-0.5, 0.7)), _IMG, np.float32),
     "_Cast": (lambda: Lambda(lambda m, x: x.to(dn.float64)), _IMG, np.float32),
     # activations
@@ -123,8 +125,7 @@ _CASES = {
     # layers with weights
     "LinearFn": (lambda: nn.Linear(8, 3), _SEQ, np.float32),
     "Conv2dFn": (lambda: nn.Conv2d(3, 4, 3, stride=2, padding=1), _IMG, np.float32),
-    "ConvTranspose2dFn": (lambda: nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1), _IMG,
-                          np.float32),
+    "ConvTranspose2dFn": (lambda: nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1), _IMG, np.float32),
     "BatchNormFn": (_batchnorm, _IMG, np.float32),
     "LayerNormFn": (lambda: nn.LayerNorm(6), _IMG, np.float32),
     "GroupNormFn": (lambda: nn.GroupNorm(1, 3), _IMG, np.float32),
@@ -155,15 +156,24 @@ _CASES = {
     "GetItem": (lambda: Lambda(lambda m, x: x[:, 1:, ::2, [0, 5, 2]]), _IMG, np.float32),
     "_EmbeddingFn": (lambda: nn.Embedding(10, 4), (5,), np.int64),
     # resampling, recurrence, attention
-    "Interp1dFn": (lambda: nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), _IMG,
-                   np.float32),
+    "Interp1dFn": (lambda: nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), _IMG, np.float32),
     "RNNLayerFn": (lambda: _LastOutput(nn.LSTM(8, 5, batch_first=True)), _SEQ, np.float32),
     "_AttnSoftmax": (lambda: _SelfAttention(), (5, 8), np.float32),
     # losses
-    "_BinaryCrossEntropy": (lambda: Lambda(lambda m, x: F.binary_cross_entropy(
-        x.sigmoid(), (x * 3).sigmoid(), reduction="none")), _IMG, np.float32),
-    "BCEWithLogitsFn": (lambda: Lambda(lambda m, x: F.binary_cross_entropy_with_logits(     # overflow-safe form
-        x * 30, (x * 2).sigmoid(), reduction="none")), _IMG, np.float32),
+    "_BinaryCrossEntropy": (
+        lambda: Lambda(lambda m, x: F.binary_cross_entropy(x.sigmoid(), (x * 3).sigmoid(), reduction="none")),
+        _IMG,
+        np.float32,
+    ),
+    "BCEWithLogitsFn": (
+        lambda: Lambda(
+            lambda m, x: F.binary_cross_entropy_with_logits(  # overflow-safe form
+                x * 30, (x * 2).sigmoid(), reduction="none"
+            )
+        ),
+        _IMG,
+        np.float32,
+    ),
     "_XLogX": (lambda: Lambda(lambda m, x: F.kl_div(m.p0, x.relu(), reduction="none"), _r(*_IMG)), _IMG, np.float32),
 }
 
@@ -199,8 +209,10 @@ def test_registry_labels_are_unique_and_every_case_is_registered():
 def test_every_registered_primitive_exports(tmp_path, entry):
     label = _label(entry)
     if label not in _CASES:
-        pytest.fail(f"the primitive {label!r} has an ONNX translation but no case in _CASES of "
-                    f"{__name__}; add a small model that calls it")
+        pytest.fail(
+            f"the primitive {label!r} has an ONNX translation but no case in _CASES of "
+            f"{__name__}; add a small model that calls it"
+        )
     factory, shape, dtype = _CASES[label]
     model = factory()
     model.eval()
@@ -209,8 +221,9 @@ def test_every_registered_primitive_exports(tmp_path, entry):
     # the case really runs the registered primitive
     records, _ = trace(model, as_inputs([x]))
     called = {r.cls.__name__ for r in records}
-    assert any(entry.matches(r.cls) for r in records), \
+    assert any(entry.matches(r.cls) for r in records), (
         f"the case for {label} does not call it (it calls {sorted(called)})"
+    )
     assert all(registry.lookup(r.cls) is not None for r in records)
 
     path = tmp_path / f"{label}.onnx"
@@ -280,12 +293,12 @@ def test_lookup_by_class_then_by_name_latest_first(restored_registry):
     register_op("_Untranslated", by_name)
     assert registry.lookup(_Untranslated).fn is by_name
     register_op("_Untranslated", by_prefix, module_prefix="somewhere.else")
-    assert registry.lookup(_Untranslated).fn is by_name           # the prefix does not match this module
+    assert registry.lookup(_Untranslated).fn is by_name  # the prefix does not match this module
     register_op("_Untranslated", by_prefix, module_prefix=__name__.split(".")[0])
-    assert registry.lookup(_Untranslated).fn is by_prefix         # the most recent matching name wins
+    assert registry.lookup(_Untranslated).fn is by_prefix  # the most recent matching name wins
     register_op(_Untranslated, by_class, varying_kwargs="shape")
     entry = registry.lookup(_Untranslated)
-    assert entry.fn is by_class and entry.varying == frozenset({"shape"})   # the class comes first
+    assert entry.fn is by_class and entry.varying == frozenset({"shape"})  # the class comes first
 
 
 # ------------------------------------------------------------------------------------- every nn layer type
@@ -327,8 +340,7 @@ _X = "x"
 _LAYERS = {
     "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d((2, 4)), [(_IMG, _X)]),
     "AdaptiveMaxPool2d": (lambda: nn.AdaptiveMaxPool2d((2, 4)), [(_IMG, _X)]),
-    "AdditiveAttention": (lambda: _Attend(nn.AdditiveAttention(8, 6, 5)), [((3, 8), _X), ((4, 6), _X),
-                                                                          ((4, 7), _X)]),
+    "AdditiveAttention": (lambda: _Attend(nn.AdditiveAttention(8, 6, 5)), [((3, 8), _X), ((4, 6), _X), ((4, 7), _X)]),
     "AvgPool2d": (lambda: nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True), [(_IMG, _X)]),
     "BCELoss": (lambda: _OnSigmoid(nn.BCELoss()), [(_VEC, _X), (_VEC, "p")]),
     "BCEWithLogitsLoss": (lambda: nn.BCEWithLogitsLoss(), [(_VEC, _X), (_VEC, "p")]),
@@ -363,8 +375,7 @@ _LAYERS = {
     "InstanceNorm2d": (lambda: nn.InstanceNorm2d(3), [(_IMG, _X)]),
     "KLDivLoss": (lambda: nn.KLDivLoss(reduction="sum"), [(_VEC, _X), (_VEC, "p")]),
     "L1Loss": (lambda: nn.L1Loss(), [(_VEC, _X), (_VEC, _X)]),
-    "LSTM": (lambda: _LastOutput(nn.LSTM(8, 5, num_layers=2, bidirectional=True, batch_first=True)),
-             [(_SEQ, _X)]),
+    "LSTM": (lambda: _LastOutput(nn.LSTM(8, 5, num_layers=2, bidirectional=True, batch_first=True)), [(_SEQ, _X)]),
     "LSTMCell": (lambda: _Cell(nn.LSTMCell(8, 5)), [((8,), _X)]),
     "LayerNorm": (lambda: nn.LayerNorm((5, 6)), [(_IMG, _X)]),
     "LeakyReLU": (lambda: nn.LeakyReLU(0.1), [(_IMG, _X)]),
@@ -373,8 +384,10 @@ _LAYERS = {
     "MSELoss": (lambda: nn.MSELoss(reduction="sum"), [(_VEC, _X), (_VEC, _X)]),
     "MaxPool2d": (lambda: nn.MaxPool2d(2, ceil_mode=True), [(_IMG, _X)]),
     "Maxout": (lambda: nn.Maxout(2), [(_SEQ, _X)]),
-    "MultiheadAttention": (lambda: _Attend(nn.MultiheadAttention(8, 2, batch_first=True)),
-                           [((5, 8), _X), ((5, 8), _X), ((5, 8), _X)]),
+    "MultiheadAttention": (
+        lambda: _Attend(nn.MultiheadAttention(8, 2, batch_first=True)),
+        [((5, 8), _X), ((5, 8), _X), ((5, 8), _X)],
+    ),
     "PReLU": (lambda: nn.PReLU(), [(_IMG, _X)]),
     "RNN": (lambda: _LastOutput(nn.RNN(8, 5, nonlinearity="relu", batch_first=True)), [(_SEQ, _X)]),
     "RNNBase": (lambda: _LastOutput(nn.RNNBase("GRU", 8, 5, bias=False, batch_first=True)), [(_SEQ, _X)]),
@@ -452,15 +465,16 @@ def test_every_nn_layer_type_exports(tmp_path, name):
         assert not (tmp_path / "no.onnx").exists()
         return
     if name not in _LAYERS:
-        pytest.fail(f"deepnotes.nn.{name} has no case in _LAYERS of {__name__}; add a small instance and "
-                    "its inputs (or, for a type with no forward, list it in _NO_FORWARD)")
+        pytest.fail(
+            f"deepnotes.nn.{name} has no case in _LAYERS of {__name__}; add a small instance and "
+            "its inputs (or, for a type with no forward, list it in _NO_FORWARD)"
+        )
     factory, specs = _LAYERS[name]
     model = factory()
     assert any(isinstance(m, getattr(nn, name)) for m in model.modules())
     model.eval()
     path = tmp_path / f"{name}.onnx"
-    export(model, tuple(_layer_inputs(specs, 2, 20)), path,
-           input_names=tuple(f"in{k}" for k in range(len(specs))))
+    export(model, tuple(_layer_inputs(specs, 2, 20)), path, input_names=tuple(f"in{k}" for k in range(len(specs))))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for batch, seed in ((2, 21), (3, 22)):
         xs = _layer_inputs(specs, batch, seed)

@@ -1,6 +1,7 @@
 """Every differentiable primitive against torch: forward values and gradients w.r.t. every input, on
 identical float64 inputs (rtol 1e-6), with broadcasting, Python scalars, dims/keepdim, ties, empty and
 size-1 dimensions."""
+
 import itertools
 
 import numpy as np
@@ -11,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
-import _oracle as oracle
 import deepnotes as dn
 from deepnotes.tensor import pad as dn_pad
+
+import _oracle as oracle
 
 RTOL64, ATOL64 = 1e-6, 1e-9
 RTOL32, ATOL32 = 1e-4, 1e-5
@@ -64,15 +66,17 @@ BINARY = {
     "sub": (lambda a, b: a - b, lambda a, b: a - b),
     "mul": (lambda a, b: a * b, lambda a, b: a * b),
     "div": (lambda a, b: a / b, lambda a, b: a / b),
-    "pow": (lambda a, b: a ** b, lambda a, b: a ** b),
+    "pow": (lambda a, b: a**b, lambda a, b: a**b),
     "maximum": (dn.maximum, torch.maximum),
     "minimum": (dn.minimum, torch.minimum),
 }
 
 
 @pytest.mark.parametrize("name", sorted(BINARY))
-@given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, min_side=0, max_side=3),
-       seed=st.integers(0, 2**16))
+@given(
+    shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, min_side=0, max_side=3),
+    seed=st.integers(0, 2**16),
+)
 @HSET
 def test_binary_broadcasting_both_orders(name, shapes, seed):
     f_dn, f_t = BINARY[name]
@@ -94,11 +98,16 @@ def test_binary_broadcasting_both_orders(name, shapes, seed):
 def test_binary_with_python_scalar(op, scalar):
     x = positive(3, 4) if op in ("pow", "rdiv") else randn(3, 4)
     fns = {
-        "add": lambda t: t + scalar, "radd": lambda t: scalar + t,
-        "sub": lambda t: t - scalar, "rsub": lambda t: scalar - t,
-        "mul": lambda t: t * scalar, "rmul": lambda t: scalar * t,
-        "div": lambda t: t / (scalar or 3.0), "rdiv": lambda t: scalar / t,
-        "pow": lambda t: t ** scalar, "rpow": lambda t: abs(scalar or 1.5) ** t,
+        "add": lambda t: t + scalar,
+        "radd": lambda t: scalar + t,
+        "sub": lambda t: t - scalar,
+        "rsub": lambda t: scalar - t,
+        "mul": lambda t: t * scalar,
+        "rmul": lambda t: scalar * t,
+        "div": lambda t: t / (scalar or 3.0),
+        "rdiv": lambda t: scalar / t,
+        "pow": lambda t: t**scalar,
+        "rpow": lambda t: abs(scalar or 1.5) ** t,
     }
     check(fns[op], fns[op], x)
 
@@ -114,8 +123,8 @@ def test_pow_special_points_follow_torch():
     # base 0 with exponents 0, 0.5, 2 and 3; negative base with an integer exponent
     base = np.array([0.0, 0.0, 0.0, 0.0, -1.5, 2.0])
     expo = np.array([0.0, 2.0, 3.0, 1.0, 2.0, 0.0])
-    check(lambda a, b: a ** b, lambda a, b: a ** b, base, expo)
-    check(lambda a: a ** 0, lambda a: a ** 0, np.array([0.0, 1.0, -2.0]))
+    check(lambda a, b: a**b, lambda a, b: a**b, base, expo)
+    check(lambda a: a**0, lambda a: a**0, np.array([0.0, 1.0, -2.0]))
 
 
 def test_maximum_minimum_ties_share_gradient():
@@ -185,15 +194,22 @@ def test_clamp_with_tensor_bounds():
     check(lambda a, b: a.clamp(min=b), lambda a, b: a.clamp(min=b), x, lo)
 
 
-@given(shapes=mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=3, min_side=0, max_side=3),
-       seed=st.integers(0, 2**16))
+@given(
+    shapes=mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=3, min_side=0, max_side=3),
+    seed=st.integers(0, 2**16),
+)
 @HSET
 def test_where_broadcasting(shapes, seed):
     sc, sa, sb = shapes.input_shapes
     cond = np.random.default_rng(seed).random(sc) > 0.5
     a, b = randn(*sa, seed=seed), randn(*sb, seed=seed + 1)
-    check(lambda x, y: dn.where(dn.tensor(cond), x, y), lambda x, y: torch.where(torch.tensor(cond), x, y),
-          a, b, seed=seed)
+    check(
+        lambda x, y: dn.where(dn.tensor(cond), x, y),
+        lambda x, y: torch.where(torch.tensor(cond), x, y),
+        a,
+        b,
+        seed=seed,
+    )
 
 
 def test_where_with_scalars():
@@ -224,13 +240,21 @@ def test_reductions_float32(op, dim):
     x = randn(3, 4, 2, seed=5, dtype=np.float32)
     if op == "prod" and isinstance(dim, tuple):
         return
-    check(lambda t: getattr(t, op)(dim) if dim is not None else getattr(t, op)(),
-          lambda t: getattr(t, op)(dim) if dim is not None else getattr(t, op)(), x, rtol=RTOL32, atol=ATOL32)
+    check(
+        lambda t: getattr(t, op)(dim) if dim is not None else getattr(t, op)(),
+        lambda t: getattr(t, op)(dim) if dim is not None else getattr(t, op)(),
+        x,
+        rtol=RTOL32,
+        atol=ATOL32,
+    )
 
 
 @pytest.mark.parametrize("op", ["sum", "mean", "amax", "amin"])
-@given(shape=array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4), seed=st.integers(0, 2**16),
-       keepdim=st.booleans())
+@given(
+    shape=array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4),
+    seed=st.integers(0, 2**16),
+    keepdim=st.booleans(),
+)
 @HSET
 def test_reductions_every_dim_keepdim(op, shape, seed, keepdim):
     x = randn(*shape, seed=seed)
@@ -240,8 +264,7 @@ def test_reductions_every_dim_keepdim(op, shape, seed, keepdim):
                 continue
             check(lambda t: getattr(t, op)(), lambda t: getattr(t, op)(), x, seed=seed)
         else:
-            check(lambda t: getattr(t, op)(dim, keepdim), lambda t: getattr(t, op)(dim, keepdim), x,
-                  seed=seed)
+            check(lambda t: getattr(t, op)(dim, keepdim), lambda t: getattr(t, op)(dim, keepdim), x, seed=seed)
 
 
 @given(shape=array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=3), seed=st.integers(0, 2**16))
@@ -292,18 +315,25 @@ def test_max_min_dim_indices_and_gradient_to_returned_index(dim, keepdim):
 
 
 @pytest.mark.filterwarnings("ignore:var")
-@pytest.mark.parametrize("kwargs", [{}, {"unbiased": True}, {"unbiased": False}, {"correction": 0},
-                                    {"correction": 1}, {"correction": 2}])
-@given(shape=array_shapes(min_dims=1, max_dims=3, min_side=3, max_side=4), seed=st.integers(0, 2**16),
-       keepdim=st.booleans())
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"unbiased": True}, {"unbiased": False}, {"correction": 0}, {"correction": 1}, {"correction": 2}]
+)
+@given(
+    shape=array_shapes(min_dims=1, max_dims=3, min_side=3, max_side=4),
+    seed=st.integers(0, 2**16),
+    keepdim=st.booleans(),
+)
 @settings(max_examples=10, deadline=None)
 def test_var_std(kwargs, shape, seed, keepdim):
     x = randn(*shape, seed=seed)
     for op in ("var", "std"):
         check(lambda t: getattr(t, op)(**kwargs), lambda t: getattr(t, op)(**kwargs), x)
         for dim in _all_dims(len(shape))[1:]:
-            check(lambda t: getattr(t, op)(dim, keepdim=keepdim, **kwargs),
-                  lambda t: getattr(t, op)(dim, keepdim=keepdim, **kwargs), x)
+            check(
+                lambda t: getattr(t, op)(dim, keepdim=keepdim, **kwargs),
+                lambda t: getattr(t, op)(dim, keepdim=keepdim, **kwargs),
+                x,
+            )
 
 
 @pytest.mark.filterwarnings("ignore:var")
@@ -332,10 +362,21 @@ def test_norm(p):
 
 # ----------------------------------------------------------------------------- matmul
 MATMUL_SHAPES = [
-    ((4,), (4,)), ((4,), (4, 3)), ((2, 4), (4,)), ((2, 4), (4, 3)), ((5, 2, 4), (4, 3)),
-    ((2, 4), (5, 4, 3)), ((4,), (5, 4, 3)), ((5, 2, 4), (4,)), ((5, 2, 4), (5, 4, 3)),
-    ((2, 1, 3, 4), (5, 4, 2)), ((1, 3, 4), (6, 1, 4, 2)), ((0, 2, 4), (4, 3)), ((2, 0), (0, 3)),
-    ((3, 0, 4), (4, 2)), ((1, 4), (4, 1)),
+    ((4,), (4,)),
+    ((4,), (4, 3)),
+    ((2, 4), (4,)),
+    ((2, 4), (4, 3)),
+    ((5, 2, 4), (4, 3)),
+    ((2, 4), (5, 4, 3)),
+    ((4,), (5, 4, 3)),
+    ((5, 2, 4), (4,)),
+    ((5, 2, 4), (5, 4, 3)),
+    ((2, 1, 3, 4), (5, 4, 2)),
+    ((1, 3, 4), (6, 1, 4, 2)),
+    ((0, 2, 4), (4, 3)),
+    ((2, 0), (0, 3)),
+    ((3, 0, 4), (4, 2)),
+    ((1, 4), (4, 1)),
 ]
 
 
@@ -352,9 +393,13 @@ def test_matmul_float32_and_mm_bmm():
     check(lambda x, y: x[0].mm(y[0]), lambda x, y: x[0].mm(y[0]), a, b, rtol=RTOL32, atol=ATOL32)
 
 
-@given(m=st.integers(0, 3), k=st.integers(0, 3), n=st.integers(0, 3),
-       batch=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2, min_side=1, max_side=3),
-       seed=st.integers(0, 2**16))
+@given(
+    m=st.integers(0, 3),
+    k=st.integers(0, 3),
+    n=st.integers(0, 3),
+    batch=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2, min_side=1, max_side=3),
+    seed=st.integers(0, 2**16),
+)
 @HSET
 def test_matmul_broadcast_batches(m, k, n, batch, seed):
     ba, bb = batch.input_shapes
@@ -403,8 +448,11 @@ def test_getitem_bool_masks_and_tensor_indices():
     check(lambda t: t[:, [True, False, True, True]], lambda t: t[:, [True, False, True, True]], x)
     idx = np.array([2, 0, 2, 2])
     check(lambda t: t[dn.tensor(idx)], lambda t: t[torch.tensor(idx)], x)
-    check(lambda t: t[dn.tensor(idx), dn.tensor(np.array([0, 1, 3, 3]))],
-          lambda t: t[torch.tensor(idx), torch.tensor(np.array([0, 1, 3, 3]))], x)
+    check(
+        lambda t: t[dn.tensor(idx), dn.tensor(np.array([0, 1, 3, 3]))],
+        lambda t: t[torch.tensor(idx), torch.tensor(np.array([0, 1, 3, 3]))],
+        x,
+    )
     check(lambda t: t[dn.tensor(1)], lambda t: t[torch.tensor(1)], x)
     none = np.zeros((3, 4), bool)
     check(lambda t: t[dn.tensor(none)], lambda t: t[torch.tensor(none)], x)
@@ -414,8 +462,7 @@ def test_getitem_bool_masks_and_tensor_indices():
 @HSET
 def test_getitem_random_int_arrays_with_repeats(shape, data):
     x = randn(*shape)
-    idx = np.array(data.draw(st.lists(st.integers(-shape[0], shape[0] - 1), min_size=0, max_size=6)),
-                   dtype=np.int64)
+    idx = np.array(data.draw(st.lists(st.integers(-shape[0], shape[0] - 1), min_size=0, max_size=6)), dtype=np.int64)
     check(lambda t: t[idx], lambda t: t[torch.tensor(idx)], x)
 
 
@@ -443,24 +490,39 @@ def test_gather_masked_fill():
 
 # ----------------------------------------------------------------------------- shape ops
 SHAPE_OPS = [
-    (lambda t: t.reshape(4, 6), None), (lambda t: t.reshape(-1), None), (lambda t: t.view(2, -1, 3), None),
-    (lambda t: t.reshape((24,)), None), (lambda t: t.transpose(0, 2), None),
+    (lambda t: t.reshape(4, 6), None),
+    (lambda t: t.reshape(-1), None),
+    (lambda t: t.view(2, -1, 3), None),
+    (lambda t: t.reshape((24,)), None),
+    (lambda t: t.transpose(0, 2), None),
     (lambda t: t.transpose(-1, 1), None),
-    (lambda t: t.permute(2, 0, 1), None), (lambda t: t.permute((1, 2, 0)), None),
+    (lambda t: t.permute(2, 0, 1), None),
+    (lambda t: t.permute((1, 2, 0)), None),
     (lambda t: t.flatten(), None),
-    (lambda t: t.flatten(1), None), (lambda t: t.flatten(0, 1), None), (lambda t: t.flatten(-2, -1), None),
-    (lambda t: t.unsqueeze(0), None), (lambda t: t.unsqueeze(-1), None), (lambda t: t.unsqueeze(2), None),
-    (lambda t: t[:, :1].squeeze(), None), (lambda t: t[:, :1].squeeze(1), None),
-    (lambda t: t[:, :1].squeeze(0), None), (lambda t: t[:1, :1].squeeze((0, 1)), None),
-    (lambda t: t[:, :1].expand(2, 5, 4), None), (lambda t: t[:, :1].expand(3, -1, 2, 4), None),
-    (lambda t: t.repeat(2, 1, 3), None), (lambda t: t.repeat(2, 1, 1, 2), None),
+    (lambda t: t.flatten(1), None),
+    (lambda t: t.flatten(0, 1), None),
+    (lambda t: t.flatten(-2, -1), None),
+    (lambda t: t.unsqueeze(0), None),
+    (lambda t: t.unsqueeze(-1), None),
+    (lambda t: t.unsqueeze(2), None),
+    (lambda t: t[:, :1].squeeze(), None),
+    (lambda t: t[:, :1].squeeze(1), None),
+    (lambda t: t[:, :1].squeeze(0), None),
+    (lambda t: t[:1, :1].squeeze((0, 1)), None),
+    (lambda t: t[:, :1].expand(2, 5, 4), None),
+    (lambda t: t[:, :1].expand(3, -1, 2, 4), None),
+    (lambda t: t.repeat(2, 1, 3), None),
+    (lambda t: t.repeat(2, 1, 1, 2), None),
     (lambda t: t.flip(0, 2), None),
-    (lambda t: t.T, lambda t: t.permute(2, 1, 0)), (lambda t: t.mT, None), (lambda t: t[0].t(), None),
+    (lambda t: t.T, lambda t: t.permute(2, 1, 0)),
+    (lambda t: t.mT, None),
+    (lambda t: t[0].t(), None),
     (lambda t: dn.stack(t.split(2, dim=2), 0), lambda t: torch.stack(t.split(2, dim=2), 0)),
     (lambda t: dn.cat(t.split([1, 2], dim=1)[::-1], 1), lambda t: torch.cat(t.split([1, 2], dim=1)[::-1], 1)),
     (lambda t: dn.cat(t.chunk(3, dim=2), 0), lambda t: torch.cat(t.chunk(3, dim=2), 0)),
     (lambda t: dn.stack(t.unbind(1), -1), lambda t: torch.stack(t.unbind(1), -1)),
-    (lambda t: t.clone() * 2, None), (lambda t: t.unflatten(2, (2, 2)), None),
+    (lambda t: t.clone() * 2, None),
+    (lambda t: t.unflatten(2, (2, 2)), None),
     (lambda t: dn.reshape(t, (6, 4)), lambda t: torch.reshape(t, (6, 4))),
     (lambda t: dn.permute(t, (1, 0, 2)), lambda t: torch.permute(t, (1, 0, 2))),
     (lambda t: dn.squeeze(dn.unsqueeze(t, 1), 1), lambda t: torch.squeeze(torch.unsqueeze(t, 1), 1)),
@@ -500,14 +562,22 @@ def test_cat_stack_with_constant_input_and_dtype_promotion():
 
 # ----------------------------------------------------------------------------- pad
 PAD_CASES = [
-    ("constant", (3, 5), (1, 2)), ("constant", (2, 3, 4), (1, 0, 2, 3)),
+    ("constant", (3, 5), (1, 2)),
+    ("constant", (2, 3, 4), (1, 0, 2, 3)),
     ("constant", (2, 3, 4), (1, 1, 0, 2, 3, 0)),
-    ("constant", (2, 5), (-1, 2)), ("constant", (3, 5), (-2, -1, 1, -1)),
-    ("reflect", (2, 5), (2, 3)), ("reflect", (2, 3, 5), (4, 1)), ("reflect", (2, 2, 4, 5), (1, 2, 3, 0)),
-    ("reflect", (1, 2, 3, 4, 5), (1, 2, 2, 1, 1, 1)), ("reflect", (3, 4), (0, 3)),
-    ("replicate", (2, 5), (2, 3)), ("replicate", (2, 3, 4, 5), (3, 1, 0, 4)),
-    ("replicate", (1, 2, 3, 4, 2), (1, 2, 2, 1, 3, 3)), ("replicate", (2, 1, 1), (2, 2)),
-    ("circular", (2, 5), (2, 3)), ("circular", (2, 3, 4, 5), (5, 1, 4, 2)),
+    ("constant", (2, 5), (-1, 2)),
+    ("constant", (3, 5), (-2, -1, 1, -1)),
+    ("reflect", (2, 5), (2, 3)),
+    ("reflect", (2, 3, 5), (4, 1)),
+    ("reflect", (2, 2, 4, 5), (1, 2, 3, 0)),
+    ("reflect", (1, 2, 3, 4, 5), (1, 2, 2, 1, 1, 1)),
+    ("reflect", (3, 4), (0, 3)),
+    ("replicate", (2, 5), (2, 3)),
+    ("replicate", (2, 3, 4, 5), (3, 1, 0, 4)),
+    ("replicate", (1, 2, 3, 4, 2), (1, 2, 2, 1, 3, 3)),
+    ("replicate", (2, 1, 1), (2, 2)),
+    ("circular", (2, 5), (2, 3)),
+    ("circular", (2, 3, 4, 5), (5, 1, 4, 2)),
     ("circular", (1, 2, 3, 4, 2), (1, 2, 2, 1, 3, 2)),
 ]
 
@@ -547,22 +617,22 @@ def test_composite_expression_float32():
         w = lib.where(h > 0, h, h * 0.1)
         return (w.exp().sum(0) / (1.0 + z.abs().mean())).log() - (x - z).var(0).sum()
 
-    check(lambda x, y, z: f(x, y, z, dn), lambda x, y, z: f(x, y, z, torch), a, b, c,
-          rtol=RTOL32, atol=ATOL32)
+    check(lambda x, y, z: f(x, y, z, dn), lambda x, y, z: f(x, y, z, torch), a, b, c, rtol=RTOL32, atol=ATOL32)
 
 
 def test_row_broadcasts_lowers_the_ufunc_buffer_only_inside_and_restores_it():
     from deepnotes.ops._rowwise import row_broadcasts
+
     previous = np.setbufsize(4096)
     try:
         x = np.random.default_rng(0).standard_normal((6, 1024)).astype(np.float32)
         col = np.random.default_rng(1).standard_normal((6, 1)).astype(np.float32)
         expected = x * col + col
         with row_broadcasts(1024):
-            assert np.getbufsize() < 1024            # rows longer than the buffer: no column expansion
+            assert np.getbufsize() < 1024  # rows longer than the buffer: no column expansion
             got = x * col
             got += col
-        np.testing.assert_array_equal(got, expected)    # only the iteration changes, not the values
+        np.testing.assert_array_equal(got, expected)  # only the iteration changes, not the values
         assert np.getbufsize() == 4096
         for short_or_long in (100, 8192, 100_000):
             with row_broadcasts(short_or_long):

@@ -6,6 +6,7 @@ The wheel is built with ``pip wheel --no-deps --no-build-isolation`` (setuptools
 interpreter) from a copy of the project, so the build leaves nothing behind in the checkout. The venv
 is created without system site-packages; pip installs NumPy, tqdm and safetensors into it from the
 configured index (PyPI, or the local wheel cache pip is configured with)."""
+
 import os
 import re
 import shutil
@@ -30,8 +31,10 @@ def clean_env():
 
 def run(cmd, cwd, env, timeout):
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, (f"{' '.join(map(str, cmd))} exited {proc.returncode}\n"
-                                  f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}")
+    assert proc.returncode == 0, (
+        f"{' '.join(map(str, cmd))} exited {proc.returncode}\n"
+        f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+    )
     return proc.stdout
 
 
@@ -40,11 +43,25 @@ def build_wheel(tmp_path, env):
     project.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, project / name)
-    shutil.copytree(ROOT / "src", project / "src",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+    shutil.copytree(ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
     dist = tmp_path / "dist"
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist),
-         str(project)], cwd=tmp_path, env=env, timeout=300)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(dist),
+            str(project),
+        ],
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
     wheels = list(dist.glob("deepnotes-*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0]
@@ -55,8 +72,7 @@ def test_wheel_installs_in_a_fresh_venv_and_trains(tmp_path):
     env = clean_env()
     wheel = build_wheel(tmp_path, env)
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"deepnotes/data/assets/digits.npz", "deepnotes/data/assets/DIGITS.md",
-            "deepnotes/cli.py"} <= names
+    assert {"deepnotes/data/assets/digits.npz", "deepnotes/data/assets/DIGITS.md", "deepnotes/cli.py"} <= names
     assert not any(n.startswith(("tests/", "src/")) for n in names)
 
     env_dir = tmp_path / "venv"
@@ -65,10 +81,14 @@ def test_wheel_installs_in_a_fresh_venv_and_trains(tmp_path):
     python = bindir / ("python.exe" if os.name == "nt" else "python")
     run([python, "-m", "pip", "install", "-q", str(wheel)], cwd=tmp_path, env=env, timeout=600)
 
-    work = tmp_path / "work"                          # outside the checkout: nothing to import by accident
+    work = tmp_path / "work"  # outside the checkout: nothing to import by accident
     work.mkdir()
-    where = run([python, "-c", "import deepnotes, numpy, sys; print(deepnotes.__file__); print(sys.prefix)"],
-                cwd=work, env=env, timeout=120).splitlines()
+    where = run(
+        [python, "-c", "import deepnotes, numpy, sys; print(deepnotes.__file__); print(sys.prefix)"],
+        cwd=work,
+        env=env,
+        timeout=120,
+    ).splitlines()
     assert Path(where[0]).resolve().is_relative_to(env_dir.resolve()), where
     assert Path(where[1]).resolve() == env_dir.resolve(), where
     # the venv holds only what the wheel declares (and pip's own tools): no torch or other test extras
@@ -81,5 +101,5 @@ def test_wheel_installs_in_a_fresh_venv_and_trains(tmp_path):
     out = run([script, "train", "--epochs", "1", "--out", str(work / "run")], cwd=work, env=env, timeout=600)
     match = re.search(r"test accuracy (\d\.\d{4})", out)
     assert match, out[-2000:]
-    assert float(match.group(1)) > 0.5                # one epoch of LeNet-5 on the digits is far past chance
+    assert float(match.group(1)) > 0.5  # one epoch of LeNet-5 on the digits is far past chance
     assert (work / "run" / "model.safetensors").is_file()

@@ -2,6 +2,7 @@
 from a scratch working directory where ``examples/`` is the repository's (the README's paths are
 relative to the repository root). Also: the example COCO files are what their generator writes, and
 the evaluator the README shows agrees with pycocotools on them."""
+
 import importlib.util
 import json
 import re
@@ -33,7 +34,7 @@ def test_readme_python_blocks_run_in_order(tmp_path, monkeypatch):
     namespace = {"__name__": "__readme__"}
     for i, block in enumerate(blocks, 1):
         code = compile(block, f"README.md python block {i}", "exec")
-        exec(code, namespace)                        # an error here names the block in its traceback
+        exec(code, namespace)  # an error here names the block in its traceback
     # the training snippets leave their run behind in the scratch directory, not in the repository
     assert (tmp_path / "runs" / "history.csv").is_file()
     assert (tmp_path / "runs" / "ckpt.safetensors").is_file()
@@ -63,10 +64,13 @@ def test_example_coco_files_evaluate_as_pycocotools(capsys):
     gt_file, dt_file = str(EXAMPLE_DATA / "instances_val.json"), str(EXAMPLE_DATA / "detections.json")
     ref_gt = RefCOCO(gt_file)
     ref = RefCOCOeval(ref_gt, ref_gt.loadRes(dt_file), "bbox")
-    ref.evaluate(); ref.accumulate(); ref.summarize()
+    ref.evaluate()
+    ref.accumulate()
+    ref.summarize()
     gt = COCO(gt_file)
     ev = COCOeval(gt, gt.loadRes(dt_file), "bbox")
-    ev.evaluate(); ev.accumulate(); ev.summarize()
+    ev.evaluate()
+    ev.accumulate()
+    ev.summarize()
     np.testing.assert_allclose(ev.stats, ref.stats, rtol=0, atol=1e-12)
-    assert (ref.stats[:6] > 0).all()             # every AP line is exercised: small, medium and large boxes
-
+    assert (ref.stats[:6] > 0).all()  # every AP line is exercised: small, medium and large boxes

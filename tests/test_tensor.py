@@ -1,5 +1,6 @@
 """The Tensor type: construction, dtypes and type promotion (torch is the oracle), creation functions,
 conversions, seeding, and the error messages for bad input."""
+
 import itertools
 
 import numpy as np
@@ -8,8 +9,10 @@ import torch
 
 import deepnotes as dn
 
-NP2TORCH = {np.dtype(name): getattr(torch, name) for name in
-            ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]}
+NP2TORCH = {
+    np.dtype(name): getattr(torch, name)
+    for name in ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+}
 
 
 def same_dtype(t, tt):
@@ -17,8 +20,9 @@ def same_dtype(t, tt):
 
 
 # ----------------------------------------------------------------------------- construction
-@pytest.mark.parametrize("data", [[1.0, 2.5], [[1, 2], [3, 4]], [True, False], 3.5, 7, True, [[]], [],
-                                  [[1.0], [2]], np.float64(2.0)])
+@pytest.mark.parametrize(
+    "data", [[1.0, 2.5], [[1, 2], [3, 4]], [True, False], 3.5, 7, True, [[]], [], [[1.0], [2]], np.float64(2.0)]
+)
 def test_tensor_from_python_data_dtype_like_torch(data):
     t, tt = dn.tensor(data), torch.tensor(data)
     assert t.shape == tuple(tt.shape)
@@ -64,8 +68,11 @@ def test_detach_numpy_item():
     np.testing.assert_array_equal(d.numpy(), x.data)
     with pytest.raises(RuntimeError, match=r"numpy\(\): call detach\(\) first"):
         x.numpy()
-    with pytest.raises(ValueError, match=r"item: only one-element tensors convert to a Python scalar, got "
-                                         r"shape \(2, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"item: only one-element tensors convert to a Python scalar, got "
+        r"shape \(2, 2\)",
+    ):
         x.item()
 
 
@@ -78,14 +85,29 @@ def test_requires_grad_propagates_through_casts():
 
 
 # ----------------------------------------------------------------------------- creation functions
-@pytest.mark.parametrize("name,args,kwargs", [
-    ("zeros", (2, 3), {}), ("zeros", ((2, 3),), {}), ("ones", (4,), {}), ("ones", (2, 0), {}),
-    ("zeros", (2,), {"dtype": "float64"}), ("ones", (3,), {"dtype": "int32"}),
-    ("full", ((2, 2), 1.5), {}), ("full", ((2,), 3), {}), ("full", ((2,), True), {}),
-    ("full", ((3,), 2), {"dtype": "float64"}), ("arange", (5,), {}), ("arange", (1, 7, 2), {}),
-    ("arange", (0.0, 1.0, 0.25), {}), ("arange", (5,), {"dtype": "float64"}), ("arange", (2, -3, -1), {}),
-    ("linspace", (0, 1, 5), {}), ("eye", (3,), {}), ("eye", (2, 4), {}),
-])
+@pytest.mark.parametrize(
+    "name,args,kwargs",
+    [
+        ("zeros", (2, 3), {}),
+        ("zeros", ((2, 3),), {}),
+        ("ones", (4,), {}),
+        ("ones", (2, 0), {}),
+        ("zeros", (2,), {"dtype": "float64"}),
+        ("ones", (3,), {"dtype": "int32"}),
+        ("full", ((2, 2), 1.5), {}),
+        ("full", ((2,), 3), {}),
+        ("full", ((2,), True), {}),
+        ("full", ((3,), 2), {"dtype": "float64"}),
+        ("arange", (5,), {}),
+        ("arange", (1, 7, 2), {}),
+        ("arange", (0.0, 1.0, 0.25), {}),
+        ("arange", (5,), {"dtype": "float64"}),
+        ("arange", (2, -3, -1), {}),
+        ("linspace", (0, 1, 5), {}),
+        ("eye", (3,), {}),
+        ("eye", (2, 4), {}),
+    ],
+)
 def test_creation_functions_match_torch(name, args, kwargs):
     t = getattr(dn, name)(*args, **{k: getattr(dn, v) for k, v in kwargs.items()})
     tt = getattr(torch, name)(*args, **{k: getattr(torch, v) for k, v in kwargs.items()})
@@ -123,8 +145,15 @@ def test_default_dtype_is_float32_and_settable():
 # ----------------------------------------------------------------------------- randomness
 def test_manual_seed_makes_every_sampler_repeatable():
     def draw():
-        return [dn.rand(3, 2).data, dn.randn(4).data, dn.randint(0, 10, (5,)).data, dn.randint(7, (3,)).data,
-                dn.randperm(6).data, dn.rand(2, dtype=dn.float64).data, dn.randn_like(dn.zeros(2)).data]
+        return [
+            dn.rand(3, 2).data,
+            dn.randn(4).data,
+            dn.randint(0, 10, (5,)).data,
+            dn.randint(7, (3,)).data,
+            dn.randperm(6).data,
+            dn.rand(2, dtype=dn.float64).data,
+            dn.randn_like(dn.zeros(2)).data,
+        ]
 
     dn.manual_seed(1234)
     first = draw()
@@ -178,8 +207,12 @@ def test_binary_result_dtype_matches_torch(da, db, nda, ndb):
     a, b = _make(da, nda), _make(db, ndb)
     x, y = dn.tensor(a), dn.tensor(b)
     tx, ty = torch.tensor(a), torch.tensor(b)
-    ops = [("add", lambda p, q: p + q), ("mul", lambda p, q: p * q), ("div", lambda p, q: p / q),
-           ("maximum", lambda p, q: p.maximum(q) if hasattr(p, "maximum") else None)]
+    ops = [
+        ("add", lambda p, q: p + q),
+        ("mul", lambda p, q: p * q),
+        ("div", lambda p, q: p / q),
+        ("maximum", lambda p, q: p.maximum(q) if hasattr(p, "maximum") else None),
+    ]
     if da != "bool" or db != "bool":
         ops.append(("sub", lambda p, q: p - q))
     for name, op in ops:
@@ -189,8 +222,7 @@ def test_binary_result_dtype_matches_torch(da, db, nda, ndb):
             continue
         got = op(x, y)
         assert same_dtype(got, expected), (name, da, db, nda, ndb, got.dtype, expected.dtype)
-        np.testing.assert_allclose(got.data.astype(np.float64), expected.numpy().astype(np.float64),
-                                   rtol=1e-3)
+        np.testing.assert_allclose(got.data.astype(np.float64), expected.numpy().astype(np.float64), rtol=1e-3)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -198,12 +230,15 @@ def test_binary_result_dtype_matches_torch(da, db, nda, ndb):
 def test_python_scalar_result_dtype_matches_torch(dtype, scalar):
     a = _make(dtype, 1)
     x, tx = dn.tensor(a), torch.tensor(a)
-    for op in (lambda p: p + scalar, lambda p: scalar * p, lambda p: p / scalar, lambda p: scalar - p
-               if dtype != "bool" and not isinstance(scalar, bool) else p * scalar):
+    for op in (
+        lambda p: p + scalar,
+        lambda p: scalar * p,
+        lambda p: p / scalar,
+        lambda p: scalar - p if dtype != "bool" and not isinstance(scalar, bool) else p * scalar,
+    ):
         expected, got = op(tx), op(x)
         assert same_dtype(got, expected), (dtype, scalar, got.dtype, expected.dtype)
-        np.testing.assert_allclose(got.data.astype(np.float64), expected.numpy().astype(np.float64),
-                                   rtol=1e-3)
+        np.testing.assert_allclose(got.data.astype(np.float64), expected.numpy().astype(np.float64), rtol=1e-3)
 
 
 def test_specific_dtype_rules():
@@ -231,10 +266,20 @@ def test_ndarray_and_numpy_scalars_on_the_left_give_tensors():
 def test_comparisons_and_logical_ops_match_torch():
     a, b = np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0])
     x, y, tx, ty = dn.tensor(a), dn.tensor(b), torch.tensor(a), torch.tensor(b)
-    for op in (lambda p, q: p < q, lambda p, q: p <= q, lambda p, q: p > q, lambda p, q: p >= q,
-               lambda p, q: p == q, lambda p, q: p != q, lambda p, q: (p > 1) & (q > 1),
-               lambda p, q: (p > 1) | (q > 2), lambda p, q: (p > 1) ^ (q > 2), lambda p, q: ~(p > 1),
-               lambda p, q: p // 2, lambda p, q: p % 2):
+    for op in (
+        lambda p, q: p < q,
+        lambda p, q: p <= q,
+        lambda p, q: p > q,
+        lambda p, q: p >= q,
+        lambda p, q: p == q,
+        lambda p, q: p != q,
+        lambda p, q: (p > 1) & (q > 1),
+        lambda p, q: (p > 1) | (q > 2),
+        lambda p, q: (p > 1) ^ (q > 2),
+        lambda p, q: ~(p > 1),
+        lambda p, q: p // 2,
+        lambda p, q: p % 2,
+    ):
         np.testing.assert_array_equal(op(x, y).data, op(tx, ty).numpy())
     assert (x == None) is (tx == None) and (x != None) is (tx != None)  # noqa: E711
     i, ti = dn.tensor([6, 5, 12]), torch.tensor([6, 5, 12])
@@ -247,8 +292,10 @@ def test_bad_data_is_rejected_with_clear_errors():
         dn.tensor(np.array([{}, 1], dtype=object))
     with pytest.raises(TypeError, match="tensor: expected numeric data .* dtype object"):
         dn.Tensor(np.array([1, "a"], dtype=object))
-    with pytest.raises(TypeError, match="tensor: cannot build a tensor from this list: expected numbers or "
-                                        "equally long nested sequences"):
+    with pytest.raises(
+        TypeError,
+        match="tensor: cannot build a tensor from this list: expected numbers or equally long nested sequences",
+    ):
         dn.tensor([[1.0, 2.0], [3.0]])
     with pytest.raises(TypeError, match="tensor: expected numeric data .* got an array of dtype <U"):
         dn.tensor(["a", "b"])
@@ -275,21 +322,33 @@ def test_requires_grad_needs_a_floating_tensor():
 
 def test_shape_errors_name_the_operation():
     x = dn.randn(2, 3)
-    with pytest.raises(ValueError, match=r"reshape: cannot view a tensor of shape \(2, 3\) \(6 elements\) as "
-                                         r"shape \(4, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"reshape: cannot view a tensor of shape \(2, 3\) \(6 elements\) as "
+        r"shape \(4, 2\)",
+    ):
         x.reshape(4, 2)
     with pytest.raises(ValueError, match=r"reshape: cannot view .* as shape \(-1, 4\)"):
         x.view(-1, 4)
-    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(2, 3\) cannot be multiplied \(inner "
-                                         r"dimensions 3 and 2 differ"):
+    with pytest.raises(
+        ValueError,
+        match=r"matmul: shapes \(2, 3\) and \(2, 3\) cannot be multiplied \(inner "
+        r"dimensions 3 and 2 differ",
+    ):
         x @ x
-    with pytest.raises(ValueError, match=r"matmul: batch dimensions of shapes \(2, 2, 3\) and \(3, 3, 1\) "
-                                         r"do not broadcast"):
+    with pytest.raises(
+        ValueError,
+        match=r"matmul: batch dimensions of shapes \(2, 2, 3\) and \(3, 3, 1\) "
+        r"do not broadcast",
+    ):
         dn.randn(2, 2, 3) @ dn.randn(3, 3, 1)
     with pytest.raises(ValueError, match=r"matmul: both operands need at least one dimension"):
         dn.tensor(2.0) @ x
-    with pytest.raises(ValueError, match=r"cat: tensor 1 has shape \(3, 3\), incompatible with \(2, 3\) "
-                                         r"outside dim 1"):
+    with pytest.raises(
+        ValueError,
+        match=r"cat: tensor 1 has shape \(3, 3\), incompatible with \(2, 3\) "
+        r"outside dim 1",
+    ):
         dn.cat([x, dn.randn(3, 3)], dim=1)
     with pytest.raises(IndexError, match=r"cat: dim 2 is out of range"):
         dn.cat([x, x], dim=2)
@@ -317,8 +376,7 @@ def test_shape_errors_name_the_operation():
         dn.tensor([1, 2]).mean()
     with pytest.raises(IndexError, match=r"getitem: index .* is invalid for a tensor of shape \(2, 3\)"):
         x[5]
-    with pytest.raises(IndexError, match="getitem: tensors used as indices must be integer or bool, got "
-                                         "dtype float32"):
+    with pytest.raises(IndexError, match="getitem: tensors used as indices must be integer or bool, got dtype float32"):
         x[dn.tensor([0.0])]
     with pytest.raises(ValueError, match=r"amax: cannot reduce over an empty dimension"):
         dn.zeros(0, 3).amax(0)
@@ -328,9 +386,13 @@ def test_shape_errors_name_the_operation():
 
 def test_pad_errors():
     from deepnotes.tensor import pad
+
     x = dn.randn(1, 2, 3)
-    with pytest.raises(ValueError, match=r"pad: the pad sequence must have an even length of at most 2 \* "
-                                         r"ndim = 6, got 3"):
+    with pytest.raises(
+        ValueError,
+        match=r"pad: the pad sequence must have an even length of at most 2 \* "
+        r"ndim = 6, got 3",
+    ):
         pad(x, (1, 2, 3))
     with pytest.raises(ValueError, match=r"pad: reflect padding \(3, 0\) must be smaller than the size 3"):
         pad(x, (3, 0), mode="reflect")
@@ -378,8 +440,9 @@ def test_piecewise_constant_ops_backpropagate_zeros_like_torch(op):
     np.testing.assert_array_equal(x.grad.data, t.grad.numpy())
 
 
-@pytest.mark.parametrize("bounds", [dict(min=0.5), dict(max=2.5), dict(min=0.5, max=2.5), dict(min=1, max=2),
-                                    dict(max=2), dict(min=-1.5)])
+@pytest.mark.parametrize(
+    "bounds", [dict(min=0.5), dict(max=2.5), dict(min=0.5, max=2.5), dict(min=1, max=2), dict(max=2), dict(min=-1.5)]
+)
 @pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "float32", "float64"])
 def test_clamp_result_dtype_and_values_like_torch(bounds, dtype):
     v = np.array([0, 1, 2, 3]).astype(dtype)
@@ -502,24 +565,27 @@ def test_topk_named_fields_ties_and_errors():
         x.topk(1.5)
 
 
-@pytest.mark.parametrize("eq,shapes", [
-    ("ij,jk->ik", [(3, 4), (4, 5)]),
-    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
-    ("i,i->", [(5,), (5,)]),
-    ("i,j->ij", [(3,), (4,)]),
-    ("ii->i", [(4, 4)]),
-    ("ii", [(4, 4)]),
-    ("ij->j", [(3, 4)]),
-    ("ij", [(3, 4)]),
-    ("ij,jk", [(3, 4), (4, 2)]),
-    ("ba", [(3, 4)]),
-    ("...ij,...jk->...ik", [(2, 3, 4), (4, 5)]),
-    ("bn...,bn...->b", [(2, 3, 4, 5), (2, 3, 4, 5)]),
-    ("i...->...", [(3, 2, 4)]),
-    ("...i,...i", [(1, 3, 4), (2, 1, 4)]),
-    ("iij,jk,k->i", [(3, 3, 4), (4, 2), (2,)]),
-    ("bhqd,bhkd->bhqk", [(2, 2, 3, 4), (2, 2, 5, 4)]),
-])
+@pytest.mark.parametrize(
+    "eq,shapes",
+    [
+        ("ij,jk->ik", [(3, 4), (4, 5)]),
+        ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+        ("i,i->", [(5,), (5,)]),
+        ("i,j->ij", [(3,), (4,)]),
+        ("ii->i", [(4, 4)]),
+        ("ii", [(4, 4)]),
+        ("ij->j", [(3, 4)]),
+        ("ij", [(3, 4)]),
+        ("ij,jk", [(3, 4), (4, 2)]),
+        ("ba", [(3, 4)]),
+        ("...ij,...jk->...ik", [(2, 3, 4), (4, 5)]),
+        ("bn...,bn...->b", [(2, 3, 4, 5), (2, 3, 4, 5)]),
+        ("i...->...", [(3, 2, 4)]),
+        ("...i,...i", [(1, 3, 4), (2, 1, 4)]),
+        ("iij,jk,k->i", [(3, 3, 4), (4, 2), (2,)]),
+        ("bhqd,bhkd->bhqk", [(2, 2, 3, 4), (2, 2, 5, 4)]),
+    ],
+)
 def test_einsum_values_and_gradients_like_torch(eq, shapes, rng):
     arrays = [rng.standard_normal(s) for s in shapes]
     xs = [dn.tensor(a, requires_grad=True) for a in arrays]
@@ -558,8 +624,12 @@ def test_device_handling_is_cpu_only_like_torch_without_cuda():
     assert x.to(dn.float64).dtype == np.float64 and x.to("cpu", dn.float64).dtype == np.float64
     assert x.to(device="cpu", dtype=dn.int64).dtype == np.int64
     assert dn.device("cuda:1").index == 1 and dn.device("cuda", 0) == dn.device("cuda:0")
-    for bad in (lambda: x.cuda(), lambda: x.to("cuda"), lambda: x.to("cuda:0", dn.float64),
-                lambda: x.to(dn.device("mps"))):
+    for bad in (
+        lambda: x.cuda(),
+        lambda: x.to("cuda"),
+        lambda: x.to("cuda:0", dn.float64),
+        lambda: x.to(dn.device("mps")),
+    ):
         with pytest.raises(RuntimeError, match="CPU only"):
             bad()
     for make in (dn.zeros, dn.ones, dn.empty, dn.randn, dn.rand):

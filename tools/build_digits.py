@@ -8,6 +8,7 @@ chosen by a permutation of that class's indices from ``numpy.random.default_rng(
 
 Run from the repository root:  python tools/build_digits.py
 """
+
 import gzip
 import os
 import sys
@@ -16,12 +17,14 @@ import numpy as np
 
 SPLIT_SEED = 20240601
 N_TEST = 360
-OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                   "src", "deepnotes", "data", "assets", "digits.npz")
+OUT = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src", "deepnotes", "data", "assets", "digits.npz"
+)
 
 
 def sklearn_digits_csv():
     import sklearn
+
     return os.path.join(os.path.dirname(sklearn.__file__), "datasets", "data", "digits.csv.gz")
 
 
@@ -59,11 +62,11 @@ def main(out=OUT):
     train, test = stratified_split(labels, N_TEST, SPLIT_SEED)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     tmp = out + ".tmp.npz"
-    np.savez_compressed(tmp, images=images, labels=labels, train_indices=train, test_indices=test,
-                        split_seed=np.int64(SPLIT_SEED))
+    np.savez_compressed(
+        tmp, images=images, labels=labels, train_indices=train, test_indices=test, split_seed=np.int64(SPLIT_SEED)
+    )
     os.replace(tmp, out)
-    print(f"wrote {out}: {images.shape[0]} images, {train.size} train / {test.size} test, "
-          f"{os.path.getsize(out)} bytes")
+    print(f"wrote {out}: {images.shape[0]} images, {train.size} train / {test.size} test, {os.path.getsize(out)} bytes")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ are rounded to two decimals so the files stay readable.
 
 Run from the repository root:  python tools/make_example_coco.py
 """
+
 import json
 import os
 
@@ -17,9 +18,11 @@ import numpy as np
 SEED = 7
 WIDTH, HEIGHT = 320, 240
 N_IMAGES = 4
-CATEGORIES = [{"id": 1, "name": "digit", "supercategory": "symbol"},
-              {"id": 2, "name": "letter", "supercategory": "symbol"},
-              {"id": 3, "name": "shape", "supercategory": "figure"}]
+CATEGORIES = [
+    {"id": 1, "name": "digit", "supercategory": "symbol"},
+    {"id": 2, "name": "letter", "supercategory": "symbol"},
+    {"id": 3, "name": "shape", "supercategory": "figure"},
+]
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "data")
 
 
@@ -47,20 +50,42 @@ def make(rng):
         for _ in range(rng.integers(2, 5)):
             box = rounded(random_box(rng))
             category = int(rng.integers(1, len(CATEGORIES) + 1))
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": category,
-                                "bbox": box, "area": round(box[2] * box[3], 2),
-                                "iscrowd": int(len(annotations) == 5)})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": category,
+                    "bbox": box,
+                    "area": round(box[2] * box[3], 2),
+                    "iscrowd": int(len(annotations) == 5),
+                }
+            )
             if rng.random() < 0.8:
                 score = rng.uniform(0.5, 0.99)
                 jitter = (1.05 - score) * 0.4 * np.array([box[2], box[3], box[2], box[3]])
                 x, y, w, h = np.array(box) + rng.uniform(-1, 1, size=4) * jitter
-                detections.append({"image_id": image_id, "category_id": category,
-                                   "bbox": rounded(clip_box(x, y, max(w, 2.0), max(h, 2.0))),
-                                   "score": round(float(score), 3)})
-        detections.append({"image_id": image_id, "category_id": int(rng.integers(1, len(CATEGORIES) + 1)),
-                           "bbox": rounded(random_box(rng)), "score": round(float(rng.uniform(0.05, 0.6)), 3)})
-    gt = {"info": {"description": "deepnotes README example (synthetic)"}, "images": images,
-          "annotations": annotations, "categories": CATEGORIES}
+                detections.append(
+                    {
+                        "image_id": image_id,
+                        "category_id": category,
+                        "bbox": rounded(clip_box(x, y, max(w, 2.0), max(h, 2.0))),
+                        "score": round(float(score), 3),
+                    }
+                )
+        detections.append(
+            {
+                "image_id": image_id,
+                "category_id": int(rng.integers(1, len(CATEGORIES) + 1)),
+                "bbox": rounded(random_box(rng)),
+                "score": round(float(rng.uniform(0.05, 0.6)), 3),
+            }
+        )
+    gt = {
+        "info": {"description": "deepnotes README example (synthetic)"},
+        "images": images,
+        "annotations": annotations,
+        "categories": CATEGORIES,
+    }
     return gt, detections
 
 

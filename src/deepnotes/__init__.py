@@ -7,27 +7,116 @@ MACs, receptive fields, latency), ``deepnotes.train`` (the Trainer), ``deepnotes
 files) and ``deepnotes.onnx`` (export) load on first use: ``deepnotes.models.resnet18()`` works right
 after ``import deepnotes``, and ``import deepnotes`` stays cheap.
 """
-import importlib as _importlib
 
-from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from .devices import device
-from .random import (bernoulli, manual_seed, normal, rand, rand_like, randint, randint_like, randn,
-                     randn_like, randperm)
-from .tensor import (Tensor, arange, as_tensor, bool_, cat, clamp, clip, concat, concatenate, empty,
-                     empty_like, eye, float16, float32, float64, from_numpy, full, full_like,
-                     get_default_dtype, int8, int16, int32, int64, is_tensor, linspace, matmul, maximum,
-                     minimum, ones, ones_like, set_default_dtype, stack, tensor, uint8, where, zeros,
-                     zeros_like)
-from .tensor import (abs, add, all, amax, amin, any, argmax, argmin, atan, bmm, ceil, chunk,  # noqa: A004
-                     clone, cos, detach, div, einsum, exp, expand, flatten, flip, floor, gather, isfinite,
-                     isinf, isnan, log, log_softmax, masked_fill, max, mean, min, mm, mul, neg, norm,
-                     numel, permute, pow, prod, reciprocal, relu, reshape, round, rsqrt, sigmoid, sign,
-                     sin, softmax, split, sqrt, square, squeeze, std, sub, sum, tanh, topk, transpose,
-                     unbind, unsqueeze, var)
-from .threads import get_num_threads, set_num_threads
+import importlib as _importlib
 
 # sub-packages reachable as attributes, as torch.nn / torch.optim are after ``import torch``
 from . import amp, autograd, cuda, data, nn, optim  # noqa: E402
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .devices import device
+from .random import bernoulli, manual_seed, normal, rand, rand_like, randint, randint_like, randn, randn_like, randperm
+from .tensor import (  # noqa: A004
+    Tensor,
+    abs,
+    add,
+    all,
+    amax,
+    amin,
+    any,
+    arange,
+    argmax,
+    argmin,
+    as_tensor,
+    atan,
+    bmm,
+    bool_,
+    cat,
+    ceil,
+    chunk,
+    clamp,
+    clip,
+    clone,
+    concat,
+    concatenate,
+    cos,
+    detach,
+    div,
+    einsum,
+    empty,
+    empty_like,
+    exp,
+    expand,
+    eye,
+    flatten,
+    flip,
+    float16,
+    float32,
+    float64,
+    floor,
+    from_numpy,
+    full,
+    full_like,
+    gather,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    is_tensor,
+    isfinite,
+    isinf,
+    isnan,
+    linspace,
+    log,
+    log_softmax,
+    masked_fill,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mm,
+    mul,
+    neg,
+    norm,
+    numel,
+    ones,
+    ones_like,
+    permute,
+    pow,
+    prod,
+    reciprocal,
+    relu,
+    reshape,
+    round,
+    rsqrt,
+    set_default_dtype,
+    sigmoid,
+    sign,
+    sin,
+    softmax,
+    split,
+    sqrt,
+    square,
+    squeeze,
+    stack,
+    std,
+    sub,
+    sum,
+    tanh,
+    tensor,
+    topk,
+    transpose,
+    uint8,
+    unbind,
+    unsqueeze,
+    var,
+    where,
+    zeros,
+    zeros_like,
+)
+from .threads import get_num_threads, set_num_threads
 
 # torch's dtype aliases (they shadow the builtins only inside this module's namespace)
 float, double, half = float32, float64, float16  # noqa: A001
@@ -56,16 +145,18 @@ _LAZY = {
 def __getattr__(name):
     spec = _LAZY.get(name)
     if spec is None:
-        raise AttributeError(f"module 'deepnotes' has no attribute {name!r}; the lazily loaded names are "
-                             f"{', '.join(sorted(_LAZY))}")
+        raise AttributeError(
+            f"module 'deepnotes' has no attribute {name!r}; the lazily loaded names are {', '.join(sorted(_LAZY))}"
+        )
     module_name, attr = spec
     try:
         module = _importlib.import_module(f"{__name__}.{module_name}")
     except ModuleNotFoundError as exc:
         if exc.name != f"{__name__}.{module_name}":
             raise
-        raise AttributeError(f"module 'deepnotes' has no attribute {name!r}: deepnotes.{module_name} is "
-                             "not part of this installation") from None
+        raise AttributeError(
+            f"module 'deepnotes' has no attribute {name!r}: deepnotes.{module_name} is not part of this installation"
+        ) from None
     value = module if attr is None else getattr(module, attr)
     globals()[name] = value  # later lookups skip __getattr__
     return value

@@ -1,4 +1,5 @@
 """``python -m deepnotes`` runs the command-line interface."""
+
 import sys
 
 from .cli import main

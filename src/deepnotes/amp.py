@@ -35,6 +35,7 @@ Typical loop::
         scaler.step(optimizer)      # unscales, skips the step when a gradient is inf/NaN
         scaler.update()             # backoff or growth of the scale
 """
+
 from __future__ import annotations
 
 import functools
@@ -46,8 +47,10 @@ from enum import Enum
 
 import numpy as np
 
-from .autograd.function import Function
-from .autograd.function import TensorBase  # the engine's view of deepnotes.Tensor: amp sits below tensor.py
+from .autograd.function import (
+    Function,
+    TensorBase,  # the engine's view of deepnotes.Tensor: amp sits below tensor.py
+)
 
 __all__ = ["GradScaler", "OptState", "autocast", "get_autocast_dtype", "is_autocast_enabled"]
 
@@ -101,15 +104,16 @@ def _autocast_dtype_arg(dtype):
     if dtype is None:  # torch: None means the device's default autocast dtype
         return np.dtype(np.float16)
     if isinstance(dtype, str) and dtype.split(":")[0] in ("cpu", "cuda", "mps", "xpu", "hpu"):
-        raise TypeError(f"autocast: got the device type {dtype!r} as dtype; deepnotes runs on the CPU "
-                        f"only and its autocast takes no device_type argument (use autocast(dtype=...))")
+        raise TypeError(
+            f"autocast: got the device type {dtype!r} as dtype; deepnotes runs on the CPU "
+            f"only and its autocast takes no device_type argument (use autocast(dtype=...))"
+        )
     try:
         dt = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"autocast: expected a dtype (numpy.float16), got {dtype!r}") from None
     if dt not in _AUTOCAST_DTYPES:
-        raise ValueError(f"autocast: expected dtype float16 (the reduced-precision float NumPy "
-                         f"provides), got {dt}")
+        raise ValueError(f"autocast: expected dtype float16 (the reduced-precision float NumPy provides), got {dt}")
     return dt
 
 
@@ -132,8 +136,7 @@ class autocast:
 
     def __init__(self, dtype=np.float16, enabled=True, cache_enabled=None):
         if not isinstance(enabled, (bool, np.bool_)):
-            raise TypeError(f"autocast: enabled must be a bool, got {enabled!r} of type "
-                            f"{type(enabled).__name__}")
+            raise TypeError(f"autocast: enabled must be a bool, got {enabled!r} of type {type(enabled).__name__}")
         if cache_enabled is not None and not isinstance(cache_enabled, (bool, np.bool_)):
             raise TypeError(f"autocast: cache_enabled must be None or a bool, got {cache_enabled!r}")
         self.fast_dtype = _autocast_dtype_arg(dtype).type
@@ -152,14 +155,14 @@ class autocast:
 
     def __call__(self, func):
         if not callable(func):
-            raise TypeError(f"autocast: used as a decorator, expected a callable, got "
-                            f"{type(func).__name__}")
+            raise TypeError(f"autocast: used as a decorator, expected a callable, got {type(func).__name__}")
         dtype, enabled, cache = self.fast_dtype, self._enabled, self._cache_enabled
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             with autocast(dtype, enabled, cache):
                 return func(*args, **kwargs)
+
         return wrapper
 
     def __repr__(self):
@@ -169,6 +172,7 @@ class autocast:
 # ========================================================================================== GradScaler
 class OptState(Enum):
     """Where one optimizer stands in the current iteration of a :class:`GradScaler`."""
+
     READY = 0
     UNSCALED = 1
     STEPPED = 2
@@ -251,18 +255,27 @@ class GradScaler:
     first ``scale`` call; ``get_scale()`` returns ``init_scale`` until then.
     """
 
-    def __init__(self, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5, growth_interval=2000,
-                 enabled=True, *, device="cpu"):
+    def __init__(
+        self,
+        init_scale=2.0**16,
+        growth_factor=2.0,
+        backoff_factor=0.5,
+        growth_interval=2000,
+        enabled=True,
+        *,
+        device="cpu",
+    ):
         name = "GradScaler"
         if isinstance(init_scale, str):
-            raise TypeError(f"{name}: init_scale must be a positive real number, got {init_scale!r}; "
-                            f"deepnotes' GradScaler takes no positional device argument (pass "
-                            f"device='cpu' by keyword if at all)")
+            raise TypeError(
+                f"{name}: init_scale must be a positive real number, got {init_scale!r}; "
+                f"deepnotes' GradScaler takes no positional device argument (pass "
+                f"device='cpu' by keyword if at all)"
+            )
         if not isinstance(device, str) or device.split(":")[0] != "cpu":
             raise ValueError(f"{name}: deepnotes runs on the CPU only, expected device 'cpu', got {device!r}")
         if not isinstance(enabled, (bool, np.bool_)):
-            raise TypeError(f"{name}: enabled must be a bool, got {enabled!r} of type "
-                            f"{type(enabled).__name__}")
+            raise TypeError(f"{name}: enabled must be a bool, got {enabled!r} of type {type(enabled).__name__}")
         self._device = "cpu"
         self._enabled = bool(enabled)
         self._init_scale = _check_scale_value(init_scale, name, "init_scale")
@@ -270,15 +283,17 @@ class GradScaler:
         self._backoff_factor = _check_backoff_factor(backoff_factor, name)
         self._growth_interval = _check_growth_interval(growth_interval, name)
         self._init_growth_tracker = 0
-        self._scale = None            # np.float32, created by the first scale()
-        self._growth_tracker = None   # int, created with _scale
+        self._scale = None  # np.float32, created by the first scale()
+        self._growth_tracker = None  # int, created with _scale
         self._per_optimizer_states = defaultdict(_fresh_optimizer_state)
 
     # ------------------------------------------------------------------------------ internals
     def _require_initialised(self, funcname):
         if self._scale is None:
-            raise RuntimeError(f"GradScaler.{funcname}: the scale is not initialised yet; call "
-                               f"scaler.scale(loss) (and backward on it) earlier in the iteration")
+            raise RuntimeError(
+                f"GradScaler.{funcname}: the scale is not initialised yet; call "
+                f"scaler.scale(loss) (and backward on it) earlier in the iteration"
+            )
 
     def _lazy_init(self):
         with np.errstate(over="ignore"):
@@ -305,8 +320,9 @@ class GradScaler:
             if isinstance(val, (list, tuple)):
                 return type(val)(map(apply, val))
             if isinstance(val, (str, bytes)) or not hasattr(val, "__iter__"):
-                raise ValueError(f"GradScaler.scale: outputs must be a Tensor or an iterable of Tensors, "
-                                 f"got {type(val).__name__}")
+                raise ValueError(
+                    f"GradScaler.scale: outputs must be a Tensor or an iterable of Tensors, got {type(val).__name__}"
+                )
             return map(apply, val)
 
         return apply(outputs)
@@ -326,11 +342,11 @@ class GradScaler:
         self._require_initialised("unscale_")
         state = self._per_optimizer_states[id(optimizer)]
         if state["stage"] is OptState.UNSCALED:
-            raise RuntimeError("GradScaler.unscale_: unscale_() has already been called on this optimizer "
-                               "since the last update()")
+            raise RuntimeError(
+                "GradScaler.unscale_: unscale_() has already been called on this optimizer since the last update()"
+            )
         if state["stage"] is OptState.STEPPED:
-            raise RuntimeError("GradScaler.unscale_: unscale_() is being called after step(); call "
-                               "update() first")
+            raise RuntimeError("GradScaler.unscale_: unscale_() is being called after step(); call update() first")
         inv_scale = np.float32(1.0 / np.float64(self._scale))
         state["found_inf"] = self._unscale_grads(optimizer, inv_scale, "unscale_")
         state["stage"] = OptState.UNSCALED
@@ -341,25 +357,26 @@ class GradScaler:
         were no gradients at all."""
         groups = getattr(optimizer, "param_groups", None)
         if not isinstance(groups, (list, tuple)):
-            raise TypeError(f"GradScaler.{funcname}: expected an optimizer with param_groups, got "
-                            f"{type(optimizer).__name__}")
+            raise TypeError(
+                f"GradScaler.{funcname}: expected an optimizer with param_groups, got {type(optimizer).__name__}"
+            )
         holders = []
         for group in groups:
             for p in group["params"]:
                 if not isinstance(p, TensorBase):
-                    raise TypeError(f"GradScaler.{funcname}: expected parameters to be Tensors, got "
-                                    f"{type(p).__name__}")
+                    raise TypeError(f"GradScaler.{funcname}: expected parameters to be Tensors, got {type(p).__name__}")
                 g = p.grad
                 if g is None:
                     continue
                 arr = g.data if isinstance(g, TensorBase) else np.asarray(g)
                 if arr.dtype == np.float16:
-                    raise ValueError(f"GradScaler.{funcname}: attempting to unscale float16 gradients; "
-                                     f"keep float32 master weights (autocast casts them to float16 for "
-                                     f"compute) so their gradients are float32")
+                    raise ValueError(
+                        f"GradScaler.{funcname}: attempting to unscale float16 gradients; "
+                        f"keep float32 master weights (autocast casts them to float16 for "
+                        f"compute) so their gradients are float32"
+                    )
                 if arr.dtype.kind not in "fc":
-                    raise TypeError(f"GradScaler.{funcname}: expected floating-point gradients, got "
-                                    f"dtype {arr.dtype}")
+                    raise TypeError(f"GradScaler.{funcname}: expected floating-point gradients, got dtype {arr.dtype}")
                 holders.append((p, g, arr))
         if not holders:
             return None
@@ -388,8 +405,7 @@ class GradScaler:
         if not self._enabled:
             return optimizer.step(*args, **kwargs)
         if "closure" in kwargs:
-            raise RuntimeError("GradScaler.step: closure use is not supported while the GradScaler is "
-                               "enabled")
+            raise RuntimeError("GradScaler.step: closure use is not supported while the GradScaler is enabled")
         self._require_initialised("step")
         state = self._per_optimizer_states[id(optimizer)]
         if state["stage"] is OptState.STEPPED:
@@ -397,8 +413,10 @@ class GradScaler:
         if state["stage"] is OptState.READY:
             self.unscale_(optimizer)
         if state["found_inf"] is None:
-            raise RuntimeError("GradScaler.step: no inf checks were recorded for this optimizer: none of "
-                               "its parameters has a gradient (call backward on the scaled loss first)")
+            raise RuntimeError(
+                "GradScaler.step: no inf checks were recorded for this optimizer: none of "
+                "its parameters has a gradient (call backward on the scaled loss first)"
+            )
         retval = None
         if not state["found_inf"]:
             retval = optimizer.step(*args, **kwargs)
@@ -422,11 +440,12 @@ class GradScaler:
         if new_scale is not None:
             self._scale = np.float32(self._new_scale_value(new_scale))
         else:
-            found = [s["found_inf"] for s in self._per_optimizer_states.values()
-                     if s["found_inf"] is not None]
+            found = [s["found_inf"] for s in self._per_optimizer_states.values() if s["found_inf"] is not None]
             if not found:
-                raise RuntimeError("GradScaler.update: no inf checks were recorded prior to update(); call "
-                                   "step(optimizer) or unscale_(optimizer) first")
+                raise RuntimeError(
+                    "GradScaler.update: no inf checks were recorded prior to update(); call "
+                    "step(optimizer) or unscale_(optimizer) first"
+                )
             if sum(found):
                 self._scale = np.float32(float(self._scale) * self._backoff_factor)
                 self._growth_tracker = 0
@@ -447,15 +466,18 @@ class GradScaler:
         name = "GradScaler.update"
         if isinstance(new_scale, TensorBase):
             if new_scale.numel() != 1 or new_scale.requires_grad:
-                raise ValueError(f"{name}: new_scale must be a float or a one-element Tensor that does not "
-                                 f"require grad, got a Tensor of shape {tuple(new_scale.shape)} with "
-                                 f"requires_grad={new_scale.requires_grad}")
+                raise ValueError(
+                    f"{name}: new_scale must be a float or a one-element Tensor that does not "
+                    f"require grad, got a Tensor of shape {tuple(new_scale.shape)} with "
+                    f"requires_grad={new_scale.requires_grad}"
+                )
             value = new_scale.data.reshape(()).item()
         elif _is_real(new_scale):
             value = new_scale
         else:
-            raise TypeError(f"{name}: new_scale must be a float or a one-element Tensor, got "
-                            f"{type(new_scale).__name__}")
+            raise TypeError(
+                f"{name}: new_scale must be a float or a one-element Tensor, got {type(new_scale).__name__}"
+            )
         return _check_scale_value(value, name, "new_scale")
 
     # ------------------------------------------------------------------------------ accessors
@@ -498,9 +520,13 @@ class GradScaler:
         keys); an empty dict when disabled.  Take it after ``update()``."""
         if not self._enabled:
             return {}
-        return {"scale": self.get_scale(), "growth_factor": self._growth_factor,
-                "backoff_factor": self._backoff_factor, "growth_interval": self._growth_interval,
-                "_growth_tracker": self._get_growth_tracker()}
+        return {
+            "scale": self.get_scale(),
+            "growth_factor": self._growth_factor,
+            "backoff_factor": self._backoff_factor,
+            "growth_interval": self._growth_interval,
+            "_growth_tracker": self._get_growth_tracker(),
+        }
 
     def load_state_dict(self, state_dict):
         """Restore a :meth:`state_dict` (a no-op when this scaler is disabled)."""
@@ -510,8 +536,9 @@ class GradScaler:
         if not isinstance(state_dict, dict):
             raise TypeError(f"{name}: expected a dict, got {type(state_dict).__name__}")
         if len(state_dict) == 0:
-            raise RuntimeError(f"{name}: the source state dict is empty, possibly because it was saved "
-                               f"from a disabled GradScaler")
+            raise RuntimeError(
+                f"{name}: the source state dict is empty, possibly because it was saved from a disabled GradScaler"
+            )
         keys = ("scale", "growth_factor", "backoff_factor", "growth_interval", "_growth_tracker")
         missing = [k for k in keys if k not in state_dict]
         if missing:
@@ -538,8 +565,10 @@ class GradScaler:
         state = self.__dict__.copy()
         if self._enabled:
             if len(self._per_optimizer_states) != 0:
-                raise RuntimeError("GradScaler: an instance may only be pickled at the beginning of an "
-                                   "iteration, or at the end after scaler.update()")
+                raise RuntimeError(
+                    "GradScaler: an instance may only be pickled at the beginning of an "
+                    "iteration, or at the end after scaler.update()"
+                )
             state["_init_scale"] = self.get_scale()
             state["_init_growth_tracker"] = self._get_growth_tracker()
             state["_scale"] = None
@@ -550,6 +579,8 @@ class GradScaler:
         self.__dict__.update(state)
 
     def __repr__(self):
-        return (f"GradScaler(scale={self.get_scale()}, growth_factor={self._growth_factor}, "
-                f"backoff_factor={self._backoff_factor}, growth_interval={self._growth_interval}, "
-                f"enabled={self._enabled})")
+        return (
+            f"GradScaler(scale={self.get_scale()}, growth_factor={self._growth_factor}, "
+            f"backoff_factor={self._backoff_factor}, growth_interval={self._growth_interval}, "
+            f"enabled={self._enabled})"
+        )

@@ -14,6 +14,7 @@ or checkpoint, a missing optional package, a full disk, a training run whose los
 infinite), reported on one line; 130 when interrupted.  Anything else is a bug and keeps its
 traceback.
 """
+
 import argparse
 import difflib
 import errno
@@ -64,6 +65,7 @@ def _positive_int(name):
         if value <= 0:
             raise argparse.ArgumentTypeError(f"{name} must be positive, got {value}")
         return value
+
     return parse
 
 
@@ -76,6 +78,7 @@ def _positive_float(name):
         if not value > 0:
             raise argparse.ArgumentTypeError(f"{name} must be positive, got {value}")
         return value
+
     return parse
 
 
@@ -88,6 +91,7 @@ def _non_negative_int(name):
         if value < 0:
             raise argparse.ArgumentTypeError(f"{name} must be >= 0, got {value}")
         return value
+
     return parse
 
 
@@ -101,7 +105,8 @@ def _fraction_or_count(text):
             raise argparse.ArgumentTypeError(f"--val-size must be a fraction or a count, got {text!r}") from None
         if not 0 <= value < 1:
             raise argparse.ArgumentTypeError(
-                f"--val-size must be a fraction in [0, 1) or a count, got {text}") from None
+                f"--val-size must be a fraction in [0, 1) or a count, got {text}"
+            ) from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"--val-size must be >= 0, got {value}")
     return value
@@ -111,60 +116,112 @@ def build_parser():
     parser = _Parser(prog="deepnotes", description="Deep-learning interview notes as verified software.")
     from . import __version__
     from .train.factory import SCHEDULERS
+
     parser.add_argument("--version", action="version", version=f"deepnotes {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    t = sub.add_parser("train", help="train a model on bundled or local data",
-                       description="Train a model (default: lenet5, the classic 1998 LeNet-5 of the notes, on the "
-                                   "bundled 8x8 digits upsampled to 32x32; lenet5_modern is the ReLU/max-pool "
-                                   "variant) and print the test accuracy.")
+    t = sub.add_parser(
+        "train",
+        help="train a model on bundled or local data",
+        description="Train a model (default: lenet5, the classic 1998 LeNet-5 of the notes, on the "
+        "bundled 8x8 digits upsampled to 32x32; lenet5_modern is the ReLU/max-pool "
+        "variant) and print the test accuracy.",
+    )
     _add_training_args(t)
     t.add_argument("--epochs", type=_positive_int("--epochs"), default=10, help="epochs (default 10)")
-    t.add_argument("--scheduler", default="cosine", help=f"learning-rate schedule: {', '.join(SCHEDULERS)} "
-                                                         "(default cosine)")
-    t.add_argument("--accumulate", type=_positive_int("--accumulate"), default=1, metavar="K",
-                   help="accumulate gradients over K batches per optimizer step")
-    t.add_argument("--clip-grad-norm", type=_positive_float("--clip-grad-norm"), default=None, metavar="MAX",
-                   help="clip the global gradient norm to MAX before each step")
-    t.add_argument("--early-stopping", type=_positive_int("--early-stopping"), default=None, metavar="PATIENCE",
-                   help="stop after PATIENCE epochs in a row without a lower validation loss and keep the "
-                        "weights of the best epoch")
-    t.add_argument("--val-size", type=_fraction_or_count, default=0.1, metavar="N",
-                   help="validation set held out of the training set, a fraction (default 0.1) or a count; "
-                        "early stopping, the plateau schedule and the best weights use it, never the test set; "
-                        "0 holds out nothing")
-    t.add_argument("--val-seed", type=int, default=0, help="seed of the validation split (default 0, "
-                                                           "independent of --seed)")
-    t.add_argument("--skip-nonfinite", action="store_true",
-                   help="skip optimizer steps whose loss or gradients are NaN/inf (counted and reported; "
-                        "10 in a row stop the run) instead of stopping at the first one")
-    t.add_argument("--amp", action="store_true", help="mixed precision: float16 compute, float32 master "
-                                                      "weights, dynamic loss scaling")
-    t.add_argument("--out", default="runs/train", help="folder for checkpoint.safetensors, model.safetensors, "
-                                                       "history.json/.csv, results.json and curves.png "
-                                                       "(default runs/train)")
-    t.add_argument("--resume", default=None, metavar="CHECKPOINT",
-                   help="continue from a checkpoint file up to --epochs epochs in total; with another --epochs "
-                        "than the run was planned for, the schedule is rebuilt for the new total")
-    t.add_argument("--plot", action="store_true", help="draw loss/accuracy curves to OUT/curves.png "
-                                                       "(needs matplotlib)")
-    t.add_argument("--nproc", type=_positive_int("--nproc"), default=1, metavar="N",
-                   help="data-parallel training on N processes (MPI ranks started with mpiexec; needs "
-                        "deepnotes[distributed]); --batch-size is per process, so a step sees N x batch-size "
-                        "images (default 1)")
-    t.add_argument("--hostfile", default=None, metavar="FILE",
-                   help="with --nproc: spread the processes over the machines listed in this MPI host file")
+    t.add_argument(
+        "--scheduler", default="cosine", help=f"learning-rate schedule: {', '.join(SCHEDULERS)} (default cosine)"
+    )
+    t.add_argument(
+        "--accumulate",
+        type=_positive_int("--accumulate"),
+        default=1,
+        metavar="K",
+        help="accumulate gradients over K batches per optimizer step",
+    )
+    t.add_argument(
+        "--clip-grad-norm",
+        type=_positive_float("--clip-grad-norm"),
+        default=None,
+        metavar="MAX",
+        help="clip the global gradient norm to MAX before each step",
+    )
+    t.add_argument(
+        "--early-stopping",
+        type=_positive_int("--early-stopping"),
+        default=None,
+        metavar="PATIENCE",
+        help="stop after PATIENCE epochs in a row without a lower validation loss and keep the "
+        "weights of the best epoch",
+    )
+    t.add_argument(
+        "--val-size",
+        type=_fraction_or_count,
+        default=0.1,
+        metavar="N",
+        help="validation set held out of the training set, a fraction (default 0.1) or a count; "
+        "early stopping, the plateau schedule and the best weights use it, never the test set; "
+        "0 holds out nothing",
+    )
+    t.add_argument(
+        "--val-seed", type=int, default=0, help="seed of the validation split (default 0, independent of --seed)"
+    )
+    t.add_argument(
+        "--skip-nonfinite",
+        action="store_true",
+        help="skip optimizer steps whose loss or gradients are NaN/inf (counted and reported; "
+        "10 in a row stop the run) instead of stopping at the first one",
+    )
+    t.add_argument(
+        "--amp",
+        action="store_true",
+        help="mixed precision: float16 compute, float32 master weights, dynamic loss scaling",
+    )
+    t.add_argument(
+        "--out",
+        default="runs/train",
+        help="folder for checkpoint.safetensors, model.safetensors, "
+        "history.json/.csv, results.json and curves.png "
+        "(default runs/train)",
+    )
+    t.add_argument(
+        "--resume",
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue from a checkpoint file up to --epochs epochs in total; with another --epochs "
+        "than the run was planned for, the schedule is rebuilt for the new total",
+    )
+    t.add_argument("--plot", action="store_true", help="draw loss/accuracy curves to OUT/curves.png (needs matplotlib)")
+    t.add_argument(
+        "--nproc",
+        type=_positive_int("--nproc"),
+        default=1,
+        metavar="N",
+        help="data-parallel training on N processes (MPI ranks started with mpiexec; needs "
+        "deepnotes[distributed]); --batch-size is per process, so a step sees N x batch-size "
+        "images (default 1)",
+    )
+    t.add_argument(
+        "--hostfile",
+        default=None,
+        metavar="FILE",
+        help="with --nproc: spread the processes over the machines listed in this MPI host file",
+    )
     t.set_defaults(func=cmd_train)
 
-    f = sub.add_parser("lr-find", help="learning-rate range test",
-                       description="Sweep the learning rate exponentially over a few hundred batches, record "
-                                   "the loss and suggest a rate (the model is left untouched).")
+    f = sub.add_parser(
+        "lr-find",
+        help="learning-rate range test",
+        description="Sweep the learning rate exponentially over a few hundred batches, record "
+        "the loss and suggest a rate (the model is left untouched).",
+    )
     _add_training_args(f)
     f.add_argument("--start-lr", type=_positive_float("--start-lr"), default=1e-6)
     f.add_argument("--end-lr", type=_positive_float("--end-lr"), default=10.0)
-    f.add_argument("--num-iter", type=_positive_int("--num-iter"), default=100,
-                   help="steps of the sweep (default 100, at least 5)")
+    f.add_argument(
+        "--num-iter", type=_positive_int("--num-iter"), default=100, help="steps of the sweep (default 100, at least 5)"
+    )
     f.add_argument("--plot", default=None, metavar="PNG", help="save the loss-vs-rate curve (needs matplotlib)")
     f.set_defaults(func=cmd_lr_find)
 
@@ -181,53 +238,95 @@ def build_parser():
 def _add_training_args(p):
     from .models import list_models
     from .train.factory import OPTIMIZERS, default_lr
-    p.add_argument("--model", default="lenet5",
-                   help=f"architecture ({', '.join(list_models())}; default lenet5, the classic LeNet-5 of the "
-                        "notes: C3 connection table, trainable subsampling, RBF output; lenet5_modern is the "
-                        "ReLU/max-pool variant)")
+
+    p.add_argument(
+        "--model",
+        default="lenet5",
+        help=f"architecture ({', '.join(list_models())}; default lenet5, the classic LeNet-5 of the "
+        "notes: C3 connection table, trainable subsampling, RBF output; lenet5_modern is the "
+        "ReLU/max-pool variant)",
+    )
     p.add_argument("--dataset", default="digits", choices=DATASETS, help="data set (default digits, bundled)")
-    p.add_argument("--data", default=None, metavar="DIR", help="folder with the files of a local data set "
-                                                               "(MNIST/Fashion-MNIST IDX, CIFAR-10 binary)")
+    p.add_argument(
+        "--data",
+        default=None,
+        metavar="DIR",
+        help="folder with the files of a local data set (MNIST/Fashion-MNIST IDX, CIFAR-10 binary)",
+    )
     p.add_argument("--batch-size", type=_positive_int("--batch-size"), default=32, help="batch size (default 32)")
-    p.add_argument("--lr", type=_positive_float("--lr"), default=None,
-                   help="learning rate (default depends on the optimizer: "
-                        + ", ".join(f"{k} {default_lr(k):g}" for k in OPTIMIZERS) + ")")
+    p.add_argument(
+        "--lr",
+        type=_positive_float("--lr"),
+        default=None,
+        help="learning rate (default depends on the optimizer: "
+        + ", ".join(f"{k} {default_lr(k):g}" for k in OPTIMIZERS)
+        + ")",
+    )
     p.add_argument("--optimizer", default="adam", help=f"optimizer: {', '.join(OPTIMIZERS)} (default adam)")
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical weights")
-    p.add_argument("--workers", type=_non_negative_int("--workers"), default=0,
-                   help="DataLoader worker processes (default 0)")
+    p.add_argument(
+        "--workers", type=_non_negative_int("--workers"), default=0, help="DataLoader worker processes (default 0)"
+    )
     bars = p.add_mutually_exclusive_group()
-    bars.add_argument("--progress", dest="progress", action="store_const", const=True, default=None,
-                      help="show progress bars even when stderr is not a terminal (default: only on a terminal)")
-    bars.add_argument("--no-progress", dest="progress", action="store_const", const=False,
-                      help="hide progress bars")
-    p.add_argument("--image-size", type=_positive_int("--image-size"), default=None, metavar="S",
-                   help="feed SxS images (default: the data's own side, digits 32, raised to the smallest the "
-                        "architecture accepts; grey images are repeated to 3 channels for torchvision models)")
-    p.add_argument("--train-size", type=_positive_int("--train-size"), default=None, metavar="N",
-                   help="use only the first N training images")
-    p.add_argument("--test-size", type=_positive_int("--test-size"), default=None, metavar="N",
-                   help="use only the first N test images")
+    bars.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_const",
+        const=True,
+        default=None,
+        help="show progress bars even when stderr is not a terminal (default: only on a terminal)",
+    )
+    bars.add_argument("--no-progress", dest="progress", action="store_const", const=False, help="hide progress bars")
+    p.add_argument(
+        "--image-size",
+        type=_positive_int("--image-size"),
+        default=None,
+        metavar="S",
+        help="feed SxS images (default: the data's own side, digits 32, raised to the smallest the "
+        "architecture accepts; grey images are repeated to 3 channels for torchvision models)",
+    )
+    p.add_argument(
+        "--train-size",
+        type=_positive_int("--train-size"),
+        default=None,
+        metavar="N",
+        help="use only the first N training images",
+    )
+    p.add_argument(
+        "--test-size",
+        type=_positive_int("--test-size"),
+        default=None,
+        metavar="N",
+        help="use only the first N test images",
+    )
     add_threads_arg(p)
 
 
 def add_threads_arg(p):
     """The ``--threads N`` option (``deepnotes.set_num_threads``; default ``CLI_DEFAULT_THREADS``)."""
     from .threads import CLI_DEFAULT_THREADS
-    p.add_argument("--threads", type=_positive_int("--threads"), default=CLI_DEFAULT_THREADS, metavar="N",
-                   help=f"BLAS threads (deepnotes.set_num_threads; default {CLI_DEFAULT_THREADS}: on a shared "
-                        "2-core machine one thread trained the default LeNet-5 several times faster than two, "
-                        "with and without another process keeping a core busy)")
+
+    p.add_argument(
+        "--threads",
+        type=_positive_int("--threads"),
+        default=CLI_DEFAULT_THREADS,
+        metavar="N",
+        help=f"BLAS threads (deepnotes.set_num_threads; default {CLI_DEFAULT_THREADS}: on a shared "
+        "2-core machine one thread trained the default LeNet-5 several times faster than two, "
+        "with and without another process keeping a core busy)",
+    )
 
 
 def _check_data_args(args):
     if args.dataset == "digits" and args.data:
-        raise UserError("--data is not used with the bundled digits; pick --dataset mnist, fashion-mnist "
-                        "or cifar10 for local files")
+        raise UserError(
+            "--data is not used with the bundled digits; pick --dataset mnist, fashion-mnist or cifar10 for local files"
+        )
     if args.dataset != "digits":
         if not args.data:
-            raise UserError(f"--dataset {args.dataset} needs --data DIR, the folder with its files (nothing is "
-                            "downloaded)")
+            raise UserError(
+                f"--dataset {args.dataset} needs --data DIR, the folder with its files (nothing is downloaded)"
+            )
         if not os.path.isdir(args.data):
             raise UserError(f"--data {args.data}: no such folder")
 
@@ -243,6 +342,7 @@ def _in_mpi_job():
 
 def _is_main_rank():
     from . import distributed as dist
+
     return not dist.is_initialized() or dist.get_rank() == 0
 
 
@@ -255,7 +355,9 @@ def _say(*args, **kwargs):
 def _launch_ranks(args):
     """Run this same ``deepnotes train`` command as ``--nproc`` MPI ranks and wait for them."""
     import subprocess
+
     from .distributed.launch import launch_environment, mpiexec_command
+
     try:
         cmd = mpiexec_command(args.nproc, ["-m", "deepnotes"] + list(args.argv), hostfile=args.hostfile)
     except RuntimeError as e:
@@ -265,13 +367,17 @@ def _launch_ranks(args):
     env.setdefault("OMP_NUM_THREADS", str(args.threads) if args.threads else "1")
     code = subprocess.call(cmd, env=env)
     if code != 0:
-        print(f"deepnotes train: the {args.nproc}-process job failed (exit code {code}); the messages above "
-              "name the rank that failed", file=sys.stderr)
+        print(
+            f"deepnotes train: the {args.nproc}-process job failed (exit code {code}); the messages above "
+            "name the rank that failed",
+            file=sys.stderr,
+        )
     return code
 
 
 def _first(dataset, n):
     from .data import Subset
+
     return dataset if n is None or n >= len(dataset) else Subset(dataset, range(n))
 
 
@@ -290,23 +396,36 @@ def _build_training(args):
         run = prepare_image_classification(args.model, args.dataset, args.data, image_size=args.image_size)
     except IncompatibleInput as e:
         raise UserError(str(e)) from None
-    except ValueError as e:   # the readers' messages name the file and what is wrong with it
+    except ValueError as e:  # the readers' messages name the file and what is wrong with it
         raise FileFormatError(str(e)) from e
     opt = build_optimizer(args.optimizer, run.model.parameters(), lr=args.lr)
-    train_set, val_set = split_validation(_first(run.train_set, args.train_size), getattr(args, "val_size", 0),
-                                          getattr(args, "val_seed", 0))
+    train_set, val_set = split_validation(
+        _first(run.train_set, args.train_size), getattr(args, "val_size", 0), getattr(args, "val_seed", 0)
+    )
     from . import distributed as dist
+
     if dist.is_initialized() and dist.get_world_size() > 1:
         # each rank reads its share; the model's replicas start from rank 0's weights and average gradients
         from .data import DistributedSampler
         from .nn.parallel import DistributedDataParallel
+
         test_set = _first(run.test_set, args.test_size)
-        train_loader = DataLoader(train_set, batch_size=args.batch_size, num_workers=args.workers,
-                                  sampler=DistributedSampler(train_set, shuffle=True, seed=args.seed))
-        val_loader = DataLoader(val_set, batch_size=256, num_workers=args.workers,
-                                sampler=DistributedSampler(val_set, shuffle=False)) if val_set is not None else None
-        test_loader = DataLoader(test_set, batch_size=256, num_workers=args.workers,
-                                 sampler=DistributedSampler(test_set, shuffle=False))
+        train_loader = DataLoader(
+            train_set,
+            batch_size=args.batch_size,
+            num_workers=args.workers,
+            sampler=DistributedSampler(train_set, shuffle=True, seed=args.seed),
+        )
+        val_loader = (
+            DataLoader(
+                val_set, batch_size=256, num_workers=args.workers, sampler=DistributedSampler(val_set, shuffle=False)
+            )
+            if val_set is not None
+            else None
+        )
+        test_loader = DataLoader(
+            test_set, batch_size=256, num_workers=args.workers, sampler=DistributedSampler(test_set, shuffle=False)
+        )
         return DistributedDataParallel(run.model), opt, train_loader, val_loader, test_loader, run.loss_fn
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.workers)
     val_loader = DataLoader(val_set, batch_size=256, num_workers=args.workers) if val_set is not None else None
@@ -325,7 +444,7 @@ def cmd_train(args):
     from .io import atomic_write_bytes, save_weights
     from .train import EarlyStopping, NonFiniteLossError, Trainer, build_scheduler, plot_history
 
-    if args.plot:   # optional packages are checked before any work, not after it
+    if args.plot:  # optional packages are checked before any work, not after it
         require("matplotlib", "--plot", "plot")
     if args.hostfile is not None and args.nproc == 1:
         raise UserError("--hostfile is used with --nproc N (N > 1)")
@@ -333,6 +452,7 @@ def cmd_train(args):
         return _launch_ranks(args)
     if _in_mpi_job():
         from . import distributed as dist
+
         require("mpi4py", "--nproc", "distributed")
         if not dist.is_initialized():
             dist.init_process_group("mpi")
@@ -343,34 +463,56 @@ def cmd_train(args):
     sched, interval = build_scheduler(args.scheduler, opt, args.epochs, steps_per_epoch=len(train_loader))
     stopper = EarlyStopping(patience=args.early_stopping) if args.early_stopping is not None else None
     checkpoint = os.path.join(out, "checkpoint.safetensors")
-    trainer = Trainer(model, opt, train_loader, val_loader=val_loader, test_loader=test_loader, loss_fn=loss_fn,
-                      scheduler=sched,
-                      scheduler_interval=interval, accumulation_steps=args.accumulate,
-                      clip_grad_norm=args.clip_grad_norm, early_stopping=stopper, amp=args.amp,
-                      checkpoint_path=checkpoint,
-                      history_path=[os.path.join(out, "history.csv"), os.path.join(out, "history.json")],
-                      progress=args.progress, nonfinite="skip" if args.skip_nonfinite else "raise")
+    trainer = Trainer(
+        model,
+        opt,
+        train_loader,
+        val_loader=val_loader,
+        test_loader=test_loader,
+        loss_fn=loss_fn,
+        scheduler=sched,
+        scheduler_interval=interval,
+        accumulation_steps=args.accumulate,
+        clip_grad_norm=args.clip_grad_norm,
+        early_stopping=stopper,
+        amp=args.amp,
+        checkpoint_path=checkpoint,
+        history_path=[os.path.join(out, "history.csv"), os.path.join(out, "history.json")],
+        progress=args.progress,
+        nonfinite="skip" if args.skip_nonfinite else "raise",
+    )
     if args.resume:
         _resume(trainer, args, len(train_loader))
     n_val = len(val_loader.dataset) if val_loader is not None else 0
-    _say(f"training {args.model} on {args.dataset}: {len(train_loader.dataset)} train / {n_val} validation / "
-          f"{len(test_loader.dataset)} test images, {args.epochs} epochs, {args.optimizer}, seed {args.seed}"
-          + (", mixed precision" if args.amp else ""))
+    _say(
+        f"training {args.model} on {args.dataset}: {len(train_loader.dataset)} train / {n_val} validation / "
+        f"{len(test_loader.dataset)} test images, {args.epochs} epochs, {args.optimizer}, seed {args.seed}"
+        + (", mixed precision" if args.amp else "")
+    )
     try:
         trainer.fit(args.epochs)
     except NonFiniteLossError as e:
-        kept = (f"{checkpoint} keeps epoch {trainer.epoch}" if trainer.epoch else "no epoch finished, so no "
-                "checkpoint was written")
-        raise NonFiniteLossError(f"{e} ({kept}); lower --lr, clip with --clip-grad-norm, or pass "
-                                 "--skip-nonfinite", e.epoch, e.batch) from None
+        kept = (
+            f"{checkpoint} keeps epoch {trainer.epoch}"
+            if trainer.epoch
+            else "no epoch finished, so no checkpoint was written"
+        )
+        raise NonFiniteLossError(
+            f"{e} ({kept}); lower --lr, clip with --clip-grad-norm, or pass --skip-nonfinite", e.epoch, e.batch
+        ) from None
     loss, acc = trainer.test()
     # the artefacts first; the optional plot last, so nothing optional can lose them
-    net = trainer._net                  # the model itself, also under DistributedDataParallel
+    net = trainer._net  # the model itself, also under DistributedDataParallel
     if not _is_main_rank():
         return 0
     save_weights(net.state_dict(), os.path.join(out, "model.safetensors"))
-    results = {"test_loss": loss, "test_acc": acc, "epochs": trainer.epoch, "stopped_early": trainer.stopped_early,
-               "skipped_steps": trainer.skipped_steps}
+    results = {
+        "test_loss": loss,
+        "test_acc": acc,
+        "epochs": trainer.epoch,
+        "stopped_early": trainer.stopped_early,
+        "skipped_steps": trainer.skipped_steps,
+    }
     if stopper is not None and stopper.best_epoch is not None:
         results["best_epoch"] = stopper.best_epoch
     atomic_write_bytes(os.path.join(out, "results.json"), json.dumps(results, indent=1).encode())
@@ -399,11 +541,14 @@ def _resume(trainer, args, steps_per_epoch):
     elif planned is not None and planned != args.epochs and args.scheduler not in ("none", "plateau"):
         base = args.lr if args.lr is not None else default_lr(args.optimizer)
         trainer.scheduler, trainer.scheduler_interval = resume_scheduler(
-            args.scheduler, trainer.optimizer, args.epochs, done, base, steps_per_epoch=steps_per_epoch)
+            args.scheduler, trainer.optimizer, args.epochs, done, base, steps_per_epoch=steps_per_epoch
+        )
         lr = trainer.optimizer.param_groups[0]["lr"]
-        _say(f"note: that run was planned for {planned} epochs; the {args.scheduler} schedule is rebuilt for "
-              f"{args.epochs} epochs and goes on from epoch {done + 1} at lr {lr:.3g}, as a straight "
-              f"{args.epochs}-epoch run would")
+        _say(
+            f"note: that run was planned for {planned} epochs; the {args.scheduler} schedule is rebuilt for "
+            f"{args.epochs} epochs and goes on from epoch {done + 1} at lr {lr:.3g}, as a straight "
+            f"{args.epochs}-epoch run would"
+        )
     trainer.planned_epochs = args.epochs
 
 
@@ -417,8 +562,9 @@ def cmd_lr_find(args):
     if args.num_iter < 5:
         raise UserError(f"--num-iter must be at least 5, got {args.num_iter}")
     model, opt, train_loader, _, _, loss_fn = _build_training(args)
-    result = lr_finder(model, opt, train_loader, loss_fn=loss_fn, start_lr=args.start_lr, end_lr=args.end_lr,
-                       num_iter=args.num_iter)
+    result = lr_finder(
+        model, opt, train_loader, loss_fn=loss_fn, start_lr=args.start_lr, end_lr=args.end_lr, num_iter=args.num_iter
+    )
     print(f"{'lr':>12} {'loss':>10} {'smoothed':>10}")
     for i in range(0, len(result.lrs), max(1, len(result.lrs) // 20)):
         print(f"{result.lrs[i]:12.3e} {result.losses[i]:10.4f} {result.smoothed[i]:10.4f}")
@@ -439,8 +585,7 @@ def cmd_lr_find(args):
 
 def _describe_os_error(e):
     """One line for an OSError: what failed and on which file, without the Python repr."""
-    code = e.errno if e.errno is not None else (e.args[0] if len(e.args) == 1 and isinstance(e.args[0], int)
-                                                  else None)
+    code = e.errno if e.errno is not None else (e.args[0] if len(e.args) == 1 and isinstance(e.args[0], int) else None)
     reason = e.strerror or (os.strerror(code) if code is not None else str(e))
     if code == errno.ENOSPC:
         reason += " (the disk is full)"
@@ -458,7 +603,7 @@ def main(argv=None):
     except UserError as e:
         print(f"deepnotes {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except OSError as e:   # files, folders, disks: the environment, not a bug
+    except OSError as e:  # files, folders, disks: the environment, not a bug
         print(f"deepnotes {args.command}: error: {_describe_os_error(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -4,6 +4,7 @@
 written for torch runs unchanged on the CPU; asking for any other device (``.cuda()``,
 ``.to("cuda")``, ``device="mps"``) raises :class:`DeviceError` saying so.
 """
+
 from __future__ import annotations
 
 _KNOWN_TYPES = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla", "ipu", "hpu", "mtia", "privateuseone")
@@ -30,8 +31,9 @@ class device:
             raise TypeError(f"device: expected a string like 'cpu' or 'cuda:0', got {type!r}")
         kind, sep, idx = type.strip().partition(":")
         if kind not in _KNOWN_TYPES:
-            raise ValueError(f"device: unknown device type {kind!r} in {type!r}; expected one of "
-                             f"{', '.join(_KNOWN_TYPES)}")
+            raise ValueError(
+                f"device: unknown device type {kind!r} in {type!r}; expected one of {', '.join(_KNOWN_TYPES)}"
+            )
         if sep:
             if index is not None:
                 raise ValueError(f"device: the index is given twice, in {type!r} and as {index!r}")
@@ -76,6 +78,7 @@ def check_device(dev, name):
     except (TypeError, ValueError) as exc:
         raise DeviceError(f"{name}: {exc}") from None
     if d.type != "cpu":
-        raise DeviceError(f"{name}: only device='cpu' (or None) is supported, got {str(d)!r}: deepnotes "
-                          "runs on the CPU only")
+        raise DeviceError(
+            f"{name}: only device='cpu' (or None) is supported, got {str(d)!r}: deepnotes runs on the CPU only"
+        )
     return CPU

@@ -5,6 +5,7 @@ package).  The ``deepnotes`` command prints such an error on one line and exits 
 anything else reaching the top is a bug and keeps its traceback.  The subclasses also derive from
 the built-in type a Python caller would catch (``ValueError``, ``ImportError``, ...).
 """
+
 import importlib
 
 __all__ = ["UserError", "OptionError", "UnknownNameError", "FileFormatError", "MissingDependencyError", "require"]
@@ -36,5 +37,6 @@ def require(module, feature, extra):
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise MissingDependencyError(f"{feature} needs {module}, which is not installed: "
-                                     f"pip install 'deepnotes[{extra}]'") from None
+        raise MissingDependencyError(
+            f"{feature} needs {module}, which is not installed: pip install 'deepnotes[{extra}]'"
+        ) from None

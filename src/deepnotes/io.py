@@ -5,6 +5,7 @@ pickle).  Writes are atomic: the bytes go to a temporary file in the same folder
 and only then replace the target, so an interrupted write leaves the previous file intact (see
 :func:`atomic_write_bytes` for the clean-up of temporary files and the permissions of the result).
 """
+
 import hashlib
 import json
 import os
@@ -47,18 +48,23 @@ def _torch_to_numpy(t, where, key):
     bfloat16 value is exactly a float32 (the same exponent, a mantissa cut to 7 bits), so nothing is
     lost; the weights then load into float32 layers.  Other dtypes NumPy lacks raise ``ValueError``."""
     import torch
+
     name = "a tensor" if key is None else f"entry {key!r}"
     if t.layout != torch.strided:
-        raise ValueError(f"{where}: {name} is a {t.layout} tensor; expected a dense (strided) tensor "
-                         "(call .to_dense() before saving)")
+        raise ValueError(
+            f"{where}: {name} is a {t.layout} tensor; expected a dense (strided) tensor "
+            "(call .to_dense() before saving)"
+        )
     t = t.detach().cpu()
     if t.dtype == torch.bfloat16:
         t = t.to(torch.float32)
     try:
         return t.numpy()
     except (TypeError, RuntimeError):
-        raise ValueError(f"{where}: {name} has dtype {t.dtype}, which NumPy cannot hold; expected a "
-                         "float (bfloat16 is read as float32), integer, bool or complex64/128 tensor") from None
+        raise ValueError(
+            f"{where}: {name} has dtype {t.dtype}, which NumPy cannot hold; expected a "
+            "float (bfloat16 is read as float32), integer, bool or complex64/128 tensor"
+        ) from None
 
 
 # ------------------------------------------------------------------------------------ JSON
@@ -72,7 +78,7 @@ def _too_deep(obj, limit):
         node, depth = stack.pop()
         if depth > limit:
             return True
-        for child in (node.values() if isinstance(node, dict) else node):
+        for child in node.values() if isinstance(node, dict) else node:
             if isinstance(child, (list, dict)):
                 stack.append((child, depth + 1))
     return False
@@ -89,13 +95,15 @@ def parse_json(text, where, source, max_depth=JSON_MAX_DEPTH):
     try:
         obj = json.loads(text)
     except RecursionError:
-        raise FileFormatError(f"{where}: {source} is not a valid JSON file (lists/objects nested more than "
-                         f"{max_depth} levels deep)") from None
+        raise FileFormatError(
+            f"{where}: {source} is not a valid JSON file (lists/objects nested more than {max_depth} levels deep)"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise FileFormatError(f"{where}: {source} is not a valid JSON file ({err})") from None
     if _too_deep(obj, max_depth):
-        raise FileFormatError(f"{where}: {source} is not a valid JSON file (lists/objects nested more than "
-                         f"{max_depth} levels deep)")
+        raise FileFormatError(
+            f"{where}: {source} is not a valid JSON file (lists/objects nested more than {max_depth} levels deep)"
+        )
     return obj
 
 
@@ -112,7 +120,7 @@ def read_json(path, where, max_depth=JSON_MAX_DEPTH):
 STALE_PART_SECONDS = 60.0
 
 _PART_SUFFIX = ".part"
-_RANDOM_LEN = 8                       # tempfile's random names: 8 of [a-z0-9_]
+_RANDOM_LEN = 8  # tempfile's random names: 8 of [a-z0-9_]
 _RANDOM_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
@@ -126,9 +134,13 @@ def _part_prefix(path):
 
 
 def _is_part_of(entry_name, prefix):
-    middle = entry_name[len(prefix):-len(_PART_SUFFIX)]
-    return (entry_name.startswith(prefix) and entry_name.endswith(_PART_SUFFIX)
-            and len(middle) == _RANDOM_LEN and set(middle) <= _RANDOM_CHARS)
+    middle = entry_name[len(prefix) : -len(_PART_SUFFIX)]
+    return (
+        entry_name.startswith(prefix)
+        and entry_name.endswith(_PART_SUFFIX)
+        and len(middle) == _RANDOM_LEN
+        and set(middle) <= _RANDOM_CHARS
+    )
 
 
 def _current_umask():
@@ -169,7 +181,8 @@ def _remove_stale_parts(folder, prefix, started, keep):
             if entry.stat(follow_symlinks=False).st_mtime < started - STALE_PART_SECONDS:
                 os.unlink(entry.path)
         except OSError:
-            pass                                    # gone already, or not ours to remove
+            pass  # gone already, or not ours to remove
+
 
 def _contiguous(arr):
     """``arr`` C-contiguous with its shape kept (np.ascontiguousarray turns a 0-d array into 1-d)."""
@@ -203,7 +216,7 @@ def atomic_write_bytes(path, payload):
         os.replace(tmp, path)
         done = True
     except OSError as e:
-        if e.filename is None:   # say which file could not be written (a full disk names none)
+        if e.filename is None:  # say which file could not be written (a full disk names none)
             e.filename = path
         raise
     finally:
@@ -227,9 +240,9 @@ def _read(path, what):
         data = f.read()
     st = _safetensors()
     try:
-        views = st.deserialize(data)          # checks the header and the offsets; raw bytes per tensor
+        views = st.deserialize(data)  # checks the header and the offsets; raw bytes per tensor
         header_len = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8:8 + header_len])
+        header = json.loads(data[8 : 8 + header_len])
     except Exception as e:  # safetensors raises its own error types
         raise FileFormatError(f"{what}: {path!r} is not a valid safetensors file ({type(e).__name__}: {e})") from None
     arrays = {k: _from_safetensors_view(k, v, f"{what}: {path!r}") for k, v in views}
@@ -237,9 +250,21 @@ def _read(path, what):
 
 
 # safetensors dtype names -> little-endian NumPy dtypes; "BF16" is widened to float32 (see below)
-_SAFETENSORS_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "U64": "<u8", "I32": "<i4",
-                       "U32": "<u4", "I16": "<i2", "U16": "<u2", "I8": "i1", "U8": "u1", "BOOL": "?",
-                       "C64": "<c8"}
+_SAFETENSORS_DTYPES = {
+    "F64": "<f8",
+    "F32": "<f4",
+    "F16": "<f2",
+    "I64": "<i8",
+    "U64": "<u8",
+    "I32": "<i4",
+    "U32": "<u4",
+    "I16": "<i2",
+    "U16": "<u2",
+    "I8": "i1",
+    "U8": "u1",
+    "BOOL": "?",
+    "C64": "<c8",
+}
 
 
 def _from_safetensors_view(key, view, where):
@@ -250,8 +275,10 @@ def _from_safetensors_view(key, view, where):
         bits = np.frombuffer(raw, dtype="<u2").astype("<u4") << 16
         return bits.view("<f4").astype(np.float32, copy=False).reshape(shape)
     if dtype not in _SAFETENSORS_DTYPES:
-        raise ValueError(f"{where}: entry {key!r} has dtype {dtype}, which NumPy cannot hold; expected one "
-                         f"of {sorted(_SAFETENSORS_DTYPES)} or BF16 (read as float32)")
+        raise ValueError(
+            f"{where}: entry {key!r} has dtype {dtype}, which NumPy cannot hold; expected one "
+            f"of {sorted(_SAFETENSORS_DTYPES)} or BF16 (read as float32)"
+        )
     arr = np.frombuffer(raw, dtype=_SAFETENSORS_DTYPES[dtype]).reshape(shape)
     return arr.astype(arr.dtype.newbyteorder("="), copy=False)
 
@@ -281,8 +308,7 @@ def load_weights(path):
     order = []
     if _ORDER_KEY in meta:
         order = parse_json(meta[_ORDER_KEY], "load_weights", f"the key order stored in {os.fspath(path)!r}")
-    if not isinstance(order, list) or not all(isinstance(k, str) for k in order) \
-            or sorted(order) != sorted(arrays):
+    if not isinstance(order, list) or not all(isinstance(k, str) for k in order) or sorted(order) != sorted(arrays):
         order = list(arrays)
     return OrderedDict((k, arrays[k]) for k in order)
 
@@ -308,13 +334,15 @@ def load_torch_state_dict(path):
     try:
         import torch
     except ImportError:
-        raise ImportError(f"load_torch_state_dict: reading {path!r} needs torch; convert it to .safetensors "
-                          "to load it without torch") from None
+        raise ImportError(
+            f"load_torch_state_dict: reading {path!r} needs torch; convert it to .safetensors to load it without torch"
+        ) from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise ValueError(f"load_torch_state_dict: cannot read {path!r} as a weights-only torch file "
-                         f"({type(e).__name__}: {e})") from None
+        raise ValueError(
+            f"load_torch_state_dict: cannot read {path!r} as a weights-only torch file ({type(e).__name__}: {e})"
+        ) from None
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
             obj = obj[key]
@@ -325,8 +353,9 @@ def load_torch_state_dict(path):
     for k, v in obj.items():
         arr = _array(v, where, k)
         if arr is None:
-            raise ValueError(f"load_torch_state_dict: entry {k!r} of {path!r} is a {type(v).__name__}, "
-                             "expected a tensor")
+            raise ValueError(
+                f"load_torch_state_dict: entry {k!r} of {path!r} is a {type(v).__name__}, expected a tensor"
+            )
         out[k] = arr
     return out
 
@@ -343,8 +372,7 @@ def _encode(obj, arrays, path):
     if isinstance(obj, dict):
         if all(isinstance(k, str) for k in obj):
             return {"__dict__": [[k, _encode(v, arrays, f"{path}.{k}")] for k, v in obj.items()]}
-        return {"__dict__": [[_encode(k, arrays, path), _encode(v, arrays, f"{path}.{k}")]
-                             for k, v in obj.items()]}
+        return {"__dict__": [[_encode(k, arrays, path), _encode(v, arrays, f"{path}.{k}")] for k, v in obj.items()]}
     if isinstance(obj, tuple):
         return {"__tuple__": [_encode(v, arrays, f"{path}[{i}]") for i, v in enumerate(obj)]}
     if isinstance(obj, list):
@@ -357,8 +385,10 @@ def _encode(obj, arrays, path):
         return float(obj)
     if obj is None or isinstance(obj, str):
         return obj
-    raise TypeError(f"cannot store {type(obj).__name__} at {path or 'top level'}; "
-                    "expected arrays, numbers, strings, lists, tuples or dicts")
+    raise TypeError(
+        f"cannot store {type(obj).__name__} at {path or 'top level'}; "
+        "expected arrays, numbers, strings, lists, tuples or dicts"
+    )
 
 
 def _decode(obj, arrays, tensors=False):
@@ -375,8 +405,7 @@ def _decode(obj, arrays, tensors=False):
         if "__tuple__" in obj:
             return tuple(_decode(v, arrays, tensors) for v in obj["__tuple__"])
         if "__dict__" in obj:
-            return OrderedDict((_decode(k, arrays, tensors), _decode(v, arrays, tensors))
-                               for k, v in obj["__dict__"])
+            return OrderedDict((_decode(k, arrays, tensors), _decode(v, arrays, tensors)) for k, v in obj["__dict__"])
     return obj
 
 
@@ -395,8 +424,7 @@ def load_checkpoint(path, _tensors=False, _name="load_checkpoint"):
     """Load what :func:`save_checkpoint` wrote; a missing or corrupt file gives a clear error."""
     arrays, meta = _read(path, _name)
     if _META_KEY not in meta:
-        raise FileFormatError(f"{_name}: {os.fspath(path)!r} is not a deepnotes checkpoint (no "
-                         f"{_META_KEY!r} metadata)")
+        raise FileFormatError(f"{_name}: {os.fspath(path)!r} is not a deepnotes checkpoint (no {_META_KEY!r} metadata)")
     info = parse_json(meta[_META_KEY], _name, f"the checkpoint header of {os.fspath(path)!r}")
     try:
         if info.get("format") != _FORMAT:
@@ -416,8 +444,9 @@ def save(obj, f):
     the path ``f`` atomically as safetensors.  The arrays form the payload; the nesting and the plain
     values are JSON in its metadata.  Nothing is pickled, so loading can never run code."""
     if not isinstance(f, (str, bytes, os.PathLike)):
-        raise TypeError(f"save: expected a file path, got {type(f).__name__} (file objects are not "
-                        "supported: pass the path)")
+        raise TypeError(
+            f"save: expected a file path, got {type(f).__name__} (file objects are not supported: pass the path)"
+        )
     save_checkpoint(obj, f, _name="save")
 
 
@@ -429,13 +458,16 @@ def load(f, map_location=None, weights_only=True, **kwargs):
     with a pointer to :func:`load_torch_state_dict`."""
     if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
         from .devices import check_device
+
         check_device(map_location, "load")
     path = os.fspath(f)
     if os.path.exists(path):
         with open(path, "rb") as fh:
             head = fh.read(8)
         if path.lower().endswith(_TORCH_SUFFIXES) or head[:2] == b"PK" or head[:1] == b"\x80":
-            raise FileFormatError(f"load: {path!r} looks like a torch (pickle/zip) file; deepnotes.load reads "
-                             "only files written by deepnotes.save.  Use "
-                             "deepnotes.io.load_torch_state_dict(path) to read a torch state_dict")
+            raise FileFormatError(
+                f"load: {path!r} looks like a torch (pickle/zip) file; deepnotes.load reads "
+                "only files written by deepnotes.save.  Use "
+                "deepnotes.io.load_torch_state_dict(path) to read a torch state_dict"
+            )
     return load_checkpoint(path, _tensors=True, _name="load")

@@ -1,4 +1,5 @@
 """One seeded random generator for the whole library, so ``manual_seed`` makes runs repeatable."""
+
 import random as _pyrandom
 
 import numpy as np
@@ -25,7 +26,6 @@ def manual_seed(seed):
     np.random.seed(seed % 2**32)
     _pyrandom.seed(seed)
     return _generator[0]
-
 
 
 def default_generator():
@@ -55,6 +55,7 @@ def _size(size, name):
 
 def _float_dtype(dtype, name):
     from .tensor import get_default_dtype
+
     dt = np.dtype(get_default_dtype() if dtype is None else dtype)
     if dt.kind != "f":
         raise TypeError(f"{name}: expected a floating dtype, got {dt}")
@@ -72,6 +73,7 @@ def rand(*size, dtype=None, generator=None, device=None, requires_grad=False):
     """Uniform samples on [0, 1) of the given size (default float dtype)."""
     check_device(device, "rand")
     from .tensor import Tensor
+
     dt = _float_dtype(dtype, "rand")
     data = _sample(lambda g: g.random, _size(size, "rand"), dt, _gen(generator, "rand"))
     return Tensor(data, requires_grad=requires_grad)
@@ -81,6 +83,7 @@ def randn(*size, dtype=None, generator=None, device=None, requires_grad=False):
     """Standard normal samples of the given size (default float dtype)."""
     check_device(device, "randn")
     from .tensor import Tensor
+
     dt = _float_dtype(dtype, "randn")
     data = _sample(lambda g: g.standard_normal, _size(size, "randn"), dt, _gen(generator, "randn"))
     return Tensor(data, requires_grad=requires_grad)
@@ -90,6 +93,7 @@ def randint(*args, size=None, dtype=np.int64, generator=None, device=None, low=N
     """Integers uniform on [low, high): ``randint(high, size)`` or ``randint(low, high, size)`` as torch."""
     check_device(device, "randint")
     from .tensor import Tensor
+
     args = list(args)
     if size is None and args and isinstance(args[-1], (tuple, list)):
         size = args.pop()
@@ -101,11 +105,11 @@ def randint(*args, size=None, dtype=np.int64, generator=None, device=None, low=N
         else:
             low = args[0]
     elif args:
-        raise TypeError(f"randint: expected randint(high, size) or randint(low, high, size), got "
-                        f"{len(args)} positional values")
+        raise TypeError(
+            f"randint: expected randint(high, size) or randint(low, high, size), got {len(args)} positional values"
+        )
     if high is None or size is None:
-        raise TypeError("randint: high and size are required (randint(high, size) or "
-                        "randint(low, high, size))")
+        raise TypeError("randint: high and size are required (randint(high, size) or randint(low, high, size))")
     low = 0 if low is None else int(low)
     high = int(high)
     if high <= low:
@@ -119,6 +123,7 @@ def randperm(n, dtype=np.int64, generator=None, device=None):
     """A random permutation of 0 .. n-1."""
     check_device(device, "randperm")
     from .tensor import Tensor
+
     n = int(n)
     if n < 0:
         raise ValueError(f"randperm: n must be non-negative, got {n}")
@@ -138,14 +143,12 @@ def _like_dtype(input, dtype):
 
 def rand_like(input, dtype=None, generator=None, device=None, requires_grad=False):
     check_device(device, "rand_like")
-    return rand(_like_shape(input), dtype=_like_dtype(input, dtype), generator=generator,
-                requires_grad=requires_grad)
+    return rand(_like_shape(input), dtype=_like_dtype(input, dtype), generator=generator, requires_grad=requires_grad)
 
 
 def randn_like(input, dtype=None, generator=None, device=None, requires_grad=False):
     check_device(device, "randn_like")
-    return randn(_like_shape(input), dtype=_like_dtype(input, dtype), generator=generator,
-                 requires_grad=requires_grad)
+    return randn(_like_shape(input), dtype=_like_dtype(input, dtype), generator=generator, requires_grad=requires_grad)
 
 
 def randint_like(input, low=0, high=None, dtype=None, generator=None, device=None):
@@ -170,6 +173,7 @@ def normal(mean=0.0, std=1.0, size=None, generator=None, device=None, dtype=None
 def bernoulli(input, p=None, generator=None):
     """Samples 1 with probability ``input`` (or ``p``) elementwise, else 0, in the input's dtype."""
     from .tensor import Tensor, _to_array
+
     probs = _to_array(input, name="bernoulli")
     if p is not None:
         probs = np.full(probs.shape, p, dtype=probs.dtype)

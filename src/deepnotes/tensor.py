@@ -10,9 +10,11 @@ updates, dtype conversion, backward) must all live on the class, and the torch-s
 at the bottom (``as_tensor``, ``full``, ``where``, ``cat``, ``add``, ...) are both its public
 functional forms and helpers its methods call.  Moving the functions out would make that module and
 this one import each other, and moving methods out would mean attaching them to the class at import
-time (both forbidden by the layer rules) or mixin classes spreading one concept over several files.  The math of every differentiable operation is not here:
+time (both forbidden by the layer rules) or mixin classes spreading one concept over several files.  The math of
+every differentiable operation is not here:
 it is in ``deepnotes.ops`` (one file per family), which this module only calls.
 """
+
 from __future__ import annotations
 
 import builtins as _builtins
@@ -21,8 +23,8 @@ import operator as _operator
 import numpy as np
 
 from . import devices as _device
-from .autograd import function as _function
 from .amp import _autocast
+from .autograd import function as _function
 from .autograd.function import Function, TensorBase, is_grad_enabled, run_backward
 from .ops import arithmetic as A
 from .ops import elementwise as E
@@ -73,14 +75,17 @@ def _to_array(data, dtype=None, name="tensor"):
         try:
             arr = np.asarray(data)
         except (ValueError, TypeError) as exc:
-            raise TypeError(f"{name}: cannot build a tensor from this {type(data).__name__}: expected "
-                            f"numbers or equally long nested sequences of numbers ({exc})") from None
+            raise TypeError(
+                f"{name}: cannot build a tensor from this {type(data).__name__}: expected "
+                f"numbers or equally long nested sequences of numbers ({exc})"
+            ) from None
         if dtype is None and arr.dtype.kind == "f":
             arr = arr.astype(get_default_dtype(), copy=False)
     if arr.dtype.kind not in _NUMERIC_KINDS:
-        raise TypeError(f"{name}: expected numeric data (bool, integer or floating), got an array of "
-                        f"dtype {arr.dtype}" + (" (object arrays are not supported)"
-                                                  if arr.dtype.kind == "O" else ""))
+        raise TypeError(
+            f"{name}: expected numeric data (bool, integer or floating), got an array of "
+            f"dtype {arr.dtype}" + (" (object arrays are not supported)" if arr.dtype.kind == "O" else "")
+        )
     if dtype is not None:
         dt = _np_dtype(dtype, name)
         if dt.kind not in _NUMERIC_KINDS:
@@ -135,8 +140,9 @@ def _integer_safe(op, a, b, name):
     """``op(a, b)`` for floor division / remainder; integer operands may not divide by zero (NumPy
     would return 0 with a warning, torch raises)."""
     if a.dtype.kind in "iub" and b.dtype.kind in "iub" and not b.all():
-        raise IntegerDivisionByZero(f"{name}: integer division by zero (the divisor holds a 0); "
-                                    "convert to a floating dtype for inf/nan results")
+        raise IntegerDivisionByZero(
+            f"{name}: integer division by zero (the divisor holds a 0); convert to a floating dtype for inf/nan results"
+        )
     with np.errstate(divide="ignore", invalid="ignore"):  # floating: inf / nan, silently as torch
         return op(a, b)
 
@@ -296,8 +302,10 @@ class Tensor(TensorBase):
 
     def __bool__(self):
         if self.data.size != 1:
-            raise RuntimeError(f"bool(): the truth value of a tensor with {self.data.size} elements is "
-                               "ambiguous; expected exactly one element")
+            raise RuntimeError(
+                f"bool(): the truth value of a tensor with {self.data.size} elements is "
+                "ambiguous; expected exactly one element"
+            )
         return bool(self.data)
 
     def __float__(self):
@@ -325,21 +333,23 @@ class Tensor(TensorBase):
         if value is not None:
             if not isinstance(value, Tensor):
                 if not isinstance(value, np.ndarray):
-                    raise TypeError(f"grad: expected a Tensor, a numpy.ndarray or None, got "
-                                    f"{type(value).__name__}")
+                    raise TypeError(f"grad: expected a Tensor, a numpy.ndarray or None, got {type(value).__name__}")
                 value = Tensor._from_op(value, None)
             if value.data.shape != self.data.shape:
-                raise ValueError(f"grad: attempting to assign a gradient of size {value.data.shape} to a "
-                                 f"tensor of size {self.data.shape}; they must be the same")
+                raise ValueError(
+                    f"grad: attempting to assign a gradient of size {value.data.shape} to a "
+                    f"tensor of size {self.data.shape}; they must be the same"
+                )
         self._grad = value
 
     def requires_grad_(self, requires_grad=True):
         if requires_grad and self.data.dtype.kind not in "fc":
-            raise TypeError(f"requires_grad: only floating-point tensors can require gradients, got "
-                            f"dtype {self.data.dtype}; convert with .float() or .double() first")
+            raise TypeError(
+                f"requires_grad: only floating-point tensors can require gradients, got "
+                f"dtype {self.data.dtype}; convert with .float() or .double() first"
+            )
         if self._ctx is not None and not requires_grad:
-            raise RuntimeError("requires_grad_: cannot switch off gradients of a non-leaf tensor; "
-                               "use detach()")
+            raise RuntimeError("requires_grad_: cannot switch off gradients of a non-leaf tensor; use detach()")
         self._requires_grad = bool(requires_grad)
         return self
 
@@ -366,14 +376,15 @@ class Tensor(TensorBase):
         to ``create_graph``).  Higher-order gradients (``create_graph=True``) are not supported.
         """
         if create_graph:
-            raise NotImplementedError("backward: create_graph=True (higher-order gradients) is not "
-                                      "supported")
+            raise NotImplementedError("backward: create_graph=True (higher-order gradients) is not supported")
         if not self._requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn")
         if gradient is None:
             if self.data.size != 1:
-                raise RuntimeError(f"backward: gradient can be implicitly created only for scalar "
-                                   f"outputs, got shape {self.shape}; pass gradient=")
+                raise RuntimeError(
+                    f"backward: gradient can be implicitly created only for scalar "
+                    f"outputs, got shape {self.shape}; pass gradient="
+                )
             g = np.ones(self.data.shape, dtype=self.data.dtype)
         else:
             g = _to_array(gradient, self.data.dtype, "backward")
@@ -414,8 +425,7 @@ class Tensor(TensorBase):
 
     def item(self):
         if self.data.size != 1:
-            raise ValueError(f"item: only one-element tensors convert to a Python scalar, got shape "
-                             f"{self.shape}")
+            raise ValueError(f"item: only one-element tensors convert to a Python scalar, got shape {self.shape}")
         return self.data.reshape(()).item()
 
     def tolist(self):
@@ -438,8 +448,10 @@ class Tensor(TensorBase):
         return self
 
     def cuda(self, device=None, non_blocking=False):
-        raise _device.DeviceError("cuda: deepnotes runs on the CPU only, so tensors cannot move to a GPU; "
-                                  "keep them on 'cpu' (deepnotes.cuda.is_available() is False)")
+        raise _device.DeviceError(
+            "cuda: deepnotes runs on the CPU only, so tensors cannot move to a GPU; "
+            "keep them on 'cpu' (deepnotes.cuda.is_available() is False)"
+        )
 
     # ----------------------------------------------------------------- dtype conversions
     def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
@@ -602,22 +614,21 @@ class Tensor(TensorBase):
     def mm(self, other):
         o = _t(other)
         if self.ndim != 2 or o.ndim != 2 or self.shape[1] != o.shape[0]:
-            raise ValueError(f"mm: expected matrices of shapes (n, k) and (k, m), got {self.shape} and "
-                             f"{o.shape}")
+            raise ValueError(f"mm: expected matrices of shapes (n, k) and (k, m), got {self.shape} and {o.shape}")
         return self @ other
 
     def bmm(self, other):
         o = _t(other)
         if self.ndim != 3 or o.ndim != 3 or self.shape[0] != o.shape[0] or self.shape[2] != o.shape[1]:
-            raise ValueError(f"bmm: expected batches of matrices of shapes (b, n, k) and (b, k, m), got "
-                             f"{self.shape} and {o.shape}")
+            raise ValueError(
+                f"bmm: expected batches of matrices of shapes (b, n, k) and (b, k, m), got {self.shape} and {o.shape}"
+            )
         return self @ other
 
     # in-place arithmetic: only on tensors outside the graph (parameter updates under no_grad)
     def _inplace(self, op, other, name):
         if self._requires_grad and is_grad_enabled():
-            raise RuntimeError(f"{name}: in-place operation on a tensor that requires grad; wrap it in "
-                               "no_grad()")
+            raise RuntimeError(f"{name}: in-place operation on a tensor that requires grad; wrap it in no_grad()")
         op(self.data, self._other(other).data, out=self.data, casting="unsafe")
         self._bump_version()
         return self
@@ -747,7 +758,7 @@ class Tensor(TensorBase):
         return E.ReLU.apply(self)
 
     def square(self):
-        t = self.to(np.int64) if self.data.dtype == np.bool_ else self    # torch: bool squares to int64
+        t = self.to(np.int64) if self.data.dtype == np.bool_ else self  # torch: bool squares to int64
         return t * t
 
     def rsqrt(self):
@@ -833,15 +844,21 @@ class Tensor(TensorBase):
     def mean(self, dim=None, keepdim=False, dtype=None):
         t = self if dtype is None else self.to(dtype)
         if t.data.dtype.kind not in "fc":
-            raise TypeError(f"mean: expected a floating tensor, got dtype {t.data.dtype}; pass "
-                            "dtype=deepnotes.float32 or convert with .float()")
+            raise TypeError(
+                f"mean: expected a floating tensor, got dtype {t.data.dtype}; pass "
+                "dtype=deepnotes.float32 or convert with .float()"
+            )
         return R.Mean.apply(t, axes=R.normalize_axes(dim, t.data.ndim, "mean"), keepdim=keepdim)
 
     def _correction(self, unbiased, correction, name):
-        if isinstance(unbiased, (int, np.integer)) and not isinstance(unbiased, (bool, np.bool_)) and \
-                correction is None:
-            raise TypeError(f"{name}: unbiased must be a bool, got {unbiased!r}; use correction= for an "
-                            "integer correction")
+        if (
+            isinstance(unbiased, (int, np.integer))
+            and not isinstance(unbiased, (bool, np.bool_))
+            and correction is None
+        ):
+            raise TypeError(
+                f"{name}: unbiased must be a bool, got {unbiased!r}; use correction= for an integer correction"
+            )
         if correction is None:
             return 1 if unbiased is None or unbiased else 0
         if unbiased is not None:
@@ -856,8 +873,7 @@ class Tensor(TensorBase):
         if isinstance(dim, (bool, np.bool_)):  # legacy var(unbiased) positional form
             dim, unbiased = None, dim
         corr = self._correction(unbiased, correction, "var")
-        return R.Var.apply(self, axes=R.normalize_axes(dim, self.ndim, "var"), correction=corr,
-                           keepdim=keepdim)
+        return R.Var.apply(self, axes=R.normalize_axes(dim, self.ndim, "var"), correction=corr, keepdim=keepdim)
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
         """Standard deviation: sqrt of :meth:`var` with the same arguments."""
@@ -887,8 +903,7 @@ class Tensor(TensorBase):
         d = R.normalize_axes(dim, self.ndim, name)[0]
         if self.shape[d] == 0:
             raise IndexError(f"{name}: cannot reduce over dimension {dim} of size 0 (shape {self.shape})")
-        idx = np.argmax(self.data, axis=d, keepdims=True) if largest else \
-            np.argmin(self.data, axis=d, keepdims=True)
+        idx = np.argmax(self.data, axis=d, keepdims=True) if largest else np.argmin(self.data, axis=d, keepdims=True)
         values = R.SelectDim.apply(self, dim=d, index=idx, keepdim=keepdim)
         return MinMaxResult(values, Tensor._from_op(idx if keepdim else np.squeeze(idx, axis=d), None))
 
@@ -902,8 +917,10 @@ class Tensor(TensorBase):
         d = R.normalize_axes(dim, x.ndim, name)[0]
         n = x.shape[d]
         if not 0 <= k <= n:
-            raise ValueError(f"{name}: k={k} is out of range for dimension {dim} of size {n} (shape "
-                             f"{self.shape}); expected 0 <= k <= {n}")
+            raise ValueError(
+                f"{name}: k={k} is out of range for dimension {dim} of size {n} (shape "
+                f"{self.shape}); expected 0 <= k <= {n}"
+            )
         data = x.data
         if largest:  # a stable ascending sort of the reversed axis, read backwards: ties keep index order
             order = np.flip(np.argsort(np.flip(data, axis=d), axis=d, kind="stable"), axis=d)
@@ -958,7 +975,7 @@ class Tensor(TensorBase):
 
     def norm(self, p=2, dim=None, keepdim=False):
         """Vector p-norm over ``dim`` (all elements when None): (sum |x|^p)^(1/p)."""
-        R.normalize_axes(dim, self.ndim, "norm")        # an out-of-range dim is reported as norm's
+        R.normalize_axes(dim, self.ndim, "norm")  # an out-of-range dim is reported as norm's
         if p == 2:
             return (self * self).sum(dim, keepdim).sqrt()
         if p == 1:
@@ -986,11 +1003,13 @@ class Tensor(TensorBase):
         except (ValueError, TypeError):  # a bad shape: Reshape raises its own message
             return S.Reshape.apply(self, shape=shape)
         if out.size and not np.may_share_memory(out, self.data):
-            raise RuntimeError(f"view: a tensor of shape {self.shape} with strides "
-                               f"{tuple(s // self.data.itemsize for s in self.data.strides)} (elements) "
-                               f"cannot be viewed as {shape} without copying, because its elements are "
-                               "not laid out contiguously along the merged dimensions; use .reshape(...) "
-                               "(which copies) instead")
+            raise RuntimeError(
+                f"view: a tensor of shape {self.shape} with strides "
+                f"{tuple(s // self.data.itemsize for s in self.data.strides)} (elements) "
+                f"cannot be viewed as {shape} without copying, because its elements are "
+                "not laid out contiguously along the merged dimensions; use .reshape(...) "
+                "(which copies) instead"
+            )
         return S.Reshape.apply(self, shape=shape)
 
     def view_as(self, other):
@@ -1002,26 +1021,26 @@ class Tensor(TensorBase):
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
             return self.reshape(1)
-        s, e = R.normalize_axes(start_dim, self.ndim, "flatten")[0], \
-            R.normalize_axes(end_dim, self.ndim, "flatten")[0]
+        s, e = R.normalize_axes(start_dim, self.ndim, "flatten")[0], R.normalize_axes(end_dim, self.ndim, "flatten")[0]
         if s > e:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
         n = 1
-        for k in self.shape[s:e + 1]:
+        for k in self.shape[s : e + 1]:
             n *= k
-        return self.reshape(self.shape[:s] + (n,) + self.shape[e + 1:])
+        return self.reshape(self.shape[:s] + (n,) + self.shape[e + 1 :])
 
     def unflatten(self, dim, sizes):
         d = R.normalize_axes(dim, self.ndim, "unflatten")[0]
-        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1 :])
 
     def permute(self, *dims):
         dims = _shape_arg(dims, "permute")
         nd = self.ndim
         norm = tuple(d + nd if d < 0 else d for d in dims)
         if len(dims) != nd or sorted(norm) != list(range(nd)):
-            raise ValueError(f"permute: dims {dims} are not a permutation of the {nd} axes of a tensor "
-                             f"of shape {self.shape}")
+            raise ValueError(
+                f"permute: dims {dims} are not a permutation of the {nd} axes of a tensor of shape {self.shape}"
+            )
         if norm == tuple(range(nd)):
             return self
         return S.Permute.apply(self, dims=norm)
@@ -1035,8 +1054,10 @@ class Tensor(TensorBase):
         d0 = dim0 + nd if dim0 < 0 else dim0
         d1 = dim1 + nd if dim1 < 0 else dim1
         if not (0 <= d0 < nd and 0 <= d1 < nd):
-            raise IndexError(f"transpose: dims ({dim0}, {dim1}) are out of range for a tensor with {nd} "
-                             f"dimensions (expected [{-nd}, {nd - 1}])")
+            raise IndexError(
+                f"transpose: dims ({dim0}, {dim1}) are out of range for a tensor with {nd} "
+                f"dimensions (expected [{-nd}, {nd - 1}])"
+            )
         if d0 == d1:
             return self
         dims = list(range(nd))
@@ -1061,8 +1082,10 @@ class Tensor(TensorBase):
     def unsqueeze(self, dim):
         d = dim if dim >= 0 else dim + self.ndim + 1
         if not 0 <= d <= self.ndim:
-            raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor with {self.ndim} "
-                             f"dimensions (expected [{-self.ndim - 1}, {self.ndim}])")
+            raise IndexError(
+                f"unsqueeze: dim {dim} is out of range for a tensor with {self.ndim} "
+                f"dimensions (expected [{-self.ndim - 1}, {self.ndim}])"
+            )
         return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
 
     def expand(self, *shape):
@@ -1075,8 +1098,9 @@ class Tensor(TensorBase):
         full = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
         bad = _builtins.any(m != n and m != 1 for m, n in zip(self.shape, full[lead:]))
         if bad or _builtins.min(full, default=0) < 0:
-            raise ValueError(f"expand: cannot expand shape {self.shape} to {shape}: only size-1 "
-                             "dimensions can be expanded")
+            raise ValueError(
+                f"expand: cannot expand shape {self.shape} to {shape}: only size-1 dimensions can be expanded"
+            )
         if full == self.shape:
             return self
         return S.Expand.apply(self, shape=full)
@@ -1089,8 +1113,10 @@ class Tensor(TensorBase):
     def repeat(self, *sizes):
         sizes = _shape_arg(sizes, "repeat")
         if len(sizes) < self.ndim:
-            raise ValueError(f"repeat: got {len(sizes)} repeat counts for a tensor with {self.ndim} "
-                             "dimensions; expected at least as many")
+            raise ValueError(
+                f"repeat: got {len(sizes)} repeat counts for a tensor with {self.ndim} "
+                "dimensions; expected at least as many"
+            )
         x = self.reshape((1,) * (len(sizes) - self.ndim) + self.shape)
         inter, exp = [], []
         for r, n in zip(sizes, x.shape):
@@ -1116,8 +1142,7 @@ class Tensor(TensorBase):
             sizes = [int(s) for s in split_size_or_sections]
             total = _builtins.sum(sizes)
             if total != n:
-                raise ValueError(f"split: sections {sizes} sum to {total}, expected the size {n} of "
-                                 f"dim {dim}")
+                raise ValueError(f"split: sections {sizes} sum to {total}, expected the size {n} of dim {dim}")
         out, start = [], 0
         pre = (slice(None),) * d
         for s in sizes:
@@ -1141,10 +1166,8 @@ class Tensor(TensorBase):
 
     def __setitem__(self, index, value):
         if self._requires_grad and is_grad_enabled():
-            raise RuntimeError("setitem: item assignment on a tensor that requires grad; wrap it in "
-                               "no_grad()")
-        self.data[_index_arg(index, self.data.shape)[0]] = value.data if isinstance(value, Tensor) \
-            else value
+            raise RuntimeError("setitem: item assignment on a tensor that requires grad; wrap it in no_grad()")
+        self.data[_index_arg(index, self.data.shape)[0]] = value.data if isinstance(value, Tensor) else value
         self._bump_version()
 
     def gather(self, dim, index):
@@ -1153,15 +1176,17 @@ class Tensor(TensorBase):
         if idx.dtype.kind not in "iu":
             raise TypeError(f"gather: index must be an integer tensor, got dtype {idx.dtype}")
         if idx.ndim != self.ndim:
-            raise ValueError(f"gather: index has {idx.ndim} dimensions, expected {self.ndim} like the "
-                             "input")
+            raise ValueError(f"gather: index has {idx.ndim} dimensions, expected {self.ndim} like the input")
         d = R.normalize_axes(dim, self.ndim, "gather")[0]
         if [a for a, (i, n) in enumerate(zip(idx.shape, self.shape)) if a != d and i > n]:
-            raise ValueError(f"gather: index shape {idx.shape} must not exceed the input shape "
-                             f"{self.shape} outside dim {d}")
+            raise ValueError(
+                f"gather: index shape {idx.shape} must not exceed the input shape {self.shape} outside dim {d}"
+            )
         if idx.size and (idx.min() < 0 or idx.max() >= self.shape[d]):
-            raise ValueError(f"gather: index values must lie in [0, {self.shape[d]}) "
-                             f"along dim {d}, got values from {idx.min()} to {idx.max()}")
+            raise ValueError(
+                f"gather: index values must lie in [0, {self.shape[d]}) "
+                f"along dim {d}, got values from {idx.min()} to {idx.max()}"
+            )
         grids = list(np.ogrid[tuple(slice(n) for n in idx.shape)])
         grids[d] = idx
         return S.GetItem.apply(self, index=tuple(grids), advanced=True)
@@ -1175,8 +1200,9 @@ class Tensor(TensorBase):
         except ValueError:
             fits = False
         if not fits:
-            raise ValueError(f"masked_fill: a mask of shape {m.shape} does not broadcast to the input shape "
-                             f"{self.shape}")
+            raise ValueError(
+                f"masked_fill: a mask of shape {m.shape} does not broadcast to the input shape {self.shape}"
+            )
         fill = value if isinstance(value, Tensor) else Tensor._from_op(_scalar_like(value, self.data), None)
         if fill.data.dtype != self.data.dtype:
             fill = fill.to(self.data.dtype)
@@ -1226,8 +1252,7 @@ def _index_item(i):
             i = i.astype(np.int64)
     if isinstance(i, np.ndarray):
         if i.dtype.kind not in "biu":
-            raise IndexError(f"getitem: tensors used as indices must be integer or bool, got dtype "
-                             f"{i.dtype}")
+            raise IndexError(f"getitem: tensors used as indices must be integer or bool, got dtype {i.dtype}")
         if i.ndim == 0 and i.dtype.kind in "iu":
             return int(i), False
         return i, i.dtype.kind != "b"
@@ -1256,7 +1281,6 @@ def as_tensor(data, dtype=None, device=None):
     if isinstance(data, Tensor) and (dtype is None or np.dtype(dtype) == data.data.dtype):
         return data
     return Tensor(_to_array(data, dtype, "as_tensor"))
-
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
@@ -1404,8 +1428,10 @@ def _check_dim(dim, ndim, name):
     if not isinstance(dim, (int, np.integer)):
         raise TypeError(f"{name}: dim must be an int, got {dim!r}")
     if not -ndim <= dim < ndim:
-        raise IndexError(f"{name}: dim {dim} is out of range for tensors with {ndim - (name == 'stack')} "
-                         f"dimensions (expected [{-ndim}, {ndim - 1}])")
+        raise IndexError(
+            f"{name}: dim {dim} is out of range for tensors with {ndim - (name == 'stack')} "
+            f"dimensions (expected [{-ndim}, {ndim - 1}])"
+        )
     return int(dim) % ndim
 
 
@@ -1422,9 +1448,8 @@ def cat(tensors, dim=0):
     d = _check_dim(dim, nd, "cat")
     ref = tensors[0].shape
     for i, t in enumerate(tensors):
-        if t.ndim != nd or t.shape[:d] + t.shape[d + 1:] != ref[:d] + ref[d + 1:]:
-            raise ValueError(f"cat: tensor {i} has shape {t.shape}, incompatible with {ref} outside "
-                             f"dim {dim}")
+        if t.ndim != nd or t.shape[:d] + t.shape[d + 1 :] != ref[:d] + ref[d + 1 :]:
+            raise ValueError(f"cat: tensor {i} has shape {t.shape}, incompatible with {ref} outside dim {dim}")
     tensors = _common_dtype(tensors)
     if len(tensors) == 1:
         return tensors[0]
@@ -1450,8 +1475,7 @@ def stack(tensors, dim=0):
         raise ValueError("stack: expected a non-empty sequence of tensors")
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
-            raise ValueError(f"stack: tensor {i} has shape {t.shape}, expected {tensors[0].shape} "
-                             "like tensor 0")
+            raise ValueError(f"stack: tensor {i} has shape {t.shape}, expected {tensors[0].shape} like tensor 0")
     d = _check_dim(dim, tensors[0].ndim + 1, "stack")
     return S.Stack.apply(*_common_dtype(tensors), dim=d)
 
@@ -1472,8 +1496,10 @@ def pad(input, pad, mode="constant", value=0.0):
     except (TypeError, ValueError):
         raise TypeError(f"pad: expected a sequence of ints, got {pad!r}") from None
     if len(amounts) % 2 or len(amounts) // 2 > x.ndim:
-        raise ValueError(f"pad: the pad sequence must have an even length of at most 2 * ndim = "
-                         f"{2 * x.ndim}, got {len(amounts)} for input shape {x.shape}")
+        raise ValueError(
+            f"pad: the pad sequence must have an even length of at most 2 * ndim = "
+            f"{2 * x.ndim}, got {len(amounts)} for input shape {x.shape}"
+        )
     width = [(0, 0)] * x.ndim
     for k in range(len(amounts) // 2):
         width[x.ndim - 1 - k] = (amounts[2 * k], amounts[2 * k + 1])
@@ -1481,18 +1507,22 @@ def pad(input, pad, mode="constant", value=0.0):
         n = x.shape[axis]
         if mode == "constant":
             if n + before + after < 0 or (before < 0 and -before > n) or (after < 0 and -after > n):
-                raise ValueError(f"pad: padding {(before, after)} would crop dimension {axis} of size {n} "
-                                 "below zero")
+                raise ValueError(f"pad: padding {(before, after)} would crop dimension {axis} of size {n} below zero")
             continue
         if (before or after) and (before < 0 or after < 0):
-            raise ValueError(f"pad: negative padding is only supported by mode 'constant', got "
-                             f"{(before, after)} with mode {mode!r}")
+            raise ValueError(
+                f"pad: negative padding is only supported by mode 'constant', got {(before, after)} with mode {mode!r}"
+            )
         if mode == "reflect" and (before >= n or after >= n) and (before or after):
-            raise ValueError(f"pad: reflect padding {(before, after)} must be smaller than the size {n} "
-                             f"of dimension {axis} (input shape {x.shape})")
+            raise ValueError(
+                f"pad: reflect padding {(before, after)} must be smaller than the size {n} "
+                f"of dimension {axis} (input shape {x.shape})"
+            )
         if mode == "circular" and (before > n or after > n):
-            raise ValueError(f"pad: circular padding {(before, after)} must not exceed the size {n} of "
-                             f"dimension {axis} (input shape {x.shape})")
+            raise ValueError(
+                f"pad: circular padding {(before, after)} must not exceed the size {n} of "
+                f"dimension {axis} (input shape {x.shape})"
+            )
         if mode == "replicate" and n == 0 and (before or after):
             raise ValueError(f"pad: cannot replicate-pad dimension {axis} of size 0")
     if _builtins.all(b == 0 and a == 0 for b, a in width):
@@ -1518,18 +1548,67 @@ clip = clamp
 def _unary(name):
     def fn(input, *args, **kwargs):
         return getattr(_t(input, name), name)(*args, **kwargs)
+
     fn.__name__ = name
     fn.__qualname__ = name
     fn.__doc__ = f"Functional form of ``Tensor.{name}``."
     return fn
 
 
-for _name in ["exp", "log", "sqrt", "abs", "sin", "cos", "atan", "sigmoid", "tanh", "relu", "sum", "mean",
-              "var", "std", "amax", "amin", "max", "min", "argmax", "argmin", "reshape", "flatten",
-              "permute", "transpose", "squeeze", "unsqueeze", "softmax", "log_softmax", "square",
-              "gather", "sign", "neg", "expand", "flip", "split", "chunk", "unbind", "masked_fill",
-              "norm", "rsqrt", "reciprocal", "floor", "ceil", "round", "isnan", "isinf", "isfinite",
-              "all", "any", "prod", "clone", "detach"]:
+for _name in [
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "sin",
+    "cos",
+    "atan",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "sum",
+    "mean",
+    "var",
+    "std",
+    "amax",
+    "amin",
+    "max",
+    "min",
+    "argmax",
+    "argmin",
+    "reshape",
+    "flatten",
+    "permute",
+    "transpose",
+    "squeeze",
+    "unsqueeze",
+    "softmax",
+    "log_softmax",
+    "square",
+    "gather",
+    "sign",
+    "neg",
+    "expand",
+    "flip",
+    "split",
+    "chunk",
+    "unbind",
+    "masked_fill",
+    "norm",
+    "rsqrt",
+    "reciprocal",
+    "floor",
+    "ceil",
+    "round",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "all",
+    "any",
+    "prod",
+    "clone",
+    "detach",
+]:
     globals()[_name] = _unary(_name)
 
 
@@ -1578,6 +1657,7 @@ def einsum(equation, *operands):
     """Einstein summation, e.g. ``einsum("bij,bjk->bik", a, b)``; ``...`` and the implicit output
     (letters used once, sorted) follow torch/NumPy.  Differentiable in every operand."""
     from .ops.einsum import Einsum
+
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not operands:

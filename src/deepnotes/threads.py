@@ -5,6 +5,7 @@ so the BLAS thread pool is what ``torch.set_num_threads`` controls in torch.  On
 are shared, or for small models where a matrix product is too small to split, one thread can be
 faster than several; ``deepnotes train --threads`` sets it for a run.  Uses threadpoolctl.
 """
+
 import numbers
 
 __all__ = ["set_num_threads", "get_num_threads", "CLI_DEFAULT_THREADS"]
@@ -24,6 +25,7 @@ def set_num_threads(n):
     if n < 1:
         raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
     from threadpoolctl import threadpool_limits
+
     threadpool_limits(limits=int(n), user_api="blas")
 
 
@@ -31,5 +33,6 @@ def get_num_threads():
     """The number of threads the BLAS libraries of this process use (the largest if several are
     loaded; 1 when none reports a pool)."""
     from threadpoolctl import threadpool_info
+
     counts = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
     return max(counts, default=1)

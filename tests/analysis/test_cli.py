@@ -1,4 +1,5 @@
 """``summary`` and ``bench`` subcommands, wired into a parser built here as the main command does."""
+
 import argparse
 
 import pytest
@@ -27,13 +28,18 @@ CLASSIC_LENET5_NOTES = [156, 12, 1516, 32, 48120, 10164, 840]
 
 
 def modern_lenet_param_count():
-    t = torch.nn.Sequential(torch.nn.Conv2d(1, 6, 5), torch.nn.Conv2d(6, 16, 5), torch.nn.Linear(400, 120),
-                            torch.nn.Linear(120, 84), torch.nn.Linear(84, 10))
+    t = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 5),
+        torch.nn.Conv2d(6, 16, 5),
+        torch.nn.Linear(400, 120),
+        torch.nn.Linear(120, 84),
+        torch.nn.Linear(84, 10),
+    )
     return sum(p.numel() for p in t.parameters())
 
 
 def test_summary_command(capsys):
-    assert run(["summary", "lenet5_modern"]) == 0              # default input 1x32x32 for LeNet-5
+    assert run(["summary", "lenet5_modern"]) == 0  # default input 1x32x32 for LeNet-5
     out = capsys.readouterr().out
     assert f"Total params: {modern_lenet_param_count():,}" in out and "features.5 (MaxPool2d)" in out
     assert run(["summary", "LeNet5_Modern", "--input", "1x32x32", "--batch", "2", "--depth", "1", "--no-rf"]) == 0
@@ -42,7 +48,7 @@ def test_summary_command(capsys):
 
 
 def test_summary_command_classic_lenet5(capsys):
-    assert run(["summary", "lenet5"]) == 0                     # the 1998 network, default input 1x32x32
+    assert run(["summary", "lenet5"]) == 0  # the 1998 network, default input 1x32x32
     out = capsys.readouterr().out
     assert f"Total params: {sum(CLASSIC_LENET5_NOTES):,}" in out
     assert "c3 (ConnectionTableConv2d)" in out and "[1, 16, 10, 10]" in out and "output (EuclideanRBF)" in out
@@ -73,13 +79,18 @@ def test_input_too_small_or_wrong_names_the_layer(capsys):
     assert "LeNet5Classic (the model's own forward)" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["summary", "lenet5", "--input", "3xx32"],
-                                  ["summary", "lenet5", "--input", "abc"],
-                                  ["summary", "lenet5", "--input", "1x0x32"],
-                                  ["bench", "lenet5", "--input", "-1x32x32"],
-                                  ["bench", "lenet5", "--batch", "0"],
-                                  ["bench", "lenet5", "--repeat", "two"],
-                                  ["summary", "lenet5", "--depth", "-1"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["summary", "lenet5", "--input", "3xx32"],
+        ["summary", "lenet5", "--input", "abc"],
+        ["summary", "lenet5", "--input", "1x0x32"],
+        ["bench", "lenet5", "--input", "-1x32x32"],
+        ["bench", "lenet5", "--batch", "0"],
+        ["bench", "lenet5", "--repeat", "two"],
+        ["summary", "lenet5", "--depth", "-1"],
+    ],
+)
 def test_malformed_arguments_exit_with_usage_error(capsys, argv):
     with pytest.raises(SystemExit) as exc:
         parser().parse_args(argv)

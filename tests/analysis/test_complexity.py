@@ -1,6 +1,7 @@
 """Parameters, MACs and FLOPs: the worked numbers of seeds 000/002/003, seed 001's formulas, and
 torch twins (parameter counts, output shapes, and FlopCounterMode, which counts 2 * MACs for
 convolutions and matrix products)."""
+
 from collections import OrderedDict
 
 import numpy as np
@@ -12,8 +13,15 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import deepnotes as dn
 from deepnotes import nn
-from deepnotes.analysis import (LayerCost, count_parameters, cost_rule_for, parameter_table, parse_input_size,
-                                profile, register_cost_rule)
+from deepnotes.analysis import (
+    LayerCost,
+    cost_rule_for,
+    count_parameters,
+    parameter_table,
+    parse_input_size,
+    profile,
+    register_cost_rule,
+)
 from deepnotes.models import LeNet5
 
 torch.set_num_threads(1)
@@ -58,7 +66,7 @@ def torch_flops_by_module(model, x):
     for key, ops in fc.get_flop_counts().items():
         if key == "Global":
             continue
-        name = key[len(root) + 1:] if key.startswith(root + ".") else ("" if key == root else None)
+        name = key[len(root) + 1 :] if key.startswith(root + ".") else ("" if key == root else None)
         if name is not None:
             out[name] = int(sum(ops.values()))
     return fc.get_total_flops(), out
@@ -70,6 +78,7 @@ def torch_output_shapes(model, x):
     def hook(name):
         def record(mod, inputs, output):
             shapes.setdefault(name, tuple(output.shape))
+
         return record
 
     hooks = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if n and not list(m.children())]
@@ -101,8 +110,14 @@ def test_seed000_grouped_vs_depthwise_separable_parameters():
     """3 input channels, 256 outputs: 3x3 Conv+BN+ReLU has 3*3*3*256 = 6912 convolution weights; the
     3x3 depthwise + 1x1 pointwise pair has 3*3*3 + 3*1*1*256 = 795 (the notes ignore BN and biases)."""
     plain = [("conv", 3, 256, 3, 1, 1, 1, 1, False), ("bn", 256), ("relu",)]
-    separable = [("conv", 3, 3, 3, 1, 1, 1, 3, False), ("bn", 3), ("relu",),
-                 ("conv", 3, 256, 1, 1, 0, 1, 1, False), ("bn", 256), ("relu",)]
+    separable = [
+        ("conv", 3, 3, 3, 1, 1, 1, 3, False),
+        ("bn", 3),
+        ("relu",),
+        ("conv", 3, 256, 1, 1, 0, 1, 1, False),
+        ("bn", 256),
+        ("relu",),
+    ]
     p1 = check_against_torch(build(nn, plain), build(torch.nn, plain), (3, 32, 32))
     p2 = check_against_torch(build(nn, separable), build(torch.nn, separable), (3, 32, 32))
     conv1 = sum(r.params for r in p1.rows if r.type == "Conv2d")
@@ -132,9 +147,11 @@ def test_seed003_vgg_layer_vs_depthwise_separable_mult_adds():
 def test_seed002_dense_vs_depthwise_vs_thin_convolution():
     """64x64x256 -> 64x64x256 with 3x3 kernels: 590K parameters and 2.42G multiply-adds; the
     depthwise version 2.3K and 9.44M; a dense 16-channel one 2.3K and 9.44M as well."""
-    cases = {"dense": [("conv", 256, 256, 3, 1, 1, 1, 1, False)],
-             "depthwise": [("conv", 256, 256, 3, 1, 1, 1, 256, False)],
-             "thin": [("conv", 16, 16, 3, 1, 1, 1, 1, False)]}
+    cases = {
+        "dense": [("conv", 256, 256, 3, 1, 1, 1, 1, False)],
+        "depthwise": [("conv", 256, 256, 3, 1, 1, 1, 256, False)],
+        "thin": [("conv", 16, 16, 3, 1, 1, 1, 1, False)],
+    }
     got = {}
     for key, spec in cases.items():
         cin = spec[0][1]
@@ -179,14 +196,24 @@ def test_flops_with_bias_equal_flop_counter_mode():
     prof = profile(build(nn, spec), (3, 8, 8), batch_size=3)
     total, per = torch_flops_by_module(build(torch.nn, spec), torch.randn(3, 3, 8, 8))
     assert prof["0"].flops == per["0"] and prof["3"].flops == per["3"]
-    assert prof["0"].flops - prof["0"].flops_no_bias == 3 * 8 * 4 * 4       # one addition per output
+    assert prof["0"].flops - prof["0"].flops_no_bias == 3 * 8 * 4 * 4  # one addition per output
     assert prof.input_shape == (3, 3, 8, 8)
 
 
 @settings(max_examples=30, deadline=None)
-@given(cin_g=st.integers(1, 3), cout_g=st.integers(1, 3), groups=st.integers(1, 3), k=st.integers(1, 4),
-       s=st.integers(1, 3), p=st.integers(0, 2), d=st.integers(1, 2), h=st.integers(6, 11),
-       w=st.integers(6, 11), bias=st.booleans(), batch=st.integers(1, 2))
+@given(
+    cin_g=st.integers(1, 3),
+    cout_g=st.integers(1, 3),
+    groups=st.integers(1, 3),
+    k=st.integers(1, 4),
+    s=st.integers(1, 3),
+    p=st.integers(0, 2),
+    d=st.integers(1, 2),
+    h=st.integers(6, 11),
+    w=st.integers(6, 11),
+    bias=st.booleans(),
+    batch=st.integers(1, 2),
+)
 def test_conv_rule_matches_torch(cin_g, cout_g, groups, k, s, p, d, h, w, bias, batch):
     cin, cout = cin_g * groups, cout_g * groups
     if (h + 2 * p - d * (k - 1) - 1) < 0 or (w + 2 * p - d * (k - 1) - 1) < 0:
@@ -218,8 +245,16 @@ def test_pooling_norm_activation_conventions():
     """Conventions (documented in complexity.py), checked against a count by hand from torch's output
     shapes: max pool k*k-1 comparisons per output, average pool k*k, adaptive pool each bin's area,
     batch norm 2 per element, ReLU 1 per element, flatten and dropout 0; none are MACs."""
-    spec = [("conv", 2, 4, 3, 1, 1, 1, 1, True), ("bn", 4), ("relu",), ("maxpool", 3, 2, 1),
-            ("avgpool", 2, 2), ("gap", (3, 2)), ("dropout",), ("flatten",)]
+    spec = [
+        ("conv", 2, 4, 3, 1, 1, 1, 1, True),
+        ("bn", 4),
+        ("relu",),
+        ("maxpool", 3, 2, 1),
+        ("avgpool", 2, 2),
+        ("gap", (3, 2)),
+        ("dropout",),
+        ("flatten",),
+    ]
     prof = check_against_torch(build(nn, spec), build(torch.nn, spec), (2, 13, 11), batch_size=2)
     t_shapes = torch_output_shapes(build(torch.nn, spec), torch.randn(2, 2, 13, 11))
     numel = {k: int(np.prod(v)) for k, v in t_shapes.items()}
@@ -228,8 +263,15 @@ def test_pooling_norm_activation_conventions():
     def bins(n, o):
         return sum(-(-((i + 1) * n) // o) - (i * n) // o for i in range(o))
 
-    expected = {"1": 2 * numel["1"], "2": numel["2"], "3": 8 * numel["3"], "4": 4 * numel["4"],
-                "5": 2 * 4 * bins(in_h, 3) * bins(in_w, 2), "6": 0, "7": 0}
+    expected = {
+        "1": 2 * numel["1"],
+        "2": numel["2"],
+        "3": 8 * numel["3"],
+        "4": 4 * numel["4"],
+        "5": 2 * 4 * bins(in_h, 3) * bins(in_w, 2),
+        "6": 0,
+        "7": 0,
+    }
     for name, flops in expected.items():
         assert prof[name].flops == flops, name
         assert prof[name].macs == 0
@@ -256,7 +298,7 @@ def test_registry_rule_by_name_for_a_future_layer():
     with torch.no_grad():
         y_shape = tuple(t_layer(x).shape)
 
-    class ConvTranspose2d(nn.Module):       # stand-in with torch's attributes and output shape
+    class ConvTranspose2d(nn.Module):  # stand-in with torch's attributes and output shape
         def __init__(self):
             super().__init__()
             self.in_channels, self.out_channels, self.kernel_size, self.groups = 4, 6, (3, 3), 2
@@ -293,16 +335,31 @@ def test_register_cost_rule_for_a_class_and_container_becomes_a_unit():
         assert prof.rows[0].macs == 123 and prof.rows[0].params == 2 * (16 + 4)
     finally:
         from deepnotes.analysis import complexity
+
         complexity._COST_RULES.pop(Block)
 
 
 # ------------------------------------------------------------------------------------- whole models
 def lenet_torch():
-    return torch.nn.Sequential(OrderedDict(
-        features=build(torch.nn, [("conv", 1, 6, 5, 1, 0, 1, 1, True), ("relu",), ("maxpool", 2),
-                                  ("conv", 6, 16, 5, 1, 0, 1, 1, True), ("relu",), ("maxpool", 2)]),
-        classifier=build(torch.nn, [("flatten",), ("linear", 400, 120), ("relu",), ("linear", 120, 84),
-                                    ("relu",), ("linear", 84, 10)])))
+    return torch.nn.Sequential(
+        OrderedDict(
+            features=build(
+                torch.nn,
+                [
+                    ("conv", 1, 6, 5, 1, 0, 1, 1, True),
+                    ("relu",),
+                    ("maxpool", 2),
+                    ("conv", 6, 16, 5, 1, 0, 1, 1, True),
+                    ("relu",),
+                    ("maxpool", 2),
+                ],
+            ),
+            classifier=build(
+                torch.nn,
+                [("flatten",), ("linear", 400, 120), ("relu",), ("linear", 120, 84), ("relu",), ("linear", 84, 10)],
+            ),
+        )
+    )
 
 
 def test_lenet5_against_torch_twin():
@@ -319,9 +376,16 @@ def test_classic_lenet5_connections_as_in_seed002():
     C1 6*(5*5+1)*28*28, S2 6*5*14*14, C3 151,600, S4 16*(25*4+25), C5 120*(25*16+1), F6 84*(120+1).
     Our MACs plus the bias additions give exactly these, and the parameters match the notes."""
     from deepnotes.models import lenet5
+
     prof = profile(lenet5(), (1, 32, 32))
-    connections = {"c1": 6 * (5 * 5 + 1) * 28 * 28, "s2": 6 * 5 * 14 * 14, "c3": 151_600,
-                   "s4": 16 * (25 * 4 + 25), "c5": 120 * (25 * 16 + 1), "f6": 84 * (120 + 1)}
+    connections = {
+        "c1": 6 * (5 * 5 + 1) * 28 * 28,
+        "s2": 6 * 5 * 14 * 14,
+        "c3": 151_600,
+        "s4": 16 * (25 * 4 + 25),
+        "c5": 120 * (25 * 16 + 1),
+        "f6": 84 * (120 + 1),
+    }
     params = {"c1": 6 * (5 * 5 + 1), "s2": 2 * 6, "c3": 1_516, "s4": 32, "c5": 48_120, "f6": 10_164}
     for name, expected in connections.items():
         row = prof[name]
@@ -330,8 +394,13 @@ def test_classic_lenet5_connections_as_in_seed002():
     assert prof["output"].macs == 84 * 10 and prof["output"].params == 840
     assert not prof.uncounted_types
     # receptive fields: C1 5, S2 6, C3 14, S4 16, C5 sees the whole 32x32 input (seed 001's recursion)
-    assert [prof[n].receptive_field for n in ("c1", "s2", "c3", "s4", "c5")] == \
-        [(5, 5), (6, 6), (14, 14), (16, 16), (32, 32)]
+    assert [prof[n].receptive_field for n in ("c1", "s2", "c3", "s4", "c5")] == [
+        (5, 5),
+        (6, 6),
+        (14, 14),
+        (16, 16),
+        (32, 32),
+    ]
 
 
 def vgg_spec(cfg, cin=3, classes=10):
@@ -350,7 +419,7 @@ def test_vgg11_style_network_against_torch_twin():
     from torchvision.models.vgg import cfgs, make_layers
 
     prof = check_against_torch(build(nn, spec), build(torch.nn, spec), (3, 32, 32))
-    tv_features = make_layers(cfgs["A"])                  # torchvision's VGG-11 feature extractor
+    tv_features = make_layers(cfgs["A"])  # torchvision's VGG-11 feature extractor
     conv_params = sum(r.params for r in prof.rows if r.type == "Conv2d")
     assert conv_params == sum(p.numel() for p in tv_features.parameters())
     total, _ = torch_flops_by_module(tv_features, torch.randn(1, 3, 32, 32))
@@ -367,13 +436,12 @@ def resnet18(lib, width=64, pool=None, num_classes=1000):
             super().__init__()
             self.conv1 = lib.Conv2d(cin, cout, 3, stride, 1, bias=False)
             self.bn1 = lib.BatchNorm2d(cout)
-            self.relu = lib.ReLU()                      # shared: called twice per block
+            self.relu = lib.ReLU()  # shared: called twice per block
             self.conv2 = lib.Conv2d(cout, cout, 3, 1, 1, bias=False)
             self.bn2 = lib.BatchNorm2d(cout)
             self.downsample = None
             if stride != 1 or cin != cout:
-                self.downsample = lib.Sequential(lib.Conv2d(cin, cout, 1, stride, bias=False),
-                                                 lib.BatchNorm2d(cout))
+                self.downsample = lib.Sequential(lib.Conv2d(cin, cout, 1, stride, bias=False), lib.BatchNorm2d(cout))
 
         def forward(self, x):
             out = self.relu(self.bn1(self.conv1(x)))
@@ -412,11 +480,12 @@ def test_resnet18_against_torchvision():
 
     tv = tv_resnet18().eval()
     ours = resnet18(nn)
-    assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == \
-        {k: tuple(v.shape) for k, v in tv.state_dict().items()}
+    assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == {
+        k: tuple(v.shape) for k, v in tv.state_dict().items()
+    }
     prof = check_against_torch(ours, tv, (3, 64, 64))
     assert prof.params == 11_689_512
-    assert 2 * prof.macs == 297_115_648                  # FlopCounterMode on torchvision at 64x64
+    assert 2 * prof.macs == 297_115_648  # FlopCounterMode on torchvision at 64x64
     relu_calls = [r for r in prof.rows if r.name == "layer1.0.relu"]
     assert len(relu_calls) == 2 and all(r.params == 0 for r in relu_calls)
 
@@ -425,7 +494,7 @@ def test_resnet18_against_torchvision():
 def test_profile_runs_in_eval_mode_and_restores_modes():
     m = build(nn, [("conv", 2, 3, 3, 1, 1, 1, 1, True), ("bn", 3), ("dropout",)])
     m.train()
-    m[2].eval()                                            # a mixed state must come back as it was
+    m[2].eval()  # a mixed state must come back as it was
     before = {k: v.data.copy() for k, v in m.state_dict().items()}
     seen = []
     m[1].register_forward_pre_hook(lambda mod, inp: seen.append((mod.training, dn.is_grad_enabled())))
@@ -478,17 +547,36 @@ def test_count_parameters_and_table():
 
 # ------------------------------------------------------------------------------------- bad input
 def test_input_too_small_names_the_layer():
-    m = nn.Sequential(OrderedDict(features=build(nn, [("conv", 3, 8, 3, 1, 0, 1, 1, True), ("relu",),
-                                                      ("maxpool", 2), ("conv", 8, 8, 3, 1, 0, 1, 1, True),
-                                                      ("maxpool", 2)])))
+    m = nn.Sequential(
+        OrderedDict(
+            features=build(
+                nn,
+                [
+                    ("conv", 3, 8, 3, 1, 0, 1, 1, True),
+                    ("relu",),
+                    ("maxpool", 2),
+                    ("conv", 8, 8, 3, 1, 0, 1, 1, True),
+                    ("maxpool", 2),
+                ],
+            )
+        )
+    )
     with pytest.raises(ValueError, match=r"features\.4 \(MaxPool2d\).*\(1, 8, 1, 1\)"):
         profile(m, (3, 9, 9))
     with pytest.raises(ValueError, match=r"features\.3 \(Conv2d\)"):
         profile(m, (3, 6, 6))
-    with torch.no_grad():                                    # torch agrees the map vanishes there
+    with torch.no_grad():  # torch agrees the map vanishes there
         with pytest.raises(RuntimeError):
-            build(torch.nn, [("conv", 3, 8, 3, 1, 0, 1, 1, True), ("relu",), ("maxpool", 2),
-                             ("conv", 8, 8, 3, 1, 0, 1, 1, True), ("maxpool", 2)])(torch.randn(1, 3, 9, 9))
+            build(
+                torch.nn,
+                [
+                    ("conv", 3, 8, 3, 1, 0, 1, 1, True),
+                    ("relu",),
+                    ("maxpool", 2),
+                    ("conv", 8, 8, 3, 1, 0, 1, 1, True),
+                    ("maxpool", 2),
+                ],
+            )(torch.randn(1, 3, 9, 9))
     assert all(len(mod._forward_hooks) == 0 and len(mod._forward_pre_hooks) == 0 for mod in m.modules())
     with pytest.raises(ValueError, match=r"LeNet5 \(the model's own forward\)"):
         profile(LeNet5(), (1, 28, 28))

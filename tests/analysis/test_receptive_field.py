@@ -2,6 +2,7 @@
 with positive weights and inputs (max pooling swapped for average pooling of the same geometry, so
 every input in a window gets gradient), the input pixels with a non-zero gradient of one output unit
 are exactly that unit's receptive field; its bounding box gives the size and the centre."""
+
 from collections import OrderedDict
 
 import numpy as np
@@ -11,8 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepnotes import nn
-from deepnotes.analysis import (ReceptiveFieldRow, conv_output_size, pool_output_size, profile, receptive_field,
-                                receptive_field_chain)
+from deepnotes.analysis import (
+    ReceptiveFieldRow,
+    conv_output_size,
+    pool_output_size,
+    profile,
+    receptive_field,
+    receptive_field_chain,
+)
 from deepnotes.models import LeNet5
 
 
@@ -39,8 +46,7 @@ torch.set_num_threads(1)
 
 # ------------------------------------------------------------------------------------- output sizes
 @settings(max_examples=40, deadline=None)
-@given(size=st.integers(1, 30), k=st.integers(1, 6), s=st.integers(1, 4), p=st.integers(0, 3),
-       d=st.integers(1, 3))
+@given(size=st.integers(1, 30), k=st.integers(1, 6), s=st.integers(1, 4), p=st.integers(0, 3), d=st.integers(1, 3))
 def test_conv_output_size_matches_torch(size, k, s, p, d):
     expected = conv_output_size(size, k, s, p, d)
     conv = torch.nn.Conv2d(1, 1, k, stride=s, padding=p, dilation=d)
@@ -52,8 +58,14 @@ def test_conv_output_size_matches_torch(size, k, s, p, d):
 
 
 @settings(max_examples=40, deadline=None)
-@given(size=st.integers(1, 30), k=st.integers(1, 6), s=st.integers(1, 4), p=st.integers(0, 3),
-       d=st.integers(1, 2), ceil_mode=st.booleans())
+@given(
+    size=st.integers(1, 30),
+    k=st.integers(1, 6),
+    s=st.integers(1, 4),
+    p=st.integers(0, 3),
+    d=st.integers(1, 2),
+    ceil_mode=st.booleans(),
+)
 def test_pool_output_size_matches_torch(size, k, s, p, d, ceil_mode):
     if p > k // 2:
         return
@@ -77,7 +89,7 @@ def test_chain_two_3x3_equal_one_5x5_and_notes_top_down_formula():
     chain = receptive_field_chain(layers)
     for top in range(len(layers)):
         rf = 1
-        for k, s, *rest in reversed(layers[:top + 1]):
+        for k, s, *rest in reversed(layers[: top + 1]):
             d = rest[1] if len(rest) > 1 else 1
             rf = (rf - 1) * s + (k - 1) * d + 1
         assert chain[top][0] == rf
@@ -103,8 +115,11 @@ def positive_(model):
 def torch_rf(model, input_shape, names):
     """{name: (size_h, size_w, centre_h, centre_w, unit)} for the centre unit of each named output."""
     outs = {}
-    hooks = [m.register_forward_hook(lambda mod, i, o, n=n: outs.__setitem__(n, o))
-             for n, m in model.named_modules() if n in names]
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o, n=n: outs.__setitem__(n, o))
+        for n, m in model.named_modules()
+        if n in names
+    ]
     x = torch.ones(input_shape, dtype=torch.float64, requires_grad=True)
     model(x)
     for h in hooks:
@@ -117,15 +132,24 @@ def torch_rf(model, input_shape, names):
         y[(0, 0) + unit].backward(retain_graph=True)
         g = x.grad[0].abs().sum(0) > 0
         rows, cols = np.where(g.any(1).numpy())[0], np.where(g.any(0).numpy())[0]
-        res[n] = (rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1, (rows[0] + rows[-1]) / 2,
-                  (cols[0] + cols[-1]) / 2, unit, rows[0], rows[-1], cols[0], cols[-1])
+        res[n] = (
+            rows[-1] - rows[0] + 1,
+            cols[-1] - cols[0] + 1,
+            (rows[0] + rows[-1]) / 2,
+            (cols[0] + cols[-1]) / 2,
+            unit,
+            rows[0],
+            rows[-1],
+            cols[0],
+            cols[-1],
+        )
     return res
 
 
 def check_rf(dn_model, t_model, input_size, names, interior=True):
     leaves = receptive_field(dn_model, input_size)
-    rows = {r.name: r for r in reversed(leaves)}                   # first call of each leaf
-    for r in reversed(profile(dn_model, input_size).calls):       # containers: their output's field
+    rows = {r.name: r for r in reversed(leaves)}  # first call of each leaf
+    for r in reversed(profile(dn_model, input_size).calls):  # containers: their output's field
         if r.name not in rows:
             rows[r.name] = ReceptiveFieldRow(r.name, r.type, r.output_shape, r.receptive_field, r.jump, r.start)
     oracle = torch_rf(positive_(t_model), (1,) + tuple(input_size), names)
@@ -144,17 +168,24 @@ def check_rf(dn_model, t_model, input_size, names, interior=True):
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
 def test_chain_with_stride_padding_dilation_and_pooling():
-    spec = [("conv", 1, 2, 3, 1, 1, 1, 1, True), ("relu",), ("conv", 2, 2, 5, 2, 1, 1, 1, True),
-            ("maxpool", 3, 2, 1), ("conv", 2, 3, 3, 1, 2, 2, 1, True), ("avgpool", 2, 2),
-            ("conv", 3, 2, (3, 1), 1, (0, 1), (1, 2), 1, False), ("conv", 2, 2, 4, 1, "same", 1, 1, True),
-            ("conv", 2, 2, 3, 1, "valid", 2, 1, True)]
+    spec = [
+        ("conv", 1, 2, 3, 1, 1, 1, 1, True),
+        ("relu",),
+        ("conv", 2, 2, 5, 2, 1, 1, 1, True),
+        ("maxpool", 3, 2, 1),
+        ("conv", 2, 3, 3, 1, 2, 2, 1, True),
+        ("avgpool", 2, 2),
+        ("conv", 3, 2, (3, 1), 1, (0, 1), (1, 2), 1, False),
+        ("conv", 2, 2, 4, 1, "same", 1, 1, True),
+        ("conv", 2, 2, 3, 1, "valid", 2, 1, True),
+    ]
     t_spec = [("avgpool", *a) if k == "maxpool" else (k, *a) for k, *a in spec]
     names = [str(i) for i in range(len(spec))]
     rows = check_rf(build(nn, spec), build(torch.nn, t_spec), (1, 160, 150), names)
-    assert rows["6"].size[0] != rows["6"].size[1]                  # per-axis fields
+    assert rows["6"].size[0] != rows["6"].size[1]  # per-axis fields
     chain = receptive_field_chain([(3, 1, 1), (5, 2, 1), (3, 2, 1), (3, 1, 2, 2), (2, 2), (3, 1, 0)])
     assert rows["6"].size[0] == chain[-1][0] and rows["6"].start[0] == chain[-1][2]
-    assert rows["7"].size[0] == rows["6"].size[0] + 3 * rows["6"].jump[0]     # 'same' with an even kernel
+    assert rows["7"].size[0] == rows["6"].size[0] + 3 * rows["6"].jump[0]  # 'same' with an even kernel
 
 
 def test_vgg16_receptive_fields_212_and_196():
@@ -177,17 +208,16 @@ def test_resnet18_branches_merge_by_union():
     names = ["maxpool", "layer1.1.conv2", "layer2", "layer3.0.downsample.0", "layer4.0", "layer4"]
     rows = check_rf(ours, twin, (3, 448, 448), names)
     assert rows["layer4"].size == (435, 435) and rows["layer4"].jump == (32, 32)
-    assert rows["layer3.0.downsample.0"].size == rows["layer2"].size == (99, 99)   # a 1x1 conv adds nothing
+    assert rows["layer3.0.downsample.0"].size == rows["layer2"].size == (99, 99)  # a 1x1 conv adds nothing
     fc = [r for r in receptive_field(ours, (3, 448, 448)) if r.name == "fc"][0]
-    assert fc.jump is None and fc.size == (435 + 13 * 32, 435 + 13 * 32)   # the whole 14x14 map
+    assert fc.jump is None and fc.size == (435 + 13 * 32, 435 + 13 * 32)  # the whole 14x14 map
 
 
 def test_flatten_and_linear_see_the_whole_input():
     twin = lenet_torch()
     for i in (2, 5):
         twin.features[i] = torch.nn.AvgPool2d(2)
-    rows = check_rf(LeNet5(), twin, (1, 32, 32), ["features.5", "classifier.1", "classifier.5"],
-                    interior=False)
+    rows = check_rf(LeNet5(), twin, (1, 32, 32), ["features.5", "classifier.1", "classifier.5"], interior=False)
     assert rows["features.5"].size == (16, 16) and rows["features.5"].jump == (4, 4)
     assert rows["classifier.1"].size == (32, 32) and rows["classifier.1"].jump is None
 
@@ -200,11 +230,11 @@ def test_adaptive_pooling_exact_bins_and_global():
 
 
 def test_unknown_layers():
-    class Same(nn.Module):          # keeps the spatial size: the field passes through
+    class Same(nn.Module):  # keeps the spatial size: the field passes through
         def forward(self, x):
             return x * 2.0
 
-    class Half(nn.Module):          # changes it with no rule: unknown from here on
+    class Half(nn.Module):  # changes it with no rule: unknown from here on
         def forward(self, x):
             return x[:, :, ::2, ::2]
 
@@ -214,7 +244,7 @@ def test_unknown_layers():
     assert rows["c"].size is None and rows["d"].size is None and rows["d"].jump is None
     prof = profile(m, (1, 12, 12))
     line = [ln for ln in prof.table().splitlines() if "d (Conv2d)" in ln][0]
-    assert line.endswith("--")                                   # unknown field shown as --
+    assert line.endswith("--")  # unknown field shown as --
 
 
 def test_mlp_has_no_receptive_field():

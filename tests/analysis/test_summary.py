@@ -1,5 +1,6 @@
 """The torchinfo-style summary: rows, totals and size estimates, checked against a torch twin of
 LeNet-5 (parameter counts, output shapes, FlopCounterMode)."""
+
 import builtins
 import sys
 from collections import OrderedDict
@@ -17,11 +18,21 @@ torch.set_num_threads(1)
 
 def lenet_twin():
     conv = lambda cin, cout: torch.nn.Conv2d(cin, cout, 5)  # noqa: E731
-    return torch.nn.Sequential(OrderedDict(
-        features=torch.nn.Sequential(conv(1, 6), torch.nn.ReLU(), torch.nn.MaxPool2d(2), conv(6, 16),
-                                     torch.nn.ReLU(), torch.nn.MaxPool2d(2)),
-        classifier=torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(400, 120), torch.nn.ReLU(),
-                                       torch.nn.Linear(120, 84), torch.nn.ReLU(), torch.nn.Linear(84, 10))))
+    return torch.nn.Sequential(
+        OrderedDict(
+            features=torch.nn.Sequential(
+                conv(1, 6), torch.nn.ReLU(), torch.nn.MaxPool2d(2), conv(6, 16), torch.nn.ReLU(), torch.nn.MaxPool2d(2)
+            ),
+            classifier=torch.nn.Sequential(
+                torch.nn.Flatten(),
+                torch.nn.Linear(400, 120),
+                torch.nn.ReLU(),
+                torch.nn.Linear(120, 84),
+                torch.nn.ReLU(),
+                torch.nn.Linear(84, 10),
+            ),
+        )
+    )
 
 
 def twin_leaf_outputs(model, x):
@@ -30,6 +41,7 @@ def twin_leaf_outputs(model, x):
     def hook(name):
         def record(mod, inputs, output):
             shapes[name] = tuple(output.shape)
+
         return record
 
     hs = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if n and not list(m.children())]
@@ -74,7 +86,7 @@ def test_summary_depth_frozen_float64_and_no_rf():
     lines = s.text.splitlines()
     assert not any("features.0" in ln for ln in lines)
     feat = [ln for ln in lines if ln.lstrip("├─│ ").startswith("features (Sequential)")][0]
-    assert feat.split()[-2] == f"{156 + 2416:,}"              # the hidden layers' parameters
+    assert feat.split()[-2] == f"{156 + 2416:,}"  # the hidden layers' parameters
     assert feat.split()[-1] == f"{6 * 28 * 28 * 25 + 16 * 10 * 10 * 150:,}"
     assert "RF" not in lines[1]
     assert s.non_trainable_params == 150 and "Non-trainable params: 150" in s.text
@@ -85,7 +97,7 @@ def test_summary_depth_frozen_float64_and_no_rf():
 
 
 def test_summary_shows_the_table_once_at_an_interactive_prompt(capsys, monkeypatch):
-    monkeypatch.setattr(builtins, "_", None, raising=False)     # the display hook stores its value there
+    monkeypatch.setattr(builtins, "_", None, raising=False)  # the display hook stores its value there
     # `>>> summary(model, size)` at a prompt: the call runs, then the prompt hands its value to the
     # display hook, which writes repr(value)
     s = summary(LeNet5(), (1, 32, 32))
@@ -94,7 +106,7 @@ def test_summary_shows_the_table_once_at_an_interactive_prompt(capsys, monkeypat
     assert out.count(s.text) == 1 and out.count("Total params:") == 1
     assert out.rstrip().endswith(repr(s)) and "\n" not in repr(s)
     assert f"total_params={s.total_params:,}" in repr(s) and f"total_mult_adds={s.total_mult_adds:,}" in repr(s)
-    assert str(s) == s.text                     # print(s) shows the table on request
+    assert str(s) == s.text  # print(s) shows the table on request
     quiet = summary(LeNet5(), (1, 32, 32), verbose=False)
     sys.__displayhook__(quiet)
     assert capsys.readouterr().out.count("Total params:") == 0

@@ -1,5 +1,6 @@
 """measure_latency: structure and arithmetic only (tests never judge timings).  A fake clock gives
 known durations, so percentiles and throughput are checked exactly against NumPy."""
+
 import numpy as np
 import pytest
 
@@ -43,7 +44,7 @@ def test_fake_clock_percentiles_and_throughput():
     assert res.p90_ms == pytest.approx(np.percentile(durations, 90))
     assert res.mean_ms == pytest.approx(np.mean(durations)) and res.std_ms == pytest.approx(np.std(durations))
     assert (res.min_ms, res.max_ms) == pytest.approx((1.0, 10.0))
-    assert res.throughput == pytest.approx(8 * 10 / (sum(durations) / 1e3))   # samples / total time
+    assert res.throughput == pytest.approx(8 * 10 / (sum(durations) / 1e3))  # samples / total time
     assert res.input_shape == (8, 4) and (res.warmup, res.repeat, res.batch_size) == (3, 10, 8)
     assert "p50 5.500 ms" in str(res)
 
@@ -59,8 +60,12 @@ def test_input_data_and_bad_arguments():
     m = Counting()
     res = measure_latency(m, input_data=dn.zeros(3, 4), warmup=0, repeat=2, timer=fake_clock([1.0, 3.0]))
     assert res.batch_size == 3 and res.throughput == pytest.approx(3 / 2e-3)
-    for kwargs, match in (({"repeat": 0}, "repeat"), ({"warmup": -1}, "warmup"), ({"warmup": 1.5}, "warmup"),
-                          ({"batch_size": 0}, "batch_size")):
+    for kwargs, match in (
+        ({"repeat": 0}, "repeat"),
+        ({"warmup": -1}, "warmup"),
+        ({"warmup": 1.5}, "warmup"),
+        ({"batch_size": 0}, "batch_size"),
+    ):
         with pytest.raises(ValueError, match=f"measure_latency: {match}"):
             measure_latency(m, (4,), **kwargs)
     with pytest.raises(TypeError, match="timer"):

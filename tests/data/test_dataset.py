@@ -1,4 +1,5 @@
 """Dataset, TensorDataset, Subset, ConcatDataset and random_split against torch.utils.data."""
+
 import warnings
 
 import numpy as np
@@ -13,8 +14,7 @@ from deepnotes.data import ConcatDataset, Dataset, Subset, TensorDataset, random
 
 
 def _np(x):
-    return x.data if isinstance(x, deepnotes.Tensor) else (x.numpy() if isinstance(x, torch.Tensor) else
-                                                         np.asarray(x))
+    return x.data if isinstance(x, deepnotes.Tensor) else (x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x))
 
 
 def test_tensor_dataset_rows_equal_torch(rng):
@@ -42,13 +42,16 @@ def test_tensor_dataset_keeps_array_rows_as_numpy():
     np.testing.assert_array_equal(ds[1][0], x[1])
 
 
-@pytest.mark.parametrize("args, err, words", [
-    ((np.zeros((3, 2)), np.zeros(4)), ValueError, ["TensorDataset", "[3, 4]"]),
-    ((), ValueError, ["TensorDataset", "at least one"]),
-    (([1, 2, 3],), TypeError, ["TensorDataset", "list"]),
-    ((np.float64(1.0),), TypeError, ["TensorDataset"]),
-    ((np.zeros(()),), ValueError, ["TensorDataset", "0-dimensional"]),
-])
+@pytest.mark.parametrize(
+    "args, err, words",
+    [
+        ((np.zeros((3, 2)), np.zeros(4)), ValueError, ["TensorDataset", "[3, 4]"]),
+        ((), ValueError, ["TensorDataset", "at least one"]),
+        (([1, 2, 3],), TypeError, ["TensorDataset", "list"]),
+        ((np.float64(1.0),), TypeError, ["TensorDataset"]),
+        ((np.zeros(()),), ValueError, ["TensorDataset", "0-dimensional"]),
+    ],
+)
 def test_tensor_dataset_errors(args, err, words):
     with pytest.raises(err) as info:
         TensorDataset(*args)
@@ -137,10 +140,21 @@ def test_random_split_fraction_lengths_equal_torch(n, weights):
     assert _our_lengths(n, fractions) == expected
 
 
-@pytest.mark.parametrize("n, lengths", [
-    (10, [0.3, 0.3, 0.4]), (11, [0.5, 0.5]), (7, [0.1, 0.1, 0.1, 0.7]), (3, [1 / 3] * 3),
-    (10, [3, 7]), (10, [0, 10]), (10, [3, 6]), (10, [0.5, 0.6]), (0, [0, 0]), (10, [0.2, 0.3]),
-])
+@pytest.mark.parametrize(
+    "n, lengths",
+    [
+        (10, [0.3, 0.3, 0.4]),
+        (11, [0.5, 0.5]),
+        (7, [0.1, 0.1, 0.1, 0.7]),
+        (3, [1 / 3] * 3),
+        (10, [3, 7]),
+        (10, [0, 10]),
+        (10, [3, 6]),
+        (10, [0.5, 0.6]),
+        (0, [0, 0]),
+        (10, [0.2, 0.3]),
+    ],
+)
 def test_random_split_lengths_cases_equal_torch(n, lengths):
     assert _our_lengths(n, lengths) == _torch_lengths(n, lengths)
 

@@ -3,6 +3,7 @@
 Oracles: torchvision's own IDX reader (``read_sn3_pascalvincent_tensor``, pure Python) for IDX files,
 and the published record layout, written here byte by byte with ``struct``, for CIFAR-10.
 """
+
 import gzip
 import os
 import re
@@ -43,8 +44,10 @@ def write_mnist(folder, rng, n_train=7, n_test=4, compress=False, size=28):
     return out
 
 
-@pytest.mark.parametrize("type_code, dtype", [(0x08, np.uint8), (0x09, np.int8), (0x0B, np.int16),
-                                              (0x0C, np.int32), (0x0D, np.float32), (0x0E, np.float64)])
+@pytest.mark.parametrize(
+    "type_code, dtype",
+    [(0x08, np.uint8), (0x09, np.int8), (0x0B, np.int16), (0x0C, np.int32), (0x0D, np.float32), (0x0E, np.float64)],
+)
 def test_read_idx_equals_torchvision(tmp_path, rng, type_code, dtype):
     array = (rng.standard_normal((3, 4, 5)) * 100).astype(dtype)
     path = write_idx(str(tmp_path / "a.idx"), array, type_code)
@@ -106,8 +109,11 @@ def test_mnist_errors(tmp_path, rng):
     os.replace(img, img + ".bak")
     with open(lab, "rb") as src, open(img, "wb") as dst:
         dst.write(src.read())
-    with pytest.raises(ValueError, match=r"MNIST: .*train-images-idx3-ubyte has magic number 0x00000801; "
-                                         r"expected 0x00000803 \(IDX file of unsigned bytes with 3 dimension"):
+    with pytest.raises(
+        ValueError,
+        match=r"MNIST: .*train-images-idx3-ubyte has magic number 0x00000801; "
+        r"expected 0x00000803 \(IDX file of unsigned bytes with 3 dimension",
+    ):
         MNIST(folder)
     # truncated image file
     with open(img + ".bak", "rb") as f:
@@ -165,8 +171,13 @@ def gzip_bomb(prefix, zeros_mib, crc=0):
     body = c.compress(prefix) + c.flush(zlib.Z_FULL_FLUSH)
     block = c.compress(b"\0" * (1 << 20)) + c.flush(zlib.Z_FULL_FLUSH)
     size = len(prefix) + (zeros_mib << 20)
-    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + body + block * zeros_mib + c.flush()
-            + struct.pack("<II", crc, size & 0xFFFFFFFF))
+    return (
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+        + body
+        + block * zeros_mib
+        + c.flush()
+        + struct.pack("<II", crc, size & 0xFFFFFFFF)
+    )
 
 
 def _peak_bytes(fn):
@@ -190,15 +201,18 @@ def test_gzip_bomb_is_not_inflated_past_the_declared_size(tmp_path):
     assert path.stat().st_size < 400_000
     peak, msg = _peak_bytes(lambda: read_idx(str(path)))
     assert "is longer than its header says: more than 7856 bytes, expected 7856" in msg
-    assert peak < 8 << 20                          # the old reader inflated all 256 MiB first
+    assert peak < 8 << 20  # the old reader inflated all 256 MiB first
 
 
 def test_absurd_idx_headers_are_refused_before_reading(tmp_path):
     path = tmp_path / "x.gz"
     path.write_bytes(gzip_bomb(idx_header((1 << 31, 28, 28)), zeros_mib=64))
     peak, msg = _peak_bytes(lambda: read_idx(str(path), who="MNIST"))
-    assert re.search(r"MNIST: .*x.gz declares shape \(2147483648, 28, 28\) of 1-byte values, "
-                     r"1,683,627,180,032 bytes; at most max_bytes=2,147,483,648 are accepted", msg)
+    assert re.search(
+        r"MNIST: .*x.gz declares shape \(2147483648, 28, 28\) of 1-byte values, "
+        r"1,683,627,180,032 bytes; at most max_bytes=2,147,483,648 are accepted",
+        msg,
+    )
     assert peak < 1 << 20
     # 255 dimensions of 2**32 - 1: the byte count is computed exactly (no int64 overflow)
     path.write_bytes(gzip.compress(idx_header((0xFFFFFFFF,) * 255, type_code=0x0E)))
@@ -206,8 +220,11 @@ def test_absurd_idx_headers_are_refused_before_reading(tmp_path):
     # within max_bytes, but more than any deflate stream of this size can hold
     path.write_bytes(gzip.compress(idx_header((60000, 28, 28)) + b"\0" * 1000))
     peak, msg = _peak_bytes(lambda: read_idx(str(path)))
-    assert re.search(r"x.gz is truncated: a gzip file of \d+ bytes cannot hold the 47040016 bytes its header "
-                     r"declares", msg)
+    assert re.search(
+        r"x.gz is truncated: a gzip file of \d+ bytes cannot hold the 47040016 bytes its header "
+        r"declares",
+        msg,
+    )
     assert peak < 1 << 20
     # a plain file is checked against its size before its values are read
     plain = tmp_path / "plain"
@@ -224,8 +241,9 @@ def test_max_bytes_bounds_and_allows(tmp_path):
     # a genuine stream that inflates to exactly what its header declares, at ~1000:1, is read
     bomb = tmp_path / "zeros.gz"
     zeros = 4 << 20
-    bomb.write_bytes(gzip_bomb(idx_header((zeros,)), zeros_mib=4,
-                               crc=zlib.crc32(b"\0" * zeros, zlib.crc32(idx_header((zeros,))))))
+    bomb.write_bytes(
+        gzip_bomb(idx_header((zeros,)), zeros_mib=4, crc=zlib.crc32(b"\0" * zeros, zlib.crc32(idx_header((zeros,)))))
+    )
     out = read_idx(str(bomb))
     assert out.shape == (zeros,) and not out.any()
 
@@ -279,8 +297,11 @@ def test_cifar10_errors(tmp_path, rng):
     raw = open(path, "rb").read()
     with open(path, "wb") as f:
         f.write(raw[:-5])
-    with pytest.raises(ValueError, match=r"CIFAR10: .*data_batch_3.bin has 9214 bytes; expected a positive "
-                                         r"multiple of 3073.*truncated"):
+    with pytest.raises(
+        ValueError,
+        match=r"CIFAR10: .*data_batch_3.bin has 9214 bytes; expected a positive "
+        r"multiple of 3073.*truncated",
+    ):
         CIFAR10(folder)
     with open(path, "wb") as f:
         f.write(b"")
@@ -299,7 +320,7 @@ def test_cifar10_errors(tmp_path, rng):
 def test_cifar10_size_is_checked_before_reading(tmp_path):
     path = tmp_path / "data_batch_1.bin"
     with open(path, "wb") as f:
-        f.truncate(3073 * 40_000 + 1)              # sparse: 123 MB on paper, nothing on disk
+        f.truncate(3073 * 40_000 + 1)  # sparse: 123 MB on paper, nothing on disk
     peak, msg = _peak_bytes(lambda: read_cifar10_batch(str(path)))
     assert "has 122920001 bytes; expected a positive multiple of 3073" in msg
     assert peak < 1 << 20

@@ -1,4 +1,5 @@
 """The bundled digits asset against scikit-learn, and Digits' resizing against torch and scipy."""
+
 import importlib.util
 import os
 
@@ -70,8 +71,7 @@ def test_digits_images_equal_torch_interpolate(train, size):
     idx = a.train_indices if train else a.test_indices
     assert len(ds) == idx.size
     x = torch.from_numpy(a.images[idx].astype(np.float64) / 16)[:, None]
-    ref = x.numpy() if size == 8 else F.interpolate(x, size=(size, size), mode="bilinear",
-                                                    align_corners=False).numpy()
+    ref = x.numpy() if size == 8 else F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).numpy()
     assert ds.images.dtype == np.float32 and ds.images.shape == (idx.size, 1, size, size)
     np.testing.assert_allclose(ds.images, ref, rtol=0, atol=1e-7)
     np.testing.assert_array_equal(ds.targets, a.labels[idx].astype(np.int64))
@@ -92,8 +92,9 @@ def test_digits_upsampling_equals_scipy_zoom():
 @given(st.integers(1, 3), st.integers(1, 9), st.integers(1, 9), st.integers(1, 20))
 def test_resize_bilinear_equals_torch(n, h, w, size):
     x = np.random.default_rng(h * 100 + w).standard_normal((n, h, w))
-    ref = F.interpolate(torch.from_numpy(x)[:, None], size=(size, size), mode="bilinear",
-                        align_corners=False)[:, 0].numpy()
+    ref = F.interpolate(torch.from_numpy(x)[:, None], size=(size, size), mode="bilinear", align_corners=False)[
+        :, 0
+    ].numpy()
     np.testing.assert_allclose(resize_bilinear(x, size), ref, rtol=1e-12, atol=1e-12)
 
 
@@ -106,8 +107,15 @@ def test_digits_loader_batches():
     assert 0.0 <= x.data.min() and x.data.max() <= 1.0
     # the one-gather batch path equals collating sample by sample
     fast = list(DataLoader(ds, batch_size=100, shuffle=True, generator=np.random.default_rng(4)))
-    slow = list(DataLoader(ds, batch_size=100, shuffle=True, generator=np.random.default_rng(4),
-                           collate_fn=lambda b: default_collate(b)))
+    slow = list(
+        DataLoader(
+            ds,
+            batch_size=100,
+            shuffle=True,
+            generator=np.random.default_rng(4),
+            collate_fn=lambda b: default_collate(b),
+        )
+    )
     for (a, b), (c, d) in zip(fast, slow, strict=True):
         np.testing.assert_array_equal(a.data, c.data)
         np.testing.assert_array_equal(b.data, d.data)
@@ -129,12 +137,15 @@ def test_digits_transforms_and_samples_are_independent():
     assert plain.images[0].max() <= 1.0
 
 
-@pytest.mark.parametrize("kwargs, err, words", [
-    (dict(size=0), ValueError, "Digits: size should be a positive int"),
-    (dict(size=2.5), ValueError, "size"),
-    (dict(train="yes"), TypeError, "Digits: train should be a bool"),
-    (dict(transform=3), TypeError, "Digits: transform should be callable"),
-])
+@pytest.mark.parametrize(
+    "kwargs, err, words",
+    [
+        (dict(size=0), ValueError, "Digits: size should be a positive int"),
+        (dict(size=2.5), ValueError, "size"),
+        (dict(train="yes"), TypeError, "Digits: train should be a bool"),
+        (dict(transform=3), TypeError, "Digits: transform should be callable"),
+    ],
+)
 def test_digits_errors(kwargs, err, words):
     with pytest.raises(err, match=words):
         Digits(**kwargs)

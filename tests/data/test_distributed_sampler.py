@@ -1,4 +1,5 @@
 """DistributedSampler gives torch's index lists for every rank (no MPI needed: rank and replicas given)."""
+
 import pytest
 from torch.utils.data import DistributedSampler as TorchSampler
 
@@ -14,10 +15,12 @@ def test_indices_equal_torch(size, replicas, shuffle, drop_last):
     for seed in (0, 17):
         for epoch in (0, 1, 5):
             for rank in range(replicas):
-                ours = DistributedSampler(data, num_replicas=replicas, rank=rank, shuffle=shuffle, seed=seed,
-                                          drop_last=drop_last)
-                theirs = TorchSampler(data, num_replicas=replicas, rank=rank, shuffle=shuffle, seed=seed,
-                                      drop_last=drop_last)
+                ours = DistributedSampler(
+                    data, num_replicas=replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last
+                )
+                theirs = TorchSampler(
+                    data, num_replicas=replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last
+                )
                 ours.set_epoch(epoch)
                 theirs.set_epoch(epoch)
                 if size == 0 and not drop_last:
@@ -33,8 +36,11 @@ def test_ranks_cover_the_dataset_once_padded():
 
 
 def test_bad_arguments_are_named():
-    with pytest.raises(ValueError, match=r"DistributedSampler: invalid rank 3, rank should be in the interval "
-                                         r"\[0, 2\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"DistributedSampler: invalid rank 3, rank should be in the interval "
+        r"\[0, 2\]",
+    ):
         DistributedSampler(list(range(5)), num_replicas=3, rank=3)
     with pytest.raises(ValueError, match="num_replicas must be a positive int, got 0"):
         DistributedSampler(list(range(5)), num_replicas=0, rank=0)

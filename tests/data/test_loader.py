@@ -1,4 +1,5 @@
 """default_collate / default_convert and the single-process DataLoader against torch.utils.data."""
+
 import collections
 
 import numpy as np
@@ -10,8 +11,17 @@ from hypothesis import strategies as st
 from torch.utils.data._utils.collate import default_convert as torch_default_convert
 
 import deepnotes
-from deepnotes.data import (BatchSampler, DataLoader, Dataset, SequentialSampler, Subset, TensorDataset,
-                            default_collate, default_convert, get_worker_info)
+from deepnotes.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    SequentialSampler,
+    Subset,
+    TensorDataset,
+    default_collate,
+    default_convert,
+    get_worker_info,
+)
 
 Point = collections.namedtuple("Point", ["xy", "label"])
 
@@ -54,15 +64,17 @@ def assert_same(ours, ref):
 def make_samples(rng, n):
     out = []
     for i in range(n):
-        out.append({
-            "image": rng.standard_normal((2, 3)).astype(np.float32),
-            "mask": rng.integers(0, 2, (3,)).astype(np.uint8),
-            "t": deepnotes.tensor(rng.standard_normal(4)),
-            "meta": (float(i) / 3, i, i % 2 == 0, f"id{i}", np.int16(i), np.float32(i / 7)),
-            "pair": [np.float64(i), rng.standard_normal(2)],
-            "point": Point(np.array([i, i + 1]), i),
-            "name": "x" * i,
-        })
+        out.append(
+            {
+                "image": rng.standard_normal((2, 3)).astype(np.float32),
+                "mask": rng.integers(0, 2, (3,)).astype(np.uint8),
+                "t": deepnotes.tensor(rng.standard_normal(4)),
+                "meta": (float(i) / 3, i, i % 2 == 0, f"id{i}", np.int16(i), np.float32(i / 7)),
+                "pair": [np.float64(i), rng.standard_normal(2)],
+                "point": Point(np.array([i, i + 1]), i),
+                "name": "x" * i,
+            }
+        )
     return out
 
 
@@ -72,35 +84,50 @@ def test_default_collate_equals_torch_on_nested_samples(rng, n):
     assert_same(default_collate(samples), tud.default_collate(to_torch_sample(samples)))
 
 
-@pytest.mark.parametrize("samples", [
-    [(1, 2.5), (3, 4.5)],
-    [[1, 2], [3, 4]],
-    [True, False, True],
-    [1, 2.5],
-    ["a", "b"],
-    [(np.zeros(3, np.int32), "s"), (np.ones(3, np.int32), "t")],
-    [np.float16(1), np.float16(2)],
-    [np.arange(6, dtype=np.uint8).reshape(2, 3)] * 2,
-    [{"a": 1, "b": [np.zeros(2), 3.0]}, {"a": 2, "b": [np.ones(2), 4.0]}],
-    [np.bool_(True), np.bool_(False)],
-])
+@pytest.mark.parametrize(
+    "samples",
+    [
+        [(1, 2.5), (3, 4.5)],
+        [[1, 2], [3, 4]],
+        [True, False, True],
+        [1, 2.5],
+        ["a", "b"],
+        [(np.zeros(3, np.int32), "s"), (np.ones(3, np.int32), "t")],
+        [np.float16(1), np.float16(2)],
+        [np.arange(6, dtype=np.uint8).reshape(2, 3)] * 2,
+        [{"a": 1, "b": [np.zeros(2), 3.0]}, {"a": 2, "b": [np.ones(2), 4.0]}],
+        [np.bool_(True), np.bool_(False)],
+    ],
+)
 def test_default_collate_small_cases_equal_torch(samples):
     assert_same(default_collate(samples), tud.default_collate(to_torch_sample(samples)))
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(1, 6), st.lists(st.integers(1, 4), min_size=0, max_size=3),
-       st.sampled_from([np.float32, np.float64, np.int64, np.uint8, np.bool_]))
+@given(
+    st.integers(1, 6),
+    st.lists(st.integers(1, 4), min_size=0, max_size=3),
+    st.sampled_from([np.float32, np.float64, np.int64, np.uint8, np.bool_]),
+)
 def test_default_collate_array_stacking_equals_torch(b, shape, dtype):
     rng = np.random.default_rng(b)
     samples = [(rng.standard_normal(shape) * 5).astype(dtype) for _ in range(b)]
     assert_same(default_collate(samples), tud.default_collate(samples))
 
 
-@pytest.mark.parametrize("sample", [
-    np.arange(3), np.float32(2.0), (np.zeros(2), 1, "a"), {"k": np.ones(2), "s": "t"}, [np.int8(3), 4.0],
-    Point(np.zeros(1), np.int64(3)), 5, "str",
-])
+@pytest.mark.parametrize(
+    "sample",
+    [
+        np.arange(3),
+        np.float32(2.0),
+        (np.zeros(2), 1, "a"),
+        {"k": np.ones(2), "s": "t"},
+        [np.int8(3), 4.0],
+        Point(np.zeros(1), np.int64(3)),
+        5,
+        "str",
+    ],
+)
 def test_default_convert_equals_torch(sample):
     assert_same(default_convert(sample), torch_default_convert(sample))
 
@@ -166,12 +193,16 @@ def test_loader_without_auto_batching_equals_torch():
 
 def test_loader_with_batch_sampler_and_sampler_equals_torch():
     bs = [[3, 1], [0], [2, 2, 2]]
-    for a, b in zip(DataLoader(DictDataset(4), batch_sampler=bs), tud.DataLoader(DictDataset(4), batch_sampler=bs),
-                    strict=True):
+    for a, b in zip(
+        DataLoader(DictDataset(4), batch_sampler=bs), tud.DataLoader(DictDataset(4), batch_sampler=bs), strict=True
+    ):
         assert_same(a, b)
     sampler = [3, 0, 2]
-    for a, b in zip(DataLoader(DictDataset(4), batch_size=2, sampler=sampler),
-                    tud.DataLoader(DictDataset(4), batch_size=2, sampler=sampler), strict=True):
+    for a, b in zip(
+        DataLoader(DictDataset(4), batch_size=2, sampler=sampler),
+        tud.DataLoader(DictDataset(4), batch_size=2, sampler=sampler),
+        strict=True,
+    ):
         assert_same(a, b)
     ours = DataLoader(DictDataset(5), batch_sampler=BatchSampler(SequentialSampler(range(5)), 2, True))
     assert len(ours) == 2 and [b["y"].tolist() for b in ours] == [[0, 1], [2, 3]]
@@ -184,18 +215,24 @@ def test_custom_collate_fn_receives_samples():
     assert [[int(s[0]) for s in b] for b in seen] == [[0, 1], [2, 3], [4]]
 
 
-@pytest.mark.parametrize("make", [
-    lambda x, y: TensorDataset(deepnotes.tensor(x), deepnotes.tensor(y)),
-    lambda x, y: TensorDataset(x, y),
-    lambda x, y: Subset(TensorDataset(x, y), [9, 2, 4, 4, 0, 1, 7]),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x, y: TensorDataset(deepnotes.tensor(x), deepnotes.tensor(y)),
+        lambda x, y: TensorDataset(x, y),
+        lambda x, y: Subset(TensorDataset(x, y), [9, 2, 4, 4, 0, 1, 7]),
+    ],
+)
 def test_fast_batch_path_equals_per_sample_collate(rng, make):
     x = rng.standard_normal((10, 2, 3)).astype(np.float32)
     y = rng.integers(0, 9, 10)
     ds = make(x, y)
     fast = list(DataLoader(ds, batch_size=3, shuffle=True, generator=np.random.default_rng(1)))
-    slow = list(DataLoader(ds, batch_size=3, shuffle=True, generator=np.random.default_rng(1),
-                           collate_fn=lambda b: default_collate(b)))
+    slow = list(
+        DataLoader(
+            ds, batch_size=3, shuffle=True, generator=np.random.default_rng(1), collate_fn=lambda b: default_collate(b)
+        )
+    )
     assert len(fast) == len(slow) == len(DataLoader(ds, batch_size=3))
     for a, b in zip(fast, slow):
         assert isinstance(a, list) and len(a) == 2
@@ -227,22 +264,25 @@ def test_get_worker_info_is_none_in_main_process():
     assert get_worker_info() is None
 
 
-@pytest.mark.parametrize("kwargs, err, words", [
-    (dict(batch_size=0), ValueError, "DataLoader: batch_size should be a positive integer"),
-    (dict(batch_size=-3), ValueError, "batch_size=-3"),
-    (dict(batch_size=1.5), ValueError, "batch_size=1.5"),
-    (dict(shuffle=True, sampler=[0, 1]), ValueError, "mutually exclusive with shuffle"),
-    (dict(batch_sampler=[[0]], batch_size=2), ValueError, "batch_sampler option is mutually exclusive"),
-    (dict(batch_sampler=[[0]], drop_last=True), ValueError, "batch_sampler option is mutually exclusive"),
-    (dict(batch_size=None, drop_last=True), ValueError, "drop_last"),
-    (dict(num_workers=-1), ValueError, "num_workers"),
-    (dict(persistent_workers=True), ValueError, "persistent_workers"),
-    (dict(timeout=-1), ValueError, "timeout"),
-    (dict(prefetch_factor=0), ValueError, "prefetch_factor"),
-    (dict(generator=torch.Generator()), TypeError, "DataLoader: generator"),
-    (dict(collate_fn=3), TypeError, "collate_fn"),
-    (dict(worker_init_fn="f"), TypeError, "worker_init_fn"),
-])
+@pytest.mark.parametrize(
+    "kwargs, err, words",
+    [
+        (dict(batch_size=0), ValueError, "DataLoader: batch_size should be a positive integer"),
+        (dict(batch_size=-3), ValueError, "batch_size=-3"),
+        (dict(batch_size=1.5), ValueError, "batch_size=1.5"),
+        (dict(shuffle=True, sampler=[0, 1]), ValueError, "mutually exclusive with shuffle"),
+        (dict(batch_sampler=[[0]], batch_size=2), ValueError, "batch_sampler option is mutually exclusive"),
+        (dict(batch_sampler=[[0]], drop_last=True), ValueError, "batch_sampler option is mutually exclusive"),
+        (dict(batch_size=None, drop_last=True), ValueError, "drop_last"),
+        (dict(num_workers=-1), ValueError, "num_workers"),
+        (dict(persistent_workers=True), ValueError, "persistent_workers"),
+        (dict(timeout=-1), ValueError, "timeout"),
+        (dict(prefetch_factor=0), ValueError, "prefetch_factor"),
+        (dict(generator=torch.Generator()), TypeError, "DataLoader: generator"),
+        (dict(collate_fn=3), TypeError, "collate_fn"),
+        (dict(worker_init_fn="f"), TypeError, "worker_init_fn"),
+    ],
+)
 def test_loader_errors(kwargs, err, words):
     with pytest.raises(err, match=words.replace("(", r"\(")):
         DataLoader(TensorDataset(np.arange(4)), **kwargs)
@@ -250,9 +290,14 @@ def test_loader_errors(kwargs, err, words):
 
 def test_loader_errors_match_torch_on_exclusive_options():
     ds = TensorDataset(np.arange(4))
-    for kwargs in (dict(shuffle=True, sampler=[0, 1]), dict(batch_sampler=[[0]], batch_size=2),
-                   dict(batch_size=None, drop_last=True), dict(num_workers=-1),
-                   dict(persistent_workers=True), dict(batch_size=0)):
+    for kwargs in (
+        dict(shuffle=True, sampler=[0, 1]),
+        dict(batch_sampler=[[0]], batch_size=2),
+        dict(batch_size=None, drop_last=True),
+        dict(num_workers=-1),
+        dict(persistent_workers=True),
+        dict(batch_size=0),
+    ):
         with pytest.raises(ValueError):
             tud.DataLoader(list(range(4)), **kwargs)
         with pytest.raises(ValueError):

@@ -1,4 +1,5 @@
 """DataLoader with worker processes: same batches as in-process loading, seeding, errors, shutdown."""
+
 import multiprocessing
 import os
 import subprocess
@@ -47,8 +48,7 @@ class ProbeDataset(Dataset):
     def __getitem__(self, i):
         info = get_worker_info()
         draw = float(deepnotes.random.default_generator().random())
-        return (i, -1 if info is None else info.id, -1 if info is None else info.seed, draw,
-                self.offset, os.getpid())
+        return (i, -1 if info is None else info.id, -1 if info is None else info.seed, draw, self.offset, os.getpid())
 
 
 def _flatten(batches):
@@ -65,15 +65,21 @@ def _flatten(batches):
 @pytest.mark.parametrize("persistent", [False, True])
 def test_workers_yield_the_batches_of_the_main_process(num_workers, prefetch_factor, persistent):
     before = _children()
-    for make in (lambda: SampleDataset(23),
-                 lambda: TensorDataset(np.arange(46.0).reshape(23, 2), np.arange(23))):
+    for make in (lambda: SampleDataset(23), lambda: TensorDataset(np.arange(46.0).reshape(23, 2), np.arange(23))):
         ds = make()
         deepnotes.manual_seed(7)
         single = DataLoader(ds, batch_size=4, shuffle=True, drop_last=True)
         expected = [_flatten(single), _flatten(single), _flatten(single)]
         deepnotes.manual_seed(7)
-        multi = DataLoader(ds, batch_size=4, shuffle=True, drop_last=True, num_workers=num_workers,
-                           prefetch_factor=prefetch_factor, persistent_workers=persistent)
+        multi = DataLoader(
+            ds,
+            batch_size=4,
+            shuffle=True,
+            drop_last=True,
+            num_workers=num_workers,
+            prefetch_factor=prefetch_factor,
+            persistent_workers=persistent,
+        )
         got = [_flatten(multi), _flatten(multi), _flatten(multi)]
         assert got == expected
         assert len(expected[0]) == len(multi) == 5
@@ -101,11 +107,15 @@ def test_per_worker_seeding_matches_base_seed_plus_id():
             assert pid != os.getpid()
             assert draw == streams[worker].random()  # the worker's generator is seeded with its seed
     # the same generator seed repeats everything; another seed changes the worker draws
-    again = [list(zip(*[t.data.tolist() for t in b]))
-             for b in DataLoader(ds, batch_size=2, num_workers=2, generator=np.random.default_rng(5))]
+    again = [
+        list(zip(*[t.data.tolist() for t in b]))
+        for b in DataLoader(ds, batch_size=2, num_workers=2, generator=np.random.default_rng(5))
+    ]
     assert [[r[:4] for r in b] for b in again] == [[r[:4] for r in b] for b in rows]
-    other = [list(zip(*[t.data.tolist() for t in b]))
-             for b in DataLoader(ds, batch_size=2, num_workers=2, generator=np.random.default_rng(6))]
+    other = [
+        list(zip(*[t.data.tolist() for t in b]))
+        for b in DataLoader(ds, batch_size=2, num_workers=2, generator=np.random.default_rng(6))
+    ]
     assert [r[3] for b in other for r in b] != [r[3] for b in rows for r in b]
 
 
@@ -170,8 +180,7 @@ def test_worker_that_dies_is_reported():
 def test_unpicklable_batch_is_reported():
     before = _children()
     with pytest.raises(Exception, match="while pickling the batch"):
-        list(DataLoader(SampleDataset(4), batch_size=2, num_workers=1,
-                        collate_fn=lambda b: (lambda: b)))
+        list(DataLoader(SampleDataset(4), batch_size=2, num_workers=1, collate_fn=lambda b: lambda: b))
     assert _children() == before
 
 
@@ -250,8 +259,7 @@ def test_keyboard_interrupt_shuts_workers_down(tmp_path):
 
 
 def test_len_and_collate_in_workers():
-    loader = DataLoader(SampleDataset(10), batch_size=4, num_workers=2,
-                        collate_fn=lambda b: len(b))
+    loader = DataLoader(SampleDataset(10), batch_size=4, num_workers=2, collate_fn=lambda b: len(b))
     assert list(loader) == [4, 4, 2] and len(loader) == 3
     nobatch = DataLoader(SampleDataset(3), batch_size=None, num_workers=2)
     assert [int(s["y"]) for s in nobatch] == [0, 1, 2]

@@ -1,4 +1,5 @@
 """Samplers against torch.utils.data (index sequences) and against their sampling distributions."""
+
 import numpy as np
 import pytest
 import torch
@@ -8,8 +9,14 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import deepnotes
-from deepnotes.data import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
-                            WeightedRandomSampler)
+from deepnotes.data import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 
 P_MIN = 1e-3  # chi-square tests: fixed seeds, so pass/fail is deterministic; a wrong law gives p ~ 0
 
@@ -61,7 +68,7 @@ def test_random_sampler_without_replacement_blocks_are_permutations(n, num_sampl
     assert len(out) == len(s) == len(ref) == len(list(ref))
     assert all(isinstance(i, int) for i in out)
     for start in range(0, len(out), n):
-        block = out[start:start + n]
+        block = out[start : start + n]
         assert len(set(block)) == len(block) and set(block) <= set(range(n))
         if len(block) == n:
             assert sorted(block) == list(range(n))
@@ -103,10 +110,15 @@ def test_random_sampler_determinism():
     assert [list(s), list(s)] == [e1, e2]
 
 
-@pytest.mark.parametrize("kwargs, err", [
-    (dict(replacement=1), TypeError), (dict(num_samples=0), ValueError), (dict(num_samples=-2), ValueError),
-    (dict(num_samples=2.5), ValueError),
-])
+@pytest.mark.parametrize(
+    "kwargs, err",
+    [
+        (dict(replacement=1), TypeError),
+        (dict(num_samples=0), ValueError),
+        (dict(num_samples=-2), ValueError),
+        (dict(num_samples=2.5), ValueError),
+    ],
+)
 def test_random_sampler_errors_match_torch(kwargs, err):
     with pytest.raises(err):
         tud.RandomSampler(range(5), **kwargs)
@@ -186,15 +198,18 @@ def test_weighted_sampler_without_replacement_never_repeats(weights, seed):
     assert sorted(out) == sorted(i for i, v in enumerate(weights) if v > 0)
 
 
-@pytest.mark.parametrize("weights, num_samples, replacement, words", [
-    ([1.0, 2.0], 0, True, "num_samples"),
-    ([1.0, 2.0], 3, 1, "replacement"),
-    ([[1.0, 2.0]], 3, True, "1d"),
-    ([1.0, -2.0], 3, True, "non-negative"),
-    ([0.0, 0.0], 3, True, "positive sum"),
-    ([1.0, np.nan], 3, True, "finite"),
-    ([1.0, 0.0, 1.0], 3, False, "without replacement"),
-])
+@pytest.mark.parametrize(
+    "weights, num_samples, replacement, words",
+    [
+        ([1.0, 2.0], 0, True, "num_samples"),
+        ([1.0, 2.0], 3, 1, "replacement"),
+        ([[1.0, 2.0]], 3, True, "1d"),
+        ([1.0, -2.0], 3, True, "non-negative"),
+        ([0.0, 0.0], 3, True, "positive sum"),
+        ([1.0, np.nan], 3, True, "finite"),
+        ([1.0, 0.0, 1.0], 3, False, "without replacement"),
+    ],
+)
 def test_weighted_sampler_errors(weights, num_samples, replacement, words):
     with pytest.raises(ValueError, match=f"WeightedRandomSampler.*{words}"):
         WeightedRandomSampler(weights, num_samples, replacement=replacement)

@@ -1,4 +1,5 @@
 """AnchorGenerator and BoxCoder against torchvision.models.detection's pure-Python implementations."""
+
 import importlib
 import math
 
@@ -15,10 +16,10 @@ tv_utils = importlib.import_module("torchvision.models.detection._utils")
 tv_image_list = importlib.import_module("torchvision.models.detection.image_list")
 
 CONFIGS = [
-    dict(),                                                                   # Faster R-CNN defaults
+    dict(),  # Faster R-CNN defaults
     dict(sizes=((32,), (64,), (128,), (256,), (512,)), aspect_ratios=((0.5, 1.0, 2.0),) * 5),  # FPN
     dict(sizes=((20, 45), (90,)), aspect_ratios=((0.7, 1.3), (0.25, 1.0, 3.0, 4.0))),
-    dict(sizes=(16, 40), aspect_ratios=(0.5, 1.0, 2.0)),                      # flat spellings
+    dict(sizes=(16, 40), aspect_ratios=(0.5, 1.0, 2.0)),  # flat spellings
 ]
 
 
@@ -43,11 +44,14 @@ def test_default_is_the_nine_anchor_faster_rcnn_setting():
     np.testing.assert_array_equal((a[:, :2] + a[:, 2:]) / 2, 0)
 
 
-@pytest.mark.parametrize("cfg,feature_shapes,image_size", [
-    (CONFIGS[0], [(5, 7)], (80, 112)),
-    (CONFIGS[1], [(32, 40), (16, 20), (8, 10), (4, 5), (2, 3)], (256, 320)),
-    (CONFIGS[2], [(6, 5), (3, 3)], (50, 45)),          # strides from floor division (8, 9), (16, 15)
-])
+@pytest.mark.parametrize(
+    "cfg,feature_shapes,image_size",
+    [
+        (CONFIGS[0], [(5, 7)], (80, 112)),
+        (CONFIGS[1], [(32, 40), (16, 20), (8, 10), (4, 5), (2, 3)], (256, 320)),
+        (CONFIGS[2], [(6, 5), (3, 3)], (50, 45)),  # strides from floor division (8, 9), (16, 15)
+    ],
+)
 def test_anchors_for_feature_maps_match_torchvision_forward(cfg, feature_shapes, image_size):
     ours = AnchorGenerator(**cfg)(feature_shapes, image_size)
     images = torch.zeros((2, 3) + image_size, dtype=torch.float64)
@@ -63,8 +67,7 @@ def test_anchors_for_feature_maps_match_torchvision_forward(cfg, feature_shapes,
 def test_grid_anchors_match_torchvision():
     cfg = CONFIGS[2]
     grids, strides = [(3, 4), (2, 2)], [(7, 9), (20, 13)]
-    ref = tv_anchor.AnchorGenerator(**cfg).grid_anchors(
-        grids, [[torch.tensor(a), torch.tensor(b)] for a, b in strides])
+    ref = tv_anchor.AnchorGenerator(**cfg).grid_anchors(grids, [[torch.tensor(a), torch.tensor(b)] for a, b in strides])
     for a, b in zip(AnchorGenerator(**cfg).grid_anchors(grids, strides), ref):
         np.testing.assert_array_equal(a, b.numpy())
 
@@ -99,27 +102,33 @@ def test_encode_matches_torchvision(rng, weights):
     np.testing.assert_allclose(coder.encode(gt, props), ref, rtol=1e-14, atol=1e-14)
 
 
-@pytest.mark.parametrize("weights,clip", [((1.0, 1.0, 1.0, 1.0), math.log(1000 / 16)),
-                                          ((10.0, 10.0, 5.0, 5.0), 1.5)])
+@pytest.mark.parametrize("weights,clip", [((1.0, 1.0, 1.0, 1.0), math.log(1000 / 16)), ((10.0, 10.0, 5.0, 5.0), 1.5)])
 def test_decode_matches_torchvision(rng, weights, clip):
     ref_boxes = random_boxes(rng, 25)
-    codes = rng.standard_normal((25, 12)) * 3          # 3 classes' deltas, some beyond the clip
+    codes = rng.standard_normal((25, 12)) * 3  # 3 classes' deltas, some beyond the clip
     ref = tv_utils.BoxCoder(weights, clip)
     ours = BoxCoder(weights, clip)
-    np.testing.assert_allclose(ours.decode_single(codes, ref_boxes),
-                               ref.decode_single(torch.tensor(codes), torch.tensor(ref_boxes)).numpy(),
-                               rtol=1e-14, atol=1e-12)
+    np.testing.assert_allclose(
+        ours.decode_single(codes, ref_boxes),
+        ref.decode_single(torch.tensor(codes), torch.tensor(ref_boxes)).numpy(),
+        rtol=1e-14,
+        atol=1e-12,
+    )
     split = [ref_boxes[:10], ref_boxes[10:]]
-    np.testing.assert_allclose(ours.decode(codes, split),
-                               ref.decode(torch.tensor(codes), [torch.tensor(b) for b in split]).numpy(),
-                               rtol=1e-14, atol=1e-12)
+    np.testing.assert_allclose(
+        ours.decode(codes, split),
+        ref.decode(torch.tensor(codes), [torch.tensor(b) for b in split]).numpy(),
+        rtol=1e-14,
+        atol=1e-12,
+    )
 
 
 def test_encode_list_api_matches_torchvision(rng):
     gts = [random_boxes(rng, 4), random_boxes(rng, 0), random_boxes(rng, 3)]
     props = [random_boxes(rng, 4), random_boxes(rng, 0), random_boxes(rng, 3)]
-    ref = tv_utils.BoxCoder((1.0, 2.0, 3.0, 4.0)).encode([torch.tensor(g) for g in gts],
-                                                         [torch.tensor(p) for p in props])
+    ref = tv_utils.BoxCoder((1.0, 2.0, 3.0, 4.0)).encode(
+        [torch.tensor(g) for g in gts], [torch.tensor(p) for p in props]
+    )
     ours = BoxCoder((1.0, 2.0, 3.0, 4.0)).encode(gts, props)
     assert [o.shape for o in ours] == [tuple(r.shape) for r in ref]
     for o, r in zip(ours, ref):
@@ -129,14 +138,13 @@ def test_encode_list_api_matches_torchvision(rng):
 def test_encode_decode_round_trip(rng):
     gt, props = random_boxes(rng, 50), random_boxes(rng, 50)
     coder = BoxCoder((10.0, 10.0, 5.0, 5.0))
-    np.testing.assert_allclose(coder.decode_single(coder.encode_single(gt, props), props), gt,
-                               rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(coder.decode_single(coder.encode_single(gt, props), props), gt, rtol=1e-12, atol=1e-10)
 
 
 def test_decode_gradient_matches_torch_autograd(rng):
     ref_boxes = random_boxes(rng, 6)
     codes = rng.standard_normal((6, 8))
-    codes[0, 2] = 5.0                                   # clamped: no gradient through dw
+    codes[0, 2] = 5.0  # clamped: no gradient through dw
     coder = BoxCoder((10.0, 10.0, 5.0, 5.0), 0.5)
     c, b = dn.tensor(codes, requires_grad=True), dn.tensor(ref_boxes, requires_grad=True)
     out = coder.decode_single(c, b)
@@ -147,8 +155,10 @@ def test_decode_gradient_matches_torch_autograd(rng):
     tv_utils.BoxCoder((10.0, 10.0, 5.0, 5.0), 0.5).decode_single(ct, bt).backward(torch.tensor(g))
     np.testing.assert_allclose(c.grad, ct.grad.numpy(), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(b.grad, bt.grad.numpy(), rtol=1e-12, atol=1e-12)
-    assert gradcheck(lambda t: BoxCoder().decode_single(t, ref_boxes[:3]),
-                     [dn.tensor(rng.standard_normal((3, 4)) * 0.5, requires_grad=True)])
+    assert gradcheck(
+        lambda t: BoxCoder().decode_single(t, ref_boxes[:3]),
+        [dn.tensor(rng.standard_normal((3, 4)) * 0.5, requires_grad=True)],
+    )
 
 
 def test_encode_gradient_matches_torch_autograd(rng):

@@ -1,4 +1,5 @@
 """YOLOv5 target assignment against a torch transcription of the published build_targets algorithm."""
+
 import numpy as np
 import pytest
 import torch
@@ -6,9 +7,11 @@ import torch
 from deepnotes.detection import assign_yolov5
 
 # YOLOv5 (P3/8, P4/16, P5/32) anchors in pixels
-ANCHORS_PX = [np.array([[10, 13], [16, 30], [33, 23]], dtype=np.float64),
-              np.array([[30, 61], [62, 45], [59, 119]], dtype=np.float64),
-              np.array([[116, 90], [156, 198], [373, 326]], dtype=np.float64)]
+ANCHORS_PX = [
+    np.array([[10, 13], [16, 30], [33, 23]], dtype=np.float64),
+    np.array([[30, 61], [62, 45], [59, 119]], dtype=np.float64),
+    np.array([[116, 90], [156, 198], [373, 326]], dtype=np.float64),
+]
 STRIDES = [8, 16, 32]
 
 
@@ -18,7 +21,7 @@ def yolov5_build_targets(targets, anchors, shapes, anchor_t=4.0, g=0.5):
     tcls, tbox, indices, anch = [], [], [], []
     gain = torch.ones(7, dtype=torch.float64)
     ai = torch.arange(na, dtype=torch.float64).view(na, 1).repeat(1, nt)
-    targets = torch.cat((targets.repeat(na, 1, 1), ai[..., None]), 2)       # (na, nt, 7)
+    targets = torch.cat((targets.repeat(na, 1, 1), ai[..., None]), 2)  # (na, nt, 7)
     off = torch.tensor([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1]], dtype=torch.float64) * g
     for a_wh, (ny, nx) in zip(anchors, shapes):
         gain[2:6] = torch.tensor([nx, ny, nx, ny], dtype=torch.float64)
@@ -51,7 +54,7 @@ def yolov5_build_targets(targets, anchors, shapes, anchor_t=4.0, g=0.5):
 def random_targets(rng, n, n_images=3, n_classes=5):
     xy = rng.uniform(0, 1, (n, 2))
     wh = np.exp(rng.uniform(np.log(0.005), np.log(0.8), (n, 2)))
-    xy[:4] = [[0.001, 0.002], [0.999, 0.5], [0.5, 0.9995], [0.0125, 0.0126]]   # border cells
+    xy[:4] = [[0.001, 0.002], [0.999, 0.5], [0.5, 0.9995], [0.0125, 0.0126]]  # border cells
     return np.concatenate([rng.integers(0, n_images, (n, 1)), rng.integers(0, n_classes, (n, 1)), xy, wh], 1)
 
 
@@ -71,9 +74,10 @@ def test_assign_matches_yolov5_build_targets(rng, image_size, anchor_t, g):
     anchors = [a / s for a, s in zip(ANCHORS_PX, STRIDES)]
     shapes = [(image_size[0] // s, image_size[1] // s) for s in STRIDES]
     ours = assign_yolov5(targets, anchors, shapes, anchor_t=anchor_t, g=g)
-    ref = yolov5_build_targets(torch.tensor(targets), [torch.tensor(a) for a in anchors], shapes,
-                               anchor_t=anchor_t, g=g)
-    assert sum(len(c) for c in ours[0]) > 40          # neighbours were added
+    ref = yolov5_build_targets(
+        torch.tensor(targets), [torch.tensor(a) for a in anchors], shapes, anchor_t=anchor_t, g=g
+    )
+    assert sum(len(c) for c in ours[0]) > 40  # neighbours were added
     compare(ours, ref)
     # strides + image size is the same request
     compare(assign_yolov5(targets, anchors, STRIDES, anchor_t=anchor_t, g=g, image_size=image_size), ref)
@@ -83,8 +87,7 @@ def test_assign_with_no_targets():
     anchors = [a / s for a, s in zip(ANCHORS_PX, STRIDES)]
     shapes = [(80, 80), (40, 40), (20, 20)]
     ours = assign_yolov5(np.zeros((0, 6)), anchors, shapes)
-    ref = yolov5_build_targets(torch.zeros((0, 6), dtype=torch.float64), [torch.tensor(a) for a in anchors],
-                               shapes)
+    ref = yolov5_build_targets(torch.zeros((0, 6), dtype=torch.float64), [torch.tensor(a) for a in anchors], shapes)
     compare(ours, ref)
     assert all(len(c) == 0 for c in ours[0]) and ours[1][0].shape == (0, 4)
 

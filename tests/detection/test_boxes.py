@@ -1,4 +1,5 @@
 """Box utilities against torchvision's pure-Python box ops (float64) and shapely polygon areas."""
+
 import importlib
 import sys
 
@@ -11,8 +12,16 @@ from shapely.geometry import box as sbox
 
 import deepnotes as dn
 from deepnotes.autograd import gradcheck
-from deepnotes.detection import (box_area, box_convert, box_iou, clip_boxes_to_image, complete_box_iou,
-                                 distance_box_iou, generalized_box_iou, remove_small_boxes)
+from deepnotes.detection import (
+    box_area,
+    box_convert,
+    box_iou,
+    clip_boxes_to_image,
+    complete_box_iou,
+    distance_box_iou,
+    generalized_box_iou,
+    remove_small_boxes,
+)
 
 tvb = importlib.import_module("torchvision.ops.boxes")
 
@@ -101,8 +110,9 @@ def test_box_iou_formats(rng, fmt):
     b1, b2 = random_boxes(rng, 6), random_boxes(rng, 7)
     c1 = tvb.box_convert(T(b1), "xyxy", fmt)
     c2 = tvb.box_convert(T(b2), "xyxy", fmt)
-    np.testing.assert_allclose(box_iou(c1.numpy(), c2.numpy(), fmt=fmt),
-                               tvb.box_iou(c1, c2, fmt=fmt).numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        box_iou(c1.numpy(), c2.numpy(), fmt=fmt), tvb.box_iou(c1, c2, fmt=fmt).numpy(), rtol=1e-12, atol=1e-15
+    )
 
 
 def test_iou_and_giou_against_shapely(rng):
@@ -131,8 +141,11 @@ def test_diou_ciou_definitions(rng):
             x0, y0, x1, y1 = P.union(Q).bounds
             d2 = P.centroid.distance(Q.centroid) ** 2
             c2 = (x1 - x0) ** 2 + (y1 - y0) ** 2
-            v = 4 / np.pi ** 2 * (np.arctan((p[2] - p[0]) / (p[3] - p[1]))
-                                  - np.arctan((q[2] - q[0]) / (q[3] - q[1]))) ** 2
+            v = (
+                4
+                / np.pi**2
+                * (np.arctan((p[2] - p[0]) / (p[3] - p[1])) - np.arctan((q[2] - q[0]) / (q[3] - q[1]))) ** 2
+            )
             alpha = v / (1 - iou + v)
             assert diou[i, j] == pytest.approx(iou - d2 / c2, rel=1e-10, abs=1e-12)
             assert ciou[i, j] == pytest.approx(iou - d2 / c2 - alpha * v, rel=1e-10, abs=1e-12)
@@ -164,15 +177,26 @@ def test_pairwise_gradcheck(rng, ours):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(*[st.integers(0, 6)] * 4), min_size=1, max_size=5),
-       st.lists(st.tuples(*[st.integers(0, 6)] * 4), min_size=1, max_size=5))
+@given(
+    st.lists(st.tuples(*[st.integers(0, 6)] * 4), min_size=1, max_size=5),
+    st.lists(st.tuples(*[st.integers(0, 6)] * 4), min_size=1, max_size=5),
+)
 def test_integer_boxes_with_ties_and_degenerate_sides(a, b):
     """Coordinates on a small integer grid: many ties in max/min and zero-width boxes.
     Values (NaN for 0/0 included) and torch's tie-splitting gradients must both agree."""
+
     def fix(rows):
         r = np.array(rows, dtype=np.float64)
-        return np.stack([np.minimum(r[:, 0], r[:, 2]), np.minimum(r[:, 1], r[:, 3]),
-                         np.maximum(r[:, 0], r[:, 2]), np.maximum(r[:, 1], r[:, 3])], 1)
+        return np.stack(
+            [
+                np.minimum(r[:, 0], r[:, 2]),
+                np.minimum(r[:, 1], r[:, 3]),
+                np.maximum(r[:, 0], r[:, 2]),
+                np.maximum(r[:, 1], r[:, 3]),
+            ],
+            1,
+        )
+
     b1, b2 = fix(a), fix(b)
     for ours, ref in PAIRWISE[:2]:
         x1, x2 = dn.tensor(b1, requires_grad=True), dn.tensor(b2, requires_grad=True)
@@ -271,9 +295,18 @@ def test_tensor_inputs_give_tensors_and_area_gradient(rng):
 
 # --------------------------------------------------------------------------- single boxes (4,)
 def _public_box_functions():
-    from deepnotes.detection import (batched_nms, complete_box_iou_loss, diou_nms, distance_box_iou_loss,
-                                     generalized_box_iou_loss, merge_nms, nms, soft_nms,
-                                     weighted_box_voting)
+    from deepnotes.detection import (
+        batched_nms,
+        complete_box_iou_loss,
+        diou_nms,
+        distance_box_iou_loss,
+        generalized_box_iou_loss,
+        merge_nms,
+        nms,
+        soft_nms,
+        weighted_box_voting,
+    )
+
     one = np.ones(1)
     return {
         "box_convert": (lambda b: box_convert(b, "xyxy", "cxcywh"), False),
@@ -358,10 +391,14 @@ def test_float16_iou_family_over_256_px_is_finite_and_float32(rng, ours, ref):
 
 def test_float16_box_losses_match_torchvision(rng):
     from deepnotes.detection import complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss
+
     b1 = random_boxes(rng, 7, scale=400.0).astype(np.float16)
     b2 = random_boxes(rng, 7, scale=400.0).astype(np.float16)
-    for ours, short, name in zip((generalized_box_iou_loss, distance_box_iou_loss, complete_box_iou_loss),
-                                 ("giou", "diou", "ciou"), ("generalized", "distance", "complete")):
+    for ours, short, name in zip(
+        (generalized_box_iou_loss, distance_box_iou_loss, complete_box_iou_loss),
+        ("giou", "diou", "ciou"),
+        ("generalized", "distance", "complete"),
+    ):
         tv = getattr(importlib.import_module(f"torchvision.ops.{short}_loss"), f"{name}_box_iou_loss")
         assert tv(torch.from_numpy(b1), torch.from_numpy(b2)).dtype == torch.float32
         ref = tv(torch.from_numpy(b1.astype(np.float32)), torch.from_numpy(b2.astype(np.float32))).numpy()

@@ -4,10 +4,11 @@ Every comparison runs the three evaluators on the same ground truth and results 
 summary numbers and the full ``precision`` (T x R x K x A x M), ``recall`` (T x K x A x M) and
 ``scores`` arrays to 1e-12, plus pycocotools' per-image ``evalImgs`` records.
 """
-import importlib
+
 import argparse
 import contextlib
 import copy
+import importlib
 import io
 import json
 import warnings
@@ -26,8 +27,9 @@ TOL = 1e-12
 
 
 # ----------------------------------------------------------------------------------------- data
-def make_set(seed, n_img=40, n_cat=6, gt_per_img=6, rand_dets=25, crowd_p=0.08, decimals=2,
-             empty_img_p=0.15, heavy_pairs=0):
+def make_set(
+    seed, n_img=40, n_cat=6, gt_per_img=6, rand_dets=25, crowd_p=0.08, decimals=2, empty_img_p=0.15, heavy_pairs=0
+):
     """Seeded COCO ground truth + results covering the evaluator's corner cases.
 
     * crowd regions (``iscrowd=1``), ``area`` fields exactly 32**2 and 96**2, boxes of every size;
@@ -41,8 +43,8 @@ def make_set(seed, n_img=40, n_cat=6, gt_per_img=6, rand_dets=25, crowd_p=0.08, 
     images = [{"id": int(i) * 3 + 7, "width": 640, "height": 480} for i in range(n_img)]
     cat_ids = np.array([int(c) * 2 + 1 for c in range(n_cat)])
     cats = [{"id": int(c), "name": f"cat{c}", "supercategory": "even" if c % 4 == 1 else "odd"} for c in cat_ids]
-    gt_cats = cat_ids[:-1]                    # the last category has no ground truth
-    det_cats = np.r_[cat_ids[:-2], cat_ids[-1:]]   # the second-to-last is never detected
+    gt_cats = cat_ids[:-1]  # the last category has no ground truth
+    det_cats = np.r_[cat_ids[:-2], cat_ids[-1:]]  # the second-to-last is never detected
     anns, dets = [], []
     for img in images:
         ng = 0 if rng.random() < empty_img_p else int(rng.poisson(gt_per_img))
@@ -54,20 +56,33 @@ def make_set(seed, n_img=40, n_cat=6, gt_per_img=6, rand_dets=25, crowd_p=0.08, 
             area = w * h * float(rng.uniform(0.5, 1.0))
             u = rng.random()
             if u < 0.08:
-                area = 32.0 ** 2
+                area = 32.0**2
             elif u < 0.16:
-                area = 96.0 ** 2
+                area = 96.0**2
             c = int(rng.choice(gt_cats))
-            anns.append({"id": len(anns) + 1, "image_id": img["id"], "category_id": c,
-                         "bbox": [x, y, w, h], "area": area, "iscrowd": int(rng.random() < crowd_p)})
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": img["id"],
+                    "category_id": c,
+                    "bbox": [x, y, w, h],
+                    "area": area,
+                    "iscrowd": int(rng.random() < crowd_p),
+                }
+            )
             for _ in range(int(rng.integers(0, 4))):
                 j = rng.normal(0, 0.12, size=4)
                 cc = c if rng.random() < 0.8 else int(rng.choice(det_cats))
                 if cc == cat_ids[-2]:
                     cc = int(cat_ids[0])
-                dets.append({"image_id": img["id"], "category_id": cc,
-                             "bbox": [x + j[0] * w, y + j[1] * h, w * float(np.exp(j[2])), h * float(np.exp(j[3]))],
-                             "score": round(float(rng.uniform(0.2, 1.0)), decimals)})
+                dets.append(
+                    {
+                        "image_id": img["id"],
+                        "category_id": cc,
+                        "bbox": [x + j[0] * w, y + j[1] * h, w * float(np.exp(j[2])), h * float(np.exp(j[3]))],
+                        "score": round(float(rng.uniform(0.2, 1.0)), decimals),
+                    }
+                )
         for _ in range(int(rng.integers(0, rand_dets))):
             s = float(np.exp(rng.uniform(np.log(3), np.log(300))))
             bb = [float(rng.uniform(0, 600)), float(rng.uniform(0, 450)), s, s * float(np.exp(rng.uniform(-0.5, 0.5)))]
@@ -75,9 +90,15 @@ def make_set(seed, n_img=40, n_cat=6, gt_per_img=6, rand_dets=25, crowd_p=0.08, 
             if u < 0.05:
                 bb[2], bb[3] = 32.0, 32.0
             elif u < 0.1:
-                bb[2], bb[3] = 48.0, 192.0          # area exactly 96**2
-            dets.append({"image_id": img["id"], "category_id": int(rng.choice(det_cats)), "bbox": bb,
-                         "score": round(float(rng.uniform(0.0, 0.9)), decimals)})
+                bb[2], bb[3] = 48.0, 192.0  # area exactly 96**2
+            dets.append(
+                {
+                    "image_id": img["id"],
+                    "category_id": int(rng.choice(det_cats)),
+                    "bbox": bb,
+                    "score": round(float(rng.uniform(0.0, 0.9)), decimals),
+                }
+            )
     for _ in range(heavy_pairs):
         img = images[int(rng.integers(n_img))]
         c = int(rng.choice(gt_cats[:2]))
@@ -85,11 +106,20 @@ def make_set(seed, n_img=40, n_cat=6, gt_per_img=6, rand_dets=25, crowd_p=0.08, 
         for k in range(130):
             bx = base[k % len(base)]["bbox"]
             j = rng.normal(0, 0.2, size=4)
-            dets.append({"image_id": img["id"], "category_id": c,
-                         "bbox": [bx[0] + j[0] * bx[2], bx[1] + j[1] * bx[3], bx[2] * float(np.exp(j[2])),
-                                  bx[3] * float(np.exp(j[3]))],
-                         "score": round(float(rng.uniform(0, 1)), 1)})
-    for _ in range(len(dets) // 15):                      # exact duplicates
+            dets.append(
+                {
+                    "image_id": img["id"],
+                    "category_id": c,
+                    "bbox": [
+                        bx[0] + j[0] * bx[2],
+                        bx[1] + j[1] * bx[3],
+                        bx[2] * float(np.exp(j[2])),
+                        bx[3] * float(np.exp(j[3])),
+                    ],
+                    "score": round(float(rng.uniform(0, 1)), 1),
+                }
+            )
+    for _ in range(len(dets) // 15):  # exact duplicates
         d = dets[int(rng.integers(len(dets)))]
         dets.append(dict(d, bbox=list(d["bbox"])))
     order = rng.permutation(len(dets))
@@ -181,7 +211,7 @@ def test_matches_pycocotools_and_faster_coco_eval(seed, mode):
     ours = run_deepnotes(gt, dets, setup)
     ref = run_pycocotools(gt, dets, setup)
     assert_same_eval(ours, ref)
-    if mode != "iouThrs":              # faster-coco-eval's summary needs 0.5 and 0.75 among iouThrs
+    if mode != "iouThrs":  # faster-coco-eval's summary needs 0.5 and 0.75 among iouThrs
         assert_same_eval(ours, run_faster(gt, dets, setup))
     else:
         assert_same_eval(ours, run_faster(gt, dets, setup), stats=False)
@@ -233,10 +263,14 @@ def assert_same_eval_imgs(ours, ref):
 def _small_pair():
     """Three images, two categories: image 1 has a gt of category 1, image 2 one of category 2,
     image 3 none."""
-    gt = {"images": [{"id": 1}, {"id": 2}, {"id": 3}], "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}],
-          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100, "iscrowd": 0},
-                          {"id": 2, "image_id": 2, "category_id": 2, "bbox": [0, 0, 50, 50], "area": 2500,
-                           "iscrowd": 0}]}
+    gt = {
+        "images": [{"id": 1}, {"id": 2}, {"id": 3}],
+        "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100, "iscrowd": 0},
+            {"id": 2, "image_id": 2, "category_id": 2, "bbox": [0, 0, 50, 50], "area": 2500, "iscrowd": 0},
+        ],
+    }
     d_hit = {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 9], "score": 0.9}
     d_on_empty = {"image_id": 3, "category_id": 2, "bbox": [0, 0, 10, 10], "score": 0.5}
     d_wrong_cat = {"image_id": 2, "category_id": 1, "bbox": [0, 0, 50, 50], "score": 0.7}
@@ -244,8 +278,9 @@ def _small_pair():
 
 
 @pytest.mark.parametrize("use_cats", [1, 0])
-@pytest.mark.parametrize("case", ["no_gt_at_all", "dets_only_where_no_gt", "gts_without_dets",
-                                  "selected_images_without_dets", "mixed"])
+@pytest.mark.parametrize(
+    "case", ["no_gt_at_all", "dets_only_where_no_gt", "gts_without_dets", "selected_images_without_dets", "mixed"]
+)
 def test_eval_imgs_with_images_lacking_detections_or_ground_truth(case, use_cats):
     gt, d_hit, d_on_empty, d_wrong_cat = _small_pair()
     dets = [d_hit, d_on_empty, d_wrong_cat]
@@ -265,6 +300,7 @@ def test_eval_imgs_with_images_lacking_detections_or_ground_truth(case, use_cats
         p.useCats = use_cats
         if img_ids is not None:
             p.imgIds = img_ids
+
     ours = run_deepnotes(gt, dets, setup)
     ref = run_pycocotools(gt, dets, setup)
     assert_same_eval(ours, ref)
@@ -275,7 +311,7 @@ def test_crowd_iou_matches_mask_api():
     rng = np.random.default_rng(0)
     d = np.c_[rng.uniform(0, 50, (40, 2)), rng.uniform(0, 40, (40, 2))]
     g = np.c_[rng.uniform(0, 50, (7, 2)), rng.uniform(0, 40, (7, 2))]
-    g[0, 2] = 0.0                                      # a zero-width ground truth
+    g[0, 2] = 0.0  # a zero-width ground truth
     crowd = np.array([0, 1, 0, 1, 0, 0, 1], dtype=np.uint8)
     ref = pc_mask.iou(d.tolist(), g.tolist(), crowd.tolist())
     di, gi = np.meshgrid(np.arange(40), np.arange(7), indexing="ij")
@@ -287,7 +323,7 @@ def test_custom_area_ranges_and_rec_thresholds():
     gt, dets = make_set(6)
 
     def setup(p):
-        p.areaRng = [[0, 1e10], [0, 20 ** 2], [20 ** 2, 1e10], [32 ** 2, 32 ** 2]]
+        p.areaRng = [[0, 1e10], [0, 20**2], [20**2, 1e10], [32**2, 32**2]]
         p.areaRngLbl = ["all", "small", "medium", "large"]
         p.recThrs = np.linspace(0, 1, 11)
 
@@ -299,7 +335,7 @@ def test_custom_max_dets_three_caps_match_faster_coco_eval():
     """maxDets=[1, 3, 5]: pycocotools' stats[0] reads maxDets=100 and gives -1; ours and
     faster-coco-eval use the largest cap.  The arrays equal pycocotools' too."""
     gt, dets = make_set(7)
-    setup = lambda p: setattr(p, "maxDets", [5, 1, 3])   # noqa: E731 - unsorted on purpose
+    setup = lambda p: setattr(p, "maxDets", [5, 1, 3])  # noqa: E731 - unsorted on purpose
     ours = run_deepnotes(gt, dets, setup)
     ref = run_pycocotools(gt, dets, setup)
     assert_same_eval(ours, ref, stats=False)
@@ -313,7 +349,7 @@ def test_fewer_than_three_max_dets(caps):
     """pycocotools' summarize raises IndexError; faster-coco-eval is the oracle (its AR lines list each
     cap once, ours repeat the last cap to keep 12 numbers)."""
     gt, dets = make_set(8)
-    setup = lambda p: setattr(p, "maxDets", list(caps))   # noqa: E731
+    setup = lambda p: setattr(p, "maxDets", list(caps))  # noqa: E731
     ours = run_deepnotes(gt, dets, setup)
     ref = run_faster(gt, dets, setup)
     assert_same_eval(ours, ref, stats=False)
@@ -323,7 +359,7 @@ def test_fewer_than_three_max_dets(caps):
     np.testing.assert_allclose(ours.stats[:6], r[:6], rtol=0, atol=TOL)
     ar = [r[6 + min(i, M - 1)] for i in range(3)]
     np.testing.assert_allclose(ours.stats[6:9], ar, rtol=0, atol=TOL)
-    np.testing.assert_allclose(ours.stats[9:12], r[6 + M:9 + M], rtol=0, atol=TOL)
+    np.testing.assert_allclose(ours.stats[9:12], r[6 + M : 9 + M], rtol=0, atol=TOL)
 
 
 def test_empty_results_evaluate_like_faster_coco_eval():
@@ -349,8 +385,12 @@ def test_unknown_result_categories_warn_and_score_as_pycocotools(use_cats):
 
     def setup(p):
         p.useCats = use_cats
-    with pytest.warns(UserWarning, match=r"COCO.loadRes: 6 of \d+ results have category ids absent from the "
-                                         r"ground truth \(100, 101, 7000\); they are never evaluated"):
+
+    with pytest.warns(
+        UserWarning,
+        match=r"COCO.loadRes: 6 of \d+ results have category ids absent from the "
+        r"ground truth \(100, 101, 7000\); they are never evaluated",
+    ):
         ours = run_deepnotes(gt, mixed, setup)
     assert_same_eval(ours, run_pycocotools(gt, mixed, setup))
 
@@ -367,8 +407,11 @@ def test_deeply_nested_json_files_are_a_clear_value_error(tmp_path):
     deep = tmp_path / "deep.json"
     for depth in (100_000, 500):
         deep.write_text("[" * depth + "]" * depth)
-        with pytest.raises(ValueError, match=r"COCO.loadRes: '.*deep.json' is not a valid JSON file \(lists/objects "
-                                             r"nested more than 100 levels deep\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"COCO.loadRes: '.*deep.json' is not a valid JSON file \(lists/objects "
+            r"nested more than 100 levels deep\)",
+        ):
             COCO(gt).loadRes(str(deep))
         gt_path = tmp_path / "gt.json"
         gt_path.write_text(json.dumps(gt)[:-1] + ', "info": {"x": ' + "[" * depth + "]" * depth + "}}")
@@ -464,14 +507,21 @@ def test_coco_getters_match_pycocotools():
     cat_ids = [c["id"] for c in gt["categories"]]
     assert ours.getImgIds() == ref.getImgIds()
     assert sorted(ours.getImgIds(catIds=cat_ids[:2])) == sorted(ref.getImgIds(catIds=cat_ids[:2]))
-    assert sorted(ours.getImgIds(imgIds=img_ids[:9], catIds=[cat_ids[0]])) == \
-        sorted(ref.getImgIds(imgIds=img_ids[:9], catIds=[cat_ids[0]]))
+    assert sorted(ours.getImgIds(imgIds=img_ids[:9], catIds=[cat_ids[0]])) == sorted(
+        ref.getImgIds(imgIds=img_ids[:9], catIds=[cat_ids[0]])
+    )
     assert ours.getCatIds() == ref.getCatIds()
     assert ours.getCatIds(catNms=["cat3", "cat5"]) == ref.getCatIds(catNms=["cat3", "cat5"])
     assert ours.getCatIds(supNms="even") == ref.getCatIds(supNms="even")
     assert ours.getCatIds(catIds=cat_ids[1:3]) == ref.getCatIds(catIds=cat_ids[1:3])
-    for kw in ({}, {"imgIds": img_ids[:5]}, {"catIds": cat_ids[2]}, {"areaRng": [32 ** 2, 96 ** 2]},
-               {"iscrowd": 1}, {"iscrowd": 0, "imgIds": img_ids[3:12], "catIds": cat_ids[:3]}):
+    for kw in (
+        {},
+        {"imgIds": img_ids[:5]},
+        {"catIds": cat_ids[2]},
+        {"areaRng": [32**2, 96**2]},
+        {"iscrowd": 1},
+        {"iscrowd": 0, "imgIds": img_ids[3:12], "catIds": cat_ids[:3]},
+    ):
         assert ours.getAnnIds(**kw) == ref.getAnnIds(**kw), kw
     ids = ref.getAnnIds(imgIds=img_ids[:4])
     assert ours.loadAnns(ids) == ref.loadAnns(ids)
@@ -500,31 +550,39 @@ def test_load_res_fields_match_pycocotools():
 
 # ------------------------------------------------------------------------------------ bad input
 def _gt():
-    return {"images": [{"id": 1}, {"id": 2}],
-            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100,
-                             "iscrowd": 0},
-                            {"id": 2, "image_id": 2, "category_id": 1, "bbox": [5, 5, 10, 10], "area": 100,
-                             "iscrowd": 0}],
-            "categories": [{"id": 1, "name": "a"}]}
+    return {
+        "images": [{"id": 1}, {"id": 2}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100, "iscrowd": 0},
+            {"id": 2, "image_id": 2, "category_id": 1, "bbox": [5, 5, 10, 10], "area": 100, "iscrowd": 0},
+        ],
+        "categories": [{"id": 1, "name": "a"}],
+    }
 
 
-@pytest.mark.parametrize("mutate, pattern", [
-    (lambda d: d["annotations"][1].pop("bbox"), r"annotation 1 is missing the required field 'bbox'"),
-    (lambda d: d["annotations"][1].pop("image_id"), r"annotation 1 is missing the required field 'image_id'"),
-    (lambda d: d["images"][0].pop("id"), r"image 0 is missing the required field 'id'"),
-    (lambda d: d["annotations"][0].update(image_id="1"), r"annotation 0 field 'image_id' must be an integer"),
-    (lambda d: d["annotations"][1].update(category_id=1.5), r"annotation 1 field 'category_id' must be an integer"),
-    (lambda d: d["annotations"][1].update(bbox=[0, 0, 10]), r"annotation 1 field 'bbox' must be 4 numbers"),
-    (lambda d: d["annotations"][0].update(bbox=["0", 0, 1, 1]), r"annotation 0 field 'bbox' must be 4 numbers"),
-    (lambda d: d["annotations"][1].update(bbox=[0, 0, -3, 10]), r"annotation 1 field 'bbox' has negative width"),
-    (lambda d: d["annotations"][0].update(bbox=[0, 0, 3, -1]), r"annotation 0 field 'bbox' has negative height"),
-    (lambda d: d["annotations"][0].update(bbox=[0, float("nan"), 3, 1]), r"annotation 0 field 'bbox' must be finite"),
-    (lambda d: d["annotations"][1].update(area="big"), r"annotation 1 field 'area' must be a number"),
-    (lambda d: d["annotations"][1].update(iscrowd=2), r"annotation 1 field 'iscrowd' must be 0 or 1"),
-    (lambda d: d["annotations"][1].update(id=1), r"annotation 1 repeats the id 1"),
-    (lambda d: d.update(annotations={"id": 1}), r"'annotations' must be a list"),
-    (lambda d: d["annotations"].append(["not", "a", "dict"]), r"annotation 2 must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "mutate, pattern",
+    [
+        (lambda d: d["annotations"][1].pop("bbox"), r"annotation 1 is missing the required field 'bbox'"),
+        (lambda d: d["annotations"][1].pop("image_id"), r"annotation 1 is missing the required field 'image_id'"),
+        (lambda d: d["images"][0].pop("id"), r"image 0 is missing the required field 'id'"),
+        (lambda d: d["annotations"][0].update(image_id="1"), r"annotation 0 field 'image_id' must be an integer"),
+        (lambda d: d["annotations"][1].update(category_id=1.5), r"annotation 1 field 'category_id' must be an integer"),
+        (lambda d: d["annotations"][1].update(bbox=[0, 0, 10]), r"annotation 1 field 'bbox' must be 4 numbers"),
+        (lambda d: d["annotations"][0].update(bbox=["0", 0, 1, 1]), r"annotation 0 field 'bbox' must be 4 numbers"),
+        (lambda d: d["annotations"][1].update(bbox=[0, 0, -3, 10]), r"annotation 1 field 'bbox' has negative width"),
+        (lambda d: d["annotations"][0].update(bbox=[0, 0, 3, -1]), r"annotation 0 field 'bbox' has negative height"),
+        (
+            lambda d: d["annotations"][0].update(bbox=[0, float("nan"), 3, 1]),
+            r"annotation 0 field 'bbox' must be finite",
+        ),
+        (lambda d: d["annotations"][1].update(area="big"), r"annotation 1 field 'area' must be a number"),
+        (lambda d: d["annotations"][1].update(iscrowd=2), r"annotation 1 field 'iscrowd' must be 0 or 1"),
+        (lambda d: d["annotations"][1].update(id=1), r"annotation 1 repeats the id 1"),
+        (lambda d: d.update(annotations={"id": 1}), r"'annotations' must be a list"),
+        (lambda d: d["annotations"].append(["not", "a", "dict"]), r"annotation 2 must be a JSON object"),
+    ],
+)
 def test_bad_ground_truth(mutate, pattern):
     d = _gt()
     mutate(d)
@@ -533,19 +591,24 @@ def test_bad_ground_truth(mutate, pattern):
 
 
 def _res():
-    return [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9},
-            {"image_id": 2, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.8}]
+    return [
+        {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9},
+        {"image_id": 2, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.8},
+    ]
 
 
-@pytest.mark.parametrize("mutate, pattern", [
-    (lambda r: r[1].update(image_id=99), r"result 1 has image_id 99, which is not an image"),
-    (lambda r: r[0].update(score=float("nan")), r"result 0 field 'score' must be a finite number"),
-    (lambda r: r[1].pop("score"), r"result 1 is missing the required field 'score'"),
-    (lambda r: r[1].pop("bbox"), r"result 1 is missing the required field 'bbox'"),
-    (lambda r: r[0].update(bbox=[0, 0, -1, 2]), r"result 0 field 'bbox' has negative width"),
-    (lambda r: r[1].update(category_id="x"), r"result 1 field 'category_id' must be an integer"),
-    (lambda r: r.append(3), r"result 2 must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "mutate, pattern",
+    [
+        (lambda r: r[1].update(image_id=99), r"result 1 has image_id 99, which is not an image"),
+        (lambda r: r[0].update(score=float("nan")), r"result 0 field 'score' must be a finite number"),
+        (lambda r: r[1].pop("score"), r"result 1 is missing the required field 'score'"),
+        (lambda r: r[1].pop("bbox"), r"result 1 is missing the required field 'bbox'"),
+        (lambda r: r[0].update(bbox=[0, 0, -1, 2]), r"result 0 field 'bbox' has negative width"),
+        (lambda r: r[1].update(category_id="x"), r"result 1 field 'category_id' must be an integer"),
+        (lambda r: r.append(3), r"result 2 must be a JSON object"),
+    ],
+)
 def test_bad_results(mutate, pattern):
     r = _res()
     mutate(r)

@@ -1,5 +1,7 @@
 """Detection losses against torchvision.ops / torch.nn.functional in float64, values and autograd."""
+
 import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -9,9 +11,14 @@ from hypothesis import strategies as st
 
 import deepnotes as dn
 from deepnotes.autograd import gradcheck
-from deepnotes.detection import (binary_cross_entropy_with_logits, complete_box_iou_loss,
-                                 distance_box_iou_loss, generalized_box_iou_loss, sigmoid_focal_loss,
-                                 smooth_l1_loss)
+from deepnotes.detection import (
+    binary_cross_entropy_with_logits,
+    complete_box_iou_loss,
+    distance_box_iou_loss,
+    generalized_box_iou_loss,
+    sigmoid_focal_loss,
+    smooth_l1_loss,
+)
 
 tv_giou = importlib.import_module("torchvision.ops.giou_loss")
 tv_diou = importlib.import_module("torchvision.ops.diou_loss")
@@ -39,7 +46,7 @@ def box_pairs(rng, n, scale=5.0):
     wh2 = rng.uniform(0.3, scale, (n, 2))
     b2 = np.concatenate([xy + shift, xy + shift + wh2], 1)
     b2[0] = [b1[0, 0] + 0.1, b1[0, 1] + 0.1, b1[0, 2] - 0.05, b1[0, 3] - 0.05]  # nested
-    b2[1] = b1[1] + 3 * scale                                                   # disjoint
+    b2[1] = b1[1] + 3 * scale  # disjoint
     return b1, b2
 
 
@@ -48,15 +55,15 @@ def box_pairs(rng, n, scale=5.0):
 @pytest.mark.parametrize("ours,ref", BOX_LOSSES, ids=IDS)
 def test_box_losses_match_torchvision(rng, ours, ref, reduction):
     b1, b2 = box_pairs(rng, 12)
-    np.testing.assert_allclose(ours(b1, b2, reduction=reduction),
-                               ref(T(b1), T(b2), reduction=reduction).numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        ours(b1, b2, reduction=reduction), ref(T(b1), T(b2), reduction=reduction).numpy(), rtol=1e-12, atol=1e-14
+    )
 
 
 @pytest.mark.parametrize("ours,ref", BOX_LOSSES, ids=IDS)
 def test_box_losses_eps_and_single_box(rng, ours, ref):
     b1, b2 = box_pairs(rng, 3)
-    np.testing.assert_allclose(ours(b1[0], b2[0], eps=1e-3), ref(T(b1[0]), T(b2[0]), eps=1e-3).numpy(),
-                               rtol=1e-12)
+    np.testing.assert_allclose(ours(b1[0], b2[0], eps=1e-3), ref(T(b1[0]), T(b2[0]), eps=1e-3).numpy(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
@@ -79,8 +86,9 @@ def test_box_loss_gradients_match_torch_autograd(rng, ours, ref, reduction):
 def test_box_loss_gradcheck(rng, ours):
     # the CIoU loss treats alpha as a constant (torchvision), so only torch autograd can judge it
     b1, b2 = box_pairs(rng, 4)
-    assert gradcheck(lambda a, b: ours(a, b, reduction="sum"),
-                     [dn.tensor(b1, requires_grad=True), dn.tensor(b2, requires_grad=True)])
+    assert gradcheck(
+        lambda a, b: ours(a, b, reduction="sum"), [dn.tensor(b1, requires_grad=True), dn.tensor(b2, requires_grad=True)]
+    )
 
 
 @settings(max_examples=30, deadline=None)
@@ -128,9 +136,9 @@ def test_box_losses_reject_bad_input():
 # --------------------------------------------------------------------------- focal loss and BCE
 def logits_and_targets(rng, shape=(6, 5)):
     x = rng.standard_normal(shape) * 4
-    x.flat[0], x.flat[1], x.flat[2] = 0.0, 60.0, -60.0   # exact zero and saturated logits
+    x.flat[0], x.flat[1], x.flat[2] = 0.0, 60.0, -60.0  # exact zero and saturated logits
     t = (rng.random(shape) < 0.3).astype(np.float64)
-    t.flat[3] = 0.7                                      # soft label
+    t.flat[3] = 0.7  # soft label
     return x, t
 
 
@@ -159,13 +167,15 @@ def test_sigmoid_focal_loss_gradients_match_torch(rng, alpha, gamma):
 def test_sigmoid_focal_loss_gradcheck(rng):
     x = rng.standard_normal((3, 4))
     t = (rng.random((3, 4)) < 0.5).astype(np.float64)
-    assert gradcheck(lambda a, b: sigmoid_focal_loss(a, b, reduction="mean"),
-                     [dn.tensor(x, requires_grad=True), dn.tensor(t, requires_grad=True)])
+    assert gradcheck(
+        lambda a, b: sigmoid_focal_loss(a, b, reduction="mean"),
+        [dn.tensor(x, requires_grad=True), dn.tensor(t, requires_grad=True)],
+    )
 
 
 def test_focal_loss_down_weights_easy_examples():
     """Seed 002: with gamma = 2 a well-classified example (p_t = 0.9) costs 100x less than under BCE."""
-    x = np.array([np.log(9.0)])          # sigmoid = 0.9
+    x = np.array([np.log(9.0)])  # sigmoid = 0.9
     t = np.array([1.0])
     ratio = sigmoid_focal_loss(x, t, alpha=-1, gamma=2) / binary_cross_entropy_with_logits(x, t, "none")
     np.testing.assert_allclose(ratio, 0.01, rtol=1e-12)
@@ -174,9 +184,12 @@ def test_focal_loss_down_weights_easy_examples():
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 def test_bce_with_logits_matches_torch(rng, reduction):
     x, t = logits_and_targets(rng)
-    np.testing.assert_allclose(binary_cross_entropy_with_logits(x, t, reduction),
-                               F.binary_cross_entropy_with_logits(T(x), T(t), reduction=reduction).numpy(),
-                               rtol=1e-10, atol=1e-300)  # torch uses log(1 + e^-|x|), we log1p
+    np.testing.assert_allclose(
+        binary_cross_entropy_with_logits(x, t, reduction),
+        F.binary_cross_entropy_with_logits(T(x), T(t), reduction=reduction).numpy(),
+        rtol=1e-10,
+        atol=1e-300,
+    )  # torch uses log(1 + e^-|x|), we log1p
     xx = dn.tensor(x, requires_grad=True)
     binary_cross_entropy_with_logits(xx, t, reduction).sum().backward()
     xr = T(x, True)
@@ -202,16 +215,15 @@ def test_focal_loss_rejects_bad_input():
 def test_smooth_l1_matches_torch(rng, beta, reduction):
     a = rng.standard_normal((5, 4)) * 2
     b = rng.standard_normal((5, 4))
-    a[0, 0] = b[0, 0] + beta          # exactly on the switch point
+    a[0, 0] = b[0, 0] + beta  # exactly on the switch point
     a[0, 1] = b[0, 1] - beta
-    a[0, 2] = b[0, 2]                 # zero difference
+    a[0, 2] = b[0, 2]  # zero difference
     x, y = dn.tensor(a, requires_grad=True), dn.tensor(b, requires_grad=True)
     loss = smooth_l1_loss(x, y, beta=beta, reduction=reduction)
     xr, yr = T(a, True), T(b, True)
     ref = F.smooth_l1_loss(xr, yr, beta=beta, reduction=reduction)
     np.testing.assert_allclose(loss.data, ref.detach().numpy(), rtol=1e-13)
-    np.testing.assert_allclose(smooth_l1_loss(a, b, beta=beta, reduction=reduction), ref.detach().numpy(),
-                               rtol=1e-13)
+    np.testing.assert_allclose(smooth_l1_loss(a, b, beta=beta, reduction=reduction), ref.detach().numpy(), rtol=1e-13)
     cot = np.ones(ref.shape)
     loss.backward(dn.tensor(cot))
     ref.backward(T(cot))
@@ -221,8 +233,10 @@ def test_smooth_l1_matches_torch(rng, beta, reduction):
 
 def test_smooth_l1_gradcheck_and_bad_input(rng):
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
-    assert gradcheck(lambda p, q: smooth_l1_loss(p, q, beta=0.7),
-                     [dn.tensor(a, requires_grad=True), dn.tensor(b, requires_grad=True)])
+    assert gradcheck(
+        lambda p, q: smooth_l1_loss(p, q, beta=0.7),
+        [dn.tensor(a, requires_grad=True), dn.tensor(b, requires_grad=True)],
+    )
     with pytest.raises(ValueError, match="smooth_l1_loss: beta must be non-negative, got -1"):
         smooth_l1_loss(a, b, beta=-1)
     with pytest.raises(ValueError, match="smooth_l1_loss: invalid reduction='avg'"):

@@ -1,7 +1,8 @@
 """deepnotes.detection.metrics against scikit-learn (classification metrics), pycocotools (detection
 matching, COCO 101-point AP) and the VOC devkit's AP formulas written out from their definition."""
-import importlib
+
 import contextlib
+import importlib
 import io
 
 import numpy as np
@@ -22,7 +23,7 @@ TOL = 1e-12
 def _labels(seed, n=200, k=5, strings=False):
     rng = np.random.default_rng(seed)
     t = rng.integers(0, k, n)
-    p = np.where(rng.random(n) < 0.6, t, rng.integers(0, k + 1, n))   # class k only ever predicted
+    p = np.where(rng.random(n) < 0.6, t, rng.integers(0, k + 1, n))  # class k only ever predicted
     if strings:
         names = np.array([f"c{i}" for i in range(k + 1)])
         return names[t], names[p]
@@ -33,13 +34,15 @@ def _labels(seed, n=200, k=5, strings=False):
 @pytest.mark.parametrize("normalize", [None, "true", "pred", "all"])
 def test_confusion_matrix(seed, normalize):
     t, p = _labels(seed)
-    np.testing.assert_allclose(M.confusion_matrix(t, p, normalize=normalize),
-                               skm.confusion_matrix(t, p, normalize=normalize), rtol=0, atol=TOL)
+    np.testing.assert_allclose(
+        M.confusion_matrix(t, p, normalize=normalize), skm.confusion_matrix(t, p, normalize=normalize), rtol=0, atol=TOL
+    )
     labels = [4, 0, 2, 7]
     np.testing.assert_array_equal(M.confusion_matrix(t, p, labels=labels), skm.confusion_matrix(t, p, labels=labels))
     w = np.random.default_rng(seed).random(t.size)
-    np.testing.assert_allclose(M.confusion_matrix(t, p, sample_weight=w), skm.confusion_matrix(t, p, sample_weight=w),
-                               rtol=0, atol=TOL)
+    np.testing.assert_allclose(
+        M.confusion_matrix(t, p, sample_weight=w), skm.confusion_matrix(t, p, sample_weight=w), rtol=0, atol=TOL
+    )
     ts, ps = _labels(seed, strings=True)
     np.testing.assert_array_equal(M.confusion_matrix(ts, ps), skm.confusion_matrix(ts, ps))
 
@@ -58,28 +61,47 @@ def _check_prf(ours, ref):
 def test_precision_recall_fscore_support_multiclass(seed, average, zero_division):
     t, p = _labels(seed)
     for beta in (1.0, 0.5, 2.0):
-        _check_prf(M.precision_recall_fscore_support(t, p, beta=beta, average=average, zero_division=zero_division),
-                   skm.precision_recall_fscore_support(t, p, beta=beta, average=average, zero_division=zero_division))
-    labels = [0, 3, 9]                                   # 9 never occurs: zero division
-    _check_prf(M.precision_recall_fscore_support(t, p, labels=labels, average=average, zero_division=zero_division),
-               skm.precision_recall_fscore_support(t, p, labels=labels, average=average, zero_division=zero_division))
+        _check_prf(
+            M.precision_recall_fscore_support(t, p, beta=beta, average=average, zero_division=zero_division),
+            skm.precision_recall_fscore_support(t, p, beta=beta, average=average, zero_division=zero_division),
+        )
+    labels = [0, 3, 9]  # 9 never occurs: zero division
+    _check_prf(
+        M.precision_recall_fscore_support(t, p, labels=labels, average=average, zero_division=zero_division),
+        skm.precision_recall_fscore_support(t, p, labels=labels, average=average, zero_division=zero_division),
+    )
     w = np.random.default_rng(seed + 10).random(t.size)
-    _check_prf(M.precision_recall_fscore_support(t, p, average=average, sample_weight=w, zero_division=zero_division),
-               skm.precision_recall_fscore_support(t, p, average=average, sample_weight=w, zero_division=zero_division))
+    _check_prf(
+        M.precision_recall_fscore_support(t, p, average=average, sample_weight=w, zero_division=zero_division),
+        skm.precision_recall_fscore_support(t, p, average=average, sample_weight=w, zero_division=zero_division),
+    )
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1)), min_size=1, max_size=40),
-       st.sampled_from(["binary", "micro", "macro", "weighted"]))
+@given(
+    st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1)), min_size=1, max_size=40),
+    st.sampled_from(["binary", "micro", "macro", "weighted"]),
+)
 def test_binary_scores_match_sklearn(pairs, average):
     t = np.array([a for a, _ in pairs])
     p = np.array([b for _, b in pairs])
-    for ours, ref in ((M.precision_score, skm.precision_score), (M.recall_score, skm.recall_score),
-                      (M.f1_score, skm.f1_score)):
-        np.testing.assert_allclose(ours(t, p, average=average, zero_division=0.0),
-                                   ref(t, p, average=average, zero_division=0.0), rtol=0, atol=TOL)
-    np.testing.assert_allclose(M.fbeta_score(t, p, beta=0.5, average=average, zero_division=1.0),
-                               skm.fbeta_score(t, p, beta=0.5, average=average, zero_division=1.0), rtol=0, atol=TOL)
+    for ours, ref in (
+        (M.precision_score, skm.precision_score),
+        (M.recall_score, skm.recall_score),
+        (M.f1_score, skm.f1_score),
+    ):
+        np.testing.assert_allclose(
+            ours(t, p, average=average, zero_division=0.0),
+            ref(t, p, average=average, zero_division=0.0),
+            rtol=0,
+            atol=TOL,
+        )
+    np.testing.assert_allclose(
+        M.fbeta_score(t, p, beta=0.5, average=average, zero_division=1.0),
+        skm.fbeta_score(t, p, beta=0.5, average=average, zero_division=1.0),
+        rtol=0,
+        atol=TOL,
+    )
 
 
 def test_macro_f1_of_averages_is_the_seed_formula():
@@ -131,7 +153,7 @@ def _det_scene(seed, n_img=12, gt_per_img=5, dets_per_gt=3, n_rand=6, decimals=1
             preds.append(np.array([x, y, x + w, y + h]))
         pb = np.array(preds).reshape(-1, 4)
         if len(pb) > 2:
-            pb = np.r_[pb, pb[:1]]                       # an exact duplicate
+            pb = np.r_[pb, pb[:1]]  # an exact duplicate
         ps = np.round(rng.uniform(0, 1, len(pb)), decimals)
         ign = rng.random(ng) < 0.15
         scenes.append((pb, ps, gt, ign))
@@ -146,11 +168,20 @@ def _pycocotools_single_class(scenes, iou_thr, use_ignore_area=False):
         images.append({"id": i + 1})
         for g, ig in zip(gt, ign):
             area = 1e9 if (use_ignore_area and ig) else 100.0
-            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": 1,
-                         "bbox": [g[0], g[1], g[2] - g[0], g[3] - g[1]], "area": area, "iscrowd": 0})
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": i + 1,
+                    "category_id": 1,
+                    "bbox": [g[0], g[1], g[2] - g[0], g[3] - g[1]],
+                    "area": area,
+                    "iscrowd": 0,
+                }
+            )
         for b, s in zip(pb, ps):
-            dets.append({"image_id": i + 1, "category_id": 1, "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]],
-                         "score": float(s)})
+            dets.append(
+                {"image_id": i + 1, "category_id": 1, "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]], "score": float(s)}
+            )
     with contextlib.redirect_stdout(io.StringIO()):
         g = pc_coco.COCO()
         g.dataset = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "x"}]}
@@ -285,8 +316,9 @@ def test_voc_ap_formulas(points, extra_gt):
     num_gt = int(labels.sum()) + extra_gt
     prec, rec, thr = M.pr_curve(scores, labels, num_gt)
     np.testing.assert_allclose(M.average_precision(rec, prec, "voc11"), _voc07_reference(rec, prec), rtol=0, atol=TOL)
-    np.testing.assert_allclose(M.average_precision(rec, prec, "voc_all"), _voc_all_reference(rec, prec),
-                               rtol=0, atol=TOL)
+    np.testing.assert_allclose(
+        M.average_precision(rec, prec, "voc_all"), _voc_all_reference(rec, prec), rtol=0, atol=TOL
+    )
     assert np.all(np.diff(thr) <= 0)
 
 

@@ -1,5 +1,7 @@
 """NMS variants against OpenCV's cv2.dnn NMS functions, reference loops and torch (YOLOv5/CenterNet)."""
+
 import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -8,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import deepnotes as dn
-from deepnotes.detection import (batched_nms, centernet_peaks, diou_nms, merge_nms, nms, soft_nms,
-                                 weighted_box_voting)
+from deepnotes.detection import batched_nms, centernet_peaks, diou_nms, merge_nms, nms, soft_nms, weighted_box_voting
 
 cv2 = importlib.import_module("cv2")
 tvb = importlib.import_module("torchvision.ops.boxes")
@@ -19,7 +20,7 @@ def random_set(rng, n, img=200.0, lo=5.0, hi=60.0):
     xy = rng.uniform(0, img, (n, 2))
     wh = rng.uniform(lo, hi, (n, 2))
     boxes = np.concatenate([xy, xy + wh], 1)
-    scores = rng.permutation(n).astype(np.float64) / n * 0.98 + 0.01   # distinct, exact in float32
+    scores = rng.permutation(n).astype(np.float64) / n * 0.98 + 0.01  # distinct, exact in float32
     return boxes, scores
 
 
@@ -42,8 +43,9 @@ def reference_greedy(boxes, scores, thr, labels=None, metric=None):
 
 # --------------------------------------------------------------------------- nms / batched_nms
 @pytest.mark.parametrize("thr", [0.0, 0.3, 0.5, 0.7, 0.95])
-@pytest.mark.parametrize("seed,n,img,lo,hi", [(0, 300, 200, 5, 60), (1, 2000, 400, 5, 40),
-                                              (2, 1500, 100, 30, 90), (3, 40, 50, 1, 30)])
+@pytest.mark.parametrize(
+    "seed,n,img,lo,hi", [(0, 300, 200, 5, 60), (1, 2000, 400, 5, 40), (2, 1500, 100, 30, 90), (3, 40, 50, 1, 30)]
+)
 def test_nms_matches_opencv(seed, n, img, lo, hi, thr):
     rng = np.random.default_rng(seed)
     boxes, scores = random_set(rng, n, img, lo, hi)
@@ -64,8 +66,9 @@ def test_nms_matches_reference_loop_and_tensor_io(rng):
 def test_batched_nms_matches_opencv(rng, thr):
     boxes, scores = random_set(rng, 800, img=150)
     labels = rng.integers(0, 4, 800)
-    ref = np.asarray(cv2.dnn.NMSBoxesBatched(xywh(boxes), scores.astype(np.float32), labels.astype(np.int32),
-                                             0.0, thr)).reshape(-1)
+    ref = np.asarray(
+        cv2.dnn.NMSBoxesBatched(xywh(boxes), scores.astype(np.float32), labels.astype(np.int32), 0.0, thr)
+    ).reshape(-1)
     keep = batched_nms(boxes, scores, labels, thr)
     # OpenCV returns the per-class survivors in its own order; torchvision sorts by decreasing score
     np.testing.assert_array_equal(np.sort(keep), np.sort(ref))
@@ -81,9 +84,21 @@ def test_batched_nms_never_suppresses_across_classes():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5), st.integers(0, 4), st.integers(0, 4),
-                          st.sampled_from([0.2, 0.5, 0.9]), st.integers(0, 1)), min_size=0, max_size=12),
-       st.sampled_from([-0.1, 0.0, 0.3, 0.5]))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.integers(0, 5),
+            st.integers(0, 4),
+            st.integers(0, 4),
+            st.sampled_from([0.2, 0.5, 0.9]),
+            st.integers(0, 1),
+        ),
+        min_size=0,
+        max_size=12,
+    ),
+    st.sampled_from([-0.1, 0.0, 0.3, 0.5]),
+)
 def test_nms_ties_degenerate_boxes_and_empty(rows, thr):
     """Integer boxes with zero widths (IoU 0/0 = NaN never suppresses), tied scores and negative
     thresholds, against the reference loop (torchvision semantics)."""
@@ -95,21 +110,25 @@ def test_nms_ties_degenerate_boxes_and_empty(rows, thr):
         boxes, scores, labels = np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64)
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(nms(boxes, scores, thr), reference_greedy(boxes, scores, thr))
-        np.testing.assert_array_equal(batched_nms(boxes, scores, labels, thr),
-                                      reference_greedy(boxes, scores, thr, labels))
-        np.testing.assert_array_equal(diou_nms(boxes, scores, thr),
-                                      reference_greedy(boxes, scores, thr, metric=tvb.distance_box_iou))
+        np.testing.assert_array_equal(
+            batched_nms(boxes, scores, labels, thr), reference_greedy(boxes, scores, thr, labels)
+        )
+        np.testing.assert_array_equal(
+            diou_nms(boxes, scores, thr), reference_greedy(boxes, scores, thr, metric=tvb.distance_box_iou)
+        )
 
 
 # --------------------------------------------------------------------------- DIoU-NMS
 @pytest.mark.parametrize("thr", [0.2, 0.45, 0.6])
 def test_diou_nms_matches_reference_loop(rng, thr):
     boxes, scores = random_set(rng, 250, img=120)
-    np.testing.assert_array_equal(diou_nms(boxes, scores, thr),
-                                  reference_greedy(boxes, scores, thr, metric=tvb.distance_box_iou))
+    np.testing.assert_array_equal(
+        diou_nms(boxes, scores, thr), reference_greedy(boxes, scores, thr, metric=tvb.distance_box_iou)
+    )
     labels = rng.integers(0, 3, 250)
-    np.testing.assert_array_equal(diou_nms(boxes, scores, thr, idxs=labels),
-                                  reference_greedy(boxes, scores, thr, labels, tvb.distance_box_iou))
+    np.testing.assert_array_equal(
+        diou_nms(boxes, scores, thr, idxs=labels), reference_greedy(boxes, scores, thr, labels, tvb.distance_box_iou)
+    )
 
 
 def test_diou_nms_keeps_distant_centres():
@@ -133,18 +152,18 @@ def integer_set(rng, n, img=60, lo=4, hi=30):
 # Integer boxes have rational IoUs; OpenCV rounds the IoU through float (1 - (1 - IoU)), so a threshold
 # equal to an attainable IoU such as 0.1 = 20/200 would be decided by rounding.  The thresholds below
 # are not small-denominator fractions.
-@pytest.mark.parametrize("thr,sigma,score_thr", [(0.3137, 0.5, 0.001), (0.5071, 0.3, 0.05),
-                                                 (0.1049, 1.0, 0.2)])
+@pytest.mark.parametrize("thr,sigma,score_thr", [(0.3137, 0.5, 0.001), (0.5071, 0.3, 0.05), (0.1049, 1.0, 0.2)])
 def test_soft_nms_matches_opencv(seed, method, thr, sigma, score_thr):
     rng = np.random.default_rng(seed)
     xy, wh, scores = integer_set(rng, 80)
-    cv_method = (cv2.dnn.SOFT_NMSMETHOD_SOFTNMS_LINEAR if method == "linear"
-                 else cv2.dnn.SOFT_NMSMETHOD_SOFTNMS_GAUSSIAN)
-    ref_scores, ref_idx = cv2.dnn.softNMSBoxes(np.concatenate([xy, wh], 1).astype(np.int32), scores,
-                                               score_thr, thr, sigma=sigma, method=cv_method)
+    cv_method = cv2.dnn.SOFT_NMSMETHOD_SOFTNMS_LINEAR if method == "linear" else cv2.dnn.SOFT_NMSMETHOD_SOFTNMS_GAUSSIAN
+    ref_scores, ref_idx = cv2.dnn.softNMSBoxes(
+        np.concatenate([xy, wh], 1).astype(np.int32), scores, score_thr, thr, sigma=sigma, method=cv_method
+    )
     boxes = np.concatenate([xy, xy + wh], 1).astype(np.float64)
-    keep, new_scores = soft_nms(boxes, scores.astype(np.float64), method=method, sigma=sigma,
-                                iou_threshold=thr, score_threshold=score_thr)
+    keep, new_scores = soft_nms(
+        boxes, scores.astype(np.float64), method=method, sigma=sigma, iou_threshold=thr, score_threshold=score_thr
+    )
     np.testing.assert_array_equal(keep, np.asarray(ref_idx).reshape(-1))
     np.testing.assert_allclose(new_scores, np.asarray(ref_scores).reshape(-1), rtol=2e-6, atol=1e-7)
 
@@ -155,10 +174,15 @@ def test_soft_nms_top_k_and_ties_match_opencv():
     scores = np.array([0.5, 0.5, 0.5, 0.4], dtype=np.float32)
     boxes = np.concatenate([xy, xy + wh], 1).astype(np.float64)
     for top_k in [0, 2]:
-        ref_s, ref_i = cv2.dnn.softNMSBoxes(np.concatenate([xy, wh], 1).astype(np.int32), scores, 0.0, 0.3,
-                                            top_k=top_k, method=cv2.dnn.SOFT_NMSMETHOD_SOFTNMS_LINEAR)
-        keep, s = soft_nms(boxes, scores.astype(np.float64), iou_threshold=0.3, score_threshold=0.0,
-                           top_k=top_k)
+        ref_s, ref_i = cv2.dnn.softNMSBoxes(
+            np.concatenate([xy, wh], 1).astype(np.int32),
+            scores,
+            0.0,
+            0.3,
+            top_k=top_k,
+            method=cv2.dnn.SOFT_NMSMETHOD_SOFTNMS_LINEAR,
+        )
+        keep, s = soft_nms(boxes, scores.astype(np.float64), iou_threshold=0.3, score_threshold=0.0, top_k=top_k)
         np.testing.assert_array_equal(keep, np.asarray(ref_i).reshape(-1))
         np.testing.assert_allclose(s, np.asarray(ref_s).reshape(-1), rtol=1e-6)
 
@@ -188,8 +212,9 @@ def test_merge_nms_matches_yolov5(rng, thr):
     boxes, scores = random_set(rng, 500, img=120)
     classes = rng.integers(0, 3, 500)
     keep, merged = merge_nms(boxes, scores, thr, idxs=classes)
-    ref_keep = np.asarray(cv2.dnn.NMSBoxesBatched(xywh(boxes), scores.astype(np.float32),
-                                                  classes.astype(np.int32), 0.0, thr)).reshape(-1)
+    ref_keep = np.asarray(
+        cv2.dnn.NMSBoxesBatched(xywh(boxes), scores.astype(np.float32), classes.astype(np.int32), 0.0, thr)
+    ).reshape(-1)
     np.testing.assert_array_equal(np.sort(keep), np.sort(ref_keep))
     np.testing.assert_allclose(merged, yolov5_merge(boxes, scores, classes, keep, thr), rtol=1e-12)
     # class-agnostic variant
@@ -215,13 +240,12 @@ def centernet_reference(heat, k, kernel):
     peaks = h * (hmax == h).double()
     b, c, hh, ww = h.shape
     scores, inds = torch.topk(peaks.view(b, -1), k)
-    return scores.numpy(), (inds // (hh * ww)).numpy(), (inds % (hh * ww) // ww).numpy(), \
-        (inds % ww).numpy()
+    return scores.numpy(), (inds // (hh * ww)).numpy(), (inds % (hh * ww) // ww).numpy(), (inds % ww).numpy()
 
 
 @pytest.mark.parametrize("kernel", [3, 5])
 def test_centernet_peaks_match_torch(rng, kernel):
-    heat = 1 / (1 + np.exp(-rng.standard_normal((2, 3, 16, 13)) * 2))   # > 20 true peaks: no ties
+    heat = 1 / (1 + np.exp(-rng.standard_normal((2, 3, 16, 13)) * 2))  # > 20 true peaks: no ties
     ours = centernet_peaks(heat, k=20, kernel=kernel)
     ref = centernet_reference(heat, 20, kernel)
     for a, b in zip(ours, ref):
@@ -233,7 +257,7 @@ def test_centernet_peaks_match_torch(rng, kernel):
 
 def test_centernet_peaks_finds_planted_peaks():
     heat = np.zeros((2, 8, 8))
-    heat[0, 2, 3], heat[1, 6, 6], heat[0, 2, 4] = 0.9, 0.8, 0.7   # (2, 4) is next to a larger peak
+    heat[0, 2, 3], heat[1, 6, 6], heat[0, 2, 4] = 0.9, 0.8, 0.7  # (2, 4) is next to a larger peak
     scores, classes, ys, xs = centernet_peaks(heat, k=2)
     np.testing.assert_array_equal(scores, [0.9, 0.8])
     np.testing.assert_array_equal(np.stack([classes, ys, xs], 1), [[0, 2, 3], [1, 6, 6]])

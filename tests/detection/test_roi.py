@@ -5,6 +5,7 @@ published kernel rules: RoI Align samples with ``scipy.ndimage.map_coordinates(o
 a plain Python transcription.  Gradients are checked against the oracle's Jacobian (the maps are linear
 in the input for fixed boxes) and numerically.
 """
+
 import math
 
 import numpy as np
@@ -32,8 +33,8 @@ def ref_roi_align(x, rois, out_hw, scale, sampling_ratio, aligned):
         gw = sampling_ratio if sampling_ratio > 0 else math.ceil(rw / PW)
         if gh <= 0 or gw <= 0:
             continue
-        ys = sy + np.arange(PH)[:, None] * bh + (np.arange(gh)[None, :] + 0.5) * bh / gh   # (PH, gh)
-        xs = sx + np.arange(PW)[:, None] * bw + (np.arange(gw)[None, :] + 0.5) * bw / gw   # (PW, gw)
+        ys = sy + np.arange(PH)[:, None] * bh + (np.arange(gh)[None, :] + 0.5) * bh / gh  # (PH, gh)
+        xs = sx + np.arange(PW)[:, None] * bw + (np.arange(gw)[None, :] + 0.5) * bw / gw  # (PW, gw)
         Y = np.broadcast_to(ys[:, :, None, None], (PH, gh, PW, gw))
         X = np.broadcast_to(xs[None, None, :, :], (PH, gh, PW, gw))
         inside = (Y >= -1) & (Y <= H) & (X >= -1) & (X <= W)
@@ -83,10 +84,14 @@ def make_rois(rng, n_images, H, W, scale, n=8):
     w = rng.uniform(0.0, 0.9 * img_w, n)
     h = rng.uniform(0.0, 0.9 * img_h, n)
     rois = np.stack([rng.integers(0, n_images, n), x1, y1, x1 + w, y1 + h], 1)
-    extra = np.array([[0, 1.3, 2.2, 1.3, 2.2],                      # a point
-                      [0, 0.2, 0.1, 0.6 / scale, 0.5 / scale],      # smaller than a cell
-                      [n_images - 1, 2 * img_w, 2 * img_h, 3 * img_w, 3 * img_h],   # outside
-                      [0, -img_w, -img_h, 2 * img_w, 2 * img_h]])   # covering everything
+    extra = np.array(
+        [
+            [0, 1.3, 2.2, 1.3, 2.2],  # a point
+            [0, 0.2, 0.1, 0.6 / scale, 0.5 / scale],  # smaller than a cell
+            [n_images - 1, 2 * img_w, 2 * img_h, 3 * img_w, 3 * img_h],  # outside
+            [0, -img_w, -img_h, 2 * img_w, 2 * img_h],
+        ]
+    )  # covering everything
     return np.concatenate([rois, extra])
 
 
@@ -109,8 +114,13 @@ def test_roi_align_gradient_is_the_oracle_jacobian_transpose(rng, aligned, sampl
     shape = (2, 1, 5, 6)
     rois = make_rois(rng, 2, 5, 6, 0.5, n=4)
     out_hw = (2, 3)
-    jac = np.stack([ref_roi_align(e.reshape(shape), rois, out_hw, 0.5, sampling_ratio, aligned).ravel()
-                    for e in np.eye(int(np.prod(shape)))], axis=1)
+    jac = np.stack(
+        [
+            ref_roi_align(e.reshape(shape), rois, out_hw, 0.5, sampling_ratio, aligned).ravel()
+            for e in np.eye(int(np.prod(shape)))
+        ],
+        axis=1,
+    )
     g = rng.standard_normal((len(rois), 1) + out_hw)
     x = dn.tensor(rng.standard_normal(shape), requires_grad=True)
     out = roi_align(x, rois, out_hw, 0.5, sampling_ratio, aligned)
@@ -155,7 +165,7 @@ def test_roi_align_empty_boxes(rng):
 def test_roi_pool_matches_reference_loop(rng, scale, out_hw):
     x = rng.standard_normal((2, 3, 9, 11))
     rois = make_rois(rng, 2, 9, 11, scale)
-    rois[:3, 1:] = np.round(rois[:3, 1:] * scale * 2) / (2 * scale)   # exact .5 cases for the rounding
+    rois[:3, 1:] = np.round(rois[:3, 1:] * scale * 2) / (2 * scale)  # exact .5 cases for the rounding
     ours = roi_pool(x, rois, out_hw, spatial_scale=scale)
     ref, _ = ref_roi_pool(x, rois, out_hw, scale)
     np.testing.assert_array_equal(ours, ref)
@@ -226,8 +236,14 @@ def test_roi_align_boxes_much_larger_than_the_map_match_the_sampler(rng, aligned
     skipped without being materialised; the result still equals the sample-by-sample oracle, and so
     does the gradient (the oracle's Jacobian transpose)."""
     x = rng.standard_normal((2, 2, 9, 11))
-    rois = np.array([[0, -300.0, -250.0, 310.0, 260.0], [1, -5.0, 2.0, 900.0, 7.5],
-                     [1, 3.0, -640.0, 8.0, 20.0], [0, 2.0, 3.0, 6.0, 7.0]])
+    rois = np.array(
+        [
+            [0, -300.0, -250.0, 310.0, 260.0],
+            [1, -5.0, 2.0, 900.0, 7.5],
+            [1, 3.0, -640.0, 8.0, 20.0],
+            [0, 2.0, 3.0, 6.0, 7.0],
+        ]
+    )
     for out_hw in [(2, 2), (3, 2)]:
         ours = roi_align(x, rois, out_hw, 1.0, -1, aligned)
         np.testing.assert_allclose(ours, ref_roi_align(x, rois, out_hw, 1.0, -1, aligned), rtol=1e-12, atol=1e-15)
@@ -235,8 +251,10 @@ def test_roi_align_boxes_much_larger_than_the_map_match_the_sampler(rng, aligned
         np.testing.assert_allclose(ours32, ours, rtol=1e-4, atol=1e-6)
     shape = (1, 1, 4, 5)
     rois = np.array([[0, -120.0, -90.0, 130.0, 95.0], [0, -3.0, 1.0, 200.0, 3.0]])
-    jac = np.stack([ref_roi_align(e.reshape(shape), rois, (2, 2), 1.0, -1, aligned).ravel()
-                    for e in np.eye(int(np.prod(shape)))], axis=1)
+    jac = np.stack(
+        [ref_roi_align(e.reshape(shape), rois, (2, 2), 1.0, -1, aligned).ravel() for e in np.eye(int(np.prod(shape)))],
+        axis=1,
+    )
     g = rng.standard_normal((2, 1, 2, 2))
     xt = dn.tensor(rng.standard_normal(shape), requires_grad=True)
     out = roi_align(xt, rois, (2, 2), 1.0, -1, aligned)
@@ -279,6 +297,7 @@ def test_roi_align_huge_box_runs_in_memory_bounded_by_the_map(rng):
     """A 1e9 x 1e8 box (1.4e8 x 1.4e7 samples per bin side) on a 16x16 map: memory in proportion to the
     map, not to the box (it used to materialise every sample: gigabytes, then the OOM killer)."""
     import tracemalloc
+
     x = rng.standard_normal((1, 3, 16, 16))
     box = (-4e8, -3e7, 6e8, 7e7)
     tracemalloc.start()
@@ -287,7 +306,7 @@ def test_roi_align_huge_box_runs_in_memory_bounded_by_the_map(rng):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 500 * 2 ** 20, f"peak {peak / 2 ** 20:.0f} MiB"
+    assert peak < 500 * 2**20, f"peak {peak / 2**20:.0f} MiB"
     ref = _windowed_reference(x, box, (7, 7))
     assert np.count_nonzero(ref) > 0
     # the sums cancel (values ~1e-15 from terms of ~1e-16 at sample coordinates ~1e7 to 1e8)
@@ -296,6 +315,9 @@ def test_roi_align_huge_box_runs_in_memory_bounded_by_the_map(rng):
 
 @pytest.mark.parametrize("fn", [roi_align, roi_pool])
 def test_roi_ops_refuse_huge_output_sizes(fn):
-    with pytest.raises(ValueError, match=r"roi_(align|pool): the requested output of shape \(1, 2, 100000, "
-                                         r"100000\) would hold"):
-        fn(np.ones((1, 2, 4, 4)), np.array([[0, 0.0, 0.0, 2.0, 2.0]]), (10 ** 5, 10 ** 5))
+    with pytest.raises(
+        ValueError,
+        match=r"roi_(align|pool): the requested output of shape \(1, 2, 100000, "
+        r"100000\) would hold",
+    ):
+        fn(np.ones((1, 2, 4, 4)), np.array([[0, 0.0, 0.0, 2.0, 2.0]]), (10**5, 10**5))

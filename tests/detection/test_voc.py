@@ -1,6 +1,7 @@
 """deepnotes.detection.voc against the PASCAL VOC devkit's ``voc_eval`` procedure, written out here
 from its definition (per class: rank detections, best-overlap ground truth, strict IoU, difficult
 boxes neither TP nor FP, 11-point or all-point AP)."""
+
 import numpy as np
 import pytest
 
@@ -17,7 +18,7 @@ def make_voc(seed, n_img=25, n_cls=4, decimals=1):
         xy = np.round(rng.uniform(0, 300, (ng, 2)))
         wh = np.round(rng.uniform(5, 120, (ng, 2)))
         gb = np.c_[xy, xy + wh]
-        gl = rng.integers(0, n_cls - 1, ng)               # the last class never has ground truth
+        gl = rng.integers(0, n_cls - 1, ng)  # the last class never has ground truth
         diff = rng.random(ng) < 0.2
         boxes, scores, labels = [], [], []
         for b, c in zip(gb, gl):
@@ -33,7 +34,7 @@ def make_voc(seed, n_img=25, n_cls=4, decimals=1):
             labels.append(int(rng.integers(0, n_cls)))
         boxes = np.array(boxes).reshape(-1, 4)
         scores = np.round(rng.uniform(0, 1, len(boxes)), decimals)
-        if len(boxes) > 1:                                 # an exact duplicate
+        if len(boxes) > 1:  # an exact duplicate
             boxes, scores, labels = np.r_[boxes, boxes[:1]], np.r_[scores, scores[:1]], labels + labels[:1]
         dets.append({"boxes": boxes, "scores": scores, "labels": np.array(labels, dtype=int)})
         gts.append({"boxes": gb, "labels": gl, "difficult": diff})
@@ -73,8 +74,11 @@ def devkit_voc_eval(dets, gts, cls, ovthresh, use_07_metric, offset):
             iw = np.maximum(ixmax - ixmin + offset, 0.0)
             ih = np.maximum(iymax - iymin + offset, 0.0)
             inters = iw * ih
-            uni = ((bb[2] - bb[0] + offset) * (bb[3] - bb[1] + offset)
-                   + (BBGT[:, 2] - BBGT[:, 0] + offset) * (BBGT[:, 3] - BBGT[:, 1] + offset) - inters)
+            uni = (
+                (bb[2] - bb[0] + offset) * (bb[3] - bb[1] + offset)
+                + (BBGT[:, 2] - BBGT[:, 0] + offset) * (BBGT[:, 3] - BBGT[:, 1] + offset)
+                - inters
+            )
             overlaps = inters / uni
             ovmax = np.max(overlaps)
             jmax = np.argmax(overlaps)
@@ -124,13 +128,23 @@ def test_per_class_ap_equals_devkit(seed, use_07_metric, thr, offset):
 
 
 def test_difficult_boxes_are_neither_tp_nor_fp():
-    gts = [{"boxes": np.array([[0.0, 0, 10, 10], [20, 20, 30, 30]]), "labels": np.array([0, 0]),
-            "difficult": np.array([True, False])}]
-    dets = [{"boxes": np.array([[0.0, 0, 10, 10], [20, 20, 30, 30], [50, 50, 60, 60]]),
-             "scores": np.array([0.9, 0.8, 0.7]), "labels": np.array([0, 0, 0])}]
+    gts = [
+        {
+            "boxes": np.array([[0.0, 0, 10, 10], [20, 20, 30, 30]]),
+            "labels": np.array([0, 0]),
+            "difficult": np.array([True, False]),
+        }
+    ]
+    dets = [
+        {
+            "boxes": np.array([[0.0, 0, 10, 10], [20, 20, 30, 30], [50, 50, 60, 60]]),
+            "scores": np.array([0.9, 0.8, 0.7]),
+            "labels": np.array([0, 0, 0]),
+        }
+    ]
     res = evaluate_voc(dets, gts)
     rec, prec, ap = devkit_voc_eval(dets, gts, 0, 0.5, False, 0.0)
-    np.testing.assert_allclose(res.precision[0], prec, atol=TOL)       # [1, 0.5]: the first is skipped
+    np.testing.assert_allclose(res.precision[0], prec, atol=TOL)  # [1, 0.5]: the first is skipped
     assert len(res.precision[0]) == 3 and res.npos[0] == 1
     np.testing.assert_allclose(res.ap[0], ap, atol=TOL)
 
@@ -164,8 +178,9 @@ def test_bad_input():
     with pytest.raises(ValueError, match=r"\['labels'\] has 1 entries, expected 2"):
         evaluate_voc(ok_dt, [{"boxes": np.array([[0, 0, 1, 1], [0, 0, 1, 1]]), "labels": np.array([0])}])
     with pytest.raises(ValueError, match="contains NaN"):
-        evaluate_voc([{"boxes": np.array([[0, 0, 1, 1]]), "scores": np.array([np.nan]), "labels": np.array([0])}],
-                     ok_gt)
+        evaluate_voc(
+            [{"boxes": np.array([[0, 0, 1, 1]]), "scores": np.array([np.nan]), "labels": np.array([0])}], ok_gt
+        )
     with pytest.raises(TypeError, match="one dict per image"):
         evaluate_voc({"boxes": 1}, ok_gt)
     empty = evaluate_voc(ok_dt, ok_gt)

@@ -1,6 +1,7 @@
 """The notes' claim measured: 2 ranks x batch B under DistributedDataParallel step exactly like one
 process with batch 2B (float64, 20 SGD-momentum steps) for a model without batch norm; with BatchNorm2d
 they differ (each rank normalises with its own half batch); with SyncBatchNorm they agree again."""
+
 import numpy as np
 import pytest
 
@@ -23,7 +24,7 @@ def test_two_ranks_equal_one_process_with_twice_the_batch(mpirun, tmp_path, norm
     print(f"norm={norm}: max |w_2ranks - w_1process| = {vs_single:.3g}")
     assert between_ranks == 0.0
     assert vs_single <= 1e-10
-    if norm == "syncbn":   # SyncBatchNorm's running statistics are the full batch's too
+    if norm == "syncbn":  # SyncBatchNorm's running statistics are the full batch's too
         r0, single = np.load(tmp_path / "ddp_rank0.npz"), np.load(tmp_path / "single.npz")
         for k in ("module.1.running_mean", "module.1.running_var", "module.1.num_batches_tracked"):
             np.testing.assert_allclose(r0[k], single[k], rtol=0, atol=1e-12)
@@ -33,5 +34,5 @@ def test_plain_batchnorm_breaks_the_equality(mpirun, tmp_path):
     mpirun("ddp_equivalence.py", tmp_path, "bn")
     between_ranks, vs_single = _max_diffs(tmp_path)
     print(f"norm=BatchNorm2d: max |w_2ranks - w_1process| = {vs_single:.3g}")
-    assert between_ranks == 0.0        # the replicas stay equal to each other ...
-    assert vs_single > 1e-4            # ... but not to the single process: half-batch statistics
+    assert between_ranks == 0.0  # the replicas stay equal to each other ...
+    assert vs_single > 1e-4  # ... but not to the single process: half-batch statistics

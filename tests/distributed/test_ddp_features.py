@@ -1,5 +1,6 @@
 """DistributedDataParallel: no_sync accumulation, find_unused_parameters, the error for parameters
 without a gradient, and torch's ``module.`` state_dict prefix (2 MPI ranks)."""
+
 import numpy as np
 import pytest
 
@@ -25,5 +26,6 @@ def test_ddp_features(mpirun, tmp_path):
 
 def test_ddp_needs_a_process_group():
     from deepnotes import nn
+
     with pytest.raises(RuntimeError, match="DistributedDataParallel: the default process group is not initialized"):
         nn.parallel.DistributedDataParallel(nn.Linear(2, 2))

@@ -1,6 +1,7 @@
 """``Tensor.register_post_accumulate_grad_hook`` (what DistributedDataParallel starts its all-reduces
 from) behaves like torch's: called once per backward, after every contribution has been accumulated
 into the leaf's ``.grad``; removable; refused on non-leaf tensors."""
+
 import numpy as np
 import pytest
 import torch
@@ -11,12 +12,13 @@ import deepnotes
 def _run(lib, make, data):
     w = make(data)
     seen = []
+
     def grad_of(t):
         return t.grad.detach().numpy().copy() if lib == "torch" else t.grad.data.copy()
 
     handle = w.register_post_accumulate_grad_hook(lambda t: seen.append(grad_of(t)))
     for _ in range(2):
-        y = (w * w).sum() + (w * 3).sum()          # w used twice: one call, with the summed gradient
+        y = (w * w).sum() + (w * 3).sum()  # w used twice: one call, with the summed gradient
         y.backward()
     handle.remove()
     ((w * 2).sum()).backward()

@@ -1,6 +1,7 @@
 """Faults: one of two ranks killed with SIGKILL in the middle of an epoch makes the other stop within
 60 s with an error naming the dead rank; the checkpoint of the last finished epoch is intact, and a
 new job resumes from it to the same weights as a run that was never interrupted."""
+
 import os
 import signal
 import subprocess

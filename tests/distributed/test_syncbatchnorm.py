@@ -1,5 +1,6 @@
 """SyncBatchNorm over 2 ranks equals torch's BatchNorm over the concatenated batch: outputs, input
 gradients, weight/bias gradients (summed over ranks, as DDP then averages them) and running statistics."""
+
 import numpy as np
 import pytest
 import torch
@@ -16,8 +17,9 @@ def test_syncbatchnorm_matches_torch_batchnorm_on_the_full_batch(mpirun, tmp_pat
         n0 = shape[0]
         full = rng.standard_normal((2 * n0 + 3,) + shape[1:]) * 3 + 1.5
         wout = rng.standard_normal(full.shape)
-        bn = {3: torch.nn.BatchNorm1d, 2: torch.nn.BatchNorm1d, 4: torch.nn.BatchNorm2d,
-              5: torch.nn.BatchNorm3d}[len(shape)](shape[1], momentum=0.3).double()
+        bn = {3: torch.nn.BatchNorm1d, 2: torch.nn.BatchNorm1d, 4: torch.nn.BatchNorm2d, 5: torch.nn.BatchNorm3d}[
+            len(shape)
+        ](shape[1], momentum=0.3).double()
         with torch.no_grad():
             bn.weight.copy_(torch.from_numpy(rng.standard_normal(shape[1])))
             bn.bias.copy_(torch.from_numpy(rng.standard_normal(shape[1])))
@@ -56,7 +58,8 @@ def test_syncbatchnorm_without_a_process_group_is_batchnorm():
     x = rng.standard_normal((4, 3, 5, 5))
     ours = nn.SyncBatchNorm(3).double()
     ref = torch.nn.BatchNorm2d(3).double()
-    np.testing.assert_allclose(ours(deepnotes.tensor(x)).data, ref(torch.from_numpy(x)).detach().numpy(),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        ours(deepnotes.tensor(x)).data, ref(torch.from_numpy(x)).detach().numpy(), rtol=1e-12, atol=1e-12
+    )
     with pytest.raises(TypeError, match="convert_sync_batchnorm: expected a Module"):
         nn.SyncBatchNorm.convert_sync_batchnorm(3)

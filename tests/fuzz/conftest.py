@@ -4,6 +4,7 @@ The harness (``fuzz_harness``) and the registry of public functions (``fuzz_regi
 test module; this conftest puts their folder on the import path (pytest runs with
 ``--import-mode=importlib``, which does not) and registers one deterministic hypothesis profile.
 """
+
 import os
 import sys
 
@@ -15,8 +16,12 @@ torch.set_num_threads(1)
 
 # derandomize: the same examples on every run, so CI is deterministic; examples are drawn from the
 # test's own seed, nothing is read from or written to a local example database.
-_COMMON = dict(derandomize=True, deadline=None, database=None,
-               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+_COMMON = dict(
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 settings.register_profile("fuzz", **_COMMON)
 # while fixing a batch of failures: FUZZ_SHRINK=0 reports the first failing example without shrinking it
 settings.register_profile("fuzz-noshrink", phases=[Phase.explicit, Phase.generate], **_COMMON)

@@ -24,11 +24,12 @@ entry documents rejecting them).  For a dtype mutation that torch refuses, deepn
 promote to float and must then equal torch on the promoted input.  Any other exception (IndexError,
 KeyError, AttributeError, ZeroDivisionError, RecursionError, ...) or a different value fails.
 """
+
 from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -58,8 +59,10 @@ def assert_clear_error(exc, entry, what, torch_exc=None):
         return
     if named and isinstance(exc, CLEAR_IF_TORCH_AGREES) and isinstance(torch_exc, type(exc)):
         return
-    raise NotClear(f"{entry.id}: {what}: expected a ValueError/TypeError/RuntimeError naming "
-                   f"{entry.name!r}, got {type(exc).__name__}: {exc}") from exc
+    raise NotClear(
+        f"{entry.id}: {what}: expected a ValueError/TypeError/RuntimeError naming "
+        f"{entry.name!r}, got {type(exc).__name__}: {exc}"
+    ) from exc
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -74,7 +77,7 @@ class Gen:
         self._draw = data.draw
         self.empty = empty
         self.used_batch = False
-        self.rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed"))
+        self.rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
 
     def batch(self, lo=1, hi=4):
         self.used_batch = True
@@ -117,19 +120,20 @@ class Gen:
 @dataclasses.dataclass
 class Entry:
     """One public function under test (see the module docstring)."""
-    path: str                       # dotted public name, e.g. "deepnotes.nn.functional.conv2d"
-    make: Callable                  # Gen -> (args list, kwargs dict) of NumPy arrays and plain values
-    ref: Callable                   # the oracle, called with torch tensors where ``fn`` gets Tensors
-    fn: Callable = None             # resolved from ``path`` (override for methods of objects)
-    name: str = None                # what an error message must contain (default: last part of path)
-    id: str = None                  # test id (default: ``name``)
+
+    path: str  # dotted public name, e.g. "deepnotes.nn.functional.conv2d"
+    make: Callable  # Gen -> (args list, kwargs dict) of NumPy arrays and plain values
+    ref: Callable  # the oracle, called with torch tensors where ``fn`` gets Tensors
+    fn: Callable = None  # resolved from ``path`` (override for methods of objects)
+    name: str = None  # what an error message must contain (default: last part of path)
+    id: str = None  # test id (default: ``name``)
     floats: tuple = (0,)
     ints: tuple = ()
-    plain: tuple = ()               # float arrays passed as tensors but not differentiated (running stats, rois)
-    as_array: bool = False          # deepnotes gets NumPy arrays (the NumPy-first detection API)
+    plain: tuple = ()  # float arrays passed as tensors but not differentiated (running stats, rois)
+    as_array: bool = False  # deepnotes gets NumPy arrays (the NumPy-first detection API)
     grad: bool = True
     empty: bool = True
-    nonfinite: str = "match"        # "match_or_error": rejecting non-finite input is the documented contract
+    nonfinite: str = "match"  # "match_or_error": rejecting non-finite input is the documented contract
     rtol: float = 1e-9
     atol: float = 1e-10
 
@@ -152,13 +156,14 @@ def resolve(path):
     """The object a user reaches by the dotted public ``path`` (so every entry is public API):
     attributes first (``deepnotes.tensor`` is the function, not the module), submodules otherwise."""
     import importlib
+
     parts = path.split(".")
     obj = importlib.import_module(parts[0])
     for i, attr in enumerate(parts[1:], 1):
         if hasattr(obj, attr):
             obj = getattr(obj, attr)
         else:
-            obj = importlib.import_module(".".join(parts[:i + 1]))
+            obj = importlib.import_module(".".join(parts[: i + 1]))
     return obj
 
 
@@ -288,8 +293,13 @@ def _grads(entry, got, want, dn_leaves, t_leaves, rng, what):
         gd = np.zeros(t.shape) if gd is None else np.asarray(gd)
         gt = np.zeros(t.shape) if gt is None else gt.numpy()
         assert gd.shape == gt.shape, f"{entry.id}: {what}: grad of {pos} shape {gd.shape}, torch {gt.shape}"
-        np.testing.assert_allclose(gd, gt, rtol=max(entry.rtol, 1e-8), atol=max(entry.atol, 1e-9),
-                                   err_msg=f"{entry.id}: {what}: gradient of argument {pos}")
+        np.testing.assert_allclose(
+            gd,
+            gt,
+            rtol=max(entry.rtol, 1e-8),
+            atol=max(entry.atol, 1e-9),
+            err_msg=f"{entry.id}: {what}: gradient of argument {pos}",
+        )
 
 
 # ----------------------------------------------------------------------------- the checks
@@ -307,17 +317,25 @@ def _judge(entry, args, kwargs, what, allow_refusal=True, promoted=None):
             if promoted is not None:
                 want_f, _, tf_exc = call(entry, *promoted, "torch")
                 if tf_exc is None:
-                    assert_same(entry, got, want_f, what + " (promoted to float64; torch refuses it "
-                                f"with {type(t_exc).__name__}: {t_exc})", kinds=False)
+                    assert_same(
+                        entry,
+                        got,
+                        want_f,
+                        what + f" (promoted to float64; torch refuses it with {type(t_exc).__name__}: {t_exc})",
+                        kinds=False,
+                    )
                     return None
-            raise AssertionError(f"{entry.id}: {what}: torch raises {type(t_exc).__name__}: {t_exc}; "
-                                 f"deepnotes returned a value instead of a clear error")
+            raise AssertionError(
+                f"{entry.id}: {what}: torch raises {type(t_exc).__name__}: {t_exc}; "
+                f"deepnotes returned a value instead of a clear error"
+            )
         assert_clear_error(d_exc, entry, what, t_exc)
         return None
     if d_exc is not None:
         if not allow_refusal:
-            raise AssertionError(f"{entry.id}: {what}: torch accepts it, deepnotes raised "
-                                 f"{type(d_exc).__name__}: {d_exc}") from d_exc
+            raise AssertionError(
+                f"{entry.id}: {what}: torch accepts it, deepnotes raised {type(d_exc).__name__}: {d_exc}"
+            ) from d_exc
         assert_clear_error(d_exc, entry, what)
         return None
     assert_same(entry, got, want, what)
@@ -360,8 +378,9 @@ def check_nonfinite(entry, data):
     for _ in range(g.int(1, min(3, flat_a.size))):
         flat_a[g.int(0, flat_a.size - 1)] = g.pick(_SPECIALS)
     _set(args, kwargs, pos, a)
-    _judge(entry, args, kwargs, f"non-finite values in argument {pos}",
-           allow_refusal=entry.nonfinite == "match_or_error")
+    _judge(
+        entry, args, kwargs, f"non-finite values in argument {pos}", allow_refusal=entry.nonfinite == "match_or_error"
+    )
 
 
 def _mutate_shape(g, a):
@@ -375,8 +394,9 @@ def _mutate_shape(g, a):
             return np.sum(a, axis=axis), "a missing axis"
         return np.take(a, 0, axis=axis), "a missing axis"
     axis = g.int(0, a.ndim - 1)
-    extra = np.take(a, [0], axis=axis) if a.shape[axis] else np.zeros(
-        a.shape[:axis] + (1,) + a.shape[axis + 1:], a.dtype)
+    extra = (
+        np.take(a, [0], axis=axis) if a.shape[axis] else np.zeros(a.shape[:axis] + (1,) + a.shape[axis + 1 :], a.dtype)
+    )
     return np.concatenate([a, extra], axis=axis), f"axis {axis} one longer"
 
 

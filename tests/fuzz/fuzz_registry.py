@@ -5,6 +5,7 @@ Paths are the names users type (``deepnotes.X``, ``deepnotes.nn.functional.X``,
 the same name (``torch.X`` / ``torch.nn.functional.X``); detection entries name their torchvision
 function or a reference loop written here from the definition.
 """
+
 import importlib
 import math
 import os
@@ -22,7 +23,7 @@ tv_ciou = importlib.import_module("torchvision.ops.ciou_loss")
 tv_focal = importlib.import_module("torchvision.ops.focal_loss")
 tv_det_utils = importlib.import_module("torchvision.models.detection._utils")
 torchvision = importlib.import_module("torchvision")
-if not hasattr(torchvision, "_is_tracing"):      # clip_boxes_to_image asks it; the bare package lacks it
+if not hasattr(torchvision, "_is_tracing"):  # clip_boxes_to_image asks it; the bare package lacks it
     torchvision._is_tracing = lambda: False
 
 ENTRIES = []
@@ -56,11 +57,30 @@ def unary(lo=-2.0, hi=2.0, away_from_zero=False):
         if away_from_zero:
             a = np.sign(a + 1e-12) * (np.abs(a) + 0.3)
         return [a], {}
+
     return make
 
 
-for _name in ["abs", "neg", "exp", "sin", "cos", "atan", "tanh", "sigmoid", "square", "ceil", "floor",
-              "round", "sign", "relu", "isnan", "isinf", "isfinite", "clone"]:
+for _name in [
+    "abs",
+    "neg",
+    "exp",
+    "sin",
+    "cos",
+    "atan",
+    "tanh",
+    "sigmoid",
+    "square",
+    "ceil",
+    "floor",
+    "round",
+    "sign",
+    "relu",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "clone",
+]:
     E(f"dn.{_name}", unary())
 for _name in ["log", "sqrt", "rsqrt"]:
     E(f"dn.{_name}", unary(0.2, 3.0))
@@ -73,6 +93,7 @@ def binary(lo_b=-2.0, hi_b=2.0, base_positive=False):
         b_shape = g.pick([s, s[1:], (1,) + s[1:]])
         a = g.pos(*s) if base_positive else g.arr(*s)
         return [a, g.arr(*b_shape, lo=lo_b, hi=hi_b)], {}
+
     return make
 
 
@@ -89,10 +110,18 @@ def _matmul(g):
 
 
 E("dn.matmul", _matmul, floats=(0, 1))
-E("dn.mm", lambda g: (lambda n, k, m: ([g.arr(n, k), g.arr(k, m)], {}))(g.batch(), g.int(1, 4), g.int(1, 4)),
-  floats=(0, 1))
-E("dn.bmm", lambda g: (lambda b, n, k, m: ([g.arr(b, n, k), g.arr(b, k, m)], {}))(
-    g.batch(), g.int(1, 3), g.int(1, 3), g.int(1, 3)), floats=(0, 1))
+E(
+    "dn.mm",
+    lambda g: (lambda n, k, m: ([g.arr(n, k), g.arr(k, m)], {}))(g.batch(), g.int(1, 4), g.int(1, 4)),
+    floats=(0, 1),
+)
+E(
+    "dn.bmm",
+    lambda g: (lambda b, n, k, m: ([g.arr(b, n, k), g.arr(b, k, m)], {}))(
+        g.batch(), g.int(1, 3), g.int(1, 3), g.int(1, 3)
+    ),
+    floats=(0, 1),
+)
 
 
 def _where(g):
@@ -116,6 +145,7 @@ def reduction(keepdim=True, dim_required=False, allow_tuple=False):
             if keepdim:
                 kw["keepdim"] = g.flag()
         return [g.arr(*s)], kw
+
     return make
 
 
@@ -156,13 +186,13 @@ def _with_dims(g, lo_rank=2):
 
 
 E("dn.flatten", lambda g: (lambda s, a: ([a], {"start_dim": g.int(0, len(s) - 1)}))(*_with_dims(g)))
-E("dn.transpose", lambda g: (lambda s, a: ([a, g.int(-len(s), len(s) - 1), g.int(-len(s), len(s) - 1)], {}))(
-    *_with_dims(g)))
+E(
+    "dn.transpose",
+    lambda g: (lambda s, a: ([a, g.int(-len(s), len(s) - 1), g.int(-len(s), len(s) - 1)], {}))(*_with_dims(g)),
+)
 E("dn.permute", lambda g: (lambda s, a: ([a, tuple(g.rng.permutation(len(s)).tolist())], {}))(*_with_dims(g)))
-E("dn.reshape", lambda g: (lambda s, a: ([a, g.pick([(-1,), tuple(reversed(s)), (s[0], -1)])], {}))(
-    *_with_dims(g)))
-E("dn.squeeze", lambda g: (lambda n, m: ([g.arr(n, 1, m, 1)], {"dim": g.pick([1, 3, -1, 0])}))(
-    g.batch(), g.int(1, 3)))
+E("dn.reshape", lambda g: (lambda s, a: ([a, g.pick([(-1,), tuple(reversed(s)), (s[0], -1)])], {}))(*_with_dims(g)))
+E("dn.squeeze", lambda g: (lambda n, m: ([g.arr(n, 1, m, 1)], {"dim": g.pick([1, 3, -1, 0])}))(g.batch(), g.int(1, 3)))
 E("dn.unsqueeze", lambda g: (lambda s, a: ([a, g.int(-len(s) - 1, len(s))], {}))(*_with_dims(g)))
 E("dn.flip", lambda g: (lambda s, a: ([a, (g.int(0, len(s) - 1),)], {}))(*_with_dims(g)))
 E("dn.unbind", lambda g: (lambda s, a: ([a, g.int(1, len(s) - 1)], {}))(*_with_dims(g)))
@@ -220,6 +250,7 @@ def _conv(nd):
         w = g.arr(o, c // groups, *([k] * nd))
         b = g.arr(o)
         return [x, w, b], {"stride": g.int(1, 2), "padding": pad, "dilation": dil, "groups": groups}
+
     return make
 
 
@@ -233,8 +264,12 @@ def _conv_t(g):
     k, stride, dil = g.int(1, 3), g.int(1, 2), g.int(1, 2)
     x = g.arr(n, c, g.int(1, 4), g.int(1, 4))
     return [x, g.arr(c, o // groups, k, k), g.arr(o)], {
-        "stride": stride, "padding": g.int(0, (k - 1) * dil // 2),
-        "output_padding": g.int(0, max(stride, dil) - 1), "groups": groups, "dilation": dil}
+        "stride": stride,
+        "padding": g.int(0, (k - 1) * dil // 2),
+        "output_padding": g.int(0, max(stride, dil) - 1),
+        "groups": groups,
+        "dilation": dil,
+    }
 
 
 E("F.conv_transpose2d", _conv_t, floats=(0, 1, 2))
@@ -270,8 +305,11 @@ E("F.elu", lambda g: ([g.arr(*shape(g))], {"alpha": g.pick([1.0, 0.5])}))
 E("F.celu", lambda g: ([g.arr(*shape(g))], {"alpha": g.pick([1.0, 0.5])}))
 E("F.gelu", lambda g: ([g.arr(*shape(g))], {"approximate": g.pick(["none", "tanh"])}))
 E("F.softplus", lambda g: ([g.arr(*shape(g), lo=-4, hi=4)], {"beta": g.pick([1.0, 2.0]), "threshold": 3.0}))
-E("F.prelu", lambda g: (lambda x: ([x, g.arr(g.pick([1, x.shape[1]]))], {}))(
-    g.arr(g.batch(), g.int(1, 3), g.int(1, 3))), floats=(0, 1))
+E(
+    "F.prelu",
+    lambda g: (lambda x: ([x, g.arr(g.pick([1, x.shape[1]]))], {}))(g.arr(g.batch(), g.int(1, 3), g.int(1, 3))),
+    floats=(0, 1),
+)
 for _name in ["softmax", "log_softmax"]:
     E(f"F.{_name}", reduction(keepdim=False, dim_required=True), id=f"F.{_name}")
 
@@ -314,14 +352,29 @@ def _instance_norm_ref(x, **kw):
     return TF.instance_norm(x, **kw)
 
 
-E("F.instance_norm", lambda g: (lambda x: ([x], {"weight": g.arr(x.shape[1]), "bias": g.arr(x.shape[1])}))(
-    g.arr(g.batch(), g.int(1, 3), g.int(2, 4), g.int(2, 4))), ref=_instance_norm_ref,
-  floats=(0, "weight", "bias"), atol=1e-8)
+E(
+    "F.instance_norm",
+    lambda g: (lambda x: ([x], {"weight": g.arr(x.shape[1]), "bias": g.arr(x.shape[1])}))(
+        g.arr(g.batch(), g.int(1, 3), g.int(2, 4), g.int(2, 4))
+    ),
+    ref=_instance_norm_ref,
+    floats=(0, "weight", "bias"),
+    atol=1e-8,
+)
 E("F.dropout", lambda g: ([g.arr(*shape(g)), g.pick([0.0, 0.3])], {"training": False}))
-E("F.embedding", lambda g: (lambda v: ([g.labels(v, g.batch(), g.int(1, 3)), g.arr(v, g.int(1, 3))], {}))(
-    g.int(1, 5)), floats=(1,), ints=(0,))
-E("F.one_hot", lambda g: ([g.labels(4, g.batch(), g.int(1, 3))], {"num_classes": g.pick([-1, 4, 6])}),
-  floats=(), ints=(0,), id="F.one_hot")
+E(
+    "F.embedding",
+    lambda g: (lambda v: ([g.labels(v, g.batch(), g.int(1, 3)), g.arr(v, g.int(1, 3))], {}))(g.int(1, 5)),
+    floats=(1,),
+    ints=(0,),
+)
+E(
+    "F.one_hot",
+    lambda g: ([g.labels(4, g.batch(), g.int(1, 3))], {"num_classes": g.pick([-1, 4, 6])}),
+    floats=(),
+    ints=(0,),
+    id="F.one_hot",
+)
 E("F.pad", lambda g: ([g.arr(*shape(g, 2)), (g.int(0, 2), g.int(0, 2))], {"value": 0.5}))
 
 
@@ -348,6 +401,7 @@ def pointwise_loss(**extra):
         kw = {"reduction": red(g)}
         kw.update({k: g.pick(v) for k, v in extra.items()})
         return [g.arr(*s), g.arr(*s)], kw
+
     return make
 
 
@@ -397,8 +451,13 @@ def _class_loss(g):
 
 
 E("F.nll_loss", _class_loss, floats=(0,), ints=(1,), plain=("weight",))
-E("F.cross_entropy", lambda g: (lambda a, k: (a, dict(k, label_smoothing=g.pick([0.0, 0.1]))))(*_class_loss(g)),
-  floats=(0,), ints=(1,), plain=("weight",))
+E(
+    "F.cross_entropy",
+    lambda g: (lambda a, k: (a, dict(k, label_smoothing=g.pick([0.0, 0.1]))))(*_class_loss(g)),
+    floats=(0,),
+    ints=(1,),
+    plain=("weight",),
+)
 
 
 def _ce_probs(g):
@@ -413,7 +472,10 @@ E("F.cross_entropy", _ce_probs, floats=(0, 1), id="F.cross_entropy[probs]")
 def _focal(g):
     s = shape(g, 2)
     return [g.arr(*s), (g.rng.random(s) < 0.3).astype(np.float64)], {
-        "alpha": g.pick([0.25, -1]), "gamma": g.pick([2, 0.5]), "reduction": red(g)}
+        "alpha": g.pick([0.25, -1]),
+        "gamma": g.pick([2, 0.5]),
+        "reduction": red(g),
+    }
 
 
 E("F.sigmoid_focal_loss", _focal, ref=tv_focal.sigmoid_focal_loss, floats=(0, 1))
@@ -432,14 +494,27 @@ def boxes2(g):
 # contract, see deepnotes.detection.boxes), torchvision propagates them: both outcomes are accepted
 _BOXES = dict(nonfinite="match_or_error")
 E("det.box_area", boxes1, ref=tvb.box_area, **_BOXES)
-E("det.box_convert", lambda g: boxes1(g, in_fmt=g.pick(["xyxy", "xywh", "cxcywh"]),
-                                     out_fmt=g.pick(["xyxy", "xywh", "cxcywh"])), ref=tvb.box_convert, **_BOXES)
+E(
+    "det.box_convert",
+    lambda g: boxes1(g, in_fmt=g.pick(["xyxy", "xywh", "cxcywh"]), out_fmt=g.pick(["xyxy", "xywh", "cxcywh"])),
+    ref=tvb.box_convert,
+    **_BOXES,
+)
 for _name in ["box_iou", "generalized_box_iou", "distance_box_iou", "complete_box_iou"]:
     E(f"det.{_name}", boxes2, ref=getattr(tvb, _name), floats=(0, 1), nonfinite="match_or_error")
-E("det.clip_boxes_to_image", lambda g: ([g.boxes(g.batch()), (g.int(5, 20), g.int(5, 20))], {}),
-  ref=tvb.clip_boxes_to_image, **_BOXES)
-E("det.remove_small_boxes", lambda g: ([g.boxes(g.batch()), g.pick([1.0, 4.0])], {}),
-  ref=tvb.remove_small_boxes, as_array=True, nonfinite="match_or_error")
+E(
+    "det.clip_boxes_to_image",
+    lambda g: ([g.boxes(g.batch()), (g.int(5, 20), g.int(5, 20))], {}),
+    ref=tvb.clip_boxes_to_image,
+    **_BOXES,
+)
+E(
+    "det.remove_small_boxes",
+    lambda g: ([g.boxes(g.batch()), g.pick([1.0, 4.0])], {}),
+    ref=tvb.remove_small_boxes,
+    as_array=True,
+    nonfinite="match_or_error",
+)
 
 
 def box_pairs(g):
@@ -451,26 +526,36 @@ def rowwise(tv_loss):
     """torchvision's box losses index ``boxes[:, k]`` and so take only ``(N, 4)``; deepnotes documents
     ``(..., 4)`` pairs that broadcast together.  The oracle flattens the leading axes, calls torchvision, and
     restores them: the same numbers, the contract deepnotes promises."""
+
     def ref(boxes1, boxes2, reduction="none"):
         if boxes1.ndim < 1 or boxes2.ndim < 1 or boxes1.shape[-1] != 4 or boxes2.shape[-1] != 4:
             raise ValueError(f"{tv_loss.__name__}: boxes of shape (..., 4) expected")
         boxes1, boxes2 = torch.broadcast_tensors(boxes1, boxes2)
         out = tv_loss(boxes1.reshape(-1, 4), boxes2.reshape(-1, 4), reduction=reduction)
         return out.reshape(boxes1.shape[:-1]) if reduction == "none" else out
+
     return ref
 
 
-E("det.generalized_box_iou_loss", box_pairs, ref=rowwise(tv_giou.generalized_box_iou_loss), floats=(0, 1),
-  **_BOXES)
+E("det.generalized_box_iou_loss", box_pairs, ref=rowwise(tv_giou.generalized_box_iou_loss), floats=(0, 1), **_BOXES)
 E("det.distance_box_iou_loss", box_pairs, ref=rowwise(tv_diou.distance_box_iou_loss), floats=(0, 1), **_BOXES)
-E("det.complete_box_iou_loss", box_pairs, ref=rowwise(tv_ciou.complete_box_iou_loss), floats=(0, 1), rtol=1e-8,
-  **_BOXES)
+E(
+    "det.complete_box_iou_loss",
+    box_pairs,
+    ref=rowwise(tv_ciou.complete_box_iou_loss),
+    floats=(0, 1),
+    rtol=1e-8,
+    **_BOXES,
+)
 E("det.sigmoid_focal_loss", _focal, ref=tv_focal.sigmoid_focal_loss, floats=(0, 1), id="det.sigmoid_focal_loss")
-E("det.binary_cross_entropy_with_logits",
-  lambda g: (lambda s: ([g.arr(*s), g.arr(*s, lo=0, hi=1)], {"reduction": red(g)}))(shape(g)),
-  ref=TF.binary_cross_entropy_with_logits, floats=(0, 1), id="det.binary_cross_entropy_with_logits")
-E("det.smooth_l1_loss", pointwise_loss(beta=[1.0, 0.5]), ref=TF.smooth_l1_loss, floats=(0, 1),
-  id="det.smooth_l1_loss")
+E(
+    "det.binary_cross_entropy_with_logits",
+    lambda g: (lambda s: ([g.arr(*s), g.arr(*s, lo=0, hi=1)], {"reduction": red(g)}))(shape(g)),
+    ref=TF.binary_cross_entropy_with_logits,
+    floats=(0, 1),
+    id="det.binary_cross_entropy_with_logits",
+)
+E("det.smooth_l1_loss", pointwise_loss(beta=[1.0, 0.5]), ref=TF.smooth_l1_loss, floats=(0, 1), id="det.smooth_l1_loss")
 
 
 # ----------------------------------------------------------------------------- NMS family
@@ -499,14 +584,31 @@ def _nms_set(g, n=None):
     return b, g.distinct_scores(n)
 
 
-E("det.nms", lambda g: (lambda b, s: ([b, s, g.pick([0.2, 0.5])], {}))(*_nms_set(g)),
-  ref=greedy_reference, as_array=True, floats=(0, 1), nonfinite="match_or_error")
-E("det.batched_nms", lambda g: (lambda b, s: ([b, s, g.labels(2, len(s)), g.pick([0.2, 0.5])], {}))(*_nms_set(g)),
-  ref=lambda b, s, i, t: greedy_reference(b, s, t, labels=i), as_array=True, floats=(0, 1), ints=(2,),
-  nonfinite="match_or_error")
-E("det.diou_nms", lambda g: (lambda b, s: ([b, s, g.pick([0.2, 0.5])], {}))(*_nms_set(g)),
-  ref=lambda b, s, t: greedy_reference(b, s, t, metric=tvb.distance_box_iou), as_array=True, floats=(0, 1),
-  nonfinite="match_or_error")
+E(
+    "det.nms",
+    lambda g: (lambda b, s: ([b, s, g.pick([0.2, 0.5])], {}))(*_nms_set(g)),
+    ref=greedy_reference,
+    as_array=True,
+    floats=(0, 1),
+    nonfinite="match_or_error",
+)
+E(
+    "det.batched_nms",
+    lambda g: (lambda b, s: ([b, s, g.labels(2, len(s)), g.pick([0.2, 0.5])], {}))(*_nms_set(g)),
+    ref=lambda b, s, i, t: greedy_reference(b, s, t, labels=i),
+    as_array=True,
+    floats=(0, 1),
+    ints=(2,),
+    nonfinite="match_or_error",
+)
+E(
+    "det.diou_nms",
+    lambda g: (lambda b, s: ([b, s, g.pick([0.2, 0.5])], {}))(*_nms_set(g)),
+    ref=lambda b, s, t: greedy_reference(b, s, t, metric=tvb.distance_box_iou),
+    as_array=True,
+    floats=(0, 1),
+    nonfinite="match_or_error",
+)
 
 
 def soft_nms_reference(boxes, scores, method="linear", sigma=0.5, iou_threshold=0.3, score_threshold=0.001):
@@ -534,8 +636,14 @@ def soft_nms_reference(boxes, scores, method="linear", sigma=0.5, iou_threshold=
     return torch.tensor(keep, dtype=torch.int64), torch.tensor(kept, dtype=torch.float64)
 
 
-E("det.soft_nms", lambda g: (lambda b, s: ([b, s], {"method": g.pick(["linear", "gaussian"])}))(*_nms_set(g)),
-  ref=soft_nms_reference, as_array=True, floats=(0, 1), nonfinite="match_or_error")
+E(
+    "det.soft_nms",
+    lambda g: (lambda b, s: ([b, s], {"method": g.pick(["linear", "gaussian"])}))(*_nms_set(g)),
+    ref=soft_nms_reference,
+    as_array=True,
+    floats=(0, 1),
+    nonfinite="match_or_error",
+)
 
 # ----------------------------------------------------------------------------- RoI ops and box coding
 
@@ -576,8 +684,9 @@ def _torch_roi_align(x, rois, out, spatial_scale, sampling_ratio, aligned):
         raise ValueError("roi_align reference: (N, C, H, W) input and (K, 5) boxes expected")
     if not x.dtype.is_floating_point:
         raise TypeError("roi_align reference: floating-point input expected")
-    return torch.from_numpy(_ref_roi_align(x.detach().numpy(), rois.numpy(), out, spatial_scale,
-                                           sampling_ratio, aligned))
+    return torch.from_numpy(
+        _ref_roi_align(x.detach().numpy(), rois.numpy(), out, spatial_scale, sampling_ratio, aligned)
+    )
 
 
 E("det.roi_align", _roi_align_make, ref=_torch_roi_align, floats=(0,), plain=(1,), grad=False)
@@ -591,14 +700,21 @@ def _torch_roi_pool(x, rois, out, spatial_scale):
     return torch.from_numpy(_ref_roi_pool(x.detach().numpy(), rois.numpy(), out, spatial_scale)[0])
 
 
-E("det.roi_pool", lambda g: (lambda x, r, o, s: ([x, r, o], {"spatial_scale": s}))(*_roi_args(g)),
-  ref=_torch_roi_pool, floats=(0,), plain=(1,), grad=False)
+E(
+    "det.roi_pool",
+    lambda g: (lambda x, r, o, s: ([x, r, o], {"spatial_scale": s}))(*_roi_args(g)),
+    ref=_torch_roi_pool,
+    floats=(0,),
+    plain=(1,),
+    grad=False,
+)
 
 _WEIGHTS = (1.0, 2.0, 0.5, 1.5)
 
 
 def _dn_coder():
     from deepnotes.detection import BoxCoder
+
     return BoxCoder(_WEIGHTS)
 
 
@@ -619,9 +735,21 @@ def _floated(t):
 
 
 _tv_coder = _FloatCoder(_WEIGHTS)
-E("det.BoxCoder.encode_single", lambda g: (lambda n: ([g.boxes(n), g.boxes(n)], {}))(g.batch()),
-  fn=lambda a, b: _dn_coder().encode_single(a, b), ref=_tv_coder.encode_single, name="encode_single",
-  floats=(0, 1), nonfinite="match_or_error")
-E("det.BoxCoder.decode_single", lambda g: (lambda n: ([g.arr(n, 4, lo=-1, hi=1), g.boxes(n)], {}))(g.batch()),
-  fn=lambda a, b: _dn_coder().decode_single(a, b), ref=_tv_coder.decode_single, name="decode_single",
-  floats=(0, 1), nonfinite="match_or_error")
+E(
+    "det.BoxCoder.encode_single",
+    lambda g: (lambda n: ([g.boxes(n), g.boxes(n)], {}))(g.batch()),
+    fn=lambda a, b: _dn_coder().encode_single(a, b),
+    ref=_tv_coder.encode_single,
+    name="encode_single",
+    floats=(0, 1),
+    nonfinite="match_or_error",
+)
+E(
+    "det.BoxCoder.decode_single",
+    lambda g: (lambda n: ([g.arr(n, 4, lo=-1, hi=1), g.boxes(n)], {}))(g.batch()),
+    fn=lambda a, b: _dn_coder().decode_single(a, b),
+    ref=_tv_coder.decode_single,
+    name="decode_single",
+    floats=(0, 1),
+    nonfinite="match_or_error",
+)

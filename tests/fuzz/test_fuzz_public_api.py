@@ -1,6 +1,7 @@
 """Issue #11: every registered public function, called with valid, empty, non-finite, wrongly shaped and
 wrongly typed inputs, gives torch's result or a clear error (see ``fuzz_harness`` for the rules and
 ``fuzz_registry`` for the functions)."""
+
 import os
 
 import pytest

@@ -11,6 +11,7 @@ with the random initialisers of ``deepnotes.nn.init`` replaced by zero fills: sh
 counts do not depend on the values, and the forward tests overwrite every value with torchvision's
 weights anyway.
 """
+
 import copy
 import importlib
 import types
@@ -21,21 +22,36 @@ import numpy as np
 import pytest
 import torch
 
-import _oracle as oracle
 import deepnotes as dn
 from deepnotes.nn import init as dn_init
+
+import _oracle as oracle
 
 torch.set_num_threads(2)
 
 # constructor name -> the torchvision file that defines it
 TV_MODULES = {
-    "alexnet": "alexnet", "googlenet": "googlenet", "inception_v3": "inception",
-    "mobilenet_v2": "mobilenetv2", "mobilenet_v3_large": "mobilenetv3", "mobilenet_v3_small": "mobilenetv3",
+    "alexnet": "alexnet",
+    "googlenet": "googlenet",
+    "inception_v3": "inception",
+    "mobilenet_v2": "mobilenetv2",
+    "mobilenet_v3_large": "mobilenetv3",
+    "mobilenet_v3_small": "mobilenetv3",
 }
 for _n in ("vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"):
     TV_MODULES[_n] = "vgg"
-for _n in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d",
-           "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"):
+for _n in (
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
+    "resnext101_64x4d",
+    "wide_resnet50_2",
+    "wide_resnet101_2",
+):
     TV_MODULES[_n] = "resnet"
 for _n in ("densenet121", "densenet161", "densenet169", "densenet201"):
     TV_MODULES[_n] = "densenet"
@@ -62,6 +78,7 @@ def tv_build(name, meta=False, **kwargs):
 @contextmanager
 def no_random_init():
     """Make deepnotes.nn.init's random fills write zeros (structure-only builds)."""
+
     def zero_fill(tensor, *args, **kwargs):
         tensor.data[...] = 0
         return tensor
@@ -76,6 +93,7 @@ def no_random_init():
 
 def fast_build(name, **kwargs):
     from deepnotes.models import get_model
+
     with no_random_init():
         return get_model(name, **kwargs)
 
@@ -115,8 +133,11 @@ def compare_eval(ours, ref, shape, rtol=1e-4, atol_scale=1e-5):
 def bn_stats(model):
     """Running statistics of every batch-norm layer, by state_dict key."""
     sd = model.state_dict()
-    return {k: (v.detach().numpy() if isinstance(v, torch.Tensor) else v.data)
-            for k, v in sd.items() if k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+    return {
+        k: (v.detach().numpy() if isinstance(v, torch.Tensor) else v.data)
+        for k, v in sd.items()
+        if k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+    }
 
 
 def compare_train(ours, ref, shape, grads=False, rtol=1e-6, atol_scale=1e-6, outputs=None):
@@ -159,6 +180,15 @@ def compare_train(ours, ref, shape, grads=False, rtol=1e-6, atol_scale=1e-6, out
 def zoo():
     """The helpers above as one namespace (tests are not a package, so they cannot import them)."""
     return types.SimpleNamespace(
-        tv_constructor=tv_constructor, tv_build=tv_build, fast_build=fast_build, load_from=load_from,
-        assert_close=assert_close, image=image, compare_eval=compare_eval, compare_train=compare_train,
-        bn_stats=bn_stats, no_random_init=no_random_init, TV_MODULES=TV_MODULES)
+        tv_constructor=tv_constructor,
+        tv_build=tv_build,
+        fast_build=fast_build,
+        load_from=load_from,
+        assert_close=assert_close,
+        image=image,
+        compare_eval=compare_eval,
+        compare_train=compare_train,
+        bn_stats=bn_stats,
+        no_random_init=no_random_init,
+        TV_MODULES=TV_MODULES,
+    )

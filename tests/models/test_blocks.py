@@ -2,6 +2,7 @@
 with a masked C3 kernel), MobileNet v1 (a torch network from the paper's table), nearest upsampling
 (F.interpolate), FeaturePyramidNetwork and its extra blocks, SqueezeExcitation and Conv2dNormActivation
 (torchvision.ops)."""
+
 from collections import OrderedDict
 
 import numpy as np
@@ -75,9 +76,17 @@ def test_classic_lenet5_matches_torch_twin_with_gradients(zoo, output):
     w = np.random.default_rng(1).standard_normal(yr.shape)
     (y * dn.tensor(w)).sum().backward()
     (yr * _t(w)).sum().backward()
-    grads = {"c1.weight": ref.c1_w, "s2.weight": ref.s2_w, "s2.bias": ref.s2_b, "c3.bias": ref.c3_b,
-             "s4.weight": ref.s4_w, "s4.bias": ref.s4_b, "c5.weight": ref.c5_w, "f6.weight": ref.f6_w,
-             "output.weight": ref.out_w}
+    grads = {
+        "c1.weight": ref.c1_w,
+        "s2.weight": ref.s2_w,
+        "s2.bias": ref.s2_b,
+        "c3.bias": ref.c3_b,
+        "s4.weight": ref.s4_w,
+        "s4.bias": ref.s4_b,
+        "c5.weight": ref.c5_w,
+        "f6.weight": ref.f6_w,
+        "output.weight": ref.out_w,
+    }
     params = dict(ours.named_parameters())
     for k, tp in grads.items():
         zoo.assert_close(params[k].grad, tp.grad, 1e-9, 1e-12, what=k)
@@ -99,19 +108,25 @@ def test_classic_lenet5_sigmoid_variant(zoo):
 # ------------------------------------------------------------------------------------ MobileNet v1
 def torch_mobilenet_v1(width_mult=1.0, num_classes=1000):
     """Howard et al. 2017, Table 1, written directly with torch layers."""
+
     def cbr(cin, cout, k, s, groups=1):
-        return [torch.nn.Conv2d(cin, cout, k, s, k // 2, groups=groups, bias=False), torch.nn.BatchNorm2d(cout),
-                torch.nn.ReLU()]
+        return [
+            torch.nn.Conv2d(cin, cout, k, s, k // 2, groups=groups, bias=False),
+            torch.nn.BatchNorm2d(cout),
+            torch.nn.ReLU(),
+        ]
 
     w = lambda c: int(c * width_mult)  # noqa: E731
     layers = cbr(3, w(32), 3, 2)
     cin = w(32)
-    for cout, s in [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + \
-            [(1024, 2), (1024, 1)]:
+    for cout, s in (
+        [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
+    ):
         layers += cbr(cin, cin, 3, s, groups=cin) + cbr(cin, w(cout), 1, 1)
         cin = w(cout)
-    return torch.nn.Sequential(*layers, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-                               torch.nn.Linear(cin, num_classes))
+    return torch.nn.Sequential(
+        *layers, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(cin, num_classes)
+    )
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.5])
@@ -151,9 +166,19 @@ class _Renamed(torch.nn.Module):
 
 
 # ------------------------------------------------------------------------------------ nearest upsampling
-@pytest.mark.parametrize("size_in,size_out", [((4, 5), (8, 10)), ((3, 3), (7, 7)), ((5, 7), (15, 10)),
-                                              ((14, 6), (20, 6)), ((8, 9), (3, 4)), ((1, 2), (5, 6)),
-                                              ((6, 4), (6, 4)), ((7, 10), (13, 19))])
+@pytest.mark.parametrize(
+    "size_in,size_out",
+    [
+        ((4, 5), (8, 10)),
+        ((3, 3), (7, 7)),
+        ((5, 7), (15, 10)),
+        ((14, 6), (20, 6)),
+        ((8, 9), (3, 4)),
+        ((1, 2), (5, 6)),
+        ((6, 4), (6, 4)),
+        ((7, 10), (13, 19)),
+    ],
+)
 def test_upsample_nearest_to_size_matches_interpolate(zoo, size_in, size_out):
     x = zoo.image((2, 3) + size_in, np.float64)
     xt = _t(x).requires_grad_()
@@ -186,28 +211,40 @@ def test_upsample_nearest_bad_arguments():
 
 # ------------------------------------------------------------------------------------ FPN
 def _fpn_inputs(zoo, sizes, channels, dtype=np.float64):
-    return OrderedDict((f"feat{i}", zoo.image((2, c, s, s + 1), dtype, seed=i))
-                       for i, (s, c) in enumerate(zip(sizes, channels)))
+    return OrderedDict(
+        (f"feat{i}", zoo.image((2, c, s, s + 1), dtype, seed=i)) for i, (s, c) in enumerate(zip(sizes, channels))
+    )
 
 
-@pytest.mark.parametrize("extra,norm,sizes,channels", [
-    (None, None, (16, 8, 4), (8, 16, 12)), ("maxpool", None, (15, 8, 4), (8, 16, 12)),
-    ("p6p7", None, (13, 7, 4), (8, 16, 12)), ("p6p7", None, (16, 8, 4), (8, 16, 20)),
-    (None, "bn", (12, 6, 3), (8, 16, 12))])
+@pytest.mark.parametrize(
+    "extra,norm,sizes,channels",
+    [
+        (None, None, (16, 8, 4), (8, 16, 12)),
+        ("maxpool", None, (15, 8, 4), (8, 16, 12)),
+        ("p6p7", None, (13, 7, 4), (8, 16, 12)),
+        ("p6p7", None, (16, 8, 4), (8, 16, 20)),
+        (None, "bn", (12, 6, 3), (8, 16, 12)),
+    ],
+)
 def test_fpn_matches_torchvision_with_gradients(zoo, extra, norm, sizes, channels):
     """P6/P7 from P5 when C5 has out_channels channels (12), from C5 otherwise (20)."""
     out = 12
     torch.manual_seed(0)
-    tv_extra = {None: None, "maxpool": tv_fpn.LastLevelMaxPool(),
-                "p6p7": tv_fpn.LastLevelP6P7(channels[-1], out)}[extra]
-    our_extra = {None: None, "maxpool": models.LastLevelMaxPool(),
-                 "p6p7": models.LastLevelP6P7(channels[-1], out)}[extra]
-    ref = tv_fpn.FeaturePyramidNetwork(list(channels), out, extra_blocks=tv_extra,
-                                       norm_layer=torch.nn.BatchNorm2d if norm else None).double()
-    ours = models.FeaturePyramidNetwork(list(channels), out, extra_blocks=our_extra,
-                                        norm_layer=nn.BatchNorm2d if norm else None)
-    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
-        [(k, tuple(v.shape)) for k, v in ref.state_dict().items()]
+    tv_extra = {None: None, "maxpool": tv_fpn.LastLevelMaxPool(), "p6p7": tv_fpn.LastLevelP6P7(channels[-1], out)}[
+        extra
+    ]
+    our_extra = {None: None, "maxpool": models.LastLevelMaxPool(), "p6p7": models.LastLevelP6P7(channels[-1], out)}[
+        extra
+    ]
+    ref = tv_fpn.FeaturePyramidNetwork(
+        list(channels), out, extra_blocks=tv_extra, norm_layer=torch.nn.BatchNorm2d if norm else None
+    ).double()
+    ours = models.FeaturePyramidNetwork(
+        list(channels), out, extra_blocks=our_extra, norm_layer=nn.BatchNorm2d if norm else None
+    )
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in ref.state_dict().items()
+    ]
     ours.load_state_dict(ref.state_dict())
     ours.double()
     feats = _fpn_inputs(zoo, sizes, channels)
@@ -252,15 +289,22 @@ def test_squeeze_excitation_matches_torchvision(zoo):
     zoo.compare_train(ours, ref, (2, 16, 5, 6), grads=True)
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(kernel_size=3, stride=2), dict(kernel_size=1, norm_layer=None, activation_layer=None),
-    dict(kernel_size=5, groups=8, dilation=2), dict(kernel_size=(1, 7)), dict(kernel_size=3, bias=True),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(kernel_size=3, stride=2),
+        dict(kernel_size=1, norm_layer=None, activation_layer=None),
+        dict(kernel_size=5, groups=8, dilation=2),
+        dict(kernel_size=(1, 7)),
+        dict(kernel_size=3, bias=True),
+    ],
+)
 def test_conv2d_norm_activation_matches_torchvision(zoo, kwargs):
     torch.manual_seed(0)
     ref = tv_misc.Conv2dNormActivation(8, 16, **kwargs)
     ours = models.Conv2dNormActivation(8, 16, **kwargs)
-    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
-        [(k, tuple(v.shape)) for k, v in ref.state_dict().items()]
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in ref.state_dict().items()
+    ]
     assert len(ours) == len(ref) and ours.out_channels == 16
     zoo.compare_train(ours, ref, (2, 8, 11, 12), grads=True)

@@ -1,5 +1,6 @@
 """Bad inputs: a map that vanishes inside a network is reported with the layer's path (torchvision fails on
 the same inputs), the replay that finds the layer leaves no trace, and good small inputs still work."""
+
 import numpy as np
 import pytest
 import torch
@@ -18,8 +19,11 @@ def _torch_fails(ref, x):
 def test_vgg_input_too_small_names_the_pool(zoo):
     x = zoo.image((2, 3, 16, 16))
     ours = zoo.fast_build("vgg11").eval()
-    with pytest.raises(ValueError, match=r"VGG: forward failed at layer 'features\.20' \(MaxPool2d\) which receives "
-                                         r"shape \(2, 512, 1, 1\).*too small.*input of shape \(2, 3, 16, 16\)") as info:
+    with pytest.raises(
+        ValueError,
+        match=r"VGG: forward failed at layer 'features\.20' \(MaxPool2d\) which receives "
+        r"shape \(2, 512, 1, 1\).*too small.*input of shape \(2, 3, 16, 16\)",
+    ) as info:
         ours(dn.tensor(x))
     assert info.value.layer == "features.20"
     _torch_fails(zoo.tv_build("vgg11", meta=True).to_empty(device="cpu").eval(), x)
@@ -35,8 +39,11 @@ def test_alexnet_input_too_small(zoo):
 
 def test_inception_v3_input_too_small_names_the_branch(zoo):
     x = zoo.image((1, 3, 64, 64))
-    with pytest.raises(ValueError, match=r"Inception3: forward failed at layer 'Mixed_7a\.branch3x3_2\.conv' "
-                                         r"\(Conv2d\) which receives shape \(1, 192, 2, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Inception3: forward failed at layer 'Mixed_7a\.branch3x3_2\.conv' "
+        r"\(Conv2d\) which receives shape \(1, 192, 2, 2\)",
+    ):
         zoo.fast_build("inception_v3").eval()(dn.tensor(x))
     _torch_fails(zoo.tv_build("inception_v3", meta=True).to_empty(device="cpu").eval(), x)
 
@@ -52,8 +59,11 @@ def test_resnet18_8x8_single_image_training_names_the_batch_norm(zoo):
     normalise in training; torchvision raises too."""
     x = zoo.image((1, 3, 8, 8))
     ours = zoo.fast_build("resnet18").train()
-    with pytest.raises(ValueError, match=r"ResNet: forward failed at layer 'layer2\.0\.bn1' \(BatchNorm2d\) which "
-                                         r"receives shape \(1, 128, 1, 1\).*more than 1 value per channel"):
+    with pytest.raises(
+        ValueError,
+        match=r"ResNet: forward failed at layer 'layer2\.0\.bn1' \(BatchNorm2d\) which "
+        r"receives shape \(1, 128, 1, 1\).*more than 1 value per channel",
+    ):
         ours(dn.tensor(x))
     ref = zoo.tv_build("resnet18", meta=True).to_empty(device="cpu").train()
     with pytest.raises(ValueError, match="more than 1 value per channel"):
@@ -61,8 +71,11 @@ def test_resnet18_8x8_single_image_training_names_the_batch_norm(zoo):
 
 
 def test_wrong_channel_count_names_the_first_conv(zoo):
-    with pytest.raises(ValueError, match=r"ResNet: forward failed at layer 'conv1' \(Conv2d\) which receives shape "
-                                         r"\(2, 1, 32, 32\).*3 channels"):
+    with pytest.raises(
+        ValueError,
+        match=r"ResNet: forward failed at layer 'conv1' \(Conv2d\) which receives shape "
+        r"\(2, 1, 32, 32\).*3 channels",
+    ):
         zoo.fast_build("resnet18").eval()(dn.zeros(2, 1, 32, 32))
 
 
@@ -76,8 +89,11 @@ def test_failed_forward_leaves_running_stats_as_torchvision_does(zoo):
     # batch norm is ill-conditioned (x_hat = +-1 or ~ (x - mean) / sqrt(eps)) and float64 rounding
     # differences between two correct implementations grow to ~1e-3 relative over its 24 layers
     x = zoo.image((8, 3, 16, 16), np.float64)
-    with pytest.raises(ValueError, match=r"DenseNet: forward failed at layer 'features\.transition3\.pool' "
-                                         r"\(AvgPool2d\) which receives shape \(8, 512, 1, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"DenseNet: forward failed at layer 'features\.transition3\.pool' "
+        r"\(AvgPool2d\) which receives shape \(8, 512, 1, 1\)",
+    ):
         ours(dn.tensor(x))
     with pytest.raises(RuntimeError):
         ref(torch.from_numpy(x))
@@ -89,8 +105,9 @@ def test_failed_forward_leaves_running_stats_as_torchvision_does(zoo):
 
 
 def test_errors_outside_sub_layers_are_not_rewritten():
-    with pytest.raises(ValueError,
-                       match=r"^LeNet5Classic: expected input of shape \(N, C, 32, 32\), got \(2, 1, 28, 28\)"):
+    with pytest.raises(
+        ValueError, match=r"^LeNet5Classic: expected input of shape \(N, C, 32, 32\), got \(2, 1, 28, 28\)"
+    ):
         models.lenet5()(dn.zeros(2, 1, 28, 28))
 
 
@@ -119,6 +136,7 @@ def test_failed_forward_leaves_the_random_generator_as_a_plain_call(zoo):
     """Dropout inside the dense layers draws random numbers before the failure; the locating replay must
     not draw any more than the failed call itself."""
     from deepnotes import nn
+
     model = zoo.fast_build("densenet121", num_classes=10, drop_rate=0.5).train()
     x = dn.tensor(zoo.image((2, 3, 16, 16)))
     dn.manual_seed(7)

@@ -1,6 +1,7 @@
 """Forward passes against torchvision with its randomly initialised weights copied in: evaluation mode
 in float32 (rtol 1e-4), training mode in float64 (outputs, batch-norm running statistics and, for some
 models, every parameter gradient).  Inputs are small (32x32-75x75, batch 2) to keep the suite fast."""
+
 import pytest
 import torch
 
@@ -71,23 +72,27 @@ def test_vgg11_bn_eval_and_train(zoo, tv_vgg11_bn):
 
 # ------------------------------------------------------------------------------------ GoogLeNet, Inception v3
 def test_googlenet_eval_returns_logits(zoo, tv_googlenet):
-    out = zoo.compare_eval(zoo.fast_build("googlenet", num_classes=20, aux_logits=True), tv_googlenet,
-                           (2, 3, 48, 48))
+    out = zoo.compare_eval(zoo.fast_build("googlenet", num_classes=20, aux_logits=True), tv_googlenet, (2, 3, 48, 48))
     assert out.shape == (2, 20)
 
 
 @pytest.mark.slow
 def test_googlenet_train_returns_aux_outputs_with_gradients(zoo, tv_googlenet):
     ours, _ = zoo.compare_train(
-        zoo.fast_build("googlenet", num_classes=20, aux_logits=True, dropout=0.0, dropout_aux=0.0), tv_googlenet,
-        (2, 3, 48, 48), grads=True, outputs=lambda out: [out.logits, out.aux_logits2, out.aux_logits1])
+        zoo.fast_build("googlenet", num_classes=20, aux_logits=True, dropout=0.0, dropout_aux=0.0),
+        tv_googlenet,
+        (2, 3, 48, 48),
+        grads=True,
+        outputs=lambda out: [out.logits, out.aux_logits2, out.aux_logits1],
+    )
     assert isinstance(ours(zoo_input(zoo, (2, 3, 32, 32))), models.GoogLeNetOutputs)
 
 
 def test_googlenet_transform_input(zoo, tv_googlenet):
     ref = _tv(zoo, "googlenet", aux_logits=False, transform_input=True, num_classes=20)
-    zoo.compare_eval(zoo.fast_build("googlenet", aux_logits=False, transform_input=True, num_classes=20), ref,
-                     (2, 3, 32, 32))
+    zoo.compare_eval(
+        zoo.fast_build("googlenet", aux_logits=False, transform_input=True, num_classes=20), ref, (2, 3, 32, 32)
+    )
 
 
 def test_inception_v3_eval(zoo, tv_inception):
@@ -141,13 +146,20 @@ def test_resnext50_dilated_eval(zoo):
 def test_resnet_blocks_alone(zoo):
     """BasicBlock / Bottleneck as reusable blocks (with a downsampling shortcut), float64 train mode."""
     from torchvision.models import resnet as tvr
+
     from deepnotes import nn
+
     for ours_cls, ref_cls, planes in ((models.BasicBlock, tvr.BasicBlock, 16), (models.Bottleneck, tvr.Bottleneck, 8)):
         out = planes * ours_cls.expansion
-        ref = ref_cls(12, planes, stride=2, downsample=torch.nn.Sequential(
-            torch.nn.Conv2d(12, out, 1, 2, bias=False), torch.nn.BatchNorm2d(out)))
-        ours = ours_cls(12, planes, stride=2, downsample=nn.Sequential(
-            nn.Conv2d(12, out, 1, 2, bias=False), nn.BatchNorm2d(out)))
+        ref = ref_cls(
+            12,
+            planes,
+            stride=2,
+            downsample=torch.nn.Sequential(torch.nn.Conv2d(12, out, 1, 2, bias=False), torch.nn.BatchNorm2d(out)),
+        )
+        ours = ours_cls(
+            12, planes, stride=2, downsample=nn.Sequential(nn.Conv2d(12, out, 1, 2, bias=False), nn.BatchNorm2d(out))
+        )
         zoo.compare_train(ours, ref, (2, 12, 9, 9), grads=True)
 
 
@@ -159,4 +171,5 @@ def test_densenet121_eval_and_train(zoo, tv_densenet121):
 
 def zoo_input(zoo, shape):
     from deepnotes import tensor
+
     return tensor(zoo.image(shape))

@@ -1,6 +1,7 @@
 """Mixed-precision (``--amp``) training of a zoo model against torch.autocast on the CPU, with
 torchvision's weights copied in: float16 convolutions, batch-norm statistics accumulated in float32
 (float32 running estimates), float16 activations, float32 master weights and gradients."""
+
 import copy
 
 import numpy as np
@@ -38,7 +39,7 @@ def test_resnet18_amp_training_matches_torch_autocast(zoo):
     rounding moves some of torch's own gradients by half their size).  Step 1 (torch's updated weights
     copied in, so both start from the same weights again): another train-mode forward updates the
     running statistics identically."""
-    torch.manual_seed(0)         # the weights, hence the float16 rounding, must not depend on test order
+    torch.manual_seed(0)  # the weights, hence the float16 rounding, must not depend on test order
     ref = zoo.tv_build("resnet18", num_classes=10).train()
     ref32 = copy.deepcopy(ref)
     ours = zoo.load_from(zoo.fast_build("resnet18", num_classes=10), ref).train()

@@ -1,22 +1,42 @@
 """Structure of every zoo model against torchvision's own definition: state_dict keys in order, shapes and
 dtypes, parameter counts (also against torchvision's published figures), and the registry."""
+
 import numpy as np
 import pytest
 
-from _tiers import by_cost
 import deepnotes as dn
+from _tiers import by_cost
 from deepnotes import models
 
 # torchvision's published "num_params" (its weights' metadata and documentation)
 PUBLISHED = {
-    "alexnet": 61_100_840, "vgg11": 132_863_336, "vgg11_bn": 132_868_840, "vgg13": 133_047_848,
-    "vgg13_bn": 133_053_736, "vgg16": 138_357_544, "vgg16_bn": 138_365_992, "vgg19": 143_667_240,
-    "vgg19_bn": 143_678_248, "inception_v3": 27_161_264, "resnet18": 11_689_512, "resnet34": 21_797_672,
-    "resnet50": 25_557_032, "resnet101": 44_549_160, "resnet152": 60_192_808, "resnext50_32x4d": 25_028_904,
-    "resnext101_32x8d": 88_791_336, "resnext101_64x4d": 83_455_272, "wide_resnet50_2": 68_883_240,
-    "wide_resnet101_2": 126_886_696, "densenet121": 7_978_856, "densenet161": 28_681_000,
-    "densenet169": 14_149_480, "densenet201": 20_013_928, "mobilenet_v2": 3_504_872,
-    "mobilenet_v3_large": 5_483_032, "mobilenet_v3_small": 2_542_856,
+    "alexnet": 61_100_840,
+    "vgg11": 132_863_336,
+    "vgg11_bn": 132_868_840,
+    "vgg13": 133_047_848,
+    "vgg13_bn": 133_053_736,
+    "vgg16": 138_357_544,
+    "vgg16_bn": 138_365_992,
+    "vgg19": 143_667_240,
+    "vgg19_bn": 143_678_248,
+    "inception_v3": 27_161_264,
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+    "resnext50_32x4d": 25_028_904,
+    "resnext101_32x8d": 88_791_336,
+    "resnext101_64x4d": 83_455_272,
+    "wide_resnet50_2": 68_883_240,
+    "wide_resnet101_2": 126_886_696,
+    "densenet121": 7_978_856,
+    "densenet161": 28_681_000,
+    "densenet169": 14_149_480,
+    "densenet201": 20_013_928,
+    "mobilenet_v2": 3_504_872,
+    "mobilenet_v3_large": 5_483_032,
+    "mobilenet_v3_small": 2_542_856,
 }
 # the published GoogLeNet figure is for the network without its auxiliary classifiers
 PUBLISHED_KW = {"googlenet": ({"aux_logits": False}, 6_624_904)}
@@ -52,15 +72,23 @@ def test_parameter_count_equals_published(zoo, name):
     assert _count(zoo.fast_build(name, **kwargs)) == expected
 
 
-@pytest.mark.parametrize("name,kwargs", [
-    ("resnet18", {"num_classes": 10}), ("resnext50_32x4d", {"num_classes": 7, "zero_init_residual": True}),
-    ("resnet50", {"replace_stride_with_dilation": [False, True, True]}),
-    ("densenet121", {"num_classes": 5, "drop_rate": 0.1}), ("vgg11_bn", {"num_classes": 3}),
-    ("googlenet", {"num_classes": 4, "aux_logits": False}), ("inception_v3", {"num_classes": 4}),
-    ("mobilenet_v2", {"width_mult": 0.5, "num_classes": 6}), ("mobilenet_v2", {"width_mult": 1.4}),
-    ("mobilenet_v3_large", {"width_mult": 0.75, "reduced_tail": True, "dilated": True}),
-    ("mobilenet_v3_small", {"num_classes": 9, "width_mult": 1.25}), ("alexnet", {"num_classes": 2}),
-])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("resnet18", {"num_classes": 10}),
+        ("resnext50_32x4d", {"num_classes": 7, "zero_init_residual": True}),
+        ("resnet50", {"replace_stride_with_dilation": [False, True, True]}),
+        ("densenet121", {"num_classes": 5, "drop_rate": 0.1}),
+        ("vgg11_bn", {"num_classes": 3}),
+        ("googlenet", {"num_classes": 4, "aux_logits": False}),
+        ("inception_v3", {"num_classes": 4}),
+        ("mobilenet_v2", {"width_mult": 0.5, "num_classes": 6}),
+        ("mobilenet_v2", {"width_mult": 1.4}),
+        ("mobilenet_v3_large", {"width_mult": 0.75, "reduced_tail": True, "dilated": True}),
+        ("mobilenet_v3_small", {"num_classes": 9, "width_mult": 1.25}),
+        ("alexnet", {"num_classes": 2}),
+    ],
+)
 def test_constructor_arguments_match_torchvision(zoo, name, kwargs):
     ref = zoo.tv_build(name, meta=True, **kwargs)
     ours = zoo.fast_build(name, **kwargs)
@@ -82,8 +110,7 @@ def test_classic_lenet5_parameters_per_layer_match_the_notes():
     assert isinstance(m, models.LeNet5Classic)
     per_layer = {name: _count(child) for name, child in m.named_children()}
     # seed 002: C1 6*(5*5+1), S2 2*6, C3 1516, S4 32, C5 120*(25*16+1), F6 84*(120+1); RBF 84 per class
-    assert per_layer == {"c1": 156, "s2": 12, "c3": 1516, "s4": 32, "c5": 48120, "f6": 10164, "act": 0,
-                         "output": 840}
+    assert per_layer == {"c1": 156, "s2": 12, "c3": 1516, "s4": 32, "c5": 48120, "f6": 10164, "act": 0, "output": 840}
     # C3's connections per output map: 6 maps read 3, 9 read 4, one reads all 6 (LeCun 1998, Table I)
     fan_in = models.LENET5_C3_TABLE.sum(axis=0)
     assert sorted(fan_in.tolist()) == [3] * 6 + [4] * 9 + [6]

@@ -1,5 +1,6 @@
 """ReLU, Sigmoid, Tanh, Softmax and LogSoftmax (modules and functional) against torch: values and
 gradients, extreme logits without overflow, implicit dims, and gradchecks of softmax/log_softmax."""
+
 import warnings
 
 import numpy as np
@@ -7,11 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as TF
 
-import _oracle as oracle
 import deepnotes as dn
 import deepnotes.nn.functional as F
 from deepnotes import nn
 from deepnotes.autograd import gradcheck
+
+import _oracle as oracle
 
 RTOL, ATOL = 1e-6, 1e-12
 
@@ -35,7 +37,7 @@ def _compare(y, yt, X, Xt, rng, rtol=RTOL, atol=ATOL):
 def test_activation_modules_match_torch(make, make_t, dtype):
     rng = np.random.default_rng(0)
     x = (rng.standard_normal((3, 4, 5)) * 4).astype(dtype)
-    x[0, 0, :3] = 0.0                    # ReLU's kink: torch's gradient there is 0
+    x[0, 0, :3] = 0.0  # ReLU's kink: torch's gradient there is 0
     m, tm = make(), make_t()
     assert repr(m) == repr(tm)
     X, Xt = dn.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
@@ -54,13 +56,14 @@ def test_softmax_never_overflows(fn, tfn):
     x = np.array([[1000.0, 0.0, -1000.0], [-1e300, 1e300, 0.0], [88.0, 89.0, 90.0]])
     X, Xt = dn.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")          # no overflow/invalid warnings from numpy
+        warnings.simplefilter("error")  # no overflow/invalid warnings from numpy
         y = fn(X, dim=1)
     assert np.isfinite(y.data).all()
     _compare(y, tfn(Xt, dim=1), X, Xt, np.random.default_rng(1))
     s = F.sigmoid(dn.Tensor(np.array([-1000.0, 1000.0, 0.0])))
-    np.testing.assert_array_equal(s.data, torch.sigmoid(torch.tensor([-1000.0, 1000.0, 0.0],
-                                                                        dtype=torch.float64)).numpy())
+    np.testing.assert_array_equal(
+        s.data, torch.sigmoid(torch.tensor([-1000.0, 1000.0, 0.0], dtype=torch.float64)).numpy()
+    )
 
 
 @pytest.mark.parametrize("shape", [(5,), (3, 4), (2, 3, 4), (2, 3, 4, 5)])
@@ -69,7 +72,7 @@ def test_softmax_implicit_dim_matches_torch(shape, fn, tfn):
     rng = np.random.default_rng(2)
     x = rng.standard_normal(shape)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")        # torch warns about the implicit dim
+        warnings.simplefilter("ignore")  # torch warns about the implicit dim
         yt = tfn(torch.tensor(x))
     np.testing.assert_allclose(fn(dn.Tensor(x)).data, yt.numpy(), rtol=RTOL, atol=ATOL)
 
@@ -91,8 +94,17 @@ def test_relu_on_integers_and_sigmoid_tanh_promote_like_torch():
         np.testing.assert_allclose(y.data, tfn(torch.tensor(x)).numpy(), rtol=1e-6)
 
 
-@pytest.mark.parametrize("fn", [lambda x: F.softmax(x, dim=1), lambda x: F.log_softmax(x, dim=0),
-                                lambda x: F.log_softmax(x, dim=-1), F.sigmoid, F.tanh, F.relu])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: F.softmax(x, dim=1),
+        lambda x: F.log_softmax(x, dim=0),
+        lambda x: F.log_softmax(x, dim=-1),
+        F.sigmoid,
+        F.tanh,
+        F.relu,
+    ],
+)
 def test_activation_gradcheck(fn):
     rng = np.random.default_rng(4)
     x = dn.Tensor(rng.standard_normal((3, 4, 2)) * 2 + 0.05, requires_grad=True)

@@ -4,6 +4,7 @@ torch.nn.MultiheadAttention with copied weights (packed and separate projections
 attention, key_padding_mask, attn_mask of each kind, need_weights, averaged or per-head weights,
 batch_first, unbatched inputs, train and eval), additive attention vs the same formula written in torch;
 gradients of every input and parameter; numerical gradient checks; bad-input errors."""
+
 import math
 
 import numpy as np
@@ -13,12 +14,13 @@ import torch.nn.functional as TF
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import _oracle as oracle
 import deepnotes as dn
 from deepnotes import nn
 from deepnotes.autograd import gradcheck
 from deepnotes.nn.attention import additive_attention, multi_head_attention_forward, scaled_dot_product_attention
 from deepnotes.nn.modules.attention import AdditiveAttention, MultiheadAttention
+
+import _oracle as oracle
 
 RTOL, ATOL = 1e-6, 1e-9
 
@@ -52,9 +54,17 @@ def _mask(rng, shape, kind, keep_one_axis=None):
 
 # ----------------------------------------------------------------------------- scaled dot product
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(batch=st.sampled_from([(), (1,), (2,), (2, 3)]), L=st.integers(1, 5), S=st.integers(1, 5),
-       E=st.integers(1, 4), Ev=st.integers(1, 4), mask=st.sampled_from(["none", "bool", "float", "causal"]),
-       mask_batch=st.booleans(), scale=st.sampled_from([None, 0.3]), seed=st.integers(0, 2**16))
+@given(
+    batch=st.sampled_from([(), (1,), (2,), (2, 3)]),
+    L=st.integers(1, 5),
+    S=st.integers(1, 5),
+    E=st.integers(1, 4),
+    Ev=st.integers(1, 4),
+    mask=st.sampled_from(["none", "bool", "float", "causal"]),
+    mask_batch=st.booleans(),
+    scale=st.sampled_from([None, 0.3]),
+    seed=st.integers(0, 2**16),
+)
 def test_sdpa_matches_torch(batch, L, S, E, Ev, mask, mask_batch, scale, seed):
     rng = np.random.default_rng(seed)
     (qd, qt), (kd, kt), (vd, vt) = (_leaf(rng.standard_normal(batch + s)) for s in [(L, E), (S, E), (S, Ev)])
@@ -104,8 +114,9 @@ def test_sdpa_causal_with_more_queries_than_keys_and_broadcast_batch():
 
 def test_sdpa_float_mask_gradient():
     rng = np.random.default_rng(2)
-    (qd, qt), (kd, kt), (vd, vt), (md, mt) = (_leaf(rng.standard_normal(s))
-                                              for s in [(2, 3, 4), (2, 5, 4), (2, 5, 3), (3, 5)])
+    (qd, qt), (kd, kt), (vd, vt), (md, mt) = (
+        _leaf(rng.standard_normal(s)) for s in [(2, 3, 4), (2, 5, 4), (2, 5, 3), (3, 5)]
+    )
     out = scaled_dot_product_attention(qd, kd, vd, attn_mask=md)
     ref = TF.scaled_dot_product_attention(qt, kt, vt, attn_mask=mt)
     _backward_pair([out], [ref], rng)
@@ -143,7 +154,7 @@ def test_attention_softmax_gradcheck():
     rng = np.random.default_rng(5)
     q, k, v = (dn.Tensor(rng.standard_normal(s), requires_grad=True) for s in [(2, 3, 2), (2, 4, 2), (2, 4, 3)])
     mask = np.ones((3, 4), bool)
-    mask[0] = False       # a fully masked row
+    mask[0] = False  # a fully masked row
     mask[1, 2] = False
     m = dn.Tensor(mask)
     assert gradcheck(lambda a, b, c: scaled_dot_product_attention(a, b, c, attn_mask=m), [q, k, v])
@@ -161,23 +172,59 @@ def _mha_pair(E, heads, **kw):
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(heads=st.integers(1, 3), hd=st.integers(1, 3), L=st.integers(1, 4), S=st.integers(1, 4),
-       N=st.integers(1, 3), unbatched=st.booleans(), batch_first=st.booleans(), bias=st.booleans(),
-       add_bias_kv=st.booleans(), add_zero_attn=st.booleans(),
-       inputs=st.sampled_from(["self", "kv_same", "all_different", "kdim_vdim"]),
-       attn_mask=st.sampled_from(["none", "bool2d", "float2d", "bool3d", "float3d"]),
-       key_padding_mask=st.sampled_from(["none", "bool", "float"]), need_weights=st.booleans(),
-       average=st.booleans(), train=st.booleans(), seed=st.integers(0, 2**16))
-def test_multihead_attention_matches_torch(heads, hd, L, S, N, unbatched, batch_first, bias, add_bias_kv,
-                                           add_zero_attn, inputs, attn_mask, key_padding_mask, need_weights,
-                                           average, train, seed):
+@given(
+    heads=st.integers(1, 3),
+    hd=st.integers(1, 3),
+    L=st.integers(1, 4),
+    S=st.integers(1, 4),
+    N=st.integers(1, 3),
+    unbatched=st.booleans(),
+    batch_first=st.booleans(),
+    bias=st.booleans(),
+    add_bias_kv=st.booleans(),
+    add_zero_attn=st.booleans(),
+    inputs=st.sampled_from(["self", "kv_same", "all_different", "kdim_vdim"]),
+    attn_mask=st.sampled_from(["none", "bool2d", "float2d", "bool3d", "float3d"]),
+    key_padding_mask=st.sampled_from(["none", "bool", "float"]),
+    need_weights=st.booleans(),
+    average=st.booleans(),
+    train=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_multihead_attention_matches_torch(
+    heads,
+    hd,
+    L,
+    S,
+    N,
+    unbatched,
+    batch_first,
+    bias,
+    add_bias_kv,
+    add_zero_attn,
+    inputs,
+    attn_mask,
+    key_padding_mask,
+    need_weights,
+    average,
+    train,
+    seed,
+):
     rng = np.random.default_rng(seed)
     E = heads * hd
     if inputs == "self":
         S = L
     kdim, vdim = (E + 1, E + 2) if inputs == "kdim_vdim" else (None, None)
-    m, tm = _mha_pair(E, heads, bias=bias, add_bias_kv=add_bias_kv, add_zero_attn=add_zero_attn, kdim=kdim,
-                      vdim=vdim, batch_first=batch_first)
+    m, tm = _mha_pair(
+        E,
+        heads,
+        bias=bias,
+        add_bias_kv=add_bias_kv,
+        add_zero_attn=add_zero_attn,
+        kdim=kdim,
+        vdim=vdim,
+        batch_first=batch_first,
+    )
     m.train(train)
     tm.train(train)
 
@@ -245,8 +292,9 @@ def test_mha_fully_masked_query_like_torch(need_weights):
     am = np.zeros((3, 5), bool)
     am[1] = True
     out, _ = m(dn.Tensor(q), dn.Tensor(k), dn.Tensor(k), attn_mask=dn.Tensor(am), need_weights=need_weights)
-    ref, _ = tm(torch.tensor(q), torch.tensor(k), torch.tensor(k), attn_mask=torch.tensor(am),
-                need_weights=need_weights)
+    ref, _ = tm(
+        torch.tensor(q), torch.tensor(k), torch.tensor(k), attn_mask=torch.tensor(am), need_weights=need_weights
+    )
     assert np.isnan(out.data[1]).all() == need_weights
     _close(out.data, ref, "output")
 
@@ -257,8 +305,14 @@ def test_mha_is_causal_hint():
     x = rng.standard_normal((2, 4, 6))
     causal = np.triu(np.ones((4, 4), bool), 1)
     for need_weights in [True, False]:
-        out, _ = m(dn.Tensor(x), dn.Tensor(x), dn.Tensor(x), attn_mask=dn.Tensor(causal), is_causal=True,
-                   need_weights=need_weights)
+        out, _ = m(
+            dn.Tensor(x),
+            dn.Tensor(x),
+            dn.Tensor(x),
+            attn_mask=dn.Tensor(causal),
+            is_causal=True,
+            need_weights=need_weights,
+        )
         xt = torch.tensor(x)
         ref, _ = tm(xt, xt, xt, attn_mask=torch.tensor(causal), is_causal=True, need_weights=need_weights)
         _close(out.data, ref, "output")
@@ -274,15 +328,29 @@ def test_mha_functional_static_kv_matches_torch():
     sk, sv = rng.standard_normal((N * H, S, E // H)), rng.standard_normal((N * H, S, E // H))
     args = dict(embed_dim_to_check=E, num_heads=H, bias_k=None, bias_v=None, add_zero_attn=False, dropout_p=0.0)
     ref, wt = TF.multi_head_attention_forward(
-        torch.tensor(q), torch.tensor(q), torch.tensor(q), in_proj_weight=tm.in_proj_weight,
-        in_proj_bias=tm.in_proj_bias, out_proj_weight=tm.out_proj.weight, out_proj_bias=tm.out_proj.bias,
-        static_k=torch.tensor(sk), static_v=torch.tensor(sv), **args)
+        torch.tensor(q),
+        torch.tensor(q),
+        torch.tensor(q),
+        in_proj_weight=tm.in_proj_weight,
+        in_proj_bias=tm.in_proj_bias,
+        out_proj_weight=tm.out_proj.weight,
+        out_proj_bias=tm.out_proj.bias,
+        static_k=torch.tensor(sk),
+        static_v=torch.tensor(sv),
+        **args,
+    )
     out, w = multi_head_attention_forward(
-        dn.Tensor(q), dn.Tensor(q), dn.Tensor(q), in_proj_weight=dn.Tensor(tm.in_proj_weight.detach().numpy()),
+        dn.Tensor(q),
+        dn.Tensor(q),
+        dn.Tensor(q),
+        in_proj_weight=dn.Tensor(tm.in_proj_weight.detach().numpy()),
         in_proj_bias=dn.Tensor(tm.in_proj_bias.detach().numpy()),
         out_proj_weight=dn.Tensor(tm.out_proj.weight.detach().numpy()),
-        out_proj_bias=dn.Tensor(tm.out_proj.bias.detach().numpy()), static_k=dn.Tensor(sk),
-        static_v=dn.Tensor(sv), **args)
+        out_proj_bias=dn.Tensor(tm.out_proj.bias.detach().numpy()),
+        static_k=dn.Tensor(sk),
+        static_v=dn.Tensor(sv),
+        **args,
+    )
     _close(out.data, ref, "output")
     _close(w.data, wt, "weights")
 
@@ -292,8 +360,9 @@ def test_mha_state_dict_layout_and_init_match_torch(kw):
     E = 8
     m = MultiheadAttention(E, 2, **kw)
     tm = torch.nn.MultiheadAttention(E, 2, **kw)
-    assert [(k, v.shape) for k, v in m.state_dict().items()] == \
-        [(k, tuple(v.shape)) for k, v in tm.state_dict().items()]
+    assert [(k, v.shape) for k, v in m.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in tm.state_dict().items()
+    ]
     assert m.in_proj_bias is None or not m.in_proj_bias.data.any()
     assert m.out_proj.bias is None or not m.out_proj.bias.data.any()
     if not kw:
@@ -323,8 +392,12 @@ def test_mha_dropout_on_weights_in_training_only():
 
 # ----------------------------------------------------------------------------- additive attention
 def _torch_additive(q, k, v, Wq, Wk, vv, bq=None, bk=None, kpm=None):
-    scores = torch.tanh((q @ Wq.T + (0 if bq is None else bq)).unsqueeze(2)
-                        + (k @ Wk.T + (0 if bk is None else bk)).unsqueeze(1)) @ vv
+    scores = (
+        torch.tanh(
+            (q @ Wq.T + (0 if bq is None else bq)).unsqueeze(2) + (k @ Wk.T + (0 if bk is None else bk)).unsqueeze(1)
+        )
+        @ vv
+    )
     if kpm is not None:
         scores = scores.masked_fill(kpm.unsqueeze(1), float("-inf"))
     w = torch.softmax(scores, dim=-1)
@@ -332,12 +405,24 @@ def _torch_additive(q, k, v, Wq, Wk, vv, bq=None, bk=None, kpm=None):
 
 
 @settings(max_examples=30, deadline=None)
-@given(N=st.integers(1, 3), L=st.integers(1, 3), S=st.integers(1, 5), Dq=st.integers(1, 4),
-       Dk=st.integers(1, 4), Dv=st.integers(1, 4), hidden=st.integers(1, 5), bias=st.booleans(),
-       query=st.sampled_from(["single", "many"]), separate_value=st.booleans(), masked=st.booleans(),
-       unbatched=st.booleans(), seed=st.integers(0, 2**16))
-def test_additive_attention_matches_torch_formula(N, L, S, Dq, Dk, Dv, hidden, bias, query, separate_value,
-                                                  masked, unbatched, seed):
+@given(
+    N=st.integers(1, 3),
+    L=st.integers(1, 3),
+    S=st.integers(1, 5),
+    Dq=st.integers(1, 4),
+    Dk=st.integers(1, 4),
+    Dv=st.integers(1, 4),
+    hidden=st.integers(1, 5),
+    bias=st.booleans(),
+    query=st.sampled_from(["single", "many"]),
+    separate_value=st.booleans(),
+    masked=st.booleans(),
+    unbatched=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_additive_attention_matches_torch_formula(
+    N, L, S, Dq, Dk, Dv, hidden, bias, query, separate_value, masked, unbatched, seed
+):
     rng = np.random.default_rng(seed)
     m = AdditiveAttention(Dq, Dk, hidden, bias=bias).double()
     Wq, Wk, vv = (torch.tensor(p.data, requires_grad=True) for p in (m.W_q.weight, m.W_k.weight, m.v))
@@ -376,8 +461,11 @@ def test_additive_attention_fully_masked_query_gets_zero_weights():
     rng = np.random.default_rng(10)
     kpm = np.zeros((2, 5), bool)
     kpm[1] = True
-    ctx, w = m(dn.Tensor(rng.standard_normal((2, 2))), dn.Tensor(rng.standard_normal((2, 5, 3))),
-               key_padding_mask=dn.Tensor(kpm))
+    ctx, w = m(
+        dn.Tensor(rng.standard_normal((2, 2))),
+        dn.Tensor(rng.standard_normal((2, 5, 3))),
+        key_padding_mask=dn.Tensor(kpm),
+    )
     assert np.all(w.data[1] == 0) and np.all(ctx.data[1] == 0)
     np.testing.assert_allclose(w.data[0].sum(), 1.0)
 
@@ -385,11 +473,17 @@ def test_additive_attention_fully_masked_query_gets_zero_weights():
 # ----------------------------------------------------------------------------- errors
 def test_attention_errors():
     q, k, v = dn.zeros(2, 3, 4), dn.zeros(2, 5, 4), dn.zeros(2, 5, 6)
-    with pytest.raises(ValueError, match=r"scaled_dot_product_attention: attn_mask of shape \(4, 5\) does not "
-                                         r"broadcast to the attention scores' shape \(2, 3, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"scaled_dot_product_attention: attn_mask of shape \(4, 5\) does not "
+        r"broadcast to the attention scores' shape \(2, 3, 5\)",
+    ):
         scaled_dot_product_attention(q, k, v, attn_mask=dn.ones(4, 5, dtype=dn.bool_))
-    with pytest.raises(ValueError, match=r"scaled_dot_product_attention: dropout_p must be a probability in "
-                                         r"\[0, 1\], got -0.1"):
+    with pytest.raises(
+        ValueError,
+        match=r"scaled_dot_product_attention: dropout_p must be a probability in "
+        r"\[0, 1\], got -0.1",
+    ):
         scaled_dot_product_attention(q, k, v, dropout_p=-0.1)
     with pytest.raises(ValueError, match="attn_mask must be None when is_causal=True"):
         scaled_dot_product_attention(q, k, v, attn_mask=dn.ones(3, 5, dtype=dn.bool_), is_causal=True)
@@ -415,8 +509,9 @@ def test_attention_errors():
     with pytest.raises(ValueError, match="expected query with embedding dimension 4, got 3"):
         m(dn.zeros(3, 2, 3), y, y)
     with pytest.raises(ValueError, match="multi_head_attention_forward: dropout_p must be a probability"):
-        multi_head_attention_forward(x, y, y, 4, 2, m.in_proj_weight, m.in_proj_bias, None, None, False, -0.5,
-                                     m.out_proj.weight, m.out_proj.bias)
+        multi_head_attention_forward(
+            x, y, y, 4, 2, m.in_proj_weight, m.in_proj_bias, None, None, False, -0.5, m.out_proj.weight, m.out_proj.bias
+        )
     with pytest.raises(ValueError, match="AdditiveAttention: expected key with 3 features"):
         AdditiveAttention(2, 3, 4)(dn.zeros(2, 2), dn.zeros(2, 5, 4))
     with pytest.raises(ValueError, match=r"additive_attention: expected key_padding_mask of shape \(2, 5\)"):

@@ -1,6 +1,7 @@
 """BatchNorm1d/2d against torch over several training steps then evaluation: outputs, gradients
 (input, weight, bias), running statistics, num_batches_tracked, state_dict layout, and the options
 momentum=None, affine=False, bias=False, track_running_stats=False; gradcheck of the fused primitive."""
+
 import itertools
 
 import numpy as np
@@ -15,8 +16,11 @@ from deepnotes.autograd import gradcheck
 
 RTOL, ATOL = 1e-6, 1e-9
 
-CASES = [(nn.BatchNorm1d, torch.nn.BatchNorm1d, (6, 4)), (nn.BatchNorm1d, torch.nn.BatchNorm1d, (5, 4, 3)),
-         (nn.BatchNorm2d, torch.nn.BatchNorm2d, (3, 4, 5, 2))]
+CASES = [
+    (nn.BatchNorm1d, torch.nn.BatchNorm1d, (6, 4)),
+    (nn.BatchNorm1d, torch.nn.BatchNorm1d, (5, 4, 3)),
+    (nn.BatchNorm2d, torch.nn.BatchNorm2d, (3, 4, 5, 2)),
+]
 
 
 def _step(m, tm, shape, rng, scale=2.0, shift=1.0):
@@ -45,8 +49,10 @@ def _same_state(m, tm):
 
 
 @pytest.mark.parametrize("cls,tcls,shape", CASES)
-@pytest.mark.parametrize("momentum,affine,bias,track", [c for c in itertools.product(
-    [0.1, None, 0.5], [True, False], [True, False], [True, False]) if c[1] or c[2]])
+@pytest.mark.parametrize(
+    "momentum,affine,bias,track",
+    [c for c in itertools.product([0.1, None, 0.5], [True, False], [True, False], [True, False]) if c[1] or c[2]],
+)
 def test_batchnorm_matches_torch_over_steps(cls, tcls, shape, momentum, affine, bias, track):
     rng = np.random.default_rng(0)
     C = shape[1]
@@ -69,7 +75,7 @@ def test_batchnorm_matches_torch_over_steps(cls, tcls, shape, momentum, affine, 
         assert int(m.num_batches_tracked.data) == 4
     m.eval(), tm.eval()
     _step(m, tm, shape, rng)
-    _same_state(m, tm)        # evaluation changes nothing
+    _same_state(m, tm)  # evaluation changes nothing
     m.train(), tm.train()
     _step(m, tm, shape, rng)
     _same_state(m, tm)
@@ -118,7 +124,7 @@ def test_batch_norm_functional_matches_torch(training, with_affine):
     y = F.batch_norm(X, rm, rv, *args, training=training, momentum=0.3, eps=1e-3)
     yt = TF.batch_norm(Xt, rm_t, rv_t, *targs, training=training, momentum=0.3, eps=1e-3)
     np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(rm, rm_t.numpy(), rtol=RTOL, atol=ATOL)   # updated in place
+    np.testing.assert_allclose(rm, rm_t.numpy(), rtol=RTOL, atol=ATOL)  # updated in place
     np.testing.assert_allclose(rv, rv_t.numpy(), rtol=RTOL, atol=ATOL)
     cot = rng.standard_normal(x.shape)
     (y * dn.Tensor(cot)).sum().backward()
@@ -145,7 +151,7 @@ def test_batchnorm_needs_more_than_one_value_per_channel_in_training():
     with pytest.raises(ValueError, match=r"BatchNorm1d\(3\).*more than 1 value per channel"):
         m(dn.randn(1, 3))
     m.eval()
-    assert m(dn.randn(1, 3)).shape == (1, 3)     # fine in evaluation, as torch
+    assert m(dn.randn(1, 3)).shape == (1, 3)  # fine in evaluation, as torch
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -155,13 +161,16 @@ def test_batch_norm_gradcheck(training, affine):
     x = dn.Tensor(rng.standard_normal((4, 3, 2, 2)), requires_grad=True)
     ins = [x]
     if affine:
-        ins += [dn.Tensor(rng.standard_normal(3), requires_grad=True),
-                dn.Tensor(rng.standard_normal(3), requires_grad=True)]
+        ins += [
+            dn.Tensor(rng.standard_normal(3), requires_grad=True),
+            dn.Tensor(rng.standard_normal(3), requires_grad=True),
+        ]
     rm, rv = rng.standard_normal(3), rng.random(3) + 0.5
 
     def fn(x, w=None, b=None):
         # fresh copies so the running-stat updates of repeated evaluations do not accumulate
         return F.batch_norm(x, rm.copy(), rv.copy(), w, b, training=training, eps=1e-3)
+
     assert gradcheck(fn, ins)
 
 
@@ -170,17 +179,18 @@ def test_batch_norm_on_a_channel_major_input_matches_torch(training):
     """The im2col convolution returns NCHW views of (C, N, H, W) memory; batch norm works on that
     layout without a copy: values, running statistics and gradients as for a contiguous input."""
     rng = np.random.default_rng(6)
-    x_cm = rng.standard_normal((3, 4, 5, 2)) * 2 + 1            # memory (C, N, H, W)
+    x_cm = rng.standard_normal((3, 4, 5, 2)) * 2 + 1  # memory (C, N, H, W)
     rm, rv = rng.standard_normal(3), rng.random(3) + 0.5
     w, b = rng.standard_normal(3), rng.standard_normal(3)
     rm_t, rv_t = torch.tensor(rm), torch.tensor(rv)
     Xl = dn.Tensor(x_cm, requires_grad=True)
-    X = Xl.transpose(0, 1)                                      # (N, C, H, W) view, channel-major memory
+    X = Xl.transpose(0, 1)  # (N, C, H, W) view, channel-major memory
     assert not X.data.flags.c_contiguous and X.data.swapaxes(0, 1).flags.c_contiguous
     Xt = torch.tensor(x_cm, requires_grad=True)
     y = F.batch_norm(X, rm, rv, dn.Tensor(w), dn.Tensor(b), training=training, momentum=0.3, eps=1e-3)
-    yt = TF.batch_norm(Xt.transpose(0, 1), rm_t, rv_t, torch.tensor(w), torch.tensor(b),
-                       training=training, momentum=0.3, eps=1e-3)
+    yt = TF.batch_norm(
+        Xt.transpose(0, 1), rm_t, rv_t, torch.tensor(w), torch.tensor(b), training=training, momentum=0.3, eps=1e-3
+    )
     assert y.shape == (4, 3, 5, 2)
     np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(rm, rm_t.numpy(), rtol=RTOL, atol=ATOL)
@@ -188,8 +198,15 @@ def test_batch_norm_on_a_channel_major_input_matches_torch(training):
     for cot in (rng.standard_normal((4, 3, 5, 2)), rng.standard_normal((3, 4, 5, 2)).swapaxes(0, 1)):
         Xl.grad, Xt.grad = None, None
         y = F.batch_norm(X, rm.copy(), rv.copy(), dn.Tensor(w), dn.Tensor(b), training=training, eps=1e-3)
-        yt = TF.batch_norm(Xt.transpose(0, 1), torch.tensor(rm), torch.tensor(rv), torch.tensor(w),
-                           torch.tensor(b), training=training, eps=1e-3)
+        yt = TF.batch_norm(
+            Xt.transpose(0, 1),
+            torch.tensor(rm),
+            torch.tensor(rv),
+            torch.tensor(w),
+            torch.tensor(b),
+            training=training,
+            eps=1e-3,
+        )
         (y * dn.Tensor(cot)).sum().backward()
         (yt * torch.tensor(np.ascontiguousarray(cot))).sum().backward()
         np.testing.assert_allclose(Xl.grad, Xt.grad.numpy(), rtol=RTOL, atol=ATOL)
@@ -202,8 +219,9 @@ def test_negative_eps_is_rejected(training):
         with pytest.raises(ValueError, match="eps must be positive"):
             TF.batch_norm(torch.tensor(x), None, None, training=True, eps=-1.0)
     with pytest.raises(ValueError, match=r"batch_norm: eps must be a non-negative number.*-1\.0"):
-        F.batch_norm(dn.tensor(x), dn.zeros(3, dtype=np.float64), dn.ones(3, dtype=np.float64),
-                     training=training, eps=-1.0)
+        F.batch_norm(
+            dn.tensor(x), dn.zeros(3, dtype=np.float64), dn.ones(3, dtype=np.float64), training=training, eps=-1.0
+        )
     for cls in (nn.BatchNorm1d, nn.BatchNorm2d):
         with pytest.raises(ValueError, match=rf"{cls.__name__}: eps must be a non-negative number"):
             cls(3, eps=-1e-5)
@@ -217,14 +235,22 @@ def test_negative_eps_is_rejected(training):
         np.testing.assert_allclose(
             F.batch_norm(dn.tensor(x), dn.tensor(rm), dn.tensor(rv), eps=0.0).data,
             TF.batch_norm(torch.tensor(x), torch.tensor(rm), torch.tensor(rv), eps=0.0).numpy(),
-            rtol=1e-12, atol=1e-12)
+            rtol=1e-12,
+            atol=1e-12,
+        )
+
 
 def _float16_pair(x, affine_dtype, rng, c):
     w = (1 + 0.5 * rng.standard_normal(c)).astype(affine_dtype)
     b = rng.standard_normal(c).astype(affine_dtype)
-    return (dn.Tensor(x, requires_grad=True), dn.Tensor(w, requires_grad=True), dn.Tensor(b, requires_grad=True),
-            torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True),
-            torch.tensor(b, requires_grad=True))
+    return (
+        dn.Tensor(x, requires_grad=True),
+        dn.Tensor(w, requires_grad=True),
+        dn.Tensor(b, requires_grad=True),
+        torch.tensor(x, requires_grad=True),
+        torch.tensor(w, requires_grad=True),
+        torch.tensor(b, requires_grad=True),
+    )
 
 
 @pytest.mark.parametrize("affine_dtype", [np.float16, np.float32])
@@ -252,8 +278,9 @@ def test_batch_norm_float16_accumulates_in_float32_like_torch(affine_dtype, trai
     for p, pt in ((X, Xt), (W, Wt), (B, Bt)):
         assert p.grad.dtype == pt.grad.numpy().dtype
         ref = pt.grad.double().numpy()
-        np.testing.assert_allclose(p.grad.data.astype(np.float64), ref, rtol=5e-3,
-                                   atol=5e-3 * max(1.0, np.abs(ref).max()))
+        np.testing.assert_allclose(
+            p.grad.data.astype(np.float64), ref, rtol=5e-3, atol=5e-3 * max(1.0, np.abs(ref).max())
+        )
 
 
 def _digits_accuracy(dtype, epochs=2, batch=128):
@@ -262,9 +289,20 @@ def _digits_accuracy(dtype, epochs=2, batch=128):
     (0..16, unnormalised: a channel's 128 x 64 squares of up to 256 overflow float16 sums)."""
     dn.manual_seed(0)
     model = nn.Sequential(
-        nn.Conv2d(1, 8, 5, padding=2), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(16 * 2 * 2, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10)).to(dtype)
+        nn.Conv2d(1, 8, 5, padding=2),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 2 * 2, 32),
+        nn.BatchNorm1d(32),
+        nn.ReLU(),
+        nn.Linear(32, 10),
+    ).to(dtype)
     train, test = dn.data.datasets.Digits(train=True, size=8), dn.data.datasets.Digits(train=False, size=8)
     x = (train.images * 16).astype(dtype)
     opt = dn.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
@@ -273,7 +311,7 @@ def _digits_accuracy(dtype, epochs=2, batch=128):
     for _ in range(epochs):
         order = rng.permutation(len(x))
         for lo in range(0, len(x) - batch + 1, batch):
-            idx = order[lo:lo + batch]
+            idx = order[lo : lo + batch]
             opt.zero_grad()
             F.cross_entropy(model(dn.tensor(x[idx])).float(), dn.tensor(train.targets[idx])).backward()
             opt.step()

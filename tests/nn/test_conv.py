@@ -1,5 +1,6 @@
 """Conv2d against torch: values and gradients over a grid of geometries, module state_dict round
 trips, default initialisation, repr, and a numerical gradient check of the im2col primitive."""
+
 import itertools
 
 import numpy as np
@@ -9,11 +10,12 @@ import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import _oracle as oracle
 import deepnotes as dn
 import deepnotes.nn.functional as F
 from deepnotes import nn
 from deepnotes.autograd import gradcheck
+
+import _oracle as oracle
 
 RTOL64, ATOL64 = 1e-6, 1e-9
 RTOL32, ATOL32 = 1e-4, 1e-5
@@ -44,8 +46,11 @@ def _conv_case(rng, x_shape, w_shape, bias, stride, padding, dilation, groups, d
         np.testing.assert_allclose(g, gt, rtol=rtol, atol=atol)
 
 
-GRID = [c for c in itertools.product([1, 2, (2, 1)], [0, 1, (2, 1), "same", "valid"], [1, (2, 1)], [1, 2])
-        if not (c[1] == "same" and c[0] != 1)]
+GRID = [
+    c
+    for c in itertools.product([1, 2, (2, 1)], [0, 1, (2, 1), "same", "valid"], [1, (2, 1)], [1, 2])
+    if not (c[1] == "same" and c[0] != 1)
+]
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -57,26 +62,42 @@ def test_conv2d_grid_matches_torch(stride, padding, dilation, groups):
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("name,x_shape,w_shape,kw", [
-    ("depthwise", (2, 6, 8, 8), (6, 1, 3, 3), dict(groups=6, padding=1)),
-    ("depthwise_multiplier", (1, 3, 6, 7), (6, 1, 3, 3), dict(groups=3, stride=2)),
-    ("depthwise_strided", (2, 5, 9, 8), (5, 1, 3, 3), dict(groups=5, stride=2, padding=1)),
-    ("depthwise_dilated_asymmetric", (2, 4, 9, 10), (4, 1, 2, 3), dict(groups=4, dilation=(2, 3), padding=(1, 2))),
-    ("depthwise_stride_2_1_same_size", (1, 3, 7, 7), (3, 1, 5, 5), dict(groups=3, stride=(2, 1), padding=2)),
-    ("depthwise_same", (2, 3, 5, 6), (3, 1, 4, 3), dict(groups=3, padding="same")),
-    ("depthwise_stride3_dilated", (2, 4, 11, 12), (4, 1, 3, 3), dict(groups=4, stride=(3, 2), dilation=2, padding=2)),
-    ("depthwise_stride_exceeds_kernel", (1, 2, 9, 9), (2, 1, 2, 2), dict(groups=2, stride=4, padding=(0, 1))),
-    ("pointwise", (3, 5, 4, 6), (7, 5, 1, 1), {}),
-    ("large_kernel_same", (1, 2, 9, 8), (3, 2, 5, 4), dict(padding="same", dilation=2)),
-    ("kernel_equals_input", (2, 3, 5, 5), (4, 3, 5, 5), {}),
-    ("stride_larger_than_kernel", (2, 3, 11, 10), (4, 3, 2, 2), dict(stride=3, padding=(0, 1))),
-    ("one_by_one_input", (4, 3, 1, 1), (2, 3, 1, 1), {}),
-    ("padding_larger_than_kernel", (1, 2, 3, 3), (2, 2, 2, 2), dict(padding=3)),
-])
+@pytest.mark.parametrize(
+    "name,x_shape,w_shape,kw",
+    [
+        ("depthwise", (2, 6, 8, 8), (6, 1, 3, 3), dict(groups=6, padding=1)),
+        ("depthwise_multiplier", (1, 3, 6, 7), (6, 1, 3, 3), dict(groups=3, stride=2)),
+        ("depthwise_strided", (2, 5, 9, 8), (5, 1, 3, 3), dict(groups=5, stride=2, padding=1)),
+        ("depthwise_dilated_asymmetric", (2, 4, 9, 10), (4, 1, 2, 3), dict(groups=4, dilation=(2, 3), padding=(1, 2))),
+        ("depthwise_stride_2_1_same_size", (1, 3, 7, 7), (3, 1, 5, 5), dict(groups=3, stride=(2, 1), padding=2)),
+        ("depthwise_same", (2, 3, 5, 6), (3, 1, 4, 3), dict(groups=3, padding="same")),
+        (
+            "depthwise_stride3_dilated",
+            (2, 4, 11, 12),
+            (4, 1, 3, 3),
+            dict(groups=4, stride=(3, 2), dilation=2, padding=2),
+        ),
+        ("depthwise_stride_exceeds_kernel", (1, 2, 9, 9), (2, 1, 2, 2), dict(groups=2, stride=4, padding=(0, 1))),
+        ("pointwise", (3, 5, 4, 6), (7, 5, 1, 1), {}),
+        ("large_kernel_same", (1, 2, 9, 8), (3, 2, 5, 4), dict(padding="same", dilation=2)),
+        ("kernel_equals_input", (2, 3, 5, 5), (4, 3, 5, 5), {}),
+        ("stride_larger_than_kernel", (2, 3, 11, 10), (4, 3, 2, 2), dict(stride=3, padding=(0, 1))),
+        ("one_by_one_input", (4, 3, 1, 1), (2, 3, 1, 1), {}),
+        ("padding_larger_than_kernel", (1, 2, 3, 3), (2, 2, 2, 2), dict(padding=3)),
+    ],
+)
 def test_conv2d_special_geometries(name, x_shape, w_shape, kw):
     rng = np.random.default_rng(len(name))
-    _conv_case(rng, x_shape, w_shape, True, kw.get("stride", 1), kw.get("padding", 0), kw.get("dilation", 1),
-               kw.get("groups", 1))
+    _conv_case(
+        rng,
+        x_shape,
+        w_shape,
+        True,
+        kw.get("stride", 1),
+        kw.get("padding", 0),
+        kw.get("dilation", 1),
+        kw.get("groups", 1),
+    )
 
 
 def test_conv2d_no_bias_and_float32():
@@ -104,11 +125,25 @@ def test_conv2d_empty_batch():
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @settings(max_examples=30, deadline=None)
-@given(n=st.integers(1, 2), cg=st.integers(1, 3), og=st.integers(1, 3), groups=st.integers(1, 3),
-       h=st.integers(1, 9), w=st.integers(1, 9), kh=st.integers(1, 4), kw=st.integers(1, 4),
-       sh=st.integers(1, 3), sw=st.integers(1, 3), dh=st.integers(1, 3), dw=st.integers(1, 3),
-       ph=st.integers(0, 3), pw=st.integers(0, 3), bias=st.booleans(), same=st.booleans(),
-       seed=st.integers(0, 2**16))
+@given(
+    n=st.integers(1, 2),
+    cg=st.integers(1, 3),
+    og=st.integers(1, 3),
+    groups=st.integers(1, 3),
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    kh=st.integers(1, 4),
+    kw=st.integers(1, 4),
+    sh=st.integers(1, 3),
+    sw=st.integers(1, 3),
+    dh=st.integers(1, 3),
+    dw=st.integers(1, 3),
+    ph=st.integers(0, 3),
+    pw=st.integers(0, 3),
+    bias=st.booleans(),
+    same=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_conv2d_hypothesis(n, cg, og, groups, h, w, kh, kw, sh, sw, dh, dw, ph, pw, bias, same, seed):
     rng = np.random.default_rng(seed)
     if same:
@@ -127,12 +162,15 @@ def _torch_conv(*args, **kwargs):
     return torch.nn.Conv2d(*args, **kwargs).double()
 
 
-@pytest.mark.parametrize("args,kwargs", [
-    ((3, 8, 3), dict(padding=1)),
-    ((4, 6, (3, 2)), dict(stride=2, dilation=(1, 2), groups=2, bias=False)),
-    ((4, 4, 3), dict(padding="same", groups=4)),
-    ((2, 5, 1), dict(padding="valid")),
-])
+@pytest.mark.parametrize(
+    "args,kwargs",
+    [
+        ((3, 8, 3), dict(padding=1)),
+        ((4, 6, (3, 2)), dict(stride=2, dilation=(1, 2), groups=2, bias=False)),
+        ((4, 4, 3), dict(padding="same", groups=4)),
+        ((2, 5, 1), dict(padding="valid")),
+    ],
+)
 def test_conv2d_module_matches_torch_via_state_dict(args, kwargs):
     rng = np.random.default_rng(3)
     tm = _torch_conv(*args, **kwargs)
@@ -140,7 +178,7 @@ def test_conv2d_module_matches_torch_via_state_dict(args, kwargs):
     assert list(m.state_dict()) == list(tm.state_dict())
     for k, v in m.state_dict().items():
         assert v.shape == tuple(tm.state_dict()[k].shape)
-    m.load_state_dict(tm.state_dict())                        # torch -> deepnotes
+    m.load_state_dict(tm.state_dict())  # torch -> deepnotes
     x = rng.standard_normal((2, args[0], 7, 6))
     X, Xt = dn.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, yt = m(X), tm(Xt)
@@ -151,11 +189,10 @@ def test_conv2d_module_matches_torch_via_state_dict(args, kwargs):
     if m.bias is not None:
         np.testing.assert_allclose(m.bias.grad, tm.bias.grad.numpy(), rtol=RTOL64, atol=ATOL64)
 
-    m2 = nn.Conv2d(*args, **kwargs, dtype=np.float64)        # deepnotes -> torch
+    m2 = nn.Conv2d(*args, **kwargs, dtype=np.float64)  # deepnotes -> torch
     tm2 = _torch_conv(*args, **kwargs)
     tm2.load_state_dict({k: torch.tensor(v.data) for k, v in m2.state_dict().items()})
-    np.testing.assert_allclose(m2(dn.Tensor(x)).data, tm2(torch.tensor(x)).detach().numpy(),
-                               rtol=RTOL64, atol=ATOL64)
+    np.testing.assert_allclose(m2(dn.Tensor(x)).data, tm2(torch.tensor(x)).detach().numpy(), rtol=RTOL64, atol=ATOL64)
 
 
 def test_conv2d_module_float32_matches_torch():
@@ -181,20 +218,25 @@ def test_conv2d_default_init_follows_torch(args, kwargs):
     w = m.weight.data
     # U(-b, b) has variance b^2 / 3; the sample variance of n values is within ~5 sigma
     n = w.size
-    assert abs(w.var() - bound ** 2 / 3) < 5 * bound ** 2 * np.sqrt(4 / 45 / n)
+    assert abs(w.var() - bound**2 / 3) < 5 * bound**2 * np.sqrt(4 / 45 / n)
     assert np.abs(w).max() > 0.9 * bound
 
 
 def test_conv2d_repr_matches_torch():
-    for args, kwargs in [((3, 8, 3), {}), ((3, 8, 3), dict(stride=2, padding=1, bias=False)),
-                         ((4, 8, (3, 5)), dict(padding="same", dilation=2, groups=2)),
-                         ((4, 8, 1), dict(padding="valid"))]:
+    for args, kwargs in [
+        ((3, 8, 3), {}),
+        ((3, 8, 3), dict(stride=2, padding=1, bias=False)),
+        ((4, 8, (3, 5)), dict(padding="same", dilation=2, groups=2)),
+        ((4, 8, 1), dict(padding="valid")),
+    ]:
         assert repr(nn.Conv2d(*args, **kwargs)) == repr(torch.nn.Conv2d(*args, **kwargs))
 
 
 # ----------------------------------------------------------------------------------- gradcheck
-@pytest.mark.parametrize("stride,padding,dilation,groups,bias", [
-    (1, 1, 1, 1, True), (2, (1, 0), (2, 1), 2, True), ((1, 2), "same", 1, 4, False), (1, 0, 2, 1, True)])
+@pytest.mark.parametrize(
+    "stride,padding,dilation,groups,bias",
+    [(1, 1, 1, 1, True), (2, (1, 0), (2, 1), 2, True), ((1, 2), "same", 1, 4, False), (1, 0, 2, 1, True)],
+)
 def test_conv2d_gradcheck(stride, padding, dilation, groups, bias):
     rng = np.random.default_rng(5)
     x = dn.Tensor(rng.standard_normal((2, 4, 5, 6)), requires_grad=True)
@@ -205,6 +247,7 @@ def test_conv2d_gradcheck(stride, padding, dilation, groups, bias):
 
     def fn(*a):
         return F.conv2d(a[0], a[1], a[2] if bias else None, stride, padding, dilation, groups)
+
     assert gradcheck(fn, ins)
 
 
@@ -245,7 +288,9 @@ def test_conv2d_gradient_only_for_requested_inputs():
 def test_layer_name_in_errors_follows_attribute_changes():
     conv = nn.Conv2d(3, 4, 3)
     conv(dn.zeros(1, 3, 5, 5))
-    with pytest.raises(ValueError, match=r"^Conv2d\(3, 4, kernel_size=\(3, 3\), stride=\(1, 1\)\): expected input with 3"):
+    with pytest.raises(
+        ValueError, match=r"^Conv2d\(3, 4, kernel_size=\(3, 3\), stride=\(1, 1\)\): expected input with 3"
+    ):
         conv(dn.zeros(1, 2, 5, 5))
     conv.bias = None
     conv.stride = (2, 2)

@@ -1,5 +1,6 @@
 """Dropout: inverted scaling, identity in evaluation, kept-fraction statistics next to torch's,
 gradient through the same mask, p = 0 and p = 1 as torch, reproducible under manual_seed."""
+
 import math
 
 import numpy as np
@@ -27,7 +28,7 @@ def test_dropout_kept_fraction_and_scaling_match_torch(p):
     # inverted dropout: survivors are scaled by 1/(1-p), exactly as torch scales them
     np.testing.assert_allclose(np.unique(y[y != 0]), np.unique(yt[yt != 0]), rtol=1e-12)
     np.testing.assert_allclose(y[y != 0], 3.0 / (1 - p), rtol=1e-12)
-    assert abs(y.mean() - 3.0) < 5 * 3.0 * math.sqrt(p / (1 - p) / n)     # expectation preserved
+    assert abs(y.mean() - 3.0) < 5 * 3.0 * math.sqrt(p / (1 - p) / n)  # expectation preserved
 
 
 def test_dropout_elements_are_independent():
@@ -54,7 +55,7 @@ def test_dropout_module_train_and_eval():
     x = dn.Tensor(np.random.default_rng(3).standard_normal((20, 30)))
     assert (m(x).data == 0).any()
     m.eval()
-    np.testing.assert_array_equal(m(x).data, x.data)        # identity, no rescaling at test time
+    np.testing.assert_array_equal(m(x).data, x.data)  # identity, no rescaling at test time
     m.train()
     assert (m(x).data == 0).any()
     np.testing.assert_array_equal(F.dropout(x, 0.4, training=False).data, x.data)

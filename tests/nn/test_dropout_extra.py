@@ -4,6 +4,7 @@ Random masks cannot equal torch's draws, so: deterministic cases (evaluation, p 
 torch; the structure of the masks (whole channels, scale 1/(1-p)); drop rates against torch's on the
 same large input (binomial tolerance); gradients equal to the sampled mask's; DropConnect's output and
 gradients equal torch's linear/conv2d with the same masked weights; bad probabilities raise."""
+
 import warnings
 
 import numpy as np
@@ -29,8 +30,9 @@ def _channel_masks(y, x, p):
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.8])
-@pytest.mark.parametrize("cls,shape", [("Dropout2d", (40, 50, 3, 2)), ("Dropout1d", (40, 50, 4)),
-                                       ("Dropout1d", (2000, 3))])
+@pytest.mark.parametrize(
+    "cls,shape", [("Dropout2d", (40, 50, 3, 2)), ("Dropout1d", (40, 50, 4)), ("Dropout1d", (2000, 3))]
+)
 def test_channel_dropout_structure_rate_and_gradient(cls, shape, p):
     dn.manual_seed(0)
     torch.manual_seed(0)
@@ -51,7 +53,7 @@ def test_channel_dropout_structure_rate_and_gradient(cls, shape, p):
     assert abs(dropped - n * p) < 5 * sd and abs(dropped_t - n * p) < 5 * sd
     assert abs(dropped - dropped_t) < 7 * sd
     y.sum().backward()
-    np.testing.assert_allclose(X.grad, y.data / x, rtol=1e-12)      # d y / d x is the scaled mask
+    np.testing.assert_allclose(X.grad, y.data / x, rtol=1e-12)  # d y / d x is the scaled mask
 
 
 @pytest.mark.parametrize("cls,shape", [("Dropout2d", (2, 3, 4, 5)), ("Dropout1d", (2, 3, 4)), ("Dropout1d", (3, 4))])
@@ -73,7 +75,7 @@ def test_dropout2d_three_dimensional_input_is_read_as_batched_channels_like_torc
     x = np.ones((60, 40, 5))
     with pytest.warns(UserWarning, match="dropout2d: received a 3-D input"):
         y = F.dropout2d(dn.Tensor(x), 0.5)
-    factors = _channel_masks(y.data, x, 0.5)      # one decision per (dim 0, dim 1) entry, as torch
+    factors = _channel_masks(y.data, x, 0.5)  # one decision per (dim 0, dim 1) entry, as torch
     assert factors.shape == (60, 40)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -119,7 +121,7 @@ def test_dropconnect_linear_equals_torch_with_the_sampled_mask(p):
     np.testing.assert_allclose(X.grad, Xt.grad.numpy(), rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(lin.weight.grad, tlin.weight.grad.numpy(), rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(lin.bias.grad, tlin.bias.grad.numpy(), rtol=RTOL, atol=ATOL)
-    assert np.all(lin.weight.grad.data[~mask] == 0)                 # dropped connections learn nothing
+    assert np.all(lin.weight.grad.data[~mask] == 0)  # dropped connections learn nothing
 
 
 def test_dropconnect_conv2d_equals_torch_with_the_sampled_mask():
@@ -177,18 +179,24 @@ def test_dropconnect_is_unbiased():
     np.testing.assert_allclose(mean, exact, atol=0.06)
 
 
-@pytest.mark.parametrize("call,exc,match", [
-    (lambda: nn.Dropout2d(-0.1), ValueError, r"Dropout2d: probability p must be a number in \[0, 1\], got -0.1"),
-    (lambda: nn.Dropout1d(1.5), ValueError, r"Dropout1d: probability p must be a number in \[0, 1\], got 1.5"),
-    (lambda: F.dropout2d(dn.randn(2, 3, 4, 4), p=-0.5), ValueError, "dropout2d: probability p must be"),
-    (lambda: F.dropout1d(dn.randn(2, 3, 4), p=2), ValueError, "dropout1d: probability p must be"),
-    (lambda: F.dropout(dn.randn(2, 3), p=-0.01), ValueError, "dropout: probability p must be"),
-    (lambda: nn.DropConnect(nn.Linear(2, 2), -0.2), ValueError, "DropConnect: probability p must be"),
-    (lambda: nn.DropConnect(nn.ReLU(), 0.5), TypeError, "DropConnect: expected a layer with a weight parameter"),
-    (lambda: F.dropout1d(dn.randn(2, 3, 4, 5)), ValueError, r"dropout1d: expected a 2-D \(C, L\) or 3-D"),
-    (lambda: F.dropout2d(dn.Tensor(np.ones((2, 2, 2, 2), dtype=np.int64))), TypeError,
-     "dropout2d: expected a floating-point input"),
-])
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: nn.Dropout2d(-0.1), ValueError, r"Dropout2d: probability p must be a number in \[0, 1\], got -0.1"),
+        (lambda: nn.Dropout1d(1.5), ValueError, r"Dropout1d: probability p must be a number in \[0, 1\], got 1.5"),
+        (lambda: F.dropout2d(dn.randn(2, 3, 4, 4), p=-0.5), ValueError, "dropout2d: probability p must be"),
+        (lambda: F.dropout1d(dn.randn(2, 3, 4), p=2), ValueError, "dropout1d: probability p must be"),
+        (lambda: F.dropout(dn.randn(2, 3), p=-0.01), ValueError, "dropout: probability p must be"),
+        (lambda: nn.DropConnect(nn.Linear(2, 2), -0.2), ValueError, "DropConnect: probability p must be"),
+        (lambda: nn.DropConnect(nn.ReLU(), 0.5), TypeError, "DropConnect: expected a layer with a weight parameter"),
+        (lambda: F.dropout1d(dn.randn(2, 3, 4, 5)), ValueError, r"dropout1d: expected a 2-D \(C, L\) or 3-D"),
+        (
+            lambda: F.dropout2d(dn.Tensor(np.ones((2, 2, 2, 2), dtype=np.int64))),
+            TypeError,
+            "dropout2d: expected a floating-point input",
+        ),
+    ],
+)
 def test_bad_arguments_raise(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

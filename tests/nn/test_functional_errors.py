@@ -1,5 +1,6 @@
 """Bad input raises a clear ValueError/TypeError/IndexError that names the layer or function, what it
 got and what it expects."""
+
 import numpy as np
 import pytest
 
@@ -24,12 +25,13 @@ def test_integer_input_where_floats_are_needed():
         (lambda: nn.Linear(4, 2)(ints), r"Linear\(in_features=4.*floating-point.*int64"),
         (lambda: nn.Conv2d(2, 2, 1)(ints), r"Conv2d\(2, 2.*floating-point.*int64"),
         (lambda: nn.BatchNorm2d(2)(ints), r"BatchNorm2d\(2\).*floating-point.*int64"),
-        (lambda: F.conv2d(ints, dn.zeros(2, 2, 1, 1)),
-         r"conv2d: expected a floating-point input, got dtype int64"),
+        (lambda: F.conv2d(ints, dn.zeros(2, 2, 1, 1)), r"conv2d: expected a floating-point input, got dtype int64"),
         (lambda: F.avg_pool2d(ints, 2), r"avg_pool2d: expected a floating-point.*int64"),
         (lambda: F.softmax(ints, dim=1), r"softmax: expected a floating-point.*int64"),
-        (lambda: F.cross_entropy(dn.Tensor(np.arange(6).reshape(2, 3)), np.array([0, 1])),
-         r"cross_entropy: expected a floating-point.*int64"),
+        (
+            lambda: F.cross_entropy(dn.Tensor(np.arange(6).reshape(2, 3)), np.array([0, 1])),
+            r"cross_entropy: expected a floating-point.*int64",
+        ),
         (lambda: F.mse_loss(ints, ints), r"mse_loss: expected a floating-point"),
     ]
     for fn, pattern in cases:
@@ -39,15 +41,21 @@ def test_integer_input_where_floats_are_needed():
 
 def test_conv2d_wrong_channels_and_shapes():
     m = nn.Conv2d(3, 8, 3)
-    with pytest.raises(ValueError, match=r"Conv2d\(3, 8, kernel_size=\(3, 3\).*expected input with 3 channels, "
-                                         r"got 4 channels.*\(2, 4, 8, 8\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Conv2d\(3, 8, kernel_size=\(3, 3\).*expected input with 3 channels, "
+        r"got 4 channels.*\(2, 4, 8, 8\)",
+    ):
         m(dn.zeros(2, 4, 8, 8))
     with pytest.raises(ValueError, match=r"Conv2d\(3, 8.*\(N, 3, H, W\).*got shape \(8, 8\)"):
         m(dn.zeros(8, 8))
     with pytest.raises(ValueError, match=r"Conv2d\(3, 8.*spatial size 2x2.*smaller than the dilated kernel 3x3"):
         m(dn.zeros(1, 3, 2, 2))
-    with pytest.raises(ValueError, match=r"conv2d: expected input with 4 channels \(weight \(6, 2, 3, 3\), "
-                                         r"groups=2\), got input of shape \(1, 3, 5, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"conv2d: expected input with 4 channels \(weight \(6, 2, 3, 3\), "
+        r"groups=2\), got input of shape \(1, 3, 5, 5\)",
+    ):
         F.conv2d(dn.zeros(1, 3, 5, 5), dn.zeros(6, 2, 3, 3), groups=2)
     with pytest.raises(ValueError, match=r"conv2d: expected a bias of shape \(6,\)"):
         F.conv2d(dn.zeros(1, 2, 5, 5), dn.zeros(6, 2, 3, 3), dn.zeros(5))
@@ -70,8 +78,11 @@ def test_conv2d_constructor_errors():
 
 def test_cross_entropy_label_out_of_range():
     x = dn.zeros(3, 5)
-    with pytest.raises(IndexError, match=r"cross_entropy: target label 7 is out of range for 5 classes "
-                                         r"\(expected 0 <= label < 5"):
+    with pytest.raises(
+        IndexError,
+        match=r"cross_entropy: target label 7 is out of range for 5 classes "
+        r"\(expected 0 <= label < 5",
+    ):
         F.cross_entropy(x, np.array([0, 7, 1]))
     with pytest.raises(IndexError, match=r"CrossEntropyLoss: target label -1 is out of range for 5 classes"):
         nn.CrossEntropyLoss()(x, np.array([0, -1, 1]))
@@ -83,8 +94,11 @@ def test_cross_entropy_label_out_of_range():
 
 def test_loss_shape_and_argument_errors():
     x = dn.zeros(3, 5)
-    with pytest.raises(ValueError, match=r"cross_entropy: input of shape \(3, 5\) needs a target of shape \(3,\)"
-                                         r".*got target shape \(4,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"cross_entropy: input of shape \(3, 5\) needs a target of shape \(3,\)"
+        r".*got target shape \(4,\)",
+    ):
         F.cross_entropy(x, np.zeros(4, dtype=np.int64))
     with pytest.raises(ValueError, match=r"cross_entropy: probability targets must have the input's shape"):
         F.cross_entropy(x, np.zeros((3, 4)))
@@ -103,8 +117,11 @@ def test_loss_shape_and_argument_errors():
 
 
 def test_batchnorm_errors():
-    with pytest.raises(ValueError, match=r"BatchNorm2d\(3\): expected 3 channels in dimension 1, got input of "
-                                         r"shape \(2, 4, 5, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"BatchNorm2d\(3\): expected 3 channels in dimension 1, got input of "
+        r"shape \(2, 4, 5, 5\)",
+    ):
         nn.BatchNorm2d(3)(dn.zeros(2, 4, 5, 5))
     with pytest.raises(ValueError, match=r"BatchNorm1d\(3\): expected a 2-D or 3-D input, got shape"):
         nn.BatchNorm1d(3)(dn.zeros(2, 3, 4, 4))
@@ -119,8 +136,11 @@ def test_pooling_errors():
         F.max_pool2d(dn.zeros(1, 1, 5, 5), 2, padding=2)
     with pytest.raises(ValueError, match=r"avg_pool2d: expected a 3-D \(C, H, W\) or 4-D.*got shape \(5, 5\)"):
         F.avg_pool2d(dn.zeros(5, 5), 2)
-    with pytest.raises(ValueError, match=r"max_pool2d: input of spatial size 2x2 is too small for kernel "
-                                         r"\(3, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"max_pool2d: input of spatial size 2x2 is too small for kernel "
+        r"\(3, 3\)",
+    ):
         F.max_pool2d(dn.zeros(1, 1, 2, 2), 3)
     with pytest.raises(ValueError, match=r"adaptive_avg_pool2d: output_size must be positive"):
         F.adaptive_avg_pool2d(dn.zeros(1, 1, 4, 4), 0)

@@ -1,6 +1,7 @@
 """Hardshrink (the sample op of CONTRIBUTING.md) against torch in float64: values and input gradients
 on random inputs, exactly at the thresholds and on non-finite values; the module, its repr, float32/16
 dtypes, a gradcheck of the primitive and the argument errors."""
+
 import numpy as np
 import pytest
 import torch
@@ -25,7 +26,7 @@ def test_values_and_gradients_match_torch_float64(lambd, shape):
     a, t = _pair(x)
     y, yt = F.hardshrink(a, lambd), TF.hardshrink(t, lambd)
     assert y.dtype == np.float64 and y.shape == tuple(yt.shape)
-    np.testing.assert_array_equal(y.data, yt.detach().numpy())      # selection of values: exact
+    np.testing.assert_array_equal(y.data, yt.detach().numpy())  # selection of values: exact
     y.backward(dn.tensor(g))
     yt.backward(torch.tensor(g))
     np.testing.assert_array_equal(a.grad.data, t.grad.numpy())
@@ -35,7 +36,7 @@ def test_at_the_thresholds_and_non_finite_values_like_torch():
     x = np.array([-0.5, 0.5, -0.5000001, 0.5000001, 0.0, np.nan, np.inf, -np.inf, 1e300, -1e-300])
     a, t = _pair(x)
     y, yt = F.hardshrink(a), TF.hardshrink(t)
-    np.testing.assert_array_equal(y.data, yt.detach().numpy())      # NaN passes through, as in torch
+    np.testing.assert_array_equal(y.data, yt.detach().numpy())  # NaN passes through, as in torch
     y.backward(dn.ones(x.shape, dtype=np.float64))
     yt.backward(torch.ones(x.shape, dtype=torch.float64))
     # torch's gradient at a NaN input depends on its kernel (1 on the scalar path, 0 on the vectorised
@@ -66,7 +67,7 @@ def test_module_matches_torch_module_and_repr():
 
 def test_gradcheck_of_the_primitive_away_from_the_kinks():
     x = np.random.default_rng(3).normal(size=(3, 5))
-    x = np.where(np.abs(np.abs(x) - 0.5) < 1e-3, x + 0.01, x)     # central differences need no kink nearby
+    x = np.where(np.abs(np.abs(x) - 0.5) < 1e-3, x + 0.01, x)  # central differences need no kink nearby
     assert gradcheck(lambda t: F.hardshrink(t, 0.5), [dn.tensor(x, requires_grad=True)])
 
 

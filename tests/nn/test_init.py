@@ -1,5 +1,6 @@
 """nn.init against torch's formulas: sample variances and bounds of every initialiser (compared with
 torch's own samples of the same shape), fan computation, calculate_gain for every nonlinearity."""
+
 import math
 
 import numpy as np
@@ -10,7 +11,7 @@ import deepnotes as dn
 from deepnotes import nn
 from deepnotes.nn import init
 
-SHAPES = [(300, 700), (128, 32, 5, 3)]          # fan_in != fan_out so a swapped fan mode is visible
+SHAPES = [(300, 700), (128, 32, 5, 3)]  # fan_in != fan_out so a swapped fan mode is visible
 
 
 def _pair(shape):
@@ -21,7 +22,7 @@ def _same_distribution(a, t, uniform):
     a, t = a.data.ravel(), t.numpy().ravel()
     assert abs(a.var() / t.var() - 1) < 0.04
     assert abs(a.mean() - t.mean()) < 6 * t.std() / math.sqrt(t.size)
-    if uniform:      # same support: the extreme samples agree closely with torch's
+    if uniform:  # same support: the extreme samples agree closely with torch's
         assert abs(np.abs(a).max() / np.abs(t).max() - 1) < 1e-3
 
 
@@ -30,27 +31,38 @@ def _same_distribution(a, t, uniform):
 def test_xavier_matches_torch(shape, gain):
     dn.manual_seed(0)
     torch.manual_seed(0)
-    for ours, theirs, uniform in ((init.xavier_uniform_, torch.nn.init.xavier_uniform_, True),
-                                  (init.xavier_normal_, torch.nn.init.xavier_normal_, False)):
+    for ours, theirs, uniform in (
+        (init.xavier_uniform_, torch.nn.init.xavier_uniform_, True),
+        (init.xavier_normal_, torch.nn.init.xavier_normal_, False),
+    ):
         a, t = _pair(shape)
         assert ours(a, gain=gain) is a
         theirs(t, gain=gain)
         fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(t)
-        expected_var = gain ** 2 * 2.0 / (fan_in + fan_out)
+        expected_var = gain**2 * 2.0 / (fan_in + fan_out)
         assert abs(a.data.var() / expected_var - 1) < 0.04
         _same_distribution(a, t, uniform)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("a_slope,mode,nonlinearity", [(0, "fan_in", "relu"), (0, "fan_out", "relu"),
-                                                       (math.sqrt(5), "fan_in", "leaky_relu"),
-                                                       (0.2, "fan_out", "leaky_relu"), (0, "fan_in", "linear"),
-                                                       (0, "fan_in", "tanh")])
+@pytest.mark.parametrize(
+    "a_slope,mode,nonlinearity",
+    [
+        (0, "fan_in", "relu"),
+        (0, "fan_out", "relu"),
+        (math.sqrt(5), "fan_in", "leaky_relu"),
+        (0.2, "fan_out", "leaky_relu"),
+        (0, "fan_in", "linear"),
+        (0, "fan_in", "tanh"),
+    ],
+)
 def test_kaiming_matches_torch(shape, a_slope, mode, nonlinearity):
     dn.manual_seed(1)
     torch.manual_seed(1)
-    for ours, theirs, uniform in ((init.kaiming_uniform_, torch.nn.init.kaiming_uniform_, True),
-                                  (init.kaiming_normal_, torch.nn.init.kaiming_normal_, False)):
+    for ours, theirs, uniform in (
+        (init.kaiming_uniform_, torch.nn.init.kaiming_uniform_, True),
+        (init.kaiming_normal_, torch.nn.init.kaiming_normal_, False),
+    ):
         a, t = _pair(shape)
         assert ours(a, a=a_slope, mode=mode, nonlinearity=nonlinearity) is a
         theirs(t, a=a_slope, mode=mode, nonlinearity=nonlinearity)
@@ -65,8 +77,10 @@ def test_simple_fills_match_torch():
     dn.manual_seed(2)
     torch.manual_seed(2)
     shape = (200, 300)
-    for fn, tfn, kwargs, uniform in ((init.uniform_, torch.nn.init.uniform_, dict(a=-2.0, b=3.0), True),
-                                     (init.normal_, torch.nn.init.normal_, dict(mean=1.5, std=0.3), False)):
+    for fn, tfn, kwargs, uniform in (
+        (init.uniform_, torch.nn.init.uniform_, dict(a=-2.0, b=3.0), True),
+        (init.normal_, torch.nn.init.normal_, dict(mean=1.5, std=0.3), False),
+    ):
         a, t = _pair(shape)
         assert fn(a, **kwargs) is a
         tfn(t, **kwargs)
@@ -102,8 +116,20 @@ def test_fans_need_two_dimensions():
         init.xavier_uniform_(nn.Parameter(np.zeros(5)))
 
 
-NONLINEARITIES = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-                  "conv_transpose3d", "sigmoid", "tanh", "relu", "leaky_relu", "selu"]
+NONLINEARITIES = [
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "selu",
+]
 
 
 @pytest.mark.parametrize("nonlinearity", NONLINEARITIES)

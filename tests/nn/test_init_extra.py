@@ -2,6 +2,7 @@
 (our exact parameters vs torch's empirical ones on a million draws), calculate_gain, orthogonal_ on the
 same Gaussian draws as torch, and trunc_normal_'s distribution (Kolmogorov-Smirnov against scipy's
 truncnorm and torch's sampler)."""
+
 import math
 
 import numpy as np
@@ -40,9 +41,18 @@ class _TorchDraws:
 
 
 SHAPES = [(1000, 1000), (100, 40, 250), (50, 20, 25, 40)]
-NONLINEARITIES = [("linear", None), ("conv2d", None), ("conv_transpose1d", None), ("sigmoid", None),
-                  ("tanh", None), ("relu", None), ("leaky_relu", None), ("leaky_relu", 0.2),
-                  ("leaky_relu", math.sqrt(5)), ("selu", None)]
+NONLINEARITIES = [
+    ("linear", None),
+    ("conv2d", None),
+    ("conv_transpose1d", None),
+    ("sigmoid", None),
+    ("tanh", None),
+    ("relu", None),
+    ("leaky_relu", None),
+    ("leaky_relu", 0.2),
+    ("leaky_relu", math.sqrt(5)),
+    ("selu", None),
+]
 
 
 @pytest.mark.parametrize("nonlinearity,param", NONLINEARITIES)
@@ -65,34 +75,47 @@ def _torch_param(fn, shape, kind, **kwargs):
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("mode", ["fan_in", "fan_out"])
-@pytest.mark.parametrize("nonlinearity,a", [("relu", 0), ("leaky_relu", 0), ("leaky_relu", 0.2),
-                                            ("leaky_relu", math.sqrt(5)), ("tanh", 0), ("linear", 0),
-                                            ("selu", 0)])
+@pytest.mark.parametrize(
+    "nonlinearity,a",
+    [
+        ("relu", 0),
+        ("leaky_relu", 0),
+        ("leaky_relu", 0.2),
+        ("leaky_relu", math.sqrt(5)),
+        ("tanh", 0),
+        ("linear", 0),
+        ("selu", 0),
+    ],
+)
 def test_kaiming_bounds_match_torch(shape, mode, nonlinearity, a):
     torch.manual_seed(0)
-    for ours, theirs, kind in [(init.kaiming_uniform_, torch.nn.init.kaiming_uniform_, "uniform"),
-                               (init.kaiming_normal_, torch.nn.init.kaiming_normal_, "normal")]:
+    for ours, theirs, kind in [
+        (init.kaiming_uniform_, torch.nn.init.kaiming_uniform_, "uniform"),
+        (init.kaiming_normal_, torch.nn.init.kaiming_normal_, "normal"),
+    ]:
         rec = _Recorder()
         ours(dn.zeros(*shape, dtype=np.float64), a=a, mode=mode, nonlinearity=nonlinearity, generator=rec)
-        (name, p0, p1), = rec.calls
+        ((name, p0, p1),) = rec.calls
         expected = _torch_param(theirs, shape, kind, a=a, mode=mode, nonlinearity=nonlinearity)
         if kind == "uniform":
             assert p0 == -p1
-            np.testing.assert_allclose(p1, expected, rtol=1e-4)       # a million draws reach the bound
+            np.testing.assert_allclose(p1, expected, rtol=1e-4)  # a million draws reach the bound
         else:
             assert p0 == 0.0
-            np.testing.assert_allclose(p1, expected, rtol=5e-3)       # sample std: relative error ~7e-4
+            np.testing.assert_allclose(p1, expected, rtol=5e-3)  # sample std: relative error ~7e-4
 
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("gain", [1.0, 0.5, math.sqrt(2)])
 def test_xavier_bounds_match_torch(shape, gain):
     torch.manual_seed(1)
-    for ours, theirs, kind in [(init.xavier_uniform_, torch.nn.init.xavier_uniform_, "uniform"),
-                               (init.xavier_normal_, torch.nn.init.xavier_normal_, "normal")]:
+    for ours, theirs, kind in [
+        (init.xavier_uniform_, torch.nn.init.xavier_uniform_, "uniform"),
+        (init.xavier_normal_, torch.nn.init.xavier_normal_, "normal"),
+    ]:
         rec = _Recorder()
         ours(dn.zeros(*shape, dtype=np.float64), gain=gain, generator=rec)
-        (_, p0, p1), = rec.calls
+        ((_, p0, p1),) = rec.calls
         expected = _torch_param(theirs, shape, kind, gain=gain)
         np.testing.assert_allclose(p1, expected, rtol=1e-4 if kind == "uniform" else 5e-3)
 
@@ -117,7 +140,7 @@ def test_orthogonal_matches_torch_on_the_same_draws(shape, gain):
     np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-10, atol=1e-12)
     w = ours.data.reshape(shape[0], -1)
     gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
-    np.testing.assert_allclose(gram, gain ** 2 * np.eye(gram.shape[0]), atol=1e-12)
+    np.testing.assert_allclose(gram, gain**2 * np.eye(gram.shape[0]), atol=1e-12)
 
 
 def test_orthogonal_rejects_vectors_and_ignores_empty():
@@ -126,8 +149,17 @@ def test_orthogonal_rejects_vectors_and_ignores_empty():
     assert init.orthogonal_(dn.zeros(0, 3)).shape == (0, 3)
 
 
-@pytest.mark.parametrize("mean,std,a,b", [(0.0, 1.0, -2.0, 2.0), (0.0, 0.02, -2.0, 2.0), (1.0, 2.0, 3.0, 4.0),
-                                          (0.0, 1.0, 2.0, 3.5), (0.5, 1.0, -0.5, 0.2), (-1.0, 0.5, -3.0, 0.0)])
+@pytest.mark.parametrize(
+    "mean,std,a,b",
+    [
+        (0.0, 1.0, -2.0, 2.0),
+        (0.0, 0.02, -2.0, 2.0),
+        (1.0, 2.0, 3.0, 4.0),
+        (0.0, 1.0, 2.0, 3.5),
+        (0.5, 1.0, -0.5, 0.2),
+        (-1.0, 0.5, -3.0, 0.0),
+    ],
+)
 def test_trunc_normal_distribution_matches_scipy_and_torch(mean, std, a, b):
     dn.manual_seed(3)
     torch.manual_seed(3)
@@ -137,7 +169,7 @@ def test_trunc_normal_distribution_matches_scipy_and_torch(mean, std, a, b):
     assert ours.min() >= a and ours.max() <= b
     dist = scipy.stats.truncnorm((a - mean) / std, (b - mean) / std, loc=mean, scale=std)
     assert scipy.stats.kstest(ours, dist.cdf).pvalue > 1e-3
-    assert scipy.stats.kstest(theirs, dist.cdf).pvalue > 1e-3         # the oracle's sampler agrees
+    assert scipy.stats.kstest(theirs, dist.cdf).pvalue > 1e-3  # the oracle's sampler agrees
     assert scipy.stats.ks_2samp(ours, theirs).pvalue > 1e-3
     np.testing.assert_allclose(ours.mean(), dist.mean(), atol=5 * dist.std() / math.sqrt(n))
 
@@ -150,8 +182,10 @@ def test_trunc_normal_float32_stays_inside_the_bounds_and_fills_any_shape():
     assert len(np.unique(w.data)) > 2900
 
 
-@pytest.mark.parametrize("kwargs,match", [(dict(a=1.0, b=1.0), "trunc_normal_: expected a < b"),
-                                          (dict(std=0.0), "trunc_normal_: std must be positive")])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [(dict(a=1.0, b=1.0), "trunc_normal_: expected a < b"), (dict(std=0.0), "trunc_normal_: std must be positive")],
+)
 def test_trunc_normal_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         init.trunc_normal_(dn.zeros(3), **kwargs)

@@ -1,15 +1,17 @@
 """Linear, Identity and Flatten against torch: values, gradients, state_dict both ways, default
 initialisation, repr and a numerical gradient check of the fused linear primitive."""
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
 
-import _oracle as oracle
 import deepnotes as dn
 import deepnotes.nn.functional as F
 from deepnotes import nn
 from deepnotes.autograd import gradcheck
+
+import _oracle as oracle
 
 
 def _grads(ins, tins, y, yt, rng):
@@ -29,7 +31,7 @@ def test_linear_functional_matches_torch(x_shape, bias):
     assert y.shape == tuple(yt.shape)
     np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-6, atol=1e-9)
     pairs = _grads(ins, tins, y, yt, rng)
-    for (g, gt) in pairs[:2 + bias]:
+    for g, gt in pairs[: 2 + bias]:
         np.testing.assert_allclose(g, gt, rtol=1e-6, atol=1e-9)
     if not bias:
         assert ins[2].grad is None
@@ -62,7 +64,7 @@ def test_linear_state_dict_shares_memory_and_layout():
     m = nn.Linear(3, 2)
     sd = m.state_dict()
     assert sd["weight"].shape == (2, 3) and sd["bias"].shape == (2,)
-    assert sd["weight"].data is m.weight.data          # like torch: a detached view, not a copy
+    assert sd["weight"].data is m.weight.data  # like torch: a detached view, not a copy
     assert not sd["weight"].requires_grad
 
 
@@ -74,7 +76,7 @@ def test_linear_default_init_follows_torch(fan_in, fan_out):
     assert np.abs(m.weight.data).max() <= bound and np.abs(m.bias.data).max() <= bound
     w = m.weight.data.astype(np.float64)
     n = w.size
-    assert abs(w.var() - bound ** 2 / 3) < 5 * bound ** 2 * np.sqrt(4 / 45 / n)
+    assert abs(w.var() - bound**2 / 3) < 5 * bound**2 * np.sqrt(4 / 45 / n)
     assert abs(w.mean()) < 5 * bound / np.sqrt(3 * n)
 
 

@@ -1,6 +1,7 @@
 """Module semantics against torch: registration (plain lists register nothing, containers do),
 traversal, state_dict keys/order/layout, strict load_state_dict errors, train/eval, apply,
 zero_grad, repr, containers, and a small CNN that reproduces torch's forward and gradients."""
+
 import copy
 from collections import OrderedDict
 
@@ -21,15 +22,19 @@ def _cnn(lib):
     class Net(lib.Module):
         def __init__(self):
             super().__init__()
-            self.features = lib.Sequential(OrderedDict([
-                ("conv1", lib.Conv2d(3, 8, 3, padding=1)),
-                ("bn1", lib.BatchNorm2d(8)),
-                ("relu1", lib.ReLU()),
-                ("pool1", lib.MaxPool2d(2)),
-                ("conv2", lib.Conv2d(8, 8, 3, padding="same", groups=2, bias=False)),
-                ("bn2", lib.BatchNorm2d(8)),
-                ("relu2", lib.ReLU()),
-            ]))
+            self.features = lib.Sequential(
+                OrderedDict(
+                    [
+                        ("conv1", lib.Conv2d(3, 8, 3, padding=1)),
+                        ("bn1", lib.BatchNorm2d(8)),
+                        ("relu1", lib.ReLU()),
+                        ("pool1", lib.MaxPool2d(2)),
+                        ("conv2", lib.Conv2d(8, 8, 3, padding="same", groups=2, bias=False)),
+                        ("bn2", lib.BatchNorm2d(8)),
+                        ("relu2", lib.ReLU()),
+                    ]
+                )
+            )
             self.blocks = lib.ModuleList([lib.Conv2d(8, 8, 1), lib.Conv2d(8, 8, 3, padding=1, dilation=1)])
             self.heads = lib.ModuleDict({"cls": lib.Linear(8, 5), "aux": lib.Linear(8, 2)})
             self.pool = lib.AdaptiveAvgPool2d(1)
@@ -87,7 +92,7 @@ def test_small_cnn_reproduces_torch_forward_and_gradients():
         for (n, p), (nt, pt) in zip(m.named_parameters(), tm.named_parameters()):
             assert n == nt
             np.testing.assert_allclose(p.grad, pt.grad.numpy(), rtol=RTOL, atol=ATOL, err_msg=n)
-    for k, v in m.state_dict().items():          # running statistics after the training step
+    for k, v in m.state_dict().items():  # running statistics after the training step
         np.testing.assert_allclose(v.data, tm.state_dict()[k].numpy(), rtol=RTOL, atol=ATOL, err_msg=k)
 
 
@@ -97,12 +102,12 @@ def test_deepnotes_state_dict_loads_into_torch():
     tm.load_state_dict({k: torch.from_numpy(np.array(v.data)) for k, v in m.state_dict().items()})
     m.eval(), tm.eval()
     x = rng.standard_normal((2, 3, 6, 6))
-    np.testing.assert_allclose(m(dn.Tensor(x))[0].data, tm(torch.tensor(x))[0].detach().numpy(), rtol=RTOL,
-                               atol=ATOL)
+    np.testing.assert_allclose(m(dn.Tensor(x))[0].data, tm(torch.tensor(x))[0].detach().numpy(), rtol=RTOL, atol=ATOL)
 
 
 def test_plain_list_registers_nothing_but_containers_do():
     for lib in (nn, torch.nn):
+
         class WithList(lib.Module):
             def __init__(self):
                 super().__init__()
@@ -116,8 +121,12 @@ def test_plain_list_registers_nothing_but_containers_do():
         assert len(list(WithList().parameters())) == 0
         assert WithList().state_dict() == OrderedDict() or len(WithList().state_dict()) == 0
         assert len(list(WithModuleList().parameters())) == 4
-        assert list(WithModuleList().state_dict()) == ["layers.0.weight", "layers.0.bias", "layers.1.weight",
-                                                       "layers.1.bias"]
+        assert list(WithModuleList().state_dict()) == [
+            "layers.0.weight",
+            "layers.0.bias",
+            "layers.1.weight",
+            "layers.1.bias",
+        ]
 
 
 def test_shared_parameters_counted_once_like_torch():
@@ -140,10 +149,16 @@ def test_load_state_dict_strict_reports_every_problem_at_once():
     with pytest.raises(StateDictError) as err:
         m.load_state_dict(sd)
     msg = str(err.value)
-    for part in ('Missing key(s) in state_dict: "0.bias", "1.running_var"', 'Unexpected key(s) in state_dict: '
-                 '"extra.weight"', "size mismatch for 2.weight", "(3, 4)", "(2, 4)", "Sequential"):
+    for part in (
+        'Missing key(s) in state_dict: "0.bias", "1.running_var"',
+        'Unexpected key(s) in state_dict: "extra.weight"',
+        "size mismatch for 2.weight",
+        "(3, 4)",
+        "(2, 4)",
+        "Sequential",
+    ):
         assert part in msg, part
-    assert isinstance(err.value, RuntimeError)    # torch raises RuntimeError too
+    assert isinstance(err.value, RuntimeError)  # torch raises RuntimeError too
     # nothing was copied by the failed call
     np.testing.assert_array_equal(m[0].weight.data, before)
 
@@ -156,8 +171,11 @@ def test_load_state_dict_non_strict_returns_keys_but_still_rejects_shapes():
     assert res.missing_keys == tres.missing_keys == ["bias"]
     assert res.unexpected_keys == tres.unexpected_keys == ["other"]
     assert repr(res) == repr(tres)
-    assert repr(m.load_state_dict(m.state_dict())) == repr(torch.nn.Linear(3, 2).load_state_dict(
-        torch.nn.Linear(3, 2).state_dict())) == "<All keys matched successfully>"
+    assert (
+        repr(m.load_state_dict(m.state_dict()))
+        == repr(torch.nn.Linear(3, 2).load_state_dict(torch.nn.Linear(3, 2).state_dict()))
+        == "<All keys matched successfully>"
+    )
     np.testing.assert_array_equal(m.weight.data, w)
     with pytest.raises(StateDictError, match="size mismatch for weight"):
         m.load_state_dict({"weight": np.ones((3, 3))}, strict=False)
@@ -166,8 +184,9 @@ def test_load_state_dict_non_strict_returns_keys_but_still_rejects_shapes():
 def test_load_state_dict_keeps_dtype_and_rejects_float_into_int_buffer():
     bn = nn.BatchNorm1d(2)
     sd = bn.state_dict()
-    bn.load_state_dict({k: np.asarray(v.data, dtype=np.float64) if k != "num_batches_tracked" else v.data
-                        for k, v in sd.items()})
+    bn.load_state_dict(
+        {k: np.asarray(v.data, dtype=np.float64) if k != "num_batches_tracked" else v.data for k, v in sd.items()}
+    )
     assert bn.running_mean.data.dtype == np.float32
     bad = {k: v.data for k, v in sd.items()}
     bad["num_batches_tracked"] = np.float64(1.5)
@@ -209,6 +228,7 @@ def test_apply_visits_children_first_like_torch():
         if isinstance(mod, nn.Linear):
             nn.init.constant_(mod.weight, 0.5)
             nn.init.zeros_(mod.bias)
+
     assert m.apply(weights_init) is m
     assert all((p.data == 0.5).all() for n, p in m.named_parameters() if n.endswith("weight"))
     assert all((p.data == 0).all() for n, p in m.named_parameters() if n.endswith("bias"))
@@ -221,7 +241,7 @@ def test_zero_grad():
     m.zero_grad(set_to_none=False)
     assert (m.weight.grad == 0).all() and (m.bias.grad == 0).all()
     m(dn.ones(4, 3)).sum().backward()
-    np.testing.assert_array_equal(m.bias.grad, np.full(2, 4.0))    # accumulated from zero
+    np.testing.assert_array_equal(m.bias.grad, np.full(2, 4.0))  # accumulated from zero
     m.zero_grad()
     assert m.weight.grad is None and m.bias.grad is None
 
@@ -230,8 +250,12 @@ def test_repr_matches_torch():
     m, tm = _pair()
     assert repr(m) == repr(tm)
     seq = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(inplace=True), nn.Sequential(nn.Linear(4, 2)), nn.Identity())
-    tseq = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(inplace=True),
-                               torch.nn.Sequential(torch.nn.Linear(4, 2)), torch.nn.Identity())
+    tseq = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3),
+        torch.nn.ReLU(inplace=True),
+        torch.nn.Sequential(torch.nn.Linear(4, 2)),
+        torch.nn.Identity(),
+    )
     assert repr(seq) == repr(tseq)
     assert repr(nn.Sequential()) == repr(torch.nn.Sequential())
 
@@ -279,8 +303,8 @@ def test_module_list_and_dict_behave_like_torch():
 def test_parameter_and_buffer_assignment_rules_follow_torch():
     m = nn.Linear(2, 2)
     with pytest.raises(TypeError, match="parameter 'weight'"):
-        m.weight = dn.ones(2, 2)              # a plain Tensor would silently drop the parameter
-    m.bias = None                            # allowed: an absent optional parameter
+        m.weight = dn.ones(2, 2)  # a plain Tensor would silently drop the parameter
+    m.bias = None  # allowed: an absent optional parameter
     assert "bias" not in m.state_dict() and m.bias is None
     m.bias = nn.Parameter(np.zeros(2, dtype=np.float32))
     assert list(m.state_dict()) == ["weight", "bias"]

@@ -2,6 +2,7 @@
 input, weight and bias, running statistics, reprs and state_dicts; hypothesis-drawn shapes with batch 1,
 1x1 spatial sizes and empty batches; gradchecks of the fused primitives; BatchNorm's momentum=None and
 track_running_stats=False semantics; bad arguments."""
+
 import numpy as np
 import pytest
 import torch
@@ -9,11 +10,12 @@ import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import _oracle as oracle
 import deepnotes as dn
 import deepnotes.nn.functional as F
 from deepnotes import nn
 from deepnotes.autograd import gradcheck
+
+import _oracle as oracle
 
 RTOL, ATOL = 1e-6, 1e-10
 
@@ -38,8 +40,10 @@ def _compare(m, tm, x, rng, rtol=RTOL, atol=ATOL):
 
 
 # ------------------------------------------------------------------------------------- LayerNorm
-@pytest.mark.parametrize("shape,normalized", [((4, 5), 5), ((2, 3, 4, 5), (4, 5)), ((2, 3, 4), (2, 3, 4)),
-                                              ((1, 1), 1), ((0, 6), 6), ((3, 1, 7), [7])])
+@pytest.mark.parametrize(
+    "shape,normalized",
+    [((4, 5), 5), ((2, 3, 4, 5), (4, 5)), ((2, 3, 4), (2, 3, 4)), ((1, 1), 1), ((0, 6), 6), ((3, 1, 7), [7])],
+)
 @pytest.mark.parametrize("affine,bias", [(True, True), (True, False), (False, True)])
 def test_layer_norm_matches_torch(shape, normalized, affine, bias):
     rng = np.random.default_rng(0)
@@ -55,12 +59,13 @@ def test_layer_norm_matches_torch(shape, normalized, affine, bias):
 def test_layer_and_group_norm_over_many_row_blocks(monkeypatch, affine, bias):
     """Blocks of 3 rows (the last one shorter) for layer norm, 2 (sample, channel) rows for group norm."""
     import deepnotes.ops.normalization as norm_ops
+
     monkeypatch.setattr(norm_ops, "_CHUNK_BYTES", 3 * 6 * 8)
     rng = np.random.default_rng(5)
     m = nn.LayerNorm(6, elementwise_affine=affine, bias=bias, dtype=np.float64)
     tm = torch.nn.LayerNorm(6, elementwise_affine=affine, bias=bias, dtype=torch.float64)
     _randomise(m, tm, rng)
-    _compare(m, tm, rng.standard_normal((2, 5, 6)) * 2 - 1, rng)      # 10 rows: blocks 3, 3, 3, 1
+    _compare(m, tm, rng.standard_normal((2, 5, 6)) * 2 - 1, rng)  # 10 rows: blocks 3, 3, 3, 1
     g = nn.GroupNorm(2, 4, affine=affine, dtype=np.float64)
     tg = torch.nn.GroupNorm(2, 4, affine=affine, dtype=torch.float64)
     _randomise(g, tg, rng)
@@ -73,7 +78,7 @@ def test_layer_norm_float32_and_large_offset():
     _randomise(m, tm, rng)
     _compare(m, tm, rng.standard_normal((5, 8)).astype(np.float32), rng, rtol=1e-4, atol=1e-5)
     m, tm = nn.LayerNorm(8, dtype=np.float64), torch.nn.LayerNorm(8, dtype=torch.float64)
-    _compare(m, tm, 1e4 + rng.standard_normal((5, 8)), rng)      # two-pass variance: no cancellation
+    _compare(m, tm, 1e4 + rng.standard_normal((5, 8)), rng)  # two-pass variance: no cancellation
 
 
 def test_layer_norm_functional_matches_torch():
@@ -93,8 +98,19 @@ def test_layer_norm_functional_matches_torch():
 
 
 # ------------------------------------------------------------------------------------- GroupNorm
-@pytest.mark.parametrize("shape,groups", [((2, 6, 4, 5), 3), ((2, 6, 4, 5), 1), ((2, 6, 4, 5), 6), ((1, 4, 1, 1), 2),
-                                          ((3, 4), 2), ((2, 8, 7), 4), ((0, 4, 3, 3), 2), ((2, 4, 2, 3, 2), 2)])
+@pytest.mark.parametrize(
+    "shape,groups",
+    [
+        ((2, 6, 4, 5), 3),
+        ((2, 6, 4, 5), 1),
+        ((2, 6, 4, 5), 6),
+        ((1, 4, 1, 1), 2),
+        ((3, 4), 2),
+        ((2, 8, 7), 4),
+        ((0, 4, 3, 3), 2),
+        ((2, 4, 2, 3, 2), 2),
+    ],
+)
 @pytest.mark.parametrize("affine", [True, False])
 def test_group_norm_matches_torch(shape, groups, affine):
     rng = np.random.default_rng(3)
@@ -134,15 +150,22 @@ def test_group_norm_functional_matches_torch():
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(0, 3), cg=st.integers(1, 3), groups=st.integers(1, 3), h=st.integers(1, 4),
-       w=st.integers(1, 4), affine=st.booleans(), seed=st.integers(0, 2**31 - 1))
+@given(
+    n=st.integers(0, 3),
+    cg=st.integers(1, 3),
+    groups=st.integers(1, 3),
+    h=st.integers(1, 4),
+    w=st.integers(1, 4),
+    affine=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_group_norm_hypothesis(n, cg, groups, h, w, affine, seed):
     rng = np.random.default_rng(seed)
     c = cg * groups
     m = nn.GroupNorm(groups, c, affine=affine, dtype=np.float64)
     tm = torch.nn.GroupNorm(groups, c, affine=affine, dtype=torch.float64)
     _randomise(m, tm, rng)
-    if n * cg * h * w == 1:             # a single value in the whole batch's only group: both refuse
+    if n * cg * h * w == 1:  # a single value in the whole batch's only group: both refuse
         with pytest.raises(ValueError, match="group_norm: expected more than 1 value per group"):
             m(dn.Tensor(np.zeros((n, c, h, w))))
         with pytest.raises(ValueError):
@@ -154,9 +177,12 @@ def test_group_norm_hypothesis(n, cg, groups, h, w, affine, seed):
 
 
 @settings(max_examples=30, deadline=None)
-@given(lead=st.lists(st.integers(0, 3), min_size=0, max_size=2),
-       norm=st.lists(st.integers(1, 4), min_size=1, max_size=2),
-       affine=st.booleans(), seed=st.integers(0, 2**31 - 1))
+@given(
+    lead=st.lists(st.integers(0, 3), min_size=0, max_size=2),
+    norm=st.lists(st.integers(1, 4), min_size=1, max_size=2),
+    affine=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_layer_norm_hypothesis(lead, norm, affine, seed):
     rng = np.random.default_rng(seed)
     m = nn.LayerNorm(norm, elementwise_affine=affine, dtype=np.float64)
@@ -167,13 +193,20 @@ def test_layer_norm_hypothesis(lead, norm, affine, seed):
 
 
 # ------------------------------------------------------------------------------------- InstanceNorm
-_IN_SHAPES = [("InstanceNorm1d", (3, 4, 6)), ("InstanceNorm1d", (4, 6)), ("InstanceNorm2d", (2, 4, 3, 5)),
-              ("InstanceNorm2d", (4, 3, 5)), ("InstanceNorm2d", (1, 4, 1, 2)), ("InstanceNorm2d", (0, 4, 2, 2))]
+_IN_SHAPES = [
+    ("InstanceNorm1d", (3, 4, 6)),
+    ("InstanceNorm1d", (4, 6)),
+    ("InstanceNorm2d", (2, 4, 3, 5)),
+    ("InstanceNorm2d", (4, 3, 5)),
+    ("InstanceNorm2d", (1, 4, 1, 2)),
+    ("InstanceNorm2d", (0, 4, 2, 2)),
+]
 
 
 # torch rejects an empty batch with affine parameters (internal IndexError): that pair has no oracle
-@pytest.mark.parametrize("cls,shape,affine", [(c, s, a) for c, s in _IN_SHAPES for a in (True, False)
-                                              if not (s[0] == 0 and a)])
+@pytest.mark.parametrize(
+    "cls,shape,affine", [(c, s, a) for c, s in _IN_SHAPES for a in (True, False) if not (s[0] == 0 and a)]
+)
 def test_instance_norm_matches_torch(cls, shape, affine):
     rng = np.random.default_rng(6)
     m = getattr(nn, cls)(4, affine=affine, dtype=np.float64)
@@ -182,7 +215,7 @@ def test_instance_norm_matches_torch(cls, shape, affine):
     assert list(m.state_dict()) == list(tm.state_dict())
     _randomise(m, tm, rng)
     _compare(m, tm, rng.standard_normal(shape) + 0.5, rng)
-    m.eval(), tm.eval()                      # without tracked statistics evaluation is the same
+    m.eval(), tm.eval()  # without tracked statistics evaluation is the same
     _compare(m, tm, rng.standard_normal(shape), rng)
 
 
@@ -205,8 +238,9 @@ def test_empty_batch_gives_zero_parameter_gradients():
     np.testing.assert_array_equal(m.bias.grad, np.zeros(3))
 
 
-@pytest.mark.parametrize("cls,shape", [("InstanceNorm1d", (3, 4, 6)), ("InstanceNorm2d", (2, 4, 3, 5)),
-                                       ("InstanceNorm2d", (4, 3, 5))])
+@pytest.mark.parametrize(
+    "cls,shape", [("InstanceNorm1d", (3, 4, 6)), ("InstanceNorm2d", (2, 4, 3, 5)), ("InstanceNorm2d", (4, 3, 5))]
+)
 @pytest.mark.parametrize("momentum", [0.1, 0.5, None])
 def test_instance_norm_running_stats_match_torch(cls, shape, momentum):
     rng = np.random.default_rng(7)
@@ -292,36 +326,72 @@ def test_gradcheck_fused_normalisations():
 
 
 # ------------------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("call,exc,match", [
-    (lambda: nn.GroupNorm(4, 6), ValueError, r"GroupNorm: num_channels \(6\) must be divisible by num_groups \(4\)"),
-    (lambda: F.group_norm(dn.randn(2, 6, 3), 4), ValueError, "group_norm: num_groups=4 must be positive and divide"),
-    (lambda: F.group_norm(dn.randn(6), 2), ValueError, r"group_norm: expected an input of shape \(N, C, \*\)"),
-    (lambda: nn.GroupNorm(2, 4)(dn.randn(2, 6, 3)), ValueError, r"expected an input of shape \(N, 4, \*\)"),
-    (lambda: nn.LayerNorm(4)(dn.randn(2, 5)), ValueError, r"layer_norm: normalized_shape=\[4\] expects an input"),
-    (lambda: F.layer_norm(dn.randn(2, 3, 4), (3,)), ValueError, r"normalized_shape=\[3\] expects an input of shape"),
-    (lambda: F.layer_norm(dn.randn(4), (4,), dn.ones(3)), ValueError, r"layer_norm: expected weight of shape \(4,\)"),
-    (lambda: nn.LayerNorm([]), ValueError, "LayerNorm: normalized_shape must be non-empty"),
-    (lambda: nn.InstanceNorm1d(3)(dn.randn(2, 3, 1)), ValueError, "instance_norm: expected more than 1 spatial"),
-    (lambda: nn.InstanceNorm2d(4, affine=True)(dn.randn(2, 3, 4)), ValueError,
-     r"InstanceNorm2d\(4\): expected 4 channels in dimension 0"),
-    (lambda: nn.InstanceNorm1d(4, affine=True)(dn.randn(2, 3, 5)), ValueError,
-     r"InstanceNorm1d\(4\): expected 4 channels in dimension 1"),
-    (lambda: F.group_norm(dn.randn(1, 2, 1, 1), 2), ValueError, "group_norm: expected more than 1 value per group"),
-    (lambda: nn.InstanceNorm2d(3)(dn.randn(3, 4)), ValueError, r"InstanceNorm2d\(3\): expected a 3-D or 4-D input"),
-    (lambda: F.instance_norm(dn.randn(2, 3, 4), use_input_stats=False), ValueError,
-     "running_mean and running_var are required"),
-    (lambda: F.group_norm(dn.Tensor(np.ones((2, 2), dtype=np.int64)), 1), TypeError,
-     "group_norm: expected a floating-point input"),
-])
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (
+            lambda: nn.GroupNorm(4, 6),
+            ValueError,
+            r"GroupNorm: num_channels \(6\) must be divisible by num_groups \(4\)",
+        ),
+        (
+            lambda: F.group_norm(dn.randn(2, 6, 3), 4),
+            ValueError,
+            "group_norm: num_groups=4 must be positive and divide",
+        ),
+        (lambda: F.group_norm(dn.randn(6), 2), ValueError, r"group_norm: expected an input of shape \(N, C, \*\)"),
+        (lambda: nn.GroupNorm(2, 4)(dn.randn(2, 6, 3)), ValueError, r"expected an input of shape \(N, 4, \*\)"),
+        (lambda: nn.LayerNorm(4)(dn.randn(2, 5)), ValueError, r"layer_norm: normalized_shape=\[4\] expects an input"),
+        (
+            lambda: F.layer_norm(dn.randn(2, 3, 4), (3,)),
+            ValueError,
+            r"normalized_shape=\[3\] expects an input of shape",
+        ),
+        (
+            lambda: F.layer_norm(dn.randn(4), (4,), dn.ones(3)),
+            ValueError,
+            r"layer_norm: expected weight of shape \(4,\)",
+        ),
+        (lambda: nn.LayerNorm([]), ValueError, "LayerNorm: normalized_shape must be non-empty"),
+        (lambda: nn.InstanceNorm1d(3)(dn.randn(2, 3, 1)), ValueError, "instance_norm: expected more than 1 spatial"),
+        (
+            lambda: nn.InstanceNorm2d(4, affine=True)(dn.randn(2, 3, 4)),
+            ValueError,
+            r"InstanceNorm2d\(4\): expected 4 channels in dimension 0",
+        ),
+        (
+            lambda: nn.InstanceNorm1d(4, affine=True)(dn.randn(2, 3, 5)),
+            ValueError,
+            r"InstanceNorm1d\(4\): expected 4 channels in dimension 1",
+        ),
+        (lambda: F.group_norm(dn.randn(1, 2, 1, 1), 2), ValueError, "group_norm: expected more than 1 value per group"),
+        (lambda: nn.InstanceNorm2d(3)(dn.randn(3, 4)), ValueError, r"InstanceNorm2d\(3\): expected a 3-D or 4-D input"),
+        (
+            lambda: F.instance_norm(dn.randn(2, 3, 4), use_input_stats=False),
+            ValueError,
+            "running_mean and running_var are required",
+        ),
+        (
+            lambda: F.group_norm(dn.Tensor(np.ones((2, 2), dtype=np.int64)), 1),
+            TypeError,
+            "group_norm: expected a floating-point input",
+        ),
+    ],
+)
 def test_bad_arguments_raise(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
 
 
 def test_state_dicts_load_from_torch():
-    for m, tm in [(nn.LayerNorm((3, 4)), torch.nn.LayerNorm((3, 4))), (nn.GroupNorm(2, 6), torch.nn.GroupNorm(2, 6)),
-                  (nn.InstanceNorm2d(3, affine=True, track_running_stats=True),
-                   torch.nn.InstanceNorm2d(3, affine=True, track_running_stats=True))]:
+    for m, tm in [
+        (nn.LayerNorm((3, 4)), torch.nn.LayerNorm((3, 4))),
+        (nn.GroupNorm(2, 6), torch.nn.GroupNorm(2, 6)),
+        (
+            nn.InstanceNorm2d(3, affine=True, track_running_stats=True),
+            torch.nn.InstanceNorm2d(3, affine=True, track_running_stats=True),
+        ),
+    ]:
         with torch.no_grad():
             for v in tm.state_dict().values():
                 if v.dtype.is_floating_point:
@@ -333,10 +403,14 @@ def test_state_dicts_load_from_torch():
 
 NORMS16 = {
     "group_norm": (lambda x, w, b: F.group_norm(x, 4, w, b), lambda x, w, b: TF.group_norm(x, 4, w, b)),
-    "instance_norm": (lambda x, w, b: F.instance_norm(x, weight=w, bias=b),
-                      lambda x, w, b: TF.instance_norm(x, weight=w, bias=b)),
-    "layer_norm": (lambda x, w, b: F.layer_norm(x, (16, 32, 32), w, b),
-                   lambda x, w, b: TF.layer_norm(x, (16, 32, 32), w, b)),
+    "instance_norm": (
+        lambda x, w, b: F.instance_norm(x, weight=w, bias=b),
+        lambda x, w, b: TF.instance_norm(x, weight=w, bias=b),
+    ),
+    "layer_norm": (
+        lambda x, w, b: F.layer_norm(x, (16, 32, 32), w, b),
+        lambda x, w, b: TF.layer_norm(x, (16, 32, 32), w, b),
+    ),
 }
 
 
@@ -362,5 +436,6 @@ def test_float16_norms_accumulate_in_float32_like_torch(name):
     for p, pt in ((X, Xt), (W, Wt), (B, Bt)):
         assert p.grad.dtype == np.float16
         ref = pt.grad.double().numpy()
-        np.testing.assert_allclose(p.grad.data.astype(np.float64), ref, rtol=5e-3,
-                                   atol=5e-3 * max(1.0, np.abs(ref).max()))
+        np.testing.assert_allclose(
+            p.grad.data.astype(np.float64), ref, rtol=5e-3, atol=5e-3 * max(1.0, np.abs(ref).max())
+        )

@@ -1,5 +1,6 @@
 """Max, average and adaptive average pooling against torch: values, arg-max indices, gradients,
 overlapping windows, padding, ceil_mode, dilation, count_include_pad, divisor_override."""
+
 import itertools
 
 import numpy as np
@@ -9,11 +10,12 @@ import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import _oracle as oracle
 import deepnotes as dn
 import deepnotes.nn.functional as F
 from deepnotes import nn
 from deepnotes.autograd import gradcheck
+
+import _oracle as oracle
 
 RTOL, ATOL = 1e-6, 1e-9
 
@@ -55,7 +57,7 @@ def test_max_pool2d_matches_torch(kernel, stride, padding, dilation, ceil_mode):
 
 def test_max_pool2d_ties_send_gradient_to_first_maximum_like_torch():
     rng = np.random.default_rng(1)
-    x = rng.integers(0, 3, (2, 2, 6, 6)).astype(np.float64)   # many tied maxima
+    x = rng.integers(0, 3, (2, 2, 6, 6)).astype(np.float64)  # many tied maxima
     X, Xt = dn.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, i = F.max_pool2d(X, 3, 1, 1, return_indices=True)
     yt, it = TF.max_pool2d(Xt, 3, 1, 1, return_indices=True)
@@ -144,9 +146,20 @@ def _window_in_padding_only(size, k, s, p, d, ceil_mode):
 
 
 @settings(max_examples=30, deadline=None)
-@given(h=st.integers(1, 9), w=st.integers(1, 9), kh=st.integers(1, 4), kw=st.integers(1, 4),
-       sh=st.integers(1, 3), sw=st.integers(1, 3), ph=st.integers(0, 2), pw=st.integers(0, 2),
-       dil=st.integers(1, 2), ceil_mode=st.booleans(), cip=st.booleans(), seed=st.integers(0, 2**16))
+@given(
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    kh=st.integers(1, 4),
+    kw=st.integers(1, 4),
+    sh=st.integers(1, 3),
+    sw=st.integers(1, 3),
+    ph=st.integers(0, 2),
+    pw=st.integers(0, 2),
+    dil=st.integers(1, 2),
+    ceil_mode=st.booleans(),
+    cip=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_pooling_hypothesis(h, w, kh, kw, sh, sw, ph, pw, dil, ceil_mode, cip, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((2, 2, h, w))
@@ -154,8 +167,9 @@ def test_pooling_hypothesis(h, w, kh, kw, sh, sw, ph, pw, dil, ceil_mode, cip, s
     for name in ("max", "avg"):
         X, Xt = dn.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
         if name == "max":
-            if _window_in_padding_only(h, kh, sh, ph, dil, ceil_mode) or \
-                    _window_in_padding_only(w, kw, sw, pw, dil, ceil_mode):
+            if _window_in_padding_only(h, kh, sh, ph, dil, ceil_mode) or _window_in_padding_only(
+                w, kw, sw, pw, dil, ceil_mode
+            ):
                 continue  # torch 2.13 reads and writes out of bounds there (double free); skip
             ref = _torch_or_none(lambda: TF.max_pool2d(Xt, (kh, kw), (sh, sw), (ph, pw), dil, ceil_mode))
             run = lambda: F.max_pool2d(X, (kh, kw), (sh, sw), (ph, pw), dil, ceil_mode)  # noqa: E731
@@ -172,8 +186,19 @@ def test_pooling_hypothesis(h, w, kh, kw, sh, sw, ph, pw, dil, ceil_mode, cip, s
         np.testing.assert_allclose(g, gt, rtol=RTOL, atol=ATOL)
 
 
-@pytest.mark.parametrize("shape,out", [((7, 8), 3), ((5, 5), (2, 3)), ((6, 6), (3, None)), ((4, 5), 7),
-                                       ((8, 8), 1), ((8, 6), (4, 2)), ((1, 1), (2, 2)), ((9, 7), (None, None))])
+@pytest.mark.parametrize(
+    "shape,out",
+    [
+        ((7, 8), 3),
+        ((5, 5), (2, 3)),
+        ((6, 6), (3, None)),
+        ((4, 5), 7),
+        ((8, 8), 1),
+        ((8, 6), (4, 2)),
+        ((1, 1), (2, 2)),
+        ((9, 7), (None, None)),
+    ],
+)
 def test_adaptive_avg_pool2d_matches_torch(shape, out):
     rng = np.random.default_rng(7)
     x = rng.standard_normal((2, 3) + shape)
@@ -195,14 +220,17 @@ def test_adaptive_avg_pool2d_module_unbatched_float32():
     np.testing.assert_allclose(y.data, tm(torch.tensor(x)).numpy(), rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("fn", [
-    lambda x: F.max_pool2d(x, 3, 2, 1, 1, True),
-    lambda x: F.max_pool2d(x, 2, 1, 0, 2),
-    lambda x: F.avg_pool2d(x, 3, 2, 1, True, False),
-    lambda x: F.avg_pool2d(x, (2, 3), 1, (1, 1), False, True),
-    lambda x: F.adaptive_avg_pool2d(x, (3, 2)),
-    lambda x: F.adaptive_avg_pool2d(x, 1),
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: F.max_pool2d(x, 3, 2, 1, 1, True),
+        lambda x: F.max_pool2d(x, 2, 1, 0, 2),
+        lambda x: F.avg_pool2d(x, 3, 2, 1, True, False),
+        lambda x: F.avg_pool2d(x, (2, 3), 1, (1, 1), False, True),
+        lambda x: F.adaptive_avg_pool2d(x, (3, 2)),
+        lambda x: F.adaptive_avg_pool2d(x, 1),
+    ],
+)
 def test_pooling_gradcheck(fn):
     rng = np.random.default_rng(9)
     # distinct values keep max pooling away from ties, where it is not differentiable
@@ -211,14 +239,22 @@ def test_pooling_gradcheck(fn):
 
 
 def test_max_pool2d_nan_propagates_with_torch_indices():
-    x = np.array([[[[1.0, np.nan, 3.0, np.nan, 0.5, 0.1],
+    x = np.array(
+        [
+            [
+                [
+                    [1.0, np.nan, 3.0, np.nan, 0.5, 0.1],
                     [np.nan, 5.0, 2.0, 9.0, 0.2, 0.3],
                     [0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
-                    [6.0, 7.0, 8.0, 9.0, 1.0, 2.0]]]])
+                    [6.0, 7.0, 8.0, 9.0, 1.0, 2.0],
+                ]
+            ]
+        ]
+    )
     X, Xt = dn.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, i = F.max_pool2d(X, 2, return_indices=True)
     yt, it = TF.max_pool2d(Xt, 2, return_indices=True)
-    np.testing.assert_array_equal(y.data, yt.detach().numpy())      # NaN positions included
+    np.testing.assert_array_equal(y.data, yt.detach().numpy())  # NaN positions included
     np.testing.assert_array_equal(i.data, it.numpy())
     g, gt = _backward_both(X, Xt, y, yt, np.random.default_rng(12))
     np.testing.assert_array_equal(g, gt)
@@ -257,6 +293,9 @@ def test_adaptive_avg_pool2d_non_finite_values_stay_in_their_bins_like_torch(out
 
 @pytest.mark.parametrize("pool", [F.adaptive_avg_pool2d, F.adaptive_max_pool2d])
 def test_adaptive_pools_refuse_huge_output_sizes(pool):
-    with pytest.raises(ValueError, match=r"adaptive_(avg|max)_pool2d: the requested output of shape "
-                                         r"\(1, 2, 1000000, 1000000\) would hold 2000000000000 elements"):
-        pool(dn.ones(1, 2, 4, 4), (10 ** 6, 10 ** 6))
+    with pytest.raises(
+        ValueError,
+        match=r"adaptive_(avg|max)_pool2d: the requested output of shape "
+        r"\(1, 2, 1000000, 1000000\) would hold 2000000000000 elements",
+    ):
+        pool(dn.ones(1, 2, 4, 4), (10**6, 10**6))

@@ -2,6 +2,7 @@
 and gradients w.r.t. inputs, initial states and every parameter; 100-step sequences; state_dict layout
 and default initialisation; dropout between layers; numerical gradient checks of the fused primitive;
 bad-input errors."""
+
 import math
 import warnings
 
@@ -11,12 +12,13 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import _oracle as oracle
 import deepnotes as dn
 from deepnotes import nn
 from deepnotes.autograd import gradcheck
 from deepnotes.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from deepnotes.ops.rnn import RNNLayerFn
+
+import _oracle as oracle
 
 RTOL, ATOL = 1e-6, 1e-9
 
@@ -55,11 +57,21 @@ def _compare_params(m, tm):
         _close(ours[k].grad, tp.grad, f"grad of {k}")
 
 
-def _run_layer(mode, T, B, I, H, L, bidirectional, batch_first, bias, give_state, unbatched, seed,
-               dropout=0.0, train=True):
+def _run_layer(
+    mode, T, B, I, H, L, bidirectional, batch_first, bias, give_state, unbatched, seed, dropout=0.0, train=True
+):
     rng = np.random.default_rng(seed)
-    m, tm = _pair(LAYERS, mode, I, H, num_layers=L, bias=bias, batch_first=batch_first,
-                  bidirectional=bidirectional, dropout=dropout)
+    m, tm = _pair(
+        LAYERS,
+        mode,
+        I,
+        H,
+        num_layers=L,
+        bias=bias,
+        batch_first=batch_first,
+        bidirectional=bidirectional,
+        dropout=dropout,
+    )
     m.train(train)
     tm.train(train)
     D = 2 if bidirectional else 1
@@ -101,27 +113,70 @@ def _run_layer(mode, T, B, I, H, L, bidirectional, batch_first, bias, give_state
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mode=st.sampled_from(sorted(LAYERS)), T=st.integers(1, 6), B=st.integers(1, 3), I=st.integers(1, 4),
-       H=st.integers(1, 4), L=st.integers(1, 2), bidirectional=st.booleans(), batch_first=st.booleans(),
-       bias=st.booleans(), give_state=st.booleans(), unbatched=st.booleans(), seed=st.integers(0, 2**16))
+@given(
+    mode=st.sampled_from(sorted(LAYERS)),
+    T=st.integers(1, 6),
+    B=st.integers(1, 3),
+    I=st.integers(1, 4),
+    H=st.integers(1, 4),
+    L=st.integers(1, 2),
+    bidirectional=st.booleans(),
+    batch_first=st.booleans(),
+    bias=st.booleans(),
+    give_state=st.booleans(),
+    unbatched=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_layers_match_torch(mode, T, B, I, H, L, bidirectional, batch_first, bias, give_state, unbatched, seed):
     _run_layer(mode, T, B, I, H, L, bidirectional, batch_first, bias, give_state, unbatched, seed)
 
 
 @pytest.mark.parametrize("mode", ["lstm", "gru"])
 def test_long_sequence_two_layers_bidirectional(mode):
-    _run_layer(mode, T=100, B=3, I=5, H=7, L=2, bidirectional=True, batch_first=False, bias=True,
-               give_state=True, unbatched=False, seed=1)
+    _run_layer(
+        mode,
+        T=100,
+        B=3,
+        I=5,
+        H=7,
+        L=2,
+        bidirectional=True,
+        batch_first=False,
+        bias=True,
+        give_state=True,
+        unbatched=False,
+        seed=1,
+    )
 
 
 def test_rnn_relu_long_sequence_batch_first():
-    _run_layer("rnn_relu", T=100, B=2, I=3, H=4, L=2, bidirectional=True, batch_first=True, bias=False,
-               give_state=False, unbatched=False, seed=2)
+    _run_layer(
+        "rnn_relu",
+        T=100,
+        B=2,
+        I=3,
+        H=4,
+        L=2,
+        bidirectional=True,
+        batch_first=True,
+        bias=False,
+        give_state=False,
+        unbatched=False,
+        seed=2,
+    )
 
 
 @settings(max_examples=30, deadline=None)
-@given(mode=st.sampled_from(sorted(CELLS)), B=st.integers(1, 3), I=st.integers(1, 4), H=st.integers(1, 4),
-       bias=st.booleans(), give_state=st.booleans(), unbatched=st.booleans(), seed=st.integers(0, 2**16))
+@given(
+    mode=st.sampled_from(sorted(CELLS)),
+    B=st.integers(1, 3),
+    I=st.integers(1, 4),
+    H=st.integers(1, 4),
+    bias=st.booleans(),
+    give_state=st.booleans(),
+    unbatched=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_cells_match_torch(mode, B, I, H, bias, give_state, unbatched, seed):
     rng = np.random.default_rng(seed)
     m, tm = _pair(CELLS, mode, I, H, bias=bias)
@@ -223,8 +278,9 @@ def test_state_dict_layout_matches_torch(mode):
 @pytest.mark.parametrize("mode", sorted(LAYERS))
 def test_cell_state_dict_layout_matches_torch(mode):
     m, tm = _pair(CELLS, mode, 3, 5, bias=True)
-    assert [(k, v.shape) for k, v in m.state_dict().items()] == \
-        [(k, tuple(v.shape)) for k, v in tm.state_dict().items()]
+    assert [(k, v.shape) for k, v in m.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in tm.state_dict().items()
+    ]
 
 
 def test_default_init_is_torchs_uniform():
@@ -235,40 +291,71 @@ def test_default_init_is_torchs_uniform():
     values = np.concatenate([p.data.ravel() for p in m.parameters()])
     assert values.min() >= -bound and values.max() <= bound
     # U(-b, b): variance b^2 / 3, mean 0 (about 200k samples)
-    assert abs(values.var() / (bound ** 2 / 3) - 1) < 0.02
+    assert abs(values.var() / (bound**2 / 3) - 1) < 0.02
     assert abs(values.mean()) < 0.01 * bound
-    assert sum(p.data.size for p in m.parameters()) == \
-        sum(p.numel() for p in torch.nn.LSTM(32, H, num_layers=2, bidirectional=True).parameters())
+    assert sum(p.data.size for p in m.parameters()) == sum(
+        p.numel() for p in torch.nn.LSTM(32, H, num_layers=2, bidirectional=True).parameters()
+    )
     # distinct draws per tensor, and reproducible under a seed
     assert not np.array_equal(m.weight_hh_l0.data, m.weight_hh_l0_reverse.data)
     dn.manual_seed(0)
-    np.testing.assert_array_equal(LSTM(32, H, num_layers=2, bidirectional=True).weight_ih_l1.data,
-                                  m.weight_ih_l1.data)
+    np.testing.assert_array_equal(LSTM(32, H, num_layers=2, bidirectional=True).weight_ih_l1.data, m.weight_ih_l1.data)
 
 
 def test_repr_matches_torch():
-    for args, kw in [((3, 4), {}), ((3, 4), dict(num_layers=2, bias=False, batch_first=True, dropout=0.5)),
-                     ((3, 4), dict(bidirectional=True))]:
+    for args, kw in [
+        ((3, 4), {}),
+        ((3, 4), dict(num_layers=2, bias=False, batch_first=True, dropout=0.5)),
+        ((3, 4), dict(bidirectional=True)),
+    ]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             assert repr(GRU(*args, **kw)) == repr(torch.nn.GRU(*args, **kw))
             assert repr(LSTM(*args, **kw)) == repr(torch.nn.LSTM(*args, **kw))
     assert repr(LSTMCell(3, 4)) == repr(torch.nn.LSTMCell(3, 4))
-    assert repr(RNNCell(3, 4, bias=False, nonlinearity="relu")) == \
-        repr(torch.nn.RNNCell(3, 4, bias=False, nonlinearity="relu"))
+    assert repr(RNNCell(3, 4, bias=False, nonlinearity="relu")) == repr(
+        torch.nn.RNNCell(3, 4, bias=False, nonlinearity="relu")
+    )
 
 
 # ----------------------------------------------------------------------------- dropout between layers
 @pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
 def test_dropout_one_zeroes_inputs_of_upper_layers_like_torch(mode):
     # p = 1 is deterministic: every layer above the first sees zeros, the output is not dropped
-    _run_layer(mode, T=5, B=2, I=3, H=4, L=3, bidirectional=True, batch_first=False, bias=True,
-               give_state=True, unbatched=False, seed=7, dropout=1.0)
+    _run_layer(
+        mode,
+        T=5,
+        B=2,
+        I=3,
+        H=4,
+        L=3,
+        bidirectional=True,
+        batch_first=False,
+        bias=True,
+        give_state=True,
+        unbatched=False,
+        seed=7,
+        dropout=1.0,
+    )
 
 
 def test_dropout_off_in_eval_mode():
-    _run_layer("lstm", T=5, B=2, I=3, H=4, L=2, bidirectional=False, batch_first=False, bias=True,
-               give_state=False, unbatched=False, seed=8, dropout=0.5, train=False)
+    _run_layer(
+        "lstm",
+        T=5,
+        B=2,
+        I=3,
+        H=4,
+        L=2,
+        bidirectional=False,
+        batch_first=False,
+        bias=True,
+        give_state=False,
+        unbatched=False,
+        seed=8,
+        dropout=0.5,
+        train=False,
+    )
 
 
 def test_dropout_half_is_random_in_training_only():

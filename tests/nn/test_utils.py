@@ -1,4 +1,5 @@
 """nn.utils: gradient clipping against torch.nn.utils, weight penalties against their definitions."""
+
 import numpy as np
 import pytest
 import torch

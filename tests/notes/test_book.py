@@ -6,6 +6,7 @@ formulas are laid out as MathML, figures load, sampled links open).
 One book of the whole catalogue is built with three quick experiments (one supported, two partly); the
 other experiments are "not run".  The behaviours around the build (no-run, a failing experiment, replacing
 an earlier book, a missing package) use a catalogue of three entries written here."""
+
 import re
 import sys
 import textwrap
@@ -23,12 +24,21 @@ from deepnotes.notes.result import CONTRADICTS, PARTLY
 
 EXPERIMENTS = ["focal_loss_easy_negatives", "xavier_vs_he_variance", "sigmoid_vs_relu_gradients"]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 # ----------------------------------------------------------------------------------------------------------
 # helpers
+
 
 class _Page(HTMLParser):
     """Links (tag, attribute, value), ids and the text of one HTML page."""
@@ -126,6 +136,7 @@ def tiny(tmp_path):
 # ----------------------------------------------------------------------------------------------------------
 # formulas and Markdown
 
+
 def test_split_math_keeps_code_and_escaped_dollars():
     text = "cost $a_b$ and `x = $y$` plus ``a ` $ b`` and \\$5, then\n$$\\frac{1}{2}$$ end"
     body, formulas = split_math(text)
@@ -162,6 +173,7 @@ def test_render_markdown_reports_a_formula_it_cannot_convert():
 
 # ----------------------------------------------------------------------------------------------------------
 # the full book, parsed in Python
+
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("book_site")  # one build of the site per worker
@@ -225,7 +237,7 @@ def test_each_experiment_ran_once_and_every_entry_shows_its_result(site, catalog
         text = "".join(parse(out / "entries" / f"{e.id}.html").text)
         if first.experiment in report.results:
             result = report.results[first.experiment]
-            assert f'class="verdict v-' in html and f">{result.verdict}</span>" in html, e.id
+            assert 'class="verdict v-' in html and f">{result.verdict}</span>" in html, e.id
             for check in result.checks:
                 assert check.name in text, e.id
             for fig in result.figures:
@@ -249,8 +261,8 @@ def test_claims_page_lists_exactly_the_contested_claims_with_their_failing_check
     cards = {tag_attrs["id"] for tag, tag_attrs in page.tags if tag == "section" and "id" in tag_attrs}
     assert cards == set(contested)
     for name, result in contested.items():
-        card = html[html.index(f'<section class="claim-card" id="{name}">'):]
-        card = card[:card.index("</section>")]
+        card = html[html.index(f'<section class="claim-card" id="{name}">') :]
+        card = card[: card.index("</section>")]
         for check in result.checks:
             if not check.passed:
                 assert f'<tr class="fails">\n  <td>{check.name}' in card.replace("&#39;", "'"), (name, check.name)
@@ -277,6 +289,7 @@ def test_code_links_point_to_api_pages(site, catalogue):
 # ----------------------------------------------------------------------------------------------------------
 # building: no-run, failures, the output folder, missing packages
 
+
 def test_no_run_build_says_not_run(tmp_path, tiny, monkeypatch):
     calls = _count_run_calls(monkeypatch)
     report = build(tmp_path / "b", run_experiments=False, catalogue=tiny)
@@ -287,7 +300,7 @@ def test_no_run_build_says_not_run(tmp_path, tiny, monkeypatch):
     assert '<span class="verdict v-notrun">not run</span>' in entry
     assert entry.count("<math ") == 2
     assert 'href="../api/deepnotes.nn.functional.cross_entropy.html"' in entry
-    assert "<code>deepnotes.nn.no_such_thing</code> <span class=\"meta\">(does not import)</span>" in entry
+    assert '<code>deepnotes.nn.no_such_thing</code> <span class="meta">(does not import)</span>' in entry
     assert report.unresolved_code == ["deepnotes.nn.no_such_thing"]
     assert "needs ImageNet and GPUs" in (out / "entries" / "S000-04.html").read_text(encoding="utf-8")
     assert "experiments were not run for this build" in (out / "claims.html").read_text(encoding="utf-8")
@@ -345,9 +358,11 @@ def test_a_missing_package_names_the_book_extra(tmp_path, tiny, monkeypatch, mod
 # ----------------------------------------------------------------------------------------------------------
 # the book in a real browser
 
+
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
+
     assert Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: apt-get install chromium"
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -361,8 +376,10 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1000, "height": 900})
     pg = context.new_page()
     pg.problems = []
-    pg.on("console", lambda m: pg.problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning")
-          else None)
+    pg.on(
+        "console",
+        lambda m: pg.problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None,
+    )
     pg.on("pageerror", lambda e: pg.problems.append(f"page error: {e}"))
     pg.on("requestfailed", lambda r: pg.problems.append(f"request failed: {r.url}"))
     pg.on("request", lambda r: None if r.url.startswith("file://") else pg.problems.append(f"network: {r.url}"))
@@ -371,8 +388,9 @@ def page(browser):
 
 
 def _visible_entries(pg):
-    return pg.eval_on_selector_all("li.entry", "els => els.filter(e => e.offsetParent !== null)"
-                                               ".map(e => e.getAttribute('data-text'))")
+    return pg.eval_on_selector_all(
+        "li.entry", "els => els.filter(e => e.offsetParent !== null).map(e => e.getAttribute('data-text'))"
+    )
 
 
 @pytest.mark.slow
@@ -384,8 +402,11 @@ def test_index_loads_cleanly_and_the_filter_narrows_the_list(site, catalogue, pa
     page.fill("#filter", "focal")
     shown = _visible_entries(page)
     assert 0 < len(shown) < len(catalogue) and all("focal" in t for t in shown)
-    assert sorted(shown) == sorted(t for t in page.eval_on_selector_all(
-        "li.entry", "els => els.map(e => e.getAttribute('data-text'))") if "focal" in t)
+    assert sorted(shown) == sorted(
+        t
+        for t in page.eval_on_selector_all("li.entry", "els => els.map(e => e.getAttribute('data-text'))")
+        if "focal" in t
+    )
     assert page.text_content("#count") == f"{len(shown)} of {len(catalogue)} entries"
     page.fill("#filter", "  LOSS  S001-93 ")  # words in any order, any case
     assert len(_visible_entries(page)) == 1
@@ -403,8 +424,11 @@ def test_entry_page_shows_formulas_as_mathml_and_its_figure(site, page):
     out, report, _ = site
     page.goto((out / "entries" / "S000-02.html").as_uri())
     page.wait_for_load_state("load")
-    boxes = page.eval_on_selector_all("math", "els => els.map(e => { const r = e.getBoundingClientRect();"
-                                              " return [r.width, r.height, getComputedStyle(e).display]; })")
+    boxes = page.eval_on_selector_all(
+        "math",
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return [r.width, r.height, getComputedStyle(e).display]; })",
+    )
     assert len(boxes) >= 5
     assert all(w > 0 and h > 0 for w, h, _ in boxes)
     assert all("math" in display for _, _, display in boxes)  # laid out by the MathML engine
@@ -439,8 +463,10 @@ def test_sampled_links_open_in_the_browser(site, page, start):
 # ----------------------------------------------------------------------------------------------------------
 # the command line
 
+
 def _notes_cli(argv):
     from deepnotes.cli import main
+
     return main(["notes"] + argv)
 
 
@@ -466,6 +492,7 @@ def test_cli_names_the_missing_extra_in_one_line(tmp_path, tiny, capsys, monkeyp
     code = _notes_cli(["--catalogue", str(tiny.directory), "build", str(tmp_path / "b"), "--no-run"])
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
-    assert err == ("deepnotes notes build: error: the book needs Markdown, which is not installed: "
-                   "pip install 'deepnotes[book]'\n")
+    assert err == (
+        "deepnotes notes build: error: the book needs Markdown, which is not installed: pip install 'deepnotes[book]'\n"
+    )
     assert not (tmp_path / "b").exists()

@@ -1,5 +1,6 @@
 """The catalogue loader (on small TOML files written here) and the shipped catalogue itself: every id of
 the notes index is present, code links import, experiments are registered."""
+
 import csv
 import os
 import textwrap
@@ -8,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from deepnotes.notes import experiments
-from deepnotes.notes.catalogue import (KINDS, TOPICS, CatalogueError, catalogue_dir, load_catalogue,
-                                       resolve_code)
+from deepnotes.notes.catalogue import KINDS, TOPICS, CatalogueError, catalogue_dir, load_catalogue, resolve_code
 
 REPO = Path(__file__).resolve().parents[2]
 # the shared folder sits beside the repository root; a git worktree elsewhere may name the file instead
@@ -104,15 +104,18 @@ def test_duplicate_id_names_both_files(tmp_path):
 
 
 def test_unknown_keys_entry_and_top_level(tmp_path):
-    write(tmp_path, "practice.toml", 'title = "x"\n' + CONCEPT.replace('answer =', 'anwser = "typo"\nanswer ='))
+    write(tmp_path, "practice.toml", 'title = "x"\n' + CONCEPT.replace("answer =", 'anwser = "typo"\nanswer ='))
     problems, text = problems_of(tmp_path)
     assert any("practice.toml: entry 'S000-04': unknown key(s) anwser" in p for p in problems)
     assert any("practice.toml: unknown top-level key(s) title" in p for p in problems)
 
 
 def test_repeat_pointing_nowhere_and_cycles(tmp_path):
-    write(tmp_path, "losses.toml", repeat("S001-93", "S000-99") + repeat("S002-01", "S002-02")
-          + repeat("S002-02", "S002-01"))
+    write(
+        tmp_path,
+        "losses.toml",
+        repeat("S001-93", "S000-99") + repeat("S002-01", "S002-02") + repeat("S002-02", "S002-01"),
+    )
     problems, _ = problems_of(tmp_path)
     assert "losses.toml: entry 'S001-93': repeat_of 'S000-99' is not in the catalogue" in problems
     assert any("'S002-01'" in p and "cycle" in p for p in problems)
@@ -139,7 +142,7 @@ def test_claims_need_an_experiment_a_reason_or_pending(tmp_path):
     write(tmp_path, "practice.toml", claim)
     problems, _ = problems_of(tmp_path)
     assert "needs experiment, not_measurable or pending = true" in problems[0]
-    for extra in ('pending = true', 'not_measurable = "needs ImageNet"'):
+    for extra in ("pending = true", 'not_measurable = "needs ImageNet"'):
         write(tmp_path, "practice.toml", claim + extra + "\n")
         entry = load_catalogue(tmp_path, experiments=()).get("S000-04")
         assert entry.pending or entry.not_measurable == "needs ImageNet"
@@ -151,16 +154,19 @@ def test_claims_need_an_experiment_a_reason_or_pending(tmp_path):
     assert "pending = true contradicts" in problems[0]
 
 
-@pytest.mark.parametrize("change, expected", [
-    (('id = "S000-04"', 'id = "S0-4"'), "id must look like S001-23, got 'S0-4'"),
-    (('kind = "concept"', 'kind = "idea"'), "unknown kind 'idea'"),
-    (('answer = "In part."', 'answer = 3'), "answer must be a str, got int 3"),
-    (('answer = "In part."', 'answer = "  "'), "answer is empty"),
-    (('answer = "In part."', 'code = ["deepnotes.nn", "x y"]\nanswer = "a"'), "code links must be dotted names"),
-    (('answer = "In part."', 'code = "deepnotes.nn"\nanswer = "a"'), "code must be a list, got str"),
-    (('answer = "In part."\n', ''), "missing key(s) answer"),
-    (('gloss = "Is class imbalance really a difference in difficulty?"\n', ''), "missing key(s) gloss"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (('id = "S000-04"', 'id = "S0-4"'), "id must look like S001-23, got 'S0-4'"),
+        (('kind = "concept"', 'kind = "idea"'), "unknown kind 'idea'"),
+        (('answer = "In part."', "answer = 3"), "answer must be a str, got int 3"),
+        (('answer = "In part."', 'answer = "  "'), "answer is empty"),
+        (('answer = "In part."', 'code = ["deepnotes.nn", "x y"]\nanswer = "a"'), "code links must be dotted names"),
+        (('answer = "In part."', 'code = "deepnotes.nn"\nanswer = "a"'), "code must be a list, got str"),
+        (('answer = "In part."\n', ""), "missing key(s) answer"),
+        (('gloss = "Is class imbalance really a difference in difficulty?"\n', ""), "missing key(s) gloss"),
+    ],
+)
 def test_malformed_entries_name_file_and_id(tmp_path, change, expected):
     text = CONCEPT.replace(*change)
     assert text != CONCEPT
@@ -188,6 +194,7 @@ def test_missing_folder(tmp_path):
 def test_resolve_code():
     import deepnotes.nn as nn
     import deepnotes.nn.functional as F
+
     assert resolve_code("deepnotes.nn.functional") is F
     assert resolve_code("deepnotes.nn.functional.cross_entropy") is F.cross_entropy
     assert resolve_code("deepnotes.nn.Conv2d.forward") is nn.Conv2d.forward
@@ -199,9 +206,12 @@ def test_resolve_code():
 
 # ----- the shipped catalogue ---------------------------------------------------------------------------
 
+
 def read_index():
-    assert INDEX.is_file(), (f"the notes index {INDEX} is missing: the tests expect the shared folder beside "
-                             f"the repository root ({REPO.parent})")
+    assert INDEX.is_file(), (
+        f"the notes index {INDEX} is missing: the tests expect the shared folder beside "
+        f"the repository root ({REPO.parent})"
+    )
     with open(INDEX, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     assert rows and {"id", "kind", "title", "repeat_of"} <= set(rows[0])
@@ -230,8 +240,9 @@ def test_catalogue_agrees_with_the_index(shipped):
     for r in read_index():
         e = shipped.get(r["id"])
         assert r["kind"] in KINDS
-        assert e.kind == r["kind"] or e.kind_note, f"{e.id}: kind {e.kind!r} differs from the index's " \
-                                                   f"{r['kind']!r} without a kind_note"
+        assert e.kind == r["kind"] or e.kind_note, (
+            f"{e.id}: kind {e.kind!r} differs from the index's {r['kind']!r} without a kind_note"
+        )
         assert (e.repeat_of or "") == r["repeat_of"].strip(), f"{e.id}: repeat_of differs from the index"
         assert e.seed == r["id"][1:4]
         assert e.title.strip() == r["title"].strip(), f"{e.id}: the title is not the index's title verbatim"
@@ -260,9 +271,14 @@ def test_every_named_experiment_is_registered_and_its_ids_exist(shipped):
 
 # Claims that the other open issues own: they stay `pending = true` until those issues land their topics.
 OWNED_ELSEWHERE = {
-    "S001-51": 14, "S001-56": 14, "S001-58": 14, "S001-60": 14,  # augmentation
-    "S002-57": 16, "S002-63": 16,  # generative: Inception Score, GAN training -> WGAN
-    "S002-07": 17, "S002-74": 17,  # image processing: sharpening/smoothing, frequency parts
+    "S001-51": 14,
+    "S001-56": 14,
+    "S001-58": 14,
+    "S001-60": 14,  # augmentation
+    "S002-57": 16,
+    "S002-63": 16,  # generative: Inception Score, GAN training -> WGAN
+    "S002-07": 17,
+    "S002-74": 17,  # image processing: sharpening/smoothing, frequency parts
 }
 
 
@@ -272,8 +288,9 @@ def test_every_claim_is_measured_or_owned_by_an_open_issue(shipped):
     claims = [e for e in shipped if e.kind in ("claim", "implement+claim") and not e.repeat_of]
     assert len(claims) > 100
     pending = sorted(e.id for e in claims if e.pending)
-    assert set(pending) <= set(OWNED_ELSEWHERE), \
+    assert set(pending) <= set(OWNED_ELSEWHERE), (
         f"pending claims no open issue owns: {sorted(set(pending) - set(OWNED_ELSEWHERE))}"
+    )
     unanswered = [e.id for e in claims if not (e.experiment or e.not_measurable or e.pending)]
     assert not unanswered, unanswered
     decided = [e for e in claims if not e.pending]

@@ -1,6 +1,7 @@
 """``deepnotes notes list/show/run``: text and --json outputs (validated against the package's JSON schema),
 stored results, figures, run --all, error messages.  Hermetic: a small catalogue written here and toy
 experiments in an emptied registry; one test runs the shipped catalogue and a real experiment."""
+
 import io
 import json
 import os
@@ -71,23 +72,33 @@ CATALOGUE = {
 def validate(obj, kind):
     """``obj`` matches the schema, and as the output ``kind`` (list, show, run, run_all) in particular."""
     VALIDATOR.validate(obj)
-    jsonschema.Draft202012Validator({"$defs": SCHEMA["$defs"], "$ref": f"#/$defs/{kind}"},
-                                    format_checker=jsonschema.FormatChecker()).validate(obj)
+    jsonschema.Draft202012Validator(
+        {"$defs": SCHEMA["$defs"], "$ref": f"#/$defs/{kind}"}, format_checker=jsonschema.FormatChecker()
+    ).validate(obj)
 
 
 def toy_good(seed=0, quick=False):
     x = np.arange(1, 6, dtype=np.float64)
-    return Result("toy_good", "gradients shrink", seeds=[seed],
-                  checks=[Check("ratio", np.float64(12.5), ">", 10.0, spread=0.5)],
-                  tables=[Table("per layer", ["layer", "grad", "ok"], [[1, np.float32(0.5), True], [2, 0.25, "yes"]])],
-                  figures=[Figure("curve", "Gradient by layer", "layer", "norm",
-                                  {"sigmoid": (x, 1 / x), "relu": (x, x)}, logy=True),
-                           Figure("bars", "Share", "scale", "share", {"naive": ([1, 10], [0.0, 1.0])}, kind="bar")])
+    return Result(
+        "toy_good",
+        "gradients shrink",
+        seeds=[seed],
+        checks=[Check("ratio", np.float64(12.5), ">", 10.0, spread=0.5)],
+        tables=[Table("per layer", ["layer", "grad", "ok"], [[1, np.float32(0.5), True], [2, 0.25, "yes"]])],
+        figures=[
+            Figure("curve", "Gradient by layer", "layer", "norm", {"sigmoid": (x, 1 / x), "relu": (x, x)}, logy=True),
+            Figure("bars", "Share", "scale", "share", {"naive": ([1, 10], [0.0, 1.0])}, kind="bar"),
+        ],
+    )
 
 
 def toy_partly(seed=0, quick=False):
-    return Result("toy_partly", "two things hold", quick=quick,
-                  checks=[Check("first", 1.0, "<", 2.0), Check("second", float("nan"), ">", 0.0)])
+    return Result(
+        "toy_partly",
+        "two things hold",
+        quick=quick,
+        checks=[Check("first", 1.0, "<", 2.0), Check("second", float("nan"), ">", 0.0)],
+    )
 
 
 def toy_broken(seed=0, quick=False):
@@ -152,12 +163,18 @@ def test_show_repeat_shows_the_first_occurrence(env, capsys):
     validate(data, "show")
     assert data["entry"]["id"] == "S001-93" and data["first"]["id"] == "S000-02" and data["last_result"] is None
     import inspect
+
     import deepnotes.nn.functional as F
+
     link = data["code"][0]
     assert link["line"] == inspect.getsourcelines(F.cross_entropy)[1] and link["error"] is None
     assert (SRC / link["file"]).resolve() == Path(inspect.getsourcefile(F.cross_entropy)).resolve()
-    assert data["code"][1] == {"name": "deepnotes.nn.functional", "file": "deepnotes/nn/functional/__init__.py",
-                               "line": None, "error": None}
+    assert data["code"][1] == {
+        "name": "deepnotes.nn.functional",
+        "file": "deepnotes/nn/functional/__init__.py",
+        "line": None,
+        "error": None,
+    }
 
 
 def test_run_prints_stores_and_show_finds_the_result(env, capsys):
@@ -171,6 +188,7 @@ def test_run_prints_stores_and_show_finds_the_result(env, capsys):
     pngs = sorted(out_dir.glob("*.png"))
     assert [p.name for p in pngs] == ["toy_good-bars.png", "toy_good-curve.png"]
     from PIL import Image
+
     for p in pngs:
         with Image.open(p) as im:
             assert im.format == "PNG" and im.size == (600, 400)
@@ -201,8 +219,14 @@ def test_run_json_by_name_and_nan_values(env, capsys):
     assert data["experiment"] == "toy_partly" and data["ids"] == ["S001-94"]
     result = data["result"]
     assert result["verdict"] == "partly" and result["quick"] is True and result["seeds"] == [0]
-    assert result["checks"][1] == {"name": "second", "value": None, "relation": ">", "threshold": 0.0,
-                                   "spread": None, "passed": False}
+    assert result["checks"][1] == {
+        "name": "second",
+        "value": None,
+        "relation": ">",
+        "threshold": 0.0,
+        "spread": None,
+        "passed": False,
+    }
     assert data["files"] == [str(env["data"] / "results" / "toy_partly.json")]
     assert "NaN" not in out
 
@@ -220,14 +244,15 @@ def test_run_all_summary_and_json(env, capsys):
     code, out, err = notes(env, "run", "--all", "--quick", capsys=capsys)
     assert code == 1
     assert "3 experiments: 1 supports, 1 partly, 0 contradicts, 0 not measurable here, 1 error" in out
-    lines = {line.split()[0]: line.split()[1] for line in out.splitlines()
-             if line.startswith("toy_")}
+    lines = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.startswith("toy_")}
     assert lines == {"toy_broken": "error", "toy_good": "supports", "toy_partly": "partly"}
     assert "toy_broken failed: RuntimeError: the toy broke" in err
     # the contested claims follow the table, each with the check that fails and its measured figure
     contested = out.split("Claims the measurements contradict or only partly support:\n")[1].splitlines()
-    assert contested == ["- toy_partly (partly; S001-94): two things hold",
-                         "    fails: second: measured nan, needed > 0"]
+    assert contested == [
+        "- toy_partly (partly; S001-94): two things hold",
+        "    fails: second: measured nan, needed > 0",
+    ]
     assert "experiments:" not in err  # the progress bar is off when stderr is not a terminal
     code, out, err = notes(env, "run", "--all", "--json", capsys=capsys)
     data = json.loads(out)
@@ -238,14 +263,17 @@ def test_run_all_summary_and_json(env, capsys):
     assert data["runs"][1]["ids"] == ["S000-02"]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["run", "S000-04"], "S000-04 has no experiment to run (it is a concept entry without an experiment)"),
-    (["run", "S000-05"], "not measurable here: needs ImageNet and many GPUs"),
-    (["run", "toy_nope"], "unknown experiment 'toy_nope'; registered experiments: toy_good, toy_partly"),
-    (["run"], "give either an id/experiment name or --all"),
-    (["run", "S000-02", "--all"], "give either an id/experiment name or --all"),
-    (["show", "S000-03"], "no catalogue entry with id 'S000-03'; did you mean"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "S000-04"], "S000-04 has no experiment to run (it is a concept entry without an experiment)"),
+        (["run", "S000-05"], "not measurable here: needs ImageNet and many GPUs"),
+        (["run", "toy_nope"], "unknown experiment 'toy_nope'; registered experiments: toy_good, toy_partly"),
+        (["run"], "give either an id/experiment name or --all"),
+        (["run", "S000-02", "--all"], "give either an id/experiment name or --all"),
+        (["show", "S000-03"], "no catalogue entry with id 'S000-03'; did you mean"),
+    ],
+)
 def test_errors_are_clear(env, capsys, argv, message):
     code, out, err = notes(env, *argv, capsys=capsys)
     assert code == 2 and out == ""
@@ -263,15 +291,25 @@ def test_bad_catalogue_is_a_clear_error(env, capsys):
 def test_shipped_catalogue_and_a_real_experiment_through_the_command(tmp_path):
     """The installed command on the shipped catalogue: list --json, and a real experiment run quickly."""
     env = {**os.environ, "PYTHONPATH": str(SRC), "DEEPNOTES_DATA_DIR": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "deepnotes", "notes", "list", "--json"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "deepnotes", "notes", "list", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     listing = json.loads(proc.stdout)
     validate(listing, "list")
     runnable = [e for e in listing["entries"] if e["experiment"] == "softmax_overflow"]
     assert runnable, "no catalogue entry names the softmax_overflow experiment"
-    proc = subprocess.run([sys.executable, "-m", "deepnotes", "notes", "run", runnable[0]["id"], "--quick",
-                           "--json"], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "deepnotes", "notes", "run", runnable[0]["id"], "--quick", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     validate(data, "run")

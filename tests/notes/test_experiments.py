@@ -1,5 +1,6 @@
 """The experiments of issue #12: each runs in quick mode, and its verdict is re-derived here from the
 measured values it returns (tables and checks), never compared with a stored string alone."""
+
 import math
 
 import numpy as np
@@ -8,10 +9,21 @@ import pytest
 from deepnotes.notes.experiments import names, run
 from deepnotes.notes.result import CONTRADICTS, PARTLY, SUPPORTS
 
-ISSUE_12 = ["sigmoid_vs_relu_gradients", "xavier_vs_he_variance", "zero_init_symmetry",
-            "rnn_vs_lstm_long_dependency", "stacked_3x3_vs_5x5", "focal_loss_easy_negatives",
-            "batchnorm_batch_size", "warmup_on_off", "label_smoothing_calibration", "softmax_overflow",
-            "dropout_train_vs_eval", "gradient_clipping_exploding", "batch_size_convergence"]
+ISSUE_12 = [
+    "sigmoid_vs_relu_gradients",
+    "xavier_vs_he_variance",
+    "zero_init_symmetry",
+    "rnn_vs_lstm_long_dependency",
+    "stacked_3x3_vs_5x5",
+    "focal_loss_easy_negatives",
+    "batchnorm_batch_size",
+    "warmup_on_off",
+    "label_smoothing_calibration",
+    "softmax_overflow",
+    "dropout_train_vs_eval",
+    "gradient_clipping_exploding",
+    "batch_size_convergence",
+]
 
 _cache = {}
 
@@ -72,9 +84,9 @@ def test_sigmoid_relu_from_table():
     sig = column(t, "dL/dh sigmoid + Xavier")
     he = column(t, "dL/dh ReLU + He")
     xav = column(t, "dL/dh ReLU + Xavier")
-    assert sig[0] / sig[-1] < 1e-2            # sigmoid: vanishing
-    assert 0.1 < he[0] / he[-1] < 10          # ReLU + He: kept
-    assert xav[0] / xav[-1] < 0.1             # ReLU with Xavier still vanishes: the claim is only partly true
+    assert sig[0] / sig[-1] < 1e-2  # sigmoid: vanishing
+    assert 0.1 < he[0] / he[-1] < 10  # ReLU + He: kept
+    assert xav[0] / xav[-1] < 0.1  # ReLU with Xavier still vanishes: the claim is only partly true
     assert r.verdict == PARTLY
 
 
@@ -105,10 +117,10 @@ def test_batchnorm_from_table():
 def test_gradient_clipping_from_table():
     r = quick("gradient_clipping_exploding")
     rows = {row[0]: row for row in r.tables[0].rows}
-    assert rows["none"][3] is False            # the unclipped run overflowed
+    assert rows["none"][3] is False  # the unclipped run overflowed
     assert rows["clip_grad_norm_(1.0)"][2] < 0.5 * rows["clip_grad_norm_(1.0)"][1]
     before, after = r.tables[1].rows[0]
-    assert after == pytest.approx(before)      # clipping never enlarges a small gradient
+    assert after == pytest.approx(before)  # clipping never enlarges a small gradient
     assert r.verdict == PARTLY
 
 
@@ -123,8 +135,8 @@ def test_batch_size_from_table():
     r = quick("batch_size_convergence")
     t = r.tables[0]
     same = {row[0]: row for row in t.rows if row[1] == "same"}
-    assert same[512][2] / same[64][2] > 1.5    # fewer updates per epoch: slower per epoch
-    assert same[512][4] < same[8][4]           # steadier mini-batch loss
+    assert same[512][2] / same[64][2] > 1.5  # fewer updates per epoch: slower per epoch
+    assert same[512][4] < same[8][4]  # steadier mini-batch loss
 
 
 @pytest.mark.slow
@@ -143,7 +155,7 @@ def test_label_smoothing_from_table():
     t = r.tables[0]
     by_eps = {row[0]: row for row in t.rows}
     conf, ece = t.columns.index("test confidence"), t.columns.index("test ECE")
-    assert by_eps[0.1][conf] < by_eps[0.0][conf]           # smoothing lowers confidence
+    assert by_eps[0.1][conf] < by_eps[0.0][conf]  # smoothing lowers confidence
     ece_check = [c for c in r.checks if "ECE" in c.name][0]
     assert ece_check.passed == (by_eps[0.1][ece] < by_eps[0.0][ece])
     assert abs([c for c in r.checks if "optimum" in c.name][0].value) < 0.005
@@ -183,9 +195,11 @@ def test_rnn_lstm_training_matches_torch():
     """The experiment's model and training loop, run in float64 from the same weights and batches with
     torch's RNN/LSTM/GRU and Adam, gives the same losses (the measurement is not an engine artefact)."""
     import torch
+
     import deepnotes as dn
     import deepnotes.nn.functional as F
     from deepnotes.notes.experiments import sequence as S
+
     for cell in ("RNN", "LSTM", "GRU"):
         dn.manual_seed(3)
         rng = np.random.default_rng(5)
@@ -220,9 +234,9 @@ def test_rnn_lstm_training_matches_torch():
 def test_stacked_and_warmup_checks_match_tables():
     r = quick("stacked_3x3_vs_5x5")
     rows = {row[0]: row for row in r.tables[0].rows}
-    assert rows["two 3x3"][1] == rows["one 5x5"][1] == 5     # the same 5x5 receptive field
-    assert rows["two 3x3"][2] / rows["one 5x5"][2] < 0.8     # 18C^2 + C vs 25C^2 + C
+    assert rows["two 3x3"][1] == rows["one 5x5"][1] == 5  # the same 5x5 receptive field
+    assert rows["two 3x3"][2] / rows["one 5x5"][2] < 0.8  # 18C^2 + C vs 25C^2 + C
     w = quick("warmup_on_off")
     peak = {row[0]: row[1] for row in w.tables[0].rows}
-    assert peak["warmup"] <= peak["no warmup"]              # warmup lowers the early peak a little
-    assert w.verdict == CONTRADICTS                          # ... by less than 20%, and accuracy does not improve
+    assert peak["warmup"] <= peak["no warmup"]  # warmup lowers the early peak a little
+    assert w.verdict == CONTRADICTS  # ... by less than 20%, and accuracy does not improve

@@ -1,5 +1,6 @@
 """Issue 13 experiments for activations, losses, normalisation, initialisation and detection claims: each
 runs in quick mode and its checks and verdict are re-derived here from the measured tables it returns."""
+
 import math
 
 import numpy as np
@@ -111,7 +112,7 @@ def test_tanh_sigmoid_from_tables():
     t = r.tables[1]
     loss = dict(zip(column(t, "hidden activation"), column(t, "final train loss (mean)")))
     coh = dict(zip(column(t, "hidden activation"), column(t, "layer-2 gradient sign coherence at init")))
-    assert coh["sigmoid"] > coh["sigmoid - 1/2"] + 0.1      # positive inputs: same-sign weight gradients
+    assert coh["sigmoid"] > coh["sigmoid - 1/2"] + 0.1  # positive inputs: same-sign weight gradients
     assert loss["tanh"] < loss["sigmoid"]
     assert r.verdict == verdict_of([c.passed for c in r.checks])
 
@@ -122,9 +123,13 @@ def test_dying_relu_from_table():
     seed_cols = [c for c in t.columns if c.startswith("seed ")]
     dead = {row[0]: np.array([row[t.columns.index(c)] for c in seed_cols]) for row in t.rows}
     big = dead["ReLU, lr 1"]
-    holds = [big.mean() >= 0.2, (dead["ReLU, lr 0.1"] / big).max() < 0.5,
-             (dead["Leaky ReLU, lr 1"] / big).max() < 0.5, (dead["ReLU, lr 0.1, momentum 0.9"] / big).max() < 0.5]
-    assert holds[0] and holds[1]        # a large learning rate kills units, a small one does not
+    holds = [
+        big.mean() >= 0.2,
+        (dead["ReLU, lr 0.1"] / big).max() < 0.5,
+        (dead["Leaky ReLU, lr 1"] / big).max() < 0.5,
+        (dead["ReLU, lr 0.1, momentum 0.9"] / big).max() < 0.5,
+    ]
+    assert holds[0] and holds[1]  # a large learning rate kills units, a small one does not
     assert r.verdict == verdict_of(holds)
 
 
@@ -141,7 +146,7 @@ def test_l1_l2_from_tables():
     eff = err[("Gaussian noise", "MSE")] / err[("Gaussian noise", "L1")]
     assert check(r, "with outliers").value == pytest.approx(out.min())
     assert out.min() >= 10 and eff.max() < 1
-    assert 0.4 < eff.mean() < 0.9       # about 2/pi, the efficiency of the median vs the mean
+    assert 0.4 < eff.mean() < 0.9  # about 2/pi, the efficiency of the median vs the mean
     assert r.verdict == verdict_of([c.passed for c in r.checks])
 
 
@@ -150,7 +155,7 @@ def test_bce_from_tables():
     rows = rows_by_first(r.tables[0])
     exact, logits, two = (r.tables[0].columns.index(c) for c in ("exact loss", "with logits", "sigmoid + BCE"))
     assert rows[60.0][logits] == pytest.approx(rows[60.0][exact], rel=1e-6)
-    assert rows[60.0][two] == pytest.approx(100.0)            # log clamped at -100
+    assert rows[60.0][two] == pytest.approx(100.0)  # log clamped at -100
     assert rows[-5.0][two] == pytest.approx(rows[-5.0][exact], rel=1e-5)
     acc = {row[0]: row[1] for row in r.tables[1].rows}
     assert acc["cross_entropy(logits)"] - acc["cross_entropy(softmax(logits))"] > 0.02
@@ -174,7 +179,7 @@ def test_cross_entropy_vs_mse_from_tables():
     r = quick("cross_entropy_vs_mse")
     t = r.tables[0]
     for p, gce, gmse in zip(column(t, "p_true"), column(t, "cross entropy"), column(t, "MSE on softmax")):
-        assert gce == pytest.approx(1 - p, rel=1e-9)          # d CE / d z_true = p - 1
+        assert gce == pytest.approx(1 - p, rel=1e-9)  # d CE / d z_true = p - 1
         assert gmse < gce
     acc = {row[0]: row[1] for row in r.tables[1].rows}
     assert acc["cross entropy"] > acc["MSE on softmax"]
@@ -211,7 +216,7 @@ def test_image_normalisation_from_table():
     g = r.tables[0].columns.index("first-layer grad norm at init")
     assert rows["raw 0..255"][g] / rows["standardised"][g] >= 10
     assert r.verdict == verdict_of([c.passed for c in r.checks])
-    assert check(r, "generalisation gap").passed is False    # centring does not improve generalisation here
+    assert check(r, "generalisation gap").passed is False  # centring does not improve generalisation here
 
 
 def test_batchnorm_sensitive_from_table():
@@ -229,7 +234,7 @@ def test_batchnorm_init_scale_from_table():
     t = r.tables[0]
     acc = {(row[0], row[1]): row[3] for row in t.rows}
     grad = {(row[0], row[1]): row[2] for row in t.rows}
-    assert grad[("BN", 0.1)] / grad[("BN", 10.0)] == pytest.approx(100, rel=0.05)   # 1/a
+    assert grad[("BN", 0.1)] / grad[("BN", 10.0)] == pytest.approx(100, rel=0.05)  # 1/a
     assert acc[("plain", 0.1)] <= 0.15 and acc[("plain", 10.0)] <= 0.15
     assert acc[("BN", 1.0)] > 0.8
     assert r.verdict == verdict_of([c.passed for c in r.checks])
@@ -258,7 +263,7 @@ def test_iou_losses_from_tables():
     assert g["IoU"] == 0 and g["GIoU"] > 0 and g["DIoU"] > 0
     p = rows_by_first(r.tables[1])
     assert p["centred inside"][1] == p["corner inside"][1] == pytest.approx(0.25)
-    assert p["centred inside"][2] == pytest.approx(p["corner inside"][2])    # GIoU = IoU when contained
+    assert p["centred inside"][2] == pytest.approx(p["corner inside"][2])  # GIoU = IoU when contained
     assert p["centred inside"][3] - p["corner inside"][3] > 0.05
     assert r.verdict == verdict_of([c.passed for c in r.checks])
 
@@ -284,11 +289,11 @@ def test_roi_align_from_tables():
     r = quick("roi_align_vs_roi_pool")
     ramp = r.tables[1]
     shift, a_mean, exact = column(ramp, "shift d"), column(ramp, "roi_align mean"), column(ramp, "exact bin mean")
-    np.testing.assert_allclose(np.diff(a_mean), np.diff(shift), atol=1e-6)     # follows sub-pixel shifts
+    np.testing.assert_allclose(np.diff(a_mean), np.diff(shift), atol=1e-6)  # follows sub-pixel shifts
     np.testing.assert_allclose(a_mean, exact, atol=1e-6)
-    assert len(set(column(ramp, "roi_pool mean"))) <= 3                          # quantised: steps
+    assert len(set(column(ramp, "roi_pool mean"))) <= 3  # quantised: steps
     q = {row[0]: row[1] for row in r.tables[0].rows}
-    assert q["largest difference between two identical calls"] == 0              # no random sampling
+    assert q["largest difference between two identical calls"] == 0  # no random sampling
     assert r.verdict == PARTLY and not check(r, "the note's random").passed
 
 
@@ -312,6 +317,8 @@ def test_spp_from_tables():
     r = quick("spp_net_shared_features")
     assert set(column(r.tables[0], "output length")) == {168}
     rows = rows_by_first(r.tables[1])
-    assert rows["ratio"][1] == pytest.approx(rows["R-CNN: backbone on every proposal warped to 64x64"][1]
-                                             / rows[[k for k in rows if k.startswith("SPP-net")][0]][1])
+    assert rows["ratio"][1] == pytest.approx(
+        rows["R-CNN: backbone on every proposal warped to 64x64"][1]
+        / rows[[k for k in rows if k.startswith("SPP-net")][0]][1]
+    )
     assert r.verdict == SUPPORTS

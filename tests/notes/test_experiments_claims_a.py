@@ -1,5 +1,6 @@
 """Issue #13, topics cnn-basics, architectures and cost: every experiment runs in quick mode and its verdict is
 re-derived here from the measured values it returns (tables and checks), never taken from a stored string."""
+
 import math
 
 import numpy as np
@@ -11,12 +12,30 @@ from deepnotes.notes.result import CONTRADICTS, PARTLY, SUPPORTS
 
 MODULES = ("cnn_basics", "architectures_claims", "cost")
 NAMES = [
-    "grouped_conv_parameters", "pooling_backward", "translation_equivariance", "convolution_vs_correlation",
-    "max_vs_avg_pooling", "pooling_properties", "conv_vs_pooling_layers", "spp_any_input_size",
-    "one_by_one_conv", "odd_kernel_alignment", "depth_vs_width", "deep_representation_pieces",
-    "resnet_degradation", "inception_factorisation", "inception_module_cost", "mobilenet_v2_relu_manifold",
-    "alexnet_claims", "zoo_parameter_counts", "concat_vs_add", "lenet5_counts", "weight_sharing_parameters",
-    "depthwise_separable_cost", "depthwise_memory_bound"]
+    "grouped_conv_parameters",
+    "pooling_backward",
+    "translation_equivariance",
+    "convolution_vs_correlation",
+    "max_vs_avg_pooling",
+    "pooling_properties",
+    "conv_vs_pooling_layers",
+    "spp_any_input_size",
+    "one_by_one_conv",
+    "odd_kernel_alignment",
+    "depth_vs_width",
+    "deep_representation_pieces",
+    "resnet_degradation",
+    "inception_factorisation",
+    "inception_module_cost",
+    "mobilenet_v2_relu_manifold",
+    "alexnet_claims",
+    "zoo_parameter_counts",
+    "concat_vs_add",
+    "lenet5_counts",
+    "weight_sharing_parameters",
+    "depthwise_separable_cost",
+    "depthwise_memory_bound",
+]
 
 _cache = {}
 
@@ -76,10 +95,11 @@ def test_quick_run_is_consistent(name):
 def test_grouped_conv_from_table():
     r = quick("grouped_conv_parameters")
     t = r.tables[0]
-    for k, c1, c2, g, p, notes, red in zip(*(column(t, c) for c in ("k", "c1", "c2", "g", "parameters",
-                                                                       "notes' w c1 c2 / g", "parameter reduction"))):
+    for k, c1, c2, g, p, notes, red in zip(
+        *(column(t, c) for c in ("k", "c1", "c2", "g", "parameters", "notes' w c1 c2 / g", "parameter reduction"))
+    ):
         assert p == k * k * c1 * c2 // g and red == g
-        assert (notes == p) == (k == 1)          # the notes' formula is right only for 1x1 kernels
+        assert (notes == p) == (k == 1)  # the notes' formula is right only for 1x1 kernels
     assert r.verdict == PARTLY
 
 
@@ -87,12 +107,13 @@ def test_pooling_backward_from_table():
     r = quick("pooling_backward")
     t = r.tables[0]
     assert max(column(t, "max error vs definition")) < 1e-12
-    for kind, win, ratio in zip(column(t, "pooling"), column(t, "window/stride"),
-                                column(t, "gradient sum ratio (in / out)")):
+    for kind, win, ratio in zip(
+        column(t, "pooling"), column(t, "window/stride"), column(t, "gradient sum ratio (in / out)")
+    ):
         if win.endswith("pad 0") or kind == "max":
             assert ratio == pytest.approx(1.0, abs=1e-12)
         else:
-            assert ratio < 0.95                  # the padding's share of the gradient is dropped
+            assert ratio < 0.95  # the padding's share of the gradient is dropped
     assert r.verdict == PARTLY
 
 
@@ -106,7 +127,7 @@ def test_translation_from_table():
 
 def test_convolution_vs_correlation_from_table():
     r = quick("convolution_vs_correlation")
-    for name, sym, diff, summed in r.tables[0].rows:
+    for _name, sym, diff, summed in r.tables[0].rows:
         if sym == "symmetric":
             assert diff == 0.0 and summed > 0
         elif sym == "antisymmetric":
@@ -122,8 +143,8 @@ def test_max_vs_avg_from_table():
     var_max, var_avg = stats["variance of pooled N(0,1) noise"]
     assert var_avg == pytest.approx(0.25, rel=0.05) and var_max == pytest.approx(0.4917, rel=0.05)
     assert stats["share of a lone peak kept"] == [1.0, 0.25]
-    assert not check(r, "Var(").passed          # max pooling does not reduce the variance
-    assert r.verdict == PARTLY                   # ... while the strong-activation checks hold
+    assert not check(r, "Var(").passed  # max pooling does not reduce the variance
+    assert r.verdict == PARTLY  # ... while the strong-activation checks hold
 
 
 def test_pooling_properties_from_table():
@@ -132,7 +153,7 @@ def test_pooling_properties_from_table():
     assert v["pooling parameters"] == 0 and v["Conv2d(16, 32, 3) parameters"] == 16 * 32 * 9 + 32
     assert v["average pooling linearity residual"] < 1e-12 < 0.01 < v["max pooling linearity residual"]
     assert v["receptive field conv-pool-conv"] == 8 and v["receptive field conv-conv"] == 5
-    for transform, before, after, gain in r.tables[1].rows:
+    for _transform, before, after, gain in r.tables[1].rows:
         assert gain == pytest.approx(before / after) and gain < 1.33
     assert r.verdict == PARTLY
 
@@ -171,12 +192,12 @@ def test_odd_kernels_from_table():
 def test_depth_vs_width_from_table():
     r = quick("depth_vs_width")
     rows = r.tables[0].rows
-    for name, units, mean, most in rows[:-1]:
-        assert most <= units + 1                 # one hidden layer: at most one kink per unit
+    for _name, units, _mean, most in rows[:-1]:
+        assert most <= units + 1  # one hidden layer: at most one kink per unit
     name, units, mean, most = rows[-1]
-    assert most == 2 ** (units // 2)             # the tent network: 2^k pieces from 2k units
+    assert most == 2 ** (units // 2)  # the tent network: 2^k pieces from 2k units
     width = {row[1]: row[2] for row in rows[:3]}
-    assert width[64] / width[4] > 4             # widening adds pieces: the notes' claim fails
+    assert width[64] / width[4] > 4  # widening adds pieces: the notes' claim fails
     assert r.verdict == PARTLY
 
 
@@ -187,14 +208,14 @@ def test_resnet_degradation_from_table():
     assert deep > plain2 and deep > res
     v = kv(r.tables[1])
     ratio = [val for key, val in v.items() if "gradient" in key][0]
-    assert ratio > 0.1                           # the plain BN net's gradients do not vanish
+    assert ratio > 0.1  # the plain BN net's gradients do not vanish
     assert v["resnet50 Conv2d layers"] == v["resnet50 BatchNorm2d layers"] == 53
     assert r.verdict == (PARTLY if check(r, "- plain 2").passed or check(r, "- residual").passed else CONTRADICTS)
 
 
 def test_inception_from_tables():
     r = quick("inception_factorisation")
-    for n, ps, pp, ratio, ms, mp, rs, rp in r.tables[0].rows:
+    for n, ps, pp, _ratio, ms, mp, rs, rp in r.tables[0].rows:
         assert pp * n == 2 * ps and mp * n == 2 * ms and rs == rp == f"{n}x{n}"
     assert kv(r.tables[1])["parameters"] == 27_161_264
     assert r.verdict == SUPPORTS
@@ -222,7 +243,7 @@ def test_alexnet_from_table():
     relu, tanh = steps.rows[0][1:-1], steps.rows[1][1:-1]
     ratio = np.mean(np.array(tanh) / np.array(relu))
     assert check(r, "tanh / ReLU").name.endswith(f"(mean ratio {ratio:.3f})")
-    assert not check(r, "largest kernel").passed   # AlexNet's 11x11 refutes seed 003
+    assert not check(r, "largest kernel").passed  # AlexNet's 11x11 refutes seed 003
     assert r.verdict == PARTLY
 
 
@@ -245,7 +266,7 @@ def test_conv_vs_pooling_from_tables():
     shift = kv(r.tables[1])
     before, after = shift["relative change, feature map"], shift["relative change, after 2x2 max pool"]
     assert shift["gain"] == pytest.approx(before / after)
-    assert r.verdict == PARTLY                   # average pooling is not stable; a pool barely damps a shift
+    assert r.verdict == PARTLY  # average pooling is not stable; a pool barely damps a shift
 
 
 def test_deep_representation_matches_depth_vs_width():
@@ -267,7 +288,7 @@ def test_concat_vs_add_from_table():
 
 def test_lenet_and_weight_sharing_from_tables():
     r = quick("lenet5_counts")
-    for layer, out, params, notes, conn, notes_conn in r.tables[0].rows[:-1]:
+    for _layer, _out, params, notes, conn, notes_conn in r.tables[0].rows[:-1]:
         assert params == notes and (notes_conn == "-" or conn == notes_conn)
     assert r.verdict == SUPPORTS
     w = quick("weight_sharing_parameters")
@@ -312,6 +333,7 @@ def test_padded_average_pooling_loses_gradient_in_torch_too():
 
     import deepnotes as dn
     import deepnotes.nn.functional as F
+
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 12, 12))
     for kind, k, s, p in (("avg", 3, 1, 1), ("max", 3, 1, 1), ("avg", 3, 2, 0)):
@@ -320,8 +342,11 @@ def test_padded_average_pooling_loses_gradient_in_torch_too():
         g = rng.uniform(0.5, 1.5, size=y.shape)
         (y * dn.tensor(g)).sum().backward()
         tx = torch.tensor(x, requires_grad=True)
-        ty = (torch.nn.functional.avg_pool2d(tx, k, s, p) if kind == "avg"
-              else torch.nn.functional.max_pool2d(tx, k, s, p))
+        ty = (
+            torch.nn.functional.avg_pool2d(tx, k, s, p)
+            if kind == "avg"
+            else torch.nn.functional.max_pool2d(tx, k, s, p)
+        )
         (ty * torch.tensor(g)).sum().backward()
         np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), atol=1e-12)
         ratio = tx.grad.sum().item() / g.sum()

@@ -1,4 +1,5 @@
 """S002-24's experiment in quick mode: the verdict follows from the measured gradient differences."""
+
 from deepnotes.notes.experiments import run
 from deepnotes.notes.result import SUPPORTS
 

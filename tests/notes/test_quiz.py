@@ -1,5 +1,6 @@
 """The quiz: Leitner scheduling, the record file (missing, corrupt, interrupted quiz), and the command
 driven end to end through its standard input."""
+
 import datetime as dt
 import io
 import json
@@ -75,15 +76,16 @@ def card(box, due, last="2026-03-01"):
 
 # ----- scheduling ------------------------------------------------------------------------------------
 
+
 def test_leitner_boxes_move_up_on_success_and_back_to_one_on_failure():
     record = quiz.new_record()
-    c = quiz.grade_card(record, "S000-01", 4, TODAY)           # a new card counts as box 1
+    c = quiz.grade_card(record, "S000-01", 4, TODAY)  # a new card counts as box 1
     assert (c["box"], c["due"]) == (2, "2026-03-12")
     c = quiz.grade_card(record, "S000-01", 3, TODAY)
     assert (c["box"], c["due"]) == (3, "2026-03-14")
     for _ in range(5):
         c = quiz.grade_card(record, "S000-01", 5, TODAY)
-    assert (c["box"], c["due"]) == (5, "2026-03-26")           # box 5 is the top: 16 days
+    assert (c["box"], c["due"]) == (5, "2026-03-26")  # box 5 is the top: 16 days
     c = quiz.grade_card(record, "S000-01", 2, TODAY)
     assert (c["box"], c["due"], c["last"]) == (1, "2026-03-11", "2026-03-10")
     assert [g for _, g in c["history"]] == [4, 3, 5, 5, 5, 5, 5, 2]
@@ -91,8 +93,22 @@ def test_leitner_boxes_move_up_on_success_and_back_to_one_on_failure():
     assert c["box"] == 1
 
 
-@pytest.mark.parametrize("text, grade", [("5", 5), (" 0 ", 0), ("3\n", 3), ("y", 5), ("YES", 5), ("n", 0),
-                                         ("no", 0), ("6", None), ("-1", None), ("", None), ("maybe", None)])
+@pytest.mark.parametrize(
+    "text, grade",
+    [
+        ("5", 5),
+        (" 0 ", 0),
+        ("3\n", 3),
+        ("y", 5),
+        ("YES", 5),
+        ("n", 0),
+        ("no", 0),
+        ("6", None),
+        ("-1", None),
+        ("", None),
+        ("maybe", None),
+    ],
+)
 def test_parse_grade(text, grade):
     assert quiz.parse_grade(text) == grade
 
@@ -100,34 +116,45 @@ def test_parse_grade(text, grade):
 def test_choose_due_first_then_unseen_never_repeats(cat_dir):
     entries = list(load_catalogue(cat_dir))
     record = quiz.new_record()
-    record["cards"] = {"S000-01": card(3, "2026-03-09"),      # due (overdue by a day)
-                       "S000-02": card(1, "2026-03-11"),      # not due yet
-                       "S001-93": card(1, "2026-03-01")}      # a repeat: never asked
+    record["cards"] = {
+        "S000-01": card(3, "2026-03-09"),  # due (overdue by a day)
+        "S000-02": card(1, "2026-03-11"),  # not due yet
+        "S001-93": card(1, "2026-03-01"),
+    }  # a repeat: never asked
     assert [e.id for e in quiz.choose(entries, record, 10, TODAY)] == ["S000-01", "S000-03"]
-    record["cards"]["S000-02"] = card(2, "2026-03-08")        # more overdue: asked first
+    record["cards"]["S000-02"] = card(2, "2026-03-08")  # more overdue: asked first
     assert [e.id for e in quiz.choose(entries, record, 10, TODAY)] == ["S000-02", "S000-01", "S000-03"]
     assert [e.id for e in quiz.choose(entries, record, 1, TODAY)] == ["S000-02"]
 
 
 # ----- the record file -------------------------------------------------------------------------------
 
+
 def test_missing_record_starts_fresh_with_a_message(tmp_path):
     said = []
     assert quiz.load_record(tmp_path / "quiz.json", said.append) == quiz.new_record()
-    assert said == [f"deepnotes notes quiz: no quiz record at {str(tmp_path / 'quiz.json')!r} yet; "
-                    f"starting a new one"]
+    assert said == [f"deepnotes notes quiz: no quiz record at {str(tmp_path / 'quiz.json')!r} yet; starting a new one"]
 
 
-@pytest.mark.parametrize("content, reason", [
-    (b"{not json", "is not a valid JSON file"),
-    (b"[1, 2]", "expected a JSON object, got list"),
-    (b'{"format": 1, "system": "sm2", "cards": {}}', "expected format 1 and system 'leitner'"),
-    (b'{"format": 1, "system": "leitner", "cards": {"S000-01": {"box": 9, "due": "2026-01-01", '
-     b'"last": "2026-01-01", "history": []}}}', "card 'S000-01': box must be one of [1, 2, 3, 4, 5], got 9"),
-    (b'{"format": 1, "system": "leitner", "cards": {"S000-01": {"box": 1, "due": "soon", '
-     b'"last": "2026-01-01", "history": []}}}', "due and last must be ISO dates"),
-    (b"\xff\xfe\x00", "is not a valid JSON file"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"{not json", "is not a valid JSON file"),
+        (b"[1, 2]", "expected a JSON object, got list"),
+        (b'{"format": 1, "system": "sm2", "cards": {}}', "expected format 1 and system 'leitner'"),
+        (
+            b'{"format": 1, "system": "leitner", "cards": {"S000-01": {"box": 9, "due": "2026-01-01", '
+            b'"last": "2026-01-01", "history": []}}}',
+            "card 'S000-01': box must be one of [1, 2, 3, 4, 5], got 9",
+        ),
+        (
+            b'{"format": 1, "system": "leitner", "cards": {"S000-01": {"box": 1, "due": "soon", '
+            b'"last": "2026-01-01", "history": []}}}',
+            "due and last must be ISO dates",
+        ),
+        (b"\xff\xfe\x00", "is not a valid JSON file"),
+    ],
+)
 def test_corrupt_record_is_moved_aside_never_lost(tmp_path, content, reason):
     path = tmp_path / "quiz.json"
     path.write_bytes(content)
@@ -148,30 +175,57 @@ def test_move_aside_never_replaces_an_earlier_corrupt_file(tmp_path):
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {
         "quiz.json.corrupt-20260310T120000Z": "broken 0",
         "quiz.json.corrupt-20260310T120000Z-1": "broken 1",
-        "quiz.json.corrupt-20260310T120000Z-2": "broken 2"}
+        "quiz.json.corrupt-20260310T120000Z-2": "broken 2",
+    }
 
 
 def test_valid_record_round_trips(tmp_path, cat_dir):
     path = tmp_path / "quiz.json"
     out = io.StringIO()
-    quiz.run_quiz(list(load_catalogue(cat_dir)), path, n=1, stdin=io.StringIO("\n4\n"), stdout=out,
-                  stderr=io.StringIO(), today=TODAY)
+    quiz.run_quiz(
+        list(load_catalogue(cat_dir)),
+        path,
+        n=1,
+        stdin=io.StringIO("\n4\n"),
+        stdout=out,
+        stderr=io.StringIO(),
+        today=TODAY,
+    )
     record = json.loads(path.read_text(encoding="utf-8"))
-    assert record == {"format": 1, "system": "leitner",
-                      "cards": {"S000-01": {"box": 2, "last": "2026-03-10", "due": "2026-03-12",
-                                            "history": [["2026-03-10", 4]]}}}
+    assert record == {
+        "format": 1,
+        "system": "leitner",
+        "cards": {"S000-01": {"box": 2, "last": "2026-03-10", "due": "2026-03-12", "history": [["2026-03-10", 4]]}},
+    }
     said = []
     assert quiz.load_record(path, said.append) == record and said == []
 
 
 # ----- end to end -------------------------------------------------------------------------------------
 
+
 def run_quiz_command(cat_dir, data_dir, stdin, *extra):
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     env.pop("DEEPNOTES_DATA_DIR", None)
-    return subprocess.run([sys.executable, "-m", "deepnotes", "notes", "--catalogue", str(cat_dir),
-                           "--data-dir", str(data_dir), "quiz", *extra], input=stdin, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deepnotes",
+            "notes",
+            "--catalogue",
+            str(cat_dir),
+            "--data-dir",
+            str(data_dir),
+            "quiz",
+            *extra,
+        ],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.slow
@@ -179,8 +233,9 @@ def test_quiz_through_stdin_with_missing_then_corrupt_record(tmp_path):
     folder = tmp_path / "catalogue"
     folder.mkdir()
     # without the toy experiment registered in the child process, the entry must not name it
-    (folder / "losses.toml").write_text(textwrap.dedent(CATALOGUE).replace('experiment = "toy_quiz"',
-                                                                          "pending = true"), encoding="utf-8")
+    (folder / "losses.toml").write_text(
+        textwrap.dedent(CATALOGUE).replace('experiment = "toy_quiz"', "pending = true"), encoding="utf-8"
+    )
     data = tmp_path / "data"
     today = dt.date.today()
 
@@ -195,7 +250,8 @@ def test_quiz_through_stdin_with_missing_then_corrupt_record(tmp_path):
     record = json.loads((data / "quiz.json").read_text(encoding="utf-8"))
     assert {k: (c["box"], c["due"]) for k, c in record["cards"].items()} == {
         "S000-01": (2, (today + dt.timedelta(days=2)).isoformat()),
-        "S000-02": (1, (today + dt.timedelta(days=1)).isoformat())}
+        "S000-02": (1, (today + dt.timedelta(days=1)).isoformat()),
+    }
 
     # a second quiz asks the one question not seen yet; the input ends before the grade: nothing is lost
     proc = run_quiz_command(folder, data, "\n", "--n", "5")
@@ -219,8 +275,7 @@ def test_quiz_through_stdin_with_missing_then_corrupt_record(tmp_path):
 
 def test_quiz_run_option_runs_the_experiment(cat_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n2\n\n3\n"))
-    code = main(["notes", "--catalogue", str(cat_dir), "--data-dir", str(tmp_path / "d"), "quiz", "--n", "2",
-                 "--run"])
+    code = main(["notes", "--catalogue", str(cat_dir), "--data-dir", str(tmp_path / "d"), "quiz", "--n", "2", "--run"])
     out = capsys.readouterr().out
     assert code == 0
     assert out.count("running experiment") == 1  # S000-01 has no experiment, S000-02 has
@@ -232,6 +287,7 @@ def test_quiz_run_option_runs_the_experiment(cat_dir, tmp_path, monkeypatch, cap
 
 def test_data_dir_precedence(monkeypatch, tmp_path):
     from deepnotes.notes.store import data_dir
+
     monkeypatch.delenv("DEEPNOTES_DATA_DIR", raising=False)
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

@@ -1,4 +1,5 @@
 """The experiments registry: the decorator, lazy loading of the experiment modules, run()'s checks."""
+
 import pkgutil
 
 import pytest
@@ -53,7 +54,8 @@ def test_run_validates_what_the_experiment_returns(registry):
     exps.experiment("mislabelled")(lambda seed=0, quick=False: Result("other", "c", checks=[Check("x", 1, ">", 0)]))
     exps.experiment("no_checks")(lambda seed=0, quick=False: Result("no_checks", "c"))
     exps.experiment("unmeasurable", claim="from the decorator")(
-        lambda seed=0, quick=False: Result("unmeasurable", "", not_measurable="needs a GPU"))
+        lambda seed=0, quick=False: Result("unmeasurable", "", not_measurable="needs a GPU")
+    )
     with pytest.raises(TypeError, match="'not_a_result'.*returned dict, expected a Result"):
         exps.run("not_a_result")
     with pytest.raises(ValueError, match="'mislabelled' returned a Result labelled 'other'"):
@@ -83,6 +85,7 @@ def test_notes_is_a_leaf_package():
     from pathlib import Path
 
     import deepnotes
+
     root = Path(deepnotes.__file__).parent
     offenders = []
     for path in root.rglob("*.py"):
@@ -95,9 +98,10 @@ def test_notes_is_a_leaf_package():
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
                 base = "." * node.level + (node.module or "")
-                names = [base] + [f"{base}.{a.name}" if not base.endswith(".") else base + a.name
-                                  for a in node.names]
-            if any(n.startswith("deepnotes.notes") or n.lstrip(".").startswith("notes") and n.startswith(".")
-                   for n in names):
+                names = [base] + [f"{base}.{a.name}" if not base.endswith(".") else base + a.name for a in node.names]
+            if any(
+                n.startswith("deepnotes.notes") or n.lstrip(".").startswith("notes") and n.startswith(".")
+                for n in names
+            ):
                 offenders.append(f"{rel}:{node.lineno}")
     assert offenders == []

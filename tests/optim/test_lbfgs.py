@@ -8,6 +8,7 @@ autograd and kernels) are amplified along Rosenbrock's curved valley, so interme
 compared with rtol 1e-4; the evaluation and iteration counts must agree exactly, and both runs
 reach the same minimiser.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -23,7 +24,7 @@ SPLIT = 4
 def _torch_float64():
     old, threads = torch.get_default_dtype(), torch.get_num_threads()
     torch.set_default_dtype(torch.float64)
-    torch.set_num_threads(1)         # small tensors: thread hand-offs only cost time
+    torch.set_num_threads(1)  # small tensors: thread hand-offs only cost time
     yield
     torch.set_default_dtype(old)
     torch.set_num_threads(threads)
@@ -48,8 +49,10 @@ def make_ours(x0=X0):
 
 
 def make_theirs(x0=X0):
-    return [torch.tensor(x0[:SPLIT].copy(), requires_grad=True),
-            torch.tensor(x0[SPLIT:].reshape(2, 3).copy(), requires_grad=True)]
+    return [
+        torch.tensor(x0[:SPLIT].copy(), requires_grad=True),
+        torch.tensor(x0[SPLIT:].reshape(2, 3).copy(), requires_grad=True),
+    ]
 
 
 def closure_ours(opt, params, counter):
@@ -61,6 +64,7 @@ def closure_ours(opt, params, counter):
         params[1].grad = g[SPLIT:].reshape(2, 3).copy()
         counter[0] += 1
         return f
+
     return closure
 
 
@@ -70,19 +74,21 @@ def closure_theirs(opt, params):
         loss = rosenbrock_torch(torch.cat([p.reshape(-1) for p in params]))
         loss.backward()
         return loss
+
     return closure
 
 
 def flat(params):
-    return np.concatenate([np.asarray(p.data if isinstance(p, Parameter) else p.detach()).reshape(-1)
-                           for p in params])
+    return np.concatenate([np.asarray(p.data if isinstance(p, Parameter) else p.detach()).reshape(-1) for p in params])
 
 
-CASES = [dict(line_search_fn="strong_wolfe"),
-         dict(line_search_fn="strong_wolfe", history_size=3, max_iter=5),
-         dict(line_search_fn="strong_wolfe", lr=0.7, max_iter=7, max_eval=9),
-         dict(lr=0.05, history_size=5, max_iter=10),
-         dict(lr=0.02, max_iter=4, tolerance_change=1e-5)]
+CASES = [
+    dict(line_search_fn="strong_wolfe"),
+    dict(line_search_fn="strong_wolfe", history_size=3, max_iter=5),
+    dict(line_search_fn="strong_wolfe", lr=0.7, max_iter=7, max_eval=9),
+    dict(lr=0.05, history_size=5, max_iter=10),
+    dict(lr=0.02, max_iter=4, tolerance_change=1e-5),
+]
 
 
 @pytest.mark.parametrize("kwargs", CASES)
@@ -94,10 +100,8 @@ def test_lbfgs_matches_torch(kwargs):
     for k in range(30):
         loss_o = opt_o.step(c_o)
         loss_t = opt_t.step(c_t)
-        np.testing.assert_allclose(loss_o, loss_t.item(), rtol=1e-4, atol=1e-8,
-                                   err_msg=f"call {k}")
-        np.testing.assert_allclose(flat(ours), flat(theirs), rtol=1e-4, atol=1e-6,
-                                   err_msg=f"call {k}")
+        np.testing.assert_allclose(loss_o, loss_t.item(), rtol=1e-4, atol=1e-8, err_msg=f"call {k}")
+        np.testing.assert_allclose(flat(ours), flat(theirs), rtol=1e-4, atol=1e-6, err_msg=f"call {k}")
         st_o, st_t = opt_o.state[ours[0]], opt_t.state[theirs[0]]
         assert st_o["func_evals"] == st_t["func_evals"]
         assert st_o["n_iter"] == st_t["n_iter"]
@@ -105,7 +109,7 @@ def test_lbfgs_matches_torch(kwargs):
     assert counter[0] == opt_o.state[ours[0]]["func_evals"]
     if kwargs.get("line_search_fn"):
         f_final, _ = rosenbrock_np(flat(ours))
-        assert f_final < 1e-8          # it did converge (not a vacuous comparison)
+        assert f_final < 1e-8  # it did converge (not a vacuous comparison)
         np.testing.assert_allclose(flat(ours), flat(theirs), rtol=0, atol=1e-6)
         np.testing.assert_allclose(flat(ours), np.ones(10), atol=1e-4)
 
@@ -132,7 +136,7 @@ def test_lbfgs_stops_at_optimum_and_validates():
     opt = dopt.LBFGS(ours)
     counter = [0]
     loss = opt.step(closure_ours(opt, ours, counter))
-    assert loss == 0.0 and counter[0] == 1                # gradient is zero: one evaluation only
+    assert loss == 0.0 and counter[0] == 1  # gradient is zero: one evaluation only
     with pytest.raises(TypeError, match="LBFGS.step: a closure"):
         opt.step(None)
     with pytest.raises(ValueError, match="LBFGS doesn't support per-parameter options"):

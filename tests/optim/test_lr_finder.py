@@ -42,6 +42,7 @@ def test_bad_arguments():
 def test_suggestion_rule_on_synthetic_curves():
     """minimum/10 on a clear curve; no suggestion on a flat one; a caveat when still falling at the end."""
     from deepnotes.optim.lr_finder import analyse_curve
+
     lrs = np.logspace(-6, 1, 50)
     x = np.log10(lrs)
     valley = 2 - 1.5 / (1 + np.exp(-3 * (x + 3))) + np.where(x > -1, 20 * (x + 1) ** 2, 0)

@@ -1,5 +1,6 @@
 """Every schedule gives torch's learning-rate sequence over 100 epochs and survives a state_dict
 round trip half-way (save optimizer + scheduler, rebuild both, load, continue)."""
+
 import math
 import warnings
 from bisect import bisect_right
@@ -34,90 +35,147 @@ def make_opt(lib, kind="SGD", lrs=(0.1, 0.03)):
 
 # name -> (optimizer kind, builder(module, opt) -> scheduler, uses_metric)
 def _seq(m, o):
-    return m.SequentialLR(o, [m.LinearLR(o, start_factor=0.1, total_iters=5),
-                              m.CosineAnnealingLR(o, T_max=95, eta_min=1e-4)], milestones=[5])
+    return m.SequentialLR(
+        o,
+        [m.LinearLR(o, start_factor=0.1, total_iters=5), m.CosineAnnealingLR(o, T_max=95, eta_min=1e-4)],
+        milestones=[5],
+    )
 
 
 def _seq3(m, o):
-    return m.SequentialLR(o, [m.ConstantLR(o, factor=0.5, total_iters=4),
-                              m.ExponentialLR(o, gamma=0.9),
-                              m.StepLR(o, step_size=6, gamma=0.5)], milestones=[10, 40])
+    return m.SequentialLR(
+        o,
+        [
+            m.ConstantLR(o, factor=0.5, total_iters=4),
+            m.ExponentialLR(o, gamma=0.9),
+            m.StepLR(o, step_size=6, gamma=0.5),
+        ],
+        milestones=[10, 40],
+    )
 
 
 def _chain(m, o):
-    return m.ChainedScheduler([m.LinearLR(o, start_factor=0.2, total_iters=8),
-                               m.ExponentialLR(o, gamma=0.97)])
+    return m.ChainedScheduler([m.LinearLR(o, start_factor=0.2, total_iters=8), m.ExponentialLR(o, gamma=0.97)])
 
 
 def _chain3(m, o):
-    return m.ChainedScheduler([m.ConstantLR(o, factor=0.25, total_iters=12),
-                               m.MultiStepLR(o, milestones=[20, 50], gamma=0.3),
-                               m.CosineAnnealingLR(o, T_max=40)])
+    return m.ChainedScheduler(
+        [
+            m.ConstantLR(o, factor=0.25, total_iters=12),
+            m.MultiStepLR(o, milestones=[20, 50], gamma=0.3),
+            m.CosineAnnealingLR(o, T_max=40),
+        ]
+    )
 
 
 def _seq_of_chain(m, o):
-    chained = m.ChainedScheduler([m.LinearLR(o, start_factor=0.05, total_iters=10),
-                                  m.ExponentialLR(o, gamma=0.98)])
+    chained = m.ChainedScheduler([m.LinearLR(o, start_factor=0.05, total_iters=10), m.ExponentialLR(o, gamma=0.98)])
     return m.SequentialLR(o, [chained, m.StepLR(o, step_size=15, gamma=0.5)], milestones=[30])
 
 
 def _poly_then_cos(m, o):
-    return m.SequentialLR(o, [m.PolynomialLR(o, total_iters=20, power=0.5),
-                              m.CosineAnnealingWarmRestarts(o, T_0=7, T_mult=2)], milestones=[30])
+    return m.SequentialLR(
+        o,
+        [m.PolynomialLR(o, total_iters=20, power=0.5), m.CosineAnnealingWarmRestarts(o, T_0=7, T_mult=2)],
+        milestones=[30],
+    )
 
 
 CASES = {
-    "lambda": ("SGD", lambda m, o: m.LambdaLR(o, lambda e: 0.95 ** e), False),
-    "lambda_per_group": ("SGD", lambda m, o: m.LambdaLR(o, [lambda e: 1 / (1 + e),
-                                                            lambda e: 0.9 ** (e // 3)]), False),
+    "lambda": ("SGD", lambda m, o: m.LambdaLR(o, lambda e: 0.95**e), False),
+    "lambda_per_group": ("SGD", lambda m, o: m.LambdaLR(o, [lambda e: 1 / (1 + e), lambda e: 0.9 ** (e // 3)]), False),
     "multiplicative": ("SGD", lambda m, o: m.MultiplicativeLR(o, lambda e: 0.97), False),
     "step": ("SGD", lambda m, o: m.StepLR(o, step_size=7, gamma=0.5), False),
-    "multistep": ("SGD", lambda m, o: m.MultiStepLR(o, milestones=[10, 25, 25, 60], gamma=0.3),
-                  False),
+    "multistep": ("SGD", lambda m, o: m.MultiStepLR(o, milestones=[10, 25, 25, 60], gamma=0.3), False),
     "constant": ("SGD", lambda m, o: m.ConstantLR(o, factor=0.5, total_iters=10), False),
     "linear_warmup": ("SGD", lambda m, o: m.LinearLR(o, start_factor=0.1, total_iters=15), False),
-    "linear_decay": ("SGD", lambda m, o: m.LinearLR(o, start_factor=1.0, end_factor=0.05,
-                                                    total_iters=30), False),
+    "linear_decay": ("SGD", lambda m, o: m.LinearLR(o, start_factor=1.0, end_factor=0.05, total_iters=30), False),
     "exponential": ("SGD", lambda m, o: m.ExponentialLR(o, gamma=0.96), False),
     "polynomial": ("SGD", lambda m, o: m.PolynomialLR(o, total_iters=60, power=2.0), False),
     "cosine": ("SGD", lambda m, o: m.CosineAnnealingLR(o, T_max=30, eta_min=0.001), False),
     "cosine_long": ("SGD", lambda m, o: m.CosineAnnealingLR(o, T_max=100), False),
-    "warm_restarts_mult2": ("SGD", lambda m, o: m.CosineAnnealingWarmRestarts(
-        o, T_0=10, T_mult=2, eta_min=1e-4), False),
+    "warm_restarts_mult2": (
+        "SGD",
+        lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=10, T_mult=2, eta_min=1e-4),
+        False,
+    ),
     "warm_restarts": ("SGD", lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=9), False),
-    "cyclic_triangular": ("SGD", lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=0.1,
-                                                         step_size_up=7, step_size_down=5), False),
-    "cyclic_triangular2": ("SGD", lambda m, o: m.CyclicLR(o, base_lr=[0.01, 0.02], max_lr=0.1,
-                                                          step_size_up=6, mode="triangular2",
-                                                          base_momentum=0.7, max_momentum=0.95),
-                           False),
-    "cyclic_exp_range": ("SGD", lambda m, o: m.CyclicLR(o, base_lr=0.001, max_lr=[0.1, 0.05],
-                                                        step_size_up=4, step_size_down=9,
-                                                        mode="exp_range", gamma=0.97), False),
-    "cyclic_adam_beta1": ("Adam", lambda m, o: m.CyclicLR(o, base_lr=0.001, max_lr=0.01,
-                                                          step_size_up=10), False),
-    "cyclic_no_momentum": ("Adagrad", lambda m, o: m.CyclicLR(o, base_lr=0.001, max_lr=0.01,
-                                                              step_size_up=5,
-                                                              cycle_momentum=False), False),
-    "cyclic_custom_fn": ("SGD", lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=0.2, step_size_up=3,
-                                                        scale_fn=lambda x: 0.5 * (1 + math.sin(x)),
-                                                        scale_mode="iterations"), False),
-    "onecycle_cos": ("SGD", lambda m, o: m.OneCycleLR(o, max_lr=[0.1, 0.2], total_steps=EPOCHS),
-                     False),
-    "onecycle_linear_adam": ("Adam", lambda m, o: m.OneCycleLR(
-        o, max_lr=0.01, epochs=10, steps_per_epoch=10, anneal_strategy="linear", pct_start=0.25),
-        False),
-    "onecycle_three_phase": ("SGD", lambda m, o: m.OneCycleLR(
-        o, max_lr=0.1, total_steps=EPOCHS, three_phase=True, div_factor=10.0,
-        final_div_factor=100.0), False),
-    "onecycle_no_momentum": ("Adagrad", lambda m, o: m.OneCycleLR(
-        o, max_lr=0.1, total_steps=EPOCHS, cycle_momentum=False), False),
+    "cyclic_triangular": (
+        "SGD",
+        lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=7, step_size_down=5),
+        False,
+    ),
+    "cyclic_triangular2": (
+        "SGD",
+        lambda m, o: m.CyclicLR(
+            o,
+            base_lr=[0.01, 0.02],
+            max_lr=0.1,
+            step_size_up=6,
+            mode="triangular2",
+            base_momentum=0.7,
+            max_momentum=0.95,
+        ),
+        False,
+    ),
+    "cyclic_exp_range": (
+        "SGD",
+        lambda m, o: m.CyclicLR(
+            o, base_lr=0.001, max_lr=[0.1, 0.05], step_size_up=4, step_size_down=9, mode="exp_range", gamma=0.97
+        ),
+        False,
+    ),
+    "cyclic_adam_beta1": ("Adam", lambda m, o: m.CyclicLR(o, base_lr=0.001, max_lr=0.01, step_size_up=10), False),
+    "cyclic_no_momentum": (
+        "Adagrad",
+        lambda m, o: m.CyclicLR(o, base_lr=0.001, max_lr=0.01, step_size_up=5, cycle_momentum=False),
+        False,
+    ),
+    "cyclic_custom_fn": (
+        "SGD",
+        lambda m, o: m.CyclicLR(
+            o,
+            base_lr=0.01,
+            max_lr=0.2,
+            step_size_up=3,
+            scale_fn=lambda x: 0.5 * (1 + math.sin(x)),
+            scale_mode="iterations",
+        ),
+        False,
+    ),
+    "onecycle_cos": ("SGD", lambda m, o: m.OneCycleLR(o, max_lr=[0.1, 0.2], total_steps=EPOCHS), False),
+    "onecycle_linear_adam": (
+        "Adam",
+        lambda m, o: m.OneCycleLR(
+            o, max_lr=0.01, epochs=10, steps_per_epoch=10, anneal_strategy="linear", pct_start=0.25
+        ),
+        False,
+    ),
+    "onecycle_three_phase": (
+        "SGD",
+        lambda m, o: m.OneCycleLR(
+            o, max_lr=0.1, total_steps=EPOCHS, three_phase=True, div_factor=10.0, final_div_factor=100.0
+        ),
+        False,
+    ),
+    "onecycle_no_momentum": (
+        "Adagrad",
+        lambda m, o: m.OneCycleLR(o, max_lr=0.1, total_steps=EPOCHS, cycle_momentum=False),
+        False,
+    ),
     "plateau_min_rel": ("SGD", lambda m, o: m.ReduceLROnPlateau(o, patience=3, factor=0.5), True),
-    "plateau_max_abs": ("SGD", lambda m, o: m.ReduceLROnPlateau(
-        o, mode="max", threshold_mode="abs", threshold=0.01, patience=2, cooldown=3,
-        min_lr=[0.001, 0.0005]), True),
-    "plateau_cooldown": ("SGD", lambda m, o: m.ReduceLROnPlateau(o, patience=0, cooldown=2,
-                                                                 factor=0.7, min_lr=1e-3), True),
+    "plateau_max_abs": (
+        "SGD",
+        lambda m, o: m.ReduceLROnPlateau(
+            o, mode="max", threshold_mode="abs", threshold=0.01, patience=2, cooldown=3, min_lr=[0.001, 0.0005]
+        ),
+        True,
+    ),
+    "plateau_cooldown": (
+        "SGD",
+        lambda m, o: m.ReduceLROnPlateau(o, patience=0, cooldown=2, factor=0.7, min_lr=1e-3),
+        True,
+    ),
     "sequential_warmup_cosine": ("SGD", _seq, False),
     "sequential_three": ("SGD", _seq3, False),
     "chained_warmup_exp": ("SGD", _chain, False),
@@ -151,11 +209,10 @@ def step(sched, opt, epoch, uses_metric):
 
 
 def assert_same(ours, theirs, opt_o, opt_t, where):
-    np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=RTOL, atol=0,
-                               err_msg=where)
-    np.testing.assert_allclose([g["lr"] for g in opt_o.param_groups],
-                               [g["lr"] for g in opt_t.param_groups], rtol=RTOL, atol=0,
-                               err_msg=where)
+    np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=RTOL, atol=0, err_msg=where)
+    np.testing.assert_allclose(
+        [g["lr"] for g in opt_o.param_groups], [g["lr"] for g in opt_t.param_groups], rtol=RTOL, atol=0, err_msg=where
+    )
     np.testing.assert_allclose(momenta(opt_o), momenta(opt_t), rtol=RTOL, atol=0, err_msg=where)
 
 
@@ -181,8 +238,7 @@ def test_schedule_matches_torch(case):
 
 def test_sequence_actually_varies():
     """Guard against a vacuous comparison: the compared sequences change over the epochs."""
-    for case in ("cosine", "cyclic_triangular", "onecycle_cos", "sequential_warmup_cosine",
-                 "plateau_min_rel"):
+    for case in ("cosine", "cyclic_triangular", "onecycle_cos", "sequential_warmup_cosine", "plateau_min_rel"):
         kind, build, uses_metric = CASES[case]
         opt = make_opt("ours", kind)
         sched = build(D, opt)
@@ -193,8 +249,10 @@ def test_sequence_actually_varies():
         assert len(seen) > 3, case
 
 
-@pytest.mark.parametrize("case", ["step", "multistep", "exponential", "cosine", "polynomial",
-                                  "linear_warmup", "constant", "warm_restarts_mult2"])
+@pytest.mark.parametrize(
+    "case",
+    ["step", "multistep", "exponential", "cosine", "polynomial", "linear_warmup", "constant", "warm_restarts_mult2"],
+)
 def test_explicit_epoch_closed_form(case):
     kind, build, _ = CASES[case]
     opt_t, opt_o = make_opt("torch", kind), make_opt("ours", kind)
@@ -211,8 +269,7 @@ def test_explicit_epoch_closed_form(case):
 
 
 # ---------------------------------------------------------------- schedules torch does not have
-NAT = [dict(gamma=0.05), dict(gamma=0.3, decay_steps=7, staircase=True),
-       dict(gamma=0.1, decay_steps=4)]
+NAT = [dict(gamma=0.05), dict(gamma=0.3, decay_steps=7, staircase=True), dict(gamma=0.1, decay_steps=4)]
 
 
 @pytest.mark.parametrize("kw", NAT)
@@ -244,10 +301,10 @@ def test_natural_exp_matches_lambda_formula(kw):
 def test_natural_exp_chains_with_warmup():
     """Chained with a linear warm-up, the product equals torch's warm-up times exp decay."""
     opt_t, opt_o = make_opt("torch"), make_opt("ours")
-    ref = T.ChainedScheduler([T.LinearLR(opt_t, start_factor=0.1, total_iters=5),
-                              T.ExponentialLR(opt_t, gamma=math.exp(-0.07))])
-    ours = D.ChainedScheduler([D.LinearLR(opt_o, start_factor=0.1, total_iters=5),
-                               D.NaturalExpLR(opt_o, gamma=0.07)])
+    ref = T.ChainedScheduler(
+        [T.LinearLR(opt_t, start_factor=0.1, total_iters=5), T.ExponentialLR(opt_t, gamma=math.exp(-0.07))]
+    )
+    ours = D.ChainedScheduler([D.LinearLR(opt_o, start_factor=0.1, total_iters=5), D.NaturalExpLR(opt_o, gamma=0.07)])
     for epoch in range(1, EPOCHS + 1):
         step(ref, opt_t, epoch, False)
         step(ours, opt_o, epoch, False)
@@ -305,7 +362,7 @@ def test_lambda_state_dict_saves_callable_objects():
             self.rate = 0.9
 
         def __call__(self, epoch):
-            return self.rate ** epoch
+            return self.rate**epoch
 
     opt = make_opt("ours")
     fn = Decay()
@@ -320,39 +377,55 @@ def test_lambda_state_dict_saves_callable_objects():
 
 
 @pytest.mark.filterwarnings("error")
-@pytest.mark.parametrize("build,exc,msg", [
-    (lambda o: D.StepLR(o, step_size=0), ValueError, "StepLR: expected an integer step_size >= 1"),
-    (lambda o: D.LinearLR(o, start_factor=0), ValueError, "LinearLR: Starting multiplicative"),
-    (lambda o: D.LinearLR(o, end_factor=1.5), ValueError, "LinearLR: Ending multiplicative"),
-    (lambda o: D.ConstantLR(o, factor=2.0), ValueError, "ConstantLR: Constant multiplicative"),
-    (lambda o: D.CosineAnnealingWarmRestarts(o, T_0=0), ValueError, "Expected positive integer T_0"),
-    (lambda o: D.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=0), ValueError,
-     "Expected integer T_mult >= 1"),
-    (lambda o: D.CyclicLR(o, 0.01, 0.1, mode="bogus"), ValueError, "CyclicLR: mode 'bogus' is invalid"),
-    (lambda o: D.CyclicLR(o, [0.01], 0.1), ValueError, "base_lr must have the same length"),
-    (lambda o: D.OneCycleLR(o, 0.1), ValueError, "You must define either total_steps"),
-    (lambda o: D.OneCycleLR(o, 0.1, total_steps=10, pct_start=1.5), ValueError,
-     "Expected float between 0 and 1 pct_start"),
-    (lambda o: D.OneCycleLR(o, 0.1, total_steps=10, anneal_strategy="cubic"), ValueError,
-     "anneal_strategy must be one of"),
-    (lambda o: D.ReduceLROnPlateau(o, factor=1.0), ValueError, "Factor should be < 1.0"),
-    (lambda o: D.ReduceLROnPlateau(o, mode="avg"), ValueError, "mode 'avg' is unknown"),
-    (lambda o: D.ReduceLROnPlateau(o, min_lr=[0.1]), ValueError, "expected 2 min_lrs, got 1"),
-    (lambda o: D.LambdaLR(o, [lambda e: 1.0]), ValueError, "Expected 2 lr_lambdas, but got 1"),
-    (lambda o: D.MultiplicativeLR(o, 3), TypeError, "lr_lambda should be a function"),
-    (lambda o: D.SequentialLR(o, [D.StepLR(o, 3)], milestones=[5]), ValueError,
-     "one more than the number of milestone points"),
-    (lambda o: D.SequentialLR(o, [D.StepLR(o, 3), D.StepLR(make_opt("ours"), 3)], [5]), ValueError,
-     "expects all schedulers to belong to the same optimizer"),
-    (lambda o: D.ChainedScheduler([D.StepLR(o, 3), D.ReduceLROnPlateau(o)]), ValueError,
-     "does not support `ReduceLROnPlateau`"),
-    (lambda o: D.PiecewiseConstantLR(o, [5, 3], [1, 2, 3]), ValueError, "strictly increasing"),
-    (lambda o: D.PiecewiseConstantLR(o, [5], [0.1]), ValueError,
-     r"len\(values\) == len\(boundaries\) \+ 1"),
-    (lambda o: D.NaturalExpLR(o, gamma=-1), ValueError, "NaturalExpLR: expected a decay rate"),
-    (lambda o: D.StepLR("sgd", 3), TypeError, "StepLR: str is not an Optimizer"),
-    (lambda o: D.StepLR(o, 3, last_epoch=4), KeyError, "initial_lr"),
-])
+@pytest.mark.parametrize(
+    "build,exc,msg",
+    [
+        (lambda o: D.StepLR(o, step_size=0), ValueError, "StepLR: expected an integer step_size >= 1"),
+        (lambda o: D.LinearLR(o, start_factor=0), ValueError, "LinearLR: Starting multiplicative"),
+        (lambda o: D.LinearLR(o, end_factor=1.5), ValueError, "LinearLR: Ending multiplicative"),
+        (lambda o: D.ConstantLR(o, factor=2.0), ValueError, "ConstantLR: Constant multiplicative"),
+        (lambda o: D.CosineAnnealingWarmRestarts(o, T_0=0), ValueError, "Expected positive integer T_0"),
+        (lambda o: D.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=0), ValueError, "Expected integer T_mult >= 1"),
+        (lambda o: D.CyclicLR(o, 0.01, 0.1, mode="bogus"), ValueError, "CyclicLR: mode 'bogus' is invalid"),
+        (lambda o: D.CyclicLR(o, [0.01], 0.1), ValueError, "base_lr must have the same length"),
+        (lambda o: D.OneCycleLR(o, 0.1), ValueError, "You must define either total_steps"),
+        (
+            lambda o: D.OneCycleLR(o, 0.1, total_steps=10, pct_start=1.5),
+            ValueError,
+            "Expected float between 0 and 1 pct_start",
+        ),
+        (
+            lambda o: D.OneCycleLR(o, 0.1, total_steps=10, anneal_strategy="cubic"),
+            ValueError,
+            "anneal_strategy must be one of",
+        ),
+        (lambda o: D.ReduceLROnPlateau(o, factor=1.0), ValueError, "Factor should be < 1.0"),
+        (lambda o: D.ReduceLROnPlateau(o, mode="avg"), ValueError, "mode 'avg' is unknown"),
+        (lambda o: D.ReduceLROnPlateau(o, min_lr=[0.1]), ValueError, "expected 2 min_lrs, got 1"),
+        (lambda o: D.LambdaLR(o, [lambda e: 1.0]), ValueError, "Expected 2 lr_lambdas, but got 1"),
+        (lambda o: D.MultiplicativeLR(o, 3), TypeError, "lr_lambda should be a function"),
+        (
+            lambda o: D.SequentialLR(o, [D.StepLR(o, 3)], milestones=[5]),
+            ValueError,
+            "one more than the number of milestone points",
+        ),
+        (
+            lambda o: D.SequentialLR(o, [D.StepLR(o, 3), D.StepLR(make_opt("ours"), 3)], [5]),
+            ValueError,
+            "expects all schedulers to belong to the same optimizer",
+        ),
+        (
+            lambda o: D.ChainedScheduler([D.StepLR(o, 3), D.ReduceLROnPlateau(o)]),
+            ValueError,
+            "does not support `ReduceLROnPlateau`",
+        ),
+        (lambda o: D.PiecewiseConstantLR(o, [5, 3], [1, 2, 3]), ValueError, "strictly increasing"),
+        (lambda o: D.PiecewiseConstantLR(o, [5], [0.1]), ValueError, r"len\(values\) == len\(boundaries\) \+ 1"),
+        (lambda o: D.NaturalExpLR(o, gamma=-1), ValueError, "NaturalExpLR: expected a decay rate"),
+        (lambda o: D.StepLR("sgd", 3), TypeError, "StepLR: str is not an Optimizer"),
+        (lambda o: D.StepLR(o, 3, last_epoch=4), KeyError, "initial_lr"),
+    ],
+)
 def test_scheduler_bad_input(build, exc, msg):
     with pytest.raises(exc, match=msg):
         build(make_opt("ours"))

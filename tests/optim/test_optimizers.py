@@ -4,28 +4,30 @@ Both sides start from the same float64 parameters and, at every step, receive th
 same function (a diagonal quadratic plus a fixed pseudo-random perturbation per step) evaluated at
 their own current parameters: numpy computes ours, torch computes theirs.
 """
+
 import itertools
 
 import numpy as np
 import pytest
 import torch
 
-import _oracle as oracle
 import deepnotes.optim as dopt
-from deepnotes.optim import optimizer as optimizer_module
 from deepnotes.nn import Parameter
+from deepnotes.optim import optimizer as optimizer_module
+
+import _oracle as oracle
 
 N_STEPS = 50
 RTOL = 1e-10
 ATOL = 1e-13
-SHAPES = [(3, 4), (5,), (2, 3, 2), (70, 100)]   # the last one spans several update blocks
+SHAPES = [(3, 4), (5,), (2, 3, 2), (70, 100)]  # the last one spans several update blocks
 
 
 @pytest.fixture(autouse=True)
 def _torch_float64():
     old, threads = torch.get_default_dtype(), torch.get_num_threads()
     torch.set_default_dtype(torch.float64)
-    torch.set_num_threads(1)         # small tensors: thread hand-offs only cost time
+    torch.set_num_threads(1)  # small tensors: thread hand-offs only cost time
     yield
     torch.set_default_dtype(old)
     torch.set_num_threads(threads)
@@ -45,8 +47,7 @@ class Problem:
         self.x0 = [rng.normal(size=s).astype(dtype) for s in shapes]
         self.curv = [rng.uniform(0.2, 2.0, size=s).astype(dtype) for s in shapes]
         self.target = [rng.normal(size=s).astype(dtype) for s in shapes]
-        self.noise = [[rng.normal(scale=0.3, size=s).astype(dtype) for s in shapes]
-                      for _ in range(n_steps)]
+        self.noise = [[rng.normal(scale=0.3, size=s).astype(dtype) for s in shapes] for _ in range(n_steps)]
         self.dtype = dtype
 
     def ours(self):
@@ -68,8 +69,9 @@ class Problem:
                 p.grad = None
                 continue
             with torch.no_grad():
-                p.grad = (torch.from_numpy(self.curv[i]) * (p - torch.from_numpy(self.target[i]))
-                          + torch.from_numpy(self.noise[k][i]))
+                p.grad = torch.from_numpy(self.curv[i]) * (p - torch.from_numpy(self.target[i])) + torch.from_numpy(
+                    self.noise[k][i]
+                )
 
 
 def assert_params_close(ours, theirs, rtol=RTOL, atol=ATOL, msg=""):
@@ -101,35 +103,38 @@ def grid(**axes):
 
 
 CASES = []
-for kw in grid(momentum=[0.0, 0.9], dampening=[0.0, 0.3], weight_decay=[0.0, 0.1],
-               nesterov=[False, True], maximize=[False, True]):
+for kw in grid(
+    momentum=[0.0, 0.9], dampening=[0.0, 0.3], weight_decay=[0.0, 0.1], nesterov=[False, True], maximize=[False, True]
+):
     if kw["nesterov"] and (kw["momentum"] == 0 or kw["dampening"] != 0):
         continue
     CASES.append(("SGD", dict(lr=0.05, **kw)))
-for kw in grid(amsgrad=[False, True], weight_decay=[0.0, 0.1], maximize=[False, True],
-               decoupled_weight_decay=[False, True]):
+for kw in grid(
+    amsgrad=[False, True], weight_decay=[0.0, 0.1], maximize=[False, True], decoupled_weight_decay=[False, True]
+):
     CASES.append(("Adam", dict(lr=0.01, **kw)))
-CASES.append(("Adam", dict(lr=0.02, betas=(0.3, 0.8), eps=1e-3)))      # lerp's weight >= 0.5 branch
+CASES.append(("Adam", dict(lr=0.02, betas=(0.3, 0.8), eps=1e-3)))  # lerp's weight >= 0.5 branch
 CASES.append(("Adam", dict(lr=0.02, betas=(0.0, 0.0), amsgrad=True)))
 for kw in grid(amsgrad=[False, True], weight_decay=[0.0, 0.05], maximize=[False, True]):
     CASES.append(("AdamW", dict(lr=0.01, **kw)))
 CASES.append(("AdamW", dict(lr=0.01, betas=(0.4, 0.95))))
-for kw in grid(lr_decay=[0.0, 0.05], initial_accumulator_value=[0.0, 0.5], weight_decay=[0.0, 0.1],
-               maximize=[False, True]):
+for kw in grid(
+    lr_decay=[0.0, 0.05], initial_accumulator_value=[0.0, 0.5], weight_decay=[0.0, 0.1], maximize=[False, True]
+):
     CASES.append(("Adagrad", dict(lr=0.1, **kw)))
 CASES.append(("Adagrad", dict(lr=0.1, eps=1e-3)))
 for kw in grid(rho=[0.9, 0.5], weight_decay=[0.0, 0.1], maximize=[False, True]):
     CASES.append(("Adadelta", dict(lr=1.0, **kw)))
 CASES.append(("Adadelta", dict(lr=0.5, rho=0.95, eps=1e-4)))
-for kw in grid(momentum=[0.0, 0.8], centered=[False, True], weight_decay=[0.0, 0.1],
-               maximize=[False, True]):
+for kw in grid(momentum=[0.0, 0.8], centered=[False, True], weight_decay=[0.0, 0.1], maximize=[False, True]):
     CASES.append(("RMSprop", dict(lr=0.01, **kw)))
 CASES.append(("RMSprop", dict(lr=0.01, alpha=0.3, eps=1e-4, momentum=0.5, centered=True)))
 for kw in grid(weight_decay=[0.0, 0.1], maximize=[False, True]):
     CASES.append(("Adamax", dict(lr=0.02, **kw)))
 CASES.append(("Adamax", dict(lr=0.02, betas=(0.2, 0.5), eps=1e-4)))
-for kw in grid(momentum_decay=[4e-3, 0.1], weight_decay=[0.0, 0.1],
-               decoupled_weight_decay=[False, True], maximize=[False, True]):
+for kw in grid(
+    momentum_decay=[4e-3, 0.1], weight_decay=[0.0, 0.1], decoupled_weight_decay=[False, True], maximize=[False, True]
+):
     CASES.append(("NAdam", dict(lr=0.01, **kw)))
 CASES.append(("NAdam", dict(lr=0.01, betas=(0.35, 0.9), eps=1e-4)))
 
@@ -154,10 +159,16 @@ def test_defaults_match_torch(name):
     run_both(name, {}, Problem(seed=3, shapes=[(4,), (3, 2)]), n_steps=20)
 
 
-@pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
-                                         ("Adam", dict(lr=0.01, amsgrad=True)),
-                                         ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
-                                         ("NAdam", dict(lr=0.01)), ("Adagrad", dict(lr=0.1))])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+        ("Adam", dict(lr=0.01, amsgrad=True)),
+        ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+        ("NAdam", dict(lr=0.01)),
+        ("Adagrad", dict(lr=0.1)),
+    ],
+)
 def test_float32_close_to_torch(name, kwargs):
     problem = Problem(seed=11, dtype=np.float32)
     ours, theirs = problem.ours(), problem.theirs()
@@ -177,16 +188,23 @@ def test_float32_close_to_torch(name, kwargs):
     assert_params_close(ours, theirs, rtol=2e-5, atol=2e-6)
 
 
-@pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=0.05, momentum=0.9, weight_decay=0.1)),
-                                         ("Adam", dict(lr=0.01, weight_decay=0.1)),
-                                         ("Adadelta", dict(rho=0.8)),
-                                         ("RMSprop", dict(momentum=0.5, centered=True)),
-                                         ("Adamax", dict()), ("NAdam", dict()), ("Adagrad", dict())])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("SGD", dict(lr=0.05, momentum=0.9, weight_decay=0.1)),
+        ("Adam", dict(lr=0.01, weight_decay=0.1)),
+        ("Adadelta", dict(rho=0.8)),
+        ("RMSprop", dict(momentum=0.5, centered=True)),
+        ("Adamax", dict()),
+        ("NAdam", dict()),
+        ("Adagrad", dict()),
+    ],
+)
 def test_non_contiguous_parameter(name, kwargs):
     """A parameter viewing a transposed array is updated in place like any other."""
     rng = np.random.default_rng(5)
     base = rng.normal(size=(6, 9))
-    p = Parameter(base.T)                     # Fortran-ordered view
+    p = Parameter(base.T)  # Fortran-ordered view
     assert not p.data.flags.c_contiguous
     q = torch.tensor(base.T.copy(), requires_grad=True)
     opt_o = getattr(dopt, name)([p], **kwargs)
@@ -243,21 +261,27 @@ def test_param_groups_and_add_param_group(name):
 
 
 def _torch_state_to_numpy(sd):
-    state = {i: {k: (float(v) if torch.is_tensor(v) and v.ndim == 0 else
-                     v.numpy().copy() if torch.is_tensor(v) else v) for k, v in s.items()}
-             for i, s in sd["state"].items()}
+    state = {
+        i: {
+            k: (float(v) if torch.is_tensor(v) and v.ndim == 0 else v.numpy().copy() if torch.is_tensor(v) else v)
+            for k, v in s.items()
+        }
+        for i, s in sd["state"].items()
+    }
     return {"state": state, "param_groups": sd["param_groups"]}
 
 
-ROUND_TRIP = [("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
-              ("SGD", dict(lr=0.05)),
-              ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
-              ("AdamW", dict(lr=0.01)),
-              ("Adagrad", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1)),
-              ("Adadelta", dict()),
-              ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
-              ("Adamax", dict()),
-              ("NAdam", dict(lr=0.01, momentum_decay=0.05))]
+ROUND_TRIP = [
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("SGD", dict(lr=0.05)),
+    ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
+    ("AdamW", dict(lr=0.01)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1)),
+    ("Adadelta", dict()),
+    ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+    ("Adamax", dict()),
+    ("NAdam", dict(lr=0.01, momentum_decay=0.05)),
+]
 
 
 @pytest.mark.parametrize("name,kwargs", ROUND_TRIP, ids=[n for n, _ in ROUND_TRIP])
@@ -267,8 +291,11 @@ def test_state_dict_round_trip(name, kwargs):
     ours, theirs = problem.ours(), problem.theirs()
 
     def build(params, lib):
-        opt = getattr(lib, name)([{"params": params[:2]}, {"params": params[2:], "lr": 0.003}],
-                                 **kwargs, **({} if lib is dopt else {"foreach": False}))
+        opt = getattr(lib, name)(
+            [{"params": params[:2]}, {"params": params[2:], "lr": 0.003}],
+            **kwargs,
+            **({} if lib is dopt else {"foreach": False}),
+        )
         return opt
 
     opt_o, opt_t = build(ours, dopt), build(theirs, torch.optim)
@@ -281,14 +308,15 @@ def test_state_dict_round_trip(name, kwargs):
             for i in sd["state"]:
                 assert set(sd["state"][i]) == set(sd_t["state"][i])
                 for key, value in sd["state"][i].items():
-                    np.testing.assert_allclose(np.asarray(value), sd_t["state"][i][key].numpy(),
-                                               rtol=RTOL, atol=ATOL)
+                    np.testing.assert_allclose(np.asarray(value), sd_t["state"][i][key].numpy(), rtol=RTOL, atol=ATOL)
             for go, gt in zip(sd["param_groups"], sd_t["param_groups"]):
                 assert go["params"] == gt["params"]
                 assert all(gt[key] == value for key, value in go.items())
             # the snapshot does not alias the live state
-            snap = {i: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
-                    for i, s in sd["state"].items()}
+            snap = {
+                i: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+                for i, s in sd["state"].items()
+            }
             new_params = [Parameter(p.data.copy()) for p in ours]
             opt_o = build(new_params, dopt)
             opt_o.load_state_dict(sd)
@@ -339,8 +367,11 @@ def test_load_state_dict_mismatches():
         dopt.Adam([{"params": [a]}, {"params": [b]}]).load_state_dict(sd)
     with pytest.raises(ValueError, match="doesn't match the size of optimizer's group"):
         dopt.Adam([a, b, c]).load_state_dict(sd)
-    with pytest.raises(ValueError, match=r"state\[0\]\['exp_avg'\] has shape \(2, 3\), but the "
-                                         r"parameter has shape \(5,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"state\[0\]\['exp_avg'\] has shape \(2, 3\), but the "
+        r"parameter has shape \(5,\)",
+    ):
         dopt.Adam([c, b]).load_state_dict(sd)
     with pytest.raises(ValueError, match=r"lacks hyper-parameters \['betas', 'eps'"):
         dopt.Adam([a, b]).load_state_dict(dopt.SGD([a, b]).state_dict())
@@ -360,13 +391,13 @@ def test_zero_grad_and_closure():
     assert p.grad is g and not p.grad.any()
     opt.zero_grad()
     assert p.grad is None
-    opt.step()                                   # no gradient: nothing changes
+    opt.step()  # no gradient: nothing changes
     np.testing.assert_array_equal(p.data, np.arange(3.0))
 
     def closure():
         opt.zero_grad()
         p.grad = 2 * p.data
-        return float((p.data ** 2).sum())
+        return float((p.data**2).sum())
 
     assert opt.step(closure) == 5.0
     np.testing.assert_allclose(p.data, np.arange(3.0) * 0.8)

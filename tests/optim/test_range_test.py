@@ -1,6 +1,7 @@
 """LR range test internals against oracles: the ramp equals torch's LambdaLR with the same
 multiplier, the recorded losses equal those of the same loop run in torch, and the test stops where
 heavy-ball gradient descent on a quadratic provably diverges."""
+
 import numpy as np
 import pytest
 import torch
@@ -17,11 +18,14 @@ def test_ramp_matches_torch_lambda(mode):
     n, end = 50, 3.0
     lrs = (1e-4, 1e-3)
     if mode == "exp":
+
         def mult(base):
             return lambda e: (end / base) ** (e / (n - 1))
     else:
+
         def mult(base):
             return lambda e: 1 + e / (n - 1) * (end - base) / base
+
     pt = [torch.zeros(1, requires_grad=True) for _ in lrs]
     opt_t = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(pt, lrs)])
     ref = torch.optim.lr_scheduler.LambdaLR(opt_t, [mult(b) for b in lrs])
@@ -43,7 +47,7 @@ def test_range_test_matches_torch_loop_and_diverges_past_the_stability_limit():
     w = nn.Parameter(np.zeros(4))
     opt = dopt.SGD([w], lr=0.123, momentum=0.5)
     w.grad = np.ones(4)
-    opt.step()                       # leaves a momentum buffer, which the test must restore
+    opt.step()  # leaves a momentum buffer, which the test must restore
     before_w, before_state = w.data.copy(), opt.state_dict()
 
     def train_step():
@@ -56,8 +60,12 @@ def test_range_test_matches_torch_loop_and_diverges_past_the_stability_limit():
     # oracle: the same ramp and loop in torch, from the same momentum state
     wt = torch.tensor(before_w, requires_grad=True)
     opt_t = torch.optim.SGD([wt], lr=1e-4, momentum=0.5)
-    opt_t.load_state_dict({"state": {0: {"momentum_buffer": torch.ones(4, dtype=torch.float64)}},
-                           "param_groups": [dict(opt_t.param_groups[0], params=[0])]})
+    opt_t.load_state_dict(
+        {
+            "state": {0: {"momentum_buffer": torch.ones(4, dtype=torch.float64)}},
+            "param_groups": [dict(opt_t.param_groups[0], params=[0])],
+        }
+    )
     sched = torch.optim.lr_scheduler.LambdaLR(opt_t, lambda e: (10.0 / 1e-4) ** (e / 199))
     losses = []
     for _ in range(len(res.losses)):
@@ -78,8 +86,7 @@ def test_range_test_matches_torch_loop_and_diverges_past_the_stability_limit():
     # everything restored
     np.testing.assert_array_equal(w.data, before_w)
     assert opt.param_groups[0]["lr"] == 0.123 and "initial_lr" not in opt.param_groups[0]
-    np.testing.assert_array_equal(opt.state[w]["momentum_buffer"],
-                                  before_state["state"][0]["momentum_buffer"])
+    np.testing.assert_array_equal(opt.state[w]["momentum_buffer"], before_state["state"][0]["momentum_buffer"])
     # smoothed losses are the bias-corrected moving average (beta = 0.98)
     avg, expect = 0.0, []
     for i, x in enumerate(res.losses):
@@ -90,7 +97,7 @@ def test_range_test_matches_torch_loop_and_diverges_past_the_stability_limit():
 
 def test_suggestion_is_steepest_descent():
     lrs = np.logspace(-5, 0, 30)
-    loss = 1 / (1 + np.exp((np.log10(lrs) + 2.5) * 4))   # falls fastest at lr = 10^-2.5
+    loss = 1 / (1 + np.exp((np.log10(lrs) + 2.5) * 4))  # falls fastest at lr = 10^-2.5
     assert abs(np.log10(suggest_lr(lrs, loss)) + 2.5) < 0.2
     assert suggest_lr(lrs[:4], loss[:4]) is None
 

@@ -1,6 +1,7 @@
 """deepnotes.reference.conv against the fast convolution kernels (im2col/col2im, the depthwise phase
 path, transposed convolution) on random small geometries, values and gradients in float64, and each
 reference once against torch."""
+
 import numpy as np
 import torch
 import torch.nn.functional as TF
@@ -41,7 +42,7 @@ def conv_cases(draw):
     s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     same = draw(st.booleans()) and s == (1, 1)
-    if same:     # 'same' pads d (k - 1) in total, the odd pixel at the bottom/right (asymmetric)
+    if same:  # 'same' pads d (k - 1) in total, the odd pixel at the bottom/right (asymmetric)
         total = [di * (ki - 1) for ki, di in zip(k, d)]
         pads = tuple((t // 2, t - t // 2) for t in total)
         padding = "same"
@@ -50,9 +51,21 @@ def conv_cases(draw):
         pads, padding = ((p[0], p[0]), (p[1], p[1])), p
     H = _extent(draw, k[0], d[0], pads[0][0])
     W = _extent(draw, k[1], d[1], pads[1][0])
-    return dict(N=draw(st.integers(1, 2)), groups=groups, C=cg * groups, O=og * groups, k=k, stride=s,
-                dilation=d, padding=padding, pads=pads, H=H, W=W, bias=draw(st.booleans()),
-                seed=draw(st.integers(0, 2 ** 31)))
+    return dict(
+        N=draw(st.integers(1, 2)),
+        groups=groups,
+        C=cg * groups,
+        O=og * groups,
+        k=k,
+        stride=s,
+        dilation=d,
+        padding=padding,
+        pads=pads,
+        H=H,
+        W=W,
+        bias=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**31)),
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -80,9 +93,18 @@ def depthwise_cases(draw):
     s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     p = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
-    return dict(N=draw(st.integers(1, 2)), C=draw(st.integers(1, 4)), k=k, stride=s, dilation=d, padding=p,
-                H=_extent(draw, k[0], d[0], p[0]), W=_extent(draw, k[1], d[1], p[1]),
-                bias=draw(st.booleans()), seed=draw(st.integers(0, 2 ** 31)))
+    return dict(
+        N=draw(st.integers(1, 2)),
+        C=draw(st.integers(1, 4)),
+        k=k,
+        stride=s,
+        dilation=d,
+        padding=p,
+        H=_extent(draw, k[0], d[0], p[0]),
+        W=_extent(draw, k[1], d[1], p[1]),
+        bias=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**31)),
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -115,10 +137,22 @@ def transpose_cases(draw):
     q = tuple(draw(st.integers(0, max(si, di) - 1)) for si, di in zip(s, d))
     H, W = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     full = [(n - 1) * si + di * (ki - 1) + 1 + qi for n, si, di, ki, qi in zip((H, W), s, d, k, q)]
-    p = tuple(draw(st.integers(0, (f - 1) // 2)) for f in full)     # at least one output row/column
-    return dict(N=draw(st.integers(1, 2)), groups=groups, C=groups * draw(st.integers(1, 2)),
-                O=groups * draw(st.integers(1, 2)), k=k, stride=s, dilation=d, padding=p, output_padding=q,
-                H=H, W=W, bias=draw(st.booleans()), seed=draw(st.integers(0, 2 ** 31)))
+    p = tuple(draw(st.integers(0, (f - 1) // 2)) for f in full)  # at least one output row/column
+    return dict(
+        N=draw(st.integers(1, 2)),
+        groups=groups,
+        C=groups * draw(st.integers(1, 2)),
+        O=groups * draw(st.integers(1, 2)),
+        k=k,
+        stride=s,
+        dilation=d,
+        padding=p,
+        output_padding=q,
+        H=H,
+        W=W,
+        bias=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**31)),
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -130,8 +164,13 @@ def test_conv_transpose2d_reference_equals_col2im_path(case):
     w = rng.standard_normal((case["C"], case["O"] // g) + case["k"])
     b = rng.standard_normal(case["O"])
     arrays = [x, w, b] if case["bias"] else [x, w]
-    geom = dict(stride=case["stride"], padding=case["padding"], output_padding=case["output_padding"],
-                dilation=case["dilation"], groups=g)
+    geom = dict(
+        stride=case["stride"],
+        padding=case["padding"],
+        output_padding=case["output_padding"],
+        dilation=case["dilation"],
+        groups=g,
+    )
     y, cot, grads = fast_with_grads(F.conv_transpose2d, arrays, case["seed"] + 1, **geom)
     close(ref.conv_transpose2d_forward(x, w, b if case["bias"] else None, **geom), y.data, "forward")
     dx, dw, db = ref.conv_transpose2d_backward(cot, x, w, **geom)

@@ -5,6 +5,7 @@ torchvision's C++ operators do not load here (see tests/conftest.py), so NMS and
 with the deepnotes fast path only (itself checked against OpenCV / an independent sampler in
 tests/detection); the COCO matching reference is also checked once against pycocotools' own
 ``evaluateImg`` records."""
+
 import contextlib
 import copy
 import importlib
@@ -24,13 +25,13 @@ from deepnotes.detection.coco import COCO, COCOeval
 @st.composite
 def box_sets(draw):
     n = draw(st.integers(0, 14))
-    rng = np.random.default_rng(draw(st.integers(0, 2 ** 31)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     x1, y1 = rng.integers(0, 12, n).astype(float), rng.integers(0, 12, n).astype(float)
-    w, h = rng.integers(0, 8, n).astype(float), rng.integers(0, 8, n).astype(float)   # some empty boxes
-    if draw(st.booleans()):                 # non-integer corners as well
+    w, h = rng.integers(0, 8, n).astype(float), rng.integers(0, 8, n).astype(float)  # some empty boxes
+    if draw(st.booleans()):  # non-integer corners as well
         x1, y1 = x1 + rng.uniform(0, 1, n), y1 + rng.uniform(0, 1, n)
     boxes = np.stack([x1, y1, x1 + w, y1 + h], axis=1).reshape(n, 4)
-    scores = np.round(rng.uniform(0, 1, n), 1)   # many equal scores: ties go to the lower index
+    scores = np.round(rng.uniform(0, 1, n), 1)  # many equal scores: ties go to the lower index
     labels = rng.integers(0, 3, n)
     return boxes, scores, labels
 
@@ -59,23 +60,29 @@ def roi_cases(draw):
     H, W = draw(st.integers(1, 6)), draw(st.integers(1, 6))
     scale = draw(st.sampled_from([0.5, 1.0, 0.25]))
     K = draw(st.integers(1, 4))
-    rng = np.random.default_rng(draw(st.integers(0, 2 ** 31)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     x1 = rng.uniform(-3, W / scale, K)
     y1 = rng.uniform(-3, H / scale, K)
-    x2 = x1 + rng.uniform(0, 1.2 * W / scale, K) * (rng.random(K) > 0.1)   # some zero-width boxes
+    x2 = x1 + rng.uniform(0, 1.2 * W / scale, K) * (rng.random(K) > 0.1)  # some zero-width boxes
     y2 = y1 + rng.uniform(0, 1.2 * H / scale, K)
     rois = np.stack([rng.integers(0, N, K), x1, y1, x2, y2], axis=1)
-    return dict(x=rng.standard_normal((N, C, H, W)), rois=rois, scale=scale,
-                out=(draw(st.integers(1, 3)), draw(st.integers(1, 3))),
-                ratio=draw(st.sampled_from([-1, 0, 1, 2, 3])), aligned=draw(st.booleans()),
-                cot_seed=draw(st.integers(0, 2 ** 31)))
+    return dict(
+        x=rng.standard_normal((N, C, H, W)),
+        rois=rois,
+        scale=scale,
+        out=(draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+        ratio=draw(st.sampled_from([-1, 0, 1, 2, 3])),
+        aligned=draw(st.booleans()),
+        cot_seed=draw(st.integers(0, 2**31)),
+    )
 
 
 @settings(max_examples=40, deadline=None)
 @given(roi_cases())
 def test_roi_align_reference_equals_matrix_path(case):
-    kw = dict(output_size=case["out"], spatial_scale=case["scale"], sampling_ratio=case["ratio"],
-              aligned=case["aligned"])
+    kw = dict(
+        output_size=case["out"], spatial_scale=case["scale"], sampling_ratio=case["ratio"], aligned=case["aligned"]
+    )
     xt = dn.Tensor(case["x"], requires_grad=True)
     y = roi_align(xt, case["rois"], **kw)
     cot = np.random.default_rng(case["cot_seed"]).standard_normal(y.shape)
@@ -106,23 +113,39 @@ def _coco_set(rng, n_img=2, n_cat=2):
         for _ in range(int(rng.integers(0, 6))):
             x, y = float(rng.integers(0, 20)), float(rng.integers(0, 20))
             w, h = float(rng.integers(1, 16)), float(rng.integers(1, 16))
-            anns.append({"id": len(anns) + 1, "image_id": img["id"], "category_id": int(rng.integers(1, n_cat + 1)),
-                         "bbox": [x, y, w, h], "area": float(rng.choice([w * h, 100.0, w * h * 0.7])),
-                         "iscrowd": int(rng.random() < 0.25)})
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": img["id"],
+                    "category_id": int(rng.integers(1, n_cat + 1)),
+                    "bbox": [x, y, w, h],
+                    "area": float(rng.choice([w * h, 100.0, w * h * 0.7])),
+                    "iscrowd": int(rng.random() < 0.25),
+                }
+            )
         own = [a for a in anns if a["image_id"] == img["id"]]
         for _ in range(int(rng.integers(0, 9))):
             cat = int(rng.integers(1, n_cat + 1))
-            if own and rng.random() < 0.75:     # near a ground truth of this image, mostly of its category
+            if own and rng.random() < 0.75:  # near a ground truth of this image, mostly of its category
                 near = own[int(rng.integers(len(own)))]
                 gx, gy, gw, gh = near["bbox"]
-                box = [gx + float(rng.integers(-2, 3)), gy + float(rng.integers(-2, 3)),
-                       max(gw + float(rng.integers(-2, 3)), 1.0), max(gh + float(rng.integers(-2, 3)), 1.0)]
+                box = [
+                    gx + float(rng.integers(-2, 3)),
+                    gy + float(rng.integers(-2, 3)),
+                    max(gw + float(rng.integers(-2, 3)), 1.0),
+                    max(gh + float(rng.integers(-2, 3)), 1.0),
+                ]
                 cat = near["category_id"] if rng.random() < 0.85 else cat
             else:
-                box = [float(rng.integers(0, 30)), float(rng.integers(0, 30)), float(rng.integers(1, 12)),
-                       float(rng.integers(1, 12))]
-            dets.append({"image_id": img["id"], "category_id": cat, "bbox": box,
-                         "score": float(np.round(rng.uniform(0, 1), 1))})
+                box = [
+                    float(rng.integers(0, 30)),
+                    float(rng.integers(0, 30)),
+                    float(rng.integers(1, 12)),
+                    float(rng.integers(1, 12)),
+                ]
+            dets.append(
+                {"image_id": img["id"], "category_id": cat, "bbox": box, "score": float(np.round(rng.uniform(0, 1), 1))}
+            )
     return {"images": images, "annotations": anns, "categories": cats}, dets
 
 
@@ -149,10 +172,16 @@ def _check_records(records, gt, dets, max_det, label):
         g_ids = [a["id"] for a in gt["annotations"] if a["image_id"] == img and a["category_id"] == cat]
         d_ids = [i for i, d in results.items() if d["image_id"] == img and d["category_id"] == cat]
         out = ref.coco_match_image(
-            [results[i]["bbox"] for i in d_ids], [results[i]["score"] for i in d_ids],
+            [results[i]["bbox"] for i in d_ids],
+            [results[i]["score"] for i in d_ids],
             [results[i]["bbox"][2] * results[i]["bbox"][3] for i in d_ids],
-            [anns[j]["bbox"] for j in g_ids], [anns[j]["area"] for j in g_ids], [anns[j]["iscrowd"] for j in g_ids],
-            iou_thresholds=THRESHOLDS, area_range=rng_, max_det=max_det)
+            [anns[j]["bbox"] for j in g_ids],
+            [anns[j]["area"] for j in g_ids],
+            [anns[j]["iscrowd"] for j in g_ids],
+            iou_thresholds=THRESHOLDS,
+            area_range=rng_,
+            max_det=max_det,
+        )
         where = f"{label}: image {img} category {cat} area {rng_}"
         assert [d_ids[i] for i in out["dt_order"]] == list(rec["dtIds"]), where
         assert [g_ids[j] for j in out["gt_order"]] == list(rec["gtIds"]), where
@@ -160,20 +189,23 @@ def _check_records(records, gt, dets, max_det, label):
         gt_m = [[d_ids[i] if i >= 0 else 0 for i in row] for row in out["gt_matches"]]
         np.testing.assert_array_equal(np.reshape(dt_m, np.shape(rec["dtMatches"])), rec["dtMatches"], err_msg=where)
         np.testing.assert_array_equal(np.reshape(gt_m, np.shape(rec["gtMatches"])), rec["gtMatches"], err_msg=where)
-        np.testing.assert_array_equal(np.reshape(out["dt_ignore"], np.shape(rec["dtIgnore"])),
-                                      np.asarray(rec["dtIgnore"], dtype=bool), err_msg=where)
+        np.testing.assert_array_equal(
+            np.reshape(out["dt_ignore"], np.shape(rec["dtIgnore"])),
+            np.asarray(rec["dtIgnore"], dtype=bool),
+            err_msg=where,
+        )
         np.testing.assert_array_equal(out["gt_ignore"], np.asarray(rec["gtIgnore"], dtype=bool), err_msg=where)
         checked += 1
     return checked
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2 ** 31), max_det=st.sampled_from([2, 5, 100]))
+@given(seed=st.integers(0, 2**31), max_det=st.sampled_from([2, 5, 100]))
 def test_coco_match_reference_equals_vectorised_evaluator(seed, max_det):
     gt, dets = _coco_set(np.random.default_rng(seed))
     g = COCO(copy.deepcopy(gt))
     if not dets:
-        return                              # nothing to match (loadRes warns on an empty result list)
+        return  # nothing to match (loadRes warns on an empty result list)
     E = COCOeval(g, g.loadRes(copy.deepcopy(dets)), "bbox")
     _set_params(E.params, max_det)
     E.evaluate()

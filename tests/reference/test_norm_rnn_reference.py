@@ -1,5 +1,6 @@
 """deepnotes.reference.batchnorm and .rnn against the fused kernels (BatchNormFn, RNNLayerFn) on random
 small shapes, values and gradients in float64, and each reference once against torch."""
+
 import numpy as np
 import torch
 import torch.nn.functional as TF
@@ -21,27 +22,42 @@ def close(actual, expected, what):
 
 # ------------------------------------------------------------------------------------ batch norm
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(1, 3), c=st.integers(1, 3), spatial=st.lists(st.integers(1, 3), max_size=2),
-       training=st.booleans(), affine=st.booleans(), channel_major=st.booleans(), seed=st.integers(0, 2 ** 31))
+@given(
+    n=st.integers(1, 3),
+    c=st.integers(1, 3),
+    spatial=st.lists(st.integers(1, 3), max_size=2),
+    training=st.booleans(),
+    affine=st.booleans(),
+    channel_major=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
 def test_batch_norm_reference_equals_fused_kernel(n, c, spatial, training, affine, channel_major, seed):
     shape = (n, c, *spatial)
     if training and n * int(np.prod(spatial)) < 2:
-        n, shape = 2, (2, c, *spatial)                # training needs more than one value per channel
+        n, shape = 2, (2, c, *spatial)  # training needs more than one value per channel
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape) * rng.uniform(0.5, 3) + rng.uniform(-2, 2)
-    if channel_major and len(shape) > 2:   # the layout the im2col convolution produces; BatchNormFn keeps it
+    if channel_major and len(shape) > 2:  # the layout the im2col convolution produces; BatchNormFn keeps it
         x = np.ascontiguousarray(x.swapaxes(0, 1)).swapaxes(0, 1)
     w, b = rng.standard_normal(c), rng.standard_normal(c)
     rm, rv = rng.standard_normal(c), rng.uniform(0.5, 2, c)
     eps, momentum = 1e-5, 0.3
     tensors = [dn.Tensor(a, requires_grad=True) for a in ((x, w, b) if affine else (x,))]
     rm_fast, rv_fast = rm.copy(), rv.copy()
-    y = F.batch_norm(tensors[0], rm_fast, rv_fast, *(tensors[1:] if affine else (None, None)), training=training,
-                     momentum=momentum, eps=eps)
+    y = F.batch_norm(
+        tensors[0],
+        rm_fast,
+        rv_fast,
+        *(tensors[1:] if affine else (None, None)),
+        training=training,
+        momentum=momentum,
+        eps=eps,
+    )
     cot = rng.standard_normal(shape)
     y.backward(dn.Tensor(cot))
-    y_ref, rm_ref, rv_ref, cache = ref.batch_norm_forward(x, *((w, b) if affine else (None, None)), rm, rv,
-                                                          training=training, momentum=momentum, eps=eps)
+    y_ref, rm_ref, rv_ref, cache = ref.batch_norm_forward(
+        x, *((w, b) if affine else (None, None)), rm, rv, training=training, momentum=momentum, eps=eps
+    )
     close(y_ref, y.data, "forward")
     close(rm_ref, rm_fast, "running mean")
     close(rv_ref, rv_fast, "running var")
@@ -85,7 +101,7 @@ def _fast_layer(mode, x, h0, c0, ws, reverse, seed):
     lstm = mode == "lstm"
     x_t, h_t = leaves[0], leaves[1]
     c_t = leaves[2] if lstm else None
-    out, hn, cn = rnn_layer(x_t, h_t, c_t, *leaves[2 + lstm:], mode=mode, reverse=reverse)
+    out, hn, cn = rnn_layer(x_t, h_t, c_t, *leaves[2 + lstm :], mode=mode, reverse=reverse)
     rng = np.random.default_rng(seed)
     cots = [rng.standard_normal(t.shape) for t in (out, hn) + ((cn,) if lstm else ())]
     loss = (out * dn.Tensor(cots[0])).sum() + (hn * dn.Tensor(cots[1])).sum()
@@ -96,8 +112,15 @@ def _fast_layer(mode, x, h0, c0, ws, reverse, seed):
 
 
 @settings(max_examples=30, deadline=None)
-@given(T=st.integers(1, 3), B=st.integers(1, 3), I=st.integers(1, 3), H=st.integers(1, 3), bias=st.booleans(),
-       reverse=st.booleans(), seed=st.integers(0, 2 ** 31))
+@given(
+    T=st.integers(1, 3),
+    B=st.integers(1, 3),
+    I=st.integers(1, 3),
+    H=st.integers(1, 3),
+    bias=st.booleans(),
+    reverse=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
 def test_lstm_reference_equals_fused_layer(T, B, I, H, bias, reverse, seed):
     rng = np.random.default_rng(seed)
     x, h0, c0 = rng.standard_normal((T, B, I)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
@@ -114,8 +137,15 @@ def test_lstm_reference_equals_fused_layer(T, B, I, H, bias, reverse, seed):
 
 
 @settings(max_examples=30, deadline=None)
-@given(T=st.integers(1, 3), B=st.integers(1, 3), I=st.integers(1, 3), H=st.integers(1, 3), bias=st.booleans(),
-       reverse=st.booleans(), seed=st.integers(0, 2 ** 31))
+@given(
+    T=st.integers(1, 3),
+    B=st.integers(1, 3),
+    I=st.integers(1, 3),
+    H=st.integers(1, 3),
+    bias=st.booleans(),
+    reverse=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
 def test_gru_reference_equals_fused_layer(T, B, I, H, bias, reverse, seed):
     rng = np.random.default_rng(seed)
     x, h0 = rng.standard_normal((T, B, I)), rng.standard_normal((B, H))
@@ -138,13 +168,11 @@ def _public_cell(cls, I, H, ws):
 
 
 def _cell_grads(cell):
-    return [cell.weight_ih.grad, cell.weight_hh.grad] + (
-        [cell.bias_ih.grad, cell.bias_hh.grad] if cell.bias else [])
+    return [cell.weight_ih.grad, cell.weight_hh.grad] + ([cell.bias_ih.grad, cell.bias_hh.grad] if cell.bias else [])
 
 
 @settings(max_examples=30, deadline=None)
-@given(B=st.integers(1, 3), I=st.integers(1, 3), H=st.integers(1, 3), bias=st.booleans(),
-       seed=st.integers(0, 2 ** 31))
+@given(B=st.integers(1, 3), I=st.integers(1, 3), H=st.integers(1, 3), bias=st.booleans(), seed=st.integers(0, 2**31))
 def test_cell_references_equal_public_cells(B, I, H, bias, seed):
     """One step through the public nn.LSTMCell / nn.GRUCell (a one-step fused layer) and its autograd."""
     rng = np.random.default_rng(seed)
@@ -160,8 +188,11 @@ def test_cell_references_equal_public_cells(B, I, H, bias, seed):
     close(h_r, h1.data, "lstm h'")
     close(c_r, c1.data, "lstm c'")
     dx, dh, dc, *dws = ref.lstm_cell_backward(dh1, dc1, cache)
-    for r, g, what in zip([dx, dh, dc] + dws[:len(ws)], [xt.grad, ht.grad, ct.grad] + _cell_grads(cell),
-                          ["dx", "dh", "dc", "dW_ih", "dW_hh", "db_ih", "db_hh"]):
+    for r, g, what in zip(
+        [dx, dh, dc] + dws[: len(ws)],
+        [xt.grad, ht.grad, ct.grad] + _cell_grads(cell),
+        ["dx", "dh", "dc", "dW_ih", "dW_hh", "db_ih", "db_hh"],
+    ):
         close(r, g, "lstm " + what)
 
     ws = _weights(rng, 3, I, H, bias)
@@ -172,8 +203,11 @@ def test_cell_references_equal_public_cells(B, I, H, bias, seed):
     h_r, cache = ref.gru_cell_forward(x, h, *ws)
     close(h_r, h1.data, "gru h'")
     dx, dh, *dws = ref.gru_cell_backward(dh1, cache)
-    for r, g, what in zip([dx, dh] + dws[:len(ws)], [xt.grad, ht.grad] + _cell_grads(cell),
-                          ["dx", "dh", "dW_ih", "dW_hh", "db_ih", "db_hh"]):
+    for r, g, what in zip(
+        [dx, dh] + dws[: len(ws)],
+        [xt.grad, ht.grad] + _cell_grads(cell),
+        ["dx", "dh", "dW_ih", "dW_hh", "db_ih", "db_hh"],
+    ):
         close(r, g, "gru " + what)
 
 
@@ -193,10 +227,18 @@ def test_lstm_cell_reference_matches_torch():
     h_r, c_r, cache = ref.lstm_cell_forward(x, h, c, *ws)
     close(h_r, h1.detach().numpy(), "h'")
     close(c_r, c1.detach().numpy(), "c'")
-    expected = [xt.grad, ht.grad, ct.grad, cell.weight_ih.grad, cell.weight_hh.grad, cell.bias_ih.grad,
-                cell.bias_hh.grad]
-    for r, t, what in zip(ref.lstm_cell_backward(dh1, dc1, cache), expected,
-                          ["dx", "dh", "dc", "dW_ih", "dW_hh", "db_ih", "db_hh"]):
+    expected = [
+        xt.grad,
+        ht.grad,
+        ct.grad,
+        cell.weight_ih.grad,
+        cell.weight_hh.grad,
+        cell.bias_ih.grad,
+        cell.bias_hh.grad,
+    ]
+    for r, t, what in zip(
+        ref.lstm_cell_backward(dh1, dc1, cache), expected, ["dx", "dh", "dc", "dW_ih", "dW_hh", "db_ih", "db_hh"]
+    ):
         close(r, t.numpy(), what)
 
 
@@ -216,6 +258,7 @@ def test_gru_cell_reference_matches_torch():
     h_r, cache = ref.gru_cell_forward(x, h, *ws)
     close(h_r, h1.detach().numpy(), "h'")
     expected = [xt.grad, ht.grad, cell.weight_ih.grad, cell.weight_hh.grad, cell.bias_ih.grad, cell.bias_hh.grad]
-    for r, t, what in zip(ref.gru_cell_backward(dh1, cache), expected,
-                          ["dx", "dh", "dW_ih", "dW_hh", "db_ih", "db_hh"]):
+    for r, t, what in zip(
+        ref.gru_cell_backward(dh1, cache), expected, ["dx", "dh", "dW_ih", "dW_hh", "db_ih", "db_hh"]
+    ):
         close(r, t.numpy(), what)

@@ -1,6 +1,7 @@
 """The reference package is findable from both sides: every public reference names the notes it follows
 (ids that exist in the notes catalogue) and a fast kernel that exists, and every fast kernel's
 "Reference (loops ...)" docstring line names references that exist."""
+
 import importlib
 import inspect
 import pkgutil
@@ -41,7 +42,7 @@ def test_each_reference_cites_existing_notes_and_an_existing_fast_kernel(name):
     assert ids <= set(catalogue.entries), f"{name} cites unknown notes ids {ids - set(catalogue.entries)}"
     fast = FAST.findall(doc) + FAST.findall(module_doc)
     if name in ("pool_output_size", "box_iou_pair", "coco_box_iou", "bilinear_neighbours"):
-        return                                          # helpers: their module names the kernel
+        return  # helpers: their module names the kernel
     assert FAST.findall(doc), f"{name}'s docstring names no fast kernel"
     for dotted in fast:
         _resolve(dotted.rstrip("."))
@@ -64,10 +65,11 @@ def test_fast_kernel_links_name_existing_references():
             for member in members:
                 doc = inspect.getdoc(member) or ""
                 if LINK in doc:
-                    text = doc[doc.index(LINK):].split("\n\n")[0]
+                    text = doc[doc.index(LINK) :].split("\n\n")[0]
                     # "deepnotes.reference.<module>.<name> / <name> ..." (later names in the same module)
                     for module_name, first, more in re.findall(
-                            r"deepnotes\.reference\.(\w+)(?:\.(\w+)((?:\s*/\s*\w+)*))?", text):
+                        r"deepnotes\.reference\.(\w+)(?:\.(\w+)((?:\s*/\s*\w+)*))?", text
+                    ):
                         names = [first] + re.findall(r"\w+", more) if first else []
                         links.append((member.__qualname__, module_name, names))
     assert len(links) >= 12, links

@@ -1,4 +1,5 @@
 """deepnotes.train.adapt: models and image data fitted to each other; torch/torchvision as oracles."""
+
 import numpy as np
 import pytest
 import torch
@@ -6,8 +7,16 @@ import torch
 import deepnotes as dn
 from deepnotes.data import Digits, TensorDataset
 from deepnotes.models import get_model
-from deepnotes.train.adapt import (AUX_MIN_SIDE, MIN_INPUT_SIDE, AuxiliaryLoss, FittedImages, IncompatibleInput,
-                                   build_classifier, input_for, prepare_image_classification)
+from deepnotes.train.adapt import (
+    AUX_MIN_SIDE,
+    MIN_INPUT_SIDE,
+    AuxiliaryLoss,
+    FittedImages,
+    IncompatibleInput,
+    build_classifier,
+    input_for,
+    prepare_image_classification,
+)
 
 
 def _runs(model, side, channels=3):
@@ -26,16 +35,25 @@ def _ours(name, **kw):
 
 def _theirs(name, **kw):
     import torchvision.models as tvm
-    m = getattr(tvm, name)(num_classes=10, **({"init_weights": False} if name in ("googlenet", "inception_v3")
-                                             else {}), **kw)
+
+    m = getattr(tvm, name)(
+        num_classes=10, **({"init_weights": False} if name in ("googlenet", "inception_v3") else {}), **kw
+    )
     m.train()
     return lambda x: m(torch.from_numpy(x))
 
 
-@pytest.mark.parametrize("name, kw, side", [("alexnet", {}, 63), ("vgg11", {}, 32), ("googlenet", {}, 15),
-                                            ("densenet121", {}, 29),
-                                            ("inception_v3", {"aux_logits": False}, 75),
-                                            ("inception_v3", {}, 299)])
+@pytest.mark.parametrize(
+    "name, kw, side",
+    [
+        ("alexnet", {}, 63),
+        ("vgg11", {}, 32),
+        ("googlenet", {}, 15),
+        ("densenet121", {}, 29),
+        ("inception_v3", {"aux_logits": False}, 75),
+        ("inception_v3", {}, 299),
+    ],
+)
 def test_minimum_side_is_torchvisions_edge(name, kw, side):
     """torchvision's model runs at the listed side and fails one pixel below (training mode)."""
     expected = AUX_MIN_SIDE[name] if name in AUX_MIN_SIDE and not kw else MIN_INPUT_SIDE[name]
@@ -55,7 +73,8 @@ def test_minimum_side_is_our_edge(name, side):
 
 def test_every_family_member_shares_the_table_entry():
     assert {k: v for k, v in MIN_INPUT_SIDE.items() if k.startswith("vgg")} == {
-        f"vgg{d}{b}": 32 for d in (11, 13, 16, 19) for b in ("", "_bn")}
+        f"vgg{d}{b}": 32 for d in (11, 13, 16, 19) for b in ("", "_bn")
+    }
     assert {MIN_INPUT_SIDE[f"densenet{d}"] for d in (121, 161, 169, 201)} == {29}
 
 
@@ -66,8 +85,9 @@ def test_input_for():
     assert input_for("alexnet", 1, 28) == (3, 63)
     assert input_for("alexnet", 3, 32, image_size=100) == (3, 100)
     assert input_for("inception_v3", 1, 32) == (3, 75)
-    with pytest.raises(IncompatibleInput, match="inception_v3 needs images of at least 75x75 pixels, got an "
-                                                "image size of 64"):
+    with pytest.raises(
+        IncompatibleInput, match="inception_v3 needs images of at least 75x75 pixels, got an image size of 64"
+    ):
         input_for("inception_v3", 3, 32, image_size=64)
     with pytest.raises(IncompatibleInput, match="lenet5 takes 32x32 images only"):
         input_for("lenet5", 1, 32, image_size=28)
@@ -115,7 +135,7 @@ def test_fitted_images_reject_what_cannot_be_fitted():
 def test_prepare_digits_for_a_torchvision_model():
     run = prepare_image_classification("alexnet", "digits")
     assert run.input_shape == (3, 63, 63)
-    assert isinstance(run.train_set, FittedImages) and run.train_set.dataset.size == 63   # Digits(size=63)
+    assert isinstance(run.train_set, FittedImages) and run.train_set.dataset.size == 63  # Digits(size=63)
     image, _ = run.train_set[0]
     assert image.shape == (3, 63, 63) and np.array_equal(image[0], image[2])
     plain = prepare_image_classification("lenet5", "digits")
@@ -139,7 +159,7 @@ def test_auxiliary_loss_matches_the_weighted_torch_sum():
     as_t = lambda t: torch.from_numpy(t.data.astype(np.float64))  # noqa: E731
     want = ce(as_t(logits), tt) + 0.3 * (ce(as_t(aux1), tt) + ce(as_t(aux2), tt))
     np.testing.assert_allclose(loss.item(), want.item(), rtol=1e-6)
-    assert loss_fn._aux == []     # consumed: the next loss without a forward is plain CE
+    assert loss_fn._aux == []  # consumed: the next loss without a forward is plain CE
     loss.backward()
     assert model.aux1.fc2.weight.grad is not None and model.aux2.fc2.weight.grad is not None
     model.eval()

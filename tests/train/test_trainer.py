@@ -20,8 +20,16 @@ def _setup(seed, epochs_sched=4, checkpoint_path=None, progress=False):
     sched = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
     loader = data.DataLoader(_toy(), batch_size=16, shuffle=True)
     val = data.DataLoader(_toy(1), batch_size=32)
-    return Trainer(model, opt, loader, val_loader=val, scheduler=sched, checkpoint_path=checkpoint_path,
-                   progress=progress, log=None)
+    return Trainer(
+        model,
+        opt,
+        loader,
+        val_loader=val,
+        scheduler=sched,
+        checkpoint_path=checkpoint_path,
+        progress=progress,
+        log=None,
+    )
 
 
 def _weights(trainer):
@@ -32,7 +40,7 @@ def test_training_learns_and_records_history():
     t = _setup(0)
     hist = t.fit(4)
     assert [h["epoch"] for h in hist] == [1, 2, 3, 4]
-    assert [h["lr"] for h in hist] == [0.1, 0.1, 0.05, 0.05]   # StepLR stepped once per epoch
+    assert [h["lr"] for h in hist] == [0.1, 0.1, 0.05, 0.05]  # StepLR stepped once per epoch
     assert hist[-1]["val_acc"] > 0.9
     assert hist[-1]["train_loss"] < hist[0]["train_loss"]
 
@@ -40,7 +48,7 @@ def test_training_learns_and_records_history():
 def test_same_seed_gives_bit_identical_weights():
     a = _setup(7)
     a.fit(3)
-    b = _setup(7)   # shuffling draws from the global generator, so build each run after seeding
+    b = _setup(7)  # shuffling draws from the global generator, so build each run after seeding
     b.fit(3)
     wa, wb = _weights(a), _weights(b)
     for k in wa:
@@ -95,7 +103,7 @@ def test_hand_written_loop_equals_trainer():
             opt.step()
         model.eval()
         with dn.no_grad():
-            for x, _y in val:   # evaluation draws no random numbers but mirrors the Trainer's order
+            for x, _y in val:  # evaluation draws no random numbers but mirrors the Trainer's order
                 model(x)
         sched.step()
     for k, v in model.state_dict().items():
@@ -105,8 +113,14 @@ def test_hand_written_loop_equals_trainer():
 def test_fit_function_and_bad_epochs():
     dn.manual_seed(0)
     model = nn.Linear(4, 2)
-    hist = fit(model, optim.SGD(model.parameters(), lr=0.1), data.DataLoader(_toy(), batch_size=32), 1,
-               progress=False, log=None)
+    hist = fit(
+        model,
+        optim.SGD(model.parameters(), lr=0.1),
+        data.DataLoader(_toy(), batch_size=32),
+        1,
+        progress=False,
+        log=None,
+    )
     assert len(hist) == 1 and "val_acc" not in hist[0]
     with pytest.raises(ValueError, match="epochs must be >= 0"):
         _setup(0).fit(-1)
@@ -116,14 +130,18 @@ def test_checkpoint_for_another_model_is_rejected(tmp_path):
     t = _setup(0, checkpoint_path=tmp_path / "c.safetensors")
     t.fit(1)
     dn.manual_seed(0)
-    other = Trainer(nn.Linear(4, 2), optim.SGD(nn.Linear(4, 2).parameters(), lr=0.1),
-                    data.DataLoader(_toy()), progress=False, log=None)
+    other = Trainer(
+        nn.Linear(4, 2),
+        optim.SGD(nn.Linear(4, 2).parameters(), lr=0.1),
+        data.DataLoader(_toy()),
+        progress=False,
+        log=None,
+    )
     with pytest.raises(CheckpointMismatchError, match="holds a Sequential model, but this Trainer trains a Linear"):
         other.load_checkpoint(tmp_path / "c.safetensors")
     # same class, other layers: one line naming the keys that do not fit
     narrow = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
-    other = Trainer(narrow, optim.SGD(narrow.parameters(), lr=0.1), data.DataLoader(_toy()), progress=False,
-                    log=None)
+    other = Trainer(narrow, optim.SGD(narrow.parameters(), lr=0.1), data.DataLoader(_toy()), progress=False, log=None)
     with pytest.raises(CheckpointMismatchError, match=r"do not fit this Sequential: .*0\.weight") as e:
         other.load_checkpoint(tmp_path / "c.safetensors")
     assert "\n" not in str(e.value)

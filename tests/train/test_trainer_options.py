@@ -1,6 +1,7 @@
 """Trainer options of issue 4: accumulation, clipping, early stopping, per-step schedules, history."""
-import importlib
+
 import csv
+import importlib
 import json
 
 import numpy as np
@@ -27,10 +28,17 @@ def _model(seed=0):
 def test_gradient_accumulation_equals_one_large_batch():
     """4 batches of 8 accumulated == one batch of 32 (mean loss), for plain SGD."""
     a, b = _model(), _model()
-    ta = Trainer(a, optim.SGD(a.parameters(), lr=0.5), data.DataLoader(_data(), batch_size=8),
-                 accumulation_steps=4, progress=False, log=None)
-    tb = Trainer(b, optim.SGD(b.parameters(), lr=0.5), data.DataLoader(_data(), batch_size=32),
-                 progress=False, log=None)
+    ta = Trainer(
+        a,
+        optim.SGD(a.parameters(), lr=0.5),
+        data.DataLoader(_data(), batch_size=8),
+        accumulation_steps=4,
+        progress=False,
+        log=None,
+    )
+    tb = Trainer(
+        b, optim.SGD(b.parameters(), lr=0.5), data.DataLoader(_data(), batch_size=32), progress=False, log=None
+    )
     ta.fit(3)
     tb.fit(3)
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
@@ -43,9 +51,8 @@ def test_accumulation_flushes_a_partial_group():
     opt = optim.SGD(m.parameters(), lr=0.1)
     orig = opt.step
     opt.step = lambda *a, **k: steps.append(1) or orig(*a, **k)
-    Trainer(m, opt, data.DataLoader(_data(n=40), batch_size=8), accumulation_steps=3, progress=False,
-            log=None).fit(1)
-    assert len(steps) == 2   # 5 batches: one step after 3, one for the remaining 2
+    Trainer(m, opt, data.DataLoader(_data(n=40), batch_size=8), accumulation_steps=3, progress=False, log=None).fit(1)
+    assert len(steps) == 2  # 5 batches: one step after 3, one for the remaining 2
 
 
 def test_gradient_clipping_in_the_loop_matches_torch():
@@ -66,8 +73,12 @@ def test_gradient_clipping_in_the_loop_matches_torch():
 
 def test_early_stopping_stops_and_restores_best():
     es = EarlyStopping(monitor="val_loss", patience=2)
-    records = [{"epoch": 1, "val_loss": 1.0}, {"epoch": 2, "val_loss": 0.5}, {"epoch": 3, "val_loss": 0.6},
-               {"epoch": 4, "val_loss": 0.7}]
+    records = [
+        {"epoch": 1, "val_loss": 1.0},
+        {"epoch": 2, "val_loss": 0.5},
+        {"epoch": 3, "val_loss": 0.6},
+        {"epoch": 4, "val_loss": 0.7},
+    ]
     assert [es.step(r) for r in records] == [False, False, False, True]
     assert es.best == 0.5 and es.best_epoch == 2
     with pytest.raises(KeyError, match="metric 'val_acc' is not in the epoch record"):
@@ -77,11 +88,17 @@ def test_early_stopping_stops_and_restores_best():
 
     # in the loop: lr so large the validation loss gets worse after the first epochs
     m = _model(2)
-    t = Trainer(m, optim.SGD(m.parameters(), lr=1e-9), data.DataLoader(_data(), batch_size=16),
-                val_loader=data.DataLoader(_data(seed=5), batch_size=64),
-                early_stopping=EarlyStopping(patience=0, min_delta=1.0), progress=False, log=None)
+    t = Trainer(
+        m,
+        optim.SGD(m.parameters(), lr=1e-9),
+        data.DataLoader(_data(), batch_size=16),
+        val_loader=data.DataLoader(_data(seed=5), batch_size=64),
+        early_stopping=EarlyStopping(patience=0, min_delta=1.0),
+        progress=False,
+        log=None,
+    )
     hist = t.fit(20)
-    assert t.stopped_early and len(hist) == 2   # epoch 1 sets the best, epoch 2 fails to beat it by 1.0
+    assert t.stopped_early and len(hist) == 2  # epoch 1 sets the best, epoch 2 fails to beat it by 1.0
 
 
 def test_per_step_onecycle_and_plateau():
@@ -104,15 +121,27 @@ def test_per_step_onecycle_and_plateau():
     plateau, interval = build_scheduler("plateau", opt, epochs=6)
     t = Trainer(m, opt, loader, val_loader=loader, scheduler=plateau, progress=False, log=None)
     t.fit(6)
-    assert opt.param_groups[0]["lr"] == 5e-7   # no progress at such a rate: the plateau rule halved it
+    assert opt.param_groups[0]["lr"] == 5e-7  # no progress at such a rate: the plateau rule halved it
 
 
 def test_factories_by_name_and_errors():
     m = _model()
     for name in ("sgd", "nesterov", "adam", "adamw", "adamax", "nadam", "rmsprop", "adagrad", "adadelta"):
         opt = build_optimizer(name, m.parameters())
-        for sname in ("none", "step", "multistep", "exponential", "natural-exp", "poly", "cosine",
-                      "cosine-restarts", "warmup-cosine", "onecycle", "cyclic", "plateau"):
+        for sname in (
+            "none",
+            "step",
+            "multistep",
+            "exponential",
+            "natural-exp",
+            "poly",
+            "cosine",
+            "cosine-restarts",
+            "warmup-cosine",
+            "onecycle",
+            "cyclic",
+            "plateau",
+        ):
             build_scheduler(sname, build_optimizer(name, m.parameters()), epochs=5, steps_per_epoch=3)
         assert opt.param_groups[0]["lr"] > 0
     with pytest.raises(ValueError, match="unknown optimizer 'adm'; did you mean adam"):
@@ -126,9 +155,16 @@ def test_factories_by_name_and_errors():
 def test_history_files_and_plot(tmp_path):
     importlib.import_module("matplotlib")
     m = _model()
-    t = Trainer(m, optim.SGD(m.parameters(), lr=0.1), data.DataLoader(_data(), batch_size=16),
-                val_loader=data.DataLoader(_data(seed=3), batch_size=64), history_path=tmp_path / "h.csv",
-                plot_path=tmp_path / "curves.png", progress=False, log=None)
+    t = Trainer(
+        m,
+        optim.SGD(m.parameters(), lr=0.1),
+        data.DataLoader(_data(), batch_size=16),
+        val_loader=data.DataLoader(_data(seed=3), batch_size=64),
+        history_path=tmp_path / "h.csv",
+        plot_path=tmp_path / "curves.png",
+        progress=False,
+        log=None,
+    )
     hist = t.fit(2)
     rows = list(csv.DictReader(open(tmp_path / "h.csv")))
     assert [int(r["epoch"]) for r in rows] == [1, 2]

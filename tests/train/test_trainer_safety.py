@@ -1,5 +1,6 @@
 """Issue 10: the training loop is honest (validation, not test, for model selection; patience as in
 Keras/Lightning) and safe (non-finite losses, crash-consistent history, progress bars in logs)."""
+
 import csv
 import json
 import math
@@ -9,8 +10,15 @@ import pytest
 
 import deepnotes as dn
 from deepnotes import data, io, nn, optim
-from deepnotes.train import (EarlyStopping, NonFiniteLossError, Trainer, build_scheduler, resume_scheduler,
-                             split_validation, trainer as trainer_module)
+from deepnotes.train import (
+    EarlyStopping,
+    NonFiniteLossError,
+    Trainer,
+    build_scheduler,
+    resume_scheduler,
+    split_validation,
+)
+from deepnotes.train import trainer as trainer_module
 
 
 def _toy(seed=0, n=64):
@@ -64,8 +72,9 @@ def test_split_validation_fraction_count_and_seed():
 
 def test_model_selection_never_sees_the_test_set():
     test = _Counting(data.DataLoader(_toy(9), batch_size=32))
-    t = _trainer(val_loader=data.DataLoader(_toy(5), batch_size=32), test_loader=test,
-                 early_stopping=EarlyStopping(patience=1))
+    t = _trainer(
+        val_loader=data.DataLoader(_toy(5), batch_size=32), test_loader=test, early_stopping=EarlyStopping(patience=1)
+    )
     t.fit(4)
     assert test.passes == 0
     loss, acc = t.test()
@@ -97,6 +106,7 @@ def _nan_on_calls(bad_calls):
         calls["n"] += 1
         loss = dn.nn.functional.cross_entropy(output, target)
         return loss * float("nan") if calls["n"] in bad_calls else loss
+
     return loss_fn
 
 
@@ -124,11 +134,19 @@ def test_huge_learning_rate_stops_before_saving_nonfinite_weights(tmp_path):
 def test_skip_policy_drops_the_bad_steps_and_counts_them():
     """Skipping batch 3 leaves the weights as a run that never took that step: compare with a run whose
     batch-3 step is a zero update (plain SGD without momentum, so a skipped step changes nothing else)."""
+
     def make(loss_fn):
         dn.manual_seed(0)
         model = nn.Sequential(nn.Linear(4, 2))
-        return Trainer(model, optim.SGD(model.parameters(), lr=0.1), data.DataLoader(_toy(), batch_size=16),
-                       loss_fn=loss_fn, nonfinite="skip", progress=False, log=None)
+        return Trainer(
+            model,
+            optim.SGD(model.parameters(), lr=0.1),
+            data.DataLoader(_toy(), batch_size=16),
+            loss_fn=loss_fn,
+            nonfinite="skip",
+            progress=False,
+            log=None,
+        )
 
     skipped = make(_nan_on_calls({3}))
     hist = skipped.fit(1)
@@ -141,6 +159,7 @@ def test_skip_policy_drops_the_bad_steps_and_counts_them():
         calls["n"] += 1
         loss = dn.nn.functional.cross_entropy(output, target)
         return loss * 0.0 if calls["n"] == 3 else loss
+
     reference = make(zero_third)
     reference.fit(1)
     for k, v in _weights(reference).items():
@@ -157,8 +176,10 @@ def test_skip_policy_gives_up_after_too_many_bad_steps_in_a_row():
 
 def test_nonfinite_gradients_are_caught_too():
     """A finite loss whose gradient is not: d sqrt(u)/du at u = 0 is infinite."""
+
     def loss_fn(output, target):
         return dn.nn.functional.cross_entropy(output, target) + (output.sum() * 0.0).sqrt()
+
     t = _trainer(loss_fn=loss_fn)
     with pytest.raises(NonFiniteLossError, match="non-finite gradients at epoch 1, batch 1"):
         t.fit(1)
@@ -175,6 +196,7 @@ def test_a_crash_between_writes_never_leaves_the_history_ahead(tmp_path, monkeyp
 
     def crash(*a, **k):
         raise KeyboardInterrupt("power cut")
+
     monkeypatch.setattr(*target, crash)
     with pytest.raises(KeyboardInterrupt):
         t.fit(2)
@@ -204,8 +226,8 @@ def test_checkpoint_without_model_entry_is_a_clear_error(tmp_path):
 # ----------------------------------------------------------------------------- progress bars
 def test_progress_bars_only_on_a_terminal(capsys):
     _trainer().fit(1)
-    assert capsys.readouterr().err == ""          # progress=False
-    _trainer(progress=None).fit(1)                 # the default: stderr here is not a terminal
+    assert capsys.readouterr().err == ""  # progress=False
+    _trainer(progress=None).fit(1)  # the default: stderr here is not a terminal
     assert capsys.readouterr().err == ""
     _trainer(progress=True).fit(1)
     assert "epoch 1" in capsys.readouterr().err
@@ -215,8 +237,10 @@ def test_progress_bars_only_on_a_terminal(capsys):
 @pytest.mark.parametrize("name, interval_steps", [("cosine", 1), ("onecycle", 4)])
 def test_resumed_schedule_follows_the_longer_run(name, interval_steps):
     """A 3-epoch schedule resumed for 6 epochs gives, from epoch 4 on, the rates of a straight 6-epoch run."""
+
     def opt():
         return optim.SGD([nn.Parameter(np.zeros(2))], lr=0.5, momentum=0.9)
+
     straight = opt()
     sched, interval = build_scheduler(name, straight, 6, steps_per_epoch=4)
     short = opt()

@@ -4,10 +4,12 @@
 def register(table, keys):
     """A decorator storing its rule in ``table`` under each key (a class, or a class name so that a rule
     can wait for a layer that does not exist yet)."""
+
     def deco(rule):
         for key in keys:
             table[key] = rule
         return rule
+
     return deco
 
 

@@ -9,6 +9,7 @@ size known for the model (lenet5 and lenet5_modern: 1x32x32), else 3x224x224.  T
 ``deepnotes`` command wires these in with :func:`register`.  Exit codes: 0 ok, 2 bad input (unknown
 model, input too small).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,6 +40,7 @@ def _positive(flag, low=1):
         if value < low:
             raise argparse.ArgumentTypeError(f"{flag} must be >= {low}, got {value}")
         return value
+
     return parse
 
 
@@ -46,30 +48,53 @@ def register(subparsers):
     """Add the ``summary`` and ``bench`` subcommands to an ``argparse`` subparsers object; returns the
     two parsers."""
     s = subparsers.add_parser(
-        "summary", help="layer table: output shapes, parameters, mult-adds, receptive fields",
+        "summary",
+        help="layer table: output shapes, parameters, mult-adds, receptive fields",
         description="Run MODEL once and print a torchinfo-style table: every layer's output shape, "
-                    "parameter count, multiply-adds and receptive field, with totals and memory estimates.")
+        "parameter count, multiply-adds and receptive field, with totals and memory estimates.",
+    )
     s.add_argument("model", metavar="MODEL", help="model name (see deepnotes.models.list_models())")
-    s.add_argument("--input", type=_input_arg, default=None, metavar="CxHxW",
-                   help="input size without the batch, e.g. 3x224x224 (default: the model's own)")
+    s.add_argument(
+        "--input",
+        type=_input_arg,
+        default=None,
+        metavar="CxHxW",
+        help="input size without the batch, e.g. 3x224x224 (default: the model's own)",
+    )
     s.add_argument("--batch", type=_positive("--batch"), default=1, help="batch size (default 1)")
-    s.add_argument("--depth", type=_positive("--depth", 0), default=None,
-                   help="hide layers nested deeper than this (default: show all)")
+    s.add_argument(
+        "--depth",
+        type=_positive("--depth", 0),
+        default=None,
+        help="hide layers nested deeper than this (default: show all)",
+    )
     s.add_argument("--no-rf", action="store_true", help="leave out the receptive-field column")
     s.set_defaults(func=run_summary)
 
     b = subparsers.add_parser(
-        "bench", help="forward-pass latency (p50/p90) and throughput",
+        "bench",
+        help="forward-pass latency (p50/p90) and throughput",
         description="Time MODEL's forward pass (no_grad, evaluation mode) after a warm-up and print "
-                    "latency percentiles in ms and throughput in images/s.")
+        "latency percentiles in ms and throughput in images/s.",
+    )
     b.add_argument("model", metavar="MODEL", help="model name (see deepnotes.models.list_models())")
-    b.add_argument("--input", type=_input_arg, default=None, metavar="CxHxW",
-                   help="input size without the batch, e.g. 3x224x224 (default: the model's own)")
+    b.add_argument(
+        "--input",
+        type=_input_arg,
+        default=None,
+        metavar="CxHxW",
+        help="input size without the batch, e.g. 3x224x224 (default: the model's own)",
+    )
     b.add_argument("--batch", type=_positive("--batch"), default=1, help="batch size (default 1)")
     b.add_argument("--warmup", type=_positive("--warmup", 0), default=5, help="untimed passes (default 5)")
     b.add_argument("--repeat", type=_positive("--repeat"), default=20, help="timed passes (default 20)")
-    b.add_argument("--threads", type=_positive("--threads"), default=CLI_DEFAULT_THREADS, metavar="N",
-                   help=f"BLAS threads (deepnotes.set_num_threads; default {CLI_DEFAULT_THREADS}, as train)")
+    b.add_argument(
+        "--threads",
+        type=_positive("--threads"),
+        default=CLI_DEFAULT_THREADS,
+        metavar="N",
+        help=f"BLAS threads (deepnotes.set_num_threads; default {CLI_DEFAULT_THREADS}, as train)",
+    )
     b.set_defaults(func=run_bench)
     return s, b
 
@@ -80,8 +105,9 @@ def _resolve(args):
     model = get_model(args.model)
     size = args.input
     if size is None:
-        size = getattr(model, "default_input_size", None) or _KNOWN_INPUT_SIZES.get(args.model.lower(),
-                                                                                  DEFAULT_INPUT_SIZE)
+        size = getattr(model, "default_input_size", None) or _KNOWN_INPUT_SIZES.get(
+            args.model.lower(), DEFAULT_INPUT_SIZE
+        )
         size = parse_input_size(size, "--input")
     return model, size
 

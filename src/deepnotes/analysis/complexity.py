@@ -36,6 +36,7 @@ A leaf module with no rule counts 0 and is listed in ``Profile.uncounted_types``
 layer exists).  Element-wise arithmetic written in a container's ``forward`` (the residual addition of
 a ResNet block) is not a module call and is not counted, as in FlopCounterMode.
 """
+
 from __future__ import annotations
 
 import re
@@ -51,8 +52,19 @@ from . import _rules
 from .rf_rules import INPUT_RF, collapse, propagate
 from .table import format_profile
 
-__all__ = ["LayerCost", "LayerProfile", "ParameterRow", "ParameterTable", "Profile", "count_parameters",
-           "cost_rule_for", "parameter_table", "parse_input_size", "profile", "register_cost_rule"]
+__all__ = [
+    "LayerCost",
+    "LayerProfile",
+    "ParameterRow",
+    "ParameterTable",
+    "Profile",
+    "count_parameters",
+    "cost_rule_for",
+    "parameter_table",
+    "parse_input_size",
+    "profile",
+    "register_cost_rule",
+]
 
 LayerCost = namedtuple("LayerCost", ["macs", "flops", "bias_flops"])
 LayerCost.__doc__ = """Cost of one layer call: ``macs``, ``flops`` (including the bias additions) and
@@ -90,8 +102,10 @@ class ParameterTable(list):
 
     def __str__(self):
         head = ("Layer", "Type", "Shapes", "Param #")
-        body = [(r.name or "(root)", r.type, ", ".join(f"{k} {tuple(v)}" for k, v in r.shapes.items()),
-                 f"{r.params:,}") for r in self]
+        body = [
+            (r.name or "(root)", r.type, ", ".join(f"{k} {tuple(v)}" for k, v in r.shapes.items()), f"{r.params:,}")
+            for r in self
+        ]
         foot = ("Total", "", "", f"{self.total:,}")
         widths = [max(len(row[i]) for row in [head, foot] + body) for i in range(4)]
 
@@ -129,8 +143,9 @@ def parse_input_size(value, name="parse_input_size"):
         text = value.strip().strip("()[]").strip()
         parts = re.split(r"\s*[xX×,]\s*|\s+", text)
         if not all(re.fullmatch(r"[0-9]+", p) for p in parts):
-            raise ValueError(f"{name}: expected an input size such as 3x224x224 (positive integers "
-                             f"separated by 'x'), got {value!r}")
+            raise ValueError(
+                f"{name}: expected an input size such as 3x224x224 (positive integers separated by 'x'), got {value!r}"
+            )
         sizes = tuple(int(p) for p in parts)
     elif isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         sizes = (int(value),)
@@ -142,16 +157,16 @@ def parse_input_size(value, name="parse_input_size"):
         if not sizes:
             raise ValueError(f"{name}: expected a non-empty input size such as (3, 224, 224), got {value!r}")
     else:
-        raise TypeError(f"{name}: expected an input size such as (3, 224, 224) or '3x224x224', got "
-                        f"{type(value).__name__}")
+        raise TypeError(
+            f"{name}: expected an input size such as (3, 224, 224) or '3x224x224', got {type(value).__name__}"
+        )
     if min(sizes) < 1:
         raise ValueError(f"{name}: input sizes must be positive, got {value!r}")
     return sizes
 
 
 def _check_batch(batch_size, name):
-    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"{name}: batch_size must be a positive int, got {batch_size!r}")
     return int(batch_size)
 
@@ -339,16 +354,38 @@ def _batchnorm_cost(m, inputs, output):
     return LayerCost(0, 2 * _numel(_first(output)), 0)
 
 
-@register_cost_rule("GroupNorm", "LayerNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
-                    "LocalResponseNorm")
+@register_cost_rule("GroupNorm", "LayerNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LocalResponseNorm")
 def _runtime_norm_cost(m, inputs, output):
     per = 6 + (2 if getattr(m, "weight", None) is not None else 0)
     return LayerCost(0, per * _numel(_first(output)), 0)
 
 
-_ELEMENTWISE = ("ReLU", "Sigmoid", "Tanh", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU",
-                "SiLU", "Swish", "Mish", "Hardswish", "Hardsigmoid", "HardSwish", "HardSigmoid", "Hardtanh",
-                "Softplus", "Softsign", "Threshold", "LogSigmoid", "ScaledTanh", "Hardshrink")
+_ELEMENTWISE = (
+    "ReLU",
+    "Sigmoid",
+    "Tanh",
+    "ReLU6",
+    "LeakyReLU",
+    "PReLU",
+    "ELU",
+    "SELU",
+    "CELU",
+    "GELU",
+    "SiLU",
+    "Swish",
+    "Mish",
+    "Hardswish",
+    "Hardsigmoid",
+    "HardSwish",
+    "HardSigmoid",
+    "Hardtanh",
+    "Softplus",
+    "Softsign",
+    "Threshold",
+    "LogSigmoid",
+    "ScaledTanh",
+    "Hardshrink",
+)
 
 
 @register_cost_rule(*_ELEMENTWISE)
@@ -361,8 +398,20 @@ def _softmax_cost(m, inputs, output):
     return LayerCost(0, 3 * _numel(_first(output)), 0)
 
 
-@register_cost_rule("Flatten", "Unflatten", "Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
-                    "AlphaDropout", "DropConnect", "DropPath", "ZeroPad2d", "ConstantPad2d")
+@register_cost_rule(
+    "Flatten",
+    "Unflatten",
+    "Identity",
+    "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
+    "AlphaDropout",
+    "DropConnect",
+    "DropPath",
+    "ZeroPad2d",
+    "ConstantPad2d",
+)
 def _free_cost(m, inputs, output):
     return LayerCost(0, 0, 0)
 
@@ -437,8 +486,10 @@ class Profile:
         for r in self.calls:
             if r.name == name:
                 return r
-        raise KeyError(f"Profile: no module named {name!r} was called (leaf layers: "
-                       f"{', '.join(r.name for r in self.rows[:12])}{', ...' if len(self.rows) > 12 else ''})")
+        raise KeyError(
+            f"Profile: no module named {name!r} was called (leaf layers: "
+            f"{', '.join(r.name for r in self.rows[:12])}{', ...' if len(self.rows) > 12 else ''})"
+        )
 
     def by_type(self):
         """{type name: LayerCost-like totals} over the leaf rows: macs, flops and call count."""
@@ -485,8 +536,8 @@ class _Tracer:
         self.model, self.caller = model, caller
         self.names, self.leaves = {}, set()
         self.handles, self.calls, self.stack = [], [], []
-        self.rf = {}            # id(tensor) -> (tensor, RFInfo or None)
-        self.order = []         # (tensor, info) in production order
+        self.rf = {}  # id(tensor) -> (tensor, RFInfo or None)
+        self.order = []  # (tensor, info) in production order
         self.params_seen = set()
         self._walk("", model)
 
@@ -513,14 +564,14 @@ class _Tracer:
         hit = self.rf.get(id(x))
         if hit is not None and hit[0] is x:
             return hit[1]
-        if x.ndim == 4:   # made outside any module: the union of same-size fields seen so far
+        if x.ndim == 4:  # made outside any module: the union of same-size fields seen so far
             best = None
             for t, info in self.order:
                 if info is not None and info.jump is not None and t.ndim == 4 and t.shape[2:] == x.shape[2:]:
                     if best is None or sum(info.size) >= sum(best.size):
                         best = info
             return best
-        if self.order:    # a flat tensor made outside any module sees all of the latest map
+        if self.order:  # a flat tensor made outside any module sees all of the latest map
             t, info = self.order[-1]
             if info is None or info.jump is None:
                 return info
@@ -529,9 +580,14 @@ class _Tracer:
 
     def _pre(self, module, inputs):
         x = _first(inputs)
-        rec = LayerProfile(name=self.names[id(module)], type=type(module).__name__, depth=len(self.stack),
-                           leaf=id(module) in self.leaves, input_shape=tuple(x.shape) if x is not None else None,
-                           parent=self.stack[-1] if self.stack else None)
+        rec = LayerProfile(
+            name=self.names[id(module)],
+            type=type(module).__name__,
+            depth=len(self.stack),
+            leaf=id(module) in self.leaves,
+            input_shape=tuple(x.shape) if x is not None else None,
+            parent=self.stack[-1] if self.stack else None,
+        )
         self.calls.append(rec)
         self.stack.append(len(self.calls) - 1)
 
@@ -550,8 +606,12 @@ class _Tracer:
             rec.flops_no_bias = int(cost.flops - cost.bias_flops)
             params = list(module.parameters()) if first_call else []
             x = _first(inputs)
-            info = propagate(module, self._lookup(x), tuple(x.shape) if x is not None else None,
-                             tuple(outs[0].shape) if outs else None)
+            info = propagate(
+                module,
+                self._lookup(x),
+                tuple(x.shape) if x is not None else None,
+                tuple(outs[0].shape) if outs else None,
+            )
         else:
             params = list(module.parameters(recurse=False)) if first_call else []
             info = self._lookup(outs[0]) if outs else None
@@ -576,8 +636,10 @@ class _Tracer:
             rec = self.calls[self.stack[-1]]
             shape = f" on input of shape {rec.input_shape}" if rec.input_shape is not None else ""
             where = rec.label if rec.name else f"{rec.type} (the model's own forward)"
-            msg = (f"{self.caller}: forward pass of {type(self.model).__name__} with input {tuple(x.shape)} "
-                   f"failed at {where}{shape}: {err}")
+            msg = (
+                f"{self.caller}: forward pass of {type(self.model).__name__} with input {tuple(x.shape)} "
+                f"failed at {where}{shape}: {err}"
+            )
             raise _same_kind(err, msg) from err
         finally:
             for h in self.handles:
@@ -616,10 +678,18 @@ def profile(model, input_size=None, batch_size=1, *, input_data=None, _caller="p
     tracer.aggregate()
     rows = [r for r in tracer.calls if r.leaf]
     params = list(model.parameters())
-    return Profile(model=type(model).__name__, input_shape=tuple(x.shape), output_shape=_shape_of(out),
-                   rows=rows, calls=tracer.calls, params=count_parameters(model),
-                   trainable_params=count_parameters(model, trainable_only=True),
-                   macs=sum(r.macs for r in rows), flops=sum(r.flops for r in rows),
-                   flops_no_bias=sum(r.flops_no_bias for r in rows), input_bytes=int(x.data.nbytes),
-                   params_bytes=int(sum(p.data.nbytes for p in params)),
-                   forward_bytes=sum(r.output_bytes for r in rows))
+    return Profile(
+        model=type(model).__name__,
+        input_shape=tuple(x.shape),
+        output_shape=_shape_of(out),
+        rows=rows,
+        calls=tracer.calls,
+        params=count_parameters(model),
+        trainable_params=count_parameters(model, trainable_only=True),
+        macs=sum(r.macs for r in rows),
+        flops=sum(r.flops for r in rows),
+        flops_no_bias=sum(r.flops_no_bias for r in rows),
+        input_bytes=int(x.data.nbytes),
+        params_bytes=int(sum(p.data.nbytes for p in params)),
+        forward_bytes=sum(r.output_bytes for r in rows),
+    )

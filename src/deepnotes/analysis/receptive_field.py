@@ -30,6 +30,7 @@ The per-layer recursion and the rule registry live in :mod:`deepnotes.analysis.r
 uses them); this module holds the two public entry points, :func:`receptive_field_chain` (pure
 arithmetic) and :func:`receptive_field` (one profiled forward pass).
 """
+
 from __future__ import annotations
 
 from collections import namedtuple
@@ -41,12 +42,21 @@ from ..ops.pool import pool_output_size
 from .complexity import profile
 from .rf_rules import RFInfo, _step, register_rf_rule, rf_rule_for
 
-__all__ = ["conv_output_size", "pool_output_size", "RFInfo", "ReceptiveFieldRow", "receptive_field",
-           "receptive_field_chain", "register_rf_rule", "rf_rule_for"]
+__all__ = [
+    "conv_output_size",
+    "pool_output_size",
+    "RFInfo",
+    "ReceptiveFieldRow",
+    "receptive_field",
+    "receptive_field_chain",
+    "register_rf_rule",
+    "rf_rule_for",
+]
 
 
 ReceptiveFieldRow = namedtuple("ReceptiveFieldRow", ["name", "type", "output_shape", "size", "jump", "start"])
 ReceptiveFieldRow.__doc__ = "One executed layer of :func:`receptive_field`; size/jump/start as in RFInfo."
+
 
 def receptive_field_chain(layers, input_size=1, input_jump=1, input_start=0.0):
     """The receptive-field recursion along one axis for a plain chain of layers.
@@ -60,8 +70,9 @@ def receptive_field_chain(layers, input_size=1, input_jump=1, input_start=0.0):
     out = []
     for i, layer in enumerate(layers):
         if not isinstance(layer, (tuple, list)) or not 2 <= len(layer) <= 4:
-            raise ValueError(f"receptive_field_chain: layer {i} must be (kernel, stride[, padding[, dilation]]), "
-                             f"got {layer!r}")
+            raise ValueError(
+                f"receptive_field_chain: layer {i} must be (kernel, stride[, padding[, dilation]]), got {layer!r}"
+            )
         k, s = layer[0], layer[1]
         p = layer[2] if len(layer) > 2 else 0
         d = layer[3] if len(layer) > 3 else 1
@@ -83,5 +94,4 @@ def receptive_field(model, input_size, batch_size=1):
     ``None`` where unknown.
     """
     prof = profile(model, input_size, batch_size=batch_size, _caller="receptive_field")
-    return [ReceptiveFieldRow(r.name, r.type, r.output_shape, r.receptive_field, r.jump, r.start)
-            for r in prof.rows]
+    return [ReceptiveFieldRow(r.name, r.type, r.output_shape, r.receptive_field, r.jump, r.start) for r in prof.rows]

@@ -5,6 +5,7 @@ output's; :func:`propagate` applies the rule of a module (looked up along its cl
 fallbacks described in :mod:`deepnotes.analysis.receptive_field`.  Used by the profiler
 (:mod:`deepnotes.analysis.complexity`), which runs the model; this module runs nothing.
 """
+
 from __future__ import annotations
 
 from collections import namedtuple
@@ -136,7 +137,7 @@ def propagate(module, info, in_shape, out_shape):
     """RFInfo of ``module``'s output from its input's; see the module docstring for the fallbacks."""
     if info is None:
         return None
-    if info.jump is None:           # already flat: every unit sees everything seen so far
+    if info.jump is None:  # already flat: every unit sees everything seen so far
         return info
     if not _spatial(in_shape):
         return None

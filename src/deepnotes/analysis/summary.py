@@ -8,6 +8,7 @@ Size estimates follow torchinfo: input size = input bytes; forward pass size = b
 layer's output; forward/backward pass size = twice that (each activation has a gradient); params size
 = parameter bytes; estimated total = input + forward/backward + params.  1 MB = 10^6 bytes.
 """
+
 from __future__ import annotations
 
 import sys
@@ -45,13 +46,16 @@ class ModelSummary:
         return self.text
 
     def __repr__(self):
-        return (f"ModelSummary(total_params={self.total_params:,}, trainable_params={self.trainable_params:,}, "
-                f"total_mult_adds={self.total_mult_adds:,}, "
-                f"estimated_total_size_mb={self.estimated_total_size_mb:,.2f})")
+        return (
+            f"ModelSummary(total_params={self.total_params:,}, trainable_params={self.trainable_params:,}, "
+            f"total_mult_adds={self.total_mult_adds:,}, "
+            f"estimated_total_size_mb={self.estimated_total_size_mb:,.2f})"
+        )
 
 
-def summary(model, input_size=None, batch_size=1, *, depth=None, receptive_field=True, input_data=None,
-            verbose=True, file=None):
+def summary(
+    model, input_size=None, batch_size=1, *, depth=None, receptive_field=True, input_data=None, verbose=True, file=None
+):
     """Print (unless ``verbose=False``) and return a torchinfo-style summary of ``model`` run on a
     (batch_size, *input_size) input: each module call with its output shape, parameter count,
     mult-adds and receptive field, then total / trainable / non-trainable parameters, total

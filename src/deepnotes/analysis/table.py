@@ -2,6 +2,7 @@
 output shapes, parameters, mult-adds, receptive fields and the size estimates (see
 :mod:`deepnotes.analysis.summary` for the numbers' definitions).  Formatting only: it runs nothing.
 """
+
 from __future__ import annotations
 
 __all__ = ["format_count", "format_profile"]
@@ -67,8 +68,10 @@ def format_profile(prof, depth=None, receptive_field=True):
         body.append(row)
     ncol = len(head)
     widths = [max(len(r[i]) for r in [head] + body) for i in range(ncol)]
-    fmt = lambda r: "  ".join(c.ljust(w) if i < 2 else c.rjust(w)  # noqa: E731
-                              for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+
+    def fmt(r):
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+
     width = max(len(fmt(head)), 60)
     double, single = "=" * width, "-" * width
     div, suffix = _scale(prof.macs)
@@ -76,19 +79,23 @@ def format_profile(prof, depth=None, receptive_field=True):
     mb = lambda b: f"{b / 1e6:,.2f}"  # noqa: E731
     fwd_bwd = 2 * prof.forward_bytes
     lines = [double, fmt(head), double] + [fmt(r) for r in body] + [double]
-    lines += [f"Total params: {prof.params:,}",
-              f"Trainable params: {prof.trainable_params:,}",
-              f"Non-trainable params: {prof.non_trainable_params:,}",
-              f"Total mult-adds ({suffix or 'units'}): {prof.macs / div:,.2f}",
-              f"Total FLOPs ({fsuffix or 'units'}): {prof.flops / fdiv:,.2f} "
-              f"(without bias: {prof.flops_no_bias / fdiv:,.2f})"]
+    lines += [
+        f"Total params: {prof.params:,}",
+        f"Trainable params: {prof.trainable_params:,}",
+        f"Non-trainable params: {prof.non_trainable_params:,}",
+        f"Total mult-adds ({suffix or 'units'}): {prof.macs / div:,.2f}",
+        f"Total FLOPs ({fsuffix or 'units'}): {prof.flops / fdiv:,.2f} "
+        f"(without bias: {prof.flops_no_bias / fdiv:,.2f})",
+    ]
     missing = prof.uncounted_types
     if missing:
         lines.append(f"Layers with no counting rule (0 mult-adds, marked ?): {', '.join(missing)}")
-    lines += [single,
-              f"Input size (MB): {mb(prof.input_bytes)}",
-              f"Forward/backward pass size (MB): {mb(fwd_bwd)}",
-              f"Params size (MB): {mb(prof.params_bytes)}",
-              f"Estimated Total Size (MB): {mb(prof.input_bytes + fwd_bwd + prof.params_bytes)}",
-              double]
+    lines += [
+        single,
+        f"Input size (MB): {mb(prof.input_bytes)}",
+        f"Forward/backward pass size (MB): {mb(fwd_bwd)}",
+        f"Params size (MB): {mb(prof.params_bytes)}",
+        f"Estimated Total Size (MB): {mb(prof.input_bytes + fwd_bwd + prof.params_bytes)}",
+        double,
+    ]
     return "\n".join(lines)

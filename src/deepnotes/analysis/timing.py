@@ -10,6 +10,7 @@
 
 The passes run under ``no_grad`` in evaluation mode (each module's mode is restored afterwards).
 """
+
 from __future__ import annotations
 
 import time
@@ -44,10 +45,12 @@ class LatencyResult:
     throughput: float
 
     def __str__(self):
-        return (f"batch {self.batch_size}, input {'x'.join(map(str, self.input_shape[1:]))}: latency p50 "
-                f"{self.p50_ms:.3f} ms, p90 {self.p90_ms:.3f} ms, mean {self.mean_ms:.3f} ms "
-                f"(min {self.min_ms:.3f}, max {self.max_ms:.3f}); throughput {self.throughput:,.1f} images/s "
-                f"({self.repeat} timed passes after {self.warmup} warm-up)")
+        return (
+            f"batch {self.batch_size}, input {'x'.join(map(str, self.input_shape[1:]))}: latency p50 "
+            f"{self.p50_ms:.3f} ms, p90 {self.p90_ms:.3f} ms, mean {self.mean_ms:.3f} ms "
+            f"(min {self.min_ms:.3f}, max {self.max_ms:.3f}); throughput {self.throughput:,.1f} images/s "
+            f"({self.repeat} timed passes after {self.warmup} warm-up)"
+        )
 
 
 def _count(value, low, what):
@@ -56,8 +59,9 @@ def _count(value, low, what):
     return int(value)
 
 
-def measure_latency(model, input_size=None, batch_size=1, warmup=10, repeat=50, *, input_data=None,
-                    timer=time.perf_counter):
+def measure_latency(
+    model, input_size=None, batch_size=1, warmup=10, repeat=50, *, input_data=None, timer=time.perf_counter
+):
     """Time ``repeat`` forward passes of ``model`` on a (batch_size, *input_size) standard-normal input
     after ``warmup`` untimed ones; returns a :class:`LatencyResult` (p50/p90/mean latency in ms and
     throughput in images/s).  ``input_data`` replaces the generated input; ``timer`` is the clock
@@ -69,8 +73,7 @@ def measure_latency(model, input_size=None, batch_size=1, warmup=10, repeat=50, 
         raise TypeError(f"measure_latency: timer must be callable, got {type(timer).__name__}")
     if input_data is not None:
         if not isinstance(input_data, Tensor):
-            raise TypeError(f"measure_latency: input_data must be a deepnotes Tensor, got "
-                            f"{type(input_data).__name__}")
+            raise TypeError(f"measure_latency: input_data must be a deepnotes Tensor, got {type(input_data).__name__}")
         x = input_data
         batch_size = int(x.shape[0]) if x.ndim else 1
     else:
@@ -86,8 +89,17 @@ def measure_latency(model, input_size=None, batch_size=1, warmup=10, repeat=50, 
             model(x)
             times[i] = (timer() - t0) * 1e3
     mean = float(times.mean())
-    return LatencyResult(batch_size=int(batch_size), input_shape=tuple(x.shape), warmup=warmup, repeat=repeat,
-                         times_ms=tuple(float(t) for t in times), mean_ms=mean, std_ms=float(times.std()),
-                         min_ms=float(times.min()), p50_ms=float(np.percentile(times, 50)),
-                         p90_ms=float(np.percentile(times, 90)), max_ms=float(times.max()),
-                         throughput=float(batch_size / (mean / 1e3)) if mean > 0 else float("inf"))
+    return LatencyResult(
+        batch_size=int(batch_size),
+        input_shape=tuple(x.shape),
+        warmup=warmup,
+        repeat=repeat,
+        times_ms=tuple(float(t) for t in times),
+        mean_ms=mean,
+        std_ms=float(times.std()),
+        min_ms=float(times.min()),
+        p50_ms=float(np.percentile(times, 50)),
+        p90_ms=float(np.percentile(times, 90)),
+        max_ms=float(times.max()),
+        throughput=float(batch_size / (mean / 1e3)) if mean > 0 else float("inf"),
+    )

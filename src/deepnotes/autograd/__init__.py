@@ -1,7 +1,15 @@
 """Reverse-mode automatic differentiation: the Function protocol, grad mode and gradient checking."""
-from .function import (Function, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
-                       unbroadcast)
+
+from .function import Function, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled, unbroadcast
 from .gradcheck import gradcheck
 
-__all__ = ["Function", "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled",
-           "unbroadcast", "gradcheck"]
+__all__ = [
+    "Function",
+    "enable_grad",
+    "inference_mode",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+    "unbroadcast",
+    "gradcheck",
+]

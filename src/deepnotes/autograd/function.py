@@ -8,6 +8,7 @@ tensor.  ``backward`` receives the gradient of the output and returns one gradie
 The backward sweep is iterative (an explicit stack, no recursion), so graphs of any depth work, and
 gradients of a node used several times (``x * x``, diamonds) are summed before they flow further.
 """
+
 from __future__ import annotations
 
 import functools
@@ -68,8 +69,10 @@ def _first_tensor(cls, inputs):
     for t in inputs:
         if isinstance(t, TensorBase):
             return t
-    raise TypeError(f"{cls.__name__}.apply: expected at least one Tensor input, got "
-                    f"({', '.join(type(t).__name__ for t in inputs)}); convert with deepnotes.as_tensor first")
+    raise TypeError(
+        f"{cls.__name__}.apply: expected at least one Tensor input, got "
+        f"({', '.join(type(t).__name__ for t in inputs)}); convert with deepnotes.as_tensor first"
+    )
 
 
 # ------------------------------------------------------------------ version counters
@@ -79,6 +82,7 @@ def _first_tensor(cls, inputs):
 # changed meanwhile.  A tensor's counter is ``tensor._vc``: None while nothing needed one (version 0,
 # no view shares it), else a one-element list.  The common case costs one ``is None`` per input at
 # forward time and per parent at backward time; the saved arrays are only examined after a change.
+
 
 def _counter(t):
     """The version counter of tensor ``t`` (created on first need), to share with a view."""
@@ -104,8 +108,7 @@ def _share_view_counter(out, inputs):
     base = d.base
     for t in inputs:
         a = t.data
-        if d is a or (base is not None and (base is a or base is a.base
-                                            or _owner(d) is _owner(a))):
+        if d is a or (base is not None and (base is a or base is a.base or _owner(d) is _owner(a))):
             vc = out._vc = _counter(t)
             return vc[0]
     return 0
@@ -132,8 +135,10 @@ def _check_versions(ctx, node):
     changed in place since the forward pass.  Inputs whose values backward does not need (add, sum,
     reshape, ...) are not saved, so changing them is harmless and passes, as in torch."""
     before = ctx._input_versions
-    checks = [(t, 0 if t._vc is None else t._vc[0], 0 if before is None else before[i], f"its input {i}")
-              for i, t in enumerate(ctx.parents)]
+    checks = [
+        (t, 0 if t._vc is None else t._vc[0], 0 if before is None else before[i], f"its input {i}")
+        for i, t in enumerate(ctx.parents)
+    ]
     checks.append((node, 0 if node._vc is None else node._vc[0], ctx._out_version, "its output"))
     changed = [c for c in checks if c[1] != c[2]]
     if not changed:
@@ -146,7 +151,8 @@ def _check_versions(ctx, node):
                 f"an inplace operation: [{t.data.dtype} tensor of shape {tuple(t.data.shape)}], saved by "
                 f"{type(ctx).__name__} as {what}, is at version {now}; expected version {then} instead. "
                 "Hint: do the in-place change after backward(), use an out-of-place operation "
-                "(x = x + 1 instead of x += 1), or clone() the tensor before the operation that saves it")
+                "(x = x + 1 instead of x += 1), or clone() the tensor before the operation that saves it"
+            )
 
 
 def is_grad_enabled() -> bool:
@@ -183,6 +189,7 @@ class _GradMode:
         def wrapper(*args, **kwargs):
             with _GradMode(enabled):
                 return func(*args, **kwargs)
+
         return wrapper
 
 
@@ -300,8 +307,7 @@ class Function:
                         ctx._input_versions = _versions(inputs)
                     out = Tensor._from_op(ctx.forward(a.data, b.data, **kwargs), ctx)
                     d = out.data
-                    if (d.base is not None or d is a.data or d is b.data) and \
-                            _share_view_counter(out, inputs):
+                    if (d.base is not None or d is a.data or d is b.data) and _share_view_counter(out, inputs):
                         ctx._out_version = out._vc[0]
                     return out
             else:
@@ -367,7 +373,8 @@ def _topological_order(root):
                     f"backward: trying to backward through the graph a second time: the values saved by "
                     f"{type(ctx).__name__} were freed by the first backward(); call the first "
                     "backward(retain_graph=True) to backward through the same graph again, or rebuild "
-                    "the graph (run the forward pass again)")
+                    "the graph (run the forward pass again)"
+                )
             for parent in ctx.parents:
                 if parent.requires_grad and id(parent) not in visited:
                     push((parent, False))
@@ -381,6 +388,7 @@ def _topological_order(root):
 # costs time (a whole pass over an input-sized gradient): such an array is adopted as it is.  Python's
 # reference counts decide it; the expected counts are measured once, on arrays passed the same way.
 
+
 def _ref_counts(a):
     """(references to ``a``, references to the array owning its memory or 0 when ``a`` owns it)."""
     base = a.base
@@ -390,7 +398,7 @@ def _ref_counts(a):
 def _probe_ref_counts():
     """The counts :func:`_ref_counts` gives for arrays held by one local variable and nothing else."""
     owner = np.empty(2)
-    counts = _ref_counts(owner)     # called as run_backward calls it (operands pending on the stack count)
+    counts = _ref_counts(owner)  # called as run_backward calls it (operands pending on the stack count)
     owner_refs = counts[0]
     view = np.empty(2).reshape(1, 2)
     counts = _ref_counts(view)
@@ -410,8 +418,7 @@ def _adoptable(a, counts):
     base = a.base
     if base is None:
         return True
-    return (type(base) is np.ndarray and base.base is None and base_refs <= _BASE_REFS
-            and base.size == a.size)
+    return type(base) is np.ndarray and base.base is None and base_refs <= _BASE_REFS and base.size == a.size
 
 
 def _grad_tensor(node, array):
@@ -474,13 +481,16 @@ def register_post_accumulate_grad_hook(tensor, hook):
     if not callable(hook):
         raise TypeError(f"register_post_accumulate_grad_hook: hook must be callable, got {type(hook).__name__}")
     if tensor._ctx is not None or not tensor._requires_grad:
-        raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors that require grad "
-                           f"accumulate a gradient; got a tensor of shape {tuple(tensor.data.shape)} "
-                           f"({'non-leaf' if tensor._ctx is not None else 'requires_grad=False'})")
+        raise RuntimeError(
+            "register_post_accumulate_grad_hook: only leaf tensors that require grad "
+            f"accumulate a gradient; got a tensor of shape {tuple(tensor.data.shape)} "
+            f"({'non-leaf' if tensor._ctx is not None else 'requires_grad=False'})"
+        )
     import weakref
+
     key = id(tensor)
     handle = _PostAccumulateHookHandle(key, hook)
-    if len(_post_accumulate_grad_hooks[key]) == 1:       # first hook: forget the entry with the tensor
+    if len(_post_accumulate_grad_hooks[key]) == 1:  # first hook: forget the entry with the tensor
         weakref.finalize(tensor, _post_accumulate_grad_hooks.pop, key, None)
     return handle
 
@@ -509,7 +519,7 @@ def run_backward(root, grad, retain_graph=False):
                     g = np.broadcast_to(g, data.shape)
                 held = node._grad
                 if held is None:
-                    counts = _ref_counts(g)     # a statement of its own: see _probe_ref_counts
+                    counts = _ref_counts(g)  # a statement of its own: see _probe_ref_counts
                     node._grad = _grad_tensor(node, g if _adoptable(g, counts) else np.array(g))
                 else:
                     held.data = held.data + g
@@ -531,7 +541,7 @@ def run_backward(root, grad, retain_graph=False):
         vc = node._vc
         if vc is not None and vc[0] != ctx._out_version:
             _check_versions(ctx, node)
-        if ctx._input_versions is None:         # every input was at version 0 at forward time
+        if ctx._input_versions is None:  # every input was at version 0 at forward time
             for parent in parents:
                 vc = parent._vc
                 if vc is not None and vc[0]:
@@ -546,8 +556,7 @@ def run_backward(root, grad, retain_graph=False):
             in_grads = (in_grads,)
         if len(in_grads) != len(parents):
             raise RuntimeError(
-                f"{type(ctx).__name__}.backward returned {len(in_grads)} gradients for "
-                f"{len(parents)} inputs"
+                f"{type(ctx).__name__}.backward returned {len(in_grads)} gradients for {len(parents)} inputs"
             )
         for parent, pg in zip(parents, in_grads):
             if pg is None or not parent._requires_grad:
@@ -570,15 +579,14 @@ def run_backward(root, grad, retain_graph=False):
 @functools.lru_cache(maxsize=4096)
 def _reduced_axes(grad_shape, shape):
     lead = len(grad_shape) - len(shape)
-    return tuple(range(lead)) + tuple(
-        i + lead for i, n in enumerate(shape) if n == 1 and grad_shape[i + lead] != 1
-    )
+    return tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad_shape[i + lead] != 1)
 
 
 def broadcasting(name):
     """Decorator for the ``forward`` of an op whose array inputs broadcast together: when they do not,
     raise a ValueError naming ``name``, the shapes and the rule (NumPy's own message names neither the
     operation nor the tensors' roles).  The check runs only after a failure: no cost on the hot path."""
+
     def wrap(forward):
         @functools.wraps(forward)
         def checked(self, *arrays, **kwargs):
@@ -589,10 +597,14 @@ def broadcasting(name):
                 try:
                     np.broadcast_shapes(*shapes)
                 except ValueError:
-                    raise ValueError(f"{name}: shapes {', '.join(map(str, shapes))} do not broadcast "
-                                     "(expected, axis by axis from the right, equal sizes or 1)") from None
+                    raise ValueError(
+                        f"{name}: shapes {', '.join(map(str, shapes))} do not broadcast "
+                        "(expected, axis by axis from the right, equal sizes or 1)"
+                    ) from None
                 raise
+
         return checked
+
     return wrap
 
 

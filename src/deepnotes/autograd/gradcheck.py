@@ -1,4 +1,5 @@
 """Numerical gradient checking by central differences (torch.autograd.gradcheck's contract)."""
+
 import numpy as np
 
 from .function import TensorBase as _Tensor  # the engine's view of deepnotes.Tensor (tensor.py imports autograd)
@@ -41,8 +42,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
         if isinstance(t, _Tensor) and t.requires_grad and t.data.dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} has dtype {t.data.dtype}; use float64 inputs")
     if not any(isinstance(t, _Tensor) and t.requires_grad for t in inputs):
-        raise ValueError("gradcheck: no input requires grad; expected at least one float64 tensor with "
-                         "requires_grad=True")
+        raise ValueError(
+            "gradcheck: no input requires grad; expected at least one float64 tensor with requires_grad=True"
+        )
     out = fn(*inputs)
     if not isinstance(out, _Tensor) or not out.requires_grad:
         raise ValueError("gradcheck: fn must return a Tensor that depends on an input requiring grad")
@@ -63,5 +65,6 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exceptio
             k = tuple(int(j) for j in np.unravel_index(np.argmax(err), err.shape))
             raise AssertionError(
                 f"gradcheck: input {i} gradient mismatch at {k}: analytic {float(analytic[k]):.6g} vs "
-                f"numeric {float(numeric[k]):.6g} (max abs error {err.max():.3g})")
+                f"numeric {float(numeric[k]):.6g} (max abs error {err.max():.3g})"
+            )
     return True

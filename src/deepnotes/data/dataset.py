@@ -5,6 +5,7 @@ A ``Dataset`` answers "what is sample i?"; the sampler decides which i come next
 The classes mirror ``torch.utils.data``: ``TensorDataset``, ``Subset``, ``ConcatDataset`` and
 ``random_split``.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -48,22 +49,28 @@ class TensorDataset(Dataset):
             raise ValueError("TensorDataset: expected at least one tensor or array, got none")
         for i, t in enumerate(tensors):
             if not isinstance(t, (Tensor, np.ndarray)):
-                raise TypeError(f"TensorDataset: argument {i} is a {type(t).__name__}; expected a "
-                                "deepnotes.Tensor or numpy.ndarray")
+                raise TypeError(
+                    f"TensorDataset: argument {i} is a {type(t).__name__}; expected a deepnotes.Tensor or numpy.ndarray"
+                )
             if t.ndim == 0:
-                raise ValueError(f"TensorDataset: argument {i} is 0-dimensional; expected at least one "
-                                 "dimension (the sample dimension)")
+                raise ValueError(
+                    f"TensorDataset: argument {i} is 0-dimensional; expected at least one "
+                    "dimension (the sample dimension)"
+                )
         sizes = [t.shape[0] for t in tensors]
         if any(s != sizes[0] for s in sizes):
-            raise ValueError(f"TensorDataset: size mismatch between tensors: first dimensions are {sizes}; "
-                             "all tensors must have the same number of samples")
+            raise ValueError(
+                f"TensorDataset: size mismatch between tensors: first dimensions are {sizes}; "
+                "all tensors must have the same number of samples"
+            )
         self.tensors = tuple(tensors)
         self._arrays = tuple(t.data if isinstance(t, Tensor) else t for t in tensors)
         self._is_tensor = tuple(isinstance(t, Tensor) for t in tensors)
 
     def __getitem__(self, index):
-        return tuple(Tensor(np.asarray(a[index])) if is_t else a[index]
-                     for a, is_t in zip(self._arrays, self._is_tensor))
+        return tuple(
+            Tensor(np.asarray(a[index])) if is_t else a[index] for a, is_t in zip(self._arrays, self._is_tensor)
+        )
 
     def __len__(self):
         return self._arrays[0].shape[0]
@@ -121,8 +128,7 @@ class ConcatDataset(Dataset):
         idx = int(idx)
         if idx < 0:
             if -idx > n:
-                raise ValueError(f"ConcatDataset: absolute value of index {idx} should not exceed dataset "
-                                 f"length {n}")
+                raise ValueError(f"ConcatDataset: absolute value of index {idx} should not exceed dataset length {n}")
             idx += n
         if idx >= n:
             raise IndexError(f"ConcatDataset: index {idx} is out of range for length {n}")
@@ -136,8 +142,7 @@ def _check_generator(name, generator):
     if generator is None:
         return default_generator()
     if not isinstance(generator, np.random.Generator):
-        raise TypeError(f"{name}: generator must be a numpy.random.Generator or None, got "
-                        f"{type(generator).__name__}")
+        raise TypeError(f"{name}: generator must be a numpy.random.Generator or None, got {type(generator).__name__}")
     return generator
 
 
@@ -151,25 +156,28 @@ def _split_lengths(n, lengths):
         out = []
         for i, frac in enumerate(lengths):
             if not 0 <= frac <= 1:
-                raise ValueError(f"random_split: fraction at index {i} is {frac}; fractions must lie in "
-                                 "[0, 1]")
+                raise ValueError(f"random_split: fraction at index {i} is {frac}; fractions must lie in [0, 1]")
             out.append(int(math.floor(n * frac)))
         # Hand the samples lost to flooring out one at a time, round robin from the first split.
         for i in range(n - sum(out)):
             out[i % len(out)] += 1
         for i, length in enumerate(out):
             if length == 0:
-                warnings.warn(f"random_split: length of split at index {i} is 0; this split will be "
-                              "empty", stacklevel=3)
+                warnings.warn(
+                    f"random_split: length of split at index {i} is 0; this split will be empty", stacklevel=3
+                )
         return out
     for i, length in enumerate(lengths):
         if not isinstance(length, (numbers.Integral, np.integer)) or isinstance(length, bool) or length < 0:
-            raise ValueError(f"random_split: lengths must be non-negative ints or fractions summing to 1; "
-                             f"got {lengths!r} (entry {i} is {length!r})")
+            raise ValueError(
+                f"random_split: lengths must be non-negative ints or fractions summing to 1; "
+                f"got {lengths!r} (entry {i} is {length!r})"
+            )
     lengths = [int(v) for v in lengths]
     if sum(lengths) != n:
-        raise ValueError(f"random_split: sum of input lengths ({sum(lengths)}) does not equal the length of "
-                         f"the input dataset ({n})")
+        raise ValueError(
+            f"random_split: sum of input lengths ({sum(lengths)}) does not equal the length of the input dataset ({n})"
+        )
     return lengths
 
 
@@ -191,6 +199,6 @@ def random_split(dataset, lengths, generator=None):
     perm = _check_generator("random_split", generator).permutation(n).tolist()
     subsets, offset = [], 0
     for length in lengths:
-        subsets.append(Subset(dataset, perm[offset:offset + length]))
+        subsets.append(Subset(dataset, perm[offset : offset + length]))
         offset += length
     return subsets

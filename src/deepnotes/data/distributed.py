@@ -6,6 +6,7 @@ the same Mersenne-Twister stream, so a job mixing deepnotes and torch readers ag
 without ``drop_last`` the list is padded by repeating its head until it divides evenly by the number of
 replicas, with ``drop_last`` its tail is cut; rank r takes every ``num_replicas``-th index from r.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,6 +38,7 @@ class DistributedSampler(Sampler):
 
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
         from .. import distributed as dist
+
         if num_replicas is None:
             num_replicas = dist.get_world_size()
         if rank is None:
@@ -44,15 +46,17 @@ class DistributedSampler(Sampler):
         if not _is_int(num_replicas) or num_replicas < 1:
             raise ValueError(f"DistributedSampler: num_replicas must be a positive int, got {num_replicas!r}")
         if not _is_int(rank) or not 0 <= rank < num_replicas:
-            raise ValueError(f"DistributedSampler: invalid rank {rank!r}, rank should be in the interval "
-                             f"[0, {num_replicas - 1}]")
+            raise ValueError(
+                f"DistributedSampler: invalid rank {rank!r}, rank should be in the interval [0, {num_replicas - 1}]"
+            )
         if not _is_int(seed):
             raise TypeError(f"DistributedSampler: seed must be an int, got {type(seed).__name__}")
         try:
             n = len(dataset)
         except TypeError:
-            raise TypeError(f"DistributedSampler: the dataset must have a length, got {type(dataset).__name__}") \
-                from None
+            raise TypeError(
+                f"DistributedSampler: the dataset must have a length, got {type(dataset).__name__}"
+            ) from None
         self.dataset, self.num_replicas, self.rank = dataset, int(num_replicas), int(rank)
         self.shuffle, self.seed, self.drop_last, self.epoch = bool(shuffle), int(seed), bool(drop_last), 0
         if self.drop_last and n % self.num_replicas != 0:
@@ -69,8 +73,8 @@ class DistributedSampler(Sampler):
             if pad > 0:
                 indices += (indices * math.ceil(pad / len(indices)))[:pad]
         else:
-            indices = indices[:self.total_size]
-        return iter(indices[self.rank:self.total_size:self.num_replicas])
+            indices = indices[: self.total_size]
+        return iter(indices[self.rank : self.total_size : self.num_replicas])
 
     def __len__(self):
         return self.num_samples

@@ -12,6 +12,7 @@ generator that ``deepnotes.manual_seed`` seeds); worker ``i`` calls ``deepnotes.
 + i)`` before ``worker_init_fn(i)``, so random augmentations differ between workers yet repeat
 under the same seed.
 """
+
 from __future__ import annotations
 
 import collections.abc
@@ -37,8 +38,7 @@ __all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info"
 
 # --------------------------------------------------------------------------- collation
 
-_BAD_ELEMENT = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
-                "found {}")
+_BAD_ELEMENT = "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
 
 
 def _is_namedtuple(obj):
@@ -49,9 +49,11 @@ def _stack(arrays, what):
     shape = arrays[0].shape
     for i, a in enumerate(arrays):
         if a.shape != shape:
-            raise ValueError(f"default_collate: {what} {i} of the batch has shape {a.shape}, expected {shape} "
-                             "(the shape of the first); samples must have equal shapes to be stacked, or "
-                             "pass a collate_fn that pads them or keeps a list")
+            raise ValueError(
+                f"default_collate: {what} {i} of the batch has shape {a.shape}, expected {shape} "
+                "(the shape of the first); samples must have equal shapes to be stacked, or "
+                "pass a collate_fn that pads them or keeps a list"
+            )
     return Tensor(np.stack(arrays))
 
 
@@ -69,8 +71,10 @@ def default_collate(batch):
         as in torch); every sample must have the same length.
     """
     if not isinstance(batch, (list, tuple)) or len(batch) == 0:
-        raise ValueError(f"default_collate: expected a non-empty list of samples, got "
-                         f"{type(batch).__name__} of length {len(batch) if hasattr(batch, '__len__') else '?'}")
+        raise ValueError(
+            f"default_collate: expected a non-empty list of samples, got "
+            f"{type(batch).__name__} of length {len(batch) if hasattr(batch, '__len__') else '?'}"
+        )
     elem = batch[0]
     if isinstance(elem, Tensor):
         return _stack([b.data if isinstance(b, Tensor) else np.asarray(b) for b in batch], "tensor")
@@ -111,8 +115,10 @@ def default_collate(batch):
         size = len(elem)
         for i, sample in enumerate(batch):
             if len(sample) != size:
-                raise ValueError(f"default_collate: each element in list of batch should be of equal size; "
-                                 f"sample 0 has {size} elements, sample {i} has {len(sample)}")
+                raise ValueError(
+                    f"default_collate: each element in list of batch should be of equal size; "
+                    f"sample 0 has {size} elements, sample {i} has {len(sample)}"
+                )
         columns = [default_collate(samples) for samples in zip(*batch)]
         if isinstance(elem, tuple):
             return columns
@@ -188,6 +194,7 @@ def _fetch(dataset, index, auto_collation, collate_fn):
 
 # --------------------------------------------------------------------------- workers
 
+
 class WorkerInfo:
     """What a worker process knows about itself: ``id``, ``num_workers``, ``seed`` and ``dataset``."""
 
@@ -241,13 +248,23 @@ def _dumps(payload):
         return pickle.dumps(_ExceptionWrapper(RuntimeError, wrapper.message), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-_WORKER_POLL_S = 2.0   # how often an idle worker checks that its parent still lives
-_MAIN_POLL_S = 0.5     # how often the waiting main process checks that its workers still live
+_WORKER_POLL_S = 2.0  # how often an idle worker checks that its parent still lives
+_MAIN_POLL_S = 0.5  # how often the waiting main process checks that its workers still live
 _JOIN_TIMEOUT_S = 2.0  # grace period at shutdown before busy workers are terminated
 
 
-def _worker_loop(dataset, index_queue, result_queue, auto_collation, collate_fn, seed, worker_init_fn,
-                 worker_id, num_workers, parent_pid):
+def _worker_loop(
+    dataset,
+    index_queue,
+    result_queue,
+    auto_collation,
+    collate_fn,
+    seed,
+    worker_init_fn,
+    worker_id,
+    num_workers,
+    parent_pid,
+):
     global _worker_info
     # Ctrl-C reaches the whole process group; the main process handles it and shuts the workers down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -320,8 +337,7 @@ class _MultiProcessIter:
 
         ctx = loader.multiprocessing_context
         if ctx is None:
-            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
-                                              else None)
+            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
         elif isinstance(ctx, str):
             ctx = multiprocessing.get_context(ctx)
         self._result_queue = ctx.Queue()
@@ -333,10 +349,20 @@ class _MultiProcessIter:
                 index_queue.cancel_join_thread()
                 worker = ctx.Process(
                     target=_worker_loop,
-                    args=(loader.dataset, index_queue, self._result_queue, loader._auto_collation,
-                          loader.collate_fn, self._base_seed + worker_id, loader.worker_init_fn, worker_id,
-                          self._num_workers, os.getpid()),
-                    daemon=True)
+                    args=(
+                        loader.dataset,
+                        index_queue,
+                        self._result_queue,
+                        loader._auto_collation,
+                        loader.collate_fn,
+                        self._base_seed + worker_id,
+                        loader.worker_init_fn,
+                        worker_id,
+                        self._num_workers,
+                        os.getpid(),
+                    ),
+                    daemon=True,
+                )
                 worker.start()
                 self._index_queues.append(index_queue)
                 self._workers.append(worker)
@@ -381,8 +407,9 @@ class _MultiProcessIter:
             if self._timeout > 0:
                 left = self._timeout - (time.monotonic() - start)
                 if left <= 0:
-                    raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds waiting for a "
-                                       "batch from its workers")
+                    raise RuntimeError(
+                        f"DataLoader timed out after {self._timeout} seconds waiting for a batch from its workers"
+                    )
                 wait = min(wait, left)
             try:
                 return self._result_queue.get(timeout=wait)
@@ -390,8 +417,10 @@ class _MultiProcessIter:
                 dead = [w for w in self._workers if not w.is_alive()]
                 if dead:
                     info = ", ".join(f"pid {w.pid} exit code {w.exitcode}" for w in dead)
-                    raise RuntimeError(f"DataLoader worker(s) exited unexpectedly ({info}); a negative exit "
-                                       "code is the signal that ended the worker") from None
+                    raise RuntimeError(
+                        f"DataLoader worker(s) exited unexpectedly ({info}); a negative exit "
+                        "code is the signal that ended the worker"
+                    ) from None
 
     def _next_data(self):
         while True:
@@ -460,6 +489,7 @@ class _MultiProcessIter:
 
 # --------------------------------------------------------------------------- the loader
 
+
 class DataLoader:
     """Iterate over ``dataset`` in batches (``torch.utils.data.DataLoader``).
 
@@ -487,18 +517,36 @@ class DataLoader:
     ``len(loader)`` is the number of batches: ``ceil(N / B)``, or ``floor(N / B)`` with ``drop_last``.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
-                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
-                 worker_init_fn=None, multiprocessing_context=None, generator=None, *,
-                 prefetch_factor=2, persistent_workers=False):
+    def __init__(
+        self,
+        dataset,
+        batch_size=1,
+        shuffle=False,
+        sampler=None,
+        batch_sampler=None,
+        num_workers=0,
+        collate_fn=None,
+        pin_memory=False,
+        drop_last=False,
+        timeout=0,
+        worker_init_fn=None,
+        multiprocessing_context=None,
+        generator=None,
+        *,
+        prefetch_factor=2,
+        persistent_workers=False,
+    ):
         if not _is_int(num_workers) or num_workers < 0:
-            raise ValueError(f"DataLoader: num_workers should be a non-negative int (0 loads in the main "
-                             f"process), got num_workers={num_workers!r}")
+            raise ValueError(
+                f"DataLoader: num_workers should be a non-negative int (0 loads in the main "
+                f"process), got num_workers={num_workers!r}"
+            )
         if not isinstance(timeout, numbers.Real) or timeout < 0:
             raise ValueError(f"DataLoader: timeout should be a non-negative number, got timeout={timeout!r}")
         if not _is_int(prefetch_factor) or prefetch_factor <= 0:
-            raise ValueError(f"DataLoader: prefetch_factor should be a positive int, got "
-                             f"prefetch_factor={prefetch_factor!r}")
+            raise ValueError(
+                f"DataLoader: prefetch_factor should be a positive int, got prefetch_factor={prefetch_factor!r}"
+            )
         if persistent_workers and num_workers == 0:
             raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0")
         if not isinstance(drop_last, (bool, np.bool_)):
@@ -512,18 +560,22 @@ class DataLoader:
 
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, "
-                                 f"shuffle, sampler, and drop_last (got batch_size={batch_size!r}, "
-                                 f"shuffle={shuffle}, sampler={sampler!r}, drop_last={drop_last})")
+                raise ValueError(
+                    "DataLoader: batch_sampler option is mutually exclusive with batch_size, "
+                    f"shuffle, sampler, and drop_last (got batch_size={batch_size!r}, "
+                    f"shuffle={shuffle}, sampler={sampler!r}, drop_last={drop_last})"
+                )
             batch_size = None
             drop_last = False
         elif batch_size is None:
             if drop_last:
-                raise ValueError("DataLoader: batch_size=None turns automatic batching off and is mutually "
-                                 "exclusive with drop_last")
+                raise ValueError(
+                    "DataLoader: batch_size=None turns automatic batching off and is mutually exclusive with drop_last"
+                )
         elif not _is_int(batch_size) or batch_size <= 0:
-            raise ValueError(f"DataLoader: batch_size should be a positive integer value (or None), got "
-                             f"batch_size={batch_size!r}")
+            raise ValueError(
+                f"DataLoader: batch_size should be a positive integer value (or None), got batch_size={batch_size!r}"
+            )
 
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")

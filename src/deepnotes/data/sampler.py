@@ -6,6 +6,7 @@ The ``DataLoader`` asks a sampler for the order of the indices (sequential, shuf
 ``deepnotes.manual_seed`` seeds; the draw happens when iteration starts, so each epoch gets a fresh
 order and the same seed repeats the whole sequence of epochs.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -15,8 +16,14 @@ import numpy as np
 from ..tensor import Tensor
 from .dataset import _check_generator
 
-__all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
-           "WeightedRandomSampler", "BatchSampler"]
+__all__ = [
+    "Sampler",
+    "SequentialSampler",
+    "RandomSampler",
+    "SubsetRandomSampler",
+    "WeightedRandomSampler",
+    "BatchSampler",
+]
 
 
 def _is_int(value):
@@ -66,11 +73,11 @@ class RandomSampler(Sampler):
         self._num_samples = num_samples
         self.generator = generator
         if not isinstance(replacement, bool):
-            raise TypeError(f"RandomSampler: replacement should be a boolean value, got "
-                            f"replacement={replacement!r}")
+            raise TypeError(f"RandomSampler: replacement should be a boolean value, got replacement={replacement!r}")
         if not _is_int(self.num_samples) or self.num_samples <= 0:
-            raise ValueError(f"RandomSampler: num_samples should be a positive integer value, got "
-                             f"num_samples={self.num_samples!r}")
+            raise ValueError(
+                f"RandomSampler: num_samples should be a positive integer value, got num_samples={self.num_samples!r}"
+            )
         _check_generator("RandomSampler", generator)
 
     @property
@@ -122,22 +129,30 @@ class WeightedRandomSampler(Sampler):
 
     def __init__(self, weights, num_samples, replacement=True, generator=None):
         if not _is_int(num_samples) or num_samples <= 0:
-            raise ValueError(f"WeightedRandomSampler: num_samples should be a positive integer value, got "
-                             f"num_samples={num_samples!r}")
+            raise ValueError(
+                f"WeightedRandomSampler: num_samples should be a positive integer value, got "
+                f"num_samples={num_samples!r}"
+            )
         if not isinstance(replacement, bool):
-            raise ValueError(f"WeightedRandomSampler: replacement should be a boolean value, got "
-                             f"replacement={replacement!r}")
+            raise ValueError(
+                f"WeightedRandomSampler: replacement should be a boolean value, got replacement={replacement!r}"
+            )
         w = np.asarray(weights.data if isinstance(weights, Tensor) else weights, dtype=np.float64)
         if w.ndim != 1:
-            raise ValueError(f"WeightedRandomSampler: weights should be a 1d sequence but given weights "
-                             f"have shape {w.shape}")
+            raise ValueError(
+                f"WeightedRandomSampler: weights should be a 1d sequence but given weights have shape {w.shape}"
+            )
         if w.size == 0 or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise ValueError("WeightedRandomSampler: weights must be finite, non-negative and have a "
-                             f"positive sum; got {w.size} weights with sum {w.sum() if w.size else 0.0}")
+            raise ValueError(
+                "WeightedRandomSampler: weights must be finite, non-negative and have a "
+                f"positive sum; got {w.size} weights with sum {w.sum() if w.size else 0.0}"
+            )
         nonzero = int(np.count_nonzero(w))
         if not replacement and num_samples > nonzero:
-            raise ValueError(f"WeightedRandomSampler: cannot draw num_samples={num_samples} without "
-                             f"replacement from {nonzero} non-zero weights")
+            raise ValueError(
+                f"WeightedRandomSampler: cannot draw num_samples={num_samples} without "
+                f"replacement from {nonzero} non-zero weights"
+            )
         _check_generator("WeightedRandomSampler", generator)
         self.weights = w
         self.num_samples = int(num_samples)
@@ -169,8 +184,9 @@ class BatchSampler(Sampler):
 
     def __init__(self, sampler, batch_size, drop_last):
         if not _is_int(batch_size) or batch_size <= 0:
-            raise ValueError(f"BatchSampler: batch_size should be a positive integer value, got "
-                             f"batch_size={batch_size!r}")
+            raise ValueError(
+                f"BatchSampler: batch_size should be a positive integer value, got batch_size={batch_size!r}"
+            )
         if not isinstance(drop_last, bool):
             raise ValueError(f"BatchSampler: drop_last should be a boolean value, got drop_last={drop_last!r}")
         self.sampler = sampler

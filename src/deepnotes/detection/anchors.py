@@ -4,6 +4,7 @@
 plain NumPy API, and :class:`BoxCoder` reproduces ``torchvision.models.detection._utils.BoxCoder``
 (``encode_single``/``decode_single``), on arrays or on Tensors (decode is differentiable).
 """
+
 from __future__ import annotations
 
 import math
@@ -46,12 +47,16 @@ class AnchorGenerator:
         if not isinstance(aspect_ratios[0], (list, tuple)):
             aspect_ratios = (aspect_ratios,) * len(sizes)
         if len(sizes) != len(aspect_ratios):
-            raise ValueError(f"AnchorGenerator: got {len(sizes)} levels of sizes but "
-                             f"{len(aspect_ratios)} levels of aspect_ratios; they must match")
+            raise ValueError(
+                f"AnchorGenerator: got {len(sizes)} levels of sizes but "
+                f"{len(aspect_ratios)} levels of aspect_ratios; they must match"
+            )
         for lvl, (s, a) in enumerate(zip(sizes, aspect_ratios)):
             if len(s) == 0 or len(a) == 0 or min(s) <= 0 or min(a) <= 0:
-                raise ValueError(f"AnchorGenerator: level {lvl} needs positive sizes and aspect "
-                                 f"ratios, got sizes={s!r}, aspect_ratios={a!r}")
+                raise ValueError(
+                    f"AnchorGenerator: level {lvl} needs positive sizes and aspect "
+                    f"ratios, got sizes={s!r}, aspect_ratios={a!r}"
+                )
         self.sizes = tuple(tuple(s) for s in sizes)
         self.aspect_ratios = tuple(tuple(a) for a in aspect_ratios)
         self.cell_anchors = [self.generate_anchors(s, a) for s, a in zip(self.sizes, self.aspect_ratios)]
@@ -75,9 +80,11 @@ class AnchorGenerator:
         """Per level ``(gh * gw * A, 4)`` xyxy anchors for ``grid_sizes[i] = (gh, gw)`` and
         ``strides[i] = (stride_h, stride_w)``."""
         if not (len(grid_sizes) == len(strides) == len(self.cell_anchors)):
-            raise ValueError(f"AnchorGenerator.grid_anchors: got {len(grid_sizes)} grid sizes and "
-                             f"{len(strides)} strides for {len(self.cell_anchors)} anchor levels; the "
-                             "numbers must match")
+            raise ValueError(
+                f"AnchorGenerator.grid_anchors: got {len(grid_sizes)} grid sizes and "
+                f"{len(strides)} strides for {len(self.cell_anchors)} anchor levels; the "
+                "numbers must match"
+            )
         out = []
         for size, stride, base in zip(grid_sizes, strides, self.cell_anchors):
             gh, gw = _int_pair(size, "a grid size (height, width)")
@@ -178,11 +185,13 @@ class BoxCoder:
         ref = _as_2d(reference_boxes, fn, "reference_boxes")
         prop = _as_2d(proposals, fn, "proposals")
         if _raw(ref).shape[0] != _raw(prop).shape[0]:
-            raise ValueError(f"{fn}: reference_boxes {_raw(ref).shape} and proposals {_raw(prop).shape} "
-                             "must have the same number of rows")
+            raise ValueError(
+                f"{fn}: reference_boxes {_raw(ref).shape} and proposals {_raw(prop).shape} "
+                "must have the same number of rows"
+            )
         wx, wy, ww, wh = self.weights
-        px1, py1, px2, py2 = (prop[:, i:i + 1] for i in range(4))
-        gx1, gy1, gx2, gy2 = (ref[:, i:i + 1] for i in range(4))
+        px1, py1, px2, py2 = (prop[:, i : i + 1] for i in range(4))
+        gx1, gy1, gx2, gy2 = (ref[:, i : i + 1] for i in range(4))
         with np.errstate(divide="ignore", invalid="ignore"):
             ex_w = px2 - px1
             ex_h = py2 - py1
@@ -199,6 +208,7 @@ class BoxCoder:
         parts = [dx, dy, dw, dh]
         if any(isinstance(p, Tensor) for p in parts):
             from ..tensor import cat
+
             return cat(parts, dim=1)
         return np.concatenate(parts, axis=1)
 
@@ -206,13 +216,21 @@ class BoxCoder:
         """Arrays: :meth:`encode_single`.  Lists of per-image arrays: a list of per-image deltas."""
         if isinstance(reference_boxes, (list, tuple)) or isinstance(proposals, (list, tuple)):
             if not (isinstance(reference_boxes, (list, tuple)) and isinstance(proposals, (list, tuple))):
-                raise TypeError("BoxCoder.encode: pass reference_boxes and proposals both as arrays or "
-                                "both as lists of per-image arrays")
+                raise TypeError(
+                    "BoxCoder.encode: pass reference_boxes and proposals both as arrays or "
+                    "both as lists of per-image arrays"
+                )
             counts = [len(_raw(b)) for b in reference_boxes]
-            ref = np.concatenate([np.asarray(_raw(b), dtype=np.float64).reshape(-1, 4)
-                                  for b in reference_boxes]) if counts else np.zeros((0, 4))
-            prop = np.concatenate([np.asarray(_raw(b), dtype=np.float64).reshape(-1, 4)
-                                   for b in proposals]) if proposals else np.zeros((0, 4))
+            ref = (
+                np.concatenate([np.asarray(_raw(b), dtype=np.float64).reshape(-1, 4) for b in reference_boxes])
+                if counts
+                else np.zeros((0, 4))
+            )
+            prop = (
+                np.concatenate([np.asarray(_raw(b), dtype=np.float64).reshape(-1, 4) for b in proposals])
+                if proposals
+                else np.zeros((0, 4))
+            )
             deltas = self.encode_single(ref, prop)
             return list(np.split(deltas, np.cumsum(counts)[:-1]))
         return self.encode_single(reference_boxes, proposals)
@@ -225,8 +243,9 @@ class BoxCoder:
         rel = _as_2d(rel_codes, fn, "rel_codes", width=None)
         ref = _as_2d(boxes, fn, "boxes")
         if _raw(rel).shape[0] != _raw(ref).shape[0]:
-            raise ValueError(f"{fn}: rel_codes {_raw(rel).shape} and boxes {_raw(ref).shape} must have "
-                             "the same number of rows")
+            raise ValueError(
+                f"{fn}: rel_codes {_raw(rel).shape} and boxes {_raw(ref).shape} must have the same number of rows"
+            )
         dt = _raw(rel).dtype
         if isinstance(ref, Tensor):
             ref = ref.to(dt)
@@ -249,7 +268,7 @@ class BoxCoder:
         half_h = 0.5 * ph
         out = _stack([pcx - half_w, pcy - half_h, pcx + half_w, pcy + half_h], 2)
         n, k = _raw(rel).shape[0], _raw(rel).shape[1]
-        return out.reshape(n, k)       # explicit sizes: (0, -1) is ambiguous for an empty batch
+        return out.reshape(n, k)  # explicit sizes: (0, -1) is ambiguous for an empty batch
 
     def decode(self, rel_codes, boxes):
         """Arrays: :meth:`decode_single`.  A list/tuple of per-image reference boxes: torchvision's
@@ -257,8 +276,7 @@ class BoxCoder:
         if isinstance(boxes, (list, tuple)):
             counts = [len(_raw(b)) for b in boxes]
             total = sum(counts)
-            ref = np.concatenate([np.asarray(_raw(b)).reshape(-1, 4) for b in boxes]) if boxes \
-                else np.zeros((0, 4))
+            ref = np.concatenate([np.asarray(_raw(b)).reshape(-1, 4) for b in boxes]) if boxes else np.zeros((0, 4))
             rel = rel_codes
             if total > 0:
                 rel = rel.reshape(total, -1)

@@ -8,6 +8,7 @@ it lies in the right (lower) half -- i.e. the fractional offset ``< g`` -- unles
 one cell of the border.  Regression targets are the centre offset from the assigned cell's corner
 (range ``(-g, 1 + g)``) and the box size, all in grid units.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,14 +24,18 @@ _OFFSETS = np.array([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1]], dtype=np.float64
 def _level_shapes(feature_shapes, image_size, n_levels):
     fn = "assign_yolov5"
     if len(feature_shapes) != n_levels:
-        raise ValueError(f"{fn}: got {len(feature_shapes)} feature shapes/strides for {n_levels} anchor "
-                         "levels; the numbers must match")
+        raise ValueError(
+            f"{fn}: got {len(feature_shapes)} feature shapes/strides for {n_levels} anchor "
+            "levels; the numbers must match"
+        )
     shapes = []
     for f in feature_shapes:
         if isinstance(f, (int, np.integer)):
             if image_size is None:
-                raise ValueError(f"{fn}: strides were given ({f!r}); pass image_size=(height, width) "
-                                 "too, or give feature shapes (ny, nx)")
+                raise ValueError(
+                    f"{fn}: strides were given ({f!r}); pass image_size=(height, width) "
+                    "too, or give feature shapes (ny, nx)"
+                )
             if f <= 0:
                 raise ValueError(f"{fn}: strides must be positive, got {f!r}")
             ih, iw = image_size
@@ -39,8 +44,7 @@ def _level_shapes(feature_shapes, image_size, n_levels):
             try:
                 ny, nx = f
             except (TypeError, ValueError):
-                raise TypeError(f"{fn}: each feature shape must be (ny, nx) or an int stride, got "
-                                f"{f!r}") from None
+                raise TypeError(f"{fn}: each feature shape must be (ny, nx) or an int stride, got {f!r}") from None
             shapes.append((int(ny), int(nx)))
         if shapes[-1][0] <= 0 or shapes[-1][1] <= 0:
             raise ValueError(f"{fn}: feature shapes must be positive, got {shapes[-1]}")
@@ -71,8 +75,7 @@ def assign_yolov5(targets, anchors, feature_shapes, anchor_t=4.0, g=0.5, image_s
     if t0.dtype.kind not in "iuf":
         raise TypeError(f"{fn}: targets must be numeric, got dtype {t0.dtype}")
     if t0.ndim != 2 or t0.shape[1] != 6:
-        raise ValueError(f"{fn}: expected targets of shape (n, 6) [image, class, x, y, w, h], got shape "
-                         f"{t0.shape}")
+        raise ValueError(f"{fn}: expected targets of shape (n, 6) [image, class, x, y, w, h], got shape {t0.shape}")
     t0 = t0.astype(np.float64)
     if not np.isfinite(t0).all():
         raise ValueError(f"{fn}: targets must be finite")
@@ -95,7 +98,7 @@ def assign_yolov5(targets, anchors, feature_shapes, anchor_t=4.0, g=0.5, image_s
         na = a_wh.shape[0]
         gain = np.array([1, 1, nx, ny, nx, ny], dtype=np.float64)
         ai = np.broadcast_to(np.arange(na, dtype=np.float64)[:, None, None], (na, nt, 1))
-        t = np.concatenate([np.broadcast_to(t0 * gain, (na, nt, 6)), ai], axis=2)   # (na, nt, 7)
+        t = np.concatenate([np.broadcast_to(t0 * gain, (na, nt, 6)), ai], axis=2)  # (na, nt, 7)
         if nt:
             with np.errstate(divide="ignore"):
                 r = t[..., 4:6] / a_wh[:, None, :]
@@ -105,8 +108,9 @@ def assign_yolov5(targets, anchors, feature_shapes, anchor_t=4.0, g=0.5, image_s
             gxi = np.array([nx, ny], dtype=np.float64) - gxy
             near_lo = (np.mod(gxy, 1) < g) & (gxy > 1)
             near_hi = (np.mod(gxi, 1) < g) & (gxi > 1)
-            sel = np.stack([np.ones(len(t), dtype=bool), near_lo[:, 0], near_lo[:, 1],
-                            near_hi[:, 0], near_hi[:, 1]])                             # (5, m)
+            sel = np.stack(
+                [np.ones(len(t), dtype=bool), near_lo[:, 0], near_lo[:, 1], near_hi[:, 0], near_hi[:, 1]]
+            )  # (5, m)
             offsets = np.broadcast_to(off[:, None, :], (5, len(t), 2))[sel]
             t = np.broadcast_to(t, (5,) + t.shape)[sel]
         else:

@@ -18,6 +18,7 @@ Formats (``fmt``):
 
 Areas are continuous (``w * h``, no ``+1``), as in torchvision.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,16 @@ from ..tensor import maximum as _t_maximum
 from ..tensor import minimum as _t_minimum
 from ..tensor import stack as _t_stack
 
-__all__ = ["box_convert", "box_area", "box_iou", "generalized_box_iou", "distance_box_iou",
-           "complete_box_iou", "clip_boxes_to_image", "remove_small_boxes"]
+__all__ = [
+    "box_convert",
+    "box_area",
+    "box_iou",
+    "generalized_box_iou",
+    "distance_box_iou",
+    "complete_box_iou",
+    "clip_boxes_to_image",
+    "remove_small_boxes",
+]
 
 _FORMATS = ("xyxy", "xywh", "cxcywh")
 
@@ -84,19 +93,21 @@ def _as_boxes(boxes, fn, name="boxes", batched=False):
         arr = boxes.data
     else:
         if isinstance(boxes, (str, bytes)) or boxes is None:
-            raise TypeError(f"{fn}: expected {name} as an array or Tensor of shape (..., 4), got "
-                            f"{type(boxes).__name__}")
+            raise TypeError(
+                f"{fn}: expected {name} as an array or Tensor of shape (..., 4), got {type(boxes).__name__}"
+            )
         try:
             arr = np.asarray(boxes)
         except (ValueError, TypeError):
-            raise TypeError(f"{fn}: could not convert {name} ({type(boxes).__name__}) to a numeric "
-                            "array") from None
+            raise TypeError(f"{fn}: could not convert {name} ({type(boxes).__name__}) to a numeric array") from None
         boxes = arr
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{fn}: expected {name} with a numeric dtype, got {arr.dtype}")
     if batched and (arr.ndim < 2 or arr.shape[-1] != 4):
-        raise ValueError(f"{fn}: expected {name} of shape (N, 4), got shape {arr.shape}"
-                         + (" (a single box: use boxes[None] for N = 1)" if arr.shape == (4,) else ""))
+        raise ValueError(
+            f"{fn}: expected {name} of shape (N, 4), got shape {arr.shape}"
+            + (" (a single box: use boxes[None] for N = 1)" if arr.shape == (4,) else "")
+        )
     if arr.ndim == 0 or arr.shape[-1] != 4:
         raise ValueError(f"{fn}: expected {name} of shape (..., 4), got shape {arr.shape}")
     return boxes
@@ -248,8 +259,9 @@ def _pair_prepare(boxes1, boxes2, fn, fmt="xyxy"):
     try:
         np.broadcast_shapes(b1.shape[:-2], b2.shape[:-2])
     except ValueError:
-        raise ValueError(f"{fn}: batch dimensions of boxes1 {b1.shape} and boxes2 {b2.shape} do not "
-                         "broadcast") from None
+        raise ValueError(
+            f"{fn}: batch dimensions of boxes1 {b1.shape} and boxes2 {b2.shape} do not broadcast"
+        ) from None
     if fmt != "xyxy":
         boxes1 = _convert(boxes1, fmt, "xyxy")
         boxes2 = _convert(boxes2, fmt, "xyxy")
@@ -325,7 +337,7 @@ def complete_box_iou(boxes1, boxes2, eps=1e-7):
         h_pred = b1[..., :, None, 3] - b1[..., :, None, 1]
         w_gt = b2[..., None, :, 2] - b2[..., None, :, 0]
         h_gt = b2[..., None, :, 3] - b2[..., None, :, 1]
-        v = (4 / (math.pi ** 2)) * (_atan(w_pred / h_pred) - _atan(w_gt / h_gt)) ** 2
+        v = (4 / (math.pi**2)) * (_atan(w_pred / h_pred) - _atan(w_gt / h_gt)) ** 2
         alpha = _detach(v / (1 - iou + v + eps))
         return diou - alpha * v
 

@@ -6,6 +6,7 @@ Prints pycocotools' 12 summary lines, optionally the per-category AP table, and 
 numbers as JSON (``{"stats": {"AP": ..., ...}, "per_class": [...]}``).  The main ``deepnotes`` command
 wires this in with :func:`register`.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,10 +26,14 @@ def register(subparsers):
         "coco-eval",
         help="COCO box evaluation (pycocotools-compatible numbers)",
         description="Evaluate COCO-format box detections against COCO ground truth and print the 12 "
-                    "standard AP/AR numbers in pycocotools' layout.")
+        "standard AP/AR numbers in pycocotools' layout.",
+    )
     p.add_argument("gt", metavar="GT.json", help="ground-truth annotations (COCO format)")
-    p.add_argument("dt", metavar="DT.json", help="detection results: a JSON list of "
-                   "{image_id, category_id, bbox: [x, y, w, h], score}")
+    p.add_argument(
+        "dt",
+        metavar="DT.json",
+        help="detection results: a JSON list of {image_id, category_id, bbox: [x, y, w, h], score}",
+    )
     p.add_argument("--per-class", action="store_true", help="also print the per-category AP table")
     p.add_argument("--json", metavar="OUT", default=None, help="write the numbers to this JSON file")
     p.set_defaults(func=run_coco_eval)

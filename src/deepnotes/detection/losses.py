@@ -5,19 +5,32 @@ gradients).  Formulas, defaults and reductions follow ``torchvision.ops`` and ``
 The classification losses (sigmoid focal, smooth L1, BCE with logits) are general, so they live below
 this package in :mod:`deepnotes.nn.functional._array_losses` and are re-exported here.
 """
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from ..nn.functional._array_losses import (_check_reduction, _finish, _tensorize, binary_cross_entropy_with_logits,
-                                          sigmoid_focal_loss, smooth_l1_loss)
+from ..nn.functional._array_losses import (
+    _check_reduction,
+    _finish,
+    _tensorize,
+    binary_cross_entropy_with_logits,
+    sigmoid_focal_loss,
+    smooth_l1_loss,
+)
 from ..tensor import where
 from .boxes import _maximum, _minimum, _prepare, _raw, _upcast_float
 
-__all__ = ["generalized_box_iou_loss", "distance_box_iou_loss", "complete_box_iou_loss",
-           "sigmoid_focal_loss", "smooth_l1_loss", "binary_cross_entropy_with_logits"]
+__all__ = [
+    "generalized_box_iou_loss",
+    "distance_box_iou_loss",
+    "complete_box_iou_loss",
+    "sigmoid_focal_loss",
+    "smooth_l1_loss",
+    "binary_cross_entropy_with_logits",
+]
 
 
 def _reduce_box_loss(loss, reduction):
@@ -34,8 +47,10 @@ def _box_pair(boxes1, boxes2, fn):
     try:
         np.broadcast_shapes(_raw(boxes1).shape, _raw(boxes2).shape)
     except ValueError:
-        raise ValueError(f"{fn}: boxes1 {_raw(boxes1).shape} and boxes2 {_raw(boxes2).shape} must have "
-                         "the same (or broadcastable) shapes; the loss is elementwise") from None
+        raise ValueError(
+            f"{fn}: boxes1 {_raw(boxes1).shape} and boxes2 {_raw(boxes2).shape} must have "
+            "the same (or broadcastable) shapes; the loss is elementwise"
+        ) from None
     (b1, b2), any_tensor = _tensorize(boxes1, boxes2, fn=fn)
     return b1, b2, any_tensor
 
@@ -112,7 +127,7 @@ def complete_box_iou_loss(boxes1, boxes2, reduction="none", eps=1e-7):
     diou_loss, iou = _diou_iou_loss(b1, b2, 1e-7)
     x1, y1, x2, y2 = _unbind(b1)
     x1g, y1g, x2g, y2g = _unbind(b2)
-    v = (4 / (math.pi ** 2)) * (((x2g - x1g) / (y2g - y1g)).atan() - ((x2 - x1) / (y2 - y1)).atan()) ** 2
+    v = (4 / (math.pi**2)) * (((x2g - x1g) / (y2g - y1g)).atan() - ((x2 - x1) / (y2 - y1)).atan()) ** 2
     alpha = (v / (1 - iou + v + eps)).detach()
     loss = diou_loss + alpha * v
     return _finish(_reduce_box_loss(loss, reduction), any_tensor)

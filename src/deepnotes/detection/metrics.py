@@ -14,6 +14,7 @@ Detection rule (seed 001): a prediction is a true positive when its IoU with a g
 the threshold; when several predictions match one ground truth, the highest-confidence one is the TP
 and the others are FPs.  Unmatched ground truths are FNs.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -21,9 +22,18 @@ import numbers
 import numpy as np
 
 __all__ = [
-    "confusion_matrix", "precision_recall_fscore_support", "precision_score", "recall_score",
-    "f1_score", "fbeta_score", "macro_f1_of_averages", "match_detections", "detection_counts",
-    "pr_curve", "average_precision", "plot_pr_curve",
+    "confusion_matrix",
+    "precision_recall_fscore_support",
+    "precision_score",
+    "recall_score",
+    "f1_score",
+    "fbeta_score",
+    "macro_f1_of_averages",
+    "match_detections",
+    "detection_counts",
+    "pr_curve",
+    "average_precision",
+    "plot_pr_curve",
 ]
 
 _AVERAGES = (None, "binary", "micro", "macro", "weighted")
@@ -43,11 +53,11 @@ def _targets(fn, y_true, y_pred):
     y_true = _labels_1d("y_true", fn, y_true)
     y_pred = _labels_1d("y_pred", fn, y_pred)
     if y_true.shape != y_pred.shape:
-        raise ValueError(f"{fn}: y_true and y_pred must have the same length, got {y_true.shape[0]} "
-                         f"and {y_pred.shape[0]}")
+        raise ValueError(
+            f"{fn}: y_true and y_pred must have the same length, got {y_true.shape[0]} and {y_pred.shape[0]}"
+        )
     if y_true.size and y_pred.size and (y_true.dtype.kind in "US") != (y_pred.dtype.kind in "US"):
-        raise ValueError(f"{fn}: y_true and y_pred mix string and numeric labels "
-                         f"({y_true.dtype} vs {y_pred.dtype})")
+        raise ValueError(f"{fn}: y_true and y_pred mix string and numeric labels ({y_true.dtype} vs {y_pred.dtype})")
     return y_true, y_pred
 
 
@@ -93,8 +103,9 @@ def confusion_matrix(y_true, y_pred, *, labels=None, sample_weight=None, normali
         w = np.asarray(sample_weight, dtype=np.float64)
         if w.shape != y_true.shape:
             raise ValueError(f"{fn}: sample_weight must have shape {y_true.shape}, got {w.shape}")
-    cm = np.bincount(ti[keep] * L + pi[keep], weights=w[keep] if sample_weight is not None else None,
-                     minlength=L * L).reshape(L, L)
+    cm = np.bincount(
+        ti[keep] * L + pi[keep], weights=w[keep] if sample_weight is not None else None, minlength=L * L
+    ).reshape(L, L)
     if sample_weight is None:
         cm = cm.astype(np.int64)
     if normalize is not None:
@@ -140,8 +151,9 @@ def _nan_average(x, weights=None):
     return float(np.average(x, weights=weights))
 
 
-def precision_recall_fscore_support(y_true, y_pred, *, beta=1.0, labels=None, pos_label=1, average=None,
-                                    sample_weight=None, zero_division="warn"):
+def precision_recall_fscore_support(
+    y_true, y_pred, *, beta=1.0, labels=None, pos_label=1, average=None, sample_weight=None, zero_division="warn"
+):
     """Per-class (or averaged) precision, recall, F-beta and support, as in scikit-learn.
 
     Args:
@@ -166,11 +178,14 @@ def precision_recall_fscore_support(y_true, y_pred, *, beta=1.0, labels=None, po
     present = np.union1d(y_true, y_pred)
     if average == "binary":
         if present.size > 2:
-            raise ValueError(f"{fn}: average='binary' needs at most two classes, got {present.size} "
-                             f"({present[:5].tolist()}...); use average='micro', 'macro' or 'weighted'")
+            raise ValueError(
+                f"{fn}: average='binary' needs at most two classes, got {present.size} "
+                f"({present[:5].tolist()}...); use average='micro', 'macro' or 'weighted'"
+            )
         if pos_label not in present.tolist() and present.size >= 2:
-            raise ValueError(f"{fn}: pos_label={pos_label!r} is not a valid label; it should be one of "
-                             f"{present.tolist()}")
+            raise ValueError(
+                f"{fn}: pos_label={pos_label!r} is not a valid label; it should be one of {present.tolist()}"
+            )
         labels = np.asarray([pos_label])
     elif labels is None:
         labels = present
@@ -178,7 +193,7 @@ def precision_recall_fscore_support(y_true, y_pred, *, beta=1.0, labels=None, po
         labels = np.asarray(labels)
     w = np.ones(y_true.size) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     # per-label counts
-    t_eq = y_true[None, :] == labels[:, None]          # (L, N)
+    t_eq = y_true[None, :] == labels[:, None]  # (L, N)
     p_eq = y_pred[None, :] == labels[:, None]
     tp = (t_eq & p_eq) @ w
     pred_sum = p_eq @ w
@@ -195,41 +210,73 @@ def precision_recall_fscore_support(y_true, y_pred, *, beta=1.0, labels=None, po
         f = precision
     else:
         b2 = beta * beta
-        f = _divide((1 + b2) * np.asarray(tp, dtype=np.float64),
-                    b2 * np.asarray(true_sum, dtype=np.float64) + pred_sum, zd)
+        f = _divide(
+            (1 + b2) * np.asarray(tp, dtype=np.float64), b2 * np.asarray(true_sum, dtype=np.float64) + pred_sum, zd
+        )
     if average is None:
         return precision, recall, f, true_sum
     weights = true_sum if average == "weighted" else None
     return (_nan_average(precision, weights), _nan_average(recall, weights), _nan_average(f, weights), None)
 
 
-def precision_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
-                    zero_division="warn"):
+def precision_score(
+    y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None, zero_division="warn"
+):
     """Precision ``TP / (TP + FP)`` (scikit-learn semantics, default ``average='binary'``)."""
-    return precision_recall_fscore_support(y_true, y_pred, labels=labels, pos_label=pos_label, average=average,
-                                           sample_weight=sample_weight, zero_division=zero_division)[0]
+    return precision_recall_fscore_support(
+        y_true,
+        y_pred,
+        labels=labels,
+        pos_label=pos_label,
+        average=average,
+        sample_weight=sample_weight,
+        zero_division=zero_division,
+    )[0]
 
 
-def recall_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
-                 zero_division="warn"):
+def recall_score(
+    y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None, zero_division="warn"
+):
     """Recall ``TP / (TP + FN)`` (scikit-learn semantics, default ``average='binary'``)."""
-    return precision_recall_fscore_support(y_true, y_pred, labels=labels, pos_label=pos_label, average=average,
-                                           sample_weight=sample_weight, zero_division=zero_division)[1]
+    return precision_recall_fscore_support(
+        y_true,
+        y_pred,
+        labels=labels,
+        pos_label=pos_label,
+        average=average,
+        sample_weight=sample_weight,
+        zero_division=zero_division,
+    )[1]
 
 
-def fbeta_score(y_true, y_pred, *, beta, labels=None, pos_label=1, average="binary", sample_weight=None,
-                zero_division="warn"):
+def fbeta_score(
+    y_true, y_pred, *, beta, labels=None, pos_label=1, average="binary", sample_weight=None, zero_division="warn"
+):
     """F-beta ``(1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP)`` (scikit-learn semantics)."""
-    return precision_recall_fscore_support(y_true, y_pred, beta=beta, labels=labels, pos_label=pos_label,
-                                           average=average, sample_weight=sample_weight,
-                                           zero_division=zero_division)[2]
+    return precision_recall_fscore_support(
+        y_true,
+        y_pred,
+        beta=beta,
+        labels=labels,
+        pos_label=pos_label,
+        average=average,
+        sample_weight=sample_weight,
+        zero_division=zero_division,
+    )[2]
 
 
-def f1_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None,
-             zero_division="warn"):
+def f1_score(y_true, y_pred, *, labels=None, pos_label=1, average="binary", sample_weight=None, zero_division="warn"):
     """F1 ``2 P R / (P + R)`` (scikit-learn semantics; ``'macro'`` is the mean of per-class F1)."""
-    return fbeta_score(y_true, y_pred, beta=1.0, labels=labels, pos_label=pos_label, average=average,
-                       sample_weight=sample_weight, zero_division=zero_division)
+    return fbeta_score(
+        y_true,
+        y_pred,
+        beta=1.0,
+        labels=labels,
+        pos_label=pos_label,
+        average=average,
+        sample_weight=sample_weight,
+        zero_division=zero_division,
+    )
 
 
 def macro_f1_of_averages(y_true, y_pred, *, labels=None, zero_division=0.0):
@@ -239,8 +286,9 @@ def macro_f1_of_averages(y_true, y_pred, *, labels=None, zero_division=0.0):
     recall, which differs from scikit-learn's ``f1_score(average='macro')`` (the mean of the per-class
     F1 scores); both are offered.  Returns three floats (F1 is ``zero_division`` when P + R = 0).
     """
-    p, r, _, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro",
-                                                 zero_division=zero_division)
+    p, r, _, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average="macro", zero_division=zero_division
+    )
     f = float(_divide(2 * p * r, p + r, _zero_division_value("macro_f1_of_averages", zero_division)))
     return p, r, f
 
@@ -270,17 +318,26 @@ def pairwise_iou(boxes1, boxes2, pixel_offset=0.0):
     h1 = boxes1[:, 3] - boxes1[:, 1] + pixel_offset
     w2 = boxes2[:, 2] - boxes2[:, 0] + pixel_offset
     h2 = boxes2[:, 3] - boxes2[:, 1] + pixel_offset
-    iw = np.maximum(np.minimum(boxes1[:, None, 2], boxes2[None, :, 2])
-                    - np.maximum(boxes1[:, None, 0], boxes2[None, :, 0]) + pixel_offset, 0.0)
-    ih = np.maximum(np.minimum(boxes1[:, None, 3], boxes2[None, :, 3])
-                    - np.maximum(boxes1[:, None, 1], boxes2[None, :, 1]) + pixel_offset, 0.0)
+    iw = np.maximum(
+        np.minimum(boxes1[:, None, 2], boxes2[None, :, 2])
+        - np.maximum(boxes1[:, None, 0], boxes2[None, :, 0])
+        + pixel_offset,
+        0.0,
+    )
+    ih = np.maximum(
+        np.minimum(boxes1[:, None, 3], boxes2[None, :, 3])
+        - np.maximum(boxes1[:, None, 1], boxes2[None, :, 1])
+        + pixel_offset,
+        0.0,
+    )
     inter = iw * ih
     union = (w1 * h1)[:, None] + (w2 * h2)[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def match_detections(pred_boxes, pred_scores, gt_boxes, iou_threshold=0.5, *, rule="coco", gt_ignore=None,
-                     score_threshold=None):
+def match_detections(
+    pred_boxes, pred_scores, gt_boxes, iou_threshold=0.5, *, rule="coco", gt_ignore=None, score_threshold=None
+):
     """Label the predictions of one image (one class) as TP / FP / ignored.
 
     Predictions are visited in descending score order (stable on ties), so the highest-confidence
@@ -326,7 +383,7 @@ def match_detections(pred_boxes, pred_scores, gt_boxes, iou_threshold=0.5, *, ru
     order = order[active[order]]
     if order.size == 0 or gb.shape[0] == 0:
         return labels, matched
-    iou = pairwise_iou(pb[order], gb)                       # (n_active, M), rows in score order
+    iou = pairwise_iou(pb[order], gb)  # (n_active, M), rows in score order
     if rule == "voc":
         best = iou.argmax(axis=1)
         over = iou[np.arange(order.size), best] > iou_threshold
@@ -342,7 +399,7 @@ def match_detections(pred_boxes, pred_scores, gt_boxes, iou_threshold=0.5, *, ru
         return labels, matched
     # COCO greedy: a sequential scan (each step depends on which boxes are taken)
     taken = np.zeros(gb.shape[0], bool)
-    gt_order = np.argsort(ign, kind="stable")             # non-ignored first, as pycocotools
+    gt_order = np.argsort(ign, kind="stable")  # non-ignored first, as pycocotools
     iou = iou[:, gt_order]
     ign_s = ign[gt_order]
     thr = min(iou_threshold, 1 - 1e-10)
@@ -353,7 +410,7 @@ def match_detections(pred_boxes, pred_scores, gt_boxes, iou_threshold=0.5, *, ru
         if not cand.any():
             continue
         vals = np.where(cand, iou[row], -1.0)
-        j = cand.size - 1 - int(np.argmax(vals[::-1]))     # last index among the maxima
+        j = cand.size - 1 - int(np.argmax(vals[::-1]))  # last index among the maxima
         taken[j] = True
         labels[det] = -1 if ign_s[j] else 1
         matched[det] = gt_order[j]
@@ -427,7 +484,9 @@ def average_precision(recall, precision, method="voc_all"):
     rec = np.asarray(recall, dtype=np.float64).reshape(-1)
     prec = np.asarray(precision, dtype=np.float64).reshape(-1)
     if rec.shape != prec.shape:
-        raise ValueError(f"{fn}: recall and precision must have the same length, got {rec.shape[0]} and {prec.shape[0]}")
+        raise ValueError(
+            f"{fn}: recall and precision must have the same length, got {rec.shape[0]} and {prec.shape[0]}"
+        )
     if method not in _METHODS:
         raise ValueError(f"{fn}: method must be one of {_METHODS}, got {method!r}")
     if not (np.isfinite(rec).all() and np.isfinite(prec).all()):
@@ -466,15 +525,22 @@ def plot_pr_curve(precision, recall, *, ax=None, label=None, interpolated=True, 
     prec = np.asarray(precision, dtype=np.float64).reshape(-1)
     rec = np.asarray(recall, dtype=np.float64).reshape(-1)
     if prec.shape != rec.shape:
-        raise ValueError(f"plot_pr_curve: precision and recall must have the same length, got "
-                         f"{prec.shape[0]} and {rec.shape[0]}")
+        raise ValueError(
+            f"plot_pr_curve: precision and recall must have the same length, got {prec.shape[0]} and {rec.shape[0]}"
+        )
     if ax is None:
         _, ax = plt.subplots()
     ax.step(rec, prec, where="post", label=label, **kwargs)
     if interpolated and prec.size:
         env = np.maximum.accumulate(prec[::-1])[::-1]
-        ax.step(rec, env, where="post", linestyle="--", alpha=0.7,
-                label=None if label is None else f"{label} (interpolated)")
+        ax.step(
+            rec,
+            env,
+            where="post",
+            linestyle="--",
+            alpha=0.7,
+            label=None if label is None else f"{label} (interpolated)",
+        )
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
     ax.set_xlim(0.0, 1.0)

@@ -18,6 +18,7 @@ overlap it (IoU > t >= 0 needs a positive intersection), so alive boxes are kept
 ``searchsorted``; the IoU of that window is one vectorised NumPy expression.  The sorted structure is
 rebuilt from the survivors whenever half of it has died, so dense clusters shrink the windows quickly.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..tensor import Tensor
 from .boxes import _prepare, _raw
 
-__all__ = ["nms", "batched_nms", "diou_nms", "soft_nms", "weighted_box_voting", "merge_nms",
-           "centernet_peaks"]
+__all__ = ["nms", "batched_nms", "diou_nms", "soft_nms", "weighted_box_voting", "merge_nms", "centernet_peaks"]
 
 
 # --------------------------------------------------------------------------- input handling
@@ -43,16 +43,14 @@ def _nms_inputs(boxes, scores, fn, idxs=None):
     if s.dtype.kind not in "iuf":
         raise TypeError(f"{fn}: expected numeric scores, got dtype {s.dtype}")
     if s.shape != (n,):
-        raise ValueError(f"{fn}: expected scores of shape ({n},) to match boxes {boxes.shape}, got "
-                         f"shape {s.shape}")
+        raise ValueError(f"{fn}: expected scores of shape ({n},) to match boxes {boxes.shape}, got shape {s.shape}")
     if np.isnan(s).any():
         raise ValueError(f"{fn}: scores contain NaN at index {int(np.flatnonzero(np.isnan(s))[0])}")
     lab = None
     if idxs is not None:
         lab = np.asarray(_raw(idxs))
         if lab.shape != (n,):
-            raise ValueError(f"{fn}: expected idxs of shape ({n},) to match boxes {boxes.shape}, got "
-                             f"shape {lab.shape}")
+            raise ValueError(f"{fn}: expected idxs of shape ({n},) to match boxes {boxes.shape}, got shape {lab.shape}")
         if lab.dtype.kind not in "iub":
             raise TypeError(f"{fn}: idxs must hold integer category ids, got dtype {lab.dtype}")
         lab = lab.astype(np.int64)
@@ -93,10 +91,10 @@ def _pair_metric(metric, x1, y1, x2, y2, area, r, sl, eps):
         return iou
     cw = np.maximum(X2, x2[r]) - np.minimum(X1, x1[r])
     ch = np.maximum(Y2, y2[r]) - np.minimum(Y1, y1[r])
-    diag2 = cw ** 2 + ch ** 2 + eps
+    diag2 = cw**2 + ch**2 + eps
     cdx = (x1[r] + x2[r]) / 2 - (X1 + X2) / 2
     cdy = (y1[r] + y2[r]) / 2 - (Y1 + Y2) / 2
-    return iou - (cdx ** 2 + cdy ** 2) / diag2
+    return iou - (cdx**2 + cdy**2) / diag2
 
 
 def _greedy(b, thr, labels=None, metric="iou", eps=1e-7):
@@ -203,8 +201,7 @@ def diou_nms(boxes, scores, iou_threshold, idxs=None):
 
 
 # --------------------------------------------------------------------------- soft-NMS
-def soft_nms(boxes, scores, method="linear", sigma=0.5, iou_threshold=0.3, score_threshold=0.001,
-             top_k=0):
+def soft_nms(boxes, scores, method="linear", sigma=0.5, iou_threshold=0.3, score_threshold=0.001, top_k=0):
     """Soft-NMS (Bodla et al., 2017) with the semantics of OpenCV's ``cv2.dnn.softNMSBoxes``.
 
     Repeatedly pick the box with the highest *current* score (ties: lower index); stop when that
@@ -271,8 +268,7 @@ def weighted_box_voting(boxes, scores, keep, iou_threshold=0.5, idxs=None):
     thr = _check_threshold(iou_threshold, fn)
     k = np.asarray(_raw(keep))
     if k.ndim != 1 or (k.size and k.dtype.kind not in "iu"):
-        raise ValueError(f"{fn}: keep must be a 1-D integer index array, got shape {k.shape} dtype "
-                         f"{k.dtype}")
+        raise ValueError(f"{fn}: keep must be a 1-D integer index array, got shape {k.shape} dtype {k.dtype}")
     k = k.astype(np.int64)
     if k.size and (k.min() < -b.shape[0] or k.max() >= b.shape[0]):
         raise IndexError(f"{fn}: keep holds indices outside [0, {b.shape[0]})")
@@ -283,7 +279,7 @@ def weighted_box_voting(boxes, scores, keep, iou_threshold=0.5, idxs=None):
     chunk = max(1, 4_000_000 // max(b.shape[0], 1))
     with np.errstate(invalid="ignore", divide="ignore"):
         for start in range(0, k.size, chunk):
-            kk = k[start:start + chunk]
+            kk = k[start : start + chunk]
             bk = b[kk]
             lt = np.maximum(bk[:, None, :2], b[None, :, :2])
             rb = np.minimum(bk[:, None, 2:], b[None, :, 2:])
@@ -295,7 +291,7 @@ def weighted_box_voting(boxes, scores, keep, iou_threshold=0.5, idxs=None):
             if lab is not None:
                 vote &= lab[kk][:, None] == lab[None, :]
             w = vote * s[None, :].astype(np.float64)
-            out[start:start + kk.size] = (w @ b) / w.sum(axis=1, keepdims=True)
+            out[start : start + kk.size] = (w @ b) / w.sum(axis=1, keepdims=True)
     return Tensor(out) if isinstance(boxes, Tensor) else out
 
 
@@ -304,9 +300,8 @@ def merge_nms(boxes, scores, iou_threshold, idxs=None):
 
     Returns ``(keep, merged_boxes)``.
     """
-    _nms_inputs(boxes, scores, "merge_nms", idxs)      # so that bad input is reported as merge_nms's
-    keep = nms(boxes, scores, iou_threshold) if idxs is None else batched_nms(boxes, scores, idxs,
-                                                                             iou_threshold)
+    _nms_inputs(boxes, scores, "merge_nms", idxs)  # so that bad input is reported as merge_nms's
+    keep = nms(boxes, scores, iou_threshold) if idxs is None else batched_nms(boxes, scores, idxs, iou_threshold)
     return keep, weighted_box_voting(boxes, scores, keep, iou_threshold, idxs)
 
 
@@ -334,8 +329,7 @@ def centernet_peaks(heatmap, k=100, kernel=3):
     if h.dtype.kind not in "iuf":
         raise TypeError(f"{fn}: expected a numeric heatmap, got dtype {h.dtype}")
     if h.ndim not in (3, 4):
-        raise ValueError(f"{fn}: expected heatmap of shape (C, H, W) or (B, C, H, W), got shape "
-                         f"{h.shape}")
+        raise ValueError(f"{fn}: expected heatmap of shape (C, H, W) or (B, C, H, W), got shape {h.shape}")
     if not isinstance(kernel, (int, np.integer)) or kernel < 1 or kernel % 2 == 0:
         raise ValueError(f"{fn}: kernel must be a positive odd integer, got {kernel!r}")
     single = h.ndim == 3

@@ -24,6 +24,7 @@ over pixels or bins.  RoIs are processed in groups of similar size (bounded memo
 the backward pass is the transpose, accumulated into the feature map with ``np.bincount``.
 Arithmetic follows the input dtype (float32 in, float32 sampling), like the C++ kernels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,6 +41,7 @@ _CHUNK_ELEMS = 8_000_000
 
 # --------------------------------------------------------------------------- argument handling
 
+
 def _pair(output_size, fn):
     if isinstance(output_size, (int, np.integer)):
         out = (int(output_size), int(output_size))
@@ -47,8 +49,7 @@ def _pair(output_size, fn):
         try:
             out = tuple(int(v) for v in output_size)
         except TypeError:
-            raise TypeError(f"{fn}: output_size must be an int or a pair (h, w), got "
-                            f"{output_size!r}") from None
+            raise TypeError(f"{fn}: output_size must be an int or a pair (h, w), got {output_size!r}") from None
         if len(out) != 2:
             raise ValueError(f"{fn}: output_size must be an int or a pair (h, w), got {output_size!r}")
     if out[0] <= 0 or out[1] <= 0:
@@ -73,8 +74,10 @@ def _rois(boxes, fn, n_images):
         if rois.dtype.kind not in "iuf":
             raise TypeError(f"{fn}: boxes must be numeric, got dtype {rois.dtype}")
         if rois.ndim != 2 or rois.shape[1] != 5:
-            raise ValueError(f"{fn}: boxes must be a (K, 5) array [batch_index, x1, y1, x2, y2] or a "
-                             f"list of (K_i, 4) arrays, got shape {rois.shape}")
+            raise ValueError(
+                f"{fn}: boxes must be a (K, 5) array [batch_index, x1, y1, x2, y2] or a "
+                f"list of (K_i, 4) arrays, got shape {rois.shape}"
+            )
         rois = rois.astype(np.float64)
     if rois.size:
         if not np.isfinite(rois).all():
@@ -83,8 +86,9 @@ def _rois(boxes, fn, n_images):
         bad = (bidx != np.round(bidx)) | (bidx < 0) | (bidx >= n_images)
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{fn}: box {k} has batch index {float(bidx[k])!r}; expected an integer in "
-                             f"[0, {n_images})")
+            raise ValueError(
+                f"{fn}: box {k} has batch index {float(bidx[k])!r}; expected an integer in [0, {n_images})"
+            )
         bad = (rois[:, 3] < rois[:, 1]) | (rois[:, 4] < rois[:, 2])
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
@@ -148,11 +152,11 @@ def _sample_window(start, bin_size, grid, pooled, size, dtype, G):
     K = start.shape[0]
     if K == 0:
         return np.arange(G)[None, None, :]
-    step = bin_size.astype(np.float64) / np.maximum(grid, 1)                     # (K,)
+    step = bin_size.astype(np.float64) / np.maximum(grid, 1)  # (K,)
     base = start.astype(np.float64)[:, None] + np.arange(pooled) * bin_size.astype(np.float64)[:, None]
     magnitude = np.abs(start.astype(np.float64)) + pooled * np.abs(bin_size.astype(np.float64)) + size + 2
     with np.errstate(divide="ignore", invalid="ignore"):
-        margin = np.ceil(8 * np.finfo(dtype).eps * magnitude / step) + 2                     # (K,)
+        margin = np.ceil(8 * np.finfo(dtype).eps * magnitude / step) + 2  # (K,)
         lo = np.ceil((-1 - base) / step[:, None] - 0.5) - margin[:, None]
         hi = np.floor((size - base) / step[:, None] - 0.5) + margin[:, None]
     known = np.isfinite(lo) & np.isfinite(hi) & (step[:, None] > 0)
@@ -174,7 +178,7 @@ def _axis_weights(start, bin_size, grid, pooled, size, dtype):
     K = start.shape[0]
     G = max(int(grid.max()) if K else 1, 1)
     p = np.arange(pooled, dtype=dtype)[None, :, None]
-    gi = _sample_window(start, bin_size, grid, pooled, size, dtype, G)          # (K, pooled, Gv) or (1, 1, G)
+    gi = _sample_window(start, bin_size, grid, pooled, size, dtype, G)  # (K, pooled, Gv) or (1, 1, G)
     g = gi.astype(dtype)
     gr = np.maximum(grid, 1).astype(dtype)[:, None, None]
     c = start[:, None, None] + p * bin_size[:, None, None] + (g + dtype(0.5)) * bin_size[:, None, None] / gr
@@ -246,14 +250,14 @@ def _align_forward(x, rois, output_size, spatial_scale, sampling_ratio, aligned)
         k = sel.size
         R = int((y1[sel] - y0[sel]).max()) + 1
         Rx = int((x1[sel] - x0[sel]).max()) + 1
-        Ay = _window_matrix(yi[sel], wy[sel], y0[sel], R)                     # (k, PH, R)
-        Ax = _window_matrix(xi[sel], wx[sel], x0[sel], Rx)                    # (k, PW, Rx)
+        Ay = _window_matrix(yi[sel], wy[sel], y0[sel], R)  # (k, PH, R)
+        Ax = _window_matrix(xi[sel], wx[sel], x0[sel], Rx)  # (k, PW, Rx)
         rows = np.minimum(y0[sel, None] + np.arange(R), H - 1)
         cols = np.minimum(x0[sel, None] + np.arange(Rx), W - 1)
         flat = ((b[sel, None, None] * H + rows[:, :, None]) * W + cols[:, None, :]).ravel()
         crop = np.take(flat_x, flat, axis=0).reshape(k, R, Rx * C)
         tmp = (Ay @ crop).reshape(k, PH, Rx, C)
-        res = Ax[:, None, :, :] @ tmp                                         # (k, PH, PW, C)
+        res = Ax[:, None, :, :] @ tmp  # (k, PH, PW, C)
         out[sel] = res.transpose(0, 3, 1, 2)
         plans.append((sel, Ay, Ax, flat))
     if not all_finite(x):
@@ -277,8 +281,12 @@ def _bilinear_points(plane, y, x):
     y_high, x_high = np.where(top_y, y_low, y_low + 1), np.where(top_x, x_low, x_low + 1)
     ly, lx = y - y_low, x - x_low
     hy, hx = 1 - ly, 1 - lx
-    val = (hy * hx * plane[:, y_low, x_low] + hy * lx * plane[:, y_low, x_high]
-           + ly * hx * plane[:, y_high, x_low] + ly * lx * plane[:, y_high, x_high])
+    val = (
+        hy * hx * plane[:, y_low, x_low]
+        + hy * lx * plane[:, y_low, x_high]
+        + ly * hx * plane[:, y_high, x_low]
+        + ly * lx * plane[:, y_high, x_high]
+    )
     return np.where(inside, val, 0)
 
 
@@ -289,12 +297,12 @@ def _sample_points(out, x, b, sh, sw, bin_h, bin_w, gh, gw):
     for k in range(K):
         iy = (np.arange(gh[k], dtype=x.dtype) + T(0.5)) * bin_h[k] / T(gh[k])
         ix = (np.arange(gw[k], dtype=x.dtype) + T(0.5)) * bin_w[k] / T(gw[k])
-        ys = sh[k] + np.arange(PH, dtype=x.dtype)[:, None] * bin_h[k] + iy[None, :]      # (PH, gh)
-        xs = sw[k] + np.arange(PW, dtype=x.dtype)[:, None] * bin_w[k] + ix[None, :]      # (PW, gw)
+        ys = sh[k] + np.arange(PH, dtype=x.dtype)[:, None] * bin_h[k] + iy[None, :]  # (PH, gh)
+        xs = sw[k] + np.arange(PW, dtype=x.dtype)[:, None] * bin_w[k] + ix[None, :]  # (PW, gw)
         yy = np.broadcast_to(ys[:, None, :, None], (PH, PW, gh[k], gw[k]))
         xx = np.broadcast_to(xs[None, :, None, :], (PH, PW, gh[k], gw[k]))
         with np.errstate(invalid="ignore", over="ignore"):
-            vals = _bilinear_points(x[b[k]], yy, xx)                                     # (C, PH, PW, gh, gw)
+            vals = _bilinear_points(x[b[k]], yy, xx)  # (C, PH, PW, gh, gw)
             out[k] = (vals.sum(axis=(-2, -1)) / T(max(gh[k] * gw[k], 1))).astype(x.dtype)
 
 
@@ -304,9 +312,9 @@ def _align_backward(g, shape, plans):
     for sel, Ay, Ax, flat in plans:
         k, PH, R = Ay.shape
         Rx = Ax.shape[2]
-        gk = g[sel].transpose(0, 2, 3, 1).astype(Ay.dtype, copy=False)         # (k, PH, PW, C)
-        t = np.swapaxes(Ax, 1, 2)[:, None] @ gk                                 # (k, PH, Rx, C)
-        dcrop = np.swapaxes(Ay, 1, 2) @ t.reshape(k, PH, Rx * C)                # (k, R, Rx*C)
+        gk = g[sel].transpose(0, 2, 3, 1).astype(Ay.dtype, copy=False)  # (k, PH, PW, C)
+        t = np.swapaxes(Ax, 1, 2)[:, None] @ gk  # (k, PH, Rx, C)
+        dcrop = np.swapaxes(Ay, 1, 2) @ t.reshape(k, PH, Rx * C)  # (k, R, Rx*C)
         _accumulate_rows(acc, flat, dcrop.reshape(k * R * Rx, C))
     return acc.reshape(C, N, H, W).transpose(1, 0, 2, 3)
 
@@ -337,8 +345,13 @@ def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, a
     out_size = _pair(output_size, fn)
     rois = _rois(boxes, fn, x.shape[0])
     check_output_size(fn, (rois.shape[0], x.shape[1]) + out_size, x.dtype)
-    kw = dict(rois=rois, output_size=out_size, spatial_scale=float(spatial_scale),
-              sampling_ratio=int(sampling_ratio), aligned=bool(aligned))
+    kw = dict(
+        rois=rois,
+        output_size=out_size,
+        spatial_scale=float(spatial_scale),
+        sampling_ratio=int(sampling_ratio),
+        aligned=bool(aligned),
+    )
     if isinstance(input, Tensor):
         return _RoIAlignFn.apply(input, **kw)
     return _align_forward(x, **kw)[0]
@@ -383,8 +396,7 @@ def _pool_forward(x, rois, output_size, spatial_scale):
     hs, he, ws, we = _pool_bins(rois, x.shape, x.dtype, output_size, spatial_scale)
     b = rois[:, 0].astype(np.int64)
     # one extra row of -inf: padded bin cells read it and never win the max
-    padded = np.concatenate([x.transpose(0, 2, 3, 1).reshape(N * H * W, C),
-                             np.full((1, C), -np.inf, dtype=x.dtype)])
+    padded = np.concatenate([x.transpose(0, 2, 3, 1).reshape(N * H * W, C), np.full((1, C), -np.inf, dtype=x.dtype)])
     # torchvision's kernel keeps a running max with ``>``, which never picks a NaN: NaN cells never win
     np.copyto(padded, -np.inf, where=np.isnan(padded))
     bin_h = np.maximum((he - hs).max(axis=1), 1)
@@ -393,19 +405,18 @@ def _pool_forward(x, rois, output_size, spatial_scale):
     for sel in _size_chunks(side * side, PH * PW * C):
         k = sel.size
         Hb, Wb = int(bin_h[sel].max()), int(bin_w[sel].max())
-        hh = hs[sel, :, None] + np.arange(Hb)                                   # (k, PH, Hb)
-        ww = ws[sel, :, None] + np.arange(Wb)                                   # (k, PW, Wb)
+        hh = hs[sel, :, None] + np.arange(Hb)  # (k, PH, Hb)
+        ww = ws[sel, :, None] + np.arange(Wb)  # (k, PW, Wb)
         vh = hh < he[sel, :, None]
         vw = ww < we[sel, :, None]
-        valid = vh[:, :, None, :, None] & vw[:, None, :, None, :]                # (k,PH,PW,Hb,Wb)
-        cells = (np.minimum(hh, H - 1)[:, :, None, :, None] * W
-                 + np.minimum(ww, W - 1)[:, None, :, None, :])
+        valid = vh[:, :, None, :, None] & vw[:, None, :, None, :]  # (k,PH,PW,Hb,Wb)
+        cells = np.minimum(hh, H - 1)[:, :, None, :, None] * W + np.minimum(ww, W - 1)[:, None, :, None, :]
         flat = np.where(valid, b[sel, None, None, None, None] * (H * W) + cells, N * H * W).ravel()
         vals = np.take(padded, flat, axis=0).reshape(k, PH, PW, Hb * Wb, C)
-        vals = np.ascontiguousarray(vals.transpose(0, 1, 2, 4, 3))              # cells last
-        j = np.argmax(vals, axis=4)                                             # (k, PH, PW, C)
+        vals = np.ascontiguousarray(vals.transpose(0, 1, 2, 4, 3))  # cells last
+        j = np.argmax(vals, axis=4)  # (k, PH, PW, C)
         best = np.take_along_axis(vals, j[..., None], axis=4)[..., 0]
-        empty = ~(vh.any(-1)[:, :, None] & vw.any(-1)[:, None, :])              # (k, PH, PW)
+        empty = ~(vh.any(-1)[:, :, None] & vw.any(-1)[:, None, :])  # (k, PH, PW)
         nonempty = np.broadcast_to(~empty[..., None], best.shape)
         where = (hs[sel, :, None, None] + j // Wb) * W + (ws[sel, None, :, None] + j % Wb)
         out[sel] = np.where(nonempty, best, 0).transpose(0, 3, 1, 2)
@@ -457,12 +468,13 @@ class RoIAlign:
         self.aligned = aligned
 
     def __call__(self, input, rois):
-        return roi_align(input, rois, self.output_size, self.spatial_scale, self.sampling_ratio,
-                         self.aligned)
+        return roi_align(input, rois, self.output_size, self.spatial_scale, self.sampling_ratio, self.aligned)
 
     def __repr__(self):
-        return (f"RoIAlign(output_size={self.output_size}, spatial_scale={self.spatial_scale}, "
-                f"sampling_ratio={self.sampling_ratio}, aligned={self.aligned})")
+        return (
+            f"RoIAlign(output_size={self.output_size}, spatial_scale={self.spatial_scale}, "
+            f"sampling_ratio={self.sampling_ratio}, aligned={self.aligned})"
+        )
 
 
 class RoIPool:

@@ -18,6 +18,7 @@ Boxes are ``(x1, y1, x2, y2)``.  The devkit measures boxes in inclusive integer 
 ``x2 - x1 + 1``); pass ``pixel_offset=1.0`` for that convention, the default ``0.0`` treats coordinates
 as continuous like the rest of ``deepnotes.detection``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -100,8 +101,7 @@ def _stack(fn, what, items, keys):
     return out
 
 
-def evaluate_voc(detections, ground_truths, iou_threshold=0.5, use_07_metric=False, *, classes=None,
-                 pixel_offset=0.0):
+def evaluate_voc(detections, ground_truths, iou_threshold=0.5, use_07_metric=False, *, classes=None, pixel_offset=0.0):
     """VOC per-class AP and mAP.
 
     Args:
@@ -117,12 +117,18 @@ def evaluate_voc(detections, ground_truths, iou_threshold=0.5, use_07_metric=Fal
         :class:`VOCResult` with ``ap``, ``map``, ``precision``, ``recall``, ``npos``.
     """
     fn = "evaluate_voc"
-    dets = _stack(fn, "detections", detections,
-                  [("boxes", (4,), np.float64, None), ("scores", (), np.float64, None),
-                   ("labels", (), np.int64, None)])
-    gts = _stack(fn, "ground_truths", ground_truths,
-                 [("boxes", (4,), np.float64, None), ("labels", (), np.int64, None),
-                  ("difficult", (), bool, False)])
+    dets = _stack(
+        fn,
+        "detections",
+        detections,
+        [("boxes", (4,), np.float64, None), ("scores", (), np.float64, None), ("labels", (), np.int64, None)],
+    )
+    gts = _stack(
+        fn,
+        "ground_truths",
+        ground_truths,
+        [("boxes", (4,), np.float64, None), ("labels", (), np.int64, None), ("difficult", (), bool, False)],
+    )
     if len(detections) != len(ground_truths):
         raise ValueError(f"{fn}: {len(detections)} detection entries for {len(ground_truths)} images")
     if np.isnan(dets["scores"]).any():
@@ -193,7 +199,9 @@ def _rowwise_iou(a, b, pixel_offset):
     iw = np.maximum(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]) + pixel_offset, 0.0)
     ih = np.maximum(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]) + pixel_offset, 0.0)
     inter = iw * ih
-    union = ((a[:, 2] - a[:, 0] + pixel_offset) * (a[:, 3] - a[:, 1] + pixel_offset)
-             + (b[:, 2] - b[:, 0] + pixel_offset) * (b[:, 3] - b[:, 1] + pixel_offset) - inter)
+    union = (
+        (a[:, 2] - a[:, 0] + pixel_offset) * (a[:, 3] - a[:, 1] + pixel_offset)
+        + (b[:, 2] - b[:, 0] + pixel_offset) * (b[:, 3] - b[:, 1] + pixel_offset)
+        - inter
+    )
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-

@@ -6,15 +6,55 @@ deepnotes adds the training semantics: :class:`deepnotes.nn.parallel.Distributed
 ``mpiexec -n 4 python train.py`` (each process calls :func:`init_process_group`) or with
 ``deepnotes train --nproc 4 ...``.  Importing this module does not import mpi4py.
 """
-from .collectives import (DistributedError, DistributedTimeoutError, RankFailedError, ReduceOp, Work, all_gather,
-                          all_gather_into_tensor, all_gather_object, all_reduce, barrier, broadcast,
-                          broadcast_object_list, destroy_process_group, get_backend, get_rank, get_world_size,
-                          init_process_group, is_available, is_initialized, new_group, reduce_scatter,
-                          reduce_scatter_tensor)
+
+from .collectives import (
+    DistributedError,
+    DistributedTimeoutError,
+    RankFailedError,
+    ReduceOp,
+    Work,
+    all_gather,
+    all_gather_into_tensor,
+    all_gather_object,
+    all_reduce,
+    barrier,
+    broadcast,
+    broadcast_object_list,
+    destroy_process_group,
+    get_backend,
+    get_rank,
+    get_world_size,
+    init_process_group,
+    is_available,
+    is_initialized,
+    new_group,
+    reduce_scatter,
+    reduce_scatter_tensor,
+)
 from .launch import mpiexec_command
 
-__all__ = ["ReduceOp", "Work", "DistributedError", "RankFailedError", "DistributedTimeoutError", "is_available",
-           "is_initialized", "init_process_group", "destroy_process_group", "get_rank", "get_world_size",
-           "get_backend", "all_reduce", "broadcast", "all_gather", "all_gather_into_tensor", "reduce_scatter",
-           "reduce_scatter_tensor", "barrier", "all_gather_object", "broadcast_object_list", "new_group",
-           "mpiexec_command"]
+__all__ = [
+    "ReduceOp",
+    "Work",
+    "DistributedError",
+    "RankFailedError",
+    "DistributedTimeoutError",
+    "is_available",
+    "is_initialized",
+    "init_process_group",
+    "destroy_process_group",
+    "get_rank",
+    "get_world_size",
+    "get_backend",
+    "all_reduce",
+    "broadcast",
+    "all_gather",
+    "all_gather_into_tensor",
+    "reduce_scatter",
+    "reduce_scatter_tensor",
+    "barrier",
+    "all_gather_object",
+    "broadcast_object_list",
+    "new_group",
+    "mpiexec_command",
+]

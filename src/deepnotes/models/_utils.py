@@ -2,6 +2,7 @@
 
 Nothing here is a public layer; the public blocks live in ``misc.py`` and the architecture files.
 """
+
 import numpy as np
 
 from .. import nn
@@ -25,8 +26,10 @@ def _make_divisible(v, divisor, min_value=None):
 def _no_weights(weights, name):
     """deepnotes ships no pretrained checkpoints: ``weights`` must be None (load a state_dict instead)."""
     if weights is not None:
-        raise ValueError(f"{name}: pretrained weights are not bundled (got weights={weights!r}); build the "
-                         f"model with weights=None and load a torchvision state_dict with load_state_dict()")
+        raise ValueError(
+            f"{name}: pretrained weights are not bundled (got weights={weights!r}); build the "
+            f"model with weights=None and load a torchvision state_dict with load_state_dict()"
+        )
 
 
 # ------------------------------------------------------------------------------------ initialisation
@@ -135,6 +138,7 @@ def _locate(model, args, kwargs, err):
     def enter(name):
         def hook(module, inputs):
             stack.append((name, module, _shape_of(inputs)))
+
         return hook
 
     def leave(module, inputs, output):

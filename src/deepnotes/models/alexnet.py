@@ -4,6 +4,7 @@ Five convolutions (11x11/4, 5x5, 3x3 x3) with ReLU and three overlapping 3x3/2 m
 adaptive average pool, then dropout-FC(4096)-ReLU-dropout-FC(4096)-ReLU-FC.  61,100,840 parameters at
 1000 classes.  Input (N, 3, H, W) with H, W >= 63 -> (N, num_classes).
 """
+
 from .. import nn
 from ._utils import _LocatedModel, _no_weights
 

@@ -9,6 +9,7 @@ so every level has ``out_channels`` channels and mixes strong top-level semantic
 ``LastLevelMaxPool`` (a stride-2 subsampling of the top map, Faster R-CNN's "pool") or
 ``LastLevelP6P7`` (RetinaNet's P6 = conv3x3/2, P7 = conv3x3/2(relu(P6))).
 """
+
 from collections import OrderedDict
 
 from .. import nn
@@ -69,29 +70,36 @@ class FeaturePyramidNetwork(nn.Module):
         for in_channels in in_channels_list:
             if in_channels == 0:
                 raise ValueError("FeaturePyramidNetwork: in_channels=0 is not supported")
-            self.inner_blocks.append(Conv2dNormActivation(in_channels, out_channels, kernel_size=1, padding=0,
-                                                          norm_layer=norm_layer, activation_layer=None))
-            self.layer_blocks.append(Conv2dNormActivation(out_channels, out_channels, kernel_size=3,
-                                                          norm_layer=norm_layer, activation_layer=None))
+            self.inner_blocks.append(
+                Conv2dNormActivation(
+                    in_channels, out_channels, kernel_size=1, padding=0, norm_layer=norm_layer, activation_layer=None
+                )
+            )
+            self.layer_blocks.append(
+                Conv2dNormActivation(
+                    out_channels, out_channels, kernel_size=3, norm_layer=norm_layer, activation_layer=None
+                )
+            )
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_uniform_(m.weight, a=1)
                 if m.bias is not None:
                     nn.init.constant_(m.bias, 0)
         if extra_blocks is not None and not isinstance(extra_blocks, ExtraFPNBlock):
-            raise TypeError(f"FeaturePyramidNetwork: extra_blocks should be an ExtraFPNBlock, got "
-                            f"{type(extra_blocks).__name__}")
+            raise TypeError(
+                f"FeaturePyramidNetwork: extra_blocks should be an ExtraFPNBlock, got {type(extra_blocks).__name__}"
+            )
         self.extra_blocks = extra_blocks
 
     def forward(self, x):
         if not hasattr(x, "keys"):
-            raise TypeError(f"FeaturePyramidNetwork: expected an OrderedDict of feature maps, got "
-                            f"{type(x).__name__}")
+            raise TypeError(f"FeaturePyramidNetwork: expected an OrderedDict of feature maps, got {type(x).__name__}")
         names = list(x.keys())
         feats = list(x.values())
         if len(feats) != len(self.inner_blocks):
-            raise ValueError(f"FeaturePyramidNetwork: expected {len(self.inner_blocks)} feature maps, got "
-                             f"{len(feats)} ({names})")
+            raise ValueError(
+                f"FeaturePyramidNetwork: expected {len(self.inner_blocks)} feature maps, got {len(feats)} ({names})"
+            )
         last_inner = self.inner_blocks[-1](feats[-1])
         results = [self.layer_blocks[-1](last_inner)]
         for idx in range(len(feats) - 2, -1, -1):

@@ -8,6 +8,7 @@ Two auxiliary classifiers (after inception4a and 4d) add gradient signal during 
 Every convolution is ``BasicConv2d``: conv (no bias) -> batch norm (eps 1e-3) -> ReLU.  Without the
 auxiliary heads the network has 6,624,904 parameters.  Input (N, 3, H, W), H, W >= 15.
 """
+
 from collections import namedtuple
 
 from .. import nn
@@ -23,7 +24,7 @@ def _transform_input(x):
     x * std / 0.5 + (mean - 0.5) / 0.5)."""
     chans = []
     for c, (std, mean) in enumerate(((0.229, 0.485), (0.224, 0.456), (0.225, 0.406))):
-        chans.append(x[:, c:c + 1] * (std / 0.5) + (mean - 0.5) / 0.5)
+        chans.append(x[:, c : c + 1] * (std / 0.5) + (mean - 0.5) / 0.5)
     return cat(chans, 1)
 
 
@@ -46,12 +47,16 @@ class Inception(nn.Module):
         super().__init__()
         conv_block = conv_block or BasicConv2d
         self.branch1 = conv_block(in_channels, ch1x1, kernel_size=1)
-        self.branch2 = nn.Sequential(conv_block(in_channels, ch3x3red, kernel_size=1),
-                                     conv_block(ch3x3red, ch3x3, kernel_size=3, padding=1))
-        self.branch3 = nn.Sequential(conv_block(in_channels, ch5x5red, kernel_size=1),
-                                     conv_block(ch5x5red, ch5x5, kernel_size=3, padding=1))
-        self.branch4 = nn.Sequential(nn.MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=True),
-                                     conv_block(in_channels, pool_proj, kernel_size=1))
+        self.branch2 = nn.Sequential(
+            conv_block(in_channels, ch3x3red, kernel_size=1), conv_block(ch3x3red, ch3x3, kernel_size=3, padding=1)
+        )
+        self.branch3 = nn.Sequential(
+            conv_block(in_channels, ch5x5red, kernel_size=1), conv_block(ch5x5red, ch5x5, kernel_size=3, padding=1)
+        )
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=True),
+            conv_block(in_channels, pool_proj, kernel_size=1),
+        )
 
     def forward(self, x):
         return cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
@@ -83,8 +88,16 @@ class GoogLeNet(_LocatedModel):
     normal N(0, 0.01^2) on [-2, 2], batch norm 1/0.
     """
 
-    def __init__(self, num_classes=1000, aux_logits=True, transform_input=False, init_weights=None,
-                 blocks=None, dropout=0.2, dropout_aux=0.7):
+    def __init__(
+        self,
+        num_classes=1000,
+        aux_logits=True,
+        transform_input=False,
+        init_weights=None,
+        blocks=None,
+        dropout=0.2,
+        dropout_aux=0.7,
+    ):
         super().__init__()
         if blocks is None:
             blocks = [BasicConv2d, Inception, InceptionAux]

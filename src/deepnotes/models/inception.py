@@ -8,6 +8,7 @@ pool that would lose information.  An auxiliary classifier after Mixed_6e acts a
 Every convolution is ``BasicConv2d`` (conv without bias, batch norm eps 1e-3, ReLU).  With the
 auxiliary head: 27,161,264 parameters.  Input (N, 3, H, W) with H, W >= 75 (299 in the paper).
 """
+
 from collections import namedtuple
 
 from .. import nn
@@ -82,8 +83,13 @@ class InceptionC(nn.Module):
         b1 = self.branch1x1(x)
         b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
         bd = x
-        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4,
-                      self.branch7x7dbl_5):
+        for layer in (
+            self.branch7x7dbl_1,
+            self.branch7x7dbl_2,
+            self.branch7x7dbl_3,
+            self.branch7x7dbl_4,
+            self.branch7x7dbl_5,
+        ):
             bd = layer(bd)
         bp = self.branch_pool(F.avg_pool2d(x, kernel_size=3, stride=1, padding=1))
         return cat([b1, b7, bd, bp], 1)
@@ -161,18 +167,23 @@ class Inception3(_LocatedModel):
     otherwise the logits.  ``init_weights`` (None means True): truncated normal on [-2, 2] with std 0.1
     (0.01 for the aux 5x5 conv, 0.001 for its FC), batch norm 1/0."""
 
-    def __init__(self, num_classes=1000, aux_logits=True, transform_input=False, inception_blocks=None,
-                 init_weights=None, dropout=0.5):
+    def __init__(
+        self,
+        num_classes=1000,
+        aux_logits=True,
+        transform_input=False,
+        inception_blocks=None,
+        init_weights=None,
+        dropout=0.5,
+    ):
         super().__init__()
         if inception_blocks is None:
-            inception_blocks = [BasicConv2d, InceptionA, InceptionB, InceptionC, InceptionD, InceptionE,
-                                InceptionAux]
+            inception_blocks = [BasicConv2d, InceptionA, InceptionB, InceptionC, InceptionD, InceptionE, InceptionAux]
         if init_weights is None:
             init_weights = True
         if len(inception_blocks) != 7:
             raise ValueError(f"Inception3: inception_blocks should hold 7 classes, got {len(inception_blocks)}")
-        conv_block, inception_a, inception_b, inception_c, inception_d, inception_e, inception_aux = \
-            inception_blocks
+        conv_block, inception_a, inception_b, inception_c, inception_d, inception_e, inception_aux = inception_blocks
         self.aux_logits = aux_logits
         self.transform_input = transform_input
         self.Conv2d_1a_3x3 = conv_block(3, 32, kernel_size=3, stride=2)
@@ -209,9 +220,23 @@ class Inception3(_LocatedModel):
     def forward(self, x):
         if self.transform_input:
             x = _transform_input(x)
-        for name in ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1",
-                     "Conv2d_4a_3x3", "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b",
-                     "Mixed_6c", "Mixed_6d", "Mixed_6e"):
+        for name in (
+            "Conv2d_1a_3x3",
+            "Conv2d_2a_3x3",
+            "Conv2d_2b_3x3",
+            "maxpool1",
+            "Conv2d_3b_1x1",
+            "Conv2d_4a_3x3",
+            "maxpool2",
+            "Mixed_5b",
+            "Mixed_5c",
+            "Mixed_5d",
+            "Mixed_6a",
+            "Mixed_6b",
+            "Mixed_6c",
+            "Mixed_6d",
+            "Mixed_6e",
+        ):
             x = getattr(self, name)(x)
         aux = self.AuxLogits(x) if self.AuxLogits is not None and self.training else None
         x = self.Mixed_7c(self.Mixed_7b(self.Mixed_7a(x)))

@@ -9,6 +9,7 @@ every layer and Euclidean RBF output units.
 layer (61,706 parameters).  Layer sizes: C1 6@28x28, S2 6@14x14, C3 16@10x10, S4 16@5x5, C5 120, F6 84,
 output 10.
 """
+
 import numpy as np
 
 from .. import nn
@@ -23,18 +24,18 @@ class LeNet5(nn.Module):
     def __init__(self, num_classes=10, in_channels=1):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 6, kernel_size=5),   # C1: 32x32 -> 28x28
+            nn.Conv2d(in_channels, 6, kernel_size=5),  # C1: 32x32 -> 28x28
             nn.ReLU(),
-            nn.MaxPool2d(2),                            # S2: 28x28 -> 14x14
-            nn.Conv2d(6, 16, kernel_size=5),            # C3: 14x14 -> 10x10
+            nn.MaxPool2d(2),  # S2: 28x28 -> 14x14
+            nn.Conv2d(6, 16, kernel_size=5),  # C3: 14x14 -> 10x10
             nn.ReLU(),
-            nn.MaxPool2d(2),                            # S4: 10x10 -> 5x5
+            nn.MaxPool2d(2),  # S4: 10x10 -> 5x5
         )
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(16 * 5 * 5, 120),                 # C5
+            nn.Linear(16 * 5 * 5, 120),  # C5
             nn.ReLU(),
-            nn.Linear(120, 84),                         # F6
+            nn.Linear(120, 84),  # F6
             nn.ReLU(),
             nn.Linear(84, num_classes),
         )
@@ -53,14 +54,17 @@ class LeNet5(nn.Module):
 
 #: LeCun et al. (1998), Table I: which S2 maps (rows) each C3 map (columns) reads.  Maps 0-5 read 3
 #: contiguous maps, 6-11 read 4 contiguous maps, 12-14 read 4 non-contiguous maps, 15 reads all 6.
-LENET5_C3_TABLE = np.array([
-    [1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1],
-    [1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1],
-    [1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 1, 1],
-    [0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 0, 1, 1],
-    [0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1, 0, 1],
-    [0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1, 1],
-], dtype=bool)
+LENET5_C3_TABLE = np.array(
+    [
+        [1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1],
+        [1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1],
+        [1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 1, 1],
+        [0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 0, 1, 1],
+        [0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1, 0, 1],
+        [0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1, 1],
+    ],
+    dtype=bool,
+)
 
 
 class ConnectionTableConv2d(nn.Module):
@@ -77,8 +81,10 @@ class ConnectionTableConv2d(nn.Module):
         super().__init__()
         table = np.asarray(connection_table, dtype=bool)
         if table.shape != (in_channels, out_channels):
-            raise ValueError(f"ConnectionTableConv2d: connection_table must have shape (in_channels, "
-                             f"out_channels) = ({in_channels}, {out_channels}), got {table.shape}")
+            raise ValueError(
+                f"ConnectionTableConv2d: connection_table must have shape (in_channels, "
+                f"out_channels) = ({in_channels}, {out_channels}), got {table.shape}"
+            )
         if not table.any(axis=0).all():
             raise ValueError("ConnectionTableConv2d: every output map needs at least one input map")
         kh, kw = F._pair(kernel_size, "ConnectionTableConv2d kernel_size")
@@ -109,8 +115,10 @@ class ConnectionTableConv2d(nn.Module):
         return F.conv2d(x, self.dense_weight(), self.bias)
 
     def extra_repr(self):
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"connections={int(self.connection_table.sum())}")
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"connections={int(self.connection_table.sum())}"
+        )
 
 
 class Subsampling(nn.Module):
@@ -225,5 +233,14 @@ def lenet5_modern(*, weights=None, progress=True, **kwargs):
     return LeNet5(**kwargs)
 
 
-__all__ = ["LeNet5", "LeNet5Classic", "LENET5_C3_TABLE", "ConnectionTableConv2d", "Subsampling", "ScaledTanh",
-           "EuclideanRBF", "lenet5", "lenet5_modern"]
+__all__ = [
+    "LeNet5",
+    "LeNet5Classic",
+    "LENET5_C3_TABLE",
+    "ConnectionTableConv2d",
+    "Subsampling",
+    "ScaledTanh",
+    "EuclideanRBF",
+    "lenet5",
+    "lenet5_modern",
+]

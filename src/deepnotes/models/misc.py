@@ -4,6 +4,7 @@
 ``Sequential`` whose children are ``0`` conv, ``1`` norm, ``2`` activation, so its state_dict keys are
 torchvision's).  ``SqueezeExcitation`` is the SE block of Hu et al. (seed 004, MobileNet v3).
 """
+
 from .. import nn
 
 
@@ -25,9 +26,21 @@ class Conv2dNormActivation(nn.Sequential):
     Shapes: (N, in_channels, H, W) -> (N, out_channels, Ho, Wo) with Conv2d's output-size formula.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, padding=None, groups=1,
-                 norm_layer=nn.BatchNorm2d, activation_layer=nn.ReLU, dilation=1, inplace=True, bias=None,
-                 conv_layer=nn.Conv2d):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size=3,
+        stride=1,
+        padding=None,
+        groups=1,
+        norm_layer=nn.BatchNorm2d,
+        activation_layer=nn.ReLU,
+        dilation=1,
+        inplace=True,
+        bias=None,
+        conv_layer=nn.Conv2d,
+    ):
         if padding is None:
             if isinstance(kernel_size, int) and isinstance(dilation, int):
                 padding = (kernel_size - 1) // 2 * dilation
@@ -37,8 +50,11 @@ class Conv2dNormActivation(nn.Sequential):
                 padding = tuple((k - 1) // 2 * d for k, d in zip(ks, dl))
         if bias is None:
             bias = norm_layer is None
-        layers = [conv_layer(in_channels, out_channels, kernel_size, stride, padding, dilation=dilation,
-                             groups=groups, bias=bias)]
+        layers = [
+            conv_layer(
+                in_channels, out_channels, kernel_size, stride, padding, dilation=dilation, groups=groups, bias=bias
+            )
+        ]
         if norm_layer is not None:
             layers.append(norm_layer(out_channels))
         if activation_layer is not None:

@@ -18,13 +18,27 @@ known typo since the map stays 7x7):
 Parameters at 1000 classes: 4.2M (alpha 1), 2.6M (0.75), 1.3M (0.5), 0.5M (0.25), as in Table 6.
 Input (N, 3, H, W) -> (N, num_classes).
 """
+
 from .. import nn
 from ._utils import _LocatedModel, _no_weights, init_conv_bn_linear
 from .misc import Conv2dNormActivation
 
 # (output channels, stride) of the 13 depthwise separable blocks
-_BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
-           (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)]
+_BLOCKS = [
+    (64, 1),
+    (128, 2),
+    (128, 1),
+    (256, 2),
+    (256, 1),
+    (512, 2),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (1024, 2),
+    (1024, 1),
+]
 
 
 class DepthwiseSeparableConv(nn.Module):
@@ -34,8 +48,9 @@ class DepthwiseSeparableConv(nn.Module):
     def __init__(self, in_channels, out_channels, stride=1, norm_layer=None):
         super().__init__()
         norm_layer = norm_layer or nn.BatchNorm2d
-        self.depthwise = Conv2dNormActivation(in_channels, in_channels, kernel_size=3, stride=stride,
-                                              groups=in_channels, norm_layer=norm_layer)
+        self.depthwise = Conv2dNormActivation(
+            in_channels, in_channels, kernel_size=3, stride=stride, groups=in_channels, norm_layer=norm_layer
+        )
         self.pointwise = Conv2dNormActivation(in_channels, out_channels, kernel_size=1, norm_layer=norm_layer)
         self.out_channels = out_channels
 

@@ -6,6 +6,7 @@ with NO activation (a ReLU in the low-dimensional space would destroy informatio
 the thin ends when the stride is 1 and the widths match.  3,504,872 parameters at 1000 classes.
 Input (N, 3, H, W) -> (N, num_classes).
 """
+
 from .. import nn
 from ._utils import _LocatedModel, _make_divisible, _no_weights, init_conv_bn_linear
 from .misc import Conv2dNormActivation
@@ -27,11 +28,13 @@ class InvertedResidual(nn.Module):
         self.use_res_connect = stride == 1 and inp == oup
         layers = []
         if expand_ratio != 1:
-            layers.append(Conv2dNormActivation(inp, hidden_dim, kernel_size=1, norm_layer=norm_layer,
-                                               activation_layer=relu6))
+            layers.append(
+                Conv2dNormActivation(inp, hidden_dim, kernel_size=1, norm_layer=norm_layer, activation_layer=relu6)
+            )
         layers += [
-            Conv2dNormActivation(hidden_dim, hidden_dim, stride=stride, groups=hidden_dim, norm_layer=norm_layer,
-                                 activation_layer=relu6),
+            Conv2dNormActivation(
+                hidden_dim, hidden_dim, stride=stride, groups=hidden_dim, norm_layer=norm_layer, activation_layer=relu6
+            ),
             nn.Conv2d(hidden_dim, oup, 1, 1, 0, bias=False),
             norm_layer(oup),
         ]
@@ -51,32 +54,50 @@ class MobileNetV2(_LocatedModel):
     ``round_nearest``).  Initialisation as torchvision: convs kaiming_normal_(fan_out), bias 0; BN 1/0;
     linear N(0, 0.01^2), bias 0."""
 
-    def __init__(self, num_classes=1000, width_mult=1.0, inverted_residual_setting=None, round_nearest=8,
-                 block=None, norm_layer=None, dropout=0.2):
+    def __init__(
+        self,
+        num_classes=1000,
+        width_mult=1.0,
+        inverted_residual_setting=None,
+        round_nearest=8,
+        block=None,
+        norm_layer=None,
+        dropout=0.2,
+    ):
         super().__init__()
         block = block or InvertedResidual
         norm_layer = norm_layer or nn.BatchNorm2d
         input_channel, last_channel = 32, 1280
         if inverted_residual_setting is None:
             inverted_residual_setting = [
-                [1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2],
-                [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1],
+                [1, 16, 1, 1],
+                [6, 24, 2, 2],
+                [6, 32, 3, 2],
+                [6, 64, 4, 2],
+                [6, 96, 3, 1],
+                [6, 160, 3, 2],
+                [6, 320, 1, 1],
             ]
         if len(inverted_residual_setting) == 0 or len(inverted_residual_setting[0]) != 4:
-            raise ValueError(f"MobileNetV2: inverted_residual_setting should be a non-empty list of 4-element "
-                             f"lists (t, c, n, s), got {inverted_residual_setting!r}")
+            raise ValueError(
+                f"MobileNetV2: inverted_residual_setting should be a non-empty list of 4-element "
+                f"lists (t, c, n, s), got {inverted_residual_setting!r}"
+            )
         input_channel = _make_divisible(input_channel * width_mult, round_nearest)
         self.last_channel = _make_divisible(last_channel * max(1.0, width_mult), round_nearest)
-        features = [Conv2dNormActivation(3, input_channel, stride=2, norm_layer=norm_layer,
-                                         activation_layer=nn.ReLU6)]
+        features = [Conv2dNormActivation(3, input_channel, stride=2, norm_layer=norm_layer, activation_layer=nn.ReLU6)]
         for t, c, n, s in inverted_residual_setting:
             output_channel = _make_divisible(c * width_mult, round_nearest)
             for i in range(n):
-                features.append(block(input_channel, output_channel, s if i == 0 else 1, expand_ratio=t,
-                                      norm_layer=norm_layer))
+                features.append(
+                    block(input_channel, output_channel, s if i == 0 else 1, expand_ratio=t, norm_layer=norm_layer)
+                )
                 input_channel = output_channel
-        features.append(Conv2dNormActivation(input_channel, self.last_channel, kernel_size=1, norm_layer=norm_layer,
-                                             activation_layer=nn.ReLU6))
+        features.append(
+            Conv2dNormActivation(
+                input_channel, self.last_channel, kernel_size=1, norm_layer=norm_layer, activation_layer=nn.ReLU6
+            )
+        )
         self.features = nn.Sequential(*features)
         self.classifier = nn.Sequential(nn.Dropout(p=dropout), nn.Linear(self.last_channel, num_classes))
         init_conv_bn_linear(self, conv="kaiming_fan_out", linear="normal_0.01")

@@ -6,6 +6,7 @@ h-swish(x) = x * ReLU6(x + 3) / 6 in the deeper half, found by architecture sear
 eps 0.001 and momentum 0.01.  Large: 5,483,032 parameters; small: 2,542,856 (1000 classes).
 Input (N, 3, H, W) -> (N, num_classes).
 """
+
 from functools import partial
 
 from .. import nn
@@ -17,8 +18,9 @@ class InvertedResidualConfig:
     """One bneck row: input/expanded/output channels (scaled by ``width_mult`` and rounded to 8),
     kernel, SE on/off, activation 'RE' (ReLU) or 'HS' (hard-swish), stride and dilation."""
 
-    def __init__(self, input_channels, kernel, expanded_channels, out_channels, use_se, activation, stride,
-                 dilation, width_mult):
+    def __init__(
+        self, input_channels, kernel, expanded_channels, out_channels, use_se, activation, stride, dilation, width_mult
+    ):
         self.input_channels = self.adjust_channels(input_channels, width_mult)
         self.kernel = kernel
         self.expanded_channels = self.adjust_channels(expanded_channels, width_mult)
@@ -48,16 +50,35 @@ class InvertedResidualV3(nn.Module):
         activation_layer = nn.Hardswish if cnf.use_hs else nn.ReLU
         layers = []
         if cnf.expanded_channels != cnf.input_channels:
-            layers.append(Conv2dNormActivation(cnf.input_channels, cnf.expanded_channels, kernel_size=1,
-                                               norm_layer=norm_layer, activation_layer=activation_layer))
+            layers.append(
+                Conv2dNormActivation(
+                    cnf.input_channels,
+                    cnf.expanded_channels,
+                    kernel_size=1,
+                    norm_layer=norm_layer,
+                    activation_layer=activation_layer,
+                )
+            )
         stride = 1 if cnf.dilation > 1 else cnf.stride
-        layers.append(Conv2dNormActivation(cnf.expanded_channels, cnf.expanded_channels, kernel_size=cnf.kernel,
-                                           stride=stride, dilation=cnf.dilation, groups=cnf.expanded_channels,
-                                           norm_layer=norm_layer, activation_layer=activation_layer))
+        layers.append(
+            Conv2dNormActivation(
+                cnf.expanded_channels,
+                cnf.expanded_channels,
+                kernel_size=cnf.kernel,
+                stride=stride,
+                dilation=cnf.dilation,
+                groups=cnf.expanded_channels,
+                norm_layer=norm_layer,
+                activation_layer=activation_layer,
+            )
+        )
         if cnf.use_se:
             layers.append(se_layer(cnf.expanded_channels, _make_divisible(cnf.expanded_channels // 4, 8)))
-        layers.append(Conv2dNormActivation(cnf.expanded_channels, cnf.out_channels, kernel_size=1,
-                                           norm_layer=norm_layer, activation_layer=None))
+        layers.append(
+            Conv2dNormActivation(
+                cnf.expanded_channels, cnf.out_channels, kernel_size=1, norm_layer=norm_layer, activation_layer=None
+            )
+        )
         self.block = nn.Sequential(*layers)
         self.out_channels = cnf.out_channels
         self._is_cn = cnf.stride > 1
@@ -74,8 +95,16 @@ class MobileNetV3(_LocatedModel):
     conv to 6x the last width (h-swish), global pool, FC(last_channel)-h-swish-dropout-FC.
     Initialisation as torchvision: convs kaiming_normal_(fan_out), BN 1/0, linear N(0, 0.01^2)."""
 
-    def __init__(self, inverted_residual_setting, last_channel, num_classes=1000, block=None, norm_layer=None,
-                 dropout=0.2, **kwargs):
+    def __init__(
+        self,
+        inverted_residual_setting,
+        last_channel,
+        num_classes=1000,
+        block=None,
+        norm_layer=None,
+        dropout=0.2,
+        **kwargs,
+    ):
         super().__init__()
         if not inverted_residual_setting:
             raise ValueError("MobileNetV3: inverted_residual_setting should not be empty")
@@ -84,14 +113,18 @@ class MobileNetV3(_LocatedModel):
         block = block or InvertedResidualV3
         norm_layer = norm_layer or partial(nn.BatchNorm2d, eps=0.001, momentum=0.01)
         first = inverted_residual_setting[0].input_channels
-        layers = [Conv2dNormActivation(3, first, kernel_size=3, stride=2, norm_layer=norm_layer,
-                                       activation_layer=nn.Hardswish)]
+        layers = [
+            Conv2dNormActivation(
+                3, first, kernel_size=3, stride=2, norm_layer=norm_layer, activation_layer=nn.Hardswish
+            )
+        ]
         for cnf in inverted_residual_setting:
             layers.append(block(cnf, norm_layer))
         last_in = inverted_residual_setting[-1].out_channels
         last_out = 6 * last_in
-        layers.append(Conv2dNormActivation(last_in, last_out, kernel_size=1, norm_layer=norm_layer,
-                                           activation_layer=nn.Hardswish))
+        layers.append(
+            Conv2dNormActivation(last_in, last_out, kernel_size=1, norm_layer=norm_layer, activation_layer=nn.Hardswish)
+        )
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(
@@ -168,5 +201,4 @@ def mobilenet_v3_small(*, weights=None, progress=True, **kwargs):
     return _mobilenet_v3("mobilenet_v3_small", weights, kwargs)
 
 
-__all__ = ["MobileNetV3", "InvertedResidualV3", "InvertedResidualConfig", "mobilenet_v3_large",
-           "mobilenet_v3_small"]
+__all__ = ["MobileNetV3", "InvertedResidualV3", "InvertedResidualConfig", "mobilenet_v3_large", "mobilenet_v3_small"]

@@ -11,14 +11,23 @@ Residual learning: a block computes y = relu(F(x) + shortcut(x)); the shortcut i
 Stem: 7x7/2 conv, bn, relu, 3x3/2 max pool; four stages of blocks (64, 128, 256, 512 planes, stride
 1, 2, 2, 2); global average pool; fully connected.  Input (N, 3, H, W) -> (N, num_classes).
 """
+
 from .. import nn
 from ._utils import _LocatedModel, _no_weights
 
 
 def conv3x3(in_planes, out_planes, stride=1, groups=1, dilation=1):
     """3x3 convolution with padding = dilation, no bias."""
-    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=dilation, groups=groups,
-                     bias=False, dilation=dilation)
+    return nn.Conv2d(
+        in_planes,
+        out_planes,
+        kernel_size=3,
+        stride=stride,
+        padding=dilation,
+        groups=groups,
+        bias=False,
+        dilation=dilation,
+    )
 
 
 def conv1x1(in_planes, out_planes, stride=1):
@@ -31,14 +40,16 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, dilation=1,
-                 norm_layer=None):
+    def __init__(
+        self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, dilation=1, norm_layer=None
+    ):
         super().__init__()
         if norm_layer is None:
             norm_layer = nn.BatchNorm2d
         if groups != 1 or base_width != 64:
-            raise ValueError(f"BasicBlock: only supports groups=1 and base_width=64, got groups={groups}, "
-                             f"base_width={base_width}")
+            raise ValueError(
+                f"BasicBlock: only supports groups=1 and base_width=64, got groups={groups}, base_width={base_width}"
+            )
         if dilation > 1:
             raise NotImplementedError("BasicBlock: dilation > 1 is not supported")
         self.conv1 = conv3x3(inplanes, planes, stride)
@@ -66,8 +77,9 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, dilation=1,
-                 norm_layer=None):
+    def __init__(
+        self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, dilation=1, norm_layer=None
+    ):
         super().__init__()
         if norm_layer is None:
             norm_layer = nn.BatchNorm2d
@@ -101,8 +113,17 @@ class ResNet(_LocatedModel):
     dilation (Bottleneck only).
     """
 
-    def __init__(self, block, layers, num_classes=1000, zero_init_residual=False, groups=1, width_per_group=64,
-                 replace_stride_with_dilation=None, norm_layer=None):
+    def __init__(
+        self,
+        block,
+        layers,
+        num_classes=1000,
+        zero_init_residual=False,
+        groups=1,
+        width_per_group=64,
+        replace_stride_with_dilation=None,
+        norm_layer=None,
+    ):
         super().__init__()
         if norm_layer is None:
             norm_layer = nn.BatchNorm2d
@@ -112,8 +133,10 @@ class ResNet(_LocatedModel):
         if replace_stride_with_dilation is None:
             replace_stride_with_dilation = [False, False, False]
         if len(replace_stride_with_dilation) != 3:
-            raise ValueError(f"ResNet: replace_stride_with_dilation should be None or a 3-element tuple, got "
-                             f"{replace_stride_with_dilation!r}")
+            raise ValueError(
+                f"ResNet: replace_stride_with_dilation should be None or a 3-element tuple, got "
+                f"{replace_stride_with_dilation!r}"
+            )
         if len(layers) != 4:
             raise ValueError(f"ResNet: layers must give the number of blocks of the 4 stages, got {layers!r}")
         self.groups = groups
@@ -150,14 +173,26 @@ class ResNet(_LocatedModel):
             self.dilation *= stride
             stride = 1
         if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(conv1x1(self.inplanes, planes * block.expansion, stride),
-                                       norm_layer(planes * block.expansion))
-        layers = [block(self.inplanes, planes, stride, downsample, self.groups, self.base_width,
-                        previous_dilation, norm_layer)]
+            downsample = nn.Sequential(
+                conv1x1(self.inplanes, planes * block.expansion, stride), norm_layer(planes * block.expansion)
+            )
+        layers = [
+            block(
+                self.inplanes, planes, stride, downsample, self.groups, self.base_width, previous_dilation, norm_layer
+            )
+        ]
         self.inplanes = planes * block.expansion
         for _ in range(1, blocks):
-            layers.append(block(self.inplanes, planes, groups=self.groups, base_width=self.base_width,
-                                dilation=self.dilation, norm_layer=norm_layer))
+            layers.append(
+                block(
+                    self.inplanes,
+                    planes,
+                    groups=self.groups,
+                    base_width=self.base_width,
+                    dilation=self.dilation,
+                    norm_layer=norm_layer,
+                )
+            )
         return nn.Sequential(*layers)
 
     def forward(self, x):
@@ -230,5 +265,18 @@ def wide_resnet101_2(*, weights=None, progress=True, **kwargs):
     return _grouped("wide_resnet101_2", [3, 4, 23, 3], 1, 128, weights, kwargs)
 
 
-__all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-           "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"]
+__all__ = [
+    "ResNet",
+    "BasicBlock",
+    "Bottleneck",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
+    "resnext101_64x4d",
+    "wide_resnet50_2",
+    "wide_resnet101_2",
+]

@@ -6,6 +6,7 @@ Configurations A (VGG-11), B (13), D (16), E (19), each optionally with batch no
 FC(25088, 4096)-ReLU-dropout-FC(4096, 4096)-ReLU-dropout-FC(4096, num_classes).
 VGG-16: 138,357,544 parameters; VGG-16-BN: 138,365,992.  Input (N, 3, H, W), H, W >= 32.
 """
+
 from .. import nn
 from ._utils import _LocatedModel, _no_weights, init_conv_bn_linear
 

@@ -1,4 +1,5 @@
 """Neural-network building blocks: Module, Parameter, layers, losses, functional ops and init."""
+
 from . import functional, init, parallel, utils
 from . import modules as _modules
 from .modules import *  # noqa: F401,F403

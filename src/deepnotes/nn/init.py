@@ -4,6 +4,7 @@ Xavier (Glorot): Var(w) = gain^2 * 2 / (fan_in + fan_out).  Kaiming (He): Var(w)
 with gain = sqrt(2 / (1 + a^2)) for (leaky) ReLU.  Also a truncated normal and (semi-)orthogonal
 matrices.  The generator is the library's seeded one unless ``generator`` is given.
 """
+
 import math
 import warnings
 
@@ -15,8 +16,7 @@ from ..tensor import Tensor
 
 def calculate_gain(nonlinearity, param=None):
     """The recommended gain for a nonlinearity (torch.nn.init.calculate_gain)."""
-    linear = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-              "conv_transpose3d"]
+    linear = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
     if nonlinearity in linear or nonlinearity == "sigmoid":
         return 1
     if nonlinearity == "tanh":
@@ -30,7 +30,7 @@ def calculate_gain(nonlinearity, param=None):
             slope = param
         else:
             raise ValueError(f"calculate_gain: negative_slope {param!r} is not a valid number")
-        return math.sqrt(2.0 / (1 + slope ** 2))
+        return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
@@ -48,7 +48,7 @@ def _fill(tensor, values):
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a Tensor, got {type(tensor).__name__}")
     tensor.data[...] = values
-    tensor._bump_version()          # an in-place change, as torch's initializers count it
+    tensor._bump_version()  # an in-place change, as torch's initializers count it
     return tensor
 
 
@@ -111,6 +111,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
 
 def _std_normal_cdf(z):
     from ..ops.activation import erfc
+
     return 0.5 * float(erfc(np.array(-z / math.sqrt(2.0))))
 
 
@@ -129,8 +130,10 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     if not a < b:
         raise ValueError(f"trunc_normal_: expected a < b, got a={a!r}, b={b!r}")
     if mean < a - 2 * std or mean > b + 2 * std:
-        warnings.warn("trunc_normal_: mean is more than 2 std from [a, b]; the distribution of values may be "
-                      "incorrect", stacklevel=2)
+        warnings.warn(
+            "trunc_normal_: mean is more than 2 std from [a, b]; the distribution of values may be incorrect",
+            stacklevel=2,
+        )
     g = generator or default_generator()
     n = int(np.prod(tensor.shape))
     mass = _std_normal_cdf((b - mean) / std) - _std_normal_cdf((a - mean) / std)
@@ -162,8 +165,7 @@ def orthogonal_(tensor, gain=1, generator=None):
     if not isinstance(tensor, Tensor):
         raise TypeError(f"orthogonal_: expected a Tensor, got {type(tensor).__name__}")
     if tensor.ndim < 2:
-        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape "
-                         f"{tensor.shape}")
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape {tensor.shape}")
     if tensor.numel() == 0:
         return tensor
     g = generator or default_generator()

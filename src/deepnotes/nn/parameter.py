@@ -1,4 +1,5 @@
 """``Parameter``: a leaf tensor that a Module registers as learnable."""
+
 import numpy as np
 
 from ..tensor import Tensor
@@ -16,4 +17,3 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
-

@@ -17,6 +17,7 @@ stop the build; its pages show the error and :class:`BookReport` lists it.
 The optional packages (Jinja2, Markdown, latex2mathml, matplotlib) are the ``book`` extra:
 ``pip install 'deepnotes[book]'``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -26,16 +27,25 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Callable, Iterable
 
 from .result import CONTRADICTS, NOT_MEASURABLE, PARTLY, SUPPORTS, Result, _fmt
 from .store import safe_name
 
-__all__ = ["build", "BookReport", "BookDependencyError", "check_dependencies", "render_markdown", "split_math",
-           "mathml", "NOT_RUN", "FAILED"]
+__all__ = [
+    "build",
+    "BookReport",
+    "BookDependencyError",
+    "check_dependencies",
+    "render_markdown",
+    "split_math",
+    "mathml",
+    "NOT_RUN",
+    "FAILED",
+]
 
 EXTRA = "book"
 #: the packages of the ``book`` extra: import name -> distribution name
@@ -56,8 +66,8 @@ def _require(module: str):
         return importlib.import_module(module)
     except ImportError:
         raise BookDependencyError(
-            f"the book needs {REQUIRED.get(module, module)}, which is not installed: "
-            f"pip install 'deepnotes[{EXTRA}]'") from None
+            f"the book needs {REQUIRED.get(module, module)}, which is not installed: pip install 'deepnotes[{EXTRA}]'"
+        ) from None
 
 
 def check_dependencies() -> None:
@@ -68,6 +78,7 @@ def check_dependencies() -> None:
 
 # ----------------------------------------------------------------------------------------------------------
 # Markdown with formulas
+
 
 def split_math(text: str) -> tuple[str, list[tuple[str, bool]]]:
     """Replace the formulas of ``text`` by placeholders before Markdown sees them.
@@ -102,10 +113,10 @@ def split_math(text: str) -> tuple[str, list[tuple[str, bool]]]:
                     break
                 close += 1
             if close == -1:
-                raise ValueError(f"unclosed {delim} in {text[max(0, i - 30):i + 40]!r}")
+                raise ValueError(f"unclosed {delim} in {text[max(0, i - 30) : i + 40]!r}")
             latex = text[start:close].strip()
             if not latex:
-                raise ValueError(f"empty formula {delim}{delim} in {text[max(0, i - 30):i + 40]!r}")
+                raise ValueError(f"empty formula {delim}{delim} in {text[max(0, i - 30) : i + 40]!r}")
             out.append(_PLACEHOLDER.format(len(formulas)))
             formulas.append((latex, display))
             i = close + len(delim)
@@ -116,8 +127,10 @@ def split_math(text: str) -> tuple[str, list[tuple[str, bool]]]:
 
 
 # function names latex2mathml writes as <mi>: TeX puts a thin space after them ("log p", not "logp")
-_FUNCTION_MI = re.compile(r"<mi>(arccos|arcsin|arctan|cos|cosh|cot|exp|ln|log|sin|sinh|tan|tanh)</mi>"
-                          r"(?!<mo stretchy=\"false\">&#x00028;)")
+_FUNCTION_MI = re.compile(
+    r"<mi>(arccos|arcsin|arctan|cos|cosh|cot|exp|ln|log|sin|sinh|tan|tanh)</mi>"
+    r"(?!<mo stretchy=\"false\">&#x00028;)"
+)
 _UNCONVERTED = re.compile(r">(\\[A-Za-z]+)<")
 
 
@@ -165,12 +178,14 @@ def render_markdown(text: str, problems: list[str] | None = None, where: str = "
     if len(used) != len(formulas):  # Markdown dropped a placeholder: a bug in the splitting, not in the data
         raise ValueError(f"{where}: {len(formulas) - len(used)} formula(s) lost while rendering Markdown")
     # a display formula alone in its paragraph becomes a block of its own
-    return re.sub(r'<p>\s*(<math [^>]*display="block".*?</math>)\s*</p>', r'<div class="display">\1</div>', html,
-                  flags=re.S)
+    return re.sub(
+        r'<p>\s*(<math [^>]*display="block".*?</math>)\s*</p>', r'<div class="display">\1</div>', html, flags=re.S
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Code links
+
 
 @dataclass
 class ApiPage:
@@ -190,6 +205,7 @@ class ApiPage:
 def _api_page(name: str) -> ApiPage | None:
     from .catalogue import resolve_code
     from .render import code_location
+
     try:
         obj = resolve_code(name)
     except ValueError:
@@ -224,6 +240,7 @@ def _reference_link(name: str, site: Path, pages: dict[Path, str]) -> tuple[Path
     the object's own qualified name when a package re-exports it, must be an anchor on that page (pdoc
     writes ``id="Class.method"``).  ``pages`` caches the pages read."""
     from .catalogue import resolve_code
+
     try:
         obj = inspect.unwrap(resolve_code(name))
     except ValueError:
@@ -248,6 +265,7 @@ def _reference_link(name: str, site: Path, pages: dict[Path, str]) -> tuple[Path
 # ----------------------------------------------------------------------------------------------------------
 # The build
 
+
 @dataclass
 class BookReport:
     """What a build did: where the site is, how many pages, which experiments ran (their results), failed
@@ -269,14 +287,17 @@ class BookReport:
         for r in self.results.values():
             counts[r.verdict] = counts.get(r.verdict, 0) + 1
         verdicts = ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "none run"
-        parts = [f"book: {self.out} ({self.pages} pages, {self.figures} figures, {self.seconds:.1f} s)",
-                 f"experiments: {len(self.results)} run ({verdicts}), {len(self.errors)} failed, "
-                 f"{len(self.not_run)} not run"]
+        parts = [
+            f"book: {self.out} ({self.pages} pages, {self.figures} figures, {self.seconds:.1f} s)",
+            f"experiments: {len(self.results)} run ({verdicts}), {len(self.errors)} failed, "
+            f"{len(self.not_run)} not run",
+        ]
         if self.formula_problems:
             parts.append(f"{len(self.formula_problems)} formula(s) shown as LaTeX source")
         if self.unresolved_code:
-            parts.append(f"{len(self.unresolved_code)} code link(s) that do not import: "
-                         + ", ".join(self.unresolved_code))
+            parts.append(
+                f"{len(self.unresolved_code)} code link(s) that do not import: " + ", ".join(self.unresolved_code)
+            )
         if self.reference_links:
             parts.append(f"{self.reference_links} code page(s) link into the API reference")
         return "\n".join(parts)
@@ -286,8 +307,9 @@ def _prepare_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"build: {str(out)!r} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise ValueError(f"build: {str(out)!r} is not empty and is not a book built by deepnotes; "
-                         f"give a new or empty folder")
+        raise ValueError(
+            f"build: {str(out)!r} is not empty and is not a book built by deepnotes; give a new or empty folder"
+        )
 
 
 def _swap_in(tmp: Path, out: Path) -> None:
@@ -306,13 +328,26 @@ def _table_cells(table):
 
 
 def _verdict_class(verdict: str) -> str:
-    return {SUPPORTS: "supports", PARTLY: "partly", CONTRADICTS: "contradicts",
-            NOT_MEASURABLE: "unmeasurable", NOT_RUN: "notrun", FAILED: "failed"}.get(verdict, "notrun")
+    return {
+        SUPPORTS: "supports",
+        PARTLY: "partly",
+        CONTRADICTS: "contradicts",
+        NOT_MEASURABLE: "unmeasurable",
+        NOT_RUN: "notrun",
+        FAILED: "failed",
+    }.get(verdict, "notrun")
 
 
-def build(out_dir, run_experiments: bool = True, quick: bool = False, seed: int = 0,
-          experiments: Iterable[str] | None = None, catalogue=None,
-          log: Callable[[str], None] | None = None, api_docs: str | os.PathLike | None = None) -> BookReport:
+def build(
+    out_dir,
+    run_experiments: bool = True,
+    quick: bool = False,
+    seed: int = 0,
+    experiments: Iterable[str] | None = None,
+    catalogue=None,
+    log: Callable[[str], None] | None = None,
+    api_docs: str | os.PathLike | None = None,
+) -> BookReport:
     """Write the book to ``out_dir`` and return a :class:`BookReport`.
 
     ``run_experiments=False`` builds without results (experiment sections say "not run"); ``quick`` runs
@@ -338,8 +373,10 @@ def build(out_dir, run_experiments: bool = True, quick: bool = False, seed: int 
     if api_docs is not None:
         site = Path(api_docs).expanduser().resolve()
         if not (site / "deepnotes.html").is_file():
-            raise ValueError(f"build: api_docs must be a folder written by 'python -m pdoc -o DIR deepnotes', "
-                             f"got {str(api_docs)!r}, which has no deepnotes.html")
+            raise ValueError(
+                f"build: api_docs must be a folder written by 'python -m pdoc -o DIR deepnotes', "
+                f"got {str(api_docs)!r}, which has no deepnotes.html"
+            )
     _prepare_out(out)
     cat = load_catalogue() if catalogue is None else catalogue
     say = log or (lambda _msg: None)
@@ -389,23 +426,49 @@ def build(out_dir, run_experiments: bool = True, quick: bool = False, seed: int 
                 figures.append({"file": path, "title": fig.title})
                 report.figures += 1
             experiment_info[name] = {
-                "name": name, "claim": result.claim, "verdict": result.verdict,
-                "vclass": _verdict_class(result.verdict), "quick": result.quick, "seeds": result.seeds,
-                "seconds": result.seconds, "notes": result.notes, "not_measurable": result.not_measurable,
-                "checks": [{"name": c.name, "value": _fmt(float(c.value)),
-                            "spread": None if c.spread is None else f"{c.spread:.3g}", "relation": c.relation,
-                            "threshold": _fmt(float(c.threshold)), "passed": c.passed} for c in result.checks],
+                "name": name,
+                "claim": result.claim,
+                "verdict": result.verdict,
+                "vclass": _verdict_class(result.verdict),
+                "quick": result.quick,
+                "seeds": result.seeds,
+                "seconds": result.seconds,
+                "notes": result.notes,
+                "not_measurable": result.not_measurable,
+                "checks": [
+                    {
+                        "name": c.name,
+                        "value": _fmt(float(c.value)),
+                        "spread": None if c.spread is None else f"{c.spread:.3g}",
+                        "relation": c.relation,
+                        "threshold": _fmt(float(c.threshold)),
+                        "passed": c.passed,
+                    }
+                    for c in result.checks
+                ],
                 "tables": [{"title": t.title, "columns": t.columns, "rows": _table_cells(t)} for t in result.tables],
-                "figures": figures, "error": None}
+                "figures": figures,
+                "error": None,
+            }
         for name in used:
             if name not in experiment_info:
                 if name in report.errors:
-                    experiment_info[name] = {"name": name, "claim": get(name).claim, "verdict": FAILED,
-                                             "vclass": "failed", "error": report.errors[name]}
+                    experiment_info[name] = {
+                        "name": name,
+                        "claim": get(name).claim,
+                        "verdict": FAILED,
+                        "vclass": "failed",
+                        "error": report.errors[name],
+                    }
                 else:
                     report.not_run.append(name)
-                    experiment_info[name] = {"name": name, "claim": get(name).claim, "verdict": NOT_RUN,
-                                             "vclass": "notrun", "error": None}
+                    experiment_info[name] = {
+                        "name": name,
+                        "claim": get(name).claim,
+                        "verdict": NOT_RUN,
+                        "vclass": "notrun",
+                        "error": None,
+                    }
 
         # code links
         api: dict[str, ApiPage] = {}
@@ -437,15 +500,25 @@ def build(out_dir, run_experiments: bool = True, quick: bool = False, seed: int 
         views = {}
         for e in cat:
             first = cat.resolve(e.id)
-            view = {"e": e, "first": first, "file": f"entries/{e.id}.html", "status": status(e),
-                    "repeats": repeats.get(e.id, []), "answer": "", "notes_wrong": "", "code": [],
-                    "experiment": None, "verdict": None, "vclass": None}
+            view = {
+                "e": e,
+                "first": first,
+                "file": f"entries/{e.id}.html",
+                "status": status(e),
+                "repeats": repeats.get(e.id, []),
+                "answer": "",
+                "notes_wrong": "",
+                "code": [],
+                "experiment": None,
+                "verdict": None,
+                "vclass": None,
+            }
             if not e.is_repeat:
-                view["answer"] = Markup(
-                    render_markdown(e.answer, report.formula_problems, f"{e.id} answer"))
+                view["answer"] = Markup(render_markdown(e.answer, report.formula_problems, f"{e.id} answer"))
                 if e.notes_wrong:
                     view["notes_wrong"] = Markup(
-                        render_markdown(e.notes_wrong, report.formula_problems, f"{e.id} notes_wrong"))
+                        render_markdown(e.notes_wrong, report.formula_problems, f"{e.id} notes_wrong")
+                    )
                 for name in e.code:
                     if name in api:
                         api[name].cited_by.append(e)
@@ -473,13 +546,25 @@ def build(out_dir, run_experiments: bool = True, quick: bool = False, seed: int 
             info["failing"] = [c for c in info["checks"] if not c["passed"]]
             info["holding"] = [c for c in info["checks"] if c["passed"]]
 
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
-                                 autoescape=jinja2.select_autoescape(["html"]),
-                                 undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+            autoescape=jinja2.select_autoescape(["html"]),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
         env.filters["slug"] = safe_name
-        common = {"n_entries": len(cat), "quick": quick, "ran": bool(wanted), "seed": seed,
-                  "n_run": len(report.results), "n_failed": len(report.errors), "n_not_run": len(report.not_run),
-                  "n_contested": len(contested), "experiments": experiment_info}
+        common = {
+            "n_entries": len(cat),
+            "quick": quick,
+            "ran": bool(wanted),
+            "seed": seed,
+            "n_run": len(report.results),
+            "n_failed": len(report.errors),
+            "n_not_run": len(report.not_run),
+            "n_contested": len(contested),
+            "experiments": experiment_info,
+        }
 
         def write(rel: str, template: str, **context):
             root = "../" * rel.count("/")
@@ -493,8 +578,13 @@ def build(out_dir, run_experiments: bool = True, quick: bool = False, seed: int 
         write("claims.html", "claims.html", contested=contested, title="Contested claims")
         for page in api.values():
             write(page.file, "api.html", p=page, title=page.name)
-        write("api/index.html", "api_index.html", pages=sorted(api.values(), key=lambda p: p.name),
-              unresolved=report.unresolved_code, title="Code index")
+        write(
+            "api/index.html",
+            "api_index.html",
+            pages=sorted(api.values(), key=lambda p: p.name),
+            unresolved=report.unresolved_code,
+            title="Code index",
+        )
         for static in (_TEMPLATES / "static").iterdir():
             if static.is_file():
                 shutil.copyfile(static, tmp / "static" / static.name)

@@ -15,27 +15,53 @@ and the entry id:
 Code links (``code = ["deepnotes.nn.functional.relu"]``) are checked on demand by :func:`resolve_code`, not
 at load time, so that listing the catalogue does not import every part of the library.
 """
+
 from __future__ import annotations
 
 import importlib
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["TOPICS", "KINDS", "CLAIM_KINDS", "Entry", "Catalogue", "CatalogueError", "load_catalogue",
-           "catalogue_dir", "resolve_code"]
+__all__ = [
+    "TOPICS",
+    "KINDS",
+    "CLAIM_KINDS",
+    "Entry",
+    "Catalogue",
+    "CatalogueError",
+    "load_catalogue",
+    "catalogue_dir",
+    "resolve_code",
+]
 
 #: the fixed set of topics; ``catalogue/<topic>.toml`` holds the entries of one topic.
-TOPICS = ("cnn-basics", "activations", "normalisation", "initialisation", "losses", "optimisation",
-          "regularisation", "data", "architectures", "cost", "detection", "sequence", "generative",
-          "compression", "image-processing", "rl", "practice")
+TOPICS = (
+    "cnn-basics",
+    "activations",
+    "normalisation",
+    "initialisation",
+    "losses",
+    "optimisation",
+    "regularisation",
+    "data",
+    "architectures",
+    "cost",
+    "detection",
+    "sequence",
+    "generative",
+    "compression",
+    "image-processing",
+    "rl",
+    "practice",
+)
 
 #: what a question asks for: an explanation (concept), an implementation, a claim to test, or both.
 KINDS = ("concept", "implement", "claim", "implement+claim")
@@ -114,11 +140,23 @@ class Entry:
         return self.kind in CLAIM_KINDS
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "kind": self.kind, "topic": self.topic, "seed": self.seed, "title": self.title,
-                "gloss": self.gloss, "answer": self.answer, "code": list(self.code),
-                "experiment": self.experiment, "not_measurable": self.not_measurable,
-                "notes_wrong": self.notes_wrong, "kind_note": self.kind_note, "pending": self.pending,
-                "repeat_of": self.repeat_of, "first": self.first}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "topic": self.topic,
+            "seed": self.seed,
+            "title": self.title,
+            "gloss": self.gloss,
+            "answer": self.answer,
+            "code": list(self.code),
+            "experiment": self.experiment,
+            "not_measurable": self.not_measurable,
+            "notes_wrong": self.notes_wrong,
+            "kind_note": self.kind_note,
+            "pending": self.pending,
+            "repeat_of": self.repeat_of,
+            "first": self.first,
+        }
 
 
 @dataclass
@@ -142,6 +180,7 @@ class Catalogue:
         key = entry_id.strip().upper() if isinstance(entry_id, str) else entry_id
         if key not in self.entries:
             import difflib
+
             near = difflib.get_close_matches(str(entry_id), list(self.entries), n=3)
             hint = f"; did you mean {' or '.join(near)}?" if near else ""
             raise ValueError(f"no catalogue entry with id {entry_id!r}{hint}")
@@ -187,14 +226,17 @@ def _check_entry(raw, where: str, problems: list[str]) -> dict | None:
         problems.append(f"{label}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(_FIELDS)}")
     for key, value in raw.items():
         if key in _FIELDS and not isinstance(value, _FIELDS[key][0]):
-            problems.append(f"{label}: {key} must be a {_FIELDS[key][0].__name__}, got {type(value).__name__} "
-                            f"{value!r}")
+            problems.append(
+                f"{label}: {key} must be a {_FIELDS[key][0].__name__}, got {type(value).__name__} {value!r}"
+            )
     repeat = "repeat_of" in raw
     if repeat:
         extra = sorted(k for k in raw if k in _FIELDS and not _FIELDS[k][2])
         if extra:
-            problems.append(f"{label}: a repeat (repeat_of = {raw['repeat_of']!r}) carries only "
-                            f"{', '.join(_REQUIRED_IN_REPEAT)} (and kind_note); remove {', '.join(extra)}")
+            problems.append(
+                f"{label}: a repeat (repeat_of = {raw['repeat_of']!r}) carries only "
+                f"{', '.join(_REQUIRED_IN_REPEAT)} (and kind_note); remove {', '.join(extra)}"
+            )
         required = _REQUIRED_IN_REPEAT
     else:
         required = [k for k, (_, req, _) in _FIELDS.items() if req]
@@ -215,8 +257,7 @@ def _check_entry(raw, where: str, problems: list[str]) -> dict | None:
         problems.append(f"{label}: unknown kind {raw['kind']!r}; kinds: {', '.join(KINDS)}")
     for name in raw.get("code", []):
         if not isinstance(name, str) or not _DOTTED.fullmatch(name):
-            problems.append(f"{label}: code links must be dotted names like deepnotes.nn.functional.relu, "
-                            f"got {name!r}")
+            problems.append(f"{label}: code links must be dotted names like deepnotes.nn.functional.relu, got {name!r}")
     if "experiment" in raw and "not_measurable" in raw:
         problems.append(f"{label}: has both experiment and not_measurable; keep one")
     if raw.get("pending") and ("experiment" in raw or "not_measurable" in raw):
@@ -226,8 +267,11 @@ def _check_entry(raw, where: str, problems: list[str]) -> dict | None:
     for key in ("experiment", "not_measurable", "notes_wrong", "kind_note"):
         if key in raw and not raw[key].strip():
             problems.append(f"{label}: {key} is empty")
-    if (not repeat and raw["kind"] in CLAIM_KINDS
-            and not any(k in raw for k in ("experiment", "not_measurable", "pending"))):
+    if (
+        not repeat
+        and raw["kind"] in CLAIM_KINDS
+        and not any(k in raw for k in ("experiment", "not_measurable", "pending"))
+    ):
         problems.append(f"{label}: a {raw['kind']} entry needs experiment, not_measurable or pending = true")
     if len(problems) > start:
         return None
@@ -240,8 +284,7 @@ def _read_file(path: Path, problems: list[str]) -> list[dict]:
     name = path.name
     topic = path.stem
     if topic not in TOPICS:
-        problems.append(f"{name}: unknown topic {topic!r} (the file name is the topic); "
-                        f"topics: {', '.join(TOPICS)}")
+        problems.append(f"{name}: unknown topic {topic!r} (the file name is the topic); topics: {', '.join(TOPICS)}")
         return []
     try:
         with open(path, "rb") as f:
@@ -254,8 +297,9 @@ def _read_file(path: Path, problems: list[str]) -> list[dict]:
         return []
     unknown = sorted(set(data) - {"entry"})
     if unknown:
-        problems.append(f"{name}: unknown top-level key(s) {', '.join(unknown)}; a catalogue file holds only "
-                        f"[[entry]] tables")
+        problems.append(
+            f"{name}: unknown top-level key(s) {', '.join(unknown)}; a catalogue file holds only [[entry]] tables"
+        )
     raw_entries = data.get("entry", [])
     if not isinstance(raw_entries, list):
         problems.append(f"{name}: 'entry' must be an array of tables ([[entry]]), got {type(raw_entries).__name__}")
@@ -281,8 +325,9 @@ def _resolve_repeats(rows: dict[str, dict], problems: list[str]) -> None:
                 problems.append(f"{row['file']}: entry {entry_id!r}: repeat_of {target!r} is not in the catalogue")
                 break
             if target in seen:
-                problems.append(f"{row['file']}: entry {entry_id!r}: repeat_of forms a cycle "
-                                f"({' -> '.join(seen + [target])})")
+                problems.append(
+                    f"{row['file']}: entry {entry_id!r}: repeat_of forms a cycle ({' -> '.join(seen + [target])})"
+                )
                 break
             seen.append(target)
             current = rows[target]
@@ -313,12 +358,15 @@ def load_catalogue(directory: str | Path | None = None, experiments: Iterable[st
     if named:
         if experiments is None:
             from .experiments import load_all
+
             experiments = load_all()
         known = set(experiments)
         for row in rows.values():
             if "experiment" in row and row["experiment"] not in known:
-                problems.append(f"{row['file']}: entry {row['id']!r}: experiment {row['experiment']!r} is not "
-                                f"registered; registered: {', '.join(sorted(known)) or '(none)'}")
+                problems.append(
+                    f"{row['file']}: entry {row['id']!r}: experiment {row['experiment']!r} is not "
+                    f"registered; registered: {', '.join(sorted(known)) or '(none)'}"
+                )
     if problems:
         raise CatalogueError(problems)
     entries = {}

@@ -12,6 +12,7 @@ atomically after every graded question, so an interrupted quiz loses nothing.  A
 read is moved aside to ``quiz.json.corrupt-<timestamp>`` (never overwritten) and a fresh one is started;
 both cases are reported on the error stream.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -43,8 +44,9 @@ def _check_record(obj) -> str | None:
     if not isinstance(obj, dict):
         return f"expected a JSON object, got {type(obj).__name__}"
     if obj.get("format") != RECORD_FORMAT or obj.get("system") != SYSTEM:
-        return (f"expected format {RECORD_FORMAT} and system {SYSTEM!r}, "
-                f"got {obj.get('format')!r}, {obj.get('system')!r}")
+        return (
+            f"expected format {RECORD_FORMAT} and system {SYSTEM!r}, got {obj.get('format')!r}, {obj.get('system')!r}"
+        )
     cards = obj.get("cards")
     if not isinstance(cards, dict):
         return "'cards' must be an object"
@@ -99,10 +101,10 @@ def _move_aside(path: Path, stamp: str | None = None) -> Path:
         aside = path.with_name(f"{path.name}.corrupt-{stamp}" + (f"-{n}" if n else ""))
         n += 1
         try:
-            os.link(path, aside)            # fails if aside exists: nothing is ever replaced
+            os.link(path, aside)  # fails if aside exists: nothing is ever replaced
         except FileExistsError:
             continue
-        except OSError:                     # no hard links on this file system
+        except OSError:  # no hard links on this file system
             if aside.exists():
                 continue
             os.rename(path, aside)
@@ -129,8 +131,12 @@ def grade_card(record: dict, entry_id: str, grade: int, today: _dt.date) -> dict
     box = card["box"] if card else 1
     box = min(box + 1, TOP_BOX) if grade >= PASS_GRADE else 1
     history = (card["history"] if card else []) + [[today.isoformat(), grade]]
-    card = {"box": box, "last": today.isoformat(),
-            "due": (today + _dt.timedelta(days=INTERVALS[box])).isoformat(), "history": history}
+    card = {
+        "box": box,
+        "last": today.isoformat(),
+        "due": (today + _dt.timedelta(days=INTERVALS[box])).isoformat(),
+        "history": history,
+    }
     record["cards"][entry_id] = card
     return card
 
@@ -162,6 +168,7 @@ def run_quiz(entries, path, n=5, run=None, stdin=None, stdout=None, stderr=None,
     (the command line runs it and prints the verdict).  Returns ``{"asked": k, "grades": {id: grade}}``.
     End of input or ``q`` stops the quiz; every grade given so far is saved."""
     import sys
+
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr

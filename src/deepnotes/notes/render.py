@@ -4,6 +4,7 @@ Figures are drawn with matplotlib when it is installed (an optional dependency: 
 deepnotes[plot]``); it is imported only when a figure is drawn, and with the non-interactive Agg canvas,
 so no window or global pyplot state is involved.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -22,8 +23,7 @@ ERROR = "error"
 
 def _table(columns, rows) -> str:
     widths = [max([len(c)] + [len(str(r[i])) for r in rows]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip(),
-             "  ".join("-" * w for w in widths)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip(), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
     return "\n".join(lines)
 
@@ -45,7 +45,7 @@ def format_list(entries, width: int = 60) -> str:
     """One line per entry: id, topic, kind, gloss, status."""
     rows = []
     for e in entries:
-        gloss = e.gloss if len(e.gloss) <= width else e.gloss[:width - 3] + "..."
+        gloss = e.gloss if len(e.gloss) <= width else e.gloss[: width - 3] + "..."
         rows.append([e.id, e.topic, e.kind, gloss, status(e)])
     return _table(["id", "topic", "kind", "question", "status"], rows) + f"\n{len(rows)} entries"
 
@@ -54,6 +54,7 @@ def code_location(name: str) -> dict:
     """Where a code link points: ``{"name", "file", "line", "error"}`` (file relative to the package's parent,
     line None for modules; ``error`` says why it does not import)."""
     from .catalogue import resolve_code
+
     try:
         obj = resolve_code(name)
     except ValueError as e:
@@ -88,8 +89,11 @@ def format_entry(entry, first=None, code=(), last=None) -> str:
         lines += ["", "Code"]
         for c in code:
             where = (f"{c['file']}:{c['line']}" if c["line"] else c["file"]) if c["file"] else ""
-            lines.append(f"  {c['name']}" + (f"  ({where})" if where else "")
-                         + (f"  DOES NOT IMPORT: {c['error']}" if c["error"] else ""))
+            lines.append(
+                f"  {c['name']}"
+                + (f"  ({where})" if where else "")
+                + (f"  DOES NOT IMPORT: {c['error']}" if c["error"] else "")
+            )
     if shown.experiment:
         lines += ["", f"Experiment: {shown.experiment}  (deepnotes notes run {entry.id})"]
     elif shown.not_measurable:
@@ -98,8 +102,11 @@ def format_entry(entry, first=None, code=(), last=None) -> str:
         lines += ["", "Experiment: pending"]
     if last is not None:
         r = last["result"]
-        lines += ["", f"Last result ({last['written']}, seed {last['seed']}, {'quick' if r['quick'] else 'full'}): "
-                      f"{r['verdict']}"]
+        lines += [
+            "",
+            f"Last result ({last['written']}, seed {last['seed']}, {'quick' if r['quick'] else 'full'}): "
+            f"{r['verdict']}",
+        ]
         lines += ["  " + t for t in r["explanation"].splitlines()]
     return "\n".join(lines)
 
@@ -130,9 +137,13 @@ def summarise(rows) -> dict:
 
 def format_summary(rows) -> str:
     """The verdict of every experiment and the count per verdict."""
-    table = _table(["experiment", "verdict", "seconds", "ids"],
-                   [[r["experiment"], r["verdict"], "-" if r["seconds"] is None else f"{r['seconds']:.1f}",
-                     ", ".join(r["ids"])] for r in rows])
+    table = _table(
+        ["experiment", "verdict", "seconds", "ids"],
+        [
+            [r["experiment"], r["verdict"], "-" if r["seconds"] is None else f"{r['seconds']:.1f}", ", ".join(r["ids"])]
+            for r in rows
+        ],
+    )
     counts = summarise(rows)
     tally = ", ".join(f"{n} {v}" for v, n in counts.items() if n or v != ERROR)
     text = f"{table}\n\n{len(rows)} experiments: {tally}"
@@ -161,8 +172,10 @@ def format_contested(rows) -> str:
         for c in res.get("checks", []):
             if not c.get("passed"):
                 spread = f" +- {c['spread']:.3g}" if c.get("spread") is not None else ""
-                lines.append(f"    fails: {c['name']}: measured {_figure(c['value'])}{spread}, "
-                             f"needed {c['relation']} {_figure(c['threshold'])}")
+                lines.append(
+                    f"    fails: {c['name']}: measured {_figure(c['value'])}{spread}, "
+                    f"needed {c['relation']} {_figure(c['threshold'])}"
+                )
     return "\n".join(lines)
 
 
@@ -188,14 +201,17 @@ def draw_figure(fig: Figure) -> bytes:
         width = 0.8 / n
         for k, label in enumerate(labels):
             x, y = fig.series[label]
-            ax.bar([float(v) + (k - (n - 1) / 2) * width for v in range(len(x))], [float(v) for v in y],
-                   width=width, label=label)
+            ax.bar(
+                [float(v) + (k - (n - 1) / 2) * width for v in range(len(x))],
+                [float(v) for v in y],
+                width=width,
+                label=label,
+            )
             ax.set_xticks(range(len(x)), [f"{v:g}" if isinstance(v, (int, float)) else str(v) for v in x])
     else:
         for label in labels:
             x, y = fig.series[label]
-            ax.plot([float(v) for v in x], [float(v) for v in y], marker="o" if len(x) <= 20 else None,
-                    label=label)
+            ax.plot([float(v) for v in x], [float(v) for v in y], marker="o" if len(x) <= 20 else None, label=label)
     if fig.logy:
         ax.set_yscale("log")
     ax.set_title(fig.title)

@@ -12,12 +12,14 @@ measured value, the threshold it is compared with and the comparison, all in cod
 Figures are data (series of points), not pictures: the command line and the book draw them with
 matplotlib when it is installed, so experiments stay free of plotting code.
 """
+
 from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 SUPPORTS = "supports"
 CONTRADICTS = "contradicts"
@@ -26,7 +28,10 @@ NOT_MEASURABLE = "not measurable here"
 VERDICTS = (SUPPORTS, PARTLY, CONTRADICTS, NOT_MEASURABLE)
 
 _RELATIONS: dict[str, Callable[[float, float], bool]] = {
-    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
 }
 
 
@@ -57,9 +62,14 @@ class Check:
         return f"{self.name}: {self.value:.4g}{spread} {self.relation} {self.threshold:.4g} ({mark})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "value": float(self.value), "relation": self.relation,
-                "threshold": float(self.threshold), "spread": None if self.spread is None else float(self.spread),
-                "passed": self.passed}
+        return {
+            "name": self.name,
+            "value": float(self.value),
+            "relation": self.relation,
+            "threshold": float(self.threshold),
+            "spread": None if self.spread is None else float(self.spread),
+            "passed": self.passed,
+        }
 
 
 @dataclass
@@ -71,14 +81,20 @@ class Table:
     rows: list[list[Any]]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"title": self.title, "columns": list(self.columns),
-                "rows": [[_plain(v) for v in row] for row in self.rows]}
+        return {
+            "title": self.title,
+            "columns": list(self.columns),
+            "rows": [[_plain(v) for v in row] for row in self.rows],
+        }
 
     def format(self) -> str:
         cells = [[_fmt(v) for v in row] for row in self.rows]
         widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(self.columns)]
-        lines = [self.title, "  ".join(c.ljust(w) for c, w in zip(self.columns, widths)),
-                 "  ".join("-" * w for w in widths)]
+        lines = [
+            self.title,
+            "  ".join(c.ljust(w) for c, w in zip(self.columns, widths)),
+            "  ".join("-" * w for w in widths),
+        ]
         lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
         return "\n".join(lines)
 
@@ -97,9 +113,15 @@ class Figure:
     logy: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "title": self.title, "xlabel": self.xlabel, "ylabel": self.ylabel,
-                "kind": self.kind, "logy": self.logy,
-                "series": {k: [[_plain(v) for v in x], [_plain(v) for v in y]] for k, (x, y) in self.series.items()}}
+        return {
+            "name": self.name,
+            "title": self.title,
+            "xlabel": self.xlabel,
+            "ylabel": self.ylabel,
+            "kind": self.kind,
+            "logy": self.logy,
+            "series": {k: [[_plain(v) for v in x], [_plain(v) for v in y]] for k, (x, y) in self.series.items()},
+        }
 
 
 @dataclass
@@ -136,11 +158,20 @@ class Result:
         return "\n".join(c.describe() for c in self.checks)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"experiment": self.experiment, "claim": self.claim, "verdict": self.verdict,
-                "explanation": self.explanation, "checks": [c.to_dict() for c in self.checks],
-                "tables": [t.to_dict() for t in self.tables], "figures": [f.to_dict() for f in self.figures],
-                "seeds": list(self.seeds), "quick": self.quick, "not_measurable": self.not_measurable,
-                "notes": self.notes, "seconds": self.seconds}
+        return {
+            "experiment": self.experiment,
+            "claim": self.claim,
+            "verdict": self.verdict,
+            "explanation": self.explanation,
+            "checks": [c.to_dict() for c in self.checks],
+            "tables": [t.to_dict() for t in self.tables],
+            "figures": [f.to_dict() for f in self.figures],
+            "seeds": list(self.seeds),
+            "quick": self.quick,
+            "not_measurable": self.not_measurable,
+            "notes": self.notes,
+            "seconds": self.seconds,
+        }
 
 
 def over_seeds(measure: Callable[[int], float], seeds: Sequence[int]) -> tuple[float, float, list[float]]:

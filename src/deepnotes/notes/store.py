@@ -4,6 +4,7 @@ The folder is, in order of precedence: an explicit path (the ``--data-dir`` opti
 variable ``DEEPNOTES_DATA_DIR``, ``$XDG_DATA_HOME/deepnotes``, ``~/.local/share/deepnotes``.
 Every file is written atomically (:func:`deepnotes.io.atomic_write_bytes`).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -44,9 +45,16 @@ def write_json(path: str | os.PathLike, obj) -> Path:
 def result_record(result, seed: int, ids) -> dict:
     """The stored form of a run: the result plus when, with which seed, for which catalogue ids."""
     from .. import __version__
-    return {"format": RESULT_FORMAT, "experiment": result.experiment, "seed": seed, "ids": list(ids),
-            "written": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "deepnotes_version": __version__, "result": _finite(result.to_dict())}
+
+    return {
+        "format": RESULT_FORMAT,
+        "experiment": result.experiment,
+        "seed": seed,
+        "ids": list(ids),
+        "written": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "deepnotes_version": __version__,
+        "result": _finite(result.to_dict()),
+    }
 
 
 def result_path(folder: str | os.PathLike, experiment: str) -> Path:
@@ -65,8 +73,12 @@ def load_result(folder: str | os.PathLike, experiment: str) -> dict | None:
     if not path.is_file():
         return None
     record = _io.read_json(path, "deepnotes notes")
-    if not (isinstance(record, dict) and record.get("format") == RESULT_FORMAT
-            and record.get("experiment") == experiment and isinstance(record.get("result"), dict)):
+    if not (
+        isinstance(record, dict)
+        and record.get("format") == RESULT_FORMAT
+        and record.get("experiment") == experiment
+        and isinstance(record.get("result"), dict)
+    ):
         raise ValueError(f"deepnotes notes: {str(path)!r} is not a stored result of {experiment!r}")
     return record
 

@@ -61,6 +61,7 @@ Adding a translator
 
 User code registers translations for its own primitives the same way, with :func:`register_op`.
 """
+
 from __future__ import annotations
 
 import importlib as _importlib
@@ -71,8 +72,22 @@ from .registry import register_op
 __all__ = ["export", "register_op"]
 
 # the translator families, imported once for their registrations (see "Adding a translator" above)
-_FAMILIES = ("arithmetic", "elementwise", "activations", "linear", "convolution", "normalization", "pooling",
-             "reduction", "shape", "indexing", "upsampling", "recurrent", "attention", "losses")
+_FAMILIES = (
+    "arithmetic",
+    "elementwise",
+    "activations",
+    "linear",
+    "convolution",
+    "normalization",
+    "pooling",
+    "reduction",
+    "shape",
+    "indexing",
+    "upsampling",
+    "recurrent",
+    "attention",
+    "losses",
+)
 
 for _family in _FAMILIES:
     _importlib.import_module(f"{__name__}.{_family}")

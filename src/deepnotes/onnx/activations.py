@@ -1,5 +1,6 @@
 """Activations: ReLU, Sigmoid, Tanh, Softmax, LogSoftmax, LeakyReLU, PReLU, ELU/SELU/CELU,
 Hardtanh/ReLU6, Hardsigmoid, Hardswish, SiLU, Swish, GELU, Softplus."""
+
 from __future__ import annotations
 
 import math
@@ -71,8 +72,13 @@ def _hardshrink(g, rec, out):
     dt = x.data.dtype
     lambd = float(_param(g, rec, ("lambd",), 1, 0.5))
     xv = g.value(x)
-    inside = g.node("And", [g.node("GreaterOrEqual", [xv, g.scalar(-lambd, dt, "minus_lambd")]),
-                            g.node("LessOrEqual", [xv, g.scalar(lambd, dt, "lambd")])])
+    inside = g.node(
+        "And",
+        [
+            g.node("GreaterOrEqual", [xv, g.scalar(-lambd, dt, "minus_lambd")]),
+            g.node("LessOrEqual", [xv, g.scalar(lambd, dt, "lambd")]),
+        ],
+    )
     g.node("Where", [inside, g.scalar(0, dt, "zero"), xv], out)
 
 
@@ -125,8 +131,10 @@ def _elu(g, rec, out):
         return
     dt = x.data.dtype
     neg = g.node("Mul", [g.node("Min", [xv, g.scalar(0, dt, "zero")]), g.scalar(input_scale, dt, "input_scale")])
-    neg = g.node("Mul", [g.node("Sub", [g.node("Exp", [neg]), g.scalar(1, dt, "one")]),
-                         g.scalar(alpha * scale, dt, "alpha_scale")])
+    neg = g.node(
+        "Mul",
+        [g.node("Sub", [g.node("Exp", [neg]), g.scalar(1, dt, "one")]), g.scalar(alpha * scale, dt, "alpha_scale")],
+    )
     pos = g.node("Mul", [xv, g.scalar(scale, dt, "scale")])
     g.node("Where", [g.node("Greater", [xv, g.scalar(0, dt, "zero")]), pos, neg], out)
 

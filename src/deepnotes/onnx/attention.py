@@ -1,4 +1,5 @@
 """Attention's softmax: a softmax over the last axis that gives zeros for a row masked entirely."""
+
 from __future__ import annotations
 
 from ..ops.attention import _AttnSoftmax

@@ -5,6 +5,7 @@ translation declares as following the batch size) or a constant computed from th
 traced primitives is reported instead of being exported.  Constants filled with one value whose shape
 follows the batch size are returned, to become ``Expand`` nodes.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,8 +57,7 @@ def same_structure(recs_a, recs_b):
 
 
 def first_difference(recs_a, recs_b):
-    k = next((i for i, (a, b) in enumerate(zip(recs_a, recs_b)) if a.cls is not b.cls),
-             min(len(recs_a), len(recs_b)))
+    k = next((i for i, (a, b) in enumerate(zip(recs_a, recs_b)) if a.cls is not b.cls), min(len(recs_a), len(recs_b)))
     first = where(recs_a[k]) if k < len(recs_a) else "the end of the trace"
     other = where(recs_b[k]) if k < len(recs_b) else "the end of the trace"
     return f"operation {k}: {first} vs {other}"
@@ -94,10 +94,12 @@ def compare_traces(recs_a, recs_b, srcs_a, srcs_b, need, dynamic_batch):
     hint = "; export with dynamic_batch=False" if dynamic_batch else ""
     sized = {}
     if not same_structure(recs_a, recs_b):
-        raise ValueError(f"export: the model runs different operations for different inputs"
-                         f"{' (other values and another batch size)' if dynamic_batch else ''}: "
-                         f"{first_difference(recs_a, recs_b)}; data-dependent control flow cannot be "
-                         f"exported{hint}")
+        raise ValueError(
+            f"export: the model runs different operations for different inputs"
+            f"{' (other values and another batch size)' if dynamic_batch else ''}: "
+            f"{first_difference(recs_a, recs_b)}; data-dependent control flow cannot be "
+            f"exported{hint}"
+        )
     for i in sorted(need):
         a, b = recs_a[i], recs_b[i]
         ok = lookup(a.cls).varying
@@ -105,26 +107,41 @@ def compare_traces(recs_a, recs_b, srcs_a, srcs_b, need, dynamic_batch):
             if key in ok:
                 continue
             if not same(a.kwargs.get(key), b.kwargs.get(key)):
-                raise ValueError(f"export: the static argument {key!r} of {where(a)} changes with the input "
-                                 f"({a.kwargs.get(key)!r} vs {b.kwargs.get(key)!r}); it would be frozen into "
-                                 f"the graph{hint}")
+                raise ValueError(
+                    f"export: the static argument {key!r} of {where(a)} changes with the input "
+                    f"({a.kwargs.get(key)!r} vs {b.kwargs.get(key)!r}); it would be frozen into "
+                    f"the graph{hint}"
+                )
         for j, (sa, sb) in enumerate(zip(srcs_a[i], srcs_b[i])):
             if sa[0] != sb[0] or (sa[0] != "const" and sa[1] != sb[1]):
-                raise ValueError(f"export: input {j} of {where(a)} comes from different operations for "
-                                 f"different inputs; the graph depends on the data{hint}")
+                raise ValueError(
+                    f"export: input {j} of {where(a)} comes from different operations for "
+                    f"different inputs; the graph depends on the data{hint}"
+                )
             if sa[0] == "const":
                 if sa[1] is sb[1]:
                     continue
                 da, db = sa[1].data, sb[1].data
-                if da.shape != db.shape and da.ndim == db.ndim and da.dtype == db.dtype and da.size and \
-                        db.size and (da == da.flat[0]).all() and (db == da.flat[0]).all():
+                if (
+                    da.shape != db.shape
+                    and da.ndim == db.ndim
+                    and da.dtype == db.dtype
+                    and da.size
+                    and db.size
+                    and (da == da.flat[0]).all()
+                    and (db == da.flat[0]).all()
+                ):
                     # a filled tensor whose shape follows the batch (zeros(n, ...)): Expand of a scalar
                     sized[id(sa[1])] = db.shape
                     continue
-                if da.shape != db.shape or da.dtype != db.dtype or \
-                        not np.array_equal(da, db, equal_nan=da.dtype.kind == "f"):
+                if (
+                    da.shape != db.shape
+                    or da.dtype != db.dtype
+                    or not np.array_equal(da, db, equal_nan=da.dtype.kind == "f")
+                ):
                     raise NotImplementedError(
                         f"export: input {j} of {where(a)} is computed from the model input outside "
                         "deepnotes' traced primitives (a comparison, argmax, floor/round, a NumPy round trip "
-                        "or a tensor built from .data); it would be frozen into the graph as a constant")
+                        "or a tensor built from .data); it would be frozen into the graph as a constant"
+                    )
     return sized

@@ -1,4 +1,5 @@
 """``export``: trace the model twice, check the traces agree, translate each record, write the model."""
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,10 @@ def _check_inputs(example_input):
         elif isinstance(t, np.ndarray):
             arr = t
         else:
-            raise TypeError(f"export: example_input must be a Tensor, a NumPy array or a tuple of them, got "
-                            f"{type(t).__name__}" + (f" at position {k}" if len(items) > 1 else ""))
+            raise TypeError(
+                f"export: example_input must be a Tensor, a NumPy array or a tuple of them, got "
+                f"{type(t).__name__}" + (f" at position {k}" if len(items) > 1 else "")
+            )
         if arr.dtype.kind not in "fiub":
             raise TypeError(f"export: example inputs must hold numbers, got dtype {arr.dtype}")
         out.append(np.array(arr))
@@ -53,8 +56,9 @@ def _names_arg(names, n, what, default_base):
     return names
 
 
-def export(model, example_input, path, input_names=("input",), output_names=("output",), opset_version=17,
-           dynamic_batch=True):
+def export(
+    model, example_input, path, input_names=("input",), output_names=("output",), opset_version=17, dynamic_batch=True
+):
     """Write ``model`` as an ONNX graph to ``path`` and return the ``onnx.ModelProto``.
 
     The model runs in evaluation mode on ``example_input`` (a Tensor/array, or a tuple of them for a
@@ -69,6 +73,7 @@ def export(model, example_input, path, input_names=("input",), output_names=("ou
     operations or constants change with the input.
     """
     from ..nn import Module
+
     if not isinstance(model, Module):
         raise TypeError(f"export: expected a deepnotes.nn.Module as the model, got {type(model).__name__}")
     if not isinstance(path, (str, bytes, os.PathLike)):
@@ -90,8 +95,10 @@ def export(model, example_input, path, input_names=("input",), output_names=("ou
     if dynamic_batch and any(a.ndim == 0 for a in arrays):
         raise ValueError("export: dynamic_batch=True needs inputs with a batch dimension, got a 0-d input")
     if dynamic_batch and len({a.shape[0] for a in arrays}) > 1:
-        raise ValueError(f"export: dynamic_batch=True needs inputs with one batch size, got dim 0 sizes "
-                         f"{[a.shape[0] for a in arrays]}")
+        raise ValueError(
+            f"export: dynamic_batch=True needs inputs with one batch size, got dim 0 sizes "
+            f"{[a.shape[0] for a in arrays]}"
+        )
 
     modes = [(m, m.training) for m in model.modules()]
     # parameters stop requiring grad while tracing: only the input's path records a graph, so layers
@@ -113,7 +120,10 @@ def export(model, example_input, path, input_names=("input",), output_names=("ou
                     f"({first_difference(recs_a, recs_b)}); the exported graph follows batches of 2 and "
                     "more. This is harmless for no-op shape calls skipped at batch size 1, but wrong for "
                     "code that branches on the batch size: check a batch of one, or export with "
-                    "dynamic_batch=False", UserWarning, stacklevel=2)
+                    "dynamic_batch=False",
+                    UserWarning,
+                    stacklevel=2,
+                )
                 arrays = arrays2
                 inputs_a, recs_a, outs_a, inputs_b, recs_b, outs_b = traced
     finally:
@@ -123,8 +133,7 @@ def export(model, example_input, path, input_names=("input",), output_names=("ou
             p.requires_grad_(flag)
     output_names = _names_arg(output_names, len(outs_a), "output_names", "output")
     if set(output_names) & set(input_names):
-        raise ValueError(f"export: input_names {input_names} and output_names {output_names} must not share a "
-                         "name")
+        raise ValueError(f"export: input_names {input_names} and output_names {output_names} must not share a name")
     if len(outs_b) != len(outs_a):
         raise ValueError("export: the model returns a different number of outputs for different inputs")
 
@@ -136,18 +145,31 @@ def export(model, example_input, path, input_names=("input",), output_names=("ou
         if lookup(rec.cls) is None:
             raise NotImplementedError(
                 f"export: the primitive {rec.cls.__module__}.{rec.cls.__qualname__} has no ONNX translation "
-                f"(called in module {rec.module or '<root>'}); register one with deepnotes.onnx.register_op")
+                f"(called in module {rec.module or '<root>'}); register one with deepnotes.onnx.register_op"
+            )
     sized = compare_traces(recs_a, recs_b, srcs_a, srcs_b, need, bool(dynamic_batch))
     for k, (oa, ob) in enumerate(zip(outs_a, outs_b)):
-        ka = ("op", made_a[id(oa)]) if id(oa) in made_a else ("in", ins_a[id(oa)]) if id(oa) in ins_a \
+        ka = (
+            ("op", made_a[id(oa)])
+            if id(oa) in made_a
+            else ("in", ins_a[id(oa)])
+            if id(oa) in ins_a
             else ("const", None)
-        kb = ("op", made_b[id(ob)]) if id(ob) in made_b else ("in", ins_b[id(ob)]) if id(ob) in ins_b \
+        )
+        kb = (
+            ("op", made_b[id(ob)])
+            if id(ob) in made_b
+            else ("in", ins_b[id(ob)])
+            if id(ob) in ins_b
             else ("const", None)
+        )
         if ka != kb:
             raise ValueError(f"export: output {k} comes from different operations for different inputs")
         if ka[0] == "const" and (oa.shape != ob.shape or not np.array_equal(oa.data, ob.data)):
-            raise NotImplementedError(f"export: output {k} is computed from the input outside deepnotes' "
-                                      "traced primitives; it cannot be exported")
+            raise NotImplementedError(
+                f"export: output {k} is computed from the input outside deepnotes' "
+                "traced primitives; it cannot be exported"
+            )
 
     named = {}
     for name, p in list(model.named_parameters()) + list(model.named_buffers()):
@@ -167,8 +189,7 @@ def export(model, example_input, path, input_names=("input",), output_names=("ou
         dims = list(t.shape)
         if dynamic_batch:
             dims[0] = "batch"
-        graph_inputs.append(helper.make_tensor_value_info(
-            name, helper.np_dtype_to_tensor_dtype(t.data.dtype), dims))
+        graph_inputs.append(helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(t.data.dtype), dims))
     # an output made by a traced call takes the output name directly; others go through Identity
     direct = {}
     for name, o in zip(output_names, outs_a):
@@ -187,23 +208,27 @@ def export(model, example_input, path, input_names=("input",), output_names=("ou
         g.names[id(rec.out)] = out_name
 
     graph_outputs = []
-    for k, (name, oa, ob) in enumerate(zip(output_names, outs_a, outs_b)):
+    for name, oa, ob in zip(output_names, outs_a, outs_b):
         if direct.get(id(oa)) != name:
             g.node("Identity", [g.value(oa)], name)
         dims = []
         for d, (da, db) in enumerate(zip(oa.shape, ob.shape)):
             dims.append(da if da == db else ("batch" if batch and (da, db) == batch else f"{name}_dim{d}"))
-        graph_outputs.append(helper.make_tensor_value_info(
-            name, helper.np_dtype_to_tensor_dtype(oa.data.dtype), dims))
+        graph_outputs.append(helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(oa.data.dtype), dims))
 
-    graph = helper.make_graph(g.nodes, type(model).__name__, graph_inputs, graph_outputs,
-                              initializer=g.initializers)
+    graph = helper.make_graph(g.nodes, type(model).__name__, graph_inputs, graph_outputs, initializer=g.initializers)
     opset_ids = [helper.make_opsetid("", opset)]
-    proto = helper.make_model(graph, opset_imports=opset_ids, producer_name="deepnotes",
-                              ir_version=max(helper.find_min_ir_version_for(opset_ids), 7))
-    if proto.ByteSize() > 2 ** 31 - 1:
-        raise ValueError(f"export: the model needs {proto.ByteSize() / 2 ** 30:.1f} GiB, more than the 2 GiB a "
-                         "single ONNX protobuf can hold")
+    proto = helper.make_model(
+        graph,
+        opset_imports=opset_ids,
+        producer_name="deepnotes",
+        ir_version=max(helper.find_min_ir_version_for(opset_ids), 7),
+    )
+    if proto.ByteSize() > 2**31 - 1:
+        raise ValueError(
+            f"export: the model needs {proto.ByteSize() / 2**30:.1f} GiB, more than the 2 GiB a "
+            "single ONNX protobuf can hold"
+        )
     payload = proto.SerializeToString()
     onnx.checker.check_model(payload)
     atomic_write_bytes(path, payload)

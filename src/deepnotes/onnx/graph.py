@@ -7,6 +7,7 @@ tensor or an initializer for a constant), ``g.node(op_type, inputs, out, **attri
 whose dimensions may follow the batch size).  ``g.recs_b[g.position]`` is the same call in the second
 trace, for static arguments that follow the batch size.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,16 +20,16 @@ class Graph:
         self.onnx, self.helper, self.nph = onnx, onnx.helper, onnx.numpy_helper
         self.opset = opset
         self.nodes, self.initializers = [], []
-        self.names = {}            # id(tensor) -> value name
-        self.const_keys = {}       # dedupe key -> initializer name
-        self.keep = []             # keep arrays alive so ids stay unique
-        self.recs_b = recs_b       # the second trace, aligned with the first (g.position)
-        self.position = 0          # index of the record being translated
-        self.scope = ""            # module path of that record, for node names
-        self.batch = batch         # (batch size in trace A, in trace B) or None
-        self.named = named         # id(array) -> parameter/buffer name
-        self.sized = sized         # id(tensor) -> shape in trace B, for filled constants following the batch
-        self.traced_a, self.traced_b = traced_a, traced_b   # id(array) -> traced tensor (inputs, results)
+        self.names = {}  # id(tensor) -> value name
+        self.const_keys = {}  # dedupe key -> initializer name
+        self.keep = []  # keep arrays alive so ids stay unique
+        self.recs_b = recs_b  # the second trace, aligned with the first (g.position)
+        self.position = 0  # index of the record being translated
+        self.scope = ""  # module path of that record, for node names
+        self.batch = batch  # (batch size in trace A, in trace B) or None
+        self.named = named  # id(array) -> parameter/buffer name
+        self.sized = sized  # id(tensor) -> shape in trace B, for filled constants following the batch
+        self.traced_a, self.traced_b = traced_a, traced_b  # id(array) -> traced tensor (inputs, results)
         self.used_names = set()
         self.counter = 0
         self.batch_value = None
@@ -49,8 +50,11 @@ class Graph:
         arr = np.asarray(array)
         if arr.dtype.kind not in "fiub":
             raise TypeError(f"export: cannot store a constant of dtype {arr.dtype} in ONNX")
-        key = ("id", id(array), arr.dtype.str) if isinstance(array, np.ndarray) and arr.size > 16 \
+        key = (
+            ("id", id(array), arr.dtype.str)
+            if isinstance(array, np.ndarray) and arr.size > 16
             else ("val", arr.dtype.str, arr.shape, arr.tobytes())
+        )
         name = self.const_keys.get(key)
         if name is None:
             name = self.unique(self.named.get(id(array), hint) if isinstance(array, np.ndarray) else hint)
@@ -74,8 +78,9 @@ class Graph:
                 name = self.const(t.data, "const")
             else:
                 fill = self.const(np.asarray(t.data.flat[0], dtype=t.data.dtype).reshape((1,) * t.ndim), "fill")
-                name = self.node("Expand", [fill, self.shape_tensor(t.shape, shape_b, "a filled constant")],
-                                 hint="filled")
+                name = self.node(
+                    "Expand", [fill, self.shape_tensor(t.shape, shape_b, "a filled constant")], hint="filled"
+                )
             self.names[id(t)] = name
         return name
 
@@ -87,8 +92,11 @@ class Graph:
         elif isinstance(outputs, str):
             outputs = [outputs]
         node_name = self.unique(f"{self.scope}/{op_type}_{self.counter}")
-        self.nodes.append(self.helper.make_node(op_type, list(inputs), outputs, name=node_name,
-                                                **{k: v for k, v in attrs.items() if v is not None}))
+        self.nodes.append(
+            self.helper.make_node(
+                op_type, list(inputs), outputs, name=node_name, **{k: v for k, v in attrs.items() if v is not None}
+            )
+        )
         return outputs[0] if len(outputs) == 1 else outputs
 
     # ------------------------------------------------------------------ batch-dependent shapes
@@ -104,8 +112,10 @@ class Graph:
         if list(dims_a) == list(dims_b):
             return self.ints(dims_a, "shape")
         if self.batch is None:
-            raise ValueError(f"export: {what} changes with the input values ({tuple(dims_a)} vs "
-                             f"{tuple(dims_b)}); it cannot be frozen into the graph")
+            raise ValueError(
+                f"export: {what} changes with the input values ({tuple(dims_a)} vs "
+                f"{tuple(dims_b)}); it cannot be frozen into the graph"
+            )
         ba, bb = self.batch
         parts, pending = [], []
         for a, b in zip(dims_a, dims_b):
@@ -113,9 +123,11 @@ class Graph:
                 pending.append(a)
                 continue
             if ba == 0 or a % ba or b != (a // ba) * bb:
-                raise ValueError(f"export: {what} has a dimension that changes with the input ({a} for batch "
-                                 f"{ba}, {b} for batch {bb}) but is not a multiple of the batch size; export "
-                                 "with dynamic_batch=False")
+                raise ValueError(
+                    f"export: {what} has a dimension that changes with the input ({a} for batch "
+                    f"{ba}, {b} for batch {bb}) but is not a multiple of the batch size; export "
+                    "with dynamic_batch=False"
+                )
             if pending:
                 parts.append(self.ints(pending, "shape"))
                 pending = []
@@ -142,7 +154,9 @@ class Graph:
 
 def one_to_one(op_type, **attrs):
     """A translator writing the single ONNX node ``op_type`` over the traced call's inputs, in order."""
+
     def translate(g, rec, out):
         g.node(op_type, [g.value(t) for t in rec.inputs], out, **attrs)
+
     translate.__qualname__ = f"one_to_one({op_type!r})"
     return translate

@@ -1,5 +1,6 @@
 """Indexing: ``x[...]`` (Slice, Squeeze, Unsqueeze, Gather, GatherND; also ``table[ids]`` with ``ids`` a
 model input) and Embedding lookups."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,7 +37,8 @@ def _check_index(g, rec):
         raise NotImplementedError(
             f"export: the index of {where(rec)} changes with the input ({rec.kwargs['index']!r} vs "
             f"{rb.kwargs['index']!r}): it is computed outside deepnotes' traced primitives (or follows the "
-            "batch size) and would be frozen into the graph")
+            "batch size) and would be frozen into the graph"
+        )
     return dynamic
 
 
@@ -49,27 +51,42 @@ def _getitem(g, rec, out):
         items = _index_items(index)
         k = min(dynamic)
         arr = items[k]
-        rest = items[:k] + items[k + 1:]
-        if len(dynamic) > 1 or arr.dtype == np.bool_ or any(
+        rest = items[:k] + items[k + 1 :]
+        if (
+            len(dynamic) > 1
+            or arr.dtype == np.bool_
+            or any(
                 isinstance(i, np.ndarray) or i is None or i is Ellipsis or isinstance(i, (int, np.integer))
-                for i in rest) or len(items) > x.ndim:
-            raise NotImplementedError(f"export: {where(rec)}: indexing with a traced tensor is exported only "
-                                      "as x[..slices.., idx, ..slices..] with one integer index tensor")
-        sliced = _basic_index(g, g.value(x), x.shape, [slice(None) if j == k else i for j, i in
-                                                         enumerate(items + [slice(None)] * (x.ndim - len(items)))],
-                              None)
+                for i in rest
+            )
+            or len(items) > x.ndim
+        ):
+            raise NotImplementedError(
+                f"export: {where(rec)}: indexing with a traced tensor is exported only "
+                "as x[..slices.., idx, ..slices..] with one integer index tensor"
+            )
+        sliced = _basic_index(
+            g,
+            g.value(x),
+            x.shape,
+            [slice(None) if j == k else i for j, i in enumerate(items + [slice(None)] * (x.ndim - len(items)))],
+            None,
+        )
         idx = g.value(g.traced_a[id(arr)])
         if arr.dtype not in (np.int32, np.int64):
             idx = g.node("Cast", [idx], to=g.helper.np_dtype_to_tensor_dtype(np.dtype(np.int64)))
         g.node("Gather", [sliced, idx], out, axis=k)
         return
     items = _index_items(index)
-    n_consume = sum(1 for i in items if i is not None and i is not Ellipsis
-                    and not (isinstance(i, np.ndarray) and i.dtype == np.bool_))
+    n_consume = sum(
+        1
+        for i in items
+        if i is not None and i is not Ellipsis and not (isinstance(i, np.ndarray) and i.dtype == np.bool_)
+    )
     n_consume += sum(i.ndim for i in items if isinstance(i, np.ndarray) and i.dtype == np.bool_)
     if any(i is Ellipsis for i in items):
         k = items.index(Ellipsis)
-        items[k:k + 1] = [slice(None)] * (x.ndim - n_consume)
+        items[k : k + 1] = [slice(None)] * (x.ndim - n_consume)
     items += [slice(None)] * (x.ndim - n_consume)
     # a boolean mask over k axes stands for the k integer arrays of its nonzero positions
     expanded = []
@@ -101,8 +118,9 @@ def _getitem(g, rec, out):
         idx = np.stack(np.broadcast_arrays(*parts), axis=-1)
         g.node("GatherND", [xv, g.const(idx, "indices")], out)
         return
-    raise NotImplementedError(f"export: {where(rec)}: this mix of integer-array and other indices "
-                              f"({index!r}) has no ONNX translation")
+    raise NotImplementedError(
+        f"export: {where(rec)}: this mix of integer-array and other indices ({index!r}) has no ONNX translation"
+    )
 
 
 def _basic_index(g, xv, shape, items, out):
@@ -141,8 +159,11 @@ def _basic_index(g, xv, shape, items, out):
     if final == -1:
         return v if out is None else g.node("Identity", [v], out)
     if steps_needed:
-        v = g.node("Slice", [v, g.ints(starts, "starts"), g.ints(ends, "ends"), g.ints(axes, "axes"),
-                             g.ints(steps, "steps")], out if final == 0 else None)
+        v = g.node(
+            "Slice",
+            [v, g.ints(starts, "starts"), g.ints(ends, "ends"), g.ints(axes, "axes"), g.ints(steps, "steps")],
+            out if final == 0 else None,
+        )
     if squeeze:
         v = g.squeeze(v, squeeze, out if final == 1 else None)
     if unsqueeze:
@@ -170,5 +191,7 @@ def _array_kwarg(g, rec, name):
         return v
     if same(a, b):
         return g.const(np.asarray(a), name)
-    raise NotImplementedError(f"export: the argument {name!r} of {where(rec)} changes with the input but is not "
-                              "a traced tensor (it is computed outside deepnotes' primitives)")
+    raise NotImplementedError(
+        f"export: the argument {name!r} of {where(rec)} changes with the input but is not "
+        "a traced tensor (it is computed outside deepnotes' primitives)"
+    )

@@ -1,4 +1,5 @@
 """Fully connected layers: Gemm for 2-D inputs, MatMul (+ Add) beyond."""
+
 from __future__ import annotations
 
 from ..ops import linear as _L

@@ -5,6 +5,7 @@ The class-index losses (cross entropy, NLL, softmax focal) pick their classes wi
 NumPy, and the Huber / smooth L1 losses choose their branch with a NumPy comparison: those values are
 computed outside the traced primitives, so ``export`` reports them instead of freezing them.
 """
+
 from __future__ import annotations
 
 from ..ops.loss import BCEWithLogitsFn, _BinaryCrossEntropy, _XLogX
@@ -31,8 +32,9 @@ def _bce_with_logits(g, rec, out):
     dt = x.data.dtype
     xv, tv = g.value(x), g.value(t)
     one = g.scalar(1, dt, "one")
-    linear = g.node("Sub", [g.node("Mul", [g.node("Sub", [one, tv]), xv]),
-                            g.node("Min", [xv, g.scalar(0, dt, "zero")])])
+    linear = g.node(
+        "Sub", [g.node("Mul", [g.node("Sub", [one, tv]), xv]), g.node("Min", [xv, g.scalar(0, dt, "zero")])]
+    )
     soft = g.node("Log", [g.node("Add", [one, g.node("Exp", [g.node("Neg", [g.node("Abs", [xv])])])])])
     g.node("Add", [linear, soft], out)
 

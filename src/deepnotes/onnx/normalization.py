@@ -1,5 +1,6 @@
 """Normalisation: BatchNorm (running statistics -> BatchNormalization, batch statistics ->
 reductions), LayerNorm (LayerNormalization from opset 17), GroupNorm and InstanceNorm (GroupNormFn)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -65,12 +66,12 @@ def _layer_norm(g, rec, out):
     bias = rec.inputs[-1] if kw["has_bias"] else None
     if weight is not None:
         k = weight.ndim
-    else:       # the fewest trailing dimensions holding m elements
+    else:  # the fewest trailing dimensions holding m elements
         k, n = 0, 1
         while k < x.ndim and n != m:
             k += 1
             n *= x.shape[x.ndim - k]
-    norm_shape = x.shape[x.ndim - k:]
+    norm_shape = x.shape[x.ndim - k :]
     xv = g.value(x)
     if g.opset >= 17:
         scale = g.value(weight) if weight is not None else g.const(np.ones(norm_shape, dt), "ln_ones")

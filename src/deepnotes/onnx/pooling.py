@@ -1,5 +1,6 @@
 """Pooling: MaxPool/AveragePool (padding, dilation, ceil_mode, count_include_pad, divisor_override),
 adaptive average pooling along one axis (a MatMul with the bin matrix) and adaptive max pooling."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,15 @@ def _max_pool(g, rec, out):
     x = rec.inputs[0]
     k, s, p, d = kw["kernel"], kw["stride"], kw["padding"], kw["dilation"]
     ends = _pool_end_pads(x, rec.out, k, s, p, d)
-    g.node("MaxPool", [g.value(x)], out, kernel_shape=list(k), strides=list(s),
-           pads=[int(p[0]), int(p[1]), int(ends[0]), int(ends[1])], dilations=list(d))
+    g.node(
+        "MaxPool",
+        [g.value(x)],
+        out,
+        kernel_shape=list(k),
+        strides=list(s),
+        pads=[int(p[0]), int(p[1]), int(ends[0]), int(ends[1])],
+        dilations=list(d),
+    )
 
 
 @register_op(_P.AdaptiveAvg1dFn)
@@ -52,8 +60,14 @@ def _avg_pool(g, rec, out):
         # sum over each window / divisor_override; every window lies inside the padded tensor, so an
         # average with count_include_pad=1 divides by exactly kh * kw
         ends = _pool_end_pads(x, rec.out, k, s, p, (1, 1))
-        avg = g.node("AveragePool", [xv], kernel_shape=list(k), strides=list(s), count_include_pad=1,
-                     pads=[int(p[0]), int(p[1]), int(ends[0]), int(ends[1])])
+        avg = g.node(
+            "AveragePool",
+            [xv],
+            kernel_shape=list(k),
+            strides=list(s),
+            count_include_pad=1,
+            pads=[int(p[0]), int(p[1]), int(ends[0]), int(ends[1])],
+        )
         ratio = np.asarray(k[0] * k[1] / float(kw["divisor_override"]), dtype=x.data.dtype)
         g.node("Mul", [avg, g.const(ratio, "divisor")], out)
         return
@@ -68,8 +82,15 @@ def _avg_pool(g, rec, out):
     else:
         ends = _pool_end_pads(x, rec.out, k, s, p, (1, 1))
         begins = [int(p[0]), int(p[1])]
-    g.node("AveragePool", [xv], out, kernel_shape=list(k), strides=list(s), count_include_pad=0,
-           pads=begins + [int(ends[0]), int(ends[1])])
+    g.node(
+        "AveragePool",
+        [xv],
+        out,
+        kernel_shape=list(k),
+        strides=list(s),
+        count_include_pad=0,
+        pads=begins + [int(ends[0]), int(ends[1])],
+    )
 
 
 class _Shape:

@@ -1,11 +1,11 @@
 """Recurrent layers: one layer and direction of LSTM, GRU or Elman RNN as the ONNX node of that name."""
+
 from __future__ import annotations
 
 import numpy as np
 
 from ..ops import rnn as _RNN
 from .registry import register_op
-
 
 _RNN_GATE_ORDER = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2), "rnn_tanh": (0,), "rnn_relu": (0,)}
 
@@ -26,7 +26,7 @@ def _rnn_layer(g, rec, out):
     rows = np.concatenate([np.arange(k * H, (k + 1) * H) for k in _RNN_GATE_ORDER[mode]])
     perm = g.ints(rows, "gate_order")
 
-    def weight(t):     # (G H, ...) -> gates reordered, with a leading num_directions axis of 1
+    def weight(t):  # (G H, ...) -> gates reordered, with a leading num_directions axis of 1
         return g.unsqueeze(g.node("Gather", [g.value(t), perm], axis=0), [0])
 
     inputs = [g.value(x), weight(w_ih), weight(w_hh)]
@@ -45,9 +45,9 @@ def _rnn_layer(g, rec, out):
     if mode in ("rnn_tanh", "rnn_relu"):
         attrs["activations"] = ["Tanh" if mode == "rnn_tanh" else "Relu"]
     results = g.node(op_type, inputs, n_out=3 if lstm else 2, **attrs)
-    y = g.squeeze(results[0], [1])                          # (T, 1, B, H) -> (T, B, H)
+    y = g.squeeze(results[0], [1])  # (T, 1, B, H) -> (T, B, H)
     first = g.unsqueeze(g.value(h0), [0])
     parts = [y, first] if reverse else [first, y]
     if lstm:
-        parts.append(results[2])                            # Y_c (1, B, H)
+        parts.append(results[2])  # Y_c (1, B, H)
     g.node("Concat", parts, out, axis=0)

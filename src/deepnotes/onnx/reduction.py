@@ -1,4 +1,5 @@
 """Reductions: sum, mean (GlobalAveragePool over H, W), amax/amin, prod, var/std, max/min along a dim."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,6 +19,7 @@ def _reducer(op_type):
             g.node("GlobalAveragePool", [g.value(x)], out)
         else:
             g.reduce(op_type, g.value(x), axes, keepdim, out)
+
     return tr
 
 
@@ -50,8 +52,14 @@ def _var(g, rec, out):
 
 def _minmax_dim(largest):
     def tr(g, rec, out):
-        g.reduce("ReduceMax" if largest else "ReduceMin", g.value(rec.inputs[0]), [rec.kwargs["dim"]],
-                 rec.kwargs["keepdim"], out)
+        g.reduce(
+            "ReduceMax" if largest else "ReduceMin",
+            g.value(rec.inputs[0]),
+            [rec.kwargs["dim"]],
+            rec.kwargs["keepdim"],
+            out,
+        )
+
     return tr
 
 
@@ -68,10 +76,16 @@ def _select_dim(g, rec, out):
     for r in (rec, g.recs_b[g.position]):
         x = r.inputs[0].data
         picked = np.take_along_axis(x, r.kwargs["index"], axis=r.kwargs["dim"])
-        kinds.append("max" if np.array_equal(picked, x.max(axis=r.kwargs["dim"], keepdims=True)) else
-                     "min" if np.array_equal(picked, x.min(axis=r.kwargs["dim"], keepdims=True)) else None)
+        kinds.append(
+            "max"
+            if np.array_equal(picked, x.max(axis=r.kwargs["dim"], keepdims=True))
+            else "min"
+            if np.array_equal(picked, x.min(axis=r.kwargs["dim"], keepdims=True))
+            else None
+        )
     if kinds[0] is None or kinds[0] != kinds[1]:
-        raise NotImplementedError(f"export: {where(rec)} selects elements by an index computed outside "
-                                  "the traced primitives; only max(dim)/min(dim) selections are exported")
-    g.reduce("ReduceMax" if kinds[0] == "max" else "ReduceMin", g.value(rec.inputs[0]), [kw["dim"]],
-             kw["keepdim"], out)
+        raise NotImplementedError(
+            f"export: {where(rec)} selects elements by an index computed outside "
+            "the traced primitives; only max(dim)/min(dim) selections are exported"
+        )
+    g.reduce("ReduceMax" if kinds[0] == "max" else "ReduceMin", g.value(rec.inputs[0]), [kw["dim"]], kw["keepdim"], out)

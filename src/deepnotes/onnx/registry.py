@@ -14,6 +14,7 @@ Lookup (:func:`lookup`) tries the class itself first, then the names: among the 
 that match, the most recent wins, so a user's registration made after ``import deepnotes.onnx``
 replaces a built-in one.
 """
+
 from __future__ import annotations
 
 from ..autograd.function import Function
@@ -42,8 +43,8 @@ class Translation:
         return f"Translation({key!r} -> {getattr(self.fn, '__qualname__', self.fn)!r})"
 
 
-_BY_CLASS = {}      # Function subclass -> Translation
-_BY_NAME = {}       # class name -> list of Translations, oldest first
+_BY_CLASS = {}  # Function subclass -> Translation
+_BY_NAME = {}  # class name -> list of Translations, oldest first
 
 
 def register_op(function_cls, translator=None, *, varying_kwargs=(), module_prefix=""):

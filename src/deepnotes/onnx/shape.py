@@ -1,4 +1,5 @@
 """Shape primitives: reshape/flatten, expand, permute/transpose, cat/stack, pad, clone."""
+
 from __future__ import annotations
 
 from ..ops import shape as _S
@@ -14,9 +15,11 @@ def _reshape(g, rec, out):
     rb = g.recs_b[g.position]
     oa, ob = list(rec.out.shape), list(rb.out.shape)
     if len(oa) != len(ob):
-        raise ValueError(f"export: {where(rec)} gives outputs of different ranks for the example input "
-                         f"{tuple(oa)} and a batch of another size {tuple(ob)}; export with "
-                         "dynamic_batch=False")
+        raise ValueError(
+            f"export: {where(rec)} gives outputs of different ranks for the example input "
+            f"{tuple(oa)} and a batch of another size {tuple(ob)}; export with "
+            "dynamic_batch=False"
+        )
     varying = [i for i in range(len(oa)) if oa[i] != ob[i]]
     allowzero = 1 if 0 in oa and not varying else None
     if len(varying) == 1 and g.batch is not None:
@@ -47,8 +50,7 @@ def _expand(g, rec, out):
         else:
             dims_a.append(ta[i])
             dims_b.append(tb[i])
-    g.node("Expand", [g.value(rec.inputs[0]), g.shape_tensor(dims_a, dims_b, f"the shape of {where(rec)}")],
-           out)
+    g.node("Expand", [g.value(rec.inputs[0]), g.shape_tensor(dims_a, dims_b, f"the shape of {where(rec)}")], out)
 
 
 @register_op(_S.Permute)
@@ -76,8 +78,7 @@ def _pad(g, rec, out):
     mode = kw.get("mode", "constant")
     onnx_mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
     if onnx_mode == "wrap" and g.opset < 19:
-        raise NotImplementedError(f"export: circular padding ({where(rec)}) needs opset_version >= 19, "
-                                  f"got {g.opset}")
+        raise NotImplementedError(f"export: circular padding ({where(rec)}) needs opset_version >= 19, got {g.opset}")
     pads = g.ints([int(b) for b, _ in width] + [int(e) for _, e in width], "pads")
     ins = [g.value(x), pads]
     if onnx_mode == "constant":

@@ -6,6 +6,7 @@ holding the primitive's class, its input tensors (by identity), its static keywo
 and the module that was running.  :func:`two_traces` runs the model twice, on the example input and on
 perturbed values (one more sample when the batch is dynamic), for the checks in ``consistency.py``.
 """
+
 from __future__ import annotations
 
 import threading
@@ -45,8 +46,9 @@ class Tracer:
             out = cls.apply(*inputs, **kwargs)
         finally:
             self.busy = False
-        self.records.append(Record(cls, inputs, dict(kwargs), out,
-                                    self.module_stack[-1] if self.module_stack else None))
+        self.records.append(
+            Record(cls, inputs, dict(kwargs), out, self.module_stack[-1] if self.module_stack else None)
+        )
         return out
 
 
@@ -81,11 +83,13 @@ def trace(model, inputs):
         if "in-place" in str(exc) or "item assignment" in str(exc):
             raise NotImplementedError(
                 f"export: the model modifies an intermediate tensor in place ({exc}); in-place updates "
-                "cannot be traced, use out-of-place operations") from exc
+                "cannot be traced, use out-of-place operations"
+            ) from exc
         if "numpy()" in str(exc):
             raise NotImplementedError(
                 f"export: the model converts an intermediate tensor to NumPy ({exc}); values computed "
-                "outside deepnotes' primitives cannot be traced") from exc
+                "outside deepnotes' primitives cannot be traced"
+            ) from exc
         raise
     finally:
         _function.set_trace_hook(previous)
@@ -96,8 +100,7 @@ def trace(model, inputs):
     elif isinstance(out, (tuple, list)) and out and all(isinstance(o, Tensor) for o in out):
         outs = tuple(out)
     else:
-        raise TypeError(f"export: the model must return a Tensor or a tuple/list of Tensors, got "
-                        f"{type(out).__name__}")
+        raise TypeError(f"export: the model must return a Tensor or a tuple/list of Tensors, got {type(out).__name__}")
     return tracer.records, outs
 
 
@@ -137,8 +140,10 @@ def two_traces(model, arrays, dynamic_batch):
     except (ValueError, IndexError, RuntimeError) as exc:
         if not dynamic_batch:
             raise
-        raise ValueError(f"export: dynamic_batch=True, but the model fails on a batch of another size "
-                         f"({exc}); export with dynamic_batch=False") from exc
+        raise ValueError(
+            f"export: dynamic_batch=True, but the model fails on a batch of another size "
+            f"({exc}); export with dynamic_batch=False"
+        ) from exc
     return inputs_a, recs_a, outs_a, inputs_b, recs_b, outs_b
 
 

@@ -1,5 +1,6 @@
 """Interpolation: every ``interpolate`` mode but 'area' (which is adaptive average pooling) is a sum of
 taps along one axis at a time, exported as Gather, Mul and Add with the exact taps and weights."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -8,6 +8,7 @@ array it is the BLAS dot product a . a (one pass, no temporary; about 2x faster 
 element is.  It is also non-finite when the squares overflow (|a| > ~1.8e19 in float32), which only
 sends such arrays to the exact fallback as well.
 """
+
 import numpy as np
 
 

@@ -12,11 +12,12 @@ one machine and refuse it on another), it is far above any single activation thi
 used for (a 64x256x256x256 float32 batch is 2**30 elements), and it still catches the mistakes it is
 meant for.  A program that needs more can raise it: ``deepnotes.ops._limits.MAX_OUTPUT_ELEMENTS``.
 """
+
 import math
 
 import numpy as np
 
-MAX_OUTPUT_ELEMENTS = 2 ** 31
+MAX_OUTPUT_ELEMENTS = 2**31
 
 
 def check_output_size(name, shape, dtype, what="output"):
@@ -25,8 +26,10 @@ def check_output_size(name, shape, dtype, what="output"):
     count = math.prod(int(s) for s in shape)
     if count > MAX_OUTPUT_ELEMENTS:
         nbytes = count * np.dtype(dtype).itemsize
-        raise ValueError(f"{name}: the requested {what} of shape {tuple(int(s) for s in shape)} would hold "
-                         f"{count} elements ({nbytes} bytes, {nbytes / 2 ** 30:.1f} GiB of {np.dtype(dtype)}), "
-                         f"more than the limit of {MAX_OUTPUT_ELEMENTS} elements; check the requested size "
-                         f"(or raise deepnotes.ops._limits.MAX_OUTPUT_ELEMENTS)")
+        raise ValueError(
+            f"{name}: the requested {what} of shape {tuple(int(s) for s in shape)} would hold "
+            f"{count} elements ({nbytes} bytes, {nbytes / 2**30:.1f} GiB of {np.dtype(dtype)}), "
+            f"more than the limit of {MAX_OUTPUT_ELEMENTS} elements; check the requested size "
+            f"(or raise deepnotes.ops._limits.MAX_OUTPUT_ELEMENTS)"
+        )
     return count

@@ -10,6 +10,7 @@ results are identical, only the iteration changes.  Rows shorter than 512 keep t
 is faster for them, and so do row-vector operands (``x (R, S) * w (S,)``), which the small buffer slows
 down: wrap only the per-row column operations.
 """
+
 import contextlib
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 _MIN_ROW = 512
 _MAX_ROW = 8192
 _SMALL_BUFFER = 256
-_setbufsize = getattr(np, "setbufsize", None)   # a NumPy without it: a plain no-op (speed only)
+_setbufsize = getattr(np, "setbufsize", None)  # a NumPy without it: a plain no-op (speed only)
 
 
 @contextlib.contextmanager

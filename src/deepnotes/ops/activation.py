@@ -21,6 +21,7 @@ NumPy has no error function, so :func:`erf` and :func:`erfc` are evaluated here 
 rational approximations of Sun's fdlibm (``s_erf.c``, freely distributable; its published coefficients
 are reused, the vectorised evaluation is ours): below 1 ulp in float64 on the whole real line.
 """
+
 import math
 
 import numpy as np
@@ -29,27 +30,79 @@ from ..autograd.function import Function, unbroadcast
 
 # ------------------------------------------------------------------------------------- erf / erfc
 _ERX = 8.45062911510467529297e-01
-_PP = (1.28379167095512558561e-01, -3.25042107247001499370e-01, -2.84817495755985104766e-02,
-       -5.77027029648944159157e-03, -2.37630166566501626084e-05)
-_QQ = (1.0, 3.97917223959155352819e-01, 6.50222499887672944485e-02, 5.08130628187576562776e-03,
-       1.32494738004321644526e-04, -3.96022827877536812320e-06)
-_PA = (-2.36211856075265944077e-03, 4.14856118683748331666e-01, -3.72207876035701323847e-01,
-       3.18346619901161753674e-01, -1.10894694282396677476e-01, 3.54783043256182359371e-02,
-       -2.16637559486879084300e-03)
-_QA = (1.0, 1.06420880400844228286e-01, 5.40397917702171048937e-01, 7.18286544141962662868e-02,
-       1.26171219808761642112e-01, 1.36370839120290507362e-02, 1.19844998467991074170e-02)
-_RA = (-9.86494403484714822705e-03, -6.93858572707181764372e-01, -1.05586262253232909814e+01,
-       -6.23753324503260060396e+01, -1.62396669462573470355e+02, -1.84605092906711035994e+02,
-       -8.12874355063065934246e+01, -9.81432934416914548592e+00)
-_SA = (1.0, 1.96512716674392571292e+01, 1.37657754143519042600e+02, 4.34565877475229228821e+02,
-       6.45387271733267880336e+02, 4.29008140027567833386e+02, 1.08635005541779435134e+02,
-       6.57024977031928170135e+00, -6.04244152148580987438e-02)
-_RB = (-9.86494292470009928597e-03, -7.99283237680523006574e-01, -1.77579549177547519889e+01,
-       -1.60636384855821916062e+02, -6.37566443368389627722e+02, -1.02509513161107724954e+03,
-       -4.83519191608651397019e+02)
-_SB = (1.0, 3.03380607434824582924e+01, 3.25792512996573918826e+02, 1.53672958608443695994e+03,
-       3.19985821950859553908e+03, 2.55305040643316442583e+03, 4.74528541206955367215e+02,
-       -2.24409524465858183362e+01)
+_PP = (
+    1.28379167095512558561e-01,
+    -3.25042107247001499370e-01,
+    -2.84817495755985104766e-02,
+    -5.77027029648944159157e-03,
+    -2.37630166566501626084e-05,
+)
+_QQ = (
+    1.0,
+    3.97917223959155352819e-01,
+    6.50222499887672944485e-02,
+    5.08130628187576562776e-03,
+    1.32494738004321644526e-04,
+    -3.96022827877536812320e-06,
+)
+_PA = (
+    -2.36211856075265944077e-03,
+    4.14856118683748331666e-01,
+    -3.72207876035701323847e-01,
+    3.18346619901161753674e-01,
+    -1.10894694282396677476e-01,
+    3.54783043256182359371e-02,
+    -2.16637559486879084300e-03,
+)
+_QA = (
+    1.0,
+    1.06420880400844228286e-01,
+    5.40397917702171048937e-01,
+    7.18286544141962662868e-02,
+    1.26171219808761642112e-01,
+    1.36370839120290507362e-02,
+    1.19844998467991074170e-02,
+)
+_RA = (
+    -9.86494403484714822705e-03,
+    -6.93858572707181764372e-01,
+    -1.05586262253232909814e01,
+    -6.23753324503260060396e01,
+    -1.62396669462573470355e02,
+    -1.84605092906711035994e02,
+    -8.12874355063065934246e01,
+    -9.81432934416914548592e00,
+)
+_SA = (
+    1.0,
+    1.96512716674392571292e01,
+    1.37657754143519042600e02,
+    4.34565877475229228821e02,
+    6.45387271733267880336e02,
+    4.29008140027567833386e02,
+    1.08635005541779435134e02,
+    6.57024977031928170135e00,
+    -6.04244152148580987438e-02,
+)
+_RB = (
+    -9.86494292470009928597e-03,
+    -7.99283237680523006574e-01,
+    -1.77579549177547519889e01,
+    -1.60636384855821916062e02,
+    -6.37566443368389627722e02,
+    -1.02509513161107724954e03,
+    -4.83519191608651397019e02,
+)
+_SB = (
+    1.0,
+    3.03380607434824582924e01,
+    3.25792512996573918826e02,
+    1.53672958608443695994e03,
+    3.19985821950859553908e03,
+    2.55305040643316442583e03,
+    4.74528541206955367215e02,
+    -2.24409524465858183362e01,
+)
 
 
 def _poly(t, coeffs):
@@ -74,7 +127,7 @@ def _erf_parts(x):
     erfc = np.empty_like(x)
     mid = (ax >= 0.84375) & (ax < 1.25)
     big = ax >= 1.25
-    small = ~(mid | big)                   # includes NaN, which propagates through the polynomial
+    small = ~(mid | big)  # includes NaN, which propagates through the polynomial
     if small.any():
         xs = x[small]
         z = xs * xs
@@ -90,7 +143,7 @@ def _erf_parts(x):
         erfc[mid] = np.where(xm >= 0, (1.0 - _ERX) - pq, 1.0 + (_ERX + pq))
     if big.any():
         xb = x[big]
-        ab = np.minimum(np.abs(xb), 30.0)       # erfc(30) underflows already; keeps inf out of the maths
+        ab = np.minimum(np.abs(xb), 30.0)  # erfc(30) underflows already; keeps inf out of the maths
         s = 1.0 / (ab * ab)
         near = ab < 1.0 / 0.35
         ratio = np.where(near, _poly(s, _RA) / _poly(s, _SA), _poly(s, _RB) / _poly(s, _SB))
@@ -160,7 +213,7 @@ class ELUFn(Function):
     def forward(self, a, alpha, scale, input_scale):
         pos = a > 0
         t = a.dtype.type
-        e = np.exp(np.minimum(a, t(0)) * t(input_scale))          # only used where x <= 0
+        e = np.exp(np.minimum(a, t(0)) * t(input_scale))  # only used where x <= 0
         self.pos, self.e = pos, e
         self.coef = (t(scale), t(scale * alpha * input_scale))
         neg = np.expm1(np.minimum(a, t(0)) * t(input_scale)) * t(alpha * scale)
@@ -176,8 +229,8 @@ class HardtanhFn(Function):
 
     def forward(self, a, min_val, max_val):
         t = a.dtype.type
-        out = np.clip(a, t(min_val), t(max_val))      # one vectorised pass (maximum + minimum: two, slower)
-        if self.needs_input_grad[0]:   # lo < out < hi exactly where lo < x < hi: the mask waits for backward
+        out = np.clip(a, t(min_val), t(max_val))  # one vectorised pass (maximum + minimum: two, slower)
+        if self.needs_input_grad[0]:  # lo < out < hi exactly where lo < x < hi: the mask waits for backward
             self.out, self.bounds = out, (t(min_val), t(max_val))
         return out
 
@@ -280,8 +333,7 @@ class GELUFn(Function):
         t = g.dtype.type
         if self.approximate == "tanh":
             th = self.th
-            d = t(0.5) * (1 + th) + t(0.5) * a * (1 - th * th) * t(_SQRT_2_OVER_PI) * (
-                1 + t(3 * 0.044715) * a * a)
+            d = t(0.5) * (1 + th) + t(0.5) * a * (1 - th * th) * t(_SQRT_2_OVER_PI) * (1 + t(3 * 0.044715) * a * a)
             return g * d
         pdf = np.exp(a * a * t(-0.5)) * t(_INV_SQRT_2PI)
         return g * (self.cdf + a * pdf)

@@ -1,4 +1,5 @@
 """Arithmetic primitives with NumPy broadcasting: + - * / ** neg and (batched) matrix product."""
+
 import numpy as np
 
 from ..autograd.function import Function, broadcasting, unbroadcast
@@ -12,8 +13,10 @@ class Add(Function):
 
     def backward(self, g):
         sa, sb = self.shapes
-        return (unbroadcast(g, sa) if self.needs_input_grad[0] else None,
-                unbroadcast(g, sb) if self.needs_input_grad[1] else None)
+        return (
+            unbroadcast(g, sa) if self.needs_input_grad[0] else None,
+            unbroadcast(g, sb) if self.needs_input_grad[1] else None,
+        )
 
 
 class Sub(Function):
@@ -24,8 +27,10 @@ class Sub(Function):
 
     def backward(self, g):
         sa, sb = self.shapes
-        return (unbroadcast(g, sa) if self.needs_input_grad[0] else None,
-                unbroadcast(-g, sb) if self.needs_input_grad[1] else None)
+        return (
+            unbroadcast(g, sa) if self.needs_input_grad[0] else None,
+            unbroadcast(-g, sb) if self.needs_input_grad[1] else None,
+        )
 
 
 class Mul(Function):
@@ -45,8 +50,10 @@ class Mul(Function):
 
     def backward(self, g):
         need_a, need_b = self.needs_input_grad
-        return (unbroadcast(g * self.b, self.a.shape if need_b else self.shape) if need_a else None,
-                unbroadcast(g * self.a, self.b.shape if need_a else self.shape) if need_b else None)
+        return (
+            unbroadcast(g * self.b, self.a.shape if need_b else self.shape) if need_a else None,
+            unbroadcast(g * self.a, self.b.shape if need_a else self.shape) if need_b else None,
+        )
 
 
 class Div(Function):
@@ -56,7 +63,7 @@ class Div(Function):
     def forward(self, a, b):
         self.b = b
         if self.needs_input_grad[1]:
-            self.a = a               # a is read only by d/db (saved as torch does)
+            self.a = a  # a is read only by d/db (saved as torch does)
         else:
             self.shape = a.shape
         return a / b
@@ -119,19 +126,19 @@ class MatMul(Function):
 
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError("matmul: both operands need at least one dimension, got shapes "
-                             f"{a.shape} and {b.shape}")
+            raise ValueError(f"matmul: both operands need at least one dimension, got shapes {a.shape} and {b.shape}")
         ka = a.shape[-1]
         kb = b.shape[-2] if b.ndim >= 2 else b.shape[0]
         if ka != kb:
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
-                             f"(inner dimensions {ka} and {kb} differ; expected a (..., n, k) @ "
-                             "(..., k, m))")
+            raise ValueError(
+                f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
+                f"(inner dimensions {ka} and {kb} differ; expected a (..., n, k) @ "
+                "(..., k, m))"
+            )
         try:
             out = mm(a, b)
         except ValueError:
-            raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} do not "
-                             "broadcast") from None
+            raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} do not broadcast") from None
         # an operand is saved only when the other one needs its gradient (as torch); otherwise a
         # stand-in of its shape that shares no memory with it (backward reads only its shape)
         need_a, need_b = self.needs_input_grad

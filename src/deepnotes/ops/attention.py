@@ -1,5 +1,6 @@
 """The attention-weight primitive: a softmax over the keys with torch's two conventions for a row whose
 keys are all masked (``deepnotes.nn.functional.attention`` calls it)."""
+
 import numpy as np
 
 from ..autograd.function import Function

@@ -9,6 +9,7 @@ im2col: kh*kw shifted multiply-adds over the flattened padded planes, strided on
 the input into stride phases.  The GEMM path returns NCHW views of channel-major (C, N, H, W) memory,
 and the depthwise path keeps that layout, so consecutive layers (and batch norm) need no transposes.
 """
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -27,8 +28,8 @@ def patches(xp, kh, kw, Ho, Wo, stride, dilation):
     (s0, s1), (d0, d1) = stride, dilation
     N, C = xp.shape[:2]
     return np.lib.stride_tricks.as_strided(
-        xp, shape=(N, C, kh, kw, Ho, Wo),
-        strides=(sN, sC, sH * d0, sW * d1, sH * s0, sW * s1), writeable=False)
+        xp, shape=(N, C, kh, kw, Ho, Wo), strides=(sN, sC, sH * d0, sW * d1, sH * s0, sW * s1), writeable=False
+    )
 
 
 def pad_input(x, pads, value=0.0):
@@ -38,7 +39,7 @@ def pad_input(x, pads, value=0.0):
         return x
     N, C, H, W = x.shape
     out = np.full((N, C, H + t + b, W + l + r), value, dtype=x.dtype)
-    out[:, :, t:t + H, l:l + W] = x
+    out[:, :, t : t + H, l : l + W] = x
     return out
 
 
@@ -48,8 +49,9 @@ def col2im_add(dxp, dpatches, Ho, Wo, stride, dilation):
     (s0, s1), (d0, d1) = stride, dilation
     for i in range(kh):
         for j in range(kw):
-            dxp[:, :, i * d0:i * d0 + s0 * (Ho - 1) + 1:s0,
-                j * d1:j * d1 + s1 * (Wo - 1) + 1:s1] += dpatches[:, i, j]
+            dxp[:, :, i * d0 : i * d0 + s0 * (Ho - 1) + 1 : s0, j * d1 : j * d1 + s1 * (Wo - 1) + 1 : s1] += dpatches[
+                :, i, j
+            ]
 
 
 def im2col(xp, kh, kw, Ho, Wo, stride, dilation, groups):
@@ -58,8 +60,8 @@ def im2col(xp, kh, kw, Ho, Wo, stride, dilation, groups):
     Reference (loops, as the notes explain it): deepnotes.reference.conv.conv2d_forward (one window per output pixel).
     """
     N, C = xp.shape[:2]
-    view = patches(xp, kh, kw, Ho, Wo, stride, dilation)            # N C kh kw Ho Wo
-    cols = np.ascontiguousarray(view.transpose(1, 2, 3, 0, 4, 5))   # C kh kw N Ho Wo
+    view = patches(xp, kh, kw, Ho, Wo, stride, dilation)  # N C kh kw Ho Wo
+    cols = np.ascontiguousarray(view.transpose(1, 2, 3, 0, 4, 5))  # C kh kw N Ho Wo
     return cols.reshape(groups, C // groups * kh * kw, N * Ho * Wo)
 
 
@@ -102,8 +104,10 @@ class Conv2dFn(Function):
         Ho = (Hp - dilation[0] * (kh - 1) - 1) // stride[0] + 1
         Wo = (Wp - dilation[1] * (kw - 1) - 1) // stride[1] + 1
         if Ho <= 0 or Wo <= 0:
-            raise ValueError(f"conv2d: input of spatial size {H}x{W} (padded {Hp}x{Wp}) is smaller than "
-                             f"the dilated kernel {dilation[0] * (kh - 1) + 1}x{dilation[1] * (kw - 1) + 1}")
+            raise ValueError(
+                f"conv2d: input of spatial size {H}x{W} (padded {Hp}x{Wp}) is smaller than "
+                f"the dilated kernel {dilation[0] * (kh - 1) + 1}x{dilation[1] * (kw - 1) + 1}"
+            )
         g = groups
         self.w, self.xshape, self.xpshape = w, x.shape, (N, C, Hp, Wp)
         self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
@@ -172,7 +176,7 @@ class Conv2dFn(Function):
         for row_phase, (i0, h0, ni) in enumerate(_phase_spans(t, H, s0)):
             for col_phase, (j0, w0, nj) in enumerate(_phase_spans(l, W, s1)):
                 if ni and nj:
-                    xph[row_phase, col_phase, :, :, i0:i0 + ni, j0:j0 + nj] = xc[:, :, h0::s0, w0::s1]
+                    xph[row_phase, col_phase, :, :, i0 : i0 + ni, j0 : j0 + nj] = xc[:, :, h0::s0, w0::s1]
         xph = xph.reshape(s0 * s1, C * N, Hq * Wq)
         self.xph = xph if self.needs_input_grad[1] else None
         wk = self._dw_plane_weights(N)
@@ -181,12 +185,12 @@ class Conv2dFn(Function):
         with row_broadcasts(L):
             for a in starts:
                 z = min(a + block, N * C)
-                out, tb, wb = acc[a:z, :L], tmp[:z - a], wk[a:z]
+                out, tb, wb = acc[a:z, :L], tmp[: z - a], wk[a:z]
                 for k, (ph, off) in enumerate(taps):
                     if k == 0:
-                        np.multiply(xph[ph, a:z, off:off + L], wb[:, :1], out=out)
+                        np.multiply(xph[ph, a:z, off : off + L], wb[:, :1], out=out)
                     else:
-                        out += np.multiply(xph[ph, a:z, off:off + L], wb[:, k:k + 1], out=tb)
+                        out += np.multiply(xph[ph, a:z, off : off + L], wb[:, k : k + 1], out=tb)
         # drop the columns past each row's end into a compact (C, N, Ho, Wo) array, adding the bias
         valid = acc.reshape(C, N, Ho, Wq)[:, :, :, :Wo]
         y = np.empty((C, N, Ho, Wo), dtype=acc.dtype)
@@ -208,7 +212,7 @@ class Conv2dFn(Function):
         gx = gw = gb = None
         if self.has_bias and self.needs_input_grad[2]:
             gb = grad.sum(axis=(0, 2, 3))
-        gpad = np.zeros((C * N, Ho * Wq), dtype=grad.dtype)     # grad on the phase row pitch, 0 past Wo
+        gpad = np.zeros((C * N, Ho * Wq), dtype=grad.dtype)  # grad on the phase row pitch, 0 past Wo
         gpad.reshape(C, N, Ho, Wq)[:, :, :, :Wo] = grad.transpose(1, 0, 2, 3)
         wk = self._dw_plane_weights(N)
         dxph = np.zeros((s0 * s1, C * N, Hq * Wq), dtype=grad.dtype) if need_x else None
@@ -217,18 +221,18 @@ class Conv2dFn(Function):
         with row_broadcasts(L):
             for a in starts:
                 z = min(a + block, N * C)
-                gblock, scratch = gpad[a:z, :L], tmp[:z - a]
+                gblock, scratch = gpad[a:z, :L], tmp[: z - a]
                 for k, (ph, off) in enumerate(taps):
                     if need_w:
-                        gwp[a:z, k] = np.einsum("pl,pl->p", gblock, self.xph[ph, a:z, off:off + L])
+                        gwp[a:z, k] = np.einsum("pl,pl->p", gblock, self.xph[ph, a:z, off : off + L])
                     if need_x:
-                        dxph[ph, a:z, off:off + L] += np.multiply(gblock, wk[a:z, k:k + 1], out=scratch)
+                        dxph[ph, a:z, off : off + L] += np.multiply(gblock, wk[a:z, k : k + 1], out=scratch)
         if need_w:
             gw = gwp.reshape(C, N, kh * kw).sum(axis=1).reshape(w.shape)
         if need_x:
             (t, _), (l, _) = self.pads
             dxpad = dxph.reshape(s0, s1, C, N, Hq, Wq).transpose(2, 3, 4, 0, 5, 1).reshape(C, N, Hq * s0, Wq * s1)
-            gx = dxpad[:, :, t:t + H, l:l + W].transpose(1, 0, 2, 3)
+            gx = dxpad[:, :, t : t + H, l : l + W].transpose(1, 0, 2, 3)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
     def backward(self, grad):
@@ -250,5 +254,5 @@ class Conv2dFn(Function):
             dcols = mm(wm.transpose(0, 2, 1), gm)
             dxp = col2im(dcols, (C, N) + self.xpshape[2:], (kh, kw), (Ho, Wo), self.stride, self.dilation)
             (t, _), (l, _) = self.pads
-            gx = dxp[:, :, t:t + H, l:l + W].transpose(1, 0, 2, 3)
+            gx = dxp[:, :, t : t + H, l : l + W].transpose(1, 0, 2, 3)
         return (gx, gw, gb) if self.has_bias else (gx, gw)

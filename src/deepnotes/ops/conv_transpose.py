@@ -12,6 +12,7 @@ pixel value, into an upsampled output, overlapping copies add.  So
 
 Weight layout (in_channels, out_channels / groups, kh, kw), as in torch.
 """
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -45,13 +46,15 @@ class ConvTranspose2dFn(Function):
         Wf = (W - 1) * stride[1] + dilation[1] * (kw - 1) + 1 + q1
         Ho, Wo = Hf - 2 * p0, Wf - 2 * p1
         if Ho <= 0 or Wo <= 0:
-            raise ValueError(f"conv_transpose2d: input of spatial size {H}x{W} gives an output of size "
-                             f"{Ho}x{Wo}; expected a positive size (reduce padding={padding})")
+            raise ValueError(
+                f"conv_transpose2d: input of spatial size {H}x{W} gives an output of size "
+                f"{Ho}x{Wo}; expected a positive size (reduce padding={padding})"
+            )
         xm = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).reshape(g, Cg, N * H * W)
         wm = w.reshape(g, Cg, Og * kh * kw)
-        cols = mm(wm.transpose(0, 2, 1), xm)                                # g, O/g*kh*kw, N*H*W
+        cols = mm(wm.transpose(0, 2, 1), xm)  # g, O/g*kh*kw, N*H*W
         full = col2im(cols, (O, N, Hf, Wf), (kh, kw), (H, W), stride, dilation)
-        out = full[:, :, p0:p0 + Ho, p1:p1 + Wo]
+        out = full[:, :, p0 : p0 + Ho, p1 : p1 + Wo]
         if b is not None:
             out += b.reshape(O, 1, 1, 1)
         self.w, self.xshape = w, x.shape
@@ -71,7 +74,7 @@ class ConvTranspose2dFn(Function):
         if self.needs_input_grad[0] or self.needs_input_grad[1]:
             # the windows of the (re-padded) output gradient seen by each input pixel: conv2d's im2col
             gpad = pad_input(grad, ((p0, p0), (p1, p1)))
-            cols = im2col(gpad, kh, kw, H, W, self.stride, self.dilation, g)    # g, O/g*kh*kw, N*H*W
+            cols = im2col(gpad, kh, kw, H, W, self.stride, self.dilation, g)  # g, O/g*kh*kw, N*H*W
             if self.needs_input_grad[0]:
                 wm = w.reshape(g, C // g, Og * kh * kw)
                 gx = mm(wm, cols).reshape(C, N, H, W).transpose(1, 0, 2, 3)

@@ -5,6 +5,7 @@ onto operand i's subscripts.  Two details make that general: a subscript repeate
 (a diagonal, ``"ii->i"``) gets a fresh letter tied to the first by an identity matrix, and a subscript
 that only operand i carries (summed away, ``"ij->i"``) is brought back by a vector of ones.
 """
+
 import string
 
 import numpy as np
@@ -24,21 +25,22 @@ def parse(equation, shapes):
     lhs, arrow, rhs = eq.partition("->")
     terms = lhs.split(",")
     if len(terms) != len(shapes):
-        raise ValueError(f"einsum: the equation {equation!r} has {len(terms)} operand(s), but "
-                         f"{len(shapes)} tensor(s) were given")
+        raise ValueError(
+            f"einsum: the equation {equation!r} has {len(terms)} operand(s), but {len(shapes)} tensor(s) were given"
+        )
     for t in terms + [rhs]:
         bad = set(t.replace("...", "")) - set(_LETTERS)
         if bad or t.count("...") > 1:
-            raise ValueError(f"einsum: invalid subscripts {t!r} in {equation!r}; expected letters and at "
-                             "most one '...' per operand")
+            raise ValueError(
+                f"einsum: invalid subscripts {t!r} in {equation!r}; expected letters and at most one '...' per operand"
+            )
     used = set(eq) & set(_LETTERS)
     free = [c for c in _LETTERS if c not in used]
     n_ell = 0
     for t, shape in zip(terms, shapes):
         named = len(t.replace("...", ""))
         if ("..." in t and named > len(shape)) or ("..." not in t and named != len(shape)):
-            raise ValueError(f"einsum: subscripts {t!r} do not fit an operand of shape {tuple(shape)} in "
-                             f"{equation!r}")
+            raise ValueError(f"einsum: subscripts {t!r} do not fit an operand of shape {tuple(shape)} in {equation!r}")
         if "..." in t:
             n_ell = max(n_ell, len(shape) - named)
     ell = "".join(free[:n_ell])
@@ -46,7 +48,7 @@ def parse(equation, shapes):
     for t, shape in zip(terms, shapes):
         if "..." in t:
             k = len(shape) - len(t.replace("...", ""))
-            t = t.replace("...", ell[n_ell - k:])
+            t = t.replace("...", ell[n_ell - k :])
         inputs.append(t)
     if arrow:
         rhs = rhs.replace("...", ell)  # ellipsis dimensions the output leaves out are summed over
@@ -62,8 +64,10 @@ def parse(equation, shapes):
             if sizes.get(c, 1) == 1:
                 sizes[c] = n
             elif n not in (1, sizes[c]):
-                raise ValueError(f"einsum: subscript {c!r} stands for sizes {sizes[c]} and {n} in "
-                                 f"{equation!r} (operand shapes {[tuple(s) for s in shapes]})")
+                raise ValueError(
+                    f"einsum: subscript {c!r} stands for sizes {sizes[c]} and {n} in "
+                    f"{equation!r} (operand shapes {[tuple(s) for s in shapes]})"
+                )
     for c in rhs:
         if c not in sizes:
             raise ValueError(f"einsum: output subscript {c!r} does not appear in the inputs of {equation!r}")

@@ -1,4 +1,5 @@
 """Elementwise primitives: exp, log, sqrt, abs, clamp, maximum/minimum, where and the activations."""
+
 import numpy as np
 
 from ..autograd.function import Function, broadcasting, unbroadcast
@@ -51,7 +52,7 @@ class PiecewiseConstant(Function):
             return np.sign(a) if op is np.sign else a.copy()
         out = op(a)
         if op is np.sign:
-            np.copyto(out, 0, where=np.isnan(a))      # torch: sign(nan) = 0
+            np.copyto(out, 0, where=np.isnan(a))  # torch: sign(nan) = 0
         return out
 
     def backward(self, g):
@@ -200,7 +201,7 @@ class Softmax(Function):
     """softmax(x)_i = e^(x_i - max x) / sum_j e^(x_j - max x): the shift keeps every exponent <= 0."""
 
     def forward(self, a, dim):
-        z = a - a.max(axis=dim, keepdims=True, initial=-np.inf)   # initial: empty axes allowed
+        z = a - a.max(axis=dim, keepdims=True, initial=-np.inf)  # initial: empty axes allowed
         e = np.exp(z)
         self.out = e / e.sum(axis=dim, keepdims=True)
         self.dim = dim
@@ -215,7 +216,7 @@ class LogSoftmax(Function):
     """log_softmax(x) = (x - max) - log sum e^(x - max), exact for logits of any magnitude."""
 
     def forward(self, a, dim):
-        z = a - a.max(axis=dim, keepdims=True, initial=-np.inf)   # initial: empty axes allowed
+        z = a - a.max(axis=dim, keepdims=True, initial=-np.inf)  # initial: empty axes allowed
         out = z - np.log(np.exp(z).sum(axis=dim, keepdims=True))
         self.out, self.dim = out, dim
         return out

@@ -1,5 +1,6 @@
 """The embedding lookup primitive: a row gather whose backward scatters the gradients back into the
 rows (``deepnotes.nn.functional.embedding`` validates and calls it)."""
+
 import numpy as np
 
 from ..autograd.function import Function

@@ -1,4 +1,5 @@
 """The affine map y = x W^T + b, fused so the backward pass is two matrix products and a sum."""
+
 from ..autograd.function import Function
 from .arithmetic import mm
 

@@ -6,6 +6,7 @@ Used by ``deepnotes.nn.functional.losses`` (and through it by ``deepnotes.detect
 underscored names are kept from before the primitives moved here: the ONNX exporter finds a primitive
 by its class name.
 """
+
 import numpy as np
 
 from ..autograd.function import Function, unbroadcast

@@ -10,6 +10,7 @@ matrix-vector products (sum(x), sum(x^2) forward; sum(dy), sum(dy x) backward), 
 channel; the output and the input gradient are then one multiply-add per channel,
 y = x a_c + b_c and dx = c1_c dy + c2_c x + c3_c, so no normalised copy of x is kept.
 """
+
 import math
 
 import numpy as np
@@ -39,7 +40,7 @@ def _channel_mean_var(x3):
     count = n * s
     mean = _channel_sums(x3) * t(1.0 / count)
     var = _channel_sums(x3, x3) * t(1.0 / count) - mean * mean
-    unsafe = np.flatnonzero(~(mean * mean <= var))        # also catches NaN
+    unsafe = np.flatnonzero(~(mean * mean <= var))  # also catches NaN
     if unsafe.size:
         xc = x3[:, unsafe, :] - mean[unsafe, None]
         var[unsafe] = np.einsum("ncs,ncs->c", xc, xc) * t(1.0 / count)
@@ -76,7 +77,7 @@ class BatchNormFn(Function):
         else:
             mean = running_mean.astype(x.dtype, copy=False)
             var = running_var.astype(x.dtype, copy=False)
-        invstd = var + t(eps)              # 1 / sqrt(var + eps), in place on the (C,) temporaries
+        invstd = var + t(eps)  # 1 / sqrt(var + eps), in place on the (C,) temporaries
         np.sqrt(invstd, out=invstd)
         np.divide(t(1), invstd, out=invstd)
         # one multiply-add per channel: y = x a + b, a = invstd weight, b = bias - mean a
@@ -114,8 +115,8 @@ class BatchNormFn(Function):
         n, c, s = x3.shape
         g3 = self._as3(g)
         needs = self.needs_input_grad
-        sum_g = _channel_sums(g3)                                                 # sum(dy) per channel
-        sum_gxhat = invstd * (_channel_sums(g3, x3) - mean * sum_g)               # sum(dy x_hat)
+        sum_g = _channel_sums(g3)  # sum(dy) per channel
+        sum_gxhat = invstd * (_channel_sums(g3, x3) - mean * sum_g)  # sum(dy x_hat)
         grads = [None]
         if self.has_weight:
             grads.append(sum_gxhat if needs[1] else None)
@@ -134,7 +135,7 @@ class BatchNormFn(Function):
         inv_count = g.dtype.type(1.0 / (n * s))
         c2 = -c1 * invstd * sum_gxhat * inv_count
         c3 = -c2 * mean - c1 * sum_g * inv_count
-        if np.all(c1 != 0):         # c1 (dy + (c2 / c1) x + c3 / c1): three passes, no temporary
+        if np.all(c1 != 0):  # c1 (dy + (c2 / c1) x + c3 / c1): three passes, no temporary
             dx = x3 * (c2 / c1)[:, None]
             dx += (c3 / c1)[:, None]
             dx += g3

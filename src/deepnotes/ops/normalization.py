@@ -11,6 +11,7 @@ dx = invstd / M * (M * dx_hat - sum(dx_hat) - x_hat * sum(dx_hat * x_hat)),   dx
   y = x * a[n, c] + b[n, c], and the backward pass is dx = c1[n, c] * dy + c2[n, g] * x + c3[n, g]
   built from per-channel sums of dy and dy * x, so no normalised copy of x is kept.
 """
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -44,8 +45,7 @@ def float32_statistics(cls):
         grads = backward(self, g.astype(np.float32))
         single = not isinstance(grads, tuple)
         grads = (grads,) if single else grads
-        grads = tuple(None if d is None else d.astype(dt, copy=False)
-                      for d, dt in zip(grads, self.half_dtypes))
+        grads = tuple(None if d is None else d.astype(dt, copy=False) for d, dt in zip(grads, self.half_dtypes))
         return grads[0] if single else grads
 
     widened_forward.__doc__, widened_backward.__doc__ = forward.__doc__, backward.__doc__
@@ -77,7 +77,7 @@ def _row_mean_var(x2):
         return np.zeros(rows, dtype=x2.dtype), np.zeros(rows, dtype=x2.dtype)
     mean = _row_sums(x2) * t(1.0 / m)
     var = _row_dots(x2, x2) * t(1.0 / m) - mean * mean
-    unsafe = np.flatnonzero(~(mean * mean <= var))        # also catches NaN
+    unsafe = np.flatnonzero(~(mean * mean <= var))  # also catches NaN
     if unsafe.size:
         xc = x2[unsafe] - mean[unsafe, None]
         var[unsafe] = _row_dots(xc, xc) * t(1.0 / m)
@@ -127,10 +127,10 @@ class LayerNormFn(Function):
         weight = affine[0].reshape(m) if has_weight else None
         bias = affine[-1].reshape(m) if has_bias else None
         xhat = np.empty_like(x2)
-        out = np.empty_like(x2)                         # its own array even without an affine step
+        out = np.empty_like(x2)  # its own array even without an affine step
         for lo, hi in _chunks(rows, m * x.itemsize):
             h, o = xhat[lo:hi], out[lo:hi]
-            with row_broadcasts(m):                     # per-row columns only (see _rowwise)
+            with row_broadcasts(m):  # per-row columns only (see _rowwise)
                 np.multiply(x2[lo:hi], scale[lo:hi], out=h)
                 h += shift[lo:hi]
             if weight is not None:
@@ -160,8 +160,8 @@ class LayerNormFn(Function):
         chunks = _chunks(rows, m * g.itemsize) if (need_w or dx is not None) else []
         prod = np.empty((chunks[0][1] - chunks[0][0], m), dtype=g.dtype) if chunks else None
         for lo, hi in chunks:
-            gc, hc, p = g2[lo:hi], xhat[lo:hi], prod[:hi - lo]
-            np.multiply(gc, hc, out=p)                  # dy x_hat
+            gc, hc, p = g2[lo:hi], xhat[lo:hi], prod[: hi - lo]
+            np.multiply(gc, hc, out=p)  # dy x_hat
             if need_w:
                 gw += _col_sums(p)
             if dx is None:
@@ -204,14 +204,13 @@ class GroupNormFn(Function):
     from the group statistics, so no normalised copy of x is kept.
     """
 
-    def forward(self, x, *affine, groups, has_weight, has_bias, eps, running_mean=None, running_var=None,
-                momentum=0.1):
+    def forward(self, x, *affine, groups, has_weight, has_bias, eps, running_mean=None, running_var=None, momentum=0.1):
         n, c = x.shape[0], x.shape[1]
         s = x.size // (n * c) if n * c else int(np.prod(x.shape[2:]))
         cg = c // groups
         rows = n * groups
         t = x.dtype.type
-        xr = np.ascontiguousarray(x).reshape(rows * cg, s)         # one row per (sample, channel)
+        xr = np.ascontiguousarray(x).reshape(rows * cg, s)  # one row per (sample, channel)
         mean, var = _row_mean_var(xr.reshape(rows, cg * s))
         invstd = (1.0 / np.sqrt(var + t(eps))).astype(x.dtype, copy=False)
         # per-row coefficients of y = x a + b: a = invstd w, b = bias - mean a (w, bias repeat per sample)
@@ -244,7 +243,7 @@ class GroupNormFn(Function):
             running_mean *= 1 - momentum
             running_mean += (momentum * mean.reshape(n, c).mean(axis=0)).astype(running_mean.dtype)
         if running_var is not None:
-            unbiased = var.reshape(n, c) * (s / (s - 1))      # s > 1 is checked by the caller
+            unbiased = var.reshape(n, c) * (s / (s - 1))  # s > 1 is checked by the caller
             running_var *= 1 - momentum
             running_var += (momentum * unbiased.mean(axis=0)).astype(running_var.dtype)
 
@@ -256,8 +255,8 @@ class GroupNormFn(Function):
         needs = self.needs_input_grad
         t = g.dtype.type
         inv_m = t(1.0 / (cg * s)) if cg * s else t(0)
-        gs = _row_sums(gr).reshape(rows, cg)              # per (sample, channel): sum of dy over space
-        gxh = _row_dots(gr, xr).reshape(rows, cg)         # and sum of dy x_hat = invstd (sum dy x - mean sum dy)
+        gs = _row_sums(gr).reshape(rows, cg)  # per (sample, channel): sum of dy over space
+        gxh = _row_dots(gr, xr).reshape(rows, cg)  # and sum of dy x_hat = invstd (sum dy x - mean sum dy)
         gxh -= mean[:, None] * gs
         gxh *= invstd[:, None]
         dx = None
@@ -274,7 +273,7 @@ class GroupNormFn(Function):
             dx = np.empty_like(gr)
             chunks = _chunks(rows * cg, s * g.itemsize)
             with row_broadcasts(s):
-                if np.all(c1 != 0):     # c1 (dy + (c2 / c1) x + c3 / c1): four calls per chunk, no temporary
+                if np.all(c1 != 0):  # c1 (dy + (c2 / c1) x + c3 / c1): four calls per chunk, no temporary
                     k2, k3, c1 = (c2 / c1).reshape(-1, 1), (c3 / c1).reshape(-1, 1), c1.reshape(-1, 1)
                     for lo, hi in chunks:
                         d = dx[lo:hi]

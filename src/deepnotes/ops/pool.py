@@ -3,6 +3,7 @@
 Max pooling sends the gradient only to the arg-max of each window; average pooling splits it evenly
 over the window (seed 001).  Both loop over the kh*kw kernel offsets, never over pixels.
 """
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -26,13 +27,16 @@ def _geometry(shape, kernel, stride, padding, dilation, ceil_mode):
     Ho = pool_output_size(H, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
     Wo = pool_output_size(W, kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
     if Ho <= 0 or Wo <= 0:
-        raise ValueError(f"pool2d: input of spatial size {H}x{W} is too small for kernel {kernel} "
-                         f"with padding {padding}")
+        raise ValueError(
+            f"pool2d: input of spatial size {H}x{W} is too small for kernel {kernel} with padding {padding}"
+        )
     # extra bottom/right padding so the last (ceil-mode) window lies inside the padded array
     need_h = (Ho - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1
     need_w = (Wo - 1) * stride[1] + dilation[1] * (kernel[1] - 1) + 1
-    pads = ((padding[0], max(need_h - H - padding[0], padding[0])),
-            (padding[1], max(need_w - W - padding[1], padding[1])))
+    pads = (
+        (padding[0], max(need_h - H - padding[0], padding[0])),
+        (padding[1], max(need_w - W - padding[1], padding[1])),
+    )
     return Ho, Wo, pads
 
 
@@ -50,9 +54,9 @@ class MaxPool2dFn(Function):
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         xp = pad_input(x, pads, fill)
         kh, kw = kernel
-        view = patches(xp, kh, kw, Ho, Wo, stride, dilation)           # N C kh kw Ho Wo
+        view = patches(xp, kh, kw, Ho, Wo, stride, dilation)  # N C kh kw Ho Wo
         out = view[:, :, 0, 0].copy()
-        arg = np.zeros(out.shape, dtype=np.int16 if kh * kw < 2 ** 15 else np.int64)
+        arg = np.zeros(out.shape, dtype=np.int16 if kh * kw < 2**15 else np.int64)
         check_nan = x.dtype.kind == "f" and bool(np.isnan(x).any())
         better = np.empty(out.shape, dtype=bool)
         step = np.empty(out.shape, dtype=arg.dtype)
@@ -62,7 +66,7 @@ class MaxPool2dFn(Function):
             np.greater(v, out, out=better)
             if check_nan:
                 better |= np.isnan(v)
-            np.maximum(out, v, out=out)               # NaN propagates, as in torch
+            np.maximum(out, v, out=out)  # NaN propagates, as in torch
             np.subtract(arg.dtype.type(k), arg, out=step)
             step *= better
             arg += step
@@ -97,12 +101,13 @@ class MaxPool2dFn(Function):
         first = []
         for n, s, d, p in zip((Ho, Wo), self.stride, self.dilation, (self.pads[0][0], self.pads[1][0])):
             start = np.arange(n) * s - p
-            m = np.maximum(0, -(start // d))            # taps skipped before the input begins
+            m = np.maximum(0, -(start // d))  # taps skipped before the input begins
             first.append((m, start + m * d))
         (mh, rh), (mw, rw) = first
         tap = mh[:, None] * self.kernel[1] + mw[None, :]
-        inside = ((mh < self.kernel[0])[:, None] & (mw < self.kernel[1])[None, :]) & (rh < H)[:, None] & \
-            (rw < W)[None, :]
+        inside = (
+            ((mh < self.kernel[0])[:, None] & (mw < self.kernel[1])[None, :]) & (rh < H)[:, None] & (rw < W)[None, :]
+        )
         fix = padded & inside
         self.arg = np.where(fix, tap.astype(self.arg.dtype), self.arg)
         if (padded & ~inside).any():
@@ -124,14 +129,15 @@ class MaxPool2dFn(Function):
         (s0, s1), (d0, d1) = self.stride, self.dilation
         dxp = np.zeros(self.xpshape, dtype=grad.dtype)
         zero = np.zeros((), dtype=grad.dtype)
-        finite = bool(np.isfinite(grad).all())       # then grad * mask is exact and much faster than where
+        finite = bool(np.isfinite(grad).all())  # then grad * mask is exact and much faster than where
         for k in range(kh * kw):
             i, j = divmod(k, kw)
             hit = self.arg == k
-            dxp[:, :, i * d0:i * d0 + s0 * (Ho - 1) + 1:s0,
-                j * d1:j * d1 + s1 * (Wo - 1) + 1:s1] += grad * hit if finite else np.where(hit, grad, zero)
+            dxp[:, :, i * d0 : i * d0 + s0 * (Ho - 1) + 1 : s0, j * d1 : j * d1 + s1 * (Wo - 1) + 1 : s1] += (
+                grad * hit if finite else np.where(hit, grad, zero)
+            )
         (t, _), (l, _) = self.pads
-        return dxp[:, :, t:t + H, l:l + W]
+        return dxp[:, :, t : t + H, l : l + W]
 
 
 def _avg_divisor(size, kernel, stride, pad, out, count_include_pad):
@@ -183,9 +189,9 @@ class AvgPool2dFn(Function):
         dxp = np.zeros(self.xpshape, dtype=grad.dtype)
         for i in range(kh):
             for j in range(kw):
-                dxp[:, :, i:i + s0 * (Ho - 1) + 1:s0, j:j + s1 * (Wo - 1) + 1:s1] += g
+                dxp[:, :, i : i + s0 * (Ho - 1) + 1 : s0, j : j + s1 * (Wo - 1) + 1 : s1] += g
         (t, _), (l, _) = self.pads
-        return dxp[:, :, t:t + H, l:l + W]
+        return dxp[:, :, t : t + H, l : l + W]
 
 
 def adaptive_bins(size, out):
@@ -266,18 +272,18 @@ class AdaptiveMaxPool2dFn(Function):
     def forward(self, x, output_size):
         N, C, H, W = x.shape
         oh, ow = output_size
-        rows, cols = _bin_index(H, oh), _bin_index(W, ow)              # (oh, kh), (ow, kw)
+        rows, cols = _bin_index(H, oh), _bin_index(W, ow)  # (oh, kh), (ow, kw)
         kh, kw = rows.shape[1], cols.shape[1]
-        win = x[:, :, rows[:, None, :, None], cols[None, :, None, :]]   # N C oh ow kh kw
+        win = x[:, :, rows[:, None, :, None], cols[None, :, None, :]]  # N C oh ow kh kw
         win = win.reshape(N, C, oh, ow, kh * kw)
-        k = win.argmax(axis=-1)                                         # first maximum (or first NaN)
+        k = win.argmax(axis=-1)  # first maximum (or first NaN)
         if x.dtype.kind == "f":
             nan = np.isnan(win)
             if nan.any():
                 last = kh * kw - 1 - nan[..., ::-1].argmax(axis=-1)
                 k = np.where(nan.any(axis=-1), last, k)
         out = np.take_along_axis(win, k[..., None], axis=-1)[..., 0]
-        flat = rows[:, None, :, None] * W + cols[None, :, None, :]     # oh ow kh kw
+        flat = rows[:, None, :, None] * W + cols[None, :, None, :]  # oh ow kh kw
         flat = flat.reshape(oh, ow, kh * kw)
         self.arg = np.take_along_axis(np.broadcast_to(flat, k.shape + (kh * kw,)), k[..., None], axis=-1)[..., 0]
         self.xshape = x.shape

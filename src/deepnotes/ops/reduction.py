@@ -1,5 +1,6 @@
 """Reductions over axes: sum, mean, var, prod, amax/amin (ties share the gradient) and the selection of
 one element along an axis (max/min with ``dim``: the gradient goes to the returned index)."""
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -16,8 +17,9 @@ def normalize_axes(dim, ndim, name):
         d = int(dim)
         n = ndim if ndim else 1
         if not -n <= d < n:
-            raise IndexError(f"{name}: dim {d} is out of range for a tensor with {ndim} dimensions "
-                             f"(expected [{-n}, {n - 1}])")
+            raise IndexError(
+                f"{name}: dim {d} is out of range for a tensor with {ndim} dimensions (expected [{-n}, {n - 1}])"
+            )
         return (d % n,) if ndim else ()
     try:
         dims = tuple(dim)
@@ -127,8 +129,9 @@ class Prod(Function):
             return np.zeros_like(a)
         left = np.cumprod(np.concatenate([ones, np.delete(a, -1, axis=axis)], axis=axis), axis=axis)
         rev = np.flip(a, axis=axis)
-        right = np.flip(np.cumprod(np.concatenate([ones, np.delete(rev, -1, axis=axis)], axis=axis),
-                                   axis=axis), axis=axis)
+        right = np.flip(
+            np.cumprod(np.concatenate([ones, np.delete(rev, -1, axis=axis)], axis=axis), axis=axis), axis=axis
+        )
         return g * left * right
 
 
@@ -139,8 +142,10 @@ class AMax(Function):
 
     def forward(self, a, axes, keepdim):
         if any(a.shape[i] == 0 for i in axes) or (a.size == 0 and not axes and a.ndim):
-            raise ValueError(f"{'amax' if self.largest else 'amin'}: cannot reduce over an empty "
-                             f"dimension (input shape {a.shape}, dims {axes})")
+            raise ValueError(
+                f"{'amax' if self.largest else 'amin'}: cannot reduce over an empty "
+                f"dimension (input shape {a.shape}, dims {axes})"
+            )
         out = a.max(axis=axes, keepdims=True) if self.largest else a.min(axis=axes, keepdims=True)
         self.a, self.out = a, out
         self.axes, self.keepdim = axes, keepdim
@@ -181,8 +186,7 @@ class MaxDim(Function):
     largest = True
 
     def forward(self, a, dim, keepdim):
-        idx = np.argmax(a, axis=dim, keepdims=True) if self.largest else \
-            np.argmin(a, axis=dim, keepdims=True)
+        idx = np.argmax(a, axis=dim, keepdims=True) if self.largest else np.argmin(a, axis=dim, keepdims=True)
         return SelectDim.forward(self, a, dim, idx, keepdim)
 
     backward = SelectDim.backward

@@ -20,6 +20,7 @@ Weights use torch's layout and gate order, so arrays copy across unchanged:
 The output is one packed array so that a single graph node carries every result (see
 :func:`rnn_layer`, which slices it into the output sequence and the final states).
 """
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -103,16 +104,16 @@ class RNNLayerFn(Function):
             for t in steps:
                 a = A[t]
                 a += h @ whhT
-                np.tanh(a[:, :H], out=a[:, :H])              # g = C~_t
-                _sigmoid_(a[:, H:])                          # i_t, f_t, o_t
-                g, i, f, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+                np.tanh(a[:, :H], out=a[:, :H])  # g = C~_t
+                _sigmoid_(a[:, H:])  # i_t, f_t, o_t
+                g, i, f, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
                 cn = C[t + out_off]
-                np.multiply(f, c, out=cn)                    # C_t = f_t * C_{t-1} + i_t * C~_t
+                np.multiply(f, c, out=cn)  # C_t = f_t * C_{t-1} + i_t * C~_t
                 cn += i * g
                 tc = TC[t]
                 np.tanh(cn, out=tc)
                 h = P[t + out_off]
-                np.multiply(o, tc, out=h)                    # h_t = o_t * tanh(C_t)
+                np.multiply(o, tc, out=h)  # h_t = o_t * tanh(C_t)
                 c = cn
             P[T + 1] = c
             self.C, self.TC = C, TC
@@ -123,17 +124,17 @@ class RNNLayerFn(Function):
                 hh = h @ whhT
                 if has_bias:
                     hh += b_hh
-                rz = a[:, :2 * H]
-                rz += hh[:, :2 * H]
+                rz = a[:, : 2 * H]
+                rz += hh[:, : 2 * H]
                 _sigmoid_(rz)
-                r, z = a[:, :H], a[:, H:2 * H]
+                r, z = a[:, :H], a[:, H : 2 * H]
                 hn = HN[t]
-                hn[...] = hh[:, 2 * H:]
-                n = a[:, 2 * H:]
+                hn[...] = hh[:, 2 * H :]
+                n = a[:, 2 * H :]
                 n += r * hn
                 np.tanh(n, out=n)
                 hnew = P[t + out_off]
-                np.subtract(h, n, out=hnew)                  # h_t = n + z * (h_{t-1} - n)
+                np.subtract(h, n, out=hnew)  # h_t = n + z * (h_{t-1} - n)
                 hnew *= z
                 hnew += n
                 h = hnew
@@ -160,21 +161,21 @@ class RNNLayerFn(Function):
         lstm = mode == "lstm"
         dt = A.dtype
         out_off, prev_off = self.out_off, self.prev_off
-        dY = grad[out_off:out_off + T]                       # d loss / d h_t from the outputs
-        Hprev = P[prev_off:prev_off + T]                     # h_{t-1} in processing order
+        dY = grad[out_off : out_off + T]  # d loss / d h_t from the outputs
+        Hprev = P[prev_off : prev_off + T]  # h_{t-1} in processing order
         dA = np.empty((T, B, G * H), dtype=dt)
-        rec = np.zeros((B, H), dtype=dt)                     # d loss / d h_t through h_{t+1}
+        rec = np.zeros((B, H), dtype=dt)  # d loss / d h_t through h_{t+1}
         steps = self.steps[::-1]
         if lstm:
             C, TC = self.C, self.TC
-            Cprev = C[prev_off:prev_off + T]
-            g, i, f, o = A[..., :H], A[..., H:2 * H], A[..., 2 * H:3 * H], A[..., 3 * H:]
-            K1 = o * (1 - TC * TC)                           # d h_t / d C_t
-            K3 = np.empty((T, B, 3, H), dtype=dt)            # d C_t / d (pre-activation of g, i, f)
+            Cprev = C[prev_off : prev_off + T]
+            g, i, f, o = A[..., :H], A[..., H : 2 * H], A[..., 2 * H : 3 * H], A[..., 3 * H :]
+            K1 = o * (1 - TC * TC)  # d h_t / d C_t
+            K3 = np.empty((T, B, 3, H), dtype=dt)  # d C_t / d (pre-activation of g, i, f)
             np.multiply(i, 1 - g * g, out=K3[:, :, 0])
             np.multiply(g * i, 1 - i, out=K3[:, :, 1])
             np.multiply(Cprev * f, 1 - f, out=K3[:, :, 2])
-            Ko = TC * o * (1 - o)                            # d h_t / d (pre-activation of o)
+            Ko = TC * o * (1 - o)  # d h_t / d (pre-activation of o)
             dA4 = dA.reshape(T, B, 4, H)
             dc = np.array(grad[T + 1], dtype=dt)
             tmp = np.empty((B, H), dtype=dt)
@@ -191,9 +192,9 @@ class RNNLayerFn(Function):
             dc0 = dc
         elif mode == "gru":
             HN = self.HN
-            r, z, n = A[..., :H], A[..., H:2 * H], A[..., 2 * H:]
+            r, z, n = A[..., :H], A[..., H : 2 * H], A[..., 2 * H :]
             # every gate gradient of a step is d loss / d h_t times a precomputed factor
-            K = np.empty((T, B, 4, H), dtype=dt)             # order: r, z, n (through W_hn), n (through x)
+            K = np.empty((T, B, 4, H), dtype=dt)  # order: r, z, n (through W_hn), n (through x)
             kn = K[:, :, 3]
             np.multiply(1 - z, 1 - n * n, out=kn)
             np.multiply(kn * HN, r * (1 - r), out=K[:, :, 0])
@@ -205,13 +206,13 @@ class RNNLayerFn(Function):
                 dh = dY[t] + rec
                 np.multiply(dh[:, None, :], K[t], out=dK[t])
                 rec = dh * z[t]
-                rec += dKf[t, :, :3 * H] @ w_hh
-            dGh = np.ascontiguousarray(dKf[:, :, :3 * H])
+                rec += dKf[t, :, : 3 * H] @ w_hh
+            dGh = np.ascontiguousarray(dKf[:, :, : 3 * H])
             dGx = dA
-            dGx[:, :, :2 * H] = dKf[:, :, :2 * H]
-            dGx[:, :, 2 * H:] = dKf[:, :, 3 * H:]
+            dGx[:, :, : 2 * H] = dKf[:, :, : 2 * H]
+            dGx[:, :, 2 * H :] = dKf[:, :, 3 * H :]
         else:
-            Hout = P[out_off:out_off + T]
+            Hout = P[out_off : out_off + T]
             Kact = (Hout > 0).astype(dt) if mode == "rnn_relu" else 1 - Hout * Hout
             for t in steps:
                 dh = dY[t] + rec
@@ -224,7 +225,7 @@ class RNNLayerFn(Function):
         if need[0]:
             out[0] = (dGx.reshape(T * B, G * H) @ w_ih).reshape(T, B, I)
         if need[1]:
-            out[1] = rec + grad[T if reverse else 0]         # the h0 slot of P is a copy of h0
+            out[1] = rec + grad[T if reverse else 0]  # the h0 slot of P is a copy of h0
         if lstm and need[2]:
             out[2] = dc0
         perm = self.perm
@@ -260,6 +261,6 @@ def rnn_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, mode="lstm", reverse=
     if reverse:
         out, hn = P[0:T], P[0]
     else:
-        out, hn = P[1:T + 1], P[T]
+        out, hn = P[1 : T + 1], P[T]
     cn = P[T + 1] if mode == "lstm" else None
     return out, hn, cn

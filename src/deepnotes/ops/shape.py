@@ -1,4 +1,5 @@
 """Shape primitives: reshape, permute, expand, indexing, cat, stack, pad and clone."""
+
 import numpy as np
 
 from ..autograd.function import Function, unbroadcast
@@ -10,9 +11,11 @@ class Reshape(Function):
         try:
             return a.reshape(shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot view a tensor of shape {a.shape} ({a.size} elements) "
-                             f"as shape {tuple(shape)}; the number of elements must stay the same "
-                             "(at most one -1)") from None
+            raise ValueError(
+                f"reshape: cannot view a tensor of shape {a.shape} ({a.size} elements) "
+                f"as shape {tuple(shape)}; the number of elements must stay the same "
+                "(at most one -1)"
+            ) from None
 
     def backward(self, g):
         return g.reshape(self.shape)
@@ -58,8 +61,12 @@ def _leading_rows(index):
     """The integer array when ``index`` selects whole rows along axis 0 (``x[idx]``, ``x[idx, :]``)."""
     if isinstance(index, np.ndarray):
         return index
-    if isinstance(index, tuple) and index and isinstance(index[0], np.ndarray) and \
-            all(isinstance(i, slice) and i == slice(None) for i in index[1:]):
+    if (
+        isinstance(index, tuple)
+        and index
+        and isinstance(index[0], np.ndarray)
+        and all(isinstance(i, slice) and i == slice(None) for i in index[1:])
+    ):
         return index[0]
     return None
 
@@ -112,8 +119,7 @@ class GetItem(Function):
         try:
             out = a[index]
         except IndexError as exc:
-            raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {a.shape}: "
-                             f"{exc}") from None
+            raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {a.shape}: {exc}") from None
         if self.needs_input_grad[0]:
             self.shape, self.index = a.shape, index
             self.advanced = _has_int_array(index) if advanced is None else advanced
@@ -189,18 +195,18 @@ class Pad(Function):
                 continue
             n = self.shape[axis]
             g = np.moveaxis(g, axis, 0)
-            core = g[b:b + n].copy()
-            left, right = g[:b], g[b + n:]
+            core = g[b : b + n].copy()
+            left, right = g[:b], g[b + n :]
             if self.mode == "reflect":
                 # padded position j < b copies x[b - j]; position b + n + j copies x[n - 2 - j]
-                core[1:b + 1] += left[::-1]
-                core[n - 1 - e:n - 1] += right[::-1]
+                core[1 : b + 1] += left[::-1]
+                core[n - 1 - e : n - 1] += right[::-1]
             elif self.mode == "replicate":
                 core[0] += left.sum(axis=0)
                 core[n - 1] += right.sum(axis=0)
             else:
                 # circular: position j < b copies x[n - b + j]; position b + n + j copies x[j]
-                core[n - b:] += left
+                core[n - b :] += left
                 core[:e] += right
             g = np.moveaxis(core, 0, axis)
         return np.ascontiguousarray(g)

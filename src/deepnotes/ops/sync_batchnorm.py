@@ -5,6 +5,7 @@ Each rank contributes its count, per-channel mean and sum of squared deviations;
 Chan's parallel formula.  Backward all-reduces the two per-channel sums the input gradient needs (sum of
 dy and of dy * xhat).  Values and gradients equal one batch norm over the concatenated batch.
 """
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -20,8 +21,9 @@ class SyncBatchNormFn(Function):
     ``all_reduce(buf)`` sums ``buf`` over the ranks in place; ``world`` is the number of ranks.
     ``deepnotes.nn.SyncBatchNorm`` passes ``deepnotes.distributed``'s collectives."""
 
-    def forward(self, x, *affine, has_weight, has_bias, running_mean, running_var, momentum, eps, world,
-                all_gather, all_reduce):
+    def forward(
+        self, x, *affine, has_weight, has_bias, running_mean, running_var, momentum, eps, world, all_gather, all_reduce
+    ):
         n, c = x.shape[0], x.shape[1]
         x3 = np.ascontiguousarray(x).reshape(n, c, -1)
         count = x3.shape[0] * x3.shape[2]
@@ -35,11 +37,12 @@ class SyncBatchNormFn(Function):
         mine = np.concatenate([[count], mean_l, m2_l]).astype(np.float64)
         stats = np.zeros((world, 2 * c + 1), dtype=np.float64)
         all_gather(stats, mine)
-        counts, means, m2s = stats[:, 0], stats[:, 1:c + 1], stats[:, c + 1:]
+        counts, means, m2s = stats[:, 0], stats[:, 1 : c + 1], stats[:, c + 1 :]
         total = counts.sum()
         if total <= 1:
-            raise ValueError(f"SyncBatchNorm: expected more than 1 value per channel over all ranks when training, "
-                             f"got {int(total)}")
+            raise ValueError(
+                f"SyncBatchNorm: expected more than 1 value per channel over all ranks when training, got {int(total)}"
+            )
         mean = (counts[:, None] * means).sum(axis=0) / total
         m2 = (m2s + counts[:, None] * (means - mean) ** 2).sum(axis=0)
         var = m2 / total
@@ -69,7 +72,7 @@ class SyncBatchNormFn(Function):
         sum_dy = g3.sum(axis=(0, 2))
         sum_dy_xhat = np.einsum("ncs,ncs->c", g3, xhat)
         both = np.concatenate([sum_dy, sum_dy_xhat])
-        self.all_reduce(both)          # every rank's loss depends on every rank's x
+        self.all_reduce(both)  # every rank's loss depends on every rank's x
         c = sum_dy.size
         mean_dy, mean_dy_xhat = both[:c] / self.total, both[c:] / self.total
         scale = invstd * self.weight if self.weight is not None else invstd

@@ -20,6 +20,7 @@ exact rounding ties, which need ratios out / in above ~40, torch's 1-D, 2-D and 
 backward pass disagree with each other; there we follow the forward formulas above.)  Cubic weights use
 the Keys kernel with A = -0.75 at indices clamped to the input.
 """
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -70,10 +71,10 @@ def linear_taps(in_size, out_size, align_corners, scale_factor, dtype):
 def _cubic_weights(x, t):
     a = t(-0.75)
 
-    def near(d):   # |d| <= 1
+    def near(d):  # |d| <= 1
         return ((a + 2) * d - (a + 3)) * d * d + 1
 
-    def far(d):    # 1 < |d| < 2
+    def far(d):  # 1 < |d| < 2
         return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
 
     return far(x + 1), near(x), near(1 - x), far(2 - x)
@@ -90,8 +91,7 @@ def cubic_taps(in_size, out_size, align_corners, scale_factor, dtype):
     frac = (src - i0).astype(dtype, copy=False)
     i0 = i0.astype(np.int64)
     weights = _cubic_weights(frac, t)
-    return tuple((np.clip(i0 - 1 + k, 0, in_size - 1), w.astype(dtype, copy=False))
-                 for k, w in enumerate(weights))
+    return tuple((np.clip(i0 - 1 + k, 0, in_size - 1), w.astype(dtype, copy=False)) for k, w in enumerate(weights))
 
 
 # Along one of the last two axes, when the input side is at most this long, the resampling runs as a
@@ -119,8 +119,9 @@ class Interp1dFn(Function):
         bshape[axis] = -1
         self.bshape = bshape
         self.dense = None
-        if (axis >= a.ndim - 2 and 0 < a.shape[axis] <= _DENSE_MAX and a.size
-                and a.dtype in (np.float32, np.float64)):       # BLAS dtypes (NumPy's float16 matmul is slow)
+        if (
+            axis >= a.ndim - 2 and 0 < a.shape[axis] <= _DENSE_MAX and a.size and a.dtype in (np.float32, np.float64)
+        ):  # BLAS dtypes (NumPy's float16 matmul is slow)
             self.dense = _dense_matrix(taps, n_out, a.shape[axis], a.dtype)
             if all_finite(a):
                 if axis == a.ndim - 1:
@@ -153,7 +154,7 @@ class Interp1dFn(Function):
             if idx.size == 0:
                 continue
             starts = np.flatnonzero(np.concatenate(([True], idx[1:] != idx[:-1])))
-            if starts.size == idx.size:          # every index distinct: a plain scatter
+            if starts.size == idx.size:  # every index distinct: a plain scatter
                 out[lead + (idx,)] += gw
                 continue
             out[lead + (idx[starts],)] += np.add.reduceat(gw, starts, axis=axis)

@@ -5,6 +5,7 @@ Optimizers: :class:`SGD` (momentum, Nesterov), :class:`Adagrad`, :class:`Adadelt
 :class:`NAdam`, :class:`LBFGS` (strong-Wolfe line search).  Schedules live in
 :mod:`deepnotes.optim.lr_scheduler`; the LR range test in :mod:`deepnotes.optim.lr_finder`.
 """
+
 from . import lr_finder, lr_scheduler
 from .adadelta import Adadelta
 from .adagrad import Adagrad
@@ -17,5 +18,20 @@ from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam",
-           "LBFGS", "lr_scheduler", "lr_finder", "lr_range_test", "LRFinderResult", "RangeTestLR"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adagrad",
+    "Adadelta",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "NAdam",
+    "LBFGS",
+    "lr_scheduler",
+    "lr_finder",
+    "lr_range_test",
+    "LRFinderResult",
+    "RangeTestLR",
+]

@@ -1,4 +1,5 @@
 """Adadelta: learning-rate-free updates from running averages of squared gradients and steps."""
+
 import numpy as np
 
 from .optimizer import Optimizer
@@ -19,9 +20,9 @@ def _adadelta_kernel(p, g, sq, acc, t1, t2, t3, *, lr, rho, eps, weight_decay, m
     t2 *= g
     sq += t2
     np.add(sq, eps, out=t2)
-    np.sqrt(t2, out=t2)            # std
+    np.sqrt(t2, out=t2)  # std
     np.add(acc, eps, out=t3)
-    np.sqrt(t3, out=t3)            # delta = sqrt(acc + eps) / std * g
+    np.sqrt(t3, out=t3)  # delta = sqrt(acc + eps) / std * g
     t3 /= t2
     t3 *= g
     acc *= rho
@@ -66,15 +67,19 @@ class Adadelta(Optimizer):
         super()._validate_group(group)
         self._check(group["rho"], "rho value", lambda v: 0.0 <= v <= 1.0, "0 <= rho <= 1")
         self._check(group["eps"], "epsilon value", lambda v: v >= 0, "eps >= 0")
-        self._check(group["weight_decay"], "weight_decay value", lambda v: v >= 0,
-                    "weight_decay >= 0")
+        self._check(group["weight_decay"], "weight_decay value", lambda v: v >= 0, "weight_decay >= 0")
 
     def step(self, closure=None):
         """Perform one Adadelta step; returns the closure's loss if a closure is given."""
         loss = self._run_closure(closure)
         for group in self.param_groups:
-            kw = dict(lr=float(group["lr"]), rho=float(group["rho"]), eps=float(group["eps"]),
-                      weight_decay=float(group["weight_decay"]), maximize=bool(group["maximize"]))
+            kw = dict(
+                lr=float(group["lr"]),
+                rho=float(group["rho"]),
+                eps=float(group["eps"]),
+                weight_decay=float(group["weight_decay"]),
+                maximize=bool(group["maximize"]),
+            )
             for p in group["params"]:
                 g = self._grad(p)
                 if g is None:
@@ -85,6 +90,5 @@ class Adadelta(Optimizer):
                     state["square_avg"] = np.zeros(p.data.shape, dtype=p.data.dtype)
                     state["acc_delta"] = np.zeros(p.data.shape, dtype=p.data.dtype)
                 state["step"] += 1
-                self._foreach_block(_adadelta_kernel,
-                                    [p.data, g, state["square_avg"], state["acc_delta"]], 3, **kw)
+                self._foreach_block(_adadelta_kernel, [p.data, g, state["square_avg"], state["acc_delta"]], 3, **kw)
         return loss

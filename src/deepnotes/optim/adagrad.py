@@ -1,4 +1,5 @@
 """Adagrad: per-coordinate learning rates from the accumulated squared gradients."""
+
 import numpy as np
 
 from .optimizer import Optimizer
@@ -48,31 +49,44 @@ class Adagrad(Optimizer):
 
     _param_shaped_state = ("sum",)
 
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                 eps=1e-10, *, maximize=False):
+    def __init__(
+        self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, *, maximize=False
+    ):
         self._check(lr, "learning rate", lambda v: v >= 0, "lr >= 0")
         self._check(lr_decay, "lr_decay value", lambda v: v >= 0, "lr_decay >= 0")
         self._check(weight_decay, "weight_decay value", lambda v: v >= 0, "weight_decay >= 0")
-        self._check(initial_accumulator_value, "initial_accumulator_value value",
-                    lambda v: v >= 0, "initial_accumulator_value >= 0")
+        self._check(
+            initial_accumulator_value,
+            "initial_accumulator_value value",
+            lambda v: v >= 0,
+            "initial_accumulator_value >= 0",
+        )
         self._check(eps, "epsilon value", lambda v: v >= 0, "eps >= 0")
-        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, maximize=maximize)
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            eps=eps,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
                 state = self.state[p]
                 state["step"] = 0.0
-                state["sum"] = np.full(p.data.shape, group["initial_accumulator_value"],
-                                       dtype=p.data.dtype)
+                state["sum"] = np.full(p.data.shape, group["initial_accumulator_value"], dtype=p.data.dtype)
 
     def _validate_group(self, group):
         super()._validate_group(group)
         self._check(group["lr_decay"], "lr_decay value", lambda v: v >= 0, "lr_decay >= 0")
-        self._check(group["weight_decay"], "weight_decay value", lambda v: v >= 0,
-                    "weight_decay >= 0")
-        self._check(group["initial_accumulator_value"], "initial_accumulator_value value",
-                    lambda v: v >= 0, "initial_accumulator_value >= 0")
+        self._check(group["weight_decay"], "weight_decay value", lambda v: v >= 0, "weight_decay >= 0")
+        self._check(
+            group["initial_accumulator_value"],
+            "initial_accumulator_value value",
+            lambda v: v >= 0,
+            "initial_accumulator_value >= 0",
+        )
         self._check(group["eps"], "epsilon value", lambda v: v >= 0, "eps >= 0")
 
     def step(self, closure=None):
@@ -81,8 +95,9 @@ class Adagrad(Optimizer):
         for group in self.param_groups:
             lr = float(group["lr"])
             lr_decay = float(group["lr_decay"])
-            kw = dict(weight_decay=float(group["weight_decay"]), eps=float(group["eps"]),
-                      maximize=bool(group["maximize"]))
+            kw = dict(
+                weight_decay=float(group["weight_decay"]), eps=float(group["eps"]), maximize=bool(group["maximize"])
+            )
             for p in group["params"]:
                 g = self._grad(p)
                 if g is None:
@@ -91,8 +106,7 @@ class Adagrad(Optimizer):
                 if len(state) == 0:
                     # torch initialises late-added parameters from the optimizer-wide default
                     state["step"] = 0.0
-                    state["sum"] = np.full(p.data.shape, self.defaults["initial_accumulator_value"],
-                                           dtype=p.data.dtype)
+                    state["sum"] = np.full(p.data.shape, self.defaults["initial_accumulator_value"], dtype=p.data.dtype)
                 state["step"] = step = state["step"] + 1
                 clr = lr / (1 + (step - 1) * lr_decay)
                 self._foreach_block(_adagrad_kernel, [p.data, g, state["sum"]], 2, clr=clr, **kw)

@@ -1,4 +1,5 @@
 """Adam (with AMSGrad) and AdamW (decoupled weight decay)."""
+
 import numpy as np
 
 from .optimizer import Optimizer, lerp_
@@ -6,8 +7,25 @@ from .optimizer import Optimizer, lerp_
 __all__ = ["Adam", "AdamW"]
 
 
-def _adam_kernel(p, g, m, v, vmax, t1, t2, *, lr, beta1, beta2, eps, weight_decay, decoupled,
-                 maximize, step_size, bias_correction2_sqrt):
+def _adam_kernel(
+    p,
+    g,
+    m,
+    v,
+    vmax,
+    t1,
+    t2,
+    *,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    weight_decay,
+    decoupled,
+    maximize,
+    step_size,
+    bias_correction2_sqrt,
+):
     if maximize:
         np.negative(g, out=t1)
         g = t1
@@ -65,15 +83,31 @@ class Adam(Optimizer):
 
     _param_shaped_state = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
-                 *, maximize=False, decoupled_weight_decay=False):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        amsgrad=False,
+        *,
+        maximize=False,
+        decoupled_weight_decay=False,
+    ):
         self._check(lr, "learning rate", lambda v: v >= 0, "lr >= 0")
         self._check(eps, "epsilon value", lambda v: v >= 0, "eps >= 0")
         self._check_betas(betas)
         self._check(weight_decay, "weight_decay value", lambda v: v >= 0, "weight_decay >= 0")
-        defaults = dict(lr=lr, betas=tuple(float(b) for b in betas), eps=eps,
-                        weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
-                        decoupled_weight_decay=decoupled_weight_decay)
+        defaults = dict(
+            lr=lr,
+            betas=tuple(float(b) for b in betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )
         super().__init__(params, defaults)
 
     def _validate_group(self, group):
@@ -88,10 +122,15 @@ class Adam(Optimizer):
             lr = float(group["lr"])
             beta1, beta2 = (float(b) for b in group["betas"])
             amsgrad = bool(group["amsgrad"])
-            kw = dict(lr=lr, beta1=beta1, beta2=beta2, eps=float(group["eps"]),
-                      weight_decay=float(group["weight_decay"]),
-                      decoupled=bool(group["decoupled_weight_decay"]),
-                      maximize=bool(group["maximize"]))
+            kw = dict(
+                lr=lr,
+                beta1=beta1,
+                beta2=beta2,
+                eps=float(group["eps"]),
+                weight_decay=float(group["weight_decay"]),
+                decoupled=bool(group["decoupled_weight_decay"]),
+                maximize=bool(group["maximize"]),
+            )
             for p in group["params"]:
                 g = self._grad(p)
                 if g is None:
@@ -106,13 +145,17 @@ class Adam(Optimizer):
                 if amsgrad and "max_exp_avg_sq" not in state:
                     state["max_exp_avg_sq"] = np.zeros(p.data.shape, dtype=p.data.dtype)
                 state["step"] = step = state["step"] + 1
-                bias_correction1 = 1 - beta1 ** step
-                bias_correction2 = 1 - beta2 ** step
+                bias_correction1 = 1 - beta1**step
+                bias_correction2 = 1 - beta2**step
                 vmax = state["max_exp_avg_sq"] if amsgrad else None
                 self._foreach_block(
-                    _adam_kernel, [p.data, g, state["exp_avg"], state["exp_avg_sq"], vmax], 2,
+                    _adam_kernel,
+                    [p.data, g, state["exp_avg"], state["exp_avg_sq"], vmax],
+                    2,
                     step_size=lr / bias_correction1,
-                    bias_correction2_sqrt=bias_correction2 ** 0.5, **kw)
+                    bias_correction2_sqrt=bias_correction2**0.5,
+                    **kw,
+                )
         return loss
 
 
@@ -124,7 +167,16 @@ class AdamW(Adam):
     modified.  Default ``weight_decay`` is 1e-2.
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
+    def __init__(
+        self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *, maximize=False
+    ):
+        super().__init__(
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=True,
+        )

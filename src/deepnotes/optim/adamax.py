@@ -1,4 +1,5 @@
 """Adamax: Adam with the infinity norm of past gradients in the denominator."""
+
 import numpy as np
 
 from .optimizer import Optimizer, lerp_
@@ -45,14 +46,14 @@ class Adamax(Optimizer):
 
     _param_shaped_state = ("exp_avg", "exp_inf")
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, *,
-                 maximize=False):
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, *, maximize=False):
         self._check(lr, "learning rate", lambda v: v >= 0, "lr >= 0")
         self._check(eps, "epsilon value", lambda v: v >= 0, "eps >= 0")
         self._check_betas(betas)
         self._check(weight_decay, "weight_decay value", lambda v: v >= 0, "weight_decay >= 0")
-        defaults = dict(lr=lr, betas=tuple(float(b) for b in betas), eps=eps,
-                        weight_decay=weight_decay, maximize=maximize)
+        defaults = dict(
+            lr=lr, betas=tuple(float(b) for b in betas), eps=eps, weight_decay=weight_decay, maximize=maximize
+        )
         super().__init__(params, defaults)
 
     def _validate_group(self, group):
@@ -66,8 +67,13 @@ class Adamax(Optimizer):
         for group in self.param_groups:
             lr = float(group["lr"])
             beta1, beta2 = (float(b) for b in group["betas"])
-            kw = dict(beta1=beta1, beta2=beta2, eps=float(group["eps"]),
-                      weight_decay=float(group["weight_decay"]), maximize=bool(group["maximize"]))
+            kw = dict(
+                beta1=beta1,
+                beta2=beta2,
+                eps=float(group["eps"]),
+                weight_decay=float(group["weight_decay"]),
+                maximize=bool(group["maximize"]),
+            )
             for p in group["params"]:
                 g = self._grad(p)
                 if g is None:
@@ -78,7 +84,6 @@ class Adamax(Optimizer):
                     state["exp_avg"] = np.zeros(p.data.shape, dtype=p.data.dtype)
                     state["exp_inf"] = np.zeros(p.data.shape, dtype=p.data.dtype)
                 state["step"] = step = state["step"] + 1
-                clr = lr / (1 - beta1 ** step)
-                self._foreach_block(_adamax_kernel, [p.data, g, state["exp_avg"], state["exp_inf"]],
-                                    2, clr=clr, **kw)
+                clr = lr / (1 - beta1**step)
+                self._foreach_block(_adamax_kernel, [p.data, g, state["exp_avg"], state["exp_inf"]], 2, clr=clr, **kw)
         return loss

@@ -1,4 +1,5 @@
 """L-BFGS: a limited-memory quasi-Newton method with optional strong-Wolfe line search."""
+
 import math
 
 import numpy as np
@@ -15,7 +16,7 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     else:
         lo, hi = (x1, x2) if x1 <= x2 else (x2, x1)
     d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
-    d2_square = d1 ** 2 - g1 * g2
+    d2_square = d1**2 - g1 * g2
     if d2_square >= 0:
         d2 = math.sqrt(d2_square)
         if x1 <= x2:
@@ -58,8 +59,7 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
         min_step = t + 0.01 * (t - t_prev)
         max_step = t * 10
         tmp = t
-        t = _cubic_interpolate(t_prev, f_prev, gtd_prev, t, f_new, gtd_new,
-                               bounds=(min_step, max_step))
+        t = _cubic_interpolate(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, bounds=(min_step, max_step))
         t_prev, f_prev, g_prev, gtd_prev = tmp, f_new, g_new.copy(), gtd_new
         f_new, g_new = obj_func(x, t, d)
         evals += 1
@@ -75,8 +75,7 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
     while not done and ls_iter < max_ls:
         if abs(bracket[1] - bracket[0]) * d_norm < tolerance_change:
             break
-        t = _cubic_interpolate(bracket[0], bracket_f[0], bracket_gtd[0],
-                               bracket[1], bracket_f[1], bracket_gtd[1])
+        t = _cubic_interpolate(bracket[0], bracket_f[0], bracket_gtd[0], bracket[1], bracket_f[1], bracket_gtd[1])
         eps = 0.1 * (max(bracket) - min(bracket))
         if min(max(bracket) - t, t - min(bracket)) < eps:
             if insuf_progress or t >= max(bracket) or t <= min(bracket):
@@ -140,15 +139,30 @@ class LBFGS(Optimizer):
         line_search_fn (str or None): ``"strong_wolfe"`` or ``None``.
     """
 
-    def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7,
-                 tolerance_change=1e-9, history_size=100, line_search_fn=None):
+    def __init__(
+        self,
+        params,
+        lr=1,
+        max_iter=20,
+        max_eval=None,
+        tolerance_grad=1e-7,
+        tolerance_change=1e-9,
+        history_size=100,
+        line_search_fn=None,
+    ):
         self._check(lr, "learning rate", lambda v: v >= 0, "lr >= 0")
         self._check_counts_and_search(max_iter, history_size, line_search_fn)
         if max_eval is None:
             max_eval = max_iter * 5 // 4
-        defaults = dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
-                        tolerance_change=tolerance_change, history_size=history_size,
-                        line_search_fn=line_search_fn)
+        defaults = dict(
+            lr=lr,
+            max_iter=max_iter,
+            max_eval=max_eval,
+            tolerance_grad=tolerance_grad,
+            tolerance_change=tolerance_change,
+            history_size=history_size,
+            line_search_fn=line_search_fn,
+        )
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
@@ -160,8 +174,7 @@ class LBFGS(Optimizer):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"LBFGS: Invalid {name}: {value!r} (expected an integer >= 1)")
         if line_search_fn not in (None, "strong_wolfe"):
-            raise ValueError(f"LBFGS: only 'strong_wolfe' is supported as line_search_fn, got "
-                             f"{line_search_fn!r}")
+            raise ValueError(f"LBFGS: only 'strong_wolfe' is supported as line_search_fn, got {line_search_fn!r}")
 
     def _validate_group(self, group):
         super()._validate_group(group)
@@ -187,7 +200,7 @@ class LBFGS(Optimizer):
         offset = 0
         for p in self._params:
             n = p.data.size
-            p.data += (update[offset:offset + n] * step_size).reshape(p.data.shape)
+            p.data += (update[offset : offset + n] * step_size).reshape(p.data.shape)
             offset += n
 
     def _clone_param(self):
@@ -207,8 +220,9 @@ class LBFGS(Optimizer):
     def step(self, closure=None):
         """Run up to ``max_iter`` L-BFGS iterations; returns the loss of the first evaluation."""
         if closure is None or not callable(closure):
-            raise TypeError("LBFGS.step: a closure that recomputes the loss and gradients is "
-                            f"required, got {closure!r}")
+            raise TypeError(
+                f"LBFGS.step: a closure that recomputes the loss and gradients is required, got {closure!r}"
+            )
         group = self.param_groups[0]
         lr = float(group["lr"])
         max_iter = group["max_iter"]
@@ -299,7 +313,8 @@ class LBFGS(Optimizer):
                     return self._directional_evaluate(closure, x, t, d)
 
                 loss, flat_grad, t, ls_func_evals = _strong_wolfe(
-                    obj_func, x_init, t, d, loss, flat_grad, gtd, max_ls=max_eval - current_evals)
+                    obj_func, x_init, t, d, loss, flat_grad, gtd, max_ls=max_eval - current_evals
+                )
                 self._add_grad(t, d)
                 opt_cond = np.abs(flat_grad).max() <= tolerance_grad
             else:

@@ -16,6 +16,7 @@ says why.
 By default the parameters, buffers, optimizer state and learning rates are restored afterwards, so
 the test leaves the model untouched.
 """
+
 from __future__ import annotations
 
 import math
@@ -92,17 +93,18 @@ class LRFinderResult:
     def plot(self, path=None, ax=None):
         """Draw smoothed loss against learning rate (log axis); save to ``path`` if given."""
         import matplotlib
+
         if ax is None and path is not None:
             matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
+
         own = ax is None
         if own:
             fig, ax = plt.subplots(figsize=(6, 4))
         ax.plot(self.lrs, self.smoothed, label="smoothed loss")
         ax.plot(self.lrs, self.losses, alpha=0.3, label="loss")
         if self.suggestion is not None:
-            ax.axvline(self.suggestion, color="red", linestyle="--",
-                       label=f"suggestion {self.suggestion:.2e}")
+            ax.axvline(self.suggestion, color="red", linestyle="--", label=f"suggestion {self.suggestion:.2e}")
         ax.set_xscale("log" if np.all(self.lrs > 0) else "linear")
         ax.set_xlabel("learning rate")
         ax.set_ylabel("loss")
@@ -140,27 +142,54 @@ def analyse_curve(lrs, smoothed, diverged, skip_start=5, skip_end=2, min_drop=0.
     finite = np.flatnonzero(np.isfinite(smoothed))
     finite = finite[finite >= min(skip_start, len(smoothed) - 1)] if len(finite) else finite
     if len(finite) < 3:
-        return None, None, None, (f"too few steps were recorded ({len(smoothed)}) to read the curve; "
-                                  "raise the number of iterations or lower the start rate")
+        return (
+            None,
+            None,
+            None,
+            (
+                f"too few steps were recorded ({len(smoothed)}) to read the curve; "
+                "raise the number of iterations or lower the start rate"
+            ),
+        )
     best = int(finite[np.argmin(smoothed[finite])])
     min_loss_lr = float(lrs[best])
     first = smoothed[finite[0]]
     drop = (first - smoothed[best]) / abs(first) if first != 0 else 0.0
-    steepest = suggest_lr(lrs[:best + 1], smoothed[:best + 1], skip_start, 0)
+    steepest = suggest_lr(lrs[: best + 1], smoothed[: best + 1], skip_start, 0)
     if drop < min_drop:
-        return None, min_loss_lr, steepest, (
-            f"no clear descent: the smoothed loss fell by only {100 * max(drop, 0):.1f}% between "
-            f"{lrs[finite[0]]:.3g} and {lrs[finite[-1]]:.3g}; widen the range (a higher end rate)")
+        return (
+            None,
+            min_loss_lr,
+            steepest,
+            (
+                f"no clear descent: the smoothed loss fell by only {100 * max(drop, 0):.1f}% between "
+                f"{lrs[finite[0]]:.3g} and {lrs[finite[-1]]:.3g}; widen the range (a higher end rate)"
+            ),
+        )
     note = None
     if best >= len(smoothed) - 1 - skip_end and not diverged:
-        note = ("the loss was still falling at the end of the range, so the minimum may lie beyond it; "
-                "a higher end rate would tell")
+        note = (
+            "the loss was still falling at the end of the range, so the minimum may lie beyond it; "
+            "a higher end rate would tell"
+        )
     return min_loss_lr / 10, min_loss_lr, steepest, note
 
 
-def lr_range_test(optimizer, train_step, start_lr=1e-7, end_lr=10.0, num_iter=100, mode="exp",
-                  beta=0.98, diverge_th=5.0, skip_start=5, skip_end=2, restore=True,
-                  restore_fns=(), min_drop=0.1):
+def lr_range_test(
+    optimizer,
+    train_step,
+    start_lr=1e-7,
+    end_lr=10.0,
+    num_iter=100,
+    mode="exp",
+    beta=0.98,
+    diverge_th=5.0,
+    skip_start=5,
+    skip_end=2,
+    restore=True,
+    restore_fns=(),
+    min_drop=0.1,
+):
     """Run an LR range test with a ``train_step`` closure.
 
     Args:
@@ -188,10 +217,8 @@ def lr_range_test(optimizer, train_step, start_lr=1e-7, end_lr=10.0, num_iter=10
         raise TypeError(f"{where}: expected a deepnotes Optimizer, got {type(optimizer).__name__}")
     if not callable(train_step):
         raise TypeError(f"{where}: train_step must be callable, got {type(train_step).__name__}")
-    if not (isinstance(start_lr, (int, float)) and isinstance(end_lr, (int, float))
-            and 0 < start_lr < end_lr):
-        raise ValueError(f"{where}: need 0 < start_lr < end_lr, got start_lr={start_lr!r}, "
-                         f"end_lr={end_lr!r}")
+    if not (isinstance(start_lr, (int, float)) and isinstance(end_lr, (int, float)) and 0 < start_lr < end_lr):
+        raise ValueError(f"{where}: need 0 < start_lr < end_lr, got start_lr={start_lr!r}, end_lr={end_lr!r}")
     if not isinstance(num_iter, int) or isinstance(num_iter, bool) or num_iter < 5:
         raise ValueError(f"{where}: num_iter must be at least 5, got {num_iter!r}")
     if not 0 <= beta < 1:
@@ -240,13 +267,23 @@ def lr_range_test(optimizer, train_step, start_lr=1e-7, end_lr=10.0, num_iter=10
                 fn()
 
     lrs, losses, smoothed = np.array(lrs), np.array(losses), np.array(smoothed)
-    suggestion, min_loss_lr, steepest, note = analyse_curve(lrs, smoothed, diverged, skip_start, skip_end,
-                                                            min_drop)
+    suggestion, min_loss_lr, steepest, note = analyse_curve(lrs, smoothed, diverged, skip_start, skip_end, min_drop)
     return LRFinderResult(lrs, losses, smoothed, suggestion, min_loss_lr, diverged, steepest, note)
 
 
-def lr_finder(model, optimizer, train_loader, loss_fn=None, start_lr=1e-7, end_lr=10.0,
-              num_iter=100, mode="exp", beta=0.98, diverge_th=5.0, restore=True):
+def lr_finder(
+    model,
+    optimizer,
+    train_loader,
+    loss_fn=None,
+    start_lr=1e-7,
+    end_lr=10.0,
+    num_iter=100,
+    mode="exp",
+    beta=0.98,
+    diverge_th=5.0,
+    restore=True,
+):
     """LR range test of ``model`` on batches ``(inputs, target)`` from ``train_loader``.
 
     Each iteration: ``loss = loss_fn(model(inputs), target)`` (default cross entropy on logits),
@@ -256,6 +293,7 @@ def lr_finder(model, optimizer, train_loader, loss_fn=None, start_lr=1e-7, end_l
     """
     if loss_fn is None:
         from ..nn import functional as F
+
         loss_fn = F.cross_entropy
     batches = iter(train_loader)
 
@@ -280,8 +318,7 @@ def lr_finder(model, optimizer, train_loader, loss_fn=None, start_lr=1e-7, end_l
     restore_fns = ()
     if restore:
         was_training = getattr(model, "training", True)
-        saved = {k: np.array(getattr(v, "data", v), copy=True)
-                 for k, v in model.state_dict().items()}
+        saved = {k: np.array(getattr(v, "data", v), copy=True) for k, v in model.state_dict().items()}
 
         def restore_model():
             model.load_state_dict(saved)
@@ -289,6 +326,15 @@ def lr_finder(model, optimizer, train_loader, loss_fn=None, start_lr=1e-7, end_l
 
         restore_fns = (restore_model,)
     model.train()
-    return lr_range_test(optimizer, train_step, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter,
-                         mode=mode, beta=beta, diverge_th=diverge_th, restore=restore,
-                         restore_fns=restore_fns)
+    return lr_range_test(
+        optimizer,
+        train_step,
+        start_lr=start_lr,
+        end_lr=end_lr,
+        num_iter=num_iter,
+        mode=mode,
+        beta=beta,
+        diverge_th=diverge_th,
+        restore=restore,
+        restore_fns=restore_fns,
+    )

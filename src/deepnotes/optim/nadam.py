@@ -1,4 +1,5 @@
 """NAdam: Adam with Nesterov momentum and a momentum-decay schedule (Dozat 2016)."""
+
 import numpy as np
 
 from .optimizer import Optimizer, lerp_
@@ -6,8 +7,26 @@ from .optimizer import Optimizer, lerp_
 __all__ = ["NAdam"]
 
 
-def _nadam_kernel(p, g, m, v, t1, t2, t3, *, lr, beta1, beta2, eps, weight_decay, decoupled,
-                  maximize, bias_correction2, coef_grad, coef_avg):
+def _nadam_kernel(
+    p,
+    g,
+    m,
+    v,
+    t1,
+    t2,
+    t3,
+    *,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    weight_decay,
+    decoupled,
+    maximize,
+    bias_correction2,
+    coef_grad,
+    coef_avg,
+):
     if maximize:
         np.negative(g, out=t1)
         g = t1
@@ -61,16 +80,32 @@ class NAdam(Optimizer):
     _param_shaped_state = ("exp_avg", "exp_avg_sq")
     _scalar_state = ("step", "mu_product")
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 momentum_decay=4e-3, decoupled_weight_decay=False, *, maximize=False):
+    def __init__(
+        self,
+        params,
+        lr=2e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        momentum_decay=4e-3,
+        decoupled_weight_decay=False,
+        *,
+        maximize=False,
+    ):
         self._check(lr, "learning rate", lambda v: v >= 0, "lr >= 0")
         self._check(eps, "epsilon value", lambda v: v >= 0, "eps >= 0")
         self._check_betas(betas)
         self._check(weight_decay, "weight_decay value", lambda v: v >= 0, "weight_decay >= 0")
         self._check(momentum_decay, "momentum_decay value", lambda v: v >= 0, "momentum_decay >= 0")
-        defaults = dict(lr=lr, betas=tuple(float(b) for b in betas), eps=eps,
-                        weight_decay=weight_decay, momentum_decay=momentum_decay,
-                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+        defaults = dict(
+            lr=lr,
+            betas=tuple(float(b) for b in betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum_decay=momentum_decay,
+            decoupled_weight_decay=decoupled_weight_decay,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def _validate_group(self, group):
@@ -85,10 +120,15 @@ class NAdam(Optimizer):
             lr = float(group["lr"])
             beta1, beta2 = (float(b) for b in group["betas"])
             momentum_decay = float(group["momentum_decay"])
-            kw = dict(lr=lr, beta1=beta1, beta2=beta2, eps=float(group["eps"]),
-                      weight_decay=float(group["weight_decay"]),
-                      decoupled=bool(group["decoupled_weight_decay"]),
-                      maximize=bool(group["maximize"]))
+            kw = dict(
+                lr=lr,
+                beta1=beta1,
+                beta2=beta2,
+                eps=float(group["eps"]),
+                weight_decay=float(group["weight_decay"]),
+                decoupled=bool(group["decoupled_weight_decay"]),
+                maximize=bool(group["maximize"]),
+            )
             for p in group["params"]:
                 g = self._grad(p)
                 if g is None:
@@ -100,14 +140,18 @@ class NAdam(Optimizer):
                     state["exp_avg"] = np.zeros(p.data.shape, dtype=p.data.dtype)
                     state["exp_avg_sq"] = np.zeros(p.data.shape, dtype=p.data.dtype)
                 state["step"] = step = state["step"] + 1
-                bias_correction2 = 1 - beta2 ** step
+                bias_correction2 = 1 - beta2**step
                 mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
                 mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
                 state["mu_product"] = mu_product = state["mu_product"] * mu
                 mu_product_next = mu_product * mu_next
                 self._foreach_block(
-                    _nadam_kernel, [p.data, g, state["exp_avg"], state["exp_avg_sq"]], 3,
+                    _nadam_kernel,
+                    [p.data, g, state["exp_avg"], state["exp_avg_sq"]],
+                    3,
                     bias_correction2=bias_correction2,
                     coef_grad=-lr * (1.0 - mu) / (1.0 - mu_product),
-                    coef_avg=(-lr * mu_next) / (1.0 - mu_product_next), **kw)
+                    coef_avg=(-lr * mu_next) / (1.0 - mu_product_next),
+                    **kw,
+                )
         return loss

@@ -16,6 +16,7 @@ exactly as torch does (indices count parameters in group order); arrays in it ar
 dict is a snapshot.  ``load_state_dict()`` checks that the dict matches this optimizer's groups and
 parameter shapes and raises ``ValueError`` when it does not.
 """
+
 from __future__ import annotations
 
 import copy
@@ -142,16 +143,19 @@ class Optimizer:
         self._workspace = _Workspace()
         name = type(self).__name__
         if isinstance(params, (Tensor, np.ndarray)):
-            raise TypeError(f"{name}: params should be an iterable of Tensors or dicts, but got "
-                            f"{type(params).__name__}")
+            raise TypeError(
+                f"{name}: params should be an iterable of Tensors or dicts, but got {type(params).__name__}"
+            )
         if isinstance(params, dict):
-            raise TypeError(f"{name}: params should be an iterable of Tensors or dicts, but got a "
-                            "single dict; wrap it in a list")
+            raise TypeError(
+                f"{name}: params should be an iterable of Tensors or dicts, but got a single dict; wrap it in a list"
+            )
         try:
             param_groups = list(params)
         except TypeError:
-            raise TypeError(f"{name}: params should be an iterable of Tensors or dicts, but got "
-                            f"{type(params).__name__}") from None
+            raise TypeError(
+                f"{name}: params should be an iterable of Tensors or dicts, but got {type(params).__name__}"
+            ) from None
         self.state = defaultdict(dict)
         self.param_groups = []
         if len(param_groups) == 0:
@@ -170,8 +174,7 @@ class Optimizer:
         """
         name = type(self).__name__
         if not isinstance(param_group, dict):
-            raise TypeError(f"{name}.add_param_group: param_group must be a dict, but got "
-                            f"{type(param_group).__name__}")
+            raise TypeError(f"{name}.add_param_group: param_group must be a dict, but got {type(param_group).__name__}")
         if "params" not in param_group:
             raise ValueError(f"{name}.add_param_group: param_group has no 'params' entry")
         param_group = dict(param_group)
@@ -179,9 +182,11 @@ class Optimizer:
         if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, set):
-            raise TypeError(f"{name}: optimizer parameters need to be organized in ordered "
-                            "collections, but the ordering of tensors in sets will change between "
-                            "runs. Please use a list instead.")
+            raise TypeError(
+                f"{name}: optimizer parameters need to be organized in ordered "
+                "collections, but the ordering of tensors in sets will change between "
+                "runs. Please use a list instead."
+            )
         else:
             params = list(params)
 
@@ -194,25 +199,28 @@ class Optimizer:
                 tensors.append(item)
         if names:
             if len(names) != len(tensors):
-                raise ValueError(f"{name}: all optimizer params should be with/without names. "
-                                 "Some param names are missing")
+                raise ValueError(
+                    f"{name}: all optimizer params should be with/without names. Some param names are missing"
+                )
             param_group["param_names"] = names
         param_group["params"] = tensors
 
         for p in tensors:
             if not isinstance(p, Tensor):
-                raise TypeError(f"{name}: optimizer can only optimize deepnotes Tensors, but one of "
-                                f"the params is {type(p).__name__}")
+                raise TypeError(
+                    f"{name}: optimizer can only optimize deepnotes Tensors, but one of "
+                    f"the params is {type(p).__name__}"
+                )
             if not p.is_leaf:
                 raise ValueError(f"{name}: can't optimize a non-leaf Tensor")
             if p.data.dtype.kind != "f":
-                raise TypeError(f"{name}: can only optimize floating-point tensors, got dtype "
-                                f"{p.data.dtype}")
+                raise TypeError(f"{name}: can only optimize floating-point tensors, got dtype {p.data.dtype}")
 
         for key, default in self.defaults.items():
             if default is required and key not in param_group:
-                raise ValueError(f"{name}: parameter group didn't specify a value of required "
-                                 f"optimization parameter {key}")
+                raise ValueError(
+                    f"{name}: parameter group didn't specify a value of required optimization parameter {key}"
+                )
             param_group.setdefault(key, default)
         self._validate_group(param_group)
 
@@ -222,8 +230,10 @@ class Optimizer:
         for group in self.param_groups:
             if ("param_names" in param_group) != ("param_names" in group):
                 kind = "with names" if "param_names" in param_group else "without names"
-                raise ValueError(f"{name}: all optimizer param groups should be with/without names. "
-                                 f"cannot add param group {kind} to the optimizer")
+                raise ValueError(
+                    f"{name}: all optimizer param groups should be with/without names. "
+                    f"cannot add param group {kind} to the optimizer"
+                )
             if any(id(p) in ids for p in group["params"]):
                 raise ValueError(f"{name}: some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
@@ -237,16 +247,16 @@ class Optimizer:
     def _check(self, value, what, ok, expected):
         name = type(self).__name__
         if not _is_number(value):
-            raise TypeError(f"{name}: {what} must be a real number, got {value!r} "
-                            f"({type(value).__name__})")
-        if value != value or not ok(value):                   # NaN is never a valid hyper-parameter
+            raise TypeError(f"{name}: {what} must be a real number, got {value!r} ({type(value).__name__})")
+        if value != value or not ok(value):  # NaN is never a valid hyper-parameter
             raise ValueError(f"{name}: Invalid {what}: {value} (expected {expected})")
 
     def _check_non_negative(self, group, *keys):
         """Each named hyper-parameter of ``group`` must be a number >= 0 (eps, weight_decay, ...)."""
         for key in keys:
-            self._check(group[key], "epsilon value" if key == "eps" else f"{key} value", lambda v: v >= 0,
-                        f"{key} >= 0")
+            self._check(
+                group[key], "epsilon value" if key == "eps" else f"{key} value", lambda v: v >= 0, f"{key} >= 0"
+            )
 
     def _check_betas(self, betas):
         name = type(self).__name__
@@ -254,11 +264,9 @@ class Optimizer:
             raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
         for i, b in enumerate(betas):
             if not _is_number(b):
-                raise TypeError(f"{name}: beta parameter at index {i} must be a real number, got "
-                                f"{b!r}")
+                raise TypeError(f"{name}: beta parameter at index {i} must be a real number, got {b!r}")
             if not 0.0 <= b < 1.0:
-                raise ValueError(f"{name}: Invalid beta parameter at index {i}: {b} "
-                                 "(expected 0 <= beta < 1)")
+                raise ValueError(f"{name}: Invalid beta parameter at index {i}: {b} (expected 0 <= beta < 1)")
 
     # ------------------------------------------------------------------ gradients
     def zero_grad(self, set_to_none=True):
@@ -282,8 +290,9 @@ class Optimizer:
             g = g.data
         g = np.asarray(g)
         if g.shape != p.data.shape:
-            raise ValueError(f"{type(self).__name__}.step: gradient has shape {g.shape}, but its "
-                             f"parameter has shape {p.data.shape}")
+            raise ValueError(
+                f"{type(self).__name__}.step: gradient has shape {g.shape}, but its parameter has shape {p.data.shape}"
+            )
         return np.ascontiguousarray(g, dtype=p.data.dtype)
 
     def _run_closure(self, closure):
@@ -315,7 +324,7 @@ class Optimizer:
             stop = start + block
             if stop > n:
                 stop = n
-                scratch = [s[:stop - start] for s in scratch]
+                scratch = [s[: stop - start] for s in scratch]
             kernel(*[None if f is None else f[start:stop] for f in flats], *scratch, **kw)
 
     def step(self, closure=None):
@@ -356,27 +365,31 @@ class Optimizer:
         """
         name = type(self).__name__
         where = f"{name}.load_state_dict"
-        if not isinstance(state_dict, dict) or "state" not in state_dict \
-                or "param_groups" not in state_dict:
+        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
             got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
-            raise ValueError(f"{where}: expected a dict with keys 'state' and 'param_groups', got "
-                             f"{got}")
+            raise ValueError(f"{where}: expected a dict with keys 'state' and 'param_groups', got {got}")
         groups = self.param_groups
         saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):
-            raise ValueError(f"{where}: loaded state dict has a different number of parameter "
-                             f"groups ({len(saved_groups)}) than the optimizer ({len(groups)})")
+            raise ValueError(
+                f"{where}: loaded state dict has a different number of parameter "
+                f"groups ({len(saved_groups)}) than the optimizer ({len(groups)})"
+            )
         for i, (g, sg) in enumerate(zip(groups, saved_groups)):
             if not isinstance(sg, dict) or "params" not in sg:
                 raise ValueError(f"{where}: param_groups[{i}] is not a dict with a 'params' entry")
             if len(g["params"]) != len(sg["params"]):
-                raise ValueError(f"{where}: loaded state dict contains a parameter group that doesn't "
-                                 f"match the size of optimizer's group (group {i}: "
-                                 f"{len(sg['params'])} saved vs {len(g['params'])} parameters)")
+                raise ValueError(
+                    f"{where}: loaded state dict contains a parameter group that doesn't "
+                    f"match the size of optimizer's group (group {i}: "
+                    f"{len(sg['params'])} saved vs {len(g['params'])} parameters)"
+                )
             missing = [k for k in self.defaults if k not in sg]
             if missing:
-                raise ValueError(f"{where}: param_groups[{i}] lacks hyper-parameters {missing} of "
-                                 f"{name}; was the state dict saved by another optimizer?")
+                raise ValueError(
+                    f"{where}: param_groups[{i}] lacks hyper-parameters {missing} of "
+                    f"{name}; was the state dict saved by another optimizer?"
+                )
             # the checks of the constructor and add_param_group: a NaN or negative lr, betas outside
             # [0, 1) ... would otherwise load silently and poison the weights at the next step
             try:
@@ -384,17 +397,21 @@ class Optimizer:
             except (TypeError, ValueError) as err:
                 msg = str(err).removeprefix(f"{name}: ")
                 raise type(err)(f"{where}: param_groups[{i}]: {msg}") from None
-        id_map = dict(zip(chain.from_iterable(g["params"] for g in saved_groups),
-                          chain.from_iterable(g["params"] for g in groups)))
+        id_map = dict(
+            zip(
+                chain.from_iterable(g["params"] for g in saved_groups), chain.from_iterable(g["params"] for g in groups)
+            )
+        )
         state = defaultdict(dict)
         for key, value in state_dict["state"].items():
             if key not in id_map:
-                raise ValueError(f"{where}: state refers to parameter index {key!r}, which no "
-                                 f"param group lists (indices: {sorted(id_map)})")
+                raise ValueError(
+                    f"{where}: state refers to parameter index {key!r}, which no "
+                    f"param group lists (indices: {sorted(id_map)})"
+                )
             param = id_map[key]
             if not isinstance(value, dict):
-                raise ValueError(f"{where}: state[{key!r}] must be a dict, got "
-                                 f"{type(value).__name__}")
+                raise ValueError(f"{where}: state[{key!r}] must be a dict, got {type(value).__name__}")
             state[param] = self._load_param_state(param, value, key, where)
         for g, sg in zip(groups, saved_groups):
             sg["params"] = g["params"]
@@ -416,8 +433,10 @@ class Optimizer:
             if k in self._param_shaped_state and v is not None:
                 arr = np.asarray(v)
                 if arr.shape != param.data.shape:
-                    raise ValueError(f"{where}: state[{index}][{k!r}] has shape {arr.shape}, but the "
-                                     f"parameter has shape {param.data.shape}")
+                    raise ValueError(
+                        f"{where}: state[{index}][{k!r}] has shape {arr.shape}, but the "
+                        f"parameter has shape {param.data.shape}"
+                    )
             out[k] = self._cast_state(param, v)
         return out
 
@@ -442,4 +461,3 @@ class Optimizer:
                     lines.append(f"    {key}: {group[key]}")
         lines.append(")")
         return "\n".join(lines)
-

@@ -1,4 +1,5 @@
 """RMSprop (Hinton's lecture 6e), with optional momentum and the centered variant."""
+
 import numpy as np
 
 from .optimizer import Optimizer, lerp_
@@ -6,8 +7,7 @@ from .optimizer import Optimizer, lerp_
 __all__ = ["RMSprop"]
 
 
-def _rmsprop_kernel(p, g, sq, gavg, buf, t1, t2, t3, *, lr, alpha, eps, weight_decay, momentum,
-                    maximize):
+def _rmsprop_kernel(p, g, sq, gavg, buf, t1, t2, t3, *, lr, alpha, eps, weight_decay, momentum, maximize):
     if maximize:
         np.negative(g, out=t1)
         g = t1
@@ -66,23 +66,30 @@ class RMSprop(Optimizer):
 
     _param_shaped_state = ("square_avg", "momentum_buffer", "grad_avg")
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False, *, maximize=False):
+    def __init__(
+        self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *, maximize=False
+    ):
         self._check(lr, "learning rate", lambda v: v >= 0, "lr >= 0")
         self._check(eps, "epsilon value", lambda v: v >= 0, "eps >= 0")
         self._check(momentum, "momentum value", lambda v: v >= 0, "momentum >= 0")
         self._check(weight_decay, "weight_decay value", lambda v: v >= 0, "weight_decay >= 0")
         self._check(alpha, "alpha value", lambda v: v >= 0, "alpha >= 0")
-        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
-                        weight_decay=weight_decay, maximize=maximize)
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            alpha=alpha,
+            eps=eps,
+            centered=centered,
+            weight_decay=weight_decay,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def _validate_group(self, group):
         super()._validate_group(group)
         self._check(group["eps"], "epsilon value", lambda v: v >= 0, "eps >= 0")
         self._check(group["momentum"], "momentum value", lambda v: v >= 0, "momentum >= 0")
-        self._check(group["weight_decay"], "weight_decay value", lambda v: v >= 0,
-                    "weight_decay >= 0")
+        self._check(group["weight_decay"], "weight_decay value", lambda v: v >= 0, "weight_decay >= 0")
         self._check(group["alpha"], "alpha value", lambda v: v >= 0, "alpha >= 0")
 
     def step(self, closure=None):
@@ -91,9 +98,14 @@ class RMSprop(Optimizer):
         for group in self.param_groups:
             momentum = float(group["momentum"])
             centered = bool(group["centered"])
-            kw = dict(lr=float(group["lr"]), alpha=float(group["alpha"]), eps=float(group["eps"]),
-                      weight_decay=float(group["weight_decay"]), momentum=momentum,
-                      maximize=bool(group["maximize"]))
+            kw = dict(
+                lr=float(group["lr"]),
+                alpha=float(group["alpha"]),
+                eps=float(group["eps"]),
+                weight_decay=float(group["weight_decay"]),
+                momentum=momentum,
+                maximize=bool(group["maximize"]),
+            )
             for p in group["params"]:
                 g = self._grad(p)
                 if g is None:
@@ -110,6 +122,14 @@ class RMSprop(Optimizer):
                 state["step"] += 1
                 self._foreach_block(
                     _rmsprop_kernel,
-                    [p.data, g, state["square_avg"], state["grad_avg"] if centered else None,
-                     state["momentum_buffer"] if momentum > 0 else None], 3, **kw)
+                    [
+                        p.data,
+                        g,
+                        state["square_avg"],
+                        state["grad_avg"] if centered else None,
+                        state["momentum_buffer"] if momentum > 0 else None,
+                    ],
+                    3,
+                    **kw,
+                )
         return loss

@@ -1,4 +1,5 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov momentum and L2 weight decay."""
+
 import numpy as np
 
 from .optimizer import Optimizer
@@ -6,8 +7,7 @@ from .optimizer import Optimizer
 __all__ = ["SGD"]
 
 
-def _sgd_kernel(p, g, buf, t1, t2, *, lr, momentum, dampening, weight_decay, nesterov, maximize,
-                first):
+def _sgd_kernel(p, g, buf, t1, t2, *, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
     if maximize:
         np.negative(g, out=t1)
         g = t1
@@ -61,29 +61,35 @@ class SGD(Optimizer):
     _param_shaped_state = ("momentum_buffer",)
     _scalar_state = ()
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False):
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False):
         self._check(lr, "learning rate", lambda v: v >= 0, "lr >= 0")
         self._check(momentum, "momentum value", lambda v: v >= 0, "momentum >= 0")
         self._check(dampening, "dampening value", lambda v: True, "a real number")
         self._check(weight_decay, "weight_decay value", lambda v: v >= 0, "weight_decay >= 0")
         self._check_nesterov(nesterov, momentum, dampening)
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize)
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def _validate_group(self, group):
         super()._validate_group(group)
         self._check(group["momentum"], "momentum value", lambda v: v >= 0, "momentum >= 0")
-        self._check(group["weight_decay"], "weight_decay value", lambda v: v >= 0,
-                    "weight_decay >= 0")
+        self._check(group["weight_decay"], "weight_decay value", lambda v: v >= 0, "weight_decay >= 0")
         self._check(group["dampening"], "dampening value", lambda v: True, "a real number")
         self._check_nesterov(group["nesterov"], group["momentum"], group["dampening"])
 
     def _check_nesterov(self, nesterov, momentum, dampening):
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError(f"SGD: Nesterov momentum requires a momentum and zero dampening, got "
-                             f"momentum={momentum}, dampening={dampening}")
+            raise ValueError(
+                f"SGD: Nesterov momentum requires a momentum and zero dampening, got "
+                f"momentum={momentum}, dampening={dampening}"
+            )
 
     def step(self, closure=None):
         """Perform one SGD step; returns the closure's loss if a closure is given."""
@@ -91,9 +97,14 @@ class SGD(Optimizer):
         for group in self.param_groups:
             lr = float(group["lr"])
             momentum = float(group["momentum"])
-            kw = dict(lr=lr, momentum=momentum, dampening=float(group["dampening"]),
-                      weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]),
-                      maximize=bool(group["maximize"]))
+            kw = dict(
+                lr=lr,
+                momentum=momentum,
+                dampening=float(group["dampening"]),
+                weight_decay=float(group["weight_decay"]),
+                nesterov=bool(group["nesterov"]),
+                maximize=bool(group["maximize"]),
+            )
             for p in group["params"]:
                 g = self._grad(p)
                 if g is None:

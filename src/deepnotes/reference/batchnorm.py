@@ -10,6 +10,7 @@ dx = c1 dy + c2 x + c3, so no normalised copy of x is kept).
 Here each channel's values are gathered into one vector and the textbook chain is followed step by
 step: mean, variance, x_hat, y forward; dx_hat, dvar, dmu, dx backward.
 """
+
 import numpy as np
 
 
@@ -18,8 +19,9 @@ def _channel_values(a, c):
     return a[:, c].reshape(-1)
 
 
-def batch_norm_forward(x, weight=None, bias=None, running_mean=None, running_var=None, training=True,
-                       momentum=0.1, eps=1e-5):
+def batch_norm_forward(
+    x, weight=None, bias=None, running_mean=None, running_var=None, training=True, momentum=0.1, eps=1e-5
+):
     """Batch norm of x (N, C, *) per channel c, over its m = N * (spatial size) values.
 
     Training (S001-31):

@@ -27,9 +27,17 @@ def coco_box_iou(d, g, g_is_crowd):
     return inter / union
 
 
-def coco_match_image(dt_boxes, dt_scores, dt_areas, gt_boxes, gt_areas, gt_crowd,
-                     iou_thresholds=(0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95),
-                     area_range=(0.0, 1e10), max_det=100):
+def coco_match_image(
+    dt_boxes,
+    dt_scores,
+    dt_areas,
+    gt_boxes,
+    gt_areas,
+    gt_crowd,
+    iou_thresholds=(0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95),
+    area_range=(0.0, 1e10),
+    max_det=100,
+):
     """Match the detections of one image and one category to its ground truths (S001-104).
 
     1. A ground truth is *ignored* when it is a crowd region or its area lies outside the closed
@@ -68,9 +76,9 @@ def coco_match_image(dt_boxes, dt_scores, dt_areas, gt_boxes, gt_areas, gt_crowd
             best_iou, m = min(t, 1 - 1e-10), -1
             for j in gt_order:
                 if taken[j] >= 0 and not gt_crowd[j]:
-                    continue                                   # already matched
+                    continue  # already matched
                 if m >= 0 and not ignored[m] and ignored[j]:
-                    break                                      # the ignored ones come last
+                    break  # the ignored ones come last
                 if iou[i, j] < best_iou:
                     continue
                 best_iou, m = iou[i, j], j
@@ -84,5 +92,11 @@ def coco_match_image(dt_boxes, dt_scores, dt_areas, gt_boxes, gt_areas, gt_crowd
         dt_matches.append(d_match)
         dt_ignore.append(d_ign)
         gt_matches.append([taken[j] for j in gt_order])
-    return dict(dt_order=dt_order, gt_order=gt_order, dt_matches=dt_matches, gt_matches=gt_matches,
-                dt_ignore=dt_ignore, gt_ignore=[ignored[j] for j in gt_order])
+    return dict(
+        dt_order=dt_order,
+        gt_order=gt_order,
+        dt_matches=dt_matches,
+        gt_matches=gt_matches,
+        dt_ignore=dt_ignore,
+        gt_ignore=[ignored[j] for j in gt_order],
+    )

@@ -15,6 +15,7 @@ inside the loops is one kernel against one window (the dot product of conv2d, th
 that a transposed convolution scatters; the depthwise version even loops over the kernel taps).  They
 are meant to be read, and they are slow: use them on tiny arrays.
 """
+
 import numpy as np
 
 from ._geometry import conv_out, pads, pair
@@ -29,7 +30,7 @@ def _padded(x, p):
 def _window(xp, n, channels, h0, w0, kh, kw, dilation):
     """The (len(channels), kh, kw) input window whose top-left tap is at padded (h0, w0)."""
     d0, d1 = dilation
-    return xp[n, channels, h0:h0 + d0 * (kh - 1) + 1:d0, w0:w0 + d1 * (kw - 1) + 1:d1]
+    return xp[n, channels, h0 : h0 + d0 * (kh - 1) + 1 : d0, w0 : w0 + d1 * (kw - 1) + 1 : d1]
 
 
 def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -100,11 +101,12 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
                 for w in range(Wo):
                     h0, w0 = s[0] * h, s[1] * w
                     dw[o] += dy[n, o, h, w] * _window(xp, n, channels, h0, w0, kh, kw, d)
-                    dxp[n, channels, h0:h0 + d0 * (kh - 1) + 1:d0, w0:w0 + d1 * (kw - 1) + 1:d1] += \
+                    dxp[n, channels, h0 : h0 + d0 * (kh - 1) + 1 : d0, w0 : w0 + d1 * (kw - 1) + 1 : d1] += (
                         dy[n, o, h, w] * weight[o]
+                    )
     db = dy.sum(axis=(0, 2, 3))
     (t, _), (left, _) = p
-    return dxp[:, :, t:t + H, left:left + W], dw, db
+    return dxp[:, :, t : t + H, left : left + W], dw, db
 
 
 def depthwise_conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
@@ -178,7 +180,7 @@ def depthwise_conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation
                             dxp[n, c, r, q] += g * weight[c, 0, i, j]
                             dw[c, 0, i, j] += g * xp[n, c, r, q]
     (t, _), (left, _) = p
-    return dxp[:, :, t:t + H, left:left + W], dw, db
+    return dxp[:, :, t : t + H, left : left + W], dw, db
 
 
 def conv_transpose2d_forward(x, weight, bias=None, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
@@ -217,7 +219,7 @@ def conv_transpose2d_forward(x, weight, bias=None, stride=1, padding=0, output_p
                     rows, cols = slice(h0, h0 + d0 * (kh - 1) + 1, d0), slice(w0, w0 + d1 * (kw - 1) + 1, d1)
                     full[n, outs, rows, cols] += x[n, c, h, w] * weight[c]
     Ho, Wo = Hf - 2 * p[0], Wf - 2 * p[1]
-    y = full[:, :, p[0]:p[0] + Ho, p[1]:p[1] + Wo].copy()
+    y = full[:, :, p[0] : p[0] + Ho, p[1] : p[1] + Wo].copy()
     if bias is not None:
         for o in range(y.shape[1]):
             y[:, o] += bias[o]
@@ -247,7 +249,7 @@ def conv_transpose2d_backward(grad_out, x, weight, stride=1, padding=0, output_p
     Hf = (H - 1) * s[0] + d[0] * (kh - 1) + 1 + q[0]
     Wf = (W - 1) * s[1] + d[1] * (kw - 1) + 1 + q[1]
     full = np.zeros((N, Og * groups, Hf, Wf), dtype=dy.dtype)
-    full[:, :, p[0]:p[0] + dy.shape[2], p[1]:p[1] + dy.shape[3]] = dy
+    full[:, :, p[0] : p[0] + dy.shape[2], p[1] : p[1] + dy.shape[3]] = dy
     dx = np.zeros_like(x, dtype=dy.dtype)
     dw = np.zeros_like(weight, dtype=dy.dtype)
     d0, d1 = d
@@ -258,7 +260,7 @@ def conv_transpose2d_backward(grad_out, x, weight, stride=1, padding=0, output_p
             for h in range(H):
                 for w in range(W):
                     h0, w0 = s[0] * h, s[1] * w
-                    window = full[n, outs, h0:h0 + d0 * (kh - 1) + 1:d0, w0:w0 + d1 * (kw - 1) + 1:d1]
+                    window = full[n, outs, h0 : h0 + d0 * (kh - 1) + 1 : d0, w0 : w0 + d1 * (kw - 1) + 1 : d1]
                     dx[n, c, h, w] = np.sum(weight[c] * window)
                     dw[c] += x[n, c, h, w] * window
     db = dy.sum(axis=(0, 2, 3))

@@ -46,6 +46,6 @@ def nms(boxes, scores, iou_threshold, idxs=None):
         for k in rest:
             same_class = idxs is None or idxs[k] == idxs[best]
             if same_class and box_iou_pair(boxes[best], boxes[k]) > iou_threshold:
-                continue                     # suppressed (a NaN IoU is never > threshold)
+                continue  # suppressed (a NaN IoU is never > threshold)
             remaining.append(k)
     return keep

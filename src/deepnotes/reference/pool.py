@@ -10,6 +10,7 @@ Here every output position is visited in Python and its window is listed tap by 
 virtual: a tap outside the input is skipped (max pooling pads with -inf, so such a tap never wins);
 for average pooling it is counted in the divisor only when ``count_include_pad``.
 """
+
 import math
 
 import numpy as np
@@ -105,8 +106,9 @@ def _avg_window(h, w, k, s, p, H, W, count_include_pad, divisor_override):
     return range(r0, r1), range(q0, q1), divisor
 
 
-def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                       divisor_override=None):
+def avg_pool2d_forward(
+    x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+):
     """Average pooling of x (N, C, H, W): y[n, c, h, w] = (sum of the window's inputs) / divisor.
 
     The divisor is the window's area inside the zero-padded input (``count_include_pad=True``), or
@@ -134,8 +136,16 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False, 
     return y
 
 
-def avg_pool2d_backward(grad_out, x_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
-                        count_include_pad=True, divisor_override=None):
+def avg_pool2d_backward(
+    grad_out,
+    x_shape,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+):
     """Gradient of average pooling: each output's gradient is split evenly over its window,
     dx[n, c, r, q] += dy[n, c, h, w] / divisor for every input (r, q) of window (h, w).
     Notes: S001-04, S003-25.  Fast kernel: :meth:`deepnotes.ops.pool.AvgPool2dFn.backward`.

@@ -14,6 +14,7 @@ the order (i, f, g, o), GRU in the order (r, z, n); b_ih, b_hh (G*H,) likewise. 
 loop over the samples of the batch and compute each gate with its own block of rows; the layer
 functions loop over time steps calling the cell.
 """
+
 import numpy as np
 
 
@@ -23,7 +24,7 @@ def _sigmoid(a):
 
 def _rows(w, k, H):
     """Gate k's block of rows of a stacked weight (or bias): rows k*H .. (k+1)*H."""
-    return w[k * H:(k + 1) * H]
+    return w[k * H : (k + 1) * H]
 
 
 def _bias(b, k, H):
@@ -48,8 +49,10 @@ def lstm_cell_forward(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
     gates = {name: np.zeros((B, H)) for name in "ifgo"}
     h_new, c_new = np.zeros((B, H)), np.zeros((B, H))
     for b in range(B):
-        pre = [_rows(w_ih, k, H) @ x[b] + _bias(b_ih, k, H) + _rows(w_hh, k, H) @ h[b] + _bias(b_hh, k, H)
-               for k in range(4)]
+        pre = [
+            _rows(w_ih, k, H) @ x[b] + _bias(b_ih, k, H) + _rows(w_hh, k, H) @ h[b] + _bias(b_hh, k, H)
+            for k in range(4)
+        ]
         i, f, g, o = _sigmoid(pre[0]), _sigmoid(pre[1]), np.tanh(pre[2]), _sigmoid(pre[3])
         c_new[b] = f * c[b] + i * g
         h_new[b] = o * np.tanh(c_new[b])

@@ -10,6 +10,7 @@ channel; batched over RoIs, no loop over bins or samples; the backward pass is t
 Here the loops are the ones of torchvision's C++ kernel: RoI, bin row, bin column, sample row, sample
 column; each sample's four neighbours and weights are computed by :func:`bilinear_neighbours`.
 """
+
 import math
 
 import numpy as np
@@ -93,8 +94,7 @@ def roi_align_forward(x, rois, output_size, spatial_scale=1.0, sampling_ratio=-1
     return out
 
 
-def roi_align_backward(grad_out, x_shape, rois, output_size, spatial_scale=1.0, sampling_ratio=-1,
-                       aligned=False):
+def roi_align_backward(grad_out, x_shape, rois, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
     """Gradient of :func:`roi_align_forward` with respect to the feature map: every sample sends
     dy[k, :, ph, pw] / count * (bilinear weight) back to each of its four neighbours.
     Fast kernel: ``deepnotes.detection.roi._align_backward`` (the transposed matrix products).

@@ -19,6 +19,7 @@ torchvision user would do it:
 A combination that cannot work (an ``image_size`` below the architecture's minimum, LeNet-5 at a side
 other than 32) raises :class:`IncompatibleInput`.
 """
+
 import collections
 
 import numpy as np
@@ -28,9 +29,20 @@ from ..data.dataset import Dataset
 from ..nn import functional as F
 from ..tensor import Tensor
 
-__all__ = ["MIN_INPUT_SIDE", "AUX_MIN_SIDE", "AUX_WEIGHTS", "IMAGE_DATASETS", "IncompatibleInput",
-           "AuxiliaryLoss", "FittedImages", "input_for", "build_classifier", "image_datasets",
-           "prepare_image_classification", "ImageClassification"]
+__all__ = [
+    "MIN_INPUT_SIDE",
+    "AUX_MIN_SIDE",
+    "AUX_WEIGHTS",
+    "IMAGE_DATASETS",
+    "IncompatibleInput",
+    "AuxiliaryLoss",
+    "FittedImages",
+    "input_for",
+    "build_classifier",
+    "image_datasets",
+    "prepare_image_classification",
+    "ImageClassification",
+]
 
 #: The smallest square side each architecture accepts, found by forward passes in training mode (the
 #: layer that fails just below: alexnet's third max pool, the 32x reduction of VGG, DenseNet's last
@@ -53,7 +65,7 @@ _FIXED_SIDE = {"lenet5": 32, "lenet5_modern": 32}
 #: name -> (channels, side of the stored images); digits are stored at 8x8 and built at any side.
 IMAGE_DATASETS = {"digits": (1, 8), "mnist": (1, 28), "fashion-mnist": (1, 28), "cifar10": (3, 32)}
 
-_DIGITS_SIDE = 32   # the side digits are upsampled to when the model leaves the choice free
+_DIGITS_SIDE = 32  # the side digits are upsampled to when the model leaves the choice free
 
 # weights of the auxiliary losses: 0.3 as in the GoogLeNet paper (Szegedy et al., 2015), 0.4 as in
 # the usual recipe for Inception v3 (torchvision's fine-tuning tutorial)
@@ -82,14 +94,14 @@ def input_for(name, channels, side, image_size=None):
     if key in _FIXED_SIDE:
         fixed = _FIXED_SIDE[key]
         if image_size is not None and image_size != fixed:
-            raise IncompatibleInput(f"{name} takes {fixed}x{fixed} images only, got an image size of "
-                                    f"{image_size}")
+            raise IncompatibleInput(f"{name} takes {fixed}x{fixed} images only, got an image size of {image_size}")
         return channels, fixed
     need = MIN_INPUT_SIDE.get(key, 1)
     if image_size is not None:
         if image_size < need:
-            raise IncompatibleInput(f"{name} needs images of at least {need}x{need} pixels, got an image "
-                                    f"size of {image_size}")
+            raise IncompatibleInput(
+                f"{name} needs images of at least {need}x{need} pixels, got an image size of {image_size}"
+            )
         return 3, int(image_size)
     return 3, max(int(side), need)
 
@@ -100,6 +112,7 @@ def build_classifier(name, num_classes, channels, side=None):
     channels, and an auxiliary head that cannot run at ``side`` (``AUX_MIN_SIDE``) is left out with
     ``aux_logits=False``."""
     from ..models import get_model
+
     key = _key(name)
     if key in _FIXED_SIDE:
         return get_model(name, num_classes=num_classes, in_channels=channels)
@@ -137,8 +150,9 @@ class FittedImages(Dataset):
                 batch = np.pad(batch, ((0, 0), (0, 0), (dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2)))
             else:
                 with no_grad():
-                    batch = F.interpolate(Tensor(batch), size=(self.side, self.side), mode="bilinear",
-                                          align_corners=False).data
+                    batch = F.interpolate(
+                        Tensor(batch), size=(self.side, self.side), mode="bilinear", align_corners=False
+                    ).data
         if batch.shape[1] != self.channels:
             batch = np.repeat(batch, self.channels, axis=1)
         return np.ascontiguousarray(batch)
@@ -163,6 +177,7 @@ def image_datasets(dataset, root=None, channels=None, side=None, fit="resize"):
     """(train set, test set) of ``dataset`` (a key of ``IMAGE_DATASETS``) as ``channels`` x ``side``
     images (default: as stored; digits at 32x32).  Local data sets are read from ``root``."""
     from ..data import datasets as D
+
     if dataset not in IMAGE_DATASETS:
         raise ValueError(f"image_datasets: unknown data set {dataset!r} (known: {', '.join(IMAGE_DATASETS)})")
     own_c, own_side = IMAGE_DATASETS[dataset]
@@ -215,8 +230,9 @@ class AuxiliaryLoss:
         return loss
 
 
-ImageClassification = collections.namedtuple("ImageClassification",
-                                             ["model", "train_set", "test_set", "loss_fn", "input_shape"])
+ImageClassification = collections.namedtuple(
+    "ImageClassification", ["model", "train_set", "test_set", "loss_fn", "input_shape"]
+)
 
 
 def prepare_image_classification(model, dataset, root=None, image_size=None, num_classes=10):
@@ -228,8 +244,9 @@ def prepare_image_classification(model, dataset, root=None, image_size=None, num
     cannot take ``image_size``.
     """
     if dataset not in IMAGE_DATASETS:
-        raise ValueError(f"prepare_image_classification: unknown data set {dataset!r} "
-                         f"(known: {', '.join(IMAGE_DATASETS)})")
+        raise ValueError(
+            f"prepare_image_classification: unknown data set {dataset!r} (known: {', '.join(IMAGE_DATASETS)})"
+        )
     own_c, own_side = IMAGE_DATASETS[dataset]
     natural = _DIGITS_SIDE if dataset == "digits" else own_side
     channels, side = input_for(model, own_c, natural, image_size)

@@ -1,4 +1,5 @@
 """Early stopping: stop when a monitored metric has not improved for ``patience`` epochs."""
+
 import math
 
 import numpy as np
@@ -37,8 +38,9 @@ class EarlyStopping:
     def step(self, record, model=None):
         """Feed one epoch's record (a dict); returns True when training should stop."""
         if self.monitor not in record:
-            raise KeyError(f"EarlyStopping: metric {self.monitor!r} is not in the epoch record "
-                           f"(available: {', '.join(record)})")
+            raise KeyError(
+                f"EarlyStopping: metric {self.monitor!r} is not in the epoch record (available: {', '.join(record)})"
+            )
         value = float(record[self.monitor])
         if self._improved(value):
             self.best, self.best_epoch, self.bad_epochs = value, record.get("epoch"), 0
@@ -50,8 +52,13 @@ class EarlyStopping:
         return self.stopped
 
     def state_dict(self):
-        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
-                "stopped": self.stopped, "best_state": self.best_state}
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+            "stopped": self.stopped,
+            "best_state": self.best_state,
+        }
 
     def load_state_dict(self, state):
         self.best, self.best_epoch = float(state["best"]), state["best_epoch"]

@@ -3,6 +3,7 @@
 ``build_scheduler`` returns the scheduler and whether it steps per batch ("step") or per epoch
 ("epoch"): OneCycleLR and CyclicLR change the rate every batch, the others once per epoch.
 """
+
 import difflib
 import math
 import warnings
@@ -28,8 +29,20 @@ OPTIMIZERS = {
     "adadelta": (optim.Adadelta, {}, 1.0),
 }
 
-SCHEDULERS = ("none", "step", "multistep", "exponential", "natural-exp", "poly", "cosine", "cosine-restarts",
-              "warmup-cosine", "onecycle", "cyclic", "plateau")
+SCHEDULERS = (
+    "none",
+    "step",
+    "multistep",
+    "exponential",
+    "natural-exp",
+    "poly",
+    "cosine",
+    "cosine-restarts",
+    "warmup-cosine",
+    "onecycle",
+    "cyclic",
+    "plateau",
+)
 
 
 def _unknown(kind, name, known):
@@ -82,12 +95,14 @@ def build_scheduler(name, optimizer, epochs, steps_per_epoch=1, warmup_epochs=1)
         return S.SequentialLR(optimizer, [warm, cos], milestones=[w]), "epoch"
     if key == "onecycle":
         momentum = "betas" in optimizer.defaults or optimizer.defaults.get("momentum", 0) > 0
-        return S.OneCycleLR(optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                            cycle_momentum=momentum), "step"
+        return S.OneCycleLR(
+            optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch, cycle_momentum=momentum
+        ), "step"
     if key == "cyclic":
         momentum = "betas" in optimizer.defaults or optimizer.defaults.get("momentum", 0) > 0
-        return S.CyclicLR(optimizer, base_lr=lr / 10, max_lr=lr, step_size_up=max(1, 2 * steps_per_epoch),
-                          cycle_momentum=momentum), "step"
+        return S.CyclicLR(
+            optimizer, base_lr=lr / 10, max_lr=lr, step_size_up=max(1, 2 * steps_per_epoch), cycle_momentum=momentum
+        ), "step"
     return S.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=2), "epoch"
 
 
@@ -104,11 +119,12 @@ def resume_scheduler(name, optimizer, epochs, done_epochs, base_lr, steps_per_ep
     for group in optimizer.param_groups:
         group["lr"] = base_lr
         group.pop("initial_lr", None)
-    sched, interval = build_scheduler(name, optimizer, epochs, steps_per_epoch=steps_per_epoch,
-                                      warmup_epochs=warmup_epochs)
+    sched, interval = build_scheduler(
+        name, optimizer, epochs, steps_per_epoch=steps_per_epoch, warmup_epochs=warmup_epochs
+    )
     if sched is not None and not isinstance(sched, S.ReduceLROnPlateau):
         steps = done_epochs * (steps_per_epoch if interval == "step" else 1)
-        with warnings.catch_warnings():   # replaying the schedule without optimizer steps is intended
+        with warnings.catch_warnings():  # replaying the schedule without optimizer steps is intended
             warnings.simplefilter("ignore")
             for _ in range(steps):
                 sched.step()

@@ -8,6 +8,7 @@ checkpoint save/resume and exact reproducibility under ``deepnotes.manual_seed``
 Model selection (early stopping, ReduceLROnPlateau, the best weights) only ever sees the validation
 loader; the test loader is scored once, by :meth:`Trainer.test`, after training.
 """
+
 import contextlib
 import math
 
@@ -46,6 +47,7 @@ def _progress(iterable, enabled, **kwargs):
     if enabled is False:
         return iterable
     from tqdm.auto import tqdm
+
     return tqdm(iterable, leave=False, dynamic_ncols=True, disable=None if enabled is None else False, **kwargs)
 
 
@@ -92,11 +94,30 @@ class Trainer:
         them.
     """
 
-    def __init__(self, model, optimizer, train_loader, val_loader=None, loss_fn=None, scheduler=None,
-                 scheduler_interval="epoch", accumulation_steps=1, clip_grad_norm=None, clip_grad_value=None,
-                 early_stopping=None, amp=False, scaler=None, checkpoint_path=None, history_path=None,
-                 plot_path=None, progress=None, log=print, test_loader=None, nonfinite="raise",
-                 max_consecutive_skips=10):
+    def __init__(
+        self,
+        model,
+        optimizer,
+        train_loader,
+        val_loader=None,
+        loss_fn=None,
+        scheduler=None,
+        scheduler_interval="epoch",
+        accumulation_steps=1,
+        clip_grad_norm=None,
+        clip_grad_value=None,
+        early_stopping=None,
+        amp=False,
+        scaler=None,
+        checkpoint_path=None,
+        history_path=None,
+        plot_path=None,
+        progress=None,
+        log=print,
+        test_loader=None,
+        nonfinite="raise",
+        max_consecutive_skips=10,
+    ):
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
         if int(accumulation_steps) < 1:
@@ -118,6 +139,7 @@ class Trainer:
         self.amp = bool(amp)
         if self.amp and scaler is None:
             from ..amp import GradScaler
+
             scaler = GradScaler()
         self.scaler = scaler
         self.checkpoint_path, self.history_path, self.plot_path = checkpoint_path, history_path, plot_path
@@ -126,11 +148,12 @@ class Trainer:
         self.epoch = 0
         self.history = []
         self.stopped_early = False
-        self.planned_epochs = None   # the ``epochs`` of the first fit (saved in checkpoints)
+        self.planned_epochs = None  # the ``epochs`` of the first fit (saved in checkpoints)
         self.skipped_steps = 0
         self._consecutive_skips = 0
         # data-parallel runs (under deepnotes.distributed): every rank trains, rank 0 alone writes
         from .. import distributed as dist
+
         self._world = dist.get_world_size() if dist.is_initialized() else 1
         self._is_main = self._world == 1 or dist.get_rank() == 0
         if not self._is_main:
@@ -141,6 +164,7 @@ class Trainer:
         """The model whose weights are checkpointed: the wrapped module under DistributedDataParallel, so
         a checkpoint written by N ranks loads into M ranks or into one process."""
         from ..nn.parallel import DistributedDataParallel
+
         return self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
 
     def _sum_over_ranks(self, *values):
@@ -149,6 +173,7 @@ class Trainer:
         if self._world == 1:
             return values
         from .. import distributed as dist
+
         buf = np.array(values, dtype=np.float64)
         dist.all_reduce(buf)
         return tuple(buf.tolist())
@@ -157,6 +182,7 @@ class Trainer:
     def _forward(self, inputs):
         if self.amp:
             from ..amp import autocast
+
             with autocast():
                 return self.model(inputs)
         return self.model(inputs)
@@ -168,25 +194,33 @@ class Trainer:
         """Apply the non-finite policy to an optimizer step whose loss or gradients are not finite."""
         where = f"epoch {self.epoch + 1}, batch {batch}" + (f" of {n_batches}" if n_batches else "")
         if self.nonfinite == "raise":
-            raise NonFiniteLossError(f"Trainer: {reason} at {where}; training stopped before the optimizer "
-                                     "step, nothing from this epoch was saved", self.epoch + 1, batch)
+            raise NonFiniteLossError(
+                f"Trainer: {reason} at {where}; training stopped before the optimizer "
+                "step, nothing from this epoch was saved",
+                self.epoch + 1,
+                batch,
+            )
         self.skipped_steps += 1
         self._consecutive_skips += 1
         if self._consecutive_skips >= self.max_consecutive_skips:
-            raise NonFiniteLossError(f"Trainer: {self._consecutive_skips} optimizer steps in a row had "
-                                     f"{reason}, the last at {where}; giving up", self.epoch + 1, batch)
+            raise NonFiniteLossError(
+                f"Trainer: {self._consecutive_skips} optimizer steps in a row had "
+                f"{reason}, the last at {where}; giving up",
+                self.epoch + 1,
+                batch,
+            )
         self.optimizer.zero_grad()
         if self.scheduler is not None and self.scheduler_interval == "step":
             self.scheduler.step()
 
     def _optimizer_step(self, bad=None, batch=None, n_batches=None):
         from ..nn.utils import clip_grad_norm_, clip_grad_value_
+
         params = self._params()
-        if bad is None and self.scaler is None and not _all_finite(p.grad.data for p in params
-                                                                   if p.grad is not None):
-            bad = "non-finite gradients"   # with a GradScaler, skipping such steps is the scaler's job
+        if bad is None and self.scaler is None and not _all_finite(p.grad.data for p in params if p.grad is not None):
+            bad = "non-finite gradients"  # with a GradScaler, skipping such steps is the scaler's job
         if self._world > 1 and self._sum_over_ranks(float(bad is not None))[0] and bad is None:
-            bad = "a non-finite loss on another rank"   # all ranks skip together, or none does
+            bad = "a non-finite loss on another rank"  # all ranks skip together, or none does
         if bad is not None:
             return self._bad_step(bad, batch, n_batches)
         self._consecutive_skips = 0
@@ -214,7 +248,7 @@ class Trainer:
         # built and again when iterated, and every DataLoader iterator draws a seed (and a shuffle) from
         # the random generator, so wrapping the loader itself would make results depend on the bar
         sampler = getattr(self.train_loader, "sampler", None)
-        if hasattr(sampler, "set_epoch"):      # DistributedSampler: a new order each epoch, as in torch
+        if hasattr(sampler, "set_epoch"):  # DistributedSampler: a new order each epoch, as in torch
             sampler.set_epoch(self.epoch)
         no_sync = getattr(self.model, "no_sync", None)
         batches = iter(self.train_loader)
@@ -225,7 +259,7 @@ class Trainer:
         for i, (inputs, target) in enumerate(bar):
             # accumulating micro-batches under DistributedDataParallel reduce only at the step's last
             local = no_sync is not None and pending + 1 < k and not (n_batches is not None and i + 1 == n_batches)
-            with (no_sync() if local else contextlib.nullcontext()):
+            with no_sync() if local else contextlib.nullcontext():
                 output = self._forward(inputs)
                 loss = self.loss_fn(output.float() if self.amp else output, target)
                 value = loss.item()
@@ -293,8 +327,11 @@ class Trainer:
             lr = float(self.optimizer.param_groups[0]["lr"])
             train_loss, train_acc = self.train_one_epoch()
             if not _all_finite(v.data for v in self.model.state_dict().values()):
-                raise NonFiniteLossError(f"Trainer: the weights are not finite after epoch {self.epoch + 1} "
-                                         "(an update overflowed); this epoch was not saved", self.epoch + 1)
+                raise NonFiniteLossError(
+                    f"Trainer: the weights are not finite after epoch {self.epoch + 1} "
+                    "(an update overflowed); this epoch was not saved",
+                    self.epoch + 1,
+                )
             record = {"epoch": self.epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "lr": lr}
             if self.nonfinite == "skip":
                 record["skipped_steps"] = self._last_epoch_skips
@@ -311,8 +348,10 @@ class Trainer:
             if self.early_stopping is not None and self.early_stopping.step(record, self.model):
                 self.stopped_early = True
                 es = self.early_stopping
-                self.log(f"early stopping: {es.monitor} has not improved for {es.bad_epochs} epochs "
-                         f"(best {es.best:.4f} at epoch {es.best_epoch})")
+                self.log(
+                    f"early stopping: {es.monitor} has not improved for {es.bad_epochs} epochs "
+                    f"(best {es.best:.4f} at epoch {es.best_epoch})"
+                )
                 if es.restore_best_weights and es.best_state is not None:
                     self.model.load_state_dict(es.best_state)
             # checkpoint first, history second: a crash in between leaves the history one epoch
@@ -348,39 +387,49 @@ class Trainer:
         paths = self.history_path
         if not paths or not self._is_main:
             return
-        for path in ([paths] if isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__") else paths):
+        for path in [paths] if isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__") else paths:
             write_history(self.history, path)
 
     def load_state_dict(self, state):
         if state.get("version") != CHECKPOINT_VERSION:
-            raise CheckpointMismatchError(f"Trainer: checkpoint version {state.get('version')!r} is not "
-                                          f"supported (expected {CHECKPOINT_VERSION})")
+            raise CheckpointMismatchError(
+                f"Trainer: checkpoint version {state.get('version')!r} is not supported (expected {CHECKPOINT_VERSION})"
+            )
         missing = [k for k in ("model", "optimizer", "epoch", "history", "rng") if k not in state]
         if missing:
-            raise CheckpointMismatchError(f"Trainer: the checkpoint has no {', '.join(map(repr, missing))} "
-                                          "entr" + ("y" if len(missing) == 1 else "ies") +
-                                          " (is it a weights-only file? those load with load_weights)")
+            raise CheckpointMismatchError(
+                f"Trainer: the checkpoint has no {', '.join(map(repr, missing))} "
+                "entr"
+                + ("y" if len(missing) == 1 else "ies")
+                + " (is it a weights-only file? those load with load_weights)"
+            )
         saved_class, this_class = state.get("model_class"), type(self._net).__name__
         if saved_class is not None and saved_class != this_class:
-            raise CheckpointMismatchError(f"Trainer: the checkpoint holds a {saved_class} model, but this "
-                                          f"Trainer trains a {this_class}")
+            raise CheckpointMismatchError(
+                f"Trainer: the checkpoint holds a {saved_class} model, but this Trainer trains a {this_class}"
+            )
         for what, obj in (("optimizer", self.optimizer), ("scheduler", self.scheduler)):
             saved = state.get(f"{what}_class")
             if saved is not None and obj is not None and saved != type(obj).__name__:
-                raise CheckpointMismatchError(f"Trainer: the checkpoint was trained with the {what} {saved}, "
-                                              f"but this Trainer uses {type(obj).__name__}")
+                raise CheckpointMismatchError(
+                    f"Trainer: the checkpoint was trained with the {what} {saved}, "
+                    f"but this Trainer uses {type(obj).__name__}"
+                )
         from ..nn import StateDictError
+
         try:
             self._net.load_state_dict(state["model"])
         except StateDictError as e:
             lines = [ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()]
-            raise CheckpointMismatchError(f"Trainer: the checkpoint's weights do not fit this "
-                                          f"{this_class}: {'; '.join(lines)[:300]}") from e
+            raise CheckpointMismatchError(
+                f"Trainer: the checkpoint's weights do not fit this {this_class}: {'; '.join(lines)[:300]}"
+            ) from e
         try:
             self.optimizer.load_state_dict(state["optimizer"])
         except (ValueError, KeyError) as e:
-            raise CheckpointMismatchError(f"Trainer: the checkpoint's optimizer state does not fit this "
-                                          f"{type(self.optimizer).__name__}: {e}") from e
+            raise CheckpointMismatchError(
+                f"Trainer: the checkpoint's optimizer state does not fit this {type(self.optimizer).__name__}: {e}"
+            ) from e
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler") is not None:
@@ -406,12 +455,14 @@ class Trainer:
 
 def _generator_state():
     import json
+
     return json.dumps(default_generator().bit_generator.state)
 
 
 def _set_generator_state(state):
-    default_generator().bit_generator.state = io.parse_json(state, "Trainer.load_state_dict",
-                                                            "the stored random-generator state")
+    default_generator().bit_generator.state = io.parse_json(
+        state, "Trainer.load_state_dict", "the stored random-generator state"
+    )
 
 
 def _is_plateau(scheduler):
@@ -423,6 +474,7 @@ def write_history(history, path):
     import csv
     import io as _io
     import json
+
     path = str(path)
     if path.endswith(".json"):
         payload = json.dumps(history, indent=1).encode()
@@ -443,6 +495,7 @@ def plot_history(history, path):
     matplotlib = require("matplotlib", "plot_history", "plot")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     epochs = [r["epoch"] for r in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
     for key, ax in (("loss", ax_loss), ("acc", ax_acc)):

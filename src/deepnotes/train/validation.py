@@ -4,6 +4,7 @@ Early stopping, ReduceLROnPlateau and "restore the best weights" choose among mo
 at the test set, the test accuracy would be the best of many tries on it and no longer an unbiased
 estimate.  So they look at a slice of the training set instead, and the test set is scored once.
 """
+
 import numbers
 
 import numpy as np
@@ -27,8 +28,10 @@ def validation_count(n, val_size):
     else:
         count = -1
     if not 0 <= count < n:
-        raise OptionError(f"{where}: val_size {val_size!r} does not leave a training set: expected a fraction "
-                        f"in [0, 1) or a count in [0, {n}) of the {n} training samples")
+        raise OptionError(
+            f"{where}: val_size {val_size!r} does not leave a training set: expected a fraction "
+            f"in [0, 1) or a count in [0, {n}) of the {n} training samples"
+        )
     return count
 
 

@@ -1,4 +1,5 @@
 """Worker: every collective on several dtypes and shapes; each rank saves inputs and results."""
+
 import sys
 
 import numpy as np
@@ -11,8 +12,14 @@ dist.init_process_group("mpi")
 rank, world = dist.get_rank(), dist.get_world_size()
 rng = np.random.default_rng(100 + rank)
 res = {}
-dtypes = {"float64": np.float64, "float32": np.float32, "int64": np.int64, "int32": np.int32,
-          "uint8": np.uint8, "complex128": np.complex128}
+dtypes = {
+    "float64": np.float64,
+    "float32": np.float32,
+    "int64": np.int64,
+    "int32": np.int32,
+    "uint8": np.uint8,
+    "complex128": np.complex128,
+}
 shapes = [(), (7,), (3, 5), (2, 3, 4)]
 for dname, dt in dtypes.items():
     for si, shape in enumerate(shapes):
@@ -27,10 +34,9 @@ for dname, dt in dtypes.items():
         if np.dtype(dt).kind == "c":
             ops = ["sum", "product", "avg"]
         for op in ops:
-            t = deepnotes.tensor(x.copy()) if si % 2 else x.copy()       # Tensors and arrays alike
+            t = deepnotes.tensor(x.copy()) if si % 2 else x.copy()  # Tensors and arrays alike
             dist.all_reduce(t, op=op)
-            res[f"allreduce_{op}_{dname}_{si}"] = t.data if hasattr(t, "data") and not isinstance(t, np.ndarray) \
-                else t
+            res[f"allreduce_{op}_{dname}_{si}"] = t.data if hasattr(t, "data") and not isinstance(t, np.ndarray) else t
         b = x.copy()
         dist.broadcast(b, src=1)
         res[f"bcast_{dname}_{si}"] = b
@@ -62,11 +68,13 @@ objs = [None] * world
 dist.all_gather_object(objs, {"rank": rank, "name": f"r{rank}"})
 res["objects_ok"] = np.array(objs == [{"rank": r, "name": f"r{r}"} for r in range(world)])
 errors = []
-for bad in (lambda: dist.all_reduce(np.arange(3), op=dist.ReduceOp.AVG),
-            lambda: dist.all_reduce(np.zeros(3, dtype=np.float16)),
-            lambda: dist.all_reduce(np.zeros(3), op="median"),
-            lambda: dist.broadcast(np.zeros(3), src=5),
-            lambda: dist.all_reduce([1.0, 2.0])):
+for bad in (
+    lambda: dist.all_reduce(np.arange(3), op=dist.ReduceOp.AVG),
+    lambda: dist.all_reduce(np.zeros(3, dtype=np.float16)),
+    lambda: dist.all_reduce(np.zeros(3), op="median"),
+    lambda: dist.broadcast(np.zeros(3), src=5),
+    lambda: dist.all_reduce([1.0, 2.0]),
+):
     try:
         bad()
         errors.append("no error")

@@ -3,6 +3,7 @@ and (rank 0, afterwards) the same 20 steps in one process with batch 2B.  Saves 
 
 argv: out_dir norm  (norm: none | bn | syncbn)
 """
+
 import sys
 
 import numpy as np
@@ -38,7 +39,7 @@ def train(model, shard):
     for step in range(STEPS):
         x, y = xs[step], ys[step]
         if shard is not None:
-            x, y = x[shard * B:(shard + 1) * B], y[shard * B:(shard + 1) * B]
+            x, y = x[shard * B : (shard + 1) * B], y[shard * B : (shard + 1) * B]
         opt.zero_grad()
         loss = loss_fn(model(deepnotes.tensor(x)), deepnotes.tensor(y))
         loss.backward()
@@ -51,8 +52,11 @@ if rank == 1:  # different initial weights on rank 1: wrapping must broadcast ra
         p.data += 1.0
 if norm == "syncbn":
     model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-ddp = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=0.0005,   # several buckets
-                                          gradient_as_bucket_view=norm == "syncbn")
+ddp = nn.parallel.DistributedDataParallel(
+    model,
+    bucket_cap_mb=0.0005,  # several buckets
+    gradient_as_bucket_view=norm == "syncbn",
+)
 assert len(ddp.bucket_sizes) > 1
 train(ddp, rank)
 state = {k: v.data.copy() for k, v in ddp.state_dict().items()}

@@ -1,5 +1,6 @@
 """Worker: DistributedDataParallel's no_sync, find_unused_parameters, the unused-parameter error and
 state_dict keys.  Saves the gradients for the test to compare with the expected averages."""
+
 import sys
 
 import numpy as np
@@ -14,7 +15,7 @@ dist.init_process_group("mpi")
 rank = dist.get_rank()
 res = {}
 rng = np.random.default_rng(7)
-x_all = rng.standard_normal((2, 2, 6, 3))      # [rank, micro-batch, samples, features]
+x_all = rng.standard_normal((2, 2, 6, 3))  # [rank, micro-batch, samples, features]
 
 
 def local_grad(model, xs):
@@ -45,8 +46,8 @@ class Branchy(nn.Module):
     def __init__(self):
         super().__init__()
         self.a = nn.Linear(3, 2)
-        self.b = nn.Linear(3, 2)       # used on rank 0 only
-        self.never = nn.Linear(3, 2)   # used by no rank
+        self.b = nn.Linear(3, 2)  # used on rank 0 only
+        self.never = nn.Linear(3, 2)  # used by no rank
 
     def forward(self, x, use_b):
         y = self.a(x)

@@ -1,4 +1,5 @@
 """Worker: rank 1 is late for a barrier; rank 0, with a 2-second process-group timeout, gives up."""
+
 import datetime
 import time
 

@@ -7,6 +7,7 @@ argv: out_dir epochs mode, mode one of
   resume      continue from out_dir/checkpoint.safetensors;
   accumulate  accumulation_steps=2, counting the gradient reductions.
 """
+
 import os
 import sys
 import time
@@ -36,19 +37,26 @@ calls = [0]
 
 
 def loss_fn(output, target):
-    calls[0] += model.training          # training batches only (validation uses the loss too)
-    if mode == "kill" and rank == 1 and calls[0] == len(loader) + 3:   # epoch 2, batch 3
+    calls[0] += model.training  # training batches only (validation uses the loss too)
+    if mode == "kill" and rank == 1 and calls[0] == len(loader) + 3:  # epoch 2, batch 3
         with open(os.path.join(out, "victim.pid.tmp"), "w") as f:
             f.write(str(os.getpid()))
         os.replace(os.path.join(out, "victim.pid.tmp"), os.path.join(out, "victim.pid"))
-        time.sleep(120)    # killed here by the test
+        time.sleep(120)  # killed here by the test
     return nn.functional.cross_entropy(output, target)
 
 
-trainer = Trainer(model, opt, loader, val_loader=val, loss_fn=loss_fn, progress=False,
-                  accumulation_steps=2 if mode == "accumulate" else 1,
-                  checkpoint_path=os.path.join(out, "checkpoint.safetensors"),
-                  history_path=os.path.join(out, "history.json"))
+trainer = Trainer(
+    model,
+    opt,
+    loader,
+    val_loader=val,
+    loss_fn=loss_fn,
+    progress=False,
+    accumulation_steps=2 if mode == "accumulate" else 1,
+    checkpoint_path=os.path.join(out, "checkpoint.safetensors"),
+    history_path=os.path.join(out, "history.json"),
+)
 if mode == "resume":
     trainer.load_checkpoint(os.path.join(out, "checkpoint.safetensors"))
 trainer.fit(epochs)
@@ -59,7 +67,12 @@ with deepnotes.no_grad():
     full = model.module(deepnotes.tensor(x))
     full_loss = nn.functional.cross_entropy(full, deepnotes.tensor(y)).item()
     full_acc = float((full.data.argmax(1) == y).mean())
-np.savez(os.path.join(out, f"final_rank{rank}.npz"), reductions=model.comm_stats["reductions"],
-         steps=len(loader), val=np.array([val_loss, val_acc]), full=np.array([full_loss, full_acc]),
-         **{k: v.data for k, v in model.state_dict().items()})
+np.savez(
+    os.path.join(out, f"final_rank{rank}.npz"),
+    reductions=model.comm_stats["reductions"],
+    steps=len(loader),
+    val=np.array([val_loss, val_acc]),
+    full=np.array([full_loss, full_acc]),
+    **{k: v.data for k, v in model.state_dict().items()},
+)
 dist.destroy_process_group()

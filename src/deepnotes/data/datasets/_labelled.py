@@ -1,5 +1,6 @@
 """Base of the image classification data sets (bundled digits, MNIST, CIFAR-10): ``(image, label)``
 samples, optional transforms, and whole-batch collation when no transform is set."""
+
 import numpy as np
 
 from ...tensor import Tensor
@@ -14,8 +15,7 @@ class LabelledImages(Dataset):
     def _set_transforms(self, transform, target_transform):
         for name, fn in (("transform", transform), ("target_transform", target_transform)):
             if fn is not None and not callable(fn):
-                raise TypeError(f"{type(self).__name__}: {name} should be callable or None, got "
-                                f"{type(fn).__name__}")
+                raise TypeError(f"{type(self).__name__}: {name} should be callable or None, got {type(fn).__name__}")
         self.transform = transform
         self.target_transform = target_transform
 

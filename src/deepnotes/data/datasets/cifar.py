@@ -4,6 +4,7 @@ Each batch file is a run of 3,073-byte records: one label byte (0..9), then the 
 red, 1,024 green and 1,024 blue bytes (channel-major, rows top to bottom). The binary version is read
 rather than the Python one, whose pickles can run code when loaded.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,11 +33,13 @@ def read_cifar10_batch(path, who="read_cifar10_batch"):
     """
     path = os.fspath(path)
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size             # checked before anything is read
+        size = os.fstat(f.fileno()).st_size  # checked before anything is read
         if size == 0 or size % _RECORD:
-            raise ValueError(f"{who}: {path} has {size} bytes; expected a positive multiple of {_RECORD} "
-                             "(1 label byte + 3x32x32 pixel bytes per record): the file is truncated or not "
-                             "a CIFAR-10 binary batch")
+            raise ValueError(
+                f"{who}: {path} has {size} bytes; expected a positive multiple of {_RECORD} "
+                "(1 label byte + 3x32x32 pixel bytes per record): the file is truncated or not "
+                "a CIFAR-10 binary batch"
+            )
         raw = f.read(size)
     if len(raw) != size:
         raise ValueError(f"{who}: {path} changed while it was read ({len(raw)} of {size} bytes)")
@@ -44,8 +47,10 @@ def read_cifar10_batch(path, who="read_cifar10_batch"):
     labels = records[:, 0].astype(np.int64)
     bad = np.flatnonzero(labels > 9)
     if bad.size:
-        raise ValueError(f"{who}: {path} is not a CIFAR-10 binary batch: record {int(bad[0])} has label byte "
-                         f"{int(labels[bad[0]])}; expected 0..9")
+        raise ValueError(
+            f"{who}: {path} is not a CIFAR-10 binary batch: record {int(bad[0])} has label byte "
+            f"{int(labels[bad[0]])}; expected 0..9"
+        )
     images = records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
     return images, labels
 
@@ -74,8 +79,10 @@ class CIFAR10(LocalDataset):
     def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
         super().__init__(root, train, transform, target_transform, download)
         who = type(self).__name__
-        parts = [read_cifar10_batch(self._find(name), who=who)
-                 for name in (self.train_list if self.train else self.test_list)]
+        parts = [
+            read_cifar10_batch(self._find(name), who=who)
+            for name in (self.train_list if self.train else self.test_list)
+        ]
         self.data = np.concatenate([p[0] for p in parts])
         self.targets = np.concatenate([p[1] for p in parts])
 

@@ -3,6 +3,7 @@
 The asset ``deepnotes/data/assets/digits.npz`` (see ``assets/DIGITS.md``) holds the raw pixel counts
 (0..16), the labels and a fixed stratified split of 1,437 train / 360 test images.
 """
+
 from __future__ import annotations
 
 import collections
@@ -23,8 +24,9 @@ DigitsArrays = collections.namedtuple("DigitsArrays", ["images", "labels", "trai
 def _arrays():
     if "arrays" not in _cache:
         if not os.path.exists(_ASSET):
-            raise FileNotFoundError(f"Digits: the bundled asset {_ASSET} is missing; rebuild it with "
-                                    "`python tools/build_digits.py`")
+            raise FileNotFoundError(
+                f"Digits: the bundled asset {_ASSET} is missing; rebuild it with `python tools/build_digits.py`"
+            )
         with np.load(_ASSET, allow_pickle=False) as f:
             arrays = DigitsArrays(f["images"], f["labels"], f["train_indices"], f["test_indices"])
         for a in arrays:
@@ -120,5 +122,7 @@ class Digits(LabelledImages):
         return self.images[idx]
 
     def __repr__(self):
-        return (f"Digits(split={'train' if self.train else 'test'}, n={len(self)}, size={self.size}, "
-                f"transform={self.transform!r})")
+        return (
+            f"Digits(split={'train' if self.train else 'test'}, n={len(self)}, size={self.size}, "
+            f"transform={self.transform!r})"
+        )

@@ -5,6 +5,7 @@ IDX layout (big-endian): two zero bytes, a type byte (0x08 uint8, 0x09 int8, 0x0
 values in row-major order. MNIST images are type 0x08 with 3 dimensions (magic 0x00000803 = 2051),
 labels type 0x08 with 1 dimension (magic 0x00000801 = 2049).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -18,8 +19,14 @@ from .local import LocalDataset
 
 __all__ = ["read_idx", "IDX_MAX_BYTES", "MNIST", "FashionMNIST"]
 
-_IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
-              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_TYPES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 #: the largest payload :func:`read_idx` accepts by default (EMNIST ByClass, the largest IDX set in use,
@@ -93,50 +100,71 @@ def read_idx(path, expected_magic=None, who="read_idx", max_bytes=IDX_MAX_BYTES)
 def _read_idx(src, path, expected_magic, who, max_bytes):
     head = src.read(4)
     if len(head) < 4:
-        raise ValueError(f"{who}: {path} is truncated: {len(head)} bytes, expected at least a 4-byte IDX "
-                         "magic number")
+        raise ValueError(f"{who}: {path} is truncated: {len(head)} bytes, expected at least a 4-byte IDX magic number")
     magic = int.from_bytes(head, "big")
     if expected_magic is not None and magic != expected_magic:
-        raise ValueError(f"{who}: {path} has magic number 0x{magic:08X}; expected 0x{expected_magic:08X} "
-                         f"({_describe_magic(expected_magic)})")
+        raise ValueError(
+            f"{who}: {path} has magic number 0x{magic:08X}; expected 0x{expected_magic:08X} "
+            f"({_describe_magic(expected_magic)})"
+        )
     if head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES:
-        raise ValueError(f"{who}: {path} is not an IDX file: magic number 0x{magic:08X}; expected two zero "
-                         "bytes, a type byte in {0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E} and a dimension count")
+        raise ValueError(
+            f"{who}: {path} is not an IDX file: magic number 0x{magic:08X}; expected two zero "
+            "bytes, a type byte in {0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E} and a dimension count"
+        )
     dtype, ndim = _IDX_TYPES[head[2]], head[3]
     header = 4 + 4 * ndim
     dims = src.read(4 * ndim)
     if len(dims) < 4 * ndim:
-        raise ValueError(f"{who}: {path} is truncated: {4 + len(dims)} bytes, expected a header of {header} "
-                         f"bytes for {ndim} dimensions")
-    shape = tuple(int.from_bytes(dims[4 * i:4 * i + 4], "big") for i in range(ndim))
-    payload = math.prod(shape) * dtype.itemsize                 # Python ints: no overflow
+        raise ValueError(
+            f"{who}: {path} is truncated: {4 + len(dims)} bytes, expected a header of {header} "
+            f"bytes for {ndim} dimensions"
+        )
+    shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+    payload = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     expected = header + payload
     if payload > max_bytes:
-        raise ValueError(f"{who}: {path} declares shape {shape} of {dtype.itemsize}-byte values, "
-                         f"{payload:,} bytes; at most max_bytes={max_bytes:,} are accepted (pass a larger "
-                         "max_bytes if the file is genuine)")
+        raise ValueError(
+            f"{who}: {path} declares shape {shape} of {dtype.itemsize}-byte values, "
+            f"{payload:,} bytes; at most max_bytes={max_bytes:,} are accepted (pass a larger "
+            "max_bytes if the file is genuine)"
+        )
     if not src.gzipped and src.size != expected:
         state = "truncated" if src.size < expected else "longer than its header says"
-        raise ValueError(f"{who}: {path} is {state}: {src.size} bytes, expected {expected} (header "
-                         f"{header} + shape {shape} x {dtype.itemsize} byte(s))")
+        raise ValueError(
+            f"{who}: {path} is {state}: {src.size} bytes, expected {expected} (header "
+            f"{header} + shape {shape} x {dtype.itemsize} byte(s))"
+        )
     if src.gzipped and expected > _DEFLATE_MAX_RATIO * src.size:
-        raise ValueError(f"{who}: {path} is truncated: a gzip file of {src.size} bytes cannot hold the "
-                         f"{expected} bytes its header declares (header {header} + shape {shape} x "
-                         f"{dtype.itemsize} byte(s))")
+        raise ValueError(
+            f"{who}: {path} is truncated: a gzip file of {src.size} bytes cannot hold the "
+            f"{expected} bytes its header declares (header {header} + shape {shape} x "
+            f"{dtype.itemsize} byte(s))"
+        )
     raw = src.read(payload)
     if len(raw) < payload:
-        raise ValueError(f"{who}: {path} is truncated: {header + len(raw)} bytes, expected {expected} "
-                         f"(header {header} + shape {shape} x {dtype.itemsize} byte(s))")
+        raise ValueError(
+            f"{who}: {path} is truncated: {header + len(raw)} bytes, expected {expected} "
+            f"(header {header} + shape {shape} x {dtype.itemsize} byte(s))"
+        )
     if src.read(1):
-        raise ValueError(f"{who}: {path} is longer than its header says: more than {expected} bytes, "
-                         f"expected {expected} (header {header} + shape {shape} x {dtype.itemsize} byte(s))")
+        raise ValueError(
+            f"{who}: {path} is longer than its header says: more than {expected} bytes, "
+            f"expected {expected} (header {header} + shape {shape} x {dtype.itemsize} byte(s))"
+        )
     data = np.frombuffer(raw, dtype=dtype).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
 
 
 def _describe_magic(magic):
-    kind = {0x08: "unsigned bytes", 0x09: "signed bytes", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32",
-            0x0E: "float64"}.get((magic >> 8) & 0xFF, "unknown type")
+    kind = {
+        0x08: "unsigned bytes",
+        0x09: "signed bytes",
+        0x0B: "int16",
+        0x0C: "int32",
+        0x0D: "float32",
+        0x0E: "float64",
+    }.get((magic >> 8) & 0xFF, "unknown type")
     what = {2051: ": images", 2049: ": labels"}.get(magic, "")
     return f"IDX file of {kind} with {magic & 0xFF} dimension(s){what}"
 
@@ -163,10 +191,22 @@ class MNIST(LocalDataset):
         download: must stay False; deepnotes never downloads.
     """
 
-    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six",
-               "7 - seven", "8 - eight", "9 - nine"]
-    _files = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-              False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+    classes = [
+        "0 - zero",
+        "1 - one",
+        "2 - two",
+        "3 - three",
+        "4 - four",
+        "5 - five",
+        "6 - six",
+        "7 - seven",
+        "8 - eight",
+        "9 - nine",
+    ]
+    _files = {
+        True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+        False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    }
 
     files_described = "IDX files"
 
@@ -178,11 +218,14 @@ class MNIST(LocalDataset):
         images = read_idx(image_path, expected_magic=0x00000803, who=who)
         labels = read_idx(label_path, expected_magic=0x00000801, who=who)
         if images.shape[0] != labels.shape[0]:
-            raise ValueError(f"{who}: {image_path} holds {images.shape[0]} images but {label_path} holds "
-                             f"{labels.shape[0]} labels; expected the same count")
+            raise ValueError(
+                f"{who}: {image_path} holds {images.shape[0]} images but {label_path} holds "
+                f"{labels.shape[0]} labels; expected the same count"
+            )
         if labels.size and labels.max() >= len(self.classes):
-            raise ValueError(f"{who}: {label_path} holds label {int(labels.max())}; expected labels in "
-                             f"0..{len(self.classes) - 1}")
+            raise ValueError(
+                f"{who}: {label_path} holds label {int(labels.max())}; expected labels in 0..{len(self.classes) - 1}"
+            )
         self.data = images
         self.targets = labels.astype(np.int64)
 
@@ -213,5 +256,4 @@ class MNIST(LocalDataset):
 class FashionMNIST(MNIST):
     """Fashion-MNIST (Zalando): same IDX files and layout as ``MNIST``, clothing classes."""
 
-    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-               "Ankle boot"]
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]

@@ -10,6 +10,7 @@ things the evaluator needs:
 
 Bounding boxes are ``[x, y, w, h]`` (top-left corner, width, height) with ``w, h >= 0``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -71,8 +72,15 @@ class AnnotationTable:
     @classmethod
     def empty(cls, with_score=False):
         z = np.zeros(0, dtype=np.int64)
-        return cls(z, z.copy(), z.copy(), np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=bool),
-                   np.zeros(0) if with_score else None)
+        return cls(
+            z,
+            z.copy(),
+            z.copy(),
+            np.zeros((0, 4)),
+            np.zeros(0),
+            np.zeros(0, dtype=bool),
+            np.zeros(0) if with_score else None,
+        )
 
 
 def _fail(where, kind, index, message):
@@ -121,8 +129,7 @@ def _bbox_column(where, kind, records):
         ok = False
     if not ok:
         for i, b in enumerate(boxes):
-            if (not _is_array_like(b) or isinstance(b, (str, dict)) or len(b) != 4
-                    or not all(_is_number(v) for v in b)):
+            if not _is_array_like(b) or isinstance(b, (str, dict)) or len(b) != 4 or not all(_is_number(v) for v in b):
                 _fail(where, kind, i, f"field 'bbox' must be 4 numbers [x, y, w, h], got {b!r}")
         raise ValueError(f"{where}: field 'bbox' must hold 4 numbers [x, y, w, h] per {kind}")  # pragma: no cover
     arr = arr.astype(np.float64, copy=False)
@@ -134,8 +141,12 @@ def _bbox_column(where, kind, records):
         neg = arr[:, col] < 0
         if neg.any():
             i = int(np.argmax(neg))
-            _fail(where, kind, i, f"field 'bbox' has negative {name} {arr[i, col]!r} "
-                                  f"(expected [x, y, w, h] with w, h >= 0)")
+            _fail(
+                where,
+                kind,
+                i,
+                f"field 'bbox' has negative {name} {arr[i, col]!r} (expected [x, y, w, h] with w, h >= 0)",
+            )
     return arr
 
 
@@ -247,11 +258,14 @@ class COCO:
         elif isinstance(annotation_file, (str, bytes, os.PathLike)):
             dataset = read_json(annotation_file, "COCO")
             if not isinstance(dataset, dict):
-                raise ValueError(f"COCO: {os.fspath(annotation_file)!r} holds a JSON {type(dataset).__name__}; "
-                                 f"expected an object with 'images', 'annotations' and 'categories'")
+                raise ValueError(
+                    f"COCO: {os.fspath(annotation_file)!r} holds a JSON {type(dataset).__name__}; "
+                    f"expected an object with 'images', 'annotations' and 'categories'"
+                )
         else:
-            raise TypeError(f"COCO: annotation_file must be None, a path or a dict, got "
-                            f"{type(annotation_file).__name__}")
+            raise TypeError(
+                f"COCO: annotation_file must be None, a path or a dict, got {type(annotation_file).__name__}"
+            )
         self.dataset = dataset
         self.createIndex()
 
@@ -305,8 +319,7 @@ class COCO:
             anns = self.dataset.get("annotations", [])
         else:
             if len(imgIds) != 0:
-                anns = list(itertools.chain.from_iterable(
-                    self.imgToAnns[i] for i in imgIds if i in self.imgToAnns))
+                anns = list(itertools.chain.from_iterable(self.imgToAnns[i] for i in imgIds if i in self.imgToAnns))
             else:
                 anns = self.dataset.get("annotations", [])
             if len(catIds) != 0:
@@ -404,8 +417,9 @@ class COCO:
         unknown = ~np.isin(img_ids, known)
         if unknown.any():
             i = int(np.argmax(unknown))
-            raise ValueError(f"{where}: result {i} has image_id {int(img_ids[i])}, which is not an image "
-                             f"of the ground-truth set")
+            raise ValueError(
+                f"{where}: result {i} has image_id {int(img_ids[i])}, which is not an image of the ground-truth set"
+            )
         cat_ids = _int_column(where, "result", anns, "category_id")
         boxes = _bbox_column(where, "result", anns)
         _float_column(where, "result", anns, "score")
@@ -436,17 +450,20 @@ class COCO:
 def _warn_unusable_results(where, cat_ids, known_cats):
     """Warn when results cannot score: none at all, or categories absent from the ground truth."""
     if cat_ids.size == 0:
-        warnings.warn(f"{where}: the result list is empty; every AP and AR will be 0", UserWarning,
-                      stacklevel=3)
+        warnings.warn(f"{where}: the result list is empty; every AP and AR will be 0", UserWarning, stacklevel=3)
         return
     known = np.fromiter(known_cats.keys(), dtype=np.int64, count=len(known_cats))
     unknown = ~np.isin(cat_ids, known)
     if unknown.any():
         ids = np.unique(cat_ids[unknown])
         shown = ", ".join(str(int(c)) for c in ids[:10]) + (", ..." if ids.size > 10 else "")
-        warnings.warn(f"{where}: {int(unknown.sum())} of {cat_ids.size} results have category ids absent "
-                      f"from the ground truth ({shown}); they are never evaluated (known ids: "
-                      f"{_short_list(known)})", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{where}: {int(unknown.sum())} of {cat_ids.size} results have category ids absent "
+            f"from the ground truth ({shown}); they are never evaluated (known ids: "
+            f"{_short_list(known)})",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _short_list(ids):
@@ -461,8 +478,6 @@ def _area_of(ann):
     return bb[2] * bb[3]
 
 
-
-
 def _numpy_results(data, where):
     """Rows ``[image_id, x, y, w, h, score, category_id]`` -> result dicts and their box areas.
 
@@ -472,8 +487,9 @@ def _numpy_results(data, where):
     if not isinstance(data, np.ndarray):
         raise TypeError(f"{where}: expected a numpy.ndarray, got {type(data).__name__}")
     if data.ndim != 2 or data.shape[1] != 7:
-        raise ValueError(f"{where}: expected an N x 7 array [image_id, x, y, w, h, score, category_id], "
-                         f"got shape {data.shape}")
+        raise ValueError(
+            f"{where}: expected an N x 7 array [image_id, x, y, w, h, score, category_id], got shape {data.shape}"
+        )
     if data.dtype.kind not in "iuf":
         raise ValueError(f"{where}: expected a numeric array, got dtype {data.dtype}")
     bad = ~np.isfinite(data).all(axis=1) if data.dtype.kind == "f" else np.zeros(len(data), bool)
@@ -490,6 +506,5 @@ def _numpy_results(data, where):
     cat = data[:, 6].astype(np.int64).tolist()
     boxes = data[:, 1:5].tolist()
     scores = data[:, 5].tolist()
-    anns = [{"image_id": i, "bbox": b, "score": s, "category_id": c}
-            for i, b, s, c in zip(img, boxes, scores, cat)]
+    anns = [{"image_id": i, "bbox": b, "score": s, "category_id": c} for i, b, s, c in zip(img, boxes, scores, cat)]
     return anns, areas

@@ -28,6 +28,7 @@ Definitions (T IoU thresholds, R recall thresholds, K categories, A area ranges,
                      category k (the m best of each image) sorted by score;
     recall[t, k, a, m]       = TP / (number of non-ignored g), -1 where there is no non-ignored g.
 """
+
 from __future__ import annotations
 
 import copy
@@ -61,10 +62,10 @@ class Params:
             raise ValueError(f"Params: only iouType='bbox' is supported, got {iouType!r}")
         self.imgIds = []
         self.catIds = []
-        self.iouThrs = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
-        self.recThrs = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
+        self.iouThrs = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
+        self.recThrs = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
         self.maxDets = [1, 10, 100]
-        self.areaRng = [[0 ** 2, 1e5 ** 2], [0 ** 2, 32 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e5 ** 2]]
+        self.areaRng = [[0**2, 1e5**2], [0**2, 32**2], [32**2, 96**2], [96**2, 1e5**2]]
         self.areaRngLbl = ["all", "small", "medium", "large"]
         self.useCats = 1
         self.iouType = iouType
@@ -88,8 +89,9 @@ def _check_params(p):
     if rec.ndim != 1 or rec.size == 0 or not np.isfinite(rec).all():
         raise ValueError(f"COCOeval: params.recThrs must be a non-empty 1-D list of finite numbers, got {p.recThrs!r}")
     md = list(p.maxDets)
-    if not md or not all(isinstance(m, (numbers.Integral, np.integer)) and not isinstance(m, bool) and m > 0
-                         for m in md):
+    if not md or not all(
+        isinstance(m, (numbers.Integral, np.integer)) and not isinstance(m, bool) and m > 0 for m in md
+    ):
         raise ValueError(f"COCOeval: params.maxDets must be a non-empty list of positive integers, got {p.maxDets!r}")
     rng = np.asarray(p.areaRng, dtype=np.float64)
     if rng.ndim != 2 or rng.shape[1] != 2 or rng.shape[0] == 0:
@@ -101,8 +103,7 @@ def _check_params(p):
 def _table_of(coco, need_score):
     """The annotation table of a COCO object (ours, or any object with a pycocotools-style ``dataset``)."""
     table = getattr(coco, "table", None)
-    if isinstance(table, AnnotationTable) and (not need_score or table.score is not None
-                                               or len(table) == 0):
+    if isinstance(table, AnnotationTable) and (not need_score or table.score is not None or len(table) == 0):
         if need_score and table.score is None:
             table.score = np.zeros(0)
         return table
@@ -171,12 +172,12 @@ def _precision_table(tp, kept, ks, score, npig, rec_thrs):
     seg = np.cumsum(np.r_[True, ks[1:] != ks[:-1]]) - 1
     seg_k = ks[starts]
     npig_s = npig[seg_k]
-    pos = np.flatnonzero(tp)                          # flat (t, column) positions of true positives
+    pos = np.flatnonzero(tp)  # flat (t, column) positions of true positives
     row = pos // n
     col = pos - row * n
     seg_of = seg[col]
-    lane = row * S + seg_of                           # (t, segment) of each true positive, nondecreasing
-    seg_first = row * n + starts[seg_of]              # flat position where its segment starts
+    lane = row * S + seg_of  # (t, segment) of each true positive, nondecreasing
+    seg_first = row * n + starts[seg_of]  # flat position where its segment starts
     # c = non-ignored detections from the segment start up to the true positive, counted through the
     # sparser of the kept / ignored position lists
     if 2 * np.count_nonzero(kept) <= kept.size:
@@ -215,7 +216,7 @@ def _precision_table(tp, kept, ks, score, npig, rec_thrs):
     low = rec_thrs <= 0
     if low.any():
         has_tp = ntp > 0
-        first = np.searchsorted(lane, lanes_q)                   # first true positive of each lane
+        first = np.searchsorted(lane, lanes_q)  # first true positive of each lane
         env_all = np.where(has_tp, env[np.minimum(first, max(m - 1, 0))] if m else 0.0, 0.0)
         q[:, :, low] = env_all[:, :, None]
         s[:, :, low] = score[starts][None, :, None]
@@ -368,18 +369,21 @@ class COCOeval:
         e_crowd = gcrowd[e_gt]
         e_iou = box_iou_crowd(dbox[e_dt], gbox[e_gt], e_crowd)
         c_rank, c_cnt = drank[cand], cnt
-        c_start = np.cumsum(cnt) - cnt                      # first entry of each candidate detection
-        block = np.flatnonzero(np.r_[True, (c_rank[1:] != c_rank[:-1]) | (c_cnt[1:] != c_cnt[:-1])]
-                               if cand.size else np.zeros(0, dtype=bool))
+        c_start = np.cumsum(cnt) - cnt  # first entry of each candidate detection
+        block = np.flatnonzero(
+            np.r_[True, (c_rank[1:] != c_rank[:-1]) | (c_cnt[1:] != c_cnt[:-1])]
+            if cand.size
+            else np.zeros(0, dtype=bool)
+        )
         block_end = np.r_[block[1:], cand.size]
 
         # greedy matching, all lanes (area range a, threshold t) -> lane a*T + t at once
         thr_l = np.tile(thr, A)
-        gign_l = np.repeat(gign, T, axis=1)                 # (G, L)
+        gign_l = np.repeat(gign, T, axis=1)  # (G, L)
         g_taken = np.zeros((gkeep.size, L), dtype=bool)
         g_by = np.full((gkeep.size, L), -1, dtype=np.int32)  # detection that took each gt (last one)
-        d_gt = np.full((L, D), -1, dtype=np.int32)           # gt taken by each detection
-        d_gig = np.zeros((L, D), dtype=bool)                  # ... and whether that gt is ignored
+        d_gt = np.full((L, D), -1, dtype=np.int32)  # gt taken by each detection
+        d_gig = np.zeros((L, D), dtype=bool)  # ... and whether that gt is ignored
         for b0, b1 in zip(block.tolist(), block_end.tolist()):
             c = int(c_cnt[b0])
             n_b = b1 - b0
@@ -387,7 +391,7 @@ class COCOeval:
             e1 = e0 + n_b * c
             eg = e_gt[e0:e1].reshape(n_b, c)
             iou = e_iou[e0:e1].reshape(n_b, c, 1)
-            free = ~g_taken[eg] | e_crowd[e0:e1].reshape(n_b, c, 1)          # (n_b, c, L)
+            free = ~g_taken[eg] | e_crowd[e0:e1].reshape(n_b, c, 1)  # (n_b, c, L)
             elig = free & (iou >= thr_l)
             regular = elig & ~gign_l[eg]
             # non-ignored ground truths first; among the candidates the largest IoU, ties -> the later
@@ -396,7 +400,7 @@ class COCOeval:
             hit = elig & (val == val.max(axis=1, keepdims=True))
             rows, lanes = np.nonzero(hit.any(axis=1))
             if rows.size:
-                last = c - 1 - np.argmax(hit[:, ::-1, :], axis=1)               # (n_b, L)
+                last = c - 1 - np.argmax(hit[:, ::-1, :], axis=1)  # (n_b, L)
                 gsel = eg[rows, last[rows, lanes]]
                 dsel = cand[b0 + rows]
                 g_taken[gsel, lanes] = True
@@ -404,8 +408,8 @@ class COCOeval:
                 d_gt[lanes, dsel] = gsel
                 d_gig[lanes, dsel] = gign_l[gsel, lanes]
         matched = (d_gt >= 0).reshape(A, T, D)
-        dout = (darea[None, :] < rng[:, 0, None]) | (darea[None, :] > rng[:, 1, None])   # (A, D)
-        ignored = np.where(matched, d_gig.reshape(A, T, D), dout[:, None, :])            # (A, T, D)
+        dout = (darea[None, :] < rng[:, 0, None]) | (darea[None, :] > rng[:, 1, None])  # (A, D)
+        ignored = np.where(matched, d_gig.reshape(A, T, D), dout[:, None, :])  # (A, T, D)
 
         ev.T, ev.A, ev.K, ev.Ke, ev.I = T, A, K, Ke, I
         ev.img_ids, ev.cat_ids = img_ids, cat_ids
@@ -451,16 +455,18 @@ class COCOeval:
             k_src = _positions(np.asarray(cat_out, dtype=np.int64), ev.cat_ids)
         else:
             k_src = np.zeros(1, dtype=np.int64)
-        k_dst = np.full(ev.Ke, -1, dtype=np.int64)          # evaluated category -> output column
+        k_dst = np.full(ev.Ke, -1, dtype=np.int64)  # evaluated category -> output column
         for j, k in enumerate(k_src.tolist()):
             if k >= 0 and k_dst[k] < 0:
                 k_dst[k] = j
         eval_rngs = [tuple(map(float, r)) for r in pe.areaRng]
-        a_src = [eval_rngs.index(tuple(map(float, r))) if tuple(map(float, r)) in eval_rngs else -1
-                 for r in p.areaRng]
+        a_src = [eval_rngs.index(tuple(map(float, r))) if tuple(map(float, r)) in eval_rngs else -1 for r in p.areaRng]
         m_ok = [int(m) in pe.maxDets for m in p.maxDets]
-        img_sel = np.isin(ev.img_ids, np.asarray(list(p.imgIds), dtype=np.int64)) if len(p.imgIds) else \
-            np.zeros(ev.I, dtype=bool)
+        img_sel = (
+            np.isin(ev.img_ids, np.asarray(list(p.imgIds), dtype=np.int64))
+            if len(p.imgIds)
+            else np.zeros(ev.I, dtype=bool)
+        )
 
         g_in = img_sel[ev.g_img] & (k_dst[ev.g_k] >= 0)
         d_in = img_sel[ev.d_img] & (k_dst[ev.d_k] >= 0)
@@ -473,7 +479,7 @@ class COCOeval:
         for ai, a in enumerate(a_src):
             if a < 0:
                 continue
-            npig = np.bincount(ev.g_k[g_in & ~ev.g_ign[:, a]], minlength=ev.Ke)   # non-ignored gt per category
+            npig = np.bincount(ev.g_k[g_in & ~ev.g_ign[:, a]], minlength=ev.Ke)  # non-ignored gt per category
             has_gt = np.flatnonzero((npig > 0) & (k_dst >= 0))
             cols = k_dst[has_gt]
             for mi, max_det in enumerate(p.maxDets):
@@ -486,9 +492,13 @@ class COCOeval:
                 if sel.size == 0:
                     continue
                 q, s, rc_final, seg_k = _precision_table(
-                    np.take(ev.d_tp[a], order[sel], axis=1), np.take(ev.d_kept[a], order[sel], axis=1),
-                    o_k[sel], o_score[sel],
-                    npig, rec_thrs)
+                    np.take(ev.d_tp[a], order[sel], axis=1),
+                    np.take(ev.d_kept[a], order[sel], axis=1),
+                    o_k[sel],
+                    o_score[sel],
+                    npig,
+                    rec_thrs,
+                )
                 seg_cols = k_dst[seg_k]
                 recall[:, seg_cols, ai, mi] = rc_final
                 precision[:, :, seg_cols, ai, mi] = q
@@ -508,7 +518,7 @@ class COCOeval:
         iStr = " {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = {:0.3f}"
         titleStr = "Average Precision" if ap == 1 else "Average Recall"
         typeStr = "(AP)" if ap == 1 else "(AR)"
-        iouStr = (f"{p.iouThrs[0]:0.2f}:{p.iouThrs[-1]:0.2f}" if iouThr is None else f"{iouThr:0.2f}")
+        iouStr = f"{p.iouThrs[0]:0.2f}:{p.iouThrs[-1]:0.2f}" if iouThr is None else f"{iouThr:0.2f}"
         aind = [i for i, lbl in enumerate(p.areaRngLbl) if lbl == areaRng]
         mind = [i for i, m in enumerate(p.maxDets) if m == maxDets]
         if ap == 1:
@@ -534,10 +544,18 @@ class COCOeval:
         big = md[-1]
         ar = [md[min(i, len(md) - 1)] for i in range(3)]
         specs = [
-            (1, None, "all", big), (1, .5, "all", big), (1, .75, "all", big),
-            (1, None, "small", big), (1, None, "medium", big), (1, None, "large", big),
-            (0, None, "all", ar[0]), (0, None, "all", ar[1]), (0, None, "all", ar[2]),
-            (0, None, "small", big), (0, None, "medium", big), (0, None, "large", big),
+            (1, None, "all", big),
+            (1, 0.5, "all", big),
+            (1, 0.75, "all", big),
+            (1, None, "small", big),
+            (1, None, "medium", big),
+            (1, None, "large", big),
+            (0, None, "all", ar[0]),
+            (0, None, "all", ar[1]),
+            (0, None, "all", ar[2]),
+            (0, None, "small", big),
+            (0, None, "medium", big),
+            (0, None, "large", big),
         ]
         out = [self._summarize_one(*spec) for spec in specs]
         return np.array([v for v, _ in out]), [line for _, line in out]
@@ -587,8 +605,14 @@ class COCOeval:
             cat = self.cocoGt.cats.get(cid, {}) if (self.cocoGt is not None and cid != -1) else {}
             row = {"category_id": int(cid), "name": str(cat.get("name", "all" if cid == -1 else cid))}
             a_all = area_idx("all")
-            for key, t, lbl in (("AP", None, "all"), ("AP50", .5, "all"), ("AP75", .75, "all"),
-                                ("APs", None, "small"), ("APm", None, "medium"), ("APl", None, "large")):
+            for key, t, lbl in (
+                ("AP", None, "all"),
+                ("AP50", 0.5, "all"),
+                ("AP75", 0.75, "all"),
+                ("APs", None, "small"),
+                ("APm", None, "medium"),
+                ("APl", None, "large"),
+            ):
                 a = area_idx(lbl)
                 if a is None:
                     row[key] = float("nan")
@@ -648,19 +672,21 @@ class COCOeval:
                     ds = np.arange(d_lo[pr], d_hi[pr])
                     gs = gs[np.argsort(ev.g_ign[gs, a], kind="stable")]
                     lanes = slice(a * T, (a + 1) * T)
-                    dtm = _ids_or_zero(ev.d_gt[a][:, ds], ev.g_ids)     # (T, D) matched gt ids
-                    gtm = _ids_or_zero(ev.g_by[gs, lanes].T, ev.d_ids)    # (T, G) matched dt ids
-                    out.append({
-                        "image_id": int(ev.img_ids[i]),
-                        "category_id": int(cat_ids[k]),
-                        "aRng": p.areaRng[a],
-                        "maxDet": p.maxDets[-1],
-                        "dtIds": ev.d_ids[ds].tolist(),
-                        "gtIds": ev.g_ids[gs].tolist(),
-                        "dtMatches": dtm,
-                        "gtMatches": gtm,
-                        "dtScores": ev.d_score[ds].tolist(),
-                        "gtIgnore": ev.g_ign[gs, a].astype(int),
-                        "dtIgnore": ev.d_ignored[a][:, ds],
-                    })
+                    dtm = _ids_or_zero(ev.d_gt[a][:, ds], ev.g_ids)  # (T, D) matched gt ids
+                    gtm = _ids_or_zero(ev.g_by[gs, lanes].T, ev.d_ids)  # (T, G) matched dt ids
+                    out.append(
+                        {
+                            "image_id": int(ev.img_ids[i]),
+                            "category_id": int(cat_ids[k]),
+                            "aRng": p.areaRng[a],
+                            "maxDet": p.maxDets[-1],
+                            "dtIds": ev.d_ids[ds].tolist(),
+                            "gtIds": ev.g_ids[gs].tolist(),
+                            "dtMatches": dtm,
+                            "gtMatches": gtm,
+                            "dtScores": ev.d_score[ds].tolist(),
+                            "gtIgnore": ev.g_ign[gs, a].astype(int),
+                            "dtIgnore": ev.d_ignored[a][:, ds],
+                        }
+                    )
         return out

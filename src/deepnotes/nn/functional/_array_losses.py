@@ -7,6 +7,7 @@ Public as ``deepnotes.detection.binary_cross_entropy_with_logits`` / ``sigmoid_f
 losses of the same names call them after their own argument checks.  They live here, below both, so
 that the general layer never imports the detection package.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,8 +50,10 @@ def _float_pair(inputs, targets, fn, same_shape=False):
     if x.data.dtype.kind != "f":
         raise TypeError(f"{fn}: expected floating inputs, got dtype {x.data.dtype}")
     if same_shape and x.shape != t.shape:
-        raise ValueError(f"{fn}: inputs {x.shape} and targets {t.shape} do not have the same shape "
-                         "(expected targets of the inputs' shape)")
+        raise ValueError(
+            f"{fn}: inputs {x.shape} and targets {t.shape} do not have the same shape "
+            "(expected targets of the inputs' shape)"
+        )
     try:
         np.broadcast_shapes(x.shape, t.shape)
     except ValueError:

@@ -6,7 +6,6 @@ import numpy as np
 
 from ...tensor import Tensor, as_tensor, get_default_dtype
 
-
 _REDUCTIONS = ("none", "mean", "sum")
 
 
@@ -39,8 +38,9 @@ def _check_float(x, name):
     """``x`` as a Tensor; a TypeError naming ``name`` when it does not hold floating-point values."""
     x = _tensor(x, name)
     if x.data.dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating-point input, got dtype {x.data.dtype} "
-                        f"(convert it with .float() or .double())")
+        raise TypeError(
+            f"{name}: expected a floating-point input, got dtype {x.data.dtype} (convert it with .float() or .double())"
+        )
     return x
 
 

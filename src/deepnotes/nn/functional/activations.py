@@ -70,8 +70,10 @@ def prelu(input, weight):
     w = _check_float(weight, "prelu")
     channels = x.shape[1] if x.ndim >= 2 else 1
     if w.ndim > 1 or w.data.size not in (1, channels):
-        raise ValueError(f"prelu: weight must hold 1 or {channels} (the input's channels) values, got shape "
-                         f"{w.shape} for input of shape {x.shape}")
+        raise ValueError(
+            f"prelu: weight must hold 1 or {channels} (the input's channels) values, got shape "
+            f"{w.shape} for input of shape {x.shape}"
+        )
     if w.data.dtype != x.data.dtype:
         raise TypeError(f"prelu: weight dtype {w.data.dtype} differs from input dtype {x.data.dtype}")
     return _act.PReLUFn.apply(x, w)
@@ -79,8 +81,9 @@ def prelu(input, weight):
 
 def elu(input, alpha=1.0, inplace=False):
     """ELU(x) = x for x > 0, alpha (e^x - 1) otherwise; smooth at 0 when alpha = 1."""
-    return _act.ELUFn.apply(_check_float(input, "elu"), alpha=_number(alpha, "elu", "alpha"), scale=1.0,
-                            input_scale=1.0)
+    return _act.ELUFn.apply(
+        _check_float(input, "elu"), alpha=_number(alpha, "elu", "alpha"), scale=1.0, input_scale=1.0
+    )
 
 
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
@@ -113,8 +116,7 @@ def swish(input, beta=1.0):
         try:
             np.broadcast_shapes(b.shape, x.shape)
         except ValueError:
-            raise ValueError(f"swish: beta of shape {b.shape} does not broadcast to input shape {x.shape}") \
-                from None
+            raise ValueError(f"swish: beta of shape {b.shape} does not broadcast to input shape {x.shape}") from None
         return _act.SwishFn.apply(x, b.to(x.data.dtype))
     b = _number(beta, "swish", "beta")
     if b == 1.0:
@@ -167,8 +169,9 @@ def softplus(input, beta=1.0, threshold=20.0):
     beta = _number(beta, "softplus", "beta")
     if beta == 0:
         raise ValueError("softplus: beta must be nonzero, got 0")
-    return _act.SoftplusFn.apply(_check_float(input, "softplus"), beta=beta,
-                                 threshold=_number(threshold, "softplus", "threshold"))
+    return _act.SoftplusFn.apply(
+        _check_float(input, "softplus"), beta=beta, threshold=_number(threshold, "softplus", "threshold")
+    )
 
 
 def maxout(input, pool_size, dim=1):
@@ -186,6 +189,7 @@ def maxout(input, pool_size, dim=1):
         raise IndexError(f"maxout: dim {d} is out of range for a tensor with {x.ndim} dimensions")
     d %= x.ndim
     if x.shape[d] % k:
-        raise ValueError(f"maxout: the size {x.shape[d]} of dimension {d} must be divisible by pool_size={k} "
-                         f"(input shape {x.shape})")
+        raise ValueError(
+            f"maxout: the size {x.shape[d]} of dimension {d} must be divisible by pool_size={k} (input shape {x.shape})"
+        )
     return x.unflatten(d, (x.shape[d] // k, k)).max(dim=d + 1)[0]

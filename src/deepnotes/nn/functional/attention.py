@@ -11,6 +11,7 @@ sum_j weights_j value_j; they differ in the score:
 
 Names, arguments, defaults and mask conventions follow ``torch.nn.functional``.
 """
+
 import math
 import numbers
 
@@ -70,8 +71,9 @@ def _causal_mask(L, S, dtype):
 
 
 # ------------------------------------------------------------------------------ scaled dot product
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
-                                 scale=None, enable_gqa=False):
+def scaled_dot_product_attention(
+    query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False
+):
     """softmax(Q K^T * scale + M) V, with scale = 1/sqrt(E) by default.
 
     Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev); leading (batch, head)
@@ -89,38 +91,47 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     dropout_p = _probability(dropout_p, "dropout_p", name)
     for label, t in (("query", q), ("key", k), ("value", v)):
         if t.ndim < 2:
-            raise ValueError(f"{name}: expected {label} with at least 2 dimensions (..., seq, features), "
-                             f"got shape {t.shape}")
+            raise ValueError(
+                f"{name}: expected {label} with at least 2 dimensions (..., seq, features), got shape {t.shape}"
+            )
     if not (q.data.dtype == k.data.dtype == v.data.dtype):
-        raise TypeError(f"{name}: query, key and value must share a dtype, got {q.data.dtype}, "
-                        f"{k.data.dtype} and {v.data.dtype}")
+        raise TypeError(
+            f"{name}: query, key and value must share a dtype, got {q.data.dtype}, {k.data.dtype} and {v.data.dtype}"
+        )
     E, L, S = q.shape[-1], q.shape[-2], k.shape[-2]
     if k.shape[-1] != E:
-        raise ValueError(f"{name}: key must have the query's feature size {E} in its last dimension, got "
-                         f"key shape {k.shape} for query shape {q.shape}")
+        raise ValueError(
+            f"{name}: key must have the query's feature size {E} in its last dimension, got "
+            f"key shape {k.shape} for query shape {q.shape}"
+        )
     if v.shape[-2] != S:
-        raise ValueError(f"{name}: value must have as many positions as key ({S}), got value shape "
-                         f"{v.shape} for key shape {k.shape}")
+        raise ValueError(
+            f"{name}: value must have as many positions as key ({S}), got value shape {v.shape} for key shape {k.shape}"
+        )
     if enable_gqa:
         if q.ndim < 3 or k.ndim < 3 or v.ndim < 3:
-            raise ValueError(f"{name}: enable_gqa needs (..., heads, seq, features) inputs, got shapes "
-                             f"{q.shape}, {k.shape}, {v.shape}")
+            raise ValueError(
+                f"{name}: enable_gqa needs (..., heads, seq, features) inputs, got shapes "
+                f"{q.shape}, {k.shape}, {v.shape}"
+            )
         hq, hk = q.shape[-3], k.shape[-3]
         if hk == 0 or hq % hk or v.shape[-3] != hk:
-            raise ValueError(f"{name}: with enable_gqa the query heads ({hq}) must be a multiple of the "
-                             f"key/value heads (key {hk}, value {v.shape[-3]})")
+            raise ValueError(
+                f"{name}: with enable_gqa the query heads ({hq}) must be a multiple of the "
+                f"key/value heads (key {hk}, value {v.shape[-3]})"
+            )
         k, v = _repeat_heads(k, hq // hk), _repeat_heads(v, hq // hk)
     try:
         np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     except ValueError:
-        raise ValueError(f"{name}: batch dimensions of query {q.shape}, key {k.shape} and value {v.shape} "
-                         "do not broadcast") from None
+        raise ValueError(
+            f"{name}: batch dimensions of query {q.shape}, key {k.shape} and value {v.shape} do not broadcast"
+        ) from None
     dtype = q.data.dtype
     mask = None
     if is_causal:
         if attn_mask is not None:
-            raise ValueError(f"{name}: attn_mask must be None when is_causal=True (the causal mask "
-                             "replaces it)")
+            raise ValueError(f"{name}: attn_mask must be None when is_causal=True (the causal mask replaces it)")
         mask = _causal_mask(L, S, dtype)
     elif attn_mask is not None:
         mask = _additive_mask(attn_mask, "attn_mask", dtype, name, true_means="keep")
@@ -128,8 +139,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         try:
             np.broadcast_shapes(mask.shape, scores_shape)
         except ValueError:
-            raise ValueError(f"{name}: attn_mask of shape {mask.shape} does not broadcast to the attention "
-                             f"scores' shape {scores_shape} (batch..., L, S)") from None
+            raise ValueError(
+                f"{name}: attn_mask of shape {mask.shape} does not broadcast to the attention "
+                f"scores' shape {scores_shape} (batch..., L, S)"
+            ) from None
     if scale is None:
         scale = 1.0 / math.sqrt(E) if E > 0 else 1.0
     scores = (q @ k.transpose(-2, -1)) * float(scale)
@@ -146,8 +159,7 @@ def _repeat_heads(t, n):
     if n == 1:
         return t
     shape = t.shape
-    return t.unsqueeze(-3).expand(*shape[:-2], n, *shape[-2:]).reshape(
-        *shape[:-3], shape[-3] * n, *shape[-2:])
+    return t.unsqueeze(-3).expand(*shape[:-2], n, *shape[-2:]).reshape(*shape[:-3], shape[-3] * n, *shape[-2:])
 
 
 # ------------------------------------------------------------------------------------- multi-head
@@ -155,29 +167,41 @@ def _check_shapes(q, k, v, key_padding_mask, attn_mask, num_heads, name):
     """torch's shape rules; returns True for batched (3-D) inputs and False for unbatched (2-D)."""
     if q.ndim == 3:
         if k.ndim != 3 or v.ndim != 3:
-            raise ValueError(f"{name}: for batched 3-D query, key and value must be 3-D too, got "
-                             f"{k.ndim}-D key and {v.ndim}-D value")
+            raise ValueError(
+                f"{name}: for batched 3-D query, key and value must be 3-D too, got {k.ndim}-D key and {v.ndim}-D value"
+            )
         if key_padding_mask is not None and key_padding_mask.ndim != 2:
-            raise ValueError(f"{name}: for batched 3-D query, key_padding_mask must be None or 2-D "
-                             f"(batch, S), got shape {key_padding_mask.shape}")
+            raise ValueError(
+                f"{name}: for batched 3-D query, key_padding_mask must be None or 2-D "
+                f"(batch, S), got shape {key_padding_mask.shape}"
+            )
         if attn_mask is not None and attn_mask.ndim not in (2, 3):
-            raise ValueError(f"{name}: attn_mask must be None, 2-D (L, S) or 3-D (batch * num_heads, L, S), "
-                             f"got shape {attn_mask.shape}")
+            raise ValueError(
+                f"{name}: attn_mask must be None, 2-D (L, S) or 3-D (batch * num_heads, L, S), "
+                f"got shape {attn_mask.shape}"
+            )
         return True
     if q.ndim == 2:
         if k.ndim != 2 or v.ndim != 2:
-            raise ValueError(f"{name}: for unbatched 2-D query, key and value must be 2-D too, got "
-                             f"{k.ndim}-D key and {v.ndim}-D value")
+            raise ValueError(
+                f"{name}: for unbatched 2-D query, key and value must be 2-D too, got "
+                f"{k.ndim}-D key and {v.ndim}-D value"
+            )
         if key_padding_mask is not None and key_padding_mask.ndim != 1:
-            raise ValueError(f"{name}: for unbatched 2-D query, key_padding_mask must be None or 1-D (S,), "
-                             f"got shape {key_padding_mask.shape}")
+            raise ValueError(
+                f"{name}: for unbatched 2-D query, key_padding_mask must be None or 1-D (S,), "
+                f"got shape {key_padding_mask.shape}"
+            )
         if attn_mask is not None:
             if attn_mask.ndim not in (2, 3):
-                raise ValueError(f"{name}: attn_mask must be None, 2-D (L, S) or 3-D (num_heads, L, S), got "
-                                 f"shape {attn_mask.shape}")
+                raise ValueError(
+                    f"{name}: attn_mask must be None, 2-D (L, S) or 3-D (num_heads, L, S), got shape {attn_mask.shape}"
+                )
             if attn_mask.ndim == 3 and attn_mask.shape != (num_heads, q.shape[0], k.shape[0]):
-                raise ValueError(f"{name}: expected a 3-D attn_mask of shape "
-                                 f"{(num_heads, q.shape[0], k.shape[0])}, got {attn_mask.shape}")
+                raise ValueError(
+                    f"{name}: expected a 3-D attn_mask of shape "
+                    f"{(num_heads, q.shape[0], k.shape[0])}, got {attn_mask.shape}"
+                )
         return False
     raise ValueError(f"{name}: query must be 2-D (L, E) unbatched or 3-D (L, N, E) batched, got shape {q.shape}")
 
@@ -191,12 +215,33 @@ def _mask_tensor(mask, label, name):
     return m
 
 
-def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight,
-                                 in_proj_bias, bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight,
-                                 out_proj_bias, training=True, key_padding_mask=None, need_weights=True,
-                                 attn_mask=None, use_separate_proj_weight=False, q_proj_weight=None,
-                                 k_proj_weight=None, v_proj_weight=None, static_k=None, static_v=None,
-                                 average_attn_weights=True, is_causal=False):
+def multi_head_attention_forward(
+    query,
+    key,
+    value,
+    embed_dim_to_check,
+    num_heads,
+    in_proj_weight,
+    in_proj_bias,
+    bias_k,
+    bias_v,
+    add_zero_attn,
+    dropout_p,
+    out_proj_weight,
+    out_proj_bias,
+    training=True,
+    key_padding_mask=None,
+    need_weights=True,
+    attn_mask=None,
+    use_separate_proj_weight=False,
+    q_proj_weight=None,
+    k_proj_weight=None,
+    v_proj_weight=None,
+    static_k=None,
+    static_v=None,
+    average_attn_weights=True,
+    is_causal=False,
+):
     """Multi-head attention with torch's arguments and semantics (time-major inputs).
 
     query (L, N, E), key (S, N, kdim), value (S, N, vdim), or unbatched (L, E), (S, kdim), (S, vdim).
@@ -229,8 +274,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     dtype = q_in.data.dtype
     if E != embed_dim_to_check:
         raise ValueError(f"{name}: expected query with embedding dimension {embed_dim_to_check}, got {E}")
-    if isinstance(num_heads, bool) or not isinstance(num_heads, (int, np.integer)) or num_heads <= 0 \
-            or E % num_heads:
+    if isinstance(num_heads, bool) or not isinstance(num_heads, (int, np.integer)) or num_heads <= 0 or E % num_heads:
         raise ValueError(f"{name}: num_heads must be a positive int dividing embed_dim {E}, got {num_heads!r}")
     hd = E // num_heads
     if k_in.shape[:2] != v_in.shape[:2] or (not use_separate_proj_weight and k_in.shape != v_in.shape):
@@ -238,8 +282,10 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     if k_in.shape[1] != N:
         raise ValueError(f"{name}: key batch size {k_in.shape[1]} does not match query batch size {N}")
     if is_causal and attn_mask is None:
-        raise ValueError(f"{name}: is_causal=True is a hint that attn_mask is the causal mask; pass that "
-                         "attn_mask too (e.g. a (L, L) bool mask with True above the diagonal)")
+        raise ValueError(
+            f"{name}: is_causal=True is a hint that attn_mask is the causal mask; pass that "
+            "attn_mask too (e.g. a (L, L) bool mask with True above the diagonal)"
+        )
     causal_hint = is_causal and key_padding_mask is None and not need_weights
 
     # input projections
@@ -252,20 +298,23 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         b = None if in_proj_bias is None else _float(in_proj_bias, "in_proj_bias", name)
         if query is key and key is value:
             qkv = dense.linear(q_in, W, b)
-            q, k, v = qkv[..., :E], qkv[..., E:2 * E], qkv[..., 2 * E:]
+            q, k, v = qkv[..., :E], qkv[..., E : 2 * E], qkv[..., 2 * E :]
         else:
-            bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
+            bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E : 2 * E], b[2 * E :])
             q = dense.linear(q_in, W[:E], bq)
             if key is value:
                 kv = dense.linear(k_in, W[E:], None if b is None else b[E:])
                 k, v = kv[..., :E], kv[..., E:]
             else:
-                k = dense.linear(k_in, W[E:2 * E], bk)
-                v = dense.linear(v_in, W[2 * E:], bv)
+                k = dense.linear(k_in, W[E : 2 * E], bk)
+                v = dense.linear(v_in, W[2 * E :], bv)
     else:
         ws = []
-        for label, w, d in (("q_proj_weight", q_proj_weight, E), ("k_proj_weight", k_proj_weight, k_in.shape[-1]),
-                            ("v_proj_weight", v_proj_weight, v_in.shape[-1])):
+        for label, w, d in (
+            ("q_proj_weight", q_proj_weight, E),
+            ("k_proj_weight", k_proj_weight, k_in.shape[-1]),
+            ("v_proj_weight", v_proj_weight, v_in.shape[-1]),
+        ):
             if w is None:
                 raise ValueError(f"{name}: {label} is required when use_separate_proj_weight=True")
             w = _float(w, label, name)
@@ -273,7 +322,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                 raise ValueError(f"{name}: expected {label} of shape {(E, d)}, got {w.shape}")
             ws.append(w)
         b = None if in_proj_bias is None else _float(in_proj_bias, "in_proj_bias", name)
-        bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
+        bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E : 2 * E], b[2 * E :])
         q, k, v = dense.linear(q_in, ws[0], bq), dense.linear(k_in, ws[1], bk), dense.linear(v_in, ws[2], bv)
 
     # masks as additive float tensors
@@ -284,8 +333,10 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                 raise ValueError(f"{name}: the 2-D attn_mask must have shape {(L, S)} (L, S), got {am.shape}")
             am = am.unsqueeze(0)
         elif am.shape != (N * num_heads, L, S):
-            raise ValueError(f"{name}: the 3-D attn_mask must have shape {(N * num_heads, L, S)} "
-                             f"(batch * num_heads, L, S), got {am.shape}")
+            raise ValueError(
+                f"{name}: the 3-D attn_mask must have shape {(N * num_heads, L, S)} "
+                f"(batch * num_heads, L, S), got {am.shape}"
+            )
     else:
         am = None
     kpm = None
@@ -327,8 +378,10 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     S2 = k.shape[1]
     if kpm is not None:
         if kpm.shape != (N, S2):
-            raise ValueError(f"{name}: expected key_padding_mask of shape {(N, S2)} (batch, S), got "
-                             f"{kpm.shape}" + ("" if batched else f" (unbatched: ({S2},))"))
+            raise ValueError(
+                f"{name}: expected key_padding_mask of shape {(N, S2)} (batch, S), got "
+                f"{kpm.shape}" + ("" if batched else f" (unbatched: ({S2},))")
+            )
         kpm = kpm.reshape(N, 1, 1, S2).expand(N, num_heads, 1, S2).reshape(N * num_heads, 1, S2)
         am = kpm if am is None else am + kpm
     if not training:
@@ -351,8 +404,14 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         return out, weights
     if am is not None:
         am = am.unsqueeze(0) if am.shape[0] == 1 else am.reshape(N, num_heads, -1, S2)
-    out = scaled_dot_product_attention(q.reshape(N, num_heads, L, hd), k.reshape(N, num_heads, S2, hd),
-                                       v.reshape(N, num_heads, S2, hd), am, dropout_p, causal_hint)
+    out = scaled_dot_product_attention(
+        q.reshape(N, num_heads, L, hd),
+        k.reshape(N, num_heads, S2, hd),
+        v.reshape(N, num_heads, S2, hd),
+        am,
+        dropout_p,
+        causal_hint,
+    )
     out = out.permute(2, 0, 1, 3).reshape(L * N, E)
     out = dense.linear(out, out_proj_weight, out_proj_bias).reshape(L, N, E)
     return (out if batched else out.squeeze(1)), None
@@ -372,19 +431,20 @@ def additive_attention(query, key, value, w_q, w_k, v, key_padding_mask=None, b_
     k = _float(key, "key", name)
     val = _float(value, "value", name)
     if q.ndim != 3 or k.ndim != 3 or val.ndim != 3:
-        raise ValueError(f"{name}: expected 3-D query (N, L, Dq), key (N, S, Dk) and value (N, S, Dv), got "
-                         f"shapes {q.shape}, {k.shape} and {val.shape}")
+        raise ValueError(
+            f"{name}: expected 3-D query (N, L, Dq), key (N, S, Dk) and value (N, S, Dv), got "
+            f"shapes {q.shape}, {k.shape} and {val.shape}"
+        )
     N, S = k.shape[0], k.shape[1]
     if q.shape[0] != N or val.shape[:2] != (N, S):
-        raise ValueError(f"{name}: batch/sequence sizes disagree: query {q.shape}, key {k.shape}, value "
-                         f"{val.shape}")
+        raise ValueError(f"{name}: batch/sequence sizes disagree: query {q.shape}, key {k.shape}, value {val.shape}")
     v = _float(v, "v", name)
     if v.ndim != 1:
         raise ValueError(f"{name}: expected v of shape (hidden,), got {v.shape}")
-    qp = dense.linear(q, w_q, b_q)                    # (N, L, hidden)
-    kp = dense.linear(k, w_k, b_k)                    # (N, S, hidden)
+    qp = dense.linear(q, w_q, b_q)  # (N, L, hidden)
+    kp = dense.linear(k, w_k, b_k)  # (N, S, hidden)
     e = (qp.unsqueeze(2) + kp.unsqueeze(1)).tanh()  # (N, L, S, hidden)
-    scores = e @ v                                # (N, L, S)
+    scores = e @ v  # (N, L, S)
     if key_padding_mask is not None:
         m = _additive_mask(key_padding_mask, "key_padding_mask", scores.data.dtype, name, true_means="drop")
         if m.shape != (N, S):

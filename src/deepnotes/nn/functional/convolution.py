@@ -1,7 +1,6 @@
 """Convolutions: ``conv1d``/``conv2d`` (im2col + one matrix product, ``deepnotes.ops.conv``), the
 textbook ``convolve2d`` (flipped kernel) and the transposed convolutions."""
 
-
 from ...amp import _autocast
 from ...ops._limits import check_output_size
 from ...ops.conv import Conv2dFn
@@ -20,13 +19,17 @@ def _conv_pads(padding, kernel, dilation, stride, name, flipped=False):
     if isinstance(padding, str):
         modes = ("same", "valid", "full") if flipped else ("same", "valid")
         if padding not in modes:
-            raise ValueError(f"{name}: padding must be an int, a {'pair' if nd == 2 else 'tuple'}, "
-                             f"{', '.join(repr(m) for m in modes[:-1])} or {modes[-1]!r}, got {padding!r}")
+            raise ValueError(
+                f"{name}: padding must be an int, a {'pair' if nd == 2 else 'tuple'}, "
+                f"{', '.join(repr(m) for m in modes[:-1])} or {modes[-1]!r}, got {padding!r}"
+            )
         if padding == "valid":
             return ((0, 0),) * nd
         if padding == "same" and any(s != 1 for s in stride):
-            raise ValueError(f"{name}: padding='same' is not supported for strided convolutions "
-                             f"(got stride={stride}); expected stride 1")
+            raise ValueError(
+                f"{name}: padding='same' is not supported for strided convolutions "
+                f"(got stride={stride}); expected stride 1"
+            )
         pads = []
         for k, d in zip(kernel, dilation):
             total = d * (k - 1)
@@ -53,21 +56,25 @@ def _conv_operands(input, weight, bias, groups, nd, name, transposed=False):
         layout = "in_channels, out_channels/groups" if transposed else "out_channels, in_channels/groups"
         raise ValueError(f"{name}: expected a {nd + 2}-D weight ({layout}, {ks}), got shape {weight.shape}")
     if x.ndim not in (nd + 1, nd + 2):
-        raise ValueError(f"{name}: expected a {nd + 1}-D (C, {dims}) or {nd + 2}-D (N, C, {dims}) input, got "
-                         f"shape {x.shape}")
+        raise ValueError(
+            f"{name}: expected a {nd + 1}-D (C, {dims}) or {nd + 2}-D (N, C, {dims}) input, got shape {x.shape}"
+        )
     groups = _int(groups, f"{name} groups")
     if transposed:
         cin, cout = weight.shape[0], weight.shape[1] * groups
         if groups < 1 or cin % groups:
-            raise ValueError(f"{name}: groups={groups} must be positive and divide the {cin} input channels "
-                             f"(weight {weight.shape})")
+            raise ValueError(
+                f"{name}: groups={groups} must be positive and divide the {cin} input channels (weight {weight.shape})"
+            )
     else:
         cin, cout = weight.shape[1] * groups, weight.shape[0]
         if groups < 1 or cout % groups:
             raise ValueError(f"{name}: groups={groups} must be positive and divide the {cout} output channels")
     if x.shape[-nd - 1] != cin:
-        raise ValueError(f"{name}: expected input with {cin} channels (weight {weight.shape}, groups={groups}), "
-                         f"got input of shape {x.shape}")
+        raise ValueError(
+            f"{name}: expected input with {cin} channels (weight {weight.shape}, groups={groups}), "
+            f"got input of shape {x.shape}"
+        )
     if bias is not None:
         bias = _tensor(bias, name)
         if bias.shape != (cout,):
@@ -93,9 +100,11 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd, name, flip
     eff = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     padded = tuple(n + sum(p) for n, p in zip(sizes, pads))
     if any(n < e for n, e in zip(padded, eff)):
-        raise ValueError(f"{name}: input of spatial size {'x'.join(map(str, sizes))} (padded "
-                         f"{'x'.join(map(str, padded))}) is smaller than the dilated kernel "
-                         f"{'x'.join(map(str, eff))}")
+        raise ValueError(
+            f"{name}: input of spatial size {'x'.join(map(str, sizes))} (padded "
+            f"{'x'.join(map(str, padded))}) is smaller than the dilated kernel "
+            f"{'x'.join(map(str, eff))}"
+        )
     if flipped:
         weight = weight.flip(*range(2, weight.ndim))
     if nd == 1:
@@ -158,31 +167,42 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
     x, weight, bias, groups, unbatched = _conv_operands(input, weight, bias, groups, nd, name, transposed=True)
     stride, dilation = _strides(stride, dilation, nd, name)
     if isinstance(padding, str):
-        raise ValueError(f"{name}: padding must be an int or a tuple of {nd} ints, got {padding!r} (string "
-                         f"padding is not supported for transposed convolutions)")
+        raise ValueError(
+            f"{name}: padding must be an int or a tuple of {nd} ints, got {padding!r} (string "
+            f"padding is not supported for transposed convolutions)"
+        )
     padding = _ntuple(padding, nd, f"{name} padding")
     output_padding = _ntuple(output_padding, nd, f"{name} output_padding")
     if min(padding) < 0 or min(output_padding) < 0:
-        raise ValueError(f"{name}: padding and output_padding must be non-negative, got padding={padding}, "
-                         f"output_padding={output_padding}")
+        raise ValueError(
+            f"{name}: padding and output_padding must be non-negative, got padding={padding}, "
+            f"output_padding={output_padding}"
+        )
     if any(q >= s and q >= d for q, s, d in zip(output_padding, stride, dilation)):
-        raise ValueError(f"{name}: output_padding must be smaller than either stride or dilation, got "
-                         f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
+        raise ValueError(
+            f"{name}: output_padding must be smaller than either stride or dilation, got "
+            f"output_padding={output_padding}, stride={stride}, dilation={dilation}"
+        )
     kernel = weight.shape[2:]
     sizes = x.shape[2:]
-    out = tuple(conv_transpose_output_size(n, k, s, p, q, d)
-                for n, k, s, p, q, d in zip(sizes, kernel, stride, padding, output_padding, dilation))
+    out = tuple(
+        conv_transpose_output_size(n, k, s, p, q, d)
+        for n, k, s, p, q, d in zip(sizes, kernel, stride, padding, output_padding, dilation)
+    )
     if min(out) < 1:
-        raise ValueError(f"{name}: input of spatial size {'x'.join(map(str, sizes))} gives an output of size "
-                         f"{'x'.join(map(str, out))}; expected a positive size (padding={padding} is too large)")
+        raise ValueError(
+            f"{name}: input of spatial size {'x'.join(map(str, sizes))} gives an output of size "
+            f"{'x'.join(map(str, out))}; expected a positive size (padding={padding} is too large)"
+        )
     check_output_size(name, x.shape[:1] + (weight.shape[1] * groups,) + out, x.data.dtype)
     if nd == 1:
         x, weight = x.unsqueeze(2), weight.unsqueeze(2)
         stride, dilation = (1,) + stride, (1,) + dilation
         padding, output_padding = (0,) + padding, (0,) + output_padding
     args = _autocast(x, weight) if bias is None else _autocast(x, weight, bias)
-    y = ConvTranspose2dFn.apply(*args, stride=stride, padding=padding, output_padding=output_padding,
-                                dilation=dilation, groups=groups)
+    y = ConvTranspose2dFn.apply(
+        *args, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups
+    )
     if nd == 1:
         y = y.squeeze(2)
     return y.squeeze(0) if unbatched else y
@@ -198,12 +218,14 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     input sizes that a strided conv2d maps to the same output size.  conv2d(conv_transpose2d(x, W)) is
     not x; conv_transpose2d is to conv2d what W^T is to W.
     """
-    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
-                           "conv_transpose2d")
+    return _conv_transpose(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 2, "conv_transpose2d"
+    )
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """1-D transposed convolution: input (N, C, L) or (C, L), weight (C, O/groups, k) -> (N, O, Lo) with
     Lo = (L - 1) s - 2p + d (k - 1) + output_padding + 1 (see :func:`conv_transpose2d`)."""
-    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
-                           "conv_transpose1d")
+    return _conv_transpose(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 1, "conv_transpose1d"
+    )

@@ -1,6 +1,5 @@
 """The affine map y = x W^T + b (``linear``), the primitive of fully connected layers."""
 
-
 from ...amp import _autocast
 from ...ops.linear import LinearFn
 from ._utils import _check_float, _tensor
@@ -21,8 +20,10 @@ def _linear(input, weight, bias, name):
     if weight.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D weight (out_features, in_features), got shape {weight.shape}")
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"{name}: expected input of shape (*, {weight.shape[1]}) (in_features="
-                         f"{weight.shape[1]}), got shape {x.shape}")
+        raise ValueError(
+            f"{name}: expected input of shape (*, {weight.shape[1]}) (in_features="
+            f"{weight.shape[1]}), got shape {x.shape}"
+        )
     if bias is None:
         return LinearFn.apply(*_autocast(x, weight))
     bias = _tensor(bias, name)

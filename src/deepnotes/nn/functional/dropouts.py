@@ -1,4 +1,5 @@
 """Dropout: elementwise inverted dropout and channel (feature-map) dropout."""
+
 import warnings
 
 import numpy as np
@@ -26,8 +27,11 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 # ------------------------------------------------------------------------------------- channel dropout
 def _check_p(p, name):
-    if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer, np.floating)) \
-            or not 0.0 <= p <= 1.0:
+    if (
+        isinstance(p, (bool, np.bool_))
+        or not isinstance(p, (int, float, np.integer, np.floating))
+        or not 0.0 <= p <= 1.0
+    ):
         raise ValueError(f"{name}: probability p must be a number in [0, 1], got {p!r}")
     return float(p)
 
@@ -63,11 +67,17 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     p = _check_p(p, "dropout2d")
     x = _check_float(input, "dropout2d")
     if x.ndim not in (3, 4):
-        warnings.warn(f"dropout2d: received a {x.ndim}-D input; dropout2d expects (N, C, H, W) or (C, H, W) "
-                      "inputs (use dropout for other shapes)", stacklevel=2)
+        warnings.warn(
+            f"dropout2d: received a {x.ndim}-D input; dropout2d expects (N, C, H, W) or (C, H, W) "
+            "inputs (use dropout for other shapes)",
+            stacklevel=2,
+        )
     if x.ndim == 3:
-        warnings.warn("dropout2d: received a 3-D input; as in torch it is read as (N, C, L) and whole "
-                      "channels are dropped per sample (use dropout1d for that)", stacklevel=2)
+        warnings.warn(
+            "dropout2d: received a 3-D input; as in torch it is read as (N, C, L) and whole "
+            "channels are dropped per sample (use dropout1d for that)",
+            stacklevel=2,
+        )
     if x.ndim < 2:
         raise ValueError(f"dropout2d: expected an input with a batch and a channel dimension, got shape {x.shape}")
     return _feature_dropout(x, p, training)

@@ -23,8 +23,7 @@ def _embedding_renorm(weight, idx, max_norm, norm_type):
         weight.data[rows[big]] = (w[big] * scale[:, None]).astype(weight.data.dtype)
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
-              sparse=False):
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
     """Look up rows of ``weight`` (num_embeddings, embedding_dim): integer input (*) ->
     (*, embedding_dim).  ``padding_idx`` rows receive no gradient; ``max_norm`` first renormalises (in
     place) the referenced rows whose ``norm_type``-norm exceeds it; ``scale_grad_by_freq`` divides each
@@ -41,18 +40,20 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if padding_idx is not None:
         padding_idx = _int(padding_idx, "embedding padding_idx")
         if not -num <= padding_idx < num:
-            raise ValueError(f"embedding: padding_idx={padding_idx} must be within num_embeddings={num} "
-                             f"(expected {-num} <= padding_idx < {num})")
+            raise ValueError(
+                f"embedding: padding_idx={padding_idx} must be within num_embeddings={num} "
+                f"(expected {-num} <= padding_idx < {num})"
+            )
         padding_idx %= num
     if idx.size and (idx.min() < 0 or idx.max() >= num):
         bad = idx[(idx < 0) | (idx >= num)].reshape(-1)[0]
-        raise IndexError(f"embedding: index {int(bad)} is out of range for {num} embeddings (expected "
-                         f"0 <= index < {num})")
+        raise IndexError(
+            f"embedding: index {int(bad)} is out of range for {num} embeddings (expected 0 <= index < {num})"
+        )
     idx = idx.astype(np.int64, copy=False)
     if max_norm is not None:
         _embedding_renorm(w, idx, float(max_norm), float(norm_type))
-    return _EmbeddingFn.apply(w, padding_idx=padding_idx, indices=idx,
-                              scale_grad_by_freq=bool(scale_grad_by_freq))
+    return _EmbeddingFn.apply(w, padding_idx=padding_idx, indices=idx, scale_grad_by_freq=bool(scale_grad_by_freq))
 
 
 def one_hot(tensor, num_classes=-1):
@@ -61,8 +62,7 @@ def one_hot(tensor, num_classes=-1):
     if t.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected integer class indices, got dtype {t.dtype}")
     if num_classes < 0 and not t.size:
-        raise ValueError(f"one_hot: cannot infer num_classes from an empty tensor of shape {t.shape}; "
-                         "pass num_classes")
+        raise ValueError(f"one_hot: cannot infer num_classes from an empty tensor of shape {t.shape}; pass num_classes")
     n = int(t.max()) + 1 if num_classes < 0 else num_classes
     if t.size and (t.min() < 0 or t.max() >= n):
         raise IndexError(f"one_hot: class values must be in [0, {n}), got range [{t.min()}, {t.max()}]")

@@ -1,5 +1,6 @@
 """Resampling: ``interpolate`` (nearest, linear, bilinear, bicubic, trilinear, area) and the deprecated
 ``upsample*`` aliases."""
+
 import warnings
 
 import numpy as np
@@ -9,10 +10,16 @@ from ...ops._limits import check_output_size
 from ._utils import _check_float, _int, _number
 from .pooling import adaptive_avg_pool2d
 
-
 # ------------------------------------------------------------------------------------- interpolation
-_INTERP_MODES = {"nearest": None, "nearest-exact": None, "linear": 1, "bilinear": 2, "bicubic": 2,
-                 "trilinear": 3, "area": None}
+_INTERP_MODES = {
+    "nearest": None,
+    "nearest-exact": None,
+    "linear": 1,
+    "bilinear": 2,
+    "bicubic": 2,
+    "trilinear": 3,
+    "area": None,
+}
 
 
 def _per_dim(v, n, name, label, cast):
@@ -23,8 +30,15 @@ def _per_dim(v, n, name, label, cast):
     return (cast(v),) * n
 
 
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                recompute_scale_factor=None, antialias=False):
+def interpolate(
+    input,
+    size=None,
+    scale_factor=None,
+    mode="nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias=False,
+):
     """Resize the spatial dimensions of an (N, C, *spatial) input (1 to 3 spatial dimensions).
 
     ``size`` gives the output size, or ``scale_factor`` gives out = floor(in * scale_factor) (then the
@@ -51,27 +65,32 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError(f"{name}: mode 'area' supports 3-D and 4-D inputs, got shape {x.shape}")
     linear_mode = mode in ("linear", "bilinear", "bicubic", "trilinear")
     if align_corners is not None and not linear_mode:
-        raise ValueError(f"{name}: align_corners can only be set with the interpolating modes linear, bilinear, "
-                         f"bicubic and trilinear, got mode {mode!r}")
+        raise ValueError(
+            f"{name}: align_corners can only be set with the interpolating modes linear, bilinear, "
+            f"bicubic and trilinear, got mode {mode!r}"
+        )
     align_corners = bool(align_corners) if linear_mode else False
     if (size is None) == (scale_factor is None):
-        raise ValueError(f"{name}: exactly one of size and scale_factor must be given, got size={size!r} and "
-                         f"scale_factor={scale_factor!r}")
+        raise ValueError(
+            f"{name}: exactly one of size and scale_factor must be given, got size={size!r} and "
+            f"scale_factor={scale_factor!r}"
+        )
     in_sizes = x.shape[2:]
     if size is not None:
         out_sizes = _per_dim(size, dim, name, "size", lambda v: _int(v, f"{name} size"))
         scales = (None,) * dim
     else:
-        scales = _per_dim(scale_factor, dim, name, "scale_factor",
-                          lambda v: _number(v, name, "scale_factor"))
+        scales = _per_dim(scale_factor, dim, name, "scale_factor", lambda v: _number(v, name, "scale_factor"))
         if any(not s > 0 or not np.isfinite(s) for s in scales):
             raise ValueError(f"{name}: scale_factor must be positive and finite, got {scale_factor!r}")
         out_sizes = tuple(int(np.floor(float(n) * s)) for n, s in zip(in_sizes, scales))
         if recompute_scale_factor:
             scales = (None,) * dim
     if min(in_sizes) < 1 or min(out_sizes) < 1:
-        raise ValueError(f"{name}: input and output spatial sizes must be positive, got input {tuple(in_sizes)} "
-                         f"and output {out_sizes}")
+        raise ValueError(
+            f"{name}: input and output spatial sizes must be positive, got input {tuple(in_sizes)} "
+            f"and output {out_sizes}"
+        )
     check_output_size(name, x.shape[:2] + out_sizes, x.data.dtype)
     if mode == "area":
         if dim == 1:
@@ -89,15 +108,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         else:
             taps = _ups.linear_taps(n_in, n_out, align_corners, sf, dtype)
         if len(taps) == 1 and n_in == n_out and np.array_equal(taps[0][0], np.arange(n_in)):
-            continue                                   # this axis is copied unchanged
+            continue  # this axis is copied unchanged
         out = _ups.Interp1dFn.apply(out, axis=2 + i, taps=taps)
     return out if out is not x else x.clone()
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
     """Deprecated alias of :func:`interpolate` (as in torch)."""
-    warnings.warn("upsample: nn.functional.upsample is deprecated; use nn.functional.interpolate instead",
-                  stacklevel=2)
+    warnings.warn("upsample: nn.functional.upsample is deprecated; use nn.functional.interpolate instead", stacklevel=2)
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 

@@ -1,6 +1,7 @@
 """Loss functions: regression (MSE, L1, smooth L1, Huber), classification (NLL, cross entropy, binary
 cross entropy, KL divergence) and the class-imbalance losses (balanced CE, focal losses), plus label
 smoothing as a target transform."""
+
 import warnings
 
 import numpy as np
@@ -32,14 +33,18 @@ def _mse_loss(input, target, reduction, weight, name):
 
 def _class_targets(t, C, ignore_index, name):
     if t.dtype.kind not in "iu":
-        raise TypeError(f"{name}: class-index targets must be integers, got dtype {t.dtype} (use class "
-                        f"probabilities of the input's shape for soft targets)")
+        raise TypeError(
+            f"{name}: class-index targets must be integers, got dtype {t.dtype} (use class "
+            f"probabilities of the input's shape for soft targets)"
+        )
     valid = t != ignore_index
     bad = valid & ((t < 0) | (t >= C))
     if bad.any():
         first = int(t[bad].reshape(-1)[0])
-        raise IndexError(f"{name}: target label {first} is out of range for {C} classes (expected "
-                         f"0 <= label < {C}, or ignore_index={ignore_index})")
+        raise IndexError(
+            f"{name}: target label {first} is out of range for {C} classes (expected "
+            f"0 <= label < {C}, or ignore_index={ignore_index})"
+        )
     return valid
 
 
@@ -59,15 +64,17 @@ def _nll(logp, t, w, ignore_index, reduction, name):
     one_d = logp.ndim == 1
     expected = () if one_d else logp.shape[:1] + logp.shape[2:]
     if logp.ndim == 0 or t.shape != expected:
-        raise ValueError(f"{name}: input of shape {logp.shape} needs a target of shape {expected} "
-                         f"(input (N, C, d1, ...) and target (N, d1, ...), or input (C,) and a scalar "
-                         f"target), got target shape {t.shape}")
+        raise ValueError(
+            f"{name}: input of shape {logp.shape} needs a target of shape {expected} "
+            f"(input (N, C, d1, ...) and target (N, d1, ...), or input (C,) and a scalar "
+            f"target), got target shape {t.shape}"
+        )
     C = logp.shape[0] if one_d else logp.shape[1]
     valid = _class_targets(t, C, ignore_index, name)
     dtype = logp.data.dtype
     lp = logp.reshape(1, C) if one_d else logp
     if lp.ndim > 2:  # (N, C, d1, ...) -> (N, C, M): the class axis stays axis 1, no transpose needed
-        lp = lp.reshape(lp.shape[0], C, int(np.prod(lp.shape[2:])))   # explicit: -1 is ambiguous when N = 0
+        lp = lp.reshape(lp.shape[0], C, int(np.prod(lp.shape[2:])))  # explicit: -1 is ambiguous when N = 0
     tf = np.where(valid, t, 0).reshape(lp.shape[:1] + lp.shape[2:])
     sw = valid.reshape(tf.shape).astype(dtype)
     if w is not None:
@@ -99,8 +106,9 @@ def _nll_loss(input, target, weight, ignore_index, reduction, name):
     return _nll(x, t, _class_weight(weight, C, x.data.dtype, name), ignore_index, reduction, name)[0]
 
 
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-                  reduction="mean", label_smoothing=0.0):
+def cross_entropy(
+    input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean", label_smoothing=0.0
+):
     """Cross entropy on logits: nll_loss(log_softmax(x, dim=1)), with torch's options.
 
     input (N, C), (N, C, d1, ...) or (C,).  ``target`` holds class indices (N, d1, ...) or class
@@ -128,8 +136,7 @@ def _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothi
     wshape[cdim] = C
     if t.dtype.kind == "f":  # class probabilities
         if t.shape != x.shape:
-            raise ValueError(f"{name}: probability targets must have the input's shape {x.shape}, got "
-                             f"{t.shape}")
+            raise ValueError(f"{name}: probability targets must have the input's shape {x.shape}, got {t.shape}")
         # a target tensor stays in the graph: its gradient -w_c logp_c flows back, as in torch
         q = target if isinstance(target, Tensor) else Tensor(t)
         if q.data.dtype != x.data.dtype:
@@ -167,10 +174,12 @@ def _pointwise_operands(input, target, reduction, name, stacklevel=4):
         try:
             np.broadcast_shapes(x.shape, y.shape)
         except ValueError:
-            raise ValueError(f"{name}: target shape {y.shape} does not broadcast to input shape {x.shape}") \
-                from None
-        warnings.warn(f"{name}: using a target size {y.shape} that is different to the input size "
-                      f"{x.shape}; the values broadcast, which is likely not intended", stacklevel=stacklevel)
+            raise ValueError(f"{name}: target shape {y.shape} does not broadcast to input shape {x.shape}") from None
+        warnings.warn(
+            f"{name}: using a target size {y.shape} that is different to the input size "
+            f"{x.shape}; the values broadcast, which is likely not intended",
+            stacklevel=stacklevel,
+        )
     return x, y
 
 
@@ -240,8 +249,7 @@ def _broadcast_weight(weight, shape, name, label):
         if np.broadcast_shapes(w.shape, shape) != shape:
             raise ValueError
     except ValueError:
-        raise ValueError(f"{name}: {label} of shape {w.shape} does not broadcast to the input shape {shape}") \
-            from None
+        raise ValueError(f"{name}: {label} of shape {w.shape} does not broadcast to the input shape {shape}") from None
     return w
 
 
@@ -258,19 +266,23 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     t = _same_shape_target(x, target, name, "expected a target of the input's shape (as torch), got")
     xa = x.data
     if xa.size and not ((xa >= 0) & (xa <= 1)).all():
-        raise ValueError(f"{name}: all elements of input must be probabilities in [0, 1], got values in "
-                         f"[{np.nanmin(xa)}, {np.nanmax(xa)}] (use binary_cross_entropy_with_logits for logits)")
+        raise ValueError(
+            f"{name}: all elements of input must be probabilities in [0, 1], got values in "
+            f"[{np.nanmin(xa)}, {np.nanmax(xa)}] (use binary_cross_entropy_with_logits for logits)"
+        )
     ta = t.data
     if ta.size and not ((ta >= 0) & (ta <= 1)).all():
-        raise ValueError(f"{name}: all elements of target must be in [0, 1], got values in "
-                         f"[{np.min(ta)}, {np.max(ta)}]")
+        raise ValueError(
+            f"{name}: all elements of target must be in [0, 1], got values in [{np.min(ta)}, {np.max(ta)}]"
+        )
     loss = _BinaryCrossEntropy.apply(x, t)
     w = _broadcast_weight(weight, x.shape, name, "weight")
     return _reduce(loss if w is None else loss * w, reduction, name)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
-                                     reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(
+    input, target, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None
+):
     """Binary cross entropy on logits, exact for any magnitude:
     l = w [(1 - t) x + (1 + (p - 1) t) log(1 + e^-x)], computed as max(x, 0) - x t + log(1 + e^-|x|)
     plus (p - 1) t softplus(-x) when ``pos_weight`` p is given.
@@ -287,7 +299,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     loss = bce.apply(x, t)
     pw = _broadcast_weight(pos_weight, x.shape, name, "pos_weight")
     if pw is not None:
-        softplus_neg = _act.SoftplusFn.apply(-x, beta=1.0, threshold=np.inf)      # log(1 + e^-x), exact
+        softplus_neg = _act.SoftplusFn.apply(-x, beta=1.0, threshold=np.inf)  # log(1 + e^-x), exact
         loss = loss + (pw - 1) * t * softplus_neg
     w = _broadcast_weight(weight, x.shape, name, "weight")
     return _reduce(loss if w is None else loss * w, reduction, name)
@@ -303,8 +315,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     name = "kl_div"
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction not in ("none", "batchmean", "sum", "mean"):
-        raise ValueError(f"{name}: reduction must be one of ('none', 'batchmean', 'sum', 'mean'), got "
-                         f"{reduction!r}")
+        raise ValueError(f"{name}: reduction must be one of ('none', 'batchmean', 'sum', 'mean'), got {reduction!r}")
     x = _check_float(input, name)
     t = _tensor(target, name)
     try:
@@ -314,9 +325,12 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if t.data.dtype.kind != "f":
         t = t.to(x.data.dtype)
     if reduction == "mean":
-        warnings.warn(f"{name}: reduction='mean' divides the total loss by both the batch size and the "
-                      "support size; 'batchmean' divides only by the batch size and matches the KL "
-                      "divergence", stacklevel=2)
+        warnings.warn(
+            f"{name}: reduction='mean' divides the total loss by both the batch size and the "
+            "support size; 'batchmean' divides only by the batch size and matches the KL "
+            "divergence",
+            stacklevel=2,
+        )
     loss = t.exp() * (t - x) if log_target else _XLogX.apply(t) - t * x
     if reduction == "batchmean":
         total = loss.sum()
@@ -337,8 +351,7 @@ def balanced_cross_entropy(input, target, alpha=None, reduction="mean"):
     t = _tensor(target, name)
     if alpha is None:
         alpha = 1.0 - float(t.data.mean()) if t.data.size else 0.5
-    elif isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) \
-            or not 0 <= alpha <= 1:
+    elif isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not 0 <= alpha <= 1:
         raise ValueError(f"{name}: alpha must be a number in [0, 1] or None, got {alpha!r}")
     return _array_sigmoid_focal_loss(x, t, alpha=alpha, gamma=0, reduction=reduction)
 
@@ -349,8 +362,9 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
     (alpha = -1: no weighting).  (1 - p_t)^gamma down-weights easy, well-classified examples.
     """
     name = "sigmoid_focal_loss"
-    return _array_sigmoid_focal_loss(_check_float(inputs, name), _tensor(targets, name), alpha=alpha,
-                                            gamma=gamma, reduction=reduction)
+    return _array_sigmoid_focal_loss(
+        _check_float(inputs, name), _tensor(targets, name), alpha=alpha, gamma=gamma, reduction=reduction
+    )
 
 
 def softmax_focal_loss(input, target, gamma=2.0, alpha=None, reduction="mean", ignore_index=-100):
@@ -374,7 +388,7 @@ def softmax_focal_loss(input, target, gamma=2.0, alpha=None, reduction="mean", i
         alpha = np.full(C, float(_array(alpha)))
     w = _class_weight(alpha, C, x.data.dtype, name)
     logp = LogSoftmax.apply(x, dim=cdim)
-    nll, sw = _nll(logp, t, None, ignore_index, "none", name)     # -log p_t, 0 where ignored
+    nll, sw = _nll(logp, t, None, ignore_index, "none", name)  # -log p_t, 0 where ignored
     valid = sw
     if w is not None:
         sw = sw * w[np.where(valid > 0, t.reshape(sw.shape), 0)]

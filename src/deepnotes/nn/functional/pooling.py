@@ -31,12 +31,13 @@ def _pool_size_check(x, k, s, p, d, ceil_mode, name):
     Ho = pool_output_size(H, k[0], s[0], p[0], d[0], ceil_mode)
     Wo = pool_output_size(W, k[1], s[1], p[1], d[1], ceil_mode)
     if Ho <= 0 or Wo <= 0:
-        raise ValueError(f"{name}: input of spatial size {H}x{W} is too small for kernel {k} with padding "
-                         f"{p} and dilation {d} (output would be {Ho}x{Wo})")
+        raise ValueError(
+            f"{name}: input of spatial size {H}x{W} is too small for kernel {k} with padding "
+            f"{p} and dilation {d} (output would be {Ho}x{Wo})"
+        )
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over each (dilated) window; the gradient goes to the arg-max only (the first one on ties;
     a NaN in the window wins and propagates, as in torch).
 
@@ -61,8 +62,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return out, Tensor(fn.indices())
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+def avg_pool2d(
+    input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+):
     """Mean over each window; the gradient is split evenly over the window.
 
     The divisor is the window area clipped to the padded input (``count_include_pad=True``) or to the
@@ -70,14 +72,20 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """
     x, k, s, p, d = _pool_args(input, kernel_size, stride, padding, 1, "avg_pool2d")
     x = _check_float(x, "avg_pool2d")
-    if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer))
-                                         or divisor_override <= 0):
+    if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer)) or divisor_override <= 0):
         raise ValueError(f"avg_pool2d: divisor_override must be a positive int, got {divisor_override!r}")
     if x.ndim == 3:
         return avg_pool2d(x.unsqueeze(0), k, s, p, ceil_mode, count_include_pad, divisor_override).squeeze(0)
     _pool_size_check(x, k, s, p, d, ceil_mode, "avg_pool2d")
-    return AvgPool2dFn.apply(x, kernel=k, stride=s, padding=p, ceil_mode=ceil_mode,
-                             count_include_pad=count_include_pad, divisor_override=divisor_override)
+    return AvgPool2dFn.apply(
+        x,
+        kernel=k,
+        stride=s,
+        padding=p,
+        ceil_mode=ceil_mode,
+        count_include_pad=count_include_pad,
+        divisor_override=divisor_override,
+    )
 
 
 def _adaptive_args(input, output_size, name, floating=True):

@@ -1,6 +1,5 @@
 """Shape helpers of torch.nn.functional: ``flatten`` and ``pad``."""
 
-
 from ...tensor import pad as _pad
 from ._utils import _tensor
 
@@ -17,6 +16,3 @@ def pad(input, pad, mode="constant", value=None):
     'circular'.
     """
     return _pad(input, pad, mode=mode, value=0.0 if value is None else value)
-
-
-

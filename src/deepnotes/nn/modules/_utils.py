@@ -1,4 +1,5 @@
 """Small helpers shared by the layer modules: device arguments and input validation."""
+
 import numpy as np
 
 from ...devices import check_device  # noqa: F401 - deepnotes runs on the CPU only
@@ -14,8 +15,10 @@ def layer_input(input, name, floating=True):
         except TypeError:
             raise TypeError(f"{name}: expected a Tensor, got {type(input).__name__}") from None
     if floating and input.data.dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating-point input, got dtype {input.data.dtype} "
-                        f"(convert it with .float() or .double())")
+        raise TypeError(
+            f"{name}: expected a floating-point input, got dtype {input.data.dtype} "
+            f"(convert it with .float() or .double())"
+        )
     return input
 
 

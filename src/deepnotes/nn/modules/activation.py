@@ -1,6 +1,7 @@
 """Activation layers: ReLU, Sigmoid, Tanh, Softmax, LogSoftmax and the issue-3 family (LeakyReLU, PReLU,
 ELU/SELU/CELU, SiLU/Swish, Hardtanh/ReLU6, Hardshrink, Hardsigmoid, Hardswish, GELU, Softplus, Maxout,
 Softmax2d)."""
+
 import numpy as np
 
 from ...tensor import get_default_dtype
@@ -90,8 +91,7 @@ class PReLU(Module):
     def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
         super().__init__()
         check_device(device, "PReLU")
-        if isinstance(num_parameters, bool) or not isinstance(num_parameters, (int, np.integer)) \
-                or num_parameters < 1:
+        if isinstance(num_parameters, bool) or not isinstance(num_parameters, (int, np.integer)) or num_parameters < 1:
             raise ValueError(f"PReLU: num_parameters must be a positive int, got {num_parameters!r}")
         self.num_parameters, self.init = int(num_parameters), init
         self.weight = Parameter(np.full(self.num_parameters, init, dtype=dtype or get_default_dtype()))

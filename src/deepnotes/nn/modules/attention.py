@@ -4,14 +4,15 @@ Seed 002 ("what is attention for"): attention is a weight distribution over the 
 comparing each input with the current (decoder) state, then used for a weighted sum; it lets a decoder
 pick the inputs relevant to the output it is producing.  The math lives in ``deepnotes.nn.functional.attention``.
 """
+
 import math
 import numbers
 
 import numpy as np
 
 from ...tensor import get_default_dtype
-from ..functional import attention as A
 from .. import init
+from ..functional import attention as A
 from ..parameter import Parameter
 from ._utils import check_device, layer_input
 from .linear import Linear
@@ -35,8 +36,20 @@ class MultiheadAttention(Module):
     or (N, num_heads, L, S) or None).  Boolean masks mark with True what may NOT be attended.
     """
 
-    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
-                 kdim=None, vdim=None, batch_first=False, device=None, dtype=None):
+    def __init__(
+        self,
+        embed_dim,
+        num_heads,
+        dropout=0.0,
+        bias=True,
+        add_bias_kv=False,
+        add_zero_attn=False,
+        kdim=None,
+        vdim=None,
+        batch_first=False,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         name = "MultiheadAttention"
         check_device(device, name)
@@ -95,8 +108,17 @@ class MultiheadAttention(Module):
     def extra_repr(self):
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"
 
-    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
-                average_attn_weights=True, is_causal=False):
+    def forward(
+        self,
+        query,
+        key,
+        value,
+        key_padding_mask=None,
+        need_weights=True,
+        attn_mask=None,
+        average_attn_weights=True,
+        is_causal=False,
+    ):
         name = "MultiheadAttention"
         q = layer_input(query, name)
         k = q if key is query else layer_input(key, name)
@@ -108,12 +130,30 @@ class MultiheadAttention(Module):
             vt = kt if v is k else v.transpose(0, 1)
             q, k, v = qt, kt, vt
         out, weights = A.multi_head_attention_forward(
-            q, k, v, self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias, self.bias_k,
-            self.bias_v, self.add_zero_attn, self.dropout, self.out_proj.weight, self.out_proj.bias,
-            training=self.training, key_padding_mask=key_padding_mask, need_weights=need_weights,
-            attn_mask=attn_mask, use_separate_proj_weight=not self._qkv_same_embed_dim,
-            q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight,
-            v_proj_weight=self.v_proj_weight, average_attn_weights=average_attn_weights, is_causal=is_causal)
+            q,
+            k,
+            v,
+            self.embed_dim,
+            self.num_heads,
+            self.in_proj_weight,
+            self.in_proj_bias,
+            self.bias_k,
+            self.bias_v,
+            self.add_zero_attn,
+            self.dropout,
+            self.out_proj.weight,
+            self.out_proj.bias,
+            training=self.training,
+            key_padding_mask=key_padding_mask,
+            need_weights=need_weights,
+            attn_mask=attn_mask,
+            use_separate_proj_weight=not self._qkv_same_embed_dim,
+            q_proj_weight=self.q_proj_weight,
+            k_proj_weight=self.k_proj_weight,
+            v_proj_weight=self.v_proj_weight,
+            average_attn_weights=average_attn_weights,
+            is_causal=is_causal,
+        )
         if self.batch_first and q.ndim == 3:
             out = out.transpose(0, 1)
         return out, weights
@@ -163,12 +203,12 @@ class AdditiveAttention(Module):
         k = layer_input(key, name)
         val = k if value is None else layer_input(value, name)
         if k.ndim not in (2, 3):
-            raise ValueError(f"{name}: expected key of shape (N, S, key_dim) or unbatched (S, key_dim), got "
-                             f"{k.shape}")
+            raise ValueError(f"{name}: expected key of shape (N, S, key_dim) or unbatched (S, key_dim), got {k.shape}")
         batched = k.ndim == 3
         if val.ndim != k.ndim:
-            raise ValueError(f"{name}: value must have as many dimensions as key, got value {val.shape} and "
-                             f"key {k.shape}")
+            raise ValueError(
+                f"{name}: value must have as many dimensions as key, got value {val.shape} and key {k.shape}"
+            )
         if q.ndim not in (k.ndim - 1, k.ndim):
             want = "(N, query_dim) or (N, L, query_dim)" if batched else "(query_dim,) or (L, query_dim)"
             raise ValueError(f"{name}: expected query of shape {want} for key of shape {k.shape}, got {q.shape}")
@@ -183,8 +223,9 @@ class AdditiveAttention(Module):
             raise ValueError(f"{name}: expected query with {self.query_dim} features, got shape {q.shape}")
         if k.shape[-1] != self.key_dim:
             raise ValueError(f"{name}: expected key with {self.key_dim} features, got shape {k.shape}")
-        ctx, w = A.additive_attention(q, k, val, self.W_q.weight, self.W_k.weight, self.v, key_padding_mask,
-                                      self.W_q.bias, self.W_k.bias)
+        ctx, w = A.additive_attention(
+            q, k, val, self.W_q.weight, self.W_k.weight, self.v, key_padding_mask, self.W_q.bias, self.W_k.bias
+        )
         if single:
             ctx, w = ctx.squeeze(1), w.squeeze(1)
         if not batched:

@@ -4,6 +4,7 @@ A plain Python list of layers stored on a Module registers nothing (its paramete
 ``parameters()``, ``state_dict()`` and optimizers, seed 001); these containers register every member
 under its index or key, which is also its ``state_dict`` prefix (``0.weight``, ``body.conv.bias``).
 """
+
 import operator
 from collections import OrderedDict
 
@@ -55,7 +56,7 @@ class Sequential(Module):
 
     def __delitem__(self, idx):
         keys = list(self._modules)
-        for k in (keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys), "Sequential")]]):
+        for k in keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys), "Sequential")]]:
             del self._modules[k]
         # like torch, keep string indices consecutive
         items = list(self._modules.values())

@@ -1,5 +1,6 @@
 """Convolution layers: Conv1d, Conv2d (cross-correlation over im2col + GEMM) and the transposed
 convolutions ConvTranspose1d/2d (the adjoint of conv, a learnable upsampler)."""
+
 import math
 
 import numpy as np
@@ -24,8 +25,21 @@ class _ConvNd(Module):
     _nd = 2
     transposed = False
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                 padding_mode, device, dtype, output_padding=0):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        groups,
+        bias,
+        padding_mode,
+        device,
+        dtype,
+        output_padding=0,
+    ):
         super().__init__()
         name, nd = type(self).__name__, self._nd
         check_device(device, name)
@@ -33,8 +47,10 @@ class _ConvNd(Module):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
                 raise TypeError(f"{name}: {label} must be an int, got {v!r}")
         if groups <= 0 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: groups={groups} must be positive and divide in_channels={in_channels} "
-                             f"and out_channels={out_channels}")
+            raise ValueError(
+                f"{name}: groups={groups} must be positive and divide in_channels={in_channels} "
+                f"and out_channels={out_channels}"
+            )
         if padding_mode != "zeros":
             raise ValueError(f"{name}: padding_mode {padding_mode!r} is not supported; expected 'zeros'")
         dtype = dtype or get_default_dtype()
@@ -43,10 +59,12 @@ class _ConvNd(Module):
         self.stride = F._ntuple(stride, nd, f"{name} stride")
         self.dilation = F._ntuple(dilation, nd, f"{name} dilation")
         if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.dilation) < 1:
-            raise ValueError(f"{name}: kernel_size, stride and dilation must be >= 1, got {self.kernel_size}, "
-                             f"{self.stride} and {self.dilation}")
+            raise ValueError(
+                f"{name}: kernel_size, stride and dilation must be >= 1, got {self.kernel_size}, "
+                f"{self.stride} and {self.dilation}"
+            )
         if isinstance(padding, str) and not self.transposed:
-            F._conv_pads(padding, self.kernel_size, self.dilation, self.stride, name)   # validates
+            F._conv_pads(padding, self.kernel_size, self.dilation, self.stride, name)  # validates
             self.padding = padding
         else:
             if isinstance(padding, str):
@@ -56,9 +74,11 @@ class _ConvNd(Module):
                 raise ValueError(f"{name}: padding must be non-negative, got {padding!r}")
         self.output_padding = F._ntuple(output_padding, nd, f"{name} output_padding")
         if any(q < 0 or (q >= s and q >= d) for q, s, d in zip(self.output_padding, self.stride, self.dilation)):
-            raise ValueError(f"{name}: output_padding must be non-negative and smaller than either stride or "
-                             f"dilation, got output_padding={self.output_padding}, stride={self.stride}, "
-                             f"dilation={self.dilation}")
+            raise ValueError(
+                f"{name}: output_padding must be non-negative and smaller than either stride or "
+                f"dilation, got output_padding={self.output_padding}, stride={self.stride}, "
+                f"dilation={self.dilation}"
+            )
         self.groups = int(groups)
         self.padding_mode = padding_mode
         lead = (in_channels, out_channels // groups) if self.transposed else (out_channels, in_channels // groups)
@@ -80,8 +100,17 @@ class _ConvNd(Module):
     def _layer_name(self):
         """``repr(self)`` for error messages, cached while the attributes it shows are unchanged (the
         repr is built on every forward otherwise, a measurable share of a small network's time)."""
-        key = (self.in_channels, self.out_channels, self.kernel_size, self.stride, self.padding,
-               self.dilation, self.output_padding, self.groups, self.bias is None)
+        key = (
+            self.in_channels,
+            self.out_channels,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.output_padding,
+            self.groups,
+            self.bias is None,
+        )
         cached = self.__dict__.get("_name_cache")
         if cached is None or cached[0] != key:
             cached = self.__dict__["_name_cache"] = (key, repr(self))
@@ -92,17 +121,20 @@ class _ConvNd(Module):
         x = layer_input(input, name)
         dims = "L" if self._nd == 1 else "H, W"
         if x.ndim not in (self._nd + 1, self._nd + 2):
-            raise ValueError(f"{name}: expected input of shape (N, {self.in_channels}, {dims}) or "
-                             f"({self.in_channels}, {dims}), got shape {x.shape}")
+            raise ValueError(
+                f"{name}: expected input of shape (N, {self.in_channels}, {dims}) or "
+                f"({self.in_channels}, {dims}), got shape {x.shape}"
+            )
         if x.shape[-self._nd - 1] != self.in_channels:
-            raise ValueError(f"{name}: expected input with {self.in_channels} channels, got "
-                             f"{x.shape[-self._nd - 1]} channels (input shape {x.shape})")
+            raise ValueError(
+                f"{name}: expected input with {self.in_channels} channels, got "
+                f"{x.shape[-self._nd - 1]} channels (input shape {x.shape})"
+            )
         return x, name
 
     def forward(self, input):
         x, name = self._input(input)
-        return F._conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,
-                       self._nd, name)
+        return F._conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups, self._nd, name)
 
     def extra_repr(self):
         nd = self._nd
@@ -126,10 +158,23 @@ class Conv1d(_ConvNd):
 
     _nd = 1
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device, dtype)
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        padding_mode="zeros",
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device, dtype
+        )
 
 
 class Conv2d(_ConvNd):
@@ -140,10 +185,23 @@ class Conv2d(_ConvNd):
     fan_in = C_in/groups * kh * kw (kaiming_uniform_ with a = sqrt(5)).
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device, dtype)
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        padding_mode="zeros",
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device, dtype
+        )
 
 
 class _ConvTransposeNd(_ConvNd):
@@ -160,24 +218,36 @@ class _ConvTransposeNd(_ConvNd):
         if len(size) == lead + nd:
             size = size[lead:]
         if len(size) != nd:
-            raise ValueError(f"{type(self).__name__}: output_size must have {nd} or {lead + nd} elements "
-                             f"(got {len(size)})")
+            raise ValueError(
+                f"{type(self).__name__}: output_size must have {nd} or {lead + nd} elements (got {len(size)})"
+            )
         pads = []
-        for n, want, k, s, p, d in zip(x.shape[-nd:], size, self.kernel_size, self.stride, self.padding,
-                                       self.dilation):
+        for n, want, k, s, p, d in zip(x.shape[-nd:], size, self.kernel_size, self.stride, self.padding, self.dilation):
             smallest = conv_transpose_output_size(n, k, s, p, 0, d)
             if not smallest <= want <= smallest + s - 1:
-                raise ValueError(f"{type(self).__name__}: requested an output size of {tuple(size)}, but valid "
-                                 f"sizes along this axis range from {smallest} to {smallest + s - 1} (for an "
-                                 f"input of {tuple(x.shape[-nd:])})")
+                raise ValueError(
+                    f"{type(self).__name__}: requested an output size of {tuple(size)}, but valid "
+                    f"sizes along this axis range from {smallest} to {smallest + s - 1} (for an "
+                    f"input of {tuple(x.shape[-nd:])})"
+                )
             pads.append(want - smallest)
         return tuple(pads)
 
     def forward(self, input, output_size=None):
         x, name = self._input(input)
         output_padding = self._output_padding(x, output_size)
-        return F._conv_transpose(x, self.weight, self.bias, self.stride, self.padding, output_padding,
-                                 self.groups, self.dilation, self._nd, name)
+        return F._conv_transpose(
+            x,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
+            self._nd,
+            name,
+        )
 
 
 class ConvTranspose1d(_ConvTransposeNd):
@@ -187,10 +257,35 @@ class ConvTranspose1d(_ConvTransposeNd):
 
     _nd = 1
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device, dtype, output_padding)
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups=1,
+        bias=True,
+        dilation=1,
+        padding_mode="zeros",
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            device,
+            dtype,
+            output_padding,
+        )
 
 
 class ConvTranspose2d(_ConvTransposeNd):
@@ -204,7 +299,32 @@ class ConvTranspose2d(_ConvTransposeNd):
     chooses which one the transposed layer produces.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, device, dtype, output_padding)
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups=1,
+        bias=True,
+        dilation=1,
+        padding_mode="zeros",
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            device,
+            dtype,
+            output_padding,
+        )

@@ -1,5 +1,6 @@
 """Dropout (inverted: scale kept units by 1/(1-p) in training, identity in evaluation), channel dropout
 (Dropout1d/2d) and DropConnect (drops weights instead of activations)."""
+
 from ...random import default_generator
 from ...tensor import Tensor
 from .. import functional as F
@@ -73,8 +74,10 @@ class DropConnect(Module):
         super().__init__()
         weight = module._parameters.get("weight") if isinstance(module, Module) else None
         if weight is None:
-            raise TypeError(f"DropConnect: expected a layer with a weight parameter (Linear, Conv2d, ...), got "
-                            f"{type(module).__name__}")
+            raise TypeError(
+                f"DropConnect: expected a layer with a weight parameter (Linear, Conv2d, ...), got "
+                f"{type(module).__name__}"
+            )
         self.p = _check_p(p, "DropConnect")
         self.module = module
         self.mask = None

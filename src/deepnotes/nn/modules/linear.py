@@ -1,4 +1,5 @@
 """Fully connected layers: Linear, Identity, Flatten."""
+
 import math
 
 import numpy as np

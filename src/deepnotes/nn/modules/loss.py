@@ -1,4 +1,5 @@
 """Loss modules wrapping the functional losses (torch's constructor arguments and state_dict)."""
+
 from ...tensor import Tensor, as_tensor
 from .. import functional as F
 from .module import Module
@@ -9,8 +10,7 @@ class _Loss(Module):
         super().__init__()
         reduction = F._legacy_reduction(size_average, reduce, reduction)
         if reduction not in ("none", "mean", "sum"):
-            raise ValueError(f"{type(self).__name__}: reduction must be 'none', 'mean' or 'sum', got "
-                             f"{reduction!r}")
+            raise ValueError(f"{type(self).__name__}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
         self.reduction = reduction
 
 
@@ -46,16 +46,18 @@ class CrossEntropyLoss(_WeightedLoss):
     """Cross entropy on logits = NLLLoss(LogSoftmax(dim=1)); class weights, ignore_index, label
     smoothing and class-probability targets as in torch."""
 
-    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
-                 label_smoothing=0.0):
+    def __init__(
+        self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean", label_smoothing=0.0
+    ):
         super().__init__(weight, size_average, reduce, reduction)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}")
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input, target):
-        return F._cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
-                                self.label_smoothing, "CrossEntropyLoss")
+        return F._cross_entropy(
+            input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing, "CrossEntropyLoss"
+        )
 
 
 class L1Loss(_Loss):
@@ -108,8 +110,9 @@ class BCEWithLogitsLoss(_Loss):
         self.register_buffer("pos_weight", None if pos_weight is None else as_tensor(pos_weight))
 
     def forward(self, input, target):
-        return F.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,
-                                                  pos_weight=self.pos_weight)
+        return F.binary_cross_entropy_with_logits(
+            input, target, self.weight, reduction=self.reduction, pos_weight=self.pos_weight
+        )
 
 
 class KLDivLoss(Module):
@@ -120,8 +123,7 @@ class KLDivLoss(Module):
         super().__init__()
         reduction = F._legacy_reduction(size_average, reduce, reduction)
         if reduction not in ("none", "batchmean", "sum", "mean"):
-            raise ValueError(f"KLDivLoss: reduction must be 'none', 'batchmean', 'sum' or 'mean', got "
-                             f"{reduction!r}")
+            raise ValueError(f"KLDivLoss: reduction must be 'none', 'batchmean', 'sum' or 'mean', got {reduction!r}")
         self.reduction, self.log_target = reduction, bool(log_target)
 
     def forward(self, input, target):

@@ -3,11 +3,13 @@
 A Module owns parameters, buffers and sub-modules, registered simply by assigning them as attributes.
 A plain Python list of layers registers nothing (seed 001); use ``ModuleList``/``Sequential``.
 """
+
 from collections import OrderedDict
 
 import numpy as np
 
-from ...devices import DeviceError, check_device, device as _device_type
+from ...devices import DeviceError, check_device
+from ...devices import device as _device_type
 from ...tensor import Tensor
 from ..parameter import Parameter
 
@@ -67,31 +69,41 @@ class Module:
         params = d.get("_parameters")
         if isinstance(value, Parameter):
             if params is None:
-                raise AttributeError(f"cannot assign parameter {name!r} before Module.__init__() has run; call "
-                                     f"super().__init__() first in {type(self).__name__}.__init__")
+                raise AttributeError(
+                    f"cannot assign parameter {name!r} before Module.__init__() has run; call "
+                    f"super().__init__() first in {type(self).__name__}.__init__"
+                )
             self._remove_name(name, params)
             params[name] = value
         elif params is not None and name in params:
             if value is not None:
-                raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as parameter "
-                                f"{name!r} (deepnotes.nn.Parameter or None expected)")
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign {type(value).__name__} as parameter "
+                    f"{name!r} (deepnotes.nn.Parameter or None expected)"
+                )
             params[name] = None
         elif isinstance(value, Module):
             modules = d.get("_modules")
             if modules is None:
-                raise AttributeError(f"cannot assign module {name!r} before Module.__init__() has run; call "
-                                     f"super().__init__() first in {type(self).__name__}.__init__")
+                raise AttributeError(
+                    f"cannot assign module {name!r} before Module.__init__() has run; call "
+                    f"super().__init__() first in {type(self).__name__}.__init__"
+                )
             self._remove_name(name, modules)
             modules[name] = value
         elif "_modules" in d and name in d["_modules"]:
             if value is not None:
-                raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as child module "
-                                f"{name!r} (Module or None expected)")
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign {type(value).__name__} as child module "
+                    f"{name!r} (Module or None expected)"
+                )
             d["_modules"][name] = None
         elif "_buffers" in d and name in d["_buffers"]:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} as buffer "
-                                f"{name!r} (Tensor or None expected)")
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign {type(value).__name__} as buffer "
+                    f"{name!r} (Tensor or None expected)"
+                )
             d["_buffers"][name] = value
         else:
             object.__setattr__(self, name, value)
@@ -127,15 +139,15 @@ class Module:
             raise KeyError(f"{kind} name must be a non-empty string without '.', got {name!r}")
         known = self._parameters.keys() | self._buffers.keys() | self._modules.keys()
         if name not in known and hasattr(self, name):
-            raise KeyError(f"attribute {name!r} already exists on {type(self).__name__}; cannot register it "
-                           f"as a {kind}")
+            raise KeyError(
+                f"attribute {name!r} already exists on {type(self).__name__}; cannot register it as a {kind}"
+            )
 
     def register_parameter(self, name, param):
         """Register ``param`` (a Parameter, or None for an absent optional parameter) under ``name``."""
         self._check_name(name, "parameter")
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got "
-                            f"{type(param).__name__}")
+            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got {type(param).__name__}")
         self._remove_name(name, self._parameters)
         self._parameters[name] = param
 
@@ -223,8 +235,7 @@ class Module:
 
     def _named_members(self, getter, prefix="", recurse=True, remove_duplicate=True):
         seen = set()
-        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse \
-            else [(prefix, self)]
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         for mprefix, mod in mods:
             for name, value in getter(mod).items():
                 if value is None or (remove_duplicate and id(value) in seen):
@@ -314,8 +325,10 @@ class Module:
         return self
 
     def cuda(self, device=None):
-        raise DeviceError(f"{type(self).__name__}.cuda: deepnotes runs on the CPU only, so modules cannot "
-                          "move to a GPU; keep them on 'cpu' (deepnotes.cuda.is_available() is False)")
+        raise DeviceError(
+            f"{type(self).__name__}.cuda: deepnotes runs on the CPU only, so modules cannot "
+            "move to a GPU; keep them on 'cpu' (deepnotes.cuda.is_available() is False)"
+        )
 
     def float(self):
         return self.to(np.float32)
@@ -349,8 +362,7 @@ class Module:
         the key sets must be equal.  All problems are reported together in one ``StateDictError``.
         """
         if not hasattr(state_dict, "items") or not hasattr(state_dict, "keys"):
-            raise TypeError(f"load_state_dict: expected a mapping of names to arrays, got "
-                            f"{type(state_dict).__name__}")
+            raise TypeError(f"load_state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -362,22 +374,21 @@ class Module:
             arr = _to_numpy(state_dict[k])
             tdt = target.data.dtype
             if arr.shape != target.data.shape:
-                errors.append(f"size mismatch for {k}: copying a param with shape {arr.shape} from checkpoint, "
-                              f"the shape in current model is {target.data.shape}.")
+                errors.append(
+                    f"size mismatch for {k}: copying a param with shape {arr.shape} from checkpoint, "
+                    f"the shape in current model is {target.data.shape}."
+                )
             elif arr.dtype.kind not in "biuf" or (tdt.kind in "biu" and arr.dtype.kind == "f"):
-                errors.append(f"dtype mismatch for {k}: copying an array of dtype {arr.dtype} into one of "
-                              f"dtype {tdt}.")
+                errors.append(f"dtype mismatch for {k}: copying an array of dtype {arr.dtype} into one of dtype {tdt}.")
             else:
                 arrays[k] = arr
         if strict:
             if unexpected:
-                errors.insert(0, "Unexpected key(s) in state_dict: " +
-                              ", ".join(f'"{k}"' for k in unexpected) + ".")
+                errors.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
             if missing:
                 errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
         if errors:
-            raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" +
-                                 "\n\t".join(errors))
+            raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         for k, arr in arrays.items():
             own[k].data[...] = arr
         return _IncompatibleKeys(missing, unexpected)
@@ -408,8 +419,7 @@ class Module:
         return main + ")"
 
     def __dir__(self):
-        return sorted(set(object.__dir__(self)) | set(self._parameters) | set(self._buffers) |
-                      set(self._modules))
+        return sorted(set(object.__dir__(self)) | set(self._parameters) | set(self._buffers) | set(self._modules))
 
 
 class _HookHandle:

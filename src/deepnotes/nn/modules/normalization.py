@@ -8,6 +8,7 @@ instance norm: per (sample, channel) over (H, W); group norm: per sample over C/
 Only batch norm mixes samples, so the others behave the same in training and evaluation (instance norm
 with ``track_running_stats=True`` excepted) and work with a batch of one.
 """
+
 import warnings
 
 import numpy as np
@@ -32,8 +33,9 @@ class LayerNorm(Module):
         try:
             shape = tuple(int(s) for s in normalized_shape)
         except (TypeError, ValueError):
-            raise TypeError(f"LayerNorm: normalized_shape must be an int or a sequence of ints, got "
-                            f"{normalized_shape!r}") from None
+            raise TypeError(
+                f"LayerNorm: normalized_shape must be an int or a sequence of ints, got {normalized_shape!r}"
+            ) from None
         if not shape or min(shape) < 1:
             raise ValueError(f"LayerNorm: normalized_shape must be non-empty with positive sizes, got {shape}")
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
@@ -44,12 +46,13 @@ class LayerNorm(Module):
         reset_affine(self)
 
     def forward(self, input):
-        return F.layer_norm(layer_input(input, "LayerNorm"), self.normalized_shape, self.weight, self.bias,
-                            self.eps)
+        return F.layer_norm(layer_input(input, "LayerNorm"), self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class GroupNorm(Module):
@@ -65,8 +68,7 @@ class GroupNorm(Module):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"GroupNorm: {label} must be a positive int, got {v!r}")
         if num_channels % num_groups:
-            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
-                             f"({num_groups})")
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = int(num_groups), int(num_channels), eps, affine
         dtype = dtype or get_default_dtype()
         init_affine(self, num_channels, affine, bias, dtype)
@@ -82,8 +84,10 @@ class GroupNorm(Module):
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class _InstanceNorm(_BatchNorm):
@@ -93,8 +97,18 @@ class _InstanceNorm(_BatchNorm):
 
     _no_batch_dim = 0
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
-                 device=None, dtype=None, *, bias=True):
+    def __init__(
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=False,
+        track_running_stats=False,
+        device=None,
+        dtype=None,
+        *,
+        bias=True,
+    ):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
 
     def forward(self, input):
@@ -106,22 +120,35 @@ class _InstanceNorm(_BatchNorm):
         feature_dim = x.ndim - self._no_batch_dim
         if x.shape[feature_dim] != self.num_features:
             if self.affine:
-                raise ValueError(f"{name}: expected {self.num_features} channels in dimension {feature_dim}, got "
-                                 f"input of shape {x.shape}")
+                raise ValueError(
+                    f"{name}: expected {self.num_features} channels in dimension {feature_dim}, got "
+                    f"input of shape {x.shape}"
+                )
             # torch's rule: without affine parameters num_features is unused, so a mismatch only warns
-            warnings.warn(f"{name}: the input's size {x.shape[feature_dim]} at dimension {feature_dim} does not "
-                          "match num_features (unused because affine=False)", stacklevel=2)
+            warnings.warn(
+                f"{name}: the input's size {x.shape[feature_dim]} at dimension {feature_dim} does not "
+                "match num_features (unused because affine=False)",
+                stacklevel=2,
+            )
         unbatched = x.ndim == self._no_batch_dim
         if unbatched:
             x = x.unsqueeze(0)
-        out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                              self.training or not self.track_running_stats,
-                              self.momentum if self.momentum is not None else 0.0, self.eps)
+        out = F.instance_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training or not self.track_running_stats,
+            self.momentum if self.momentum is not None else 0.0,
+            self.eps,
+        )
         return out.squeeze(0) if unbatched else out
 
 
 class InstanceNorm1d(_InstanceNorm):
     """Instance norm over L for (N, C, L) inputs, or (C, L) without a batch dimension."""
+
     _expected_dims = (2, 3)
     _no_batch_dim = 2
 
@@ -129,5 +156,6 @@ class InstanceNorm1d(_InstanceNorm):
 class InstanceNorm2d(_InstanceNorm):
     """Instance norm over (H, W) for (N, C, H, W) inputs, or (C, H, W) without a batch dimension
     (style transfer's normalisation: removes each image's contrast)."""
+
     _expected_dims = (3, 4)
     _no_batch_dim = 3

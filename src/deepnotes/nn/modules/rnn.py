@@ -10,6 +10,7 @@ Each layer and direction runs as one fused primitive (``deepnotes.ops.rnn.RNNLay
 projection of all time steps is one matrix product, the time loop does only the recurrent part, and
 back-propagation through time is written out by hand.
 """
+
 import math
 import numbers
 import warnings
@@ -58,26 +59,44 @@ class RNNBase(Module):
 
     _MODES = {"RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu", "LSTM": "lstm", "GRU": "gru"}
 
-    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
+    def __init__(
+        self,
+        mode,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        proj_size=0,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         name = {"RNN_TANH": "RNN", "RNN_RELU": "RNN"}.get(mode, mode)
         check_device(device, name)
         if mode not in self._MODES:
             raise ValueError(f"{name}: unknown mode {mode!r}; expected one of {sorted(self._MODES)}")
         if isinstance(dropout, bool) or not isinstance(dropout, numbers.Number) or not 0 <= dropout <= 1:
-            raise ValueError(f"{name}: dropout should be a number in range [0, 1] representing the "
-                             f"probability of an element being zeroed, got {dropout!r}")
+            raise ValueError(
+                f"{name}: dropout should be a number in range [0, 1] representing the "
+                f"probability of an element being zeroed, got {dropout!r}"
+            )
         input_size = _nonnegative_int(input_size, "input_size", name)
         hidden_size = _positive_int(hidden_size, "hidden_size", name)
         num_layers = _positive_int(num_layers, "num_layers", name)
         if proj_size != 0:
-            raise NotImplementedError(f"{name}: proj_size={proj_size!r} (LSTM with projections) is not "
-                                      "supported; expected proj_size=0")
+            raise NotImplementedError(
+                f"{name}: proj_size={proj_size!r} (LSTM with projections) is not supported; expected proj_size=0"
+            )
         if dropout > 0 and num_layers == 1:
-            warnings.warn(f"{name}: dropout is applied after all but the last recurrent layer, so a "
-                          f"non-zero dropout expects num_layers greater than 1, but got dropout={dropout} "
-                          f"and num_layers={num_layers}", stacklevel=3)
+            warnings.warn(
+                f"{name}: dropout is applied after all but the last recurrent layer, so a "
+                f"non-zero dropout expects num_layers greater than 1, but got dropout={dropout} "
+                f"and num_layers={num_layers}",
+                stacklevel=3,
+            )
         self.mode = mode
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bool(bias), bool(batch_first), float(dropout)
@@ -142,23 +161,25 @@ class RNNBase(Module):
         name = self._name
         x = layer_input(input, name)
         if x.ndim not in (2, 3):
-            raise ValueError(f"{name}: expected a 2-D (unbatched: T, input_size) or 3-D input, got shape "
-                             f"{x.shape}")
+            raise ValueError(f"{name}: expected a 2-D (unbatched: T, input_size) or 3-D input, got shape {x.shape}")
         batched = x.ndim == 3
         if not batched:
             x = x.unsqueeze(1)
         elif self.batch_first:
             x = x.transpose(0, 1)
         if x.shape[-1] != self.input_size:
-            raise ValueError(f"{name}: input.size(-1) must be equal to input_size; expected "
-                             f"{self.input_size}, got {x.shape[-1]} (input shape {tuple(input.shape)})")
+            raise ValueError(
+                f"{name}: input.size(-1) must be equal to input_size; expected "
+                f"{self.input_size}, got {x.shape[-1]} (input shape {tuple(input.shape)})"
+            )
         if x.shape[0] == 0:
-            raise ValueError(f"{name}: expected a sequence length larger than 0, got input shape "
-                             f"{tuple(input.shape)}")
+            raise ValueError(f"{name}: expected a sequence length larger than 0, got input shape {tuple(input.shape)}")
         pdt = self._flat_weights[0].data.dtype
         if x.data.dtype != pdt:
-            raise TypeError(f"{name}: input dtype {x.data.dtype} does not match the parameters' dtype {pdt}; "
-                            f"convert the input (e.g. .to({pdt.name})) or the module (.to(...))")
+            raise TypeError(
+                f"{name}: input dtype {x.data.dtype} does not match the parameters' dtype {pdt}; "
+                f"convert the input (e.g. .to({pdt.name})) or the module (.to(...))"
+            )
         return x, batched
 
     def _prepare_state(self, h, label, batched, B, dtype):
@@ -172,15 +193,19 @@ class RNNBase(Module):
         want_dim = 3 if batched else 2
         if h.ndim != want_dim:
             kind = "batched 3-D" if batched else "unbatched 2-D"
-            raise ValueError(f"{name}: for {kind} input, {label} should also be {want_dim}-D, got a "
-                             f"{h.ndim}-D tensor of shape {h.shape}")
+            raise ValueError(
+                f"{name}: for {kind} input, {label} should also be {want_dim}-D, got a "
+                f"{h.ndim}-D tensor of shape {h.shape}"
+            )
         if not batched:
             h = h.unsqueeze(1)
         if h.shape != (LD, B, H):
             expected = (LD, B, H) if batched else (LD, H)
             got = h.shape if batched else (h.shape[0], h.shape[2])
-            raise ValueError(f"{name}: expected {label} of shape {expected} (num_layers * num_directions, "
-                             f"batch, hidden_size), got {got}")
+            raise ValueError(
+                f"{name}: expected {label} of shape {expected} (num_layers * num_directions, "
+                f"batch, hidden_size), got {got}"
+            )
         if h.data.dtype != dtype:
             raise TypeError(f"{name}: {label} dtype {h.data.dtype} does not match the input dtype {dtype}")
         return h
@@ -196,8 +221,9 @@ class RNNBase(Module):
             for d in range(D):
                 k = layer * D + d
                 weights = [getattr(self, n) for n in self._all_weights[k]]
-                out, hn, cn = rnn_layer(inp, h0[k], c0[k] if c0 is not None else None, *weights,
-                                        mode=mode, reverse=d == 1)
+                out, hn, cn = rnn_layer(
+                    inp, h0[k], c0[k] if c0 is not None else None, *weights, mode=mode, reverse=d == 1
+                )
                 outs.append(out)
                 hns.append(hn)
                 cns.append(cn)
@@ -222,8 +248,7 @@ class RNNBase(Module):
                 h0 = c0 = None
             else:
                 if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                    raise TypeError(f"LSTM: hx must be a tuple (h_0, c_0) of two tensors, got "
-                                    f"{type(hx).__name__}")
+                    raise TypeError(f"LSTM: hx must be a tuple (h_0, c_0) of two tensors, got {type(hx).__name__}")
                 h0, c0 = hx
             h0 = self._prepare_state(h0, "h_0 (hx[0])", batched, x.shape[1], x.data.dtype)
             c0 = self._prepare_state(c0, "c_0 (hx[1])", batched, x.shape[1], x.data.dtype)
@@ -331,17 +356,19 @@ class RNNCellBase(Module):
         name = type(self).__name__
         x = layer_input(input, name)
         if x.ndim not in (1, 2):
-            raise ValueError(f"{name}: expected input to be 1-D (input_size,) or 2-D (batch, input_size), "
-                             f"got {x.ndim}-D shape {x.shape}")
+            raise ValueError(
+                f"{name}: expected input to be 1-D (input_size,) or 2-D (batch, input_size), "
+                f"got {x.ndim}-D shape {x.shape}"
+            )
         batched = x.ndim == 2
         if not batched:
             x = x.unsqueeze(0)
         if x.shape[1] != self.input_size:
-            raise ValueError(f"{name}: input has inconsistent input_size: got {x.shape[1]}, expected "
-                             f"{self.input_size}")
+            raise ValueError(f"{name}: input has inconsistent input_size: got {x.shape[1]}, expected {self.input_size}")
         if x.data.dtype != self.weight_ih.data.dtype:
-            raise TypeError(f"{name}: input dtype {x.data.dtype} does not match the parameters' dtype "
-                            f"{self.weight_ih.data.dtype}")
+            raise TypeError(
+                f"{name}: input dtype {x.data.dtype} does not match the parameters' dtype {self.weight_ih.data.dtype}"
+            )
         return x, batched
 
     def _state(self, h, label, batched, B, dtype):
@@ -350,15 +377,18 @@ class RNNCellBase(Module):
             return zeros(B, self.hidden_size, dtype=dtype)
         h = _state_tensor(h, label, name)
         if h.ndim != (2 if batched else 1):
-            raise ValueError(f"{name}: {label} must be {'2-D (batch, hidden_size)' if batched else '1-D'} "
-                             f"like the input, got shape {h.shape}")
+            raise ValueError(
+                f"{name}: {label} must be {'2-D (batch, hidden_size)' if batched else '1-D'} "
+                f"like the input, got shape {h.shape}"
+            )
         if not batched:
             h = h.unsqueeze(0)
         if h.shape[0] != B:
             raise ValueError(f"{name}: input batch size {B} doesn't match {label} batch size {h.shape[0]}")
         if h.shape[1] != self.hidden_size:
-            raise ValueError(f"{name}: {label} has inconsistent hidden_size: got {h.shape[1]}, expected "
-                             f"{self.hidden_size}")
+            raise ValueError(
+                f"{name}: {label} has inconsistent hidden_size: got {h.shape[1]}, expected {self.hidden_size}"
+            )
         if h.data.dtype != dtype:
             raise TypeError(f"{name}: {label} dtype {h.data.dtype} does not match the input dtype {dtype}")
         return h

@@ -1,5 +1,6 @@
 """Spatial pyramid pooling (SPP-net, He et al. 2014): a fixed-length feature vector for inputs of any
 size, so a convolutional trunk can feed fully connected layers without cropping or warping images."""
+
 from .. import functional as F
 from .module import Module
 

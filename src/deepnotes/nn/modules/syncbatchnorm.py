@@ -8,7 +8,6 @@ all-reduces the two per-channel sums the input gradient needs (sum of dy and of 
 values and gradients equal those of one BatchNorm over the concatenated batch.  The weight and bias
 gradients stay local sums, as in torch; DistributedDataParallel averages them with the others.
 """
-import numpy as np
 
 from ...ops.sync_batchnorm import SyncBatchNormFn
 from ._utils import layer_input
@@ -23,13 +22,23 @@ class SyncBatchNorm(_BatchNorm):
 
     _expected_dims = (2, 3, 4, 5)
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 process_group=None, device=None, dtype=None):
+    def __init__(
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=True,
+        track_running_stats=True,
+        process_group=None,
+        device=None,
+        dtype=None,
+    ):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device=device, dtype=dtype)
         object.__setattr__(self, "process_group", process_group)
 
     def forward(self, input):
         from ... import distributed as dist
+
         if not (self.training and dist.is_initialized() and dist.get_world_size(self.process_group) > 1):
             return super().forward(input)
         name = f"SyncBatchNorm({self.num_features})"
@@ -43,12 +52,18 @@ class SyncBatchNorm(_BatchNorm):
         rm = self.running_mean.data if self.running_mean is not None else None
         rv = self.running_var.data if self.running_var is not None else None
         args = [x] + [p for p in (self.weight, self.bias) if p is not None]
-        return SyncBatchNormFn.apply(*args, has_weight=self.weight is not None, has_bias=self.bias is not None,
-                                     running_mean=rm, running_var=rv, momentum=factor, eps=self.eps,
-                                     world=dist.get_world_size(self.process_group),
-                                     all_gather=lambda out, mine: dist.all_gather_into_tensor(
-                                         out, mine, group=self.process_group),
-                                     all_reduce=lambda buf: dist.all_reduce(buf, group=self.process_group))
+        return SyncBatchNormFn.apply(
+            *args,
+            has_weight=self.weight is not None,
+            has_bias=self.bias is not None,
+            running_mean=rm,
+            running_var=rv,
+            momentum=factor,
+            eps=self.eps,
+            world=dist.get_world_size(self.process_group),
+            all_gather=lambda out, mine: dist.all_gather_into_tensor(out, mine, group=self.process_group),
+            all_reduce=lambda buf: dist.all_reduce(buf, group=self.process_group),
+        )
 
     @classmethod
     def convert_sync_batchnorm(cls, module, process_group=None):
@@ -58,8 +73,14 @@ class SyncBatchNorm(_BatchNorm):
             raise TypeError(f"SyncBatchNorm.convert_sync_batchnorm: expected a Module, got {type(module).__name__}")
         out = module
         if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
-            out = cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats,
-                      process_group)
+            out = cls(
+                module.num_features,
+                module.eps,
+                module.momentum,
+                module.affine,
+                module.track_running_stats,
+                process_group,
+            )
             if module.affine:
                 out.weight, out.bias = module.weight, module.bias
             out.running_mean, out.running_var = module.running_mean, module.running_var

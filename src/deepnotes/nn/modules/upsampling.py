@@ -1,4 +1,5 @@
 """Upsample (and torch's UpsamplingNearest2d / UpsamplingBilinear2d): resizing as a layer."""
+
 from .. import functional as F
 from .module import Module
 
@@ -8,8 +9,7 @@ class Upsample(Module):
     'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear' or 'area'; see
     :func:`deepnotes.nn.functional.interpolate` for the coordinate rules and ``align_corners``."""
 
-    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                 recompute_scale_factor=None):
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None):
         super().__init__()
         self.name = type(self).__name__
         self.size = size
@@ -21,8 +21,14 @@ class Upsample(Module):
         self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, input):
-        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
-                             recompute_scale_factor=self.recompute_scale_factor)
+        return F.interpolate(
+            input,
+            self.size,
+            self.scale_factor,
+            self.mode,
+            self.align_corners,
+            recompute_scale_factor=self.recompute_scale_factor,
+        )
 
     def extra_repr(self):
         info = f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else f"size={self.size!r}"

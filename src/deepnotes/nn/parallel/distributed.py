@@ -16,6 +16,7 @@ backward continues on earlier layers.  Buckets start in a fixed order on every r
 collectives in the same order everywhere); the last gradient waits for all of them and writes the
 averages back into ``.grad``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -75,7 +76,7 @@ class _Bucket:
 
     def view(self, i):
         p = self.params[i]
-        return self.buffer[self.offsets[i]:self.offsets[i] + p.data.size].reshape(p.data.shape)
+        return self.buffer[self.offsets[i] : self.offsets[i] + p.data.size].reshape(p.data.shape)
 
 
 class DistributedDataParallel(Module):
@@ -94,24 +95,36 @@ class DistributedDataParallel(Module):
     that exist at wrap time.
     """
 
-    def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True,
-                 process_group=None, bucket_cap_mb=None, find_unused_parameters=False,
-                 gradient_as_bucket_view=False, static_graph=False):
+    def __init__(
+        self,
+        module,
+        device_ids=None,
+        output_device=None,
+        dim=0,
+        broadcast_buffers=True,
+        process_group=None,
+        bucket_cap_mb=None,
+        find_unused_parameters=False,
+        gradient_as_bucket_view=False,
+        static_graph=False,
+    ):
         super().__init__()
         if not isinstance(module, Module):
-            raise TypeError(f"DistributedDataParallel: module must be a deepnotes nn.Module, got "
-                            f"{type(module).__name__}")
+            raise TypeError(
+                f"DistributedDataParallel: module must be a deepnotes nn.Module, got {type(module).__name__}"
+            )
         if device_ids not in (None, [], ["cpu"]) or output_device not in (None, "cpu"):
             raise ValueError("DistributedDataParallel: deepnotes runs on the CPU; pass device_ids=None")
         if dim != 0:
             raise ValueError(f"DistributedDataParallel: the batch dimension must be 0, got dim={dim}")
         if not dist.is_initialized() and process_group is None:
-            raise RuntimeError("DistributedDataParallel: the default process group is not initialized; call "
-                               "deepnotes.distributed.init_process_group() first (under mpiexec)")
+            raise RuntimeError(
+                "DistributedDataParallel: the default process group is not initialized; call "
+                "deepnotes.distributed.init_process_group() first (under mpiexec)"
+            )
         cap = 25 if bucket_cap_mb is None else bucket_cap_mb
         if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not cap > 0:
-            raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be a positive number, got "
-                             f"{bucket_cap_mb!r}")
+            raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be a positive number, got {bucket_cap_mb!r}")
         self.module = module
         object.__setattr__(self, "process_group", process_group)
         object.__setattr__(self, "broadcast_buffers", bool(broadcast_buffers))
@@ -139,11 +152,10 @@ class DistributedDataParallel(Module):
         names = {id(p): n for n, p in module.named_parameters()}
         object.__setattr__(self, "_names", names)
         object.__setattr__(self, "_ready", set())
-        object.__setattr__(self, "_expecting", False)   # a forward with grad ran; its backward will reduce
-        object.__setattr__(self, "_used", None)         # ids of parameters in this forward's graph
+        object.__setattr__(self, "_expecting", False)  # a forward with grad ran; its backward will reduce
+        object.__setattr__(self, "_used", None)  # ids of parameters in this forward's graph
         object.__setattr__(self, "_next_bucket", 0)
-        object.__setattr__(self, "_handles", [p.register_post_accumulate_grad_hook(self._grad_ready)
-                                              for p in params])
+        object.__setattr__(self, "_handles", [p.register_post_accumulate_grad_hook(self._grad_ready) for p in params])
         # measurements for benchmarks: bytes handed to all-reduce and seconds spent waiting for it
         object.__setattr__(self, "comm_stats", {"allreduce_bytes": 0, "wait_seconds": 0.0, "reductions": 0})
 
@@ -182,7 +194,8 @@ class DistributedDataParallel(Module):
                 f"parameters received no gradient in backward: {', '.join(missing[:10])}"
                 f"{' ...' if len(missing) > 10 else ''}. If the forward pass does not use every parameter, "
                 "wrap with find_unused_parameters=True; make sure the loss of every forward output is "
-                "backpropagated")
+                "backpropagated"
+            )
         if self.broadcast_buffers and self.world_size > 1:
             for b in self.module.buffers():
                 if b is not None:
@@ -233,7 +246,7 @@ class DistributedDataParallel(Module):
             self.comm_stats["allreduce_bytes"] += b.buffer.nbytes
             object.__setattr__(self, "_next_bucket", self._next_bucket + 1)
         # give MPI a chance to progress the started reductions while backward runs
-        for b in self._buckets[:self._next_bucket]:
+        for b in self._buckets[: self._next_bucket]:
             if b.work is not None and not b.work._done:
                 b.work.is_completed()
         if len(self._ready) == len(self._params):
@@ -241,6 +254,7 @@ class DistributedDataParallel(Module):
 
     def _finish(self):
         import time
+
         t0 = time.perf_counter()
         for b in self._buckets:
             b.work.wait()
@@ -256,7 +270,7 @@ class DistributedDataParallel(Module):
             b.buffer *= scale
             for i, p in enumerate(b.params):
                 if used_anywhere is not None and not used_anywhere[self._pindex[id(p)]]:
-                    continue              # no rank used it: its .grad stays as it was (torch)
+                    continue  # no rank used it: its .grad stays as it was (torch)
                 avg = b.view(i) if self.gradient_as_bucket_view else b.view(i).copy()
                 if p.grad is None:
                     p.grad = Tensor(avg)

@@ -1,4 +1,5 @@
 """Gradient clipping (torch.nn.utils semantics), used against exploding gradients (seed 001)."""
+
 import math
 
 import numpy as np
@@ -33,8 +34,10 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     dtype = grads[0].dtype
     total = np.asarray(total, dtype=dtype)
     if error_if_nonfinite and not np.isfinite(total):
-        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
-                           f"{float(total)}; set error_if_nonfinite=False to clip anyway")
+        raise RuntimeError(
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
+            f"{float(total)}; set error_if_nonfinite=False to clip anyway"
+        )
     coef = np.minimum(np.asarray(max_norm, dtype=dtype) / (total + np.asarray(1e-6, dtype=dtype)), 1.0)
     for g in grads:
         np.multiply(g, coef.astype(g.dtype), out=g)

@@ -1,4 +1,5 @@
 """Weight penalties added to a loss: L1 (sum |w|, sparsity) and L2 (sum w^2 / 2, weight decay)."""
+
 from ...tensor import Tensor
 
 

@@ -14,13 +14,14 @@ with the :func:`experiment` decorator::
 :func:`run` imports every module of the package on first use (so the registry is complete without a
 hand-written list), runs the experiment, times it and checks what it returned.
 """
+
 from __future__ import annotations
 
 import importlib
 import pkgutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..result import VERDICTS, Result
 
@@ -68,8 +69,9 @@ def experiment(name: str, ids=(), claim: str = ""):
         old = EXPERIMENTS.get(name)
         where = f"{func.__module__}.{func.__qualname__}"
         if old is not None and f"{old.module}.{old.func.__qualname__}" != where:
-            raise ValueError(f"experiment {name!r} is registered twice: by {old.module}.{old.func.__qualname__} "
-                             f"and by {where}")
+            raise ValueError(
+                f"experiment {name!r} is registered twice: by {old.module}.{old.func.__qualname__} and by {where}"
+            )
         EXPERIMENTS[name] = Experiment(name=name, ids=ids, claim=claim, func=func, module=func.__module__)
         return func
 

@@ -1,5 +1,6 @@
 """Small helpers shared by the experiment modules: seeding, the bundled digits as arrays, a training loop
 for small classifiers and accuracy.  Experiments stay plain deepnotes code; this only removes repetition."""
+
 from __future__ import annotations
 
 import contextlib
@@ -18,6 +19,7 @@ def single_threaded(func):
 
     The experiments multiply small matrices, where a multi-threaded BLAS spends its time waking threads
     (on a busy 2-core machine a 128x64 @ 64x64 product took 16 ms instead of 20 us)."""
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
@@ -28,6 +30,7 @@ def single_threaded(func):
             limit = threadpool_limits(1)
         with limit:
             return func(*args, **kwargs)
+
     return wrapper
 
 
@@ -61,21 +64,20 @@ def batches(n: int, batch_size: int, rng: np.random.Generator, drop_last: bool =
     """Indices of one shuffled epoch in mini-batches (the last one may be smaller unless ``drop_last``)."""
     order = rng.permutation(n)
     stop = n - n % batch_size if drop_last else n
-    return [order[i:i + batch_size] for i in range(0, stop, batch_size)]
+    return [order[i : i + batch_size] for i in range(0, stop, batch_size)]
 
 
 def logits_of(model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Model outputs for the rows of ``x`` (no graph), as a NumPy array."""
     with dn.no_grad():
-        return np.concatenate([model(dn.tensor(x[i:i + batch_size])).numpy() for i in range(0, len(x), batch_size)])
+        return np.concatenate([model(dn.tensor(x[i : i + batch_size])).numpy() for i in range(0, len(x), batch_size)])
 
 
 def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
     return float((logits_of(model, x).argmax(1) == y).mean())
 
 
-def train_classifier(model, optimizer, x, y, epochs, batch_size, rng, scheduler=None, loss_fn=None,
-                     drop_last=False):
+def train_classifier(model, optimizer, x, y, epochs, batch_size, rng, scheduler=None, loss_fn=None, drop_last=False):
     """Plain mini-batch training with cross entropy; returns the loss of every update."""
     loss_fn = loss_fn or F.cross_entropy
     losses = []

@@ -1,4 +1,5 @@
 """Activation functions: vanishing gradients through sigmoid vs ReLU, and the overflow-safe softmax."""
+
 from __future__ import annotations
 
 import math
@@ -9,13 +10,15 @@ import deepnotes as dn
 import deepnotes.nn as nn
 import deepnotes.nn.functional as F
 
-from . import experiment
 from ..result import Check, Figure, Result, Table
+from . import experiment
 from ._common import mean_std, seeded, single_threaded
 
-_GRAD_CLAIM = ("Sigmoid saturates (derivative at most 1/4), so gradients vanish towards the input layers of a "
-               "deep network; ReLU's derivative is 1 for positive inputs, so ReLU networks do not suffer from "
-               "vanishing gradients.")
+_GRAD_CLAIM = (
+    "Sigmoid saturates (derivative at most 1/4), so gradients vanish towards the input layers of a "
+    "deep network; ReLU's derivative is 1 for positive inputs, so ReLU networks do not suffer from "
+    "vanishing gradients."
+)
 
 
 def _layer_grad_norms(act, init, depth, width, rng, batch=128):
@@ -37,11 +40,15 @@ def _layer_grad_norms(act, init, depth, width, rng, batch=128):
         inputs.append(h)
         h = lin(h)
     F.cross_entropy(h, dn.tensor(rng.integers(0, 10, batch))).backward()
-    return ([float(np.linalg.norm(t.grad.data)) for t in inputs], [float(np.linalg.norm(m.weight.grad.data)) for m in lins])
+    return (
+        [float(np.linalg.norm(t.grad.data)) for t in inputs],
+        [float(np.linalg.norm(m.weight.grad.data)) for m in lins],
+    )
 
 
-@experiment("sigmoid_vs_relu_gradients", ids=["S001-14", "S002-09", "S001-17", "S001-117", "S002-02"],
-            claim=_GRAD_CLAIM)
+@experiment(
+    "sigmoid_vs_relu_gradients", ids=["S001-14", "S002-09", "S001-17", "S001-117", "S002-02"], claim=_GRAD_CLAIM
+)
 @single_threaded
 def sigmoid_vs_relu_gradients(seed=0, quick=False):
     """Notes S001-14 / S002-09 / S001-117: sigmoid networks have vanishing gradients (sigma' <= 1/4), ReLU
@@ -60,9 +67,11 @@ def sigmoid_vs_relu_gradients(seed=0, quick=False):
     """
     depth, width = 20, 64
     seeds = [seed, seed + 1, seed + 2] if quick else [seed + i for i in range(5)]
-    setups = {"sigmoid + Xavier": ("sigmoid", nn.init.xavier_normal_),
-              "ReLU + He": ("relu", lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu")),
-              "ReLU + Xavier": ("relu", nn.init.xavier_normal_)}
+    setups = {
+        "sigmoid + Xavier": ("sigmoid", nn.init.xavier_normal_),
+        "ReLU + He": ("relu", lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu")),
+        "ReLU + Xavier": ("relu", nn.init.xavier_normal_),
+    }
     signal = {k: [] for k in setups}
     weight = {k: [] for k in setups}
     for s in seeds:
@@ -72,41 +81,77 @@ def sigmoid_vs_relu_gradients(seed=0, quick=False):
             weight[name].append(g_w)
     # vanishing = the back-propagated signal dL/dh shrinks from the output side to the input side
     stats = {k: mean_std([math.log10(g[0] / g[-1]) for g in v]) for k, v in signal.items()}
-    same_mean, same_sd = mean_std([math.log10(r[0] / s[0]) for r, s in zip(weight["ReLU + Xavier"],
-                                                                            weight["sigmoid + Xavier"])])
+    same_mean, same_sd = mean_std(
+        [math.log10(r[0] / s[0]) for r, s in zip(weight["ReLU + Xavier"], weight["sigmoid + Xavier"])]
+    )
     mean_sig = {k: np.mean(np.array(v), axis=0) for k, v in signal.items()}
     mean_w = {k: np.mean(np.array(v), axis=0) for k, v in weight.items()}
     layers = list(range(1, depth + 1))
     checks = [
-        Check(f"sigmoid + Xavier: log10(|dL/dh| at layer 1 / at layer {depth})", stats["sigmoid + Xavier"][0],
-              "<", -2.0, spread=stats["sigmoid + Xavier"][1]),
-        Check(f"ReLU + He: |log10(|dL/dh| at layer 1 / at layer {depth})|", abs(stats["ReLU + He"][0]), "<", 1.0,
-              spread=stats["ReLU + He"][1]),
-        Check(f"ReLU + Xavier (the sigmoid's init): |log10(|dL/dh| at layer 1 / at layer {depth})|",
-              abs(stats["ReLU + Xavier"][0]), "<", 1.0, spread=stats["ReLU + Xavier"][1]),
-        Check("same init: log10(ReLU / sigmoid weight-gradient norm at layer 1)", same_mean, ">", 1.0,
-              spread=same_sd),
+        Check(
+            f"sigmoid + Xavier: log10(|dL/dh| at layer 1 / at layer {depth})",
+            stats["sigmoid + Xavier"][0],
+            "<",
+            -2.0,
+            spread=stats["sigmoid + Xavier"][1],
+        ),
+        Check(
+            f"ReLU + He: |log10(|dL/dh| at layer 1 / at layer {depth})|",
+            abs(stats["ReLU + He"][0]),
+            "<",
+            1.0,
+            spread=stats["ReLU + He"][1],
+        ),
+        Check(
+            f"ReLU + Xavier (the sigmoid's init): |log10(|dL/dh| at layer 1 / at layer {depth})|",
+            abs(stats["ReLU + Xavier"][0]),
+            "<",
+            1.0,
+            spread=stats["ReLU + Xavier"][1],
+        ),
+        Check("same init: log10(ReLU / sigmoid weight-gradient norm at layer 1)", same_mean, ">", 1.0, spread=same_sd),
     ]
-    figs = [Figure("signal_grad_per_layer", f"|dL/dh| at the input of each layer ({depth}-layer MLP, at init)",
-                   "layer (1 = input side)", "gradient norm",
-                   {k: (layers, [float(v) for v in mean_sig[k]]) for k in setups}, logy=True),
-            Figure("weight_grad_per_layer", f"|dL/dW| per layer ({depth}-layer MLP, at init)",
-                   "layer (1 = input side)", "gradient norm",
-                   {k: (layers, [float(v) for v in mean_w[k]]) for k in setups}, logy=True)]
+    figs = [
+        Figure(
+            "signal_grad_per_layer",
+            f"|dL/dh| at the input of each layer ({depth}-layer MLP, at init)",
+            "layer (1 = input side)",
+            "gradient norm",
+            {k: (layers, [float(v) for v in mean_sig[k]]) for k in setups},
+            logy=True,
+        ),
+        Figure(
+            "weight_grad_per_layer",
+            f"|dL/dW| per layer ({depth}-layer MLP, at init)",
+            "layer (1 = input side)",
+            "gradient norm",
+            {k: (layers, [float(v) for v in mean_w[k]]) for k in setups},
+            logy=True,
+        ),
+    ]
     cols = ["layer"] + [f"dL/dh {k}" for k in setups] + [f"dL/dW {k}" for k in setups]
-    rows = [[i] + [float(mean_sig[k][i - 1]) for k in setups] + [float(mean_w[k][i - 1]) for k in setups]
-            for i in layers]
-    return Result(experiment="sigmoid_vs_relu_gradients", claim=_GRAD_CLAIM, checks=checks,
-                  tables=[Table(f"Mean gradient norms per layer over {len(seeds)} seeds", cols, rows)],
-                  figures=figs, seeds=seeds, quick=quick,
-                  notes="ReLU avoids the vanishing signal only together with an init that keeps the variance "
-                        "(He); with Xavier the back-propagated signal still halves in variance per layer. The "
-                        "weight gradients of ReLU + Xavier look flat across layers because the shrinking "
-                        "signal meets growing activations, but they are uniformly tiny.")
+    rows = [
+        [i] + [float(mean_sig[k][i - 1]) for k in setups] + [float(mean_w[k][i - 1]) for k in setups] for i in layers
+    ]
+    return Result(
+        experiment="sigmoid_vs_relu_gradients",
+        claim=_GRAD_CLAIM,
+        checks=checks,
+        tables=[Table(f"Mean gradient norms per layer over {len(seeds)} seeds", cols, rows)],
+        figures=figs,
+        seeds=seeds,
+        quick=quick,
+        notes="ReLU avoids the vanishing signal only together with an init that keeps the variance "
+        "(He); with Xavier the back-propagated signal still halves in variance per layer. The "
+        "weight gradients of ReLU + Xavier look flat across layers because the shrinking "
+        "signal meets growing activations, but they are uniformly tiny.",
+    )
 
 
-_SOFTMAX_CLAIM = ("Computing softmax directly from exp(x) overflows for large logits; subtracting the row "
-                  "maximum first gives the same function without overflow.")
+_SOFTMAX_CLAIM = (
+    "Computing softmax directly from exp(x) overflows for large logits; subtracting the row "
+    "maximum first gives the same function without overflow."
+)
 
 
 def _naive_softmax(x):
@@ -150,12 +195,35 @@ def softmax_overflow(seed=0, quick=False):
         Check("max |deepnotes.softmax - float64 reference| over all levels", max(err_dn.values()), "<", 1e-6),
         Check("max |naive - reference| at logits ~ 0", err_naive[0.0], "<", 1e-6),
     ]
-    fig = Figure("nonfinite_share", "Rows where the naive softmax is NaN/inf (float32)", "logit level",
-                 "share of rows", {"naive": (scales, [nonfinite[s] for s in scales]),
-                                   "deepnotes.softmax": (scales, [0.0 if r[4] else 1.0 for r in rows])},
-                 kind="bar")
-    return Result(experiment="softmax_overflow", claim=_SOFTMAX_CLAIM, checks=checks,
-                  tables=[Table(f"float32 softmax on {n} rows of 10 logits",
-                                ["logit level", "naive non-finite share", "naive max error (finite rows)",
-                                 "deepnotes max error", "deepnotes all finite"], rows)],
-                  figures=[fig], seeds=[seed], quick=quick)
+    fig = Figure(
+        "nonfinite_share",
+        "Rows where the naive softmax is NaN/inf (float32)",
+        "logit level",
+        "share of rows",
+        {
+            "naive": (scales, [nonfinite[s] for s in scales]),
+            "deepnotes.softmax": (scales, [0.0 if r[4] else 1.0 for r in rows]),
+        },
+        kind="bar",
+    )
+    return Result(
+        experiment="softmax_overflow",
+        claim=_SOFTMAX_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"float32 softmax on {n} rows of 10 logits",
+                [
+                    "logit level",
+                    "naive non-finite share",
+                    "naive max error (finite rows)",
+                    "deepnotes max error",
+                    "deepnotes all finite",
+                ],
+                rows,
+            )
+        ],
+        figures=[fig],
+        seeds=[seed],
+        quick=quick,
+    )

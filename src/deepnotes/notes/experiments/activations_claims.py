@@ -1,5 +1,6 @@
 """Activation-function claims of the notes: why a nonlinearity is needed, tanh vs sigmoid (zero-centred
 outputs), and dying ReLU units with their remedies."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +9,8 @@ import deepnotes as dn
 import deepnotes.nn as nn
 import deepnotes.nn.functional as F
 
-from . import experiment
 from ..result import Check, Figure, Result, Table
+from . import experiment
 from ._common import accuracy, digits, mean_std, seeded, single_threaded, train_classifier
 
 
@@ -33,8 +34,10 @@ def _mlp(sizes, act):
     return nn.Sequential(*layers)
 
 
-_LINEAR_CLAIM = ("Without a nonlinear activation a deep network is a single linear map and cannot learn a "
-                 "nonlinear decision boundary; with one it can.")
+_LINEAR_CLAIM = (
+    "Without a nonlinear activation a deep network is a single linear map and cannot learn a "
+    "nonlinear decision boundary; with one it can."
+)
 
 
 @experiment("nonlinearity_needed", ids=["S001-12"], claim=_LINEAR_CLAIM)
@@ -44,7 +47,8 @@ def nonlinearity_needed(seed=0, quick=False):
 
     Measured: a 4-layer MLP (2-32-32-32-2) without activations and the same MLP with ReLU, trained with Adam
     (lr 0.01, full batch) on a disc-inside-a-ring problem (no line separates the classes; chance 0.5).
-    Three seeds (five in full mode).  For the linear net the product of its weight matrices (and the folded biases) is formed
+    Three seeds (five in full mode).  For the linear net the product of its weight matrices (and the folded biases)
+    is formed
     and compared with the network's outputs.
 
     Checks: the linear network equals one affine map (largest relative difference of the outputs
@@ -82,30 +86,48 @@ def nonlinearity_needed(seed=0, quick=False):
         lin_acc.append(accs["linear (no activation)"])
         relu_acc.append(accs["ReLU"])
         rows.append([s, accs["linear (no activation)"], accs["ReLU"], collapse[-1]])
-    table = Table(f"Test accuracy on disc-inside-a-ring (chance 0.5), {steps} Adam steps",
-                  ["seed", "4 linear layers", "4 layers with ReLU", "linear net vs one affine map (rel. diff)"],
-                  rows)
+    table = Table(
+        f"Test accuracy on disc-inside-a-ring (chance 0.5), {steps} Adam steps",
+        ["seed", "4 linear layers", "4 layers with ReLU", "linear net vs one affine map (rel. diff)"],
+        rows,
+    )
     checks = [
-        Check("linear net minus its single folded affine map, largest relative output difference",
-              max(collapse), "<", 1e-4),
-        Check("4-layer linear net test accuracy, highest over seeds", max(lin_acc), "<=", 0.7,
-              spread=mean_std(lin_acc)[1]),
-        Check("4-layer ReLU net test accuracy, lowest over seeds", min(relu_acc), ">=", 0.95,
-              spread=mean_std(relu_acc)[1]),
+        Check(
+            "linear net minus its single folded affine map, largest relative output difference",
+            max(collapse),
+            "<",
+            1e-4,
+        ),
+        Check(
+            "4-layer linear net test accuracy, highest over seeds", max(lin_acc), "<=", 0.7, spread=mean_std(lin_acc)[1]
+        ),
+        Check(
+            "4-layer ReLU net test accuracy, lowest over seeds", min(relu_acc), ">=", 0.95, spread=mean_std(relu_acc)[1]
+        ),
     ]
-    return Result(experiment="nonlinearity_needed", claim=_LINEAR_CLAIM, checks=checks, tables=[table],
-                  seeds=seeds, quick=quick, notes="Data: 600 training and 1000 test points per seed.")
+    return Result(
+        experiment="nonlinearity_needed",
+        claim=_LINEAR_CLAIM,
+        checks=checks,
+        tables=[table],
+        seeds=seeds,
+        quick=quick,
+        notes="Data: 600 training and 1000 test points per seed.",
+    )
 
 
-_TANH_CLAIM = ("tanh(x) = 2 sigmoid(2x) - 1 is a rescaled sigmoid; its output is zero-centred, which speeds up "
-               "gradient descent compared with sigmoid's all-positive output, but it still saturates "
-               "(vanishing gradient for large |x|).")
+_TANH_CLAIM = (
+    "tanh(x) = 2 sigmoid(2x) - 1 is a rescaled sigmoid; its output is zero-centred, which speeds up "
+    "gradient descent compared with sigmoid's all-positive output, but it still saturates "
+    "(vanishing gradient for large |x|)."
+)
 
 
 def _shifted_sigmoid():
     class ShiftedSigmoid(nn.Module):
         def forward(self, x):
             return x.sigmoid() - 0.5
+
     return ShiftedSigmoid()
 
 
@@ -123,7 +145,8 @@ def tanh_vs_sigmoid_zero_centred(seed=0, quick=False):
     outputs slow convergence, tanh's zero-centred output does not).
 
     Measured: (1) the identity and the derivatives on a grid of x in [-10, 10] (float64, autograd);
-    (2) an MLP 64-64-64-10 on the bundled digits, SGD (batch 64, 3 epochs; 5 in full mode), Xavier init, each activation at
+    (2) an MLP 64-64-64-10 on the bundled digits, SGD (batch 64, 3 epochs; 5 in full mode), Xavier init, each
+    activation at
     its best learning rate of 0.5 / 1 / 2 (lowest final training loss, per seed), with three hidden
     activations: sigmoid (positive outputs, slope <= 1/4), sigmoid - 1/2 (zero-centred, the *same* slope:
     this isolates the centring the note talks about) and tanh (zero-centred, slope <= 1).  Training loss
@@ -173,8 +196,9 @@ def tanh_vs_sigmoid_zero_centred(seed=0, quick=False):
                     loss.backward()
                     coher[name].append(_row_sign_coherence(model[2].weight.grad.numpy()))
                     model.zero_grad()
-                losses = train_classifier(model, dn.optim.SGD(model.parameters(), lr=lr), xtr, ytr, epochs, 64,
-                                          np.random.default_rng([s, 7]))
+                losses = train_classifier(
+                    model, dn.optim.SGD(model.parameters(), lr=lr), xtr, ytr, epochs, 64, np.random.default_rng([s, 7])
+                )
                 per_epoch = np.array(losses).reshape(epochs, -1).mean(1)
                 per_epoch = np.where(np.isfinite(per_epoch), per_epoch, np.inf)
                 runs.append((float(per_epoch[-1]), lr, accuracy(model, xte, yte), per_epoch))
@@ -187,31 +211,69 @@ def tanh_vs_sigmoid_zero_centred(seed=0, quick=False):
     ratio_c = [a / b for a, b in zip(final["sigmoid - 1/2"], final["sigmoid"])]
     ratio_t = [a / b for a, b in zip(final["tanh"], final["sigmoid"])]
     coh_gap = [a - b for a, b in zip(coher["sigmoid"], coher["sigmoid - 1/2"])]
-    table1 = Table("tanh vs sigmoid on x in [-10, 10] (float64, autograd)", ["quantity", "value"],
-                   [["max |tanh(x) - (2 sigmoid(2x) - 1)|", ident], ["max tanh'(x)", float(dtanh.max())],
-                    ["max sigmoid'(x)", float(dsig.max())], ["max tanh'(x) for |x| >= 3", sat]])
-    table2 = Table(f"MLP 64-64-64-10 on digits, SGD at the best lr of {lrs}, {epochs} epochs, seeds {seeds}",
-                   ["hidden activation", "final train loss (mean)", "std", "test accuracy (mean)",
-                    "best lr per seed", "layer-2 gradient sign coherence at init"],
-                   [[k, *mean_std(final[k]), mean_std(test_acc[k])[0], " ".join(f"{v:g}" for v in best_lr[k]),
-                     mean_std(coher[k])[0]] for k in acts])
-    fig = Figure("train_loss", "Training loss per epoch at the best lr (first seed)", "epoch", "mean training loss", curves)
+    table1 = Table(
+        "tanh vs sigmoid on x in [-10, 10] (float64, autograd)",
+        ["quantity", "value"],
+        [
+            ["max |tanh(x) - (2 sigmoid(2x) - 1)|", ident],
+            ["max tanh'(x)", float(dtanh.max())],
+            ["max sigmoid'(x)", float(dsig.max())],
+            ["max tanh'(x) for |x| >= 3", sat],
+        ],
+    )
+    table2 = Table(
+        f"MLP 64-64-64-10 on digits, SGD at the best lr of {lrs}, {epochs} epochs, seeds {seeds}",
+        [
+            "hidden activation",
+            "final train loss (mean)",
+            "std",
+            "test accuracy (mean)",
+            "best lr per seed",
+            "layer-2 gradient sign coherence at init",
+        ],
+        [
+            [
+                k,
+                *mean_std(final[k]),
+                mean_std(test_acc[k])[0],
+                " ".join(f"{v:g}" for v in best_lr[k]),
+                mean_std(coher[k])[0],
+            ]
+            for k in acts
+        ],
+    )
+    fig = Figure(
+        "train_loss", "Training loss per epoch at the best lr (first seed)", "epoch", "mean training loss", curves
+    )
     checks = [
         Check("max |tanh(x) - (2 sigmoid(2x) - 1)|", ident, "<", 1e-12),
         Check("max tanh' / max sigmoid'", float(dtanh.max() / dsig.max()), ">=", 3.99),
         Check("max tanh'(x) for |x| >= 3 (saturation)", sat, "<", 0.01),
         Check("gradient sign coherence, sigmoid minus centred sigmoid, smallest over seeds", min(coh_gap), ">", 0.1),
-        Check("final loss, centred sigmoid / sigmoid, largest over seeds", max(ratio_c), "<=", 0.9,
-              spread=mean_std(ratio_c)[1]),
-        Check("final loss, tanh / sigmoid, largest over seeds", max(ratio_t), "<=", 0.9,
-              spread=mean_std(ratio_t)[1]),
+        Check(
+            "final loss, centred sigmoid / sigmoid, largest over seeds",
+            max(ratio_c),
+            "<=",
+            0.9,
+            spread=mean_std(ratio_c)[1],
+        ),
+        Check("final loss, tanh / sigmoid, largest over seeds", max(ratio_t), "<=", 0.9, spread=mean_std(ratio_t)[1]),
     ]
-    return Result(experiment="tanh_vs_sigmoid_zero_centred", claim=_TANH_CLAIM, checks=checks,
-                  tables=[table1, table2], figures=[fig], seeds=seeds, quick=quick)
+    return Result(
+        experiment="tanh_vs_sigmoid_zero_centred",
+        claim=_TANH_CLAIM,
+        checks=checks,
+        tables=[table1, table2],
+        figures=[fig],
+        seeds=seeds,
+        quick=quick,
+    )
 
 
-_DEAD_CLAIM = ("ReLU units die (zero output for every input) after too large updates; a leaky ReLU, a smaller "
-               "learning rate or momentum prevent it.")
+_DEAD_CLAIM = (
+    "ReLU units die (zero output for every input) after too large updates; a leaky ReLU, a smaller "
+    "learning rate or momentum prevent it."
+)
 
 
 def _dead_share(model, x):
@@ -239,7 +301,8 @@ def dying_relu_remedies(seed=0, quick=False):
     share of hidden units whose pre-activation is <= 0 on every training image (dead for a ReLU).  Settings:
     ReLU at a large learning rate (1.0), ReLU at a small one (0.1), Leaky ReLU (slope 0.01) at 1.0, and
     ReLU with momentum 0.9 at lr 0.1 (the same long-run step size as plain SGD at 1.0: lr / (1 - momentum)).
-    Three seeds (five in full mode).  (A few % of the units are dead already at initialisation: the digits are non-negative,
+    Three seeds (five in full mode).  (A few % of the units are dead already at initialisation: the digits are
+    non-negative,
     so a unit whose weights on the lit pixels are mostly negative never fires; the table shows that share.)
 
     Checks: the large learning rate leaves >= 20% of the units dead (mean); the small learning rate leaves less
@@ -250,9 +313,12 @@ def dying_relu_remedies(seed=0, quick=False):
     seeds = [seed + i for i in range(3 if quick else 5)]
     epochs = 2 if quick else 6
     xtr, ytr, xte, yte = digits()
-    settings = {"ReLU, lr 1": (nn.ReLU, 1.0, 0.0), "ReLU, lr 0.1": (nn.ReLU, 0.1, 0.0),
-                "Leaky ReLU, lr 1": (lambda: nn.LeakyReLU(0.01), 1.0, 0.0),
-                "ReLU, lr 0.1, momentum 0.9": (nn.ReLU, 0.1, 0.9)}
+    settings = {
+        "ReLU, lr 1": (nn.ReLU, 1.0, 0.0),
+        "ReLU, lr 0.1": (nn.ReLU, 0.1, 0.0),
+        "Leaky ReLU, lr 1": (lambda: nn.LeakyReLU(0.01), 1.0, 0.0),
+        "ReLU, lr 0.1, momentum 0.9": (nn.ReLU, 0.1, 0.9),
+    }
     dead = {k: [] for k in settings}
     acc = {k: [] for k in settings}
     at_init = {k: [] for k in settings}
@@ -269,10 +335,13 @@ def dying_relu_remedies(seed=0, quick=False):
             train_classifier(model, opt, xtr, ytr, epochs, 32, np.random.default_rng([s, 3]))
             dead[name].append(_dead_share(model, xtr))
             acc[name].append(accuracy(model, xte, yte))
-    table = Table(f"Dead hidden units after {epochs} epochs (share of 256), seeds {seeds}",
-                  ["setting", "dead share (mean)", "std"] + [f"seed {s}" for s in seeds]
-                  + ["dead at init (mean)", "test accuracy (mean)"],
-                  [[k, *mean_std(dead[k]), *dead[k], mean_std(at_init[k])[0], mean_std(acc[k])[0]] for k in settings])
+    table = Table(
+        f"Dead hidden units after {epochs} epochs (share of 256), seeds {seeds}",
+        ["setting", "dead share (mean)", "std"]
+        + [f"seed {s}" for s in seeds]
+        + ["dead at init (mean)", "test accuracy (mean)"],
+        [[k, *mean_std(dead[k]), *dead[k], mean_std(at_init[k])[0], mean_std(acc[k])[0]] for k in settings],
+    )
     big = dead["ReLU, lr 1"]
 
     def worst_ratio(other):
@@ -281,10 +350,19 @@ def dying_relu_remedies(seed=0, quick=False):
     checks = [
         Check("dead share, ReLU at lr 1 (mean over seeds)", mean_std(big)[0], ">=", 0.2, spread=mean_std(big)[1]),
         Check("dead share lr 0.1 / lr 1, largest over seeds", worst_ratio("ReLU, lr 0.1"), "<", 0.5),
-        Check("all-negative share Leaky ReLU / ReLU at lr 1, largest over seeds", worst_ratio("Leaky ReLU, lr 1"),
-              "<", 0.5),
-        Check("dead share with momentum (equal step) / plain SGD lr 1, largest over seeds",
-              worst_ratio("ReLU, lr 0.1, momentum 0.9"), "<", 0.5),
+        Check(
+            "all-negative share Leaky ReLU / ReLU at lr 1, largest over seeds",
+            worst_ratio("Leaky ReLU, lr 1"),
+            "<",
+            0.5,
+        ),
+        Check(
+            "dead share with momentum (equal step) / plain SGD lr 1, largest over seeds",
+            worst_ratio("ReLU, lr 0.1, momentum 0.9"),
+            "<",
+            0.5,
+        ),
     ]
-    return Result(experiment="dying_relu_remedies", claim=_DEAD_CLAIM, checks=checks, tables=[table],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="dying_relu_remedies", claim=_DEAD_CLAIM, checks=checks, tables=[table], seeds=seeds, quick=quick
+    )

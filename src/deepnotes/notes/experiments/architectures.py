@@ -1,17 +1,20 @@
 """Architecture choices: two stacked 3x3 convolutions against one 5x5."""
+
 from __future__ import annotations
 
 import deepnotes as dn
 import deepnotes.nn as nn
 from deepnotes.analysis import count_parameters, profile, receptive_field
 
-from . import experiment
 from ..result import Check, Figure, Result, Table
+from . import experiment
 from ._common import accuracy, digits, mean_std, seeded, single_threaded, t_statistic, train_classifier
 
-_CLAIM = ("Two stacked 3x3 convolutions see the same 5x5 receptive field as one 5x5 convolution with fewer "
-          "parameters (18C^2 vs 25C^2) and computation, and the extra non-linearity makes the network more "
-          "discriminative.")
+_CLAIM = (
+    "Two stacked 3x3 convolutions see the same 5x5 receptive field as one 5x5 convolution with fewer "
+    "parameters (18C^2 vs 25C^2) and computation, and the extra non-linearity makes the network more "
+    "discriminative."
+)
 
 
 def _block(kind, c):
@@ -21,8 +24,9 @@ def _block(kind, c):
 
 
 def _net(kind, c):
-    return nn.Sequential(nn.Conv2d(1, c, 3, padding=1), nn.ReLU(), _block(kind, c), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(c * 16, 10))
+    return nn.Sequential(
+        nn.Conv2d(1, c, 3, padding=1), nn.ReLU(), _block(kind, c), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(c * 16, 10)
+    )
 
 
 @experiment("stacked_3x3_vs_5x5", ids=["S002-08", "S003-12"], claim=_CLAIM)
@@ -63,13 +67,32 @@ def stacked_3x3_vs_5x5(seed=0, quick=False):
         Check("receptive field difference (pixels)", abs(rf["two 3x3"] - rf["one 5x5"]), "<=", 0),
         Check("parameter ratio two 3x3 / one 5x5", params["two 3x3"] / params["one 5x5"], "<", 0.8),
         Check("MAC ratio two 3x3 / one 5x5", macs["two 3x3"] / macs["one 5x5"], "<", 0.8),
-        Check(f"accuracy gain two 3x3 - one 5x5 in standard errors (mean {diff[0]:+.4f})", t_statistic(gains),
-              ">", 2.0),
+        Check(
+            f"accuracy gain two 3x3 - one 5x5 in standard errors (mean {diff[0]:+.4f})", t_statistic(gains), ">", 2.0
+        ),
     ]
-    return Result(experiment="stacked_3x3_vs_5x5", claim=_CLAIM, checks=checks,
-                  tables=[Table(f"C={c} block on 8x8 maps; accuracy on digits ({width} channels) after "
-                                f"{epochs} epochs, {len(seeds)} seeds", ["block", "receptive field", "parameters", "MACs",
-                                                        "test accuracy", "accuracy std"], rows)],
-                  figures=[Figure("accuracy_per_seed", "Test accuracy per seed", "seed", "accuracy",
-                                  {k: (seeds, accs[k]) for k in rf}, kind="bar")],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="stacked_3x3_vs_5x5",
+        claim=_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"C={c} block on 8x8 maps; accuracy on digits ({width} channels) after "
+                f"{epochs} epochs, {len(seeds)} seeds",
+                ["block", "receptive field", "parameters", "MACs", "test accuracy", "accuracy std"],
+                rows,
+            )
+        ],
+        figures=[
+            Figure(
+                "accuracy_per_seed",
+                "Test accuracy per seed",
+                "seed",
+                "accuracy",
+                {k: (seeds, accs[k]) for k in rf},
+                kind="bar",
+            )
+        ],
+        seeds=seeds,
+        quick=quick,
+    )

@@ -3,6 +3,7 @@ MobileNet v2's linear bottleneck, the model-zoo history (AlexNet, GoogLeNet, Den
 concatenation vs addition, LeNet-5's counts and weight sharing.
 
 Published parameter counts are torchvision's documented figures for the same architectures."""
+
 from __future__ import annotations
 
 import contextlib
@@ -14,13 +15,19 @@ import deepnotes.nn as nn
 import deepnotes.nn.functional as F
 from deepnotes.analysis import count_parameters, profile, receptive_field
 
-from . import experiment
 from ..result import Check, Figure, Result, Table
+from . import experiment
 from ._common import accuracy, digits, mean_std, seeded, single_threaded, t_statistic, train_classifier
 
 # torchvision's documented parameter counts (ImageNet heads, 1000 classes)
-PUBLISHED_PARAMS = {"alexnet": 61_100_840, "googlenet": 6_624_904, "inception_v3": 27_161_264,
-                    "resnet50": 25_557_032, "densenet121": 7_978_856, "mobilenet_v2": 3_504_872}
+PUBLISHED_PARAMS = {
+    "alexnet": 61_100_840,
+    "googlenet": 6_624_904,
+    "inception_v3": 27_161_264,
+    "resnet50": 25_557_032,
+    "densenet121": 7_978_856,
+    "mobilenet_v2": 3_504_872,
+}
 
 
 def _t(x):
@@ -43,8 +50,10 @@ def _shapes_only():
 
 
 # ------------------------------------------------------------------------------- depth vs width
-_DEPTH_CLAIM = ("Depth composes features and can represent some functions with exponentially fewer units than a "
-                "shallow network; the notes add that widening a layer adds no new nonlinear capacity.")
+_DEPTH_CLAIM = (
+    "Depth composes features and can represent some functions with exponentially fewer units than a "
+    "shallow network; the notes add that widening a layer adds no new nonlinear capacity."
+)
 
 
 def _pieces(values, xs):
@@ -59,7 +68,7 @@ def _pieces(values, xs):
 def _sawtooth_net(k):
     """k layers of 2 ReLU units computing the tent map t(x) = 2 relu(x) - 4 relu(x - 1/2), composed k times."""
     layers = []
-    for i in range(k):
+    for _i in range(k):
         lin = nn.Linear(1, 2).to(np.float64)
         lin.weight.data[...] = [[1.0], [1.0]]
         lin.bias.data[...] = [0.0, -0.5]
@@ -82,7 +91,7 @@ def _piece_counts(seed, quick):
         counts = []
         for _ in range(n_nets):
             w1 = rng.standard_normal((width, 1)) * 4
-            b1 = -rng.uniform(0, 1, width) * w1[:, 0]     # kinks at uniform positions in [0, 1]
+            b1 = -rng.uniform(0, 1, width) * w1[:, 0]  # kinks at uniform positions in [0, 1]
             w2 = rng.standard_normal((1, width))
             h = F.relu(F.linear(_t(xs[:, None]), _t(w1), _t(b1)))
             counts.append(_pieces(F.linear(h, _t(w2)).numpy()[:, 0], xs))
@@ -97,9 +106,13 @@ def _piece_counts(seed, quick):
 
 def _depth_checks(k, pieces, deep):
     return [
-        Check(f"pieces of the {k}-layer, 2-unit tent network / 2^{k}", deep / 2 ** k, ">=", 1.0),
-        Check(f"max pieces of one-hidden-layer nets with {2 * k} units minus ({2 * k} + 1)",
-              max(pieces[2 * k]) - (2 * k + 1), "<=", 0),
+        Check(f"pieces of the {k}-layer, 2-unit tent network / 2^{k}", deep / 2**k, ">=", 1.0),
+        Check(
+            f"max pieces of one-hidden-layer nets with {2 * k} units minus ({2 * k} + 1)",
+            max(pieces[2 * k]) - (2 * k + 1),
+            "<=",
+            0,
+        ),
         Check(f"pieces deep ({2 * k} units) / shallow ({2 * k} units, max)", deep / max(pieces[2 * k]), ">", 4.0),
     ]
 
@@ -107,12 +120,27 @@ def _depth_checks(k, pieces, deep):
 def _pieces_result(name, claim, checks, k, widths, pieces, deep, seed, quick):
     rows = [[f"1 hidden layer, width {w}", w, float(np.mean(pieces[w])), max(pieces[w])] for w in widths]
     rows.append([f"{k} layers x 2 units (tent map)", 2 * k, float(deep), deep])
-    return Result(experiment=name, claim=claim, checks=checks,
-                  tables=[Table("Linear pieces of ReLU networks on [0, 1]",
-                                ["network", "ReLU units", "mean pieces", "max pieces"], rows)],
-                  figures=[Figure("pieces_vs_width", "Linear pieces of one-hidden-layer ReLU nets", "width",
-                                  "pieces", {"mean": (widths[:3], [float(np.mean(pieces[w])) for w in widths[:3]])})],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment=name,
+        claim=claim,
+        checks=checks,
+        tables=[
+            Table(
+                "Linear pieces of ReLU networks on [0, 1]", ["network", "ReLU units", "mean pieces", "max pieces"], rows
+            )
+        ],
+        figures=[
+            Figure(
+                "pieces_vs_width",
+                "Linear pieces of one-hidden-layer ReLU nets",
+                "width",
+                "pieces",
+                {"mean": (widths[:3], [float(np.mean(pieces[w])) for w in widths[:3]])},
+            )
+        ],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
 @experiment("depth_vs_width", ids=["S000-01"], claim=_DEPTH_CLAIM)
@@ -131,14 +159,22 @@ def depth_vs_width(seed=0, quick=False):
     <= 2k + 1; the deep/shallow piece ratio at equal units > 4."""
     k, widths, pieces, deep = _piece_counts(seed, quick)
     growth = np.mean(pieces[64]) / np.mean(pieces[4])
-    checks = [Check("linear pieces, width 64 / width 4 (notes: widening adds no nonlinear capacity, i.e. <= 1.5)",
-                    growth, "<=", 1.5)] + _depth_checks(k, pieces, deep)
+    checks = [
+        Check(
+            "linear pieces, width 64 / width 4 (notes: widening adds no nonlinear capacity, i.e. <= 1.5)",
+            growth,
+            "<=",
+            1.5,
+        )
+    ] + _depth_checks(k, pieces, deep)
     return _pieces_result("depth_vs_width", _DEPTH_CLAIM, checks, k, widths, pieces, deep, seed, quick)
 
 
-_DEEPREP_CLAIM = ("A shallow network needs exponentially more units than a deep one to compute some functions: "
-                  "2 ReLU units in each of k layers give 2^k linear pieces, one hidden layer of n units at most "
-                  "n + 1.")
+_DEEPREP_CLAIM = (
+    "A shallow network needs exponentially more units than a deep one to compute some functions: "
+    "2 ReLU units in each of k layers give 2^k linear pieces, one hidden layer of n units at most "
+    "n + 1."
+)
 
 
 @experiment("deep_representation_pieces", ids=["S001-01"], claim=_DEEPREP_CLAIM)
@@ -156,21 +192,33 @@ def deep_representation_pieces(seed=0, quick=False):
     Checks: the deep network has 2^k pieces; a shallow one with 2k units has <= 2k + 1; the deep/shallow
     piece ratio at equal units > 4."""
     k, widths, pieces, deep = _piece_counts(seed, quick)
-    return _pieces_result("deep_representation_pieces", _DEEPREP_CLAIM, _depth_checks(k, pieces, deep), k, widths,
-                          pieces, deep, seed, quick)
+    return _pieces_result(
+        "deep_representation_pieces",
+        _DEEPREP_CLAIM,
+        _depth_checks(k, pieces, deep),
+        k,
+        widths,
+        pieces,
+        deep,
+        seed,
+        quick,
+    )
 
 
 # ------------------------------------------------------------------------------- ResNet degradation
-_RES_CLAIM = ("ResNet's identity shortcuts let a deep network train as well as a shallow one: a deeper plain "
-              "network (with BN) reaches a higher training loss (degradation), a residual one does not; the "
-              "notes' explanation, vanishing gradients, is not what a plain BN network shows.")
+_RES_CLAIM = (
+    "ResNet's identity shortcuts let a deep network train as well as a shallow one: a deeper plain "
+    "network (with BN) reaches a higher training loss (degradation), a residual one does not; the "
+    "notes' explanation, vanishing gradients, is not what a plain BN network shows."
+)
 
 
 class _ResidualPair(nn.Module):
     def __init__(self, width):
         super().__init__()
-        self.f = nn.Sequential(nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(),
-                               nn.Linear(width, width), nn.BatchNorm1d(width))
+        self.f = nn.Sequential(
+            nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(), nn.Linear(width, width), nn.BatchNorm1d(width)
+        )
 
     def forward(self, x):
         return (x + self.f(x)).relu()
@@ -184,8 +232,13 @@ def _plain_mlp(depth, width):
 
 
 def _residual_mlp(depth, width):
-    return nn.Sequential(nn.Linear(64, width), nn.BatchNorm1d(width), nn.ReLU(),
-                         *[_ResidualPair(width) for _ in range((depth - 1) // 2)], nn.Linear(width, 10))
+    return nn.Sequential(
+        nn.Linear(64, width),
+        nn.BatchNorm1d(width),
+        nn.ReLU(),
+        *[_ResidualPair(width) for _ in range((depth - 1) // 2)],
+        nn.Linear(width, 10),
+    )
 
 
 def _train_loss(model, x, y):
@@ -200,7 +253,7 @@ def _first_last_grad_ratio(model, x, y):
     model.zero_grad()
     loss.backward()
     norms = [float(np.linalg.norm(m.weight.grad.numpy())) for m in model.modules() if isinstance(m, nn.Linear)]
-    return norms[0] / norms[-2]      # first hidden layer vs last hidden layer (the head excluded)
+    return norms[0] / norms[-2]  # first hidden layer vs last hidden layer (the head excluded)
 
 
 @experiment("resnet_degradation", ids=["S003-07", "S001-73"], claim=_RES_CLAIM)
@@ -242,42 +295,85 @@ def resnet_degradation(seed=0, quick=False):
     fixed = [a - b for a, b in zip(losses[f"plain {depth}"], losses[f"residual {depth}"])]
     from deepnotes.models import resnet50
     from deepnotes.models.resnet import BasicBlock, Bottleneck
+
     with _shapes_only():
         r50 = resnet50()
     mods = list(r50.modules())
     n_conv = sum(isinstance(m, nn.Conv2d) for m in mods)
     n_bn = sum(isinstance(m, nn.BatchNorm2d) for m in mods)
-    bn_w = lambda m: sum(count_parameters(b) for b in m.modules() if isinstance(b, nn.BatchNorm2d))
+
+    def bn_w(m):
+        return sum(count_parameters(b) for b in m.modules() if isinstance(b, nn.BatchNorm2d))
+
     bott, basic = Bottleneck(256, 64), BasicBlock(256, 256)
     bott_w, basic_w = count_parameters(bott) - bn_w(bott), count_parameters(basic) - bn_w(basic)
     ratio_mean, ratio_sd = mean_std(ratios)
     checks = [
-        Check(f"training loss plain {depth} - plain 2, in standard errors (mean {np.mean(degr):+.3f})",
-              t_statistic(degr), ">", 2.0),
-        Check(f"training loss plain {depth} - residual {depth}, in standard errors (mean {np.mean(fixed):+.3f})",
-              t_statistic(fixed), ">", 2.0),
-        Check(f"plain {depth}: first / last hidden-layer gradient norm at init (vanishing if < 0.1)",
-              ratio_mean, "<", 0.1, spread=ratio_sd),
+        Check(
+            f"training loss plain {depth} - plain 2, in standard errors (mean {np.mean(degr):+.3f})",
+            t_statistic(degr),
+            ">",
+            2.0,
+        ),
+        Check(
+            f"training loss plain {depth} - residual {depth}, in standard errors (mean {np.mean(fixed):+.3f})",
+            t_statistic(fixed),
+            ">",
+            2.0,
+        ),
+        Check(
+            f"plain {depth}: first / last hidden-layer gradient norm at init (vanishing if < 0.1)",
+            ratio_mean,
+            "<",
+            0.1,
+            spread=ratio_sd,
+        ),
         Check("resnet50: BatchNorm2d layers per Conv2d", n_bn / n_conv, ">=", 1.0),
         Check("bottleneck 256-64-64-256 weights / basic block 2x(3x3, 256)", bott_w / basic_w, "<", 0.25),
     ]
     rows = [[name, *mean_std(v)] for name, v in losses.items()]
-    return Result(experiment="resnet_degradation", claim=_RES_CLAIM, checks=checks,
-                  tables=[Table(f"Final training loss on digits (width {width}, BN, {epochs} epochs, "
-                                f"{len(seeds)} seeds)",
-                                ["network", "training loss", "std"], rows),
-                          Table("Gradient and structure", ["quantity", "value"],
-                                [[f"plain {depth}: first/last gradient norm at init", ratio_mean],
-                                 ["resnet50 Conv2d layers", n_conv], ["resnet50 BatchNorm2d layers", n_bn],
-                                 ["bottleneck weights", bott_w], ["basic block weights", basic_w]])],
-                  figures=[Figure("loss_per_seed", "Final training loss per seed", "seed", "loss",
-                                  {k: (seeds, v) for k, v in losses.items()}, kind="bar")],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="resnet_degradation",
+        claim=_RES_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"Final training loss on digits (width {width}, BN, {epochs} epochs, {len(seeds)} seeds)",
+                ["network", "training loss", "std"],
+                rows,
+            ),
+            Table(
+                "Gradient and structure",
+                ["quantity", "value"],
+                [
+                    [f"plain {depth}: first/last gradient norm at init", ratio_mean],
+                    ["resnet50 Conv2d layers", n_conv],
+                    ["resnet50 BatchNorm2d layers", n_bn],
+                    ["bottleneck weights", bott_w],
+                    ["basic block weights", basic_w],
+                ],
+            ),
+        ],
+        figures=[
+            Figure(
+                "loss_per_seed",
+                "Final training loss per seed",
+                "seed",
+                "loss",
+                {k: (seeds, v) for k, v in losses.items()},
+                kind="bar",
+            )
+        ],
+        seeds=seeds,
+        quick=quick,
+    )
 
 
 # ------------------------------------------------------------------------------- Inception v3 factorisation
-_FACT_CLAIM = ("Factorising an n x n convolution into 1 x n followed by n x 1 keeps the receptive field and cuts "
-               "weights and multiply-adds to 2/n (7x7: 14 vs 49; 3x3: 6 vs 9); Inception v3 does this.")
+_FACT_CLAIM = (
+    "Factorising an n x n convolution into 1 x n followed by n x 1 keeps the receptive field and cuts "
+    "weights and multiply-adds to 2/n (7x7: 14 vs 49; 3x3: 6 vs 9); Inception v3 does this."
+)
 
 
 @experiment("inception_factorisation", ids=["S003-13"], claim=_FACT_CLAIM)
@@ -298,8 +394,10 @@ def inception_factorisation(seed=0, quick=False):
     rows, ratio_err, rf_diff = [], 0.0, 0
     for n in (3, 5, 7):
         square = nn.Conv2d(c, c, n, padding=n // 2, bias=False)
-        pair = nn.Sequential(nn.Conv2d(c, c, (1, n), padding=(0, n // 2), bias=False),
-                             nn.Conv2d(c, c, (n, 1), padding=(n // 2, 0), bias=False))
+        pair = nn.Sequential(
+            nn.Conv2d(c, c, (1, n), padding=(0, n // 2), bias=False),
+            nn.Conv2d(c, c, (n, 1), padding=(n // 2, 0), bias=False),
+        )
         ps, pp = count_parameters(square), count_parameters(pair)
         ms, mp = profile(square, (c, size, size)).macs, profile(pair, (c, size, size)).macs
         rs = receptive_field(square, (c, size, size))[-1].size
@@ -308,6 +406,7 @@ def inception_factorisation(seed=0, quick=False):
         rf_diff = max(rf_diff, abs(rs[0] - rp[0]), abs(rs[1] - rp[1]))
         rows.append([n, ps, pp, pp / ps, ms, mp, f"{rs[0]}x{rs[1]}", f"{rp[0]}x{rp[1]}"])
     from deepnotes.models import inception_v3
+
     with _shapes_only():
         model = inception_v3()
     asym = sum(1 for m in model.modules() if isinstance(m, nn.Conv2d) and m.kernel_size[0] != m.kernel_size[1])
@@ -316,22 +415,36 @@ def inception_factorisation(seed=0, quick=False):
         Check("max |ratio (parameters, MACs) - 2/n|", ratio_err, "<=", 1e-12),
         Check("receptive field difference (pixels)", rf_diff, "<=", 0),
         Check("asymmetric (1 x n / n x 1) convolutions in inception_v3", asym, ">", 0),
-        Check("inception_v3 parameters - torchvision's 27,161,264", abs(params - PUBLISHED_PARAMS["inception_v3"]),
-              "<=", 0),
+        Check(
+            "inception_v3 parameters - torchvision's 27,161,264",
+            abs(params - PUBLISHED_PARAMS["inception_v3"]),
+            "<=",
+            0,
+        ),
     ]
-    return Result(experiment="inception_factorisation", claim=_FACT_CLAIM, checks=checks,
-                  tables=[Table(f"n x n vs 1 x n + n x 1 at {c} channels on {size}x{size}",
-                                ["n", "n x n params", "pair params", "ratio", "n x n MACs", "pair MACs",
-                                 "RF n x n", "RF pair"], rows),
-                          Table("inception_v3", ["quantity", "value"],
-                                [["asymmetric convolutions", asym], ["parameters", params]])],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="inception_factorisation",
+        claim=_FACT_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"n x n vs 1 x n + n x 1 at {c} channels on {size}x{size}",
+                ["n", "n x n params", "pair params", "ratio", "n x n MACs", "pair MACs", "RF n x n", "RF pair"],
+                rows,
+            ),
+            Table("inception_v3", ["quantity", "value"], [["asymmetric convolutions", asym], ["parameters", params]]),
+        ],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
 # ------------------------------------------------------------------------------- Inception v1 cost
-_INC_CLAIM = ("In a naive Inception module a 5x5 convolution from 192 to 32 channels on 28x28 costs about 1.2e8 "
-              "multiply-adds and the pooling branch keeps all input channels, so outputs thicken; 1x1 "
-              "reductions before the 3x3/5x5 and after the pooling cut the cost about 10x.")
+_INC_CLAIM = (
+    "In a naive Inception module a 5x5 convolution from 192 to 32 channels on 28x28 costs about 1.2e8 "
+    "multiply-adds and the pooling branch keeps all input channels, so outputs thicken; 1x1 "
+    "reductions before the 3x3/5x5 and after the pooling cut the cost about 10x."
+)
 
 
 class _NaiveInception(nn.Module):
@@ -384,6 +497,7 @@ def inception_module_cost(seed=0, quick=False):
     naive, real = _NaiveInception(192, 64, 128, 32), _ReducedInception()
     pn, pr = profile(naive, (192, size, size)), profile(real, (192, size, size))
     from deepnotes.models.googlenet import Inception
+
     zoo = profile(Inception(192, 64, 96, 128, 16, 32, 32), (192, size, size))
     cn, cr = pn.output_shape[1], pr.output_shape[1]
     checks = [
@@ -393,17 +507,33 @@ def inception_module_cost(seed=0, quick=False):
         Check("output channels: naive - reduced", cn - cr, ">", 0),
         Check("module MACs: reduced / naive", pr.macs / pn.macs, "<", 0.5),
     ]
-    return Result(experiment="inception_module_cost", claim=_INC_CLAIM, checks=checks,
-                  tables=[Table("Inception module on a 192 x 28 x 28 input", ["part", "MACs", "output channels"], [
-                      ["5x5 conv 192->32", m5, 32], ["1x1 192->16 + 5x5 16->32", mr5, 32],
-                      ["naive module", pn.macs, cn], ["module with 1x1 reductions (5x5)", pr.macs, cr],
-                      ["deepnotes.models.googlenet.Inception (3x3 branch, BN)", zoo.macs, zoo.output_shape[1]]])],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="inception_module_cost",
+        claim=_INC_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "Inception module on a 192 x 28 x 28 input",
+                ["part", "MACs", "output channels"],
+                [
+                    ["5x5 conv 192->32", m5, 32],
+                    ["1x1 192->16 + 5x5 16->32", mr5, 32],
+                    ["naive module", pn.macs, cn],
+                    ["module with 1x1 reductions (5x5)", pr.macs, cr],
+                    ["deepnotes.models.googlenet.Inception (3x3 branch, BN)", zoo.macs, zoo.output_shape[1]],
+                ],
+            )
+        ],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
 # ------------------------------------------------------------------------------- MobileNet v2
-_MV2_CLAIM = ("ReLU on a low-dimensional representation destroys information, in a high-dimensional expansion it "
-              "mostly does not; hence MobileNet v2 expands before the depthwise ReLU6 and projects back linearly.")
+_MV2_CLAIM = (
+    "ReLU on a low-dimensional representation destroys information, in a high-dimensional expansion it "
+    "mostly does not; hence MobileNet v2 expands before the depthwise ReLU6 and projects back linearly."
+)
 
 
 @experiment("mobilenet_v2_relu_manifold", ids=["S003-27"], claim=_MV2_CLAIM)
@@ -437,6 +567,7 @@ def mobilenet_v2_relu_manifold(seed=0, quick=False):
             back = design @ readout
             err[n].append(float(np.linalg.norm(back - spiral) / np.linalg.norm(spiral)))
     from deepnotes.models import InvertedResidual
+
     block = InvertedResidual(24, 24, 1, 6)
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
     expansion = convs[0].out_channels / 24
@@ -449,35 +580,63 @@ def mobilenet_v2_relu_manifold(seed=0, quick=False):
         Check("InvertedResidual expansion factor", expansion, ">=", 6.0),
         Check("InvertedResidual ends with an activation (1 = yes)", int(last_is_activation), "<=", 0),
     ]
-    return Result(experiment="mobilenet_v2_relu_manifold", claim=_MV2_CLAIM, checks=checks,
-                  tables=[Table(f"Spiral through ReLU in n dimensions ({n_rep} random embeddings)",
-                                ["n", "relative reconstruction error", "std"], [[n, *stats[n]] for n in dims])],
-                  figures=[Figure("error_vs_dim", "Information lost by ReLU vs dimension", "n", "relative error",
-                                  {"mean": (dims, [stats[n][0] for n in dims])})],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="mobilenet_v2_relu_manifold",
+        claim=_MV2_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"Spiral through ReLU in n dimensions ({n_rep} random embeddings)",
+                ["n", "relative reconstruction error", "std"],
+                [[n, *stats[n]] for n in dims],
+            )
+        ],
+        figures=[
+            Figure(
+                "error_vs_dim",
+                "Information lost by ReLU vs dimension",
+                "n",
+                "relative error",
+                {"mean": (dims, [stats[n][0] for n in dims])},
+            )
+        ],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
 # ------------------------------------------------------------------------------- model-zoo history
-_ALEX_CLAIM = ("AlexNet has about 60M parameters and large kernels (11x11, 5x5; stacking small kernels came with "
-               "VGG), and ReLU trains faster than tanh.")
+_ALEX_CLAIM = (
+    "AlexNet has about 60M parameters and large kernels (11x11, 5x5; stacking small kernels came with "
+    "VGG), and ReLU trains faster than tanh."
+)
 
 
 def _small_cnn(act):
     a = nn.ReLU if act == "ReLU" else nn.Tanh
-    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), a(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1), a(),
-                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 10))
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1),
+        a(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        a(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64, 10),
+    )
 
 
 def _updates_to_loss(act, seed, target, max_epochs):
     """SGD updates until the running mean (over 10 updates) of the mini-batch loss drops below target."""
     from ._common import batches
+
     rng = seeded(seed)
     model = _small_cnn(act)
     opt = dn.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
     xtr, ytr, _, _ = digits(flat=False)
     losses = []
     model.train()
-    for epoch in range(max_epochs):
+    for _epoch in range(max_epochs):
         for idx in batches(len(xtr), 32, rng):
             loss = F.cross_entropy(model(dn.tensor(xtr[idx])), dn.tensor(ytr[idx]))
             opt.zero_grad()
@@ -486,7 +645,7 @@ def _updates_to_loss(act, seed, target, max_epochs):
             losses.append(float(loss.item()))
             if len(losses) >= 10 and np.mean(losses[-10:]) < target:
                 return len(losses)
-    return 2 * len(losses)      # not reached: count as twice the budget
+    return 2 * len(losses)  # not reached: count as twice the budget
 
 
 @experiment("alexnet_claims", ids=["S001-70"], claim=_ALEX_CLAIM)
@@ -505,6 +664,7 @@ def alexnet_claims(seed=0, quick=False):
     003's "small convolutions"); ReLU faster (tanh/ReLU update ratio above 1 by more than 2 standard
     errors; the ratio itself is reported against AlexNet's 6x)."""
     from deepnotes.models import alexnet
+
     with _shapes_only():
         alex = alexnet()
     p_alex = count_parameters(alex)
@@ -520,22 +680,44 @@ def alexnet_claims(seed=0, quick=False):
         Check("AlexNet parameters / 60M - 1 (abs)", abs(p_alex / 60e6 - 1), "<", 0.02),
         Check("AlexNet parameters - torchvision's 61,100,840", abs(p_alex - PUBLISHED_PARAMS["alexnet"]), "<=", 0),
         Check("AlexNet's largest kernel (seed 003: it replaced large kernels by small ones)", kernels[0], "<=", 3),
-        Check(f"updates to loss {target}: tanh / ReLU - 1, in standard errors (mean ratio {sp_mean:.3f})",
-              t_statistic([v - 1 for v in speed]), ">", 2.0),
+        Check(
+            f"updates to loss {target}: tanh / ReLU - 1, in standard errors (mean ratio {sp_mean:.3f})",
+            t_statistic([v - 1 for v in speed]),
+            ">",
+            2.0,
+        ),
     ]
-    return Result(experiment="alexnet_claims", claim=_ALEX_CLAIM, checks=checks,
-                  tables=[Table("AlexNet (model zoo)", ["quantity", "value"], [
-                      ["parameters", p_alex], ["kernel sizes", ", ".join(map(str, kernels))],
-                      ["convolution layers", n_conv], ["fully connected layers", n_fc]]),
-                          Table(f"Digits CNN: SGD updates until the running loss < {target}",
-                                ["activation", *[f"seed {s}" for s in seeds], "mean"],
-                                [[a, *v, float(np.mean(v))] for a, v in steps.items()])],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="alexnet_claims",
+        claim=_ALEX_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "AlexNet (model zoo)",
+                ["quantity", "value"],
+                [
+                    ["parameters", p_alex],
+                    ["kernel sizes", ", ".join(map(str, kernels))],
+                    ["convolution layers", n_conv],
+                    ["fully connected layers", n_fc],
+                ],
+            ),
+            Table(
+                f"Digits CNN: SGD updates until the running loss < {target}",
+                ["activation", *[f"seed {s}" for s in seeds], "mean"],
+                [[a, *v, float(np.mean(v))] for a, v in steps.items()],
+            ),
+        ],
+        seeds=seeds,
+        quick=quick,
+    )
 
 
-_ZOO_CLAIM = ("GoogLeNet has about 6.8M parameters thanks to global average pooling instead of big FC layers and "
-              "has two auxiliary classifiers; in a DenseNet block every layer reads the outputs of all earlier "
-              "layers, and DenseNet-121 has far fewer parameters than ResNet-50.")
+_ZOO_CLAIM = (
+    "GoogLeNet has about 6.8M parameters thanks to global average pooling instead of big FC layers and "
+    "has two auxiliary classifiers; in a DenseNet block every layer reads the outputs of all earlier "
+    "layers, and DenseNet-121 has far fewer parameters than ResNet-50."
+)
 
 
 @experiment("zoo_parameter_counts", ids=["S001-72", "S001-75"], claim=_ZOO_CLAIM)
@@ -554,6 +736,7 @@ def zoo_parameter_counts(seed=0, quick=False):
     FC alternative; 2 auxiliary heads; every layer of a dense block reads all earlier outputs;
     DenseNet-121 has < 1/2 of ResNet-50's parameters (and equals torchvision's 7,978,856)."""
     from deepnotes.models import densenet121, googlenet, resnet50
+
     with _shapes_only():
         goo, goo_aux = googlenet(aux_logits=False), googlenet(aux_logits=True)
         dense, res = densenet121(), resnet50()
@@ -572,24 +755,41 @@ def zoo_parameter_counts(seed=0, quick=False):
         Check("GoogLeNet auxiliary classifiers", n_aux, ">=", 2),
         Check("dense block layers that do not read every earlier output", partial, "<=", 0),
         Check("DenseNet-121 / ResNet-50 parameters", p_dense / p_res, "<", 0.5),
-        Check("DenseNet-121 parameters - torchvision's 7,978,856", abs(p_dense - PUBLISHED_PARAMS["densenet121"]),
-              "<=", 0),
+        Check(
+            "DenseNet-121 parameters - torchvision's 7,978,856", abs(p_dense - PUBLISHED_PARAMS["densenet121"]), "<=", 0
+        ),
     ]
-    return Result(experiment="zoo_parameter_counts", claim=_ZOO_CLAIM, checks=checks,
-                  tables=[Table("Model zoo counts", ["quantity", "value"], [
-                      ["GoogLeNet parameters (no aux)", p_goo],
-                      ["GoogLeNet parameters (with aux)", count_parameters(goo_aux)],
-                      ["GoogLeNet classifier parameters", head], ["FC on 7x7x1024 -> 1000", fc_alt],
-                      ["GoogLeNet auxiliary heads", n_aux],
-                      ["densenet121 block 1: earlier outputs read per layer", ", ".join(map(str, reads))],
-                      ["DenseNet-121 parameters", p_dense], ["ResNet-50 parameters", p_res]])],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="zoo_parameter_counts",
+        claim=_ZOO_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "Model zoo counts",
+                ["quantity", "value"],
+                [
+                    ["GoogLeNet parameters (no aux)", p_goo],
+                    ["GoogLeNet parameters (with aux)", count_parameters(goo_aux)],
+                    ["GoogLeNet classifier parameters", head],
+                    ["FC on 7x7x1024 -> 1000", fc_alt],
+                    ["GoogLeNet auxiliary heads", n_aux],
+                    ["densenet121 block 1: earlier outputs read per layer", ", ".join(map(str, reads))],
+                    ["DenseNet-121 parameters", p_dense],
+                    ["ResNet-50 parameters", p_res],
+                ],
+            )
+        ],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
 # ------------------------------------------------------------------------------- concat vs add
-_FUSE_CLAIM = ("Fusing two feature maps by addition keeps the channel count and is cheap; concatenation doubles "
-               "the channels and cost of the next layer, lets it learn the combination (a conv after concat "
-               "contains add-then-conv as the special case W1 = W2) and extracts features better.")
+_FUSE_CLAIM = (
+    "Fusing two feature maps by addition keeps the channel count and is cheap; concatenation doubles "
+    "the channels and cost of the next layer, lets it learn the combination (a conv after concat "
+    "contains add-then-conv as the special case W1 = W2) and extracts features better."
+)
 
 
 class _TwoBranch(nn.Module):
@@ -599,8 +799,9 @@ class _TwoBranch(nn.Module):
         self.a = nn.Sequential(nn.Conv2d(1, c, 3, padding=1), nn.ReLU())
         self.b = nn.Sequential(nn.Conv2d(1, c, 5, padding=2), nn.ReLU())
         cin = 2 * c if fuse == "concat" else c
-        self.head = nn.Sequential(nn.Conv2d(cin, 2 * c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                                  nn.Linear(2 * c * 16, 10))
+        self.head = nn.Sequential(
+            nn.Conv2d(cin, 2 * c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(2 * c * 16, 10)
+        )
 
     def forward(self, x):
         a, b = self.a(x), self.b(x)
@@ -648,27 +849,61 @@ def concat_vs_add(seed=0, quick=False):
         Check("max |conv(a + b, W1) - conv(concat(a, b), [W1, W1])|", e2, "<", 1e-9),
         Check("next-layer parameters concat / add", p_ratio, ">=", 2.0 - 1e-12),
         Check("next-layer MACs concat / add", m_ratio, ">=", 2.0 - 1e-12),
-        Check(f"test accuracy concat - add in standard errors (mean {np.mean(gain):+.4f})", t_statistic(gain),
-              ">", 2.0),
+        Check(
+            f"test accuracy concat - add in standard errors (mean {np.mean(gain):+.4f})", t_statistic(gain), ">", 2.0
+        ),
     ]
-    return Result(experiment="concat_vs_add", claim=_FUSE_CLAIM, checks=checks,
-                  tables=[Table(f"Two-branch digits network ({c} channels per branch, {len(seeds)} seeds)",
-                                ["fusion", "test accuracy", "std"], [[k, *mean_std(v)] for k, v in accs.items()]),
-                          Table("Identities and cost", ["quantity", "value"],
-                                [["concat-conv vs split convs, max error", e1], ["add-conv vs tied concat-conv", e2],
-                                 ["next-layer parameter ratio", p_ratio], ["next-layer MAC ratio", m_ratio]])],
-                  figures=[Figure("accuracy_per_seed", "Test accuracy per seed", "seed", "accuracy",
-                                  {k: (seeds, v) for k, v in accs.items()}, kind="bar")],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="concat_vs_add",
+        claim=_FUSE_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"Two-branch digits network ({c} channels per branch, {len(seeds)} seeds)",
+                ["fusion", "test accuracy", "std"],
+                [[k, *mean_std(v)] for k, v in accs.items()],
+            ),
+            Table(
+                "Identities and cost",
+                ["quantity", "value"],
+                [
+                    ["concat-conv vs split convs, max error", e1],
+                    ["add-conv vs tied concat-conv", e2],
+                    ["next-layer parameter ratio", p_ratio],
+                    ["next-layer MAC ratio", m_ratio],
+                ],
+            ),
+        ],
+        figures=[
+            Figure(
+                "accuracy_per_seed",
+                "Test accuracy per seed",
+                "seed",
+                "accuracy",
+                {k: (seeds, v) for k, v in accs.items()},
+                kind="bar",
+            )
+        ],
+        seeds=seeds,
+        quick=quick,
+    )
 
 
 # ------------------------------------------------------------------------------- LeNet-5
-_LENET_CLAIM = ("LeNet-5 (32x32 input): C1 156 parameters / 122,304 connections, S2 12 / 5,880, C3 1,516 / "
-                "151,600, S4 32 / 2,000, C5 48,120, F6 10,164, about 60k parameters in all.")
+_LENET_CLAIM = (
+    "LeNet-5 (32x32 input): C1 156 parameters / 122,304 connections, S2 12 / 5,880, C3 1,516 / "
+    "151,600, S4 32 / 2,000, C5 48,120, F6 10,164, about 60k parameters in all."
+)
 
 # the notes' figures (seed 002): layer -> (parameters, connections)
-_LENET_NOTES = {"c1": (156, 122_304), "s2": (12, 5_880), "c3": (1_516, 151_600), "s4": (32, 2_000),
-                "c5": (48_120, None), "f6": (10_164, None)}
+_LENET_NOTES = {
+    "c1": (156, 122_304),
+    "s2": (12, 5_880),
+    "c3": (1_516, 151_600),
+    "s4": (32, 2_000),
+    "c5": (48_120, None),
+    "f6": (10_164, None),
+}
 
 
 @experiment("lenet5_counts", ids=["S002-51"], claim=_LENET_CLAIM)
@@ -683,6 +918,7 @@ def lenet5_counts(seed=0, quick=False):
     Checks: every parameter figure of the notes matches; every connection figure matches; the total
     parameters excluding the RBF output layer are within 1% of 60,000."""
     from deepnotes.models import LeNet5Classic
+
     dn.manual_seed(seed)
     prof = profile(LeNet5Classic(), (1, 32, 32))
     rows, p_bad, c_bad = [], 0, 0
@@ -701,16 +937,28 @@ def lenet5_counts(seed=0, quick=False):
         Check("layers whose connection count differs from the notes", c_bad, "<=", 0),
         Check("parameters without the RBF output / 60,000 - 1 (abs)", abs(body / 60000 - 1), "<", 0.01),
     ]
-    return Result(experiment="lenet5_counts", claim=_LENET_CLAIM, checks=checks,
-                  tables=[Table("LeNet5Classic on a 32x32 input", ["layer", "output", "parameters", "notes",
-                                                                   "connections", "notes "], rows)],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="lenet5_counts",
+        claim=_LENET_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "LeNet5Classic on a 32x32 input",
+                ["layer", "output", "parameters", "notes", "connections", "notes "],
+                rows,
+            )
+        ],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
 # ------------------------------------------------------------------------------- weight sharing
-_SHARE_CLAIM = ("A convolution shares its kernel over all positions, so its parameters do not depend on the image "
-                "size: six 10x10 kernels need 606 parameters, against 10,000 weights per fully connected unit on "
-                "a 100x100 image; an MLP 784-30 already needs 23,550 (about 40x more).")
+_SHARE_CLAIM = (
+    "A convolution shares its kernel over all positions, so its parameters do not depend on the image "
+    "size: six 10x10 kernels need 606 parameters, against 10,000 weights per fully connected unit on "
+    "a 100x100 image; an MLP 784-30 already needs 23,550 (about 40x more)."
+)
 
 
 @experiment("weight_sharing_parameters", ids=["S002-58"], claim=_SHARE_CLAIM)
@@ -737,7 +985,7 @@ def weight_sharing_parameters(seed=0, quick=False):
     n = 20
     basis = np.eye(n * n).reshape(n * n, 1, n, n)
     with dn.no_grad():
-        dense = F.conv2d(_t(basis), conv.weight).numpy().reshape(n * n, -1)   # bias-free map: the weights only
+        dense = F.conv2d(_t(basis), conv.weight).numpy().reshape(n * n, -1)  # bias-free map: the weights only
     nz = dense[np.abs(dense) > 0]
     distinct = len(np.unique(np.round(nz, 12)))
     local = 6 * 91 * 91 * 101
@@ -748,10 +996,23 @@ def weight_sharing_parameters(seed=0, quick=False):
         Check("|23,550 / 606 / 40 - 1|", abs(mlp / params[100] / 40 - 1), "<", 0.1),
     ]
     rows = [[f"Conv2d(1, 6, 10) on {s}x{s}", params[s], profs[s].macs] for s in sizes]
-    rows += [["Linear(10000, 1) (one unit, no bias)", fc_unit, fc_unit], ["Linear(784, 30)", mlp, 784 * 30],
-             ["locally connected 6 maps on 100x100 (no sharing)", local, 6 * 91 * 91 * 100]]
-    return Result(experiment="weight_sharing_parameters", claim=_SHARE_CLAIM, checks=checks,
-                  tables=[Table("Parameters with and without weight sharing", ["layer", "parameters", "MACs"], rows),
-                          Table("The convolution as a dense matrix on a 20x20 image", ["quantity", "value"],
-                                [["nonzero entries", int(nz.size)], ["distinct weights", distinct]])],
-                  seeds=[seed], quick=quick)
+    rows += [
+        ["Linear(10000, 1) (one unit, no bias)", fc_unit, fc_unit],
+        ["Linear(784, 30)", mlp, 784 * 30],
+        ["locally connected 6 maps on 100x100 (no sharing)", local, 6 * 91 * 91 * 100],
+    ]
+    return Result(
+        experiment="weight_sharing_parameters",
+        claim=_SHARE_CLAIM,
+        checks=checks,
+        tables=[
+            Table("Parameters with and without weight sharing", ["layer", "parameters", "MACs"], rows),
+            Table(
+                "The convolution as a dense matrix on a 20x20 image",
+                ["quantity", "value"],
+                [["nonzero entries", int(nz.size)], ["distinct weights", distinct]],
+            ),
+        ],
+        seeds=[seed],
+        quick=quick,
+    )

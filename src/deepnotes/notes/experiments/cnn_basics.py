@@ -4,6 +4,7 @@ cross-correlation, translation equivariance, 1x1 convolutions and odd kernel siz
 Each experiment measures its claim with deepnotes layers on generated data or the bundled digits; the
 references it compares with (window arg-max, expected gradients, formulas) are computed here with NumPy.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,9 +16,9 @@ import deepnotes.nn as nn
 import deepnotes.nn.functional as F
 from deepnotes.analysis import count_parameters, profile, receptive_field
 
-from . import experiment
 from ..result import Check, Figure, Result, Table
-from ._common import (accuracy, digits, mean_std, seeded, single_threaded, t_statistic, train_classifier)
+from . import experiment
+from ._common import accuracy, digits, mean_std, seeded, single_threaded, t_statistic, train_classifier
 
 
 def _t(x):
@@ -33,8 +34,10 @@ def _rel(a, b):
 
 
 # ------------------------------------------------------------------------------- grouped convolution
-_GROUP_CLAIM = ("A grouped convolution with g groups has 1/g of the weights of the ordinary convolution: "
-                "h*w*(c1/g)*(c2/g)*g = h*w*c1*c2/g (the notes print (1/g)*w*c1*c2).")
+_GROUP_CLAIM = (
+    "A grouped convolution with g groups has 1/g of the weights of the ordinary convolution: "
+    "h*w*(c1/g)*(c2/g)*g = h*w*c1*c2/g (the notes print (1/g)*w*c1*c2)."
+)
 
 
 @experiment("grouped_conv_parameters", ids=["S000-11"], claim=_GROUP_CLAIM)
@@ -50,8 +53,16 @@ def grouped_conv_parameters(seed=0, quick=False):
     shrink by exactly g against g = 1; the notes' formula matches the count in every configuration
     (it only does for 1x1 kernels)."""
     size = 8 if quick else 16
-    configs = [(3, 64, 128, 1), (3, 64, 128, 2), (3, 64, 128, 4), (3, 64, 128, 32), (3, 64, 64, 64),
-               (5, 32, 96, 8), (1, 256, 512, 16), (7, 48, 48, 3)]
+    configs = [
+        (3, 64, 128, 1),
+        (3, 64, 128, 2),
+        (3, 64, 128, 4),
+        (3, 64, 128, 32),
+        (3, 64, 64, 64),
+        (5, 32, 96, 8),
+        (1, 256, 512, 16),
+        (7, 48, 48, 3),
+    ]
     rows, param_err, ratio_err, notes_match = [], 0, 0.0, 0
     for k, c1, c2, g in configs:
         conv = nn.Conv2d(c1, c2, k, padding=k // 2, groups=g, bias=False)
@@ -66,20 +77,45 @@ def grouped_conv_parameters(seed=0, quick=False):
     checks = [
         Check("max |parameters - k^2 c1 c2 / g| over the configurations", param_err, "<=", 0),
         Check("max |reduction factor (parameters and MACs vs g = 1) - g|", ratio_err, "<=", 1e-12),
-        Check("share of configurations where the notes' (1/g)*w*c1*c2 equals the count",
-              notes_match / len(configs), ">=", 1.0),
+        Check(
+            "share of configurations where the notes' (1/g)*w*c1*c2 equals the count",
+            notes_match / len(configs),
+            ">=",
+            1.0,
+        ),
     ]
-    return Result(experiment="grouped_conv_parameters", claim=_GROUP_CLAIM, checks=checks,
-                  tables=[Table("nn.Conv2d(c1, c2, k, groups=g, bias=False)",
-                                ["k", "c1", "c2", "g", "parameters", "k^2 c1 c2 / g", "notes' w c1 c2 / g",
-                                 "parameter reduction", "MAC reduction"], rows)],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="grouped_conv_parameters",
+        claim=_GROUP_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "nn.Conv2d(c1, c2, k, groups=g, bias=False)",
+                [
+                    "k",
+                    "c1",
+                    "c2",
+                    "g",
+                    "parameters",
+                    "k^2 c1 c2 / g",
+                    "notes' w c1 c2 / g",
+                    "parameter reduction",
+                    "MAC reduction",
+                ],
+                rows,
+            )
+        ],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
 # ------------------------------------------------------------------------------- pooling backward
-_POOLB_CLAIM = ("Pooling backward: max pooling passes the whole gradient to the arg-max of each window and 0 "
-                "elsewhere; average pooling gives g/n to each of the n window positions; either way the sum "
-                "of the gradient is preserved.")
+_POOLB_CLAIM = (
+    "Pooling backward: max pooling passes the whole gradient to the arg-max of each window and 0 "
+    "elsewhere; average pooling gives g/n to each of the n window positions; either way the sum "
+    "of the gradient is preserved."
+)
 
 
 def _windows(h, w, k, s, p):
@@ -119,20 +155,27 @@ def pooling_backward(seed=0, quick=False):
     count_include_pad, the default, gives part of it to the padding, so it is not)."""
     rng = seeded(seed)
     size = 12 if quick else 24
-    configs = [("max", 2, 2, 0), ("avg", 2, 2, 0), ("max", 3, 2, 0), ("avg", 3, 2, 0), ("max", 3, 1, 1),
-               ("avg", 3, 1, 1)]
+    configs = [
+        ("max", 2, 2, 0),
+        ("avg", 2, 2, 0),
+        ("max", 3, 2, 0),
+        ("avg", 3, 2, 0),
+        ("max", 3, 1, 1),
+        ("avg", 3, 1, 1),
+    ]
     rows = []
     err = {"max": 0.0, "avg": 0.0}
     sum_err_nopad, sum_err_pad = 0.0, 0.0
     for kind, k, s, p in configs:
         x = rng.standard_normal((2, 3, size, size))
         xt = dn.tensor(x, requires_grad=True)
-        y = (F.max_pool2d(xt, k, s, p) if kind == "max" else F.avg_pool2d(xt, k, s, p))
+        y = F.max_pool2d(xt, k, s, p) if kind == "max" else F.avg_pool2d(xt, k, s, p)
         g = rng.uniform(0.5, 1.5, size=y.shape)
         (y * dn.tensor(g)).sum().backward()
         grad = xt.grad.numpy()
-        ref = np.stack([np.stack([_expected_pool_grad(x[n, c], g[n, c], kind, k, s, p) for c in range(3)])
-                        for n in range(2)])
+        ref = np.stack(
+            [np.stack([_expected_pool_grad(x[n, c], g[n, c], kind, k, s, p) for c in range(3)]) for n in range(2)]
+        )
         err[kind] = max(err[kind], float(np.abs(grad - ref).max()))
         ratio = float(grad.sum() / g.sum())
         if p == 0:
@@ -147,17 +190,34 @@ def pooling_backward(seed=0, quick=False):
         Check("no padding: max |sum of input gradient / sum of upstream gradient - 1|", sum_err_nopad, "<=", 1e-9),
         Check("with padding: max |sum of input gradient / sum of upstream gradient - 1|", sum_err_pad, "<=", 1e-9),
     ]
-    return Result(experiment="pooling_backward", claim=_POOLB_CLAIM, checks=checks,
-                  tables=[Table(f"Pooling gradients on a random (2, 3, {size}, {size}) input",
-                                ["pooling", "window/stride", "gradient sum ratio (in / out)",
-                                 "share of inputs receiving gradient", "max error vs definition"], rows)],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="pooling_backward",
+        claim=_POOLB_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"Pooling gradients on a random (2, 3, {size}, {size}) input",
+                [
+                    "pooling",
+                    "window/stride",
+                    "gradient sum ratio (in / out)",
+                    "share of inputs receiving gradient",
+                    "max error vs definition",
+                ],
+                rows,
+            )
+        ],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
 # ------------------------------------------------------------------------------- translation
-_SHIFT_CLAIM = ("Convolution is translation equivariant, not invariant; invariance comes from pooling (global "
-                "pooling makes a stride-1 network exactly invariant) and is only approximate once strided "
-                "layers subsample.")
+_SHIFT_CLAIM = (
+    "Convolution is translation equivariant, not invariant; invariance comes from pooling (global "
+    "pooling makes a stride-1 network exactly invariant) and is only approximate once strided "
+    "layers subsample."
+)
 
 
 def _shift(x, d):
@@ -197,29 +257,57 @@ def translation_equivariance(seed=0, quick=False):
             return F.relu(F.conv2d(h, _t(w2), stride=2, padding=1)).numpy().mean(axis=(2, 3))
 
         f0, f1 = fmap(x), fmap(_shift(x, 1))
-        rows.append([s, _rel(f1, _shift(f0, 1)), _rel(f1, f0), _rel(f1.mean(axis=(2, 3)), f0.mean(axis=(2, 3))),
-                     _rel(strided(_shift(x, 1)), strided(x)), _rel(strided(_shift(x, 4)), strided(x))])
+        rows.append(
+            [
+                s,
+                _rel(f1, _shift(f0, 1)),
+                _rel(f1, f0),
+                _rel(f1.mean(axis=(2, 3)), f0.mean(axis=(2, 3))),
+                _rel(strided(_shift(x, 1)), strided(x)),
+                _rel(strided(_shift(x, 4)), strided(x)),
+            ]
+        )
     cols = np.array([r[1:] for r in rows])
     mean = cols.mean(axis=0)
     checks = [
         Check("conv stack: equivariance error (max over seeds)", float(cols[:, 0].max()), "<", 1e-9),
-        Check("conv stack: feature-map change under a 1-pixel shift (min over seeds)", float(cols[:, 1].min()),
-              ">", 0.1),
-        Check("stride 1 + global average pooling: change under a 1-pixel shift (max)", float(cols[:, 2].max()),
-              "<", 1e-9),
+        Check(
+            "conv stack: feature-map change under a 1-pixel shift (min over seeds)", float(cols[:, 1].min()), ">", 0.1
+        ),
+        Check(
+            "stride 1 + global average pooling: change under a 1-pixel shift (max)", float(cols[:, 2].max()), "<", 1e-9
+        ),
         Check("strided net + global pooling: change under a 1-pixel shift (min)", float(cols[:, 3].min()), ">", 0.01),
         Check("strided net + global pooling: change under a 4-pixel shift (max)", float(cols[:, 4].max()), "<", 1e-9),
     ]
-    return Result(experiment="translation_equivariance", claim=_SHIFT_CLAIM, checks=checks,
-                  tables=[Table("Relative errors per seed", ["seed", "equivariance error", "feature-map change",
-                                                             "global-pooled change", "strided 1px change",
-                                                             "strided 4px change"], rows + [["mean", *mean]])],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="translation_equivariance",
+        claim=_SHIFT_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "Relative errors per seed",
+                [
+                    "seed",
+                    "equivariance error",
+                    "feature-map change",
+                    "global-pooled change",
+                    "strided 1px change",
+                    "strided 4px change",
+                ],
+                rows + [["mean", *mean]],
+            )
+        ],
+        seeds=seeds,
+        quick=quick,
+    )
 
 
 # ------------------------------------------------------------------------------- conv vs correlation
-_CORR_CLAIM = ("CNN 'convolution' is cross-correlation; true convolution flips the kernel by 180 degrees; "
-               "the two agree for centrally symmetric kernels, and since the kernel is learned nothing is lost.")
+_CORR_CLAIM = (
+    "CNN 'convolution' is cross-correlation; true convolution flips the kernel by 180 degrees; "
+    "the two agree for centrally symmetric kernels, and since the kernel is learned nothing is lost."
+)
 
 _KERNELS = {
     "box 3x3": np.ones((3, 3)) / 9,
@@ -237,7 +325,7 @@ def _correlate_loop(x, w):
     out = np.zeros((x.shape[0] - kh + 1, x.shape[1] - kw + 1))
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
-            out[i, j] = (x[i:i + kh, j:j + kw] * w).sum()
+            out[i, j] = (x[i : i + kh, j : j + kw] * w).sum()
     return out
 
 
@@ -270,8 +358,14 @@ def convolution_vs_correlation(seed=0, quick=False):
         antisym = bool(np.allclose(k, -k[::-1, ::-1]))
         if symmetric:
             sym_err = max(sym_err, float(np.abs(c - v).max()))
-        rows.append([name, "symmetric" if symmetric else "antisymmetric" if antisym else "neither",
-                     float(np.abs(c - v).max()), float(np.abs(c + v).max())])
+        rows.append(
+            [
+                name,
+                "symmetric" if symmetric else "antisymmetric" if antisym else "neither",
+                float(np.abs(c - v).max()),
+                float(np.abs(c + v).max()),
+            ]
+        )
     # learning: a conv layer fitted to a true convolution learns the rotated kernel
     dn.manual_seed(seed)
     layer = nn.Conv2d(1, 1, 3, bias=False).to(np.float64)
@@ -296,28 +390,51 @@ def convolution_vs_correlation(seed=0, quick=False):
         Check("centrally symmetric kernels: max |convolution - correlation|", sym_err, "<", 1e-9),
         Check("learned kernel vs the rotated true kernel: relative error", err_learned, "<", 1e-3),
     ]
-    return Result(experiment="convolution_vs_correlation", claim=_CORR_CLAIM, checks=checks,
-                  tables=[Table("Convolution vs cross-correlation with classic kernels on a random 20x20 image",
-                                ["kernel", "symmetry", "max |conv - corr|", "max |conv + corr|"], rows),
-                          Table("A 3x3 conv layer trained to reproduce a true convolution",
-                                ["quantity", "value"],
-                                [["relative error vs rotated kernel", err_learned],
-                                 ["relative error vs unrotated kernel", err_unrotated],
-                                 ["final MSE", float(loss.item())]])],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="convolution_vs_correlation",
+        claim=_CORR_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "Convolution vs cross-correlation with classic kernels on a random 20x20 image",
+                ["kernel", "symmetry", "max |conv - corr|", "max |conv + corr|"],
+                rows,
+            ),
+            Table(
+                "A 3x3 conv layer trained to reproduce a true convolution",
+                ["quantity", "value"],
+                [
+                    ["relative error vs rotated kernel", err_learned],
+                    ["relative error vs unrotated kernel", err_unrotated],
+                    ["final MSE", float(loss.item())],
+                ],
+            ),
+        ],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
 # ------------------------------------------------------------------------------- max vs avg pooling
-_MAXAVG_CLAIM = ("Max pooling reduces the variance of the estimate, keeps strong activations and works better "
-                 "for classification but overfits more easily; average pooling weakens strong activations.")
+_MAXAVG_CLAIM = (
+    "Max pooling reduces the variance of the estimate, keeps strong activations and works better "
+    "for classification but overfits more easily; average pooling weakens strong activations."
+)
 
 
 def _pool_net(kind, width):
     pool = nn.MaxPool2d(2) if kind == "max" else nn.AvgPool2d(2)
     pool2 = nn.MaxPool2d(2) if kind == "max" else nn.AvgPool2d(2)
-    return nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), pool,
-                         nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), pool2,
-                         nn.Flatten(), nn.Linear(2 * width * 4, 10))
+    return nn.Sequential(
+        nn.Conv2d(1, width, 3, padding=1),
+        nn.ReLU(),
+        pool,
+        nn.Conv2d(width, 2 * width, 3, padding=1),
+        nn.ReLU(),
+        pool2,
+        nn.Flatten(),
+        nn.Linear(2 * width * 4, 10),
+    )
 
 
 @experiment("max_vs_avg_pooling", ids=["S001-05"], claim=_MAXAVG_CLAIM)
@@ -359,31 +476,64 @@ def max_vs_avg_pooling(seed=0, quick=False):
     gain = [a - b for a, b in zip(acc["max"], acc["avg"])]
     gap_diff = [a - b for a, b in zip(gap["max"], gap["avg"])]
     checks = [
-        Check("Var(2x2 max-pooled noise) / Var(2x2 average-pooled noise) (notes: max reduces variance)",
-              var_max / var_avg, "<", 1.0),
+        Check(
+            "Var(2x2 max-pooled noise) / Var(2x2 average-pooled noise) (notes: max reduces variance)",
+            var_max / var_avg,
+            "<",
+            1.0,
+        ),
         Check("share of a lone strong activation kept by average pooling (n = 4)", kept_avg, "<=", 0.25 + 1e-9),
         Check("share kept by max pooling", kept_max, ">=", 1.0 - 1e-9),
         Check(f"max - avg test accuracy in standard errors (mean {np.mean(gain):+.4f})", t_statistic(gain), ">", 2.0),
-        Check(f"max - avg train-test gap in standard errors (mean {np.mean(gap_diff):+.4f})",
-              t_statistic(gap_diff), ">", 2.0),
+        Check(
+            f"max - avg train-test gap in standard errors (mean {np.mean(gap_diff):+.4f})",
+            t_statistic(gap_diff),
+            ">",
+            2.0,
+        ),
     ]
     rows = [[k, *mean_std(acc[k]), *mean_std(gap[k])] for k in acc]
-    return Result(experiment="max_vs_avg_pooling", claim=_MAXAVG_CLAIM, checks=checks,
-                  tables=[Table("Pooling statistics", ["quantity", "max pooling", "average pooling"],
-                                [["variance of pooled N(0,1) noise", var_max, var_avg],
-                                 ["share of a lone peak kept", kept_max, kept_avg]]),
-                          Table(f"Digits CNN ({width} channels, {epochs} epochs, {len(seeds)} seeds)",
-                                ["pooling", "test accuracy", "std", "train-test gap", "gap std"], rows)],
-                  figures=[Figure("accuracy_per_seed", "Test accuracy per seed", "seed", "accuracy",
-                                  {k: (seeds, acc[k]) for k in acc}, kind="bar")],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="max_vs_avg_pooling",
+        claim=_MAXAVG_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "Pooling statistics",
+                ["quantity", "max pooling", "average pooling"],
+                [
+                    ["variance of pooled N(0,1) noise", var_max, var_avg],
+                    ["share of a lone peak kept", kept_max, kept_avg],
+                ],
+            ),
+            Table(
+                f"Digits CNN ({width} channels, {epochs} epochs, {len(seeds)} seeds)",
+                ["pooling", "test accuracy", "std", "train-test gap", "gap std"],
+                rows,
+            ),
+        ],
+        figures=[
+            Figure(
+                "accuracy_per_seed",
+                "Test accuracy per seed",
+                "seed",
+                "accuracy",
+                {k: (seeds, acc[k]) for k in acc},
+                kind="bar",
+            )
+        ],
+        seeds=seeds,
+        quick=quick,
+    )
 
 
 # ------------------------------------------------------------------------------- role of pooling
-_POOL_CLAIM = ("Pooling has no parameters (it cuts those of later layers and the computation), keeps the channel "
-               "count while shrinking the map (convolution does the opposite), enlarges later receptive fields "
-               "and tolerates small shifts; the notes add that it brings nonlinearity and, for max pooling, "
-               "translation, rotation and scale invariance.")
+_POOL_CLAIM = (
+    "Pooling has no parameters (it cuts those of later layers and the computation), keeps the channel "
+    "count while shrinking the map (convolution does the opposite), enlarges later receptive fields "
+    "and tolerates small shifts; the notes add that it brings nonlinearity and, for max pooling, "
+    "translation, rotation and scale invariance."
+)
 
 
 def _warp(img, angle_deg=0.0, scale=1.0):
@@ -414,8 +564,11 @@ def _invariance_gains(rng, n_images):
     big = F.interpolate(_t(imgs[:, None]), scale_factor=4, mode="bilinear", align_corners=False).numpy()[:, 0]
     big = np.pad(big, ((0, 0), (8, 8), (8, 8)))
     w = rng.standard_normal((16, 1, 5, 5)) / 5
-    transforms = {"shift 1 px": lambda im: np.roll(im, 1, axis=1), "rotate 15 deg": lambda im: _warp(im, 15.0),
-                  "scale 1.2x": lambda im: _warp(im, 0.0, 1.2)}
+    transforms = {
+        "shift 1 px": lambda im: np.roll(im, 1, axis=1),
+        "rotate 15 deg": lambda im: _warp(im, 15.0),
+        "scale 1.2x": lambda im: _warp(im, 0.0, 1.2),
+    }
 
     def feats(batch):
         f = F.relu(F.conv2d(_t(batch[:, None]), _t(w), padding=2))
@@ -425,8 +578,10 @@ def _invariance_gains(rng, n_images):
     out = {}
     for name, tf in transforms.items():
         f1, p1 = feats(np.stack([tf(im) for im in big]))
-        out[name] = (float(np.mean([_rel(a, b) for a, b in zip(f1, f0)])),
-                     float(np.mean([_rel(a, b) for a, b in zip(p1, p0)])))
+        out[name] = (
+            float(np.mean([_rel(a, b) for a, b in zip(f1, f0)])),
+            float(np.mean([_rel(a, b) for a, b in zip(p1, p0)])),
+        )
     return out
 
 
@@ -466,38 +621,64 @@ def pooling_properties(seed=0, quick=False):
         whole = fn(_t(a + b), 2).numpy()
         lin[kind] = _rel(fn(_t(a), 2).numpy() + fn(_t(b), 2).numpy(), whole)
     rf_plain = receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3)), (1, 32, 32))[-1].size[0]
-    rf_pool = receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3)),
-                              (1, 32, 32))[-1].size[0]
+    rf_pool = receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3)), (1, 32, 32))[
+        -1
+    ].size[0]
     inv = _invariance_gains(rng, 12 if quick else 40)
     gains = {k: before / after for k, (before, after) in inv.items()}
     checks = [
         Check("parameters of MaxPool2d + AvgPool2d", pool_params, "<=", 0),
         Check("classifier parameters without / with a 2x2 pool before it", fc_no_pool / fc_pool, ">=", 3.9),
-        Check("shape rules violated (conv: same size, new channels; pool: half size, same channels)",
-              shape_violations, "<=", 0),
+        Check(
+            "shape rules violated (conv: same size, new channels; pool: half size, same channels)",
+            shape_violations,
+            "<=",
+            0,
+        ),
         Check("max pooling linearity residual (nonlinear if > 0.01)", lin["max"], ">", 0.01),
         Check("average pooling linearity residual (nonlinear if > 0.01)", lin["avg"], ">", 0.01),
         Check(f"receptive field conv-pool-conv minus conv-conv ({rf_pool} vs {rf_plain})", rf_pool - rf_plain, ">", 0),
     ] + [Check(f"max pooling invariance gain under {k}", g, ">=", 1.33) for k, g in gains.items()]
-    return Result(experiment="pooling_properties", claim=_POOL_CLAIM, checks=checks,
-                  tables=[Table("Pooling vs convolution", ["quantity", "value"], [
-                      ["pooling parameters", pool_params], ["Conv2d(16, 32, 3) parameters", count_parameters(conv)],
-                      ["conv output shape (same padding)", str(conv_shape)], ["2x2 pool output shape", str(pool_shape)],
-                      ["Linear on 16x16x16 parameters", fc_no_pool], ["Linear on 16x8x8 parameters", fc_pool],
-                      ["next 3x3 conv MACs without pool", macs_no_pool], ["... with pool", macs_pool],
-                      ["max pooling linearity residual", lin["max"]],
-                      ["average pooling linearity residual", lin["avg"]],
-                      ["receptive field conv-conv", rf_plain], ["receptive field conv-pool-conv", rf_pool]]),
-                          Table("Relative feature change under small transforms (upsampled digits)",
-                                ["transform", "before pooling", "after 2x2 max pooling", "gain"],
-                                [[k, inv[k][0], inv[k][1], gains[k]] for k in inv])],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="pooling_properties",
+        claim=_POOL_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "Pooling vs convolution",
+                ["quantity", "value"],
+                [
+                    ["pooling parameters", pool_params],
+                    ["Conv2d(16, 32, 3) parameters", count_parameters(conv)],
+                    ["conv output shape (same padding)", str(conv_shape)],
+                    ["2x2 pool output shape", str(pool_shape)],
+                    ["Linear on 16x16x16 parameters", fc_no_pool],
+                    ["Linear on 16x8x8 parameters", fc_pool],
+                    ["next 3x3 conv MACs without pool", macs_no_pool],
+                    ["... with pool", macs_pool],
+                    ["max pooling linearity residual", lin["max"]],
+                    ["average pooling linearity residual", lin["avg"]],
+                    ["receptive field conv-conv", rf_plain],
+                    ["receptive field conv-pool-conv", rf_pool],
+                ],
+            ),
+            Table(
+                "Relative feature change under small transforms (upsampled digits)",
+                ["transform", "before pooling", "after 2x2 max pooling", "gain"],
+                [[k, inv[k][0], inv[k][1], gains[k]] for k in inv],
+            ),
+        ],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
-_CONVPOOL_CLAIM = ("With zero padding a convolution keeps the spatial size and changes the channel count, pooling "
-                   "shrinks the map and keeps the channels; convolution has parameters set by kernel size and "
-                   "count, pooling none; convolution output changes with small input changes, pooling output "
-                   "does not change for small changes within its window.")
+_CONVPOOL_CLAIM = (
+    "With zero padding a convolution keeps the spatial size and changes the channel count, pooling "
+    "shrinks the map and keeps the channels; convolution has parameters set by kernel size and "
+    "count, pooling none; convolution output changes with small input changes, pooling output "
+    "does not change for small changes within its window."
+)
 
 
 @experiment("conv_vs_pooling_layers", ids=["S001-66"], claim=_CONVPOOL_CLAIM)
@@ -536,15 +717,21 @@ def conv_vs_pooling_layers(seed=0, quick=False):
     delta = np.where(gap > 0, np.minimum(1e-3, 0.5 * gap) * rng.uniform(-1, 1, win.shape), 0.0)
     x2 = (win + delta).reshape(x.shape)
     with dn.no_grad():
-        change = {"3x3 convolution": float(np.abs(conv(_t(x2)).numpy() - c0).max()),
-                  "2x2 max pooling": float(np.abs(F.max_pool2d(_t(x2), 2).numpy()
-                                                  - F.max_pool2d(_t(x), 2).numpy()).max()),
-                  "2x2 average pooling": float(np.abs(F.avg_pool2d(_t(x2), 2).numpy()
-                                                      - F.avg_pool2d(_t(x), 2).numpy()).max())}
+        change = {
+            "3x3 convolution": float(np.abs(conv(_t(x2)).numpy() - c0).max()),
+            "2x2 max pooling": float(np.abs(F.max_pool2d(_t(x2), 2).numpy() - F.max_pool2d(_t(x), 2).numpy()).max()),
+            "2x2 average pooling": float(
+                np.abs(F.avg_pool2d(_t(x2), 2).numpy() - F.avg_pool2d(_t(x), 2).numpy()).max()
+            ),
+        }
     before, after = _invariance_gains(rng, 12 if quick else 40)["shift 1 px"]
     checks = [
-        Check("conv layers whose parameters differ from k^2 Cin Cout + Cout or depend on the map size",
-              bad_params, "<=", 0),
+        Check(
+            "conv layers whose parameters differ from k^2 Cin Cout + Cout or depend on the map size",
+            bad_params,
+            "<=",
+            0,
+        ),
         Check("pooling parameters", pool_params, "<=", 0),
         Check("shape rules violated", shapes_bad, "<=", 0),
         Check("3x3 convolution: max output change", change["3x3 convolution"], ">", 0.0),
@@ -552,14 +739,29 @@ def conv_vs_pooling_layers(seed=0, quick=False):
         Check("2x2 average pooling: max output change", change["2x2 average pooling"], "<=", 0.0),
         Check("1-pixel shift: change of the unpooled / max-pooled feature map", before / after, ">=", 1.33),
     ]
-    return Result(experiment="conv_vs_pooling_layers", claim=_CONVPOOL_CLAIM, checks=checks,
-                  tables=[Table("Small changes inside each 2x2 window (non-maxima moved by <= 1e-3)",
-                                ["layer", "max output change"], [[k, v] for k, v in change.items()]),
-                          Table("1-pixel shift of upsampled digits", ["quantity", "value"],
-                                [["relative change, feature map", before],
-                                 ["relative change, after 2x2 max pool", after],
-                                 ["gain", before / after]])],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="conv_vs_pooling_layers",
+        claim=_CONVPOOL_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "Small changes inside each 2x2 window (non-maxima moved by <= 1e-3)",
+                ["layer", "max output change"],
+                [[k, v] for k, v in change.items()],
+            ),
+            Table(
+                "1-pixel shift of upsampled digits",
+                ["quantity", "value"],
+                [
+                    ["relative change, feature map", before],
+                    ["relative change, after 2x2 max pool", after],
+                    ["gain", before / after],
+                ],
+            ),
+        ],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
 # ------------------------------------------------------------------------------- SPP
@@ -590,8 +792,9 @@ def spp_any_input_size(seed=0, quick=False):
         lengths.add(out.shape[1])
         ref = np.concatenate([F.adaptive_max_pool2d(x, n).numpy().reshape(2, -1) for n in (1, 2, 4)], axis=1)
         ref_err = max(ref_err, float(np.abs(out - ref).max()))
-    spp_net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.SpatialPyramidPooling((1, 2, 4)),
-                            nn.Linear(16 * 21, 10))
+    spp_net = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.SpatialPyramidPooling((1, 2, 4)), nn.Linear(16 * 21, 10)
+    )
     flat_net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 64, 10))
     ran = {"SPP": 0, "flatten": 0}
     for h, w in sizes:
@@ -613,21 +816,40 @@ def spp_any_input_size(seed=0, quick=False):
         Check("SPP vs concatenated adaptive max pools: max error", ref_err, "<", 1e-12),
         Check(f"input sizes the SPP network runs on (of {len(sizes)})", ran["SPP"], ">=", len(sizes)),
         Check(f"input sizes the flatten network runs on (of {len(sizes)})", ran["flatten"], "<=", 1),
-        Check("SPP network accuracy on digits resized to 12x12 and 16x16 (min) minus chance",
-              min(accs[12], accs[16]) - 0.1, ">", 0.3),
+        Check(
+            "SPP network accuracy on digits resized to 12x12 and 16x16 (min) minus chance",
+            min(accs[12], accs[16]) - 0.1,
+            ">",
+            0.3,
+        ),
     ]
-    return Result(experiment="spp_any_input_size", claim=_SPP_CLAIM, checks=checks,
-                  tables=[Table("Which network accepts which input size",
-                                ["network", f"sizes run (of {len(sizes)})"], [[k, v] for k, v in ran.items()]),
-                          Table("SPP network trained on 8x8 digits", ["test input size", "test accuracy"],
-                                [[f"{s}x{s}", a] for s, a in accs.items()])],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="spp_any_input_size",
+        claim=_SPP_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "Which network accepts which input size",
+                ["network", f"sizes run (of {len(sizes)})"],
+                [[k, v] for k, v in ran.items()],
+            ),
+            Table(
+                "SPP network trained on 8x8 digits",
+                ["test input size", "test accuracy"],
+                [[f"{s}x{s}", a] for s, a in accs.items()],
+            ),
+        ],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
 # ------------------------------------------------------------------------------- 1x1 convolution
-_ONE_CLAIM = ("A 1x1 convolution mixes channels at each pixel (a per-pixel fully connected layer), changes the "
-              "channel count cheaply (bottlenecks cut parameters) and, with an activation, adds nonlinearity; "
-              "it does not change the spatial size or the receptive field.")
+_ONE_CLAIM = (
+    "A 1x1 convolution mixes channels at each pixel (a per-pixel fully connected layer), changes the "
+    "channel count cheaply (bottlenecks cut parameters) and, with an activation, adds nonlinearity; "
+    "it does not change the spatial size or the receptive field."
+)
 
 
 @experiment("one_by_one_conv", ids=["S001-65"], claim=_ONE_CLAIM)
@@ -655,6 +877,7 @@ def one_by_one_conv(seed=0, quick=False):
         y_lin = lin(_t(x.transpose(0, 2, 3, 1))).numpy().transpose(0, 3, 1, 2)
     eq_err = float(np.abs(y - y_lin).max())
     from deepnotes.models.resnet import Bottleneck
+
     bott = count_parameters(Bottleneck(256, 64))
     bn_params = 2 * (64 + 64 + 256)
     plain = count_parameters(nn.Conv2d(256, 256, 3, padding=1, bias=False))
@@ -664,31 +887,50 @@ def one_by_one_conv(seed=0, quick=False):
     a, b = rng.standard_normal((2, 32, 5, 5)), rng.standard_normal((2, 32, 5, 5))
     res = {}
     w = _t(conv.weight.data)
-    for name, f in (("1x1 alone", lambda z: F.conv2d(_t(z), w)),
-                    ("1x1 + ReLU", lambda z: F.relu(F.conv2d(_t(z), w)))):
+    for name, f in (("1x1 alone", lambda z: F.conv2d(_t(z), w)), ("1x1 + ReLU", lambda z: F.relu(F.conv2d(_t(z), w)))):
         res[name] = _rel(f(a).numpy() + f(b).numpy(), f(a + b).numpy())
     checks = [
         Check("1x1 conv vs per-pixel Linear: max error", eq_err, "<", 1e-12),
-        Check(f"bottleneck 256-64-64-256 ({bott - bn_params} conv weights) / 3x3 256->256 ({plain})",
-              (bott - bn_params) / plain, "<", 0.2),
+        Check(
+            f"bottleneck 256-64-64-256 ({bott - bn_params} conv weights) / 3x3 256->256 ({plain})",
+            (bott - bn_params) / plain,
+            "<",
+            0.2,
+        ),
         Check("1x1 keeps H x W and sets the channel count (violations)", 0 if shape_ok else 1, "<=", 0),
         Check("receptive field change from a 1x1 layer", abs(rf31.size[0] - rf3.size[0]), "<=", 0),
         Check("linearity residual of 1x1 + ReLU", res["1x1 + ReLU"], ">", 0.01),
     ]
-    return Result(experiment="one_by_one_conv", claim=_ONE_CLAIM, checks=checks,
-                  tables=[Table("1x1 convolution", ["quantity", "value"], [
-                      ["max |conv1x1 - per-pixel Linear|", eq_err],
-                      ["Bottleneck(256, 64) parameters (incl. BN)", bott], ["3x3 256->256 weights", plain],
-                      ["receptive field 3x3", rf3.size[0]], ["receptive field 3x3 then 1x1", rf31.size[0]],
-                      ["linearity residual, 1x1 alone", res["1x1 alone"]],
-                      ["linearity residual, 1x1 + ReLU", res["1x1 + ReLU"]]])],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="one_by_one_conv",
+        claim=_ONE_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "1x1 convolution",
+                ["quantity", "value"],
+                [
+                    ["max |conv1x1 - per-pixel Linear|", eq_err],
+                    ["Bottleneck(256, 64) parameters (incl. BN)", bott],
+                    ["3x3 256->256 weights", plain],
+                    ["receptive field 3x3", rf3.size[0]],
+                    ["receptive field 3x3 then 1x1", rf31.size[0]],
+                    ["linearity residual, 1x1 alone", res["1x1 alone"]],
+                    ["linearity residual, 1x1 + ReLU", res["1x1 + ReLU"]],
+                ],
+            )
+        ],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
 # ------------------------------------------------------------------------------- odd kernels
-_ODD_CLAIM = ("Odd kernel sizes have a centre pixel and allow symmetric 'same' padding, so feature maps stay "
-              "aligned with the input; even kernels need asymmetric padding and shift the map by half a pixel "
-              "per layer.")
+_ODD_CLAIM = (
+    "Odd kernel sizes have a centre pixel and allow symmetric 'same' padding, so feature maps stay "
+    "aligned with the input; even kernels need asymmetric padding and shift the map by half a pixel "
+    "per layer."
+)
 
 
 def _centroid_drift(k, layers, size, pad):
@@ -700,7 +942,7 @@ def _centroid_drift(k, layers, size, pad):
     for _ in range(layers):
         h = F.conv2d(F.pad(h, pad), w)
     out = h.numpy()[0, 0]
-    ys, xs = np.mgrid[0:out.shape[0], 0:out.shape[1]]
+    ys, xs = np.mgrid[0 : out.shape[0], 0 : out.shape[1]]
     m = out.sum()
     return float((out * xs).sum() / m - c), float((out * ys).sum() / m - c), out.shape
 
@@ -740,10 +982,21 @@ def odd_kernel_alignment(seed=0, quick=False):
         Check("odd kernels with symmetric padding keep the size (violations)", 0 if odd_size_ok else 1, "<=", 0),
         Check(f"odd kernels: centroid drift after {layers} layers (pixels)", odd_drift, "<", 1e-9),
         Check("even kernels: symmetric paddings that keep the size", even_sym_ok, "<=", 0),
-        Check("even kernels, size-keeping asymmetric padding: drift per layer (pixels, min)", even_drift,
-              ">=", 0.5 - 1e-9),
+        Check(
+            "even kernels, size-keeping asymmetric padding: drift per layer (pixels, min)", even_drift, ">=", 0.5 - 1e-9
+        ),
     ]
-    return Result(experiment="odd_kernel_alignment", claim=_ODD_CLAIM, checks=checks,
-                  tables=[Table(f"Centre impulse on a {size}x{size} image through {layers} box-filter layers",
-                                ["k", "padding", "output size", "centroid drift x", "centroid drift y"], rows)],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="odd_kernel_alignment",
+        claim=_ODD_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"Centre impulse on a {size}x{size} image through {layers} box-filter layers",
+                ["k", "padding", "output size", "centroid drift x", "centroid drift y"],
+                rows,
+            )
+        ],
+        seeds=[seed],
+        quick=quick,
+    )

@@ -1,5 +1,6 @@
 """Cost claims: the parameters and multiply-adds of depthwise separable convolutions, and why a depthwise
 convolution is slower than its FLOP count suggests (memory traffic, measured as working set and time)."""
+
 from __future__ import annotations
 
 import time
@@ -10,19 +11,23 @@ import deepnotes as dn
 import deepnotes.nn as nn
 from deepnotes.analysis import count_parameters, profile
 
-from . import experiment
 from ..result import Check, Result, Table
+from . import experiment
 from ._common import seeded, single_threaded
 
 
 def _separable(cin, cout, k=3, stride=1):
-    return nn.Sequential(nn.Conv2d(cin, cin, k, stride=stride, padding=k // 2, groups=cin, bias=False),
-                         nn.Conv2d(cin, cout, 1, bias=False))
+    return nn.Sequential(
+        nn.Conv2d(cin, cin, k, stride=stride, padding=k // 2, groups=cin, bias=False),
+        nn.Conv2d(cin, cout, 1, bias=False),
+    )
 
 
-_DW_CLAIM = ("A depthwise separable convolution costs k^2*C_in + C_in*C_out per position instead of "
-             "k^2*C_in*C_out: 3 -> 256 channels, 3x3: 795 vs 6912 parameters; 112x112x64 -> 128: 109,985,792 vs "
-             "924,844,032 multiply-adds, ratio 1/N + 1/k^2 = 0.1189; most of the rest is in the 1x1.")
+_DW_CLAIM = (
+    "A depthwise separable convolution costs k^2*C_in + C_in*C_out per position instead of "
+    "k^2*C_in*C_out: 3 -> 256 channels, 3x3: 795 vs 6912 parameters; 112x112x64 -> 128: 109,985,792 vs "
+    "924,844,032 multiply-adds, ratio 1/N + 1/k^2 = 0.1189; most of the rest is in the 1x1."
+)
 
 
 @experiment("depthwise_separable_cost", ids=["S003-26", "S000-13"], claim=_DW_CLAIM)
@@ -47,6 +52,7 @@ def depthwise_separable_cost(seed=0, quick=False):
     m_sep = profile(_separable(64, 128), (64, size, size)).macs * scale
     from deepnotes.models import mobilenet_v1
     from deepnotes.models.mobilenet_v1 import DepthwiseSeparableConv
+
     dn.manual_seed(seed)
     zoo_block = DepthwiseSeparableConv(64, 128)
     zoo_w = sum(count_parameters(m) for m in zoo_block.modules() if isinstance(m, nn.Conv2d))
@@ -63,22 +69,40 @@ def depthwise_separable_cost(seed=0, quick=False):
         Check("|MAC ratio - (1/128 + 1/9)|", abs(m_sep / m_std - (1 / 128 + 1 / 9)), "<=", 1e-12),
         Check("share of mobilenet_v1 convolution MACs in 1x1 convolutions", share, ">", 0.9),
     ]
-    return Result(experiment="depthwise_separable_cost", claim=_DW_CLAIM, checks=checks,
-                  tables=[Table("Standard vs depthwise separable 3x3 convolution", ["quantity", "standard", "separable",
-                                                                                     "ratio"], [
-                      ["parameters, 3 -> 256", p_std, p_sep, p_sep / p_std],
-                      ["MACs, 112x112x64 -> 128", m_std, m_sep, m_sep / m_std],
-                      [f"MACs measured on {size}x{size}", m_std // scale, m_sep // scale, m_sep / m_std]]),
-                          Table("Model zoo", ["quantity", "value"], [
-                              ["DepthwiseSeparableConv(64, 128) conv weights", zoo_w],
-                              [f"mobilenet_v1 MACs at {res}x{res}", prof.macs],
-                              ["share of conv MACs in 1x1 convolutions", share]])],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="depthwise_separable_cost",
+        claim=_DW_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "Standard vs depthwise separable 3x3 convolution",
+                ["quantity", "standard", "separable", "ratio"],
+                [
+                    ["parameters, 3 -> 256", p_std, p_sep, p_sep / p_std],
+                    ["MACs, 112x112x64 -> 128", m_std, m_sep, m_sep / m_std],
+                    [f"MACs measured on {size}x{size}", m_std // scale, m_sep // scale, m_sep / m_std],
+                ],
+            ),
+            Table(
+                "Model zoo",
+                ["quantity", "value"],
+                [
+                    ["DepthwiseSeparableConv(64, 128) conv weights", zoo_w],
+                    [f"mobilenet_v1 MACs at {res}x{res}", prof.macs],
+                    ["share of conv MACs in 1x1 convolutions", share],
+                ],
+            ),
+        ],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
-_MEM_CLAIM = ("A depthwise convolution is memory-bound: its working set (input + output + weights) barely shrinks "
-              "while its multiply-adds fall by C, so it runs far less than C times faster than the dense "
-              "convolution, and slower than a dense convolution with the same FLOPs but a small working set.")
+_MEM_CLAIM = (
+    "A depthwise convolution is memory-bound: its working set (input + output + weights) barely shrinks "
+    "while its multiply-adds fall by C, so it runs far less than C times faster than the dense "
+    "convolution, and slower than a dense convolution with the same FLOPs but a small working set."
+)
 
 
 def _min_time(fn, repeat):
@@ -110,9 +134,11 @@ def depthwise_memory_bound(seed=0, quick=False):
     rng = seeded(seed)
     size = 32 if quick else 64
     repeat = 3 if quick else 5
-    convs = {"dense 256 -> 256": nn.Conv2d(256, 256, 3, padding=1, bias=False),
-             "depthwise 256": nn.Conv2d(256, 256, 3, padding=1, groups=256, bias=False),
-             "dense 16 -> 16": nn.Conv2d(16, 16, 3, padding=1, bias=False)}
+    convs = {
+        "dense 256 -> 256": nn.Conv2d(256, 256, 3, padding=1, bias=False),
+        "depthwise 256": nn.Conv2d(256, 256, 3, padding=1, groups=256, bias=False),
+        "dense 16 -> 16": nn.Conv2d(16, 16, 3, padding=1, bias=False),
+    }
     scale = (64 // size) ** 2
     rows, macs, times = [], {}, {}
     for name, conv in convs.items():
@@ -131,13 +157,25 @@ def depthwise_memory_bound(seed=0, quick=False):
     speedup = times[d] / times[w]
     checks = [
         Check("max relative difference from the notes' MACs and working sets", worst, "<", 0.01),
-        Check(f"depthwise speed-up over dense ({speedup:.1f}x) / MAC ratio ({mac_ratio:.0f}x)", speedup / mac_ratio,
-              "<", 0.25),
+        Check(
+            f"depthwise speed-up over dense ({speedup:.1f}x) / MAC ratio ({mac_ratio:.0f}x)",
+            speedup / mac_ratio,
+            "<",
+            0.25,
+        ),
         Check("time depthwise / time of the small dense conv with the same MACs", times[w] / times[s], ">", 1.0),
     ]
-    return Result(experiment="depthwise_memory_bound", claim=_MEM_CLAIM, checks=checks,
-                  tables=[Table(f"The notes' three convolutions (MACs and working set at 64x64; times at "
-                                f"{size}x{size})",
-                                ["convolution", "MACs", "working set (values)", "MACs per value",
-                                 "forward time (ms)"], rows)],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="depthwise_memory_bound",
+        claim=_MEM_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"The notes' three convolutions (MACs and working set at 64x64; times at {size}x{size})",
+                ["convolution", "MACs", "working set (values)", "MACs per value", "forward time (ms)"],
+                rows,
+            )
+        ],
+        seeds=[seed],
+        quick=quick,
+    )

@@ -2,6 +2,7 @@
 soft-NMS vs NMS, accuracy under imbalance, RoI Align vs RoI Pool, anchor-free heads and heatmap peaks,
 YOLOv5's positive samples, and SPP-net.  (Claims about training a one-stage detector belong to the
 detector issue.)"""
+
 from __future__ import annotations
 
 import math
@@ -14,14 +15,20 @@ import deepnotes.nn.functional as F
 from deepnotes.analysis.complexity import count_parameters, profile
 from deepnotes.detection import assign_yolov5
 from deepnotes.detection.boxes import box_iou, distance_box_iou, generalized_box_iou
-from deepnotes.detection.losses import (_loss_inter_union, distance_box_iou_loss, generalized_box_iou_loss)
-from deepnotes.detection.metrics import (average_precision, confusion_matrix, f1_score, match_detections,
-                                         pr_curve, recall_score)
+from deepnotes.detection.losses import _loss_inter_union, distance_box_iou_loss, generalized_box_iou_loss
+from deepnotes.detection.metrics import (
+    average_precision,
+    confusion_matrix,
+    f1_score,
+    match_detections,
+    pr_curve,
+    recall_score,
+)
 from deepnotes.detection.nms import centernet_peaks, nms, soft_nms
 from deepnotes.detection.roi import roi_align, roi_pool
 
-from . import experiment
 from ..result import Check, Figure, Result, Table
+from . import experiment
 from ._common import mean_std, seeded, single_threaded
 
 
@@ -58,9 +65,11 @@ def _regress(loss_fn, start, target, steps, lr):
     return np.diag(box_iou(p.detach().numpy(), target))
 
 
-_IOU_CLAIM = ("IoU as a loss gives no gradient for non-overlapping boxes and cannot tell how boxes overlap; "
-              "GIoU adds the empty part of the enclosing box (a gradient when apart, scale-invariant); "
-              "DIoU adds the centre distance, still moves non-overlapping boxes and converges faster.")
+_IOU_CLAIM = (
+    "IoU as a loss gives no gradient for non-overlapping boxes and cannot tell how boxes overlap; "
+    "GIoU adds the empty part of the enclosing box (a gradient when apart, scale-invariant); "
+    "DIoU adds the centre distance, still moves non-overlapping boxes and converges faster."
+)
 
 
 @experiment("iou_losses", ids=["S001-86", "S001-87", "S001-88"], claim=_IOU_CLAIM)
@@ -82,7 +91,8 @@ def iou_losses(seed=0, quick=False):
     Checks: the IoU loss's gradient is 0 for disjoint boxes; GIoU's and DIoU's are not; the IoU is the same
     for the three placements but DIoU separates the centred box from the corner box (by > 0.05) while GIoU
     does not (difference < 1e-9: GIoU degenerates to IoU when one box contains the other); all three
-    measures are scale-invariant (< 1e-6, the eps of the formulas) while L1 grows 10x; DIoU ends with a higher mean IoU than GIoU
+    measures are scale-invariant (< 1e-6, the eps of the formulas) while L1 grows 10x; DIoU ends with a higher mean
+    IoU than GIoU
     in every seed (> +0.02); with the IoU loss >= 90% of the disjoint boxes stay disjoint.
 
     Outcome: everything holds except the faster convergence of DIoU.  In this simulation GIoU is slightly
@@ -95,13 +105,19 @@ def iou_losses(seed=0, quick=False):
     a, b = [[0.0, 0.0, 1.0, 1.0]], [[2.0, 0.0, 3.0, 1.0]]
     g = {k: _grad_norm(fn, a, b) for k, fn in _LOSSES.items()}
     target = np.array([[0.0, 0.0, 2.0, 2.0]])
-    placements = {"shifted sideways": [1.2, 0.0, 3.2, 2.0], "centred inside": [0.5, 0.5, 1.5, 1.5],
-                  "corner inside": [0.0, 0.0, 1.0, 1.0]}
+    placements = {
+        "shifted sideways": [1.2, 0.0, 3.2, 2.0],
+        "centred inside": [0.5, 0.5, 1.5, 1.5],
+        "corner inside": [0.0, 0.0, 1.0, 1.0],
+    }
     meas = {}
     for name, box in placements.items():
         bx = np.array([box])
-        meas[name] = (float(box_iou(bx, target)[0, 0]), float(generalized_box_iou(bx, target)[0, 0]),
-                      float(distance_box_iou(bx, target)[0, 0]))
+        meas[name] = (
+            float(box_iou(bx, target)[0, 0]),
+            float(generalized_box_iou(bx, target)[0, 0]),
+            float(distance_box_iou(bx, target)[0, 0]),
+        )
     scale_err = 0.0
     rng = seeded(seed)
     ctr = rng.uniform(0, 10, (50, 2))
@@ -117,7 +133,6 @@ def iou_losses(seed=0, quick=False):
     n = 200 if quick else 400
     final = {k: [] for k in _LOSSES}
     stuck = []
-    curves = {}
     for s in seeds:
         r = seeded(s)
         tc = r.uniform(-2, 2, (n, 2))
@@ -135,13 +150,22 @@ def iou_losses(seed=0, quick=False):
             if name == "IoU":
                 stuck.append(float((iou[disjoint] == 0).mean()))
     gap = [d - gg for d, gg in zip(final["DIoU"], final["GIoU"])]
-    table1 = Table("Disjoint unit boxes 1 apart: gradient norm of the loss w.r.t. the predicted corners",
-                   ["loss", "gradient norm"], [[k, v] for k, v in g.items()])
-    table2 = Table("Three placements inside / beside a 2x2 target, all with IoU 0.25",
-                   ["placement", "IoU", "GIoU", "DIoU"], [[k, *v] for k, v in meas.items()])
-    table3 = Table(f"Box regression by gradient descent on corners (SGD lr 0.05, 150 steps, {n} boxes, half "
-                   f"disjoint at the start): mean final IoU", ["loss", "mean", "std"] + [f"seed {s}" for s in seeds],
-                   [[k, *mean_std(v), *v] for k, v in final.items()])
+    table1 = Table(
+        "Disjoint unit boxes 1 apart: gradient norm of the loss w.r.t. the predicted corners",
+        ["loss", "gradient norm"],
+        [[k, v] for k, v in g.items()],
+    )
+    table2 = Table(
+        "Three placements inside / beside a 2x2 target, all with IoU 0.25",
+        ["placement", "IoU", "GIoU", "DIoU"],
+        [[k, *v] for k, v in meas.items()],
+    )
+    table3 = Table(
+        f"Box regression by gradient descent on corners (SGD lr 0.05, 150 steps, {n} boxes, half "
+        f"disjoint at the start): mean final IoU",
+        ["loss", "mean", "std"] + [f"seed {s}" for s in seeds],
+        [[k, *mean_std(v), *v] for k, v in final.items()],
+    )
     c, ci = meas["centred inside"], meas["corner inside"]
     checks = [
         Check("IoU loss gradient norm, disjoint boxes", g["IoU"], "<", 1e-12),
@@ -155,8 +179,14 @@ def iou_losses(seed=0, quick=False):
         Check("final mean IoU DIoU minus GIoU, smallest over seeds", min(gap), ">", 0.02, spread=mean_std(gap)[1]),
         Check("IoU loss: share of disjoint boxes still disjoint, smallest over seeds", min(stuck), ">=", 0.9),
     ]
-    return Result(experiment="iou_losses", claim=_IOU_CLAIM, checks=checks, tables=[table1, table2, table3],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="iou_losses",
+        claim=_IOU_CLAIM,
+        checks=checks,
+        tables=[table1, table2, table3],
+        seeds=seeds,
+        quick=quick,
+    )
 
 
 def _crowd_scene(rng, n_pairs, size=200.0):
@@ -184,8 +214,10 @@ def _crowd_scene(rng, n_pairs, size=200.0):
     return gts, np.array(dets), np.array(scores)
 
 
-_SOFT_CLAIM = ("Hard NMS deletes real objects that overlap the top box (lower recall); soft-NMS decays their "
-               "scores instead, raising recall and AP.")
+_SOFT_CLAIM = (
+    "Hard NMS deletes real objects that overlap the top box (lower recall); soft-NMS decays their "
+    "scores instead, raising recall and AP."
+)
 
 
 @experiment("soft_nms_vs_nms", ids=["S001-97"], claim=_SOFT_CLAIM)
@@ -205,9 +237,11 @@ def soft_nms_vs_nms(seed=0, quick=False):
     """
     seeds = [seed + i for i in range(3 if quick else 5)]
     n_img = 40 if quick else 100
-    methods = {"hard NMS 0.5": lambda b, s: (lambda k: (k, s[k]))(nms(b, s, 0.5)),
-               "soft-NMS linear": lambda b, s: soft_nms(b, s, method="linear", iou_threshold=0.3),
-               "soft-NMS Gaussian": lambda b, s: soft_nms(b, s, method="gaussian", sigma=0.5)}
+    methods = {
+        "hard NMS 0.5": lambda b, s: (lambda k: (k, s[k]))(nms(b, s, 0.5)),
+        "soft-NMS linear": lambda b, s: soft_nms(b, s, method="linear", iou_threshold=0.3),
+        "soft-NMS Gaussian": lambda b, s: soft_nms(b, s, method="gaussian", sigma=0.5),
+    }
     rec = {k: [] for k in methods}
     ap = {k: [] for k in methods}
     for s in seeds:
@@ -227,23 +261,28 @@ def soft_nms_vs_nms(seed=0, quick=False):
             prec, recall, _ = pr_curve(sc, lab, n_gt)
             rec[name].append(float(recall[-1]))
             ap[name].append(float(average_precision(recall, prec, method="voc_all")))
-    table = Table(f"Crowded scenes ({n_img} images x 6 objects per seed): recall and AP at IoU 0.5",
-                  ["method", "recall (mean)", "std", "AP (mean)", "std"],
-                  [[k, *mean_std(rec[k]), *mean_std(ap[k])] for k in methods])
+    table = Table(
+        f"Crowded scenes ({n_img} images x 6 objects per seed): recall and AP at IoU 0.5",
+        ["method", "recall (mean)", "std", "AP (mean)", "std"],
+        [[k, *mean_std(rec[k]), *mean_std(ap[k])] for k in methods],
+    )
     dr = [a - b for a, b in zip(rec["soft-NMS Gaussian"], rec["hard NMS 0.5"])]
     da = [a - b for a, b in zip(ap["soft-NMS Gaussian"], ap["hard NMS 0.5"])]
     checks = [
-        Check("recall Gaussian soft-NMS minus hard NMS, smallest over seeds", min(dr), ">", 0.02,
-              spread=mean_std(dr)[1]),
-        Check("AP Gaussian soft-NMS minus hard NMS, smallest over seeds", min(da), ">", 0.005,
-              spread=mean_std(da)[1]),
+        Check(
+            "recall Gaussian soft-NMS minus hard NMS, smallest over seeds", min(dr), ">", 0.02, spread=mean_std(dr)[1]
+        ),
+        Check("AP Gaussian soft-NMS minus hard NMS, smallest over seeds", min(da), ">", 0.005, spread=mean_std(da)[1]),
     ]
-    return Result(experiment="soft_nms_vs_nms", claim=_SOFT_CLAIM, checks=checks, tables=[table], seeds=seeds,
-                  quick=quick)
+    return Result(
+        experiment="soft_nms_vs_nms", claim=_SOFT_CLAIM, checks=checks, tables=[table], seeds=seeds, quick=quick
+    )
 
 
-_ACC_CLAIM = ("Accuracy = (TP + TN) / (TP + FP + TN + FN) measures overall correctness but is misleading when "
-              "the classes are imbalanced; F1 = 2PR / (P + R) = 2TP / (N + TP - TN).")
+_ACC_CLAIM = (
+    "Accuracy = (TP + TN) / (TP + FP + TN + FN) measures overall correctness but is misleading when "
+    "the classes are imbalanced; F1 = 2PR / (P + R) = 2TP / (N + TP - TN)."
+)
 
 
 @experiment("accuracy_under_imbalance", ids=["S001-99"], claim=_ACC_CLAIM)
@@ -283,18 +322,26 @@ def accuracy_under_imbalance(seed=0, quick=False):
             rows.append([s, name, int(tp), int(fp), int(fn), int(tn), float(acc), rec, f1])
         trivial_acc.append(res["always negative"][0])
         trivial_rec.append(res["always negative"][1])
-        inverted.append(float(res["useful"][0] < res["always negative"][0] and res["useful"][2] > res["always negative"][2]))
-    table = Table(f"{n} samples, 1% positives", ["seed", "classifier", "TP", "FP", "FN", "TN", "accuracy", "recall",
-                                                "F1"], rows)
+        inverted.append(
+            float(res["useful"][0] < res["always negative"][0] and res["useful"][2] > res["always negative"][2])
+        )
+    table = Table(
+        f"{n} samples, 1% positives", ["seed", "classifier", "TP", "FP", "FN", "TN", "accuracy", "recall", "F1"], rows
+    )
     checks = [
         Check("largest |formula - metric| (accuracy, note's F1 formula)", formula_err, "<", 1e-12),
         Check("always-negative accuracy, smallest over seeds", min(trivial_acc), ">=", 0.98),
         Check("always-negative recall, largest over seeds", max(trivial_rec), "<=", 0.0),
-        Check("share of seeds where accuracy prefers always-negative but F1 the useful classifier", min(inverted),
-              ">=", 1.0),
+        Check(
+            "share of seeds where accuracy prefers always-negative but F1 the useful classifier",
+            min(inverted),
+            ">=",
+            1.0,
+        ),
     ]
-    return Result(experiment="accuracy_under_imbalance", claim=_ACC_CLAIM, checks=checks, tables=[table],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="accuracy_under_imbalance", claim=_ACC_CLAIM, checks=checks, tables=[table], seeds=seeds, quick=quick
+    )
 
 
 def _bilinear(fmap, y, x):
@@ -304,8 +351,12 @@ def _bilinear(fmap, y, x):
     y0, x0 = int(math.floor(y)), int(math.floor(x))
     y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
     ly, lx = y - y0, x - x0
-    return ((1 - ly) * (1 - lx) * fmap[y0, x0] + (1 - ly) * lx * fmap[y0, x1] + ly * (1 - lx) * fmap[y1, x0]
-            + ly * lx * fmap[y1, x1])
+    return (
+        (1 - ly) * (1 - lx) * fmap[y0, x0]
+        + (1 - ly) * lx * fmap[y0, x1]
+        + ly * (1 - lx) * fmap[y1, x0]
+        + ly * lx * fmap[y1, x1]
+    )
 
 
 def _grid_average(fmap, box, out, ratio):
@@ -316,15 +367,20 @@ def _grid_average(fmap, box, out, ratio):
     res = np.zeros((out, out))
     for i in range(out):
         for j in range(out):
-            vals = [_bilinear(fmap, y1 + (i + (a + 0.5) / ratio) * bh, x1 + (j + (b + 0.5) / ratio) * bw)
-                    for a in range(ratio) for b in range(ratio)]
+            vals = [
+                _bilinear(fmap, y1 + (i + (a + 0.5) / ratio) * bh, x1 + (j + (b + 0.5) / ratio) * bw)
+                for a in range(ratio)
+                for b in range(ratio)
+            ]
             res[i, j] = np.mean(vals)
     return res
 
 
-_ROI_CLAIM = ("RoI Align keeps the proposal's floating-point coordinates and samples each bin by bilinear "
-              "interpolation (no quantisation); RoI Pool quantises twice.  The note: the sample points are a "
-              "random number of random points per bin.")
+_ROI_CLAIM = (
+    "RoI Align keeps the proposal's floating-point coordinates and samples each bin by bilinear "
+    "interpolation (no quantisation); RoI Pool quantises twice.  The note: the sample points are a "
+    "random number of random points per bin."
+)
 
 
 @experiment("roi_align_vs_roi_pool", ids=["S001-108"], claim=_ROI_CLAIM)
@@ -342,7 +398,8 @@ def roi_align_vs_roi_pool(seed=0, quick=False):
     coordinates.
 
     Checks: roi_align equals the regular-grid average (< 1e-5); the note's random points would make two
-    identical calls differ (> 0) -- they do not, so that part of the note is wrong; roi_align follows a sub-pixel shift (largest error < 1e-4 pixel);
+    identical calls differ (> 0) -- they do not, so that part of the note is wrong; roi_align follows a sub-pixel
+    shift (largest error < 1e-4 pixel);
     roi_pool does not (largest error >= 0.25 pixel, its quantisation).
     """
     rng = seeded(seed)
@@ -373,36 +430,72 @@ def roi_align_vs_roi_pool(seed=0, quick=False):
         a = np.asarray(a.numpy() if hasattr(a, "numpy") else a)[0, 0]
         p = np.asarray(p.numpy() if hasattr(p, "numpy") else p)[0, 0]
         edges = 8.0 + d + 3.0 * np.arange(5)
-        exact_mean = (edges[:-1] + edges[1:]) / 2 - 0.5     # pixel i covers [i, i + 1), value i at its centre
+        exact_mean = (edges[:-1] + edges[1:]) / 2 - 0.5  # pixel i covers [i, i + 1), value i at its centre
         exact_max = edges[1:] - 0.5
         ae = float(np.abs(a - exact_mean[None, :]).max())
         pe = float(np.abs(p - exact_max[None, :]).max())
         align_err, pool_err = max(align_err, ae), max(pool_err, pe)
-        rows.append([float(d), float(a.mean()), float(exact_mean.mean()), ae, float(p.mean()),
-                     float(exact_max.mean()), pe])
-    table = Table("Ramp f(y, x) = x, a 12-pixel box shifted right by d pixels, 4x4 output",
-                  ["shift d", "roi_align mean", "exact bin mean", "roi_align max error", "roi_pool mean",
-                   "exact bin max", "roi_pool max error"], rows)
-    table2 = Table("roi_align vs a fixed regular 2x2 sampling grid per bin (20 random boxes)",
-                   ["quantity", "value"], [["largest |roi_align - regular-grid average|", grid_err],
-                                           ["largest difference between two identical calls", repeat]])
-    fig = Figure("shift", "Mean pooled value of a ramp as the box moves", "shift (pixels)", "mean output",
-                 {"roi_align": (shifts.tolist(), [r[1] for r in rows]),
-                  "roi_pool": (shifts.tolist(), [r[4] for r in rows]),
-                  "exact mean": (shifts.tolist(), [r[2] for r in rows])})
+        rows.append(
+            [float(d), float(a.mean()), float(exact_mean.mean()), ae, float(p.mean()), float(exact_max.mean()), pe]
+        )
+    table = Table(
+        "Ramp f(y, x) = x, a 12-pixel box shifted right by d pixels, 4x4 output",
+        [
+            "shift d",
+            "roi_align mean",
+            "exact bin mean",
+            "roi_align max error",
+            "roi_pool mean",
+            "exact bin max",
+            "roi_pool max error",
+        ],
+        rows,
+    )
+    table2 = Table(
+        "roi_align vs a fixed regular 2x2 sampling grid per bin (20 random boxes)",
+        ["quantity", "value"],
+        [
+            ["largest |roi_align - regular-grid average|", grid_err],
+            ["largest difference between two identical calls", repeat],
+        ],
+    )
+    fig = Figure(
+        "shift",
+        "Mean pooled value of a ramp as the box moves",
+        "shift (pixels)",
+        "mean output",
+        {
+            "roi_align": (shifts.tolist(), [r[1] for r in rows]),
+            "roi_pool": (shifts.tolist(), [r[4] for r in rows]),
+            "exact mean": (shifts.tolist(), [r[2] for r in rows]),
+        },
+    )
     checks = [
         Check("largest |roi_align - regular 2x2 grid average|", grid_err, "<", 1e-5),
-        Check("the note's random sample points: largest difference between two identical roi_align calls",
-              repeat, ">", 0.0),
+        Check(
+            "the note's random sample points: largest difference between two identical roi_align calls",
+            repeat,
+            ">",
+            0.0,
+        ),
         Check("roi_align vs exact ramp bin mean under sub-pixel shifts, largest error", align_err, "<", 1e-4),
         Check("roi_pool vs exact ramp bin max under sub-pixel shifts, largest error", pool_err, ">=", 0.25),
     ]
-    return Result(experiment="roi_align_vs_roi_pool", claim=_ROI_CLAIM, checks=checks, tables=[table2, table],
-                  figures=[fig], seeds=[seed], quick=quick)
+    return Result(
+        experiment="roi_align_vs_roi_pool",
+        claim=_ROI_CLAIM,
+        checks=checks,
+        tables=[table2, table],
+        figures=[fig],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
-_AF_CLAIM = ("An anchor-free head has 2/3 fewer parameters than an anchor-based one (one box per location "
-             "instead of 3), and CenterNet's 3x3 max pooling on the heatmap replaces NMS.")
+_AF_CLAIM = (
+    "An anchor-free head has 2/3 fewer parameters than an anchor-based one (one box per location "
+    "instead of 3), and CenterNet's 3x3 max pooling on the heatmap replaces NMS."
+)
 
 
 def _head(channels, n_out, tower):
@@ -461,32 +554,50 @@ def anchor_free_head_and_peaks(seed=0, quick=False):
             total += len(truth)
         rec_pool.append(hits_pool / total)
         rec_plain.append(hits_plain / total)
-    table = Table("Prediction-head parameters, 80 classes, 256 channels",
-                  ["head", "anchor-based (3 anchors)", "anchor-free", "ratio"],
-                  [["1x1 output convolution", out_ab, out_af, out_af / out_ab],
-                   ["two 3x3 convolutions + output", head_ab, head_af, head_af / head_ab]])
-    table2 = Table(f"Heatmap decoding, 8 objects per 64x64 map, {n_maps} maps per seed",
-                   ["decoding", "recall of object centres (mean)", "std"],
-                   [["3x3 max pooling + top 8 (centernet_peaks)", *mean_std(rec_pool)],
-                    ["top 8 cells, no pooling", *mean_std(rec_plain)]])
+    table = Table(
+        "Prediction-head parameters, 80 classes, 256 channels",
+        ["head", "anchor-based (3 anchors)", "anchor-free", "ratio"],
+        [
+            ["1x1 output convolution", out_ab, out_af, out_af / out_ab],
+            ["two 3x3 convolutions + output", head_ab, head_af, head_af / head_ab],
+        ],
+    )
+    table2 = Table(
+        f"Heatmap decoding, 8 objects per 64x64 map, {n_maps} maps per seed",
+        ["decoding", "recall of object centres (mean)", "std"],
+        [
+            ["3x3 max pooling + top 8 (centernet_peaks)", *mean_std(rec_pool)],
+            ["top 8 cells, no pooling", *mean_std(rec_plain)],
+        ],
+    )
     checks = [
         Check("output-layer parameters anchor-free / anchor-based", out_af / out_ab, "<=", 0.34),
         Check("whole head (tower + output) parameters anchor-free / anchor-based", head_af / head_ab, "<=", 0.34),
         Check("recall of centres with 3x3 max-pool decoding, smallest over seeds", min(rec_pool), ">=", 1.0),
         Check("recall of centres with plain top-k, largest over seeds", max(rec_plain), "<=", 0.8),
     ]
-    return Result(experiment="anchor_free_head_and_peaks", claim=_AF_CLAIM, checks=checks, tables=[table, table2],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="anchor_free_head_and_peaks",
+        claim=_AF_CLAIM,
+        checks=checks,
+        tables=[table, table2],
+        seeds=seeds,
+        quick=quick,
+    )
 
 
-_ANCHORS_PX = [np.array([[10, 13], [16, 30], [33, 23]], dtype=np.float64),
-               np.array([[30, 61], [62, 45], [59, 119]], dtype=np.float64),
-               np.array([[116, 90], [156, 198], [373, 326]], dtype=np.float64)]
+_ANCHORS_PX = [
+    np.array([[10, 13], [16, 30], [33, 23]], dtype=np.float64),
+    np.array([[30, 61], [62, 45], [59, 119]], dtype=np.float64),
+    np.array([[116, 90], [156, 198], [373, 326]], dtype=np.float64),
+]
 _STRIDES = (8, 16, 32)
 
-_YOLO_CLAIM = ("YOLOv5 keeps a ground truth / anchor pair when the width and height ratios are within 4, and "
-               "makes the centre cell and its two nearest neighbours positive: at most 9 and at least 3 "
-               "positive anchors per ground truth.")
+_YOLO_CLAIM = (
+    "YOLOv5 keeps a ground truth / anchor pair when the width and height ratios are within 4, and "
+    "makes the centre cell and its two nearest neighbours positive: at most 9 and at least 3 "
+    "positive anchors per ground truth."
+)
 
 
 @experiment("yolov5_positive_samples", ids=["S001-128"], claim=_YOLO_CLAIM)
@@ -531,26 +642,56 @@ def yolov5_positive_samples(seed=0, quick=False):
         max_level.append(int(per_gt.max()))
         few.append(float((total < 3).mean()))
         above9.append(float((total > 9).mean()))
-        rows.append([s, int(per_gt.max()), int(total.max()), float((total == 0).mean()), few[-1], above9[-1],
-                     float(total.mean())])
-    table = Table(f"Positives per ground truth ({n} random boxes of 4..600 px on 640x640 per seed)",
-                  ["seed", "max per level", "max over levels", "share with 0", "share with < 3",
-                   "share with > 9", "mean over levels"], rows)
+        rows.append(
+            [
+                s,
+                int(per_gt.max()),
+                int(total.max()),
+                float((total == 0).mean()),
+                few[-1],
+                above9[-1],
+                float(total.mean()),
+            ]
+        )
+    table = Table(
+        f"Positives per ground truth ({n} random boxes of 4..600 px on 640x640 per seed)",
+        [
+            "seed",
+            "max per level",
+            "max over levels",
+            "share with 0",
+            "share with < 3",
+            "share with > 9",
+            "mean over levels",
+        ],
+        rows,
+    )
     checks = [
         Check("kept (ground truth, anchor) pairs not matching the ratio rule", mismatch, "<", 1),
         Check("largest number of positives per ground truth and level", max(max_level), "<=", 9),
-        Check("share of ground truths with fewer than 3 positives (the note: none), largest over seeds", max(few),
-              "<=", 0.0),
-        Check("share of ground truths with more than 9 positives over all levels, smallest over seeds", min(above9),
-              ">", 0.0),
+        Check(
+            "share of ground truths with fewer than 3 positives (the note: none), largest over seeds",
+            max(few),
+            "<=",
+            0.0,
+        ),
+        Check(
+            "share of ground truths with more than 9 positives over all levels, smallest over seeds",
+            min(above9),
+            ">",
+            0.0,
+        ),
     ]
-    return Result(experiment="yolov5_positive_samples", claim=_YOLO_CLAIM, checks=checks, tables=[table],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="yolov5_positive_samples", claim=_YOLO_CLAIM, checks=checks, tables=[table], seeds=seeds, quick=quick
+    )
 
 
-_SPP_CLAIM = ("SPP-net runs the convolutions once per image and pools each proposal's region of the feature map "
-              "into a fixed-length vector with spatial pyramid pooling, instead of one CNN pass per warped "
-              "proposal (R-CNN), which makes it much faster.")
+_SPP_CLAIM = (
+    "SPP-net runs the convolutions once per image and pools each proposal's region of the feature map "
+    "into a fixed-length vector with spatial pyramid pooling, instead of one CNN pass per warped "
+    "proposal (R-CNN), which makes it much faster."
+)
 
 
 @experiment("spp_net_shared_features", ids=["S002-38"], claim=_SPP_CLAIM)
@@ -573,27 +714,51 @@ def spp_net_shared_features(seed=0, quick=False):
     for h, w in sizes:
         x = dn.tensor(rng.normal(0, 1, (1, 8, h, w)).astype(np.float32))
         lengths.append(int(F.spatial_pyramid_pool(x, levels=(1, 2, 4)).shape[-1]))
-    backbone = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
-                             nn.Conv2d(64, 64, 3, padding=1), nn.ReLU())
+    backbone = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(64, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(64, 64, 3, padding=1),
+        nn.ReLU(),
+    )
     n_prop = 200
     per_crop = profile(backbone, (3, 64, 64)).macs
     once = profile(backbone, (3, 224, 224)).macs
     # SPP on each proposal's 28x28-cell window at most: one comparison per covered cell per bin level
     spp_cost = n_prop * 64 * 28 * 28 * 3
     rcnn, sppnet = n_prop * per_crop, once + spp_cost
-    table = Table("Spatial pyramid pooling (levels 1, 2, 4) of an 8-channel map", ["input H x W", "output length"],
-                  [[f"{h} x {w}", n] for (h, w), n in zip(sizes, lengths)])
-    table2 = Table(f"Backbone multiply-accumulates for {n_prop} proposals", ["pipeline", "MACs"],
-                   [["R-CNN: backbone on every proposal warped to 64x64", rcnn],
-                    ["SPP-net: backbone once on 224x224 + pyramid pooling per proposal (upper bound)", sppnet],
-                    ["ratio", rcnn / sppnet]])
+    table = Table(
+        "Spatial pyramid pooling (levels 1, 2, 4) of an 8-channel map",
+        ["input H x W", "output length"],
+        [[f"{h} x {w}", n] for (h, w), n in zip(sizes, lengths)],
+    )
+    table2 = Table(
+        f"Backbone multiply-accumulates for {n_prop} proposals",
+        ["pipeline", "MACs"],
+        [
+            ["R-CNN: backbone on every proposal warped to 64x64", rcnn],
+            ["SPP-net: backbone once on 224x224 + pyramid pooling per proposal (upper bound)", sppnet],
+            ["ratio", rcnn / sppnet],
+        ],
+    )
     checks = [
         Check("distinct SPP output lengths over input sizes", len(set(lengths)), "<=", 1),
         Check("SPP output length - 8 x 21", abs(lengths[0] - 8 * 21), "<=", 0),
         Check("R-CNN / SPP-net MACs for 200 proposals", rcnn / sppnet, ">=", 10),
     ]
-    return Result(experiment="spp_net_shared_features", claim=_SPP_CLAIM, checks=checks, tables=[table, table2],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="spp_net_shared_features",
+        claim=_SPP_CLAIM,
+        checks=checks,
+        tables=[table, table2],
+        seeds=[seed],
+        quick=quick,
+    )

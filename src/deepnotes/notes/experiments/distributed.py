@@ -7,6 +7,7 @@ only what the real layer exchanges over MPI: per-channel (count, mean, sum of sq
 forward and the sums of dy and dy * x_hat in backward.  The 2-rank MPI run of the same comparison is
 ``tests/distributed/test_ddp_equivalence.py``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,13 +16,15 @@ import deepnotes as dn
 import deepnotes.nn as nn
 import deepnotes.nn.functional as F
 
-from . import experiment
 from ..result import Check, Result, Table
+from . import experiment
 from ._common import digits, mean_std, single_threaded
 
-_CLAIM = ("Data parallelism: with n workers of batch b and gradients averaged across workers, the update "
-          "equals one worker's with batch n*b (4 x 64 = 256), provided the loss is a mean and no layer uses "
-          "batch statistics; BatchNorm's per-worker statistics break the equality unless it is synchronised.")
+_CLAIM = (
+    "Data parallelism: with n workers of batch b and gradients averaged across workers, the update "
+    "equals one worker's with batch n*b (4 x 64 = 256), provided the loss is a mean and no layer uses "
+    "batch statistics; BatchNorm's per-worker statistics break the equality unless it is synchronised."
+)
 
 EPS = 1e-5
 
@@ -88,7 +91,7 @@ def _sync_bn_average(model, xs, ys):
     sum_dy_xhat = sum((d * xh).sum(0) for d, xh in zip(dys, xhats))
     w_grads, gamma_grad, beta_grad = None, 0.0, 0.0
     for h, dy, xhat in zip(hs, dys, xhats):
-        gamma_grad = gamma_grad + (dy * xhat).sum(0)          # local sums, averaged like any gradient
+        gamma_grad = gamma_grad + (dy * xhat).sum(0)  # local sums, averaged like any gradient
         beta_grad = beta_grad + dy.sum(0)
         dh = gamma * invstd * (dy - sum_dy / total - xhat * (sum_dy_xhat / total))
         lin1.zero_grad()
@@ -139,16 +142,28 @@ def data_parallel_equivalence(seed=0, quick=False):
     rows = [[k, stats[k][1], stats[k][0], len(diffs[k])] for k in diffs]
     checks = [
         Check("no BN: max relative gradient difference, 4 x 64 vs 256", stats["no BN"][0], "<", 1e-12),
-        Check("SyncBatchNorm: max relative gradient difference, 4 x 64 vs 256", stats["SyncBatchNorm"][0], "<",
-              1e-12),
-        Check("per-worker BatchNorm: min relative gradient difference, 4 x 64 vs 256",
-              min(diffs["BatchNorm per worker"]), ">", 1e-3),
+        Check("SyncBatchNorm: max relative gradient difference, 4 x 64 vs 256", stats["SyncBatchNorm"][0], "<", 1e-12),
+        Check(
+            "per-worker BatchNorm: min relative gradient difference, 4 x 64 vs 256",
+            min(diffs["BatchNorm per worker"]),
+            ">",
+            1e-3,
+        ),
     ]
-    return Result(experiment="data_parallel_equivalence", claim=_CLAIM, checks=checks,
-                  tables=[Table(f"4 workers x 64 vs 1 worker x 256, digits MLP (float64), {len(seeds)} seed(s)",
-                                ["model", "mean relative gradient difference", "max relative gradient difference",
-                                 "batches"], rows)],
-                  seeds=seeds, quick=quick,
-                  notes="The real multi-process run (2 MPI ranks, 20 SGD-momentum steps, weights compared) is "
-                        "tests/distributed/test_ddp_equivalence.py; the README section 'Training on more than "
-                        "one process or machine' explains how to run one.")
+    return Result(
+        experiment="data_parallel_equivalence",
+        claim=_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"4 workers x 64 vs 1 worker x 256, digits MLP (float64), {len(seeds)} seed(s)",
+                ["model", "mean relative gradient difference", "max relative gradient difference", "batches"],
+                rows,
+            )
+        ],
+        seeds=seeds,
+        quick=quick,
+        notes="The real multi-process run (2 MPI ranks, 20 SGD-momentum steps, weights compared) is "
+        "tests/distributed/test_ddp_equivalence.py; the README section 'Training on more than "
+        "one process or machine' explains how to run one.",
+    )

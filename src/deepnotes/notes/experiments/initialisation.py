@@ -1,4 +1,5 @@
 """Weight initialisation: variance through deep ReLU stacks (Xavier vs He) and the symmetry of equal weights."""
+
 from __future__ import annotations
 
 import math
@@ -8,13 +9,15 @@ import numpy as np
 import deepnotes as dn
 import deepnotes.nn as nn
 
-from . import experiment
 from ..result import Check, Figure, Result, Table
+from . import experiment
 from ._common import accuracy, digits, mean_std, seeded, single_threaded, train_classifier
 
-_VAR_CLAIM = ("In a deep ReLU network He init (Var w = 2/fan_in) keeps the activation variance constant from "
-              "layer to layer, while Xavier init (Var w = 2/(fan_in + fan_out)), made for activations "
-              "symmetric about 0, halves it at every ReLU layer.")
+_VAR_CLAIM = (
+    "In a deep ReLU network He init (Var w = 2/fan_in) keeps the activation variance constant from "
+    "layer to layer, while Xavier init (Var w = 2/(fan_in + fan_out)), made for activations "
+    "symmetric about 0, halves it at every ReLU layer."
+)
 
 
 def _preactivation_variances(init, depth, width, rng, batch=256):
@@ -45,8 +48,7 @@ def xavier_vs_he_variance(seed=0, quick=False):
     """
     depth, width = 30, 128
     seeds = [seed, seed + 1, seed + 2] if quick else [seed + i for i in range(6)]
-    inits = {"Xavier": nn.init.xavier_uniform_,
-             "He": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu")}
+    inits = {"Xavier": nn.init.xavier_uniform_, "He": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu")}
     var = {k: [_preactivation_variances(f, depth, width, seeded(s)) for s in seeds] for k, f in inits.items()}
     he_end, he_sd = mean_std([math.log2(v[-1] / v[0]) for v in var["He"]])
     factor = [(v[-1] / v[0]) ** (1.0 / (depth - 1)) for v in var["Xavier"]]
@@ -58,26 +60,42 @@ def xavier_vs_he_variance(seed=0, quick=False):
         Check("Xavier: per-layer variance factor", fx, ">=", 0.4, spread=fx_sd),
         Check("Xavier: per-layer variance factor", fx, "<=", 0.6, spread=fx_sd),
     ]
-    return Result(experiment="xavier_vs_he_variance", claim=_VAR_CLAIM, checks=checks,
-                  tables=[Table(f"Variance of the pre-activations (geometric mean over {len(seeds)} seeds)",
-                                ["layer", "Xavier", "He"],
-                                [[i, float(mean_var["Xavier"][i - 1]), float(mean_var["He"][i - 1])]
-                                 for i in layers])],
-                  figures=[Figure("variance_per_layer", f"Pre-activation variance in a {depth}-layer ReLU MLP",
-                                  "layer", "Var z", {k: (layers, [float(v) for v in mean_var[k]])
-                                                     for k in inits}, logy=True)],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="xavier_vs_he_variance",
+        claim=_VAR_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"Variance of the pre-activations (geometric mean over {len(seeds)} seeds)",
+                ["layer", "Xavier", "He"],
+                [[i, float(mean_var["Xavier"][i - 1]), float(mean_var["He"][i - 1])] for i in layers],
+            )
+        ],
+        figures=[
+            Figure(
+                "variance_per_layer",
+                f"Pre-activation variance in a {depth}-layer ReLU MLP",
+                "layer",
+                "Var z",
+                {k: (layers, [float(v) for v in mean_var[k]]) for k in inits},
+                logy=True,
+            )
+        ],
+        seeds=seeds,
+        quick=quick,
+    )
 
 
-_SYM_CLAIM = ("If all weights start at zero (or at one common value) every hidden unit of a layer computes "
-              "the same thing and receives the same update, so the units stay identical and the network "
-              "cannot learn properly; random init breaks the symmetry. The last layer alone may start at "
-              "zero.")
+_SYM_CLAIM = (
+    "If all weights start at zero (or at one common value) every hidden unit of a layer computes "
+    "the same thing and receives the same update, so the units stay identical and the network "
+    "cannot learn properly; random init breaks the symmetry. The last layer alone may start at "
+    "zero."
+)
 
 
 def _mlp(hidden=32):
-    return nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                         nn.Linear(hidden, 10))
+    return nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 10))
 
 
 def _unit_spread(weight):
@@ -129,11 +147,29 @@ def zero_init_symmetry(seed=0, quick=False):
         Check("test accuracy random - constant 0.1", acc["random"] - acc["constant 0.1"], ">", 0.3),
         Check("test accuracy with a zero last layer", acc["random, zero last layer"], ">", 0.9),
     ]
-    return Result(experiment="zero_init_symmetry", claim=_SYM_CLAIM, checks=checks,
-                  tables=[Table(f"After {epochs} epochs on digits (spread 0 = all units identical)",
-                                ["init", "spread layer 1", "spread layer 2", "test accuracy"], rows)],
-                  figures=[Figure("accuracy_by_init", "Test accuracy by initialisation", "init", "accuracy",
-                                  {"test accuracy": (inits, [acc[n] for n in inits])}, kind="bar")],
-                  seeds=[seed], quick=quick,
-                  notes="With all-zero weights ReLU units output 0 and get zero gradient, so the hidden layers "
-                        "never move at all (only the output bias learns).")
+    return Result(
+        experiment="zero_init_symmetry",
+        claim=_SYM_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"After {epochs} epochs on digits (spread 0 = all units identical)",
+                ["init", "spread layer 1", "spread layer 2", "test accuracy"],
+                rows,
+            )
+        ],
+        figures=[
+            Figure(
+                "accuracy_by_init",
+                "Test accuracy by initialisation",
+                "init",
+                "accuracy",
+                {"test accuracy": (inits, [acc[n] for n in inits])},
+                kind="bar",
+            )
+        ],
+        seeds=[seed],
+        quick=quick,
+        notes="With all-zero weights ReLU units output 0 and get zero gradient, so the hidden layers "
+        "never move at all (only the output bias learns).",
+    )

@@ -1,4 +1,5 @@
 """Initialisation claims of the notes: why logistic regression may start from zeros."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,12 +8,14 @@ import deepnotes as dn
 import deepnotes.nn as nn
 import deepnotes.nn.functional as F
 
-from . import experiment
 from ..result import Check, Result, Table
+from . import experiment
 from ._common import accuracy, digits, mean_std, single_threaded
 
-_LOGREG_CLAIM = ("Logistic regression can be initialised with zeros: the inputs differ, so every weight gets a "
-                 "different nonzero gradient and the weights update normally.")
+_LOGREG_CLAIM = (
+    "Logistic regression can be initialised with zeros: the inputs differ, so every weight gets a "
+    "different nonzero gradient and the weights update normally."
+)
 
 
 @experiment("logistic_regression_zero_init", ids=["S001-41"], claim=_LOGREG_CLAIM)
@@ -72,14 +75,21 @@ def logistic_regression_zero_init(seed=0, quick=False):
         nn.init.zeros_(p)
     train(mlp, 300)
     hidden_spread = float(mlp[0].weight.data.std(0).max())
-    table = Table(f"Softmax regression on digits, gradient descent lr 0.5, {steps} steps",
-                  ["start", "final training loss", "test accuracy"],
-                  [["zeros", loss_zero, acc_zero]]
-                  + [[f"N(0, 0.01^2), seed {s}", a, b] for s, a, b in zip(seeds, rand_loss, rand_acc)])
-    table2 = Table("First gradient at zero initialisation", ["quantity", "value"],
-                   [["distinct values among the 640 weight gradients", distinct],
-                    ["pairs of equal weight rows (of 45)", rows_equal],
-                    ["zero-init MLP 64-32-10: largest spread across hidden units after training", hidden_spread]])
+    table = Table(
+        f"Softmax regression on digits, gradient descent lr 0.5, {steps} steps",
+        ["start", "final training loss", "test accuracy"],
+        [["zeros", loss_zero, acc_zero]]
+        + [[f"N(0, 0.01^2), seed {s}", a, b] for s, a, b in zip(seeds, rand_loss, rand_acc)],
+    )
+    table2 = Table(
+        "First gradient at zero initialisation",
+        ["quantity", "value"],
+        [
+            ["distinct values among the 640 weight gradients", distinct],
+            ["pairs of equal weight rows (of 45)", rows_equal],
+            ["zero-init MLP 64-32-10: largest spread across hidden units after training", hidden_spread],
+        ],
+    )
     gap = max(abs(loss_zero - r) for r in rand_loss)
     checks = [
         Check("distinct entries of the zero-init weight gradient", distinct, ">=", 100),
@@ -88,6 +98,12 @@ def logistic_regression_zero_init(seed=0, quick=False):
         Check("test accuracy from zeros", acc_zero, ">=", 0.9),
         Check("zero-init MLP: spread across hidden units (identical up to rounding)", hidden_spread, "<", 1e-3),
     ]
-    return Result(experiment="logistic_regression_zero_init", claim=_LOGREG_CLAIM, checks=checks,
-                  tables=[table, table2], seeds=seeds, quick=quick,
-                  notes=f"random starts: final loss {mean_std(rand_loss)[0]:.4g} +- {mean_std(rand_loss)[1]:.2g}")
+    return Result(
+        experiment="logistic_regression_zero_init",
+        claim=_LOGREG_CLAIM,
+        checks=checks,
+        tables=[table, table2],
+        seeds=seeds,
+        quick=quick,
+        notes=f"random starts: final loss {mean_std(rand_loss)[0]:.4g} +- {mean_std(rand_loss)[1]:.2g}",
+    )

@@ -1,4 +1,5 @@
 """Losses: how focal loss re-weights easy and hard examples."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,12 +7,14 @@ import numpy as np
 import deepnotes as dn
 import deepnotes.nn.functional as F
 
-from . import experiment
 from ..result import Check, Figure, Result, Table
+from . import experiment
 from ._common import seeded, single_threaded
 
-_CLAIM = ("Focal loss (gamma = 2) lowers the weight of the many easy negatives, which dominate cross entropy "
-          "on an imbalanced set, so training concentrates on hard examples.")
+_CLAIM = (
+    "Focal loss (gamma = 2) lowers the weight of the many easy negatives, which dominate cross entropy "
+    "on an imbalanced set, so training concentrates on hard examples."
+)
 
 
 @experiment("focal_loss_easy_negatives", ids=["S000-02", "S001-93"], claim=_CLAIM)
@@ -68,21 +71,40 @@ def focal_loss_easy_negatives(seed=0, quick=False):
     rows = [[k, share_loss[k], share_grad[k], float(loss[k].sum())] for k in kinds]
     checks = [
         Check("easy negatives' share of the cross-entropy loss", share_loss["cross entropy"], ">", 0.5),
-        Check("easy negatives' gradient share, focal / cross entropy",
-              share_grad["focal, gamma 2"] / share_grad["cross entropy"], "<", 0.5),
+        Check(
+            "easy negatives' gradient share, focal / cross entropy",
+            share_grad["focal, gamma 2"] / share_grad["cross entropy"],
+            "<",
+            0.5,
+        ),
         Check("mean FL/CE ratio, hard (p_t < 0.5) / easy (p_t > 0.9)", hard_vs_easy, ">", 10.0),
     ]
     edges = np.linspace(0.0, 1.0, 11)
     bins = np.clip(np.digitize(p_t, edges) - 1, 0, 9)
     centres = [float(c) for c in (edges[:-1] + 0.05)]
-    fig = Figure("loss_by_pt", "Share of the total loss by p_t", "p_t (probability of the true class)",
-                 "share of total loss",
-                 {k: (centres, [float(loss[k][bins == i].sum() / loss[k].sum()) for i in range(10)]) for k in kinds},
-                 kind="bar")
-    return Result(experiment="focal_loss_easy_negatives", claim=_CLAIM, checks=checks,
-                  tables=[Table(f"{n} examples, {int(pos.sum())} positives, {int(easy_neg.sum())} easy negatives, "
-                                f"{int(hard.sum())} hard", ["loss", "easy-negative loss share",
-                                                           "easy-negative gradient share", "total loss"], rows)],
-                  figures=[fig], seeds=[seed], quick=quick,
-                  notes="alpha = 0.25 weights positives by 0.25 and negatives by 0.75, so it raises the "
-                        "negatives' share; the down-weighting of easy examples comes from (1 - p_t)^gamma.")
+    fig = Figure(
+        "loss_by_pt",
+        "Share of the total loss by p_t",
+        "p_t (probability of the true class)",
+        "share of total loss",
+        {k: (centres, [float(loss[k][bins == i].sum() / loss[k].sum()) for i in range(10)]) for k in kinds},
+        kind="bar",
+    )
+    return Result(
+        experiment="focal_loss_easy_negatives",
+        claim=_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"{n} examples, {int(pos.sum())} positives, {int(easy_neg.sum())} easy negatives, "
+                f"{int(hard.sum())} hard",
+                ["loss", "easy-negative loss share", "easy-negative gradient share", "total loss"],
+                rows,
+            )
+        ],
+        figures=[fig],
+        seeds=[seed],
+        quick=quick,
+        notes="alpha = 0.25 weights positives by 0.25 and negatives by 0.75, so it raises the "
+        "negatives' share; the down-weighting of easy examples comes from (1 - p_t)^gamma.",
+    )

@@ -1,6 +1,7 @@
 """Loss-function claims of the notes: L1 vs L2 (outliers, constant gradient, why MSE for regression),
 sigmoid + BCE vs BCE-with-logits, the definition of cross entropy, cross entropy vs MSE for
 classification, and the alpha of balanced cross entropy and focal loss."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,13 +10,15 @@ import deepnotes as dn
 import deepnotes.nn as nn
 import deepnotes.nn.functional as F
 
-from . import experiment
 from ..result import Check, Figure, Result, Table
+from . import experiment
 from ._common import accuracy, digits, mean_std, seeded, single_threaded, train_classifier
 
-_L1L2_CLAIM = ("L2 is sensitive to outliers (its gradient grows with the error); L1's gradient has magnitude 1 "
-               "whatever the error, so it is robust but does not settle near the optimum; MSE is the usual "
-               "regression loss (maximum likelihood under Gaussian noise, closed-form solution).")
+_L1L2_CLAIM = (
+    "L2 is sensitive to outliers (its gradient grows with the error); L1's gradient has magnitude 1 "
+    "whatever the error, so it is robust but does not settle near the optimum; MSE is the usual "
+    "regression loss (maximum likelihood under Gaussian noise, closed-form solution)."
+)
 
 
 def _lines(rng, n_sets, n, outliers):
@@ -68,13 +71,15 @@ def l1_vs_l2_regression(seed=0, quick=False):
     (3) fits of y = w x + b on many independent data sets at once (y = 2x + 1 + N(0, 0.01), 50 points
     each; 50 sets per seed and setting, 300 in full mode; three seeds, five in full mode), by Adam (600
     steps, lr 0.05 divided by 5 every 200 steps) on the summed MSE, L1 and smooth L1, with and without 10%
-    gross outliers (y = 10) (smooth L1 in full mode only); the error is the mean squared error of (w, b) against (2, 1).  MSE's Adam
+    gross outliers (y = 10) (smooth L1 in full mode only); the error is the mean squared error of (w, b) against (2,
+    1).  MSE's Adam
     solution is compared with the closed-form least squares.
 
     Checks: L1's gradient magnitude is 1 for every residual (deviation < 1e-12) while L2's grows 10^6-fold
     over the range; with a fixed step, L1 stays >= 100x farther from the optimum than L2 after 1000 steps;
     with outliers, the MSE fit's parameter error is >= 10x the L1 fit's in every seed; MSE by gradient
-    descent reaches the closed form's loss (relative excess < 1e-3 on every data set); under Gaussian noise only, MSE's parameter
+    descent reaches the closed form's loss (relative excess < 1e-3 on every data set); under Gaussian noise only,
+    MSE's parameter
     error is below L1's in every seed (the efficiency of the mean vs the median: ratio about 2/pi).
     """
     r = dn.tensor(np.logspace(-3, 3, 13)).requires_grad_(True)
@@ -84,9 +89,11 @@ def l1_vs_l2_regression(seed=0, quick=False):
     F.mse_loss(r, dn.zeros(13, dtype=np.float64), reduction="sum").backward()
     g2 = np.abs(r.grad.numpy()).copy()
     residuals = r.detach().numpy()
-    grad_table = Table("Gradient magnitude of the summed loss vs the residual (autograd, float64)",
-                       ["residual", "|dL1/dpred|", "|dL2/dpred|"],
-                       [[float(a), float(b), float(c)] for a, b, c in zip(residuals, g1, g2)])
+    grad_table = Table(
+        "Gradient magnitude of the summed loss vs the residual (autograd, float64)",
+        ["residual", "|dL1/dpred|", "|dL2/dpred|"],
+        [[float(a), float(b), float(c)] for a, b, c in zip(residuals, g1, g2)],
+    )
 
     final = {}
     traj = {}
@@ -133,30 +140,56 @@ def l1_vs_l2_regression(seed=0, quick=False):
         for name in losses:
             v = [errs[(s, outl, name)] for s in seeds]
             rows.append(["10% outliers" if outl else "Gaussian noise", name, *mean_std(v), *v])
-    fit_table = Table(f"Squared parameter error of y = wx + b fits ({n_sets} sets of 50 points per seed, Adam "
-                      f"{steps} steps)", ["data", "loss", "mean", "std"] + [f"seed {s}" for s in seeds], rows)
+    fit_table = Table(
+        f"Squared parameter error of y = wx + b fits ({n_sets} sets of 50 points per seed, Adam {steps} steps)",
+        ["data", "loss", "mean", "std"] + [f"seed {s}" for s in seeds],
+        rows,
+    )
     out_ratio = [errs[(s, True, "MSE")] / errs[(s, True, "L1")] for s in seeds]
     eff_ratio = [errs[(s, False, "MSE")] / errs[(s, False, "L1")] for s in seeds]
     checks = [
         Check("max | |dL1/dpred| - 1 | over residuals 1e-3..1e3", float(np.abs(g1 - 1).max()), "<", 1e-12),
         Check("L2 gradient at residual 1e3 / at 1e-3", float(g2[-1] / g2[0]), ">=", 1e5),
-        Check("fixed-step GD: distance to optimum L1 / L2 after 1000 steps", final["L1"] / max(final["L2"], 1e-300),
-              ">=", 100),
-        Check("with outliers: parameter error MSE / L1, smallest over seeds", min(out_ratio), ">=", 10,
-              spread=mean_std(out_ratio)[1]),
-        Check("MSE reached by Adam above the closed-form least squares, largest relative excess", cf_gap, "<",
-              1e-3),
-        Check("Gaussian noise: parameter error MSE / L1, largest over seeds", max(eff_ratio), "<", 1.0,
-              spread=mean_std(eff_ratio)[1]),
+        Check(
+            "fixed-step GD: distance to optimum L1 / L2 after 1000 steps",
+            final["L1"] / max(final["L2"], 1e-300),
+            ">=",
+            100,
+        ),
+        Check(
+            "with outliers: parameter error MSE / L1, smallest over seeds",
+            min(out_ratio),
+            ">=",
+            10,
+            spread=mean_std(out_ratio)[1],
+        ),
+        Check("MSE reached by Adam above the closed-form least squares, largest relative excess", cf_gap, "<", 1e-3),
+        Check(
+            "Gaussian noise: parameter error MSE / L1, largest over seeds",
+            max(eff_ratio),
+            "<",
+            1.0,
+            spread=mean_std(eff_ratio)[1],
+        ),
     ]
-    fig = Figure("fixed_step", "Distance to the optimum, fixed-step GD (lr 0.01)", "step", "|theta - 0|",
-                 traj, logy=True)
-    return Result(experiment="l1_vs_l2_regression", claim=_L1L2_CLAIM, checks=checks,
-                  tables=[grad_table, fit_table], figures=[fig], seeds=seeds, quick=quick)
+    fig = Figure(
+        "fixed_step", "Distance to the optimum, fixed-step GD (lr 0.01)", "step", "|theta - 0|", traj, logy=True
+    )
+    return Result(
+        experiment="l1_vs_l2_regression",
+        claim=_L1L2_CLAIM,
+        checks=checks,
+        tables=[grad_table, fit_table],
+        figures=[fig],
+        seeds=seeds,
+        quick=quick,
+    )
 
 
-_BCE_CLAIM = ("BCEWithLogitsLoss equals sigmoid + BCELoss (and is the numerically safe form); "
-              "CrossEntropyLoss takes raw logits, so no softmax should be applied before it.")
+_BCE_CLAIM = (
+    "BCEWithLogitsLoss equals sigmoid + BCELoss (and is the numerically safe form); "
+    "CrossEntropyLoss takes raw logits, so no softmax should be applied before it."
+)
 
 
 @experiment("bce_logits_vs_sigmoid_bce", ids=["S001-15"], claim=_BCE_CLAIM)
@@ -176,6 +209,7 @@ def bce_logits_vs_sigmoid_bce(seed=0, quick=False):
     the two-step gradient is wrong (by > 0.5) where the logits form is exact; softmax before
     cross_entropy costs > 0.02 test accuracy in every seed.
     """
+
     def both(z, t):
         zl = dn.tensor(z.astype(np.float32)).requires_grad_(True)
         F.binary_cross_entropy_with_logits(zl, dn.tensor(t.astype(np.float32)), reduction="sum").backward()
@@ -185,8 +219,14 @@ def bce_logits_vs_sigmoid_bce(seed=0, quick=False):
         ls.sum().backward()
         exact = np.logaddexp(0, -z) * t + np.logaddexp(0, z) * (1 - t)
         gexact = 1 / (1 + np.exp(-z)) - t
-        return lo.numpy().astype(np.float64), ls.detach().numpy().astype(np.float64), exact, \
-            zl.grad.numpy().astype(np.float64), zs.grad.numpy().astype(np.float64), gexact
+        return (
+            lo.numpy().astype(np.float64),
+            ls.detach().numpy().astype(np.float64),
+            exact,
+            zl.grad.numpy().astype(np.float64),
+            zs.grad.numpy().astype(np.float64),
+            gexact,
+        )
 
     z_small = np.repeat(np.linspace(-5, 5, 101), 2)
     t_small = np.tile([0.0, 1.0], 101)
@@ -204,9 +244,20 @@ def bce_logits_vs_sigmoid_bce(seed=0, quick=False):
     for zv in zs_show:
         i = int(np.argmin(np.abs(z_big - zv)))  # target 0 row
         rows.append([zv, 0, ex[i], lo[i], ls[i], gex[i], glo[i], gls[i]])
-    table1 = Table("BCE, target 0, float32 (exact in float64)",
-                   ["logit z", "target", "exact loss", "with logits", "sigmoid + BCE", "exact grad", "with logits grad",
-                    "sigmoid + BCE grad"], rows)
+    table1 = Table(
+        "BCE, target 0, float32 (exact in float64)",
+        [
+            "logit z",
+            "target",
+            "exact loss",
+            "with logits",
+            "sigmoid + BCE",
+            "exact grad",
+            "with logits grad",
+            "sigmoid + BCE grad",
+        ],
+        rows,
+    )
 
     seeds = [seed + i for i in range(3 if quick else 5)]
     epochs = 4 if quick else 10
@@ -216,30 +267,57 @@ def bce_logits_vs_sigmoid_bce(seed=0, quick=False):
         for name in acc:
             dn.manual_seed(s)
             model = nn.Linear(64, 10)
-            fn = F.cross_entropy if name == "cross_entropy(logits)" else \
-                (lambda out, y: F.cross_entropy(F.softmax(out, dim=1), y))
-            train_classifier(model, dn.optim.SGD(model.parameters(), lr=0.5), xtr, ytr, epochs, 64,
-                             np.random.default_rng([s, 5]), loss_fn=fn)
+            fn = (
+                F.cross_entropy
+                if name == "cross_entropy(logits)"
+                else (lambda out, y: F.cross_entropy(F.softmax(out, dim=1), y))
+            )
+            train_classifier(
+                model,
+                dn.optim.SGD(model.parameters(), lr=0.5),
+                xtr,
+                ytr,
+                epochs,
+                64,
+                np.random.default_rng([s, 5]),
+                loss_fn=fn,
+            )
             acc[name].append(accuracy(model, xte, yte))
     gap = [a - b for a, b in zip(acc["cross_entropy(logits)"], acc["cross_entropy(softmax(logits))"])]
-    table2 = Table(f"Softmax regression on digits, SGD lr 0.5, {epochs} epochs: test accuracy",
-                   ["loss", "mean", "std"] + [f"seed {s}" for s in seeds],
-                   [[k, *mean_std(v), *v] for k, v in acc.items()])
+    table2 = Table(
+        f"Softmax regression on digits, SGD lr 0.5, {epochs} epochs: test accuracy",
+        ["loss", "mean", "std"] + [f"seed {s}" for s in seeds],
+        [[k, *mean_std(v), *v] for k, v in acc.items()],
+    )
     checks = [
         Check("logits vs two-step BCE on z in [-5, 5], max relative difference", agree, "<", 1e-5),
         Check("BCE with logits vs exact on z in [-60, 60], max relative error", rel_logits, "<", 1e-5),
         Check("sigmoid + BCE vs exact on z in [-60, 60], max absolute error", err_two, ">", 1.0),
-        Check("sigmoid + BCE gradient vs exact, max absolute error (logits form: "
-              f"{gerr_logits:.2g})", gerr_two, ">", 0.5),
-        Check("test accuracy lost by a softmax before cross_entropy, smallest over seeds", min(gap), ">", 0.02,
-              spread=mean_std(gap)[1]),
+        Check(
+            f"sigmoid + BCE gradient vs exact, max absolute error (logits form: {gerr_logits:.2g})", gerr_two, ">", 0.5
+        ),
+        Check(
+            "test accuracy lost by a softmax before cross_entropy, smallest over seeds",
+            min(gap),
+            ">",
+            0.02,
+            spread=mean_std(gap)[1],
+        ),
     ]
-    return Result(experiment="bce_logits_vs_sigmoid_bce", claim=_BCE_CLAIM, checks=checks,
-                  tables=[table1, table2], seeds=seeds, quick=quick)
+    return Result(
+        experiment="bce_logits_vs_sigmoid_bce",
+        claim=_BCE_CLAIM,
+        checks=checks,
+        tables=[table1, table2],
+        seeds=seeds,
+        quick=quick,
+    )
 
 
-_CE_DEF_CLAIM = ("Cross entropy H(P, Q) = E_P log Q (as the note writes it); binary CE is "
-                 "-y log p - (1-y) log(1-p); multi-class CE does not involve the negative classes.")
+_CE_DEF_CLAIM = (
+    "Cross entropy H(P, Q) = E_P log Q (as the note writes it); binary CE is "
+    "-y log p - (1-y) log(1-p); multi-class CE does not involve the negative classes."
+)
 
 
 @experiment("cross_entropy_definition", ids=["S001-91"], claim=_CE_DEF_CLAIM)
@@ -285,33 +363,50 @@ def cross_entropy_definition(seed=0, quick=False):
     grad_vs_p = float(np.abs(grad[wrong] - q[wrong]).max())
     stepped = logits - 0.1 * grad
     lowered = float(((stepped - logits)[wrong] < 0).mean())
-    table = Table(f"Cross entropy on {n} random (P, Q) pairs over 10 classes, float64", ["quantity", "value"], [
-        ["mean -sum P log Q", float(minus.mean())],
-        ["mean of the note's E_P log Q", float(notes_expr.mean())],
-        ["largest E_P log Q (always < 0)", float(notes_expr.max())],
-        ["max |cross_entropy - (-sum P log Q)|", float(np.abs(ce - minus).max())],
-        ["max |cross_entropy - (H(P) + KL(P||Q))|", float(np.abs(ce - hp - kl).max())],
-        ["max |binary formula - binary_cross_entropy|", float(np.abs(bce_formula - bce).max())],
-        ["mean |dL/dz| of the wrong classes", float(neg_grad.mean())],
-        ["max |dL/dz_c - p_c| over wrong classes", grad_vs_p],
-        ["share of wrong-class logits lowered by one SGD step", lowered],
-    ])
+    table = Table(
+        f"Cross entropy on {n} random (P, Q) pairs over 10 classes, float64",
+        ["quantity", "value"],
+        [
+            ["mean -sum P log Q", float(minus.mean())],
+            ["mean of the note's E_P log Q", float(notes_expr.mean())],
+            ["largest E_P log Q (always < 0)", float(notes_expr.max())],
+            ["max |cross_entropy - (-sum P log Q)|", float(np.abs(ce - minus).max())],
+            ["max |cross_entropy - (H(P) + KL(P||Q))|", float(np.abs(ce - hp - kl).max())],
+            ["max |binary formula - binary_cross_entropy|", float(np.abs(bce_formula - bce).max())],
+            ["mean |dL/dz| of the wrong classes", float(neg_grad.mean())],
+            ["max |dL/dz_c - p_c| over wrong classes", grad_vs_p],
+            ["share of wrong-class logits lowered by one SGD step", lowered],
+        ],
+    )
     checks = [
         Check("max |E_P log Q (the note) - cross entropy|", float(np.abs(notes_expr - ce).max()), "<", 1e-9),
-        Check("max |cross_entropy - (H(P) + KL(P||Q))| and vs -sum P log Q",
-              float(max(np.abs(ce - hp - kl).max(), np.abs(ce - minus).max())), "<", 1e-9),
+        Check(
+            "max |cross_entropy - (H(P) + KL(P||Q))| and vs -sum P log Q",
+            float(max(np.abs(ce - hp - kl).max(), np.abs(ce - minus).max())),
+            "<",
+            1e-9,
+        ),
         Check("max |binary formula - binary_cross_entropy|", float(np.abs(bce_formula - bce).max()), "<", 1e-9),
-        Check("largest |dL/dz_c| over the wrong classes (the note: they do not matter)", float(neg_grad.max()),
-              "<", 1e-9),
+        Check(
+            "largest |dL/dz_c| over the wrong classes (the note: they do not matter)", float(neg_grad.max()), "<", 1e-9
+        ),
     ]
-    return Result(experiment="cross_entropy_definition", claim=_CE_DEF_CLAIM, checks=checks, tables=[table],
-                  seeds=[seed], quick=quick,
-                  notes="The wrong-class gradient equals the predicted probability p_c (checked to "
-                        f"{grad_vs_p:.1e}); one SGD step lowers {lowered:.0%} of the wrong-class logits.")
+    return Result(
+        experiment="cross_entropy_definition",
+        claim=_CE_DEF_CLAIM,
+        checks=checks,
+        tables=[table],
+        seeds=[seed],
+        quick=quick,
+        notes="The wrong-class gradient equals the predicted probability p_c (checked to "
+        f"{grad_vs_p:.1e}); one SGD step lowers {lowered:.0%} of the wrong-class logits.",
+    )
 
 
-_CE_MSE_CLAIM = ("Classification networks use cross entropy: it is the likelihood of the labels and its "
-                 "gradient does not vanish when a softmax output is confidently wrong, unlike MSE.")
+_CE_MSE_CLAIM = (
+    "Classification networks use cross entropy: it is the likelihood of the labels and its "
+    "gradient does not vanish when a softmax output is confidently wrong, unlike MSE."
+)
 
 
 @experiment("cross_entropy_vs_mse", ids=["S002-47"], claim=_CE_MSE_CLAIM)
@@ -342,8 +437,11 @@ def cross_entropy_vs_mse(seed=0, quick=False):
         rows.append([float(pt), gce, gmse, gce / gmse])
         if pt == 1e-4:
             ratio_at = gce / gmse
-    table1 = Table("|dL/dz_true| vs the true class's softmax probability (10 classes)",
-                   ["p_true", "cross entropy", "MSE on softmax", "ratio"], rows)
+    table1 = Table(
+        "|dL/dz_true| vs the true class's softmax probability (10 classes)",
+        ["p_true", "cross entropy", "MSE on softmax", "ratio"],
+        rows,
+    )
 
     seeds = [seed + i for i in range(3 if quick else 5)]
     epochs = 4 if quick else 10
@@ -357,11 +455,28 @@ def cross_entropy_vs_mse(seed=0, quick=False):
             model = nn.Linear(64, 10)
             with dn.no_grad():
                 model.weight.data[...] = np.random.default_rng([s, 9]).normal(0, 2.5, (10, 64))
-            fn = F.cross_entropy if name == "cross entropy" else \
-                (lambda out, y: F.mse_loss(F.softmax(out, dim=1), dn.tensor(onehot[y.numpy().astype(np.int64)]),
-                                           reduction="sum") / out.shape[0])
-            train_classifier(model, dn.optim.SGD(model.parameters(), lr=0.5), xtr, ytr, epochs, 64,
-                             np.random.default_rng([s, 5]), loss_fn=fn)
+            fn = (
+                F.cross_entropy
+                if name == "cross entropy"
+                else (
+                    lambda out, y: (
+                        F.mse_loss(
+                            F.softmax(out, dim=1), dn.tensor(onehot[y.numpy().astype(np.int64)]), reduction="sum"
+                        )
+                        / out.shape[0]
+                    )
+                )
+            )
+            train_classifier(
+                model,
+                dn.optim.SGD(model.parameters(), lr=0.5),
+                xtr,
+                ytr,
+                epochs,
+                64,
+                np.random.default_rng([s, 5]),
+                loss_fn=fn,
+            )
             acc[name].append(accuracy(model, xte, yte))
             if name == "cross entropy":
                 with dn.no_grad():
@@ -370,21 +485,31 @@ def cross_entropy_vs_mse(seed=0, quick=False):
                     b = F.nll_loss(F.log_softmax(out, dim=1), dn.tensor(yte)).item()
                 nll_gap = max(nll_gap, abs(a - b))
     gap = [a - b for a, b in zip(acc["cross entropy"], acc["MSE on softmax"])]
-    table2 = Table(f"Softmax regression on digits from a confidently wrong start, SGD lr 0.5, {epochs} epochs",
-                   ["loss", "mean test accuracy", "std"] + [f"seed {s}" for s in seeds],
-                   [[k, *mean_std(v), *v] for k, v in acc.items()])
+    table2 = Table(
+        f"Softmax regression on digits from a confidently wrong start, SGD lr 0.5, {epochs} epochs",
+        ["loss", "mean test accuracy", "std"] + [f"seed {s}" for s in seeds],
+        [[k, *mean_std(v), *v] for k, v in acc.items()],
+    )
     checks = [
         Check("CE / MSE gradient on the true logit at p_true = 1e-4", ratio_at, ">=", 100),
         Check("test accuracy CE minus MSE, smallest over seeds", min(gap), ">=", 0.1, spread=mean_std(gap)[1]),
         Check("|cross_entropy - nll_loss(log_softmax)|", nll_gap, "<", 1e-6),
     ]
-    return Result(experiment="cross_entropy_vs_mse", claim=_CE_MSE_CLAIM, checks=checks, tables=[table1, table2],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="cross_entropy_vs_mse",
+        claim=_CE_MSE_CLAIM,
+        checks=checks,
+        tables=[table1, table2],
+        seeds=seeds,
+        quick=quick,
+    )
 
 
-_ALPHA_CLAIM = ("Balanced CE weights positives by alpha with alpha / (1 - alpha) = n_neg / n_pos, so alone it "
-                "wants alpha > 0.5 (0.75 in the paper); with focal loss the easy negatives are down-weighted "
-                "so much that the positives dominate, hence alpha = 0.25 < 0.5.")
+_ALPHA_CLAIM = (
+    "Balanced CE weights positives by alpha with alpha / (1 - alpha) = n_neg / n_pos, so alone it "
+    "wants alpha > 0.5 (0.75 in the paper); with focal loss the easy negatives are down-weighted "
+    "so much that the positives dominate, hence alpha = 0.25 < 0.5."
+)
 
 
 @experiment("focal_alpha_balance", ids=["S001-92"], claim=_ALPHA_CLAIM)
@@ -442,14 +567,24 @@ def focal_alpha_balance(seed=0, quick=False):
             l_pos, l_neg = float(li[y == 1].sum()), float(li[y == 0].sum())
             alpha_star[name].append(l_neg / (l_pos + l_neg))
             shares.append([s, name, int(n_pos), l_pos, l_neg, l_neg / (l_pos + l_neg)])
-    table = Table(f"Loss carried by positives and negatives after {steps} Adam steps (2% positives)",
-                  ["seed", "trained with", "positives", "sum loss positives", "sum loss negatives",
-                   "alpha* = L_neg / (L_pos + L_neg)"], shares)
+    table = Table(
+        f"Loss carried by positives and negatives after {steps} Adam steps (2% positives)",
+        [
+            "seed",
+            "trained with",
+            "positives",
+            "sum loss positives",
+            "sum loss negatives",
+            "alpha* = L_neg / (L_pos + L_neg)",
+        ],
+        shares,
+    )
     ce, fl = alpha_star["CE"], alpha_star["focal (gamma 2)"]
     checks = [
         Check("alpha* under CE, smallest over seeds", min(ce), ">", 0.5, spread=mean_std(ce)[1]),
         Check("alpha* under focal loss (gamma 2), largest over seeds", max(fl), "<", 0.5, spread=mean_std(fl)[1]),
         Check("note's alpha rule: |alpha n_pos - (1 - alpha) n_neg|", rule_gap, "<", 1e-9),
     ]
-    return Result(experiment="focal_alpha_balance", claim=_ALPHA_CLAIM, checks=checks, tables=[table],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="focal_alpha_balance", claim=_ALPHA_CLAIM, checks=checks, tables=[table], seeds=seeds, quick=quick
+    )

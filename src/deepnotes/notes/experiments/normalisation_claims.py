@@ -1,5 +1,6 @@
 """Normalisation claims of the notes: feature scaling and gradient descent, image input normalisation,
 what batch normalisation does (saturation, sensitivity to the initial scale) and its gamma / beta."""
+
 from __future__ import annotations
 
 import math
@@ -10,12 +11,14 @@ import deepnotes as dn
 import deepnotes.nn as nn
 import deepnotes.nn.functional as F
 
-from . import experiment
 from ..result import Check, Figure, Result, Table
+from . import experiment
 from ._common import accuracy, digits, mean_std, seeded, single_threaded, train_classifier
 
-_SCALING_CLAIM = ("Normalising features makes the loss contours round, so gradient descent converges in far "
-                  "fewer iterations; distance-based models also need comparable feature scales.")
+_SCALING_CLAIM = (
+    "Normalising features makes the loss contours round, so gradient descent converges in far "
+    "fewer iterations; distance-based models also need comparable feature scales."
+)
 
 
 def _gd_iterations(x, y, tol, cap):
@@ -77,8 +80,10 @@ def feature_scaling_speed(seed=0, quick=False):
         it_std, k_std, c_std = _gd_iterations(xs, y, 1e-6, 1000)
         it_ratio.append(it_raw / it_std)
         if s == seeds[0]:
-            curves = {"raw": (list(range(1, len(c_raw) + 1)), c_raw),
-                      "standardised": (list(range(1, len(c_std) + 1)), c_std)}
+            curves = {
+                "raw": (list(range(1, len(c_raw) + 1)), c_raw),
+                "standardised": (list(range(1, len(c_std) + 1)), c_std),
+            }
         n_tr, n_te = 200, 500
         lab = rng.integers(0, 2, n_tr + n_te)
         f = np.stack([rng.normal(2 * lab - 1, 1.0), rng.normal(0, 100, n_tr + n_te)], 1)
@@ -87,22 +92,52 @@ def feature_scaling_speed(seed=0, quick=False):
         a_std = _one_nn_accuracy(fs[:n_tr], lab[:n_tr], fs[n_tr:], lab[n_tr:])
         knn_gain.append(a_std - a_raw)
         rows.append([s, k_raw, it_raw, k_std, it_std, a_raw, a_std])
-    table = Table("Gradient descent at step 1/L to 1e-6 of the optimum (cap 1000), and 1-NN accuracy",
-                  ["seed", "condition number raw", "GD iterations raw", "condition number standardised",
-                   "GD iterations standardised", "1-NN accuracy raw", "1-NN accuracy standardised"], rows)
-    fig = Figure("gd_loss", "Gradient descent on raw vs standardised features (first seed)", "iteration",
-                 "mean squared error", curves, logy=True)
+    table = Table(
+        "Gradient descent at step 1/L to 1e-6 of the optimum (cap 1000), and 1-NN accuracy",
+        [
+            "seed",
+            "condition number raw",
+            "GD iterations raw",
+            "condition number standardised",
+            "GD iterations standardised",
+            "1-NN accuracy raw",
+            "1-NN accuracy standardised",
+        ],
+        rows,
+    )
+    fig = Figure(
+        "gd_loss",
+        "Gradient descent on raw vs standardised features (first seed)",
+        "iteration",
+        "mean squared error",
+        curves,
+        logy=True,
+    )
     checks = [
         Check("GD iterations raw / standardised, smallest over seeds", min(it_ratio), ">=", 10),
-        Check("1-NN accuracy gain from standardising, smallest over seeds", min(knn_gain), ">=", 0.05,
-              spread=mean_std(knn_gain)[1]),
+        Check(
+            "1-NN accuracy gain from standardising, smallest over seeds",
+            min(knn_gain),
+            ">=",
+            0.05,
+            spread=mean_std(knn_gain)[1],
+        ),
     ]
-    return Result(experiment="feature_scaling_speed", claim=_SCALING_CLAIM, checks=checks, tables=[table],
-                  figures=[fig], seeds=seeds, quick=quick)
+    return Result(
+        experiment="feature_scaling_speed",
+        claim=_SCALING_CLAIM,
+        checks=checks,
+        tables=[table],
+        figures=[fig],
+        seeds=seeds,
+        quick=quick,
+    )
 
 
-_IMAGE_CLAIM = ("Normalising images before the network puts the gradients of all parameters on a common scale "
-                "so one learning rate fits (notes' point 2), and centring improves generalisation (point 3).")
+_IMAGE_CLAIM = (
+    "Normalising images before the network puts the gradients of all parameters on a common scale "
+    "so one learning rate fits (notes' point 2), and centring improves generalisation (point 3)."
+)
 
 
 @experiment("image_input_normalisation", ids=["S001-30"], claim=_IMAGE_CLAIM)
@@ -128,8 +163,11 @@ def image_input_normalisation(seed=0, quick=False):
     xtr0, ytr, xte0, yte = digits()
     raw_tr, raw_te = np.round(xtr0 * 255), np.round(xte0 * 255)
     mu, sd = float(xtr0.mean()), float(xtr0.std())
-    inputs = {"raw 0..255": (raw_tr, raw_te), "[0, 1]": (xtr0, xte0),
-              "standardised": ((xtr0 - mu) / sd, (xte0 - mu) / sd)}
+    inputs = {
+        "raw 0..255": (raw_tr, raw_te),
+        "[0, 1]": (xtr0, xte0),
+        "standardised": ((xtr0 - mu) / sd, (xte0 - mu) / sd),
+    }
     acc = {(k, lr): [] for k in inputs for lr in lrs}
     train_acc = {(k, lr): [] for k in inputs for lr in lrs}
     gnorm = {k: [] for k in inputs}
@@ -144,8 +182,15 @@ def image_input_normalisation(seed=0, quick=False):
                         F.cross_entropy(model(dn.tensor(xtr[:512])), dn.tensor(ytr[:512])).backward()
                         gnorm[name].append(float(np.linalg.norm(model[0].weight.grad.numpy())))
                         model.zero_grad()
-                    losses = train_classifier(model, dn.optim.SGD(model.parameters(), lr=lr), xtr, ytr, epochs,
-                                              batch, np.random.default_rng([s, 4]))
+                    losses = train_classifier(
+                        model,
+                        dn.optim.SGD(model.parameters(), lr=lr),
+                        xtr,
+                        ytr,
+                        epochs,
+                        batch,
+                        np.random.default_rng([s, 4]),
+                    )
                     ok = np.isfinite(losses[-1])
                     acc[(name, lr)].append(accuracy(model, xte, yte) if ok else 0.1)
                     train_acc[(name, lr)].append(accuracy(model, xtr, ytr) if ok else 0.1)
@@ -154,24 +199,43 @@ def image_input_normalisation(seed=0, quick=False):
     best_lr = {k: max(lrs, key=lambda lr: np.mean(acc[(k, lr)])) for k in inputs}
     gen_gap = {k: [a - b for a, b in zip(train_acc[(k, best_lr[k])], acc[(k, best_lr[k])])] for k in inputs}
     centring = [b - a for a, b in zip(gen_gap["standardised"], gen_gap["[0, 1]"])]
-    rows = [[k, mean_std(gnorm[k])[0]] + [mean_std(acc[(k, lr)])[0] for lr in lrs]
-            + [best_lr[k], mean_std(gen_gap[k])[0]] for k in inputs]
-    table = Table(f"MLP 64-64-10 on digits, SGD {epochs} epochs, batch {batch}: mean test accuracy per learning rate",
-                  ["input", "first-layer grad norm at init"] + [f"lr {lr:g}" for lr in lrs]
-                  + ["best lr", "train minus test accuracy at best lr"], rows)
+    rows = [
+        [k, mean_std(gnorm[k])[0]] + [mean_std(acc[(k, lr)])[0] for lr in lrs] + [best_lr[k], mean_std(gen_gap[k])[0]]
+        for k in inputs
+    ]
+    table = Table(
+        f"MLP 64-64-10 on digits, SGD {epochs} epochs, batch {batch}: mean test accuracy per learning rate",
+        ["input", "first-layer grad norm at init"]
+        + [f"lr {lr:g}" for lr in lrs]
+        + ["best lr", "train minus test accuracy at best lr"],
+        rows,
+    )
     ratio = mean_std(gnorm["raw 0..255"])[0] / mean_std(gnorm["standardised"])[0]
     checks = [
         Check("first-layer gradient norm raw / standardised", ratio, ">=", 10),
         Check(f"accuracy drop of raw inputs at standardised's best lr ({best_std_lr:g})", float(drop), ">=", 0.2),
-        Check("generalisation gap [0, 1] minus standardised (each at its best lr), smallest over seeds",
-              min(centring), ">=", 0.01, spread=mean_std(centring)[1]),
+        Check(
+            "generalisation gap [0, 1] minus standardised (each at its best lr), smallest over seeds",
+            min(centring),
+            ">=",
+            0.01,
+            spread=mean_std(centring)[1],
+        ),
     ]
-    return Result(experiment="image_input_normalisation", claim=_IMAGE_CLAIM, checks=checks, tables=[table],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="image_input_normalisation",
+        claim=_IMAGE_CLAIM,
+        checks=checks,
+        tables=[table],
+        seeds=seeds,
+        quick=quick,
+    )
 
 
-_BN_CLAIM = ("Batch normalisation pulls drifting pre-activations back into the sensitive range of the "
-             "activation, so gradients are larger and training converges faster.")
+_BN_CLAIM = (
+    "Batch normalisation pulls drifting pre-activations back into the sensitive range of the "
+    "activation, so gradients are larger and training converges faster."
+)
 
 
 def _sigmoid_mlp(depth, width, bn):
@@ -220,27 +284,33 @@ def batchnorm_sensitive_range(seed=0, quick=False):
             stats[name]["deriv"].append(float((sg * (1 - sg)).mean()))
             stats[name]["grad"].append(float(np.linalg.norm(model[0].weight.grad.numpy())))
             model.zero_grad()
-            train_classifier(model, dn.optim.SGD(model.parameters(), lr=0.5), xtr, ytr, epochs, batch,
-                             np.random.default_rng([s, 6]))
+            train_classifier(
+                model, dn.optim.SGD(model.parameters(), lr=0.5), xtr, ytr, epochs, batch, np.random.default_rng([s, 6])
+            )
             stats[name]["acc"].append(accuracy(model, xte, yte))
     d_ratio = [a / b for a, b in zip(stats["BN"]["deriv"], stats["plain"]["deriv"])]
     g_ratio = [a / b for a, b in zip(stats["BN"]["grad"], stats["plain"]["grad"])]
     a_gap = [a - b for a, b in zip(stats["BN"]["acc"], stats["plain"]["acc"])]
-    table = Table(f"{depth} sigmoid hidden layers on digits, SGD lr 0.5, batch {batch}, {epochs} epochs (mean over seeds {seeds})",
-                  ["net", "mean sigmoid' at last hidden layer", "first-layer grad norm", "test accuracy",
-                   "accuracy std"],
-                  [[k, mean_std(v["deriv"])[0], mean_std(v["grad"])[0], *mean_std(v["acc"])] for k, v in stats.items()])
+    table = Table(
+        f"{depth} sigmoid hidden layers on digits, SGD lr 0.5, batch {batch}, {epochs} epochs "
+        f"(mean over seeds {seeds})",
+        ["net", "mean sigmoid' at last hidden layer", "first-layer grad norm", "test accuracy", "accuracy std"],
+        [[k, mean_std(v["deriv"])[0], mean_std(v["grad"])[0], *mean_std(v["acc"])] for k, v in stats.items()],
+    )
     checks = [
         Check("mean sigmoid' BN / plain at the last hidden layer, smallest over seeds", min(d_ratio), ">=", 1.1),
         Check("first-layer gradient norm BN / plain, smallest over seeds", min(g_ratio), ">=", 3),
         Check("test accuracy BN minus plain, smallest over seeds", min(a_gap), ">=", 0.1, spread=mean_std(a_gap)[1]),
     ]
-    return Result(experiment="batchnorm_sensitive_range", claim=_BN_CLAIM, checks=checks, tables=[table],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="batchnorm_sensitive_range", claim=_BN_CLAIM, checks=checks, tables=[table], seeds=seeds, quick=quick
+    )
 
 
-_SCALE_CLAIM = ("With batch normalisation after each layer, random initialisation of any scale works: BN "
-                "normalises too large or too small activations, avoiding exploding or vanishing gradients.")
+_SCALE_CLAIM = (
+    "With batch normalisation after each layer, random initialisation of any scale works: BN "
+    "normalises too large or too small activations, avoiding exploding or vanishing gradients."
+)
 
 
 def _relu_mlp(depth, bn, scale):
@@ -298,34 +368,47 @@ def batchnorm_init_scale(seed=0, quick=False):
                 F.cross_entropy(out, dn.tensor(ytr[:512])).backward()
                 grad[(bn, a)].append(float(np.linalg.norm(model[0].weight.grad.numpy())))
                 model.zero_grad()
-                losses = train_classifier(model, dn.optim.SGD(model.parameters(), lr=0.1), xtr, ytr, epochs, 64,
-                                          np.random.default_rng([s, 8]))
+                losses = train_classifier(
+                    model, dn.optim.SGD(model.parameters(), lr=0.1), xtr, ytr, epochs, 64, np.random.default_rng([s, 8])
+                )
                 acc[(bn, a)].append(accuracy(model, xte, yte) if np.isfinite(losses[-1]) else 0.1)
         ref = outs[1.0]
         inv.append(max(float(np.abs(outs[a] - ref).max() / np.abs(ref).max()) for a in scales))
     errstate.__exit__(None, None, None)
-    rows = [["BN" if bn else "plain", a, mean_std(grad[(bn, a)])[0], *mean_std(acc[(bn, a)])]
-            for bn in (False, True) for a in scales]
-    table = Table(f"{depth}-layer ReLU MLP, weights He x a, SGD lr 0.1, {epochs} epochs (mean over seeds {seeds})",
-                  ["net", "a", "first-layer grad norm at init", "test accuracy", "std"], rows)
-    span = {bn: max(np.mean(grad[(bn, a)]) for a in scales) / min(np.mean(grad[(bn, a)]) for a in scales)
-            for bn in (False, True)}
+    rows = [
+        ["BN" if bn else "plain", a, mean_std(grad[(bn, a)])[0], *mean_std(acc[(bn, a)])]
+        for bn in (False, True)
+        for a in scales
+    ]
+    table = Table(
+        f"{depth}-layer ReLU MLP, weights He x a, SGD lr 0.1, {epochs} epochs (mean over seeds {seeds})",
+        ["net", "a", "first-layer grad norm at init", "test accuracy", "std"],
+        rows,
+    )
+    span = {
+        bn: max(np.mean(grad[(bn, a)]) for a in scales) / min(np.mean(grad[(bn, a)]) for a in scales)
+        for bn in (False, True)
+    }
     bad = [max(acc[(False, a)][i] for a in (scales[0], scales[-1])) for i in range(len(seeds))]
     bn_low = [min(acc[(True, a)][i] for a in scales) for i in range(len(seeds))]
     checks = [
-        Check("BN net, last hidden output for a = 0.1 or 10 vs a = 1, largest relative difference", max(inv),
-              "<", 1e-2),
+        Check(
+            "BN net, last hidden output for a = 0.1 or 10 vs a = 1, largest relative difference", max(inv), "<", 1e-2
+        ),
         Check("plain net: first-layer gradient max / min over a", span[False], ">=", 1e6),
         Check("BN net: first-layer gradient max / min over a", span[True], "<=", 200),
         Check("plain net: best accuracy at a = 0.1 or 10 (chance 0.1), largest over seeds", max(bad), "<=", 0.15),
         Check("BN net: lowest accuracy over a, smallest over seeds", min(bn_low), ">=", 0.8),
     ]
-    return Result(experiment="batchnorm_init_scale", claim=_SCALE_CLAIM, checks=checks, tables=[table],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="batchnorm_init_scale", claim=_SCALE_CLAIM, checks=checks, tables=[table], seeds=seeds, quick=quick
+    )
 
 
-_GB_CLAIM = ("BN pulls a batch to a normal distribution (the note); its learned gamma and beta give back any "
-             "scale and shift, including the identity.")
+_GB_CLAIM = (
+    "BN pulls a batch to a normal distribution (the note); its learned gamma and beta give back any "
+    "scale and shift, including the identity."
+)
 
 
 @experiment("batchnorm_gamma_beta", ids=["S002-25"], claim=_GB_CLAIM)
@@ -344,8 +427,9 @@ def batchnorm_gamma_beta(seed=0, quick=False):
     """
     rng = seeded(seed)
     n = 4096 if quick else 65536
-    x = np.concatenate([rng.exponential(1.0, (n, 3)), rng.chisquare(2, (n, 3)) * 5 + 3,
-                        rng.lognormal(0, 0.5, (n, 2))], 1)
+    x = np.concatenate(
+        [rng.exponential(1.0, (n, 3)), rng.chisquare(2, (n, 3)) * 5 + 3, rng.lognormal(0, 0.5, (n, 2))], 1
+    )
     bn = nn.BatchNorm1d(8).to(np.float64)
     bn.train()
     with dn.no_grad():
@@ -353,11 +437,11 @@ def batchnorm_gamma_beta(seed=0, quick=False):
 
     def skew(a):
         c = a - a.mean(0)
-        return (c ** 3).mean(0) / c.var(0) ** 1.5
+        return (c**3).mean(0) / c.var(0) ** 1.5
 
     def kurt(a):
         c = a - a.mean(0)
-        return (c ** 4).mean(0) / c.var(0) ** 2 - 3
+        return (c**4).mean(0) / c.var(0) ** 2 - 3
 
     moments = float(max(np.abs(y.mean(0)).max(), np.abs(y.var(0) - 1).max()))
     with dn.no_grad():
@@ -365,16 +449,41 @@ def batchnorm_gamma_beta(seed=0, quick=False):
         bn.bias.data[...] = x.mean(0)
         back = bn(dn.tensor(x)).numpy()
     ident = float(np.abs(back - x).max() / np.abs(x).max())
-    table = Table(f"BatchNorm1d (train mode) on {n} samples of skewed channels",
-                  ["channel", "skew before", "skew after", "excess kurtosis before", "excess kurtosis after",
-                   "mean after", "var after"],
-                  [[i, float(skew(x)[i]), float(skew(y)[i]), float(kurt(x)[i]), float(kurt(y)[i]),
-                    float(y.mean(0)[i]), float(y.var(0)[i])] for i in range(8)])
+    table = Table(
+        f"BatchNorm1d (train mode) on {n} samples of skewed channels",
+        [
+            "channel",
+            "skew before",
+            "skew after",
+            "excess kurtosis before",
+            "excess kurtosis after",
+            "mean after",
+            "var after",
+        ],
+        [
+            [
+                i,
+                float(skew(x)[i]),
+                float(skew(y)[i]),
+                float(kurt(x)[i]),
+                float(kurt(y)[i]),
+                float(y.mean(0)[i]),
+                float(y.var(0)[i]),
+            ]
+            for i in range(8)
+        ],
+    )
     checks = [
         Check("BN output: max |mean|, |var - 1| over channels", moments, "<", 1e-4),
         Check("BN output normal? largest |skewness| (the note)", float(np.abs(skew(y)).max()), "<", 0.1),
         Check("gamma = sqrt(var + eps), beta = mean: max relative |BN(x) - x|", ident, "<", 1e-9),
     ]
-    return Result(experiment="batchnorm_gamma_beta", claim=_GB_CLAIM, checks=checks, tables=[table],
-                  seeds=[seed], quick=quick,
-                  notes="BN's variance uses eps = 1e-5, so the output variance is var / (var + eps), within 1e-4 of 1.")
+    return Result(
+        experiment="batchnorm_gamma_beta",
+        claim=_GB_CLAIM,
+        checks=checks,
+        tables=[table],
+        seeds=[seed],
+        quick=quick,
+        notes="BN's variance uses eps = 1e-5, so the output variance is var / (var + eps), within 1e-4 of 1.",
+    )

@@ -1,4 +1,5 @@
 """Optimisation: learning-rate warmup, batch size against convergence, gradient clipping."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +9,8 @@ import deepnotes.nn as nn
 import deepnotes.nn.functional as F
 from deepnotes.nn.utils import clip_grad_norm_
 
-from . import experiment
 from ..result import Check, Figure, Result, Table
+from . import experiment
 from ._common import accuracy, digits, mean_std, seeded, single_threaded, t_statistic, train_classifier
 
 
@@ -21,8 +22,10 @@ def _mlp(depth=4, width=64):
     return nn.Sequential(*layers, nn.Linear(d, 10))
 
 
-_WARMUP_CLAIM = ("Starting with a small learning rate and raising it to the target (warmup) keeps the first "
-                 "updates stable at a large learning rate and gives a better final model.")
+_WARMUP_CLAIM = (
+    "Starting with a small learning rate and raising it to the target (warmup) keeps the first "
+    "updates stable at a large learning rate and gives a better final model."
+)
 
 
 @experiment("warmup_on_off", ids=["S001-122"], claim=_WARMUP_CLAIM)
@@ -56,25 +59,46 @@ def warmup_on_off(seed=0, quick=False):
     ratio = mean_std([w / n for w, n in zip(spike[True], spike[False])])
     gains = [w - n for w, n in zip(acc[True], acc[False])]
     d_acc = mean_std(gains)
-    rows = [["warmup" if w else "no warmup", mean_std(spike[w])[0], mean_std(acc[w])[0], mean_std(acc[w])[1]]
-            for w in (False, True)]
+    rows = [
+        ["warmup" if w else "no warmup", mean_std(spike[w])[0], mean_std(acc[w])[0], mean_std(acc[w])[1]]
+        for w in (False, True)
+    ]
     checks = [
         Check("early peak loss / first loss, warmup / no warmup", ratio[0], "<", 0.8, spread=ratio[1]),
-        Check(f"test accuracy gain from warmup in standard errors (mean {d_acc[0]:+.4f})", t_statistic(gains),
-              ">", 2.0),
+        Check(
+            f"test accuracy gain from warmup in standard errors (mean {d_acc[0]:+.4f})", t_statistic(gains), ">", 2.0
+        ),
     ]
-    fig = Figure("loss_curves", f"Training loss, Adam lr 0.05 (seed {seeds[0]})", "update", "loss",
-                 {("warmup" if w else "no warmup"): (list(range(1, len(c) + 1)), c) for w, c in curves.items()},
-                 logy=True)
-    return Result(experiment="warmup_on_off", claim=_WARMUP_CLAIM, checks=checks,
-                  tables=[Table(f"{epochs} epochs, {len(seeds)} seeds", ["schedule", "peak loss / first loss, updates 1-100",
-                                                                         "test accuracy", "accuracy std"], rows)],
-                  figures=[fig], seeds=seeds, quick=quick)
+    fig = Figure(
+        "loss_curves",
+        f"Training loss, Adam lr 0.05 (seed {seeds[0]})",
+        "update",
+        "loss",
+        {("warmup" if w else "no warmup"): (list(range(1, len(c) + 1)), c) for w, c in curves.items()},
+        logy=True,
+    )
+    return Result(
+        experiment="warmup_on_off",
+        claim=_WARMUP_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"{epochs} epochs, {len(seeds)} seeds",
+                ["schedule", "peak loss / first loss, updates 1-100", "test accuracy", "accuracy std"],
+                rows,
+            )
+        ],
+        figures=[fig],
+        seeds=seeds,
+        quick=quick,
+    )
 
 
-_BATCH_CLAIM = ("A larger batch gives a more accurate descent direction and steadier training but fewer "
-                "updates per epoch, so at the same learning rate it needs more epochs; scaling the learning "
-                "rate with the batch compensates; a medium batch converges fastest.")
+_BATCH_CLAIM = (
+    "A larger batch gives a more accurate descent direction and steadier training but fewer "
+    "updates per epoch, so at the same learning rate it needs more epochs; scaling the learning "
+    "rate with the batch compensates; a medium batch converges fastest."
+)
 
 
 @experiment("batch_size_convergence", ids=["S001-124", "S001-125", "S001-25", "S001-26"], claim=_BATCH_CLAIM)
@@ -110,38 +134,83 @@ def batch_size_convergence(seed=0, quick=False):
                     per_epoch.append(float(F.cross_entropy(model(dn.tensor(xtr)), dn.tensor(ytr)).item()))
             key = (bs, scaled)
             curve[key], per_update[key], final[key] = per_epoch, steps, per_epoch[-1]
-            last = np.array(steps[-int(np.ceil(len(xtr) / bs)):])
+            last = np.array(steps[-int(np.ceil(len(xtr) / bs)) :])
             wiggle[key] = float(np.std(np.diff(last))) if len(last) > 2 else float("nan")
     n512 = len(per_update[(512, False)])
-    rows = [[bs, "x B/64" if sc else "same", final[(bs, sc)], len(per_update[(bs, sc)]), wiggle[(bs, sc)]]
-            for sc in (False, True) for bs in sizes]
+    rows = [
+        [bs, "x B/64" if sc else "same", final[(bs, sc)], len(per_update[(bs, sc)]), wiggle[(bs, sc)]]
+        for sc in (False, True)
+        for bs in sizes
+    ]
     checks = [
         Check("same lr: final loss batch 512 / batch 64", final[(512, False)] / final[(64, False)], ">", 1.5),
-        Check(f"same lr: mini-batch loss after {n512} updates, batch 512 / batch 8",
-              float(np.mean(per_update[(512, False)][-3:])) / float(np.mean(per_update[(8, False)][n512 - 3:n512])),
-              "<", 1.0),
+        Check(
+            f"same lr: mini-batch loss after {n512} updates, batch 512 / batch 8",
+            float(np.mean(per_update[(512, False)][-3:])) / float(np.mean(per_update[(8, False)][n512 - 3 : n512])),
+            "<",
+            1.0,
+        ),
         Check("last-epoch loss oscillation, batch 512 / batch 8", wiggle[(512, False)] / wiggle[(8, False)], "<", 1.0),
         Check("batch 512: final loss scaled lr / same lr", final[(512, True)] / final[(512, False)], "<", 0.7),
-        Check("same lr: final loss batch 64 / min(batch 8, batch 512)",
-              final[(64, False)] / min(final[(8, False)], final[(512, False)]), "<=", 1.0),
+        Check(
+            "same lr: final loss batch 64 / min(batch 8, batch 512)",
+            final[(64, False)] / min(final[(8, False)], final[(512, False)]),
+            "<=",
+            1.0,
+        ),
     ]
-    figs = [Figure("loss_vs_epoch", "Training loss per epoch (same lr 0.2)", "epoch", "training loss",
-                   {f"batch {bs}": (list(range(1, epochs + 1)), curve[(bs, False)]) for bs in sizes}, logy=True),
-            Figure("loss_vs_update", "Mini-batch loss per update (same lr 0.2)", "update", "mini-batch loss",
-                   {f"batch {bs}": (list(range(1, len(per_update[(bs, False)]) + 1)), per_update[(bs, False)])
-                    for bs in sizes}, logy=True),
-            Figure("loss_vs_epoch_scaled", "Training loss per epoch (lr 0.2 * B/64)", "epoch", "training loss",
-                   {f"batch {bs}": (list(range(1, epochs + 1)), curve[(bs, True)]) for bs in sizes}, logy=True)]
-    return Result(experiment="batch_size_convergence", claim=_BATCH_CLAIM, checks=checks,
-                  tables=[Table(f"SGD on digits, {epochs} epochs", ["batch", "lr", "final training loss", "updates",
-                                                                   "last-epoch oscillation"], rows)],
-                  figures=figs, seeds=[seed], quick=quick,
-                  notes="Convergence is counted in epochs and updates, not wall time (timings are not "
-                        "reproducible on a shared machine).")
+    figs = [
+        Figure(
+            "loss_vs_epoch",
+            "Training loss per epoch (same lr 0.2)",
+            "epoch",
+            "training loss",
+            {f"batch {bs}": (list(range(1, epochs + 1)), curve[(bs, False)]) for bs in sizes},
+            logy=True,
+        ),
+        Figure(
+            "loss_vs_update",
+            "Mini-batch loss per update (same lr 0.2)",
+            "update",
+            "mini-batch loss",
+            {
+                f"batch {bs}": (list(range(1, len(per_update[(bs, False)]) + 1)), per_update[(bs, False)])
+                for bs in sizes
+            },
+            logy=True,
+        ),
+        Figure(
+            "loss_vs_epoch_scaled",
+            "Training loss per epoch (lr 0.2 * B/64)",
+            "epoch",
+            "training loss",
+            {f"batch {bs}": (list(range(1, epochs + 1)), curve[(bs, True)]) for bs in sizes},
+            logy=True,
+        ),
+    ]
+    return Result(
+        experiment="batch_size_convergence",
+        claim=_BATCH_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"SGD on digits, {epochs} epochs",
+                ["batch", "lr", "final training loss", "updates", "last-epoch oscillation"],
+                rows,
+            )
+        ],
+        figures=figs,
+        seeds=[seed],
+        quick=quick,
+        notes="Convergence is counted in epochs and updates, not wall time (timings are not "
+        "reproducible on a shared machine).",
+    )
 
 
-_CLIP_CLAIM = ("Gradient clipping keeps training finite when gradients explode (S001-117); the notes also "
-               "offer clipping against vanishing gradients in RNNs (S002-41).")
+_CLIP_CLAIM = (
+    "Gradient clipping keeps training finite when gradients explode (S001-117); the notes also "
+    "offer clipping against vanishing gradients in RNNs (S002-41)."
+)
 
 
 def _deep_tanh_net(depth, width, gain):
@@ -176,8 +245,12 @@ def gradient_clipping_exploding(seed=0, quick=False):
     results, curves = {}, {}
     for clip in (False, True):
         dn.manual_seed(seed)
-        model = nn.Sequential(nn.Linear(8, 64), nn.ReLU(), *[m for _ in range(4) for m in (nn.Linear(64, 64), nn.ReLU())],
-                              nn.Linear(64, 1))
+        model = nn.Sequential(
+            nn.Linear(8, 64),
+            nn.ReLU(),
+            *[m for _ in range(4) for m in (nn.Linear(64, 64), nn.ReLU())],
+            nn.Linear(64, 1),
+        )
         opt = dn.optim.SGD(model.parameters(), lr=0.1)
         losses = []
         with np.errstate(all="ignore"):
@@ -207,15 +280,38 @@ def gradient_clipping_exploding(seed=0, quick=False):
         Check("vanishing first-layer gradient, norm after / before clipping", after / before, ">", 1.0),
     ]
     rows = [["none" if not c else "clip_grad_norm_(1.0)", r[0], r[1], r[2], r[3]] for c, r in results.items()]
-    fig = Figure("loss_curves", "Training loss with inputs of scale 100", "update", "MSE",
-                 {("clipped" if c else "not clipped"): (list(range(1, len(v) + 1)),
-                                                         [min(l, 1e30) if np.isfinite(l) else 1e30 for l in v])
-                  for c, v in curves.items()}, logy=True)
-    return Result(experiment="gradient_clipping_exploding", claim=_CLIP_CLAIM, checks=checks,
-                  tables=[Table("Badly scaled regression, SGD lr 0.1",
-                                ["clipping", "initial loss", "final loss", "finite", "updates run"], rows),
-                          Table("20-layer tanh MLP, gain 0.5 (vanishing)", ["first-layer grad norm before",
-                                                                           "after clip_grad_norm_(1.0)"],
-                                [[before, after]])],
-                  figures=[fig], seeds=[seed], quick=quick,
-                  notes="Clipping by norm only ever scales gradients down; it cannot revive a vanishing one.")
+    fig = Figure(
+        "loss_curves",
+        "Training loss with inputs of scale 100",
+        "update",
+        "MSE",
+        {
+            ("clipped" if c else "not clipped"): (
+                list(range(1, len(v) + 1)),
+                [min(l, 1e30) if np.isfinite(l) else 1e30 for l in v],
+            )
+            for c, v in curves.items()
+        },
+        logy=True,
+    )
+    return Result(
+        experiment="gradient_clipping_exploding",
+        claim=_CLIP_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "Badly scaled regression, SGD lr 0.1",
+                ["clipping", "initial loss", "final loss", "finite", "updates run"],
+                rows,
+            ),
+            Table(
+                "20-layer tanh MLP, gain 0.5 (vanishing)",
+                ["first-layer grad norm before", "after clip_grad_norm_(1.0)"],
+                [[before, after]],
+            ),
+        ],
+        figures=[fig],
+        seeds=[seed],
+        quick=quick,
+        notes="Clipping by norm only ever scales gradients down; it cannot revive a vanishing one.",
+    )

@@ -1,6 +1,7 @@
 """Optimisation claims of the notes (issue 13): gradient descent against quasi-Newton, the learning rate,
 Adam's per-parameter step, SGD against Adam, Adam's drawbacks, the noise of SGD and the optimiser
 rules of thumb."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,8 @@ import deepnotes.nn as nn
 import deepnotes.nn.functional as F
 from deepnotes.optim.lr_finder import lr_range_test
 
-from . import experiment
 from ..result import Check, Figure, Result, Table
+from . import experiment
 from ._common import accuracy, batches, digits, mean_std, seeded, single_threaded, t_statistic, train_classifier
 
 
@@ -50,8 +51,16 @@ def _run_quadratic(method, a, b, x_star, iters, lr=None):
     else:
         # one iteration per step() call (the history persists between calls); max_eval must allow the
         # line search its evaluations, its default (max_iter * 5 // 4) would be 1
-        opt = dn.optim.LBFGS([x], lr=1, max_iter=1, max_eval=25, history_size=10, line_search_fn="strong_wolfe",
-                             tolerance_grad=1e-14, tolerance_change=1e-16)
+        opt = dn.optim.LBFGS(
+            [x],
+            lr=1,
+            max_iter=1,
+            max_eval=25,
+            history_size=10,
+            line_search_fn="strong_wolfe",
+            tolerance_grad=1e-14,
+            tolerance_change=1e-16,
+        )
     evals = [0]
 
     def closure():
@@ -85,8 +94,16 @@ def _rosenbrock(method, iters):
     if method == "gd":
         opt = dn.optim.SGD([p], lr=1e-3)
     else:
-        opt = dn.optim.LBFGS([p], lr=1, max_iter=1, max_eval=25, history_size=10, line_search_fn="strong_wolfe",
-                             tolerance_grad=1e-14, tolerance_change=1e-16)
+        opt = dn.optim.LBFGS(
+            [p],
+            lr=1,
+            max_iter=1,
+            max_eval=25,
+            history_size=10,
+            line_search_fn="strong_wolfe",
+            tolerance_grad=1e-14,
+            tolerance_change=1e-16,
+        )
 
     def closure():
         opt.zero_grad()
@@ -102,14 +119,16 @@ def _rosenbrock(method, iters):
         else:
             opt.step(closure)
         x0, x1 = p.detach().numpy()
-        values.append(float((1 - x0) ** 2 + 100 * (x1 - x0 ** 2) ** 2))
+        values.append(float((1 - x0) ** 2 + 100 * (x1 - x0**2) ** 2))
     return values
 
 
-_QN_CLAIM = ("Gradient descent (first order) slows down on ill-conditioned problems, its iteration count "
-             "growing with the condition number; quasi-Newton methods (L-BFGS) approximate the inverse "
-             "Hessian from gradient differences and need far fewer iterations, which grow much more slowly "
-             "with the conditioning; Newton's method solves a quadratic in one step.")
+_QN_CLAIM = (
+    "Gradient descent (first order) slows down on ill-conditioned problems, its iteration count "
+    "growing with the condition number; quasi-Newton methods (L-BFGS) approximate the inverse "
+    "Hessian from gradient differences and need far fewer iterations, which grow much more slowly "
+    "with the conditioning; Newton's method solves a quadratic in one step."
+)
 
 
 @experiment("gd_vs_quasi_newton", ids=["S003-34"], claim=_QN_CLAIM)
@@ -156,27 +175,68 @@ def gd_vs_quasi_newton(seed=0, quick=False):
         Check(f"Rosenbrock: L-BFGS value after {len(ros_lb)} iterations", ros_lb[-1], "<", 1e-8),
         Check(f"Rosenbrock: GD value after {ros_iters} iterations", ros_gd[-1], ">", 1e-3),
     ]
-    figs = [Figure("quadratic_error", "Relative distance to the minimiser, kappa 1000", "iteration", "relative error",
-                   {"GD": (list(range(1, len(gd_err[1000]) + 1)), gd_err[1000]),
-                    "L-BFGS": (list(range(1, len(lb_err[1000]) + 1)), lb_err[1000])}, logy=True),
-            Figure("rosenbrock", "Rosenbrock from (-1.5, 2)", "iteration", "f",
-                   {"GD lr 1e-3": (list(range(1, len(ros_gd) + 1)), ros_gd),
-                    "L-BFGS": (list(range(1, len(ros_lb) + 1)), [max(v, 1e-30) for v in ros_lb])}, logy=True)]
-    return Result(experiment="gd_vs_quasi_newton", claim=_QN_CLAIM, checks=checks,
-                  tables=[Table(f"Quadratics, n = {n}", ["kappa", "GD iterations to 1e-3", "GD final error",
-                                                         "L-BFGS iterations to 1e-3", "L-BFGS function evaluations",
-                                                         "L-BFGS final error", "Newton one-step error"], rows),
-                          Table("Rosenbrock", ["method", "iterations", "final f"],
-                                [["GD lr 1e-3", len(ros_gd), ros_gd[-1]], ["L-BFGS", len(ros_lb), ros_lb[-1]]])],
-                  figures=figs, seeds=[seed], quick=quick,
-                  notes="Iteration counts, not wall time: an L-BFGS iteration costs a few function evaluations "
-                        "(line search) and O(mn) extra work. The fragility of L-BFGS with noisy mini-batch "
-                        "gradients is not measured here.")
+    figs = [
+        Figure(
+            "quadratic_error",
+            "Relative distance to the minimiser, kappa 1000",
+            "iteration",
+            "relative error",
+            {
+                "GD": (list(range(1, len(gd_err[1000]) + 1)), gd_err[1000]),
+                "L-BFGS": (list(range(1, len(lb_err[1000]) + 1)), lb_err[1000]),
+            },
+            logy=True,
+        ),
+        Figure(
+            "rosenbrock",
+            "Rosenbrock from (-1.5, 2)",
+            "iteration",
+            "f",
+            {
+                "GD lr 1e-3": (list(range(1, len(ros_gd) + 1)), ros_gd),
+                "L-BFGS": (list(range(1, len(ros_lb) + 1)), [max(v, 1e-30) for v in ros_lb]),
+            },
+            logy=True,
+        ),
+    ]
+    return Result(
+        experiment="gd_vs_quasi_newton",
+        claim=_QN_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"Quadratics, n = {n}",
+                [
+                    "kappa",
+                    "GD iterations to 1e-3",
+                    "GD final error",
+                    "L-BFGS iterations to 1e-3",
+                    "L-BFGS function evaluations",
+                    "L-BFGS final error",
+                    "Newton one-step error",
+                ],
+                rows,
+            ),
+            Table(
+                "Rosenbrock",
+                ["method", "iterations", "final f"],
+                [["GD lr 1e-3", len(ros_gd), ros_gd[-1]], ["L-BFGS", len(ros_lb), ros_lb[-1]]],
+            ),
+        ],
+        figures=figs,
+        seeds=[seed],
+        quick=quick,
+        notes="Iteration counts, not wall time: an L-BFGS iteration costs a few function evaluations "
+        "(line search) and O(mn) extra work. The fragility of L-BFGS with noisy mini-batch "
+        "gradients is not measured here.",
+    )
 
 
-_LR_CLAIM = ("The learning rate sets the step size: too large and training oscillates or diverges, too small "
-             "and it barely moves; a large rate early gives fast progress and decaying it later helps "
-             "convergence; a learning-rate search (range test) finds a workable rate.")
+_LR_CLAIM = (
+    "The learning rate sets the step size: too large and training oscillates or diverges, too small "
+    "and it barely moves; a large rate early gives fast progress and decaying it later helps "
+    "convergence; a learning-rate search (range test) finds a workable rate."
+)
 
 
 def _sgd_run(lr, seed, epochs, xtr, ytr, batch=32):
@@ -292,43 +352,89 @@ def learning_rate_effect(seed=0, quick=False):
         Check("digits, lr 1e-4: loss decrease / initial loss", (first - final[1e-4]) / first, "<", 0.1),
         Check(f"digits, best grid rate ({best_lr:g}): final / initial loss", final[best_lr] / first, "<", 0.25),
         Check("regression, excess loss after 20 steps: lr 0.1 / lr 0.01", early[0], "<", 0.5, spread=early[1]),
-        Check(f"regression, final excess loss cosine / constant 0.1, worst of {len(seeds)} seeds "
-              f"(mean {np.mean(floor):.3f})", max(floor), "<", 0.5),
-        Check(f"range-test suggestion ({suggested:.3g}): final loss / best grid loss", sugg_final / final[best_lr],
-              "<", 2.0),
+        Check(
+            f"regression, final excess loss cosine / constant 0.1, worst of {len(seeds)} seeds "
+            f"(mean {np.mean(floor):.3f})",
+            max(floor),
+            "<",
+            0.5,
+        ),
+        Check(
+            f"range-test suggestion ({suggested:.3g}): final loss / best grid loss",
+            sugg_final / final[best_lr],
+            "<",
+            2.0,
+        ),
     ]
     rows = [[lr, first, final[lr]] for lr in grid] + [[f"suggested {suggested:.3g}", first, sugg_final]]
-    srows = [[name, mean_std([c[1] for c in v])[0], mean_std([c[-1] for c in v])[0], mean_std([c[-1] for c in v])[1]]
-             for name, v in runs.items()]
-    figs = [Figure("lr_grid", f"MLP training loss per epoch, SGD momentum 0.9 (seed {seed})", "epoch",
-                   "training loss", {f"lr {lr:g}": (list(range(len(c))), [min(v, 1e3) if np.isfinite(v) else 1e3
-                                                                          for v in c])
-                                     for lr, c in curves.items()}, logy=True),
-            Figure("schedules", f"Noisy least squares, excess loss (seed {seeds[0]})", "step", "excess loss",
-                   {name: (list(range(10, steps + 1, 10)), v[0]) for name, v in runs.items()}, logy=True),
-            Figure("range_test", "Learning-rate range test", "learning rate", "smoothed loss",
-                   {"smoothed loss": ([float(v) for v in rt.lrs], [float(v) for v in rt.smoothed])}, logy=True)]
-    return Result(experiment="learning_rate_effect", claim=_LR_CLAIM, checks=checks,
-                  tables=[Table(f"MLP on digits, SGD momentum 0.9, {epochs} epochs", ["lr", "initial loss",
-                                                                                     "final loss"], rows),
-                          Table(f"Noisy least squares, SGD batch 4, {steps} steps, {len(seeds)} seeds",
-                                ["schedule", "excess loss after 20 steps", "final excess loss", "final std"], srows),
-                          Table("Quadratic 0.5(x^2 + 10 y^2), 100 GD steps", ["lr", "final |x|"],
-                                [[lr, v] for lr, v in quad.items()])],
-                  figures=figs, seeds=seeds, quick=quick)
+    srows = [
+        [name, mean_std([c[1] for c in v])[0], mean_std([c[-1] for c in v])[0], mean_std([c[-1] for c in v])[1]]
+        for name, v in runs.items()
+    ]
+    figs = [
+        Figure(
+            "lr_grid",
+            f"MLP training loss per epoch, SGD momentum 0.9 (seed {seed})",
+            "epoch",
+            "training loss",
+            {
+                f"lr {lr:g}": (list(range(len(c))), [min(v, 1e3) if np.isfinite(v) else 1e3 for v in c])
+                for lr, c in curves.items()
+            },
+            logy=True,
+        ),
+        Figure(
+            "schedules",
+            f"Noisy least squares, excess loss (seed {seeds[0]})",
+            "step",
+            "excess loss",
+            {name: (list(range(10, steps + 1, 10)), v[0]) for name, v in runs.items()},
+            logy=True,
+        ),
+        Figure(
+            "range_test",
+            "Learning-rate range test",
+            "learning rate",
+            "smoothed loss",
+            {"smoothed loss": ([float(v) for v in rt.lrs], [float(v) for v in rt.smoothed])},
+            logy=True,
+        ),
+    ]
+    return Result(
+        experiment="learning_rate_effect",
+        claim=_LR_CLAIM,
+        checks=checks,
+        tables=[
+            Table(f"MLP on digits, SGD momentum 0.9, {epochs} epochs", ["lr", "initial loss", "final loss"], rows),
+            Table(
+                f"Noisy least squares, SGD batch 4, {steps} steps, {len(seeds)} seeds",
+                ["schedule", "excess loss after 20 steps", "final excess loss", "final std"],
+                srows,
+            ),
+            Table(
+                "Quadratic 0.5(x^2 + 10 y^2), 100 GD steps", ["lr", "final |x|"], [[lr, v] for lr, v in quad.items()]
+            ),
+        ],
+        figures=figs,
+        seeds=seeds,
+        quick=quick,
+    )
 
 
-_ADAM_CLAIM = ("Adam divides a bias-corrected moving average of the gradient by the root of a moving average "
-               "of its square, so every parameter gets its own step of about lr whatever its gradient's "
-               "scale: the first step is exactly lr, rescaling the loss leaves the trajectory unchanged, and "
-               "flat directions progress as fast as steep ones.")
+_ADAM_CLAIM = (
+    "Adam divides a bias-corrected moving average of the gradient by the root of a moving average "
+    "of its square, so every parameter gets its own step of about lr whatever its gradient's "
+    "scale: the first step is exactly lr, rescaling the loss leaves the trajectory unchanged, and "
+    "flat directions progress as fast as steep ones."
+)
 
 
 def _digits_params_after(opt_name, scale, seed, steps, xtr, ytr):
     rng = seeded(seed)
     model = _mlp(depth=2, width=32)
-    opt = dn.optim.Adam(model.parameters(), lr=1e-3) if opt_name == "adam" else \
-        dn.optim.SGD(model.parameters(), lr=0.01)
+    opt = (
+        dn.optim.Adam(model.parameters(), lr=1e-3) if opt_name == "adam" else dn.optim.SGD(model.parameters(), lr=0.01)
+    )
     start = np.concatenate([p.detach().numpy().ravel() for p in model.parameters()])
     for idx in batches(len(xtr), 32, rng)[:steps]:
         opt.zero_grad()
@@ -375,10 +481,13 @@ def adam_per_parameter_step(seed=0, quick=False):
     sgd_span = float(first["sgd"].max() / first["sgd"].min())
     xtr, ytr, _, _ = digits()
     steps = 20 if quick else 80
-    change = {(o, c): _digits_params_after(o, c, seed, steps, xtr, ytr) for o in ("adam", "sgd")
-              for c in (1e-3, 1.0, 1e3)}
-    shift = {c: float(np.linalg.norm(change[("adam", c)] - change[("adam", 1.0)]) / np.linalg.norm(change[("adam", 1.0)]))
-             for c in (1e-3, 1e3)}
+    change = {
+        (o, c): _digits_params_after(o, c, seed, steps, xtr, ytr) for o in ("adam", "sgd") for c in (1e-3, 1.0, 1e3)
+    }
+    shift = {
+        c: float(np.linalg.norm(change[("adam", c)] - change[("adam", 1.0)]) / np.linalg.norm(change[("adam", 1.0)]))
+        for c in (1e-3, 1e3)
+    }
     sgd_ratio = float(np.linalg.norm(change[("sgd", 1.0)]) / np.linalg.norm(change[("sgd", 1e-3)]))
     checks = [
         Check("Adam first step / lr: max deviation from 1 over coordinates", adam_dev, "<", 1e-3),
@@ -389,26 +498,51 @@ def adam_per_parameter_step(seed=0, quick=False):
         Check("SGD on digits: update norm, loss x1 / loss x1e-3", sgd_ratio, ">", 100.0),
     ]
     rows = [[f"{a[i]:.1e}", first["adam"][i], first["sgd"][i]] for i in (0, 5, 10, 15, 20, 25, 29)]
-    return Result(experiment="adam_per_parameter_step", claim=_ADAM_CLAIM, checks=checks,
-                  tables=[Table("First step on 0.5 sum a_i x_i^2 from x = 1 (Adam lr 0.01, SGD lr 0.01)",
-                                ["curvature a_i", "Adam |step|", "SGD |step|"], rows),
-                          Table("Flattest 10 coordinates after 300 steps", ["optimizer", "max |x|", "min |x|"],
-                                [[k, float(v.max()), float(v.min())] for k, v in remaining.items()]),
-                          Table(f"Digits MLP, {steps} steps, loss scaled", ["optimizer", "scale", "update norm"],
-                                [[o, c, float(np.linalg.norm(change[(o, c)]))] for (o, c) in change])],
-                  figures=[Figure("first_step", "First step per coordinate", "curvature a_i", "|step|",
-                                  {"Adam": (list(a), list(first["adam"])), "SGD": (list(a), list(first["sgd"]))},
-                                  logy=True)],
-                  seeds=[seed], quick=quick,
-                  notes="Bias correction is what makes the first step exactly lr; without it the first step "
-                        "would be (1 - beta1) / sqrt(1 - beta2) = 3.16 lr. The invariance to the gradient's scale "
-                        f"holds while |g| >> eps: with the loss x1e-3 the update moved by {shift[1e-3]:.1%}, with "
-                        f"x1e3 by {shift[1e3]:.2%}.")
+    return Result(
+        experiment="adam_per_parameter_step",
+        claim=_ADAM_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "First step on 0.5 sum a_i x_i^2 from x = 1 (Adam lr 0.01, SGD lr 0.01)",
+                ["curvature a_i", "Adam |step|", "SGD |step|"],
+                rows,
+            ),
+            Table(
+                "Flattest 10 coordinates after 300 steps",
+                ["optimizer", "max |x|", "min |x|"],
+                [[k, float(v.max()), float(v.min())] for k, v in remaining.items()],
+            ),
+            Table(
+                f"Digits MLP, {steps} steps, loss scaled",
+                ["optimizer", "scale", "update norm"],
+                [[o, c, float(np.linalg.norm(change[(o, c)]))] for (o, c) in change],
+            ),
+        ],
+        figures=[
+            Figure(
+                "first_step",
+                "First step per coordinate",
+                "curvature a_i",
+                "|step|",
+                {"Adam": (list(a), list(first["adam"])), "SGD": (list(a), list(first["sgd"]))},
+                logy=True,
+            )
+        ],
+        seeds=[seed],
+        quick=quick,
+        notes="Bias correction is what makes the first step exactly lr; without it the first step "
+        "would be (1 - beta1) / sqrt(1 - beta2) = 3.16 lr. The invariance to the gradient's scale "
+        f"holds while |g| >> eps: with the loss x1e-3 the update moved by {shift[1e-3]:.1%}, with "
+        f"x1e3 by {shift[1e3]:.2%}.",
+    )
 
 
-_SGD_ADAM_CLAIM = ("The notes: Adam suits small custom datasets and SGD large ones; Adam's first moment "
-                   "(momentum) helps escape local optima where SGD gets stuck; its second moment gives rarely "
-                   "updated parameters larger steps and frequently updated ones smaller steps.")
+_SGD_ADAM_CLAIM = (
+    "The notes: Adam suits small custom datasets and SGD large ones; Adam's first moment "
+    "(momentum) helps escape local optima where SGD gets stuck; its second moment gives rarely "
+    "updated parameters larger steps and frequently updated ones smaller steps."
+)
 
 
 def _sparse_logistic(rng, n=2000, d=20):
@@ -439,14 +573,17 @@ def _effective_steps(opt_name, x, y, seed, epochs):
 def _ripple(opt_name, starts, steps):
     """Minimise 0.05 x^2 - 0.3 cos 2x (local minima near 2.9 and 5.7, global at 0) from every start."""
     x = dn.tensor(starts.copy(), requires_grad=True)
-    opt = {"sgd": lambda: dn.optim.SGD([x], lr=0.1), "sgd momentum 0.9": lambda: dn.optim.SGD([x], lr=0.1, momentum=0.9),
-           "adam": lambda: dn.optim.Adam([x], lr=0.1)}[opt_name]()
+    opt = {
+        "sgd": lambda: dn.optim.SGD([x], lr=0.1),
+        "sgd momentum 0.9": lambda: dn.optim.SGD([x], lr=0.1, momentum=0.9),
+        "adam": lambda: dn.optim.Adam([x], lr=0.1),
+    }[opt_name]()
     for _ in range(steps):
         opt.zero_grad()
         (0.05 * x * x - 0.3 * dn.cos(2 * x)).sum().backward()
         opt.step()
     v = x.detach().numpy()
-    return v, 0.05 * v ** 2 - 0.3 * np.cos(2 * v)
+    return v, 0.05 * v**2 - 0.3 * np.cos(2 * v)
 
 
 @experiment("sgd_vs_adam", ids=["S001-129"], claim=_SGD_ADAM_CLAIM)
@@ -467,7 +604,8 @@ def sgd_vs_adam(seed=0, quick=False):
     Checks: the size rule predicts that Adam's advantage over SGD is larger on the small set than on the
     full one: the difference of the two gaps must exceed 0.01 by more than 2 standard errors over the
     seeds; SGD with momentum ends at a mean value below half of plain SGD's (the first moment
-    helps), and so does Adam (the notes credit Adam's first moment); Adam's step per unit gradient is > 3x larger for the rarest feature than for the most
+    helps), and so does Adam (the notes credit Adam's first moment); Adam's step per unit gradient is > 3x larger for
+    the rarest feature than for the most
     frequent; SGD's is the same for all (ratio within 1e-6 of 1).
     """
     xtr, ytr, xte, yte = digits()
@@ -483,8 +621,11 @@ def sgd_vs_adam(seed=0, quick=False):
             for name in ("adam", "sgd"):
                 rng = seeded(s)
                 model = _mlp(depth=2)
-                opt = dn.optim.Adam(model.parameters(), lr=3e-3) if name == "adam" else \
-                    dn.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+                opt = (
+                    dn.optim.Adam(model.parameters(), lr=3e-3)
+                    if name == "adam"
+                    else dn.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+                )
                 train_classifier(model, opt, xs, ys, epochs, 32, rng)
                 res[name] = accuracy(model, xte, yte)
                 acc.setdefault((n, name), []).append(res[name])
@@ -496,38 +637,82 @@ def sgd_vs_adam(seed=0, quick=False):
     x, y, p = _sparse_logistic(np.random.default_rng([seed, 7]))
     eff = {name: _effective_steps(name, x, y, seed, 1 if quick else 3) for name in ("adam", "sgd")}
     checks = [
-        Check(f"size rule: (Adam - SGD at 150) - (Adam - SGD at 1437), mean {np.mean(did):+.4f}, lower "
-              f"2-standard-error bound", float(np.mean(did) - 2 * np.std(did, ddof=1) / np.sqrt(len(did))), ">", 0.01),
-        Check("ripple landscape: mean final value, SGD momentum / plain SGD (offset +0.3 so the optimum is 0)",
-              float((ripple["sgd momentum 0.9"][1] + 0.3).mean() / (ripple["sgd"][1] + 0.3).mean()), "<", 0.5),
-        Check("ripple landscape: mean final value, Adam / plain SGD (offset +0.3)",
-              float((ripple["adam"][1] + 0.3).mean() / (ripple["sgd"][1] + 0.3).mean()), "<", 0.5),
-        Check("Adam: step per unit gradient, rarest / most frequent feature", float(eff["adam"][-1] / eff["adam"][0]),
-              ">", 3.0),
-        Check("SGD: |step per unit gradient, rarest / most frequent - 1|", abs(float(eff["sgd"][-1] / eff["sgd"][0]) - 1),
-              "<", 1e-6),
+        Check(
+            f"size rule: (Adam - SGD at 150) - (Adam - SGD at 1437), mean {np.mean(did):+.4f}, lower "
+            f"2-standard-error bound",
+            float(np.mean(did) - 2 * np.std(did, ddof=1) / np.sqrt(len(did))),
+            ">",
+            0.01,
+        ),
+        Check(
+            "ripple landscape: mean final value, SGD momentum / plain SGD (offset +0.3 so the optimum is 0)",
+            float((ripple["sgd momentum 0.9"][1] + 0.3).mean() / (ripple["sgd"][1] + 0.3).mean()),
+            "<",
+            0.5,
+        ),
+        Check(
+            "ripple landscape: mean final value, Adam / plain SGD (offset +0.3)",
+            float((ripple["adam"][1] + 0.3).mean() / (ripple["sgd"][1] + 0.3).mean()),
+            "<",
+            0.5,
+        ),
+        Check(
+            "Adam: step per unit gradient, rarest / most frequent feature",
+            float(eff["adam"][-1] / eff["adam"][0]),
+            ">",
+            3.0,
+        ),
+        Check(
+            "SGD: |step per unit gradient, rarest / most frequent - 1|",
+            abs(float(eff["sgd"][-1] / eff["sgd"][0]) - 1),
+            "<",
+            1e-6,
+        ),
     ]
     rows = [[n, name, mean_std(v)[0], mean_std(v)[1]] for (n, name), v in acc.items()]
-    return Result(experiment="sgd_vs_adam", claim=_SGD_ADAM_CLAIM, checks=checks,
-                  tables=[Table(f"Digits MLP, about {updates} updates, {len(seeds)} seeds",
-                                ["training samples", "optimizer", "test accuracy", "std"], rows),
-                          Table("0.05 x^2 - 0.3 cos 2x from 25 starts in [2, 8], 300 steps",
-                                ["optimizer", "mean final value", "share ending in the global basin"],
-                                [[k, float(v[1].mean()), float((np.abs(v[0]) < 1).mean())] for k, v in ripple.items()]),
-                          Table("Sparse logistic regression: step per unit gradient",
-                                ["feature frequency", "Adam", "SGD"],
-                                [[float(p[i]), float(eff["adam"][i]), float(eff["sgd"][i])] for i in (0, 5, 10, 15, 19)])],
-                  figures=[Figure("effective_step", "Step per unit gradient against feature frequency",
-                                  "feature frequency", "distance / sum |g|",
-                                  {k: (list(p), list(v / v[0])) for k, v in eff.items()}, logy=True)],
-                  seeds=seeds, quick=quick,
-                  notes="Momentum is not unique to Adam: SGD with momentum has the same first moment. The "
-                        "dataset-size rule is not a property of the optimisers.")
+    return Result(
+        experiment="sgd_vs_adam",
+        claim=_SGD_ADAM_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"Digits MLP, about {updates} updates, {len(seeds)} seeds",
+                ["training samples", "optimizer", "test accuracy", "std"],
+                rows,
+            ),
+            Table(
+                "0.05 x^2 - 0.3 cos 2x from 25 starts in [2, 8], 300 steps",
+                ["optimizer", "mean final value", "share ending in the global basin"],
+                [[k, float(v[1].mean()), float((np.abs(v[0]) < 1).mean())] for k, v in ripple.items()],
+            ),
+            Table(
+                "Sparse logistic regression: step per unit gradient",
+                ["feature frequency", "Adam", "SGD"],
+                [[float(p[i]), float(eff["adam"][i]), float(eff["sgd"][i])] for i in (0, 5, 10, 15, 19)],
+            ),
+        ],
+        figures=[
+            Figure(
+                "effective_step",
+                "Step per unit gradient against feature frequency",
+                "feature frequency",
+                "distance / sum |g|",
+                {k: (list(p), list(v / v[0])) for k, v in eff.items()},
+                logy=True,
+            )
+        ],
+        seeds=seeds,
+        quick=quick,
+        notes="Momentum is not unique to Adam: SGD with momentum has the same first moment. The "
+        "dataset-size rule is not a property of the optimisers.",
+    )
 
 
-_ADAM_BAD_CLAIM = ("Adam's drawbacks (notes): it may fail to converge because its second-moment average "
-                   "forgets, so the effective rate oscillates late in training (fixed by AMSGrad); and adaptive "
-                   "methods may miss the good solution: they reach different, often much worse, answers than SGD.")
+_ADAM_BAD_CLAIM = (
+    "Adam's drawbacks (notes): it may fail to converge because its second-moment average "
+    "forgets, so the effective rate oscillates late in training (fixed by AMSGrad); and adaptive "
+    "methods may miss the good solution: they reach different, often much worse, answers than SGD."
+)
 
 
 def _reddi_online(amsgrad, steps):
@@ -565,9 +750,11 @@ def _underdetermined(seeds, steps):
             (((xt @ w - yt) ** 2).sum() / n).backward()  # the sum over seeds of each mean squared error
             opt.step()
         v = w.detach().numpy()
-        out[name] = (np.linalg.norm(x @ v - y, axis=(1, 2)) / np.linalg.norm(y, axis=(1, 2)),
-                     np.linalg.norm(v - w_min, axis=(1, 2)) / np.linalg.norm(w_min, axis=(1, 2)),
-                     np.mean((x_test @ v - x_test @ w_true) ** 2, axis=(1, 2)))
+        out[name] = (
+            np.linalg.norm(x @ v - y, axis=(1, 2)) / np.linalg.norm(y, axis=(1, 2)),
+            np.linalg.norm(v - w_min, axis=(1, 2)) / np.linalg.norm(w_min, axis=(1, 2)),
+            np.mean((x_test @ v - x_test @ w_true) ** 2, axis=(1, 2)),
+        )
     return out
 
 
@@ -604,8 +791,11 @@ def adam_drawbacks(seed=0, quick=False):
         for name in acc:
             rng = seeded(s)
             model = _mlp(depth=2)
-            opt = dn.optim.Adam(model.parameters(), lr=3e-3) if name == "adam" else \
-                dn.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+            opt = (
+                dn.optim.Adam(model.parameters(), lr=3e-3)
+                if name == "adam"
+                else dn.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+            )
             train_classifier(model, opt, xtr[sub], ytr[sub], epochs, 32, rng)
             acc[name].append(accuracy(model, xte, yte))
             train_acc[name].append(accuracy(model, xtr[sub], ytr[sub]))
@@ -613,42 +803,89 @@ def adam_drawbacks(seed=0, quick=False):
     checks = [
         Check("online problem: Adam's mean position over the last 1010 steps (optimum -1)", pos[False], ">", 0.5),
         Check("online problem: AMSGrad's mean position over the last 1010 steps", pos[True], "<", 0.0),
-        Check("least squares: worst residual of either optimiser (relative)",
-              float(max(ls["GD"][0].max(), ls["Adam"][0].max())), "<", 1e-4),
-        Check("least squares: GD's distance to the minimum-norm solution (worst seed)", float(ls["GD"][1].max()),
-              "<", 1e-6),
-        Check("least squares: Adam's distance to the minimum-norm solution (smallest over seeds)",
-              float(ls["Adam"][1].min()), ">", 0.1),
-        Check(f"least squares: test error Adam / GD, smallest over seeds (mean {err_ratio.mean():.3f})",
-              float(err_ratio.min()), ">", 1.0),
-        Check(f"digits: SGD - Adam test accuracy, lower 2-standard-error bound (mean {np.mean(gap):+.4f})",
-              float(np.mean(gap) - 2 * np.std(gap, ddof=1) / np.sqrt(len(gap))), ">", 0.02),
+        Check(
+            "least squares: worst residual of either optimiser (relative)",
+            float(max(ls["GD"][0].max(), ls["Adam"][0].max())),
+            "<",
+            1e-4,
+        ),
+        Check(
+            "least squares: GD's distance to the minimum-norm solution (worst seed)",
+            float(ls["GD"][1].max()),
+            "<",
+            1e-6,
+        ),
+        Check(
+            "least squares: Adam's distance to the minimum-norm solution (smallest over seeds)",
+            float(ls["Adam"][1].min()),
+            ">",
+            0.1,
+        ),
+        Check(
+            f"least squares: test error Adam / GD, smallest over seeds (mean {err_ratio.mean():.3f})",
+            float(err_ratio.min()),
+            ">",
+            1.0,
+        ),
+        Check(
+            f"digits: SGD - Adam test accuracy, lower 2-standard-error bound (mean {np.mean(gap):+.4f})",
+            float(np.mean(gap) - 2 * np.std(gap, ddof=1) / np.sqrt(len(gap))),
+            ">",
+            0.02,
+        ),
     ]
     ls_rows = [[name, float(v[0].max()), float(v[1].mean()), float(v[2].mean())] for name, v in ls.items()]
-    return Result(experiment="adam_drawbacks", claim=_ADAM_BAD_CLAIM, checks=checks,
-                  tables=[Table(f"Online problem, {steps} steps", ["optimizer", "mean x over the last 1010 steps"],
-                                [["Adam", pos[False]], ["AMSGrad", pos[True]]]),
-                          Table(f"Under-determined least squares, {len(seeds)} seeds",
-                                ["optimizer", "worst residual", "distance to min-norm", "test MSE"], ls_rows),
-                          Table(f"Digits MLP, {n_train} training digits, {epochs} epochs, {len(seeds)} seeds",
-                                ["optimizer", "train accuracy", "test accuracy", "std"],
-                                [[k, mean_std(train_acc[k])[0], *mean_std(v)] for k, v in acc.items()])],
-                  figures=[Figure("online", "x_t on the online problem (optimum -1)", "step", "x",
-                                  {"Adam": (list(range(1, steps + 1)), traces[False]),
-                                   "AMSGrad": (list(range(1, steps + 1)), traces[True])})],
-                  seeds=seeds, quick=quick,
-                  notes="Adam and SGD reach different minima (the under-determined problem shows it exactly), "
-                        "but on the digits the adaptive method's answer is not 'very poor'.")
+    return Result(
+        experiment="adam_drawbacks",
+        claim=_ADAM_BAD_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"Online problem, {steps} steps",
+                ["optimizer", "mean x over the last 1010 steps"],
+                [["Adam", pos[False]], ["AMSGrad", pos[True]]],
+            ),
+            Table(
+                f"Under-determined least squares, {len(seeds)} seeds",
+                ["optimizer", "worst residual", "distance to min-norm", "test MSE"],
+                ls_rows,
+            ),
+            Table(
+                f"Digits MLP, {n_train} training digits, {epochs} epochs, {len(seeds)} seeds",
+                ["optimizer", "train accuracy", "test accuracy", "std"],
+                [[k, mean_std(train_acc[k])[0], *mean_std(v)] for k, v in acc.items()],
+            ),
+        ],
+        figures=[
+            Figure(
+                "online",
+                "x_t on the online problem (optimum -1)",
+                "step",
+                "x",
+                {
+                    "Adam": (list(range(1, steps + 1)), traces[False]),
+                    "AMSGrad": (list(range(1, steps + 1)), traces[True]),
+                },
+            )
+        ],
+        seeds=seeds,
+        quick=quick,
+        notes="Adam and SGD reach different minima (the under-determined problem shows it exactly), "
+        "but on the digits the adaptive method's answer is not 'very poor'.",
+    )
 
 
-_STOCH_CLAIM = ("The 'stochastic' in SGD: each step uses the gradient of a randomly drawn mini-batch, an unbiased "
-                "but noisy estimate of the full gradient, so the loss oscillates; the notes add that SGD finally "
-                "reaches the global optimum.")
+_STOCH_CLAIM = (
+    "The 'stochastic' in SGD: each step uses the gradient of a randomly drawn mini-batch, an unbiased "
+    "but noisy estimate of the full gradient, so the loss oscillates; the notes add that SGD finally "
+    "reaches the global optimum."
+)
 
 
 def _flat_grad(model):
-    return np.concatenate([p.grad.numpy().ravel() if hasattr(p.grad, "numpy") else np.asarray(p.grad).ravel()
-                           for p in model.parameters()])
+    return np.concatenate(
+        [p.grad.numpy().ravel() if hasattr(p.grad, "numpy") else np.asarray(p.grad).ravel() for p in model.parameters()]
+    )
 
 
 @experiment("sgd_stochastic_gradient", ids=["S001-131"], claim=_STOCH_CLAIM)
@@ -669,7 +906,8 @@ def sgd_stochastic_gradient(seed=0, quick=False):
     [2, 8]: where each run ends.
     Checks: over one shuffled epoch the batch gradients average to the full gradient (relative error
     < 1e-5); the error of the average of k random batches is what noise alone explains (< 1.5x the
-    single-batch deviation / sqrt k: no bias), while single batches of 8 deviate by > 0.3 (noisy); the deviation ratio batch 8 / batch 64 is within [5, 12]; with the
+    single-batch deviation / sqrt k: no bias), while single batches of 8 deviate by > 0.3 (noisy); the deviation
+    ratio batch 8 / batch 64 is within [5, 12]; with the
     decaying rate the excess loss ends below half the constant rate's noise floor in every seed; the
     notes' "global optimum": at least 95% of the starts end in the global minimum's basin.
     """
@@ -720,41 +958,86 @@ def sgd_stochastic_gradient(seed=0, quick=False):
     ends = xs.detach().numpy()
     global_share = float((np.abs(ends) < np.pi / 2).mean())
     checks = [
-        Check("average over one shuffled epoch of batch-8 gradients: relative error to the full gradient",
-              epoch_err, "<", 1e-5),
-        Check(f"average of {k} random batch-8 gradients: error / (single-batch deviation / sqrt {k}) "
-              "(1 = noise only, no bias)", mean_err[8] / (single / np.sqrt(k)), "<", 1.5),
+        Check(
+            "average over one shuffled epoch of batch-8 gradients: relative error to the full gradient",
+            epoch_err,
+            "<",
+            1e-5,
+        ),
+        Check(
+            f"average of {k} random batch-8 gradients: error / (single-batch deviation / sqrt {k}) "
+            "(1 = noise only, no bias)",
+            mean_err[8] / (single / np.sqrt(k)),
+            "<",
+            1.5,
+        ),
         Check("single batch-8 gradient: relative deviation from the full gradient", single, ">", 0.3),
         Check("mean squared deviation, batch 8 / batch 64 (theory 8.3)", dev[8] / dev[64], ">=", 5.0),
         Check("mean squared deviation, batch 8 / batch 64 (upper bound)", dev[8] / dev[64], "<=", 12.0),
-        Check(f"convex: final excess loss, decaying / constant rate, worst of {len(seeds)} seeds",
-              max(floor_ratio), "<", 0.5),
-        Check("non-convex finite sum: share of 25 starts that SGD brings to the global minimum's basin",
-              global_share, ">=", 0.95),
+        Check(
+            f"convex: final excess loss, decaying / constant rate, worst of {len(seeds)} seeds",
+            max(floor_ratio),
+            "<",
+            0.5,
+        ),
+        Check(
+            "non-convex finite sum: share of 25 starts that SGD brings to the global minimum's basin",
+            global_share,
+            ">=",
+            0.95,
+        ),
     ]
-    return Result(experiment="sgd_stochastic_gradient", claim=_STOCH_CLAIM, checks=checks,
-                  tables=[Table("Mini-batch gradients at the initial weights", ["batch", "relative error of the mean",
-                                                                                "relative deviation of one batch"],
-                                [[b, mean_err[b], float(np.sqrt(dev[b]) / np.linalg.norm(full))] for b in (8, 64)]),
-                          Table(f"Noisy least squares, {steps} steps", ["seed", "constant 0.1", "0.1 / (1 + t/20)"],
-                                [[s, c[-1], d[-1]] for s, c, d in zip(seeds, const, decay)]),
-                          Table(f"Non-convex finite sum, SGD batch 10, momentum 0.9, {nc_steps} steps",
-                                ["start", "end", "f(end)"],
-                                [[float(a), float(b), float(0.05 * b * b - 0.3 * np.cos(2 * b))]
-                                 for a, b in zip(starts[::3], ends[::3])])],
-                  figures=[Figure("convex", f"Noisy least squares (seed {seeds[0]})", "step", "excess loss",
-                                  {"constant 0.1": (list(range(10, steps + 1, 10)), const[0]),
-                                   "0.1 / (1 + t/20)": (list(range(10, steps + 1, 10)), decay[0])}, logy=True)],
-                  seeds=seeds, quick=quick,
-                  notes="SGD converges to the optimum of a convex problem when its rate decays; on a neural "
-                        "network different seeds end at different losses: it reaches a local minimum or "
-                        "stationary point, not necessarily the global optimum.")
+    return Result(
+        experiment="sgd_stochastic_gradient",
+        claim=_STOCH_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "Mini-batch gradients at the initial weights",
+                ["batch", "relative error of the mean", "relative deviation of one batch"],
+                [[b, mean_err[b], float(np.sqrt(dev[b]) / np.linalg.norm(full))] for b in (8, 64)],
+            ),
+            Table(
+                f"Noisy least squares, {steps} steps",
+                ["seed", "constant 0.1", "0.1 / (1 + t/20)"],
+                [[s, c[-1], d[-1]] for s, c, d in zip(seeds, const, decay)],
+            ),
+            Table(
+                f"Non-convex finite sum, SGD batch 10, momentum 0.9, {nc_steps} steps",
+                ["start", "end", "f(end)"],
+                [
+                    [float(a), float(b), float(0.05 * b * b - 0.3 * np.cos(2 * b))]
+                    for a, b in zip(starts[::3], ends[::3])
+                ],
+            ),
+        ],
+        figures=[
+            Figure(
+                "convex",
+                f"Noisy least squares (seed {seeds[0]})",
+                "step",
+                "excess loss",
+                {
+                    "constant 0.1": (list(range(10, steps + 1, 10)), const[0]),
+                    "0.1 / (1 + t/20)": (list(range(10, steps + 1, 10)), decay[0]),
+                },
+                logy=True,
+            )
+        ],
+        seeds=seeds,
+        quick=quick,
+        notes="SGD converges to the optimum of a convex problem when its rate decays; on a neural "
+        "network different seeds end at different losses: it reaches a local minimum or "
+        "stationary point, not necessarily the global optimum.",
+    )
 
 
-_SURVEY_CLAIM = ("Optimiser rules of thumb (notes): for sparse data use an adaptive method with its default "
-                 "settings; plain SGD trains slowest and can stall at saddle points; for deep networks adaptive "
-                 "methods converge faster; Adagrad, Adadelta and RMSprop behave about the same; Nadam does "
-                 "better than RMSprop with momentum or Adam.")
+_SURVEY_CLAIM = (
+    "Optimiser rules of thumb (notes): for sparse data use an adaptive method with its default "
+    "settings; plain SGD trains slowest and can stall at saddle points; for deep networks adaptive "
+    "methods converge faster; Adagrad, Adadelta and RMSprop behave about the same; Nadam does "
+    "better than RMSprop with momentum or Adam."
+)
 
 _SURVEY = {
     "SGD lr 0.01": lambda p: dn.optim.SGD(p, lr=0.01),
@@ -777,7 +1060,7 @@ def _saddle_steps(opt_name, limit):
         loss.backward()
         opt.step()
         x0, x1 = p.detach().numpy()
-        if 0.5 * x0 ** 2 - 0.5 * x1 ** 2 + 0.25 * x1 ** 4 < -0.2:
+        if 0.5 * x0**2 - 0.5 * x1**2 + 0.25 * x1**4 < -0.2:
             return t
     return float("inf")
 
@@ -834,8 +1117,11 @@ def optimizer_survey(seed=0, quick=False):
             return float(F.binary_cross_entropy_with_logits(xt @ dn.tensor(v), yt).item())
 
     f_opt = loss_at(w_opt)
-    sparse_makers = {"Adagrad (defaults)": lambda q: dn.optim.Adagrad(q), "Adam (defaults)": lambda q: dn.optim.Adam(q),
-                     "RMSprop (defaults)": lambda q: dn.optim.RMSprop(q)}
+    sparse_makers = {
+        "Adagrad (defaults)": lambda q: dn.optim.Adagrad(q),
+        "Adam (defaults)": lambda q: dn.optim.Adam(q),
+        "RMSprop (defaults)": lambda q: dn.optim.RMSprop(q),
+    }
     sparse_makers.update({f"SGD lr {lr:g}": (lambda q, lr=lr: dn.optim.SGD(q, lr=lr)) for lr in (0.01, 0.1, 1.0, 3.0)})
     sparse = {}
     for name, make in sparse_makers.items():
@@ -865,27 +1151,68 @@ def optimizer_survey(seed=0, quick=False):
     vs_adam = [a - n for a, n in zip(deep["Adam (defaults)"], deep["NAdam (defaults)"])]
     vs_rms = [a - n for a, n in zip(deep["RMSprop momentum 0.9"], deep["NAdam (defaults)"])]
     checks = [
-        Check("sparse: best adaptive optimiser at defaults / best tuned SGD, excess loss", best_adaptive / best_sgd,
-              "<", 2.0),
+        Check(
+            "sparse: best adaptive optimiser at defaults / best tuned SGD, excess loss",
+            best_adaptive / best_sgd,
+            "<",
+            2.0,
+        ),
         Check("saddle: steps to escape, GD / Adam", saddle["SGD"] / saddle["Adam"], ">", 5.0),
-        Check("deep MLP: loss decrease from the initial loss, Adam / plain SGD",
-              (initial - mean["Adam (defaults)"]) / max(initial - mean["SGD lr 0.01"], 1e-12), ">", 5.0),
+        Check(
+            "deep MLP: loss decrease from the initial loss, Adam / plain SGD",
+            (initial - mean["Adam (defaults)"]) / max(initial - mean["SGD lr 0.01"], 1e-12),
+            ">",
+            5.0,
+        ),
         Check("deep MLP: largest / smallest loss of Adagrad, Adadelta, RMSprop", max(trio) / min(trio), "<", 2.0),
-        Check(f"deep MLP: Adam - NAdam loss in standard errors (mean {np.mean(vs_adam):+.4f})", t_statistic(vs_adam),
-              ">", 2.0),
-        Check(f"deep MLP: RMSprop momentum - NAdam loss in standard errors (mean {np.mean(vs_rms):+.4f})",
-              t_statistic(vs_rms), ">", 2.0),
+        Check(
+            f"deep MLP: Adam - NAdam loss in standard errors (mean {np.mean(vs_adam):+.4f})",
+            t_statistic(vs_adam),
+            ">",
+            2.0,
+        ),
+        Check(
+            f"deep MLP: RMSprop momentum - NAdam loss in standard errors (mean {np.mean(vs_rms):+.4f})",
+            t_statistic(vs_rms),
+            ">",
+            2.0,
+        ),
     ]
-    return Result(experiment="optimizer_survey", claim=_SURVEY_CLAIM, checks=checks,
-                  tables=[Table(f"5-layer MLP (width 32) on {n_train} digits, batch 64, {epochs} epochs, {len(seeds)} seeds",
-                                ["optimizer", "training loss", "std"], [[k, *mean_std(v)] for k, v in deep.items()]),
-                          Table("Sparse logistic regression, 2 epochs", ["optimizer", "excess loss",
-                                                                        "error of the 5 rarest weights"],
-                                [[k, *v] for k, v in sparse.items()]),
-                          Table("Saddle 0.5x^2 - 0.5y^2 + 0.25y^4 from (1, 1e-6), lr 0.1", ["optimizer", "steps to f < -0.2"],
-                                [[k, v] for k, v in saddle.items()])],
-                  figures=[Figure("deep_mlp", "Training loss after the run, 5-layer MLP", "optimizer", "loss",
-                                  {"mean": (list(range(len(mean))), list(mean.values()))}, kind="bar")],
-                  seeds=seeds, quick=quick,
-                  notes=f"Initial training loss {initial:.4f}. Bar order: " + ", ".join(mean) + ". Defaults are PyTorch's; plain SGD has no default "
-                        "rate in PyTorch, 0.01 is used.")
+    return Result(
+        experiment="optimizer_survey",
+        claim=_SURVEY_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"5-layer MLP (width 32) on {n_train} digits, batch 64, {epochs} epochs, {len(seeds)} seeds",
+                ["optimizer", "training loss", "std"],
+                [[k, *mean_std(v)] for k, v in deep.items()],
+            ),
+            Table(
+                "Sparse logistic regression, 2 epochs",
+                ["optimizer", "excess loss", "error of the 5 rarest weights"],
+                [[k, *v] for k, v in sparse.items()],
+            ),
+            Table(
+                "Saddle 0.5x^2 - 0.5y^2 + 0.25y^4 from (1, 1e-6), lr 0.1",
+                ["optimizer", "steps to f < -0.2"],
+                [[k, v] for k, v in saddle.items()],
+            ),
+        ],
+        figures=[
+            Figure(
+                "deep_mlp",
+                "Training loss after the run, 5-layer MLP",
+                "optimizer",
+                "loss",
+                {"mean": (list(range(len(mean))), list(mean.values()))},
+                kind="bar",
+            )
+        ],
+        seeds=seeds,
+        quick=quick,
+        notes=f"Initial training loss {initial:.4f}. Bar order: "
+        + ", ".join(mean)
+        + ". Defaults are PyTorch's; plain SGD has no default "
+        "rate in PyTorch, 0.01 is used.",
+    )

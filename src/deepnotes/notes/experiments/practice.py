@@ -1,5 +1,6 @@
 """Practice claims of the notes (issue 13): fine-tuning with frozen layers, ModuleList against
 Sequential, seeding for reproducibility, why a model does not converge, and data-parallel gradients."""
+
 from __future__ import annotations
 
 import random
@@ -11,8 +12,8 @@ import deepnotes as dn
 import deepnotes.nn as nn
 import deepnotes.nn.functional as F
 
-from . import experiment
 from ..result import Check, Figure, Result, Table
+from . import experiment
 from ._common import accuracy, digits, mean_std, seeded, single_threaded, t_statistic, train_classifier
 
 
@@ -27,10 +28,12 @@ def _loss(model, x, y):
 
 # ----- fine-tuning ------------------------------------------------------------------------------------
 
-_FT_CLAIM = ("Fine-tuning: reuse a pretrained network as a feature extractor and retrain only the new last "
-             "layers, which beats training from scratch on a small dataset; train the new head first with the "
-             "rest frozen, because a randomly initialised head sends large, noisy gradients into the "
-             "pretrained layers and damages them.")
+_FT_CLAIM = (
+    "Fine-tuning: reuse a pretrained network as a feature extractor and retrain only the new last "
+    "layers, which beats training from scratch on a small dataset; train the new head first with the "
+    "rest frozen, because a randomly initialised head sends large, noisy gradients into the "
+    "pretrained layers and damages them."
+)
 
 
 def _backbone():
@@ -56,7 +59,7 @@ def _transfer(strategy, state, n_out, xt, yt, steps, seed):
     bb = _backbone()
     if strategy != "scratch":
         bb.load_state_dict(state)
-    head = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, n_out))   # the new last layers
+    head = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, n_out))  # the new last layers
     model = nn.Sequential(bb, head)
     if strategy in ("scratch", "direct fine-tuning"):
         _train_steps(model.parameters(), model, xt, yt, steps, 3e-3, len(xt), r)
@@ -130,44 +133,79 @@ def finetune_freeze(seed=0, quick=False):
     keep_d = [a - b for a, b in zip(kept["two stages"], kept["direct fine-tuning"])]
     tgt_d = [a - b for a, b in zip(rel["two stages"], rel["direct fine-tuning"])]
     checks = [
-        Check("(a) related task: test accuracy gain, feature extractor - scratch (mean over seeds)",
-              float(np.mean(fe_rel)), ">", 0.05, spread=float(np.std(fe_rel))),
-        Check("(b) new classes: test accuracy gain, feature extractor - scratch (mean over seeds)",
-              float(np.mean(fe_new)), ">", 0.05, spread=float(np.std(fe_new))),
-        Check(f"(a) pretrained accuracy kept, two stages - direct fine-tuning, in standard errors "
-              f"(mean {np.mean(keep_d):+.4f})", t_statistic(keep_d), ">", 2.0),
+        Check(
+            "(a) related task: test accuracy gain, feature extractor - scratch (mean over seeds)",
+            float(np.mean(fe_rel)),
+            ">",
+            0.05,
+            spread=float(np.std(fe_rel)),
+        ),
+        Check(
+            "(b) new classes: test accuracy gain, feature extractor - scratch (mean over seeds)",
+            float(np.mean(fe_new)),
+            ">",
+            0.05,
+            spread=float(np.std(fe_new)),
+        ),
+        Check(
+            f"(a) pretrained accuracy kept, two stages - direct fine-tuning, in standard errors "
+            f"(mean {np.mean(keep_d):+.4f})",
+            t_statistic(keep_d),
+            ">",
+            2.0,
+        ),
         Check("(a) target accuracy, two stages - direct fine-tuning (mean)", float(np.mean(tgt_d)), ">", -0.01),
     ]
-    rows = [[k, mean_std(v)[0], mean_std(v)[1], mean_std(kept[k])[0] if k in kept else None]
-            for k, v in rel.items()]
-    return Result(experiment="finetune_freeze", claim=_FT_CLAIM, checks=checks,
-                  tables=[Table(f"(a) pretrained on digits 0-9, target 'digit mod 3' with 40 images, {steps} steps, "
-                                f"{len(seeds)} seeds", ["strategy", "target test accuracy", "std",
-                                                        "10-class accuracy kept by the backbone"], rows),
-                          Table("(b) pretrained on digits 0-6, target digits 7-9 with 9 images",
-                                ["strategy", "target test accuracy", "std"],
-                                [[k, *mean_std(v)] for k, v in new.items()])],
-                  figures=[Figure("strategies", "(a) Target test accuracy", "strategy", "accuracy",
-                                  {"mean": (list(range(len(rel))), [mean_std(v)[0] for v in rel.values()])},
-                                  kind="bar")],
-                  seeds=seeds, quick=quick,
-                  notes=f"Pretrained 10-class test accuracy {mean_std(source_acc)[0]:.4f}. Bar order: "
-                        + ", ".join(rel) + ". Frozen features help when the target task uses what the "
-                        "pretraining learnt; for new classes they may not.")
+    rows = [[k, mean_std(v)[0], mean_std(v)[1], mean_std(kept[k])[0] if k in kept else None] for k, v in rel.items()]
+    return Result(
+        experiment="finetune_freeze",
+        claim=_FT_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"(a) pretrained on digits 0-9, target 'digit mod 3' with 40 images, {steps} steps, {len(seeds)} seeds",
+                ["strategy", "target test accuracy", "std", "10-class accuracy kept by the backbone"],
+                rows,
+            ),
+            Table(
+                "(b) pretrained on digits 0-6, target digits 7-9 with 9 images",
+                ["strategy", "target test accuracy", "std"],
+                [[k, *mean_std(v)] for k, v in new.items()],
+            ),
+        ],
+        figures=[
+            Figure(
+                "strategies",
+                "(a) Target test accuracy",
+                "strategy",
+                "accuracy",
+                {"mean": (list(range(len(rel))), [mean_std(v)[0] for v in rel.values()])},
+                kind="bar",
+            )
+        ],
+        seeds=seeds,
+        quick=quick,
+        notes=f"Pretrained 10-class test accuracy {mean_std(source_acc)[0]:.4f}. Bar order: "
+        + ", ".join(rel)
+        + ". Frozen features help when the target task uses what the "
+        "pretraining learnt; for new classes they may not.",
+    )
 
 
 # ----- ModuleList and Sequential ----------------------------------------------------------------------
 
-_ML_CLAIM = ("Sequential chains its modules in order and defines forward (so each output must fit the next "
-             "input, and layers can be named with an OrderedDict); ModuleList only registers its modules and "
-             "has no forward; a plain Python list does not register them, so their parameters are neither "
-             "trained nor saved.")
+_ML_CLAIM = (
+    "Sequential chains its modules in order and defines forward (so each output must fit the next "
+    "input, and layers can be named with an OrderedDict); ModuleList only registers its modules and "
+    "has no forward; a plain Python list does not register them, so their parameters are neither "
+    "trained nor saved."
+)
 
 
 class _InList(nn.Module):
     def __init__(self, layers):
         super().__init__()
-        self.layers = layers                     # a plain list: not registered
+        self.layers = layers  # a plain list: not registered
 
     def forward(self, x):
         for layer in self.layers:
@@ -207,8 +245,11 @@ def modulelist_vs_sequential(seed=0, quick=False):
         dn.manual_seed(seed)
         layers = [nn.Linear(8, 8) for _ in range(3)]
         before = np.concatenate([l.weight.detach().numpy().ravel() for l in layers])
-        body = {"list": lambda: _InList(layers), "ModuleList": lambda: _InModuleList(layers),
-                "Sequential": lambda: nn.Sequential(*[m for l in layers for m in (l, nn.ReLU())])}[kind]()
+        body = {
+            "list": lambda: _InList(layers),
+            "ModuleList": lambda: _InModuleList(layers),
+            "Sequential": lambda: nn.Sequential(*[m for l in layers for m in (l, nn.ReLU())]),
+        }[kind]()
         model = nn.Sequential(body, nn.Linear(8, 1))
         counts[kind] = sum(int(np.prod(p.shape)) for p in model.parameters())
         keys[kind] = len(model.state_dict())
@@ -235,25 +276,44 @@ def modulelist_vs_sequential(seed=0, quick=False):
         Check("plain list: parameters registered beyond the output layer", counts["list"] - 9, "<=", 0.0),
         Check("plain list: max |weight change| of its layers after 20 SGD steps", moved["list"], "<=", 0.0),
         Check("ModuleList: max |weight change| after 20 SGD steps", moved["ModuleList"], ">", 1e-4),
-        Check("|ModuleList parameter count - Sequential parameter count|",
-              abs(counts["ModuleList"] - counts["Sequential"]), "<=", 0.0),
+        Check(
+            "|ModuleList parameter count - Sequential parameter count|",
+            abs(counts["ModuleList"] - counts["Sequential"]),
+            "<=",
+            0.0,
+        ),
         Check("calling a ModuleList raises NotImplementedError (1 = yes)", raises_forward, ">=", 1.0),
         Check("OrderedDict names in the Sequential's state_dict (1 = yes)", names_ok, ">=", 1.0),
         Check("Sequential with mismatched sizes raises when called (1 = yes)", mismatch_raises, ">=", 1.0),
     ]
-    return Result(experiment="modulelist_vs_sequential", claim=_ML_CLAIM, checks=checks,
-                  tables=[Table("Three Linear(8, 8) layers plus a Linear(8, 1) output",
-                                ["container", "registered parameters", "state_dict entries",
-                                 "max |change| of the three layers' weights"],
-                                [[k, counts[k], keys[k], moved[k]] for k in counts])],
-                  seeds=[seed], quick=quick)
+    return Result(
+        experiment="modulelist_vs_sequential",
+        claim=_ML_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "Three Linear(8, 8) layers plus a Linear(8, 1) output",
+                [
+                    "container",
+                    "registered parameters",
+                    "state_dict entries",
+                    "max |change| of the three layers' weights",
+                ],
+                [[k, counts[k], keys[k], moved[k]] for k in counts],
+            )
+        ],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
 # ----- seeds and reproducibility ----------------------------------------------------------------------
 
-_SEED_CLAIM = ("Seeding every random generator in use (the framework's, NumPy's, Python's) makes a training "
-               "run repeat exactly; results can still differ across hardware or thread counts because "
-               "floating-point addition is not associative.")
+_SEED_CLAIM = (
+    "Seeding every random generator in use (the framework's, NumPy's, Python's) makes a training "
+    "run repeat exactly; results can still differ across hardware or thread counts because "
+    "floating-point addition is not associative."
+)
 
 
 def _seeded_training(seed=None, py_np_only=None):
@@ -299,7 +359,7 @@ def seed_reproducibility(seed=0, quick=False):
     other = float(np.abs(_seeded_training(seed) - _seeded_training(seed + 1)).max())
     partial = float(np.abs(_seeded_training(py_np_only=seed) - _seeded_training(py_np_only=seed)).max())
     unseeded = float(np.abs(_seeded_training() - _seeded_training()).max())
-    dn.manual_seed(seed)                                     # leave the library seeded as before
+    dn.manual_seed(seed)  # leave the library seeded as before
     vals = np.random.default_rng([seed, 51]).standard_normal(1_000_000 if not quick else 200_000).astype(np.float32)
     forward = float(np.cumsum(vals, dtype=np.float32)[-1])
     backward = float(np.cumsum(vals[::-1], dtype=np.float32)[-1])
@@ -311,22 +371,37 @@ def seed_reproducibility(seed=0, quick=False):
         Check("no seeding: max |parameter difference|", unseeded, ">", 1e-3),
         Check(f"float32 sum of {len(vals)} numbers, forward vs reversed order: |difference|", order_diff, ">", 0.0),
     ]
-    return Result(experiment="seed_reproducibility", claim=_SEED_CLAIM, checks=checks,
-                  tables=[Table("Two training runs compared", ["seeding", "max |parameter difference|"],
-                                [["manual_seed(s) both", same], ["manual_seed(s) vs manual_seed(s+1)", other],
-                                 ["random.seed + np.random.seed only", partial], ["none", unseeded]]),
-                          Table("Float32 summation order", ["order", "sum"],
-                                [["forward", forward], ["reversed", backward]])],
-                  seeds=[seed], quick=quick,
-                  notes="deepnotes.manual_seed seeds its own generator and NumPy's and Python's global ones; "
-                        "the partial seeding row shows why the notes' setup_seed seeds every generator.")
+    return Result(
+        experiment="seed_reproducibility",
+        claim=_SEED_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "Two training runs compared",
+                ["seeding", "max |parameter difference|"],
+                [
+                    ["manual_seed(s) both", same],
+                    ["manual_seed(s) vs manual_seed(s+1)", other],
+                    ["random.seed + np.random.seed only", partial],
+                    ["none", unseeded],
+                ],
+            ),
+            Table("Float32 summation order", ["order", "sum"], [["forward", forward], ["reversed", backward]]),
+        ],
+        seeds=[seed],
+        quick=quick,
+        notes="deepnotes.manual_seed seeds its own generator and NumPy's and Python's global ones; "
+        "the partial seeding row shows why the notes' setup_seed seeds every generator.",
+    )
 
 
 # ----- non-convergence --------------------------------------------------------------------------------
 
-_NC_CLAIM = ("A model that does not converge is not thereby useless: causes such as a learning rate too large or "
-             "too small, unnormalised inputs, wrong labels or too small a model stop training, and fixing the "
-             "setup makes the same model converge.")
+_NC_CLAIM = (
+    "A model that does not converge is not thereby useless: causes such as a learning rate too large or "
+    "too small, unnormalised inputs, wrong labels or too small a model stop training, and fixing the "
+    "setup makes the same model converge."
+)
 
 
 @experiment("non_convergence_causes", ids=["S002-06"], claim=_NC_CLAIM)
@@ -374,34 +449,64 @@ def non_convergence_causes(seed=0, quick=False):
         curves[name] = curve
         final[name] = curve[-1] if np.isfinite(curve[-1]) else float("inf")
     base = final["baseline"]
-    checks = [Check("initial loss of the baseline: |loss - log 10|", abs(first["baseline"] - np.log(10)), "<", 0.1),
-              Check("baseline final training loss", base, "<", 0.3)]
+    checks = [
+        Check("initial loss of the baseline: |loss - log 10|", abs(first["baseline"] - np.log(10)), "<", 0.1),
+        Check("baseline final training loss", base, "<", 0.3),
+    ]
     for name in ("lr 5 (too large)", "lr 1e-5 (too small)", "inputs x 255", "60% random labels", "1 hidden unit"):
         checks.append(Check(f"{name}: final loss / baseline (inf if it overflowed)", final[name] / base, ">", 2.0))
-    checks.append(Check("same model, standardised inputs: final loss / baseline",
-                        final["inputs x 255, standardised (fix)"] / base, "<", 1.5))
-    return Result(experiment="non_convergence_causes", claim=_NC_CLAIM, checks=checks,
-                  tables=[Table(f"64-64-10 MLP on digits, SGD momentum 0.9, {epochs} epochs",
-                                ["setting", "initial loss", "final training loss"],
-                                [[k, first[k], final[k]] for k in settings])],
-                  figures=[Figure("curves", "Training loss per epoch", "epoch", "training loss",
-                                  {k: (list(range(len(c))), [min(v, 1e4) if np.isfinite(v) else 1e4 for v in c])
-                                   for k, c in curves.items()}, logy=True)],
-                  seeds=[seed], quick=quick)
+    checks.append(
+        Check(
+            "same model, standardised inputs: final loss / baseline",
+            final["inputs x 255, standardised (fix)"] / base,
+            "<",
+            1.5,
+        )
+    )
+    return Result(
+        experiment="non_convergence_causes",
+        claim=_NC_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"64-64-10 MLP on digits, SGD momentum 0.9, {epochs} epochs",
+                ["setting", "initial loss", "final training loss"],
+                [[k, first[k], final[k]] for k in settings],
+            )
+        ],
+        figures=[
+            Figure(
+                "curves",
+                "Training loss per epoch",
+                "epoch",
+                "training loss",
+                {
+                    k: (list(range(len(c))), [min(v, 1e4) if np.isfinite(v) else 1e4 for v in c])
+                    for k, c in curves.items()
+                },
+                logy=True,
+            )
+        ],
+        seeds=[seed],
+        quick=quick,
+    )
 
 
 # ----- data parallelism -------------------------------------------------------------------------------
 
-_DP_CLAIM = ("Data parallelism (Caffe's multi-GPU scheme): every device holds a replica, processes its slice of "
-             "the batch, and the averaged gradients equal the gradient of the whole batch, so n devices x batch "
-             "b act as one batch n*b, unless a layer uses batch statistics (BatchNorm computes them per device).")
+_DP_CLAIM = (
+    "Data parallelism (Caffe's multi-GPU scheme): every device holds a replica, processes its slice of "
+    "the batch, and the averaged gradients equal the gradient of the whole batch, so n devices x batch "
+    "b act as one batch n*b, unless a layer uses batch statistics (BatchNorm computes them per device)."
+)
 
 
 def _grads(model, x, y, scale=1.0):
     model.zero_grad()
     (F.cross_entropy(model(dn.tensor(x)), dn.tensor(y)) * scale).backward()
-    return np.concatenate([np.asarray(p.grad.numpy() if hasattr(p.grad, "numpy") else p.grad).ravel()
-                           for p in model.parameters()])
+    return np.concatenate(
+        [np.asarray(p.grad.numpy() if hasattr(p.grad, "numpy") else p.grad).ravel() for p in model.parameters()]
+    )
 
 
 @experiment("data_parallel_gradients", ids=["S002-24"], claim=_DP_CLAIM)
@@ -434,9 +539,13 @@ def data_parallel_gradients(seed=0, quick=False):
         full = _grads(model, x, y)
         parts = [_grads(model, x[s], y[s]) for s in shards]
         avg, total = np.mean(parts, axis=0), np.sum(parts, axis=0)
-        out[bn] = {"rel": float(np.linalg.norm(avg - full) / np.linalg.norm(full)),
-                   "sum ratio": float(np.linalg.norm(total) / np.linalg.norm(avg)), "model": model,
-                   "full": full, "avg": avg}
+        out[bn] = {
+            "rel": float(np.linalg.norm(avg - full) / np.linalg.norm(full)),
+            "sum ratio": float(np.linalg.norm(total) / np.linalg.norm(avg)),
+            "model": model,
+            "full": full,
+            "avg": avg,
+        }
     m = out[False]["model"]
     start = _flat_params(m)
     step_full = start - 0.1 * out[False]["full"]
@@ -444,23 +553,38 @@ def data_parallel_gradients(seed=0, quick=False):
     offset = 0
     for p in m.parameters():
         n = int(np.prod(p.shape))
-        p.grad = dn.tensor(out[False]["avg"][offset:offset + n].reshape(p.shape))
+        p.grad = dn.tensor(out[False]["avg"][offset : offset + n].reshape(p.shape))
         offset += n
     dn.optim.SGD(m.parameters(), lr=0.1).step()
     after = _flat_params(m)
     step_diff = float(np.abs(after - step_full).max() / np.abs(step_full).max())
     checks = [
         Check("no BN: |mean of 4 shard gradients - full-batch gradient| / |full|", out[False]["rel"], "<", 1e-12),
-        Check("no BN: one SGD step from the averaged gradient vs the full batch (relative max difference)",
-              step_diff, "<", 1e-12),
+        Check(
+            "no BN: one SGD step from the averaged gradient vs the full batch (relative max difference)",
+            step_diff,
+            "<",
+            1e-12,
+        ),
         Check("summed shard gradients: |norm ratio to the average - 4|", abs(out[False]["sum ratio"] - 4), "<", 1e-9),
         Check("BatchNorm: |mean of 4 shard gradients - full-batch gradient| / |full|", out[True]["rel"], ">", 1e-3),
     ]
-    return Result(experiment="data_parallel_gradients", claim=_DP_CLAIM, checks=checks,
-                  tables=[Table("4 shards of 64 vs one batch of 256 (float64)",
-                                ["model", "relative gradient difference", "sum / average norm ratio"],
-                                [["64-32-10 MLP", out[False]["rel"], out[False]["sum ratio"]],
-                                 ["with BatchNorm1d", out[True]["rel"], out[True]["sum ratio"]]])],
-                  seeds=[seed], quick=quick,
-                  notes="Synchronised BN (statistics over all devices) would restore the equivalence; it is "
-                        "the full-batch forward pass here. Communication and speed need several devices.")
+    return Result(
+        experiment="data_parallel_gradients",
+        claim=_DP_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "4 shards of 64 vs one batch of 256 (float64)",
+                ["model", "relative gradient difference", "sum / average norm ratio"],
+                [
+                    ["64-32-10 MLP", out[False]["rel"], out[False]["sum ratio"]],
+                    ["with BatchNorm1d", out[True]["rel"], out[True]["sum ratio"]],
+                ],
+            )
+        ],
+        seeds=[seed],
+        quick=quick,
+        notes="Synchronised BN (statistics over all devices) would restore the equivalence; it is "
+        "the full-batch forward pass here. Communication and speed need several devices.",
+    )

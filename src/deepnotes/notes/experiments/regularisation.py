@@ -1,4 +1,5 @@
 """Regularisation: label smoothing and confidence, dropout in training and evaluation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,13 +8,15 @@ import deepnotes as dn
 import deepnotes.nn as nn
 import deepnotes.nn.functional as F
 
-from . import experiment
 from ..result import Check, Figure, Result, Table
+from . import experiment
 from ._common import digits, logits_of, mean_std, seeded, single_threaded, train_classifier
 
-_LS_CLAIM = ("Label smoothing (targets 1 - eps + eps/N and eps/N) keeps the model from being over-confident: "
-             "the optimal predicted probability of the true class is 1 - eps + eps/N, confidence drops and "
-             "calibration and generalisation improve.")
+_LS_CLAIM = (
+    "Label smoothing (targets 1 - eps + eps/N and eps/N) keeps the model from being over-confident: "
+    "the optimal predicted probability of the true class is 1 - eps + eps/N, confidence drops and "
+    "calibration and generalisation improve."
+)
 
 
 def _ece(probs, labels, bins=15):
@@ -57,8 +60,9 @@ def label_smoothing_calibration(seed=0, quick=False):
             rng = seeded(s)
             model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
             loss_fn = lambda z, t, eps=eps: F.cross_entropy(z, t, label_smoothing=eps)  # noqa: E731
-            train_classifier(model, dn.optim.Adam(model.parameters(), lr=3e-3), xtr, ytr, epochs, 32, rng,
-                             loss_fn=loss_fn)
+            train_classifier(
+                model, dn.optim.Adam(model.parameters(), lr=3e-3), xtr, ytr, epochs, 32, rng, loss_fn=loss_fn
+            )
             ptr, pte = _softmax(logits_of(model, xtr)), _softmax(logits_of(model, xte))
             m[eps]["train conf"].append(float(ptr.max(1).mean()))
             m[eps]["test conf"].append(float(pte.max(1).mean()))
@@ -88,19 +92,38 @@ def label_smoothing_calibration(seed=0, quick=False):
         Check("test accuracy, eps 0.1 - eps 0", dacc[0], ">=", -0.005, spread=dacc[1]),
     ]
     rows = [[e] + [avg[e][k][0] for k in ("train conf", "test conf", "ECE", "acc")] for e in eps_values]
-    return Result(experiment="label_smoothing_calibration", claim=_LS_CLAIM, checks=checks,
-                  tables=[Table(f"MLP on digits, {epochs} epochs, mean over {len(seeds)} seeds",
-                                ["eps", "train confidence", "test confidence", "test ECE", "test accuracy"], rows)],
-                  figures=[Figure("confidence", "Mean max-probability and ECE", "eps", "value",
-                                  {k: (eps_values, [avg[e][k][0] for e in eps_values])
-                                   for k in ("test conf", "ECE", "acc")}, kind="bar")],
-                  seeds=seeds, quick=quick,
-                  notes=f"Free logits at the label-smoothing optimum give the true class {p_opt:.4f}. The MLP's "
-                        "train confidence stays below that optimum after finite training.")
+    return Result(
+        experiment="label_smoothing_calibration",
+        claim=_LS_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"MLP on digits, {epochs} epochs, mean over {len(seeds)} seeds",
+                ["eps", "train confidence", "test confidence", "test ECE", "test accuracy"],
+                rows,
+            )
+        ],
+        figures=[
+            Figure(
+                "confidence",
+                "Mean max-probability and ECE",
+                "eps",
+                "value",
+                {k: (eps_values, [avg[e][k][0] for e in eps_values]) for k in ("test conf", "ECE", "acc")},
+                kind="bar",
+            )
+        ],
+        seeds=seeds,
+        quick=quick,
+        notes=f"Free logits at the label-smoothing optimum give the true class {p_opt:.4f}. The MLP's "
+        "train confidence stays below that optimum after finite training.",
+    )
 
 
-_DROP_CLAIM = ("Dropout is active only in training; with inverted scaling (kept units divided by 1 - p) the "
-               "expected activation equals the evaluation-mode activation, and evaluation is the identity.")
+_DROP_CLAIM = (
+    "Dropout is active only in training; with inverted scaling (kept units divided by 1 - p) the "
+    "expected activation equals the evaluation-mode activation, and evaluation is the identity."
+)
 
 
 @experiment("dropout_train_vs_eval", ids=["S003-36", "S002-16"], claim=_DROP_CLAIM)
@@ -130,8 +153,7 @@ def dropout_train_vs_eval(seed=0, quick=False):
     zero_share = float((y_train == 0).mean())
     mean_ratio = float(y_train.mean() / x.numpy().mean())
     # a non-linearity after the dropout: averaging over masks is then only approximately the eval output
-    model = nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Dropout(p), nn.Linear(64, 64), nn.ReLU(),
-                          nn.Linear(64, 4))
+    model = nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Dropout(p), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 4))
     inp = dn.tensor(rng.standard_normal((8, 16)).astype(np.float32))
     draws = 4000 if quick else 20000
     model.train()
@@ -150,15 +172,36 @@ def dropout_train_vs_eval(seed=0, quick=False):
         Check(f"MLP: |mean of {draws} train-mode outputs - eval output| (relative)", mc_err, "<", 0.05),
         Check("MLP: spread of single train-mode outputs (relative)", spread, ">", 0.05),
     ]
-    rows = [["train", zero_share, mean_ratio, spread], ["eval", float((y_eval == 0).mean()),
-                                                        float(y_eval.mean() / x.numpy().mean()), 0.0]]
-    return Result(experiment="dropout_train_vs_eval", claim=_DROP_CLAIM, checks=checks,
-                  tables=[Table(f"nn.Dropout(p={p}) on {n} values in [0.5, 1.5); MLP over {draws} draws",
-                                ["mode", "zero share", "mean(y)/mean(x)", "MLP output spread (rel.)"], rows)],
-                  figures=[Figure("mlp_outputs", "MLP output 0 of sample 0 over train-mode draws", "draw",
-                                  "output", {"train mode": (list(range(draws)), [float(v) for v in outs[:, 0, 0]]),
-                                             "eval mode": ([0, draws - 1], [float(ev[0, 0])] * 2)})],
-                  seeds=[seed], quick=quick,
-                  notes="Scaling by the keep probability at test time (the notes' wording) is for classic "
-                        "dropout; with the inverted dropout of deepnotes and PyTorch it would shrink outputs "
-                        "by 1 - p.")
+    rows = [
+        ["train", zero_share, mean_ratio, spread],
+        ["eval", float((y_eval == 0).mean()), float(y_eval.mean() / x.numpy().mean()), 0.0],
+    ]
+    return Result(
+        experiment="dropout_train_vs_eval",
+        claim=_DROP_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"nn.Dropout(p={p}) on {n} values in [0.5, 1.5); MLP over {draws} draws",
+                ["mode", "zero share", "mean(y)/mean(x)", "MLP output spread (rel.)"],
+                rows,
+            )
+        ],
+        figures=[
+            Figure(
+                "mlp_outputs",
+                "MLP output 0 of sample 0 over train-mode draws",
+                "draw",
+                "output",
+                {
+                    "train mode": (list(range(draws)), [float(v) for v in outs[:, 0, 0]]),
+                    "eval mode": ([0, draws - 1], [float(ev[0, 0])] * 2),
+                },
+            )
+        ],
+        seeds=[seed],
+        quick=quick,
+        notes="Scaling by the keep probability at test time (the notes' wording) is for classic "
+        "dropout; with the inverted dropout of deepnotes and PyTorch it would shrink outputs "
+        "by 1 - p.",
+    )

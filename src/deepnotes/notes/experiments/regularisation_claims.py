@@ -1,5 +1,6 @@
 """Regularisation claims of the notes (issue 13): dropout against DropConnect, why dropout reduces
 over-fitting, dropout as a cheap bagging, and the symptoms and remedies of over- and under-fitting."""
+
 from __future__ import annotations
 
 import functools
@@ -12,9 +13,9 @@ import deepnotes.nn as nn
 import deepnotes.nn.functional as F
 from deepnotes.train.callbacks import EarlyStopping
 
-from . import experiment
 from ..result import Check, Figure, Result, Table
-from ._common import accuracy, logits_of, mean_std, seeded, single_threaded, t_statistic, train_classifier, digits
+from . import experiment
+from ._common import accuracy, digits, logits_of, mean_std, seeded, single_threaded, t_statistic, train_classifier
 
 _HIDDEN = 256
 
@@ -58,8 +59,10 @@ def _dropout_runs(seed, quick):
     xtr, ytr, xte, yte = digits()
     seeds = [seed + i for i in range(3 if quick else 5)]
     n_train, epochs = 200, (100 if quick else 150)
-    out = {k: {"train acc": [], "test acc": [], "test loss": [], "ablated drop": []}
-           for k in ("none", "dropout", "dropconnect")}
+    out = {
+        k: {"train acc": [], "test acc": [], "test loss": [], "ablated drop": []}
+        for k in ("none", "dropout", "dropconnect")
+    }
     out["none"]["early-stopped test acc"], out["none"]["stop step"] = [], []
     models = {}
     for s in seeds:
@@ -94,27 +97,42 @@ def _dropout_runs(seed, quick):
             out[kind]["test acc"].append(float((te_logits.argmax(1) == yte).mean()))
             out[kind]["test loss"].append(_loss_np(te_logits, yte))
             full = out[kind]["test acc"][-1]
-            out[kind]["ablated drop"].append(full - _ablated_accuracy(model, kind, xte, yte,
-                                                                      np.random.default_rng([s, 22])))
+            out[kind]["ablated drop"].append(
+                full - _ablated_accuracy(model, kind, xte, yte, np.random.default_rng([s, 22]))
+            )
             models[(kind, s)] = model
     return seeds, n_train, epochs, out, models
 
 
 def _runs_table(out, n_train, epochs, seeds):
-    rows = [[k] + [mean_std(v[m])[0] for m in ("train acc", "test acc", "test loss", "ablated drop")]
-            for k, v in out.items() if k in ("none", "dropout", "dropconnect")]
-    return Table(f"64-256-10 MLP on {n_train} digits (20% random labels), Adam lr 5e-3, full batch, {epochs} "
-                 f"steps, {len(seeds)} seeds", ["regulariser", "train accuracy (noisy labels)", "test accuracy", "test loss",
-                  "accuracy lost with half the hidden units removed"], rows)
+    rows = [
+        [k] + [mean_std(v[m])[0] for m in ("train acc", "test acc", "test loss", "ablated drop")]
+        for k, v in out.items()
+        if k in ("none", "dropout", "dropconnect")
+    ]
+    return Table(
+        f"64-256-10 MLP on {n_train} digits (20% random labels), Adam lr 5e-3, full batch, {epochs} "
+        f"steps, {len(seeds)} seeds",
+        [
+            "regulariser",
+            "train accuracy (noisy labels)",
+            "test accuracy",
+            "test loss",
+            "accuracy lost with half the hidden units removed",
+        ],
+        rows,
+    )
 
 
 def _diff(out, a, b, key):
     return [x - y for x, y in zip(out[a][key], out[b][key])]
 
 
-_DC_CLAIM = ("Dropout zeroes a unit's output (all its outgoing connections at once), DropConnect zeroes single "
-             "connections; there are far more connections than units, so DropConnect samples more sub-models "
-             "and generalises better (the notes), though results are often similar.")
+_DC_CLAIM = (
+    "Dropout zeroes a unit's output (all its outgoing connections at once), DropConnect zeroes single "
+    "connections; there are far more connections than units, so DropConnect samples more sub-models "
+    "and generalises better (the notes), though results are often similar."
+)
 
 
 @experiment("dropout_vs_dropconnect", ids=["S004-04"], claim=_DC_CLAIM)
@@ -127,7 +145,8 @@ def dropout_vs_dropconnect(seed=0, quick=False):
     Measured: (1) the masks: a 256 -> 10 layer under nn.Dropout(0.5) on its input (the effective weight
     mask of one example) and under nn.DropConnect(0.5): the share of zeroed weights and of weight columns
     (a hidden unit's outgoing connections) zeroed entirely; (2) a 64-256-10 MLP on 200 digits (20% of the labels
-    replaced by random ones, so it over-fits) with dropout on the hidden units or DropConnect on the output layer's weights (p = 0.5), or neither, over
+    replaced by random ones, so it over-fits) with dropout on the hidden units or DropConnect on the output layer's
+    weights (p = 0.5), or neither, over
     several seeds: test accuracy.
     Checks: both zero about half the weights (|share - 0.5| < 0.05); dropout zeroes whole columns (share
     of all-zero columns within 0.1 of 0.5), DropConnect almost never (< 0.01); DropConnect's test accuracy
@@ -138,11 +157,11 @@ def dropout_vs_dropconnect(seed=0, quick=False):
     dc = nn.DropConnect(layer, p=0.5)
     dc.train()
     dc(dn.tensor(rng.standard_normal((1, _HIDDEN)).astype(np.float32)))
-    dc_mask = np.asarray(dc.mask)                                   # (10, 256): kept connections
+    dc_mask = np.asarray(dc.mask)  # (10, 256): kept connections
     drop = nn.Dropout(0.5)
     drop.train()
-    unit_keep = drop(dn.ones(1, _HIDDEN)).numpy()[0] != 0           # kept hidden units
-    do_mask = np.broadcast_to(unit_keep, dc_mask.shape)             # a dropped unit loses its whole column
+    unit_keep = drop(dn.ones(1, _HIDDEN)).numpy()[0] != 0  # kept hidden units
+    do_mask = np.broadcast_to(unit_keep, dc_mask.shape)  # a dropped unit loses its whole column
     share = {"dropout": float(1 - do_mask.mean()), "dropconnect": float(1 - dc_mask.mean())}
     cols = {"dropout": float((~do_mask).all(0).mean()), "dropconnect": float((~dc_mask).all(0).mean())}
     seeds, n_train, epochs, out, _ = _dropout_runs(seed, quick)
@@ -152,28 +171,51 @@ def dropout_vs_dropconnect(seed=0, quick=False):
         Check("DropConnect: |share of zeroed weights - 0.5|", abs(share["dropconnect"] - 0.5), "<", 0.05),
         Check("dropout: |share of all-zero weight columns - 0.5|", abs(cols["dropout"] - 0.5), "<", 0.1),
         Check("DropConnect: share of all-zero weight columns", cols["dropconnect"], "<", 0.01),
-        Check(f"test accuracy DropConnect - dropout in standard errors (mean {np.mean(d):+.4f})", t_statistic(d),
-              ">", 2.0),
+        Check(
+            f"test accuracy DropConnect - dropout in standard errors (mean {np.mean(d):+.4f})", t_statistic(d), ">", 2.0
+        ),
     ]
-    return Result(experiment="dropout_vs_dropconnect", claim=_DC_CLAIM, checks=checks,
-                  tables=[Table("Masks on a 256 -> 10 layer, p = 0.5", ["method", "zeroed weights",
-                                                                         "all-zero columns (units)",
-                                                                         "sub-models per layer (log2)"],
-                                [["dropout", share["dropout"], cols["dropout"], _HIDDEN],
-                                 ["DropConnect", share["dropconnect"], cols["dropconnect"], _HIDDEN * 10]]),
-                          _runs_table(out, n_train, epochs, seeds)],
-                  figures=[Figure("masks", "Weight masks of one forward pass (kept = 1)", "method", "share zeroed",
-                                  {"weights": ([0, 1], [share["dropout"], share["dropconnect"]]),
-                                   "whole columns": ([0, 1], [cols["dropout"], cols["dropconnect"]])}, kind="bar")],
-                  seeds=seeds, quick=quick,
-                  notes="deepnotes' DropConnect draws one weight mask per forward pass (shared by the batch), "
-                        "dropout one mask per example. The notes' 'output kept, input zeroed' description of "
-                        "DropConnect is muddled: it zeroes weights.")
+    return Result(
+        experiment="dropout_vs_dropconnect",
+        claim=_DC_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "Masks on a 256 -> 10 layer, p = 0.5",
+                ["method", "zeroed weights", "all-zero columns (units)", "sub-models per layer (log2)"],
+                [
+                    ["dropout", share["dropout"], cols["dropout"], _HIDDEN],
+                    ["DropConnect", share["dropconnect"], cols["dropconnect"], _HIDDEN * 10],
+                ],
+            ),
+            _runs_table(out, n_train, epochs, seeds),
+        ],
+        figures=[
+            Figure(
+                "masks",
+                "Weight masks of one forward pass (kept = 1)",
+                "method",
+                "share zeroed",
+                {
+                    "weights": ([0, 1], [share["dropout"], share["dropconnect"]]),
+                    "whole columns": ([0, 1], [cols["dropout"], cols["dropconnect"]]),
+                },
+                kind="bar",
+            )
+        ],
+        seeds=seeds,
+        quick=quick,
+        notes="deepnotes' DropConnect draws one weight mask per forward pass (shared by the batch), "
+        "dropout one mask per example. The notes' 'output kept, input zeroed' description of "
+        "DropConnect is muddled: it zeroes weights.",
+    )
 
 
-_OVERFIT_DROP_CLAIM = ("Dropout prevents over-fitting: each step trains a random thinned network (an ensemble "
-                       "of shared-weight sub-networks) and units cannot co-adapt, so the gap between training and "
-                       "test accuracy shrinks and the network stops relying on particular units.")
+_OVERFIT_DROP_CLAIM = (
+    "Dropout prevents over-fitting: each step trains a random thinned network (an ensemble "
+    "of shared-weight sub-networks) and units cannot co-adapt, so the gap between training and "
+    "test accuracy shrinks and the network stops relying on particular units."
+)
 
 
 @experiment("dropout_prevents_overfitting", ids=["S003-39"], claim=_OVERFIT_DROP_CLAIM)
@@ -196,23 +238,50 @@ def dropout_prevents_overfitting(seed=0, quick=False):
     loss_d = _diff(out, "none", "dropout", "test loss")
     abl_d = _diff(out, "none", "dropout", "ablated drop")
     checks = [
-        Check(f"train-test gap, none - dropout, in standard errors (mean {np.mean(gap_d):+.4f})", t_statistic(gap_d),
-              ">", 2.0),
-        Check(f"test loss, none - dropout, in standard errors (mean {np.mean(loss_d):+.4f})", t_statistic(loss_d),
-              ">", 2.0),
-        Check(f"accuracy lost without half the units, none - dropout, in standard errors (mean {np.mean(abl_d):+.4f})",
-              t_statistic(abl_d), ">", 2.0),
+        Check(
+            f"train-test gap, none - dropout, in standard errors (mean {np.mean(gap_d):+.4f})",
+            t_statistic(gap_d),
+            ">",
+            2.0,
+        ),
+        Check(
+            f"test loss, none - dropout, in standard errors (mean {np.mean(loss_d):+.4f})",
+            t_statistic(loss_d),
+            ">",
+            2.0,
+        ),
+        Check(
+            f"accuracy lost without half the units, none - dropout, in standard errors (mean {np.mean(abl_d):+.4f})",
+            t_statistic(abl_d),
+            ">",
+            2.0,
+        ),
     ]
-    return Result(experiment="dropout_prevents_overfitting", claim=_OVERFIT_DROP_CLAIM, checks=checks,
-                  tables=[_runs_table(out, n_train, epochs, seeds)],
-                  figures=[Figure("gap", "Train-test accuracy gap per seed", "seed", "gap",
-                                  {k: (seeds, v) for k, v in gap.items()}, kind="bar")],
-                  seeds=seeds, quick=quick)
+    return Result(
+        experiment="dropout_prevents_overfitting",
+        claim=_OVERFIT_DROP_CLAIM,
+        checks=checks,
+        tables=[_runs_table(out, n_train, epochs, seeds)],
+        figures=[
+            Figure(
+                "gap",
+                "Train-test accuracy gap per seed",
+                "seed",
+                "gap",
+                {k: (seeds, v) for k, v in gap.items()},
+                kind="bar",
+            )
+        ],
+        seeds=seeds,
+        quick=quick,
+    )
 
 
-_BAG_CLAIM = ("Dropout approximates bagging over exponentially many sub-networks that share parameters; at "
-              "test time the weight-scaling rule (eval mode) stands in for averaging the ensemble: exactly the "
-              "normalised geometric mean for a single softmax layer, approximately for deep networks.")
+_BAG_CLAIM = (
+    "Dropout approximates bagging over exponentially many sub-networks that share parameters; at "
+    "test time the weight-scaling rule (eval mode) stands in for averaging the ensemble: exactly the "
+    "normalised geometric mean for a single softmax layer, approximately for deep networks."
+)
 
 
 @experiment("dropout_vs_bagging", ids=["S002-45"], claim=_BAG_CLAIM)
@@ -243,7 +312,7 @@ def dropout_vs_bagging(seed=0, quick=False):
         eval_out = F.softmax(model(dn.tensor(x)), dim=1).numpy()
     log_probs = []
     for bits in itertools.product((0.0, 1.0), repeat=d):
-        z = (x * np.array(bits) / 0.5) @ w.T + b                    # the sub-network (inverted scaling)
+        z = (x * np.array(bits) / 0.5) @ w.T + b  # the sub-network (inverted scaling)
         z = z - z.max(1, keepdims=True)
         log_probs.append(z - np.log(np.exp(z).sum(1, keepdims=True)))
     geo = np.exp(np.mean(log_probs, axis=0))
@@ -256,7 +325,7 @@ def dropout_vs_bagging(seed=0, quick=False):
     ev = logits_of(net, xte)
     net.train()
     draws = 200 if quick else 1000
-    dn.manual_seed(seed + 7)    # the draws must not depend on whether the runs above came from the cache
+    dn.manual_seed(seed + 7)  # the draws must not depend on whether the runs above came from the cache
     with dn.no_grad():
         probs = [F.softmax(net(dn.tensor(xte)), dim=1).numpy() for _ in range(draws)]
     net.eval()
@@ -264,36 +333,51 @@ def dropout_vs_bagging(seed=0, quick=False):
     agree = float((mc.argmax(1) == ev.argmax(1)).mean())
     acc_ev, acc_mc = float((ev.argmax(1) == yte).mean()), float((mc.argmax(1) == yte).mean())
     acc_single = float(np.mean([(p.argmax(1) == yte).mean() for p in probs]))
-    sampled = epochs * n_train                                      # one mask per example and step
+    sampled = epochs * n_train  # one mask per example and step
     # masks drawn like training draws them: how often does one repeat among `sampled` draws of 256 bits?
     masks = np.random.default_rng([seed, 23]).random((sampled, _HIDDEN)) >= 0.5
     unique = len({m.tobytes() for m in np.packbits(masks, axis=1)})
     checks = [
         Check("softmax layer: max |eval output - geometric mean of all 2^12 sub-networks|", exact_err, "<", 1e-9),
-        Check(f"MLP: share of test digits where eval mode and the mean of {draws} sub-networks agree", agree,
-              ">", 0.97),
+        Check(
+            f"MLP: share of test digits where eval mode and the mean of {draws} sub-networks agree", agree, ">", 0.97
+        ),
         Check("MLP: |accuracy eval mode - accuracy of the sub-network average|", abs(acc_ev - acc_mc), "<", 0.01),
         Check("MLP: accuracy eval mode - mean accuracy of one sampled sub-network", acc_ev - acc_single, ">", 0.01),
         Check(f"share of repeated masks among the {sampled} drawn in training", 1 - unique / sampled, "<=", 0.0),
     ]
-    return Result(experiment="dropout_vs_bagging", claim=_BAG_CLAIM, checks=checks,
-                  tables=[Table("Dropout as an ensemble", ["quantity", "value"],
-                                [["softmax layer: max |eval - geometric mean|", exact_err],
-                                 ["MLP eval-mode test accuracy", acc_ev],
-                                 [f"MLP mean of {draws} sub-networks, test accuracy", acc_mc],
-                                 ["MLP one sub-network, mean test accuracy", acc_single],
-                                 ["MLP agreement eval / sub-network mean", agree],
-                                 ["masks drawn in training (steps x batch)", sampled],
-                                 ["distinct masks", unique],
-                                 ["log2 of the number of sub-networks", _HIDDEN]])],
-                  seeds=[seeds[0]], quick=quick,
-                  notes="Bagging's independent models trained to convergence on bootstrap samples are not run "
-                        "here; the measurement is of dropout's side of the comparison.")
+    return Result(
+        experiment="dropout_vs_bagging",
+        claim=_BAG_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                "Dropout as an ensemble",
+                ["quantity", "value"],
+                [
+                    ["softmax layer: max |eval - geometric mean|", exact_err],
+                    ["MLP eval-mode test accuracy", acc_ev],
+                    [f"MLP mean of {draws} sub-networks, test accuracy", acc_mc],
+                    ["MLP one sub-network, mean test accuracy", acc_single],
+                    ["MLP agreement eval / sub-network mean", agree],
+                    ["masks drawn in training (steps x batch)", sampled],
+                    ["distinct masks", unique],
+                    ["log2 of the number of sub-networks", _HIDDEN],
+                ],
+            )
+        ],
+        seeds=[seeds[0]],
+        quick=quick,
+        notes="Bagging's independent models trained to convergence on bootstrap samples are not run "
+        "here; the measurement is of dropout's side of the comparison.",
+    )
 
 
-_FIT_CLAIM = ("Over-fitting shows as low training error with much higher test error; more data, a smaller model, "
-              "L2 regularisation, dropout and early stopping reduce it.  Under-fitting shows as high training "
-              "and test error close together; a bigger model fixes it.")
+_FIT_CLAIM = (
+    "Over-fitting shows as low training error with much higher test error; more data, a smaller model, "
+    "L2 regularisation, dropout and early stopping reduce it.  Under-fitting shows as high training "
+    "and test error close together; a bigger model fixes it."
+)
 
 
 def _fit(hidden, x, y, seed, steps, lr=5e-3, weight_decay=0.0):
@@ -317,7 +401,8 @@ def overfitting_remedies(seed=0, quick=False):
     regime; the runs of dropout_prevents_overfitting): the 64-256-10 MLP, full-batch Adam, over several
     seeds, against the same model with 4x the training data, a 16-unit hidden layer, decoupled weight
     decay 5 (AdamW at lr 5e-3: every step shrinks the weights by 2.5%), dropout 0.5, or early stopping
-    on a noisy validation set (best validation-loss weights).  Under-fitting: a 2-unit hidden layer against the 256-unit one on 200 clean digits.
+    on a noisy validation set (best validation-loss weights).  Under-fitting: a 2-unit hidden layer against the
+    256-unit one on 200 clean digits.
     Checks: the baseline fits its noisy labels (train accuracy >= 0.99) yet its test accuracy is lower
     by > 0.1; each remedy raises test accuracy by more than 2 standard errors over the seeds; the 2-unit
     model's training accuracy is < 0.7 and within 0.1 of its test accuracy; the 256-unit model raises
@@ -326,8 +411,11 @@ def overfitting_remedies(seed=0, quick=False):
     """
     seeds, n_train, steps, out, _ = _dropout_runs(seed, quick)
     xtr, ytr, xte, yte = digits()
-    res = {"baseline": out["none"]["test acc"], "dropout 0.5": out["dropout"]["test acc"],
-           "early stopping": out["none"]["early-stopped test acc"]}
+    res = {
+        "baseline": out["none"]["test acc"],
+        "dropout 0.5": out["dropout"]["test acc"],
+        "early stopping": out["none"]["early-stopped test acc"],
+    }
     extra = {"4x data": [], "16 hidden units": [], "weight decay 5": []}
     under = {2: {"train": [], "test": []}, 256: {"train": [], "test": []}}
     for s in seeds:
@@ -336,7 +424,7 @@ def overfitting_remedies(seed=0, quick=False):
         y = ytr[sub].copy()
         flip = g.random(n_train) < 0.2
         y[flip] = g.integers(0, 10, int(flip.sum()))
-        big = np.random.default_rng([s, 24]).permutation(len(xtr))[:4 * n_train]
+        big = np.random.default_rng([s, 24]).permutation(len(xtr))[: 4 * n_train]
         yb = ytr[big].copy()
         bflip = np.random.default_rng([s, 25]).random(len(big)) < 0.2
         yb[bflip] = np.random.default_rng([s, 26]).integers(0, 10, int(bflip.sum()))
@@ -358,8 +446,14 @@ def overfitting_remedies(seed=0, quick=False):
     ]
     for name in ("4x data", "16 hidden units", "weight decay 5", "dropout 0.5", "early stopping"):
         d = [a - b for a, b in zip(res[name], res["baseline"])]
-        checks.append(Check(f"{name}: test accuracy gain over the baseline in standard errors (mean {np.mean(d):+.4f})",
-                            t_statistic(d), ">", 2.0))
+        checks.append(
+            Check(
+                f"{name}: test accuracy gain over the baseline in standard errors (mean {np.mean(d):+.4f})",
+                t_statistic(d),
+                ">",
+                2.0,
+            )
+        )
     checks += [
         Check("under-fitting: 2-unit model training accuracy", u2["train"], "<", 0.7),
         Check("under-fitting: |train - test accuracy| of the 2-unit model", abs(u2["train"] - u2["test"]), "<", 0.1),
@@ -367,15 +461,37 @@ def overfitting_remedies(seed=0, quick=False):
         Check("bigger model: test accuracy gain, 256 vs 2 units", u256["test"] - u2["test"], ">", 0.2),
     ]
     rows = [[k, mean_std(v)[0], mean_std(v)[1]] for k, v in res.items()]
-    return Result(experiment="overfitting_remedies", claim=_FIT_CLAIM, checks=checks,
-                  tables=[Table(f"Over-fitting: {n_train} digits with 20% random labels, {steps} full-batch steps, "
-                                f"{len(seeds)} seeds", ["setting", "test accuracy", "std"], rows),
-                          Table("Under-fitting: 200 clean digits, 60 steps", ["hidden units", "train accuracy",
-                                                                              "test accuracy"],
-                                [[2, u2["train"], u2["test"]], [256, u256["train"], u256["test"]]])],
-                  figures=[Figure("remedies", "Test accuracy by remedy", "setting", "test accuracy",
-                                  {"mean": (list(range(len(res))), [mean_std(v)[0] for v in res.values()])},
-                                  kind="bar")],
-                  seeds=seeds, quick=quick,
-                  notes="Bar order: " + ", ".join(res) + ". Early stopping restored the weights of step(s) "
-                        + ", ".join(str(v) for v in out["none"]["stop step"]) + f" of {steps}.")
+    return Result(
+        experiment="overfitting_remedies",
+        claim=_FIT_CLAIM,
+        checks=checks,
+        tables=[
+            Table(
+                f"Over-fitting: {n_train} digits with 20% random labels, {steps} full-batch steps, {len(seeds)} seeds",
+                ["setting", "test accuracy", "std"],
+                rows,
+            ),
+            Table(
+                "Under-fitting: 200 clean digits, 60 steps",
+                ["hidden units", "train accuracy", "test accuracy"],
+                [[2, u2["train"], u2["test"]], [256, u256["train"], u256["test"]]],
+            ),
+        ],
+        figures=[
+            Figure(
+                "remedies",
+                "Test accuracy by remedy",
+                "setting",
+                "test accuracy",
+                {"mean": (list(range(len(res))), [mean_std(v)[0] for v in res.values()])},
+                kind="bar",
+            )
+        ],
+        seeds=seeds,
+        quick=quick,
+        notes="Bar order: "
+        + ", ".join(res)
+        + ". Early stopping restored the weights of step(s) "
+        + ", ".join(str(v) for v in out["none"]["stop step"])
+        + f" of {steps}.",
+    )

@@ -1,4 +1,5 @@
 """Sequence models: how far back a plain RNN, an LSTM and a GRU can carry information."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,20 +8,22 @@ import deepnotes as dn
 import deepnotes.nn as nn
 import deepnotes.nn.functional as F
 
-from . import experiment
 from ..result import Check, Figure, Result, Table
+from . import experiment
 from ._common import mean_std, single_threaded
 
-_CLAIM = ("A plain RNN cannot carry information over long sequences (vanishing/exploding gradients through "
-          "the repeated product), while the LSTM's additive cell state (and the GRU's gates) can.")
+_CLAIM = (
+    "A plain RNN cannot carry information over long sequences (vanishing/exploding gradients through "
+    "the repeated product), while the LSTM's additive cell state (and the GRU's gates) can."
+)
 
 _CELLS = ("RNN", "LSTM", "GRU")
-_VOCAB = 4          # one-hot tokens 0..3; the first token is 0 or 1 and is the label
+_VOCAB = 4  # one-hot tokens 0..3; the first token is 0 or 1 and is the label
 _HIDDEN = 16
 _BATCH = 64
-_LR = 0.01        # the largest of 0.003 / 0.01 / 0.03 at which every cell learns T=10 (0.03: LSTM fails 2 of 3 seeds)
+_LR = 0.01  # the largest of 0.003 / 0.01 / 0.03 at which every cell learns T=10 (0.03: LSTM fails 2 of 3 seeds)
 _TEST = 512
-_LEAD = 0.05     # a gated cell "remembers further" when it leads the RNN by this much in every seed
+_LEAD = 0.05  # a gated cell "remembers further" when it leads the RNN by this much in every seed
 
 
 def _recall_data(rng, n, length):
@@ -117,29 +120,56 @@ def rnn_vs_lstm_long_dependency(seed=0, quick=False):
     stats = {k: mean_std(v) for k, v in acc.items()}
     short, longer = lengths[0], lengths[1:]
     rows = [[t, c, stats[(c, t)][0], stats[(c, t)][1]] + acc[(c, t)] for t in lengths for c in _CELLS]
-    table = Table(f"Test accuracy of first-token recall (chance 0.5), {steps} updates, seeds {seeds}",
-                  ["T", "cell", "mean accuracy", "std"] + [f"seed {s}" for s in seeds], rows)
+    table = Table(
+        f"Test accuracy of first-token recall (chance 0.5), {steps} updates, seeds {seeds}",
+        ["T", "cell", "mean accuracy", "std"] + [f"seed {s}" for s in seeds],
+        rows,
+    )
     # per seed: mean accuracy over the lengths beyond the sanity length (the area under accuracy-vs-T)
     memory = {c: [float(np.mean([acc[(c, t)][i] for t in longer])) for i in range(len(seeds))] for c in _CELLS}
     gaps = {c: [a - b for a, b in zip(memory[c], memory["RNN"])] for c in ("LSTM", "GRU")}
     span = f"T in {longer}"
-    table2 = Table(f"Per seed: mean accuracy over {span}, and the gated cell's lead over the plain RNN",
-                   ["cell", "mean", "std"] + [f"seed {s}" for s in seeds],
-                   [[c, *mean_std(memory[c]), *memory[c]] for c in _CELLS]
-                   + [[f"{c} - RNN", *mean_std(gaps[c]), *gaps[c]] for c in ("LSTM", "GRU")])
-    fig = Figure("accuracy_vs_length", "Recall the first token among distractors after T steps",
-                 "sequence length T", "mean test accuracy",
-                 {c: (lengths, [stats[(c, t)][0] for t in lengths]) for c in _CELLS})
-    notes = (f"{steps} Adam updates (lr {_LR}, batch {_BATCH}) per cell, length and seed; {_HIDDEN} hidden "
-             f"units; torch's default initialisation.")
-    result = Result(experiment="rnn_vs_lstm_long_dependency", claim=_CLAIM, tables=[table, table2], figures=[fig],
-                    seeds=seeds, quick=quick, notes=notes)
+    table2 = Table(
+        f"Per seed: mean accuracy over {span}, and the gated cell's lead over the plain RNN",
+        ["cell", "mean", "std"] + [f"seed {s}" for s in seeds],
+        [[c, *mean_std(memory[c]), *memory[c]] for c in _CELLS]
+        + [[f"{c} - RNN", *mean_std(gaps[c]), *gaps[c]] for c in ("LSTM", "GRU")],
+    )
+    fig = Figure(
+        "accuracy_vs_length",
+        "Recall the first token among distractors after T steps",
+        "sequence length T",
+        "mean test accuracy",
+        {c: (lengths, [stats[(c, t)][0] for t in lengths]) for c in _CELLS},
+    )
+    notes = (
+        f"{steps} Adam updates (lr {_LR}, batch {_BATCH}) per cell, length and seed; {_HIDDEN} hidden "
+        f"units; torch's default initialisation."
+    )
+    result = Result(
+        experiment="rnn_vs_lstm_long_dependency",
+        claim=_CLAIM,
+        tables=[table, table2],
+        figures=[fig],
+        seeds=seeds,
+        quick=quick,
+        notes=notes,
+    )
     lowest = min(stats[(c, short)][0] for c in _CELLS)
     if lowest <= 0.9:
-        result.not_measurable = (f"the task is not learned at the shortest length T={short} (lowest mean "
-                                 f"accuracy {lowest:.3f} <= 0.9), so failures at longer T say nothing about memory")
+        result.not_measurable = (
+            f"the task is not learned at the shortest length T={short} (lowest mean "
+            f"accuracy {lowest:.3f} <= 0.9), so failures at longer T say nothing about memory"
+        )
         return result
     result.checks = [
-        Check(f"{c} minus RNN mean accuracy over {span}, smallest over seeds", min(gaps[c]), ">=", _LEAD,
-              spread=mean_std(gaps[c])[1]) for c in ("LSTM", "GRU")]
+        Check(
+            f"{c} minus RNN mean accuracy over {span}, smallest over seeds",
+            min(gaps[c]),
+            ">=",
+            _LEAD,
+            spread=mean_std(gaps[c])[1],
+        )
+        for c in ("LSTM", "GRU")
+    ]
     return result

@@ -15,15 +15,42 @@ Besides torch's schedules this module has two classic decays from the notes:
 :class:`NaturalExpLR` (``lr = lr0 * exp(-gamma * epoch)``) and :class:`PiecewiseConstantLR`
 (a fixed learning rate per epoch interval).
 """
+
 from .annealing import CosineAnnealingLR, CosineAnnealingWarmRestarts
 from .base import LRScheduler
 from .composite import ChainedScheduler, SequentialLR
 from .cyclic import CyclicLR, OneCycleLR
-from .decay import (ConstantLR, ExponentialLR, LambdaLR, LinearLR, MultiplicativeLR, MultiStepLR, NaturalExpLR,
-                    PiecewiseConstantLR, PolynomialLR, StepLR)
+from .decay import (
+    ConstantLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearLR,
+    MultiplicativeLR,
+    MultiStepLR,
+    NaturalExpLR,
+    PiecewiseConstantLR,
+    PolynomialLR,
+    StepLR,
+)
 from .plateau import ReduceLROnPlateau
 
-__all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
-           "LinearLR", "ExponentialLR", "NaturalExpLR", "PiecewiseConstantLR", "SequentialLR",
-           "PolynomialLR", "CosineAnnealingLR", "ChainedScheduler", "ReduceLROnPlateau", "CyclicLR",
-           "CosineAnnealingWarmRestarts", "OneCycleLR"]
+__all__ = [
+    "LRScheduler",
+    "LambdaLR",
+    "MultiplicativeLR",
+    "StepLR",
+    "MultiStepLR",
+    "ConstantLR",
+    "LinearLR",
+    "ExponentialLR",
+    "NaturalExpLR",
+    "PiecewiseConstantLR",
+    "SequentialLR",
+    "PolynomialLR",
+    "CosineAnnealingLR",
+    "ChainedScheduler",
+    "ReduceLROnPlateau",
+    "CyclicLR",
+    "CosineAnnealingWarmRestarts",
+    "OneCycleLR",
+]

@@ -1,5 +1,6 @@
 """The scheduler base class :class:`LRScheduler` (chainable ``step()``, ``state_dict()``) and the
 argument checks every schedule shares."""
+
 from __future__ import annotations
 
 import copy
@@ -8,9 +9,11 @@ import warnings
 
 from ..optimizer import Optimizer
 
-_EPOCH_DEPRECATION = ("The epoch parameter in `scheduler.step()` is deprecated; when it is given the "
-                      "closed form of the schedule is used where one exists. Call `scheduler.step()` "
-                      "without arguments instead.")
+_EPOCH_DEPRECATION = (
+    "The epoch parameter in `scheduler.step()` is deprecated; when it is given the "
+    "closed form of the schedule is used where one exists. Call `scheduler.step()` "
+    "without arguments instead."
+)
 
 
 def _check_optimizer(optimizer, where):
@@ -22,9 +25,11 @@ def _format_param(name, optimizer, value, where):
     """A per-group list from a scalar or a list with one value per group."""
     if isinstance(value, (list, tuple)):
         if len(value) != len(optimizer.param_groups):
-            raise ValueError(f"{where}: {name} must have the same length as optimizer.param_groups. "
-                             f"{name} has {len(value)} values, param_groups has "
-                             f"{len(optimizer.param_groups)}.")
+            raise ValueError(
+                f"{where}: {name} must have the same length as optimizer.param_groups. "
+                f"{name} has {len(value)} values, param_groups has "
+                f"{len(optimizer.param_groups)}."
+            )
         return list(value)
     return [value] * len(optimizer.param_groups)
 
@@ -65,9 +70,11 @@ class LRScheduler:
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
-                    raise KeyError(f"{where}: param 'initial_lr' is not specified in "
-                                   f"param_groups[{i}] when resuming a scheduler with last_epoch "
-                                   f"= {last_epoch} >= 0; load the optimizer's state first")
+                    raise KeyError(
+                        f"{where}: param 'initial_lr' is not specified in "
+                        f"param_groups[{i}] when resuming a scheduler with last_epoch "
+                        f"= {last_epoch} >= 0; load the optimizer's state first"
+                    )
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._initial_step()
@@ -87,8 +94,7 @@ class LRScheduler:
     def load_state_dict(self, state_dict):
         """Restore a dict returned by ``state_dict()``."""
         if not isinstance(state_dict, dict):
-            raise TypeError(f"{type(self).__name__}.load_state_dict: expected a dict, got "
-                            f"{type(state_dict).__name__}")
+            raise TypeError(f"{type(self).__name__}.load_state_dict: expected a dict, got {type(state_dict).__name__}")
         self.__dict__.update(copy.deepcopy(state_dict))
 
     def get_last_lr(self):
@@ -100,15 +106,22 @@ class LRScheduler:
 
     def _warn_outside_step(self):
         if not self._get_lr_called_within_step:
-            warnings.warn("To get the last learning rate computed by the scheduler, please use "
-                          "`get_last_lr()`.", UserWarning, stacklevel=3)
+            warnings.warn(
+                "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def step(self, epoch=None):
         """Advance the schedule by one epoch (or jump to ``epoch``) and update the groups' lr."""
         if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
-            warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. Call "
-                          "`optimizer.step()` first, otherwise the first value of the learning rate "
-                          "schedule is skipped.", UserWarning, stacklevel=2)
+            warnings.warn(
+                "Detected call of `lr_scheduler.step()` before `optimizer.step()`. Call "
+                "`optimizer.step()` first, otherwise the first value of the learning rate "
+                "schedule is skipped.",
+                UserWarning,
+                stacklevel=2,
+            )
         self._step_count += 1
         if epoch is not None:
             warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)

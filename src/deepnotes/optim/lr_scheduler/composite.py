@@ -1,5 +1,6 @@
 """Schedules made of other schedules: :class:`SequentialLR` (hand over at milestones) and
 :class:`ChainedScheduler` (all act on every step)."""
+
 from __future__ import annotations
 
 import copy
@@ -28,17 +29,23 @@ class SequentialLR(LRScheduler):
             if not hasattr(s, "optimizer"):
                 raise TypeError(f"{where} at index {i} should have `optimizer` as its attribute.")
             if isinstance(s, ReduceLROnPlateau):
-                raise ValueError(f"{where} does not support `ReduceLROnPlateau` scheduler as it "
-                                 "requires additional kwargs to be specified when calling `step`, "
-                                 f"but got one at index {i} in the given schedulers sequence.")
+                raise ValueError(
+                    f"{where} does not support `ReduceLROnPlateau` scheduler as it "
+                    "requires additional kwargs to be specified when calling `step`, "
+                    f"but got one at index {i} in the given schedulers sequence."
+                )
             if s.optimizer is not optimizer:
-                raise ValueError(f"{where} expects all schedulers to belong to the same optimizer, "
-                                 f"but got scheduler {type(s).__name__} at index {i} with another "
-                                 "optimizer.")
+                raise ValueError(
+                    f"{where} expects all schedulers to belong to the same optimizer, "
+                    f"but got scheduler {type(s).__name__} at index {i} with another "
+                    "optimizer."
+                )
         if len(milestones) != len(schedulers) - 1:
-            raise ValueError(f"{where}: expects number of schedulers provided to be one more than the "
-                             f"number of milestone points, but got number of schedulers "
-                             f"{len(schedulers)} and the number of milestones {len(milestones)}")
+            raise ValueError(
+                f"{where}: expects number of schedulers provided to be one more than the "
+                f"number of milestone points, but got number of schedulers "
+                f"{len(schedulers)} and the number of milestones {len(milestones)}"
+            )
         self._schedulers = schedulers
         self._milestones = milestones
         self.last_epoch = last_epoch + 1
@@ -68,8 +75,7 @@ class SequentialLR(LRScheduler):
         self._last_lr = scheduler.get_last_lr()
 
     def state_dict(self):
-        sd = {k: copy.deepcopy(v) for k, v in self.__dict__.items()
-              if k not in ("optimizer", "_schedulers")}
+        sd = {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
         sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return sd
 
@@ -77,8 +83,10 @@ class SequentialLR(LRScheduler):
         state_dict = dict(state_dict)
         subs = state_dict.pop("_schedulers")
         if len(subs) != len(self._schedulers):
-            raise ValueError(f"{type(self).__name__}.load_state_dict: the state dict has "
-                             f"{len(subs)} schedulers, this one has {len(self._schedulers)}")
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: the state dict has "
+                f"{len(subs)} schedulers, this one has {len(self._schedulers)}"
+            )
         self.__dict__.update(copy.deepcopy(state_dict))
         for s, sd in zip(self._schedulers, subs):
             s.load_state_dict(sd)
@@ -92,20 +100,23 @@ class ChainedScheduler(LRScheduler):
         where = "ChainedScheduler"
         schedulers = list(schedulers)
         if len(schedulers) < 1:
-            raise ValueError(f"{where} expects at least one scheduler to be chained, but got no "
-                             "scheduler.")
+            raise ValueError(f"{where} expects at least one scheduler to be chained, but got no scheduler.")
         optimizer = optimizer or schedulers[0].optimizer
         for i, s in enumerate(schedulers):
             if not hasattr(s, "optimizer"):
                 raise TypeError(f"{where} at index {i} should have `optimizer` as its attribute.")
             if isinstance(s, ReduceLROnPlateau):
-                raise ValueError(f"{where} does not support `ReduceLROnPlateau` scheduler as it "
-                                 "requires additional kwargs to be specified when calling `step`, "
-                                 f"but got one at index {i} in the given schedulers sequence.")
+                raise ValueError(
+                    f"{where} does not support `ReduceLROnPlateau` scheduler as it "
+                    "requires additional kwargs to be specified when calling `step`, "
+                    f"but got one at index {i} in the given schedulers sequence."
+                )
             if s.optimizer is not optimizer:
-                raise ValueError(f"{where} expects all schedulers to belong to the same optimizer, "
-                                 f"but got scheduler {type(s).__name__} at index {i} with another "
-                                 "optimizer.")
+                raise ValueError(
+                    f"{where} expects all schedulers to belong to the same optimizer, "
+                    f"but got scheduler {type(s).__name__} at index {i} with another "
+                    "optimizer."
+                )
         self._schedulers = schedulers
         self.optimizer = optimizer
         self._last_lr = _group_lrs(self._schedulers[-1].optimizer)

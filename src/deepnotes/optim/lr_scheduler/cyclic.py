@@ -1,5 +1,6 @@
 """Cyclical schedules stepped once per batch: :class:`CyclicLR` (Smith 2017) and :class:`OneCycleLR`
 (super-convergence), both able to cycle the momentum against the rate."""
+
 from __future__ import annotations
 
 import copy
@@ -27,9 +28,22 @@ class CyclicLR(LRScheduler):
     ``base_momentum``.
     """
 
-    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
-                 mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
-                 cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
+    def __init__(
+        self,
+        optimizer,
+        base_lr,
+        max_lr,
+        step_size_up=2000,
+        step_size_down=None,
+        mode="triangular",
+        gamma=1.0,
+        scale_fn=None,
+        scale_mode="cycle",
+        cycle_momentum=True,
+        base_momentum=0.8,
+        max_momentum=0.9,
+        last_epoch=-1,
+    ):
         where = "CyclicLR"
         _check_optimizer(optimizer, where)
         self.optimizer = optimizer
@@ -39,8 +53,7 @@ class CyclicLR(LRScheduler):
                 group["lr"] = lr
         self.max_lrs = _format_param("max_lr", optimizer, max_lr, where)
         if not _is_number(step_size_up) or step_size_up <= 0:
-            raise ValueError(f"{where}: step_size_up must be a positive number, got "
-                             f"{step_size_up!r}")
+            raise ValueError(f"{where}: step_size_up must be a positive number, got {step_size_up!r}")
         step_size_up = float(step_size_up)
         step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
         if step_size_down < 0:
@@ -48,8 +61,10 @@ class CyclicLR(LRScheduler):
         self.total_size = step_size_up + step_size_down
         self.step_ratio = step_size_up / self.total_size
         if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
-            raise ValueError(f"{where}: mode {mode!r} is invalid and scale_fn is None; expected "
-                             "'triangular', 'triangular2' or 'exp_range'")
+            raise ValueError(
+                f"{where}: mode {mode!r} is invalid and scale_fn is None; expected "
+                "'triangular', 'triangular2' or 'exp_range'"
+            )
         self.mode = mode
         self.gamma = gamma
         self._scale_fn_custom = scale_fn
@@ -58,14 +73,14 @@ class CyclicLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(f"{where}: optimizer must support momentum or beta1 with "
-                                 "`cycle_momentum` option enabled")
+                raise ValueError(
+                    f"{where}: optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
+                )
             self.use_beta1 = "betas" in optimizer.defaults
             self.base_momentums = _format_param("base_momentum", optimizer, base_momentum, where)
             self.max_momentums = _format_param("max_momentum", optimizer, max_momentum, where)
             if last_epoch == -1:
-                for m_mom, b_mom, group in zip(self.max_momentums, self.base_momentums,
-                                               optimizer.param_groups):
+                for m_mom, b_mom, group in zip(self.max_momentums, self.base_momentums, optimizer.param_groups):
                     _set_momentum(group, m_mom, self.use_beta1)
                     group["max_momentum"] = m_mom
                     group["base_momentum"] = b_mom
@@ -100,7 +115,7 @@ class CyclicLR(LRScheduler):
 
     @staticmethod
     def _exp_range_scale_fn(gamma, x):
-        return gamma ** x
+        return gamma**x
 
     def get_lr(self):
         self._warn_outside_step()
@@ -112,21 +127,24 @@ class CyclicLR(LRScheduler):
             scale_factor = (x - 1) / (self.step_ratio - 1)
         arg = cycle if self.scale_mode == "cycle" else self.last_epoch
         scale = self.scale_fn(arg)
-        lrs = [base_lr + (max_lr - base_lr) * scale_factor * scale
-               for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)]
+        lrs = [
+            base_lr + (max_lr - base_lr) * scale_factor * scale for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)
+        ]
         if self.cycle_momentum:
-            for group, b_mom, m_mom in zip(self.optimizer.param_groups, self.base_momentums,
-                                           self.max_momentums):
-                _set_momentum(group, m_mom - (m_mom - b_mom) * scale_factor * scale,
-                              self.use_beta1)
+            for group, b_mom, m_mom in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums):
+                _set_momentum(group, m_mom - (m_mom - b_mom) * scale_factor * scale, self.use_beta1)
         return lrs
 
     def state_dict(self):
-        sd = {k: copy.deepcopy(v) for k, v in self.__dict__.items()
-              if k not in ("optimizer", "_scale_fn_ref", "_scale_fn_custom")}
+        sd = {
+            k: copy.deepcopy(v)
+            for k, v in self.__dict__.items()
+            if k not in ("optimizer", "_scale_fn_ref", "_scale_fn_custom")
+        }
         fn = self._scale_fn_custom
-        sd["_scale_fn_custom"] = (None if fn is None or isinstance(fn, types.FunctionType)
-                                  else copy.deepcopy(fn.__dict__))
+        sd["_scale_fn_custom"] = (
+            None if fn is None or isinstance(fn, types.FunctionType) else copy.deepcopy(fn.__dict__)
+        )
         return sd
 
     def load_state_dict(self, state_dict):
@@ -147,51 +165,85 @@ class OneCycleLR(LRScheduler):
     (or beta1) cycles inversely between ``max_momentum`` and ``base_momentum``.
     """
 
-    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None,
-                 pct_start=0.3, anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85,
-                 max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False,
-                 last_epoch=-1):
+    def __init__(
+        self,
+        optimizer,
+        max_lr,
+        total_steps=None,
+        epochs=None,
+        steps_per_epoch=None,
+        pct_start=0.3,
+        anneal_strategy="cos",
+        cycle_momentum=True,
+        base_momentum=0.85,
+        max_momentum=0.95,
+        div_factor=25.0,
+        final_div_factor=1e4,
+        three_phase=False,
+        last_epoch=-1,
+    ):
         where = "OneCycleLR"
         _check_optimizer(optimizer, where)
         self.optimizer = optimizer
         if total_steps is not None:
             if not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps <= 0:
-                raise ValueError(f"{where}: Expected positive integer total_steps, but got "
-                                 f"{total_steps!r}")
+                raise ValueError(f"{where}: Expected positive integer total_steps, but got {total_steps!r}")
             self.total_steps = total_steps
         elif epochs is not None and steps_per_epoch is not None:
             if not isinstance(epochs, int) or epochs <= 0:
                 raise ValueError(f"{where}: Expected positive integer epochs, but got {epochs!r}")
             if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
-                raise ValueError(f"{where}: Expected positive integer steps_per_epoch, but got "
-                                 f"{steps_per_epoch!r}")
+                raise ValueError(f"{where}: Expected positive integer steps_per_epoch, but got {steps_per_epoch!r}")
             self.total_steps = epochs * steps_per_epoch
         else:
-            raise ValueError(f"{where}: You must define either total_steps OR (epochs AND "
-                             "steps_per_epoch)")
+            raise ValueError(f"{where}: You must define either total_steps OR (epochs AND steps_per_epoch)")
         if three_phase:
             self._schedule_phases = [
-                dict(end_step=float(pct_start * self.total_steps) - 1, start_lr="initial_lr",
-                     end_lr="max_lr", start_momentum="max_momentum", end_momentum="base_momentum"),
-                dict(end_step=float(2 * pct_start * self.total_steps) - 2, start_lr="max_lr",
-                     end_lr="initial_lr", start_momentum="base_momentum",
-                     end_momentum="max_momentum"),
-                dict(end_step=self.total_steps - 1, start_lr="initial_lr", end_lr="min_lr",
-                     start_momentum="max_momentum", end_momentum="max_momentum"),
+                dict(
+                    end_step=float(pct_start * self.total_steps) - 1,
+                    start_lr="initial_lr",
+                    end_lr="max_lr",
+                    start_momentum="max_momentum",
+                    end_momentum="base_momentum",
+                ),
+                dict(
+                    end_step=float(2 * pct_start * self.total_steps) - 2,
+                    start_lr="max_lr",
+                    end_lr="initial_lr",
+                    start_momentum="base_momentum",
+                    end_momentum="max_momentum",
+                ),
+                dict(
+                    end_step=self.total_steps - 1,
+                    start_lr="initial_lr",
+                    end_lr="min_lr",
+                    start_momentum="max_momentum",
+                    end_momentum="max_momentum",
+                ),
             ]
         else:
             self._schedule_phases = [
-                dict(end_step=float(pct_start * self.total_steps) - 1, start_lr="initial_lr",
-                     end_lr="max_lr", start_momentum="max_momentum", end_momentum="base_momentum"),
-                dict(end_step=self.total_steps - 1, start_lr="max_lr", end_lr="min_lr",
-                     start_momentum="base_momentum", end_momentum="max_momentum"),
+                dict(
+                    end_step=float(pct_start * self.total_steps) - 1,
+                    start_lr="initial_lr",
+                    end_lr="max_lr",
+                    start_momentum="max_momentum",
+                    end_momentum="base_momentum",
+                ),
+                dict(
+                    end_step=self.total_steps - 1,
+                    start_lr="max_lr",
+                    end_lr="min_lr",
+                    start_momentum="base_momentum",
+                    end_momentum="max_momentum",
+                ),
             ]
         if not isinstance(pct_start, float) or pct_start < 0 or pct_start > 1:
-            raise ValueError(f"{where}: Expected float between 0 and 1 pct_start, but got "
-                             f"{pct_start!r}")
+            raise ValueError(f"{where}: Expected float between 0 and 1 pct_start, but got {pct_start!r}")
         if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"{where}: anneal_strategy must be one of 'cos' or 'linear', instead "
-                             f"got {anneal_strategy!r}")
+            raise ValueError(
+                f"{where}: anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy!r}"
+            )
         self._anneal_func_type = anneal_strategy
         max_lrs = _format_param("max_lr", optimizer, max_lr, where)
         if last_epoch == -1:
@@ -202,8 +254,9 @@ class OneCycleLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(f"{where}: optimizer must support momentum or beta1 with "
-                                 "`cycle_momentum` option enabled")
+                raise ValueError(
+                    f"{where}: optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
+                )
             self.use_beta1 = "betas" in optimizer.defaults
             max_moms = _format_param("max_momentum", optimizer, max_momentum, where)
             base_moms = _format_param("base_momentum", optimizer, base_momentum, where)
@@ -223,8 +276,9 @@ class OneCycleLR(LRScheduler):
         self._warn_outside_step()
         step_num = self.last_epoch
         if step_num > self.total_steps:
-            raise ValueError(f"OneCycleLR: Tried to step {step_num} times. The specified number of "
-                             f"total steps is {self.total_steps}")
+            raise ValueError(
+                f"OneCycleLR: Tried to step {step_num} times. The specified number of total steps is {self.total_steps}"
+            )
         lrs = []
         last = len(self._schedule_phases) - 1
         for group in self.optimizer.param_groups:
@@ -235,8 +289,7 @@ class OneCycleLR(LRScheduler):
                     pct = (step_num - start_step) / (end_step - start_step)
                     lr = self._anneal_func(group[phase["start_lr"]], group[phase["end_lr"]], pct)
                     if self.cycle_momentum:
-                        mom = self._anneal_func(group[phase["start_momentum"]],
-                                                group[phase["end_momentum"]], pct)
+                        mom = self._anneal_func(group[phase["start_momentum"]], group[phase["end_momentum"]], pct)
                     break
                 start_step = phase["end_step"]
             lrs.append(lr)

@@ -1,5 +1,6 @@
 """Schedules that shrink the rate by a rule of the epoch: lambda, multiplicative, step, multi-step,
 constant/linear warm-up factors, exponential, natural-exponential, piecewise-constant and polynomial."""
+
 from __future__ import annotations
 
 import copy
@@ -16,10 +17,10 @@ class _LambdaStateMixin:
     """state_dict support for schedulers holding ``lr_lambdas``."""
 
     def state_dict(self):
-        sd = {k: copy.deepcopy(v) for k, v in self.__dict__.items()
-              if k not in ("optimizer", "lr_lambdas")}
-        sd["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else copy.deepcopy(fn.__dict__)
-                            for fn in self.lr_lambdas]
+        sd = {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        sd["lr_lambdas"] = [
+            None if isinstance(fn, types.FunctionType) else copy.deepcopy(fn.__dict__) for fn in self.lr_lambdas
+        ]
         return sd
 
     def load_state_dict(self, state_dict):
@@ -35,8 +36,7 @@ class _LambdaStateMixin:
 def _lambdas(lr_lambda, optimizer, where):
     if isinstance(lr_lambda, (list, tuple)):
         if len(lr_lambda) != len(optimizer.param_groups):
-            raise ValueError(f"{where}: Expected {len(optimizer.param_groups)} lr_lambdas, but got "
-                             f"{len(lr_lambda)}")
+            raise ValueError(f"{where}: Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
         fns = list(lr_lambda)
     else:
         fns = [lr_lambda] * len(optimizer.param_groups)
@@ -73,8 +73,7 @@ class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
         self._warn_outside_step()
         if self._is_initial:
             return _group_lrs(self.optimizer)
-        return [group["lr"] * fn(self.last_epoch)
-                for fn, group in zip(self.lr_lambdas, self.optimizer.param_groups)]
+        return [group["lr"] * fn(self.last_epoch) for fn, group in zip(self.lr_lambdas, self.optimizer.param_groups)]
 
 
 class StepLR(LRScheduler):
@@ -96,8 +95,7 @@ class StepLR(LRScheduler):
         return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self):
-        return [base_lr * self.gamma ** (self.last_epoch // self.step_size)
-                for base_lr in self.base_lrs]
+        return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
 
 
 class MultiStepLR(LRScheduler):
@@ -117,13 +115,11 @@ class MultiStepLR(LRScheduler):
         self._warn_outside_step()
         if self.last_epoch not in self.milestones:
             return _group_lrs(self.optimizer)
-        return [group["lr"] * self.gamma ** self.milestones[self.last_epoch]
-                for group in self.optimizer.param_groups]
+        return [group["lr"] * self.gamma ** self.milestones[self.last_epoch] for group in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self):
         milestones = sorted(self.milestones.elements())
-        return [base_lr * self.gamma ** bisect_right(milestones, self.last_epoch)
-                for base_lr in self.base_lrs]
+        return [base_lr * self.gamma ** bisect_right(milestones, self.last_epoch) for base_lr in self.base_lrs]
 
 
 class ConstantLR(LRScheduler):
@@ -131,8 +127,9 @@ class ConstantLR(LRScheduler):
 
     def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
         if not _is_number(factor) or factor > 1.0 or factor < 0:
-            raise ValueError(f"ConstantLR: Constant multiplicative factor expected to be between 0 "
-                             f"and 1, got {factor!r}")
+            raise ValueError(
+                f"ConstantLR: Constant multiplicative factor expected to be between 0 and 1, got {factor!r}"
+            )
         self.factor = factor
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
@@ -146,22 +143,26 @@ class ConstantLR(LRScheduler):
         return [group["lr"] * (1.0 / self.factor) for group in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self):
-        return [base_lr * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
-                for base_lr in self.base_lrs]
+        return [
+            base_lr * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
+            for base_lr in self.base_lrs
+        ]
 
 
 class LinearLR(LRScheduler):
     r"""Linear change of the multiplier from ``start_factor`` to ``end_factor`` over ``total_iters``
     epochs: ``lr = base_lr * (s + (e - s) * min(epoch, T) / T)`` (linear warm-up when s < e)."""
 
-    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
-                 last_epoch=-1):
+    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
         if not _is_number(start_factor) or start_factor > 1.0 or start_factor <= 0:
-            raise ValueError(f"LinearLR: Starting multiplicative factor expected to be greater than 0 "
-                             f"and less or equal to 1, got {start_factor!r}")
+            raise ValueError(
+                f"LinearLR: Starting multiplicative factor expected to be greater than 0 "
+                f"and less or equal to 1, got {start_factor!r}"
+            )
         if not _is_number(end_factor) or end_factor > 1.0 or end_factor < 0:
-            raise ValueError(f"LinearLR: Ending multiplicative factor expected to be between 0 and 1, "
-                             f"got {end_factor!r}")
+            raise ValueError(
+                f"LinearLR: Ending multiplicative factor expected to be between 0 and 1, got {end_factor!r}"
+            )
         _check_int(total_iters, "total_iters", "LinearLR", 1)
         self.start_factor = start_factor
         self.end_factor = end_factor
@@ -179,9 +180,14 @@ class LinearLR(LRScheduler):
         return [group["lr"] * ratio for group in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self):
-        return [base_lr * (self.start_factor + (self.end_factor - self.start_factor)
-                           * min(self.total_iters, self.last_epoch) / self.total_iters)
-                for base_lr in self.base_lrs]
+        return [
+            base_lr
+            * (
+                self.start_factor
+                + (self.end_factor - self.start_factor) * min(self.total_iters, self.last_epoch) / self.total_iters
+            )
+            for base_lr in self.base_lrs
+        ]
 
 
 class ExponentialLR(LRScheduler):
@@ -200,7 +206,7 @@ class ExponentialLR(LRScheduler):
         return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self):
-        return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]
+        return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
 
 
 class NaturalExpLR(LRScheduler):
@@ -238,8 +244,7 @@ class NaturalExpLR(LRScheduler):
             return _group_lrs(self.optimizer)
         if self._is_initial:
             return self._get_closed_form_lr()
-        factor = math.exp(-self.gamma * (self._progress(self.last_epoch)
-                                         - self._progress(self.last_epoch - 1)))
+        factor = math.exp(-self.gamma * (self._progress(self.last_epoch) - self._progress(self.last_epoch - 1)))
         return [group["lr"] * factor for group in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self):
@@ -270,14 +275,17 @@ class PiecewiseConstantLR(LRScheduler):
         if values and isinstance(values[0], (list, tuple)):
             per_group = [list(v) for v in values]
             if len(per_group) != len(optimizer.param_groups):
-                raise ValueError(f"{where}: values has {len(per_group)} lists, but the optimizer has "
-                                 f"{len(optimizer.param_groups)} param groups")
+                raise ValueError(
+                    f"{where}: values has {len(per_group)} lists, but the optimizer has "
+                    f"{len(optimizer.param_groups)} param groups"
+                )
         else:
             per_group = [values] * len(optimizer.param_groups)
         for v in per_group:
             if len(v) != len(boundaries) + 1:
-                raise ValueError(f"{where}: expected len(values) == len(boundaries) + 1 = "
-                                 f"{len(boundaries) + 1}, got {len(v)}")
+                raise ValueError(
+                    f"{where}: expected len(values) == len(boundaries) + 1 = {len(boundaries) + 1}, got {len(v)}"
+                )
             if not all(_is_number(x) and x >= 0 for x in v):
                 raise ValueError(f"{where}: values must be non-negative learning rates, got {v}")
         self.boundaries = boundaries
@@ -308,10 +316,13 @@ class PolynomialLR(LRScheduler):
         self._warn_outside_step()
         if self._is_initial or self.last_epoch > self.total_iters:
             return _group_lrs(self.optimizer)
-        decay = ((1.0 - self.last_epoch / self.total_iters)
-                 / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
+        decay = (
+            (1.0 - self.last_epoch / self.total_iters) / (1.0 - (self.last_epoch - 1) / self.total_iters)
+        ) ** self.power
         return [group["lr"] * decay for group in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self):
-        return [base_lr * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters)
-                ** self.power for base_lr in self.base_lrs]
+        return [
+            base_lr * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+            for base_lr in self.base_lrs
+        ]

@@ -1,4 +1,5 @@
 """Metric-driven schedule: :class:`ReduceLROnPlateau` cuts the rate when a metric stops improving."""
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,18 @@ class ReduceLROnPlateau(LRScheduler):
     below ``eps``), then ``cooldown`` epochs pass before bad epochs are counted again.
     """
 
-    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
-                 threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):
+    def __init__(
+        self,
+        optimizer,
+        mode="min",
+        factor=0.1,
+        patience=10,
+        threshold=1e-4,
+        threshold_mode="rel",
+        cooldown=0,
+        min_lr=0,
+        eps=1e-8,
+    ):
         where = "ReduceLROnPlateau"
         if not _is_number(factor) or factor >= 1.0:
             raise ValueError(f"{where}: Factor should be < 1.0, got {factor!r}")
@@ -26,8 +37,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.optimizer = optimizer
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != len(optimizer.param_groups):
-                raise ValueError(f"{where}: expected {len(optimizer.param_groups)} min_lrs, got "
-                                 f"{len(min_lr)}")
+                raise ValueError(f"{where}: expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}")
             self.default_min_lr = None
             self.min_lrs = list(min_lr)
         else:
@@ -70,9 +80,11 @@ class ReduceLROnPlateau(LRScheduler):
     def _reduce_lr(self):
         if len(self.optimizer.param_groups) != len(self.min_lrs):
             if self.default_min_lr is None:
-                raise RuntimeError(f"ReduceLROnPlateau: the optimizer now has "
-                                   f"{len(self.optimizer.param_groups)} param groups but min_lrs "
-                                   f"has {len(self.min_lrs)} entries; update min_lrs")
+                raise RuntimeError(
+                    f"ReduceLROnPlateau: the optimizer now has "
+                    f"{len(self.optimizer.param_groups)} param groups but min_lrs "
+                    f"has {len(self.min_lrs)} entries; update min_lrs"
+                )
             self.min_lrs = [self.default_min_lr] * len(self.optimizer.param_groups)
         for i, group in enumerate(self.optimizer.param_groups):
             old_lr = float(group["lr"])
@@ -97,8 +109,9 @@ class ReduceLROnPlateau(LRScheduler):
         if mode not in ("min", "max"):
             raise ValueError(f"ReduceLROnPlateau: mode {mode!r} is unknown; expected 'min' or 'max'")
         if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"ReduceLROnPlateau: threshold mode {threshold_mode!r} is unknown; "
-                             "expected 'rel' or 'abs'")
+            raise ValueError(
+                f"ReduceLROnPlateau: threshold mode {threshold_mode!r} is unknown; expected 'rel' or 'abs'"
+            )
         self.mode_worse = math.inf if mode == "min" else -math.inf
         self.mode = mode
         self.threshold = threshold
@@ -106,5 +119,4 @@ class ReduceLROnPlateau(LRScheduler):
 
     def load_state_dict(self, state_dict):
         super().load_state_dict(state_dict)
-        self._init_is_better(mode=self.mode, threshold=self.threshold,
-                             threshold_mode=self.threshold_mode)
+        self._init_is_better(mode=self.mode, threshold=self.threshold, threshold_mode=self.threshold_mode)
