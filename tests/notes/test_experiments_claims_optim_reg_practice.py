@@ -26,7 +26,6 @@ EXPERIMENTS = [
     "modulelist_vs_sequential",
     "seed_reproducibility",
     "non_convergence_causes",
-    "data_parallel_gradients",
 ]
 
 _cache = {}
@@ -248,17 +247,9 @@ def test_non_convergence_causes_from_table():
     assert r.verdict == SUPPORTS
 
 
-def test_data_parallel_gradients_from_table():
-    r = quick("data_parallel_gradients")
-    rows = rows_by_first(r.tables[0])
-    assert rows["64-32-10 MLP"][1] < 1e-12 and rows["with BatchNorm1d"][1] > 1e-3
-    assert rows["64-32-10 MLP"][2] == pytest.approx(4, abs=1e-9)
-    assert r.verdict == SUPPORTS
-
-
 def test_claim_experiments_are_deterministic():
-    a = run("data_parallel_gradients", seed=2, quick=True)
-    b = run("data_parallel_gradients", seed=2, quick=True)
+    a = run("modulelist_vs_sequential", seed=2, quick=True)
+    b = run("modulelist_vs_sequential", seed=2, quick=True)
     assert [c.value for c in a.checks] == [c.value for c in b.checks]
     c = run("seed_reproducibility", seed=4, quick=True)
     d = run("seed_reproducibility", seed=4, quick=True)
