@@ -3,6 +3,11 @@ cross-correlation, translation equivariance, 1x1 convolutions and odd kernel siz
 
 Each experiment measures its claim with deepnotes layers on generated data or the bundled digits; the
 references it compares with (window arg-max, expected gradients, formulas) are computed here with NumPy.
+
+Why this file is long (over the ~800-line guideline of docs/architecture.md): it holds the 10 experiments of the
+cnn-basics topic, each a self-contained function whose docstring states its claim, method and
+checks, with the few helpers they share; nothing imports it but the registry, and a reader looks for an
+experiment by topic.
 """
 
 from __future__ import annotations
