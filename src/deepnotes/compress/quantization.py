@@ -1,8 +1,9 @@
 """Affine int8 quantisation with ``torch``'s arithmetic.
 
 ``quantize_per_tensor``/``quantize_per_channel`` compute ``q = clamp(rint(x * (1/scale) + zero_point))``
-in float32 (``rint`` rounds half to even; ``1/scale`` is taken in float32, as torch does, and the zero
-point is added *before* rounding, which matters at ties when the zero point is odd), and return a
+as torch does: ``1/scale`` in float32, ``x * inv + zero_point`` in float32 (per tensor as one fused
+multiply-add rounded once, per channel as a product then a sum), ``rint`` rounding half to even; the zero point is added *before* rounding, which matters
+at ties when it is odd.  They return a
 :class:`QTensor`; ``QTensor.dequantize`` gives ``(q - zero_point) * scale`` in float32.  The fake-quant
 functions round first and add the zero point after (torch's fake-quant kernels), return a float tensor
 and pass gradients straight through where the rounded value lies inside ``[quant_min, quant_max]``
@@ -84,24 +85,28 @@ class QTensor:
     def qscheme(self):
         return "per_tensor_affine" if self.axis is None else "per_channel_affine"
 
-    def _params(self):
-        scale = np.asarray(self.scale, dtype=np.float32)
-        zp = np.asarray(self.zero_point, dtype=np.int64)
-        if self.axis is not None:
-            _, shape = _channel_shape(self.int_repr.ndim, self.axis, "QTensor.dequantize")
-            scale, zp = scale.reshape(shape), zp.reshape(shape)
-        return scale, zp
-
     def dequantize(self):
-        """The float32 values ``(int_repr - zero_point) * scale`` as a Tensor."""
-        scale, zp = self._params()
-        return Tensor(((self.int_repr.astype(np.int64) - zp).astype(np.float32) * scale).astype(np.float32))
+        """The float32 values ``(int_repr - zero_point) * scale`` as a Tensor (torch multiplies by a
+        float32 scale per tensor, by the float64 scales per channel, then casts to float32)."""
+        q = self.int_repr.astype(np.int64)
+        if self.axis is None:
+            out = (q - self.zero_point).astype(np.float32) * np.float32(self.scale)
+        else:
+            _, shape = _channel_shape(q.ndim, self.axis, "QTensor.dequantize")
+            scale = np.asarray(self.scale, np.float64).reshape(shape)
+            out = (q - np.asarray(self.zero_point, np.int64).reshape(shape)) * scale
+        return Tensor(out.astype(np.float32))
 
 
-def _quantize(arr, scale, zp, dtype):
+def _quantize(arr, scale, zp, dtype, fused):
     qmin, qmax, npdt = _RANGES[dtype]
     inv = np.float32(1.0) / scale.astype(np.float32)
-    q = np.rint(arr * inv + zp.astype(np.float32))
+    if fused:
+        # torch's per-tensor kernel is a fused multiply-add ``x * inv + zp`` rounded once to float32:
+        # the float64 product of two float32 values is exact, so float64 then one cast reproduces it
+        q = np.rint((arr.astype(np.float64) * inv.astype(np.float64) + zp).astype(np.float32))
+    else:  # the per-channel kernel rounds the product to float32, then adds the zero point
+        q = np.rint(arr * inv + zp.astype(np.float32))
     return np.clip(q, qmin, qmax).astype(npdt)
 
 
@@ -118,7 +123,7 @@ def quantize_per_tensor(x, scale, zero_point, dtype):
     if int(zero_point) != zero_point or not qmin <= int(zero_point) <= qmax:
         raise ValueError(f"{where}: zero_point must be an int in [{qmin}, {qmax}] for {name}, got {zero_point!r}")
     zp = np.asarray(int(zero_point))
-    return QTensor(_quantize(arr, s, zp, name), float(s), int(zero_point), name)
+    return QTensor(_quantize(arr, s, zp, name, fused=True), float(s), int(zero_point), name)
 
 
 def quantize_per_channel(x, scales, zero_points, axis, dtype):
@@ -138,7 +143,7 @@ def quantize_per_channel(x, scales, zero_points, axis, dtype):
     if np.any(z != np.round(z)):
         raise ValueError(f"{where}: zero_points must be integers, got {z!r}")
     z = z.astype(np.int64)
-    return QTensor(_quantize(arr, s.reshape(shape), z.reshape(shape), name), s.copy(), z.copy(), name, axis)
+    return QTensor(_quantize(arr, s.reshape(shape), z.reshape(shape), name, fused=False), s.copy(), z.copy(), name, axis)
 
 
 def _check_range(quant_min, quant_max, where):
