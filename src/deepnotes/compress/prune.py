@@ -13,7 +13,6 @@ import numpy as np
 
 from .. import random as _random
 from ..nn.modules.module import Module
-from ..nn.parameter import Parameter
 from ..tensor import Tensor
 
 __all__ = [
@@ -42,7 +41,9 @@ def _check_amount(amount, where):
         raise TypeError(f"{where}: amount must be a float in [0, 1] or a non-negative int, got {amount!r}")
     if isinstance(amount, numbers.Integral):
         if amount < 0:
-            raise ValueError(f"{where}: amount={amount} should be a float in the range [0, 1] or a non-negative integer")
+            raise ValueError(
+                f"{where}: amount={amount} should be a float in the range [0, 1] or a non-negative integer"
+            )
     elif not (0.0 <= float(amount) <= 1.0):
         raise ValueError(f"{where}: amount={amount} should be a float in the range [0, 1] or a non-negative integer")
 
@@ -159,7 +160,9 @@ class PruningContainer(BasePruningMethod):
 
     def add_pruning_method(self, method):
         if not isinstance(method, BasePruningMethod):
-            raise TypeError(f"PruningContainer.add_pruning_method: expected a pruning method, got {type(method).__name__}")
+            raise TypeError(
+                f"PruningContainer.add_pruning_method: expected a pruning method, got {type(method).__name__}"
+            )
         if self._tensor_name is None:
             self._tensor_name = method._tensor_name
         elif method._tensor_name != self._tensor_name:
@@ -305,7 +308,9 @@ class CustomFromMask(BasePruningMethod):
 
     def compute_mask(self, t, default_mask):
         if self.mask.shape != np.shape(default_mask):
-            raise ValueError(f"custom_from_mask: mask of shape {self.mask.shape} should have shape {np.shape(default_mask)}")
+            raise ValueError(
+                f"custom_from_mask: mask of shape {self.mask.shape} should have shape {np.shape(default_mask)}"
+            )
         return default_mask * self.mask.astype(np.asarray(default_mask).dtype)
 
 
@@ -385,11 +390,11 @@ def remove(module, name):
             hook.remove(module)
             del module._forward_pre_hooks[key]
             return module
-    raise ValueError(f"remove: parameter {name!r} of module {type(module).__name__} has to be pruned before pruning can be removed")
+    raise ValueError(
+        f"remove: parameter {name!r} of module {type(module).__name__} has to be pruned before pruning can be removed"
+    )
 
 
 def is_pruned(module):
     """Whether ``module`` or any of its sub-modules carries a pruning hook."""
-    return any(
-        isinstance(hook, BasePruningMethod) for m in module.modules() for hook in m._forward_pre_hooks.values()
-    )
+    return any(isinstance(hook, BasePruningMethod) for m in module.modules() for hook in m._forward_pre_hooks.values())

@@ -2,12 +2,13 @@
 
 ``quantize_per_tensor``/``quantize_per_channel`` compute ``q = clamp(rint(x * (1/scale) + zero_point))``
 as torch does: ``1/scale`` in float32, ``x * inv + zero_point`` in float32 (per tensor as one fused
-multiply-add rounded once, per channel as a product then a sum), ``rint`` rounding half to even; the zero point is added *before* rounding, which matters
-at ties when it is odd.  They return a
+multiply-add rounded once, per channel as a product then a sum), ``rint`` rounding half to even.  The
+zero point is added *before* rounding, which matters at ties when it is odd.  They return a
 :class:`QTensor`; ``QTensor.dequantize`` gives ``(q - zero_point) * scale`` in float32.  The fake-quant
-functions round first and add the zero point after (torch's fake-quant kernels), return a float tensor
-and pass gradients straight through where the rounded value lies inside ``[quant_min, quant_max]``
-(0 elsewhere).  The observers compute ``scale``/``zero_point`` as ``torch.ao.quantization``'s.
+functions round first and add the zero point after (torch's fake-quant kernels), return a tensor of the
+input's dtype (bit-exact with torch for float32 input) and pass gradients straight through where the
+rounded value lies inside ``[quant_min, quant_max]`` (0 elsewhere).  The observers compute
+``scale``/``zero_point`` as ``torch.ao.quantization``'s (per tensor, float32 arithmetic).
 """
 
 from dataclasses import dataclass
@@ -45,7 +46,10 @@ def _float_array(x, where):
         raise TypeError(f"{where}: expected a real floating array or Tensor, got dtype {arr.dtype}")
     arr = arr.astype(np.float32, copy=False)
     if np.isnan(arr).any():
-        raise ValueError(f"{where}: the input contains NaN ({int(np.isnan(arr).sum())} of {arr.size} values); NaN has no quantised value")
+        raise ValueError(
+            f"{where}: the input contains NaN ({int(np.isnan(arr).sum())} of {arr.size} values); "
+            "NaN has no quantised value"
+        )
     return arr
 
 
@@ -143,11 +147,16 @@ def quantize_per_channel(x, scales, zero_points, axis, dtype):
     if np.any(z != np.round(z)):
         raise ValueError(f"{where}: zero_points must be integers, got {z!r}")
     z = z.astype(np.int64)
-    return QTensor(_quantize(arr, s.reshape(shape), z.reshape(shape), name, fused=False), s.copy(), z.copy(), name, axis)
+    return QTensor(
+        _quantize(arr, s.reshape(shape), z.reshape(shape), name, fused=False), s.copy(), z.copy(), name, axis
+    )
 
 
 def _check_range(quant_min, quant_max, where):
-    if not (isinstance(quant_min, (int, np.integer)) and isinstance(quant_max, (int, np.integer))) or quant_min > quant_max:
+    if (
+        not (isinstance(quant_min, (int, np.integer)) and isinstance(quant_max, (int, np.integer)))
+        or quant_min > quant_max
+    ):
         raise ValueError(f"{where}: expected ints quant_min <= quant_max, got {quant_min!r} and {quant_max!r}")
 
 
@@ -287,9 +296,13 @@ class MovingAverageMinMaxObserver(MinMaxObserver):
     """Like :class:`MinMaxObserver`, but the range is an exponential moving average of each batch's
     min and max (the first batch sets it): ``m <- m + c * (batch_min - m)``."""
 
-    def __init__(self, averaging_constant=0.01, dtype="quint8", qscheme="per_tensor_affine", quant_min=None, quant_max=None):
+    def __init__(
+        self, averaging_constant=0.01, dtype="quint8", qscheme="per_tensor_affine", quant_min=None, quant_max=None
+    ):
         if not 0.0 <= float(averaging_constant) <= 1.0:
-            raise ValueError(f"MovingAverageMinMaxObserver: averaging_constant must be in [0, 1], got {averaging_constant!r}")
+            raise ValueError(
+                f"MovingAverageMinMaxObserver: averaging_constant must be in [0, 1], got {averaging_constant!r}"
+            )
         self.averaging_constant = float(averaging_constant)
         super().__init__(dtype, qscheme, quant_min, quant_max)
 
