@@ -71,16 +71,17 @@ def test_quantize_per_channel_matches_torch_bit_for_bit(dtype, axis):
 
 @pytest.mark.parametrize(("quant_min", "quant_max"), [(0, 255), (-128, 127), (0, 15)])
 @pytest.mark.parametrize(("scale", "zero_point"), [(0.25, 7), (0.1, 3), (0.05, 0)])
-def test_fake_quantize_per_tensor_forward_and_gradient_match_torch(quant_min, quant_max, scale, zero_point):
-    x = _inputs(2, scale, shape=(9, 50))
-    g = np.random.default_rng(3).normal(size=x.shape).astype(np.float32)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fake_quantize_per_tensor_forward_and_gradient_match_torch(quant_min, quant_max, scale, zero_point, dtype):
+    x = _inputs(2, scale, shape=(9, 50)).astype(dtype)
+    g = np.random.default_rng(3).normal(size=x.shape).astype(dtype)
     xt = torch.from_numpy(x).requires_grad_()
     ref = torch.fake_quantize_per_tensor_affine(xt, scale, zero_point, quant_min, quant_max)
     ref.backward(torch.from_numpy(g))
     ours_x = dn.tensor(x, requires_grad=True)
     out = q.fake_quantize_per_tensor_affine(ours_x, scale, zero_point, quant_min, quant_max)
     out.backward(dn.tensor(g))
-    assert out.data.dtype == np.float32
+    assert out.data.dtype == dtype == ref.detach().numpy().dtype
     np.testing.assert_array_equal(out.data, ref.detach().numpy())
     np.testing.assert_array_equal(ours_x.grad.data, xt.grad.numpy())
     assert np.any(ours_x.grad.data == 0) and np.any(ours_x.grad.data != 0)  # both regions are exercised
@@ -88,12 +89,13 @@ def test_fake_quantize_per_tensor_forward_and_gradient_match_torch(quant_min, qu
 
 @pytest.mark.parametrize("axis", [0, 1])
 @pytest.mark.parametrize(("quant_min", "quant_max"), [(0, 255), (-128, 127)])
-def test_fake_quantize_per_channel_forward_and_gradient_match_torch(axis, quant_min, quant_max):
-    x = _inputs(4, 0.1, shape=(4, 6, 25))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fake_quantize_per_channel_forward_and_gradient_match_torch(axis, quant_min, quant_max, dtype):
+    x = _inputs(4, 0.1, shape=(4, 6, 25)).astype(dtype)
     n = x.shape[axis]
     scales = np.array([0.1, 0.25, 0.05, 0.5, 0.01, 0.2], np.float32)[:n]
     zps = np.array([3, 7, 0, 1, 5, 2], np.int32)[:n] + (100 if quant_min == 0 else -2)
-    g = np.random.default_rng(5).normal(size=x.shape).astype(np.float32)
+    g = np.random.default_rng(5).normal(size=x.shape).astype(dtype)
     xt = torch.from_numpy(x).requires_grad_()
     ref = torch.fake_quantize_per_channel_affine(
         xt, torch.from_numpy(scales), torch.from_numpy(zps), axis, quant_min, quant_max

@@ -161,16 +161,22 @@ def _check_range(quant_min, quant_max, where):
 
 
 class _FakeQuantize(Function):
-    """``(clamp(rint(x / s) + z) - z) * s`` with the straight-through gradient."""
+    """``(clamp(rint(x / s) + z) - z) * s`` with the straight-through gradient.  As torch's kernels:
+    ``x * (1/s)`` in the input's dtype with ``1/s`` taken in float32; the final product is in float32
+    per tensor (then cast to the input's dtype) and in the input's dtype per channel."""
 
-    def forward(self, x, scale=None, zero_point=None, quant_min=0, quant_max=255):
-        inv = np.float32(1.0) / scale.astype(np.float32)
-        zp = zero_point.astype(np.float32)
+    def forward(self, x, scale=None, zero_point=None, quant_min=0, quant_max=255, per_channel=False):
+        inv = (np.float32(1.0) / scale.astype(np.float32)).astype(x.dtype)
+        zp = zero_point.astype(x.dtype)
         q = np.rint(x * inv) + zp
         inside = (q >= quant_min) & (q <= quant_max)
         if self.needs_input_grad[0]:
             self.inside = inside
-        out = (np.clip(q, quant_min, quant_max) - zp) * scale.astype(np.float32)
+        steps = np.clip(q, quant_min, quant_max) - zp
+        if per_channel:
+            out = steps * scale.astype(np.float64 if x.dtype == np.float64 else np.float32)
+        else:
+            out = steps.astype(np.float32) * scale.astype(np.float32)
         return out.astype(x.dtype, copy=False)
 
     def backward(self, grad):
@@ -220,6 +226,7 @@ def fake_quantize_per_channel_affine(x, scale, zero_point, axis, quant_min, quan
         zero_point=np.rint(z).astype(np.int64).reshape(shape),
         quant_min=int(quant_min),
         quant_max=int(quant_max),
+        per_channel=True,
     )
 
 
