@@ -194,3 +194,39 @@ def test_counts_larger_than_the_tensor_are_refused_and_leave_the_module_untouche
         prune.l1_unstructured(ours, "kernel", amount=1)
     with pytest.raises(TypeError, match="only unstructured"):
         prune.global_unstructured([(ours, "weight")], prune.LnStructured, amount=1, n=2)
+
+
+def _model_pair(seed=10):
+    rng = np.random.default_rng(seed)
+    ours = dn.nn.Sequential(dn.nn.Conv2d(2, 4, 3), dn.nn.ReLU(), dn.nn.Flatten(), dn.nn.Linear(4 * 4 * 4, 3)).double()
+    theirs = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 4 * 4, 3)
+    ).double()
+    state = {}
+    for k, v in ours.state_dict().items():
+        state[k] = (
+            rng.permutation(v.data.size).reshape(v.data.shape) * rng.choice([-1.0, 1.0], v.data.shape) / v.data.size
+        )
+    ours.load_state_dict(state)
+    theirs.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
+    return ours, theirs, rng.normal(size=(2, 2, 6, 6))
+
+
+def test_global_pruning_of_a_model_matches_torch_forward_backward_and_state_dict():
+    ours, theirs, x = _model_pair()
+    prune.global_unstructured([(ours[0], "weight"), (ours[3], "weight")], prune.L1Unstructured, amount=0.6)
+    tprune.global_unstructured([(theirs[0], "weight"), (theirs[3], "weight")], tprune.L1Unstructured, amount=0.6)
+    assert prune.is_pruned(ours) and not prune.is_pruned(ours[1])
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for a, b in zip(ours.state_dict().values(), theirs.state_dict().values(), strict=True):
+        np.testing.assert_array_equal(a.data, b.numpy())
+    y, ty = ours(dn.tensor(x)), theirs(torch.from_numpy(x))
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    y.sum().backward()
+    ty.sum().backward()
+    for i in (0, 3):
+        np.testing.assert_allclose(ours[i].weight_orig.grad.data, theirs[i].weight_orig.grad.numpy(), rtol=1e-12)
+    # layers lose different fractions: the threshold is global
+    fractions = [float((ours[i].weight_mask.data == 0).mean()) for i in (0, 3)]
+    assert fractions[0] != fractions[1]
+    assert sum(int((ours[i].weight_mask.data == 0).sum()) for i in (0, 3)) == round(0.6 * (72 + 192))
