@@ -190,3 +190,38 @@ def test_numpy_dtypes_and_tensors_are_accepted():
     b = q.quantize_per_tensor(x, 0.1, 3, "qint8")
     np.testing.assert_array_equal(a.int_repr, b.int_repr)
     assert a.dtype == "qint8"
+
+
+@pytest.mark.parametrize(
+    ("dtype", "qscheme", "quant_min", "quant_max"),
+    [
+        ("quint8", "per_tensor_symmetric", 0, 127),
+        ("quint8", "per_tensor_affine", 0, 15),
+        ("qint8", "per_tensor_affine", -64, 63),
+        ("qint8", "per_tensor_symmetric", -8, 7),
+    ],
+)
+def test_observers_with_a_custom_range_match_torch_ao(dtype, qscheme, quant_min, quant_max):
+    rng = np.random.default_rng(9)
+    ours = q.MinMaxObserver(dtype=dtype, qscheme=qscheme, quant_min=quant_min, quant_max=quant_max)
+    theirs = TorchMinMax(
+        dtype=TORCH_DTYPES[dtype], qscheme=getattr(torch, qscheme), quant_min=quant_min, quant_max=quant_max
+    )
+    for _ in range(3):
+        b = rng.normal(0.5, 2.0, size=40).astype(np.float32)
+        ours(b)
+        theirs(torch.from_numpy(b))
+        scale, zp = ours.calculate_qparams()
+        tscale, tzp = theirs.calculate_qparams()
+        np.testing.assert_array_equal(scale, tscale.numpy())
+        np.testing.assert_array_equal(zp, tzp.numpy().astype(np.int64))
+
+
+def test_the_package_docstring_example_runs():
+    import deepnotes.compress as package
+
+    code = package.__doc__.split("Example::", 1)[1]
+    namespace = {}
+    exec(compile("\n".join(line[4:] for line in code.splitlines()), "compress-example", "exec"), namespace)
+    assert namespace["err"] <= namespace["scale"][0] / 2 * (1 + 1e-5)
+    assert not namespace["prune"].is_pruned(namespace["layer"])
