@@ -230,3 +230,24 @@ def test_global_pruning_of_a_model_matches_torch_forward_backward_and_state_dict
     fractions = [float((ours[i].weight_mask.data == 0).mean()) for i in (0, 3)]
     assert fractions[0] != fractions[1]
     assert sum(int((ours[i].weight_mask.data == 0).sum()) for i in (0, 3)) == round(0.6 * (72 + 192))
+
+
+def test_sparsity_report_counts_the_zeros_torch_sees():
+    ours, theirs, _ = _model_pair(seed=11)
+    prune.ln_structured(ours[0], "weight", amount=1, n=2, dim=0)
+    tprune.ln_structured(theirs[0], "weight", amount=1, n=2, dim=0)
+    prune.l1_unstructured(ours[3], "weight", amount=50)
+    tprune.l1_unstructured(theirs[3], "weight", amount=50)
+    prune.remove(ours[3], "weight")  # a pruned and a permanently pruned layer are both counted
+    report = prune.sparsity_report(ours)
+    expected = {
+        k: int((theirs.get_submodule(k[: -len(".weight")]).weight == 0).sum()) for k in ("0.weight", "3.weight")
+    }
+    assert {k: v[0] for k, v in report.items() if k != "total"} == expected
+    assert report["3.weight"][1] == 192 and report["total"] == (
+        sum(expected.values()),
+        72 + 192,
+        sum(expected.values()) / (72 + 192),
+    )
+    with pytest.raises(TypeError, match="sparsity_report: expected a deepnotes Module"):
+        prune.sparsity_report(theirs)

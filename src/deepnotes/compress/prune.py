@@ -31,6 +31,7 @@ __all__ = [
     "ln_structured",
     "random_unstructured",
     "remove",
+    "sparsity_report",
 ]
 
 
@@ -398,3 +399,26 @@ def remove(module, name):
 def is_pruned(module):
     """Whether ``module`` or any of its sub-modules carries a pruning hook."""
     return any(isinstance(hook, BasePruningMethod) for m in module.modules() for hook in m._forward_pre_hooks.values())
+
+
+def sparsity_report(model, names=("weight",)):
+    """The fraction of zero entries of each parameter called one of ``names`` (pruned or not), by
+    dotted name, plus ``"total"`` over all of them: ``{name: (zeros, count, fraction)}``."""
+    if not isinstance(model, Module):
+        raise TypeError(f"sparsity_report: expected a deepnotes Module, got {type(model).__name__}")
+    report = {}
+    zeros_all = count_all = 0
+    for prefix, m in model.named_modules():
+        for name in names:
+            if name + "_orig" in m._parameters:
+                values = m._parameters[name + "_orig"].data * m._buffers[name + "_mask"].data
+            elif m._parameters.get(name) is not None:
+                values = m._parameters[name].data
+            else:
+                continue
+            zeros, count = int(np.count_nonzero(values == 0)), int(values.size)
+            report[f"{prefix}.{name}" if prefix else name] = (zeros, count, zeros / count if count else 0.0)
+            zeros_all += zeros
+            count_all += count
+    report["total"] = (zeros_all, count_all, zeros_all / count_all if count_all else 0.0)
+    return report
