@@ -1,0 +1,45 @@
+"""Model compression: pruning (``deepnotes.compress.prune``, torch.nn.utils.prune's semantics) and
+affine int8 quantisation (``deepnotes.compress.quantization``, torch's arithmetic bit for bit).
+
+Example::
+
+    import numpy as np
+    import deepnotes as dn
+    from deepnotes.compress import prune, quantization as q
+
+    layer = dn.nn.Linear(8, 4)
+    prune.l1_unstructured(layer, "weight", amount=0.5)   # weight_orig + weight_mask, re-applied on forward
+    prune.ln_structured(layer, "weight", amount=1, n=2, dim=0)   # then drop one whole output row
+    print(float((layer.weight.data == 0).mean()), sorted(layer.state_dict()))
+    prune.remove(layer, "weight")                         # permanent: weight is a Parameter again
+
+    obs = q.MinMaxObserver(dtype="quint8")
+    x = np.random.default_rng(0).normal(size=(16, 8)).astype(np.float32)
+    obs(x)
+    scale, zero_point = obs.calculate_qparams()
+    qx = q.quantize_per_tensor(x, float(scale[0]), int(zero_point[0]), "quint8")
+    err = np.abs(qx.dequantize().data - x).max()          # at most scale / 2 inside the range
+"""
+
+from . import prune, quantization
+from .quantization import (
+    MinMaxObserver,
+    MovingAverageMinMaxObserver,
+    QTensor,
+    fake_quantize_per_channel_affine,
+    fake_quantize_per_tensor_affine,
+    quantize_per_channel,
+    quantize_per_tensor,
+)
+
+__all__ = [
+    "MinMaxObserver",
+    "MovingAverageMinMaxObserver",
+    "QTensor",
+    "fake_quantize_per_channel_affine",
+    "fake_quantize_per_tensor_affine",
+    "prune",
+    "quantization",
+    "quantize_per_channel",
+    "quantize_per_tensor",
+]
