@@ -17,9 +17,11 @@ Example::
     low = vision.gaussian_lowpass(img, d0=10)                  # frequency domain, float64
     high = vision.gaussian_highpass(img, d0=10)                # low + high == img
     brighter = vision.local_statistics_enhance(img, E=4.0, k0=0.4, k1=0.02, k2=0.4, s=1)
+    fig = vision.compare_figure(img, eq, "eq.png", titles=("input", "equalised"))  # needs matplotlib
 """
 
 from .enhance import local_mean_std, local_statistics_enhance, local_statistics_mask
+from .figure import compare_figure, image_histogram
 from .filters import (
     box_blur,
     correlate2d,
@@ -69,4 +71,6 @@ __all__ = [
     "butterworth_highpass",
     "gaussian_lowpass",
     "gaussian_highpass",
+    "image_histogram",
+    "compare_figure",
 ]
