@@ -11,7 +11,11 @@ from deepnotes.notes.experiments import get, names, run
 from deepnotes.notes.experiments.image_processing import _scene
 from deepnotes.notes.result import CONTRADICTS, PARTLY, SUPPORTS
 
-MINE = {"smoothing_and_sharpening": ["S002-07"], "image_frequency_content": ["S002-74"]}
+MINE = {
+    "smoothing_and_sharpening": ["S002-07"],
+    "image_frequency_content": ["S002-74"],
+    "enhancement_on_low_contrast": ["S002-69", "S002-70", "S002-71", "S002-73"],
+}
 _cache = {}
 
 
@@ -100,3 +104,33 @@ def test_scene_spectrum_measured_independently():
     share = {row[0]: row[1] for row in quick("image_frequency_content").tables[0].rows}
     assert share["scene, mean removed"] == pytest.approx(spec[low].sum() / spec.sum(), rel=1e-12)
     np.testing.assert_allclose(vision.distance_grid((64, 64)) <= 4, low)
+
+
+def test_enhancement_from_table():
+    r = quick("enhancement_on_low_contrast")
+    t = r.tables[0]
+    rows = {row[0]: dict(zip(t.columns, row)) for row in t.rows}
+    inp, eq = rows["input"], rows["global equalisation"]
+    loc, ls = rows["local equalisation 15x15"], rows["local statistics (E=4)"]
+    ks_check = [c for c in r.checks if c.name.startswith("matched:")]
+    assert len(ks_check) == 1
+    holds = [
+        inp["5-95% spread"] / 255 < 0.8,
+        eq["5-95% spread"] / 255 > 0.8,
+        eq["entropy (bits)"] - inp["entropy (bits)"] <= 1e-12,
+        ks_check[0].passed,
+        loc["mean local std"] / inp["mean local std"] >= 2,
+        ls["dark mean"] / inp["dark mean"] > 2,
+    ]
+    assert [c.passed for c in r.checks][:-1] == holds
+    assert r.verdict == verdict_of([c.passed for c in r.checks])
+    # outside the dark square the local-statistics method changes nothing, so that region's mean is the input's
+    assert r.checks[-1].value == 1.0
+    assert ls["rest mean"] == pytest.approx(inp["rest mean"], abs=1e-9)
+
+
+def test_entropy_helper_against_a_direct_count():
+    from deepnotes.notes.experiments.image_processing import _entropy
+
+    img = np.array([[0, 0, 1, 2]], dtype=np.uint8)
+    assert _entropy(img) == pytest.approx(1.5)  # p = 1/2, 1/4, 1/4
