@@ -29,6 +29,12 @@ IMG = np.zeros((8, 8), np.uint8)
         (lambda: vision.sobel(IMG, 1, 0, 9), ValueError, ["sobel", "3, 5 or 7", "9"]),
         (lambda: vision.equalize_local(IMG.astype(np.float64)), TypeError, ["equalize_local", "float64", "uint8"]),
         (lambda: vision.equalize_local(IMG, 0), ValueError, ["equalize_local", "radius", "0"]),
+        (
+            lambda: vision.match_histograms_local(IMG, np.zeros((3, 3, 3), np.uint8)),
+            ValueError,
+            ["match_histograms_local", "(8, 8)", "(3, 3, 3)"],
+        ),
+        (lambda: vision.match_histograms_local(IMG, IMG.astype(float)), TypeError, ["match_histograms_local", "uint8"]),
         (lambda: vision.equalize_hist(IMG, 1), ValueError, ["equalize_hist", "nbins", "1"]),
         (
             lambda: vision.match_histograms(IMG, np.zeros((4, 4, 3), np.uint8)),

@@ -101,3 +101,31 @@ def test_equalize_local_on_photographs(camera, astronaut):
     for c in range(3):
         ref = rank.equalize(np.ascontiguousarray(astronaut[..., c]), footprint=np.ones((7, 7), bool))
         np.testing.assert_array_equal(ours[..., c], ref)
+
+
+def _local_match_loop(img, ref, r):
+    h, w = img.shape
+    G = np.cumsum(np.bincount(ref.ravel(), minlength=256)) / ref.size
+    out = np.empty_like(img)
+    for y in range(h):
+        for x in range(w):
+            win = img[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1]
+            t = (win <= img[y, x]).sum() / win.size
+            out[y, x] = next(q for q in range(256) if G[q] >= t - 1e-12)
+    return out
+
+
+@pytest.mark.parametrize("r", [1, 3])
+def test_match_histograms_local_equals_loop(rng, r):
+    img = rng.integers(0, 256, (19, 24)).astype(np.uint8)
+    ref = rng.integers(40, 90, (30, 30)).astype(np.uint8)
+    ours = vision.match_histograms_local(img, ref, r)
+    np.testing.assert_array_equal(ours, _local_match_loop(img, ref, r))
+    assert ours.min() >= 40 and ours.max() <= 89  # only the reference's levels appear
+
+
+def test_match_histograms_local_with_a_flat_target_is_local_equalisation_up_to_rounding(camera):
+    flat = np.arange(256, dtype=np.uint8)[None, :]
+    a = vision.match_histograms_local(camera[:64, :64], flat, 4).astype(int)
+    b = vision.equalize_local(camera[:64, :64], 4).astype(int)
+    assert np.abs(a - b).max() <= 1  # ceil(256 T) - 1 vs floor(255 T)

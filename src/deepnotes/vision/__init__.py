@@ -44,7 +44,7 @@ from .frequency import (
     ideal_lowpass,
     transfer_function,
 )
-from .histogram import equalize_hist, equalize_local, match_histograms
+from .histogram import equalize_hist, equalize_local, match_histograms, match_histograms_local
 
 __all__ = [
     "box_blur",
@@ -59,6 +59,7 @@ __all__ = [
     "equalize_hist",
     "match_histograms",
     "equalize_local",
+    "match_histograms_local",
     "local_mean_std",
     "local_statistics_mask",
     "local_statistics_enhance",

@@ -12,6 +12,7 @@ Conventions:
   cumulative fraction ``cdf_s(v)`` is looked up on the reference's (value, cumulative fraction) curve by linear
   interpolation (``skimage.exposure.match_histograms``); uint8 results are rounded half to even (skimage
   returns the unrounded floats for grey uint8 input and truncates them for colour uint8 input).
+* ``match_histograms_local`` sends each pixel's rank in its window to the reference's quantile (see the function).
 * ``equalize_local`` is histogram equalisation inside a square window centred on each pixel:
   ``out = floor(255 * #{window pixels <= centre} / #{window pixels})`` on uint8 images, where the window is
   clipped at the image border (only pixels inside the image count).  This equals
@@ -28,7 +29,7 @@ import numpy as np
 
 from ._checks import check_image, per_channel
 
-__all__ = ["equalize_hist", "match_histograms", "equalize_local"]
+__all__ = ["equalize_hist", "match_histograms", "equalize_local", "match_histograms_local"]
 
 
 def _equalize_u8(f: np.ndarray) -> np.ndarray:
@@ -93,20 +94,26 @@ def match_histograms(img: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return out.astype(img.dtype, copy=False)
 
 
-def _local_plane(f: np.ndarray, r: int) -> np.ndarray:
+def _local_counts(f: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """For every pixel: how many pixels of its window (clipped at the border) are <= it, and the window size."""
     h, w = f.shape
     k = 2 * r + 1
     p = np.pad(f.astype(np.int16), r, mode="constant", constant_values=256)  # 256: outside, never <= a level
-    out = np.empty((h, w), dtype=np.uint8)
+    below = np.empty((h, w), dtype=np.int64)
+    inside = np.empty((h, w), dtype=np.int64)
     step = max(1, 4_000_000 // max(1, w * k * k))
     for y0 in range(0, h, step):
         y1 = min(h, y0 + step)
         win = np.lib.stride_tricks.sliding_window_view(p[y0 : y1 + 2 * r], (k, k))
         centre = f[y0:y1, :, None, None].astype(np.int16)
-        below = (win <= centre).sum(axis=(2, 3))
-        inside = (win < 256).sum(axis=(2, 3))
-        out[y0:y1] = (255 * below) // inside
-    return out
+        below[y0:y1] = (win <= centre).sum(axis=(2, 3))
+        inside[y0:y1] = (win < 256).sum(axis=(2, 3))
+    return below, inside
+
+
+def _local_plane(f: np.ndarray, r: int) -> np.ndarray:
+    below, inside = _local_counts(f, r)
+    return ((255 * below) // inside).astype(np.uint8)
 
 
 def equalize_local(img: np.ndarray, radius: int = 7) -> np.ndarray:
@@ -118,3 +125,34 @@ def equalize_local(img: np.ndarray, radius: int = 7) -> np.ndarray:
     if isinstance(radius, bool) or not isinstance(radius, numbers.Integral) or radius < 1:
         raise ValueError(f"{fn}: radius must be a positive integer, got {radius!r}")
     return per_channel(lambda f: _local_plane(f, int(radius)), img)
+
+
+def match_histograms_local(img: np.ndarray, reference: np.ndarray, radius: int = 7) -> np.ndarray:
+    """Local histogram matching of a uint8 image: each pixel's rank in its (2 radius + 1)^2 window (clipped at the
+    border), ``T = #{window <= centre} / #{window}``, is sent to the smallest grey level ``q`` whose cumulative
+    share in ``reference`` (a uint8 image with the target distribution) reaches it: ``G(q) >= T``.
+    Colour images are processed per channel (the reference must have the same number of channels)."""
+    fn = "match_histograms_local"
+    img = check_image(img, fn, uint8_only=True)
+    reference = check_image(reference, fn, uint8_only=True)
+    if isinstance(radius, bool) or not isinstance(radius, numbers.Integral) or radius < 1:
+        raise ValueError(f"{fn}: radius must be a positive integer, got {radius!r}")
+    if img.ndim != reference.ndim or (img.ndim == 3 and img.shape[2] != reference.shape[2]):
+        raise ValueError(
+            f"{fn}: image and reference must have the same number of channels, got shapes {img.shape} and "
+            f"{reference.shape}"
+        )
+
+    def one(f, ref):
+        below, inside = _local_counts(f, int(radius))
+        counts = np.cumsum(np.bincount(ref.ravel(), minlength=256))
+        # G(q) >= below / inside  <=>  counts[q] * inside >= below * ref.size (exact integer comparison)
+        q = np.empty(f.shape, dtype=np.int64)
+        for n in np.unique(inside):  # few window sizes: the full one and the clipped ones near the border
+            sel = inside == n
+            q[sel] = np.searchsorted(counts * int(n), below[sel] * ref.size)
+        return np.minimum(q, 255).astype(np.uint8)
+
+    if img.ndim == 2:
+        return one(img, reference)
+    return np.stack([one(img[..., c], reference[..., c]) for c in range(img.shape[2])], axis=-1)
