@@ -4,9 +4,9 @@ The top level mirrors ``torch``: tensors, creation functions, grad mode and seed
 ``optim``, ``data`` and ``amp`` as attributes.  ``deepnotes.models`` (architectures),
 ``deepnotes.detection`` (boxes, NMS, RoI ops, COCO/VOC evaluation), ``deepnotes.analysis`` (parameters,
 MACs, receptive fields, latency), ``deepnotes.train`` (the Trainer), ``deepnotes.io`` (safe weight
-files), ``deepnotes.onnx`` (export) and ``deepnotes.compress`` (pruning, int8 quantisation) load on
-first use: ``deepnotes.models.resnet18()`` works right after ``import deepnotes``, and
-``import deepnotes`` stays cheap.
+files), ``deepnotes.onnx`` (export), ``deepnotes.compress`` (pruning, int8 quantisation) and
+``deepnotes.vision`` (classic image processing) load on first use: ``deepnotes.models.resnet18()``
+works right after ``import deepnotes``, and ``import deepnotes`` stays cheap.
 """
 
 import importlib as _importlib
@@ -139,6 +139,7 @@ _LAZY = {
     "compress": ("compress", None),
     "notes": ("notes", None),
     "reference": ("reference", None),
+    "vision": ("vision", None),
     "save": ("io", "save"),
     "load": ("io", "load"),
 }

@@ -277,8 +277,6 @@ OWNED_ELSEWHERE = {
     "S001-60": 14,  # augmentation
     "S002-57": 16,
     "S002-63": 16,  # generative: Inception Score, GAN training -> WGAN
-    "S002-07": 17,
-    "S002-74": 17,  # image processing: sharpening/smoothing, frequency parts
 }
 
 
