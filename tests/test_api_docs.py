@@ -14,23 +14,11 @@ import deepnotes
 
 pytest.importorskip("pdoc")
 
-PACKAGES = [
-    "deepnotes",
-    "deepnotes.nn",
-    "deepnotes.nn.functional",
-    "deepnotes.optim",
-    "deepnotes.data",
-    "deepnotes.models",
-    "deepnotes.analysis",
-    "deepnotes.detection",
-    "deepnotes.train",
-    "deepnotes.notes",
-    "deepnotes.autograd",
-    "deepnotes.ops",
-    "deepnotes.amp",
-    "deepnotes.io",
-    "deepnotes.tensor",
-]
+_ROOT = Path(deepnotes.__file__).resolve().parent
+# every package of the library (a folder with an __init__.py, however deep) and the core modules
+PACKAGES = ["deepnotes", "deepnotes.tensor", "deepnotes.io", "deepnotes.amp"] + sorted(
+    "deepnotes." + ".".join(init.parent.relative_to(_ROOT).parts) for init in _ROOT.rglob("*/__init__.py")
+)
 
 
 def build_api_docs(out):

@@ -10,6 +10,7 @@ from .loader import DataLoader, WorkerInfo, default_collate, default_convert, ge
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler, WeightedRandomSampler
 
 __all__ = [
+    "datasets",
     "Dataset",
     "TensorDataset",
     "Subset",
