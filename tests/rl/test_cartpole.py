@@ -192,13 +192,13 @@ def test_step_after_truncation_is_an_error():
         ({"seed": 1.5}, "seed must be a non-negative integer"),
         ({"options": {"state": [0.0, 0.0, 0.0]}}, r"options\['state'\] must be 4 finite numbers"),
         ({"options": {"state": [0.0, 0.0, np.nan, 0.0]}}, r"options\['state'\] must be 4 finite numbers"),
-        ({"options": {"low": 0.1, "high": -0.1}}, "low <= high"),
+        ({"options": {"low": 0.1, "high": -0.1}}, "options need low <= high"),
         ({"options": {"speed": 1}}, "unknown options"),
         ({"options": {"state": [0.0] * 4, "low": 0.0}}, "not both"),
     ],
 )
 def test_bad_reset_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=r"CartPole\.reset: " + match):
+    with pytest.raises(ValueError, match=r"CartPole\.reset: .*" + match):
         CartPole().reset(**kwargs)
 
 
