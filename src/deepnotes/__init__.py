@@ -135,6 +135,7 @@ _LAZY = {
     "io": ("io", None),
     "train": ("train", None),
     "onnx": ("onnx", None),
+    "rl": ("rl", None),
     "notes": ("notes", None),
     "reference": ("reference", None),
     "save": ("io", "save"),

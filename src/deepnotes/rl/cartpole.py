@@ -47,7 +47,9 @@ class CartPole:
             or not isinstance(max_episode_steps, (int, np.integer))
             or max_episode_steps < 1
         ):
-            raise ValueError(f"CartPole: max_episode_steps must be a positive integer or None, got {max_episode_steps!r}")
+            raise ValueError(
+                f"CartPole: max_episode_steps must be a positive integer or None, got {max_episode_steps!r}"
+            )
         self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
         high = np.array(
             [self.x_threshold * 2, np.inf, self.theta_threshold_radians * 2, np.inf],
@@ -111,7 +113,9 @@ class CartPole:
                 f"CartPole.step: the episode has ended ({self._ended}); call reset() to start a new one before step()"
             )
         if not self.action_space.contains(action):
-            raise ValueError(f"CartPole.step: action must be the integer 0 (push left) or 1 (push right), got {action!r}")
+            raise ValueError(
+                f"CartPole.step: action must be the integer 0 (push left) or 1 (push right), got {action!r}"
+            )
         x, x_dot, theta, theta_dot = self.state
         force = self.force_mag if int(action) == 1 else -self.force_mag
         costheta = np.cos(theta)

@@ -40,10 +40,11 @@ class ReplayBuffer:
         self.capacity = _positive_int(capacity, "capacity", fn)
         if isinstance(obs_shape, (int, np.integer)) and not isinstance(obs_shape, bool):
             obs_shape = (int(obs_shape),)
-        try:
-            obs_shape = tuple(int(d) for d in obs_shape)
-        except TypeError:
-            raise ValueError(f"{fn}: obs_shape must be an int or a tuple of ints, got {obs_shape!r}") from None
+        if not isinstance(obs_shape, (tuple, list)) or not all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in obs_shape
+        ):
+            raise ValueError(f"{fn}: obs_shape must be an int or a tuple of ints, got {obs_shape!r}")
+        obs_shape = tuple(int(d) for d in obs_shape)
         if any(d < 0 for d in obs_shape):
             raise ValueError(f"{fn}: obs_shape must not have negative sizes, got {obs_shape}")
         self.obs_shape = obs_shape
