@@ -1,4 +1,4 @@
-"""Reinforcement learning: a NumPy CartPole with gymnasium's CartPole-v1 dynamics and a replay buffer.
+"""Reinforcement learning: a NumPy CartPole with gymnasium's CartPole-v1 dynamics, a replay buffer and DQN.
 
 Example::
 
@@ -17,10 +17,26 @@ Example::
         if terminated or truncated:
             obs, info = env.reset()
     batch = buffer.sample(32, rng)        # batch.obs.shape == (32, 4)
+
+A DQN agent keeps its own replay buffer; feed it every transition::
+
+    from deepnotes.rl import DQNAgent, LinearSchedule
+
+    agent = DQNAgent(4, 2, epsilon=LinearSchedule(1.0, 0.05, 10_000), target_update_every=500, seed=0)
+    obs, info = env.reset(seed=0)
+    for _ in range(5_000):
+        action = agent.act(obs)
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        agent.observe(obs, action, reward, next_obs, terminated)  # learns once learning_starts is reached
+        obs = next_obs
+        if terminated or truncated:
+            obs, info = env.reset()
+    greedy_action = agent.act(obs, greedy=True)
 """
 
 from .cartpole import CartPole
+from .dqn import DQNAgent, LinearSchedule, q_network
 from .replay import ReplayBuffer, Transitions
 from .spaces import Box, Discrete
 
-__all__ = ["CartPole", "ReplayBuffer", "Transitions", "Discrete", "Box"]
+__all__ = ["CartPole", "ReplayBuffer", "Transitions", "Discrete", "Box", "DQNAgent", "LinearSchedule", "q_network"]
