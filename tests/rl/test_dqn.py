@@ -185,3 +185,24 @@ def test_bad_batches_and_observations():
         agent.loss(good._replace(actions=good.actions[:4]))
     with pytest.raises(ValueError, match=r"DQNAgent.q_values: obs must have shape \(4,\) or \(B, 4\), got \(3,\)"):
         agent.act(np.zeros(3), greedy=True)
+
+
+def test_state_dict_round_trip_continues_identically():
+    rng = np.random.default_rng(5)
+    a = DQNAgent(4, 2, hidden=(8,), optimizer="adam", target_update_every=3, seed=0, dtype=np.float64)
+    for _ in range(3):  # give Adam some moment estimates and the target a different value
+        a.update(_batch(rng, n_actions=2))
+    a.steps = 17
+    b = DQNAgent(4, 2, hidden=(8,), optimizer="adam", target_update_every=3, seed=99, dtype=np.float64)
+    b.load_state_dict(a.state_dict())
+    assert (b.steps, b.updates) == (17, 3)
+    batch = _batch(rng, n_actions=2)
+    np.testing.assert_array_equal(b.td_targets(batch), a.td_targets(batch))
+    assert b.update(batch) == a.update(batch)
+    for name, value in a.q_net.state_dict().items():
+        np.testing.assert_array_equal(b.q_net.state_dict()[name].numpy(), value.numpy())
+    without = DQNAgent(4, 2, hidden=(8,), target_update_every=None, seed=0, dtype=np.float64)
+    with pytest.raises(ValueError, match="DQNAgent.load_state_dict: the saved agent has a target network"):
+        without.load_state_dict(a.state_dict())
+    with pytest.raises(ValueError, match="DQNAgent.load_state_dict: expected a dict with keys"):
+        without.load_state_dict({"q_net": {}})

@@ -225,6 +225,37 @@ class DQNAgent:
         self.updates += 1
         return float(loss.item())
 
+    def state_dict(self):
+        """What resuming or evaluating needs: both networks, the optimizer and the step counters.
+
+        The replay buffer and the generator are not included (a resumed run refills its buffer).
+        """
+        return {
+            "q_net": self.q_net.state_dict(),
+            "target_net": None if self.target_net is None else self.target_net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "steps": self.steps,
+            "updates": self.updates,
+        }
+
+    def load_state_dict(self, state):
+        """Load a dict from :meth:`state_dict` of an agent with the same networks and settings."""
+        fn = "DQNAgent.load_state_dict"
+        keys = {"q_net", "target_net", "optimizer", "steps", "updates"}
+        if not isinstance(state, dict) or set(state) != keys:
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"{fn}: expected a dict with keys {sorted(keys)}, got {got}")
+        if (state["target_net"] is None) != (self.target_net is None):
+            raise ValueError(
+                f"{fn}: the saved agent {'has no' if state['target_net'] is None else 'has a'} target network "
+                f"but this one {'has one' if self.target_net is not None else 'has none'} (target_update_every)"
+            )
+        self.q_net.load_state_dict(state["q_net"])
+        if self.target_net is not None:
+            self.target_net.load_state_dict(state["target_net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.steps, self.updates = int(state["steps"]), int(state["updates"])
+
     def observe(self, obs, action, reward, next_obs, terminated):
         """Record one environment step; learn and sync the target when due.  Returns the loss or None."""
         self.buffer.push(obs, action, reward, next_obs, terminated)
