@@ -1,4 +1,4 @@
-"""Reinforcement learning: a NumPy CartPole with gymnasium's CartPole-v1 dynamics, a replay buffer and DQN.
+"""Reinforcement learning: a NumPy CartPole (gymnasium's CartPole-v1 dynamics), a replay buffer, DQN, evaluation.
 
 Example::
 
@@ -20,7 +20,7 @@ Example::
 
 A DQN agent keeps its own replay buffer; feed it every transition::
 
-    from deepnotes.rl import DQNAgent, LinearSchedule
+    from deepnotes.rl import DQNAgent, LinearSchedule, evaluate
 
     agent = DQNAgent(4, 2, epsilon=LinearSchedule(1.0, 0.05, 10_000), target_update_every=500, seed=0)
     obs, info = env.reset(seed=0)
@@ -31,12 +31,23 @@ A DQN agent keeps its own replay buffer; feed it every transition::
         obs = next_obs
         if terminated or truncated:
             obs, info = env.reset()
-    greedy_action = agent.act(obs, greedy=True)
+    returns = evaluate(agent, CartPole(), episodes=10, seed=1)  # greedy returns; 500 is the maximum
 """
 
 from .cartpole import CartPole
 from .dqn import DQNAgent, LinearSchedule, q_network
+from .evaluate import evaluate
 from .replay import ReplayBuffer, Transitions
 from .spaces import Box, Discrete
 
-__all__ = ["CartPole", "ReplayBuffer", "Transitions", "Discrete", "Box", "DQNAgent", "LinearSchedule", "q_network"]
+__all__ = [
+    "CartPole",
+    "Discrete",
+    "Box",
+    "ReplayBuffer",
+    "Transitions",
+    "DQNAgent",
+    "LinearSchedule",
+    "q_network",
+    "evaluate",
+]
