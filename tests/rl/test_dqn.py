@@ -183,6 +183,12 @@ def test_bad_batches_and_observations():
         agent.loss(good._replace(actions=good.actions + 2))
     with pytest.raises(ValueError, match=r"DQNAgent.loss: batch.actions must be 5 integers"):
         agent.loss(good._replace(actions=good.actions[:4]))
+    with pytest.raises(ValueError, match=r"DQNAgent.td_targets: batch.rewards must have shape \(5,\), got \(4,\)"):
+        agent.loss(good._replace(rewards=good.rewards[:4]))
+    with pytest.raises(ValueError, match=r"DQNAgent.td_targets: batch.dones must have shape \(5,\), got \(5, 1\)"):
+        agent.loss(good._replace(dones=good.dones[:, None]))
+    with pytest.raises(ValueError, match=r"DQNAgent.td_targets: batch.next_obs must have shape \(B, 4\)"):
+        agent.td_targets(good._replace(next_obs=good.next_obs[:, :2]))
     with pytest.raises(ValueError, match=r"DQNAgent.q_values: obs must have shape \(4,\) or \(B, 4\), got \(3,\)"):
         agent.act(np.zeros(3), greedy=True)
 

@@ -185,7 +185,19 @@ class DQNAgent:
 
     def td_targets(self, batch):
         """The regression targets ``y`` of a :class:`Transitions` batch, as a NumPy array ``(B,)``."""
-        next_obs = from_numpy(np.asarray(batch.next_obs, dtype=self.dtype))
+        if not isinstance(batch, Transitions):
+            batch = Transitions(*batch)
+        next_obs = np.asarray(batch.next_obs, dtype=self.dtype)
+        if next_obs.ndim != 2 or next_obs.shape[1] != self.obs_dim:
+            raise ValueError(
+                f"DQNAgent.td_targets: batch.next_obs must have shape (B, {self.obs_dim}), got {next_obs.shape}"
+            )
+        for name in ("rewards", "dones"):
+            shape = np.shape(getattr(batch, name))
+            if shape != (next_obs.shape[0],):
+                n = next_obs.shape[0]
+                raise ValueError(f"DQNAgent.td_targets: batch.{name} must have shape ({n},), got {shape}")
+        next_obs = from_numpy(next_obs)
         with no_grad():
             online_next = self.q_net(next_obs).numpy()
             target_next = online_next if self.target_net is None else self.target_net(next_obs).numpy()
