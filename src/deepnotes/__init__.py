@@ -137,6 +137,7 @@ _LAZY = {
     "train": ("train", None),
     "onnx": ("onnx", None),
     "compress": ("compress", None),
+    "rl": ("rl", None),
     "notes": ("notes", None),
     "reference": ("reference", None),
     "vision": ("vision", None),
