@@ -7,6 +7,7 @@ deepnotes adds the training semantics: :class:`deepnotes.nn.parallel.Distributed
 ``deepnotes train --nproc 4 ...``.  Importing this module does not import mpi4py.
 """
 
+from . import collectives as _collectives
 from .collectives import (
     DistributedError,
     DistributedTimeoutError,
@@ -33,28 +34,4 @@ from .collectives import (
 )
 from .launch import mpiexec_command
 
-__all__ = [
-    "ReduceOp",
-    "Work",
-    "DistributedError",
-    "RankFailedError",
-    "DistributedTimeoutError",
-    "is_available",
-    "is_initialized",
-    "init_process_group",
-    "destroy_process_group",
-    "get_rank",
-    "get_world_size",
-    "get_backend",
-    "all_reduce",
-    "broadcast",
-    "all_gather",
-    "all_gather_into_tensor",
-    "reduce_scatter",
-    "reduce_scatter_tensor",
-    "barrier",
-    "all_gather_object",
-    "broadcast_object_list",
-    "new_group",
-    "mpiexec_command",
-]
+__all__ = [*_collectives.__all__, "mpiexec_command"]
