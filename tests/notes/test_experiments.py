@@ -9,6 +9,8 @@ import pytest
 from deepnotes.notes.experiments import names, run
 from deepnotes.notes.result import CONTRADICTS, PARTLY, SUPPORTS
 
+from _notes import column, expected_verdict, quick
+
 ISSUE_12 = [
     "sigmoid_vs_relu_gradients",
     "xavier_vs_he_variance",
@@ -24,23 +26,6 @@ ISSUE_12 = [
     "gradient_clipping_exploding",
     "batch_size_convergence",
 ]
-
-_cache = {}
-
-
-def quick(name):
-    if name not in _cache:
-        _cache[name] = run(name, seed=0, quick=True)
-    return _cache[name]
-
-
-def expected_verdict(result):
-    passed = [c.passed for c in result.checks]
-    return SUPPORTS if all(passed) else CONTRADICTS if not any(passed) else PARTLY
-
-
-def column(table, name):
-    return [row[table.columns.index(name)] for row in table.rows]
 
 
 def test_all_issue_12_experiments_registered():

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from deepnotes.notes.catalogue import load_catalogue
-from deepnotes.notes.experiments import get, names, run
-from deepnotes.notes.result import CONTRADICTS, PARTLY, SUPPORTS
+from deepnotes.notes.experiments import get, names
+from deepnotes.notes.result import PARTLY, SUPPORTS
+
+from _notes import column, quick, verdict_of
 
 MINE = {
     "nonlinearity_needed": ["S001-12"],
@@ -33,22 +35,6 @@ MINE = {
     "yolov5_positive_samples": ["S001-128"],
     "spp_net_shared_features": ["S002-38"],
 }
-
-_cache = {}
-
-
-def quick(name):
-    if name not in _cache:
-        _cache[name] = run(name, seed=0, quick=True)
-    return _cache[name]
-
-
-def verdict_of(holds):
-    return SUPPORTS if all(holds) else CONTRADICTS if not any(holds) else PARTLY
-
-
-def column(table, name):
-    return [row[table.columns.index(name)] for row in table.rows]
 
 
 def rows_by_first(table):

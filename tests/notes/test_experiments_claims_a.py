@@ -10,6 +10,8 @@ from deepnotes.notes.catalogue import load_catalogue
 from deepnotes.notes.experiments import load_all, run
 from deepnotes.notes.result import CONTRADICTS, PARTLY, SUPPORTS
 
+from _notes import column, expected_verdict, quick
+
 MODULES = ("cnn_basics", "architectures_claims", "cost")
 NAMES = [
     "grouped_conv_parameters",
@@ -36,23 +38,6 @@ NAMES = [
     "depthwise_separable_cost",
     "depthwise_memory_bound",
 ]
-
-_cache = {}
-
-
-def quick(name):
-    if name not in _cache:
-        _cache[name] = run(name, seed=0, quick=True)
-    return _cache[name]
-
-
-def expected_verdict(result):
-    passed = [c.passed for c in result.checks]
-    return SUPPORTS if all(passed) else CONTRADICTS if not any(passed) else PARTLY
-
-
-def column(table, name):
-    return [row[table.columns.index(name)] for row in table.rows]
 
 
 def kv(table):

@@ -8,7 +8,9 @@ import pytest
 
 from deepnotes.notes.catalogue import load_catalogue
 from deepnotes.notes.experiments import get, names, run
-from deepnotes.notes.result import CONTRADICTS, PARTLY, SUPPORTS
+from deepnotes.notes.result import PARTLY, SUPPORTS
+
+from _notes import quick, verdict_of
 
 EXPERIMENTS = [
     "gd_vs_quasi_newton",
@@ -27,18 +29,6 @@ EXPERIMENTS = [
     "seed_reproducibility",
     "non_convergence_causes",
 ]
-
-_cache = {}
-
-
-def quick(name):
-    if name not in _cache:
-        _cache[name] = run(name, seed=0, quick=True)
-    return _cache[name]
-
-
-def verdict_of(passed):
-    return SUPPORTS if all(passed) else CONTRADICTS if not any(passed) else PARTLY
 
 
 def check(result, start):

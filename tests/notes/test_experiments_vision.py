@@ -7,26 +7,16 @@ import pytest
 
 from deepnotes import vision
 from deepnotes.notes.catalogue import load_catalogue
-from deepnotes.notes.experiments import get, names, run
+from deepnotes.notes.experiments import get, names
 from deepnotes.notes.experiments.image_processing import _scene
-from deepnotes.notes.result import CONTRADICTS, PARTLY, SUPPORTS
+
+from _notes import quick, verdict_of
 
 MINE = {
     "smoothing_and_sharpening": ["S002-07"],
     "image_frequency_content": ["S002-74"],
     "enhancement_on_low_contrast": ["S002-69", "S002-70", "S002-71", "S002-73"],
 }
-_cache = {}
-
-
-def quick(name):
-    if name not in _cache:
-        _cache[name] = run(name, seed=0, quick=True)
-    return _cache[name]
-
-
-def verdict_of(holds):
-    return SUPPORTS if all(holds) else CONTRADICTS if not any(holds) else PARTLY
 
 
 def test_registered_and_catalogued():
