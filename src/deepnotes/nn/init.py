@@ -52,14 +52,46 @@ def _fill(tensor, values):
     return tensor
 
 
+def _draw_in_place(tensor, g, method):
+    """Fill a float32/float64 tensor with generator ``g``'s ``method(out=..., dtype=...)`` straight into its memory (no
+    float64 temporary, no cast: drawing VGG-16's 138M weights this way is several times faster);
+    True when done, False when the tensor's array cannot be the generator's ``out``."""
+    data = tensor.data if isinstance(tensor, Tensor) else None
+    if (
+        data is None
+        or not isinstance(g, np.random.Generator)
+        or data.dtype not in (np.float32, np.float64)
+        or not data.flags.c_contiguous
+    ):
+        return False
+    getattr(g, method)(out=data, dtype=data.dtype)
+    return True
+
+
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    """Values uniform on [a, b).  Float32 tensors take float32 draws, float64 tensors the same values
+    as ``Generator.uniform``."""
     g = generator or default_generator()
-    return _fill(tensor, g.uniform(a, b, size=tensor.shape))
+    if not _draw_in_place(tensor, g, "random"):
+        return _fill(tensor, g.uniform(a, b, size=tensor.shape))
+    data = tensor.data
+    data *= data.dtype.type(b - a)
+    data += data.dtype.type(a)
+    tensor._bump_version()
+    return tensor
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
+    """Gaussian values.  Float32 tensors take float32 draws, float64 tensors the same values as
+    ``Generator.normal``."""
     g = generator or default_generator()
-    return _fill(tensor, g.normal(mean, std, size=tensor.shape))
+    if not _draw_in_place(tensor, g, "standard_normal"):
+        return _fill(tensor, g.normal(mean, std, size=tensor.shape))
+    data = tensor.data
+    data *= data.dtype.type(std)
+    data += data.dtype.type(mean)
+    tensor._bump_version()
+    return tensor
 
 
 def constant_(tensor, val):
