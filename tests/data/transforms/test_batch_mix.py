@@ -11,6 +11,7 @@ import torch.nn.functional as TF
 from torchvision.transforms import v2
 
 import deepnotes as dn
+from deepnotes.data import DataLoader, TensorDataset, default_collate
 from deepnotes.data.transforms.batch import CutMix, LabelSmoothing, MixUp, cutmix_box
 from deepnotes.data.tv_tensors import BoundingBoxes, Image, Mask
 from deepnotes.nn import functional as F
@@ -170,6 +171,10 @@ def test_structures_and_probability_labels(rng):
         (lambda x, y: CutMix(num_classes=4)((x, Mask(np.zeros((7, 5)))), y), "CutMix: works on image batches"),
         (lambda x, y: MixUp(alpha=0, num_classes=4), "MixUp: alpha must be a positive"),
         (lambda x, y: MixUp(num_classes=4)(x, "cat"), "MixUp: cannot find the labels"),
+        (
+            lambda x, y: CutMix(num_classes=4)(x.transpose(0, 2, 3, 1), y),
+            r"CutMix: the batch of shape .* looks channels-last",
+        ),
     ],
 )
 def test_bad_input_is_a_clear_error(rng, call, match):
@@ -190,6 +195,29 @@ def test_label_smoothing_cross_entropy_equals_torch(rng, eps):
     assert math.isclose(ours, ref, rel_tol=1e-12, abs_tol=1e-14)
     # torch itself, fed our soft targets, agrees too
     assert math.isclose(TF.cross_entropy(torch.from_numpy(logits), torch.from_numpy(soft)).item(), ref, rel_tol=1e-12)
+
+
+def test_label_smoothing_equals_the_functional_form(rng):
+    y = rng.integers(0, 5, (4, 3))
+    ours = LabelSmoothing(5, 0.3, dtype=np.float64)(y)
+    ref = F.smooth_labels(y, 5, eps=0.3, dim=-1, dtype=np.float64)
+    np.testing.assert_allclose(ours, np.asarray(ref.data if hasattr(ref, "data") else ref), atol=1e-15)
+
+
+def test_cutmix_as_collate_function_of_a_data_loader():
+    x = np.arange(8 * 3 * 4, dtype=np.float32).reshape(8, 1, 3, 4)
+    y = np.arange(8) % 3
+    cutmix = CutMix(num_classes=3)
+    loader = DataLoader(
+        TensorDataset(x, y), batch_size=4, shuffle=True, collate_fn=lambda b: cutmix(*default_collate(b))
+    )
+    dn.manual_seed(2)
+    batches = list(loader)
+    assert len(batches) == 2
+    for images, soft in batches:
+        assert isinstance(images, dn.Tensor) and images.shape == (4, 1, 3, 4)
+        assert soft.shape == (4, 3)
+        np.testing.assert_allclose(soft.numpy().sum(1), 1.0, atol=1e-6)
 
 
 def test_label_smoothing_per_sample_and_on_probabilities():

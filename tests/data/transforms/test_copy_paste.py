@@ -158,3 +158,15 @@ def test_bad_input_is_a_clear_error(make, match):
         CopyPaste()(*make(dst, src))
     with pytest.raises(ValueError, match="CopyPaste: flip_p must be a probability"):
         CopyPaste(flip_p=2)
+
+
+def test_samples_without_instances():
+    dst = _sample(16, 16, [], 1.0, [])
+    src = _sample(16, 16, [(4, 4, 9, 9)], 9.0, [5])
+    dn.manual_seed(0)
+    image, target = CopyPaste(scale_range=(1.0, 1.0))(dst, src)
+    assert target["labels"].tolist() == [5] and target["masks"].shape == (1, 16, 16)
+    image, target = CopyPaste()(src, dst)  # nothing to paste: the destination comes back unchanged
+    np.testing.assert_array_equal(np.asarray(image), np.asarray(src[0]))
+    assert target["labels"].tolist() == [5]
+    np.testing.assert_array_equal(np.asarray(target["boxes"]), [[4, 4, 9, 9]])

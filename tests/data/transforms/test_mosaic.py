@@ -212,3 +212,12 @@ def _one(h=10, w=10, n=1):
 def test_bad_input_is_a_clear_error(samples, match):
     with pytest.raises(ValueError, match=match):
         Mosaic(32)(samples)
+
+
+def test_images_without_boxes():
+    empty = (np.ones((3, 12, 16), np.float32), {"boxes": np.zeros((0, 4)), "labels": np.zeros(0, np.int64)})
+    image, target = Mosaic(24)([empty] * 4)
+    assert image.shape == (3, 24, 24) and target["boxes"].shape == (0, 4) and target["labels"].shape == (0,)
+    with_masks = (empty[0], {**empty[1], "masks": np.zeros((0, 12, 16), bool)})
+    _, target = Mosaic(24)([with_masks] * 4)
+    assert target["masks"].shape == (0, 24, 24)

@@ -16,9 +16,14 @@ generator (``deepnotes.manual_seed`` reproduces it).  The labels come back as so
 ``make_params`` draws the random parameters and ``transform`` applies given ones, as in torchvision,
 so a test (or a user) can fix them.
 
+Two places to run them: ``Trainer(..., batch_transform=CutMix(num_classes=10))`` (applied to every
+training batch in the main process), or the loader's collate function,
+``DataLoader(ds, batch_size=32, shuffle=True, collate_fn=lambda b: cutmix(*default_collate(b)))``.
+
 :class:`LabelSmoothing` turns an integer label into the smoothed distribution
 ``(1 - eps) * onehot(y) + eps / C``; cross entropy against it equals torch's
-``cross_entropy(..., label_smoothing=eps)``.
+``cross_entropy(..., label_smoothing=eps)`` (the class form of ``deepnotes.nn.functional.smooth_labels``,
+for a data set's ``target_transform``).
 """
 
 from __future__ import annotations
@@ -161,6 +166,10 @@ class _MixBase:
         name = type(self).__name__
         if x.ndim != 4:
             raise ValueError(f"{name}: expected a batch of images (N, C, H, W), got an array of shape {x.shape}")
+        if x.shape[1] not in (1, 2, 3, 4) and x.shape[3] in (1, 3, 4):
+            raise ValueError(
+                f"{name}: the batch of shape {x.shape} looks channels-last (N, H, W, C); expected (N, C, H, W)"
+            )
         if x.shape[0] != batch_size:
             raise ValueError(
                 f"{name}: the images hold {x.shape[0]} samples but the labels {batch_size}; they must match"

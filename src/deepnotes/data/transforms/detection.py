@@ -324,8 +324,8 @@ class Mosaic:
                 moved = _resize(masks.astype(bool), nh, nw, "nearest")
                 _paste(placed, moved, ox, oy)
                 boxes, present = masks_to_tight_boxes(placed)
-                full = moved.reshape(len(labels), -1).sum(axis=1)
-                visible = placed.reshape(len(labels), -1).sum(axis=1)
+                full = moved.sum(axis=(1, 2))
+                visible = placed.sum(axis=(1, 2))
                 ratio = np.where(full > 0, visible / np.maximum(full, 1), 0.0)
                 keep = present & (ratio >= self.min_area_ratio)
                 all_masks.append(placed)
@@ -431,7 +431,7 @@ class CopyPaste:
         alpha = pasted.any(axis=0)
         image = np.where(alpha[None], src_canvas, d_img)
         kept_masks = d_masks.astype(bool) & ~alpha[None]
-        survive = kept_masks.reshape(len(d_labels), -1).sum(axis=1) >= self.min_area
+        survive = kept_masks.sum(axis=(1, 2)) >= self.min_area
         masks = np.concatenate([kept_masks[survive], pasted])
         labels = np.concatenate([d_labels[survive], s_labels[chosen].astype(d_labels.dtype)])
         boxes, _ = masks_to_tight_boxes(masks)
