@@ -81,6 +81,21 @@ def test_batch_transform_run_is_reproducible_and_differs_from_plain():
     assert a[-1]["train_loss"] != c[-1]["train_loss"]
 
 
+def test_resume_with_mixup_continues_exactly(tmp_path):
+    """MixUp draws its lambdas from deepnotes' generator, whose state the checkpoint keeps."""
+    straight = _trainer(MixUp(num_classes=3))
+    straight.fit(3)
+    first = _trainer(MixUp(num_classes=3))
+    first.checkpoint_path = tmp_path / "ckpt.safetensors"
+    first.fit(1)
+    resumed = _trainer(MixUp(num_classes=3), seed=42)
+    resumed.load_checkpoint(tmp_path / "ckpt.safetensors")
+    resumed.fit(3)
+    for k, v in straight.model.state_dict().items():
+        np.testing.assert_array_equal(v.data, resumed.model.state_dict()[k].data)
+    assert resumed.history == straight.history
+
+
 def test_bad_batch_transform_is_a_clear_error():
     with pytest.raises(TypeError, match="Trainer: batch_transform must be callable"):
         _trainer("mixup")
