@@ -4,6 +4,7 @@
     deepnotes train --epochs 20 --optimizer sgd --scheduler step
     deepnotes train --early-stopping 3 --val-size 0.2
     deepnotes train --resume runs/train/checkpoint.safetensors --epochs 15
+    deepnotes train --augment mixup       # soft targets from MixUp on every training batch
     deepnotes lr-find                     # learning-rate range test
     deepnotes coco-eval GT.json DT.json   # COCO bbox evaluation, pycocotools' 12 numbers
 
