@@ -221,3 +221,20 @@ def test_images_without_boxes():
     with_masks = (empty[0], {**empty[1], "masks": np.zeros((0, 12, 16), bool)})
     _, target = Mosaic(24)([with_masks] * 4)
     assert target["masks"].shape == (0, 24, 24)
+
+
+def test_centre_and_scale_are_uniform_over_their_ranges():
+    import scipy.stats
+
+    mosaic = Mosaic((100, 200), center_range=(0.5, 1.5), scale_range=(1.0, 1.0), generator=np.random.default_rng(9))
+    draws = [mosaic.make_params([(50, 100)] * 4)["center"] for _ in range(2000)]
+    xs, ys = np.array(draws).T
+    # int() of a uniform draw on [50, 150) (x) and [25, 75) (y): the integer parts are uniform
+    assert xs.min() >= 50 and xs.max() < 150 and ys.min() >= 25 and ys.max() < 75
+    assert scipy.stats.chisquare(np.bincount(xs - 50, minlength=100)).pvalue > 1e-3
+    assert scipy.stats.chisquare(np.bincount(ys - 25, minlength=50)).pvalue > 1e-3
+    # an image of 50x100 fills a 50x100 quadrant exactly at scale 1
+    assert mosaic.make_params([(50, 100)] * 4)["sizes"] == [(50, 100)] * 4
+    jitter = Mosaic((100, 200), scale_range=(0.5, 1.5), generator=np.random.default_rng(10))
+    widths = np.array([jitter.make_params([(50, 100)] * 4)["sizes"] for _ in range(500)])[..., 1].ravel()
+    assert scipy.stats.kstest((widths - 50) / 100, "uniform").pvalue > 1e-3

@@ -360,6 +360,11 @@ class CopyPaste:
     (occlusion); their boxes are recomputed from the masks, and instances left with fewer than ``min_area``
     pixels (fully occluded by default) are dropped with their labels.  Pasted instances get the tight boxes of
     their masks and their source labels, after the destination's.  Both samples need instance masks.
+
+    The paper jitters and flips both images; here the destination is taken as it comes, so put the usual
+    single-image scale jitter and flip before CopyPaste in the pipeline.  The paper's optional Gaussian
+    smoothing of the pasted edges (which it found not to help) is not done: pasted pixels replace the
+    destination's outright, so the masks describe the image exactly.
     """
 
     def __init__(self, scale_range=(0.1, 2.0), flip_p=0.5, min_area=1, interpolation="bilinear", generator=None):
