@@ -217,7 +217,8 @@ class Mosaic:
     with its bottom-right, bottom-left, top-right or top-left corner on the centre (images 0-3: top-left,
     top-right, bottom-left, bottom-right quadrant).  Boxes move with their image and are clipped to the
     canvas; a box is dropped with its label and mask when its width or height is at most ``min_size`` pixels
-    or less than ``min_area_ratio`` of its scaled area stays visible (YOLOv5's box candidates).  With masks,
+    or less than ``min_area_ratio`` of its scaled area stays visible (the size and area rules of YOLOv5's
+    box candidates; its aspect-ratio limit is not applied).  With masks,
     each box becomes the tight box of its moved mask, and the visible share is counted in mask pixels.
 
     ``Mosaic(...)(samples)`` takes a sequence of four samples.
