@@ -4,6 +4,7 @@
     deepnotes train --epochs 20 --optimizer sgd --scheduler step
     deepnotes train --early-stopping 3 --val-size 0.2
     deepnotes train --resume runs/train/checkpoint.safetensors --epochs 15
+    deepnotes train --augment mixup       # soft targets from MixUp on every training batch
     deepnotes lr-find                     # learning-rate range test
     deepnotes coco-eval GT.json DT.json   # COCO bbox evaluation, pycocotools' 12 numbers
 
@@ -115,6 +116,7 @@ def _fraction_or_count(text):
 def build_parser():
     parser = _Parser(prog="deepnotes", description="Deep-learning interview notes as verified software.")
     from . import __version__
+    from .train.augment import PRESETS as AUGMENT_PRESETS
     from .train.factory import SCHEDULERS
 
     parser.add_argument("--version", action="version", version=f"deepnotes {__version__}")
@@ -193,6 +195,14 @@ def build_parser():
         "than the run was planned for, the schedule is rebuilt for the new total",
     )
     t.add_argument("--plot", action="store_true", help="draw loss/accuracy curves to OUT/curves.png (needs matplotlib)")
+    t.add_argument(
+        "--augment",
+        default="none",
+        metavar="PRESET",
+        help="augment the training data: "
+        + "; ".join(f"{k} ({v.description})" for k, v in AUGMENT_PRESETS.items())
+        + " (default none)",
+    )
     t.add_argument(
         "--nproc",
         type=_positive_int("--nproc"),
@@ -381,9 +391,10 @@ def _first(dataset, n):
     return dataset if n is None or n >= len(dataset) else Subset(dataset, range(n))
 
 
-def _build_training(args):
+def _build_training(args, sample_transform=None):
     """(model, optimizer, train loader, test loader, loss function); the model and the data are fitted
-    to each other by ``deepnotes.train.adapt``."""
+    to each other by ``deepnotes.train.adapt``.  ``sample_transform`` (an ``--augment`` preset's image
+    transform) is applied to the training images only."""
     from . import manual_seed, set_num_threads
     from .data import DataLoader
     from .train import build_optimizer, split_validation
@@ -402,6 +413,10 @@ def _build_training(args):
     train_set, val_set = split_validation(
         _first(run.train_set, args.train_size), getattr(args, "val_size", 0), getattr(args, "val_seed", 0)
     )
+    if sample_transform is not None:
+        from .train.augment import AugmentedImages
+
+        train_set = AugmentedImages(train_set, sample_transform)
     from . import distributed as dist
 
     if dist.is_initialized() and dist.get_world_size() > 1:
@@ -433,6 +448,9 @@ def _build_training(args):
     return run.model, opt, train_loader, val_loader, test_loader, run.loss_fn
 
 
+_NUM_CLASSES = 10  # every data set ``deepnotes train`` reads (digits, MNIST, Fashion-MNIST, CIFAR-10)
+
+
 def _out_folder(path):
     if os.path.exists(path) and not os.path.isdir(path):
         raise UserError(f"--out {path} is a file; expected a folder (it is created if missing)")
@@ -456,8 +474,11 @@ def cmd_train(args):
         require("mpi4py", "--nproc", "distributed")
         if not dist.is_initialized():
             dist.init_process_group("mpi")
+    from .train.augment import build_augment
+
+    sample_transform, batch_transform = build_augment(args.augment, _NUM_CLASSES)
     out = _out_folder(args.out)
-    model, opt, train_loader, val_loader, test_loader, loss_fn = _build_training(args)
+    model, opt, train_loader, val_loader, test_loader, loss_fn = _build_training(args, sample_transform)
     if args.early_stopping is not None and val_loader is None:
         raise UserError("--early-stopping needs a validation set, and --val-size 0 holds out none")
     sched, interval = build_scheduler(args.scheduler, opt, args.epochs, steps_per_epoch=len(train_loader))
@@ -480,6 +501,7 @@ def cmd_train(args):
         history_path=[os.path.join(out, "history.csv"), os.path.join(out, "history.json")],
         progress=args.progress,
         nonfinite="skip" if args.skip_nonfinite else "raise",
+        batch_transform=batch_transform,
     )
     if args.resume:
         _resume(trainer, args, len(train_loader))
@@ -488,6 +510,7 @@ def cmd_train(args):
         f"training {args.model} on {args.dataset}: {len(train_loader.dataset)} train / {n_val} validation / "
         f"{len(test_loader.dataset)} test images, {args.epochs} epochs, {args.optimizer}, seed {args.seed}"
         + (", mixed precision" if args.amp else "")
+        + (f", augment {args.augment}" if args.augment != "none" else "")
     )
     try:
         trainer.fit(args.epochs)
@@ -512,6 +535,7 @@ def cmd_train(args):
         "epochs": trainer.epoch,
         "stopped_early": trainer.stopped_early,
         "skipped_steps": trainer.skipped_steps,
+        "augment": args.augment,
     }
     if stopper is not None and stopper.best_epoch is not None:
         results["best_epoch"] = stopper.best_epoch

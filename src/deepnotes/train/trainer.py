@@ -56,8 +56,13 @@ def _all_finite(arrays):
 
 
 def _accuracy_counts(logits, target):
+    """Correct predictions and samples in a batch.  Soft targets (class probabilities of the logits' shape,
+    from MixUp, CutMix or label smoothing) count a prediction as correct when it is their argmax, as
+    torchvision's classification reference scripts do."""
     pred = logits.data.argmax(axis=1)
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind == "f" and t.ndim >= 2 and t.shape == logits.shape:
+        t = t.argmax(axis=1)
     return int((pred == t).sum()), int(t.shape[0])
 
 
@@ -86,6 +91,11 @@ class Trainer:
     progress: show tqdm progress bars: True, False, or None (default) for "only when stderr is a
         terminal".
     test_loader: the held-out test set, scored once by :meth:`test`; never used while training.
+    batch_transform: ``callable(inputs, target) -> (inputs, target)`` applied to every training batch
+        before the forward pass (never to validation or test batches), e.g. ``MixUp`` or ``CutMix`` from
+        ``deepnotes.data.transforms.batch``.  Their soft targets (class probabilities) train with the
+        default cross entropy; the training accuracy then counts a prediction as correct when it is the
+        argmax of the soft target (the class with the larger share), as torchvision's reference scripts do.
     nonfinite: what to do when a batch's loss or gradients are NaN/inf: ``'raise'`` (default) raises
         :class:`NonFiniteLossError` naming the epoch and batch, before anything is saved; ``'skip'``
         drops that optimizer step (the schedule still advances), counts it in the epoch record
@@ -117,6 +127,7 @@ class Trainer:
         test_loader=None,
         nonfinite="raise",
         max_consecutive_skips=10,
+        batch_transform=None,
     ):
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
@@ -128,6 +139,12 @@ class Trainer:
             raise ValueError(f"Trainer: max_consecutive_skips must be >= 1, got {max_consecutive_skips}")
         if plot_path is not None:
             require("matplotlib", "Trainer(plot_path=...)", "plot")
+        if batch_transform is not None and not callable(batch_transform):
+            raise TypeError(
+                f"Trainer: batch_transform must be callable(inputs, target) -> (inputs, target), "
+                f"got {type(batch_transform).__name__}"
+            )
+        self.batch_transform = batch_transform
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.scheduler_interval = scheduler_interval
         self.train_loader, self.val_loader, self.test_loader = train_loader, val_loader, test_loader
@@ -257,6 +274,8 @@ class Trainer:
         pending, bad, i = 0, None, -1
         skipped_before = self.skipped_steps
         for i, (inputs, target) in enumerate(bar):
+            if self.batch_transform is not None:
+                inputs, target = self.batch_transform(inputs, target)
             # accumulating micro-batches under DistributedDataParallel reduce only at the step's last
             local = no_sync is not None and pending + 1 < k and not (n_batches is not None and i + 1 == n_batches)
             with no_sync() if local else contextlib.nullcontext():

@@ -1,0 +1,1 @@
+"""Transforms (package initialiser owned by the augfunc branch)."""
