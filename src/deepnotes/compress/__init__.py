@@ -21,7 +21,8 @@ Example::
     err = np.abs(qx.dequantize().data - x).max()          # at most scale / 2 inside the range
 """
 
-from . import prune, quantization
+from . import iterative_pruning, prune, quantization
+from .iterative_pruning import PruningStep, iterative_magnitude_pruning, sparsity_table
 from .quantization import (
     MinMaxObserver,
     MovingAverageMinMaxObserver,
@@ -35,11 +36,15 @@ from .quantization import (
 __all__ = [
     "MinMaxObserver",
     "MovingAverageMinMaxObserver",
+    "PruningStep",
     "QTensor",
     "fake_quantize_per_channel_affine",
     "fake_quantize_per_tensor_affine",
+    "iterative_magnitude_pruning",
+    "iterative_pruning",
     "prune",
     "quantization",
     "quantize_per_channel",
     "quantize_per_tensor",
+    "sparsity_table",
 ]
