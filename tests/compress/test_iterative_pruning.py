@@ -106,9 +106,7 @@ def test_evaluate_history_layers_and_make_permanent():
         with dn.no_grad():
             return float((model(dn.tensor(x)).numpy().argmax(1) == y).mean())
 
-    hist = ip.iterative_magnitude_pruning(
-        ours, None, [0.5], scope="layer", evaluate=evaluate, make_permanent=True
-    )
+    hist = ip.iterative_magnitude_pruning(ours, None, [0.5], scope="layer", evaluate=evaluate, make_permanent=True)
     assert len(calls) == 1 and 0 <= hist[0].metric <= 1
     assert set(hist[0].layers) == {"0.weight", "2.weight"}
     assert all(v == pytest.approx(0.5) for v in hist[0].layers.values())

@@ -21,30 +21,46 @@ Example::
     err = np.abs(qx.dequantize().data - x).max()          # at most scale / 2 inside the range
 """
 
-from . import iterative_pruning, prune, quantization
+from . import iterative_pruning, post_training, prune, quantization, quantized
 from .iterative_pruning import PruningStep, iterative_magnitude_pruning, sparsity_table
+from .post_training import QConfig, calibrate, convert, load_quantized, prepare, quantize, save_quantized
 from .quantization import (
     MinMaxObserver,
     MovingAverageMinMaxObserver,
+    PerChannelMinMaxObserver,
     QTensor,
     fake_quantize_per_channel_affine,
     fake_quantize_per_tensor_affine,
     quantize_per_channel,
     quantize_per_tensor,
 )
+from .quantized import QuantizedConv2d, QuantizedLinear, int_matmul
 
 __all__ = [
     "MinMaxObserver",
     "MovingAverageMinMaxObserver",
+    "PerChannelMinMaxObserver",
     "PruningStep",
+    "QConfig",
     "QTensor",
+    "QuantizedConv2d",
+    "QuantizedLinear",
+    "calibrate",
+    "convert",
     "fake_quantize_per_channel_affine",
     "fake_quantize_per_tensor_affine",
     "iterative_magnitude_pruning",
+    "int_matmul",
     "iterative_pruning",
+    "load_quantized",
+    "post_training",
+    "prepare",
     "prune",
     "quantization",
+    "quantize",
+    "quantized",
     "quantize_per_channel",
     "quantize_per_tensor",
+    "save_quantized",
     "sparsity_table",
 ]

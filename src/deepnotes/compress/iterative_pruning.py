@@ -207,9 +207,13 @@ def iterative_magnitude_pruning(
     amounts = _check_amounts(amounts)
     parameters = prunable_parameters(model) if parameters is None else list(parameters)
     if not parameters:
-        raise ValueError(f"{where}: the model has no Linear or Conv2d weight to prune; pass parameters=[(module, name)]")
+        raise ValueError(
+            f"{where}: the model has no Linear or Conv2d weight to prune; pass parameters=[(module, name)]"
+        )
     for pair in parameters:
-        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], Module) and isinstance(pair[1], str)):
+        if not (
+            isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], Module) and isinstance(pair[1], str)
+        ):
             raise TypeError(f"{where}: parameters must be (module, name) pairs, got {pair!r}")
     names = {id(m): p for p, m in model.named_modules()}
     history = []
@@ -249,4 +253,3 @@ def sparsity_table(model, names=("weight",)):
 
     body = [fmt(r) for r in rows[:-1]]
     return "\n".join([fmt(header), line, *body, line, fmt(rows[-1])])
-
