@@ -17,9 +17,10 @@ from calibration) and of its output (``scale``/``zero_point``).  A forward pass:
 How the exact accumulation is carried out (``backend``):
 
 * ``"blas"`` (default): the centred integers are multiplied by the floating-point BLAS.  Every
-  product and every partial sum is an integer of magnitude at most ``K * max|q_x - z_x| *
-  max|q_w - z_w|``; below 2**24 float32 holds all of them exactly (single precision is used), below
-  2**53 float64 does (and an int32 accumulator holds less than 2**31); so the result is the int32 accumulator bit for bit, at BLAS speed.
+  product and every partial sum is an integer of magnitude at most
+  ``K * max|q_x - z_x| * max|q_w - z_w|``; below 2**24 float32 holds all of them exactly (single
+  precision is used), below 2**31 (what an int32 accumulator holds) float64 does; so the result is
+  the int32 accumulator bit for bit, at BLAS speed.
 * ``"integer"``: NumPy's integer matmul on int32 arrays (a plain loop, no BLAS: exact by
   construction, but tens of times slower than the BLAS on this machine).
 
@@ -114,7 +115,8 @@ class _QuantizedBase(Module):
         qw = quantize_per_channel(weight, np.asarray(scales, np.float64), np.asarray(zero_points), 0, "qint8")
         if qw.int_repr.shape != self.weight.data.shape:
             raise ValueError(
-                f"{type(self).__name__}.set_weight: weight of shape {qw.int_repr.shape}, expected {self.weight.data.shape}"
+                f"{type(self).__name__}.set_weight: weight of shape {qw.int_repr.shape}, "
+                f"expected {self.weight.data.shape}"
             )
         self.weight.data[...] = qw.int_repr
         self.weight_scale.data[...] = qw.scale
