@@ -21,9 +21,10 @@ Example::
     err = np.abs(qx.dequantize().data - x).max()          # at most scale / 2 inside the range
 """
 
-from . import iterative_pruning, post_training, prune, quantization, quantized
+from . import iterative_pruning, post_training, prune, qat, quantization, quantized
 from .iterative_pruning import PruningStep, iterative_magnitude_pruning, sparsity_table
 from .post_training import QConfig, calibrate, convert, load_quantized, prepare, quantize, save_quantized
+from .qat import FakeQuantize, QATConv2d, QATLinear, prepare_qat
 from .quantization import (
     MinMaxObserver,
     MovingAverageMinMaxObserver,
@@ -37,10 +38,13 @@ from .quantization import (
 from .quantized import QuantizedConv2d, QuantizedLinear, int_matmul
 
 __all__ = [
+    "FakeQuantize",
     "MinMaxObserver",
     "MovingAverageMinMaxObserver",
     "PerChannelMinMaxObserver",
     "PruningStep",
+    "QATConv2d",
+    "QATLinear",
     "QConfig",
     "QTensor",
     "QuantizedConv2d",
@@ -55,7 +59,9 @@ __all__ = [
     "load_quantized",
     "post_training",
     "prepare",
+    "prepare_qat",
     "prune",
+    "qat",
     "quantization",
     "quantize",
     "quantized",

@@ -184,8 +184,11 @@ def _from_observed(m, backend):
             "calibrate on inputs that reach every layer"
         )
     w = _dense(m)
-    wobs = m.qconfig.weight()
-    wobs(w)
+    fq = getattr(m, "weight_fake_quant", None)  # a QAT layer: the weight qparams its training used
+    wobs = fq.activation_post_process if fq is not None else None
+    if wobs is None or wobs.min_val.size != w.shape[0]:
+        wobs = m.qconfig.weight()
+        wobs(w)
     wq, iq, oq = wobs.calculate_qparams(), obs_in.calculate_qparams(), obs_out.calculate_qparams()
     if isinstance(m, Linear):
         return QuantizedLinear.from_float(m, wq, iq, oq, backend=backend)
