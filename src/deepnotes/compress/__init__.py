@@ -21,7 +21,8 @@ Example::
     err = np.abs(qx.dequantize().data - x).max()          # at most scale / 2 inside the range
 """
 
-from . import iterative_pruning, post_training, prune, qat, quantization, quantized
+from . import distillation, iterative_pruning, post_training, prune, qat, quantization, quantized
+from .distillation import DistillationLoss, distill, distillation_loss
 from .iterative_pruning import PruningStep, iterative_magnitude_pruning, sparsity_table
 from .post_training import QConfig, calibrate, convert, load_quantized, prepare, quantize, save_quantized
 from .qat import FakeQuantize, QATConv2d, QATLinear, prepare_qat
@@ -38,6 +39,7 @@ from .quantization import (
 from .quantized import QuantizedConv2d, QuantizedLinear, int_matmul
 
 __all__ = [
+    "DistillationLoss",
     "FakeQuantize",
     "MinMaxObserver",
     "MovingAverageMinMaxObserver",
@@ -51,6 +53,9 @@ __all__ = [
     "QuantizedLinear",
     "calibrate",
     "convert",
+    "distill",
+    "distillation",
+    "distillation_loss",
     "fake_quantize_per_channel_affine",
     "fake_quantize_per_tensor_affine",
     "int_matmul",
