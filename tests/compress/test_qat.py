@@ -76,13 +76,14 @@ def test_qat_layer_steps_match_torch(kind):
         xo = dn.tensor(x, requires_grad=True)
         ours(xo)  # the same extra observation on our side
         yo = ours(xo)
-        np.testing.assert_allclose(yo.data, yt.detach().numpy(), rtol=1e-5, atol=1e-6)  # float32 sum order
+        scale = float(np.abs(yt.detach().numpy()).max())  # float32 sums in another order: relative to the output
+        np.testing.assert_allclose(yo.data, yt.detach().numpy(), rtol=1e-5, atol=1e-6 * scale)
         opt_t.zero_grad()
         opt_o.zero_grad()
         yt.backward(torch.from_numpy(g))
         xo.grad = None
         yo.backward(dn.tensor(g))
-        np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-5, atol=1e-6 * float(np.abs(g).max()))
         np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-4, atol=1e-5)
         # the straight-through estimator: no gradient where the input was clamped
         s, z = ours.input_fake_quant.calculate_qparams()

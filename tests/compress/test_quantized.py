@@ -121,6 +121,8 @@ def test_quantized_linear_matches_torch(engine, backend, bias):
         (6, 6, 3, 1, 2, 2, 2),
         (16, 32, 3, 2, 1, 1, 1),
         (8, 8, 3, 1, 1, 1, 8),
+        (8, 12, 1, 2, 0, 1, 1),
+        (6, 4, 1, 3, 0, 1, 2),
     ],
 )
 def test_quantized_conv2d_matches_torch(engine, cin, cout, k, stride, padding, dilation, groups):
@@ -204,7 +206,7 @@ def test_bad_inputs_are_named():
         ql(np.ones((2, 4)))
     with pytest.raises(ValueError, match=r"QuantizedLinear.forward: expected input \(..., 4\)"):
         ql(dn.ones(2, 5))
-    with pytest.raises(ValueError, match="quantize_per_tensor: the input contains NaN"):
+    with pytest.raises(ValueError, match="Quantized(Linear|Conv2d).forward: the input contains NaN"):
         ql(dn.tensor(np.array([[np.nan, 0, 0, 0]], np.float32)))
     with pytest.raises(ValueError, match="set_qparams: expected a scale > 0"):
         ql.set_qparams((0.0, 3))

@@ -16,11 +16,12 @@ from calibration) and of its output (``scale``/``zero_point``).  A forward pass:
 
 How the exact accumulation is carried out (``backend``):
 
-* ``"blas"`` (default): the centred integers are multiplied by the floating-point BLAS.  Every
-  product and every partial sum is an integer of magnitude at most
-  ``K * max|q_x - z_x| * max|q_w - z_w|``; below 2**24 float32 holds all of them exactly (single
-  precision is used), below 2**31 (what an int32 accumulator holds) float64 does; so the result is
-  the int32 accumulator bit for bit, at BLAS speed.
+* ``"blas"`` (default): the centred integers are multiplied by the single-precision BLAS.  A float32
+  holds every integer below 2**24 exactly, so a dot product of ``c`` terms bounded by
+  ``max|q_x - z_x| * max|q_w - z_w|`` (255 x 128 for symmetric weights) is exact when ``c`` times
+  that bound stays below 2**24 (c = 513 here): the reduction is cut into chunks of ``c`` terms, each
+  chunk one exact float32 GEMM, and the chunks are added in int32.  The result is the int32
+  accumulator bit for bit, at BLAS speed.
 * ``"integer"``: NumPy's integer matmul on int32 arrays (a plain loop, no BLAS: exact by
   construction, but tens of times slower than the BLAS on this machine).
 
@@ -35,7 +36,7 @@ import numpy as np
 from ..nn.modules.module import Module
 from ..ops.conv import im2col, pad_input
 from ..tensor import Tensor
-from .quantization import QTensor, quantize_per_channel, quantize_per_tensor
+from .quantization import QTensor, quantize_per_channel
 
 __all__ = ["BACKENDS", "QuantizedConv2d", "QuantizedLinear", "int_matmul"]
 
@@ -44,20 +45,56 @@ _F32_EXACT = 2**24
 _INT32_LIMIT = 2**31
 
 
-def _accumulate(a, b, bound, backend):
-    """``a @ b`` of centred integer arrays (any integer or float dtype holding integers), exactly.
+def _accumulate(a, b, amax, bmax, backend):
+    """``a @ b`` of centred integers held in float32 or integer arrays, exactly: ``a`` (..., M, K),
+    ``b`` (..., K, N), ``|a| <= amax`` and ``|b| <= bmax``.  Returns float32 or int32 values equal to
+    the int32 accumulator.
 
-    ``bound`` is an upper bound of ``sum_k |a[..., k]| |b[k, ...]|``.  Returns float32, float64 or
-    int32 values equal to the integer result."""
-    if bound >= _INT32_LIMIT:
+    With the BLAS, the reduction is cut into chunks of ``c = (2**24 - 1) // (amax * bmax)`` terms: every
+    product and partial sum of a chunk is an integer below 2**24, exact in float32, so each chunk's
+    single-precision GEMM is exact; the chunks are added in int32."""
+    K = a.shape[-1]
+    if K * amax * bmax >= _INT32_LIMIT:
         raise OverflowError(
-            f"int8 GEMM: the accumulator can reach {bound}, beyond int32 (2**31 - 1); the reduction "
-            f"dimension {a.shape[-1]} is too long for an int32 accumulator"
+            f"int8 GEMM: the accumulator can reach {K * amax * bmax}, beyond int32 (2**31 - 1); the "
+            f"reduction dimension {K} is too long for an int32 accumulator"
         )
     if backend == "integer":
         return np.matmul(a.astype(np.int32, copy=False), b.astype(np.int32, copy=False))
-    dt = np.float32 if bound < _F32_EXACT else np.float64
-    return np.matmul(a.astype(dt, copy=False), b.astype(dt, copy=False))
+    a, b = a.astype(np.float32, copy=False), b.astype(np.float32, copy=False)
+    step = max(1, (_F32_EXACT - 1) // max(1, amax * bmax))
+    if K <= step:
+        return np.matmul(a, b)
+    acc = None
+    for i in range(0, K, step):
+        part = np.matmul(a[..., i : i + step], b[..., i : i + step, :]).astype(np.int32)
+        if acc is None:
+            acc = part
+        else:
+            acc += part
+    return acc
+
+
+def _quantize_centred(arr, scale, zero_point, where):
+    """``quantize_per_tensor(arr, scale, zero_point, 'quint8').int_repr - zero_point`` as float32, in
+    place on one float64 and one float32 buffer (the same arithmetic: ``1/scale`` in float32, the
+    product and the zero point added in float64, one rounding to float32, ``rint``, clamp)."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind != "f":
+        raise TypeError(f"{where}: expected a floating input, got dtype {arr.dtype}")
+    t = arr.astype(np.float32, copy=False).astype(np.float64)
+    t *= np.float64(np.float32(1.0) / np.float32(scale))
+    t += zero_point
+    q = t.astype(np.float32)
+    if np.isnan(q).any():
+        raise ValueError(
+            f"{where}: the input contains NaN ({int(np.isnan(q).sum())} of {q.size} values); NaN has no quantised value"
+        )
+    np.rint(q, out=q)
+    np.maximum(q, 0, out=q)
+    np.minimum(q, 255, out=q)
+    q -= np.float32(zero_point)
+    return q
 
 
 def _check_backend(backend, where):
@@ -81,8 +118,7 @@ def int_matmul(a, b, a_zero_point=0, b_zero_point=0, backend="blas"):
     bc = b.astype(np.int64) - np.asarray(b_zero_point, np.int64)
     amax = int(np.abs(ac).max(initial=0))
     bmax = int(np.abs(bc).max(initial=0))
-    acc = _accumulate(ac, bc, a.shape[-1] * amax * bmax, backend)
-    return acc.astype(np.int32)
+    return _accumulate(ac, bc, amax, bmax, backend).astype(np.int32)
 
 
 class _QuantizedBase(Module):
@@ -145,21 +181,26 @@ class _QuantizedBase(Module):
         return qt.dequantize()
 
     def _centred_weight(self):
-        w = self.weight.data.astype(np.int16) - self.weight_zero_point.data.reshape(
-            (-1,) + (1,) * (self.weight.data.ndim - 1)
-        ).astype(np.int16)
-        return w, int(np.abs(w).max(initial=0))
+        """``q_w - z_w`` as float32 (exact) and the bound of its magnitude: 128 for the symmetric
+        weights (zero point 0), else the largest distance of a zero point to the qint8 range's ends."""
+        w, z = self.weight.data, self.weight_zero_point.data
+        if not z.any():
+            return w.astype(np.float32), 128
+        wf = w.astype(np.float32) - z.reshape((-1,) + (1,) * (w.ndim - 1)).astype(np.float32)
+        return wf, int(max(z.max() + 128, 127 - z.min()))
 
-    def _quantized_input(self, x, where):
-        """(q_x as uint8, s_x, z_x, returns_qtensor)."""
+    def _centred_input(self, x, where):
+        """(``q_x - z_x`` as float32, the bound of its magnitude, s_x, returns_qtensor).  A float input is
+        quantised with the stored qparams, as ``quantize_per_tensor`` (torch's rounding) does."""
         if isinstance(x, QTensor):
             if x.dtype != "quint8" or x.axis is not None:
                 raise TypeError(f"{where}: a QTensor input must be per-tensor quint8, got {x.dtype} {x.qscheme}")
-            return x.int_repr, float(x.scale), int(x.zero_point), True
+            z = int(x.zero_point)
+            return x.int_repr.astype(np.float32) - np.float32(z), max(z, 255 - z), float(x.scale), True
         if not isinstance(x, Tensor):
             raise TypeError(f"{where}: expected a Tensor or a quint8 QTensor, got {type(x).__name__}")
         s, z = float(self.input_scale.data), int(self.input_zero_point.data)
-        return quantize_per_tensor(x, s, z, "quint8").int_repr, s, z, False
+        return _quantize_centred(x.data, s, z, where), max(z, 255 - z), s, False
 
     def _finish(self, acc, s_x, as_qtensor, channel_axis):
         """``acc * (s_x s_w) + bias`` in float32, requantised to the output qparams for a QTensor."""
@@ -212,12 +253,12 @@ class QuantizedLinear(_QuantizedBase):
 
     def forward(self, x):
         where = "QuantizedLinear.forward"
-        q, s_x, z_x, as_q = self._quantized_input(x, where)
-        if q.ndim < 1 or q.shape[-1] != self.in_features:
-            raise ValueError(f"{where}: expected input (..., {self.in_features}), got shape {q.shape}")
+        shape = x.shape
+        if len(shape) < 1 or shape[-1] != self.in_features:
+            raise ValueError(f"{where}: expected input (..., {self.in_features}), got shape {tuple(shape)}")
+        xc, xmax, s_x, as_q = self._centred_input(x, where)
         w, wmax = self._centred_weight()
-        xmax = max(z_x, 255 - z_x)
-        acc = _accumulate(q.astype(np.int16) - np.int16(z_x), w.T, self.in_features * xmax * wmax, self.backend)
+        acc = _accumulate(xc, w.T, xmax, wmax, self.backend)
         return self._finish(acc, s_x, as_q, acc.ndim - 1)
 
 
@@ -285,12 +326,21 @@ class QuantizedConv2d(_QuantizedBase):
 
     def forward(self, x):
         where = "QuantizedConv2d.forward"
-        q, s_x, z_x, as_q = self._quantized_input(x, where)
-        if q.ndim != 4 or q.shape[1] != self.in_channels:
-            raise ValueError(f"{where}: expected input (N, {self.in_channels}, H, W), got shape {q.shape}")
-        N, C, H, W = q.shape
+        if len(x.shape) != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"{where}: expected input (N, {self.in_channels}, H, W), got shape {tuple(x.shape)}")
         kh, kw = self.kernel_size
         (sh, sw), (dh, dw), (ph, pw) = self.stride, self.dilation, self.padding
+        stride = self.stride
+        if kh == kw == 1 and ph == pw == 0 and (sh, sw) != (1, 1):
+            # a strided 1x1 convolution reads every sh-th row and sw-th column only: quantise just those
+            if isinstance(x, QTensor):
+                x = QTensor(x.int_repr[:, :, ::sh, ::sw], x.scale, x.zero_point, x.dtype)
+            elif isinstance(x, Tensor):
+                x = Tensor(x.data[:, :, ::sh, ::sw])
+            sh = sw = 1
+            stride = (1, 1)
+        xc, xmax, s_x, as_q = self._centred_input(x, where)
+        N, C, H, W = xc.shape
         Ho = (H + 2 * ph - dh * (kh - 1) - 1) // sh + 1
         Wo = (W + 2 * pw - dw * (kw - 1) - 1) // sw + 1
         if Ho <= 0 or Wo <= 0:
@@ -298,10 +348,8 @@ class QuantizedConv2d(_QuantizedBase):
         w, wmax = self._centred_weight()
         g = self.groups
         K = C // g * kh * kw
-        bound = K * max(z_x, 255 - z_x) * wmax
-        dt = np.int32 if self.backend == "integer" else np.float32 if bound < _F32_EXACT else np.float64
-        centred = q.astype(dt) - dt(z_x)  # padding with 0 here is padding the raw input with z_x
-        cols = im2col(pad_input(centred, ((ph, ph), (pw, pw))), kh, kw, Ho, Wo, self.stride, self.dilation, g)
-        acc = _accumulate(w.reshape(g, self.out_channels // g, K), cols, bound, self.backend)
+        # padding the centred input with 0 is padding the raw input with the zero point
+        cols = im2col(pad_input(xc, ((ph, ph), (pw, pw))), kh, kw, Ho, Wo, stride, self.dilation, g)
+        acc = _accumulate(w.reshape(g, self.out_channels // g, K), cols, wmax, xmax, self.backend)
         acc = acc.reshape(self.out_channels, N, Ho, Wo).transpose(1, 0, 2, 3)
         return self._finish(acc, s_x, as_q, 1)
