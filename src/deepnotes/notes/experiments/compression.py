@@ -99,7 +99,8 @@ def pruning_sparsity_accuracy(seed=0, quick=False):
     to each sparsity (of its four hidden layers' weights): unstructured = one global magnitude threshold
     (``global_unstructured``), structured = the same fraction of whole output channels/rows of smallest L2
     norm in each layer (``ln_structured``, dim 0).  Test accuracy right after pruning and after one epoch of
-    fine-tuning (Adam, lr 1e-3; quick mode: on 512 training images); mean over 1 (quick) or 3 seeds.
+    fine-tuning (Adam, lr 1e-3; quick mode: on 512 training images); mean over 1 (quick) or 3 seeds.  The
+    dense network gets the same extra epoch, as the reference of the fine-tuned ones.
     Checks: unstructured at 80% loses at most 2 points after fine-tuning; before fine-tuning structured
     pruning loses more than unstructured (mean gap over the sparsities > 0); fine-tuning raises the accuracy
     of the 90% unstructured network; structured pruning to 50% leaves a dense network with < 50% of the
@@ -111,10 +112,13 @@ def pruning_sparsity_accuracy(seed=0, quick=False):
     ft_x, ft_y = (xtr[:512], ytr[:512]) if quick else (xtr, ytr)
     acc = {(k, s, ft): [] for k in ("unstructured", "structured") for s in sparsities for ft in (False, True)}
     macs = {}
-    dense = []
+    dense, dense_ft = [], []
     for sd in seeds:
         base = _lenet(sd, epochs)
         dense.append(_accuracy(base, xte, yte))
+        # the reference for the fine-tuned networks: the dense one given the same extra epoch
+        tuned = _fit(copy.deepcopy(base), ft_x, ft_y, 1, np.random.default_rng([sd, 7]), lr=1e-3)
+        dense_ft.append(_accuracy(tuned, xte, yte))
         full_macs = _dense_macs(base)
         for s in sparsities:
             for kind, scope in (("unstructured", "global"), ("structured", "structured")):
@@ -125,17 +129,17 @@ def pruning_sparsity_accuracy(seed=0, quick=False):
                 _fit(model, ft_x, ft_y, 1, np.random.default_rng([sd, 7]), lr=1e-3)
                 acc[(kind, s, True)].append(_accuracy(model, xte, yte))
     m = {k: float(np.mean(v)) for k, v in acc.items()}
-    dense_acc = float(np.mean(dense))
+    dense_acc, dense_ft_acc = float(np.mean(dense)), float(np.mean(dense_ft))
     rows = [
-        [kind, s, m[(kind, s, False)], m[(kind, s, True)], m[(kind, s, True)] - dense_acc, macs[(kind, s)]]
+        [kind, s, m[(kind, s, False)], m[(kind, s, True)], m[(kind, s, True)] - dense_ft_acc, macs[(kind, s)]]
         for kind in ("unstructured", "structured")
         for s in sparsities
     ]
     gap = float(np.mean([m[("unstructured", s, False)] - m[("structured", s, False)] for s in sparsities]))
     checks = [
         Check(
-            "unstructured 80%: dense accuracy - accuracy after fine-tuning",
-            dense_acc - m[("unstructured", 0.8, True)],
+            "unstructured 80%: accuracy lost after fine-tuning (vs the dense network fine-tuned alike)",
+            dense_ft_acc - m[("unstructured", 0.8, True)],
             "<=",
             0.02,
         ),
@@ -163,9 +167,16 @@ def pruning_sparsity_accuracy(seed=0, quick=False):
         checks=checks,
         tables=[
             Table(
-                f"Digits LeNet-5 (dense test accuracy {dense_acc:.4f}), mean over {len(seeds)} seed(s)",
-                ["pruning", "sparsity", "accuracy", "accuracy fine-tuned", "fine-tuned - dense", "dense MACs ratio"],
-                rows,
+                f"Digits LeNet-5, mean over {len(seeds)} seed(s)",
+                [
+                    "pruning",
+                    "sparsity",
+                    "accuracy",
+                    "accuracy fine-tuned",
+                    "fine-tuned - dense fine-tuned",
+                    "dense MACs ratio",
+                ],
+                [["dense", 0.0, dense_acc, dense_ft_acc, 0.0, 1.0], *rows],
             )
         ],
         figures=[figure],
