@@ -211,6 +211,8 @@ def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="set_qparams: expected a scale > 0"):
         ql.set_qparams((0.0, 3))
     qc = QuantizedConv2d(3, 4, 3)
+    with pytest.raises(TypeError, match="QuantizedConv2d.forward: expected a Tensor or a quint8 QTensor, got list"):
+        qc([[1.0]])
     with pytest.raises(ValueError, match=r"QuantizedConv2d.forward: expected input \(N, 3, H, W\)"):
         qc(dn.ones(1, 2, 5, 5))
     with pytest.raises(ValueError, match="PerChannelMinMaxObserver: qscheme must be"):

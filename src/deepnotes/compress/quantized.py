@@ -97,6 +97,11 @@ def _quantize_centred(arr, scale, zero_point, where):
     return q
 
 
+def _check_input_type(x, where):
+    if not isinstance(x, (Tensor, QTensor)):
+        raise TypeError(f"{where}: expected a Tensor or a quint8 QTensor, got {type(x).__name__}")
+
+
 def _check_backend(backend, where):
     if backend not in BACKENDS:
         raise ValueError(f"{where}: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -253,6 +258,7 @@ class QuantizedLinear(_QuantizedBase):
 
     def forward(self, x):
         where = "QuantizedLinear.forward"
+        _check_input_type(x, where)
         shape = x.shape
         if len(shape) < 1 or shape[-1] != self.in_features:
             raise ValueError(f"{where}: expected input (..., {self.in_features}), got shape {tuple(shape)}")
@@ -326,6 +332,7 @@ class QuantizedConv2d(_QuantizedBase):
 
     def forward(self, x):
         where = "QuantizedConv2d.forward"
+        _check_input_type(x, where)
         if len(x.shape) != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"{where}: expected input (N, {self.in_channels}, H, W), got shape {tuple(x.shape)}")
         kh, kw = self.kernel_size
