@@ -72,9 +72,11 @@ def test_structured_prune(checkpoint, tmp_path, capsys):
     code = main(["compress", "prune", checkpoint, "--model", "lenet5_modern", "--amount", "0.5", "--steps", "1",
                  "--method", "structured", "--fine-tune-epochs", "0", "--out", str(out), *FAST])  # fmt: skip
     assert code == 0
+    assert "the output layer keeps its 10 outputs" in capsys.readouterr().out
     weights = io.load_weights(str(out / "model.safetensors"))
     conv = weights["features.0.weight"]
     assert int(np.all(conv.reshape(6, -1) == 0, axis=1).sum()) == 3  # whole filters
+    assert not np.any(np.all(weights["classifier.5.weight"] == 0, axis=1))  # no class removed
 
 
 def test_distill(checkpoint, tmp_path, capsys):

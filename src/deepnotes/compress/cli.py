@@ -385,18 +385,31 @@ def _fit(model, run, epochs, lr, step_loss=None):
 
 # ------------------------------------------------------------------ actions
 def cmd_prune(args):
+    from ..autograd import no_grad
+    from ..tensor import tensor
     from . import prune
     from .iterative_pruning import geometric_schedule, iterative_magnitude_pruning, prunable_parameters, sparsity_table
 
     run = _Run(args)
     before = _baseline(run)
     model = run.model
-    if not prunable_parameters(model):
+    layers = prunable_parameters(model)
+    if not layers:
         raise OptionError(f"--model {args.model} has no Linear or Conv2d weight to prune")
+    note = ""
+    if args.method == "structured":
+        # removing whole rows of the layer that produces the logits would remove classes: keep it whole
+        with no_grad():
+            n_out = int(model(tensor(run.sample[:1])).shape[-1])
+        last, name = layers[-1]
+        if getattr(last, name).shape[0] == n_out and len(layers) > 1:
+            layers = layers[:-1]
+            note = f"; the output layer keeps its {n_out} outputs"
     amounts = geometric_schedule(args.amount, args.steps)
     print(
         f"pruning {args.model} ({args.method}) to sparsity {args.amount:g} in {args.steps} step(s)"
         + (f", {args.fine_tune_epochs} fine-tuning epoch(s) after each" if args.fine_tune_epochs else "")
+        + note
     )
 
     def fine_tune(m, step):
@@ -404,7 +417,12 @@ def cmd_prune(args):
             _fit(m, run, args.fine_tune_epochs, args.lr)
 
     history = iterative_magnitude_pruning(
-        model, fine_tune, amounts, scope=args.method, evaluate=lambda m: _accuracy(m, run.test_loader)
+        model,
+        fine_tune,
+        amounts,
+        parameters=layers,
+        scope=args.method,
+        evaluate=lambda m: _accuracy(m, run.test_loader),
     )
     for h in history:
         print(f"  step {h.step + 1}: sparsity {h.sparsity:.4f} (target {h.target:.4f}), test accuracy {h.metric:.4f}")
