@@ -8,7 +8,9 @@ Fake quantisation is ``(clamp(rint(v / s) + z, qmin, qmax) - z) * s`` and its gr
 straight-through estimator of ``torch.fake_quantize_per_tensor_affine``: 1 where the rounded value
 lies inside ``[qmin, qmax]``, 0 where it is clamped.  The output is observed too (its qparams are the
 int8 output's).  After training, :func:`deepnotes.compress.post_training.convert` turns the model into
-the integer one; it computes what the fake-quantised model computed.
+the integer one; it computes what the fake-quantised model computed.  Layers other than ``Linear``
+and ``Conv2d`` (LeNet-5's connection-table C3, for one) train in float and stay float after ``convert``;
+post-training quantisation (:func:`deepnotes.compress.post_training.quantize`) also covers C3.
 """
 
 from __future__ import annotations
