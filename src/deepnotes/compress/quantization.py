@@ -21,6 +21,7 @@ from ..tensor import Tensor
 __all__ = [
     "MinMaxObserver",
     "MovingAverageMinMaxObserver",
+    "PerChannelMinMaxObserver",
     "QTensor",
     "fake_quantize_per_channel_affine",
     "fake_quantize_per_tensor_affine",
@@ -328,3 +329,75 @@ class MovingAverageMinMaxObserver(MinMaxObserver):
             self.min_val = np.float32(self.min_val + c * np.float32(lo - self.min_val))
             self.max_val = np.float32(self.max_val + c * np.float32(hi - self.max_val))
         return x
+
+
+class PerChannelMinMaxObserver:
+    """Per-channel running min/max along ``ch_axis`` and the quantisation parameters of each channel, as
+    ``torch.ao.quantization.PerChannelMinMaxObserver`` (float32 arithmetic): 'per_channel_symmetric'
+    (the default for weights: zero point 0 for qint8, 128 for quint8) or 'per_channel_affine'."""
+
+    def __init__(self, ch_axis=0, dtype="qint8", qscheme="per_channel_symmetric", quant_min=None, quant_max=None):
+        where = type(self).__name__
+        if isinstance(ch_axis, bool) or not isinstance(ch_axis, (int, np.integer)):
+            raise TypeError(f"{where}: ch_axis must be an int, got {ch_axis!r}")
+        self.ch_axis = int(ch_axis)
+        self.dtype = _dtype_name(dtype, where)
+        qscheme = str(qscheme).replace("torch.", "")
+        if qscheme not in ("per_channel_affine", "per_channel_symmetric"):
+            raise ValueError(
+                f"{where}: qscheme must be 'per_channel_affine' or 'per_channel_symmetric', got {qscheme!r}"
+            )
+        self.qscheme = qscheme
+        lo, hi, _ = _RANGES[self.dtype]
+        self.has_customized_qrange = quant_min is not None or quant_max is not None
+        self.quant_min = lo if quant_min is None else int(quant_min)
+        self.quant_max = hi if quant_max is None else int(quant_max)
+        if not lo <= self.quant_min < self.quant_max <= hi:
+            raise ValueError(f"{where}: need {lo} <= quant_min < quant_max <= {hi}, got {quant_min} and {quant_max}")
+        self.eps = np.finfo(np.float32).eps
+        self.min_val = np.zeros(0, np.float32)
+        self.max_val = np.zeros(0, np.float32)
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def forward(self, x):
+        """Record the per-channel range of ``x`` and return ``x`` unchanged."""
+        where = f"{type(self).__name__}.forward"
+        arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+        if arr.size == 0:
+            return x
+        arr = arr.astype(np.float32, copy=False)
+        if np.isnan(arr).any():
+            raise ValueError(f"{where}: the input contains NaN; its range is undefined")
+        if not -arr.ndim <= self.ch_axis < arr.ndim:
+            raise ValueError(f"{where}: ch_axis {self.ch_axis} is out of range for an input of {arr.ndim} dims")
+        rows = np.moveaxis(arr, self.ch_axis, 0).reshape(arr.shape[self.ch_axis], -1)
+        lo, hi = rows.min(axis=1), rows.max(axis=1)
+        if self.min_val.size == 0:
+            self.min_val, self.max_val = lo, hi
+        elif self.min_val.shape != lo.shape:
+            raise ValueError(f"{where}: saw {self.min_val.size} channels before, now {lo.size}")
+        else:
+            self.min_val, self.max_val = np.minimum(self.min_val, lo), np.maximum(self.max_val, hi)
+        return x
+
+    def calculate_qparams(self):
+        """``(scales, zero_points)``: float32 and int64 arrays with one entry per channel."""
+        if self.min_val.size == 0:
+            return np.array([1.0], np.float32), np.array([0], np.int64)
+        f32 = np.float32
+        qmin, qmax = self.quant_min, self.quant_max
+        lo = np.minimum(self.min_val, f32(0))
+        hi = np.maximum(self.max_val, f32(0))
+        if self.qscheme == "per_channel_symmetric":
+            hi = np.maximum(-lo, hi)
+            scale = np.maximum((hi / f32((qmax - qmin) / 2)).astype(f32), f32(self.eps))
+            zp = np.zeros(scale.shape, np.int64)
+            if self.dtype == "quint8":
+                zp[:] = (qmin + qmax) // 2 if self.has_customized_qrange else 128
+        else:
+            scale = np.maximum(((hi - lo) / f32(qmax - qmin)).astype(f32), f32(self.eps))
+            zp = qmin - np.rint((lo / scale).astype(f32)).astype(np.int64)
+            zp = np.clip(zp, qmin, qmax)
+        return scale.astype(f32), zp.astype(np.int64)
