@@ -31,7 +31,7 @@ def digits():
     return tr.images, tr.targets, te.images, te.targets
 
 
-def _train(name, digits, epochs=2, seed=0):
+def _train(name, digits, epochs=4, seed=0):
     with threadpool_limits(1):  # small matrices: one BLAS thread is several times faster here
         return _train_loop(name, digits, epochs, seed)
 
