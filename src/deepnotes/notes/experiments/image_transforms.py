@@ -208,7 +208,7 @@ def transform_energy_compaction(seed=0, quick=False):
         figures=[
             Figure(
                 "psnr_vs_kept",
-                f"Energy compaction: PSNR vs coefficients kept ({size}x{size}, mean over {len(images)} images)",
+                f"PSNR vs coefficients kept ({len(images)} images, {size}x{size})",
                 "share of coefficients kept",
                 "PSNR (dB)",
                 {t: (fracs, [float(v) for v in psnr[t].mean(axis=0)]) for t in names},
