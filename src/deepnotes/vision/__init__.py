@@ -18,6 +18,12 @@ Example::
     high = vision.gaussian_highpass(img, d0=10)                # low + high == img
     brighter = vision.local_statistics_enhance(img, E=4.0, k0=0.4, k1=0.02, k2=0.4, s=1)
     fig = vision.compare_figure(img, eq, "eq.png", titles=("input", "equalised"))  # needs matplotlib
+    c = vision.dct2(img, norm="ortho")                         # = scipy.fft.dctn(img, norm="ortho")
+    w = vision.walsh_hadamard(img, order="sequency")           # rows of scipy.linalg.hadamard by sign changes
+    coeffs = vision.wavedec2(img, "db4", mode="periodization", level=3)   # = pywt.wavedec2
+    back = vision.waverec2(coeffs, "db4", mode="periodization")           # == img (float64)
+
+The transforms (``spectral``, ``wavelets``) take one 2-D array (a grey image or one channel) and return float64.
 """
 
 from .enhance import local_mean_std, local_statistics_enhance, local_statistics_mask
@@ -45,6 +51,27 @@ from .frequency import (
     transfer_function,
 )
 from .histogram import equalize_hist, equalize_local, match_histograms, match_histograms_local
+from .spectral import (
+    block_dct2,
+    block_idct2,
+    dct2,
+    dct_matrix,
+    dft2,
+    idct2,
+    idft2,
+    inverse_walsh_hadamard,
+    sequency_order,
+    walsh_hadamard,
+)
+from .wavelets import (
+    daubechies_filter,
+    dwt2,
+    dwt_max_level,
+    idwt2,
+    wavedec2,
+    wavelet_filters,
+    waverec2,
+)
 
 __all__ = [
     "box_blur",
@@ -74,4 +101,21 @@ __all__ = [
     "gaussian_highpass",
     "image_histogram",
     "compare_figure",
+    "dft2",
+    "idft2",
+    "dct_matrix",
+    "dct2",
+    "idct2",
+    "block_dct2",
+    "block_idct2",
+    "walsh_hadamard",
+    "inverse_walsh_hadamard",
+    "sequency_order",
+    "daubechies_filter",
+    "wavelet_filters",
+    "dwt_max_level",
+    "dwt2",
+    "idwt2",
+    "wavedec2",
+    "waverec2",
 ]
