@@ -94,7 +94,7 @@ def test_rotate(dtype, mode, expand):
     for shape in [(3, 1, 1), (3, 9, 14), (1, 10, 10), (3, 7, 4)]:
         x = image(rng, shape, dtype)
         h, w = shape[-2:]
-        for angle in rng.choice(ANGLES, 5, replace=False).tolist():
+        for angle in rng.choice(ANGLES, 3, replace=False).tolist():
             for center in [None, [w * 0.3, h + 2.0]]:
                 fill = None if angle > 100 else ([5, 100, 250] if dtype == np.uint8 else 0.25)
                 if fill is not None and shape[0] == 1:
@@ -108,7 +108,7 @@ def test_rotate(dtype, mode, expand):
 def test_rotate_boxes_and_masks(expand):
     rng = np.random.default_rng(6)
     m = tvt.Mask(rng.integers(0, 4, (2, 9, 14)).astype(np.uint8))
-    for angle in ANGLES:
+    for angle in ANGLES[::2] if expand else ANGLES[1::2]:
         for center in [None, [3.0, -1.5]]:
             ref = TF.rotate(tv_mask(m), angle, expand=expand, center=center)
             assert_mask_equal(F.rotate(m, angle, expand=expand, center=center), ref)
