@@ -98,37 +98,46 @@ def _grid_sample(image, matrix, out_h, out_w, mode, fill, where):
     ix = (gx + dt(1)) * dt(w / 2) - dt(0.5)
     iy = (gy + dt(1)) * dt(h / 2) - dt(0.5)
     img = image.reshape((-1, c, h, w))
-    src = img if fp else img.astype(dt)
+    n = img.shape[0]
+    flat = (img if fp else img.astype(dt)).reshape(n * c, h * w)
+    fill_vec = None if fill is None else np.broadcast_to(np.asarray(fill, dtype=dt), (c,))
     if mode is InterpolationMode.NEAREST:
-        xi = np.rint(ix).astype(np.int64)
-        yi = np.rint(iy).astype(np.int64)
-        inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-        vals = src[:, :, np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)]
-        out = np.where(inside, vals, dt(0))
-        if fill is not None:
-            fill_img = np.asarray(fill, dtype=dt).reshape(-1, 1, 1)
-            out = np.where(inside, out, fill_img)
+        xi = np.rint(ix).astype(np.int64).ravel()
+        yi = np.rint(iy).astype(np.int64).ravel()
+        outside = (xi < 0) | (xi >= w) | (yi < 0) | (yi >= h)
+        vals = np.take(flat, np.clip(yi, 0, h - 1) * w + np.clip(xi, 0, w - 1), axis=1).reshape(n, c, -1)
+        if outside.any():
+            vals[:, :, outside] = 0 if fill_vec is None else fill_vec[:, None]
+        out = vals
     else:
         x0 = np.floor(ix)
         y0 = np.floor(iy)
-        wx1 = ix - x0
-        wx0 = (x0 + 1) - ix
-        wy1 = iy - y0
-        wy0 = (y0 + 1) - iy
-        x0 = x0.astype(np.int64)
-        y0 = y0.astype(np.int64)
-        out = np.zeros(img.shape[:2] + (out_h, out_w), dtype=dt)
-        cover = np.zeros((out_h, out_w), dtype=dt) if fill is not None else None
+        wx1 = (ix - x0).ravel()
+        wx0 = ((x0 + 1) - ix).ravel()
+        wy1 = (iy - y0).ravel()
+        wy0 = ((y0 + 1) - iy).ravel()
+        x0 = x0.astype(np.int64).ravel()
+        y0 = y0.astype(np.int64).ravel()
+        out = None
+        cover = np.zeros(x0.shape, dtype=dt) if fill_vec is not None else None
         for yy, wy in ((y0, wy0), (y0 + 1, wy1)):
             for xx, wx in ((x0, wx0), (x0 + 1, wx1)):
                 ok = (xx >= 0) & (xx < w) & (yy >= 0) & (yy < h)
-                weight = np.where(ok, wy * wx, dt(0)).astype(dt)
-                out += src[:, :, np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)] * weight
+                weight = (wy * wx).astype(dt, copy=False)
+                weight[~ok] = 0
+                term = np.take(flat, np.clip(yy, 0, h - 1) * w + np.clip(xx, 0, w - 1), axis=1)
+                term *= weight
+                if out is None:
+                    out = term
+                else:
+                    out += term
                 if cover is not None:
                     cover += weight
-        if fill is not None:
-            fill_img = np.asarray(fill, dtype=dt).reshape(-1, 1, 1)
-            out = (out - fill_img) * cover + fill_img
+        out = out.reshape(n, c, -1)
+        if fill_vec is not None:
+            f = fill_vec[:, None]
+            out = (out - f) * cover + f
+    out = out.reshape(n, c, out_h, out_w)
     out = out.astype(dt, copy=False)
     if not fp:
         out = _round_to(out, image.dtype)

@@ -285,17 +285,19 @@ def gaussian_noise(inpt, mean=0.0, sigma=0.1, clip=True, generator=None):
 
     def fn(image):
         if image.dtype.kind == "f":
-            noise = image.dtype.type(mean) + gen.standard_normal(image.shape, dtype=image.dtype) * image.dtype.type(
-                sigma
-            )
-            out = image + noise
-            return np.clip(out, 0, 1) if clip else out
+            out = gen.standard_normal(image.shape, dtype=image.dtype)
+            out *= image.dtype.type(sigma)
+            out += image.dtype.type(mean)
+            out += image
+            return np.clip(out, 0, 1, out=out) if clip else out
         if image.dtype == np.uint8:
             z = gen.standard_normal(image.shape, dtype=np.float32)
-            noise = (np.float32(mean * 255) + z * np.float32(sigma * 255)).astype(np.int16)
-            out = image.astype(np.int16) + noise
+            z *= np.float32(sigma * 255)
+            z += np.float32(mean * 255)
+            out = z.astype(np.int16)
+            out += image
             if clip:
-                out = np.clip(out, 0, 255)
+                np.clip(out, 0, 255, out=out)
             return out.astype(np.uint8)
         raise ValueError(f"gaussian_noise: expected a uint8 or float image, got dtype {image.dtype}")
 

@@ -192,7 +192,7 @@ def _crop_array(image, top, left, height, width):
             max(bottom - max(h, top), 0),
         ]
         return _pad_array(inside, lrtb, 0, "constant", "crop")
-    return image[..., top:bottom, left:right].copy()
+    return image[..., top:bottom, left:right]  # a view, as torch's slicing
 
 
 def _crop_boxes(boxes, fmt, top, left, height, width):
@@ -242,7 +242,7 @@ def _center_crop_array(image, crop_h, crop_w):
         image = _pad_array(image, lrtb, 0, "constant", "center_crop")
         h, w = image.shape[-2:]
     top, left = _center_anchor(crop_h, crop_w, h, w)
-    return image[..., top : top + crop_h, left : left + crop_w].copy()
+    return image[..., top : top + crop_h, left : left + crop_w]  # a view, as torch's slicing
 
 
 def center_crop(inpt, output_size):

@@ -158,6 +158,7 @@ def _range_weights(n_in, n_out, mode, antialias, dt):
     xmax = np.minimum(np.trunc(center + support + dt(0.5)).astype(np.int64), n_in)
     max_taps = int(math.ceil(float(support))) * 2 + 1
     xsize = np.clip(xmax - xmin, 0, max_taps)
+    max_taps = max(int(xsize.max(initial=1)), 1)  # only as many taps as some output really uses
     j = np.arange(max_taps)
     x = ((j[None, :] + xmin[:, None]).astype(dt) - center[:, None] + dt(0.5)) * invscale
     w = filt(x).astype(dt)
@@ -211,7 +212,7 @@ def _resize_image(image, new_h, new_w, mode, antialias):
     bottom = np.iinfo(dtype).min if dtype.kind in "iu" else 0
     if mode is InterpolationMode.BILINEAR and not antialias:
         # torch resamples integer images bilinearly in one go and rounds once
-        out = _resize_image(image.astype(np.float64), new_h, new_w, mode, False)
+        out = _resize_image(image.astype(np.float32), new_h, new_w, mode, False)
         return np.clip(np.rint(out), bottom, top).astype(dtype)
     # otherwise torch's separable integer route: rounded to the dtype after each pass (width, then height)
     x = image
@@ -222,7 +223,8 @@ def _resize_image(image, new_h, new_w, mode, antialias):
             idx, w = _range_weights(n_in, n_out, mode, True, np.float64)
         else:
             idx, w = _classic_weights(n_in, n_out, mode, np.float64)
-        x = np.clip(np.rint(_apply(x.astype(np.float64), idx, w, axis)), bottom, top).astype(dtype)
+        out = _apply(x.astype(np.float32), idx, w.astype(np.float32), axis)
+        x = np.clip(np.rint(out, out=out), bottom, top, out=out).astype(dtype)
     return x
 
 
