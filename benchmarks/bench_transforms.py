@@ -53,19 +53,49 @@ def _ops(F, TF, IM, TIM):
     bil, tbil = IM.BILINEAR, TIM.BILINEAR
     return [
         ("resize bilinear aa 224", "uf", lambda x: F.resize(x, [224, 224]), lambda x: TF.resize(x, [224, 224])),
-        ("resize bilinear 300", "uf", lambda x: F.resize(x, [300, 300], antialias=False), lambda x: TF.resize(x, [300, 300], antialias=False)),
-        ("resize bicubic aa 128", "uf", lambda x: F.resize(x, [128, 128], IM.BICUBIC), lambda x: TF.resize(x, [128, 128], TIM.BICUBIC)),
-        ("resize nearest 200", "uf", lambda x: F.resize(x, [200, 200], IM.NEAREST), lambda x: TF.resize(x, [200, 200], TIM.NEAREST)),
-        ("resized_crop 224", "uf", lambda x: F.resized_crop(x, 20, 30, 180, 160, [224, 224]), lambda x: TF.resized_crop(x, 20, 30, 180, 160, [224, 224])),
+        (
+            "resize bilinear 300",
+            "uf",
+            lambda x: F.resize(x, [300, 300], antialias=False),
+            lambda x: TF.resize(x, [300, 300], antialias=False),
+        ),
+        (
+            "resize bicubic aa 128",
+            "uf",
+            lambda x: F.resize(x, [128, 128], IM.BICUBIC),
+            lambda x: TF.resize(x, [128, 128], TIM.BICUBIC),
+        ),
+        (
+            "resize nearest 200",
+            "uf",
+            lambda x: F.resize(x, [200, 200], IM.NEAREST),
+            lambda x: TF.resize(x, [200, 200], TIM.NEAREST),
+        ),
+        (
+            "resized_crop 224",
+            "uf",
+            lambda x: F.resized_crop(x, 20, 30, 180, 160, [224, 224]),
+            lambda x: TF.resized_crop(x, 20, 30, 180, 160, [224, 224]),
+        ),
         ("crop", "uf", lambda x: F.crop(x, 10, 20, 200, 180), lambda x: TF.crop(x, 10, 20, 200, 180)),
         ("center_crop", "uf", lambda x: F.center_crop(x, 224), lambda x: TF.center_crop(x, 224)),
         ("pad constant 16", "uf", lambda x: F.pad(x, 16), lambda x: TF.pad(x, 16)),
-        ("pad reflect 16", "uf", lambda x: F.pad(x, 16, padding_mode="reflect"), lambda x: TF.pad(x, 16, padding_mode="reflect")),
+        (
+            "pad reflect 16",
+            "uf",
+            lambda x: F.pad(x, 16, padding_mode="reflect"),
+            lambda x: TF.pad(x, 16, padding_mode="reflect"),
+        ),
         ("horizontal_flip", "uf", F.horizontal_flip, TF.horizontal_flip),
         ("vertical_flip", "uf", F.vertical_flip, TF.vertical_flip),
         ("rotate 30 nearest", "uf", lambda x: F.rotate(x, 30.0), lambda x: TF.rotate(x, 30.0)),
         ("rotate 30 bilinear", "uf", lambda x: F.rotate(x, 30.0, bil), lambda x: TF.rotate(x, 30.0, tbil)),
-        ("affine bilinear", "uf", lambda x: F.affine(x, 10.0, [5, -3], 1.1, [5.0, 2.0], bil), lambda x: TF.affine(x, 10.0, [5, -3], 1.1, [5.0, 2.0], tbil)),
+        (
+            "affine bilinear",
+            "uf",
+            lambda x: F.affine(x, 10.0, [5, -3], 1.1, [5.0, 2.0], bil),
+            lambda x: TF.affine(x, 10.0, [5, -3], 1.1, [5.0, 2.0], tbil),
+        ),
         ("adjust_brightness", "uf", lambda x: F.adjust_brightness(x, 1.3), lambda x: TF.adjust_brightness(x, 1.3)),
         ("adjust_contrast", "uf", lambda x: F.adjust_contrast(x, 0.7), lambda x: TF.adjust_contrast(x, 0.7)),
         ("adjust_saturation", "uf", lambda x: F.adjust_saturation(x, 1.4), lambda x: TF.adjust_saturation(x, 1.4)),
@@ -73,8 +103,18 @@ def _ops(F, TF, IM, TIM):
         ("gaussian_blur 5", "uf", lambda x: F.gaussian_blur(x, 5, 1.2), lambda x: TF.gaussian_blur(x, 5, 1.2)),
         ("gaussian_noise", "uf", lambda x: F.gaussian_noise(x, 0.0, 0.1), lambda x: TF.gaussian_noise(x, 0.0, 0.1)),
         ("erase", "uf", lambda x: F.erase(x, 20, 30, 60, 80, 0), lambda x: TF.erase(x, 20, 30, 60, 80, TF_zero(x))),
-        ("normalize", "f", lambda x: F.normalize(x, [0.5, 0.4, 0.3], [0.2, 0.2, 0.2]), lambda x: TF.normalize(x, [0.5, 0.4, 0.3], [0.2, 0.2, 0.2])),
-        ("to_dtype float scale", "u", lambda x: F.to_dtype(x, np.float32, True), lambda x: TF.to_dtype(x, TF_float(), True)),
+        (
+            "normalize",
+            "f",
+            lambda x: F.normalize(x, [0.5, 0.4, 0.3], [0.2, 0.2, 0.2]),
+            lambda x: TF.normalize(x, [0.5, 0.4, 0.3], [0.2, 0.2, 0.2]),
+        ),
+        (
+            "to_dtype float scale",
+            "u",
+            lambda x: F.to_dtype(x, np.float32, True),
+            lambda x: TF.to_dtype(x, TF_float(), True),
+        ),
     ]
 
 
@@ -114,13 +154,32 @@ def _loader_bench(args):
     from deepnotes.data import transforms as T
     from deepnotes.data import tv_tensors as tvt
 
-    ours = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ColorJitter(0.4, 0.4, 0.4), T.ToDtype(np.float32, scale=True)])
-    theirs = TV.Compose([TV.RandomResizedCrop(224), TV.RandomHorizontalFlip(), TV.ColorJitter(0.4, 0.4, 0.4), TV.ToDtype(torch.float32, scale=True)])
-    print(f"\nDataLoader epoch of {args.samples} uint8 {args.size}x{args.size} images, batch 32 "
-          "(RandomResizedCrop 224, flip, ColorJitter, ToDtype):")
+    ours = T.Compose(
+        [
+            T.RandomResizedCrop(224),
+            T.RandomHorizontalFlip(),
+            T.ColorJitter(0.4, 0.4, 0.4),
+            T.ToDtype(np.float32, scale=True),
+        ]
+    )
+    theirs = TV.Compose(
+        [
+            TV.RandomResizedCrop(224),
+            TV.RandomHorizontalFlip(),
+            TV.ColorJitter(0.4, 0.4, 0.4),
+            TV.ToDtype(torch.float32, scale=True),
+        ]
+    )
+    print(
+        f"\nDataLoader epoch of {args.samples} uint8 {args.size}x{args.size} images, batch 32 "
+        "(RandomResizedCrop 224, flip, ColorJitter, ToDtype):"
+    )
     for workers in (0, 2):
         row = []
-        for name, pipe, wrap in (("deepnotes", ours, tvt.Image), ("torchvision", theirs, lambda a: TVT.Image(torch.from_numpy(a)))):
+        for name, pipe, wrap in (
+            ("deepnotes", ours, tvt.Image),
+            ("torchvision", theirs, lambda a: TVT.Image(torch.from_numpy(a))),
+        ):
             loader = DataLoader(_Images(args.samples, args.size, pipe, wrap), batch_size=32, num_workers=workers)
             times = []
             for _ in range(2):
@@ -146,8 +205,10 @@ def main(args):
     rng = np.random.default_rng(0)
     base = rng.random((3, args.size, args.size))
     images = {"u": (base * 255).astype(np.uint8), "f": base.astype(np.float32)}
-    print(f"threads: {args.threads}; image 3x{args.size}x{args.size}; median of {args.repeat} alternating runs; "
-          "ratio = deepnotes / torchvision")
+    print(
+        f"threads: {args.threads}; image 3x{args.size}x{args.size}; median of {args.repeat} alternating runs; "
+        "ratio = deepnotes / torchvision"
+    )
     ratios = []
     for name, kinds, ours, theirs in _ops(F, TF, F.InterpolationMode, TF.InterpolationMode):
         for kind in kinds:
@@ -156,9 +217,13 @@ def main(args):
             a, b = timed_pair(lambda: ours(x), lambda: theirs(t), args.repeat)
             ratios.append(a / b)
             label = "uint8" if kind == "u" else "float32"
-            print(f"{name:24s} {label:8s} deepnotes {a * 1e3:8.3f} ms  torchvision {b * 1e3:8.3f} ms  ratio {a / b:5.2f}")
-    print(f"\nmedian ratio over {len(ratios)} cases: {statistics.median(ratios):.2f} "
-          f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
+            print(
+                f"{name:24s} {label:8s} deepnotes {a * 1e3:8.3f} ms  torchvision {b * 1e3:8.3f} ms  ratio {a / b:5.2f}"
+            )
+    print(
+        f"\nmedian ratio over {len(ratios)} cases: {statistics.median(ratios):.2f} "
+        f"(min {min(ratios):.2f}, max {max(ratios):.2f})"
+    )
     _loader_bench(args)
 
 

@@ -4,9 +4,9 @@ deepnotes.data.transforms.functional against torchvision.transforms.v2.functiona
 import numpy as np
 import pytest
 import torch
-from _transforms_oracle import FORMATS, assert_boxes_close, assert_image_close, boxes, image, tv_boxes
 from torchvision.transforms.v2 import functional as TF
 
+from _transforms_oracle import FORMATS, assert_boxes_close, assert_image_close, boxes, image, tv_boxes
 from deepnotes.data import tv_tensors as tvt
 from deepnotes.data.transforms import functional as F
 
@@ -93,7 +93,8 @@ def test_box_formats_clamp_and_sanitize(dtype):
         b = tvt.BoundingBoxes(np.asarray(b).round(1).astype(dtype), format=old, canvas_size=(20, 30))
         for new in FORMATS:
             assert_boxes_close(
-                F.convert_bounding_box_format(b, new_format=new), TF.convert_bounding_box_format(tv_boxes(b), new_format=new)
+                F.convert_bounding_box_format(b, new_format=new),
+                TF.convert_bounding_box_format(tv_boxes(b), new_format=new),
             )
         assert_boxes_close(F.clamp_bounding_boxes(b), TF.clamp_bounding_boxes(tv_boxes(b)))
         clamped = F.clamp_bounding_boxes(b)

@@ -4,6 +4,8 @@ torchvision.transforms.v2.functional, for images, masks and boxes."""
 import numpy as np
 import pytest
 import torch
+from torchvision.transforms.v2 import functional as TF
+
 from _transforms_oracle import (
     FORMATS,
     assert_boxes_close,
@@ -14,8 +16,6 @@ from _transforms_oracle import (
     tv_boxes,
     tv_mask,
 )
-from torchvision.transforms.v2 import functional as TF
-
 from deepnotes.data import tv_tensors as tvt
 from deepnotes.data.transforms import functional as F
 
@@ -132,13 +132,20 @@ def test_affine(dtype, mode):
             center = None if rng.random() < 0.5 else [float(v) for v in rng.uniform(-3, 15, 2)]
             fill = None if rng.random() < 0.5 else (9 if dtype == np.uint8 else 0.6)
             ours = F.affine(x, angle, translate, scale, shear, mode, fill, center)
-            ref = TF.affine(torch.from_numpy(x), angle, translate, scale, shear, TF.InterpolationMode(mode), fill, center)
+            ref = TF.affine(
+                torch.from_numpy(x), angle, translate, scale, shear, TF.InterpolationMode(mode), fill, center
+            )
             assert_image_close(ours, ref)
     m = tvt.Mask(rng.integers(0, 4, (11, 8)).astype(np.int64))
     for fmt in FORMATS:
         b = boxes(rng, 6, (11, 8), fmt)
         for _ in range(5):
-            args = (float(rng.uniform(-400, 400)), [3.0, -2.0], float(rng.uniform(0.5, 1.5)), [float(rng.uniform(-30, 30)), 4.0])
+            args = (
+                float(rng.uniform(-400, 400)),
+                [3.0, -2.0],
+                float(rng.uniform(0.5, 1.5)),
+                [float(rng.uniform(-30, 30)), 4.0],
+            )
             assert_boxes_close(F.affine(b, *args), TF.affine(tv_boxes(b), *args))
             assert_mask_equal(F.affine(m, *args), TF.affine(tv_mask(m), *args))
 

@@ -1,11 +1,22 @@
 """deepnotes.data.transforms.functional.resize / resized_crop against torchvision.transforms.v2.functional."""
 
+import zlib
+
 import numpy as np
 import pytest
 import torch
-from _transforms_oracle import FORMATS, assert_boxes_close, assert_image_close, assert_mask_equal, boxes, image, tv_boxes, tv_mask
 from torchvision.transforms.v2 import functional as TF
 
+from _transforms_oracle import (
+    FORMATS,
+    assert_boxes_close,
+    assert_image_close,
+    assert_mask_equal,
+    boxes,
+    image,
+    tv_boxes,
+    tv_mask,
+)
 from deepnotes.data import tv_tensors as tvt
 from deepnotes.data.transforms import functional as F
 
@@ -36,14 +47,20 @@ def _torch_resize(x, size, mode, aa):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("antialias", [False, True])
 def test_resize_image_matches_torchvision(dtype, mode, antialias):
-    rng = np.random.default_rng(hash((np.dtype(dtype).name, mode, antialias)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(f"{np.dtype(dtype).name}-{mode}-{antialias}".encode()))
     for src in SIZES:
         for dst in [(1, 1), (3, 8), (src[0] * 2, max(src[1] // 3, 1)), (23, 11)]:
             x = image(rng, (3,) + src, dtype)
             ours = F.resize(x, list(dst), interpolation=mode, antialias=antialias)
             ref = _torch_resize(x, dst, mode, antialias)
-            tol = 2 if (dtype == np.uint8 and mode == "bicubic" and not antialias) else 1
-            assert_image_close(ours, ref, atol_uint8=tol)
+            if dtype == np.uint8 and mode in ("bilinear", "bicubic") and (antialias or mode == "bicubic"):
+                # torch's uint8 kernels here use 16-bit fixed-point weights and round after each of the two
+                # passes: our float weights agree within one grey level but for rare pixels (two levels)
+                assert_image_close(ours, ref, atol_uint8=2)
+                off = np.abs(ours.astype(np.int64) - ref.numpy().astype(np.int64)) > 1
+                assert off.mean() < 0.01
+            else:
+                assert_image_close(ours, ref)
 
 
 @pytest.mark.parametrize("size,max_size", [(7, None), ([5], 9), (None, 10), ([12, 4], None)])
@@ -77,7 +94,9 @@ def test_resized_crop_including_windows_outside_the_image(dtype, mode):
         assert_image_close(ours, ref, atol_uint8=2)
     for fmt in FORMATS:
         b = boxes(rng, 5, (15, 22), fmt)
-        assert_boxes_close(F.resized_crop(b, -2, 4, 10, 12, [20, 9]), TF.resized_crop(tv_boxes(b), -2, 4, 10, 12, [20, 9]))
+        assert_boxes_close(
+            F.resized_crop(b, -2, 4, 10, 12, [20, 9]), TF.resized_crop(tv_boxes(b), -2, 4, 10, 12, [20, 9])
+        )
     m = tvt.Mask(rng.integers(0, 3, (2, 15, 22)).astype(np.uint8))
     assert_mask_equal(F.resized_crop(m, 3, -2, 9, 11, [5, 13]), TF.resized_crop(tv_mask(m), 3, -2, 9, 11, [5, 13]))
 

@@ -6,12 +6,20 @@ import numpy as np
 import pytest
 import torch
 import torchvision.transforms.v2 as TV
-from _transforms_oracle import assert_boxes_close, assert_image_close, assert_mask_equal, boxes, image, tv_boxes, tv_mask
 from torchvision import tv_tensors as TVT
 
 import deepnotes as dn
-from deepnotes.data import tv_tensors as tvt
+from _transforms_oracle import (
+    assert_boxes_close,
+    assert_image_close,
+    assert_mask_equal,
+    boxes,
+    image,
+    tv_boxes,
+    tv_mask,
+)
 from deepnotes.data import transforms as T
+from deepnotes.data import tv_tensors as tvt
 
 
 def _sample(rng, dtype, canvas=(21, 30), n=5, fmt="XYXY"):
@@ -34,21 +42,45 @@ def _compare(ours_t, tv_t, sample, params):
     ref_img = tv_t.transform(TVT.Image(torch.from_numpy(np.asarray(img).copy())), _tv_params(params))
     assert isinstance(ours_img, tvt.Image)
     assert_image_close(ours_img, ref_img)
-    assert_boxes_close(ours_t.transform(target["boxes"], params), tv_t.transform(tv_boxes(target["boxes"]), _tv_params(params)))
-    assert_mask_equal(ours_t.transform(target["masks"], params), tv_t.transform(tv_mask(target["masks"]), _tv_params(params)))
+    assert_boxes_close(
+        ours_t.transform(target["boxes"], params), tv_t.transform(tv_boxes(target["boxes"]), _tv_params(params))
+    )
+    assert_mask_equal(
+        ours_t.transform(target["masks"], params), tv_t.transform(tv_mask(target["masks"]), _tv_params(params))
+    )
 
 
 CASES = [
     ("RandomResizedCrop", lambda: T.RandomResizedCrop([14, 9]), lambda: TV.RandomResizedCrop([14, 9])),
-    ("RandomResizedCrop-bicubic", lambda: T.RandomResizedCrop(12, scale=(0.5, 1), interpolation="bicubic"), lambda: TV.RandomResizedCrop(12, scale=(0.5, 1), interpolation=TV.InterpolationMode.BICUBIC)),
-    ("RandomCrop", lambda: T.RandomCrop([15, 31], padding=[2, 3], pad_if_needed=True, fill=0), lambda: TV.RandomCrop([15, 31], padding=[2, 3], pad_if_needed=True, fill=0)),
+    (
+        "RandomResizedCrop-bicubic",
+        lambda: T.RandomResizedCrop(12, scale=(0.5, 1), interpolation="bicubic"),
+        lambda: TV.RandomResizedCrop(12, scale=(0.5, 1), interpolation=TV.InterpolationMode.BICUBIC),
+    ),
+    (
+        "RandomCrop",
+        lambda: T.RandomCrop([15, 31], padding=[2, 3], pad_if_needed=True, fill=0),
+        lambda: TV.RandomCrop([15, 31], padding=[2, 3], pad_if_needed=True, fill=0),
+    ),
     ("RandomRotation", lambda: T.RandomRotation(200, expand=True), lambda: TV.RandomRotation(200, expand=True)),
-    ("RandomRotation-bilinear", lambda: T.RandomRotation((-300, 300), interpolation="bilinear", fill=0.3), lambda: TV.RandomRotation((-300, 300), interpolation=TV.InterpolationMode.BILINEAR, fill=0.3)),
-    ("RandomAffine", lambda: T.RandomAffine(45, (0.2, 0.1), (0.7, 1.3), (-10, 10, -5, 5)), lambda: TV.RandomAffine(45, (0.2, 0.1), (0.7, 1.3), (-10, 10, -5, 5))),
+    (
+        "RandomRotation-bilinear",
+        lambda: T.RandomRotation((-300, 300), interpolation="bilinear", fill=0.3),
+        lambda: TV.RandomRotation((-300, 300), interpolation=TV.InterpolationMode.BILINEAR, fill=0.3),
+    ),
+    (
+        "RandomAffine",
+        lambda: T.RandomAffine(45, (0.2, 0.1), (0.7, 1.3), (-10, 10, -5, 5)),
+        lambda: TV.RandomAffine(45, (0.2, 0.1), (0.7, 1.3), (-10, 10, -5, 5)),
+    ),
     ("ColorJitter", lambda: T.ColorJitter(0.5, 0.5, 0.5, 0.2), lambda: TV.ColorJitter(0.5, 0.5, 0.5, 0.2)),
     ("GaussianBlur", lambda: T.GaussianBlur(5, (0.3, 2.0)), lambda: TV.GaussianBlur(5, (0.3, 2.0))),
     ("RandomErasing", lambda: T.RandomErasing(p=1.0, value=0.5), lambda: TV.RandomErasing(p=1.0, value=0.5)),
-    ("RandomErasing-random", lambda: T.RandomErasing(p=1.0, value="random"), lambda: TV.RandomErasing(p=1.0, value="random")),
+    (
+        "RandomErasing-random",
+        lambda: T.RandomErasing(p=1.0, value="random"),
+        lambda: TV.RandomErasing(p=1.0, value="random"),
+    ),
     ("Resize", lambda: T.Resize(13, max_size=20), lambda: TV.Resize(13, max_size=20)),
     ("CenterCrop", lambda: T.CenterCrop([25, 7]), lambda: TV.CenterCrop([25, 7])),
     ("Pad", lambda: T.Pad([1, 2, 3, 4], fill=0), lambda: TV.Pad([1, 2, 3, 4], fill=0)),
@@ -56,7 +88,9 @@ CASES = [
 
 
 # uint8 with value="random" is left out: torchvision writes float noise into uint8 pixels by a C cast
-PAIRS = [(c, d) for c in CASES for d in (np.float64, np.uint8) if not (c[0] == "RandomErasing-random" and d == np.uint8)]
+PAIRS = [
+    (c, d) for c in CASES for d in (np.float64, np.uint8) if not (c[0] == "RandomErasing-random" and d == np.uint8)
+]
 
 
 @pytest.mark.filterwarnings("ignore:RandomErasing")
@@ -83,7 +117,8 @@ def test_flips_and_one_draw_for_the_whole_sample():
     assert 0 < sum(flipped) < 20
     for (oi, ot), f in zip(flips, flipped):
         ref = TV.RandomHorizontalFlip(p=1.0 if f else 0.0)(
-            TVT.Image(torch.from_numpy(np.asarray(img).copy())), {"boxes": tv_boxes(target["boxes"]), "masks": tv_mask(target["masks"])}
+            TVT.Image(torch.from_numpy(np.asarray(img).copy())),
+            {"boxes": tv_boxes(target["boxes"]), "masks": tv_mask(target["masks"])},
         )
         assert_image_close(oi, ref[0])
         assert_boxes_close(ot["boxes"], ref[1]["boxes"])
@@ -108,7 +143,9 @@ def test_pure_arrays_and_tensors_are_images_only_without_an_image():
 def test_sanitize_drops_boxes_with_labels_and_masks_like_torchvision():
     rng = np.random.default_rng(3)
     b = tvt.BoundingBoxes(
-        [[0, 0, 5, 5], [2, 2, 2.5, 9], [1, 1, 30, 20], [3, 4, 3.5, 4.2], [-1, 0, 4, 4]], format="XYXY", canvas_size=(21, 30)
+        [[0, 0, 5, 5], [2, 2, 2.5, 9], [1, 1, 30, 20], [3, 4, 3.5, 4.2], [-1, 0, 4, 4]],
+        format="XYXY",
+        canvas_size=(21, 30),
     )
     m = tvt.Mask((rng.random((5, 21, 30)) > 0.5).astype(np.uint8))
     labels = np.array([10, 11, 12, 13, 14])
@@ -116,7 +153,10 @@ def test_sanitize_drops_boxes_with_labels_and_masks_like_torchvision():
     for min_size in (1, 3):
         _, out = T.SanitizeBoundingBoxes(min_size=min_size)(sample)
         _, ref = TV.SanitizeBoundingBoxes(min_size=min_size)(
-            (TVT.Image(torch.zeros(3, 21, 30)), {"boxes": tv_boxes(b), "masks": tv_mask(m), "labels": torch.from_numpy(labels)})
+            (
+                TVT.Image(torch.zeros(3, 21, 30)),
+                {"boxes": tv_boxes(b), "masks": tv_mask(m), "labels": torch.from_numpy(labels)},
+            )
         )
         assert_boxes_close(out["boxes"], ref["boxes"])
         assert_mask_equal(out["masks"], ref["masks"])

@@ -50,13 +50,24 @@ def _same_distribution(a, b, what):
     "ours,theirs,keys",
     [
         (T.RandomResizedCrop(10), TV.RandomResizedCrop(10), ["top", "left", "height", "width"]),
-        (T.RandomResizedCrop(10, scale=(0.36, 1.0), ratio=(0.5, 2.0)), TV.RandomResizedCrop(10, scale=(0.36, 1.0), ratio=(0.5, 2.0)), ["top", "left", "height", "width"]),
+        (
+            T.RandomResizedCrop(10, scale=(0.36, 1.0), ratio=(0.5, 2.0)),
+            TV.RandomResizedCrop(10, scale=(0.36, 1.0), ratio=(0.5, 2.0)),
+            ["top", "left", "height", "width"],
+        ),
         (T.RandomCrop(20, padding=3), TV.RandomCrop(20, padding=3), ["top", "left"]),
         (T.RandomRotation((-170, 250)), TV.RandomRotation((-170, 250)), ["angle"]),
         (T.GaussianBlur(3, (0.2, 3.0)), TV.GaussianBlur(3, (0.2, 3.0)), ["sigma"]),
         (T.RandomErasing(p=1.0), TV.RandomErasing(p=1.0), ["i", "j", "h", "w"]),
     ],
-    ids=["RandomResizedCrop", "RandomResizedCrop-notes", "RandomCrop", "RandomRotation", "GaussianBlur", "RandomErasing"],
+    ids=[
+        "RandomResizedCrop",
+        "RandomResizedCrop-notes",
+        "RandomCrop",
+        "RandomRotation",
+        "GaussianBlur",
+        "RandomErasing",
+    ],
 )
 def test_parameter_distributions_match_torchvision(ours, theirs, keys):
     a, b = _draws(ours, theirs)
@@ -65,7 +76,10 @@ def test_parameter_distributions_match_torchvision(ours, theirs, keys):
 
 
 def test_affine_and_colour_jitter_distributions():
-    a, b = _draws(T.RandomAffine(30, (0.2, 0.3), (0.6, 1.4), (-8, 8, -3, 12)), TV.RandomAffine(30, (0.2, 0.3), (0.6, 1.4), (-8, 8, -3, 12)))
+    a, b = _draws(
+        T.RandomAffine(30, (0.2, 0.3), (0.6, 1.4), (-8, 8, -3, 12)),
+        TV.RandomAffine(30, (0.2, 0.3), (0.6, 1.4), (-8, 8, -3, 12)),
+    )
     _same_distribution(_scalar(a, "angle"), _scalar(b, "angle"), "angle")
     _same_distribution(_scalar(a, "scale"), _scalar(b, "scale"), "scale")
     for k in range(2):
@@ -75,7 +89,9 @@ def test_affine_and_colour_jitter_distributions():
     for key in ["brightness_factor", "contrast_factor", "saturation_factor", "hue_factor"]:
         _same_distribution(_scalar(a, key), _scalar(b, key), key)
     for pos in range(4):
-        _same_distribution([list(p["fn_idx"])[pos] for p in a], [p["fn_idx"].tolist()[pos] for p in b], f"fn_idx[{pos}]")
+        _same_distribution(
+            [list(p["fn_idx"])[pos] for p in a], [p["fn_idx"].tolist()[pos] for p in b], f"fn_idx[{pos}]"
+        )
 
 
 def test_flip_probability_matches():

@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from . import functional as F
-from ._transform import Transform, _range, _RandomApplyTransform, query_chw, query_size
+from ._transform import Transform, _RandomApplyTransform, _range, query_chw, query_size
 from .functional._utils import _kind
 
 __all__ = ["RandomErasing", "Cutout"]

@@ -8,7 +8,7 @@ import numbers
 
 from .. import tv_tensors as tvt
 from . import functional as F
-from ._transform import Transform, _range, _RandomApplyTransform, _setup_size, query_size
+from ._transform import Transform, _RandomApplyTransform, _range, _setup_size, query_size
 from .functional._geometry import _MODES, _parse_padding
 from .functional._utils import InterpolationMode, _interpolation
 
@@ -102,7 +102,9 @@ class RandomResizedCrop(Transform):
         return dict(top=(height - h) // 2, left=(width - w) // 2, height=h, width=w)
 
     def transform(self, inpt, params):
-        return F.resized_crop(inpt, **params, size=self.size, interpolation=self.interpolation, antialias=self.antialias)
+        return F.resized_crop(
+            inpt, **params, size=self.size, interpolation=self.interpolation, antialias=self.antialias
+        )
 
 
 class RandomScaleCrop(Transform):
@@ -293,7 +295,9 @@ class RandomAffine(Transform):
                 if len(shear) not in (2, 4):
                     raise ValueError(f"{where}: shear must be a number or 2 or 4 numbers, got {shear!r}")
         self.shear = shear
-        self.interpolation = _interpolation(interpolation, where, (InterpolationMode.NEAREST, InterpolationMode.BILINEAR))
+        self.interpolation = _interpolation(
+            interpolation, where, (InterpolationMode.NEAREST, InterpolationMode.BILINEAR)
+        )
         self.fill = fill
         self.center = _center(center, where)
 

@@ -133,7 +133,9 @@ class SanitizeBoundingBoxes(Transform):
         if min_area < 1:
             raise ValueError(f"SanitizeBoundingBoxes: min_area must be >= 1, got {min_area}")
         if not (labels_getter is None or labels_getter == "default" or callable(labels_getter)):
-            raise ValueError(f"SanitizeBoundingBoxes: labels_getter must be 'default', a callable or None, got {labels_getter!r}")
+            raise ValueError(
+                f"SanitizeBoundingBoxes: labels_getter must be 'default', a callable or None, got {labels_getter!r}"
+            )
         self.min_size, self.min_area = float(min_size), float(min_area)
         self.labels_getter = labels_getter
 

@@ -97,9 +97,7 @@ def query_size(flat_inputs, where="transform"):
         raise TypeError(f"{where}: no image, mask or bounding boxes found in the sample")
     if len(sizes) > 1:
         found = ", ".join(f"{what} {size}" for size, what in sizes.items())
-        raise ValueError(
-            f"{where}: the image, masks and boxes of a sample must share one (height, width); got {found}"
-        )
+        raise ValueError(f"{where}: the image, masks and boxes of a sample must share one (height, width); got {found}")
     return next(iter(sizes))
 
 
@@ -271,5 +269,7 @@ def _range(value, where, name, center=None, bound=(0.0, float("inf")), clip_firs
             raise ValueError(f"{where}: {name} must be a number or a (min, max) pair, got {value!r}")
         lo, hi = vals
     if not bound[0] <= lo <= hi <= bound[1]:
-        raise ValueError(f"{where}: {name} values must satisfy {bound[0]} <= min <= max <= {bound[1]}, got ({lo}, {hi})")
+        raise ValueError(
+            f"{where}: {name} values must satisfy {bound[0]} <= min <= max <= {bound[1]}, got ({lo}, {hi})"
+        )
     return float(lo), float(hi)

@@ -165,7 +165,9 @@ def pad(inpt, padding, fill=None, padding_mode="constant"):
 
     def boxes_fn(boxes, fmt, cs):
         if padding_mode != "constant":
-            raise ValueError(f"pad: padding_mode {padding_mode!r} is not supported for bounding boxes (only 'constant')")
+            raise ValueError(
+                f"pad: padding_mode {padding_mode!r} is not supported for bounding boxes (only 'constant')"
+            )
         return _pad_boxes(boxes, fmt, cs, lrtb)
 
     def mask_fn(m):

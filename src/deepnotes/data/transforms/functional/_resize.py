@@ -36,7 +36,7 @@ from ._utils import (
 
 __all__ = ["resize"]
 
-_DENSE_TAPS = 8  # above this many taps per output pixel, a dense matrix product is faster
+_DENSE_TAPS = 24  # above this many taps per output pixel, a dense matrix product is faster
 
 
 def _output_size(canvas_size, size, max_size, where="resize"):
@@ -179,9 +179,12 @@ def _apply(x, idx, w, axis):
             return x @ mat.T
         return np.swapaxes(np.swapaxes(x, -1, -2) @ mat.T, -1, -2)
     shape = (n_out, 1) if axis == -2 else (n_out,)
-    out = np.take(x, idx[:, 0], axis=axis) * w[:, 0].reshape(shape)
+    out = np.take(x, idx[:, 0], axis=axis)
+    out *= w[:, 0].reshape(shape)
     for k in range(1, taps):
-        out += np.take(x, idx[:, k], axis=axis) * w[:, k].reshape(shape)
+        term = np.take(x, idx[:, k], axis=axis)
+        term *= w[:, k].reshape(shape)
+        out += term
     return out
 
 
