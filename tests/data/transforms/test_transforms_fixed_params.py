@@ -36,12 +36,12 @@ def _tv_params(params):
     return out
 
 
-def _compare(ours_t, tv_t, sample, params):
+def _compare(ours_t, tv_t, sample, params, atol_uint8=1):
     img, target = sample
     ours_img = ours_t.transform(img, params)
     ref_img = tv_t.transform(TVT.Image(torch.from_numpy(np.asarray(img).copy())), _tv_params(params))
     assert isinstance(ours_img, tvt.Image)
-    assert_image_close(ours_img, ref_img)
+    assert_image_close(ours_img, ref_img, atol_uint8=atol_uint8)
     assert_boxes_close(
         ours_t.transform(target["boxes"], params), tv_t.transform(tv_boxes(target["boxes"]), _tv_params(params))
     )
@@ -82,6 +82,7 @@ CASES = [
         lambda: TV.RandomErasing(p=1.0, value="random"),
     ),
     ("Resize", lambda: T.Resize(13, max_size=20), lambda: TV.Resize(13, max_size=20)),
+    ("RandomResize", lambda: T.RandomResize(9, 40), lambda: TV.RandomResize(9, 40)),
     ("CenterCrop", lambda: T.CenterCrop([25, 7]), lambda: TV.CenterCrop([25, 7])),
     ("Pad", lambda: T.Pad([1, 2, 3, 4], fill=0), lambda: TV.Pad([1, 2, 3, 4], fill=0)),
 ]
@@ -96,7 +97,9 @@ PAIRS = [
 @pytest.mark.filterwarnings("ignore:RandomErasing")
 @pytest.mark.parametrize("case,dtype", PAIRS, ids=[f"{c[0]}-{np.dtype(d).name}" for c, d in PAIRS])
 def test_fixed_params_give_torchvisions_output(case, dtype):
-    _, ours, theirs = case
+    name, ours, theirs = case
+    # torch's uint8 antialiased resampling rounds fixed-point weights after each pass (see the resize tests)
+    atol_uint8 = 2 if name.startswith(("Resize", "RandomResize")) else 1
     rng = np.random.default_rng(0)
     dn.manual_seed(1)
     ours_t, tv_t = ours(), theirs()
@@ -105,7 +108,7 @@ def test_fixed_params_give_torchvisions_output(case, dtype):
         flat = [sample[0], sample[1]["boxes"], sample[1]["masks"]]
         for _ in range(3):
             params = ours_t.make_params(flat)
-            _compare(ours_t, tv_t, sample, params)
+            _compare(ours_t, tv_t, sample, params, atol_uint8)
 
 
 def test_flips_and_one_draw_for_the_whole_sample():

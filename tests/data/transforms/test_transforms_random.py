@@ -58,6 +58,7 @@ def _same_distribution(a, b, what):
         (T.RandomCrop(20, padding=3), TV.RandomCrop(20, padding=3), ["top", "left"]),
         (T.RandomRotation((-170, 250)), TV.RandomRotation((-170, 250)), ["angle"]),
         (T.GaussianBlur(3, (0.2, 3.0)), TV.GaussianBlur(3, (0.2, 3.0)), ["sigma"]),
+        (T.RandomResize(20, 45), TV.RandomResize(20, 45), ["size"]),
         (T.RandomErasing(p=1.0), TV.RandomErasing(p=1.0), ["i", "j", "h", "w"]),
     ],
     ids=[
@@ -66,6 +67,7 @@ def _same_distribution(a, b, what):
         "RandomCrop",
         "RandomRotation",
         "GaussianBlur",
+        "RandomResize",
         "RandomErasing",
     ],
 )

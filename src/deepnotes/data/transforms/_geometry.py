@@ -14,6 +14,7 @@ from .functional._utils import InterpolationMode, _interpolation
 
 __all__ = [
     "Resize",
+    "RandomResize",
     "RandomResizedCrop",
     "RandomCrop",
     "RandomScaleCrop",
@@ -58,6 +59,26 @@ class Resize(Transform):
 
     def transform(self, inpt, params):
         return F.resize(inpt, self.size, self.interpolation, self.max_size, self.antialias)
+
+
+class RandomResize(Transform):
+    """Random scale (the notes' "random zoom"): resize the smaller edge to an integer drawn uniformly
+    from ``[min_size, max_size)``, keeping the aspect ratio (torchvision's ``RandomResize``)."""
+
+    def __init__(self, min_size, max_size, interpolation=InterpolationMode.BILINEAR, antialias=True):
+        if not (isinstance(min_size, numbers.Integral) and isinstance(max_size, numbers.Integral)):
+            raise TypeError(f"RandomResize: min_size and max_size must be ints, got {min_size!r} and {max_size!r}")
+        if not 0 < min_size < max_size:
+            raise ValueError(f"RandomResize: need 0 < min_size < max_size, got {min_size} and {max_size}")
+        self.min_size, self.max_size = int(min_size), int(max_size)
+        self.interpolation = _interpolation(interpolation, "RandomResize")
+        self.antialias = antialias
+
+    def make_params(self, flat_inputs):
+        return dict(size=[int(self._rng().integers(self.min_size, self.max_size))])
+
+    def transform(self, inpt, params):
+        return F.resize(inpt, params["size"], self.interpolation, antialias=self.antialias)
 
 
 class RandomResizedCrop(Transform):

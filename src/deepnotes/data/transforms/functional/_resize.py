@@ -198,7 +198,7 @@ def _resize_image(image, new_h, new_w, mode, antialias):
         exact = mode is InterpolationMode.NEAREST_EXACT
         rows = _nearest_index(old_h, new_h, exact)
         cols = _nearest_index(old_w, new_w, exact)
-        return image[..., rows[:, None], cols[None, :]]
+        return image[..., rows, :][..., cols]  # two 1-D gathers: much faster than one 2-D fancy index
     dtype = image.dtype
     if dtype.kind == "f":
         x = image
