@@ -157,3 +157,25 @@ def test_a_seed_reproduces_the_pipeline_bit_for_bit(workers):
         np.testing.assert_array_equal(x1, x2)
         np.testing.assert_array_equal(b1, b2)
     assert any(not np.array_equal(x1, x3) for (x1, _), (x3, _) in zip(first, other))
+
+
+def test_static_get_params_are_the_same_draws_as_make_params():
+    img = tvt.Image(np.zeros((3, H, W), np.float32))
+    dn.manual_seed(11)
+    got = T.RandomResizedCrop.get_params(img, (0.2, 0.9), (0.5, 2.0))
+    dn.manual_seed(11)
+    p = T.RandomResizedCrop(5, (0.2, 0.9), (0.5, 2.0)).make_params([img])
+    assert got == (p["top"], p["left"], p["height"], p["width"])
+    dn.manual_seed(12)
+    top, left, h, w = T.RandomCrop.get_params(img, (10, 20))
+    assert (h, w) == (10, 20) and 0 <= top <= H - 10 and 0 <= left <= W - 20
+    dn.manual_seed(13)
+    angle = T.RandomRotation.get_params((-30.0, 10.0))
+    dn.manual_seed(13)
+    assert angle == T.RandomRotation((-30, 10)).make_params([img])["angle"]
+    dn.manual_seed(14)
+    order, b, c, s, h = T.ColorJitter.get_params((0.5, 1.5), None, (0.0, 2.0), (-0.1, 0.1))
+    assert sorted(order) == [0, 1, 2, 3] and c is None and 0.5 <= b <= 1.5 and 0 <= s <= 2 and -0.1 <= h <= 0.1
+    # the static form shares the parameters of torchvision's: same signature, same returned structure
+    ref = TV.RandomResizedCrop.get_params(torch.zeros(3, H, W), (0.2, 0.9), (0.5, 2.0))
+    assert len(ref) == len(got) and all(isinstance(v, int) for v in got)

@@ -56,6 +56,21 @@ class ColorJitter(Transform):
             hue_factor=draw(self.hue),
         )
 
+    @staticmethod
+    def get_params(brightness, contrast, saturation, hue):
+        """torchvision's static form: ``(order, brightness, contrast, saturation, hue)`` from (min, max)
+        ranges (None for a factor left alone)."""
+        t = ColorJitter.__new__(ColorJitter)
+        t.brightness, t.contrast, t.saturation, t.hue = brightness, contrast, saturation, hue
+        p = t.make_params([])
+        return (
+            p["fn_idx"],
+            p["brightness_factor"],
+            p["contrast_factor"],
+            p["saturation_factor"],
+            p["hue_factor"],
+        )
+
     def transform(self, inpt, params):
         out = inpt
         for fn_id in params["fn_idx"]:

@@ -122,6 +122,12 @@ class RandomResizedCrop(Transform):
             w, h = width, height
         return dict(top=(height - h) // 2, left=(width - w) // 2, height=h, width=w)
 
+    @staticmethod
+    def get_params(img, scale, ratio):
+        """torchvision's static form: ``(top, left, height, width)`` of a random crop of ``img``."""
+        p = RandomResizedCrop(1, scale, ratio).make_params([img])
+        return p["top"], p["left"], p["height"], p["width"]
+
     def transform(self, inpt, params):
         return F.resized_crop(
             inpt, **params, size=self.size, interpolation=self.interpolation, antialias=self.antialias
@@ -204,6 +210,12 @@ class RandomCrop(Transform):
             padding=padding,
         )
 
+    @staticmethod
+    def get_params(img, output_size):
+        """torchvision's static form: ``(top, left, height, width)`` of a random ``output_size`` crop."""
+        p = RandomCrop(output_size).make_params([img])
+        return p["top"], p["left"], p["height"], p["width"]
+
     def transform(self, inpt, params):
         if params["needs_pad"]:
             inpt = F.pad(inpt, params["padding"], fill=_fill_for(self.fill, inpt), padding_mode=self.padding_mode)
@@ -274,6 +286,11 @@ class RandomRotation(Transform):
 
     def make_params(self, flat_inputs):
         return dict(angle=float(self._rng().uniform(self.degrees[0], self.degrees[1])))
+
+    @staticmethod
+    def get_params(degrees):
+        """torchvision's static form: an angle uniform in ``degrees`` = (min, max)."""
+        return RandomRotation(degrees).make_params([])["angle"]
 
     def transform(self, inpt, params):
         return F.rotate(inpt, params["angle"], self.interpolation, self.expand, self.center, _fill_for(self.fill, inpt))
