@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import tv_tensors as tvt
 from . import functional as F
-from ._transform import Transform, _check_boxes, _flatten, _unflatten
+from ._transform import Transform, _flatten, _unflatten
 from .functional._meta import _sanitize_mask
 from .functional._utils import _is_tensor, _kind, is_pure_image
 
@@ -197,6 +197,3 @@ class SanitizeBoundingBoxes(Transform):
 
             return Tensor(np.asarray(label.detach().numpy())[valid])
         return label[valid]
-
-
-_ = _check_boxes  # the geometric transforms validate boxes; sanitising takes them as they are
