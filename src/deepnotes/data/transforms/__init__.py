@@ -34,10 +34,10 @@ from ._transform import Transform
 from .functional import InterpolationMode
 
 # --- batch- and detection-level transforms (MixUp, CutMix, Mosaic, CopyPaste, label smoothing) ---------
-# The lead adds here, after merging the batch/detection work:
-#   from .batch import ...
-#   from .detection import ...
-# and extends __all__ below with their names.
+# The lead adds here, after merging the batch/detection work (names as in main's batch.py / detection.py):
+#   from .batch import CutMix, LabelSmoothing, MixUp, cutmix_box
+#   from .detection import CopyPaste, Mosaic, masks_to_tight_boxes
+# and extends __all__ below with those names.
 # ---------------------------------------------------------------------------------------------------------
 
 __all__ = [
