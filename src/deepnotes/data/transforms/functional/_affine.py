@@ -105,7 +105,8 @@ def _grid_sample(image, matrix, out_h, out_w, mode, fill, where):
         xi = np.rint(ix).astype(np.int64).ravel()
         yi = np.rint(iy).astype(np.int64).ravel()
         outside = (xi < 0) | (xi >= w) | (yi < 0) | (yi >= h)
-        vals = np.take(flat, np.clip(yi, 0, h - 1) * w + np.clip(xi, 0, w - 1), axis=1).reshape(n, c, -1)
+        index = np.minimum(np.maximum(yi, 0), h - 1) * w + np.minimum(np.maximum(xi, 0), w - 1)
+        vals = np.take(flat, index, axis=1).reshape(n, c, -1)
         if outside.any():
             vals[:, :, outside] = 0 if fill_vec is None else fill_vec[:, None]
         out = vals
@@ -118,14 +119,20 @@ def _grid_sample(image, matrix, out_h, out_w, mode, fill, where):
         wy0 = ((y0 + 1) - iy).ravel()
         x0 = x0.astype(np.int64).ravel()
         y0 = y0.astype(np.int64).ravel()
+        # per axis: the clamped neighbour indices and whether each neighbour lies inside the image
+        cols, rows = [], []
+        for base, size, lst in ((x0, w, cols), (y0, h, rows)):
+            for step in (0, 1):
+                pos = base + step
+                lst.append((np.minimum(np.maximum(pos, 0), size - 1), (pos >= 0) & (pos < size)))
         out = None
         cover = np.zeros(x0.shape, dtype=dt) if fill_vec is not None else None
-        for yy, wy in ((y0, wy0), (y0 + 1, wy1)):
-            for xx, wx in ((x0, wx0), (x0 + 1, wx1)):
-                ok = (xx >= 0) & (xx < w) & (yy >= 0) & (yy < h)
-                weight = (wy * wx).astype(dt, copy=False)
-                weight[~ok] = 0
-                term = np.take(flat, np.clip(yy, 0, h - 1) * w + np.clip(xx, 0, w - 1), axis=1)
+        for (yc, yok), wy in zip(rows, (wy0, wy1)):
+            row_start = yc * w
+            for (xc, xok), wx in zip(cols, (wx0, wx1)):
+                weight = wy * wx
+                weight[~(yok & xok)] = 0
+                term = np.take(flat, row_start + xc, axis=1)
                 term *= weight
                 if out is None:
                     out = term
