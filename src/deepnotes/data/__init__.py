@@ -3,7 +3,7 @@
 Mirrors ``torch.utils.data`` (and the dataset classes of ``torchvision.datasets``).
 """
 
-from . import tv_tensors
+from . import transforms, tv_tensors
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .datasets import CIFAR10, MNIST, Digits, FashionMNIST, load_digits_arrays
 from .distributed import DistributedSampler
@@ -13,6 +13,7 @@ from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, Su
 __all__ = [
     "datasets",
     "tv_tensors",
+    "transforms",
     "Dataset",
     "TensorDataset",
     "Subset",
