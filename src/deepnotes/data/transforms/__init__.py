@@ -7,8 +7,9 @@ element consistently with one draw of their random parameters: an
 size, :class:`~deepnotes.data.tv_tensors.Mask` s are resampled with nearest neighbours; labels and
 other values pass through (``SanitizeBoundingBoxes`` drops degenerate boxes with their labels and
 masks).  Batch-level ``MixUp`` and ``CutMix`` (soft targets), the ``LabelSmoothing`` target transform
-and the detection-level ``Mosaic`` and ``CopyPaste`` take several samples at once.  Randomness comes from deepnotes' seeded generator (``deepnotes.manual_seed``; DataLoader
-workers are seeded from it), so a seed reproduces a pipeline bit for bit.
+and the detection-level ``Mosaic`` and ``CopyPaste`` take several samples at once.  Randomness comes
+from deepnotes' seeded generator (``deepnotes.manual_seed``; DataLoader workers are seeded from it),
+so a seed reproduces a pipeline bit for bit.
 
 The pure functions are in :mod:`deepnotes.data.transforms.functional`.
 """
