@@ -1,7 +1,7 @@
 """``deepnotes rl train`` and ``deepnotes rl play``: DQN on CartPole-v1 from the command line.
 
     deepnotes rl train --out runs/rl                 # defaults that solve CartPole-v1
-    deepnotes rl train --steps 50000 --seed 1 --double --out runs/rl1
+    deepnotes rl train --steps 50000 --seed 1 --no-double --out runs/rl1
     deepnotes rl play runs/rl/checkpoint.safetensors --episodes 100
 
 ``train`` stops as soon as a greedy evaluation of 100 episodes averages at least 475 (the CartPole-v1
@@ -68,9 +68,10 @@ def register(subparsers):
     t.add_argument("--seed", type=_positive("--seed", 0), default=0, help="seed of the agent and the environment")
     t.add_argument(
         "--double",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=CARTPOLE_DEFAULTS["double"],
-        help="double DQN targets (the online network picks the next action, the target network values it)",
+        help="double DQN targets: the online network picks the next action, the target network values it "
+        f"(default {'on' if CARTPOLE_DEFAULTS['double'] else 'off'}; --no-double for the max of the target network)",
     )
     t.add_argument("--out", default="runs/rl", metavar="DIR", help="output folder (default runs/rl)")
     t.add_argument(
@@ -185,7 +186,7 @@ def run_train(args):
 
     budget = f"{steps} steps" if steps is not None else f"{args.episodes} episodes"
     print(
-        f"training DQN{' (double)' if args.double else ''} on CartPole-v1: seed {args.seed}, at most {budget}, "
+        f"training {'double ' if args.double else ''}DQN on CartPole-v1: seed {args.seed}, at most {budget}, "
         f"evaluating {args.eval_episodes} greedy episodes every {args.eval_every} steps"
     )
     history = train_dqn(
@@ -251,7 +252,8 @@ def load_agent(path):
         )
         agent.q_net.load_state_dict(state["agent"]["q_net"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise FileFormatError(f"{path}: the checkpoint of deepnotes rl train is damaged ({e})") from None
+        detail = " ".join(str(e).split())  # one line: load_state_dict lists each mismatch on its own line
+        raise FileFormatError(f"{path}: the checkpoint of deepnotes rl train is damaged ({detail})") from None
     return agent, state
 
 

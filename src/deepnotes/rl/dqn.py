@@ -177,8 +177,8 @@ class DQNAgent:
             return
         with no_grad():
             for target, online in zip(self.target_net.parameters(), self.q_net.parameters(), strict=True):
-                blended = tau * online.numpy() + (1.0 - tau) * target.numpy()
-                target.copy_(from_numpy(blended.astype(target.numpy().dtype)))
+                blended = tau * online.detach().numpy() + (1.0 - tau) * target.detach().numpy()
+                target.copy_(from_numpy(blended.astype(self.dtype)))
 
     def q_values(self, obs):
         """The online network's Q-values of one observation ``(obs_dim,)`` or a batch ``(B, obs_dim)``."""

@@ -28,22 +28,22 @@ DEFAULT_STEPS = 150_000
 #: Keyword arguments of :class:`DQNAgent` (besides the epsilon schedule, built from ``epsilon_*``)
 #: with which ``deepnotes rl train`` solves CartPole-v1.
 CARTPOLE_DEFAULTS = {
-    "hidden": (128, 128),
+    "hidden": (64, 64),
     "gamma": 0.99,
     "lr": 1e-3,
     "batch_size": 64,
     "buffer_capacity": 50_000,
-    "learning_starts": 1_000,
-    "train_every": 1,
+    "learning_starts": 500,
+    "train_every": 2,
     "gradient_steps": 1,
-    "target_update_every": 500,
+    "target_update_every": 250,
     "tau": 1.0,
-    "double": False,
+    "double": True,
     "huber_beta": 1.0,
     "max_grad_norm": 10.0,
     "epsilon_start": 1.0,
-    "epsilon_end": 0.05,
-    "epsilon_steps": 10_000,
+    "epsilon_end": 0.02,
+    "epsilon_steps": 6_000,
 }
 
 
