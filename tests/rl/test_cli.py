@@ -87,7 +87,8 @@ def test_a_damaged_checkpoint_is_reported(run, tmp_path, capsys):
     agent, state = load_agent(str(run / "checkpoint.safetensors"))
     state["config"]["hidden"] = [7]  # the weights no longer fit the network the config describes
     save_checkpoint(state, tmp_path / "bad.safetensors")
-    assert "the checkpoint of deepnotes rl train is damaged" in _error(capsys, ["rl", "play", str(tmp_path / "bad.safetensors")])
+    err = _error(capsys, ["rl", "play", str(tmp_path / "bad.safetensors")])
+    assert "the checkpoint of deepnotes rl train is damaged (Error(s) in loading state_dict" in err
 
 
 def test_train_errors(tmp_path, capsys):

@@ -76,7 +76,8 @@ def test_agent_rejects_bad_settings(kwargs, message):
 
 
 def _agent(seed=0):
-    return DQNAgent(4, 2, hidden=(16,), seed=seed, learning_starts=50, batch_size=16, epsilon=LinearSchedule(1, 0.1, 300))
+    eps = LinearSchedule(1, 0.1, 300)
+    return DQNAgent(4, 2, hidden=(16,), seed=seed, learning_starts=50, batch_size=16, epsilon=eps)
 
 
 def test_train_dqn_runs_its_budget_and_evaluates_on_schedule():

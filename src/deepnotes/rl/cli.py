@@ -64,7 +64,9 @@ def register(subparsers):
         metavar="N",
         help=f"budget in environment steps (default {DEFAULT_STEPS}; training stops earlier once solved)",
     )
-    budget.add_argument("--episodes", type=_positive("--episodes"), default=None, metavar="N", help="budget in episodes")
+    budget.add_argument(
+        "--episodes", type=_positive("--episodes"), default=None, metavar="N", help="budget in training episodes"
+    )
     t.add_argument("--seed", type=_positive("--seed", 0), default=0, help="seed of the agent and the environment")
     t.add_argument(
         "--double",
@@ -164,9 +166,7 @@ def run_train(args):
     set_num_threads(args.threads)
     steps = args.steps if args.steps is not None or args.episodes is not None else DEFAULT_STEPS
     env = CartPole()
-    agent = DQNAgent(
-        env.observation_space.shape[0], env.action_space.n, seed=args.seed, **_agent_kwargs(args.double)
-    )
+    agent = DQNAgent(env.observation_space.shape[0], env.action_space.n, seed=args.seed, **_agent_kwargs(args.double))
     config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in CARTPOLE_DEFAULTS.items()}
     config["double"] = bool(args.double)
     checkpoint = os.path.join(args.out, "checkpoint.safetensors")

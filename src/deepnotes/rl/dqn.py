@@ -94,7 +94,8 @@ class DQNAgent:
     ``gradient_steps`` gradient updates, each on its own uniformly sampled minibatch, every ``train_every``
     steps, and updates the target network every ``target_update_every`` steps (``None``: no target
     network, targets come from the online network itself): a copy of the online weights when ``tau`` is
-    1, else the Polyak average ``target <- tau * online + (1 - tau) * target``.  ``double=True`` uses Double-DQN targets.
+    1, else the Polyak average ``target <- tau * online + (1 - tau) * target``.  ``double=True`` uses
+    Double-DQN targets.
     ``max_grad_norm`` clips the gradient's global 2-norm (``None``: no clipping).  ``seed`` seeds the
     initial weights, the exploration and the minibatch sampling.
     """
@@ -129,7 +130,8 @@ class DQNAgent:
             raise ValueError(f"{fn}: lr must be a positive number, got {lr!r}")
         if optimizer not in _OPTIMIZERS:
             raise ValueError(f"{fn}: optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}")
-        for name, value in (("batch_size", batch_size), ("train_every", train_every), ("gradient_steps", gradient_steps)):
+        counts = (("batch_size", batch_size), ("train_every", train_every), ("gradient_steps", gradient_steps))
+        for name, value in counts:
             if not _is_int(value, 1):
                 raise ValueError(f"{fn}: {name} must be a positive integer, got {value!r}")
         if not _is_int(learning_starts, 0):

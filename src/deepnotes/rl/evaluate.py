@@ -59,7 +59,9 @@ def evaluate_batched(policy, env, episodes=100, seed=None):
             return np.argmax(agent.q_values(batch), axis=1)
 
     if not callable(policy):
-        raise TypeError(f"{fn}: policy must be a callable (B, *obs_shape) -> B actions or have q_values, got {policy!r}")
+        raise TypeError(
+            f"{fn}: policy must be a callable (B, *obs_shape) -> B actions or have q_values, got {policy!r}"
+        )
     envs, obs = [], []
     for episode in range(int(episodes)):
         o, _ = env.reset(seed=seed) if episode == 0 else env.reset()

@@ -36,8 +36,16 @@ def plot_returns(history, path, solved_return=475.0, window=20, title=None):
             mean = np.array([r["mean"] for r in evals])
             lo, hi = mean - np.array([r["min"] for r in evals]), np.array([r["max"] for r in evals]) - mean
             ax.errorbar(
-                x, mean, yerr=[lo, hi], color=colour, marker="o", markersize=3, linestyle="-", linewidth=1.5,
-                capsize=2, label=(label + " " if label else "") + "greedy evaluation (mean, min-max)",
+                x,
+                mean,
+                yerr=[lo, hi],
+                color=colour,
+                marker="o",
+                markersize=3,
+                linestyle="-",
+                linewidth=1.5,
+                capsize=2,
+                label=(label + " " if label else "") + "greedy evaluation (mean, min-max)",
             )
     if solved_return is not None:
         ax.axhline(solved_return, color="k", linestyle="--", linewidth=0.8, label=f"solved ({solved_return:g})")

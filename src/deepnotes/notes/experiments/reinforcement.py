@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepnotes.rl import CartPole, DQNAgent, LinearSchedule
-from deepnotes.rl.training import train_dqn
+from deepnotes.rl.training import CARTPOLE_DEFAULTS, train_dqn
 
 from ..result import Check, Figure, Result, Table
 from . import experiment
@@ -32,23 +32,21 @@ _VARIANTS = {
 
 
 def _agent(replay, target, seed, quick):
-    """A DQN agent for CartPole; without replay its buffer holds only the last minibatch of consecutive steps
-    (each update learns from the 32 most recent transitions, the online setting), without a target network the
-    TD targets come from the online network being trained."""
-    batch = 32
-    return DQNAgent(
-        4,
-        2,
-        hidden=(32, 32) if quick else (64, 64),
-        lr=1e-3,
-        batch_size=batch,
-        buffer_capacity=20_000 if replay else batch,
-        learning_starts=500 if replay else batch,
-        train_every=2,
-        target_update_every=250 if target else None,
-        epsilon=LinearSchedule(1.0, 0.02, 4_000 if not quick else 1_000),
-        seed=seed,
-    )
+    """The agent of ``deepnotes rl train`` (its CartPole defaults, without double DQN) with or without replay
+    and the target network.  Without replay the buffer holds only the last minibatch of consecutive steps, so
+    each update learns from the most recent transitions (the online setting); without a target network the TD
+    targets come from the online network being trained."""
+    cfg = dict(CARTPOLE_DEFAULTS)
+    eps = LinearSchedule(cfg.pop("epsilon_start"), cfg.pop("epsilon_end"), 600 if quick else cfg["epsilon_steps"])
+    del cfg["epsilon_steps"]
+    cfg["double"] = False
+    if quick:
+        cfg["hidden"] = (32, 32)
+    if not replay:
+        cfg["buffer_capacity"] = cfg["learning_starts"] = cfg["batch_size"]
+    if not target:
+        cfg["target_update_every"] = None
+    return DQNAgent(4, 2, epsilon=eps, seed=seed, **cfg)
 
 
 @experiment("dqn_replay_and_target", ids=["S002-50"], claim=_CLAIM)
@@ -57,15 +55,16 @@ def dqn_replay_and_target(seed=0, quick=False):
     """Note S002-50 (DQN for a game AI): "an experience-replay buffer sampled uniformly (breaks correlation
     between consecutive frames), a target network updated only periodically".
 
-    Four DQN agents on CartPole-v1 (deepnotes.rl, Huber loss, Adam lr 1e-3, minibatch 32, one update every 2
-    steps, epsilon 1 -> 0.02): with a 20,000-transition replay buffer or with only the last 32 consecutive
-    transitions (no replay); with a target network synced every 250 steps or with targets from the online
-    network.  Each trains for 16,000 steps (MLP 64-64) on seeds seed..seed+2 (quick mode: 2,000 steps, MLP
-    32-32, one seed) with a greedy evaluation of 10 episodes every 1,000 steps (quick: 250); the score is the
+    Four DQN agents on CartPole-v1 with the settings of ``deepnotes rl train`` (MLP 64-64, Huber loss, Adam
+    lr 1e-3, minibatch 64, one update every 2 steps, epsilon 1 -> 0.02 over 6,000 steps) but plain (not
+    double) DQN: with the 50,000-transition replay buffer or with only the last 64 consecutive transitions
+    (no replay); with the target network synced every 250 steps or with targets from the online network.
+    Each trains for 12,000 steps on seeds seed..seed+2 (quick mode: 1,200 steps, MLP 32-32, epsilon over 600
+    steps, one seed) with a greedy evaluation of 10 episodes every 1,000 steps (quick: 300); the score is the
     mean evaluation return over the second half of training.
     Checks (means over seeds): replay + target scores above 1.5x the no-replay agent and above 2x the agent with
     neither, and at least as high as the agent without a target network (ratio >= 1)."""
-    steps, eval_every = (2_000, 250) if quick else (16_000, 1_000)
+    steps, eval_every = (1_200, 300) if quick else (12_000, 1_000)
     seeds = [seed] if quick else [seed, seed + 1, seed + 2]
     scores = {name: [] for name in _VARIANTS}
     curves = {name: [] for name in _VARIANTS}
@@ -93,9 +92,10 @@ def dqn_replay_and_target(seed=0, quick=False):
     def ratio(other):
         return full / max(stats[other][0], 1.0)
 
-    rows = [[name, replay, target, m, sd, *scores[name]] for (name, (replay, target)), (m, sd) in zip(
-        _VARIANTS.items(), stats.values(), strict=True
-    )]
+    rows = [
+        [name, replay, target, m, sd, *scores[name]]
+        for (name, (replay, target)), (m, sd) in zip(_VARIANTS.items(), stats.values(), strict=True)
+    ]
     checks = [
         Check("score(replay + target) / score(no replay)", ratio("target network, no replay"), ">", 1.5),
         Check("score(replay + target) / score(neither)", ratio("neither"), ">", 2.0),
