@@ -1,7 +1,7 @@
 """Does `deepnotes rl train`, with its defaults, solve CartPole-v1?  One run per seed, as a user would type it.
 
 Each seed runs `python -m deepnotes rl train --seed S --out DIR` in its own process (the defaults: at most
-150,000 steps, a greedy evaluation of 100 episodes every 2,500 steps, stop at a mean return >= 475), then
+150,000 steps, a greedy evaluation of 100 episodes every 1,000 steps, stop at a mean return >= 475), then
 `deepnotes rl play` scores the saved checkpoint on 100 new episodes (start states the training never
 evaluated).  Printed per seed: the environment steps and episodes to solve, wall and CPU seconds of the
 training process, the best evaluation's mean, and play's mean/min.  The seeds run one after the other.

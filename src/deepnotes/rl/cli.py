@@ -79,9 +79,10 @@ def register(subparsers):
     t.add_argument(
         "--eval-every",
         type=_positive("--eval-every"),
-        default=2_500,
+        default=1_000,
         metavar="N",
-        help="evaluate greedily every N environment steps (default 2500)",
+        help="evaluate greedily every N environment steps (default 1000; evaluating does not change the "
+        "training, only how soon a solved agent is noticed)",
     )
     t.add_argument(
         "--eval-episodes",

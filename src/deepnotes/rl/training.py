@@ -62,7 +62,7 @@ def train_dqn(
     steps=None,
     episodes=None,
     eval_env=None,
-    eval_every=2_500,
+    eval_every=1_000,
     eval_episodes=100,
     eval_seed=None,
     solved_return=SOLVED_RETURN,
