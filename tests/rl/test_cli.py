@@ -98,3 +98,16 @@ def test_train_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["rl", "train", "--steps", "0"])
     assert e.value.code == 2 and "--steps must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_rl_is_wired_into_the_deepnotes_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "rl" in capsys.readouterr().out.split()
+    with pytest.raises(SystemExit):
+        main(["rl", "--help"])
+    out = capsys.readouterr().out
+    assert "train" in out and "play" in out
+    with pytest.raises(SystemExit) as e:
+        main(["rl"])  # a sub-command is required
+    assert e.value.code == 2
