@@ -49,6 +49,8 @@ def test_polyak_target_update_equals_torch():
     agent.sync_target(0.3)
     for ours, theirs in zip(agent.target_net.parameters(), target, strict=True):
         np.testing.assert_allclose(ours.detach().numpy(), theirs.numpy(), rtol=1e-14, atol=1e-15)
+    with pytest.raises(ValueError, match=r"DQNAgent.sync_target: tau must be in \(0, 1\], got -0.5"):
+        agent.sync_target(-0.5)
     agent.sync_target()  # tau 1: a copy
     for t, o in zip(agent.target_net.parameters(), agent.q_net.parameters(), strict=True):
         np.testing.assert_array_equal(t.detach().numpy(), o.detach().numpy())

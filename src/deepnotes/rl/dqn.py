@@ -174,6 +174,8 @@ class DQNAgent:
         weights the fraction ``tau`` of the way towards them (Polyak averaging)."""
         if self.target_net is None:
             raise RuntimeError("DQNAgent.sync_target: this agent has no target network (target_update_every=None)")
+        if not (isinstance(tau, (int, float, np.number)) and 0.0 < tau <= 1.0):
+            raise ValueError(f"DQNAgent.sync_target: tau must be in (0, 1], got {tau!r}")
         if tau == 1.0:
             self.target_net.load_state_dict(self.q_net.state_dict())
             return
