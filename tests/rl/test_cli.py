@@ -111,3 +111,12 @@ def test_rl_is_wired_into_the_deepnotes_command(capsys):
     with pytest.raises(SystemExit) as e:
         main(["rl"])  # a sub-command is required
     assert e.value.code == 2
+
+
+def test_plot_returns_draws_several_seeds(run, tmp_path):
+    from deepnotes.rl.plot import plot_returns
+
+    history = json.loads((run / "history.json").read_text())
+    histories = [dict(history, label=f"seed {s}") for s in (0, 1)]
+    plot_returns(histories, tmp_path / "seeds.png", title="two seeds")
+    assert (tmp_path / "seeds.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
