@@ -27,6 +27,7 @@ def test_quick_run_is_consistent_with_its_table():
     assert column(table, "replay") == [True, True, False, False]
     assert column(table, "target network") == [True, False, True, False]
     score = dict(zip(variants, column(table, "score"), strict=True))
+    assert all(math.isfinite(q) for q in column(table, "max Q at the upright state"))
     for v, s in score.items():
         assert 8 <= s <= 500, (v, s)  # CartPole returns: every episode lasts 8 to 500 steps
     full = score["replay + target network"]
