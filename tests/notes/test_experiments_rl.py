@@ -27,7 +27,8 @@ def test_quick_run_is_consistent_with_its_table():
     assert column(table, "replay") == [True, True, False, False]
     assert column(table, "target network") == [True, False, True, False]
     score = dict(zip(variants, column(table, "score"), strict=True))
-    assert all(math.isfinite(q) for q in column(table, "max Q at the upright state"))
+    q_max = dict(zip(variants, column(table, "max Q at the upright state"), strict=True))
+    assert all(math.isfinite(q) for q in q_max.values())
     for v, s in score.items():
         assert 8 <= s <= 500, (v, s)  # CartPole returns: every episode lasts 8 to 500 steps
     full = score["replay + target network"]
@@ -35,6 +36,8 @@ def test_quick_run_is_consistent_with_its_table():
         full / max(score["target network, no replay"], 1) > 1.5,
         full / max(score["neither"], 1) > 2,
         full / max(score["replay, no target network"], 1) >= 1,
+        q_max["replay + target network"] * (1 - 0.99) < 1,
+        q_max["replay, no target network"] * (1 - 0.99) > 1,
     ]
     assert [c.passed for c in r.checks] == expected
     assert r.verdict == verdict_of(expected)
@@ -42,4 +45,4 @@ def test_quick_run_is_consistent_with_its_table():
         assert math.isfinite(c.value)
     curves = r.figures[0].series
     assert set(curves) == set(variants)
-    assert all(list(xs) == [300, 600, 900, 1200] for xs, _ in curves.values())
+    assert all(list(xs) == [500, 1000, 1500, 2000] for xs, _ in curves.values())

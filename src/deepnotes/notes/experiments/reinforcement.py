@@ -31,17 +31,21 @@ _VARIANTS = {
 }
 
 
+#: the quick mode's smaller run: fewer steps, a smaller network, exploration and learning starting sooner
+_QUICK = {"steps": 2_000, "eval_every": 500, "hidden": (32, 32), "epsilon_steps": 800, "learning_starts": 300}
+_FULL = {"steps": 12_000, "eval_every": 1_000}
+
+
 def _agent(replay, target, seed, quick):
     """The agent of ``deepnotes rl train`` (its CartPole defaults, without double DQN) with or without replay
     and the target network.  Without replay the buffer holds only the last minibatch of consecutive steps, so
     each update learns from the most recent transitions (the online setting); without a target network the TD
     targets come from the online network being trained."""
     cfg = dict(CARTPOLE_DEFAULTS)
-    eps = LinearSchedule(cfg.pop("epsilon_start"), cfg.pop("epsilon_end"), 600 if quick else cfg["epsilon_steps"])
-    del cfg["epsilon_steps"]
-    cfg["double"] = False
     if quick:
-        cfg["hidden"] = (32, 32)
+        cfg.update({k: v for k, v in _QUICK.items() if k in cfg})
+    eps = LinearSchedule(cfg.pop("epsilon_start"), cfg.pop("epsilon_end"), cfg.pop("epsilon_steps"))
+    cfg["double"] = False
     if not replay:
         cfg["buffer_capacity"] = cfg["learning_starts"] = cfg["batch_size"]
     if not target:
@@ -64,8 +68,10 @@ def dqn_replay_and_target(seed=0, quick=False):
     mean evaluation return over the second half of training.  The table also gives max_a Q(s, a) at the
     upright state after training (a discounted return cannot exceed 1 / (1 - gamma) = 100).
     Checks (means over seeds): replay + target scores above 1.5x the no-replay agent and above 2x the agent with
-    neither, and at least as high as the agent without a target network (ratio >= 1)."""
-    steps, eval_every = (1_200, 300) if quick else (12_000, 1_000)
+    neither, and at least as high as the agent without a target network (ratio >= 1); with replay, the target
+    network keeps max Q at the upright state below the bound 1 / (1 - gamma), and without it Q exceeds the
+    bound (diverges)."""
+    steps, eval_every = (_QUICK if quick else _FULL)["steps"], (_QUICK if quick else _FULL)["eval_every"]
     seeds = [seed] if quick else [seed, seed + 1, seed + 2]
     scores = {name: [] for name in _VARIANTS}
     curves = {name: [] for name in _VARIANTS}
@@ -90,19 +96,34 @@ def dqn_replay_and_target(seed=0, quick=False):
             q_upright[name].append(float(agent.q_values(np.zeros(4, np.float32)).max()))
             x = [r["step"] for r in evals]
     stats = {name: mean_std(v) for name, v in scores.items()}
+    q_max = {name: float(np.mean(v)) for name, v in q_upright.items()}
+    gamma = CARTPOLE_DEFAULTS["gamma"]
     full = stats["replay + target network"][0]
 
     def ratio(other):
         return full / max(stats[other][0], 1.0)
 
     rows = [
-        [name, replay, target, m, sd, *scores[name], float(np.mean(q_upright[name]))]
+        [name, replay, target, m, sd, *scores[name], q_max[name]]
         for (name, (replay, target)), (m, sd) in zip(_VARIANTS.items(), stats.values(), strict=True)
     ]
     checks = [
         Check("score(replay + target) / score(no replay)", ratio("target network, no replay"), ">", 1.5),
         Check("score(replay + target) / score(neither)", ratio("neither"), ">", 2.0),
         Check("score(replay + target) / score(no target network)", ratio("replay, no target network"), ">=", 1.0),
+        # a discounted return of reward-1 steps is below 1 / (1 - gamma): a Q-value above it has diverged
+        Check(
+            "max Q at the upright state, replay + target network, x (1 - gamma)",
+            q_max["replay + target network"] * (1 - gamma),
+            "<",
+            1.0,
+        ),
+        Check(
+            "max Q at the upright state, replay without target network, x (1 - gamma)",
+            q_max["replay, no target network"] * (1 - gamma),
+            ">",
+            1.0,
+        ),
     ]
     figure = Figure(
         "dqn_learning_curves",
