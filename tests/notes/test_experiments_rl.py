@@ -3,6 +3,8 @@ its table."""
 
 import math
 
+import pytest
+
 from deepnotes.notes.catalogue import load_catalogue
 from deepnotes.notes.experiments import get, names
 
@@ -18,6 +20,7 @@ def test_registered_and_catalogued():
     assert "deepnotes.rl.DQNAgent" in entry.code
 
 
+@pytest.mark.slow  # the quick run trains 4 agents for 2,000 steps each: about 6 s on one core
 def test_quick_run_is_consistent_with_its_table():
     r = quick(NAME)
     assert r.experiment == NAME and r.quick and r.seeds == [0]
