@@ -18,7 +18,7 @@ import os
 from ..errors import FileFormatError, UserError
 from ..threads import CLI_DEFAULT_THREADS
 
-__all__ = ["register", "run_train", "run_play", "CHECKPOINT_KIND"]
+__all__ = ["register", "run_train", "run_play", "load_agent", "CHECKPOINT_KIND"]
 
 #: The ``kind`` field of the checkpoints ``deepnotes rl train`` writes.
 CHECKPOINT_KIND = "deepnotes.rl.dqn"
@@ -148,6 +148,7 @@ def _agent_kwargs(double):
 
 
 def run_train(args):
+    """``deepnotes rl train``: train, save the best agent, the history and the curve; returns the exit code."""
     from ..io import atomic_write_bytes, save_checkpoint
     from ..threads import set_num_threads
     from .cartpole import CartPole
@@ -259,6 +260,7 @@ def load_agent(path):
 
 
 def run_play(args):
+    """``deepnotes rl play``: load a checkpoint and print its greedy returns; returns the exit code."""
     from ..threads import set_num_threads
     from .cartpole import CartPole
     from .evaluate import evaluate_batched
