@@ -36,9 +36,10 @@ A DQN agent keeps its own replay buffer; feed it every transition::
 
 from .cartpole import CartPole
 from .dqn import DQNAgent, LinearSchedule, q_network
-from .evaluate import evaluate
+from .evaluate import evaluate, evaluate_batched
 from .replay import ReplayBuffer, Transitions
 from .spaces import Box, Discrete
+from .training import train_dqn
 
 __all__ = [
     "CartPole",
@@ -50,4 +51,6 @@ __all__ = [
     "LinearSchedule",
     "q_network",
     "evaluate",
+    "evaluate_batched",
+    "train_dqn",
 ]

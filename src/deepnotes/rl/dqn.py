@@ -91,9 +91,11 @@ class DQNAgent:
     """A DQN agent: online and target Q-networks, a replay buffer, epsilon-greedy exploration.
 
     Feed it every environment transition with :meth:`observe`; after ``learning_starts`` steps it makes
-    one gradient update on a uniformly sampled minibatch every ``train_every`` steps and copies the
-    online weights to the target network every ``target_update_every`` steps (``None``: no target
-    network, targets come from the online network itself).  ``double=True`` uses Double-DQN targets.
+    ``gradient_steps`` gradient updates, each on its own uniformly sampled minibatch, every ``train_every``
+    steps, and updates the target network every ``target_update_every`` steps (``None``: no target
+    network, targets come from the online network itself): a copy of the online weights when ``tau`` is
+    1, else the Polyak average ``target <- tau * online + (1 - tau) * target``.  ``double=True`` uses
+    Double-DQN targets.
     ``max_grad_norm`` clips the gradient's global 2-norm (``None``: no clipping).  ``seed`` seeds the
     initial weights, the exploration and the minibatch sampling.
     """
@@ -111,7 +113,9 @@ class DQNAgent:
         buffer_capacity=50_000,
         learning_starts=1_000,
         train_every=1,
+        gradient_steps=1,
         target_update_every=500,
+        tau=1.0,
         double=False,
         huber_beta=1.0,
         max_grad_norm=10.0,
@@ -126,7 +130,8 @@ class DQNAgent:
             raise ValueError(f"{fn}: lr must be a positive number, got {lr!r}")
         if optimizer not in _OPTIMIZERS:
             raise ValueError(f"{fn}: optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}")
-        for name, value in (("batch_size", batch_size), ("train_every", train_every)):
+        counts = (("batch_size", batch_size), ("train_every", train_every), ("gradient_steps", gradient_steps))
+        for name, value in counts:
             if not _is_int(value, 1):
                 raise ValueError(f"{fn}: {name} must be a positive integer, got {value!r}")
         if not _is_int(learning_starts, 0):
@@ -136,12 +141,15 @@ class DQNAgent:
                 f"{fn}: target_update_every must be a positive integer or None (no target network), "
                 f"got {target_update_every!r}"
             )
+        if not (isinstance(tau, (int, float, np.number)) and 0.0 < tau <= 1.0):
+            raise ValueError(f"{fn}: tau must be in (0, 1], got {tau!r}")
         if not (isinstance(huber_beta, (int, float, np.number)) and huber_beta >= 0):
             raise ValueError(f"{fn}: huber_beta must be a non-negative number, got {huber_beta!r}")
         if max_grad_norm is not None and not (isinstance(max_grad_norm, (int, float, np.number)) and max_grad_norm > 0):
             raise ValueError(f"{fn}: max_grad_norm must be a positive number or None, got {max_grad_norm!r}")
         self.obs_dim, self.n_actions = int(obs_dim), int(n_actions)
         self.gamma, self.batch_size, self.train_every = float(gamma), int(batch_size), int(train_every)
+        self.gradient_steps, self.tau = int(gradient_steps), float(tau)
         self.learning_starts = int(learning_starts)
         self.target_update_every = None if target_update_every is None else int(target_update_every)
         self.double, self.huber_beta, self.max_grad_norm = bool(double), float(huber_beta), max_grad_norm
@@ -161,11 +169,20 @@ class DQNAgent:
         self.steps = 0  # environment steps observed
         self.updates = 0  # gradient updates made
 
-    def sync_target(self):
-        """Copy the online network's weights into the target network."""
+    def sync_target(self, tau=1.0):
+        """Copy the online network's weights into the target network (``tau`` 1), or move the target's
+        weights the fraction ``tau`` of the way towards them (Polyak averaging)."""
         if self.target_net is None:
             raise RuntimeError("DQNAgent.sync_target: this agent has no target network (target_update_every=None)")
-        self.target_net.load_state_dict(self.q_net.state_dict())
+        if not (isinstance(tau, (int, float, np.number)) and 0.0 < tau <= 1.0):
+            raise ValueError(f"DQNAgent.sync_target: tau must be in (0, 1], got {tau!r}")
+        if tau == 1.0:
+            self.target_net.load_state_dict(self.q_net.state_dict())
+            return
+        with no_grad():
+            for target, online in zip(self.target_net.parameters(), self.q_net.parameters(), strict=True):
+                blended = tau * online.detach().numpy() + (1.0 - tau) * target.detach().numpy()
+                target.copy_(from_numpy(blended.astype(self.dtype)))
 
     def q_values(self, obs):
         """The online network's Q-values of one observation ``(obs_dim,)`` or a batch ``(B, obs_dim)``."""
@@ -269,7 +286,7 @@ class DQNAgent:
         self.steps, self.updates = int(state["steps"]), int(state["updates"])
 
     def observe(self, obs, action, reward, next_obs, terminated):
-        """Record one environment step; learn and sync the target when due.  Returns the loss or None."""
+        """Record one environment step; learn and update the target when due.  Returns the last loss or None."""
         self.buffer.push(obs, action, reward, next_obs, terminated)
         self.steps += 1
         loss = None
@@ -278,7 +295,8 @@ class DQNAgent:
             and len(self.buffer) >= self.batch_size
             and self.steps % self.train_every == 0
         ):
-            loss = self.update(self.buffer.sample(self.batch_size, self.rng))
+            for _ in range(self.gradient_steps):
+                loss = self.update(self.buffer.sample(self.batch_size, self.rng))
         if self.target_net is not None and self.steps % self.target_update_every == 0:
-            self.sync_target()
+            self.sync_target(self.tau)
         return loss
