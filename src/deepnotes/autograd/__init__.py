@@ -1,5 +1,7 @@
-"""Reverse-mode automatic differentiation: the Function protocol, grad mode and gradient checking."""
+"""Reverse-mode automatic differentiation: the Function protocol, grad mode, ``grad`` (to any order)
+and gradient checking."""
 
+from .differentiate import grad
 from .function import Function, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled, unbroadcast
 from .gradcheck import gradcheck
 
@@ -12,4 +14,5 @@ __all__ = [
     "set_grad_enabled",
     "unbroadcast",
     "gradcheck",
+    "grad",
 ]

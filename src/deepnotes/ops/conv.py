@@ -77,6 +77,13 @@ def col2im(cols, shape, kernel, out_size, stride, dilation):
     return out
 
 
+def _weight_grad(cols, gm, wshape):
+    """dW = gm cols^T per group, from the columns (g, C/g*kh*kw, N*Ho*Wo) and the output gradient
+    (g, O/g, N*Ho*Wo); computed as cols @ gm^T (the long N*Ho*Wo axis inside the product is markedly
+    faster in OpenBLAS than gm @ cols^T)."""
+    return mm(cols, gm.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(wshape)
+
+
 def _phase_spans(pad, size, stride):
     """For each phase a of a padded axis (padded index p = stride * i + a, input index p - pad): the
     first phase index i0 holding input, the input index h0 it holds and how many input indices (h0,
@@ -245,8 +252,7 @@ class Conv2dFn(Function):
         gm = np.ascontiguousarray(grad.transpose(1, 0, 2, 3)).reshape(g, O // g, N * Ho * Wo)
         gx = gw = gb = None
         if self.needs_input_grad[1]:
-            # cols @ gm^T (long inner dimension N*Ho*Wo) is markedly faster in OpenBLAS than gm @ cols^T
-            gw = mm(self.cols, gm.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)
+            gw = _weight_grad(self.cols, gm, w.shape)
         if self.has_bias and self.needs_input_grad[2]:
             gb = gm.reshape(O, -1).sum(axis=1)
         if self.needs_input_grad[0]:
@@ -256,3 +262,73 @@ class Conv2dFn(Function):
             (t, _), (l, _) = self.pads
             gx = dxp[:, :, t : t + H, l : l + W].transpose(1, 0, 2, 3)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+    def _params(self):
+        return {"stride": self.stride, "pads": self.pads, "dilation": self.dilation, "groups": self.groups}
+
+    def backward_graph(self, grad):
+        """dx = conv2d's adjoint of grad (a transposed convolution), dW = the correlation of x with
+        grad (:class:`Conv2dWeightGradFn`), db = sum of grad: all recorded primitives."""
+        x, w = self.parents[:2]
+        needs = self.needs_input_grad
+        gx = gw = gb = None
+        if needs[0]:
+            gx = conv2d_input_grad(grad, w, self.xshape, **self._params())
+        if needs[1]:
+            gw = Conv2dWeightGradFn.apply(x, grad, wshape=self.w.shape, **self._params())
+        if self.has_bias and needs[2]:
+            gb = grad.sum((0, 2, 3))
+        return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+
+def conv2d_input_grad(grad, w, xshape, stride, pads, dilation, groups):
+    """The input gradient of conv2d, recorded: the transposed convolution of ``grad`` with ``w`` (the
+    adjoint of the convolution), then the padding cropped (and the rows/columns the windows never
+    reached, at the bottom/right, given zero gradient)."""
+    from .conv_transpose import ConvTranspose2dFn
+    from .shape import Pad
+
+    H, W = xshape[2:]
+    full = ConvTranspose2dFn.apply(
+        grad, w, stride=stride, padding=(0, 0), output_padding=(0, 0), dilation=dilation, groups=groups
+    )
+    Hf, Wf = full.shape[2:]
+    (t, _), (l, _) = pads
+    crop = ((0, 0), (0, 0), (-t, H + t - Hf), (-l, W + l - Wf))
+    if crop[2] == (0, 0) and crop[3] == (0, 0):
+        return full
+    return Pad.apply(full, pad_width=crop, mode="constant", value=0.0)
+
+
+class Conv2dWeightGradFn(Function):
+    """The weight gradient of conv2d as a primitive: dW[o, c, i, j] = sum_{n,h,w} g[n, o, h, w]
+    x_pad[n, c, s h + d i, s w + d j] (per group), for input ``x`` and output gradient ``g``.
+
+    It is bilinear in (x, g), and both of its own gradients are convolutions again: for an incoming
+    G (shaped like W), d/dg = conv2d(x, G) and d/dx = conv2d's input gradient of g with weight G.  So
+    convolutions are differentiable to any order.
+    """
+
+    def forward(self, x, g, *, wshape, stride, pads, dilation, groups):
+        _, Cg, kh, kw = wshape
+        Ho, Wo = g.shape[2:]
+        self.params = {"stride": stride, "pads": pads, "dilation": dilation, "groups": groups}
+        self.x, self.g, self.xshape = x, g, x.shape
+        cols = im2col(pad_input(x, pads), kh, kw, Ho, Wo, stride, dilation, groups)
+        O = wshape[0]
+        gm = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(groups, O // groups, -1)
+        return _weight_grad(cols, gm, wshape)
+
+    def backward(self, G):
+        # conv2d(x, G) is the gradient for g; that convolution's input gradient (seeded with g) is x's
+        ctx = object.__new__(Conv2dFn)
+        ctx.needs_input_grad = (True, False)
+        gg = ctx.forward(self.x, G, **self.params)
+        gx = ctx.backward(self.g)[0] if self.needs_input_grad[0] else None
+        return gx, (np.ascontiguousarray(gg) if self.needs_input_grad[1] else None)
+
+    def backward_graph(self, G):
+        x, g = self.parents
+        gx = conv2d_input_grad(g, G, self.xshape, **self.params) if self.needs_input_grad[0] else None
+        gg = Conv2dFn.apply(x, G, **self.params) if self.needs_input_grad[1] else None
+        return gx, gg

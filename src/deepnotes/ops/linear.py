@@ -1,7 +1,8 @@
 """The affine map y = x W^T + b, fused so the backward pass is two matrix products and a sum."""
 
 from ..autograd.function import Function
-from .arithmetic import mm
+from ._graph import reshape
+from .arithmetic import MatMul, mm
 
 
 class LinearFn(Function):
@@ -24,4 +25,18 @@ class LinearFn(Function):
             gw = mm(g2.T, x.reshape(-1, x.shape[-1]))
         if self.has_bias and self.needs_input_grad[2]:
             gb = g2.sum(axis=0)
+        return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+    def backward_graph(self, g):
+        """The same three products recorded: dx = g W, dW = g^T x (rows flattened), db = sum g."""
+        x, w = self.parents[:2]
+        gx = gw = gb = None
+        if self.needs_input_grad[0]:
+            gx = MatMul.apply(g, w)
+        g2 = reshape(g, (-1, g.shape[-1])) if g.ndim != 2 else g
+        if self.needs_input_grad[1]:
+            x2 = reshape(x, (-1, x.shape[-1])) if x.ndim != 2 else x
+            gw = MatMul.apply(g2.mT, x2)
+        if self.has_bias and self.needs_input_grad[2]:
+            gb = g2.sum(0)
         return (gx, gw, gb) if self.has_bias else (gx, gw)

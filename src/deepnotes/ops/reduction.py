@@ -4,6 +4,7 @@ one element along an axis (max/min with ``dim``: the gradient goes to the return
 import numpy as np
 
 from ..autograd.function import Function
+from ._graph import const, expand_reduced
 
 
 def normalize_axes(dim, ndim, name):
@@ -59,6 +60,9 @@ class Sum(Function):
     def backward(self, g):
         return _expand_back(g, self.shape, self.axes, self.keepdim)
 
+    def backward_graph(self, g):
+        return expand_reduced(g, self.shape, self.axes, self.keepdim)
+
 
 class Mean(Function):
     """mean over ``axes`` (N elements each); d/dx_i = 1/N."""
@@ -82,6 +86,10 @@ class Mean(Function):
         else:
             g = g * g.dtype.type(1.0 / self.count)
         return _expand_back(g, self.shape, self.axes, self.keepdim)
+
+    def backward_graph(self, g):
+        scale = g.data.dtype.type(np.nan if self.count == 0 else 1.0 / self.count)
+        return expand_reduced(g * scale, self.shape, self.axes, self.keepdim)
 
 
 class Var(Function):
@@ -110,6 +118,13 @@ class Var(Function):
             with np.errstate(invalid="ignore", divide="ignore"):
                 return (g * (g.dtype.type(2) / self.denom)) * self.centred
         return (g * (g.dtype.type(2) / self.denom)) * self.centred
+
+    def backward_graph(self, g):
+        x = self.parents[0]
+        centred = x - Mean.apply(x, axes=self.axes, keepdim=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = g.data.dtype.type(2) / self.denom
+        return expand_reduced(g * scale, self.shape, self.axes, self.keepdim) * centred
 
 
 class Prod(Function):
@@ -158,6 +173,11 @@ class AMax(Function):
             g = np.expand_dims(g, self.axes)
         return mask * (g / count)
 
+    def backward_graph(self, g):
+        mask = self.a == self.out
+        share = mask / mask.sum(axis=self.axes, keepdims=True, dtype=g.data.dtype)
+        return expand_reduced(g, self.a.shape, self.axes, self.keepdim) * const(g, share)
+
 
 class AMin(AMax):
     largest = False
@@ -179,6 +199,11 @@ class SelectDim(Function):
         np.put_along_axis(out, self.index, g, axis=self.dim)
         return out
 
+    def backward_graph(self, g):
+        hot = np.zeros(self.shape, dtype=g.data.dtype)
+        np.put_along_axis(hot, self.index, 1, axis=self.dim)
+        return expand_reduced(g, self.shape, (self.dim,), self.keepdim) * const(g, hot)
+
 
 class MaxDim(Function):
     """``max(dim)`` values (arg-max computed here); kept for code that applies it directly."""
@@ -190,6 +215,7 @@ class MaxDim(Function):
         return SelectDim.forward(self, a, dim, idx, keepdim)
 
     backward = SelectDim.backward
+    backward_graph = SelectDim.backward_graph
 
 
 class MinDim(MaxDim):
