@@ -8,7 +8,9 @@ import numpy as np
 
 from ..autograd.function import Function
 from ._finite import all_finite
+from ._graph import linked
 from .conv import pad_input, patches
+from .shape import GetItem, IndexScatter
 
 
 def pool_output_size(size, kernel, stride, padding, dilation=1, ceil_mode=False):
@@ -139,6 +141,25 @@ class MaxPool2dFn(Function):
         (t, _), (l, _) = self.pads
         return dxp[:, :, t : t + H, l : l + W]
 
+    def backward_graph(self, grad):
+        """grad added at each window's arg-max (recorded as an index scatter, whose own gradient is
+        the gather at those positions); windows lying wholly in the padding pass nothing."""
+        H, W = self.xshape[2:]
+        rows, cols = self._taps(self.arg)
+        N, C = self.xshape[:2]
+        shape = self.arg.shape
+        n = np.broadcast_to(np.arange(N).reshape(N, 1, 1, 1), shape)
+        c = np.broadcast_to(np.arange(C).reshape(1, C, 1, 1), shape)
+        rows, cols = np.broadcast_to(rows, shape), np.broadcast_to(cols, shape)
+        inside = (rows >= 0) & (rows < H) & (cols >= 0) & (cols < W)
+        if inside.all():
+            index = (n, c, rows, cols)
+        else:
+            keep = np.nonzero(inside)
+            grad = GetItem.apply(grad, index=keep, advanced=True)
+            index = (n[keep], c[keep], rows[keep], cols[keep])
+        return linked(IndexScatter.apply(grad, shape=self.xshape, index=index, advanced=True), self.parents[0])
+
 
 def _avg_divisor(size, kernel, stride, pad, out, count_include_pad):
     """Per-output window length along one axis, following torch's avg_pool2d: windows are clipped to
@@ -177,21 +198,54 @@ class AvgPool2dFn(Function):
         self.div = div.astype(x.dtype)
         self.xshape, self.xpshape, self.pads = x.shape, xp.shape, pads
         self.kernel, self.stride = kernel, stride
+        self.options = (padding, ceil_mode, count_include_pad, divisor_override)
         total /= self.div
         return total
 
     def backward(self, grad):
-        N, C, H, W = self.xshape
-        kh, kw = self.kernel
-        Ho, Wo = grad.shape[2:]
-        s0, s1 = self.stride
-        g = grad / self.div
-        dxp = np.zeros(self.xpshape, dtype=grad.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                dxp[:, :, i : i + s0 * (Ho - 1) + 1 : s0, j : j + s1 * (Wo - 1) + 1 : s1] += g
-        (t, _), (l, _) = self.pads
-        return dxp[:, :, t : t + H, l : l + W]
+        return _avg_spread(grad, self.div, self.xshape, self.xpshape, self.pads, self.kernel, self.stride)
+
+    def backward_graph(self, grad):
+        return linked(AvgPool2dBackwardFn.apply(grad, pool=self), self.parents[0])
+
+
+def _avg_spread(grad, div, xshape, xpshape, pads, kernel, stride):
+    """Each window's grad / divisor added back over the window: average pooling's input gradient."""
+    H, W = xshape[2:]
+    kh, kw = kernel
+    Ho, Wo = grad.shape[2:]
+    s0, s1 = stride
+    g = grad / div
+    dxp = np.zeros(xpshape, dtype=grad.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i : i + s0 * (Ho - 1) + 1 : s0, j : j + s1 * (Wo - 1) + 1 : s1] += g
+    (t, _), (l, _) = pads
+    return dxp[:, :, t : t + H, l : l + W]
+
+
+class AvgPool2dBackwardFn(Function):
+    """Average pooling's input gradient as a primitive (for higher-order gradients).  The map is
+    linear and its adjoint is average pooling itself, so its gradient is the pooling again."""
+
+    def forward(self, g, pool):
+        self.geometry = (pool.div, pool.xshape, pool.xpshape, pool.pads, pool.kernel, pool.stride)
+        padding, ceil_mode, count_include_pad, divisor_override = pool.options
+        self.kwargs = {
+            "kernel": pool.kernel,
+            "stride": pool.stride,
+            "padding": padding,
+            "ceil_mode": ceil_mode,
+            "count_include_pad": count_include_pad,
+            "divisor_override": divisor_override,
+        }
+        return _avg_spread(g, *self.geometry)
+
+    def backward(self, gg):
+        return object.__new__(AvgPool2dFn).forward(gg, **self.kwargs)
+
+    def backward_graph(self, gg):
+        return AvgPool2dFn.apply(gg, **self.kwargs)
 
 
 def adaptive_bins(size, out):
@@ -251,6 +305,24 @@ class AdaptiveAvg1dFn(Function):
         np.add.at(np.moveaxis(dx, axis, -1), (Ellipsis, positions), share[..., bins])
         return dx
 
+    def backward_graph(self, g):
+        return linked(AxisMatrixFn.apply(g, matrix=self.matrix.T, axis=self.axis), self.parents[0])
+
+
+class AxisMatrixFn(Function):
+    """y = M a along ``axis`` (a fixed matrix M): adaptive average pooling's input gradient (M = the
+    transposed averaging matrix) as a primitive, differentiable to any order (its gradient is M^T)."""
+
+    def forward(self, a, matrix, axis):
+        self.matrix, self.axis = matrix, axis
+        return AdaptiveAvg1dFn._product(matrix, a, axis)
+
+    def backward(self, g):
+        return AdaptiveAvg1dFn._product(self.matrix.T, g, self.axis)
+
+    def backward_graph(self, g):
+        return AxisMatrixFn.apply(g, matrix=self.matrix.T, axis=self.axis)
+
 
 def _bin_index(size, out):
     """(out, kmax) input positions of each bin, the shorter bins padded by repeating their last
@@ -298,3 +370,11 @@ class AdaptiveMaxPool2dFn(Function):
         plane = (np.arange(N * C) * (H * W)).reshape(N, C, 1, 1)
         total = np.bincount((self.arg + plane).ravel(), weights=grad.ravel(), minlength=N * C * H * W)
         return total.astype(grad.dtype, copy=False).reshape(self.xshape)
+
+    def backward_graph(self, grad):
+        N, C, H, W = self.xshape
+        shape = self.arg.shape
+        n = np.broadcast_to(np.arange(N).reshape(N, 1, 1, 1), shape)
+        c = np.broadcast_to(np.arange(C).reshape(1, C, 1, 1), shape)
+        index = (n, c) + np.divmod(self.arg, W)
+        return linked(IndexScatter.apply(grad, shape=self.xshape, index=index, advanced=True), self.parents[0])
