@@ -1,6 +1,7 @@
 """Reverse-mode automatic differentiation: the Function protocol, grad mode, ``grad`` (to any order)
 and gradient checking."""
 
+from . import functional
 from .differentiate import grad
 from .function import Function, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled, unbroadcast
 from .gradcheck import gradcheck
@@ -15,4 +16,5 @@ __all__ = [
     "unbroadcast",
     "gradcheck",
     "grad",
+    "functional",
 ]
