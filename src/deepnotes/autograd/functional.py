@@ -165,10 +165,11 @@ def _jacobian_rows(outs, xs, create_graph, strict, fname):
                 rows[i].append(g)
         per_input = []
         for i, x in enumerate(xs):
+            shape = tuple(out.shape) + tuple(x.shape)
             if strict and out.requires_grad:
                 _strict_dependency(out, x, i, fname)
             if not rows[i]:
-                block = type(x)._from_op(np.zeros(tuple(out.shape) + tuple(x.shape), dtype=x.data.dtype), None)
+                block = type(x)._from_op(np.zeros(shape, dtype=x.data.dtype), None)
             elif create_graph:
                 block = _stack_graph(rows[i]).reshape(tuple(out.shape) + tuple(x.shape))
             else:
