@@ -4,7 +4,7 @@ and gradient checking."""
 from . import functional
 from .differentiate import grad
 from .function import Function, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled, unbroadcast
-from .gradcheck import gradcheck
+from .gradcheck import gradcheck, gradgradcheck
 
 __all__ = [
     "Function",
@@ -15,6 +15,7 @@ __all__ = [
     "set_grad_enabled",
     "unbroadcast",
     "gradcheck",
+    "gradgradcheck",
     "grad",
     "functional",
 ]
