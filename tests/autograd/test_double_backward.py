@@ -15,7 +15,7 @@ import torch.nn.functional as TF
 
 import deepnotes as dn
 import deepnotes.nn.functional as F
-from deepnotes.autograd import grad
+from deepnotes.autograd import grad, gradgradcheck
 
 import _oracle as oracle
 
@@ -233,6 +233,43 @@ CASES = {
         lambda x: x.min(0, keepdim=True)[0] * x,
         [spread(3, 4)],
     ),
+    "prod": (lambda x: x.prod(1), lambda x: x.prod(1), [normal(3, 4)]),
+    "prod_with_zeros": (
+        lambda x: x.prod(0, keepdim=True) * x,
+        lambda x: x.prod(0, keepdim=True) * x,
+        [np.array([[0.0, 1.5, 0.0], [2.0, 0.0, 0.0], [0.5, -1.0, 3.0]])],
+    ),
+    "prod_all": (lambda x: x.prod(), lambda x: x.prod(), [normal(2, 3)]),
+    "einsum_matmul_trace": (
+        lambda a, b: dn.einsum("ij,jk->ik", a, b) + dn.einsum("ii->", a[:, :3]),
+        lambda a, b: torch.einsum("ij,jk->ik", a, b) + torch.einsum("ii->", a[:, :3]),
+        [normal(3, 4), normal(4, 2)],
+    ),
+    "einsum_broadcast_diagonal": (
+        lambda a, b: dn.einsum("bii,bj->bij", a, b) ** 2,
+        lambda a, b: torch.einsum("bii,bj->bij", a, b) ** 2,
+        [normal(1, 3, 3), normal(2, 4)],
+    ),
+    "embedding": (
+        lambda w: F.embedding(dn.tensor([[0, 2, 2], [1, 0, 3]]), w, padding_idx=3) ** 2,
+        lambda w: TF.embedding(torch.tensor([[0, 2, 2], [1, 0, 3]]), w, padding_idx=3) ** 2,
+        [normal(4, 3)],
+    ),
+    "interpolate_bilinear": (
+        lambda x: F.interpolate(x, size=(5, 7), mode="bilinear", align_corners=False) ** 2,
+        lambda x: TF.interpolate(x, size=(5, 7), mode="bilinear", align_corners=False) ** 2,
+        [normal(1, 2, 3, 4)],
+    ),
+    "interpolate_nearest": (
+        lambda x: F.interpolate(x, scale_factor=2, mode="nearest") ** 2,
+        lambda x: TF.interpolate(x, scale_factor=2, mode="nearest") ** 2,
+        [normal(1, 2, 3, 3)],
+    ),
+    "scaled_dot_product_attention": (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
+        lambda q, k, v: TF.scaled_dot_product_attention(q, k, v),
+        [normal(2, 3, 4), normal(2, 5, 4), normal(2, 5, 3)],
+    ),
     "norm": (lambda x: x.norm(dim=1), lambda x: x.norm(dim=1), [normal(3, 4)]),
     # shapes and indexing
     "reshape_flatten": (
@@ -370,3 +407,31 @@ CASES = {
 def test_double_backward_equals_torch(name):
     fd, ft, arrays = CASES[name]
     assert_double_backward(fd, ft, arrays)
+
+
+def test_embedding_scale_grad_by_freq_is_differentiated_as_computed():
+    """With scale_grad_by_freq the first "gradient" G = scatter(v * dy/dw / count) is a deliberate
+    rescaling, not a derivative, so no numeric check applies; torch's double backward treats it as an
+    unscaled gather (off by the count for repeated rows).  Ours differentiates G as computed, checked
+    here in closed form for y = w[idx]^2: d<G, W>/dv_k = 2 W[idx_k] w[idx_k] / count(idx_k)."""
+    idx = np.array([0, 2, 2, 1])
+    w_np, v_np, big_w = normal(4, 3), normal(4, 3), normal(4, 3)
+    w = dn.tensor(w_np, requires_grad=True)
+    v = dn.tensor(v_np, requires_grad=True)
+    y = F.embedding(dn.tensor(idx), w, scale_grad_by_freq=True) ** 2
+    (g,) = grad(y, w, v, create_graph=True)
+    (first,) = grad(F.embedding(dn.tensor(idx), w, scale_grad_by_freq=True) ** 2, w, v)
+    oracle.assert_close(g, first, 1e-14, 1e-14)  # the recorded and the NumPy backward agree
+    dv, dw = grad((g * dn.tensor(big_w)).sum(), [v, w])
+    count = np.bincount(idx)[idx][:, None]
+    oracle.assert_close(dv, 2 * big_w[idx] * w_np[idx] / count, 1e-12, 1e-14)
+    # the path to w goes back through the forward embedding, whose backward scales by 1/count again
+    expected_dw = np.zeros((4, 3))
+    np.add.at(expected_dw, idx, 2 * big_w[idx] * v_np / count**2)
+    oracle.assert_close(dw, expected_dw, 1e-12, 1e-14)
+
+
+def test_hardsigmoid_second_derivative_numerically():
+    """torch has no double backward for hardsigmoid ("not implemented"); checked numerically."""
+    x = dn.tensor(spread(3, 4) * 3, requires_grad=True)
+    assert gradgradcheck(lambda x: F.hardsigmoid(x) * x, [x])

@@ -1,4 +1,7 @@
-"""The affine map y = x W^T + b, fused so the backward pass is two matrix products and a sum."""
+"""The affine map y = x W^T + b, fused so the backward pass is two matrix products and a sum; and a
+fixed matrix applied along one axis (the linear maps of adaptive pooling and interpolation)."""
+
+import numpy as np
 
 from ..autograd.function import Function
 from ._graph import reshape
@@ -40,3 +43,26 @@ class LinearFn(Function):
         if self.has_bias and self.needs_input_grad[2]:
             gb = g2.sum(0)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+
+def along_axis(m, a, axis):
+    """The matrix ``m`` (n_out, n_in) applied to the array ``a`` along ``axis`` (of size n_in)."""
+    if axis == a.ndim - 1:
+        return a @ m.T
+    return np.moveaxis(np.matmul(m, np.moveaxis(a, axis, -2)), -2, axis)
+
+
+class AxisMatrixFn(Function):
+    """y = M a along ``axis`` for a fixed matrix M; its gradient is M^T along the same axis, so it is
+    differentiable to any order.  The recorded backward of the linear resamplings (adaptive average
+    pooling, interpolation) applies their matrices with it."""
+
+    def forward(self, a, matrix, axis):
+        self.matrix, self.axis = matrix, axis
+        return along_axis(matrix, a, axis)
+
+    def backward(self, g):
+        return along_axis(self.matrix.T, g, self.axis)
+
+    def backward_graph(self, g):
+        return AxisMatrixFn.apply(g, matrix=self.matrix.T, axis=self.axis)

@@ -10,6 +10,7 @@ from ..autograd.function import Function
 from ._finite import all_finite
 from ._graph import linked
 from .conv import pad_input, patches
+from .linear import AxisMatrixFn, along_axis
 from .shape import GetItem, IndexScatter
 
 
@@ -276,7 +277,7 @@ class AdaptiveAvg1dFn(Function):
         self.axis, self.out, self.shape = axis, out, a.shape
         self.matrix = adaptive_matrix(a.shape[axis], out, a.dtype)
         if all_finite(a):
-            return self._product(self.matrix, a, axis)
+            return along_axis(self.matrix, a, axis)
         start, end = adaptive_bins(a.shape[axis], out)
         # sums over [start_i, end_i): reduceat over the pairs (start_i, end_i), every other segment kept;
         # one zero appended along the axis makes an end equal to the axis length a valid index
@@ -286,16 +287,10 @@ class AdaptiveAvg1dFn(Function):
         counts = (end - start).astype(a.dtype)
         return sums / counts.reshape([-1 if d == axis else 1 for d in range(a.ndim)])
 
-    @staticmethod
-    def _product(m, a, axis):
-        if axis == a.ndim - 1:
-            return a @ m.T
-        return np.moveaxis(np.matmul(m, np.moveaxis(a, axis, -2)), -2, axis)
-
     def backward(self, g):
         axis = self.axis
         if all_finite(g):
-            return self._product(self.matrix.T, g, axis)
+            return along_axis(self.matrix.T, g, axis)
         start, end = adaptive_bins(self.shape[axis], self.out)
         lengths = end - start
         bins = np.repeat(np.arange(self.out), lengths)
@@ -307,21 +302,6 @@ class AdaptiveAvg1dFn(Function):
 
     def backward_graph(self, g):
         return linked(AxisMatrixFn.apply(g, matrix=self.matrix.T, axis=self.axis), self.parents[0])
-
-
-class AxisMatrixFn(Function):
-    """y = M a along ``axis`` (a fixed matrix M): adaptive average pooling's input gradient (M = the
-    transposed averaging matrix) as a primitive, differentiable to any order (its gradient is M^T)."""
-
-    def forward(self, a, matrix, axis):
-        self.matrix, self.axis = matrix, axis
-        return AdaptiveAvg1dFn._product(matrix, a, axis)
-
-    def backward(self, g):
-        return AdaptiveAvg1dFn._product(self.matrix.T, g, self.axis)
-
-    def backward_graph(self, g):
-        return AxisMatrixFn.apply(g, matrix=self.matrix.T, axis=self.axis)
 
 
 def _bin_index(size, out):

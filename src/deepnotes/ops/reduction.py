@@ -149,6 +149,22 @@ class Prod(Function):
         )
         return g * left * right
 
+    def backward_graph(self, g):
+        """d/dx_i = the product of the others, recorded exactly (zeros included): x is repeated n times
+        along a new axis with the i-th copy's i-th element replaced by 1, and each copy multiplied out."""
+        from .elementwise import Where
+        from .shape import Expand
+
+        x, axis = self.parents[0], self.axis
+        shape = self.a.shape
+        n = shape[axis]
+        rep = shape[:axis] + (n, n) + shape[axis + 1 :]
+        copies = Expand.apply(x.reshape(shape[:axis] + (1,) + shape[axis:]), shape=rep)
+        eye = np.eye(n, dtype=bool).reshape((1,) * axis + (n, n) + (1,) * (len(shape) - axis - 1))
+        one = const(g, np.ones((), dtype=g.data.dtype))
+        others = Prod.apply(Where.apply(const(g, eye), one, copies), axis=axis + 1, keepdim=False)
+        return expand_reduced(g, shape, (axis,), self.keepdim) * others
+
 
 class AMax(Function):
     """Maximum over axes; tied maxima share the gradient equally (torch.amax's rule)."""
