@@ -4,8 +4,8 @@ A ``backward_graph`` receives the output gradient as a tensor and computes the i
 recorded operations, so that the backward pass can itself be differentiated.  These helpers build the
 few pieces every such method needs: constants (arrays the forward pass saved, wrapped as tensors
 outside the graph), the recorded form of :func:`deepnotes.autograd.function.unbroadcast` and the
-recorded gradient of a reduction.  The shape and reduction primitives they apply import this module,
-so they are looked up when called (only ever during a ``create_graph`` backward pass).
+recorded gradient of a reduction.  They use the tensors' own methods (``sum``, ``reshape``,
+``expand``), so this module imports no primitive and every primitive module may import it.
 """
 
 import numpy as np
@@ -20,36 +20,30 @@ def const(like, array):
 
 def reshape(g, shape):
     """``g`` reshaped (recorded)."""
-    from .shape import Reshape
-
     shape = tuple(shape)
-    return g if tuple(g.shape) == shape else Reshape.apply(g, shape=shape)
+    return g if tuple(g.shape) == shape else g.reshape(shape)
 
 
 def sum_to(g, shape):
     """Sum the tensor ``g`` down to ``shape`` with recorded operations: the gradient of broadcasting."""
-    from .reduction import Sum
-
     shape = tuple(shape)
     if tuple(g.shape) == shape:
         return g
     axes = _reduced_axes(tuple(g.shape), shape)
     if axes:
-        g = Sum.apply(g, axes=axes, keepdim=True)
+        g = g.sum(axes, keepdim=True)
     return reshape(g, shape)
 
 
 def expand_reduced(g, shape, axes, keepdim):
     """The gradient of a reduction over ``axes`` (recorded): ``g`` given its axes back and broadcast to
     the input ``shape``."""
-    from .shape import Expand
-
     if not keepdim and axes:
         kept = list(g.shape)
         for a in axes:
             kept.insert(a, 1)
         g = reshape(g, kept)
-    return g if tuple(g.shape) == tuple(shape) else Expand.apply(g, shape=tuple(shape))
+    return g if tuple(g.shape) == tuple(shape) else g.expand(tuple(shape))
 
 
 class _ZeroDerivativeLink(Function):

@@ -4,6 +4,7 @@ import numpy as np
 
 from ..autograd.function import Function, broadcasting, unbroadcast
 from ._graph import const, reshape, sum_to
+from .elementwise import Log, Where
 
 
 class Add(Function):
@@ -126,8 +127,6 @@ class Pow(Function):
         return ga, gb
 
     def backward_graph(self, g):
-        from .elementwise import Log, Where
-
         a, b = self.parents
         ga = gb = None
         zero = const(g, np.zeros((), dtype=g.data.dtype))

@@ -5,6 +5,8 @@ import numpy as np
 
 from ..autograd.function import Function
 from ._graph import const, expand_reduced
+from .elementwise import Where
+from .shape import Expand
 
 
 def normalize_axes(dim, ndim, name):
@@ -152,9 +154,6 @@ class Prod(Function):
     def backward_graph(self, g):
         """d/dx_i = the product of the others, recorded exactly (zeros included): x is repeated n times
         along a new axis with the i-th copy's i-th element replaced by 1, and each copy multiplied out."""
-        from .elementwise import Where
-        from .shape import Expand
-
         x, axis = self.parents[0], self.axis
         shape = self.a.shape
         n = shape[axis]
