@@ -255,3 +255,35 @@ def test_gradgradcheck_catches_a_wrong_backward_graph():
     with pytest.raises(AssertionError, match="gradgradcheck: input 0: the recorded"):
         gradgradcheck(lambda a: Square.apply(a) * a, [x])
     assert gradgradcheck(lambda a: Square.apply(a) * a, [x], raise_exception=False) is False
+
+
+FIRST_ORDER_ONLY = {"RNNLayerFn", "SyncBatchNormFn"}  # primitives of deepnotes.ops without backward_graph
+
+
+def test_every_primitive_in_ops_has_a_backward_graph_or_is_listed():
+    import importlib
+    import pkgutil
+
+    import deepnotes.ops
+
+    for info in pkgutil.iter_modules(deepnotes.ops.__path__):
+        importlib.import_module(f"deepnotes.ops.{info.name}")
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    ops = {c for c in subclasses(Function) if c.__module__.startswith("deepnotes.ops.")}
+    missing = sorted(c.__name__ for c in ops if c.backward_graph is None)
+    assert missing == sorted(FIRST_ORDER_ONLY)
+
+
+def test_a_first_order_only_primitive_of_the_library_is_named():
+    rnn = dn.nn.GRU(3, 4, batch_first=True).double()
+    x = dn.tensor(np.random.default_rng(0).standard_normal((2, 5, 3)), requires_grad=True)
+    out, _ = rnn(x)
+    (g,) = grad(out.sum(), [x], retain_graph=True)  # first order is fine
+    assert g.shape == (2, 5, 3)
+    with pytest.raises(RuntimeError, match="not supported through RNNLayerFn"):
+        grad(out.sum(), [x], create_graph=True)
