@@ -118,6 +118,7 @@ def test_second_grad_through_a_freed_graph_raises_as_torch(data):
         yd.backward(create_graph=True)
 
 
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True:UserWarning")
 def test_backward_create_graph_accumulates_graph_gradients(data):
     a, b, _ = data
     (xd, xt), (wd, wt) = pair(a), pair(b)
