@@ -149,6 +149,12 @@ def test_backward_inputs_accumulates_only_into_them(data):
         (h.exp() * w).sum().backward(inputs=[w])
     assert xd.grad is None and xt.grad is None
     oracle.assert_close(wd.grad, wt.grad, RTOL, ATOL)
+    # a non-leaf tensor in inputs receives its gradient in .grad, as in torch
+    hd, ht = xd * wd, xt * wt
+    (hd.sin() * wd).sum().backward(inputs=[hd])
+    (ht.sin() * wt).sum().backward(inputs=[ht])
+    oracle.assert_close(hd.grad, ht.grad, RTOL, ATOL)
+    assert xd.grad is None
     with pytest.raises(RuntimeError, match="input 0 passed in inputs= does not require grad"):
         (xd * 2).sum().backward(inputs=[dn.tensor(a)])
 
