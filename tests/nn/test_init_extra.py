@@ -198,19 +198,17 @@ def test_trunc_normal_warns_when_the_mean_is_far_outside():
         torch.nn.init.trunc_normal_(torch.empty(10), mean=10.0, std=1.0, a=-1.0, b=1.0)
 
 
-def test_in_place_draws_equal_the_generator_in_float64_and_stay_in_range_in_float32():
-    """uniform_/normal_ draw straight into the tensor: float64 gives exactly Generator.uniform/normal's
-    values; float32 draws float32 values on [a, b) with the requested mean and spread."""
+def test_in_place_draws_equal_the_generator():
+    """uniform_/normal_ draw float64 tensors straight into their memory: exactly Generator.uniform/
+    normal's values; float32 tensors get the same draws rounded to float32."""
     g1, g2 = np.random.default_rng(3), np.random.default_rng(3)
     t = dn.zeros(50, 70, dtype=np.float64)
     np.testing.assert_array_equal(init.uniform_(t, -0.3, 0.7, generator=g1).data, g2.uniform(-0.3, 0.7, (50, 70)))
     np.testing.assert_array_equal(init.normal_(t, 0.1, 2.0, generator=g1).data, g2.normal(0.1, 2.0, (50, 70)))
-    u = init.uniform_(dn.zeros(1000, 1000), -0.3, 0.7, generator=g1).data
-    assert u.dtype == np.float32 and u.min() >= np.float32(-0.3) and u.max() <= np.float32(0.7)
-    np.testing.assert_allclose([u.mean(), u.var()], [0.2, 1 / 12], atol=3e-3)
-    n = init.normal_(dn.zeros(1000, 1000), 0.1, 2.0, generator=g1).data
-    np.testing.assert_allclose([n.mean(), n.std()], [0.1, 2.0], atol=1e-2)
-    v = dn.zeros(4, 6)
+    u = init.uniform_(dn.zeros(40, 30), -0.3, 0.7, generator=g1).data
+    assert u.dtype == np.float32
+    np.testing.assert_array_equal(u, g2.uniform(-0.3, 0.7, (40, 30)).astype(np.float32))
+    v = dn.zeros(4, 6, dtype=np.float64)
     before = v._version
     init.normal_(v[:, ::2], generator=g1)  # a strided view: the generator cannot write into it
     assert v._version > before and np.count_nonzero(v.data[:, ::2]) == 12 and not v.data[:, 1::2].any()
