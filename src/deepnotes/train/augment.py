@@ -71,8 +71,8 @@ def strong_transforms():
 PRESETS: dict[str, AugmentPreset] = {
     "none": AugmentPreset("no augmentation"),
     "light": AugmentPreset(
-        "random 0.8-1 crop and a small affine map (+-10 degrees, shifts up to a tenth of the side, scale 0.9-1.1); no flips, "
-        "which change a digit's identity",
+        "random 0.8-1 crop and a small affine map (+-10 degrees, shifts up to a tenth of the side, "
+        "scale 0.9-1.1); no flips, which change a digit's identity",
         sample=lambda num_classes: Compose(light_transforms()),
     ),
     "strong": AugmentPreset(
