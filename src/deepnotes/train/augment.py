@@ -7,6 +7,15 @@ are never augmented.  ``PRESETS`` maps a name to an :class:`AugmentPreset` whose
 parts; new presets are added to the dict.
 
 * ``none``: no augmentation (the default).
+* ``light``: a random crop of 0.8-1 of the side resized back (the notes' 0.6-1 crop, narrowed: the digits
+  fill their frame, so a 0.6 crop can cut a stroke that tells 7 from 1 or 8 from 0) and a small random
+  affine map (rotation within +-10 degrees, shifts of up to 10% of the side, scale 0.9-1.1), bilinear.
+  No flips: a mirrored digit is another symbol or none (2, 3, 4, 5, 7 mirrored are not digits; 6 and 9
+  swap under a vertical flip), so flipping would train on wrong labels.  Rotation stays small for the
+  same reason (6 and 9 are a half turn apart).
+* ``strong``: ``light``, then photometric changes and occlusion: ColorJitter on brightness and contrast
+  (+-30%; saturation and hue do nothing to grey images), GaussianNoise with sigma 0.05 (on the [0, 1]
+  scale, clipped), and RandomErasing (p 0.5, 2-15% of the area, filled with 0, the background colour).
 * ``mixup``: MixUp with alpha 0.2 (torchvision's classification recipe; the notes quote 0.2-0.4).
 * ``cutmix``: CutMix with alpha 1.0 (the CutMix paper's and torchvision's recipe's value).
 """
@@ -18,10 +27,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..data.dataset import Dataset
+from ..data.transforms import (
+    ColorJitter,
+    Compose,
+    GaussianNoise,
+    InterpolationMode,
+    RandomAffine,
+    RandomErasing,
+    RandomScaleCrop,
+)
 from ..data.transforms.batch import CutMix, MixUp
 from ..errors import UnknownNameError
 
-__all__ = ["AugmentPreset", "PRESETS", "build_augment", "AugmentedImages"]
+__all__ = ["AugmentPreset", "PRESETS", "build_augment", "AugmentedImages", "light_transforms", "strong_transforms"]
 
 
 @dataclass(frozen=True)
@@ -33,8 +51,34 @@ class AugmentPreset:
     batch: Callable[[int], Callable | None] = lambda num_classes: None
 
 
+def light_transforms():
+    """The geometric, digit-safe part shared by ``light`` and ``strong`` (see the module's docstring)."""
+    return [
+        RandomScaleCrop(side=(0.8, 1.0)),
+        RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1), interpolation=InterpolationMode.BILINEAR),
+    ]
+
+
+def strong_transforms():
+    """``light_transforms()`` followed by colour, noise and erasing (see the module's docstring)."""
+    return light_transforms() + [
+        ColorJitter(brightness=0.3, contrast=0.3),
+        GaussianNoise(sigma=0.05),
+        RandomErasing(p=0.5, scale=(0.02, 0.15), value=0.0),
+    ]
+
+
 PRESETS: dict[str, AugmentPreset] = {
     "none": AugmentPreset("no augmentation"),
+    "light": AugmentPreset(
+        "random 0.8-1 crop and a small affine map (+-10 degrees, shifts up to a tenth of the side, "
+        "scale 0.9-1.1); no flips, which change a digit's identity",
+        sample=lambda num_classes: Compose(light_transforms()),
+    ),
+    "strong": AugmentPreset(
+        "light, then brightness/contrast jitter 0.3, Gaussian noise sigma 0.05 and random erasing p 0.5",
+        sample=lambda num_classes: Compose(strong_transforms()),
+    ),
     "mixup": AugmentPreset(
         "MixUp, alpha 0.2, on every training batch",
         batch=lambda num_classes: MixUp(alpha=0.2, num_classes=num_classes),
