@@ -9,11 +9,12 @@ An image (default 128 x 128, RGB, float32 in [0, 1]) holds 1 to 8 objects of fiv
     1 circle   2 square   3 triangle   4 cross   5 ring       (label 0 is the background, as in torchvision)
 
 with random colours, rotations and sizes spread over COCO's three area ranges (small: area < 32^2,
-medium: 32^2 <= area < 96^2, large: area >= 96^2, with ``area`` the number of visible mask pixels as
-in COCO; a large object may run over the image border and is then truncated).  Objects are painted in decreasing size, so later (smaller) ones may hide parts of earlier
-ones; an object that keeps less than a quarter of its pixels (or fewer than 12) visible is removed from
-the scene altogether, so every annotated object can be seen.  Backgrounds are flat, a colour gradient,
-a smooth random texture or stripes, and Gaussian pixel noise covers everything.
+medium: 32^2 <= area < 96^2, large: area >= 96^2, with ``area`` the number of visible mask pixels as in
+COCO; a large object may run over the image border and is then truncated).  Objects are painted in
+decreasing size, so later (smaller) ones may hide parts of earlier ones; an object that keeps less than
+a quarter of its pixels (or fewer than 12) visible is removed from the scene altogether, so every
+annotated object can be seen.  Backgrounds are flat, a colour gradient, a smooth random texture or
+stripes, and Gaussian pixel noise covers everything.
 
 A sample is ``(image, target)`` with ``image`` a :class:`~deepnotes.data.tv_tensors.Image` of shape
 ``(3, H, W)`` and ``target`` a dict in torchvision's detection layout:
