@@ -219,8 +219,8 @@ class FCOS(OneStageDetector):
             reach = dist.max(axis=2)
             near &= (reach > lower[:, None]) & (reach < upper[:, None])
             areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-            # float32 like torchvision: candidates are scored 1e8 - area, the largest (smallest box) wins
-            score = near.astype(np.float32) * (np.float32(1e8) - areas.astype(np.float32))[None, :]
+            # candidates are scored 1e8 - area in the boxes' precision: the largest (smallest box) wins
+            score = near.astype(areas.dtype) * (areas.dtype.type(1e8) - areas)[None, :]
             idx = score.argmax(axis=1).astype(np.int64)
             idx[score.max(axis=1) < 1e-5] = -1
             matched.append(idx)
