@@ -49,7 +49,6 @@ CLASSES = ("circle", "square", "triangle", "cross", "ring")
 # a size class draws the object's full mask area (pixels, at 128 x 128; scaled with the image) from a
 # range inside COCO's class: small < 32^2 <= medium < 96^2 <= large
 _AREA_RANGES = {"small": (50.0, 900.0), "medium": (1200.0, 8000.0), "large": (12000.0, 15500.0)}
-_SIZE_WEIGHTS = (("small", 0.45), ("medium", 0.4), ("large", 0.15))
 # mask area per squared circumradius, by class (circle, square, triangle, cross, ring)
 _AREA_FACTOR = (math.pi, 2.0, 3 * math.sqrt(3) / 4, 8 * 0.3 / math.sqrt(1.09) - 4 * 0.09, math.pi * (1 - 0.55**2))
 _MIN_VISIBLE_FRACTION = 0.25
@@ -161,6 +160,10 @@ class Shapes(Dataset):
         seed: the data set's seed; image ``i`` comes from ``default_rng([seed, i])``.
         transforms: optional ``transforms(image, target) -> (image, target)``.
         noise: standard deviation range ``(lo, hi)`` of the Gaussian pixel noise.
+        size_weights: relative frequencies of drawing a small, medium and large object (at most one
+            large object per image; a second one is drawn medium).  The defaults give about 50 % small,
+            45 % medium and 2-3 % large annotations by visible area (large objects lose area to the
+            objects painted over them); ``(0, 1, 1)`` makes an easier set without small objects.
     """
 
     classes = CLASSES
@@ -175,6 +178,7 @@ class Shapes(Dataset):
         seed=0,
         transforms=None,
         noise=(0.01, 0.06),
+        size_weights=(0.45, 0.4, 0.15),
     ):
         self.num_images = _positive_int(num_images, "num_images", 0)
         if isinstance(image_size, (tuple, list)):
@@ -198,6 +202,13 @@ class Shapes(Dataset):
         if not 0 <= lo <= hi:
             raise ValueError(f"Shapes: noise must be a range (lo, hi) with 0 <= lo <= hi, got {noise!r}")
         self.noise = (float(lo), float(hi))
+        weights = np.asarray(size_weights, dtype=np.float64)
+        if weights.shape != (3,) or not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+            raise ValueError(
+                f"Shapes: size_weights must be three non-negative numbers (small, medium, large) with a positive "
+                f"sum, got {size_weights!r}"
+            )
+        self.size_weights = tuple(float(w) for w in weights / weights.sum())
 
     def __len__(self):
         return self.num_images
@@ -222,8 +233,8 @@ class Shapes(Dataset):
         h, w = self.image_size
         scale = min(h, w) / 128.0
         n = int(rng.integers(self.min_objects, self.max_objects + 1))
-        names = [name for name, _ in _SIZE_WEIGHTS]
-        probs = np.array([p for _, p in _SIZE_WEIGHTS])
+        names = ["small", "medium", "large"]
+        probs = np.array(self.size_weights)
         objects = []
         has_large = False
         for _ in range(n):
