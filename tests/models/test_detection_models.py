@@ -314,6 +314,42 @@ def test_postprocess_equals_torchvision_with_our_nms(which, monkeypatch):
         np.testing.assert_array_equal(g["labels"], r["labels"].numpy())
 
 
+# --------------------------------------------------------------------------------------------- input transform
+def test_transform_equals_torchvision(monkeypatch):
+    """Normalise, resize (scale min(min_size / short side, max_size / long side), bilinear) and pad to a
+    multiple of 32: the batch, the image sizes, the resized boxes and the boxes mapped back."""
+    monkeypatch.setattr(sys.modules["torchvision"], "_is_tracing", lambda: False, raising=False)
+    tv_transform = importlib.import_module("torchvision.models.detection.transform")
+    mean, std = [0.4, 0.5, 0.6], [0.2, 0.25, 0.3]
+    theirs = tv_transform.GeneralizedRCNNTransform(48, 80, mean, std).double()
+    ours = D.GeneralizedRCNNTransform(48, 80, mean, std)
+    rng = np.random.default_rng(0)
+    images = [rng.uniform(size=(3, 50, 70)), rng.uniform(size=(3, 64, 40)), rng.uniform(size=(3, 48, 48))]
+    boxes = [
+        np.array([[1.0, 2.0, 30.0, 40.0], [10.0, 5.5, 69.0, 49.0]]),
+        np.array([[0.0, 0.0, 40.0, 64.0]]),
+        np.zeros((0, 4)),
+    ]
+    targets = [{"boxes": b, "labels": np.arange(len(b))} for b in boxes]
+    for mode in ("train", "eval"):
+        getattr(theirs, mode)()
+        getattr(ours, mode)()
+        ref_list, ref_targets = theirs([torch.from_numpy(i) for i in images], _torch_targets(targets))
+        got_list, got_targets = ours([dn.Tensor(i) for i in images], targets)
+        assert got_list.image_sizes == [tuple(s) for s in ref_list.image_sizes]
+        assert got_list.tensors.shape == tuple(ref_list.tensors.shape)
+        np.testing.assert_allclose(got_list.tensors.data, ref_list.tensors.numpy(), rtol=1e-12, atol=1e-12)
+        for g, r in zip(got_targets, ref_targets):
+            np.testing.assert_allclose(g["boxes"], r["boxes"].numpy(), rtol=1e-12, atol=1e-12)
+    dets = [{"boxes": np.array([[3.0, 4.0, 20.0, 30.0]])} for _ in images]
+    ref = theirs.postprocess(
+        [{"boxes": torch.from_numpy(d["boxes"])} for d in dets], ref_list.image_sizes, [i.shape[-2:] for i in images]
+    )
+    got = ours.postprocess(dets, got_list.image_sizes, [i.shape[-2:] for i in images])
+    for g, r in zip(got, ref):
+        np.testing.assert_allclose(g["boxes"], r["boxes"].numpy(), rtol=1e-12, atol=1e-12)
+
+
 # --------------------------------------------------------------------------------------------- whole models
 @pytest.mark.parametrize("which", ["retinanet", "fcos"])
 def test_small_model_train_and_eval_modes(which):
@@ -431,3 +467,9 @@ def test_features_from_a_plain_tensor_backbone():
     with dn.no_grad():
         out = model([np.random.default_rng(0).uniform(size=(3, 64, 64)).astype(np.float32)])
     assert isinstance(out, list) and set(out[0]) == {"boxes", "scores", "labels"}
+
+
+def test_checkpoint_of_the_other_model_is_refused(small):
+    """An FCOS state_dict does not load into RetinaNet: the error names the model and the differing keys."""
+    with pytest.raises(Exception, match=r"(?s)RetinaNet.*Missing key.*head\.classification_head\.conv\.0\.0\.weight"):
+        small.load_state_dict(D.fcos_small(num_classes=6).state_dict())

@@ -67,6 +67,12 @@ def check_targets(targets, image_sizes, num_classes, fn):
     return out
 
 
+def _sigmoid(x):
+    """Logistic function of an array; very negative logits give 0 without an overflow warning."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
 def _topk_desc(scores, k):
     """Indices of the ``k`` largest scores, largest first (ties: lower index first)."""
     order = np.argsort(-scores, kind="stable")

@@ -23,7 +23,7 @@ from ...detection import AnchorGenerator, generalized_box_iou_loss, sigmoid_foca
 from ...nn import functional as F
 from ...tensor import Tensor, cat
 from ..fpn import LastLevelP6P7
-from ._base import OneStageDetector
+from ._base import OneStageDetector, _sigmoid
 from ._utils import BoxLinearCoder
 from .backbone_utils import resnet_fpn_extractor, small_resnet
 from .retinanet import _flatten_level, _fpn_resnet50, _no_weights
@@ -247,7 +247,7 @@ class FCOS(OneStageDetector):
                 anchors[index],
             ):
                 reg, logits, ctr = reg[index], logits[index], ctr[index]
-                prob = np.sqrt((1.0 / (1.0 + np.exp(-logits))) * (1.0 / (1.0 + np.exp(-ctr))))
+                prob = np.sqrt(_sigmoid(logits) * _sigmoid(ctr))
                 s, anchor_idx, lab = self._select(prob, logits.shape[-1])
                 b = self.box_coder.decode(reg[anchor_idx], anc[anchor_idx])
                 boxes.append(self._clip(b, shape))

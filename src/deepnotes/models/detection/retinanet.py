@@ -37,7 +37,7 @@ from .._utils import _no_weights
 from ..fpn import LastLevelP6P7
 from ..misc import Conv2dNormActivation
 from ..resnet import resnet50
-from ._base import OneStageDetector
+from ._base import OneStageDetector, _sigmoid
 from ._utils import Matcher
 from .backbone_utils import resnet_fpn_extractor, small_resnet
 from .transform import GeneralizedRCNNTransform
@@ -257,7 +257,7 @@ class RetinaNet(OneStageDetector):
             boxes, scores, labels = [], [], []
             for reg, logits, anc in zip(head_outputs["bbox_regression"], head_outputs["cls_logits"], anchors[index]):
                 reg, logits = reg[index], logits[index]
-                prob = 1.0 / (1.0 + np.exp(-logits))
+                prob = _sigmoid(logits)
                 s, anchor_idx, lab = self._select(prob, logits.shape[-1])
                 b = self.box_coder.decode_single(reg[anchor_idx], anc[anchor_idx])
                 boxes.append(self._clip(b, shape))

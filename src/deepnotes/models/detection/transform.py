@@ -31,8 +31,9 @@ class ImageList:
 
 
 def _resize_boxes(boxes, original, new):
-    rh = float(new[0]) / float(original[0])
-    rw = float(new[1]) / float(original[1])
+    # the ratios are float32 numbers, as torchvision computes them
+    rh = float(np.float32(new[0]) / np.float32(original[0]))
+    rw = float(np.float32(new[1]) / np.float32(original[1]))
     out = np.array(boxes, dtype=np.asarray(boxes).dtype if np.asarray(boxes).dtype.kind == "f" else np.float64)
     out[..., 0::2] *= rw
     out[..., 1::2] *= rh
