@@ -177,3 +177,17 @@ def test_bad_index():
         ds[2]
     with pytest.raises(TypeError, match="index must be an int"):
         ds[0.5]
+
+
+@pytest.mark.parametrize("size_weights, image_size", [((0, 0, 1), 48), ((0, 1, 1), 64)])
+def test_every_image_has_an_object(size_weights, image_size):
+    """Large rings around a small canvas can miss it entirely; such scenes are redrawn."""
+    ds = Shapes(num_images=60, image_size=image_size, max_objects=2, size_weights=size_weights)
+    for i in range(len(ds)):
+        _, labels, masks = ds.generate(i)
+        assert len(labels) >= 1 and masks.reshape(len(labels), -1).any(axis=1).all()
+
+
+def test_bad_size_weights():
+    with pytest.raises(ValueError, match="size_weights must be three non-negative numbers"):
+        Shapes(num_images=2, size_weights=(1, -1, 0))

@@ -253,7 +253,9 @@ class Shapes(Dataset):
                 cy = rng.uniform(h / 3, 2 * h / 3)
                 for _ in range(2):  # grow it until its part inside the image has the drawn area
                     inside = int(self._full_mask((kind, cx, cy, r, 0.0)).sum())
-                    r *= math.sqrt(area / max(inside, 1))
+                    if inside == 0:
+                        break
+                    r = min(r * math.sqrt(area / inside), 0.75 * min(h, w))
             else:
                 # the whole shape (its enclosing circle) inside the image
                 r = min(r, 0.5 * min(h, w) - 1)
@@ -285,8 +287,11 @@ class Shapes(Dataset):
         rng = np.random.default_rng([self.seed, i])
         h, w = self.image_size
         image = _background(rng, h, w)
-        objects = self._objects(rng)
-        full = [self._full_mask(o) for o in objects]
+        for _ in range(100):  # a scene whose every shape misses the canvas (a ring around it) is redrawn
+            objects = self._objects(rng)
+            full = [self._full_mask(o) for o in objects]
+            if any(m.any() for m in full):
+                break
         colours = [_contrasting_colour(rng, image.reshape(3, -1).mean(axis=1)) for _ in objects]
         keep = [m.any() for m in full]
         # painter's order: an object is hidden by every kept object painted after it; dropping a hidden
