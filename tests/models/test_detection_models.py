@@ -351,6 +351,57 @@ def test_transform_equals_torchvision(monkeypatch):
 
 
 # --------------------------------------------------------------------------------------------- whole models
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["retinanet", "fcos"])
+def test_whole_model_equals_torchvision(which, monkeypatch):
+    """ResNet-18 + FPN (32 channels, P3-P7) detectors with the same weights, in float64: the training
+    loss dict and the evaluation detections (torchvision with the project's NMS) agree."""
+    monkeypatch.setattr(tv_box_ops, "batched_nms", _torch_batched_nms)
+    monkeypatch.setattr(sys.modules["torchvision"], "_is_tracing", lambda: False, raising=False)
+    tv_resnet = importlib.import_module("torchvision.models.resnet")
+    tv_backbone = importlib.import_module("torchvision.models.detection.backbone_utils")
+    tv_fpn = importlib.import_module("torchvision.ops.feature_pyramid_network")
+    from deepnotes.models import LastLevelP6P7, resnet18
+
+    layers = {"layer2": "0", "layer3": "1", "layer4": "2"}
+    torch.manual_seed(0)
+    tv_body = tv_backbone.BackboneWithFPN(
+        tv_resnet.resnet18(), layers, [128, 256, 512], 32, tv_fpn.LastLevelP6P7(32, 32)
+    )
+    body = D.BackboneWithFPN(resnet18(), layers, [128, 256, 512], 32, LastLevelP6P7(32, 32))
+    kw = dict(min_size=64, max_size=64, image_mean=[0.5, 0.4, 0.3], image_std=[0.2, 0.3, 0.25])
+    if which == "retinanet":
+        theirs = tv_ret.RetinaNet(tv_body, K, score_thresh=0.1, detections_per_img=50, **kw).double()
+        ours = D.RetinaNet(body, K, score_thresh=0.1, detections_per_img=50, **kw)
+    else:
+        theirs = tv_fcos.FCOS(tv_body, K, score_thresh=0.1, detections_per_img=50, **kw).double()
+        ours = D.FCOS(body, K, score_thresh=0.1, detections_per_img=50, **kw)
+    with torch.no_grad():  # varied class scores instead of the uniform 0.01 prior
+        theirs.head.classification_head.cls_logits.bias.normal_(-1.5, 1.0)
+    _load(ours, theirs)
+    rng = np.random.default_rng(0)
+    images = [rng.uniform(size=(3, 64, 64)) for _ in range(2)]
+    targets = _targets("mixed", 7)[1:]
+    theirs.train()
+    ours.train()
+    ref = theirs([torch.from_numpy(i) for i in images], _torch_targets(targets))
+    got = ours([dn.Tensor(i) for i in images], targets)
+    assert set(got) == set(ref)
+    for k in ref:
+        np.testing.assert_allclose(float(got[k].item()), float(ref[k]), rtol=1e-8)
+    theirs.eval()
+    ours.eval()
+    with torch.no_grad():
+        ref = theirs([torch.from_numpy(i) for i in images])
+    with dn.no_grad():
+        got = ours([dn.Tensor(i) for i in images])
+    for g, r in zip(got, ref):
+        assert len(r["boxes"]) > 3
+        np.testing.assert_allclose(g["boxes"], r["boxes"].numpy(), rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(g["scores"], r["scores"].numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(g["labels"], r["labels"].numpy())
+
+
 @pytest.mark.parametrize("which", ["retinanet", "fcos"])
 def test_small_model_train_and_eval_modes(which):
     dn.manual_seed(0)
