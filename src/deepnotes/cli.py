@@ -225,9 +225,9 @@ def build_parser():
     f.add_argument("--plot", default=None, metavar="PNG", help="save the loss-vs-rate curve (needs matplotlib)")
     f.set_defaults(func=cmd_lr_find)
 
-    for module in ("detection", "analysis", "notes"):
+    for module in ("detection.cli", "train.detection_cli", "analysis.cli", "notes.cli"):
         try:
-            mod = importlib.import_module(f"deepnotes.{module}.cli")
+            mod = importlib.import_module(f"deepnotes.{module}")
         except ImportError:
             continue
         if hasattr(mod, "register"):
