@@ -151,8 +151,9 @@ class _NoBackbone(dn.nn.Module):
     out_channels = C
 
 
-def _retina_losses(seed):
+def _retina_losses(seed, loss_type="l1"):
     ours_head, tv_head = _retina_heads(seed)
+    ours_head.regression_head._loss_type = tv_head.regression_head._loss_type = loss_type
     gen = D.retinanet.default_anchorgen((8, 16, 32))
     anchors = _anchors(gen)
     targets = _targets("mixed", seed)
@@ -181,6 +182,13 @@ def test_retinanet_loss_equals_torchvision(seed):
         tv_box_ops.box_iou(torch.from_numpy(targets[2]["boxes"]), torch.from_numpy(anchors))
     )
     np.testing.assert_array_equal(matched[2], ref.numpy())
+
+
+@pytest.mark.parametrize("loss_type", ["smooth_l1", "giou", "diou", "ciou"])
+def test_retinanet_other_box_losses_equal_torchvision(loss_type):
+    """The regression head's other loss types (RetinaNet v2 uses GIoU on decoded boxes)."""
+    loss, tv_loss, _, _ = _retina_losses(5, loss_type)
+    np.testing.assert_allclose(float(loss["bbox_regression"].item()), float(tv_loss["bbox_regression"]), rtol=1e-8)
 
 
 def test_retinanet_loss_gradients():
