@@ -5,6 +5,10 @@ Cases:
                truths and 100 detections per image, 80 categories) for deepnotes, pycocotools and
                faster-coco-eval; prints the ratios and the 12 summary numbers of each.
     nms        non-maximum suppression of 10,000 boxes: deepnotes.detection.nms.nms vs cv2.dnn.NMSBoxes.
+    train-step one training step (forward, losses, backward, SGD) of the default small detector
+               (retinanet_small, batch 8 of 128x128 Shapes images) vs the same architecture and weights
+               in torch (torchvision's RetinaNet over a torch twin of the small ResNet), one thread each;
+               ratio = deepnotes / torch (lower = deepnotes faster).
 
 Run: PYTHONPATH=src python benchmarks/bench_detection.py [--images 5000] [--repeat 3]
 Ratios are reference_time / deepnotes_time for coco-eval (higher = deepnotes faster) and
@@ -238,17 +242,135 @@ def bench_nms(repeat):
     )
 
 
+def _bare_torchvision():
+    """torchvision's pure-Python detection files without its C++ operators (see tests/conftest.py)."""
+    import importlib.util
+    import sys
+    import types
+
+    if "torchvision" not in sys.modules:
+        spec = importlib.util.find_spec("torchvision")
+        module = types.ModuleType("torchvision")
+        module.__path__ = list(spec.submodule_search_locations)
+        sys.modules["torchvision"] = module
+    sys.modules["torchvision"]._is_tracing = lambda: False
+
+
+def _torch_small_retinanet(dn_model, num_classes):
+    """torchvision's RetinaNet with the module tree of deepnotes' retinanet_small (same state_dict keys)."""
+    import importlib
+
+    from torch import nn
+
+    tv_ret = importlib.import_module("torchvision.models.detection.retinanet")
+    tv_anchor = importlib.import_module("torchvision.models.detection.anchor_utils")
+    tv_backbone = importlib.import_module("torchvision.models.detection.backbone_utils")
+    tv_resnet = importlib.import_module("torchvision.models.resnet")
+    tv_fpn = importlib.import_module("torchvision.ops.feature_pyramid_network")
+
+    class SmallResNet(nn.Module):
+        def __init__(self, widths):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, widths[0], 3, 2, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(widths[0])
+            self.relu = nn.ReLU(inplace=True)
+            inplanes = widths[0]
+            for k, w in enumerate(widths):
+                down = nn.Sequential(nn.Conv2d(inplanes, w, 1, stride=2, bias=False), nn.BatchNorm2d(w))
+                setattr(self, f"layer{k + 1}", nn.Sequential(tv_resnet.BasicBlock(inplanes, w, 2, down)))
+                inplanes = w
+
+    widths = (16, 32, 64, 128)
+    layers = {"layer2": "0", "layer3": "1", "layer4": "2"}
+    body = tv_backbone.BackboneWithFPN(SmallResNet(widths), layers, list(widths[1:]), 64, tv_fpn.LastLevelP6P7(64, 64))
+    sizes = tuple((s, int(s * 2 ** (1.0 / 3)), int(s * 2 ** (2.0 / 3))) for s in (8, 16, 32, 64, 128))
+    anchors = tv_anchor.AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * 5)
+    head = tv_ret.RetinaNetHead(64, 9, num_classes)
+    for sub in (head.classification_head, head.regression_head):
+        sub.conv = nn.Sequential(*list(sub.conv)[:2])
+    t = dn_model.transform
+    model = tv_ret.RetinaNet(
+        body,
+        num_classes,
+        min_size=t.min_size,
+        max_size=t.max_size,
+        image_mean=t.image_mean,
+        image_std=t.image_std,
+        anchor_generator=anchors,
+        head=head,
+    )
+    import torch
+
+    model.load_state_dict({k: torch.from_numpy(np.array(v.data)) for k, v in dn_model.state_dict().items()})
+    return model
+
+
+def bench_train_step(repeat, threads=1):
+    _bare_torchvision()
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    import deepnotes as dn
+    from deepnotes.data import Shapes
+    from deepnotes.models.detection import retinanet_small
+
+    torch.set_num_threads(threads)
+    dn.manual_seed(0)
+    data = Shapes(num_images=8, seed=0)
+    images, targets = zip(*[data[i] for i in range(8)])
+    ours = retinanet_small(num_classes=Shapes.num_classes)
+    theirs = _torch_small_retinanet(ours, Shapes.num_classes)
+    ours.train()
+    theirs.train()
+    dn_opt = dn.optim.SGD(ours.parameters(), lr=1e-4, momentum=0.9)
+    t_opt = torch.optim.SGD(theirs.parameters(), lr=1e-4, momentum=0.9)
+    t_images = [torch.from_numpy(np.array(i)) for i in images]
+    t_targets = [
+        {"boxes": torch.from_numpy(np.array(t["boxes"])), "labels": torch.from_numpy(t["labels"])} for t in targets
+    ]
+    losses = {}
+
+    def run_dn():
+        loss = ours(list(images), list(targets))
+        total = sum(loss.values())
+        dn_opt.zero_grad()
+        total.backward()
+        dn_opt.step()
+        losses["dn"] = {k: float(v.item()) for k, v in loss.items()}
+
+    def run_torch():
+        loss = theirs(t_images, t_targets)
+        total = sum(loss.values())
+        t_opt.zero_grad()
+        total.backward()
+        t_opt.step()
+        losses["torch"] = {k: float(v.detach()) for k, v in loss.items()}
+
+    from _timing import timed_pair
+
+    with threadpool_limits(limits=threads):
+        t_dn, t_torch = timed_pair(run_dn, run_torch, repeat, warmup=1)
+    print(
+        f"train-step retinanet_small batch 8 128x128  deepnotes/torch = {t_dn / t_torch:5.2f}x  "
+        f"(deepnotes {t_dn * 1e3:.0f} ms, torch {t_torch * 1e3:.0f} ms, {threads} thread(s)); "
+        f"last losses deepnotes {losses['dn']}, torch {losses['torch']}"
+    )
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=5000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--pyco-repeat", type=int, default=1, help="timed pycocotools rounds (minutes each)")
-    ap.add_argument("--only", choices=["coco", "nms"], default=None)
+    ap.add_argument("--only", choices=["coco", "nms", "train-step"], default=None)
+    ap.add_argument("--threads", type=int, default=1, help="threads of the train-step case (default 1)")
     args = ap.parse_args(argv)
     if args.only in (None, "coco"):
         bench_coco(args.images, args.repeat, args.pyco_repeat)
     if args.only in (None, "nms"):
         bench_nms(args.repeat)
+    if args.only in (None, "train-step"):
+        bench_train_step(args.repeat, args.threads)
 
 
 if __name__ == "__main__":

@@ -235,9 +235,17 @@ def build_parser():
     f.add_argument("--plot", default=None, metavar="PNG", help="save the loss-vs-rate curve (needs matplotlib)")
     f.set_defaults(func=cmd_lr_find)
 
-    for module in ("detection", "analysis", "notes", "compress", "rl", "data"):
+    for module in (
+        "detection.cli",
+        "train.detection_cli",
+        "analysis.cli",
+        "notes.cli",
+        "compress.cli",
+        "rl.cli",
+        "data.cli",
+    ):
         try:
-            mod = importlib.import_module(f"deepnotes.{module}.cli")
+            mod = importlib.import_module(f"deepnotes.{module}")
         except ImportError:
             continue
         if hasattr(mod, "register"):

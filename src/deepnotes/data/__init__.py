@@ -5,7 +5,7 @@ Mirrors ``torch.utils.data`` (and the dataset classes of ``torchvision.datasets`
 
 from . import transforms, tv_tensors
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
-from .datasets import CIFAR10, MNIST, Digits, FashionMNIST, load_digits_arrays
+from .datasets import CIFAR10, MNIST, Digits, FashionMNIST, Shapes, detection_collate, load_digits_arrays
 from .distributed import DistributedSampler
 from .loader import DataLoader, WorkerInfo, default_collate, default_convert, get_worker_info
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler, WeightedRandomSampler
@@ -36,4 +36,6 @@ __all__ = [
     "MNIST",
     "FashionMNIST",
     "CIFAR10",
+    "Shapes",
+    "detection_collate",
 ]

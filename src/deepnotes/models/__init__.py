@@ -178,3 +178,12 @@ __all__ = [
     "mobilenet_v3_large",
     "mobilenet_v3_small",
 ]
+
+
+def __getattr__(name):
+    # ``deepnotes.models.detection`` (RetinaNet, FCOS) loads on first use, with the detection toolkit it needs
+    if name == "detection":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.detection")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
