@@ -114,6 +114,7 @@ def get_model(name, **kwargs):
 
 
 __all__ = [
+    "detection",
     "get_model",
     "list_models",
     "LeNet5",
