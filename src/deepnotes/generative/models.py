@@ -1,0 +1,114 @@
+"""Small DCGAN-style networks for the bundled digits (16x16 or 32x32 grey images in [-1, 1]).
+
+``DCGANGenerator``: z (N, nz) -> Linear -> (4*ngf, 4, 4) -> BatchNorm, ReLU -> one stride-2 4x4
+transposed convolution per doubling (BatchNorm and ReLU between them, channels halved each time) ->
+tanh, as in Radford et al. (2016) scaled down.
+
+``DCGANDiscriminator``: stride-2 4x4 convolutions with LeakyReLU(0.2), doubling the channels, down to
+4x4, then a linear layer to one raw score per image (shape (N,)).  It has no batch normalisation, so
+each sample's score depends on that sample alone, which the WGAN-GP gradient penalty requires; the
+same network serves as the GAN discriminator (its score is the logit of "real") and the WGAN critic.
+
+``TranslationGenerator``: the image-to-image generator of the CycleGAN demo: two stride-2 convolutions
+down to 4x4, a fully connected bottleneck (so that global rearrangements such as a rotation can be
+learned), two transposed convolutions back up, tanh.
+"""
+
+from __future__ import annotations
+
+from .. import nn
+
+__all__ = ["DCGANGenerator", "DCGANDiscriminator", "TranslationGenerator"]
+
+
+def _doublings(image_size, name):
+    if image_size not in (8, 16, 32):
+        raise ValueError(f"{name}: image_size must be 8, 16 or 32, got {image_size!r}")
+    return {8: 1, 16: 2, 32: 3}[image_size]
+
+
+class _Unflatten(nn.Module):
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self):
+        return f"shape={self.shape}"
+
+
+class DCGANGenerator(nn.Module):
+    """z (N, nz) -> images (N, channels, image_size, image_size) in [-1, 1]."""
+
+    def __init__(self, nz=64, ngf=32, image_size=16, channels=1):
+        super().__init__()
+        steps = _doublings(image_size, "DCGANGenerator")
+        self.nz, self.image_size, self.channels = int(nz), int(image_size), int(channels)
+        width = ngf * 2 ** (steps - 1)
+        layers = [nn.Linear(nz, width * 16), _Unflatten((width, 4, 4)), nn.BatchNorm2d(width), nn.ReLU()]
+        for _ in range(steps - 1):
+            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1), nn.BatchNorm2d(width // 2), nn.ReLU()]
+            width //= 2
+        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z):
+        if z.ndim != 2 or z.shape[1] != self.nz:
+            raise ValueError(f"DCGANGenerator: expected noise of shape (N, {self.nz}), got {tuple(z.shape)}")
+        return self.net(z)
+
+
+class DCGANDiscriminator(nn.Module):
+    """images (N, channels, image_size, image_size) -> one raw score per image, shape (N,)."""
+
+    def __init__(self, ndf=32, image_size=16, channels=1):
+        super().__init__()
+        steps = _doublings(image_size, "DCGANDiscriminator")
+        self.image_size, self.channels = int(image_size), int(channels)
+        layers, width, inp = [], ndf, channels
+        for _ in range(steps):
+            layers += [nn.Conv2d(inp, width, 4, 2, 1), nn.LeakyReLU(0.2)]
+            inp, width = width, width * 2
+        layers += [nn.Flatten(), nn.Linear(inp * 16, 1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        expected = (self.channels, self.image_size, self.image_size)
+        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
+            raise ValueError(f"DCGANDiscriminator: expected images of shape (N, {', '.join(map(str, expected))}), got "
+                             f"{tuple(x.shape)}")
+        return self.net(x).reshape(-1)
+
+
+class TranslationGenerator(nn.Module):
+    """images (N, channels, 16, 16) in [-1, 1] -> images of the same shape in [-1, 1]."""
+
+    def __init__(self, nf=16, bottleneck=64, channels=1, image_size=16):
+        super().__init__()
+        if image_size != 16:
+            raise ValueError(f"TranslationGenerator: image_size must be 16, got {image_size!r}")
+        self.channels = int(channels)
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, nf, 4, 2, 1),  # 16 -> 8
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(nf, 2 * nf, 4, 2, 1),  # 8 -> 4
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(2 * nf * 16, bottleneck),
+            nn.ReLU(),
+            nn.Linear(bottleneck, 2 * nf * 16),
+            _Unflatten((2 * nf, 4, 4)),
+            nn.ReLU(),
+            nn.ConvTranspose2d(2 * nf, nf, 4, 2, 1),  # 4 -> 8
+            nn.ReLU(),
+            nn.ConvTranspose2d(nf, channels, 4, 2, 1),  # 8 -> 16
+            nn.Tanh(),
+        )
+
+    def forward(self, x):
+        if x.ndim != 4 or tuple(x.shape[1:]) != (self.channels, 16, 16):
+            raise ValueError(f"TranslationGenerator: expected images of shape (N, {self.channels}, 16, 16), got "
+                             f"{tuple(x.shape)}")
+        return self.net(x)
