@@ -225,7 +225,7 @@ def build_parser():
     f.add_argument("--plot", default=None, metavar="PNG", help="save the loss-vs-rate curve (needs matplotlib)")
     f.set_defaults(func=cmd_lr_find)
 
-    for module in ("detection", "analysis", "notes"):
+    for module in ("detection", "analysis", "notes", "generative"):
         try:
             mod = importlib.import_module(f"deepnotes.{module}.cli")
         except ImportError:

@@ -275,8 +275,6 @@ OWNED_ELSEWHERE = {
     "S001-56": 14,
     "S001-58": 14,
     "S001-60": 14,  # augmentation
-    "S002-57": 16,
-    "S002-63": 16,  # generative: Inception Score, GAN training -> WGAN
 }
 
 

@@ -15,8 +15,9 @@ The trace of the square root is computed without a general matrix square root: s
 similar to the symmetric PSD matrix S = sigma1^(1/2) sigma2 sigma1^(1/2), whose eigenvalues are those
 of sigma1 sigma2, so tr((sigma1 sigma2)^(1/2)) = sum_i sqrt(lambda_i(S)), two symmetric eigen-
 decompositions.  Eigenvalues that round-off pushes below zero are clipped to zero.  Like the
-reference implementation (pytorch-fid), when the product is singular (here: S has an eigenvalue below
-``1e-10`` times its largest, or zero), ``eps`` times the identity is added to both covariances first.
+reference implementation (pytorch-fid), when the product is singular (here: numerically, S's smallest
+eigenvalue is below d * machine epsilon times its largest), ``eps`` times the identity is added to both
+covariances before the square root (the traces keep the covariances as given).
 
 FID is the Frechet distance between Gaussians fitted (mean, unbiased covariance) to classifier features
 of real and generated images.  The original uses Inception v3's pool features on ImageNet-like images;
@@ -106,7 +107,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
         if low < -1e-6 * max(1.0, abs(np.linalg.eigvalsh(s)[-1])):
             raise ValueError(f"frechet_distance: {name} is not positive semi-definite (eigenvalue {low:.3g})")
     tr_covmean, w = trace_sqrt_product(s1, s2)
-    if w[-1] <= 0 or w[0] < 1e-10 * w[-1]:
+    if w[-1] <= 0 or w[0] < d * np.finfo(np.float64).eps * w[-1]:
         offset = np.eye(d) * float(eps)
         tr_covmean, _ = trace_sqrt_product(s1 + offset, s2 + offset)
     diff = mu1 - mu2
