@@ -112,8 +112,9 @@ def test_bad_inputs_name_the_function():
     with pytest.raises(ValueError, match="cycle_consistency_loss: the two images must have the same shape"):
         L.cycle_consistency_loss(dn.zeros(2, 3), dn.zeros(3, 2))
     with pytest.raises(ValueError, match="both identity_x"):
-        L.cyclegan_generator_loss(dn.zeros(2), dn.zeros(2), dn.zeros(2), dn.zeros(2), dn.zeros(2), dn.zeros(2),
-                                  identity_x=dn.zeros(2))
+        L.cyclegan_generator_loss(
+            dn.zeros(2), dn.zeros(2), dn.zeros(2), dn.zeros(2), dn.zeros(2), dn.zeros(2), identity_x=dn.zeros(2)
+        )
 
 
 def test_clip_weights_():
@@ -154,9 +155,9 @@ def test_cyclegan_losses():
     # without the identity terms
     _compare(
         lambda *a: L.cyclegan_generator_loss(*a),
-        lambda dy, dx, x, xr, y, yr: 0.5 * ((dy - 1) ** 2).mean()
-        + 0.5 * ((dx - 1) ** 2).mean()
-        + 10.0 * (tF.l1_loss(xr, x) + tF.l1_loss(yr, y)),
+        lambda dy, dx, x, xr, y, yr: (
+            0.5 * ((dy - 1) ** 2).mean() + 0.5 * ((dx - 1) ** 2).mean() + 10.0 * (tF.l1_loss(xr, x) + tF.l1_loss(yr, y))
+        ),
         *arrays[:6],
     )
 
@@ -178,7 +179,7 @@ def _critic_pair(seed):
         torch.nn.Linear(3 * 4 * 4, 1),
     ).double()
     with torch.no_grad():
-        for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+        for p, q in zip(ours.parameters(), theirs.parameters()):
             q.copy_(torch.from_numpy(p.data.copy()))
     return ours, theirs
 

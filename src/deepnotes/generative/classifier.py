@@ -24,10 +24,10 @@ import os
 
 import numpy as np
 
+from ..autograd import no_grad
 from ..data.datasets.digits import Digits, resize_bilinear
 from ..io import load_weights, save_weights
 from ..models import lenet5_modern
-from ..autograd import no_grad
 from ..tensor import tensor
 from .metrics import fid_from_features, inception_score
 

@@ -2,7 +2,7 @@
 
     deepnotes gan train --loss wgan-gp --out runs/gan        # the loss's own defaults
     deepnotes gan train --loss nsgan --epochs 30 --seed 1 --out runs/nsgan
-    deepnotes gan cycle --epochs 10 --out runs/cycle         # upright <-> rotated digits
+    deepnotes gan cycle --epochs 10 --out runs/cycle         # regular <-> bold digits
 
 ``gan train`` writes to ``--out``: ``samples/epoch_NNN.png`` (a 10x10 grid from fixed noise, every
 epoch), ``history.json`` (the settings and, per epoch, the mean losses, the digits Inception Score, the
@@ -34,8 +34,9 @@ def _positive(flag, kind=int):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} must be a {'n integer' if kind is int else ' number'}, "
-                                             f"got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"{flag} must be a {'n integer' if kind is int else ' number'}, got {text!r}"
+            ) from None
         if not value > 0:
             raise argparse.ArgumentTypeError(f"{flag} must be positive, got {text}")
         return value
@@ -73,35 +74,55 @@ def register(subparsers):
         "(losses, digits Inception Score and FID), a checkpoint and loss curves.",
     )
     t.add_argument("--loss", required=True, choices=sorted(GAN_LOSSES), help="the GAN objective")
-    t.add_argument("--epochs", type=_positive("--epochs"), default=None, help="passes of the discriminator over "
-                   "the training images (default: the loss's own, see deepnotes.generative.training.LOSS_DEFAULTS)")
+    t.add_argument(
+        "--epochs",
+        type=_positive("--epochs"),
+        default=None,
+        help="passes of the discriminator over "
+        "the training images (default: the loss's own, see deepnotes.generative.training.LOSS_DEFAULTS)",
+    )
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     t.add_argument("--out", required=True, metavar="DIR", help="folder for the samples, history and checkpoint")
     t.add_argument("--batch-size", type=_positive("--batch-size"), default=None, help="batch size (default 64)")
     t.add_argument("--lr-g", type=_positive("--lr-g", float), default=None, help="generator learning rate")
     t.add_argument("--lr-d", type=_positive("--lr-d", float), default=None, help="discriminator learning rate")
-    t.add_argument("--n-critic", type=_positive("--n-critic"), default=None,
-                   help="discriminator steps per generator step")
-    t.add_argument("--train-size", type=_positive("--train-size"), default=None, metavar="N",
-                   help="use only the first N training images")
-    t.add_argument("--eval-samples", type=_positive("--eval-samples"), default=None, metavar="N",
-                   help="generated images scored per epoch (default 1000; 10 splits for the Inception Score "
-                   "from 100 on)")
+    t.add_argument(
+        "--n-critic", type=_positive("--n-critic"), default=None, help="discriminator steps per generator step"
+    )
+    t.add_argument(
+        "--train-size",
+        type=_positive("--train-size"),
+        default=None,
+        metavar="N",
+        help="use only the first N training images",
+    )
+    t.add_argument(
+        "--eval-samples",
+        type=_positive("--eval-samples"),
+        default=None,
+        metavar="N",
+        help="generated images scored per epoch (default 1000; 10 splits for the Inception Score from 100 on)",
+    )
     _threads_arg(t)
     t.set_defaults(func=cmd_train)
 
     c = sub.add_parser(
         "cycle",
-        help="CycleGAN demo: translate between upright and rotated digits",
-        description="Train two translators (upright <-> rotated digits, unpaired) with CycleGAN's losses and "
-        "report the cycle-consistency error, the error against the true rotation and whether the digit is "
+        help="CycleGAN demo: translate between regular and bold digits",
+        description="Train two translators (regular <-> bold digits, unpaired) with CycleGAN's losses and "
+        "report the cycle-consistency error, the error against the true translation and whether the digit is "
         "kept.",
     )
     c.add_argument("--epochs", type=_positive("--epochs"), default=10, help="epochs (default 10)")
     c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     c.add_argument("--out", required=True, metavar="DIR", help="folder for the samples, history and checkpoint")
-    c.add_argument("--train-size", type=_positive("--train-size"), default=None, metavar="N",
-                   help="use only the first N images of each domain")
+    c.add_argument(
+        "--train-size",
+        type=_positive("--train-size"),
+        default=None,
+        metavar="N",
+        help="use only the first N images of each domain",
+    )
     c.add_argument("--batch-size", type=_positive("--batch-size"), default=32, help="batch size (default 32)")
     _threads_arg(c)
     c.set_defaults(func=cmd_cycle)
@@ -131,8 +152,10 @@ def _plot_curves(history, path, loss):
         return False
     epochs = [r["epoch"] for r in history]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    axes[0].plot(epochs, [r["d_loss"] for r in history], "o-", label="discriminator" if "wgan" not in loss else "critic")
-    axes[0].plot(epochs, [r["g_loss"] for r in history], "o-", label="generator")
+    axes[0].plot(
+        epochs, [r["d_loss"] for r in history], "o-", label="discriminator" if "wgan" not in loss else "critic"
+    )
+    axes[0].plot(epochs, [np.nan if r["g_loss"] is None else r["g_loss"] for r in history], "o-", label="generator")
     axes[0].set_title(f"{loss} losses")
     axes[0].legend()
     axes[1].plot(epochs, [r["inception_score"] for r in history], "o-")
@@ -145,6 +168,10 @@ def _plot_curves(history, path, loss):
     fig.savefig(path)
     plt.close(fig)
     return True
+
+
+def _fmt(value):
+    return "   -   " if value is None else f"{value:+.4f}"
 
 
 def cmd_train(args):
@@ -178,12 +205,13 @@ def cmd_train(args):
 
     def on_epoch(epoch, g, record):
         grid = generate(g, 100, seed=config.seed + 7)
-        write_png(os.path.join(out, "samples", f"epoch_{epoch:03d}.png"), make_grid(grid, 10, value_range=(-1, 1),
-                                                                                    scale=2))
+        write_png(
+            os.path.join(out, "samples", f"epoch_{epoch:03d}.png"), make_grid(grid, 10, value_range=(-1, 1), scale=2)
+        )
         state["history"].append(record)
         _write_json(os.path.join(out, "history.json"), state)
         print(
-            f"epoch {epoch:3d}  D {record['d_loss']:+.4f}  G {record['g_loss']:+.4f}  "
+            f"epoch {epoch:3d}  D {record['d_loss']:+.4f}  G {_fmt(record['g_loss'])}  "
             f"IS {record['inception_score']:.2f} +- {record['inception_score_std']:.2f}  FID {record['fid']:.2f}  "
             f"confidence {record['mean_confidence']:.3f}  classes {record['classes_covered']}  "
             f"{record['seconds']:.0f} s",
@@ -204,13 +232,17 @@ def cmd_train(args):
         os.path.join(out, "checkpoint.safetensors"),
     )
     last = history[-1]
-    print(f"final: IS {last['inception_score']:.3f}  FID {last['fid']:.3f}  mean confidence "
-          f"{last['mean_confidence']:.3f}  classes covered {last['classes_covered']}")
+    print(
+        f"final: IS {last['inception_score']:.3f}  FID {last['fid']:.3f}  mean confidence "
+        f"{last['mean_confidence']:.3f}  classes covered {last['classes_covered']}"
+    )
     if _plot_curves(history, os.path.join(out, "curves.png"), config.loss):
         print(f"curves: {os.path.join(out, 'curves.png')}")
     else:
-        print("curves.png not drawn: matplotlib is not installed (pip install deepnotes[plot]); the numbers are "
-              "in history.json")
+        print(
+            "curves.png not drawn: matplotlib is not installed (pip install deepnotes[plot]); the numbers are "
+            "in history.json"
+        )
     print(f"samples: {os.path.join(out, 'samples')}  history: {os.path.join(out, 'history.json')}")
     return 0
 
@@ -227,21 +259,22 @@ def cmd_cycle(args):
     if args.train_size is not None and args.train_size < args.batch_size:
         raise UserError(f"--train-size {args.train_size} is smaller than one batch ({args.batch_size})")
     classifier = load_digits_classifier()
-    x, _, y, _ = cycle_domains(False, 10)
+    x, _, y, _, _ = cycle_domains(False, 10)
     settings = {"epochs": args.epochs, "seed": args.seed, "batch_size": args.batch_size, "train_size": args.train_size}
     state = {"config": settings, "history": []}
-    print(f"CycleGAN demo, upright <-> rotated digits: {args.epochs} epochs, seed {args.seed}")
+    print(f"CycleGAN demo, regular <-> bold digits: {args.epochs} epochs, seed {args.seed}")
 
     def on_epoch(epoch, g, f, record):
         gx, fy = _apply(g, x), _apply(f, y)
         rows = np.concatenate([x, gx, _apply(f, gx), y, fy, _apply(g, fy)])
-        write_png(os.path.join(out, "samples", f"epoch_{epoch:03d}.png"), make_grid(rows, 10, value_range=(-1, 1),
-                                                                                    scale=2))
+        write_png(
+            os.path.join(out, "samples", f"epoch_{epoch:03d}.png"), make_grid(rows, 10, value_range=(-1, 1), scale=2)
+        )
         state["history"].append(record)
         _write_json(os.path.join(out, "history.json"), state)
         print(
             f"epoch {epoch:3d}  cycle error x {record['cycle_error_x']:.4f} y {record['cycle_error_y']:.4f}  "
-            f"error vs true rotation x {record['translation_error_x']:.4f} y {record['translation_error_y']:.4f}  "
+            f"error vs true translation x {record['translation_error_x']:.4f} y {record['translation_error_y']:.4f}  "
             f"digit kept x {record['content_accuracy_x']:.3f} y {record['content_accuracy_y']:.3f}  "
             f"{record['seconds']:.0f} s",
             flush=True,
@@ -265,6 +298,8 @@ def cmd_cycle(args):
         os.path.join(out, "checkpoint.safetensors"),
     )
     last = history[-1]
-    print(f"final cycle-consistency error (mean |F(G(x)) - x|, |G(F(y)) - y|, pixels in [0, 1]): "
-          f"{last['cycle_error_x']:.4f}, {last['cycle_error_y']:.4f}")
+    print(
+        f"final cycle-consistency error (mean |F(G(x)) - x|, |G(F(y)) - y|, pixels in [0, 1]): "
+        f"{last['cycle_error_x']:.4f}, {last['cycle_error_y']:.4f}"
+    )
     return 0

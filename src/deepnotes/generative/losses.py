@@ -174,8 +174,7 @@ def gradient_penalty(critic, real, fake, alpha=None, center=1.0):
     fake = _scores(fake, "gradient_penalty", "fake")
     if tuple(real.shape) != tuple(fake.shape):
         raise ValueError(
-            f"gradient_penalty: real and fake must have the same shape, got {tuple(real.shape)} and "
-            f"{tuple(fake.shape)}"
+            f"gradient_penalty: real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}"
         )
     if real.ndim < 2:
         raise ValueError(f"gradient_penalty: expected batched samples (N, ...), got shape {tuple(real.shape)}")

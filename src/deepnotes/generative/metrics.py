@@ -94,7 +94,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
     mu1 = np.atleast_1d(np.asarray(mu1, dtype=np.float64))
     mu2 = np.atleast_1d(np.asarray(mu2, dtype=np.float64))
     if mu1.ndim != 1 or mu1.shape != mu2.shape:
-        raise ValueError(f"frechet_distance: mu1 and mu2 must be vectors of one length, got {mu1.shape} and {mu2.shape}")
+        raise ValueError(
+            f"frechet_distance: mu1 and mu2 must be vectors of one length, got {mu1.shape} and {mu2.shape}"
+        )
     if not (np.isfinite(mu1).all() and np.isfinite(mu2).all()):
         raise ValueError("frechet_distance: the means have non-finite entries")
     d = mu1.shape[0]

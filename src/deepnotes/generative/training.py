@@ -55,6 +55,7 @@ class GANConfig:
     ngf: int = 32
     ndf: int = 32
     image_size: int = 16
+    native_size: int | None = None
     optimizer: str = "adam"
     lr_g: float = 2e-4
     lr_d: float = 2e-4
@@ -92,7 +93,7 @@ def digits_real_images(train=True, size=16, n=None):
     x, y = d.images * 2.0 - 1.0, d.targets
     if n is not None:
         x, y = x[:n], y[:n]
-    return x.astype(np.float32), y
+    return np.ascontiguousarray(x, dtype=np.float32), y
 
 
 def generate(generator, n, seed=None, nz=None, batch_size=500):
@@ -121,7 +122,7 @@ def _optimizer(config, params, lr):
 
 
 def build_models(config):
-    g = DCGANGenerator(nz=config.nz, ngf=config.ngf, image_size=config.image_size)
+    g = DCGANGenerator(nz=config.nz, ngf=config.ngf, image_size=config.image_size, native_size=config.native_size)
     d = DCGANDiscriminator(ndf=config.ndf, image_size=config.image_size)
     return g, d
 
@@ -139,9 +140,7 @@ def train_gan(config, classifier=None, on_epoch=None, models=None, reference=Non
     rng = np.random.default_rng([config.seed, 16])
     x_real, _ = digits_real_images(True, config.image_size, config.train_size)
     if len(x_real) < config.batch_size:
-        raise ValueError(
-            f"train_gan: {len(x_real)} training images are fewer than one batch of {config.batch_size}"
-        )
+        raise ValueError(f"train_gan: {len(x_real)} training images are fewer than one batch of {config.batch_size}")
     g, d = models if models is not None else build_models(config)
     opt_g = _optimizer(config, g.parameters(), config.lr_g)
     opt_d = _optimizer(config, d.parameters(), config.lr_d)
@@ -190,7 +189,7 @@ def train_gan(config, classifier=None, on_epoch=None, models=None, reference=Non
         record = {
             "epoch": epoch,
             "d_loss": sums["d_loss"] / max(nd, 1),
-            "g_loss": sums["g_loss"] / ng if ng else math.nan,
+            "g_loss": sums["g_loss"] / ng if ng else None,  # None: no generator step this epoch
             "d_steps": nd,
             "g_steps": ng,
             "real_minus_fake_score": sums["w_estimate"] / max(nd, 1),
@@ -198,8 +197,10 @@ def train_gan(config, classifier=None, on_epoch=None, models=None, reference=Non
         if use_gp:
             record["gradient_penalty"] = sums["gp"] / max(nd, 1)
         if not all(math.isfinite(v) for k, v in record.items() if k in ("d_loss",)):
-            raise FloatingPointError(f"train_gan: the {config.loss} discriminator loss became {record['d_loss']} "
-                                     f"at epoch {epoch}; lower the learning rates")
+            raise FloatingPointError(
+                f"train_gan: the {config.loss} discriminator loss became {record['d_loss']} "
+                f"at epoch {epoch}; lower the learning rates"
+            )
         if classifier is not None:
             samples = generate(g, config.eval_samples, seed=config.seed + 1000) * 0.5 + 0.5
             record.update(classifier.summary(samples, ref, splits=10 if config.eval_samples >= 100 else 1))
