@@ -66,6 +66,7 @@ class GANConfig:
     seed: int = 0
     train_size: int | None = None
     eval_samples: int = 1000
+    ema: float | None = 0.995
     extra: dict = field(default_factory=dict)
 
     def to_dict(self):
@@ -121,6 +122,31 @@ def _optimizer(config, params, lr):
     raise ValueError(f"train_gan: unknown optimizer {config.optimizer!r}; expected adam or rmsprop")
 
 
+class EMA:
+    """An exponential moving average of a network's parameters and buffers (Karras et al. 2018, Yazici et
+    al. 2019): after every generator step ``shadow = decay * shadow + (1 - decay) * current``; the
+    averaged copy, not the last iterate, draws the samples that are scored and saved."""
+
+    def __init__(self, model, decay):
+        import copy
+
+        if not 0 < decay < 1:
+            raise ValueError(f"EMA: decay must be in (0, 1), got {decay!r}")
+        self.decay = float(decay)
+        self.model = copy.deepcopy(model)
+        self.model.eval()
+        self._pairs = list(zip(self.model.parameters(), model.parameters()))
+        self._buffers = list(zip(self.model.buffers(), model.buffers()))
+
+    def update(self):
+        d = self.decay
+        for shadow, p in self._pairs:
+            shadow.data *= d
+            shadow.data += (1 - d) * p.data
+        for shadow, b in self._buffers:
+            shadow.data[...] = b.data
+
+
 def build_models(config):
     g = DCGANGenerator(nz=config.nz, ngf=config.ngf, image_size=config.image_size, native_size=config.native_size)
     d = DCGANDiscriminator(ndf=config.ndf, image_size=config.image_size)
@@ -129,6 +155,9 @@ def build_models(config):
 
 def train_gan(config, classifier=None, on_epoch=None, models=None, reference=None):
     """Train a GAN as ``config`` says; returns ``(generator, discriminator, history)``.
+
+    With ``config.ema`` (default 0.995) the returned and scored generator is the exponential moving
+    average of the trained one (:class:`EMA`), in eval mode; ``ema=None`` returns the last iterate.
 
     ``history`` is a list with one dict per epoch (losses averaged over the epoch's steps, the scores of
     ``classifier`` when given, seconds since the start).  ``on_epoch(epoch, generator, record)`` is called
@@ -149,6 +178,7 @@ def train_gan(config, classifier=None, on_epoch=None, models=None, reference=Non
     gp_weight = 10.0 if use_gp and config.gp_weight is None else config.gp_weight
     clip = config.clip_value if config.loss == "wgan" else None
     ref = (reference if reference is not None else x_real) * 0.5 + 0.5
+    ema = EMA(g, config.ema) if config.ema else None
     history = []
     start = time.perf_counter()
     step = 0
@@ -184,6 +214,8 @@ def train_gan(config, classifier=None, on_epoch=None, models=None, reference=Non
                 opt_g.zero_grad()
                 loss_g.backward()
                 opt_g.step()
+                if ema is not None:
+                    ema.update()
                 sums["g_loss"] += float(loss_g.item())
                 ng += 1
         record = {
@@ -201,11 +233,12 @@ def train_gan(config, classifier=None, on_epoch=None, models=None, reference=Non
                 f"train_gan: the {config.loss} discriminator loss became {record['d_loss']} "
                 f"at epoch {epoch}; lower the learning rates"
             )
+        sampler = ema.model if ema is not None else g
         if classifier is not None:
-            samples = generate(g, config.eval_samples, seed=config.seed + 1000) * 0.5 + 0.5
+            samples = generate(sampler, config.eval_samples, seed=config.seed + 1000) * 0.5 + 0.5
             record.update(classifier.summary(samples, ref, splits=10 if config.eval_samples >= 100 else 1))
         record["seconds"] = time.perf_counter() - start
         history.append(record)
         if on_epoch is not None:
-            on_epoch(epoch, g, record)
-    return g, d, history
+            on_epoch(epoch, sampler, record)
+    return sampler, d, history
