@@ -7,7 +7,8 @@
 ``gan train`` writes to ``--out``: ``samples/epoch_NNN.png`` (a 10x10 grid from fixed noise, every
 epoch), ``history.json`` (the settings and, per epoch, the mean losses, the digits Inception Score, the
 digits FID against the training images, the mean classifier confidence and the classes covered),
-``checkpoint.safetensors`` (generator and discriminator weights, the settings, the epoch) and, when
+``checkpoint.safetensors`` (the generator that draws the samples, i.e. the moving average of its
+weights unless ``ema`` is off, the discriminator, the settings, the epoch) and, when
 matplotlib is installed (the ``plot`` extra), ``curves.png`` with the loss and score curves.  The
 scores use the digits classifier of :mod:`deepnotes.generative.classifier` (digits-specific IS/FID).
 

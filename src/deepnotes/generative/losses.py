@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import autograd
+from .. import random as _random
 from ..nn import functional as F
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 
 __all__ = [
     "gan_discriminator_loss",
@@ -166,18 +168,15 @@ def gradient_penalty(critic, real, fake, alpha=None, center=1.0):
     differentiable with respect to the critic's parameters; the caller multiplies it by lambda (10 in
     the paper) and adds it to the critic loss.  ``fake`` is detached: the penalty trains the critic
     only.  The norm is over all dimensions but the first."""
-    from .. import autograd
-    from .. import random as _random
-    from ..tensor import tensor
-
-    real = _scores(real, "gradient_penalty", "real")
-    fake = _scores(fake, "gradient_penalty", "fake")
+    for what, x in (("real", real), ("fake", fake)):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"gradient_penalty: {what} must be a Tensor of samples (N, ...), got {type(x).__name__}")
     if tuple(real.shape) != tuple(fake.shape):
         raise ValueError(
             f"gradient_penalty: real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}"
         )
-    if real.ndim < 2:
-        raise ValueError(f"gradient_penalty: expected batched samples (N, ...), got shape {tuple(real.shape)}")
+    if real.ndim < 2 or real.shape[0] == 0:
+        raise ValueError(f"gradient_penalty: expected a batch of samples (N, ...), got shape {tuple(real.shape)}")
     n = real.shape[0]
     shape = (n,) + (1,) * (real.ndim - 1)
     if alpha is None:

@@ -4,8 +4,11 @@ One *epoch* is one shuffled pass of the discriminator/critic over the training i
 real images per step); the generator takes one step after every ``n_critic`` discriminator steps.
 Each loss comes with the settings of its paper, scaled to the digits (``LOSS_DEFAULTS``):
 
-- gan, nsgan, lsgan, hinge: Adam(lr 2e-4, betas (0.5, 0.999)), one D step per G step (DCGAN);
-- wgan: RMSprop(lr 5e-5), 5 critic steps per G step, weights clipped to [-0.01, 0.01] (Arjovsky et al.);
+- gan, nsgan, lsgan, hinge: Adam(betas (0.5, 0.999)) as in DCGAN, one D step per G step, with the
+  learning rate raised from DCGAN's 2e-4 to 5e-4 (measured: the same scores in fewer epochs here);
+- wgan: RMSprop, 5 critic steps per G step, weights clipped to [-0.01, 0.01] (Arjovsky et al.), with the
+  learning rate raised from the paper's 5e-5 to 2e-4 and 100 epochs (still only ~880 generator steps:
+  clipping makes the critic, and so the generator, learn slowly);
 - wgan-gp: Adam(betas (0.5, 0.9)), several critic steps per G step, penalty weight 10 (Gulrajani et al.).
 
 The networks are :class:`DCGANGenerator` and :class:`DCGANDiscriminator` on 16x16 digits scaled to
@@ -39,7 +42,7 @@ LOSS_DEFAULTS = {
     "nsgan": {},
     "lsgan": {},
     "hinge": {},
-    "wgan": {"optimizer": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5, "n_critic": 5, "clip_value": 0.01, "epochs": 30},
+    "wgan": {"optimizer": "rmsprop", "lr_g": 2e-4, "lr_d": 2e-4, "n_critic": 5, "clip_value": 0.01, "epochs": 100},
     "wgan-gp": {"lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.5, 0.9), "n_critic": 2, "gp_weight": 10.0},
 }
 
@@ -49,16 +52,16 @@ class GANConfig:
     """Everything that defines a run; ``default_config(loss)`` fills in the loss's defaults."""
 
     loss: str = "nsgan"
-    epochs: int = 20
-    batch_size: int = 64
+    epochs: int = 30
+    batch_size: int = 32
     nz: int = 32
     ngf: int = 32
     ndf: int = 32
     image_size: int = 16
     native_size: int | None = None
     optimizer: str = "adam"
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
+    lr_g: float = 5e-4
+    lr_d: float = 5e-4
     betas: tuple = (0.5, 0.999)
     n_critic: int = 1
     clip_value: float | None = None
