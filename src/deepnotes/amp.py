@@ -206,6 +206,9 @@ class _ScaleFn(Function):
     def backward(self, g):
         return self._mul(g, self.s).astype(self.src, copy=False)
 
+    def backward_graph(self, g):
+        return _ScaleFn.apply(g, scale=self.s)
+
 
 def _is_real(v):
     return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))

@@ -25,6 +25,7 @@ import numpy as np
 from . import devices as _device
 from .amp import _autocast
 from .autograd import function as _function
+from .autograd.differentiate import sweep as _sweep
 from .autograd.function import Function, TensorBase, is_grad_enabled, run_backward
 from .ops import arithmetic as A
 from .ops import elementwise as E
@@ -367,16 +368,16 @@ class Tensor(TensorBase):
     def retains_grad(self):
         return self._retains_grad
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires gradients.
 
         ``gradient`` (same shape as self) seeds the sweep; it may be omitted for one-element tensors.
         As in torch, the values the graph saved for backward are freed afterwards, so a second
         ``backward`` through it raises, unless this call passes ``retain_graph=True`` (which defaults
-        to ``create_graph``).  Higher-order gradients (``create_graph=True``) are not supported.
+        to ``create_graph``).  With ``create_graph=True`` the backward pass is itself recorded: the
+        gradients put into ``.grad`` are graph tensors that can be differentiated again (see
+        ``deepnotes.autograd.grad``).  ``inputs`` (tensors) restricts the accumulation to them.
         """
-        if create_graph:
-            raise NotImplementedError("backward: create_graph=True (higher-order gradients) is not supported")
         if not self._requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn")
         if gradient is None:
@@ -390,7 +391,24 @@ class Tensor(TensorBase):
             g = _to_array(gradient, self.data.dtype, "backward")
             if g.shape != self.data.shape:
                 raise ValueError(f"backward: gradient has shape {g.shape}, expected {self.shape}")
-        run_backward(self, g, bool(create_graph if retain_graph is None else retain_graph))
+        retain = bool(create_graph if retain_graph is None else retain_graph)
+        if not create_graph and inputs is None:
+            run_backward(self, g, retain)
+            return
+        if inputs is not None:
+            inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+            if not inputs:
+                raise RuntimeError("backward: inputs argument was passed as an empty sequence")
+            for i, t in enumerate(inputs):
+                if not isinstance(t, Tensor) or not t._requires_grad:
+                    raise RuntimeError(f"backward: input {i} passed in inputs= does not require grad")
+        if create_graph:
+            g = (
+                gradient
+                if isinstance(gradient, Tensor) and gradient.data.dtype == g.dtype
+                else Tensor._from_op(g, None)
+            )
+        _sweep([self], [g], retain_graph=retain, create_graph=bool(create_graph), inputs=inputs)
 
     def detach(self):
         """The same data, cut from the graph (shares memory and the version counter)."""
@@ -1231,6 +1249,9 @@ class _Cast(Function):
 
     def backward(self, g):
         return g.astype(self.src)
+
+    def backward_graph(self, g):
+        return _Cast.apply(g, dtype=self.src)
 
 
 def _shape_arg(shape, name="shape"):

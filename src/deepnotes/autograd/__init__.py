@@ -1,7 +1,10 @@
-"""Reverse-mode automatic differentiation: the Function protocol, grad mode and gradient checking."""
+"""Reverse-mode automatic differentiation: the Function protocol, grad mode, ``grad`` (to any order)
+and gradient checking."""
 
+from . import functional
+from .differentiate import grad
 from .function import Function, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled, unbroadcast
-from .gradcheck import gradcheck
+from .gradcheck import gradcheck, gradgradcheck
 
 __all__ = [
     "Function",
@@ -12,4 +15,7 @@ __all__ = [
     "set_grad_enabled",
     "unbroadcast",
     "gradcheck",
+    "gradgradcheck",
+    "grad",
+    "functional",
 ]

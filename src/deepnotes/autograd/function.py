@@ -347,14 +347,20 @@ class Function:
     def backward(self, grad):  # pragma: no cover - interface
         raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
 
+    # The differentiable form of ``backward`` for higher-order gradients (``create_graph=True``):
+    # ``backward_graph(self, grad)`` receives the output gradient as a tensor and returns the input
+    # gradients as tensors built from recorded operations (on ``self.parents`` and ``grad``), so the
+    # backward pass is itself a graph.  None: this primitive supports first-order gradients only.
+    backward_graph = None
 
-def _topological_order(root):
-    """Nodes reachable from ``root`` through recorded operations, parents before children.
+
+def _topological_order(roots):
+    """Nodes reachable from the tensors ``roots`` through recorded operations, parents before children.
 
     Iterative depth-first search with an explicit stack, so graphs of any depth need no recursion.
     """
     order, visited = [], set()
-    stack = [(root, False)]
+    stack = [(root, False) for root in reversed(roots)]
     pop, push = stack.pop, stack.append
     while stack:
         node, expanded = pop()
@@ -503,7 +509,7 @@ def run_backward(root, grad, retain_graph=False):
     backward has run (torch's semantics): the memory goes back at once, and a second sweep through
     such a node raises instead of silently adding the gradients again.
     """
-    order = _topological_order(root)
+    order = _topological_order((root,))
     grads = {id(root): grad}
     for node in reversed(order):
         g = grads.pop(id(node), None)

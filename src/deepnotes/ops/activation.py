@@ -27,6 +27,8 @@ import math
 import numpy as np
 
 from ..autograd.function import Function, unbroadcast
+from ._graph import const, linked, reshape, sum_to
+from .elementwise import Clamp, Exp, Sigmoid, Tanh, Where
 
 # ------------------------------------------------------------------------------------- erf / erfc
 _ERX = 8.45062911510467529297e-01
@@ -184,6 +186,10 @@ class LeakyReLUFn(Function):
     def backward(self, g):
         return np.where(self.pos, g, g * g.dtype.type(self.slope))
 
+    def backward_graph(self, g):
+        t = g.data.dtype.type
+        return linked(g * const(g, np.where(self.pos, t(1), t(self.slope))), self.parents[0])
+
 
 class PReLUFn(Function):
     """y = x (x > 0), w_c x else; ``weight`` holds one slope, or one per channel (axis 1 of x)."""
@@ -206,6 +212,17 @@ class PReLUFn(Function):
             gw = gw.reshape(self.wshape)
         return ga, gw
 
+    def backward_graph(self, g):
+        a, w = self.parents
+        pos = const(g, self.pos)
+        zero = const(g, np.zeros((), dtype=g.data.dtype))
+        ga = gw = None
+        if self.needs_input_grad[0]:
+            ga = Where.apply(pos, g, g * reshape(w, self.wb.shape))
+        if self.needs_input_grad[1]:
+            gw = reshape(sum_to(Where.apply(pos, zero, g * a), self.wb.shape), self.wshape)
+        return ga, gw
+
 
 class ELUFn(Function):
     """scale * (x if x > 0 else alpha (e^(input_scale x) - 1)): ELU, SELU and CELU."""
@@ -214,7 +231,7 @@ class ELUFn(Function):
         pos = a > 0
         t = a.dtype.type
         e = np.exp(np.minimum(a, t(0)) * t(input_scale))  # only used where x <= 0
-        self.pos, self.e = pos, e
+        self.pos, self.e, self.input_scale = pos, e, input_scale
         self.coef = (t(scale), t(scale * alpha * input_scale))
         neg = np.expm1(np.minimum(a, t(0)) * t(input_scale)) * t(alpha * scale)
         return np.where(pos, a * t(scale), neg)
@@ -222,6 +239,12 @@ class ELUFn(Function):
     def backward(self, g):
         s, c = self.coef
         return np.where(self.pos, g * s, g * c * self.e)
+
+    def backward_graph(self, g):
+        s, c = self.coef
+        x = self.parents[0]
+        e = Exp.apply(Clamp.apply(x, max=0) * self.input_scale)
+        return Where.apply(const(g, self.pos), g * s, g * (e * c))
 
 
 class HardtanhFn(Function):
@@ -240,6 +263,10 @@ class HardtanhFn(Function):
         inside &= self.out < hi
         return g * inside
 
+    def backward_graph(self, g):
+        lo, hi = self.bounds
+        return linked(g * const(g, ((self.out > lo) & (self.out < hi)).astype(g.data.dtype)), self.parents[0])
+
 
 class HardshrinkFn(Function):
     """x outside [-lambd, lambd], 0 on it; the gradient passes outside and is 0 on the closed interval
@@ -256,6 +283,9 @@ class HardshrinkFn(Function):
     def backward(self, g):
         return np.where(self.inside, g.dtype.type(0), g)
 
+    def backward_graph(self, g):
+        return linked(g * const(g, (~self.inside).astype(g.data.dtype)), self.parents[0])
+
 
 class HardsigmoidFn(Function):
     def forward(self, a):
@@ -265,6 +295,9 @@ class HardsigmoidFn(Function):
 
     def backward(self, g):
         return np.where(self.inside, g * g.dtype.type(1 / 6), g.dtype.type(0))
+
+    def backward_graph(self, g):
+        return linked(g * const(g, np.where(self.inside, 1 / 6, 0).astype(g.data.dtype)), self.parents[0])
 
 
 class HardswishFn(Function):
@@ -277,6 +310,13 @@ class HardswishFn(Function):
         a = self.a
         t = g.dtype.type
         d = np.where(a <= -3, t(0), np.where(a < 3, a * t(1 / 3) + t(0.5), t(1)))
+        return g * d
+
+    def backward_graph(self, g):
+        a = self.a
+        x = self.parents[0]
+        mid = const(g, (a > -3) & (a < 3))
+        d = Where.apply(mid, x * (1 / 3) + 0.5, const(g, (a >= 3).astype(g.data.dtype)))
         return g * d
 
 
@@ -292,6 +332,11 @@ class SiLUFn(Function):
         s = self.s
         return g * (s * (1 + self.a * (1 - s)))
 
+    def backward_graph(self, g):
+        x = self.parents[0]
+        s = Sigmoid.apply(x)
+        return g * (s * (x * (1 - s) + 1))
+
 
 class SwishFn(Function):
     """x sigma(beta x) with a tensor ``beta`` (learnable Swish); beta broadcasts against x."""
@@ -306,6 +351,14 @@ class SwishFn(Function):
         ds = s * (1 - s)
         ga = g * (s + beta * a * ds) if self.needs_input_grad[0] else None
         gb = unbroadcast(g * (a * a * ds), beta.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+    def backward_graph(self, g):
+        a, beta = self.parents
+        s = Sigmoid.apply(beta * a)
+        ds = s * (1 - s)
+        ga = g * (s + beta * a * ds) if self.needs_input_grad[0] else None
+        gb = sum_to(g * (a * a * ds), beta.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -338,6 +391,34 @@ class GELUFn(Function):
         pdf = np.exp(a * a * t(-0.5)) * t(_INV_SQRT_2PI)
         return g * (self.cdf + a * pdf)
 
+    def backward_graph(self, g):
+        x = self.parents[0]
+        if self.approximate == "tanh":
+            k = 0.044715
+            th = Tanh.apply((x + x * x * x * k) * _SQRT_2_OVER_PI)
+            d = (th + 1) * 0.5 + x * (1 - th * th) * (0.5 * _SQRT_2_OVER_PI) * (x * x * (3 * k) + 1)
+            return g * d
+        pdf = Exp.apply(x * x * -0.5) * _INV_SQRT_2PI
+        return g * (NormalCDF.apply(x) + x * pdf)
+
+
+class NormalCDF(Function):
+    """Phi(x) = erfc(-x / sqrt 2) / 2, the standard normal distribution function; Phi'(x) = phi(x) =
+    e^(-x^2 / 2) / sqrt(2 pi).  Used by the differentiable backward of the exact GELU."""
+
+    def forward(self, a):
+        self.a = a
+        return (0.5 * _erf_parts(-a.astype(np.float64) * math.sqrt(0.5))[1]).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        a = self.a
+        t = g.dtype.type
+        return g * (np.exp(a * a * t(-0.5)) * t(_INV_SQRT_2PI))
+
+    def backward_graph(self, g):
+        x = self.parents[0]
+        return g * (Exp.apply(x * x * -0.5) * _INV_SQRT_2PI)
+
 
 class SoftplusFn(Function):
     """log(1 + e^(beta x)) / beta, linear (y = x) where beta x > threshold; y' = sigma(beta x) there
@@ -347,9 +428,13 @@ class SoftplusFn(Function):
         t = a.dtype.type
         z = a * t(beta)
         lin = z > threshold
-        self.z, self.lin = z, lin
+        self.z, self.lin, self.beta = z, lin, beta
         soft = (np.log1p(np.exp(-np.abs(z))) + np.maximum(z, t(0))) / t(beta)
         return np.where(lin, a, soft)
 
     def backward(self, g):
         return np.where(self.lin, g, g * _sigmoid(self.z))
+
+    def backward_graph(self, g):
+        x = self.parents[0]
+        return Where.apply(const(g, self.lin), g, g * Sigmoid.apply(x * self.beta))

@@ -3,6 +3,8 @@
 import numpy as np
 
 from ..autograd.function import Function, broadcasting, unbroadcast
+from ._graph import const, reshape, sum_to
+from .elementwise import Log, Where
 
 
 class Add(Function):
@@ -18,6 +20,11 @@ class Add(Function):
             unbroadcast(g, sb) if self.needs_input_grad[1] else None,
         )
 
+    def backward_graph(self, g):
+        sa, sb = self.shapes
+        need_a, need_b = self.needs_input_grad
+        return (sum_to(g, sa) if need_a else None, sum_to(g, sb) if need_b else None)
+
 
 class Sub(Function):
     @broadcasting("sub")
@@ -31,6 +38,11 @@ class Sub(Function):
             unbroadcast(g, sa) if self.needs_input_grad[0] else None,
             unbroadcast(-g, sb) if self.needs_input_grad[1] else None,
         )
+
+    def backward_graph(self, g):
+        sa, sb = self.shapes
+        need_a, need_b = self.needs_input_grad
+        return (sum_to(g, sa) if need_a else None, sum_to(-g, sb) if need_b else None)
 
 
 class Mul(Function):
@@ -55,6 +67,11 @@ class Mul(Function):
             unbroadcast(g * self.a, self.b.shape if need_a else self.shape) if need_b else None,
         )
 
+    def backward_graph(self, g):
+        a, b = self.parents
+        need_a, need_b = self.needs_input_grad
+        return (sum_to(g * b, a.shape) if need_a else None, sum_to(g * a, b.shape) if need_b else None)
+
 
 class Div(Function):
     """``a / b``; d/da = 1/b, d/db = -a/b^2 = -(1/b) * (a/b)."""
@@ -76,6 +93,13 @@ class Div(Function):
             g_over_b = g / b
             ga = unbroadcast(g_over_b, sa) if self.needs_input_grad[0] else None
             gb = unbroadcast(-g_over_b * (a / b), sb) if self.needs_input_grad[1] else None
+        return ga, gb
+
+    def backward_graph(self, g):
+        a, b = self.parents
+        g_over_b = g / b
+        ga = sum_to(g_over_b, a.shape) if self.needs_input_grad[0] else None
+        gb = sum_to(-g_over_b * (a / b), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -102,12 +126,28 @@ class Pow(Function):
                 gb = unbroadcast(gb, b.shape)
         return ga, gb
 
+    def backward_graph(self, g):
+        a, b = self.parents
+        ga = gb = None
+        zero = const(g, np.zeros((), dtype=g.data.dtype))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.needs_input_grad[0]:
+                d = g * b * Pow.apply(a, b - 1)
+                ga = sum_to(Where.apply(const(g, self.b == 0), zero, d), a.shape)
+            if self.needs_input_grad[1]:
+                d = g * Pow.apply(a, b) * Log.apply(a)
+                gb = sum_to(Where.apply(const(g, (self.a == 0) & (self.b >= 0)), zero, d), b.shape)
+        return ga, gb
+
 
 class Neg(Function):
     def forward(self, a):
         return -a
 
     def backward(self, g):
+        return -g
+
+    def backward_graph(self, g):
         return -g
 
 
@@ -176,4 +216,25 @@ class MatMul(Function):
             else:
                 gb = unbroadcast(mm(np.swapaxes(A, -1, -2), G), B.shape)
             gb = gb.reshape(b.shape)
+        return ga, gb
+
+    def backward_graph(self, g):
+        """dA = dC B^T, dB = A^T dC with recorded products (1-D operands promoted as in forward)."""
+        a, b = self.parents
+        a1, b1 = a.ndim == 1, b.ndim == 1
+        A = reshape(a, (1,) + a.shape) if a1 else a
+        B = reshape(b, b.shape + (1,)) if b1 else b
+        if a1 and b1:
+            G = reshape(g, (1, 1))
+        elif a1:
+            G = reshape(g, g.shape[:-1] + (1,) + g.shape[-1:])
+        elif b1:
+            G = reshape(g, g.shape + (1,))
+        else:
+            G = g
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = reshape(sum_to(MatMul.apply(G, B.mT), A.shape), a.shape)
+        if self.needs_input_grad[1]:
+            gb = reshape(sum_to(MatMul.apply(A.mT, G), B.shape), b.shape)
         return ga, gb

@@ -25,9 +25,13 @@ class _AttnSoftmax(Function):
             if safe:
                 s = np.where(dead, 1, s)
             out = e / s
-        self.out = out
+        self.out, self.safe = out, safe
         return out
 
     def backward(self, g):
         y = self.out
         return y * (g - (g * y).sum(axis=-1, keepdims=True))
+
+    def backward_graph(self, g):
+        y = _AttnSoftmax.apply(self.parents[0], safe=self.safe)
+        return y * (g - (g * y).sum(-1, keepdim=True))

@@ -77,6 +77,13 @@ def col2im(cols, shape, kernel, out_size, stride, dilation):
     return out
 
 
+def _weight_grad(cols, gm, wshape):
+    """dW = gm cols^T per group, from the columns (g, C/g*kh*kw, N*Ho*Wo) and the output gradient
+    (g, O/g, N*Ho*Wo); computed as cols @ gm^T (the long N*Ho*Wo axis inside the product is markedly
+    faster in OpenBLAS than gm @ cols^T)."""
+    return mm(cols, gm.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(wshape)
+
+
 def _phase_spans(pad, size, stride):
     """For each phase a of a padded axis (padded index p = stride * i + a, input index p - pad): the
     first phase index i0 holding input, the input index h0 it holds and how many input indices (h0,
@@ -245,8 +252,7 @@ class Conv2dFn(Function):
         gm = np.ascontiguousarray(grad.transpose(1, 0, 2, 3)).reshape(g, O // g, N * Ho * Wo)
         gx = gw = gb = None
         if self.needs_input_grad[1]:
-            # cols @ gm^T (long inner dimension N*Ho*Wo) is markedly faster in OpenBLAS than gm @ cols^T
-            gw = mm(self.cols, gm.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)
+            gw = _weight_grad(self.cols, gm, w.shape)
         if self.has_bias and self.needs_input_grad[2]:
             gb = gm.reshape(O, -1).sum(axis=1)
         if self.needs_input_grad[0]:
@@ -256,3 +262,108 @@ class Conv2dFn(Function):
             (t, _), (l, _) = self.pads
             gx = dxp[:, :, t : t + H, l : l + W].transpose(1, 0, 2, 3)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+    def _params(self):
+        return {"stride": self.stride, "pads": self.pads, "dilation": self.dilation, "groups": self.groups}
+
+    def backward_graph(self, grad):
+        """dx = conv2d's input gradient of grad (:class:`Conv2dInputGradFn`), dW = the correlation of
+        x with grad (:class:`Conv2dWeightGradFn`), db = the sum of grad: all recorded primitives."""
+        x, w = self.parents[:2]
+        needs = self.needs_input_grad
+        gx = gw = gb = None
+        if needs[0]:
+            gx = Conv2dInputGradFn.apply(grad, w, xshape=self.xshape, **self._params())
+        if needs[1]:
+            gw = Conv2dWeightGradFn.apply(x, grad, wshape=self.w.shape, **self._params())
+        if self.has_bias and needs[2]:
+            gb = grad.sum((0, 2, 3))
+        return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+
+def _adjoint(w, xshape, stride, pads, dilation, groups):
+    """A Conv2dFn context set up as its forward would leave it for an input of ``xshape`` and weight
+    ``w`` (needing the input's gradient only), so its NumPy ``backward`` computes conv2d's input
+    gradient for any output gradient: the one implementation of that map (im2col or depthwise)."""
+    ctx = object.__new__(Conv2dFn)
+    ctx.needs_input_grad = (True, False)
+    N, C, H, W = xshape
+    (pt, pb), (pl, pr) = pads
+    ctx.w, ctx.xshape, ctx.xpshape = w, tuple(xshape), (N, C, H + pt + pb, W + pl + pr)
+    ctx.stride, ctx.pads, ctx.dilation, ctx.groups = stride, pads, dilation, groups
+    ctx.has_bias = False
+    ctx.depthwise = groups == C == w.shape[0] and w.shape[1] == 1
+    return ctx
+
+
+class Conv2dInputGradFn(Function):
+    """The input gradient of conv2d as a primitive: dx = W^T g scattered back over the windows
+    (col2im), for output gradient ``g`` and weight ``w``, shaped like an input of ``xshape``.
+
+    Bilinear in (g, w); for an incoming G (shaped like x): d/dg = conv2d(G, w) and d/dw = conv2d's
+    weight gradient with G as input and g as output gradient.  With :class:`Conv2dWeightGradFn` and
+    conv2d itself, convolutions are differentiable to any order.
+    """
+
+    def forward(self, g, w, *, xshape, stride, pads, dilation, groups):
+        self.params = {"stride": stride, "pads": pads, "dilation": dilation, "groups": groups}
+        self.g, self.w, self.xshape = g, w, tuple(xshape)
+        return _adjoint(w, xshape, **self.params).backward(g)[0]
+
+    def backward(self, G):
+        need_g, need_w = self.needs_input_grad
+        gg = gw = None
+        if need_g:
+            ctx = object.__new__(Conv2dFn)
+            ctx.needs_input_grad = (False, False)
+            gg = np.ascontiguousarray(ctx.forward(G, self.w, **self.params))
+        if need_w:
+            gw = Conv2dWeightGradFn.compute(G, self.g, self.w.shape, **self.params)
+        return gg, gw
+
+    def backward_graph(self, G):
+        g, w = self.parents
+        need_g, need_w = self.needs_input_grad
+        gg = Conv2dFn.apply(G, w, **self.params) if need_g else None
+        gw = Conv2dWeightGradFn.apply(G, g, wshape=self.w.shape, **self.params) if need_w else None
+        return gg, gw
+
+
+class Conv2dWeightGradFn(Function):
+    """The weight gradient of conv2d as a primitive: dW[o, c, i, j] = sum_{n,h,w} g[n, o, h, w]
+    x_pad[n, c, s h + d i, s w + d j] (per group), for input ``x`` and output gradient ``g``.
+
+    Bilinear in (x, g); for an incoming G (shaped like W): d/dg = conv2d(x, G) and d/dx = conv2d's
+    input gradient of g with weight G (:class:`Conv2dInputGradFn`).
+    """
+
+    @staticmethod
+    def compute(x, g, wshape, stride, pads, dilation, groups):
+        _, _, kh, kw = wshape
+        Ho, Wo = g.shape[2:]
+        cols = im2col(pad_input(x, pads), kh, kw, Ho, Wo, stride, dilation, groups)
+        gm = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(groups, wshape[0] // groups, -1)
+        return _weight_grad(cols, gm, wshape)
+
+    def forward(self, x, g, *, wshape, stride, pads, dilation, groups):
+        self.params = {"stride": stride, "pads": pads, "dilation": dilation, "groups": groups}
+        self.x, self.g, self.xshape = x, g, x.shape
+        return self.compute(x, g, wshape, **self.params)
+
+    def backward(self, G):
+        need_x, need_g = self.needs_input_grad
+        gx = gg = None
+        if need_x:
+            gx = _adjoint(G, self.xshape, **self.params).backward(self.g)[0]
+        if need_g:
+            ctx = object.__new__(Conv2dFn)
+            ctx.needs_input_grad = (False, False)
+            gg = np.ascontiguousarray(ctx.forward(self.x, G, **self.params))
+        return gx, gg
+
+    def backward_graph(self, G):
+        x, g = self.parents
+        need_x, need_g = self.needs_input_grad
+        gx = Conv2dInputGradFn.apply(g, G, xshape=self.xshape, **self.params) if need_x else None
+        gg = Conv2dFn.apply(x, G, **self.params) if need_g else None
+        return gx, gg

@@ -82,3 +82,31 @@ class ConvTranspose2dFn(Function):
                 # cols @ x^T keeps the long N*H*W axis as the inner dimension of the product
                 gw = mm(cols, self.xm.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+    def backward_graph(self, grad):
+        """dx = conv2d(grad, W) (the convolution this layer is the adjoint of), dW = the weight
+        gradient of that convolution with x as its output gradient, db = sum of grad; recorded."""
+        from .conv import Conv2dFn, Conv2dWeightGradFn
+
+        x, w = self.parents[:2]
+        C, Og, kh, kw = self.w.shape
+        H, W = self.xshape[2:]
+        (p0, p1) = self.padding
+        params = {"stride": self.stride, "pads": ((p0, p0), (p1, p1)), "dilation": self.dilation, "groups": self.groups}
+        rows = (grad.shape[2] + 2 * p0 - self.dilation[0] * (kh - 1) - 1) // self.stride[0] + 1
+        cols = (grad.shape[3] + 2 * p1 - self.dilation[1] * (kw - 1) - 1) // self.stride[1] + 1
+        if (rows, cols) != (H, W):
+            raise RuntimeError(
+                "backward: double backward (create_graph=True) through ConvTranspose2dFn needs "
+                f"output_padding < stride (got stride {self.stride}, input {H}x{W}, output "
+                f"{grad.shape[2]}x{grad.shape[3]})"
+            )
+        needs = self.needs_input_grad
+        gx = gw = gb = None
+        if needs[0]:
+            gx = Conv2dFn.apply(grad, w, **params)
+        if needs[1]:
+            gw = Conv2dWeightGradFn.apply(grad, x, wshape=self.w.shape, **params)
+        if self.has_bias and needs[2]:
+            gb = grad.sum((0, 2, 3))
+        return (gx, gw, gb) if self.has_bias else (gx, gw)

@@ -11,6 +11,8 @@ import string
 import numpy as np
 
 from ..autograd.function import Function
+from ._graph import const, reshape
+from .shape import Expand
 
 _LETTERS = string.ascii_letters
 
@@ -82,38 +84,86 @@ class Einsum(Function):
         self.arrays, self.inputs, self.out, self.sizes = arrays, inputs, out, sizes
         return np.asarray(np.einsum(",".join(inputs) + "->" + out, *arrays, optimize=True))
 
-    def backward(self, g):
-        arrays, inputs, out, sizes = self.arrays, self.inputs, self.out, self.sizes
-        full = [np.broadcast_to(a, tuple(sizes[c] for c in s)) for a, s in zip(arrays, inputs)]
+    def _grad_terms(self, i):
+        """The einsum giving operand i's gradient: (equation, terms), each term ``("g",)`` (the output
+        gradient), ``("x", j)`` (operand j broadcast to its full size), ``("eye", c)`` (an identity
+        matrix tying a repeated letter, a diagonal) or ``("ones", c)`` (a letter summed over in
+        operand i only: d/dx of a sum is 1)."""
+        inputs, out, sizes = self.inputs, self.out, self.sizes
         spare = iter(c for c in _LETTERS if c not in sizes)
+        subs, terms = [out], [("g",)]
+        for j, s in enumerate(inputs):
+            if j != i:
+                subs.append(s)
+                terms.append(("x", j))
+        elsewhere = set("".join(subs))
+        target, seen = [], set()
+        for c in inputs[i]:
+            if c in seen:  # a diagonal: a fresh letter equal to c through an identity matrix
+                f = next(spare)
+                subs.append(c + f)
+                terms.append(("eye", c))
+                target.append(f)
+                continue
+            seen.add(c)
+            if c not in elsewhere:
+                subs.append(c)
+                terms.append(("ones", c))
+            target.append(c)
+        return ",".join(subs) + "->" + "".join(target), terms
+
+    def _broadcast_axes(self, i, grad_shape):
+        """Axes along which operand i (of size 1 there) was broadcast: its gradient is summed over them."""
+        shape = self.arrays[i].shape
+        return tuple(k for k, n in enumerate(shape) if n == 1 and grad_shape[k] != 1)
+
+    def backward(self, g):
+        arrays, inputs, sizes = self.arrays, self.inputs, self.sizes
+        full = [np.broadcast_to(a, tuple(sizes[c] for c in s)) for a, s in zip(arrays, inputs)]
         grads = []
         for i, need in enumerate(self.needs_input_grad):
             if not need:
                 grads.append(None)
                 continue
-            subs, ops = [out], [g]
-            for j, s in enumerate(inputs):
-                if j != i:
-                    subs.append(s)
-                    ops.append(full[j])
-            elsewhere = set("".join(subs))
-            target, seen = [], set()
-            for c in inputs[i]:
-                if c in seen:  # a diagonal: a fresh letter equal to c through an identity matrix
-                    f = next(spare)
-                    subs.append(c + f)
-                    ops.append(np.eye(sizes[c], dtype=g.dtype))
-                    target.append(f)
-                    continue
-                seen.add(c)
-                if c not in elsewhere:  # summed over in operand i only: d/dx of a sum is 1
-                    subs.append(c)
-                    ops.append(np.ones(sizes[c], dtype=g.dtype))
-                target.append(c)
-            grad = np.einsum(",".join(subs) + "->" + "".join(target), *ops, optimize=True)
-            shape = arrays[i].shape
-            axes = tuple(k for k, n in enumerate(shape) if n == 1 and grad.shape[k] != 1)
+            equation, terms = self._grad_terms(i)
+            ops = [self._term_array(t, g, full) for t in terms]
+            grad = np.einsum(equation, *ops, optimize=True)
+            axes = self._broadcast_axes(i, grad.shape)
             if axes:  # operand i was broadcast along these axes
                 grad = grad.sum(axis=axes, keepdims=True)
-            grads.append(np.asarray(grad, dtype=arrays[i].dtype).reshape(shape))
+            grads.append(np.asarray(grad, dtype=arrays[i].dtype).reshape(arrays[i].shape))
+        return tuple(grads)
+
+    def _term_array(self, term, g, full):
+        kind = term[0]
+        if kind == "g":
+            return g
+        if kind == "x":
+            return full[term[1]]
+        n = self.sizes[term[1]]
+        return np.eye(n, dtype=g.dtype) if kind == "eye" else np.ones(n, dtype=g.dtype)
+
+    def backward_graph(self, g):
+        """The same einsums, recorded: the operands are the input tensors (expanded where they were
+        broadcast) and the output gradient."""
+        parents, inputs, sizes = self.parents, self.inputs, self.sizes
+        full = []
+        for t, sub in zip(parents, inputs):
+            shape = tuple(sizes[c] for c in sub)
+            full.append(t if tuple(t.shape) == shape else Expand.apply(t, shape=shape))
+        grads = []
+        for i, need in enumerate(self.needs_input_grad):
+            if not need:
+                grads.append(None)
+                continue
+            equation, terms = self._grad_terms(i)
+            ops = [
+                self._term_array(t, g, full) if t[0] in ("g", "x") else const(g, self._term_array(t, g.data, None))
+                for t in terms
+            ]
+            grad = Einsum.apply(*ops, equation=equation)
+            axes = self._broadcast_axes(i, grad.shape)
+            if axes:
+                grad = grad.sum(axes, keepdim=True)
+            grads.append(reshape(grad, self.arrays[i].shape))
         return tuple(grads)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..autograd.function import Function, broadcasting, unbroadcast
+from ._graph import const, linked, sum_to
 
 
 class Exp(Function):
@@ -13,6 +14,9 @@ class Exp(Function):
     def backward(self, g):
         return g * self.out
 
+    def backward_graph(self, g):
+        return g * Exp.apply(self.parents[0])
+
 
 class Log(Function):
     def forward(self, a):
@@ -21,6 +25,9 @@ class Log(Function):
 
     def backward(self, g):
         return g / self.a
+
+    def backward_graph(self, g):
+        return g / self.parents[0]
 
 
 class Sqrt(Function):
@@ -31,6 +38,9 @@ class Sqrt(Function):
     def backward(self, g):
         return g / (2 * self.out)
 
+    def backward_graph(self, g):
+        return g / (Sqrt.apply(self.parents[0]) * 2)
+
 
 class Abs(Function):
     def forward(self, a):
@@ -39,6 +49,9 @@ class Abs(Function):
 
     def backward(self, g):
         return g * np.sign(self.a)
+
+    def backward_graph(self, g):
+        return linked(g * const(g, np.sign(self.a)), self.parents[0])
 
 
 class PiecewiseConstant(Function):
@@ -58,6 +71,9 @@ class PiecewiseConstant(Function):
     def backward(self, g):
         return np.zeros(self.shape, self.dtype)
 
+    def backward_graph(self, g):
+        return const(g, np.zeros(self.shape, self.dtype))
+
 
 class Sin(Function):
     def forward(self, a):
@@ -66,6 +82,9 @@ class Sin(Function):
 
     def backward(self, g):
         return g * np.cos(self.a)
+
+    def backward_graph(self, g):
+        return g * Cos.apply(self.parents[0])
 
 
 class Cos(Function):
@@ -76,6 +95,9 @@ class Cos(Function):
     def backward(self, g):
         return -g * np.sin(self.a)
 
+    def backward_graph(self, g):
+        return -g * Sin.apply(self.parents[0])
+
 
 class Atan(Function):
     def forward(self, a):
@@ -84,6 +106,10 @@ class Atan(Function):
 
     def backward(self, g):
         return g / (1 + self.a * self.a)
+
+    def backward_graph(self, g):
+        a = self.parents[0]
+        return g / (a * a + 1)
 
 
 class Clamp(Function):
@@ -105,6 +131,14 @@ class Clamp(Function):
         else:
             mask = a <= self.max
         return g * mask
+
+    def backward_graph(self, g):
+        mask = np.ones(self.a.shape, dtype=bool)
+        if self.min is not None:
+            mask &= self.a >= self.min
+        if self.max is not None:
+            mask &= self.a <= self.max
+        return g * const(g, mask.astype(g.data.dtype))
 
 
 def _tie_weights(wins, ties, dtype):
@@ -129,6 +163,13 @@ class Maximum(Function):
         gb = unbroadcast(g * (1 - wa), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
+    def backward_graph(self, g):
+        a, b = self.a, self.b
+        wa = const(g, _tie_weights(a > b, a == b, g.data.dtype))
+        ga = sum_to(g * wa, a.shape) if self.needs_input_grad[0] else None
+        gb = sum_to(g * (1 - wa), b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
 
 class Minimum(Function):
     """Elementwise minimum; on ties the gradient is shared equally (torch's rule)."""
@@ -143,6 +184,13 @@ class Minimum(Function):
         wa = _tie_weights(a < b, a == b, g.dtype)
         ga = unbroadcast(g * wa, a.shape) if self.needs_input_grad[0] else None
         gb = unbroadcast(g * (1 - wa), b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+    def backward_graph(self, g):
+        a, b = self.a, self.b
+        wa = const(g, _tie_weights(a < b, a == b, g.data.dtype))
+        ga = sum_to(g * wa, a.shape) if self.needs_input_grad[0] else None
+        gb = sum_to(g * (1 - wa), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -160,6 +208,14 @@ class Where(Function):
         gb = unbroadcast(np.where(self.cond, zero, g), sb) if self.needs_input_grad[2] else None
         return None, ga, gb
 
+    def backward_graph(self, g):
+        sa, sb = self.shapes
+        cond = const(g, self.cond)
+        zero = const(g, np.zeros((), dtype=g.data.dtype))
+        ga = sum_to(Where.apply(cond, g, zero), sa) if self.needs_input_grad[1] else None
+        gb = sum_to(Where.apply(cond, zero, g), sb) if self.needs_input_grad[2] else None
+        return None, ga, gb
+
 
 class ReLU(Function):
     """max(x, 0); the gradient passes where x > 0 (0 at x == 0, as torch)."""
@@ -175,6 +231,9 @@ class ReLU(Function):
     def backward(self, g):
         return g * (self.out > 0)
 
+    def backward_graph(self, g):
+        return linked(g * const(g, (self.out > 0).astype(g.data.dtype)), self.parents[0])
+
 
 class Sigmoid(Function):
     """sigma(x) = 1 / (1 + e^-x), evaluated as e^x / (1 + e^x) for x < 0 so it never overflows."""
@@ -187,6 +246,10 @@ class Sigmoid(Function):
     def backward(self, g):
         return g * self.out * (1 - self.out)
 
+    def backward_graph(self, g):
+        y = Sigmoid.apply(self.parents[0])
+        return g * y * (1 - y)
+
 
 class Tanh(Function):
     def forward(self, a):
@@ -195,6 +258,10 @@ class Tanh(Function):
 
     def backward(self, g):
         return g * (1 - self.out * self.out)
+
+    def backward_graph(self, g):
+        y = Tanh.apply(self.parents[0])
+        return g * (1 - y * y)
 
 
 class Softmax(Function):
@@ -211,6 +278,10 @@ class Softmax(Function):
         y = self.out
         return y * (g - (g * y).sum(axis=self.dim, keepdims=True))
 
+    def backward_graph(self, g):
+        y = Softmax.apply(self.parents[0], dim=self.dim)
+        return y * (g - (g * y).sum(self.dim, keepdim=True))
+
 
 class LogSoftmax(Function):
     """log_softmax(x) = (x - max) - log sum e^(x - max), exact for logits of any magnitude."""
@@ -223,3 +294,6 @@ class LogSoftmax(Function):
 
     def backward(self, g):
         return g - np.exp(self.out) * g.sum(axis=self.dim, keepdims=True)
+
+    def backward_graph(self, g):
+        return g - Softmax.apply(self.parents[0], dim=self.dim) * g.sum(self.dim, keepdim=True)

@@ -4,7 +4,8 @@ rows (``deepnotes.nn.functional.embedding`` validates and calls it)."""
 import numpy as np
 
 from ..autograd.function import Function
-from .shape import _scatter_add_rows
+from ._graph import const, reshape
+from .shape import IndexScatter, _scatter_add_rows
 
 
 class _EmbeddingFn(Function):
@@ -26,3 +27,15 @@ class _EmbeddingFn(Function):
             keep = idx != self.padding_idx
             idx, rows = idx[keep], rows[keep]
         return _scatter_add_rows(self.shape, idx, np.ascontiguousarray(rows))
+
+    def backward_graph(self, g):
+        idx = self.idx
+        rows = reshape(g, (idx.size, self.shape[1]))
+        factor = np.ones(idx.size, dtype=g.data.dtype)
+        if self.scale:
+            factor /= np.bincount(idx, minlength=self.shape[0])[idx]
+        if self.padding_idx is not None:
+            factor[idx == self.padding_idx] = 0
+        if self.scale or self.padding_idx is not None:
+            rows = rows * const(g, factor[:, None])
+        return IndexScatter.apply(rows, shape=self.shape, index=idx, advanced=True)

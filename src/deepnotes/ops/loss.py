@@ -10,6 +10,8 @@ by its class name.
 import numpy as np
 
 from ..autograd.function import Function, unbroadcast
+from ._graph import const, sum_to
+from .elementwise import Log, Maximum, Sigmoid, Where
 
 
 class BCEWithLogitsFn(Function):
@@ -31,6 +33,12 @@ class BCEWithLogitsFn(Function):
             gt = unbroadcast(-g * x, t.shape)
         return gx, gt
 
+    def backward_graph(self, g):
+        x, t = self.parents
+        gx = sum_to(g * (Sigmoid.apply(x) - t), x.shape) if self.needs_input_grad[0] else None
+        gt = sum_to(-g * x, t.shape) if self.needs_input_grad[1] else None
+        return gx, gt
+
 
 class _PickNLL(Function):
     """l = -w * logp[target] along the class axis 1 (the fused gather of nll_loss).
@@ -48,6 +56,12 @@ class _PickNLL(Function):
         out = np.zeros(self.shape, dtype=g.dtype)
         np.put_along_axis(out, self.idx, (-self.w * g)[:, None], axis=1)
         return out
+
+    def backward_graph(self, g):
+        hot = np.zeros(self.shape, dtype=g.data.dtype)
+        np.put_along_axis(hot, self.idx, 1, axis=1)
+        picked = g * const(g, -self.w)
+        return picked.reshape(picked.shape[:1] + (1,) + picked.shape[1:]) * const(g, hot)
 
 
 class _BinaryCrossEntropy(Function):
@@ -70,6 +84,17 @@ class _BinaryCrossEntropy(Function):
                 gt = g * (np.log1p(-x) - np.log(x))
         return gx, gt
 
+    def backward_graph(self, g):
+        x, t = self.parents
+        gx = gt = None
+        if self.needs_input_grad[0]:
+            floor = const(g, np.asarray(1e-12, dtype=g.data.dtype))
+            gx = g * (x - t) / Maximum.apply(x * (1 - x), floor)
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gt = g * (Log.apply(1 - x) - Log.apply(x))
+        return gx, gt
+
 
 class _XLogX(Function):
     """t log t with 0 log 0 = 0 (torch's xlogy(t, t)); gradient log t + 1 (NaN at t = 0, as torch's
@@ -84,3 +109,10 @@ class _XLogX(Function):
         t = self.t
         with np.errstate(divide="ignore", invalid="ignore"):
             return g * (np.where(t != 0, np.log(t), t.dtype.type(0)) + t / t)
+
+    def backward_graph(self, g):
+        t = self.parents[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            nonzero = const(g, self.t != 0)
+            log = Where.apply(nonzero, Log.apply(t), const(g, np.zeros((), dtype=g.data.dtype)))
+            return g * (log + t / t)

@@ -16,8 +16,9 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
+from ._graph import const
 from ._rowwise import row_broadcasts
-from .normalization import _row_dots, _row_sums, float32_statistics
+from .normalization import _row_dots, _row_sums, float32_statistics, normalized_backward_graph
 
 
 def _channel_sums(a3, b3=None):
@@ -92,7 +93,7 @@ class BatchNormFn(Function):
             out += b[:, None]
         if any(self.needs_input_grad):
             self.x3, self.mean, self.invstd, self.weight, self.training = x3, mean, invstd, weight, training
-            self.has_weight, self.has_bias = has_weight, has_bias
+            self.has_weight, self.has_bias, self.eps = has_weight, has_bias, eps
         return self._from3(out)
 
     def _as3(self, a):
@@ -125,6 +126,27 @@ class BatchNormFn(Function):
         if needs[0]:
             with row_broadcasts(s):
                 grads[0] = self._input_grad(g, g3, x3, mean, invstd, sum_g, sum_gxhat, n, s)
+        return tuple(grads) if len(grads) > 1 else grads[0]
+
+    def backward_graph(self, g):
+        """Training: the batch statistics' gradient (over N and the spatial axes) with recorded
+        operations; evaluation: the affine map with the running statistics as constants."""
+        x, affine = self.parents[0], self.parents[1:]
+        n, c = self.xshape[:2]
+        x3, g3 = x.reshape(n, c, -1), g.reshape(n, c, -1)
+        w = affine[0].reshape(1, c, 1) if self.has_weight else None
+        if self.training:
+            dx, xhat = normalized_backward_graph(g3, x3, (0, 2), self.eps, w)
+        else:
+            invstd = const(g, self.invstd.reshape(1, c, 1))
+            xhat = (x3 - const(g, self.mean.reshape(1, c, 1))) * invstd
+            dx = g3 * (invstd * w if w is not None else invstd)
+        needs = self.needs_input_grad
+        grads = [dx.reshape(self.xshape) if needs[0] else None]
+        if self.has_weight:
+            grads.append((g3 * xhat).sum((0, 2)) if needs[1] else None)
+        if self.has_bias:
+            grads.append(g3.sum((0, 2)) if needs[-1] else None)
         return tuple(grads) if len(grads) > 1 else grads[0]
 
     def _input_grad(self, g, g3, x3, mean, invstd, sum_g, sum_gxhat, n, s):

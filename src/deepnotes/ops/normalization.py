@@ -53,6 +53,19 @@ def float32_statistics(cls):
     return cls
 
 
+def normalized_backward_graph(g, x, axes, eps, weight=None):
+    """The gradient of x_hat = (x - mean) / sqrt(var + eps) (statistics over ``axes``, biased
+    variance), optionally followed by ``* weight``, written with recorded tensor operations:
+    dx = invstd (dx_hat - mean(dx_hat) - x_hat mean(dx_hat x_hat)), dx_hat = g * weight.
+    Returns (dx, x_hat); the normalisation primitives' ``backward_graph`` share it."""
+    xc = x - x.mean(axes, keepdim=True)
+    invstd = ((xc * xc).mean(axes, keepdim=True) + eps) ** -0.5
+    xhat = xc * invstd
+    dxhat = g * weight if weight is not None else g
+    dx = invstd * (dxhat - dxhat.mean(axes, keepdim=True) - xhat * (dxhat * xhat).mean(axes, keepdim=True))
+    return dx, xhat
+
+
 def _row_sums(a2):
     """Sums of the rows of a 2-D array: one BLAS matrix-vector product (memory-bound, no temporaries)."""
     if a2.dtype == np.float16 or a2.shape[1] == 0:
@@ -141,7 +154,7 @@ class LayerNormFn(Function):
                 np.add(h, bias, out=o)
             else:
                 o[...] = h
-        self.xhat, self.invstd, self.weight = xhat, invstd, weight
+        self.xhat, self.invstd, self.weight, self.m, self.eps = xhat, invstd, weight, m, eps
         self.has_weight, self.has_bias, self.shape = has_weight, has_bias, x.shape
         self.pshape = affine[0].shape if affine else None
         return out.reshape(x.shape)
@@ -189,6 +202,21 @@ class LayerNormFn(Function):
             grads.append(gb.reshape(self.pshape) if gb is not None else None)
         return tuple(grads) if len(grads) > 1 else grads[0]
 
+    def backward_graph(self, g):
+        x, affine = self.parents[0], self.parents[1:]
+        m = self.m
+        x2 = x.reshape(-1, m)
+        g2 = g.reshape(-1, m)
+        w = affine[0].reshape(m) if self.has_weight else None
+        dx, xhat = normalized_backward_graph(g2, x2, 1, self.eps, w)
+        needs = self.needs_input_grad
+        grads = [dx.reshape(self.shape) if needs[0] else None]
+        if self.has_weight:
+            grads.append((g2 * xhat).sum(0).reshape(self.pshape) if needs[1] else None)
+        if self.has_bias:
+            grads.append(g2.sum(0).reshape(self.pshape) if needs[-1] else None)
+        return tuple(grads) if len(grads) > 1 else grads[0]
+
 
 @float32_statistics
 class GroupNormFn(Function):
@@ -231,7 +259,7 @@ class GroupNormFn(Function):
             self._update_running(mean, var, n, c, s, running_mean, running_var, momentum)
         if any(self.needs_input_grad):
             self.xr, self.mean, self.invstd, self.w2 = xr, mean, invstd, w2
-            self.dims, self.shape = (n, groups, cg, s), x.shape
+            self.dims, self.shape, self.eps = (n, groups, cg, s), x.shape, eps
             self.has_weight, self.has_bias = has_weight, has_bias
         return out.reshape(x.shape)
 
@@ -293,4 +321,18 @@ class GroupNormFn(Function):
             grads.append(gxh.reshape(n, groups * cg).sum(axis=0) if needs[1] else None)
         if self.has_bias:
             grads.append(gs.reshape(n, groups * cg).sum(axis=0) if needs[-1] else None)
+        return tuple(grads) if len(grads) > 1 else grads[0]
+
+    def backward_graph(self, g):
+        n, groups, cg, s = self.dims
+        x, affine = self.parents[0], self.parents[1:]
+        x4, g4 = x.reshape(n, groups, cg, s), g.reshape(n, groups, cg, s)
+        w = affine[0].reshape(1, groups, cg, 1) if self.has_weight else None
+        dx, xhat = normalized_backward_graph(g4, x4, (2, 3), self.eps, w)
+        needs = self.needs_input_grad
+        grads = [dx.reshape(self.shape) if needs[0] else None]
+        if self.has_weight:
+            grads.append((g4 * xhat).sum((0, 3)).reshape(groups * cg) if needs[1] else None)
+        if self.has_bias:
+            grads.append(g4.sum((0, 3)).reshape(groups * cg) if needs[-1] else None)
         return tuple(grads) if len(grads) > 1 else grads[0]

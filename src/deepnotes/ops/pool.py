@@ -8,7 +8,10 @@ import numpy as np
 
 from ..autograd.function import Function
 from ._finite import all_finite
+from ._graph import linked
 from .conv import pad_input, patches
+from .linear import AxisMatrixFn, along_axis
+from .shape import GetItem, IndexScatter
 
 
 def pool_output_size(size, kernel, stride, padding, dilation=1, ceil_mode=False):
@@ -139,6 +142,25 @@ class MaxPool2dFn(Function):
         (t, _), (l, _) = self.pads
         return dxp[:, :, t : t + H, l : l + W]
 
+    def backward_graph(self, grad):
+        """grad added at each window's arg-max (recorded as an index scatter, whose own gradient is
+        the gather at those positions); windows lying wholly in the padding pass nothing."""
+        H, W = self.xshape[2:]
+        rows, cols = self._taps(self.arg)
+        N, C = self.xshape[:2]
+        shape = self.arg.shape
+        n = np.broadcast_to(np.arange(N).reshape(N, 1, 1, 1), shape)
+        c = np.broadcast_to(np.arange(C).reshape(1, C, 1, 1), shape)
+        rows, cols = np.broadcast_to(rows, shape), np.broadcast_to(cols, shape)
+        inside = (rows >= 0) & (rows < H) & (cols >= 0) & (cols < W)
+        if inside.all():
+            index = (n, c, rows, cols)
+        else:
+            keep = np.nonzero(inside)
+            grad = GetItem.apply(grad, index=keep, advanced=True)
+            index = (n[keep], c[keep], rows[keep], cols[keep])
+        return linked(IndexScatter.apply(grad, shape=self.xshape, index=index, advanced=True), self.parents[0])
+
 
 def _avg_divisor(size, kernel, stride, pad, out, count_include_pad):
     """Per-output window length along one axis, following torch's avg_pool2d: windows are clipped to
@@ -177,21 +199,54 @@ class AvgPool2dFn(Function):
         self.div = div.astype(x.dtype)
         self.xshape, self.xpshape, self.pads = x.shape, xp.shape, pads
         self.kernel, self.stride = kernel, stride
+        self.options = (padding, ceil_mode, count_include_pad, divisor_override)
         total /= self.div
         return total
 
     def backward(self, grad):
-        N, C, H, W = self.xshape
-        kh, kw = self.kernel
-        Ho, Wo = grad.shape[2:]
-        s0, s1 = self.stride
-        g = grad / self.div
-        dxp = np.zeros(self.xpshape, dtype=grad.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                dxp[:, :, i : i + s0 * (Ho - 1) + 1 : s0, j : j + s1 * (Wo - 1) + 1 : s1] += g
-        (t, _), (l, _) = self.pads
-        return dxp[:, :, t : t + H, l : l + W]
+        return _avg_spread(grad, self.div, self.xshape, self.xpshape, self.pads, self.kernel, self.stride)
+
+    def backward_graph(self, grad):
+        return linked(AvgPool2dBackwardFn.apply(grad, pool=self), self.parents[0])
+
+
+def _avg_spread(grad, div, xshape, xpshape, pads, kernel, stride):
+    """Each window's grad / divisor added back over the window: average pooling's input gradient."""
+    H, W = xshape[2:]
+    kh, kw = kernel
+    Ho, Wo = grad.shape[2:]
+    s0, s1 = stride
+    g = grad / div
+    dxp = np.zeros(xpshape, dtype=grad.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i : i + s0 * (Ho - 1) + 1 : s0, j : j + s1 * (Wo - 1) + 1 : s1] += g
+    (t, _), (l, _) = pads
+    return dxp[:, :, t : t + H, l : l + W]
+
+
+class AvgPool2dBackwardFn(Function):
+    """Average pooling's input gradient as a primitive (for higher-order gradients).  The map is
+    linear and its adjoint is average pooling itself, so its gradient is the pooling again."""
+
+    def forward(self, g, pool):
+        self.geometry = (pool.div, pool.xshape, pool.xpshape, pool.pads, pool.kernel, pool.stride)
+        padding, ceil_mode, count_include_pad, divisor_override = pool.options
+        self.kwargs = {
+            "kernel": pool.kernel,
+            "stride": pool.stride,
+            "padding": padding,
+            "ceil_mode": ceil_mode,
+            "count_include_pad": count_include_pad,
+            "divisor_override": divisor_override,
+        }
+        return _avg_spread(g, *self.geometry)
+
+    def backward(self, gg):
+        return object.__new__(AvgPool2dFn).forward(gg, **self.kwargs)
+
+    def backward_graph(self, gg):
+        return AvgPool2dFn.apply(gg, **self.kwargs)
 
 
 def adaptive_bins(size, out):
@@ -222,7 +277,7 @@ class AdaptiveAvg1dFn(Function):
         self.axis, self.out, self.shape = axis, out, a.shape
         self.matrix = adaptive_matrix(a.shape[axis], out, a.dtype)
         if all_finite(a):
-            return self._product(self.matrix, a, axis)
+            return along_axis(self.matrix, a, axis)
         start, end = adaptive_bins(a.shape[axis], out)
         # sums over [start_i, end_i): reduceat over the pairs (start_i, end_i), every other segment kept;
         # one zero appended along the axis makes an end equal to the axis length a valid index
@@ -232,16 +287,10 @@ class AdaptiveAvg1dFn(Function):
         counts = (end - start).astype(a.dtype)
         return sums / counts.reshape([-1 if d == axis else 1 for d in range(a.ndim)])
 
-    @staticmethod
-    def _product(m, a, axis):
-        if axis == a.ndim - 1:
-            return a @ m.T
-        return np.moveaxis(np.matmul(m, np.moveaxis(a, axis, -2)), -2, axis)
-
     def backward(self, g):
         axis = self.axis
         if all_finite(g):
-            return self._product(self.matrix.T, g, axis)
+            return along_axis(self.matrix.T, g, axis)
         start, end = adaptive_bins(self.shape[axis], self.out)
         lengths = end - start
         bins = np.repeat(np.arange(self.out), lengths)
@@ -250,6 +299,9 @@ class AdaptiveAvg1dFn(Function):
         dx = np.zeros(self.shape, dtype=g.dtype)
         np.add.at(np.moveaxis(dx, axis, -1), (Ellipsis, positions), share[..., bins])
         return dx
+
+    def backward_graph(self, g):
+        return linked(AxisMatrixFn.apply(g, matrix=self.matrix.T, axis=self.axis), self.parents[0])
 
 
 def _bin_index(size, out):
@@ -298,3 +350,11 @@ class AdaptiveMaxPool2dFn(Function):
         plane = (np.arange(N * C) * (H * W)).reshape(N, C, 1, 1)
         total = np.bincount((self.arg + plane).ravel(), weights=grad.ravel(), minlength=N * C * H * W)
         return total.astype(grad.dtype, copy=False).reshape(self.xshape)
+
+    def backward_graph(self, grad):
+        N, C, H, W = self.xshape
+        shape = self.arg.shape
+        n = np.broadcast_to(np.arange(N).reshape(N, 1, 1, 1), shape)
+        c = np.broadcast_to(np.arange(C).reshape(1, C, 1, 1), shape)
+        index = (n, c) + np.divmod(self.arg, W)
+        return linked(IndexScatter.apply(grad, shape=self.xshape, index=index, advanced=True), self.parents[0])

@@ -4,6 +4,9 @@ one element along an axis (max/min with ``dim``: the gradient goes to the return
 import numpy as np
 
 from ..autograd.function import Function
+from ._graph import const, expand_reduced
+from .elementwise import Where
+from .shape import Expand
 
 
 def normalize_axes(dim, ndim, name):
@@ -59,6 +62,9 @@ class Sum(Function):
     def backward(self, g):
         return _expand_back(g, self.shape, self.axes, self.keepdim)
 
+    def backward_graph(self, g):
+        return expand_reduced(g, self.shape, self.axes, self.keepdim)
+
 
 class Mean(Function):
     """mean over ``axes`` (N elements each); d/dx_i = 1/N."""
@@ -82,6 +88,10 @@ class Mean(Function):
         else:
             g = g * g.dtype.type(1.0 / self.count)
         return _expand_back(g, self.shape, self.axes, self.keepdim)
+
+    def backward_graph(self, g):
+        scale = g.data.dtype.type(np.nan if self.count == 0 else 1.0 / self.count)
+        return expand_reduced(g * scale, self.shape, self.axes, self.keepdim)
 
 
 class Var(Function):
@@ -111,6 +121,13 @@ class Var(Function):
                 return (g * (g.dtype.type(2) / self.denom)) * self.centred
         return (g * (g.dtype.type(2) / self.denom)) * self.centred
 
+    def backward_graph(self, g):
+        x = self.parents[0]
+        centred = x - Mean.apply(x, axes=self.axes, keepdim=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = g.data.dtype.type(2) / self.denom
+        return expand_reduced(g * scale, self.shape, self.axes, self.keepdim) * centred
+
 
 class Prod(Function):
     """Product over one axis; d/dx_i = product of all the other elements, computed from exclusive
@@ -133,6 +150,19 @@ class Prod(Function):
             np.cumprod(np.concatenate([ones, np.delete(rev, -1, axis=axis)], axis=axis), axis=axis), axis=axis
         )
         return g * left * right
+
+    def backward_graph(self, g):
+        """d/dx_i = the product of the others, recorded exactly (zeros included): x is repeated n times
+        along a new axis with the i-th copy's i-th element replaced by 1, and each copy multiplied out."""
+        x, axis = self.parents[0], self.axis
+        shape = self.a.shape
+        n = shape[axis]
+        rep = shape[:axis] + (n, n) + shape[axis + 1 :]
+        copies = Expand.apply(x.reshape(shape[:axis] + (1,) + shape[axis:]), shape=rep)
+        eye = np.eye(n, dtype=bool).reshape((1,) * axis + (n, n) + (1,) * (len(shape) - axis - 1))
+        one = const(g, np.ones((), dtype=g.data.dtype))
+        others = Prod.apply(Where.apply(const(g, eye), one, copies), axis=axis + 1, keepdim=False)
+        return expand_reduced(g, shape, (axis,), self.keepdim) * others
 
 
 class AMax(Function):
@@ -158,6 +188,11 @@ class AMax(Function):
             g = np.expand_dims(g, self.axes)
         return mask * (g / count)
 
+    def backward_graph(self, g):
+        mask = self.a == self.out
+        share = mask / mask.sum(axis=self.axes, keepdims=True, dtype=g.data.dtype)
+        return expand_reduced(g, self.a.shape, self.axes, self.keepdim) * const(g, share)
+
 
 class AMin(AMax):
     largest = False
@@ -179,6 +214,11 @@ class SelectDim(Function):
         np.put_along_axis(out, self.index, g, axis=self.dim)
         return out
 
+    def backward_graph(self, g):
+        hot = np.zeros(self.shape, dtype=g.data.dtype)
+        np.put_along_axis(hot, self.index, 1, axis=self.dim)
+        return expand_reduced(g, self.shape, (self.dim,), self.keepdim) * const(g, hot)
+
 
 class MaxDim(Function):
     """``max(dim)`` values (arg-max computed here); kept for code that applies it directly."""
@@ -190,6 +230,7 @@ class MaxDim(Function):
         return SelectDim.forward(self, a, dim, idx, keepdim)
 
     backward = SelectDim.backward
+    backward_graph = SelectDim.backward_graph
 
 
 class MinDim(MaxDim):

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..autograd.function import Function, unbroadcast
+from ._graph import reshape, sum_to
 
 
 class Reshape(Function):
@@ -20,6 +21,9 @@ class Reshape(Function):
     def backward(self, g):
         return g.reshape(self.shape)
 
+    def backward_graph(self, g):
+        return reshape(g, self.shape)
+
 
 class Permute(Function):
     def forward(self, a, dims):
@@ -32,6 +36,12 @@ class Permute(Function):
             inverse[d] = i
         return g.transpose(inverse)
 
+    def backward_graph(self, g):
+        inverse = [0] * len(self.dims)
+        for i, d in enumerate(self.dims):
+            inverse[d] = i
+        return Permute.apply(g, dims=tuple(inverse))
+
 
 class Expand(Function):
     """Broadcast to a larger shape without copying; the gradient sums over the broadcast axes."""
@@ -43,12 +53,18 @@ class Expand(Function):
     def backward(self, g):
         return unbroadcast(g, self.shape)
 
+    def backward_graph(self, g):
+        return sum_to(g, self.shape)
+
 
 class Clone(Function):
     def forward(self, a):
         return a.copy()
 
     def backward(self, g):
+        return g
+
+    def backward_graph(self, g):
         return g
 
 
@@ -126,16 +142,39 @@ class GetItem(Function):
         return out
 
     def backward(self, g):
-        if self.advanced:
-            rows = _leading_rows(self.index)
-            if rows is not None and g.dtype.kind == "f":
-                return _scatter_add_rows(self.shape, rows, g)
-            out = np.zeros(self.shape, dtype=g.dtype)
-            np.add.at(out, self.index, g)
-            return out
-        out = np.zeros(self.shape, dtype=g.dtype)
-        out[self.index] = g
+        return _scatter(self.shape, self.index, self.advanced, g)
+
+    def backward_graph(self, g):
+        return IndexScatter.apply(g, shape=self.shape, index=self.index, advanced=self.advanced)
+
+
+def _scatter(shape, index, advanced, g):
+    """A zero array of ``shape`` with ``g`` added at ``index`` (the adjoint of ``a[index]``)."""
+    if advanced:
+        rows = _leading_rows(index)
+        if rows is not None and g.dtype.kind == "f":
+            return _scatter_add_rows(shape, rows, g)
+        out = np.zeros(shape, dtype=g.dtype)
+        np.add.at(out, index, g)
         return out
+    out = np.zeros(shape, dtype=g.dtype)
+    out[index] = g
+    return out
+
+
+class IndexScatter(Function):
+    """The gradient of ``a[index]`` as a primitive: ``g`` added into zeros of ``shape`` at ``index``.
+    Its own gradient is the indexing again, so indexing is differentiable to any order."""
+
+    def forward(self, g, shape, index, advanced):
+        self.index, self.advanced = index, advanced
+        return _scatter(shape, index, advanced, g)
+
+    def backward(self, gg):
+        return gg[self.index]
+
+    def backward_graph(self, gg):
+        return GetItem.apply(gg, index=self.index, advanced=self.advanced)
 
 
 class Cat(Function):
@@ -149,6 +188,14 @@ class Cat(Function):
         parts = np.split(g, splits, axis=self.dim)
         return tuple(p if need else None for p, need in zip(parts, self.needs_input_grad))
 
+    def backward_graph(self, g):
+        out, start = [], 0
+        pre = (slice(None),) * self.dim
+        for size, need in zip(self.sizes, self.needs_input_grad):
+            out.append(GetItem.apply(g, index=pre + (slice(start, start + size),), advanced=False) if need else None)
+            start += size
+        return tuple(out)
+
 
 class Stack(Function):
     def forward(self, *arrays, dim):
@@ -158,6 +205,13 @@ class Stack(Function):
     def backward(self, g):
         parts = np.moveaxis(g, self.dim, 0)
         return tuple(p if need else None for p, need in zip(parts, self.needs_input_grad))
+
+    def backward_graph(self, g):
+        pre = (slice(None),) * self.dim
+        return tuple(
+            GetItem.apply(g, index=pre + (i,), advanced=False) if need else None
+            for i, need in enumerate(self.needs_input_grad)
+        )
 
 
 class Pad(Function):
@@ -210,3 +264,12 @@ class Pad(Function):
                 core[:e] += right
             g = np.moveaxis(core, 0, axis)
         return np.ascontiguousarray(g)
+
+    def backward_graph(self, g):
+        if self.mode != "constant":
+            raise RuntimeError(
+                f"backward: double backward (create_graph=True) is not supported through Pad with "
+                f"mode {self.mode!r} (only mode 'constant' is); pad with zeros, or do not create_graph through it"
+            )
+        crop = tuple((-b, -e) for b, e in self.pad_width)
+        return Pad.apply(g, pad_width=crop, mode="constant", value=0.0)

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ._finite import all_finite
+from .linear import AxisMatrixFn
 
 
 def _scale(in_size, out_size, align_corners, scale_factor, dtype):
@@ -159,3 +160,7 @@ class Interp1dFn(Function):
                 continue
             out[lead + (idx[starts],)] += np.add.reduceat(gw, starts, axis=axis)
         return out
+
+    def backward_graph(self, g):
+        dense = _dense_matrix(self.taps, self.taps[0][0].size, self.shape[self.axis], g.data.dtype)
+        return AxisMatrixFn.apply(g, matrix=dense.T, axis=self.axis)
