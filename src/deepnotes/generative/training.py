@@ -127,7 +127,8 @@ def _optimizer(config, params, lr):
 
 class EMA:
     """An exponential moving average of a network's parameters and buffers (Karras et al. 2018, Yazici et
-    al. 2019): after every generator step ``shadow = decay * shadow + (1 - decay) * current``; the
+    al. 2019): after every generator step ``shadow = d * shadow + (1 - d) * current`` with
+    ``d = min(decay, (1 + t) / (10 + t))`` at update t; the
     averaged copy, not the last iterate, draws the samples that are scored and saved."""
 
     def __init__(self, model, decay):
@@ -136,13 +137,17 @@ class EMA:
         if not 0 < decay < 1:
             raise ValueError(f"EMA: decay must be in (0, 1), got {decay!r}")
         self.decay = float(decay)
+        self.updates = 0
         self.model = copy.deepcopy(model)
         self.model.eval()
         self._pairs = list(zip(self.model.parameters(), model.parameters()))
         self._buffers = list(zip(self.model.buffers(), model.buffers()))
 
     def update(self):
-        d = self.decay
+        # the usual warm-up (TensorFlow's ExponentialMovingAverage with num_updates): early on the average
+        # forgets the random initial weights quickly, min(decay, (1 + t) / (10 + t)) at update t
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for shadow, p in self._pairs:
             shadow.data *= d
             shadow.data += (1 - d) * p.data
