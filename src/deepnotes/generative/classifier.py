@@ -70,7 +70,8 @@ class DigitsClassifier:
         self.model = model
         self.model.eval()
 
-    def _run(self, images, batch_size=500):
+    def logits_and_features(self, images, batch_size=500):
+        """(logits (N, 10), F6 features (N, 84)) of ``images``, float64, in one pass."""
         x = to_classifier_input(images)
         logits, feats = [], []
         head = self.model.classifier
@@ -83,7 +84,7 @@ class DigitsClassifier:
         return np.concatenate(logits), np.concatenate(feats)
 
     def logits(self, images):
-        return self._run(images)[0]
+        return self.logits_and_features(images)[0]
 
     def probs(self, images):
         """Softmax class probabilities (N, 10), float64."""
@@ -94,7 +95,7 @@ class DigitsClassifier:
 
     def features(self, images):
         """The 84-wide F6 activations (N, 84), float64: the FID feature space."""
-        return self._run(images)[1]
+        return self.logits_and_features(images)[1]
 
     def accuracy(self, images, labels):
         return float((self.logits(images).argmax(axis=1) == np.asarray(labels)).mean())
@@ -110,7 +111,7 @@ class DigitsClassifier:
     def summary(self, images, reference_images=None, splits=10):
         """A dict with IS (mean, std), FID (when ``reference_images`` is given), the mean top-class
         probability, the number of classes that are some sample's top class and the class histogram."""
-        logits, feats = self._run(images)
+        logits, feats = self.logits_and_features(images)
         z = logits - logits.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
