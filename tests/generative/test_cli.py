@@ -193,3 +193,24 @@ def test_the_classifier_training_is_reproducible_in_quality():
     clf = DigitsClassifier(train_digits_classifier(seed=0, epochs=12))
     test = Digits(train=False, size=16)
     assert clf.accuracy(test.images, test.targets) >= 0.97
+
+
+def test_linear_lr_decay_and_the_weight_average():
+    from deepnotes import nn
+    from deepnotes.generative.training import EMA, train_gan
+
+    cfg = default_config("nsgan", epochs=2, train_size=64, lr_decay=True, nz=8, ngf=8, ndf=8, image_size=8)
+    g, d, history = train_gan(cfg)
+    # 2 steps per epoch, 4 in all: the rate before step t is base * (1 - t / 4)
+    assert [r["lr_g"] for r in history] == pytest.approx([cfg.lr_g * 0.75, cfg.lr_g * 0.25])
+    assert not g.training  # the averaged generator, ready to sample
+    dn.manual_seed(0)
+    net = nn.Linear(2, 1)
+    ema = EMA(net, 0.9)
+    start = net.weight.data.copy()
+    net.weight.data[...] = 1.0
+    ema.update()  # first update: d = min(0.9, 2 / 11)
+    d = 2 / 11
+    np.testing.assert_allclose(ema.model.weight.data, d * start + (1 - d) * 1.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="EMA: decay must be in"):
+        EMA(net, 1.0)

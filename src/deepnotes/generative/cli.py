@@ -2,7 +2,7 @@
 
     deepnotes gan train --loss wgan-gp --out runs/gan        # the loss's own defaults
     deepnotes gan train --loss nsgan --epochs 30 --seed 1 --out runs/nsgan
-    deepnotes gan cycle --epochs 10 --out runs/cycle         # regular <-> bold digits
+    deepnotes gan cycle --out runs/cycle                     # regular <-> bold digits
 
 ``gan train`` writes to ``--out``: ``samples/epoch_NNN.png`` (a 10x10 grid from fixed noise, every
 epoch), ``history.json`` (the settings and, per epoch, the mean losses, the digits Inception Score, the
@@ -114,7 +114,7 @@ def register(subparsers):
         "report the cycle-consistency error, the error against the true translation and whether the digit is "
         "kept.",
     )
-    c.add_argument("--epochs", type=_positive("--epochs"), default=10, help="epochs (default 10)")
+    c.add_argument("--epochs", type=_positive("--epochs"), default=6, help="epochs (default 6)")
     c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     c.add_argument("--out", required=True, metavar="DIR", help="folder for the samples, history and checkpoint")
     c.add_argument(

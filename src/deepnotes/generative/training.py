@@ -70,6 +70,7 @@ class GANConfig:
     train_size: int | None = None
     eval_samples: int = 1000
     ema: float | None = 0.995
+    lr_decay: bool = False
     extra: dict = field(default_factory=dict)
 
     def to_dict(self):
@@ -190,6 +191,9 @@ def train_gan(config, classifier=None, on_epoch=None, models=None, reference=Non
     history = []
     start = time.perf_counter()
     step = 0
+    steps_per_epoch = len(x_real) // config.batch_size
+    total_steps = steps_per_epoch * config.epochs
+    bases = [(opt, [grp["lr"] for grp in opt.param_groups]) for opt in (opt_g, opt_d)]
     for epoch in range(1, config.epochs + 1):
         sums = {"d_loss": 0.0, "g_loss": 0.0, "gp": 0.0, "w_estimate": 0.0}
         nd = ng = 0
@@ -197,6 +201,10 @@ def train_gan(config, classifier=None, on_epoch=None, models=None, reference=Non
         d.train()
         order = rng.permutation(len(x_real))
         for i in range(0, len(order) - config.batch_size + 1, config.batch_size):
+            if config.lr_decay:  # linear decay to zero over the run (the WGAN-GP authors' schedule)
+                for opt, base in bases:
+                    for grp, lr in zip(opt.param_groups, base):
+                        grp["lr"] = lr * (1.0 - step / total_steps)
             real = tensor(x_real[order[i : i + config.batch_size]])
             z = randn(config.batch_size, config.nz)
             with no_grad():
@@ -233,6 +241,8 @@ def train_gan(config, classifier=None, on_epoch=None, models=None, reference=Non
             "d_steps": nd,
             "g_steps": ng,
             "real_minus_fake_score": sums["w_estimate"] / max(nd, 1),
+            "lr_g": opt_g.param_groups[0]["lr"],
+            "lr_d": opt_d.param_groups[0]["lr"],
         }
         if use_gp:
             record["gradient_penalty"] = sums["gp"] / max(nd, 1)
