@@ -3,6 +3,7 @@ Score and the Frechet distance, small DCGAN networks, a digits classifier for di
 the training loops behind ``deepnotes gan train`` and ``deepnotes gan cycle``."""
 
 from .classifier import DigitsClassifier, load_digits_classifier, train_digits_classifier
+from .cycle import train_cyclegan
 from .losses import (
     GAN_LOSSES,
     clip_weights_,
@@ -22,3 +23,4 @@ from .losses import (
 )
 from .metrics import fid_from_features, frechet_distance, gaussian_stats, inception_score, trace_sqrt_product
 from .models import DCGANDiscriminator, DCGANGenerator, TranslationGenerator
+from .training import GANConfig, default_config, train_gan
