@@ -243,6 +243,7 @@ def build_parser():
         "compress.cli",
         "rl.cli",
         "data.cli",
+        "generative.cli",
     ):
         try:
             mod = importlib.import_module(f"deepnotes.{module}")

@@ -271,8 +271,6 @@ def test_every_named_experiment_is_registered_and_its_ids_exist(shipped):
 
 # Claims that the other open issues own: they stay `pending = true` until those issues land their topics.
 OWNED_ELSEWHERE = {
-    "S002-57": 16,
-    "S002-63": 16,  # generative: Inception Score, GAN training -> WGAN
 }
 
 
