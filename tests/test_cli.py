@@ -241,8 +241,20 @@ def test_every_subcommand_is_wired(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for cmd in ("train", "lr-find", "coco-eval", "summary", "bench"):
-        assert cmd in out
+    for cmd in (
+        "train",
+        "lr-find",
+        "coco-eval",
+        "detect",
+        "summary",
+        "bench",
+        "notes",
+        "compress",
+        "rl",
+        "augment",
+        "gan",
+    ):
+        assert f"\n    {cmd} " in out or f"\n    {cmd}\n" in out, cmd
     assert main(["summary", "lenet5"]) == 0  # the classic 1998 LeNet-5
     # seed 002's parameters per layer: C1, S2, C3 (partial table), S4, C5, F6, RBF output
     classic = [156, 12, 1516, 32, 48120, 10164, 840]

@@ -245,12 +245,9 @@ def build_parser():
         "data.cli",
         "generative.cli",
     ):
-        try:
-            mod = importlib.import_module(f"deepnotes.{module}")
-        except ImportError:
-            continue
-        if hasattr(mod, "register"):
-            mod.register(sub)
+        # every command module ships with the package and imports only runtime dependencies at load
+        # time, so an ImportError here is a bug to show, not a command to hide
+        importlib.import_module(f"deepnotes.{module}").register(sub)
     return parser
 
 
